@@ -1,0 +1,155 @@
+/*
+ * snapshot.h - the snapshot file: a multi-threaded writer and a parallel loader.
+ *
+ * The format is specified at the top of snapshot/snap_format.c and in docs/formats/snapshot.md.
+ * This module knows nothing about the server: the server (in its forked child) walks its keyspace
+ * and feeds keys to a sink; on load it receives decoded records through a callback.
+ *
+ * Writing:
+ *   snap_write() creates <path>.tmp, runs produce(ctx, part, nthreads, sink) once per part on
+ *   nthreads threads (part 0 on the calling thread), each with its own sink. A sink gathers
+ *   records into a chunk, and when the chunk passes chunk_bytes it compresses it (zstd) and
+ *   writes it, all on the producing thread. At the end the chunk table, trailer and header are
+ *   written, the file is fsynced, renamed to <path> and the directory fsynced. On any failure
+ *   <path>.tmp is removed and <path> is left untouched.
+ *
+ *   Appending a key: snap_put_string(), or snap_put_begin() + exactly `count` elements +
+ *   snap_put_end(). For a hash, count is the number of pairs and snap_put_elem() is called twice
+ *   per pair (field, then value). For a sorted set, snap_put_zelem() is called count times. A key
+ *   is never split across chunks, so one key bigger than chunk_bytes makes one big chunk.
+ *   Errors are sticky: after a put fails, every later put on that sink returns the same error and
+ *   snap_write() fails with it; produce should stop when a put returns non-zero.
+ *
+ * Loading:
+ *   snap_load() verifies the header, trailer and chunk table, then nthreads threads decode chunks
+ *   in parallel and call apply(ctx, thread, rec) for every key. Every checksum is verified before
+ *   a record of its chunk is handed out. Records of one chunk arrive in file order; chunks arrive
+ *   in any order.
+ *
+ * Thread safety: a sink belongs to one thread. snap_write() and snap_load() are reentrant.
+ */
+#ifndef KEEL_SNAPSHOT_H
+#define KEEL_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
+ * (optional) and integer-encoded strings (required). */
+#define SNAP_FORMAT_VERSION_MIN 1
+#define SNAP_FORMAT_VERSION_MAX 2
+
+#define SNAP_NO_EXPIRE (-1) /* expire_ms of a key without a TTL */
+
+/* Defaults and bounds of snap_write_opts_t. */
+#define SNAP_CHUNK_BYTES_DEFAULT (2u << 20)
+#define SNAP_CHUNK_BYTES_MIN     1024u
+#define SNAP_CHUNK_BYTES_MAX     (256u << 20)
+#define SNAP_THREADS_MAX         64
+#define SNAP_ZSTD_LEVEL_DEFAULT  1
+
+/* Value types of records. */
+enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
+
+/* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
+ * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
+ * bit it does not know. */
+#define SNAP_F_META   (1ull << 0)  /* v2: some keys carry access metadata (LRU/LFU) */
+#define SNAP_F_INTSTR (1ull << 32) /* v2: some strings are stored as integers */
+
+typedef struct snap_sink snap_sink_t; /* one per writer thread: builds and compresses chunks */
+
+/* Appending one key. expire_ms is an absolute unix time in ms, or SNAP_NO_EXPIRE. Returns 0 or a
+ * negative KERR_* (KERR_INVAL for a bad argument or a wrong element count, KERR_LIMIT for a key or
+ * value beyond the limits, or the error that stopped the write). */
+int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, int64_t expire_ms,
+                    const void *val, size_t vlen);
+int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
+                   int64_t expire_ms, uint64_t count);
+/* A list/set member, a hash field or value. */
+int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
+/* A sorted set member; score must not be NaN. */
+int snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score);
+int snap_put_end(snap_sink_t *s);
+/* v2: access metadata (LRU clock or LFU counter) for the next key put on this sink. Ignored when
+ * writing format version 1, which has no place for it. */
+void snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu);
+
+/* Produces part `part` of `nparts` into sink. Non-zero stops the write: a negative KERR_* is
+ * returned by snap_write() as is, a positive value becomes KERR_FAILED. */
+typedef int (*snap_produce_cb)(void *ctx, int part, int nparts, snap_sink_t *sink);
+
+typedef struct snap_write_opts {
+    const char *path;        /* final name; written as path.tmp, fsynced, renamed, dir fsynced */
+    int nthreads;            /* writer threads, 1..SNAP_THREADS_MAX (0 = 1); one part each */
+    uint32_t format_version; /* 0 = newest; else SNAP_FORMAT_VERSION_MIN..MAX */
+    uint64_t lsn;            /* the log position the snapshot contains */
+    int64_t time_ms;         /* wall-clock time it was taken */
+    int zstd_level;          /* 0 = SNAP_ZSTD_LEVEL_DEFAULT */
+    size_t chunk_bytes;      /* uncompressed chunk target; 0 = SNAP_CHUNK_BYTES_DEFAULT */
+    /* Optional; called after each chunk is written, from the writer threads but never two at
+     * once, with running totals of keys and uncompressed bytes. */
+    void (*progress)(void *ctx, uint64_t keys, uint64_t bytes);
+    void *progress_ctx;
+} snap_write_opts_t;
+
+typedef struct snap_write_stats {
+    uint64_t keys, bytes_raw, bytes_file; /* keys, uncompressed record bytes, final file size */
+    uint32_t chunks;
+    double seconds;
+} snap_write_stats_t;
+
+/* Writes a snapshot. st may be NULL. On failure err (if errlen > 0) holds a message. */
+int snap_write(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
+               snap_write_stats_t *st, char *err, size_t errlen);
+
+typedef struct snap_header_info {
+    uint32_t version, min_reader; /* format written; oldest reader version that can load it */
+    uint64_t lsn, keys;
+    int64_t time_ms;
+    uint32_t chunks;
+    uint64_t flags; /* SNAP_F_* */
+} snap_info_t;
+
+/* Reads and checks the header, trailer and length of a snapshot without decoding chunks.
+ * On KERR_VERSION info is still filled in. */
+int snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen);
+
+/* A decoded record; pointers valid during the callback only. Elements through snap_rec_next():
+ * a string has count 1 and one element (its value); a list or set count elements; a hash count
+ * pairs, i.e. 2*count elements (field, value, field, ...); a sorted set count elements with a
+ * score. */
+typedef struct snap_rec {
+    int type; /* SNAP_STRING .. SNAP_ZSET */
+    uint32_t db;
+    const char *key;
+    size_t klen;
+    int64_t expire_ms; /* or SNAP_NO_EXPIRE */
+    uint64_t count;
+    uint32_t meta; /* access metadata when has_meta */
+    int has_meta;
+    struct { /* private cursor of snap_rec_next() */
+        const unsigned char *p, *end;
+        uint64_t left; /* elements not yet returned */
+    } priv;
+} snap_rec_t;
+
+/* Next element: 1 and (*p, *n[, *score]) set; 0 after the last; KERR_CORRUPT if the record is
+ * malformed. score may be NULL (it is only set for a sorted set). */
+int snap_rec_next(snap_rec_t *r, const char **p, size_t *n, double *score);
+
+/* Loading: nthreads (1..SNAP_THREADS_MAX, 0 = 1) decode chunks in parallel; apply is called from
+ * those threads (thread index given) so it must be thread-safe; a non-zero return stops the load
+ * and is returned (a positive value as KERR_FAILED). Every checksum verified. info may be NULL.
+ * Errors: KERR_FORMAT (not a snapshot), KERR_VERSION (needs a newer reader; err names the
+ * version), KERR_CORRUPT (err names file and offset), KERR_INVAL (a .tmp file), KERR_SYS(errno). */
+typedef int (*snap_apply_cb)(void *ctx, int thread, const snap_rec_t *rec);
+int snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_info_t *info,
+              char *err, size_t errlen);
+
+/* Verifies every checksum and record of a file and prints a summary to out (per-chunk lines when
+ * verbose). 0 when the file is sound, else the negative error of snap_load(). */
+int snap_check_file(const char *path, FILE *out, int verbose);
+
+#endif
