@@ -1,0 +1,350 @@
+/* test_snapshot_golden.c - the released format versions: golden files under tests/data must load
+ * with exactly the content below, key by key; files as a later version would write them (an
+ * unknown optional section loads, an unknown required one is refused naming the version); and
+ * older readers (played through snap_load_ex) against what the v2 writer produces.
+ *
+ * The golden files are written by this build only when KEEL_SNAPSHOT_REGEN=1 is set:
+ *   KEEL_SNAPSHOT_REGEN=1 build-x/test_snapshot_golden --filter 'snapshot_golden/regenerate*'
+ * A released version's file must never be regenerated: later builds must load the old bytes. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "common/kerr.h"
+#include "snapshot/snapshot_int.h"
+#include "test_snapshot_util.h"
+
+#define S(x) x, sizeof(x) - 1
+#define E(x)    {x, sizeof(x) - 1, 0.0}
+#define Z(x, s) {x, sizeof(x) - 1, s}
+#define TEN  "0123456789"
+#define T200 TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN
+
+typedef struct gkey {
+    int type;
+    uint32_t db;
+    const char *key;
+    size_t klen;
+    int64_t expire_ms;
+    int has_meta;
+    uint32_t meta;
+    int n; /* elements: 1 for a string, 2 per pair for a hash */
+    struct {
+        const char *p;
+        size_t len;
+        double score;
+    } e[4];
+} gkey_t;
+
+#define NONE SNAP_NO_EXPIRE
+static const gkey_t golden[] = {
+    {SNAP_STRING, 0, S("greeting"), NONE, 1, 100, 1, {E("hello world")}},
+    {SNAP_STRING, 0, S("bin\0key"), 1893456000000, 0, 0, 1, {E("a\0b\0c")}},
+    {SNAP_STRING, 0, S("counter"), NONE, 1, 7, 1, {E("12345")}},
+    {SNAP_STRING, 1, S("neg"), NONE, 0, 0, 1, {E("-42")}},
+    {SNAP_STRING, 0, S("zero"), NONE, 0, 0, 1, {E("0")}},
+    {SNAP_STRING, 0, S("padded"), NONE, 0, 0, 1, {E("007")}},
+    {SNAP_STRING, 0, S("max"), NONE, 0, 0, 1, {E("9223372036854775807")}},
+    {SNAP_STRING, 0, S("min"), NONE, 0, 0, 1, {E("-9223372036854775808")}},
+    {SNAP_STRING, 0, S("overflow"), NONE, 0, 0, 1, {E("9223372036854775808")}},
+    {SNAP_STRING, 0, S("empty"), NONE, 0, 0, 1, {E("")}},
+    {SNAP_STRING, 0, S("long"), 0, 0, 0, 1, {E(T200)}},
+    {SNAP_LIST, 0, S("queue"), 1700000000000, 0, 0, 3, {E("a"), E(""), E("c\0d")}},
+    {SNAP_LIST, 2, S("emptylist"), NONE, 0, 0, 0, {E("")}},
+    {SNAP_HASH, 0, S("user:1"), NONE, 1, 3, 4, {E("name"), E("Ada"), E("age"), E("36")}},
+    {SNAP_SET, 0, S("tags"), NONE, 0, 0, 3, {E("x"), E("y"), E("z")}},
+    {SNAP_ZSET, 0, S("board"), NONE, 1, 0xffffffffu, 3,
+     {Z("alice", 1.5), Z("bob", -2.0), Z("carol", INFINITY)}},
+    {SNAP_ZSET, 3, S("tiny"), 1, 0, 0, 1, {Z("m", 0.0)}},
+    {SNAP_STRING, 4294967295u, S("lastdb"), NONE, 0, 0, 1, {E("v")}},
+};
+#define NGOLDEN (sizeof golden / sizeof golden[0])
+#define G_LSN   1234567u
+#define G_TIME  1700000000000ll
+
+static char dir[64];
+
+static void
+setup(void)
+{
+    tk_tmpdir(dir, sizeof dir);
+}
+
+static void
+teardown(void)
+{
+    tk_rmdir(dir);
+}
+
+TestSuite(snapshot_golden, .init = setup, .fini = teardown, .timeout = 60);
+
+/* tests/data, found from this file's own path. */
+static void
+data_path(char *out, size_t n, const char *name)
+{
+    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
+    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
+    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
+}
+
+/* ---- writing the golden content ------------------------------------------------------------ */
+
+typedef struct gprod {
+    int raw_type; /* non-zero: a raw record of this type between keys (later-version files) */
+    int raw_required;
+    int skip_ints; /* leave out the keys whose value is an integer */
+} gprod_t;
+
+static int
+golden_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
+{
+    const gprod_t *g = ctx;
+    int64_t iv;
+    int rc = 0;
+
+    for (size_t i = 0; i < NGOLDEN && rc == 0; i++) {
+        const gkey_t *k = &golden[i];
+        if (g && g->skip_ints && k->type == SNAP_STRING &&
+            snap_intstr_parse(k->e[0].p, k->e[0].len, &iv))
+            continue;
+        if (g && g->raw_type && i % 5 == 1)
+            rc = snap_sink_put_raw(s, (unsigned)g->raw_type, g->raw_required, 3, S("future"));
+        if (k->has_meta)
+            snap_sink_set_meta(s, k->meta);
+        if (k->type == SNAP_STRING) {
+            rc = rc ? rc : snap_put_string(s, k->db, k->key, k->klen, k->expire_ms, k->e[0].p,
+                                           k->e[0].len);
+            continue;
+        }
+        uint64_t count = k->type == SNAP_HASH ? (uint64_t)k->n / 2 : (uint64_t)k->n;
+        rc = rc ? rc : snap_put_begin(s, k->type, k->db, k->key, k->klen, k->expire_ms, count);
+        for (int j = 0; j < k->n && rc == 0; j++)
+            rc = k->type == SNAP_ZSET ? snap_put_zelem(s, k->e[j].p, k->e[j].len, k->e[j].score)
+                                      : snap_put_elem(s, k->e[j].p, k->e[j].len);
+        rc = rc ? rc : snap_put_end(s);
+    }
+    return rc;
+}
+
+static void
+write_golden(const char *path, uint32_t version, const gprod_t *g, const snap_write_ext_t *x)
+{
+    snap_write_opts_t o = {.path = path, .nthreads = 1, .format_version = version,
+                           .lsn = G_LSN, .time_ms = G_TIME};
+    char err[256] = "";
+    int rc = snap_write_ex(&o, golden_produce_cb, (void *)g, NULL, err, sizeof err, x);
+    cr_assert_eq(rc, 0, "%s", err);
+}
+
+/* ---- checking a load against the golden content -------------------------------------------- */
+
+typedef struct gload {
+    int expect_meta;
+    int skip_ints;
+    int seen[NGOLDEN];
+    char bad[256];
+} gload_t;
+
+static const char *
+golden_check(const gkey_t *k, const snap_rec_t *rec, int expect_meta)
+{
+    snap_rec_t it = *rec;
+    const char *p;
+    size_t n;
+    double score;
+
+    if (rec->type != k->type || rec->expire_ms != k->expire_ms)
+        return "type or expiry";
+    if (rec->count != (uint64_t)(k->type == SNAP_HASH ? k->n / 2 : k->n))
+        return "count";
+    if (rec->has_meta != (expect_meta && k->has_meta) || (rec->has_meta && rec->meta != k->meta))
+        return "access metadata";
+    for (int j = 0; j < k->n; j++) {
+        if (snap_rec_next(&it, &p, &n, &score) != 1)
+            return "missing element";
+        if (n != k->e[j].len || memcmp(p, k->e[j].p, n) != 0)
+            return "element bytes";
+        if (k->type == SNAP_ZSET && score != k->e[j].score)
+            return "score";
+    }
+    return snap_rec_next(&it, &p, &n, &score) == 0 ? NULL : "extra element";
+}
+
+/* Golden loads run on one thread, so this callback needs no lock. */
+static int
+golden_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
+{
+    gload_t *l = ctx;
+    for (size_t i = 0; i < NGOLDEN; i++) {
+        const gkey_t *k = &golden[i];
+        if (k->db != rec->db || k->klen != rec->klen || memcmp(k->key, rec->key, k->klen))
+            continue;
+        const char *why = l->seen[i]++ ? "seen twice" : golden_check(k, rec, l->expect_meta);
+        if (why && !l->bad[0])
+            snprintf(l->bad, sizeof l->bad, "key '%.*s': %s", (int)k->klen, k->key, why);
+        return 0;
+    }
+    if (!l->bad[0])
+        snprintf(l->bad, sizeof l->bad, "unexpected key '%.*s'", (int)rec->klen, rec->key);
+    return 0;
+}
+
+static void
+load_golden(const char *path, uint32_t reader, int expect_meta, int skip_ints, snap_info_t *info)
+{
+    gload_t l = {.expect_meta = expect_meta, .skip_ints = skip_ints};
+    char err[256] = "";
+    int64_t iv;
+    int rc = snap_load_ex(path, 1, reader, golden_apply_cb, &l, info, err, sizeof err);
+    cr_assert_eq(rc, 0, "load of %s failed: %d %s", path, rc, err);
+    cr_assert_eq(l.bad[0], 0, "%s: %s", path, l.bad);
+    for (size_t i = 0; i < NGOLDEN; i++) {
+        const gkey_t *k = &golden[i];
+        int skipped = skip_ints && k->type == SNAP_STRING &&
+                      snap_intstr_parse(k->e[0].p, k->e[0].len, &iv);
+        cr_assert_eq(l.seen[i], !skipped, "%s: key '%.*s' seen %d times", path, (int)k->klen,
+                     k->key, l.seen[i]);
+    }
+    cr_assert_eq(info->lsn, G_LSN);
+    cr_assert_eq(info->time_ms, G_TIME);
+}
+
+static void
+expect_refused(const char *path, uint32_t reader, int want_rc, const char *want_text)
+{
+    gload_t l = {0};
+    char err[512] = "";
+    snap_info_t info;
+    int rc = snap_load_ex(path, 2, reader, golden_apply_cb, &l, &info, err, sizeof err);
+    cr_assert_eq(rc, want_rc, "%s: rc %d (%s), wanted %d", path, rc, err, want_rc);
+    cr_assert(strstr(err, want_text) != NULL, "message '%s' lacks '%s'", err, want_text);
+}
+
+/* ---- the tests ------------------------------------------------------------------------------ */
+
+static const snap_write_ext_t ext_optional = {
+    .version_field = 3, .min_reader_field = 2, .extra_type = 0x40, .extra_flags = 0,
+    .extra_since = 3, .extra_payload = "a section of format version 3", .extra_len = 29};
+static const snap_write_ext_t ext_required_record = {.version_field = 3, .min_reader_field = 2};
+
+Test(snapshot_golden, regenerate_golden_files_when_asked)
+{
+    char p[512];
+    gprod_t opt = {.raw_type = 0x20}, req = {.raw_type = 0x21, .raw_required = 1};
+
+    if (!getenv("KEEL_SNAPSHOT_REGEN"))
+        cr_skip_test("set KEEL_SNAPSHOT_REGEN=1 to rewrite tests/data/snapshot-*.ksnap");
+    data_path(p, sizeof p, "snapshot-v1.ksnap");
+    write_golden(p, 1, NULL, NULL);
+    data_path(p, sizeof p, "snapshot-v2.ksnap");
+    write_golden(p, 2, NULL, NULL);
+    data_path(p, sizeof p, "snapshot-v3-optional.ksnap");
+    write_golden(p, 2, &opt, &ext_optional);
+    data_path(p, sizeof p, "snapshot-v3-required.ksnap");
+    write_golden(p, 2, &req, &ext_required_record);
+}
+
+Test(snapshot_golden, v1_golden_file_loads_key_by_key)
+{
+    char p[512];
+    snap_info_t info;
+    data_path(p, sizeof p, "snapshot-v1.ksnap");
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 0, 0, &info);
+    cr_assert_eq(info.version, 1);
+    cr_assert_eq(info.min_reader, 1);
+    cr_assert_eq(info.flags, 0);
+    cr_assert_eq(info.keys, NGOLDEN);
+    /* And a reader of version 1 loads it too. */
+    load_golden(p, 1, 0, 0, &info);
+}
+
+Test(snapshot_golden, v2_golden_file_loads_key_by_key_with_metadata)
+{
+    char p[512];
+    snap_info_t info;
+    data_path(p, sizeof p, "snapshot-v2.ksnap");
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 0, &info);
+    cr_assert_eq(info.version, 2);
+    cr_assert_eq(info.min_reader, 2);
+    cr_assert_eq(info.flags, SNAP_F_META | SNAP_F_INTSTR);
+    cr_assert_eq(info.keys, NGOLDEN);
+}
+
+Test(snapshot_golden, v1_reader_refuses_v2_golden_naming_version_2)
+{
+    char p[512];
+    data_path(p, sizeof p, "snapshot-v2.ksnap");
+    expect_refused(p, 1, KERR_VERSION, "needs snapshot reader version 2");
+}
+
+Test(snapshot_golden, unknown_optional_sections_are_skipped)
+{
+    char p[512];
+    snap_info_t info;
+    data_path(p, sizeof p, "snapshot-v3-optional.ksnap");
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 0, &info);
+    cr_assert_eq(info.version, 3);
+    cr_assert_eq(info.keys, NGOLDEN);
+}
+
+Test(snapshot_golden, unknown_required_record_is_refused_naming_version_3)
+{
+    char p[512];
+    data_path(p, sizeof p, "snapshot-v3-required.ksnap");
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "needs snapshot reader version 3");
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "record type 33");
+}
+
+Test(snapshot_golden, unknown_required_file_section_is_refused_naming_its_version)
+{
+    char p[128];
+    snap_write_ext_t x = ext_optional;
+    x.extra_flags = SNAP_SEC_F_REQUIRED;
+    x.extra_since = 4;
+    snprintf(p, sizeof p, "%s/req-section.ksnap", dir);
+    write_golden(p, 2, NULL, &x);
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "section type 64");
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "needs snapshot reader version 4");
+}
+
+Test(snapshot_golden, header_min_reader_above_this_build_is_refused)
+{
+    char p[128];
+    snap_info_t info;
+    snap_write_ext_t x = {.version_field = 5, .min_reader_field = 5};
+    snprintf(p, sizeof p, "%s/v5.ksnap", dir);
+    write_golden(p, 2, NULL, &x);
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "needs snapshot reader version 5");
+    /* The header is still readable, so a tool can say what the file is. */
+    cr_assert_eq(snap_read_info(p, &info, NULL, 0), KERR_VERSION);
+    cr_assert_eq(info.version, 5);
+    cr_assert_eq(info.keys, NGOLDEN);
+}
+
+Test(snapshot_golden, v1_written_by_v2_writer_loads_in_a_v1_reader)
+{
+    char p[128];
+    snap_info_t info;
+    snprintf(p, sizeof p, "%s/down.ksnap", dir);
+    write_golden(p, 1, NULL, NULL);
+    cr_assert_eq(snap_read_info(p, &info, NULL, 0), 0);
+    cr_assert_eq(info.version, 1);
+    cr_assert_eq(info.min_reader, 1);
+    load_golden(p, 1, 0, 0, &info);
+    /* The newest reader sees the same content: integers as strings, no metadata. */
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 0, 0, &info);
+}
+
+Test(snapshot_golden, v2_without_integer_strings_loads_in_a_v1_reader_without_metadata)
+{
+    char p[128];
+    snap_info_t info;
+    gprod_t g = {.skip_ints = 1};
+    snprintf(p, sizeof p, "%s/meta-only.ksnap", dir);
+    write_golden(p, 2, &g, NULL);
+    cr_assert_eq(snap_read_info(p, &info, NULL, 0), 0);
+    cr_assert_eq(info.version, 2);
+    cr_assert_eq(info.min_reader, 1, "only optional v2 records: a v1 reader can load it");
+    cr_assert_eq(info.flags, SNAP_F_META);
+    load_golden(p, 1, 0, 1, &info);   /* v1 reader: META records skipped */
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 1, &info);
+}
