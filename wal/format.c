@@ -1,0 +1,165 @@
+/*
+ * format.c - the byte layout of the transaction log (full text: docs/formats/wal.md).
+ *
+ * A log copy is a directory of segment files named wal-<first LSN, 20 digits>.log. All integers
+ * are little-endian.
+ *
+ *   segment header (64 bytes)
+ *     0  magic "KEELWAL\0"     8  u32 version (1)    12 u32 header size (64)
+ *    16  u64 first LSN         24 i64 created ms     32 28 reserved zero bytes
+ *    60  u32 CRC32C of bytes [0, 60)
+ *   records, from offset 64, each starting at a multiple of 8
+ *     0  u32 payload length    4  u32 CRC32C of bytes [8, 32 + length)
+ *     8  u64 LSN              16  i64 wall-clock ms  24 u32 db   28 u32 flags (0)
+ *    32  payload, then zero padding to a multiple of 8
+ *   after the last record: zeros (preallocated by fallocate) or the end of the file.
+ *
+ * Invariants (numbered as in the spec):
+ *   I1  LSNs are consecutive: inside a segment, and from one segment to the next (a segment's
+ *       first LSN is the previous segment's last LSN + 1, also when it holds no record yet).
+ *   I2  A record is written only after its whole batch was checksummed; its CRC is checked
+ *       again when read back.
+ *   I3  The writer only appends. Bytes after the end of the data are zero, or were being
+ *       written when the process or machine stopped (a torn tail).
+ *   I4  Damage is a torn tail only when it is in the newest segment and no intact record with
+ *       a higher LSN follows it; anywhere else it is corruption and recovery refuses to start.
+ *   I5  The durable LSN only advances to an LSN whose batch and all earlier batches are
+ *       fdatasynced on a quorum of copies; a copy that failed one write or fsync stays failed.
+ */
+#include "wal/wal_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/crc32c.h"
+#include "common/kerr.h"
+
+int64_t
+wal_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms)
+{
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, WAL_MAGIC, 8);
+    h->version = WAL_FORMAT_VERSION;
+    h->hdr_size = WAL_SEG_HDR_SIZE;
+    h->first_lsn = first_lsn;
+    h->created_ms = created_ms;
+    h->crc = crc32c(h, offsetof(wal_seg_hdr_t, crc));
+}
+
+int
+wal_seg_hdr_check(const void *buf, size_t len, const char **why)
+{
+    wal_seg_hdr_t h;
+    if (len < sizeof h) {
+        *why = "segment shorter than its header";
+        return KERR_CORRUPT;
+    }
+    memcpy(&h, buf, sizeof h);
+    if (memcmp(h.magic, WAL_MAGIC, 8) != 0) {
+        *why = "bad segment magic";
+        return KERR_FORMAT;
+    }
+    if (h.crc != crc32c(&h, offsetof(wal_seg_hdr_t, crc))) {
+        *why = "segment header checksum mismatch";
+        return KERR_CORRUPT;
+    }
+    if (h.version > WAL_FORMAT_VERSION) {
+        *why = "segment written by a newer format version";
+        return KERR_VERSION;
+    }
+    if (h.hdr_size != WAL_SEG_HDR_SIZE) {
+        *why = "unexpected segment header size";
+        return KERR_CORRUPT;
+    }
+    return 0;
+}
+
+void
+wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+               size_t len)
+{
+    wal_rec_hdr_t h = {.len = (uint32_t)len, .lsn = lsn, .ts_ms = ts_ms, .db = db, .flags = 0};
+    uint8_t *p = dst;
+    uint64_t total = wal_rec_size(len);
+    memcpy(p + 8, (const uint8_t *)&h + 8, WAL_REC_HDR_SIZE - 8);
+    if (len)
+        memcpy(p + WAL_REC_HDR_SIZE, payload, len);
+    memset(p + WAL_REC_HDR_SIZE + len, 0, total - WAL_REC_HDR_SIZE - len);
+    h.crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + len);
+    memcpy(p, &h, 8);
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+int
+wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char **why)
+{
+    wal_rec_hdr_t h;
+    if (avail < WAL_REC_HDR_SIZE) {
+        if (all_zero(p, avail)) {
+            *why = "end of data";
+            return KERR_TORN;
+        }
+        *why = "record header cut short by the end of the file";
+        return KERR_CORRUPT;
+    }
+    memcpy(&h, p, sizeof h);
+    if (all_zero(p, WAL_REC_HDR_SIZE)) {
+        *why = "end of data";
+        return KERR_TORN;
+    }
+    if (h.len > WAL_PAYLOAD_MAX) {
+        *why = "record length out of range";
+        return KERR_CORRUPT;
+    }
+    if (wal_rec_size(h.len) > avail) {
+        *why = "record runs past the end of the file";
+        return KERR_CORRUPT;
+    }
+    if (h.crc != crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + h.len)) {
+        *why = "record checksum mismatch";
+        return KERR_CORRUPT;
+    }
+    if (h.lsn != expect_lsn) {
+        *why = "record LSN out of sequence";
+        return KERR_CORRUPT;
+    }
+    return 0;
+}
+
+void
+wal_seg_name(char *buf, size_t n, uint64_t first_lsn)
+{
+    snprintf(buf, n, "wal-%020llu.log", (unsigned long long)first_lsn);
+}
+
+int
+wal_seg_name_parse(const char *name, uint64_t *first_lsn)
+{
+    if (strlen(name) != 28 || strncmp(name, "wal-", 4) != 0 || strcmp(name + 24, ".log") != 0)
+        return KERR_INVAL;
+    uint64_t v = 0;
+    for (int i = 4; i < 24; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return KERR_INVAL;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *first_lsn = v;
+    return 0;
+}

@@ -1,0 +1,376 @@
+/*
+ * reader.c - reading a log copy: list its segments, verify them record by record, tell a torn
+ * tail from corruption (invariant I4 in wal/format.c), and the tool entry points wal_read_dir()
+ * and wal_check_dir().
+ *
+ * Segments are mapped read-only and walked in place; a record's payload handed to a callback
+ * points into the mapping, valid for the call only.
+ */
+#include "wal/wal_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/kerr.h"
+
+#define SEGS_MAX 1000000 /* a directory with more segments than this is refused */
+
+static int
+seg_cmp(const void *a, const void *b)
+{
+    const wal_seg_t *x = a, *y = b;
+    return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
+}
+
+int
+wal_list_segments(const char *dir, wal_seg_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : KERR_SYS(errno);
+    wal_seg_t *v = NULL;
+    int cnt = 0, cap = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t lsn;
+        if (wal_seg_name_parse(e->d_name, &lsn) != 0)
+            continue;
+        if (cnt == cap) {
+            if (cap >= SEGS_MAX) {
+                rc = KERR_LIMIT;
+                break;
+            }
+            cap = cap ? cap * 2 : 16;
+            wal_seg_t *nv = realloc(v, (size_t)cap * sizeof *v);
+            if (!nv) {
+                rc = KERR_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        v[cnt].first_lsn = lsn;
+        memcpy(v[cnt].name, e->d_name, strlen(e->d_name) + 1); /* 28 chars, checked by parse */
+        cnt++;
+    }
+    closedir(d);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    qsort(v, (size_t)cnt, sizeof *v, seg_cmp);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Is there an intact record with an LSN >= min_lsn anywhere in [off, size)? Used to tell a torn
+ * tail (nothing valid after the damage) from damage in the middle of the log. */
+static int
+intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn)
+{
+    for (off = (off + WAL_REC_ALIGN - 1) & ~(uint64_t)(WAL_REC_ALIGN - 1);
+         off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
+        wal_rec_hdr_t h;
+        memcpy(&h, p + off, sizeof h);
+        if (h.lsn < min_lsn || h.lsn - min_lsn > (1ull << 40) || h.len > WAL_PAYLOAD_MAX ||
+            wal_rec_size(h.len) > size - off)
+            continue;
+        if (h.crc == crc32c(p + off + 8, WAL_REC_HDR_SIZE - 8 + h.len))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+zero_from(const uint8_t *p, uint64_t size, uint64_t off)
+{
+    if (off >= size)
+        return 1;
+    return p[off] == 0 && memcmp(p + off, p + off + 1, size - off - 1) == 0;
+}
+
+/* State of one segment walk. */
+typedef struct seg_walk {
+    const char *dir;
+    const wal_seg_t *seg;
+    int newest;             /* the last segment of the copy: a torn tail is allowed here */
+    uint64_t expect_lsn;    /* LSN of the next record (I1) */
+    const wal_scan_opts_t *o;
+    uint64_t delivered;
+    struct timespec last_log;
+} seg_walk_t;
+
+static void
+progress(seg_walk_t *sw, uint64_t lsn)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - sw->last_log.tv_sec < 1)
+        return;
+    sw->last_log = now;
+    char msg[160];
+    snprintf(msg, sizeof msg, "wal: replayed %" PRIu64 " records, at LSN %" PRIu64,
+             sw->delivered, lsn);
+    sw->o->log(sw->o->log_ctx, msg);
+}
+
+static int
+deliver(seg_walk_t *sw, const uint8_t *rp)
+{
+    wal_rec_hdr_t h;
+    memcpy(&h, rp, sizeof h);
+    if (sw->o->print)
+        fprintf(sw->o->print, "  lsn %" PRIu64 " ts %" PRId64 " db %u len %u\n", h.lsn,
+                h.ts_ms, h.db, h.len);
+    if (!sw->o->cb || h.lsn <= sw->o->after_lsn)
+        return 0;
+    wal_record_t r = {.lsn = h.lsn, .ts_ms = h.ts_ms, .db = h.db,
+                      .payload = rp + WAL_REC_HDR_SIZE, .len = h.len};
+    sw->delivered++;
+    if (sw->o->log && (sw->delivered & 0xffff) == 0)
+        progress(sw, h.lsn);
+    return sw->o->cb(sw->o->ctx, &r);
+}
+
+/* Walk the records of one mapped segment. Fills sc's per-segment slot i. */
+static int
+walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc, int i,
+             char *err, size_t errlen)
+{
+    uint64_t off = WAL_SEG_HDR_SIZE, lsn = sw->expect_lsn;
+    const char *why = NULL;
+    int rc;
+    sc->seg_ts_min[i] = INT64_MAX;
+    sc->seg_ts_max[i] = INT64_MIN;
+    while ((rc = wal_rec_check(p + off, size - off, lsn, &why)) == 0) {
+        wal_rec_hdr_t h;
+        memcpy(&h, p + off, sizeof h);
+        if (h.ts_ms < sc->seg_ts_min[i])
+            sc->seg_ts_min[i] = h.ts_ms;
+        if (h.ts_ms > sc->seg_ts_max[i])
+            sc->seg_ts_max[i] = h.ts_ms;
+        int crc = deliver(sw, p + off);
+        if (crc)
+            return crc;
+        sc->seg_recs[i]++;
+        off += wal_rec_size(h.len);
+        lsn++;
+    }
+    sc->seg_end[i] = off;
+    sc->seg_last[i] = lsn - 1;
+    sw->expect_lsn = lsn;
+    if (rc == KERR_TORN && zero_from(p, size, off))
+        return 0; /* clean end: zeros or end of file */
+    if (rc == KERR_TORN)
+        why = "non-zero bytes after the end of the data";
+    if (sw->newest && !intact_record_after(p, size, off, lsn)) {
+        sc->torn = 1;
+        sc->torn_seg = i;
+        sc->torn_off = off;
+        return 0;
+    }
+    snprintf(err, errlen, "%s/%s offset %" PRIu64 ": %s (expected LSN %" PRIu64 ")", sw->dir,
+             sw->seg->name, off, why, lsn);
+    return KERR_CORRUPT;
+}
+
+static int
+map_file(const char *path, const uint8_t **p, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return KERR_SYS(errno);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = KERR_SYS(errno);
+    } else if (st.st_size == 0) {
+        *p = NULL;
+        *size = 0;
+    } else {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            rc = KERR_SYS(errno);
+        } else {
+            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+            *p = m;
+            *size = (uint64_t)st.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static int
+scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen)
+{
+    char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    snprintf(path, sizeof path, "%s/%s", sw->dir, sw->seg->name);
+    const uint8_t *p = NULL;
+    uint64_t size = 0;
+    int rc = map_file(path, &p, &size);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, kerr_str(rc));
+        return rc;
+    }
+    const char *why = NULL;
+    rc = wal_seg_hdr_check(p, size, &why);
+    if (rc == 0) {
+        wal_seg_hdr_t h;
+        memcpy(&h, p, sizeof h);
+        if (h.first_lsn != sw->seg->first_lsn) {
+            why = "header LSN does not match the file name";
+            rc = KERR_CORRUPT;
+        } else if (i > 0 && h.first_lsn != sw->expect_lsn) {
+            why = "segment does not continue the previous one (missing records)";
+            rc = KERR_CORRUPT;
+        }
+    }
+    if (rc == 0) {
+        rc = walk_records(sw, p, size, sc, i, err, errlen);
+    } else if (sw->newest && !intact_record_after(p, size, 0, sw->seg->first_lsn)) {
+        /* A segment whose creation was torn (header never made it to disk): remove it. */
+        sc->torn = 1;
+        sc->torn_seg = i;
+        sc->torn_off = 0;
+        sc->seg_end[i] = 0;
+        sc->seg_last[i] = sw->expect_lsn - 1;
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "%s offset 0: %s (expected LSN %" PRIu64 ")", path, why,
+                 i > 0 ? sw->expect_lsn : sw->seg->first_lsn);
+        if (rc != KERR_VERSION)
+            rc = KERR_CORRUPT;
+    }
+    if (p)
+        munmap((void *)p, size);
+    return rc;
+}
+
+void
+wal_dir_scan_free(wal_dir_scan_t *sc)
+{
+    free(sc->segs);
+    free(sc->seg_end);
+    free(sc->seg_last);
+    free(sc->seg_recs);
+    free(sc->seg_ts_min);
+    free(sc->seg_ts_max);
+    memset(sc, 0, sizeof *sc);
+}
+
+static int
+scan_alloc(wal_dir_scan_t *sc)
+{
+    size_t n = (size_t)(sc->nsegs ? sc->nsegs : 1);
+    sc->seg_end = calloc(n, sizeof(uint64_t));
+    sc->seg_last = calloc(n, sizeof(uint64_t));
+    sc->seg_recs = calloc(n, sizeof(uint64_t));
+    sc->seg_ts_min = calloc(n, sizeof(int64_t));
+    sc->seg_ts_max = calloc(n, sizeof(int64_t));
+    if (!sc->seg_end || !sc->seg_last || !sc->seg_recs || !sc->seg_ts_min || !sc->seg_ts_max)
+        return KERR_NOMEM;
+    return 0;
+}
+
+int
+wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char *err,
+             size_t errlen)
+{
+    memset(sc, 0, sizeof *sc);
+    int rc = wal_list_segments(dir, &sc->segs, &sc->nsegs);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot list: %s", dir, kerr_str(rc));
+        return rc;
+    }
+    if ((rc = scan_alloc(sc)) != 0)
+        return rc;
+    seg_walk_t sw = {.dir = dir, .o = o};
+    clock_gettime(CLOCK_MONOTONIC, &sw.last_log);
+    for (int i = 0; i < sc->nsegs; i++) {
+        sw.seg = &sc->segs[i];
+        sw.newest = i == sc->nsegs - 1;
+        if (i == 0)
+            sw.expect_lsn = sc->segs[0].first_lsn;
+        rc = scan_segment(&sw, sc, i, err, errlen);
+        if (rc)
+            return rc;
+        if (sc->seg_recs[i] && !sc->nrecords)
+            sc->first_lsn = sc->segs[i].first_lsn;
+        sc->nrecords += sc->seg_recs[i];
+        sc->nscanned = i + 1;
+    }
+    if (sc->nsegs) /* an empty newest segment still says where the log continues */
+        sc->last_lsn = sw.expect_lsn - 1;
+    return 0;
+}
+
+int
+wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, char *err,
+             size_t errlen)
+{
+    wal_scan_opts_t o = {.after_lsn = after_lsn, .cb = cb, .ctx = ctx};
+    wal_dir_scan_t sc;
+    char scratch[8];
+    if (!err) {
+        err = scratch;
+        errlen = sizeof scratch;
+    }
+    err[0] = 0;
+    int rc = wal_scan_dir(dir, &o, &sc, err, errlen);
+    wal_dir_scan_free(&sc);
+    return rc;
+}
+
+static void
+print_segment(FILE *out, const wal_dir_scan_t *sc, int i)
+{
+    fprintf(out, "%s  lsn %" PRIu64 "..%" PRIu64 "  records %" PRIu64 "  bytes %" PRIu64,
+            sc->segs[i].name, sc->segs[i].first_lsn, sc->seg_last[i], sc->seg_recs[i],
+            sc->seg_end[i]);
+    if (sc->seg_recs[i]) {
+        time_t a = (time_t)(sc->seg_ts_min[i] / 1000), b = (time_t)(sc->seg_ts_max[i] / 1000);
+        struct tm ta, tb;
+        char sa[32], sb[32];
+        gmtime_r(&a, &ta);
+        gmtime_r(&b, &tb);
+        strftime(sa, sizeof sa, "%Y-%m-%dT%H:%M:%SZ", &ta);
+        strftime(sb, sizeof sb, "%Y-%m-%dT%H:%M:%SZ", &tb);
+        fprintf(out, "  time %s..%s", sa, sb);
+    }
+    if (sc->torn && sc->torn_seg == i)
+        fprintf(out, "  TORN TAIL at offset %" PRIu64 " (cut by recovery)", sc->torn_off);
+    fputc('\n', out);
+}
+
+int
+wal_check_dir(const char *dir, FILE *out, int verbose)
+{
+    wal_scan_opts_t o = {.print = verbose ? out : NULL};
+    wal_dir_scan_t sc;
+    char err[WAL_PATH_MAX + 200] = "";
+    fprintf(out, "wal directory %s\n", dir);
+    int rc = wal_scan_dir(dir, &o, &sc, err, sizeof err);
+    for (int i = 0; i < sc.nscanned; i++)
+        print_segment(out, &sc, i);
+    if (rc) {
+        fprintf(out, "DAMAGED: %s\n", err);
+    } else {
+        fprintf(out, "ok: %d segments, %" PRIu64 " records, lsn %" PRIu64 "..%" PRIu64 "%s\n",
+                sc.nsegs, sc.nrecords, sc.first_lsn, sc.last_lsn,
+                sc.torn ? ", torn tail at the end" : "");
+    }
+    wal_dir_scan_free(&sc);
+    return rc;
+}

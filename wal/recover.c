@@ -1,0 +1,351 @@
+/*
+ * recover.c - recovery across log copies (the algorithm of docs/formats/wal.md, section 4):
+ *
+ *   1. verify   every copy with wal_scan_dir(), read-only. Damage that is not a torn tail (I4)
+ *               anywhere, or copies that disagree, returns KERR_CORRUPT: nothing is modified.
+ *   2. choose   the copy with the highest last LSN ("best").
+ *   3. plan     per other copy and per segment of best: nothing, create, or replace. A segment
+ *               is only replaced when the copy's valid bytes are a prefix of best's (checked
+ *               byte for byte), so a repair never overwrites a record that differs.
+ *   4. repair   cut torn tails (truncate, or remove a segment whose creation was torn), then
+ *               write planned segments as <name>.tmp, fsync, rename, fsync the directory.
+ *   5. replay   best's records with lsn > after_lsn, in order, through apply.
+ *
+ * Also the small file helpers of the module (directory fsync, mkdir -p, file copy).
+ */
+#include "wal/wal_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/kerr.h"
+
+#define COPY_CHUNK_BYTES (1u << 20)
+
+int
+wal_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return KERR_SYS(errno);
+    int rc = fsync(fd) == 0 ? 0 : KERR_SYS(errno);
+    close(fd);
+    return rc;
+}
+
+int
+wal_mkdir_p(const char *dir)
+{
+    char buf[WAL_PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return KERR_INVAL;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return KERR_SYS(errno);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return KERR_SYS(errno);
+    return 0;
+}
+
+/* Copy the first len bytes of src to dst_dir/name through a temporary file and a rename, so a
+ * crash in the middle leaves the old file (a prefix, still valid) in place. */
+int
+wal_copy_file(const char *src, const char *dst_dir, const char *name, uint64_t len)
+{
+    char tmp[WAL_PATH_MAX + WAL_SEG_NAME_MAX + 8], dst[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", dst_dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", dst_dir, name);
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    char *buf = malloc(COPY_CHUNK_BYTES);
+    if (in < 0 || !buf) {
+        rc = in < 0 ? KERR_SYS(errno) : KERR_NOMEM;
+        goto done;
+    }
+    out = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (out < 0) {
+        rc = KERR_SYS(errno);
+        goto done;
+    }
+    for (uint64_t off = 0; off < len && rc == 0;) {
+        size_t want = len - off < COPY_CHUNK_BYTES ? (size_t)(len - off) : COPY_CHUNK_BYTES;
+        ssize_t n = pread(in, buf, want, (off_t)off);
+        if (n <= 0) {
+            rc = n < 0 ? KERR_SYS(errno) : KERR_CORRUPT;
+            break;
+        }
+        for (ssize_t w = 0; w < n && rc == 0;) {
+            ssize_t m = pwrite(out, buf + w, (size_t)(n - w), (off_t)off + w);
+            if (m < 0)
+                rc = KERR_SYS(errno);
+            else
+                w += m;
+        }
+        off += (uint64_t)n;
+    }
+    if (rc == 0 && fsync(out) != 0)
+        rc = KERR_SYS(errno);
+    if (rc == 0 && rename(tmp, dst) != 0)
+        rc = KERR_SYS(errno);
+done:
+    if (out >= 0) {
+        close(out);
+        if (rc)
+            unlink(tmp);
+    }
+    if (in >= 0)
+        close(in);
+    free(buf);
+    return rc;
+}
+
+static void
+logf_(const wal_config_t *cfg, const char *fmt, ...)
+{
+    if (!cfg->log)
+        return;
+    char msg[WAL_PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cfg->log(cfg->log_ctx, msg);
+}
+
+static int
+seg_index(const wal_dir_scan_t *sc, uint64_t first_lsn)
+{
+    for (int i = 0; i < sc->nsegs; i++)
+        if (sc->segs[i].first_lsn == first_lsn)
+            return i;
+    return -1;
+}
+
+/* Are the first len bytes of a and b equal? */
+static int
+same_prefix(const char *a, const char *b, uint64_t len)
+{
+    int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC), same = 1;
+    char *x = malloc(COPY_CHUNK_BYTES), *y = malloc(COPY_CHUNK_BYTES);
+    if (fa < 0 || fb < 0 || !x || !y)
+        same = 0;
+    for (uint64_t off = 0; same && off < len;) {
+        size_t want = len - off < COPY_CHUNK_BYTES ? (size_t)(len - off) : COPY_CHUNK_BYTES;
+        if (pread(fa, x, want, (off_t)off) != (ssize_t)want ||
+            pread(fb, y, want, (off_t)off) != (ssize_t)want || memcmp(x, y, want) != 0)
+            same = 0;
+        off += want;
+    }
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+    free(x);
+    free(y);
+    return same;
+}
+
+typedef struct recovery {
+    const wal_config_t *cfg;
+    wal_dir_scan_t sc[WAL_COPIES_MAX];
+    uint8_t *plan[WAL_COPIES_MAX]; /* per copy, per segment of best: 1 = write it from best */
+    int best;
+    char *err;
+    size_t errlen;
+} recovery_t;
+
+static int
+disagree(recovery_t *r, int c, const char *name, const char *what)
+{
+    snprintf(r->err, r->errlen, "copy %d (%s): %s/%s: %s than copy %d (%s), which has LSNs up to "
+             "%" PRIu64, c, r->cfg->dirs[c], r->cfg->dirs[c], name, what, r->best,
+             r->cfg->dirs[r->best], r->sc[r->best].last_lsn);
+    return KERR_CORRUPT;
+}
+
+/* Step 3 for copy c: which of best's segments it needs, refusing when it disagrees. */
+static int
+plan_copy(recovery_t *r, int c)
+{
+    const wal_dir_scan_t *b = &r->sc[r->best], *s = &r->sc[c];
+    char pa[WAL_PATH_MAX + WAL_SEG_NAME_MAX], pb[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    if (!(r->plan[c] = calloc((size_t)(b->nsegs ? b->nsegs : 1), 1)))
+        return KERR_NOMEM;
+    for (int k = 0; k < s->nsegs; k++) {
+        int torn_file = s->torn && s->torn_seg == k && s->torn_off == 0;
+        if (b->nsegs && s->segs[k].first_lsn > b->segs[0].first_lsn && !torn_file &&
+            seg_index(b, s->segs[k].first_lsn) < 0)
+            return disagree(r, c, s->segs[k].name, "segment unknown to the longest copy, more");
+    }
+    for (int j = 0; j < b->nsegs; j++) {
+        if (b->torn && b->torn_seg == j && b->torn_off == 0)
+            continue; /* best's own torn creation: removed, not copied */
+        int k = seg_index(s, b->segs[j].first_lsn);
+        if (k >= 0 && s->torn && s->torn_seg == k && s->torn_off == 0)
+            k = -1;
+        if (k < 0) {
+            r->plan[c][j] = 1;
+            continue;
+        }
+        uint64_t cend = s->seg_end[k], bend = b->seg_end[j];
+        if (cend > bend)
+            return disagree(r, c, s->segs[k].name, "more data");
+        if (cend == bend)
+            continue;
+        snprintf(pa, sizeof pa, "%s/%s", r->cfg->dirs[c], s->segs[k].name);
+        snprintf(pb, sizeof pb, "%s/%s", r->cfg->dirs[r->best], b->segs[j].name);
+        if (!same_prefix(pa, pb, cend))
+            return disagree(r, c, s->segs[k].name, "different bytes");
+        r->plan[c][j] = 1;
+    }
+    return 0;
+}
+
+/* Step 4a: cut copy c's torn tail. */
+static int
+cut_torn(recovery_t *r, int c)
+{
+    const wal_dir_scan_t *s = &r->sc[c];
+    char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    snprintf(path, sizeof path, "%s/%s", r->cfg->dirs[c], s->segs[s->torn_seg].name);
+    int rc = 0;
+    if (s->torn_off == 0) {
+        rc = unlink(path) == 0 ? 0 : KERR_SYS(errno);
+        logf_(r->cfg, "wal: removed %s: its header was never completely written", path);
+    } else {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return KERR_SYS(errno);
+        if (ftruncate(fd, (off_t)s->torn_off) != 0 || fsync(fd) != 0)
+            rc = KERR_SYS(errno);
+        close(fd);
+        logf_(r->cfg, "wal: cut a torn tail of %s at offset %" PRIu64 " (after LSN %" PRIu64 ")",
+              path, s->torn_off, s->last_lsn);
+    }
+    if (rc == 0)
+        rc = wal_fsync_dir(r->cfg->dirs[c]);
+    return rc;
+}
+
+/* Step 4b: write the planned segments of copy c from best. */
+static int
+repair_copy(recovery_t *r, int c)
+{
+    const wal_dir_scan_t *b = &r->sc[r->best];
+    char src[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    int n = 0, rc;
+    if ((rc = wal_mkdir_p(r->cfg->dirs[c])) != 0)
+        return rc;
+    for (int j = 0; j < b->nsegs; j++) {
+        if (!r->plan[c][j])
+            continue;
+        snprintf(src, sizeof src, "%s/%s", r->cfg->dirs[r->best], b->segs[j].name);
+        if ((rc = wal_copy_file(src, r->cfg->dirs[c], b->segs[j].name, b->seg_end[j])) != 0) {
+            snprintf(r->err, r->errlen, "copy %d (%s): repairing %s: %s", c, r->cfg->dirs[c],
+                     b->segs[j].name, kerr_str(rc));
+            return rc;
+        }
+        n++;
+    }
+    if (n) {
+        logf_(r->cfg, "wal: brought copy %d (%s) up to LSN %" PRIu64 " from %s: %d segment(s)",
+              c, r->cfg->dirs[c], b->last_lsn, r->cfg->dirs[r->best], n);
+        rc = wal_fsync_dir(r->cfg->dirs[c]);
+    }
+    return rc;
+}
+
+static void
+recovery_free(recovery_t *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        wal_dir_scan_free(&r->sc[i]);
+        free(r->plan[i]);
+    }
+}
+
+/* Steps 1-3: everything that reads; nothing is modified before this returns 0. */
+static int
+verify_and_plan(recovery_t *r, uint64_t after_lsn)
+{
+    const wal_config_t *cfg = r->cfg;
+    char e[WAL_PATH_MAX + 256];
+    wal_scan_opts_t verify = {0};
+    for (int i = 0; i < cfg->ndirs; i++) {
+        int rc = wal_scan_dir(cfg->dirs[i], &verify, &r->sc[i], e, sizeof e);
+        if (rc) {
+            snprintf(r->err, r->errlen, "copy %d (%s): %s", i, cfg->dirs[i], e);
+            return rc;
+        }
+        if (r->sc[i].last_lsn > r->sc[r->best].last_lsn)
+            r->best = i;
+    }
+    const wal_dir_scan_t *b = &r->sc[r->best];
+    if (b->nsegs && b->segs[0].first_lsn > after_lsn + 1 && b->last_lsn > after_lsn) {
+        snprintf(r->err, r->errlen, "copy %d (%s): the log starts at LSN %" PRIu64
+                 " (%s) but the records after LSN %" PRIu64 " are needed", r->best,
+                 cfg->dirs[r->best], b->segs[0].first_lsn, b->segs[0].name, after_lsn);
+        return KERR_CORRUPT;
+    }
+    for (int i = 0; i < cfg->ndirs; i++) {
+        int rc = i == r->best ? 0 : plan_copy(r, i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+wal_recover(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
+            uint64_t *last_lsn, char *errbuf, size_t errlen)
+{
+    wal_config_t cfg;
+    char scratch[8];
+    recovery_t r = {.cfg = &cfg, .err = errbuf ? errbuf : scratch,
+                    .errlen = errbuf ? errlen : sizeof scratch};
+    r.err[0] = 0;
+    *last_lsn = 0;
+    int rc = wal_config_norm(cfg_in, &cfg);
+    if (rc) {
+        snprintf(r.err, r.errlen, "wal: invalid configuration");
+        return rc;
+    }
+    if ((rc = verify_and_plan(&r, after_lsn)) != 0)
+        goto done;
+    for (int i = 0; i < cfg.ndirs && rc == 0; i++)
+        if (r.sc[i].torn && (rc = cut_torn(&r, i)) != 0)
+            snprintf(r.err, r.errlen, "copy %d (%s): cutting the torn tail: %s", i, cfg.dirs[i],
+                     kerr_str(rc));
+    for (int i = 0; i < cfg.ndirs && rc == 0; i++)
+        if (i != r.best)
+            rc = repair_copy(&r, i);
+    if (rc)
+        goto done;
+    *last_lsn = r.sc[r.best].last_lsn;
+    if (apply && *last_lsn > after_lsn) {
+        wal_scan_opts_t o = {.after_lsn = after_lsn, .cb = apply, .ctx = ctx, .log = cfg.log,
+                             .log_ctx = cfg.log_ctx};
+        wal_dir_scan_t sc;
+        char e[WAL_PATH_MAX + 256] = "";
+        rc = wal_scan_dir(cfg.dirs[r.best], &o, &sc, e, sizeof e);
+        if (rc == KERR_CORRUPT) /* changed under us since the verify pass */
+            snprintf(r.err, r.errlen, "copy %d (%s): %s", r.best, cfg.dirs[r.best], e);
+        wal_dir_scan_free(&sc);
+        if (rc == 0)
+            logf_(&cfg, "wal: replayed LSNs %" PRIu64 "..%" PRIu64 " from %s", after_lsn + 1,
+                  *last_lsn, cfg.dirs[r.best]);
+    }
+done:
+    recovery_free(&r, cfg.ndirs);
+    return rc;
+}

@@ -1,0 +1,128 @@
+/*
+ * wal.h - the transaction log: segment files in one or more directories ("copies"), written by
+ * a dedicated WAL thread through io_uring with group commit, and a commit counted durable when
+ * a quorum of copies has it on disk. The format and the recovery rules are in
+ * docs/formats/wal.md and at the top of wal/format.c.
+ *
+ * Threads: wal_append(), wal_durable_lsn(), wal_last_lsn(), wal_notify_*(), wal_healthy(),
+ * wal_failure(), wal_sync_now(), wal_get_stats() and wal_retire_before() are called by the one
+ * owner thread (the server's main thread); the WAL thread is internal. wal_recover(),
+ * wal_read_dir() and wal_check_dir() need no wal_t and must not run while a wal_t has the same
+ * directories open.
+ *
+ * Nothing here includes server headers: records are opaque bytes with an LSN, a timestamp and
+ * a database index.
+ */
+#ifndef KEEL_WAL_H
+#define KEEL_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct wal wal_t;
+typedef struct wal_io wal_io_t; /* fault-injection hooks, see wal/wal_io.h; NULL = none */
+
+#define WAL_COPIES_MAX          8
+#define WAL_SEGMENT_SIZE_DEFAULT (64ull << 20)
+#define WAL_BUFFER_BYTES_DEFAULT (64ull << 20)
+#define WAL_SYNC_INTERVAL_MS_DEFAULT 1000u
+
+typedef void (*wal_log_cb)(void *ctx, const char *msg);
+
+typedef struct wal_config {
+    const char *const *dirs; /* log copies: one directory each, created if missing */
+    int ndirs;               /* 1..WAL_COPIES_MAX */
+    int quorum;              /* copies that must be durable; 0 = majority */
+    uint64_t segment_size_bytes; /* cut a new segment past this; 0 = 64 MiB */
+    int sync_each_batch;     /* 1: fdatasync every batch (durability sync);
+                                0: fdatasync every sync_interval_ms (async) */
+    uint32_t sync_interval_ms;   /* async mode; 0 = 1000 */
+    uint64_t buffer_bytes_max;   /* pending appended bytes before wal_append blocks; 0 = 64 MiB */
+    wal_io_t *io;                /* fault injection in tests; NULL in production */
+    int preallocate_off;         /* 1: do not fallocate() new segments (default: preallocate) */
+    wal_log_cb log;              /* optional: progress and repair messages of wal_recover() */
+    void *log_ctx;
+} wal_config_t;
+
+/* A decoded record handed to recovery/readers; payload points into a buffer valid for the call. */
+typedef struct wal_record {
+    uint64_t lsn;
+    int64_t ts_ms;
+    uint32_t db;
+    const void *payload;
+    size_t len;
+} wal_record_t;
+typedef int (*wal_apply_cb)(void *ctx, const wal_record_t *rec); /* non-zero rc stops */
+
+/* Scan every copy, take the longest valid log, cut a torn tail (only at the very end of the
+ * newest segment), bring lagging/short copies up to date from the best one, then call apply for
+ * every record with lsn > after_lsn, in order. Damage anywhere else returns KERR_CORRUPT and
+ * fills errbuf with a message naming the copy, file, offset and LSN; nothing is modified then.
+ * *last_lsn gets the last valid LSN (0 for an empty log). Progress of long replays and every
+ * repair are reported through cfg->log when set (about once a second while replaying).
+ * A non-zero rc from apply stops the replay and is returned. apply may be NULL. */
+int wal_recover(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
+                uint64_t *last_lsn, char *errbuf, size_t errlen);
+
+/* Open for appending after last_lsn (from wal_recover); starts the WAL thread. Every copy gets
+ * a new segment starting at last_lsn + 1. Fails with KERR_QUORUM when fewer than quorum copies
+ * can be opened. */
+int wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out);
+void wal_close(wal_t *w); /* flushes and syncs what was appended, stops the thread */
+
+/* Copy a record into the in-memory log buffer and return its LSN (> 0), or a negative KERR_*
+ * (KERR_QUORUM when the log failed, KERR_LIMIT for a record larger than the buffer). Blocks
+ * while buffer_bytes_max bytes are pending (back-pressure). No syscall on the common path
+ * except waking the WAL thread when it sleeps. */
+int64_t wal_append(wal_t *w, uint32_t db, const void *payload, size_t len);
+
+uint64_t wal_durable_lsn(const wal_t *w); /* highest LSN durable on a quorum (atomic read) */
+uint64_t wal_last_lsn(const wal_t *w);    /* highest LSN appended */
+int wal_notify_fd(const wal_t *w); /* eventfd, readable when durable LSN advanced or state changed */
+void wal_notify_clear(wal_t *w);   /* read the eventfd */
+int wal_healthy(const wal_t *w);   /* 1 while the quorum holds; 0 after it was lost (for good) */
+const char *wal_failure(const wal_t *w); /* human reason when not healthy, else NULL */
+int wal_sync_now(wal_t *w);              /* ask the thread for an fdatasync soon (async mode) */
+
+#define WAL_REASON_MAX 160
+#define WAL_PATH_MAX   512
+
+typedef struct wal_copy_stats {
+    char dir[WAL_PATH_MAX];
+    int ok;                       /* 1 ok, 0 failed for good */
+    char reason[WAL_REASON_MAX];  /* why it failed, "" while ok */
+    uint64_t durable_lsn;         /* highest LSN fdatasynced on this copy */
+} wal_copy_stats_t;
+
+typedef struct wal_stats {
+    uint64_t last_lsn;
+    uint64_t durable_lsn;
+    uint64_t bytes_written;       /* record bytes handed to the kernel, per log (not per copy) */
+    uint64_t segments;            /* segments created since wal_open */
+    uint64_t fsyncs;              /* fdatasync calls completed, summed over copies */
+    uint64_t batches;
+    double records_per_batch_avg;
+    uint64_t fsync_latency_p50_us;
+    uint64_t fsync_latency_p99_us;
+    int healthy;
+    int ncopies;
+    wal_copy_stats_t copy[WAL_COPIES_MAX];
+} wal_stats_t;
+void wal_get_stats(const wal_t *w, wal_stats_t *st);
+
+/* Retention: segments wholly below lsn leave the live log: deleted, or moved into archive_dir
+ * (same file system) when archive_dir != NULL; directories fsynced. The newest segment never
+ * leaves. Returns the number of segments retired, or a negative KERR_*. */
+int wal_retire_before(wal_t *w, uint64_t lsn, const char *archive_dir);
+
+/* Readers for tools (keel-restore, keel-check), usable without a wal_t: iterate the records of
+ * a directory (live or archive) in LSN order, stopping quietly at a torn tail of its newest
+ * segment; and verify + print a directory. */
+int wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, char *err,
+                 size_t errlen);
+/* 0 ok (a torn tail is reported but is not damage), <0 damage; prints a summary, per segment:
+ * name, first/last LSN, records, time range; with verbose every record. */
+int wal_check_dir(const char *dir, FILE *out, int verbose);
+
+#endif
