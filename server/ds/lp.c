@@ -725,3 +725,50 @@ lp_validate(const uint8_t *p, size_t len)
     }
     return (q == end && seen == want) ? 0 : KERR_CORRUPT;
 }
+
+int
+lp_split(uint8_t **lpp, long index, uint8_t **tailp)
+{
+    uint8_t *lp = *lpp;
+    uint32_t count = lp_count(lp);
+    if (index < 0)
+        index += (long)count;
+    if (index < 0)
+        index = 0;
+    uint8_t *p = lp_seek(lp, index);
+    size_t off = p ? (size_t)(p - lp) : lp_bytes(lp) - 1;
+    size_t len = lp_bytes(lp) - 1 - off;
+    uint32_t moved = p ? count - (uint32_t)index : 0;
+    uint8_t *tail = malloc(EMPTY_SIZE + len);
+    if (!tail)
+        return KERR_NOMEM;
+    wr32(tail, (uint32_t)(EMPTY_SIZE + len));
+    wr32(tail + 4, moved);
+    memcpy(tail + HDR_SIZE, lp + off, len); /* entries are position-independent */
+    tail[HDR_SIZE + len] = EOF_BYTE;
+    if (moved) {
+        int rc = splice(lpp, off, len, moved, NULL); /* shrinking: cannot fail */
+        ASSERT(rc == 0);
+    }
+    *tailp = tail;
+    return 0;
+}
+
+int
+lp_merge(uint8_t **lpp, const uint8_t *other)
+{
+    uint8_t *lp = *lpp;
+    size_t add = lp_bytes(other) - EMPTY_SIZE, old = lp_bytes(lp);
+    uint32_t c1 = lp_count(lp), c2 = lp_count(other);
+    if (!lp_fits(old, add) || c2 > UINT32_MAX - c1)
+        return KERR_LIMIT;
+    uint8_t *n = realloc(lp, old + add);
+    if (!n)
+        return KERR_NOMEM;
+    memcpy(n + old - 1, other + HDR_SIZE, add);
+    n[old + add - 1] = EOF_BYTE;
+    wr32(n, (uint32_t)(old + add));
+    wr32(n + 4, c1 + c2);
+    *lpp = n;
+    return 0;
+}

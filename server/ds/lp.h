@@ -83,6 +83,12 @@ int lp_delete(uint8_t **lpp, uint8_t *p, uint8_t **nextp);
 /* Deletes up to num entries starting at index (negative counts from the tail). */
 int lp_delete_range(uint8_t **lpp, long index, unsigned long num);
 
+/* Moves the entries from index on (negative counts from the tail) into a new list *tailp; the
+ * first ones stay in *lpp. An index past the end gives an empty tail. 0 or KERR_NOMEM. */
+int lp_split(uint8_t **lpp, long index, uint8_t **tailp);
+/* Appends every entry of other to *lpp (other is left as it was). 0, KERR_LIMIT, KERR_NOMEM. */
+int lp_merge(uint8_t **lpp, const uint8_t *other);
+
 /* Checks an untrusted blob (from a snapshot or a replica) completely: header, every entry's
  * encoding, bounds and back-length, the terminator and the count. 0 or KERR_CORRUPT. After it
  * passes, every function above is safe on the blob. */

@@ -461,3 +461,37 @@ Test(lp_validate, rejects_truncated_and_oversized_string_lengths)
     uint8_t back[] = {12, 0, 0, 0, 1, 0, 0, 0, 0x81, 'x', 3, 0xFF};
     cr_assert_eq(lp_validate(back, sizeof back), KERR_CORRUPT);
 }
+
+Test(lp, split_and_merge_move_entries_between_lists)
+{
+    uint8_t *lp = lp_new();
+    char b[LP_INTBUF_MAX + 300];
+    for (int i = 0; i < 50; i++) {
+        size_t len = (i % 2) ? lp_int_to_string(i * 1000, b) : (memset(b, 'a' + i % 26, 100 + i), 100 + (size_t)i);
+        cr_assert_eq(lp_append(&lp, b, len), 0);
+    }
+    uint8_t *orig = malloc(lp_bytes(lp));
+    memcpy(orig, lp, lp_bytes(lp));
+    uint8_t *tail;
+    cr_assert_eq(lp_split(&lp, -19, &tail), 0);
+    cr_assert_eq(lp_count(lp), 31);
+    cr_assert_eq(lp_count(tail), 19);
+    cr_assert_eq(lp_validate(lp, lp_bytes(lp)), 0);
+    cr_assert_eq(lp_validate(tail, lp_bytes(tail)), 0);
+    lp_val_t v;
+    lp_get(lp_first(tail), &v);
+    cr_assert_null(v.str);
+    cr_assert_eq(v.ival, 31000);
+    cr_assert_eq(lp_merge(&lp, tail), 0);
+    cr_assert_eq(lp_bytes(lp), lp_bytes(orig));
+    cr_assert(memcmp(lp, orig, lp_bytes(orig)) == 0, "split then merge must restore the bytes");
+    uint8_t *empty;
+    cr_assert_eq(lp_split(&lp, 50, &empty), 0);
+    cr_assert_eq(lp_count(empty), 0);
+    cr_assert_eq(lp_count(lp), 50);
+    cr_assert_eq(lp_validate(empty, lp_bytes(empty)), 0);
+    lp_free(empty);
+    lp_free(tail);
+    lp_free(orig);
+    lp_free(lp);
+}
