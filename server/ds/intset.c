@@ -35,8 +35,7 @@ struct intset {
 };
 
 static uint32_t
-width_of(int64_t v)
-{
+width_of(int64_t v) {
     if (v >= INT16_MIN && v <= INT16_MAX)
         return 2;
     if (v >= INT32_MIN && v <= INT32_MAX)
@@ -45,26 +44,22 @@ width_of(int64_t v)
 }
 
 uint32_t
-intset_width(const intset_t *is)
-{
+intset_width(const intset_t *is) {
     return le32toh(is->width_le);
 }
 
 uint32_t
-intset_len(const intset_t *is)
-{
+intset_len(const intset_t *is) {
     return le32toh(is->len_le);
 }
 
 size_t
-intset_bytes(const intset_t *is)
-{
+intset_bytes(const intset_t *is) {
     return HDR_SIZE + (size_t)intset_width(is) * intset_len(is);
 }
 
 static int64_t
-read_at(const uint8_t *data, uint32_t width, uint32_t i)
-{
+read_at(const uint8_t *data, uint32_t width, uint32_t i) {
     const uint8_t *p = data + (size_t)i * width;
     if (width == 2) {
         uint16_t u;
@@ -82,8 +77,7 @@ read_at(const uint8_t *data, uint32_t width, uint32_t i)
 }
 
 static void
-write_at(uint8_t *data, uint32_t width, uint32_t i, int64_t v)
-{
+write_at(uint8_t *data, uint32_t width, uint32_t i, int64_t v) {
     uint8_t *p = data + (size_t)i * width;
     if (width == 2) {
         uint16_t u = htole16((uint16_t)(int16_t)v);
@@ -99,8 +93,7 @@ write_at(uint8_t *data, uint32_t width, uint32_t i, int64_t v)
 
 /* Binary search: 1 and *pos = index when found, else 0 and *pos = where v would go. */
 static int
-search(const intset_t *is, int64_t v, uint32_t *pos)
-{
+search(const intset_t *is, int64_t v, uint32_t *pos) {
     uint32_t w = intset_width(is), lo = 0, hi = intset_len(is);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -119,8 +112,7 @@ search(const intset_t *is, int64_t v, uint32_t *pos)
 }
 
 intset_t *
-intset_new(void)
-{
+intset_new(void) {
     intset_t *is = malloc(HDR_SIZE);
     if (!is)
         return NULL;
@@ -130,16 +122,14 @@ intset_new(void)
 }
 
 void
-intset_free(intset_t *is)
-{
+intset_free(intset_t *is) {
     free(is);
 }
 
 /* Widens every member in place, back to front so no member is overwritten before it is read,
  * then puts v at the end its sign says (it is outside the old range). */
 static int
-upgrade_and_add(intset_t **isp, int64_t v)
-{
+upgrade_and_add(intset_t **isp, int64_t v) {
     intset_t *is = *isp;
     uint32_t ow = intset_width(is), nw = width_of(v), len = intset_len(is);
     intset_t *n = realloc(is, HDR_SIZE + (size_t)nw * (len + 1));
@@ -156,8 +146,7 @@ upgrade_and_add(intset_t **isp, int64_t v)
 }
 
 int
-intset_add(intset_t **isp, int64_t v, int *added)
-{
+intset_add(intset_t **isp, int64_t v, int *added) {
     intset_t *is = *isp;
     uint32_t len = intset_len(is), w = intset_width(is), pos;
     if (added)
@@ -185,8 +174,7 @@ intset_add(intset_t **isp, int64_t v, int *added)
 }
 
 int
-intset_remove(intset_t **isp, int64_t v, int *removed)
-{
+intset_remove(intset_t **isp, int64_t v, int *removed) {
     intset_t *is = *isp;
     uint32_t len = intset_len(is), w = intset_width(is), pos;
     if (removed)
@@ -205,15 +193,13 @@ intset_remove(intset_t **isp, int64_t v, int *removed)
 }
 
 int
-intset_find(const intset_t *is, int64_t v)
-{
+intset_find(const intset_t *is, int64_t v) {
     uint32_t pos;
     return width_of(v) <= intset_width(is) && search(is, v, &pos);
 }
 
 int
-intset_get(const intset_t *is, uint32_t i, int64_t *v)
-{
+intset_get(const intset_t *is, uint32_t i, int64_t *v) {
     if (i >= intset_len(is))
         return KERR_NOTFOUND;
     *v = read_at(is->data, intset_width(is), i);
@@ -221,30 +207,26 @@ intset_get(const intset_t *is, uint32_t i, int64_t *v)
 }
 
 int64_t
-intset_random(const intset_t *is, uint64_t rnd)
-{
+intset_random(const intset_t *is, uint64_t rnd) {
     uint32_t len = intset_len(is);
     ASSERT(len > 0);
     return read_at(is->data, intset_width(is), (uint32_t)(rnd % len));
 }
 
 int64_t
-intset_min(const intset_t *is)
-{
+intset_min(const intset_t *is) {
     ASSERT(intset_len(is) > 0);
     return read_at(is->data, intset_width(is), 0);
 }
 
 int64_t
-intset_max(const intset_t *is)
-{
+intset_max(const intset_t *is) {
     ASSERT(intset_len(is) > 0);
     return read_at(is->data, intset_width(is), intset_len(is) - 1);
 }
 
 int
-intset_validate(const void *p, size_t len)
-{
+intset_validate(const void *p, size_t len) {
     if (!p || len < HDR_SIZE)
         return KERR_CORRUPT;
     uint32_t w, n;

@@ -65,8 +65,8 @@ typedef struct enc {
 
 /* A decoded entry: where its payload is and how big the pieces are. */
 typedef struct dec {
-    uint32_t hlen;  /* encoding bytes before the payload */
-    uint64_t elen;  /* encoding + payload */
+    uint32_t hlen; /* encoding bytes before the payload */
+    uint64_t elen; /* encoding + payload */
     int is_int;
     int64_t ival;
     const uint8_t *str;
@@ -74,14 +74,12 @@ typedef struct dec {
 } dec_t;
 
 static uint32_t
-rd32(const uint8_t *p)
-{
+rd32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void
-wr32(uint8_t *p, uint32_t v)
-{
+wr32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
@@ -90,8 +88,7 @@ wr32(uint8_t *p, uint32_t v)
 
 /* Little-endian signed integer of n bytes (2, 3, 4 or 8), sign-extended. */
 static int64_t
-rd_int(const uint8_t *p, int n)
-{
+rd_int(const uint8_t *p, int n) {
     uint64_t u = 0;
     for (int i = 0; i < n; i++)
         u |= (uint64_t)p[i] << (8 * i);
@@ -103,16 +100,14 @@ rd_int(const uint8_t *p, int n)
 }
 
 static void
-wr_int(uint8_t *p, int64_t v, int n)
-{
+wr_int(uint8_t *p, int64_t v, int n) {
     uint64_t u = (uint64_t)v;
     for (int i = 0; i < n; i++)
         p[i] = (uint8_t)(u >> (8 * i));
 }
 
 static uint32_t
-backlen_size(uint64_t elen)
-{
+backlen_size(uint64_t elen) {
     if (elen < 128)
         return 1;
     if (elen < 16384)
@@ -125,8 +120,7 @@ backlen_size(uint64_t elen)
 }
 
 static void
-backlen_write(uint8_t *out, uint64_t elen, uint32_t n)
-{
+backlen_write(uint8_t *out, uint64_t elen, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         uint8_t b = (uint8_t)((elen >> (7 * i)) & 127);
         if (i + 1 < n)
@@ -138,8 +132,7 @@ backlen_write(uint8_t *out, uint64_t elen, uint32_t n)
 /* Reads the back-length that ends just before `end`, not looking below `floor`. Returns the
  * number of bytes it took (0 when malformed) and the value in *elen. */
 static uint32_t
-backlen_read(const uint8_t *end, const uint8_t *floor, uint64_t *elen)
-{
+backlen_read(const uint8_t *end, const uint8_t *floor, uint64_t *elen) {
     uint64_t v = 0;
     uint32_t n = 0;
     const uint8_t *p = end;
@@ -157,8 +150,7 @@ backlen_read(const uint8_t *end, const uint8_t *floor, uint64_t *elen)
 }
 
 int
-lp_string_to_int(const void *s, size_t len, int64_t *v)
-{
+lp_string_to_int(const void *s, size_t len, int64_t *v) {
     const uint8_t *c = s;
     if (len == 0 || len > 20)
         return 0;
@@ -192,8 +184,7 @@ lp_string_to_int(const void *s, size_t len, int64_t *v)
 }
 
 size_t
-lp_int_to_string(int64_t v, char *buf)
-{
+lp_int_to_string(int64_t v, char *buf) {
     char tmp[LP_INTBUF_MAX];
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     size_t n = 0;
@@ -211,8 +202,7 @@ lp_int_to_string(int64_t v, char *buf)
 }
 
 size_t
-lp_dtoa(double d, char buf[LP_DBLBUF_MAX])
-{
+lp_dtoa(double d, char buf[LP_DBLBUF_MAX]) {
     if (isnan(d))
         return (size_t)snprintf(buf, LP_DBLBUF_MAX, "nan");
     if (isinf(d))
@@ -227,8 +217,7 @@ lp_dtoa(double d, char buf[LP_DBLBUF_MAX])
 }
 
 static void
-enc_int(enc_t *e, int64_t v)
-{
+enc_int(enc_t *e, int64_t v) {
     e->payload = NULL;
     e->plen = 0;
     if (v >= 0 && v <= 127) {
@@ -240,10 +229,10 @@ enc_int(enc_t *e, int64_t v)
         e->hdr[1] = (uint8_t)u;
         e->hlen = 2;
     } else {
-        int n = (v >= INT16_MIN && v <= INT16_MAX)       ? 2
-                : (v >= -(1 << 23) && v < (1 << 23))     ? 3
-                : (v >= INT32_MIN && v <= INT32_MAX)     ? 4
-                                                         : 8;
+        int n = (v >= INT16_MIN && v <= INT16_MAX)   ? 2
+                : (v >= -(1 << 23) && v < (1 << 23)) ? 3
+                : (v >= INT32_MIN && v <= INT32_MAX) ? 4
+                                                     : 8;
         e->hdr[0] = n == 2 ? ENC_INT16 : n == 3 ? ENC_INT24 : n == 4 ? ENC_INT32 : ENC_INT64;
         wr_int(e->hdr + 1, v, n);
         e->hlen = 1 + (uint32_t)n;
@@ -254,8 +243,7 @@ enc_int(enc_t *e, int64_t v)
 
 /* Encodes s as an integer when it is canonical, else as a string. KERR_LIMIT if too long. */
 static int
-enc_str(enc_t *e, const void *s, size_t len)
-{
+enc_str(enc_t *e, const void *s, size_t len) {
     int64_t v;
     if (lp_string_to_int(s, len, &v)) {
         enc_int(e, v);
@@ -284,16 +272,14 @@ enc_str(enc_t *e, const void *s, size_t len)
 }
 
 static size_t
-enc_size(const enc_t *e)
-{
+enc_size(const enc_t *e) {
     return (size_t)e->hlen + e->plen + e->blen;
 }
 
 /* Decodes the entry at p, reading no more than avail bytes. 0, or KERR_CORRUPT when the entry
  * is malformed or runs past avail. */
 static int
-decode(const uint8_t *p, size_t avail, dec_t *d)
-{
+decode(const uint8_t *p, size_t avail, dec_t *d) {
     if (avail < 1)
         return KERR_CORRUPT;
     uint8_t b = p[0];
@@ -336,41 +322,35 @@ decode(const uint8_t *p, size_t avail, dec_t *d)
 
 /* Decoding a trusted list: a failure is a bug (or a blob that skipped lp_validate). */
 static void
-decode_ok(const uint8_t *p, dec_t *d)
-{
+decode_ok(const uint8_t *p, dec_t *d) {
     int rc = decode(p, SIZE_MAX, d);
     ASSERT(rc == 0);
 }
 
 static size_t
-entry_size(const uint8_t *p)
-{
+entry_size(const uint8_t *p) {
     dec_t d;
     decode_ok(p, &d);
     return d.elen + backlen_size(d.elen);
 }
 
 size_t
-lp_bytes(const uint8_t *lp)
-{
+lp_bytes(const uint8_t *lp) {
     return rd32(lp);
 }
 
 uint32_t
-lp_count(const uint8_t *lp)
-{
+lp_count(const uint8_t *lp) {
     return rd32(lp + 4);
 }
 
 int
-lp_fits(size_t bytes, size_t add)
-{
+lp_fits(size_t bytes, size_t add) {
     return add <= LP_BYTES_MAX && bytes <= LP_BYTES_MAX - add;
 }
 
 size_t
-lp_entry_size(const void *s, size_t len)
-{
+lp_entry_size(const void *s, size_t len) {
     enc_t e;
     if (enc_str(&e, s, len) != 0)
         return SIZE_MAX;
@@ -378,8 +358,7 @@ lp_entry_size(const void *s, size_t len)
 }
 
 uint8_t *
-lp_new(void)
-{
+lp_new(void) {
     uint8_t *lp = malloc(EMPTY_SIZE);
     if (!lp)
         return NULL;
@@ -390,29 +369,25 @@ lp_new(void)
 }
 
 void
-lp_free(uint8_t *lp)
-{
+lp_free(uint8_t *lp) {
     free(lp);
 }
 
 uint8_t *
-lp_first(uint8_t *lp)
-{
+lp_first(uint8_t *lp) {
     uint8_t *p = lp + HDR_SIZE;
     return *p == EOF_BYTE ? NULL : p;
 }
 
 uint8_t *
-lp_next(uint8_t *lp, uint8_t *p)
-{
+lp_next(uint8_t *lp, uint8_t *p) {
     (void)lp;
     p += entry_size(p);
     return *p == EOF_BYTE ? NULL : p;
 }
 
 uint8_t *
-lp_prev(uint8_t *lp, uint8_t *p)
-{
+lp_prev(uint8_t *lp, uint8_t *p) {
     if (p <= lp + HDR_SIZE)
         return NULL;
     uint64_t elen;
@@ -422,14 +397,12 @@ lp_prev(uint8_t *lp, uint8_t *p)
 }
 
 uint8_t *
-lp_last(uint8_t *lp)
-{
+lp_last(uint8_t *lp) {
     return lp_prev(lp, lp + lp_bytes(lp) - 1);
 }
 
 uint8_t *
-lp_seek(uint8_t *lp, long index)
-{
+lp_seek(uint8_t *lp, long index) {
     uint32_t count = lp_count(lp);
     if (index < 0)
         index += (long)count;
@@ -449,8 +422,7 @@ lp_seek(uint8_t *lp, long index)
 }
 
 void
-lp_get(const uint8_t *p, lp_val_t *v)
-{
+lp_get(const uint8_t *p, lp_val_t *v) {
     dec_t d;
     decode_ok(p, &d);
     if (d.is_int) {
@@ -461,8 +433,7 @@ lp_get(const uint8_t *p, lp_val_t *v)
 }
 
 const uint8_t *
-lp_get_str(const uint8_t *p, size_t *len, char buf[LP_INTBUF_MAX])
-{
+lp_get_str(const uint8_t *p, size_t *len, char buf[LP_INTBUF_MAX]) {
     lp_val_t v;
     lp_get(p, &v);
     if (v.str) {
@@ -475,8 +446,7 @@ lp_get_str(const uint8_t *p, size_t *len, char buf[LP_INTBUF_MAX])
 
 /* Compares with s, where s_is_int/s_int say whether s is a canonical integer (computed once). */
 static int
-eq_prepared(const uint8_t *p, const void *s, size_t len, int s_is_int, int64_t s_int)
-{
+eq_prepared(const uint8_t *p, const void *s, size_t len, int s_is_int, int64_t s_int) {
     dec_t d;
     decode_ok(p, &d);
     if (d.is_int)
@@ -485,16 +455,14 @@ eq_prepared(const uint8_t *p, const void *s, size_t len, int s_is_int, int64_t s
 }
 
 int
-lp_eq(const uint8_t *p, const void *s, size_t len)
-{
+lp_eq(const uint8_t *p, const void *s, size_t len) {
     int64_t v = 0;
     int is_int = lp_string_to_int(s, len, &v);
     return eq_prepared(p, s, len, is_int, v);
 }
 
 uint8_t *
-lp_find(uint8_t *lp, uint8_t *p, const void *s, size_t len, unsigned skip)
-{
+lp_find(uint8_t *lp, uint8_t *p, const void *s, size_t len, unsigned skip) {
     int64_t v = 0;
     int is_int = lp_string_to_int(s, len, &v);
     while (p) {
@@ -509,8 +477,7 @@ lp_find(uint8_t *lp, uint8_t *p, const void *s, size_t len, unsigned skip)
 /* Replaces del_len bytes (del_count entries) at offset off with the entry e (when not NULL).
  * The one place that resizes the blob. */
 static int
-splice(uint8_t **lpp, size_t off, size_t del_len, uint32_t del_count, const enc_t *e)
-{
+splice(uint8_t **lpp, size_t off, size_t del_len, uint32_t del_count, const enc_t *e) {
     uint8_t *lp = *lpp;
     size_t old = lp_bytes(lp);
     size_t add = e ? enc_size(e) : 0;
@@ -548,8 +515,7 @@ splice(uint8_t **lpp, size_t off, size_t del_len, uint32_t del_count, const enc_
 }
 
 static int
-insert_enc(uint8_t **lpp, uint8_t *p, int where, const enc_t *e, uint8_t **newp)
-{
+insert_enc(uint8_t **lpp, uint8_t *p, int where, const enc_t *e, uint8_t **newp) {
     uint8_t *lp = *lpp;
     size_t off;
     if (!p)
@@ -565,8 +531,7 @@ insert_enc(uint8_t **lpp, uint8_t *p, int where, const enc_t *e, uint8_t **newp)
 /* Source strings may live inside the list itself (LSET k 0 from a value read out of it), so an
  * encoded payload that points into *lpp is copied out before the blob moves. */
 static int
-insert_str(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8_t **newp)
-{
+insert_str(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8_t **newp) {
     enc_t e;
     int rc = enc_str(&e, s, len);
     if (rc != 0)
@@ -586,35 +551,30 @@ insert_str(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint
 }
 
 int
-lp_append(uint8_t **lpp, const void *s, size_t len)
-{
+lp_append(uint8_t **lpp, const void *s, size_t len) {
     return insert_str(lpp, NULL, LP_BEFORE, s, len, NULL);
 }
 
 int
-lp_prepend(uint8_t **lpp, const void *s, size_t len)
-{
+lp_prepend(uint8_t **lpp, const void *s, size_t len) {
     return insert_str(lpp, NULL, LP_AFTER, s, len, NULL);
 }
 
 int
-lp_append_int(uint8_t **lpp, int64_t v)
-{
+lp_append_int(uint8_t **lpp, int64_t v) {
     enc_t e;
     enc_int(&e, v);
     return insert_enc(lpp, NULL, LP_BEFORE, &e, NULL);
 }
 
 int
-lp_insert(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8_t **newp)
-{
+lp_insert(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8_t **newp) {
     ASSERT(p != NULL);
     return insert_str(lpp, p, where, s, len, newp);
 }
 
 int
-lp_insert_int(uint8_t **lpp, uint8_t *p, int where, int64_t v, uint8_t **newp)
-{
+lp_insert_int(uint8_t **lpp, uint8_t *p, int where, int64_t v, uint8_t **newp) {
     ASSERT(p != NULL);
     enc_t e;
     enc_int(&e, v);
@@ -622,8 +582,7 @@ lp_insert_int(uint8_t **lpp, uint8_t *p, int where, int64_t v, uint8_t **newp)
 }
 
 static int
-replace_enc(uint8_t **lpp, uint8_t *p, const enc_t *e, uint8_t **newp)
-{
+replace_enc(uint8_t **lpp, uint8_t *p, const enc_t *e, uint8_t **newp) {
     size_t off = (size_t)(p - *lpp);
     int rc = splice(lpp, off, entry_size(p), 1, e);
     if (rc == 0 && newp)
@@ -632,8 +591,7 @@ replace_enc(uint8_t **lpp, uint8_t *p, const enc_t *e, uint8_t **newp)
 }
 
 int
-lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp)
-{
+lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp) {
     enc_t e;
     int rc = enc_str(&e, s, len);
     if (rc != 0)
@@ -653,16 +611,14 @@ lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp)
 }
 
 int
-lp_replace_int(uint8_t **lpp, uint8_t *p, int64_t v, uint8_t **newp)
-{
+lp_replace_int(uint8_t **lpp, uint8_t *p, int64_t v, uint8_t **newp) {
     enc_t e;
     enc_int(&e, v);
     return replace_enc(lpp, p, &e, newp);
 }
 
 int
-lp_delete(uint8_t **lpp, uint8_t *p, uint8_t **nextp)
-{
+lp_delete(uint8_t **lpp, uint8_t *p, uint8_t **nextp) {
     size_t off = (size_t)(p - *lpp);
     int rc = splice(lpp, off, entry_size(p), 1, NULL);
     if (rc == 0 && nextp)
@@ -671,8 +627,7 @@ lp_delete(uint8_t **lpp, uint8_t *p, uint8_t **nextp)
 }
 
 int
-lp_delete_range(uint8_t **lpp, long index, unsigned long num)
-{
+lp_delete_range(uint8_t **lpp, long index, unsigned long num) {
     uint8_t *lp = *lpp;
     uint8_t *p = lp_seek(lp, index);
     if (!p || num == 0)
@@ -688,8 +643,7 @@ lp_delete_range(uint8_t **lpp, long index, unsigned long num)
 
 /* One entry of an untrusted blob: encoding, bounds, back-length, invariant 4. */
 static int
-validate_entry(const uint8_t *p, const uint8_t *end, size_t *size)
-{
+validate_entry(const uint8_t *p, const uint8_t *end, size_t *size) {
     dec_t d;
     if (decode(p, (size_t)(end - p), &d) != 0)
         return KERR_CORRUPT;
@@ -708,8 +662,7 @@ validate_entry(const uint8_t *p, const uint8_t *end, size_t *size)
 }
 
 int
-lp_validate(const uint8_t *p, size_t len)
-{
+lp_validate(const uint8_t *p, size_t len) {
     if (!p || len < EMPTY_SIZE || len > LP_BYTES_MAX)
         return KERR_CORRUPT;
     if (rd32(p) != len || p[len - 1] != EOF_BYTE)
@@ -727,8 +680,7 @@ lp_validate(const uint8_t *p, size_t len)
 }
 
 int
-lp_split(uint8_t **lpp, long index, uint8_t **tailp)
-{
+lp_split(uint8_t **lpp, long index, uint8_t **tailp) {
     uint8_t *lp = *lpp;
     uint32_t count = lp_count(lp);
     if (index < 0)
@@ -755,8 +707,7 @@ lp_split(uint8_t **lpp, long index, uint8_t **tailp)
 }
 
 int
-lp_merge(uint8_t **lpp, const uint8_t *other)
-{
+lp_merge(uint8_t **lpp, const uint8_t *other) {
     uint8_t *lp = *lpp;
     size_t add = lp_bytes(other) - EMPTY_SIZE, old = lp_bytes(lp);
     uint32_t c1 = lp_count(lp), c2 = lp_count(other);

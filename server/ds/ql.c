@@ -36,8 +36,7 @@ struct ql {
 };
 
 ql_t *
-ql_new(int fill)
-{
+ql_new(int fill) {
     ql_t *ql = calloc(1, sizeof *ql);
     if (!ql)
         return NULL;
@@ -52,15 +51,13 @@ ql_new(int fill)
 }
 
 static void
-node_free(ql_node_t *n)
-{
+node_free(ql_node_t *n) {
     lp_free(n->lp);
     free(n);
 }
 
 void
-ql_free(ql_t *ql)
-{
+ql_free(ql_t *ql) {
     if (!ql)
         return;
     ql_node_t *n = ql->head;
@@ -73,20 +70,17 @@ ql_free(ql_t *ql)
 }
 
 uint64_t
-ql_len(const ql_t *ql)
-{
+ql_len(const ql_t *ql) {
     return ql->count;
 }
 
 uint64_t
-ql_node_count(const ql_t *ql)
-{
+ql_node_count(const ql_t *ql) {
     return ql->nodes;
 }
 
 size_t
-ql_lp_bytes(const ql_t *ql)
-{
+ql_lp_bytes(const ql_t *ql) {
     size_t total = 0;
     for (ql_node_t *n = ql->head; n; n = n->next)
         total += lp_bytes(n->lp);
@@ -94,8 +88,7 @@ ql_lp_bytes(const ql_t *ql)
 }
 
 static ql_node_t *
-node_new(void)
-{
+node_new(void) {
     ql_node_t *n = malloc(sizeof *n);
     if (!n)
         return NULL;
@@ -111,8 +104,7 @@ node_new(void)
 
 /* Links n after `at`, or at the head when at is NULL. */
 static void
-link_after(ql_t *ql, ql_node_t *at, ql_node_t *n)
-{
+link_after(ql_t *ql, ql_node_t *at, ql_node_t *n) {
     n->prev = at;
     n->next = at ? at->next : ql->head;
     if (n->next)
@@ -127,8 +119,7 @@ link_after(ql_t *ql, ql_node_t *at, ql_node_t *n)
 }
 
 static void
-unlink_free(ql_t *ql, ql_node_t *n)
-{
+unlink_free(ql_t *ql, ql_node_t *n) {
     if (n->prev)
         n->prev->next = n->next;
     else
@@ -143,8 +134,7 @@ unlink_free(ql_t *ql, ql_node_t *n)
 
 /* Whether a node of `bytes` bytes and `count` entries is within fill (invariant 3). */
 static int
-node_allows(const ql_t *ql, size_t bytes, uint64_t count)
-{
+node_allows(const ql_t *ql, size_t bytes, uint64_t count) {
     if (count <= 1)
         return 1;
     if (ql->fill < 0)
@@ -153,15 +143,13 @@ node_allows(const ql_t *ql, size_t bytes, uint64_t count)
 }
 
 static int
-fits(const ql_t *ql, const ql_node_t *n, size_t entry_bytes)
-{
+fits(const ql_t *ql, const ql_node_t *n, size_t entry_bytes) {
     return n && node_allows(ql, lp_bytes(n->lp) + entry_bytes, (uint64_t)n->count + 1);
 }
 
 /* A node holding just s, linked after `at` (NULL: at the head). */
 static int
-insert_new_node(ql_t *ql, ql_node_t *at, const void *s, size_t len)
-{
+insert_new_node(ql_t *ql, ql_node_t *at, const void *s, size_t len) {
     ql_node_t *n = node_new();
     if (!n)
         return KERR_NOMEM;
@@ -178,8 +166,7 @@ insert_new_node(ql_t *ql, ql_node_t *at, const void *s, size_t len)
 
 /* Size check shared by every insert: KERR_LIMIT for an element no packed list can hold. */
 static int
-entry_bytes(const void *s, size_t len, size_t *sz)
-{
+entry_bytes(const void *s, size_t len, size_t *sz) {
     *sz = lp_entry_size(s, len);
     if (*sz == SIZE_MAX || !lp_fits(LP_EMPTY_BYTES, *sz))
         return KERR_LIMIT;
@@ -187,8 +174,7 @@ entry_bytes(const void *s, size_t len, size_t *sz)
 }
 
 int
-ql_push(ql_t *ql, int where, const void *s, size_t len)
-{
+ql_push(ql_t *ql, int where, const void *s, size_t len) {
     size_t sz;
     int rc = entry_bytes(s, len, &sz);
     if (rc != 0)
@@ -205,8 +191,7 @@ ql_push(ql_t *ql, int where, const void *s, size_t len)
 }
 
 int
-ql_append_lp(ql_t *ql, uint8_t *lp)
-{
+ql_append_lp(ql_t *ql, uint8_t *lp) {
     char buf[LP_INTBUF_MAX];
     for (uint8_t *p = lp_first(lp); p; p = lp_next(lp, p)) {
         size_t len;
@@ -220,8 +205,7 @@ ql_append_lp(ql_t *ql, uint8_t *lp)
 
 /* Removes the entry at p from node n, freeing the node when it empties (invariant 1). */
 static void
-delete_entry(ql_t *ql, ql_node_t *n, uint8_t *p)
-{
+delete_entry(ql_t *ql, ql_node_t *n, uint8_t *p) {
     if (n->count == 1) {
         unlink_free(ql, n);
     } else {
@@ -233,8 +217,7 @@ delete_entry(ql_t *ql, ql_node_t *n, uint8_t *p)
 }
 
 int
-ql_pop(ql_t *ql, int where, ql_popped_t *out)
-{
+ql_pop(ql_t *ql, int where, ql_popped_t *out) {
     ql_node_t *n = where == QL_HEAD ? ql->head : ql->tail;
     if (!n)
         return KERR_NOTFOUND;
@@ -257,8 +240,7 @@ ql_pop(ql_t *ql, int where, ql_popped_t *out)
 }
 
 static void
-fill_entry(ql_entry_t *e, ql_node_t *n, uint8_t *p, uint32_t offset)
-{
+fill_entry(ql_entry_t *e, ql_node_t *n, uint8_t *p, uint32_t offset) {
     lp_val_t v;
     lp_get(p, &v);
     e->node = n;
@@ -270,13 +252,12 @@ fill_entry(ql_entry_t *e, ql_node_t *n, uint8_t *p, uint32_t offset)
 }
 
 int
-ql_index(ql_t *ql, long index, ql_entry_t *e)
-{
+ql_index(ql_t *ql, long index, ql_entry_t *e) {
     uint64_t i;
     if (index < 0) {
-        if ((uint64_t)-(index + 1) >= ql->count)
+        if ((uint64_t) - (index + 1) >= ql->count)
             return KERR_NOTFOUND;
-        i = ql->count - 1 - (uint64_t)-(index + 1);
+        i = ql->count - 1 - (uint64_t) - (index + 1);
     } else {
         if ((uint64_t)index >= ql->count)
             return KERR_NOTFOUND;
@@ -298,8 +279,7 @@ ql_index(ql_t *ql, long index, ql_entry_t *e)
 
 /* Inserts s so that it becomes entry number `off` of node n (0 <= off <= n->count). */
 static int
-insert_at(ql_t *ql, ql_node_t *n, uint32_t off, const void *s, size_t len)
-{
+insert_at(ql_t *ql, ql_node_t *n, uint32_t off, const void *s, size_t len) {
     size_t sz;
     int rc = entry_bytes(s, len, &sz);
     if (rc != 0)
@@ -348,14 +328,12 @@ insert_at(ql_t *ql, ql_node_t *n, uint32_t off, const void *s, size_t len)
 }
 
 int
-ql_insert(ql_t *ql, const ql_entry_t *e, int after, const void *s, size_t len)
-{
+ql_insert(ql_t *ql, const ql_entry_t *e, int after, const void *s, size_t len) {
     return insert_at(ql, e->node, e->offset + (after ? 1 : 0), s, len);
 }
 
 int
-ql_replace_at(ql_t *ql, long index, const void *s, size_t len)
-{
+ql_replace_at(ql_t *ql, long index, const void *s, size_t len) {
     ql_entry_t e;
     int rc = ql_index(ql, index, &e);
     if (rc != 0)
@@ -381,8 +359,7 @@ ql_replace_at(ql_t *ql, long index, const void *s, size_t len)
 
 /* Merges n->next into n when together they fit one node. */
 static void
-try_merge(ql_t *ql, ql_node_t *n)
-{
+try_merge(ql_t *ql, ql_node_t *n) {
     if (!n || !n->next)
         return;
     ql_node_t *b = n->next;
@@ -396,12 +373,11 @@ try_merge(ql_t *ql, ql_node_t *n)
 }
 
 uint64_t
-ql_delete_range(ql_t *ql, long start, uint64_t count)
-{
+ql_delete_range(ql_t *ql, long start, uint64_t count) {
     ql_entry_t e;
     if (count == 0 || ql_index(ql, start, &e) != 0)
         return 0;
-    uint64_t first = start < 0 ? ql->count - (uint64_t)-(start + 1) - 1 : (uint64_t)start;
+    uint64_t first = start < 0 ? ql->count - (uint64_t) - (start + 1) - 1 : (uint64_t)start;
     if (count > ql->count - first)
         count = ql->count - first;
     uint64_t left = count;
@@ -431,8 +407,7 @@ ql_delete_range(ql_t *ql, long start, uint64_t count)
 }
 
 void
-ql_trim(ql_t *ql, long start, long stop)
-{
+ql_trim(ql_t *ql, long start, long stop) {
     long len = (long)ql->count;
     if (start < 0)
         start += len;
@@ -455,8 +430,7 @@ ql_trim(ql_t *ql, long start, long stop)
 }
 
 void
-ql_iter_init(ql_iter_t *it, ql_t *ql, int dir, long start)
-{
+ql_iter_init(ql_iter_t *it, ql_t *ql, int dir, long start) {
     ql_entry_t e;
     it->ql = ql;
     it->dir = dir;
@@ -469,8 +443,7 @@ ql_iter_init(ql_iter_t *it, ql_t *ql, int dir, long start)
 }
 
 int
-ql_iter_next(ql_iter_t *it, ql_entry_t *e)
-{
+ql_iter_next(ql_iter_t *it, ql_entry_t *e) {
     ql_node_t *n = it->node;
     if (!n)
         return 0;
@@ -492,8 +465,7 @@ ql_iter_next(ql_iter_t *it, ql_entry_t *e)
 }
 
 void
-ql_iter_del(ql_iter_t *it, ql_entry_t *e)
-{
+ql_iter_del(ql_iter_t *it, ql_entry_t *e) {
     ql_node_t *n = e->node;
     size_t at = (size_t)(e->p - n->lp);
     /* Going forward, the next entry of the same node slides down into the deleted one's place;
@@ -510,7 +482,6 @@ ql_iter_del(ql_iter_t *it, ql_entry_t *e)
 }
 
 int
-ql_entry_eq(const ql_entry_t *e, const void *s, size_t len)
-{
+ql_entry_eq(const ql_entry_t *e, const void *s, size_t len) {
     return lp_eq(e->p, s, len);
 }

@@ -20,8 +20,8 @@
 enum { QL_HEAD = 0, QL_TAIL = 1 };
 enum { QL_FORWARD = 0, QL_BACKWARD = 1 };
 
-#define QL_FILL_MIN        (-5)     /* 64 KiB per node */
-#define QL_FILL_ENTRIES_MAX 65535   /* a positive fill is clamped to this */
+#define QL_FILL_MIN         (-5)  /* 64 KiB per node */
+#define QL_FILL_ENTRIES_MAX 65535 /* a positive fill is clamped to this */
 /* With a count-based fill a node still stops growing at this many bytes, as in Valkey. */
 #define QL_NODE_SAFETY_BYTES 8192
 

@@ -46,8 +46,7 @@ struct zsl {
 };
 
 static zsl_node_t *
-node_new(int nlevel, double score, const void *m, size_t len)
-{
+node_new(int nlevel, double score, const void *m, size_t len) {
     size_t head = sizeof(zsl_node_t) + (size_t)nlevel * sizeof(struct zsl_level);
     zsl_node_t *n = malloc(head + len);
     if (!n)
@@ -67,8 +66,7 @@ node_new(int nlevel, double score, const void *m, size_t len)
 }
 
 static int
-random_level(zsl_t *z)
-{
+random_level(zsl_t *z) {
     int level = 1;
     for (;;) {
         z->rng ^= z->rng << 13;
@@ -81,8 +79,7 @@ random_level(zsl_t *z)
 }
 
 static int
-member_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
+member_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
     size_t n = alen < blen ? alen : blen;
     int c = n ? memcmp(a, b, n) : 0;
     if (c)
@@ -92,20 +89,17 @@ member_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 /* Whether node n sorts before (score, m). */
 static int
-node_before(const zsl_node_t *n, double score, const void *m, size_t len)
-{
+node_before(const zsl_node_t *n, double score, const void *m, size_t len) {
     return n->score < score || (n->score == score && member_cmp(n->member, n->mlen, m, len) < 0);
 }
 
 static int
-node_is(const zsl_node_t *n, double score, const void *m, size_t len)
-{
+node_is(const zsl_node_t *n, double score, const void *m, size_t len) {
     return n && n->score == score && member_cmp(n->member, n->mlen, m, len) == 0;
 }
 
 zsl_t *
-zsl_new(uint64_t seed)
-{
+zsl_new(uint64_t seed) {
     zsl_t *z = malloc(sizeof *z);
     if (!z)
         return NULL;
@@ -122,8 +116,7 @@ zsl_new(uint64_t seed)
 }
 
 void
-zsl_free(zsl_t *z)
-{
+zsl_free(zsl_t *z) {
     if (!z)
         return;
     zsl_node_t *n = z->header->level[0].forward;
@@ -137,16 +130,14 @@ zsl_free(zsl_t *z)
 }
 
 uint64_t
-zsl_len(const zsl_t *z)
-{
+zsl_len(const zsl_t *z) {
     return z->length;
 }
 
 /* For each level, the last node before (score, m) and its rank (header = 0). */
 static void
 find_path(const zsl_t *z, double score, const void *m, size_t len, zsl_node_t **update,
-          uint64_t *rank)
-{
+          uint64_t *rank) {
     zsl_node_t *x = z->header;
     for (int i = z->level - 1; i >= 0; i--) {
         rank[i] = i == z->level - 1 ? 0 : rank[i + 1];
@@ -160,8 +151,7 @@ find_path(const zsl_t *z, double score, const void *m, size_t len, zsl_node_t **
 
 /* Links x (its nlevel already chosen) after the path update/rank found for its key. */
 static void
-link_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update, uint64_t *rank)
-{
+link_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update, uint64_t *rank) {
     int lv = x->nlevel;
     for (int i = z->level; i < lv; i++) {
         rank[i] = 0;
@@ -187,8 +177,7 @@ link_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update, uint64_t *rank)
 }
 
 static void
-unlink_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update)
-{
+unlink_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update) {
     for (int i = 0; i < z->level; i++) {
         if (update[i]->level[i].forward == x) {
             update[i]->level[i].span += x->level[i].span - 1;
@@ -207,8 +196,7 @@ unlink_node(zsl_t *z, zsl_node_t *x, zsl_node_t **update)
 }
 
 int
-zsl_insert(zsl_t *z, double score, const void *m, size_t len, zsl_node_t **out)
-{
+zsl_insert(zsl_t *z, double score, const void *m, size_t len, zsl_node_t **out) {
     if (isnan(score))
         return KERR_INVAL;
     if (len > ZSL_MEMBER_LEN_MAX)
@@ -228,8 +216,7 @@ zsl_insert(zsl_t *z, double score, const void *m, size_t len, zsl_node_t **out)
 }
 
 int
-zsl_delete(zsl_t *z, double score, const void *m, size_t len)
-{
+zsl_delete(zsl_t *z, double score, const void *m, size_t len) {
     zsl_node_t *update[ZSL_LEVEL_MAX];
     uint64_t rank[ZSL_LEVEL_MAX];
     find_path(z, score, m, len, update, rank);
@@ -243,8 +230,7 @@ zsl_delete(zsl_t *z, double score, const void *m, size_t len)
 
 int
 zsl_update_score(zsl_t *z, double cur, const void *m, size_t len, double new_score,
-                 zsl_node_t **out)
-{
+                 zsl_node_t **out) {
     if (isnan(new_score))
         return KERR_INVAL;
     zsl_node_t *update[ZSL_LEVEL_MAX];
@@ -270,8 +256,7 @@ zsl_update_score(zsl_t *z, double cur, const void *m, size_t len, double new_sco
 }
 
 int
-zsl_rank(const zsl_t *z, double score, const void *m, size_t len, uint64_t *rank)
-{
+zsl_rank(const zsl_t *z, double score, const void *m, size_t len, uint64_t *rank) {
     zsl_node_t *x = z->header;
     uint64_t r = 0;
     for (int i = z->level - 1; i >= 0; i--) {
@@ -290,8 +275,7 @@ zsl_rank(const zsl_t *z, double score, const void *m, size_t len, uint64_t *rank
 
 /* The node at 1-based rank r (the header's numbering), or NULL. */
 static zsl_node_t *
-at_rank(const zsl_t *z, uint64_t r)
-{
+at_rank(const zsl_t *z, uint64_t r) {
     zsl_node_t *x = z->header;
     uint64_t traversed = 0;
     for (int i = z->level - 1; i >= 0; i--) {
@@ -306,46 +290,39 @@ at_rank(const zsl_t *z, uint64_t r)
 }
 
 zsl_node_t *
-zsl_by_rank(const zsl_t *z, uint64_t rank)
-{
+zsl_by_rank(const zsl_t *z, uint64_t rank) {
     if (rank >= z->length)
         return NULL;
     return at_rank(z, rank + 1);
 }
 
 zsl_node_t *
-zsl_first(const zsl_t *z)
-{
+zsl_first(const zsl_t *z) {
     return z->header->level[0].forward;
 }
 
 zsl_node_t *
-zsl_last(const zsl_t *z)
-{
+zsl_last(const zsl_t *z) {
     return z->tail;
 }
 
 zsl_node_t *
-zsl_next(const zsl_node_t *n)
-{
+zsl_next(const zsl_node_t *n) {
     return n->level[0].forward;
 }
 
 zsl_node_t *
-zsl_prev(const zsl_node_t *n)
-{
+zsl_prev(const zsl_node_t *n) {
     return n->backward;
 }
 
 double
-zsl_node_score(const zsl_node_t *n)
-{
+zsl_node_score(const zsl_node_t *n) {
     return n->score;
 }
 
 const uint8_t *
-zsl_node_member(const zsl_node_t *n, size_t *len)
-{
+zsl_node_member(const zsl_node_t *n, size_t *len) {
     *len = n->mlen;
     return n->member;
 }
@@ -353,34 +330,29 @@ zsl_node_member(const zsl_node_t *n, size_t *len)
 /* ---- ranges ---- */
 
 static int
-gte_min(double v, const zsl_range_t *r)
-{
+gte_min(double v, const zsl_range_t *r) {
     return r->minex ? v > r->min : v >= r->min;
 }
 
 static int
-lte_max(double v, const zsl_range_t *r)
-{
+lte_max(double v, const zsl_range_t *r) {
     return r->maxex ? v < r->max : v <= r->max;
 }
 
 int
-zsl_score_in_range(double score, const zsl_range_t *r)
-{
+zsl_score_in_range(double score, const zsl_range_t *r) {
     return gte_min(score, r) && lte_max(score, r);
 }
 
 static int
-range_empty(const zsl_range_t *r)
-{
+range_empty(const zsl_range_t *r) {
     if (isnan(r->min) || isnan(r->max))
         return 1;
     return r->min > r->max || (r->min == r->max && (r->minex || r->maxex));
 }
 
 static int
-lex_gte_min(const uint8_t *m, size_t len, const zsl_lex_bound_t *b)
-{
+lex_gte_min(const uint8_t *m, size_t len, const zsl_lex_bound_t *b) {
     switch (b->kind) {
     case ZSL_LEX_NEG_INF: return 1;
     case ZSL_LEX_POS_INF: return 0;
@@ -390,8 +362,7 @@ lex_gte_min(const uint8_t *m, size_t len, const zsl_lex_bound_t *b)
 }
 
 static int
-lex_lte_max(const uint8_t *m, size_t len, const zsl_lex_bound_t *b)
-{
+lex_lte_max(const uint8_t *m, size_t len, const zsl_lex_bound_t *b) {
     switch (b->kind) {
     case ZSL_LEX_NEG_INF: return 0;
     case ZSL_LEX_POS_INF: return 1;
@@ -401,14 +372,12 @@ lex_lte_max(const uint8_t *m, size_t len, const zsl_lex_bound_t *b)
 }
 
 int
-zsl_member_in_lex_range(const uint8_t *m, size_t len, const zsl_lex_range_t *r)
-{
+zsl_member_in_lex_range(const uint8_t *m, size_t len, const zsl_lex_range_t *r) {
     return lex_gte_min(m, len, &r->min) && lex_lte_max(m, len, &r->max);
 }
 
 static int
-lex_range_empty(const zsl_lex_range_t *r)
-{
+lex_range_empty(const zsl_lex_range_t *r) {
     if (r->min.kind == ZSL_LEX_POS_INF || r->max.kind == ZSL_LEX_NEG_INF)
         return 1;
     if (r->min.kind == ZSL_LEX_NEG_INF || r->max.kind == ZSL_LEX_POS_INF)
@@ -418,8 +387,7 @@ lex_range_empty(const zsl_lex_range_t *r)
 }
 
 zsl_node_t *
-zsl_first_in_range(const zsl_t *z, const zsl_range_t *r)
-{
+zsl_first_in_range(const zsl_t *z, const zsl_range_t *r) {
     if (range_empty(r))
         return NULL;
     zsl_node_t *x = z->header;
@@ -431,8 +399,7 @@ zsl_first_in_range(const zsl_t *z, const zsl_range_t *r)
 }
 
 zsl_node_t *
-zsl_last_in_range(const zsl_t *z, const zsl_range_t *r)
-{
+zsl_last_in_range(const zsl_t *z, const zsl_range_t *r) {
     if (range_empty(r))
         return NULL;
     zsl_node_t *x = z->header;
@@ -443,8 +410,7 @@ zsl_last_in_range(const zsl_t *z, const zsl_range_t *r)
 }
 
 zsl_node_t *
-zsl_first_in_lex_range(const zsl_t *z, const zsl_lex_range_t *r)
-{
+zsl_first_in_lex_range(const zsl_t *z, const zsl_lex_range_t *r) {
     if (lex_range_empty(r))
         return NULL;
     zsl_node_t *x = z->header;
@@ -457,8 +423,7 @@ zsl_first_in_lex_range(const zsl_t *z, const zsl_lex_range_t *r)
 }
 
 zsl_node_t *
-zsl_last_in_lex_range(const zsl_t *z, const zsl_lex_range_t *r)
-{
+zsl_last_in_lex_range(const zsl_t *z, const zsl_lex_range_t *r) {
     if (lex_range_empty(r))
         return NULL;
     zsl_node_t *x = z->header;
@@ -480,8 +445,7 @@ typedef struct del_walk {
 } del_walk_t;
 
 static int
-before_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank)
-{
+before_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank) {
     if (w->kind == 0)
         return !gte_min(n->score, w->r);
     if (w->kind == 1)
@@ -490,8 +454,7 @@ before_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank)
 }
 
 static int
-inside_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank)
-{
+inside_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank) {
     if (w->kind == 0)
         return lte_max(n->score, w->r);
     if (w->kind == 1)
@@ -500,8 +463,7 @@ inside_range(const del_walk_t *w, const zsl_node_t *n, uint64_t rank)
 }
 
 static uint64_t
-delete_walk(zsl_t *z, const del_walk_t *w, zsl_deleted_cb *cb, void *ctx)
-{
+delete_walk(zsl_t *z, const del_walk_t *w, zsl_deleted_cb *cb, void *ctx) {
     zsl_node_t *update[ZSL_LEVEL_MAX];
     zsl_node_t *x = z->header;
     uint64_t traversed = 0, removed = 0;
@@ -529,8 +491,7 @@ delete_walk(zsl_t *z, const del_walk_t *w, zsl_deleted_cb *cb, void *ctx)
 }
 
 uint64_t
-zsl_delete_range_by_score(zsl_t *z, const zsl_range_t *r, zsl_deleted_cb *cb, void *ctx)
-{
+zsl_delete_range_by_score(zsl_t *z, const zsl_range_t *r, zsl_deleted_cb *cb, void *ctx) {
     if (range_empty(r))
         return 0;
     del_walk_t w = {.kind = 0, .r = r};
@@ -538,8 +499,7 @@ zsl_delete_range_by_score(zsl_t *z, const zsl_range_t *r, zsl_deleted_cb *cb, vo
 }
 
 uint64_t
-zsl_delete_range_by_lex(zsl_t *z, const zsl_lex_range_t *r, zsl_deleted_cb *cb, void *ctx)
-{
+zsl_delete_range_by_lex(zsl_t *z, const zsl_lex_range_t *r, zsl_deleted_cb *cb, void *ctx) {
     if (lex_range_empty(r))
         return 0;
     del_walk_t w = {.kind = 1, .lr = r};
@@ -547,8 +507,7 @@ zsl_delete_range_by_lex(zsl_t *z, const zsl_lex_range_t *r, zsl_deleted_cb *cb, 
 }
 
 uint64_t
-zsl_delete_range_by_rank(zsl_t *z, uint64_t start, uint64_t stop, zsl_deleted_cb *cb, void *ctx)
-{
+zsl_delete_range_by_rank(zsl_t *z, uint64_t start, uint64_t stop, zsl_deleted_cb *cb, void *ctx) {
     if (start > stop || start >= z->length)
         return 0;
     del_walk_t w = {.kind = 2, .start = start + 1, .stop = stop + 1};
@@ -561,8 +520,7 @@ zsl_delete_range_by_rank(zsl_t *z, uint64_t start, uint64_t stop, zsl_deleted_cb
 #define SCORE_TEXT_MAX 128
 
 int
-zsl_parse_score_bound(const void *s, size_t len, double *v, int *exclusive)
-{
+zsl_parse_score_bound(const void *s, size_t len, double *v, int *exclusive) {
     const char *c = s;
     *exclusive = 0;
     if (len > 0 && c[0] == '(') {
@@ -583,8 +541,7 @@ zsl_parse_score_bound(const void *s, size_t len, double *v, int *exclusive)
 }
 
 int
-zsl_parse_lex_bound(const void *s, size_t len, zsl_lex_bound_t *b)
-{
+zsl_parse_lex_bound(const void *s, size_t len, zsl_lex_bound_t *b) {
     const uint8_t *c = s;
     if (len == 0)
         return KERR_INVAL;

@@ -81,8 +81,7 @@ int zsl_member_in_lex_range(const uint8_t *m, size_t len, const zsl_lex_range_t 
 
 /* Deletes every node in the range and returns how many; cb (may be NULL) sees each one. */
 uint64_t zsl_delete_range_by_score(zsl_t *z, const zsl_range_t *r, zsl_deleted_cb *cb, void *ctx);
-uint64_t zsl_delete_range_by_lex(zsl_t *z, const zsl_lex_range_t *r, zsl_deleted_cb *cb,
-                                 void *ctx);
+uint64_t zsl_delete_range_by_lex(zsl_t *z, const zsl_lex_range_t *r, zsl_deleted_cb *cb, void *ctx);
 /* Ranks start..stop inclusive, 0-based; the caller has already clamped them to the length. */
 uint64_t zsl_delete_range_by_rank(zsl_t *z, uint64_t start, uint64_t stop, zsl_deleted_cb *cb,
                                   void *ctx);

@@ -8,8 +8,7 @@
 
 static uint64_t rng_state = 0xDEADBEEFCAFEF00Dull;
 static uint64_t
-rng(void)
-{
+rng(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -18,8 +17,7 @@ rng(void)
 
 /* Values mostly small, so adds and removes collide often, with a few of each wider width. */
 static int64_t
-random_value(void)
-{
+random_value(void) {
     switch (rng() % 10) {
     case 0: return (int64_t)(int32_t)rng();
     case 1: return (int64_t)rng();
@@ -29,8 +27,7 @@ random_value(void)
 }
 
 static int
-model_find(const int64_t *m, size_t n, int64_t v, size_t *pos)
-{
+model_find(const int64_t *m, size_t n, int64_t v, size_t *pos) {
     size_t i = 0;
     while (i < n && m[i] < v)
         i++;
@@ -39,8 +36,7 @@ model_find(const int64_t *m, size_t n, int64_t v, size_t *pos)
 }
 
 static void
-assert_same(const intset_t *is, const int64_t *m, size_t n)
-{
+assert_same(const intset_t *is, const int64_t *m, size_t n) {
     cr_assert_eq(intset_len(is), n);
     cr_assert_eq(intset_bytes(is), 8 + (size_t)intset_width(is) * n);
     cr_assert_eq(intset_validate(is, intset_bytes(is)), 0);
@@ -51,8 +47,7 @@ assert_same(const intset_t *is, const int64_t *m, size_t n)
     }
 }
 
-Test(intset, random_operations_match_a_sorted_array)
-{
+Test(intset, random_operations_match_a_sorted_array) {
     for (int round = 0; round < 4; round++) {
         intset_t *is = intset_new();
         int64_t *m = malloc(sizeof(int64_t) * 5000);
@@ -93,8 +88,7 @@ Test(intset, random_operations_match_a_sorted_array)
     }
 }
 
-Test(intset, upgrades_keep_order_and_put_the_new_value_at_the_right_end)
-{
+Test(intset, upgrades_keep_order_and_put_the_new_value_at_the_right_end) {
     intset_t *is = intset_new();
     for (int64_t v = -3; v <= 3; v++)
         cr_assert_eq(intset_add(&is, v, NULL), 0);
@@ -118,8 +112,7 @@ Test(intset, upgrades_keep_order_and_put_the_new_value_at_the_right_end)
     intset_free(is);
 }
 
-Test(intset, empty_and_single_member_edges)
-{
+Test(intset, empty_and_single_member_edges) {
     intset_t *is = intset_new();
     int64_t v;
     int flag;
@@ -140,8 +133,7 @@ Test(intset, empty_and_single_member_edges)
     intset_free(is);
 }
 
-Test(intset, random_covers_every_member)
-{
+Test(intset, random_covers_every_member) {
     intset_t *is = intset_new();
     for (int64_t v = 0; v < 10; v++)
         intset_add(&is, v * 1000, NULL);
@@ -156,8 +148,7 @@ Test(intset, random_covers_every_member)
     intset_free(is);
 }
 
-Test(intset_validate, rejects_bad_width_size_and_order)
-{
+Test(intset_validate, rejects_bad_width_size_and_order) {
     intset_t *is = intset_new();
     for (int64_t v = 0; v < 5; v++)
         intset_add(&is, v, NULL);

@@ -20,8 +20,7 @@ typedef struct {
 } model_t;
 
 static void
-model_insert(model_t *m, size_t at, const char *s, size_t len)
-{
+model_insert(model_t *m, size_t at, const char *s, size_t len) {
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
         m->v = realloc(m->v, m->cap * sizeof *m->v);
@@ -34,8 +33,7 @@ model_insert(model_t *m, size_t at, const char *s, size_t len)
 }
 
 static void
-model_delete(model_t *m, size_t at, size_t num)
-{
+model_delete(model_t *m, size_t at, size_t num) {
     for (size_t i = at; i < at + num; i++)
         free(m->v[i].s);
     memmove(m->v + at, m->v + at + num, (m->n - at - num) * sizeof *m->v);
@@ -43,16 +41,14 @@ model_delete(model_t *m, size_t at, size_t num)
 }
 
 static void
-model_free(model_t *m)
-{
+model_free(model_t *m) {
     model_delete(m, 0, m->n);
     free(m->v);
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t
-rng(void)
-{
+rng(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -62,11 +58,22 @@ rng(void)
 /* A value that exercises every encoding: small and wide integers, non-canonical integer text,
  * short, medium (12-bit length) and long (32-bit length) strings. */
 static size_t
-random_value(char *buf, size_t cap)
-{
-    static const char *tricky[] = {"01", "-0", " 1", "1 ", "+1", "", "-", "9223372036854775808",
-                                   "-9223372036854775809", "9223372036854775807",
-                                   "-9223372036854775808", "0", "00", "1e3", "0x10"};
+random_value(char *buf, size_t cap) {
+    static const char *tricky[] = {"01",
+                                   "-0",
+                                   " 1",
+                                   "1 ",
+                                   "+1",
+                                   "",
+                                   "-",
+                                   "9223372036854775808",
+                                   "-9223372036854775809",
+                                   "9223372036854775807",
+                                   "-9223372036854775808",
+                                   "0",
+                                   "00",
+                                   "1e3",
+                                   "0x10"};
     switch (rng() % 8) {
     case 0: return (size_t)snprintf(buf, cap, "%d", (int)(rng() % 300) - 150);
     case 1: return (size_t)snprintf(buf, cap, "%lld", (long long)(int64_t)rng());
@@ -99,8 +106,7 @@ random_value(char *buf, size_t cap)
 }
 
 static void
-assert_same(uint8_t *lp, const model_t *m)
-{
+assert_same(uint8_t *lp, const model_t *m) {
     cr_assert_eq(lp_count(lp), m->n);
     cr_assert_eq(lp_validate(lp, lp_bytes(lp)), 0);
     char buf[LP_INTBUF_MAX];
@@ -119,8 +125,7 @@ assert_same(uint8_t *lp, const model_t *m)
 }
 
 static void
-random_op(uint8_t **lpp, model_t *m, char *buf, size_t cap)
-{
+random_op(uint8_t **lpp, model_t *m, char *buf, size_t cap) {
     size_t len = random_value(buf, cap);
     int op = (int)(rng() % 7);
     if (m->n == 0 && op >= 2)
@@ -130,8 +135,14 @@ random_op(uint8_t **lpp, model_t *m, char *buf, size_t cap)
     uint8_t *p = m->n ? lp_seek(*lpp, idx) : NULL;
     uint8_t *np = NULL;
     switch (op) {
-    case 0: cr_assert_eq(lp_append(lpp, buf, len), 0); model_insert(m, m->n, buf, len); break;
-    case 1: cr_assert_eq(lp_prepend(lpp, buf, len), 0); model_insert(m, 0, buf, len); break;
+    case 0:
+        cr_assert_eq(lp_append(lpp, buf, len), 0);
+        model_insert(m, m->n, buf, len);
+        break;
+    case 1:
+        cr_assert_eq(lp_prepend(lpp, buf, len), 0);
+        model_insert(m, 0, buf, len);
+        break;
     case 2:
         cr_assert_eq(lp_insert(lpp, p, LP_BEFORE, buf, len, &np), 0);
         model_insert(m, at, buf, len);
@@ -164,8 +175,7 @@ random_op(uint8_t **lpp, model_t *m, char *buf, size_t cap)
     }
 }
 
-Test(lp, random_operations_match_an_array_model)
-{
+Test(lp, random_operations_match_an_array_model) {
     size_t cap = 30000;
     char *buf = malloc(cap);
     uint8_t *lp = lp_new();
@@ -186,8 +196,7 @@ Test(lp, random_operations_match_an_array_model)
     free(buf);
 }
 
-Test(lp, empty_list_has_no_entries)
-{
+Test(lp, empty_list_has_no_entries) {
     uint8_t *lp = lp_new();
     cr_assert_eq(lp_count(lp), 0);
     cr_assert_eq(lp_bytes(lp), 9);
@@ -201,8 +210,7 @@ Test(lp, empty_list_has_no_entries)
     lp_free(lp);
 }
 
-Test(lp, single_entry_is_first_and_last)
-{
+Test(lp, single_entry_is_first_and_last) {
     uint8_t *lp = lp_new();
     cr_assert_eq(lp_append(&lp, "x", 1), 0);
     cr_assert_eq(lp_first(lp), lp_last(lp));
@@ -218,12 +226,29 @@ Test(lp, single_entry_is_first_and_last)
     lp_free(lp);
 }
 
-Test(lp, integers_round_trip_at_every_encoding_boundary)
-{
-    int64_t vals[] = {0,      127,    128,     -1,       -4096,    4095,      -4097,    4096,
-                      32767,  -32768, 32768,   -32769,   8388607,  -8388608,  8388608,  -8388609,
-                      INT32_MAX, INT32_MIN, (int64_t)INT32_MAX + 1, (int64_t)INT32_MIN - 1,
-                      INT64_MAX, INT64_MIN};
+Test(lp, integers_round_trip_at_every_encoding_boundary) {
+    int64_t vals[] = {0,
+                      127,
+                      128,
+                      -1,
+                      -4096,
+                      4095,
+                      -4097,
+                      4096,
+                      32767,
+                      -32768,
+                      32768,
+                      -32769,
+                      8388607,
+                      -8388608,
+                      8388608,
+                      -8388609,
+                      INT32_MAX,
+                      INT32_MIN,
+                      (int64_t)INT32_MAX + 1,
+                      (int64_t)INT32_MIN - 1,
+                      INT64_MAX,
+                      INT64_MIN};
     size_t n = sizeof vals / sizeof *vals;
     uint8_t *lp = lp_new();
     for (size_t i = 0; i < n; i++)
@@ -246,10 +271,10 @@ Test(lp, integers_round_trip_at_every_encoding_boundary)
     lp_free(lp);
 }
 
-Test(lp, non_canonical_integer_text_stays_a_string)
-{
-    const char *s[] = {"01", "-0", " 1", "1 ", "+1", "-", "", "9223372036854775808",
-                       "-9223372036854775809", "00", "1.0"};
+Test(lp, non_canonical_integer_text_stays_a_string) {
+    const char *s[] = {
+        "01", "-0", " 1", "1 ", "+1", "-", "", "9223372036854775808", "-9223372036854775809",
+        "00", "1.0"};
     uint8_t *lp = lp_new();
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         cr_assert_eq(lp_append(&lp, s[i], strlen(s[i])), 0);
@@ -268,8 +293,7 @@ Test(lp, non_canonical_integer_text_stays_a_string)
     lp_free(lp);
 }
 
-Test(lp, string_to_int_accepts_only_canonical_text)
-{
+Test(lp, string_to_int_accepts_only_canonical_text) {
     int64_t v;
     cr_assert(lp_string_to_int("0", 1, &v) && v == 0);
     cr_assert(lp_string_to_int("-1", 2, &v) && v == -1);
@@ -289,8 +313,7 @@ Test(lp, string_to_int_accepts_only_canonical_text)
     cr_assert_str_eq(b, "-9223372036854775808");
 }
 
-Test(lp, find_with_skip_visits_only_fields)
-{
+Test(lp, find_with_skip_visits_only_fields) {
     uint8_t *lp = lp_new();
     const char *kv[] = {"f1", "v1", "f2", "f1", "10", "20"};
     for (int i = 0; i < 6; i++)
@@ -305,8 +328,7 @@ Test(lp, find_with_skip_visits_only_fields)
     lp_free(lp);
 }
 
-Test(lp, replace_with_bytes_from_inside_the_list)
-{
+Test(lp, replace_with_bytes_from_inside_the_list) {
     uint8_t *lp = lp_new();
     char big[300];
     memset(big, 'q', sizeof big);
@@ -325,8 +347,7 @@ Test(lp, replace_with_bytes_from_inside_the_list)
     lp_free(lp);
 }
 
-Test(lp, entry_size_counts_every_byte)
-{
+Test(lp, entry_size_counts_every_byte) {
     uint8_t *lp = lp_new();
     const char *s[] = {"5", "hello", "-4000", "1234567890123"};
     size_t want = lp_bytes(lp);
@@ -335,15 +356,14 @@ Test(lp, entry_size_counts_every_byte)
         cr_assert_eq(lp_append(&lp, s[i], strlen(s[i])), 0);
         cr_assert_eq(lp_bytes(lp), want);
     }
-    cr_assert_eq(lp_entry_size("5", 1), 2);       /* 7-bit int + 1 back-length byte */
-    cr_assert_eq(lp_entry_size("hello", 5), 7);   /* 1 + 5 + 1 */
+    cr_assert_eq(lp_entry_size("5", 1), 2);     /* 7-bit int + 1 back-length byte */
+    cr_assert_eq(lp_entry_size("hello", 5), 7); /* 1 + 5 + 1 */
     cr_assert_not(lp_fits(LP_BYTES_MAX - 3, 4));
     cr_assert(lp_fits(LP_BYTES_MAX - 4, 4));
     lp_free(lp);
 }
 
-Test(lp, dtoa_gives_shortest_round_trip_text)
-{
+Test(lp, dtoa_gives_shortest_round_trip_text) {
     char b[LP_DBLBUF_MAX];
     lp_dtoa(1.5, b);
     cr_assert_str_eq(b, "1.5");
@@ -370,8 +390,7 @@ Test(lp, dtoa_gives_shortest_round_trip_text)
 /* ---- validation ---- */
 
 static uint8_t *
-sample_list(void)
-{
+sample_list(void) {
     uint8_t *lp = lp_new();
     char mid[200];
     memset(mid, 'm', sizeof mid);
@@ -383,8 +402,7 @@ sample_list(void)
     return lp;
 }
 
-Test(lp_validate, accepts_well_formed_lists)
-{
+Test(lp_validate, accepts_well_formed_lists) {
     uint8_t *lp = sample_list();
     cr_assert_eq(lp_validate(lp, lp_bytes(lp)), 0);
     uint8_t *e = lp_new();
@@ -393,8 +411,7 @@ Test(lp_validate, accepts_well_formed_lists)
     lp_free(lp);
 }
 
-Test(lp_validate, rejects_wrong_sizes_counts_and_terminators)
-{
+Test(lp_validate, rejects_wrong_sizes_counts_and_terminators) {
     uint8_t *lp = sample_list();
     size_t n = lp_bytes(lp);
     cr_assert_eq(lp_validate(lp, n - 1), KERR_CORRUPT);
@@ -410,8 +427,7 @@ Test(lp_validate, rejects_wrong_sizes_counts_and_terminators)
     lp_free(lp);
 }
 
-Test(lp_validate, rejects_every_single_byte_corruption_or_stays_safe)
-{
+Test(lp_validate, rejects_every_single_byte_corruption_or_stays_safe) {
     /* Flipping any byte must either be caught or leave a list that still walks safely both ways
      * (a flipped payload byte of a string is undetectable and harmless). */
     uint8_t *lp = sample_list();
@@ -440,8 +456,7 @@ Test(lp_validate, rejects_every_single_byte_corruption_or_stays_safe)
     lp_free(lp);
 }
 
-Test(lp_validate, rejects_an_integer_stored_as_a_string)
-{
+Test(lp_validate, rejects_an_integer_stored_as_a_string) {
     /* A crafted "5" string entry would break equality with the integer 5 (invariant 4). */
     uint8_t blob[] = {12, 0, 0, 0, 1, 0, 0, 0, 0x81, '5', 2, 0xFF};
     cr_assert_eq(lp_validate(blob, sizeof blob), KERR_CORRUPT);
@@ -449,8 +464,7 @@ Test(lp_validate, rejects_an_integer_stored_as_a_string)
     cr_assert_eq(lp_validate(blob, sizeof blob), 0);
 }
 
-Test(lp_validate, rejects_truncated_and_oversized_string_lengths)
-{
+Test(lp_validate, rejects_truncated_and_oversized_string_lengths) {
     /* A 32-bit string length that points past the end of the blob. */
     uint8_t blob[] = {16, 0, 0, 0, 1, 0, 0, 0, 0xF0, 0xFF, 0xFF, 0xFF, 0x7F, 'a', 6, 0xFF};
     cr_assert_eq(lp_validate(blob, sizeof blob), KERR_CORRUPT);
@@ -462,12 +476,12 @@ Test(lp_validate, rejects_truncated_and_oversized_string_lengths)
     cr_assert_eq(lp_validate(back, sizeof back), KERR_CORRUPT);
 }
 
-Test(lp, split_and_merge_move_entries_between_lists)
-{
+Test(lp, split_and_merge_move_entries_between_lists) {
     uint8_t *lp = lp_new();
     char b[LP_INTBUF_MAX + 300];
     for (int i = 0; i < 50; i++) {
-        size_t len = (i % 2) ? lp_int_to_string(i * 1000, b) : (memset(b, 'a' + i % 26, 100 + i), 100 + (size_t)i);
+        size_t len = (i % 2) ? lp_int_to_string(i * 1000, b)
+                             : (memset(b, 'a' + i % 26, 100 + i), 100 + (size_t)i);
         cr_assert_eq(lp_append(&lp, b, len), 0);
     }
     uint8_t *orig = malloc(lp_bytes(lp));

@@ -18,8 +18,7 @@ typedef struct {
 } model_t;
 
 static void
-model_insert(model_t *m, size_t at, const char *s, size_t len)
-{
+model_insert(model_t *m, size_t at, const char *s, size_t len) {
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
         m->v = realloc(m->v, m->cap * sizeof *m->v);
@@ -32,8 +31,7 @@ model_insert(model_t *m, size_t at, const char *s, size_t len)
 }
 
 static void
-model_delete(model_t *m, size_t at, size_t num)
-{
+model_delete(model_t *m, size_t at, size_t num) {
     for (size_t i = at; i < at + num; i++)
         free(m->v[i].s);
     memmove(m->v + at, m->v + at + num, (m->n - at - num) * sizeof *m->v);
@@ -42,8 +40,7 @@ model_delete(model_t *m, size_t at, size_t num)
 
 static uint64_t rng_state = 0xA5A5A5A55A5A5A5Aull;
 static uint64_t
-rng(void)
-{
+rng(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -53,8 +50,7 @@ rng(void)
 /* Few distinct small values (so LREM-style deletes find matches), some integers, some strings
  * bigger than a 4 KiB node. */
 static size_t
-random_value(char *buf)
-{
+random_value(char *buf) {
     switch (rng() % 10) {
     case 0: return (size_t)snprintf(buf, 32, "%lld", (long long)(int64_t)rng());
     case 1: {
@@ -74,8 +70,7 @@ random_value(char *buf)
 }
 
 static int
-entry_is(const ql_entry_t *e, const item_t *it)
-{
+entry_is(const ql_entry_t *e, const item_t *it) {
     char b[LP_INTBUF_MAX];
     const void *s = e->str;
     size_t len = e->len;
@@ -85,8 +80,7 @@ entry_is(const ql_entry_t *e, const item_t *it)
 }
 
 static void
-assert_same(ql_t *ql, const model_t *m, int fill)
-{
+assert_same(ql_t *ql, const model_t *m, int fill) {
     cr_assert_eq(ql_len(ql), m->n);
     ql_iter_t it;
     ql_entry_t e;
@@ -110,8 +104,7 @@ assert_same(ql_t *ql, const model_t *m, int fill)
 
 /* LREM: deletes up to count elements equal to s from the head (count >= 0) or tail (< 0). */
 static size_t
-lrem(ql_t *ql, const char *s, size_t len, long count)
-{
+lrem(ql_t *ql, const char *s, size_t len, long count) {
     ql_iter_t it;
     ql_entry_t e;
     size_t removed = 0;
@@ -128,8 +121,7 @@ lrem(ql_t *ql, const char *s, size_t len, long count)
 }
 
 static size_t
-model_lrem(model_t *m, const char *s, size_t len, long count)
-{
+model_lrem(model_t *m, const char *s, size_t len, long count) {
     size_t removed = 0, want = count ? (size_t)labs(count) : SIZE_MAX;
     for (size_t k = 0; k < m->n && removed < want; k++) {
         size_t i = count < 0 ? m->n - 1 - k : k;
@@ -144,8 +136,7 @@ model_lrem(model_t *m, const char *s, size_t len, long count)
 }
 
 static void
-random_op(ql_t *ql, model_t *m, char *buf)
-{
+random_op(ql_t *ql, model_t *m, char *buf) {
     size_t len = random_value(buf);
     size_t at = m->n ? rng() % m->n : 0;
     long idx = (rng() & 1) ? (long)at : (long)at - (long)m->n;
@@ -154,8 +145,14 @@ random_op(ql_t *ql, model_t *m, char *buf)
     if (m->n == 0 && op >= 3)
         op = rng() & 1;
     switch (op) {
-    case 0: cr_assert_eq(ql_push(ql, QL_HEAD, buf, len), 0); model_insert(m, 0, buf, len); break;
-    case 1: cr_assert_eq(ql_push(ql, QL_TAIL, buf, len), 0); model_insert(m, m->n, buf, len); break;
+    case 0:
+        cr_assert_eq(ql_push(ql, QL_HEAD, buf, len), 0);
+        model_insert(m, 0, buf, len);
+        break;
+    case 1:
+        cr_assert_eq(ql_push(ql, QL_TAIL, buf, len), 0);
+        model_insert(m, m->n, buf, len);
+        break;
     case 2: {
         ql_popped_t p;
         int where = (int)(rng() & 1);
@@ -220,8 +217,7 @@ random_op(ql_t *ql, model_t *m, char *buf)
 }
 
 static void
-run_model(int fill, int ops)
-{
+run_model(int fill, int ops) {
     char *buf = malloc(8192);
     ql_t *ql = ql_new(fill);
     model_t m = {0};
@@ -237,28 +233,23 @@ run_model(int fill, int ops)
     free(buf);
 }
 
-Test(ql, random_operations_match_a_model_with_8k_nodes)
-{
+Test(ql, random_operations_match_a_model_with_8k_nodes) {
     run_model(-2, 6000);
 }
 
-Test(ql, random_operations_match_a_model_with_4k_nodes)
-{
+Test(ql, random_operations_match_a_model_with_4k_nodes) {
     run_model(-1, 6000);
 }
 
-Test(ql, random_operations_match_a_model_with_two_entry_nodes)
-{
+Test(ql, random_operations_match_a_model_with_two_entry_nodes) {
     run_model(2, 6000);
 }
 
-Test(ql, random_operations_match_a_model_with_one_entry_nodes)
-{
+Test(ql, random_operations_match_a_model_with_one_entry_nodes) {
     run_model(1, 3000);
 }
 
-Test(ql, empty_list_edges)
-{
+Test(ql, empty_list_edges) {
     ql_t *ql = ql_new(-2);
     ql_entry_t e;
     ql_popped_t p;
@@ -276,8 +267,7 @@ Test(ql, empty_list_edges)
     ql_free(ql);
 }
 
-Test(ql, negative_indexes_and_integer_boundaries)
-{
+Test(ql, negative_indexes_and_integer_boundaries) {
     ql_t *ql = ql_new(3);
     const char *v[] = {"-9223372036854775808", "9223372036854775807", "01", "-0", " 1", "0"};
     for (int i = 0; i < 6; i++)
@@ -300,8 +290,7 @@ Test(ql, negative_indexes_and_integer_boundaries)
     ql_free(ql);
 }
 
-Test(ql, big_elements_get_their_own_node_and_push_never_fails_for_room)
-{
+Test(ql, big_elements_get_their_own_node_and_push_never_fails_for_room) {
     ql_t *ql = ql_new(-1); /* 4 KiB nodes */
     char *big = malloc(100000);
     memset(big, 'z', 100000);
@@ -322,8 +311,7 @@ Test(ql, big_elements_get_their_own_node_and_push_never_fails_for_room)
     ql_free(ql);
 }
 
-Test(ql, insert_in_the_middle_of_a_full_node_splits_it)
-{
+Test(ql, insert_in_the_middle_of_a_full_node_splits_it) {
     ql_t *ql = ql_new(4);
     for (int i = 0; i < 4; i++) {
         char b[4];
@@ -343,8 +331,7 @@ Test(ql, insert_in_the_middle_of_a_full_node_splits_it)
     ql_free(ql);
 }
 
-Test(ql, range_delete_merges_the_nodes_around_the_cut)
-{
+Test(ql, range_delete_merges_the_nodes_around_the_cut) {
     ql_t *ql = ql_new(8);
     for (int i = 0; i < 64; i++)
         cr_assert_eq(ql_push(ql, QL_TAIL, "x", 1), 0);
@@ -361,8 +348,7 @@ Test(ql, range_delete_merges_the_nodes_around_the_cut)
     ql_free(ql);
 }
 
-Test(ql, iteration_from_an_index_in_both_directions)
-{
+Test(ql, iteration_from_an_index_in_both_directions) {
     ql_t *ql = ql_new(3);
     for (int i = 0; i < 20; i++) {
         char b[4];
@@ -386,8 +372,7 @@ Test(ql, iteration_from_an_index_in_both_directions)
     ql_free(ql);
 }
 
-Test(ql, append_lp_converts_a_packed_list)
-{
+Test(ql, append_lp_converts_a_packed_list) {
     uint8_t *lp = lp_new();
     for (int i = 0; i < 100; i++)
         lp_append_int(&lp, i - 50);

@@ -16,8 +16,7 @@ typedef struct {
 
 static uint64_t rng_state = 0x0123456789ABCDEFull;
 static uint64_t
-rng(void)
-{
+rng(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -25,8 +24,7 @@ rng(void)
 }
 
 static int
-elem_cmp(const void *a, const void *b)
-{
+elem_cmp(const void *a, const void *b) {
     const elem_t *x = a, *y = b;
     if (x->score != y->score)
         return x->score < y->score ? -1 : 1;
@@ -39,8 +37,7 @@ elem_cmp(const void *a, const void *b)
 
 /* Members from a small alphabet so that prefixes ("a" < "aa" < "ab") and ties are common. */
 static void
-random_elem(elem_t *e, int same_score)
-{
+random_elem(elem_t *e, int same_score) {
     e->len = 1 + rng() % 3;
     for (size_t i = 0; i < e->len; i++)
         e->m[i] = (char)('a' + rng() % 3);
@@ -50,8 +47,7 @@ random_elem(elem_t *e, int same_score)
 
 /* The model holds at most one entry per member, as a sorted set does. */
 static long
-model_find_member(const elem_t *m, size_t n, const elem_t *e)
-{
+model_find_member(const elem_t *m, size_t n, const elem_t *e) {
     for (size_t i = 0; i < n; i++)
         if (m[i].len == e->len && memcmp(m[i].m, e->m, e->len) == 0)
             return (long)i;
@@ -59,8 +55,7 @@ model_find_member(const elem_t *m, size_t n, const elem_t *e)
 }
 
 static void
-assert_same(const zsl_t *z, const elem_t *m, size_t n)
-{
+assert_same(const zsl_t *z, const elem_t *m, size_t n) {
     cr_assert_eq(zsl_len(z), n);
     size_t i = 0, len;
     for (zsl_node_t *x = zsl_first(z); x; x = zsl_next(x), i++) {
@@ -80,8 +75,7 @@ assert_same(const zsl_t *z, const elem_t *m, size_t n)
 }
 
 static void
-apply_random_op(zsl_t *z, elem_t *m, size_t *n, int same_score)
-{
+apply_random_op(zsl_t *z, elem_t *m, size_t *n, int same_score) {
     elem_t e;
     random_elem(&e, same_score);
     long at = model_find_member(m, *n, &e);
@@ -103,8 +97,7 @@ apply_random_op(zsl_t *z, elem_t *m, size_t *n, int same_score)
     }
 }
 
-Test(zsl, random_operations_match_a_sorted_array)
-{
+Test(zsl, random_operations_match_a_sorted_array) {
     zsl_t *z = zsl_new(42);
     elem_t m[64]; /* 3 + 9 + 27 members at most */
     size_t n = 0;
@@ -117,8 +110,7 @@ Test(zsl, random_operations_match_a_sorted_array)
     zsl_free(z);
 }
 
-Test(zsl, insert_refuses_nan_and_duplicates)
-{
+Test(zsl, insert_refuses_nan_and_duplicates) {
     zsl_t *z = zsl_new(1);
     cr_assert_eq(zsl_insert(z, NAN, "a", 1, NULL), KERR_INVAL);
     cr_assert_eq(zsl_insert(z, 1, "a", 1, NULL), 0);
@@ -133,8 +125,7 @@ Test(zsl, insert_refuses_nan_and_duplicates)
     zsl_free(z);
 }
 
-Test(zsl, empty_list_answers_nothing)
-{
+Test(zsl, empty_list_answers_nothing) {
     zsl_t *z = zsl_new(7);
     zsl_range_t all = {-INFINITY, INFINITY, 0, 0};
     zsl_lex_range_t lall = {{ZSL_LEX_NEG_INF, NULL, 0}, {ZSL_LEX_POS_INF, NULL, 0}};
@@ -152,8 +143,7 @@ Test(zsl, empty_list_answers_nothing)
 
 /* Model answer for a score range: [lo, hi) indexes of the matching run. */
 static void
-model_score_range(const elem_t *m, size_t n, const zsl_range_t *r, size_t *lo, size_t *hi)
-{
+model_score_range(const elem_t *m, size_t n, const zsl_range_t *r, size_t *lo, size_t *hi) {
     *lo = 0;
     while (*lo < n && !zsl_score_in_range(m[*lo].score, r))
         (*lo)++;
@@ -163,8 +153,7 @@ model_score_range(const elem_t *m, size_t n, const zsl_range_t *r, size_t *lo, s
 }
 
 static void
-random_score_range(zsl_range_t *r)
-{
+random_score_range(zsl_range_t *r) {
     static const double b[] = {-INFINITY, -2, -1.5, 0, 1, 2.25, 3, 1e300, INFINITY};
     r->min = b[rng() % 9];
     r->max = b[rng() % 9];
@@ -178,16 +167,14 @@ typedef struct {
 } seen_t;
 
 static void
-count_cb(void *ctx, const uint8_t *member, size_t len, double score)
-{
+count_cb(void *ctx, const uint8_t *member, size_t len, double score) {
     seen_t *s = ctx;
     (void)member, (void)len;
     s->calls++;
     s->last_score = score;
 }
 
-Test(zsl, score_ranges_match_the_model_both_ends_and_exclusive)
-{
+Test(zsl, score_ranges_match_the_model_both_ends_and_exclusive) {
     zsl_t *z = zsl_new(3);
     elem_t m[64];
     size_t n = 0;
@@ -218,8 +205,7 @@ Test(zsl, score_ranges_match_the_model_both_ends_and_exclusive)
 }
 
 static void
-random_lex_bound(zsl_lex_bound_t *b, char *buf)
-{
+random_lex_bound(zsl_lex_bound_t *b, char *buf) {
     int k = (int)(rng() % 6);
     if (k == 0) {
         b->kind = ZSL_LEX_NEG_INF;
@@ -234,8 +220,7 @@ random_lex_bound(zsl_lex_bound_t *b, char *buf)
     }
 }
 
-Test(zsl, lex_ranges_match_the_model_with_equal_scores)
-{
+Test(zsl, lex_ranges_match_the_model_with_equal_scores) {
     zsl_t *z = zsl_new(5);
     elem_t m[64];
     size_t n = 0;
@@ -264,8 +249,7 @@ Test(zsl, lex_ranges_match_the_model_with_equal_scores)
     zsl_free(z);
 }
 
-Test(zsl, delete_range_by_rank_removes_exactly_those_ranks)
-{
+Test(zsl, delete_range_by_rank_removes_exactly_those_ranks) {
     zsl_t *z = zsl_new(9);
     elem_t m[100];
     size_t n = 0;
@@ -292,8 +276,7 @@ Test(zsl, delete_range_by_rank_removes_exactly_those_ranks)
     zsl_free(z);
 }
 
-Test(zsl, update_score_in_place_keeps_the_node)
-{
+Test(zsl, update_score_in_place_keeps_the_node) {
     zsl_t *z = zsl_new(11);
     zsl_node_t *a, *b, *out;
     zsl_insert(z, 1, "a", 1, &a);
@@ -311,8 +294,7 @@ Test(zsl, update_score_in_place_keeps_the_node)
     zsl_free(z);
 }
 
-Test(zsl, many_nodes_use_several_levels_and_ranks_hold)
-{
+Test(zsl, many_nodes_use_several_levels_and_ranks_hold) {
     zsl_t *z = zsl_new(13);
     for (int i = 0; i < 20000; i++) {
         char b[16];
@@ -331,8 +313,7 @@ Test(zsl, many_nodes_use_several_levels_and_ranks_hold)
     zsl_free(z);
 }
 
-Test(zsl_parse, score_bounds)
-{
+Test(zsl_parse, score_bounds) {
     double v;
     int ex;
     cr_assert_eq(zsl_parse_score_bound("1.5", 3, &v, &ex), 0);
@@ -350,8 +331,7 @@ Test(zsl_parse, score_bounds)
     cr_assert_eq(zsl_parse_score_bound("1.5abc", 3, &v, &ex), 0); /* only len bytes count */
 }
 
-Test(zsl_parse, lex_bounds)
-{
+Test(zsl_parse, lex_bounds) {
     zsl_lex_bound_t b;
     cr_assert_eq(zsl_parse_lex_bound("-", 1, &b), 0);
     cr_assert_eq(b.kind, ZSL_LEX_NEG_INF);
