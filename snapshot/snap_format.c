@@ -77,51 +77,43 @@
 #include "common/crc32c.h"
 
 void
-snap_hdr_seal(snap_file_hdr_t *h)
-{
+snap_hdr_seal(snap_file_hdr_t *h) {
     h->crc = crc32c(h, offsetof(snap_file_hdr_t, crc));
 }
 
 void
-snap_sec_seal(snap_sec_hdr_t *s)
-{
+snap_sec_seal(snap_sec_hdr_t *s) {
     s->crc = crc32c(s, offsetof(snap_sec_hdr_t, crc));
 }
 
 void
-snap_trailer_seal(snap_trailer_t *t)
-{
+snap_trailer_seal(snap_trailer_t *t) {
     t->crc = crc32c(t, offsetof(snap_trailer_t, crc));
 }
 
 int
-snap_hdr_valid(const snap_file_hdr_t *h)
-{
+snap_hdr_valid(const snap_file_hdr_t *h) {
     return h->crc == crc32c(h, offsetof(snap_file_hdr_t, crc));
 }
 
 int
-snap_sec_valid(const snap_sec_hdr_t *s)
-{
+snap_sec_valid(const snap_sec_hdr_t *s) {
     return s->magic == SNAP_SEC_MAGIC && s->crc == crc32c(s, offsetof(snap_sec_hdr_t, crc));
 }
 
 int
-snap_trailer_valid(const snap_trailer_t *t)
-{
+snap_trailer_valid(const snap_trailer_t *t) {
     return memcmp(t->magic, SNAP_TRAILER_MAGIC, 8) == 0 &&
            t->crc == crc32c(t, offsetof(snap_trailer_t, crc));
 }
 
 uint64_t
-snap_flags_known(uint32_t v)
-{
+snap_flags_known(uint32_t v) {
     return v >= 2 ? SNAP_F_KNOWN_V2 : SNAP_F_KNOWN_V1;
 }
 
 int
-snap_intstr_parse(const void *s, size_t n, int64_t *out)
-{
+snap_intstr_parse(const void *s, size_t n, int64_t *out) {
     const char *p = s;
     char buf[24];
     int64_t v = 0;
@@ -164,8 +156,7 @@ snap_intstr_parse(const void *s, size_t n, int64_t *out)
 }
 
 void
-snap_errf(char *err, size_t errlen, const char *fmt, ...)
-{
+snap_errf(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
 
     if (!err || errlen == 0)

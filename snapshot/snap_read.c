@@ -37,8 +37,8 @@ typedef struct snap_rctx {
     size_t nchunks;
     snap_apply_cb apply;
     void *ctx;
-    _Atomic size_t next; /* next index into chunks to decode */
-    _Atomic int rc;      /* first error; the other threads stop at their next chunk */
+    _Atomic size_t next;  /* next index into chunks to decode */
+    _Atomic int rc;       /* first error; the other threads stop at their next chunk */
     pthread_mutex_t lock; /* guards err */
     char *err;
     size_t errlen;
@@ -52,12 +52,12 @@ typedef struct snap_rbuf {
     unsigned char num[32]; /* an INTSTR value re-encoded as (varint len, digits) */
 } snap_rbuf_t;
 
-static void rerr(snap_rctx_t *r, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void rerr(snap_rctx_t *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Records the first error of the load; returns rc. */
 static void
-rerr(snap_rctx_t *r, int rc, const char *fmt, ...)
-{
+rerr(snap_rctx_t *r, int rc, const char *fmt, ...) {
     va_list ap;
 
     pthread_mutex_lock(&r->lock);
@@ -73,8 +73,7 @@ rerr(snap_rctx_t *r, int rc, const char *fmt, ...)
 }
 
 static int
-pread_all(int fd, void *p, size_t n, uint64_t off)
-{
+pread_all(int fd, void *p, size_t n, uint64_t off) {
     char *c = p;
     while (n > 0) {
         ssize_t k = pread(fd, c, n, (off_t)off);
@@ -93,8 +92,7 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
 }
 
 static int
-grow(unsigned char **p, size_t *cap, size_t n)
-{
+grow(unsigned char **p, size_t *cap, size_t n) {
     if (n <= *cap)
         return 0;
     free(*p);
@@ -108,8 +106,7 @@ grow(unsigned char **p, size_t *cap, size_t n)
 /* ---- records ------------------------------------------------------------------------------ */
 
 int
-snap_rec_next(snap_rec_t *r, const char **p, size_t *n, double *score)
-{
+snap_rec_next(snap_rec_t *r, const char **p, size_t *n, double *score) {
     const unsigned char *q = r->priv.p;
     uint64_t len;
 
@@ -134,13 +131,12 @@ snap_rec_next(snap_rec_t *r, const char **p, size_t *n, double *score)
 
 /* Decodes the common head of a key record: db, expire, key. */
 static int
-key_head(const unsigned char **p, const unsigned char *end, snap_rec_t *rec)
-{
+key_head(const unsigned char **p, const unsigned char *end, snap_rec_t *rec) {
     uint64_t db, ex, klen;
 
-    if (snap_varint_get(p, end, &db) < 0 || db > UINT32_MAX ||
-        snap_varint_get(p, end, &ex) < 0 || ex > (uint64_t)INT64_MAX ||
-        snap_varint_get(p, end, &klen) < 0 || klen > (uint64_t)(end - *p))
+    if (snap_varint_get(p, end, &db) < 0 || db > UINT32_MAX || snap_varint_get(p, end, &ex) < 0 ||
+        ex > (uint64_t)INT64_MAX || snap_varint_get(p, end, &klen) < 0 ||
+        klen > (uint64_t)(end - *p))
         return KERR_CORRUPT;
     rec->db = (uint32_t)db;
     rec->expire_ms = ex == 0 ? SNAP_NO_EXPIRE : (int64_t)(ex - 1);
@@ -153,8 +149,7 @@ key_head(const unsigned char **p, const unsigned char *end, snap_rec_t *rec)
 /* Fills rec from the body of a key record of a known type; elements are checked by caller. */
 static int
 key_record(unsigned type, const unsigned char *p, const unsigned char *end, snap_rec_t *rec,
-           snap_rbuf_t *tb)
-{
+           snap_rbuf_t *tb) {
     uint64_t v;
 
     memset(rec, 0, sizeof *rec);
@@ -196,8 +191,7 @@ key_record(unsigned type, const unsigned char *p, const unsigned char *end, snap
 
 /* Walks every element of rec on a copy: the record must end exactly after its last one. */
 static int
-elems_check(const snap_rec_t *rec)
-{
+elems_check(const snap_rec_t *rec) {
     snap_rec_t it = *rec;
     const char *p;
     size_t n;
@@ -211,8 +205,7 @@ elems_check(const snap_rec_t *rec)
 }
 
 static const char *
-rec_type_name(unsigned t)
-{
+rec_type_name(unsigned t) {
     static const char *names[] = {"?", "string", "list", "hash", "set", "zset", "meta", "intstr"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
@@ -226,8 +219,7 @@ typedef struct chunk_state {
 /* Decodes one record at *pp and applies it if it is a key; advances *pp past it. */
 static int
 decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
-              const unsigned char **pp, const unsigned char *end, size_t at)
-{
+              const unsigned char **pp, const unsigned char *end, size_t at) {
     const unsigned char *p = *pp;
     uint64_t blen, v;
     snap_rec_t rec;
@@ -252,8 +244,7 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
         return KERR_VERSION;
     }
     if (type == SNAP_REC_META) {
-        if (cs->has_meta || snap_varint_get(&body, bend, &v) < 0 || body != bend ||
-            v > UINT32_MAX)
+        if (cs->has_meta || snap_varint_get(&body, bend, &v) < 0 || body != bend || v > UINT32_MAX)
             return KERR_CORRUPT;
         cs->meta = (uint32_t)v;
         cs->has_meta = 1;
@@ -267,8 +258,7 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     cs->keys++;
     if ((rc = r->apply(r->ctx, thread, &rec)) != 0) {
         rc = rc < 0 ? rc : KERR_FAILED;
-        rerr(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path,
-             kerr_str(rc));
+        rerr(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path, kerr_str(rc));
         return rc;
     }
     return 0;
@@ -277,8 +267,7 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
 /* Decodes the records of one decoded chunk (tb->raw, len bytes) and applies its keys. */
 static int
 decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, uint64_t off,
-             uint64_t nkeys)
-{
+             uint64_t nkeys) {
     const unsigned char *base = tb->raw, *p = tb->raw, *end = tb->raw + len;
     chunk_state_t cs = {.off = off};
     int rc;
@@ -299,7 +288,8 @@ decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, uint64_t o
         rerr(r, KERR_CORRUPT,
              "snapshot %s: chunk at offset %" PRIu64 ": holds %" PRIu64 " keys, its header "
              "says %" PRIu64 "%s",
-             r->path, off, cs.keys, nkeys, cs.has_meta ? " and it ends in a dangling meta record" : "");
+             r->path, off, cs.keys, nkeys,
+             cs.has_meta ? " and it ends in a dangling meta record" : "");
         return KERR_CORRUPT;
     }
     return 0;
@@ -309,8 +299,7 @@ decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, uint64_t o
 
 /* Reads, verifies and decodes chunk table[idx], then applies its keys. */
 static int
-load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx)
-{
+load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
     const snap_table_ent_t *e = &r->table[idx];
     snap_sec_hdr_t h;
     const char *what;
@@ -360,8 +349,7 @@ typedef struct load_arg {
 } load_arg_t;
 
 static void *
-load_main(void *arg)
-{
+load_main(void *arg) {
     load_arg_t *a = arg;
     snap_rctx_t *r = a->r;
     snap_rbuf_t tb = {0};
@@ -382,8 +370,7 @@ load_main(void *arg)
 }
 
 static int
-run_loaders(snap_rctx_t *r, int n)
-{
+run_loaders(snap_rctx_t *r, int n) {
     load_arg_t args[SNAP_THREADS_MAX];
     int started = 1;
 
@@ -393,8 +380,7 @@ run_loaders(snap_rctx_t *r, int n)
         args[i] = (load_arg_t){.r = r, .thread = i};
         int e = pthread_create(&args[i].tid, NULL, load_main, &args[i]);
         if (e) {
-            rerr(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path,
-                 strerror(e));
+            rerr(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path, strerror(e));
             break;
         }
     }
@@ -408,8 +394,7 @@ run_loaders(snap_rctx_t *r, int n)
 /* ---- opening: header, trailer, table ------------------------------------------------------ */
 
 static int
-check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen)
-{
+check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
     snap_file_hdr_t *h = &r->hdr;
     uint64_t unknown;
 
@@ -427,8 +412,12 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen)
         return KERR_CORRUPT;
     }
     if (info)
-        *info = (snap_info_t){.version = h->version, .min_reader = h->min_reader, .lsn = h->lsn,
-                              .keys = h->keys, .time_ms = h->time_ms, .chunks = h->chunks,
+        *info = (snap_info_t){.version = h->version,
+                              .min_reader = h->min_reader,
+                              .lsn = h->lsn,
+                              .keys = h->keys,
+                              .time_ms = h->time_ms,
+                              .chunks = h->chunks,
                               .flags = h->flags};
     if (h->min_reader > r->reader_version) {
         snap_errf(err, errlen,
@@ -449,15 +438,16 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen)
 }
 
 static int
-check_trailer(snap_rctx_t *r, char *err, size_t errlen)
-{
+check_trailer(snap_rctx_t *r, char *err, size_t errlen) {
     snap_trailer_t t;
     uint64_t min_len = sizeof(snap_file_hdr_t) + sizeof(snap_sec_hdr_t) + sizeof t;
     int rc;
 
     if (r->file_len < min_len) {
-        snap_errf(err, errlen, "snapshot %s: truncated: %" PRIu64 " bytes, too short for a "
-                  "table and trailer", r->path, r->file_len);
+        snap_errf(err, errlen,
+                  "snapshot %s: truncated: %" PRIu64 " bytes, too short for a "
+                  "table and trailer",
+                  r->path, r->file_len);
         return KERR_CORRUPT;
     }
     uint64_t at = r->file_len - sizeof t;
@@ -476,8 +466,7 @@ check_trailer(snap_rctx_t *r, char *err, size_t errlen)
 
 /* Reads the TABLE section and decides, per section, to decode, skip or refuse. */
 static int
-read_table(snap_rctx_t *r, char *err, size_t errlen)
-{
+read_table(snap_rctx_t *r, char *err, size_t errlen) {
     snap_sec_hdr_t t;
     uint64_t off = r->hdr.table_off, keys = 0, next = sizeof(snap_file_hdr_t);
     int rc;
@@ -501,8 +490,9 @@ read_table(snap_rctx_t *r, char *err, size_t errlen)
     for (size_t i = 0; i < r->ntable; i++) {
         const snap_table_ent_t *e = &r->table[i];
         if (e->off != next || off - next < sizeof t || e->len > off - next - sizeof t) {
-            snap_errf(err, errlen, "snapshot %s: table entry %zu names offset %" PRIu64
-                      ", expected %" PRIu64, r->path, i, e->off, next);
+            snap_errf(err, errlen,
+                      "snapshot %s: table entry %zu names offset %" PRIu64 ", expected %" PRIu64,
+                      r->path, i, e->off, next);
             return KERR_CORRUPT;
         }
         next = e->off + sizeof t + e->len;
@@ -510,16 +500,19 @@ read_table(snap_rctx_t *r, char *err, size_t errlen)
             r->chunks[r->nchunks++] = i;
             keys += e->count;
         } else if (e->flags & SNAP_SEC_F_REQUIRED) {
-            snap_errf(err, errlen, "snapshot %s: section type %u at offset %" PRIu64 " is "
+            snap_errf(err, errlen,
+                      "snapshot %s: section type %u at offset %" PRIu64 " is "
                       "required and needs snapshot reader version %u; this reader is version %u",
                       r->path, e->type, e->off, e->since_version, r->reader_version);
             return KERR_VERSION;
         } /* else: an optional section of a later version, skipped unread */
     }
     if (next != off || keys != r->hdr.keys || r->nchunks != r->hdr.chunks) {
-        snap_errf(err, errlen, "snapshot %s: the table at offset %" PRIu64 " lists %zu chunks "
+        snap_errf(err, errlen,
+                  "snapshot %s: the table at offset %" PRIu64 " lists %zu chunks "
                   "and %" PRIu64 " keys ending at %" PRIu64 "; the header says %u chunks, %" PRIu64
-                  " keys", r->path, off, r->nchunks, keys, next, r->hdr.chunks, r->hdr.keys);
+                  " keys",
+                  r->path, off, r->nchunks, keys, next, r->hdr.chunks, r->hdr.keys);
         return KERR_CORRUPT;
     }
     return 0;
@@ -529,9 +522,8 @@ bad_table:
 }
 
 static int
-rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info,
-          char *err, size_t errlen)
-{
+rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info, char *err,
+          size_t errlen) {
     size_t plen = strlen(path);
     struct stat sb;
     int rc;
@@ -544,8 +536,10 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
     r->errlen = errlen;
     pthread_mutex_init(&r->lock, NULL);
     if (plen >= 4 && strcmp(path + plen - 4, ".tmp") == 0) {
-        snap_errf(err, errlen, "snapshot %s: a temporary file of an unfinished write; refusing "
-                  "to load it", path);
+        snap_errf(err, errlen,
+                  "snapshot %s: a temporary file of an unfinished write; refusing "
+                  "to load it",
+                  path);
         return KERR_INVAL;
     }
     if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(r->fd, &sb) < 0) {
@@ -567,8 +561,7 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
 }
 
 static void
-rctx_close(snap_rctx_t *r)
-{
+rctx_close(snap_rctx_t *r) {
     if (r->fd >= 0)
         close(r->fd);
     free(r->table);
@@ -578,8 +571,7 @@ rctx_close(snap_rctx_t *r)
 
 int
 snap_load_ex(const char *path, int nthreads, uint32_t reader_version, snap_apply_cb apply,
-             void *ctx, snap_info_t *info, char *err, size_t errlen)
-{
+             void *ctx, snap_info_t *info, char *err, size_t errlen) {
     snap_rctx_t r;
     int rc;
 
@@ -598,14 +590,12 @@ snap_load_ex(const char *path, int nthreads, uint32_t reader_version, snap_apply
 
 int
 snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_info_t *info,
-          char *err, size_t errlen)
-{
+          char *err, size_t errlen) {
     return snap_load_ex(path, nthreads, SNAP_FORMAT_VERSION_MAX, apply, ctx, info, err, errlen);
 }
 
 int
-snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen)
-{
+snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen) {
     snap_rctx_t r;
     int rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, info, err, errlen);
     rctx_close(&r);
@@ -620,8 +610,7 @@ typedef struct check_totals {
 } check_totals_t;
 
 static int
-check_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+check_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     check_totals_t *t = ctx;
     snap_rec_t it = *rec;
     const char *p;
@@ -643,8 +632,7 @@ check_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 }
 
 int
-snap_check_file(const char *path, FILE *out, int verbose)
-{
+snap_check_file(const char *path, FILE *out, int verbose) {
     check_totals_t t = {0};
     snap_rctx_t r;
     snap_info_t info;
@@ -652,13 +640,16 @@ snap_check_file(const char *path, FILE *out, int verbose)
     int rc;
 
     if ((rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, &info, err, sizeof err)) == 0) {
-        fprintf(out, "%s: format version %u (min reader %u), lsn %" PRIu64 ", time_ms %" PRId64
+        fprintf(out,
+                "%s: format version %u (min reader %u), lsn %" PRIu64 ", time_ms %" PRId64
                 ", flags 0x%" PRIx64 ", %" PRIu64 " keys in %u chunks, %" PRIu64 " bytes\n",
-                path, info.version, info.min_reader, info.lsn, info.time_ms, info.flags,
-                info.keys, info.chunks, r.file_len);
+                path, info.version, info.min_reader, info.lsn, info.time_ms, info.flags, info.keys,
+                info.chunks, r.file_len);
         for (size_t i = 0; verbose && i < r.ntable; i++)
-            fprintf(out, "  section %zu: type %u%s at offset %" PRIu64 ", %" PRIu64
-                    " bytes stored, count %" PRIu64 "\n", i, r.table[i].type,
+            fprintf(out,
+                    "  section %zu: type %u%s at offset %" PRIu64 ", %" PRIu64
+                    " bytes stored, count %" PRIu64 "\n",
+                    i, r.table[i].type,
                     r.table[i].type == SNAP_SEC_CHUNK ? " (chunk)" : " (unknown, optional)",
                     r.table[i].off, r.table[i].len, r.table[i].count);
         r.apply = check_apply_cb;
@@ -670,7 +661,8 @@ snap_check_file(const char *path, FILE *out, int verbose)
         fprintf(out, "%s: DAMAGED: %s\n", path, err[0] ? err : kerr_str(rc));
         return rc;
     }
-    fprintf(out, "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
+    fprintf(out,
+            "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
             " sets, %" PRIu64 " sorted sets; %" PRIu64 " elements, %" PRIu64 " key+element "
             "bytes; %" PRIu64 " with expiry, %" PRIu64 " with access metadata\n",
             path, t.by_type[SNAP_STRING], t.by_type[SNAP_LIST], t.by_type[SNAP_HASH],

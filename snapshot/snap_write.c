@@ -30,12 +30,12 @@ typedef struct snap_wctx {
     const snap_write_ext_t *x; /* test hooks, or NULL */
     snap_produce_cb produce;
     void *ctx;
-    int fd;               /* path.tmp, written with pwrite() by every thread */
-    uint32_t version;     /* format version being written */
-    int level;            /* zstd level */
-    size_t chunk_bytes;   /* raw chunk target */
-    _Atomic int rc;       /* first error; a sink sees it at its next flush and stops */
-    char *err;            /* message of the first error; guarded by lock */
+    int fd;             /* path.tmp, written with pwrite() by every thread */
+    uint32_t version;   /* format version being written */
+    int level;          /* zstd level */
+    size_t chunk_bytes; /* raw chunk target */
+    _Atomic int rc;     /* first error; a sink sees it at its next flush and stops */
+    char *err;          /* message of the first error; guarded by lock */
     size_t errlen;
     pthread_mutex_t lock; /* guards everything below */
     uint64_t off;         /* next free file offset */
@@ -66,13 +66,12 @@ struct snap_sink {
     uint64_t flags;
 };
 
-static void
-werr(snap_wctx_t *w, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void werr(snap_wctx_t *w, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Records the first error of the write and its message; later ones are dropped. */
 static void
-werr(snap_wctx_t *w, int rc, const char *fmt, ...)
-{
+werr(snap_wctx_t *w, int rc, const char *fmt, ...) {
     va_list ap;
 
     pthread_mutex_lock(&w->lock);
@@ -88,8 +87,7 @@ werr(snap_wctx_t *w, int rc, const char *fmt, ...)
 }
 
 static int
-sink_fail(snap_sink_t *s, int rc, const char *what)
-{
+sink_fail(snap_sink_t *s, int rc, const char *what) {
     if (s->rc == 0) {
         s->rc = rc;
         werr(s->w, rc, "snapshot write: %s: %s", what, kerr_str(rc));
@@ -98,8 +96,7 @@ sink_fail(snap_sink_t *s, int rc, const char *what)
 }
 
 static int
-sink_reserve(snap_sink_t *s, size_t n)
-{
+sink_reserve(snap_sink_t *s, size_t n) {
     if (n > SNAP_RAW_BYTES_MAX - s->raw_len)
         return sink_fail(s, KERR_LIMIT, "key too large for a chunk");
     if (s->raw_len + n <= s->raw_cap)
@@ -116,14 +113,12 @@ sink_reserve(snap_sink_t *s, size_t n)
 }
 
 static inline void
-put_varint(snap_sink_t *s, uint64_t v)
-{
+put_varint(snap_sink_t *s, uint64_t v) {
     s->raw_len += snap_varint_put(s->raw + s->raw_len, v);
 }
 
 static inline void
-put_bytes(snap_sink_t *s, const void *p, size_t n)
-{
+put_bytes(snap_sink_t *s, const void *p, size_t n) {
     if (n)
         memcpy(s->raw + s->raw_len, p, n);
     s->raw_len += n;
@@ -131,8 +126,7 @@ put_bytes(snap_sink_t *s, const void *p, size_t n)
 
 /* Writes all of [p, p+n) at off, through short writes. */
 static int
-pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
+pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
     const char *c = p;
     while (n > 0) {
         ssize_t k = pwrite(fd, c, n, (off_t)off);
@@ -150,8 +144,7 @@ pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 
 /* Reserves the next file range and table entry for a section; returns its offset. */
 static int
-table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off)
-{
+table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off) {
     int rc = 0;
 
     pthread_mutex_lock(&w->lock);
@@ -183,8 +176,7 @@ out:
 
 /* Appends a section (header + stored payload) to the file. */
 static int
-write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload)
-{
+write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
     uint64_t off;
     int rc;
 
@@ -202,8 +194,7 @@ write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload)
 
 /* Compresses and writes the chunk being built, then starts an empty one. */
 static int
-sink_flush(snap_sink_t *s)
-{
+sink_flush(snap_sink_t *s) {
     snap_wctx_t *w = s->w;
     int rc;
 
@@ -251,8 +242,7 @@ sink_flush(snap_sink_t *s)
 
 /* Checks that a key may start, and emits the pending META record (v2 only). */
 static int
-key_start(snap_sink_t *s, size_t klen, int64_t expire_ms)
-{
+key_start(snap_sink_t *s, size_t klen, int64_t expire_ms) {
     if (s->rc)
         return s->rc;
     if (s->open_type)
@@ -279,14 +269,12 @@ key_start(snap_sink_t *s, size_t klen, int64_t expire_ms)
 }
 
 static inline uint64_t
-expire_enc(int64_t expire_ms)
-{
+expire_enc(int64_t expire_ms) {
     return expire_ms == SNAP_NO_EXPIRE ? 0 : (uint64_t)expire_ms + 1;
 }
 
 static size_t
-varint_len(uint64_t v)
-{
+varint_len(uint64_t v) {
     size_t n = 1;
     while (v >= 0x80) {
         v >>= 7;
@@ -296,8 +284,7 @@ varint_len(uint64_t v)
 }
 
 static int
-key_done(snap_sink_t *s)
-{
+key_done(snap_sink_t *s) {
     s->chunk_keys++;
     if (s->raw_len >= s->w->chunk_bytes)
         return sink_flush(s);
@@ -306,8 +293,7 @@ key_done(snap_sink_t *s)
 
 int
 snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, int64_t expire_ms,
-                const void *val, size_t vlen)
-{
+                const void *val, size_t vlen) {
     int64_t iv;
     int rc;
 
@@ -342,8 +328,7 @@ snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, int64
 
 int
 snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
-               int64_t expire_ms, uint64_t count)
-{
+               int64_t expire_ms, uint64_t count) {
     int rc;
 
     if ((rc = key_start(s, klen, expire_ms)) < 0)
@@ -370,8 +355,7 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
 }
 
 static int
-elem_check(snap_sink_t *s, size_t n, int zset)
-{
+elem_check(snap_sink_t *s, size_t n, int zset) {
     if (s->rc)
         return s->rc;
     if (!s->open_type)
@@ -386,8 +370,7 @@ elem_check(snap_sink_t *s, size_t n, int zset)
 }
 
 int
-snap_put_elem(snap_sink_t *s, const void *p, size_t n)
-{
+snap_put_elem(snap_sink_t *s, const void *p, size_t n) {
     int rc;
 
     if ((rc = elem_check(s, n, 0)) < 0)
@@ -399,8 +382,7 @@ snap_put_elem(snap_sink_t *s, const void *p, size_t n)
 }
 
 int
-snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score)
-{
+snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score) {
     int rc;
 
     if (score != score)
@@ -415,8 +397,7 @@ snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score)
 }
 
 int
-snap_put_end(snap_sink_t *s)
-{
+snap_put_end(snap_sink_t *s) {
     if (s->rc)
         return s->rc;
     if (!s->open_type)
@@ -438,16 +419,14 @@ snap_put_end(snap_sink_t *s)
 }
 
 void
-snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu)
-{
+snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu) {
     s->meta = lru_or_lfu;
     s->has_meta = 1;
 }
 
 int
 snap_sink_put_raw(snap_sink_t *s, unsigned type, int required, unsigned since, const void *body,
-                  size_t n)
-{
+                  size_t n) {
     if (s->rc)
         return s->rc;
     if (s->open_type || type > SNAP_REC_TYPE_MASK || since > 255)
@@ -472,8 +451,7 @@ typedef struct part_arg {
 } part_arg_t;
 
 static void
-run_part(snap_wctx_t *w, int part)
-{
+run_part(snap_wctx_t *w, int part) {
     snap_sink_t s = {.w = w, .min_reader = 1};
     int rc;
 
@@ -501,8 +479,7 @@ run_part(snap_wctx_t *w, int part)
 }
 
 static void *
-part_main(void *arg)
-{
+part_main(void *arg) {
     part_arg_t *a = arg;
     run_part(a->w, a->part);
     return NULL;
@@ -510,8 +487,7 @@ part_main(void *arg)
 
 /* Runs the producers: part 0 on this thread, the others on their own. */
 static int
-run_parts(snap_wctx_t *w, int n)
-{
+run_parts(snap_wctx_t *w, int n) {
     part_arg_t args[SNAP_THREADS_MAX];
     int started = 1;
 
@@ -531,22 +507,28 @@ run_parts(snap_wctx_t *w, int n)
 
 /* Writes the optional extra section (tests), the table, the trailer and last the header. */
 static int
-write_tail(snap_wctx_t *w, snap_write_stats_t *st)
-{
+write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
     const snap_write_ext_t *x = w->x;
     int rc;
 
     if (x && x->extra_type) {
-        snap_sec_hdr_t e = {.type = x->extra_type, .flags = x->extra_flags,
-                            .since_version = x->extra_since, .len = x->extra_len,
-                            .raw_len = x->extra_len, .codec = SNAP_CODEC_NONE};
+        snap_sec_hdr_t e = {.type = x->extra_type,
+                            .flags = x->extra_flags,
+                            .since_version = x->extra_since,
+                            .len = x->extra_len,
+                            .raw_len = x->extra_len,
+                            .codec = SNAP_CODEC_NONE};
         e.crc_raw = crc32c(x->extra_payload, x->extra_len);
         if ((rc = write_section(w, &e, x->extra_payload)) < 0)
             return rc;
     }
     size_t tlen = w->ntable * sizeof(snap_table_ent_t);
-    snap_sec_hdr_t t = {.type = SNAP_SEC_TABLE, .flags = SNAP_SEC_F_REQUIRED, .since_version = 1,
-                        .len = tlen, .raw_len = tlen, .count = w->ntable,
+    snap_sec_hdr_t t = {.type = SNAP_SEC_TABLE,
+                        .flags = SNAP_SEC_F_REQUIRED,
+                        .since_version = 1,
+                        .len = tlen,
+                        .raw_len = tlen,
+                        .count = w->ntable,
                         .codec = SNAP_CODEC_NONE};
     const void *tp = w->table ? (const void *)w->table : "";
     t.crc_raw = crc32c(tp, tlen);
@@ -559,10 +541,14 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st)
         return rc;
 
     snap_file_hdr_t h = {.version = x && x->version_field ? x->version_field : w->version,
-                         .min_reader = x && x->min_reader_field ? x->min_reader_field
-                                                                : w->min_reader,
-                         .flags = w->flags, .lsn = w->o->lsn, .time_ms = w->o->time_ms,
-                         .keys = w->keys, .table_off = table_off, .chunks = w->chunks};
+                         .min_reader =
+                             x && x->min_reader_field ? x->min_reader_field : w->min_reader,
+                         .flags = w->flags,
+                         .lsn = w->o->lsn,
+                         .time_ms = w->o->time_ms,
+                         .keys = w->keys,
+                         .table_off = table_off,
+                         .chunks = w->chunks};
     memcpy(h.magic, SNAP_MAGIC, 8);
     snap_hdr_seal(&h);
     snap_trailer_t tr = {.table_off = table_off,
@@ -584,8 +570,7 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st)
 
 /* fsyncs the directory holding path, so that the rename survives a crash. */
 static int
-fsync_dir_of(const char *path)
-{
+fsync_dir_of(const char *path) {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     int rc = 0;
@@ -611,8 +596,7 @@ fsync_dir_of(const char *path)
 }
 
 static int
-opts_check(const snap_write_opts_t *o, char *err, size_t errlen)
-{
+opts_check(const snap_write_opts_t *o, char *err, size_t errlen) {
     if (!o || !o->path || !*o->path) {
         snap_errf(err, errlen, "snapshot write: no path");
         return KERR_INVAL;
@@ -622,14 +606,14 @@ opts_check(const snap_write_opts_t *o, char *err, size_t errlen)
                   SNAP_THREADS_MAX);
         return KERR_INVAL;
     }
-    if (o->format_version &&
-        (o->format_version < SNAP_FORMAT_VERSION_MIN || o->format_version > SNAP_FORMAT_VERSION_MAX)) {
+    if (o->format_version && (o->format_version < SNAP_FORMAT_VERSION_MIN ||
+                              o->format_version > SNAP_FORMAT_VERSION_MAX)) {
         snap_errf(err, errlen, "snapshot write: format version %u not supported (%d..%d)",
                   o->format_version, SNAP_FORMAT_VERSION_MIN, SNAP_FORMAT_VERSION_MAX);
         return KERR_VERSION;
     }
-    if (o->chunk_bytes && (o->chunk_bytes < SNAP_CHUNK_BYTES_MIN ||
-                           o->chunk_bytes > SNAP_CHUNK_BYTES_MAX)) {
+    if (o->chunk_bytes &&
+        (o->chunk_bytes < SNAP_CHUNK_BYTES_MIN || o->chunk_bytes > SNAP_CHUNK_BYTES_MAX)) {
         snap_errf(err, errlen, "snapshot write: chunk_bytes %zu outside %u..%u", o->chunk_bytes,
                   SNAP_CHUNK_BYTES_MIN, SNAP_CHUNK_BYTES_MAX);
         return KERR_INVAL;
@@ -648,8 +632,7 @@ opts_check(const snap_write_opts_t *o, char *err, size_t errlen)
 
 int
 snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
-              snap_write_stats_t *st, char *err, size_t errlen, const snap_write_ext_t *x)
-{
+              snap_write_stats_t *st, char *err, size_t errlen, const snap_write_ext_t *x) {
     char tmp[PATH_MAX];
     struct timespec t0, t1;
     int rc;
@@ -659,11 +642,17 @@ snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     snprintf(tmp, sizeof tmp, "%s.tmp", o->path);
     snap_wctx_t w = {
-        .o = o, .x = x, .produce = produce, .ctx = ctx, .err = err, .errlen = errlen,
+        .o = o,
+        .x = x,
+        .produce = produce,
+        .ctx = ctx,
+        .err = err,
+        .errlen = errlen,
         .version = o->format_version ? o->format_version : SNAP_FORMAT_VERSION_MAX,
         .level = o->zstd_level ? o->zstd_level : SNAP_ZSTD_LEVEL_DEFAULT,
         .chunk_bytes = o->chunk_bytes ? o->chunk_bytes : SNAP_CHUNK_BYTES_DEFAULT,
-        .off = sizeof(snap_file_hdr_t), .min_reader = 1,
+        .off = sizeof(snap_file_hdr_t),
+        .min_reader = 1,
     };
     pthread_mutex_init(&w.lock, NULL);
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -711,8 +700,7 @@ out:
 }
 
 int
-snap_write(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
-           snap_write_stats_t *st, char *err, size_t errlen)
-{
+snap_write(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx, snap_write_stats_t *st,
+           char *err, size_t errlen) {
     return snap_write_ex(o, produce, ctx, st, err, errlen, NULL);
 }

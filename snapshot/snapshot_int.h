@@ -61,13 +61,13 @@ typedef struct snap_sec_hdr {
 static_assert(sizeof(snap_sec_hdr_t) == 48, "section header is 48 bytes on disk");
 
 typedef struct snap_table_ent {
-    uint64_t off;          /* offset of the section header */
-    uint64_t len;          /* its stored payload bytes */
-    uint64_t count;        /* its count field */
-    uint16_t type;         /* its type, flags and since_version, so a reader decides to skip */
-    uint8_t flags;         /* or refuse without reading the section */
+    uint64_t off;   /* offset of the section header */
+    uint64_t len;   /* its stored payload bytes */
+    uint64_t count; /* its count field */
+    uint16_t type;  /* its type, flags and since_version, so a reader decides to skip */
+    uint8_t flags;  /* or refuse without reading the section */
     uint8_t since_version;
-    uint32_t crc_stored;   /* copy of the section's crc_stored */
+    uint32_t crc_stored; /* copy of the section's crc_stored */
 } snap_table_ent_t;
 static_assert(sizeof(snap_table_ent_t) == 32, "table entry is 32 bytes on disk");
 
@@ -104,15 +104,13 @@ enum {
 
 /* The format version that introduced a record type, 0 if unknown to this build. */
 static inline unsigned
-snap_rec_since(unsigned type)
-{
+snap_rec_since(unsigned type) {
     static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2};
     return type < sizeof since ? since[type] : 0;
 }
 
 static inline size_t
-snap_varint_put(unsigned char *p, uint64_t v)
-{
+snap_varint_put(unsigned char *p, uint64_t v) {
     size_t n = 0;
     while (v >= 0x80) {
         p[n++] = (unsigned char)(v | 0x80);
@@ -124,8 +122,7 @@ snap_varint_put(unsigned char *p, uint64_t v)
 
 /* Decodes a varint from [*p, end); 0 and *p advanced, or -1 if truncated or over 64 bits. */
 static inline int
-snap_varint_get(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
+snap_varint_get(const unsigned char **p, const unsigned char *end, uint64_t *v) {
     const unsigned char *q = *p;
     uint64_t r = 0;
     for (unsigned shift = 0; q < end && shift < 64; shift += 7) {
@@ -143,14 +140,12 @@ snap_varint_get(const unsigned char **p, const unsigned char *end, uint64_t *v)
 }
 
 static inline uint64_t
-snap_zigzag(int64_t v)
-{
+snap_zigzag(int64_t v) {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
 static inline int64_t
-snap_unzigzag(uint64_t v)
-{
+snap_unzigzag(uint64_t v) {
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
@@ -185,8 +180,8 @@ typedef struct snap_write_ext {
 int snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
                   snap_write_stats_t *st, char *err, size_t errlen, const snap_write_ext_t *x);
 /* Appends a raw record of any type to the sink's chunk (not counted as a key). */
-int snap_sink_put_raw(snap_sink_t *s, unsigned type, int required, unsigned since,
-                      const void *body, size_t n);
+int snap_sink_put_raw(snap_sink_t *s, unsigned type, int required, unsigned since, const void *body,
+                      size_t n);
 /* snap_load() as a reader of format version reader_version would do it: record types and flags
  * introduced later are unknown to it. */
 int snap_load_ex(const char *path, int nthreads, uint32_t reader_version, snap_apply_cb apply,

@@ -12,16 +12,14 @@
 static char dir[64], path[128], copy[128];
 
 static void
-setup(void)
-{
+setup(void) {
     tk_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/dump.ksnap", dir);
     snprintf(copy, sizeof copy, "%s/copy.ksnap", dir);
 }
 
 static void
-teardown(void)
-{
+teardown(void) {
     tk_rmdir(dir);
 }
 
@@ -29,8 +27,7 @@ TestSuite(snapshot_corrupt, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Small keys only, so that the file is small enough to damage at every byte. */
 static int
-small_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
-{
+small_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     char key[16], val[32];
     int rc = 0;
 
@@ -51,8 +48,7 @@ small_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
 }
 
 static unsigned char *
-write_small(size_t *len)
-{
+write_small(size_t *len) {
     snap_write_opts_t o = {.path = path, .nthreads = 2, .chunk_bytes = 1024, .lsn = 9};
     snap_write_stats_t st;
     cr_assert_eq(snap_write(&o, small_produce_cb, NULL, &st, NULL, 0), 0);
@@ -67,8 +63,7 @@ write_small(size_t *len)
 }
 
 static void
-put_file(const char *p, const void *buf, size_t len)
-{
+put_file(const char *p, const void *buf, size_t len) {
     FILE *f = fopen(p, "wb");
     cr_assert(f);
     cr_assert_eq(fwrite(buf, 1, len, f), len);
@@ -78,8 +73,7 @@ put_file(const char *p, const void *buf, size_t len)
 static _Atomic uint64_t applied;
 
 static int
-count_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+count_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     (void)ctx;
     (void)rec;
     atomic_fetch_add(&applied, 1);
@@ -87,13 +81,11 @@ count_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 }
 
 static int
-load(const char *p, char *err, size_t errlen)
-{
+load(const char *p, char *err, size_t errlen) {
     return snap_load(p, 2, count_apply_cb, NULL, NULL, err, errlen);
 }
 
-Test(snapshot_corrupt, the_undamaged_file_loads)
-{
+Test(snapshot_corrupt, the_undamaged_file_loads) {
     size_t len;
     free(write_small(&len));
     applied = 0;
@@ -101,8 +93,7 @@ Test(snapshot_corrupt, the_undamaged_file_loads)
     cr_assert_eq(applied, 60);
 }
 
-Test(snapshot_corrupt, every_flipped_byte_is_refused_with_an_offset)
-{
+Test(snapshot_corrupt, every_flipped_byte_is_refused_with_an_offset) {
     size_t len;
     char err[512];
     unsigned char *buf = write_small(&len);
@@ -121,8 +112,7 @@ Test(snapshot_corrupt, every_flipped_byte_is_refused_with_an_offset)
     free(buf);
 }
 
-Test(snapshot_corrupt, flip_in_a_chunk_names_that_chunk)
-{
+Test(snapshot_corrupt, flip_in_a_chunk_names_that_chunk) {
     size_t len;
     char err[512] = "";
     unsigned char *buf = write_small(&len);
@@ -135,8 +125,7 @@ Test(snapshot_corrupt, flip_in_a_chunk_names_that_chunk)
     free(buf);
 }
 
-Test(snapshot_corrupt, every_truncation_is_refused)
-{
+Test(snapshot_corrupt, every_truncation_is_refused) {
     size_t len;
     char err[512];
     unsigned char *buf = write_small(&len);
@@ -153,8 +142,7 @@ Test(snapshot_corrupt, every_truncation_is_refused)
     free(buf);
 }
 
-Test(snapshot_corrupt, junk_appended_is_refused)
-{
+Test(snapshot_corrupt, junk_appended_is_refused) {
     size_t len;
     char err[512] = "";
     unsigned char *buf = write_small(&len);
@@ -166,8 +154,7 @@ Test(snapshot_corrupt, junk_appended_is_refused)
     free(buf);
 }
 
-Test(snapshot_corrupt, a_tmp_file_never_loads)
-{
+Test(snapshot_corrupt, a_tmp_file_never_loads) {
     char tmp[160], err[512] = "";
     size_t len;
     unsigned char *buf = write_small(&len);
@@ -179,8 +166,7 @@ Test(snapshot_corrupt, a_tmp_file_never_loads)
     free(buf);
 }
 
-Test(snapshot_corrupt, foreign_and_missing_files)
-{
+Test(snapshot_corrupt, foreign_and_missing_files) {
     char err[512] = "";
     char text[200];
     memset(text, '.', sizeof text);
@@ -195,8 +181,7 @@ Test(snapshot_corrupt, foreign_and_missing_files)
 /* A record of a known type that is malformed inside valid checksums: only a writer bug or a
  * crafted file does that, and the structural pass must still refuse it, naming where. */
 static int
-bad_record_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
-{
+bad_record_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     const char *which = ctx;
     int rc = snap_put_string(s, 0, "a", 1, SNAP_NO_EXPIRE, "b", 1);
     if (strcmp(which, "list") == 0) /* db 0, no expiry, key "k", count 5, no elements */
@@ -204,14 +189,13 @@ bad_record_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
     else if (strcmp(which, "meta") == 0) /* a META with no key after it */
         rc = rc ? rc : snap_sink_put_raw(s, SNAP_REC_META, 0, 2, "\x07", 1);
     else if (strcmp(which, "zset") == 0) /* a NaN score */
-        rc = rc ? rc : snap_sink_put_raw(s, SNAP_REC_ZSET, 1, 1,
-                                         "\x00\x00\x01z\x01\x01m\x00\x00\x00\x00\x00\x00\xf8\x7f",
-                                         15);
+        rc = rc ? rc
+                : snap_sink_put_raw(s, SNAP_REC_ZSET, 1, 1,
+                                    "\x00\x00\x01z\x01\x01m\x00\x00\x00\x00\x00\x00\xf8\x7f", 15);
     return rc;
 }
 
-Test(snapshot_corrupt, malformed_records_behind_valid_checksums)
-{
+Test(snapshot_corrupt, malformed_records_behind_valid_checksums) {
     const char *cases[] = {"list", "meta", "zset"};
     const char *want[] = {"malformed list record at byte 9", "dangling meta",
                           "malformed zset record at byte 9"};
@@ -225,8 +209,7 @@ Test(snapshot_corrupt, malformed_records_behind_valid_checksums)
     }
 }
 
-Test(snapshot_corrupt, check_file_reports_damage)
-{
+Test(snapshot_corrupt, check_file_reports_damage) {
     size_t len;
     char out[2048] = "";
     unsigned char *buf = write_small(&len);
@@ -242,15 +225,13 @@ Test(snapshot_corrupt, check_file_reports_damage)
 static int apply_stop_after;
 
 static int
-stopping_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+stopping_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     (void)ctx;
     (void)rec;
     return atomic_fetch_add(&applied, 1) + 1 >= (uint64_t)apply_stop_after ? KERR_NOMEM : 0;
 }
 
-Test(snapshot_corrupt, apply_error_stops_the_load_and_is_returned)
-{
+Test(snapshot_corrupt, apply_error_stops_the_load_and_is_returned) {
     size_t len;
     free(write_small(&len));
     applied = 0;
@@ -262,8 +243,7 @@ Test(snapshot_corrupt, apply_error_stops_the_load_and_is_returned)
 /* ---- a write that fails leaves nothing behind ----------------------------------------------- */
 
 static int
-misuse_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
-{
+misuse_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     int which = *(int *)ctx, rc;
     switch (which) {
     case 0: /* fewer elements than promised */
@@ -285,8 +265,7 @@ misuse_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
         return snap_put_zelem(s, "x", 1, NAN);
     case 5: /* a negative expiry other than SNAP_NO_EXPIRE */
         return snap_put_string(s, 0, "k", 1, -5, "v", 1);
-    case 6: /* left open */
-        return snap_put_begin(s, SNAP_LIST, 0, "l", 1, SNAP_NO_EXPIRE, 1);
+    case 6: /* left open */ return snap_put_begin(s, SNAP_LIST, 0, "l", 1, SNAP_NO_EXPIRE, 1);
     case 7: /* the producer itself gives up */
         rc = snap_put_string(s, 0, "k", 1, SNAP_NO_EXPIRE, "v", 1);
         return rc ? rc : 1;
@@ -294,8 +273,7 @@ misuse_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
     return 0;
 }
 
-Test(snapshot_corrupt, failed_writes_leave_no_file_and_keep_the_old_one)
-{
+Test(snapshot_corrupt, failed_writes_leave_no_file_and_keep_the_old_one) {
     char tmp[160], err[256];
     size_t len;
     unsigned char *old = write_small(&len);
@@ -315,8 +293,7 @@ Test(snapshot_corrupt, failed_writes_leave_no_file_and_keep_the_old_one)
     free(old);
 }
 
-Test(snapshot_corrupt, write_into_a_missing_directory_fails_cleanly)
-{
+Test(snapshot_corrupt, write_into_a_missing_directory_fails_cleanly) {
     char p[160], err[256] = "";
     snprintf(p, sizeof p, "%s/no/such/dir/dump.ksnap", dir);
     snap_write_opts_t o = {.path = p, .nthreads = 2};
@@ -324,8 +301,7 @@ Test(snapshot_corrupt, write_into_a_missing_directory_fails_cleanly)
     cr_assert(strstr(err, "dump.ksnap.tmp") != NULL, "%s", err);
 }
 
-Test(snapshot_corrupt, bad_options_are_refused)
-{
+Test(snapshot_corrupt, bad_options_are_refused) {
     snap_write_opts_t o = {.path = path, .format_version = 3};
     cr_assert_eq(snap_write(&o, small_produce_cb, NULL, NULL, NULL, 0), KERR_VERSION);
     o = (snap_write_opts_t){.path = path, .nthreads = SNAP_THREADS_MAX + 1};

@@ -14,8 +14,10 @@
 #include "test_snapshot_util.h"
 
 #define S(x) x, sizeof(x) - 1
-#define E(x)    {x, sizeof(x) - 1, 0.0}
-#define Z(x, s) {x, sizeof(x) - 1, s}
+#define E(x)                                                                                       \
+    { x, sizeof(x) - 1, 0.0 }
+#define Z(x, s)                                                                                    \
+    { x, sizeof(x) - 1, s }
 #define TEN  "0123456789"
 #define T200 TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN TEN
 
@@ -36,6 +38,7 @@ typedef struct gkey {
 } gkey_t;
 
 #define NONE SNAP_NO_EXPIRE
+/* clang-format off */
 static const gkey_t golden[] = {
     {SNAP_STRING, 0, S("greeting"), NONE, 1, 100, 1, {E("hello world")}},
     {SNAP_STRING, 0, S("bin\0key"), 1893456000000, 0, 0, 1, {E("a\0b\0c")}},
@@ -57,6 +60,7 @@ static const gkey_t golden[] = {
     {SNAP_ZSET, 3, S("tiny"), 1, 0, 0, 1, {Z("m", 0.0)}},
     {SNAP_STRING, 4294967295u, S("lastdb"), NONE, 0, 0, 1, {E("v")}},
 };
+/* clang-format on */
 #define NGOLDEN (sizeof golden / sizeof golden[0])
 #define G_LSN   1234567u
 #define G_TIME  1700000000000ll
@@ -64,14 +68,12 @@ static const gkey_t golden[] = {
 static char dir[64];
 
 static void
-setup(void)
-{
+setup(void) {
     tk_tmpdir(dir, sizeof dir);
 }
 
 static void
-teardown(void)
-{
+teardown(void) {
     tk_rmdir(dir);
 }
 
@@ -79,8 +81,7 @@ TestSuite(snapshot_golden, .init = setup, .fini = teardown, .timeout = 60);
 
 /* tests/data, found from this file's own path. */
 static void
-data_path(char *out, size_t n, const char *name)
-{
+data_path(char *out, size_t n, const char *name) {
     const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
     cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
     snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
@@ -95,8 +96,7 @@ typedef struct gprod {
 } gprod_t;
 
 static int
-golden_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
-{
+golden_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     const gprod_t *g = ctx;
     int64_t iv;
     int rc = 0;
@@ -111,8 +111,9 @@ golden_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
         if (k->has_meta)
             snap_sink_set_meta(s, k->meta);
         if (k->type == SNAP_STRING) {
-            rc = rc ? rc : snap_put_string(s, k->db, k->key, k->klen, k->expire_ms, k->e[0].p,
-                                           k->e[0].len);
+            rc = rc ? rc
+                    : snap_put_string(s, k->db, k->key, k->klen, k->expire_ms, k->e[0].p,
+                                      k->e[0].len);
             continue;
         }
         uint64_t count = k->type == SNAP_HASH ? (uint64_t)k->n / 2 : (uint64_t)k->n;
@@ -126,10 +127,9 @@ golden_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
 }
 
 static void
-write_golden(const char *path, uint32_t version, const gprod_t *g, const snap_write_ext_t *x)
-{
-    snap_write_opts_t o = {.path = path, .nthreads = 1, .format_version = version,
-                           .lsn = G_LSN, .time_ms = G_TIME};
+write_golden(const char *path, uint32_t version, const gprod_t *g, const snap_write_ext_t *x) {
+    snap_write_opts_t o = {
+        .path = path, .nthreads = 1, .format_version = version, .lsn = G_LSN, .time_ms = G_TIME};
     char err[256] = "";
     int rc = snap_write_ex(&o, golden_produce_cb, (void *)g, NULL, err, sizeof err, x);
     cr_assert_eq(rc, 0, "%s", err);
@@ -145,8 +145,7 @@ typedef struct gload {
 } gload_t;
 
 static const char *
-golden_check(const gkey_t *k, const snap_rec_t *rec, int expect_meta)
-{
+golden_check(const gkey_t *k, const snap_rec_t *rec, int expect_meta) {
     snap_rec_t it = *rec;
     const char *p;
     size_t n;
@@ -171,8 +170,7 @@ golden_check(const gkey_t *k, const snap_rec_t *rec, int expect_meta)
 
 /* Golden loads run on one thread, so this callback needs no lock. */
 static int
-golden_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+golden_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     gload_t *l = ctx;
     for (size_t i = 0; i < NGOLDEN; i++) {
         const gkey_t *k = &golden[i];
@@ -189,8 +187,7 @@ golden_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 }
 
 static void
-load_golden(const char *path, uint32_t reader, int expect_meta, int skip_ints, snap_info_t *info)
-{
+load_golden(const char *path, uint32_t reader, int expect_meta, int skip_ints, snap_info_t *info) {
     gload_t l = {.expect_meta = expect_meta, .skip_ints = skip_ints};
     char err[256] = "";
     int64_t iv;
@@ -199,8 +196,8 @@ load_golden(const char *path, uint32_t reader, int expect_meta, int skip_ints, s
     cr_assert_eq(l.bad[0], 0, "%s: %s", path, l.bad);
     for (size_t i = 0; i < NGOLDEN; i++) {
         const gkey_t *k = &golden[i];
-        int skipped = skip_ints && k->type == SNAP_STRING &&
-                      snap_intstr_parse(k->e[0].p, k->e[0].len, &iv);
+        int skipped =
+            skip_ints && k->type == SNAP_STRING && snap_intstr_parse(k->e[0].p, k->e[0].len, &iv);
         cr_assert_eq(l.seen[i], !skipped, "%s: key '%.*s' seen %d times", path, (int)k->klen,
                      k->key, l.seen[i]);
     }
@@ -209,8 +206,7 @@ load_golden(const char *path, uint32_t reader, int expect_meta, int skip_ints, s
 }
 
 static void
-expect_refused(const char *path, uint32_t reader, int want_rc, const char *want_text)
-{
+expect_refused(const char *path, uint32_t reader, int want_rc, const char *want_text) {
     gload_t l = {0};
     char err[512] = "";
     snap_info_t info;
@@ -221,13 +217,16 @@ expect_refused(const char *path, uint32_t reader, int want_rc, const char *want_
 
 /* ---- the tests ------------------------------------------------------------------------------ */
 
-static const snap_write_ext_t ext_optional = {
-    .version_field = 3, .min_reader_field = 2, .extra_type = 0x40, .extra_flags = 0,
-    .extra_since = 3, .extra_payload = "a section of format version 3", .extra_len = 29};
+static const snap_write_ext_t ext_optional = {.version_field = 3,
+                                              .min_reader_field = 2,
+                                              .extra_type = 0x40,
+                                              .extra_flags = 0,
+                                              .extra_since = 3,
+                                              .extra_payload = "a section of format version 3",
+                                              .extra_len = 29};
 static const snap_write_ext_t ext_required_record = {.version_field = 3, .min_reader_field = 2};
 
-Test(snapshot_golden, regenerate_golden_files_when_asked)
-{
+Test(snapshot_golden, regenerate_golden_files_when_asked) {
     char p[512];
     gprod_t opt = {.raw_type = 0x20}, req = {.raw_type = 0x21, .raw_required = 1};
 
@@ -243,8 +242,7 @@ Test(snapshot_golden, regenerate_golden_files_when_asked)
     write_golden(p, 2, &req, &ext_required_record);
 }
 
-Test(snapshot_golden, v1_golden_file_loads_key_by_key)
-{
+Test(snapshot_golden, v1_golden_file_loads_key_by_key) {
     char p[512];
     snap_info_t info;
     data_path(p, sizeof p, "snapshot-v1.ksnap");
@@ -257,8 +255,7 @@ Test(snapshot_golden, v1_golden_file_loads_key_by_key)
     load_golden(p, 1, 0, 0, &info);
 }
 
-Test(snapshot_golden, v2_golden_file_loads_key_by_key_with_metadata)
-{
+Test(snapshot_golden, v2_golden_file_loads_key_by_key_with_metadata) {
     char p[512];
     snap_info_t info;
     data_path(p, sizeof p, "snapshot-v2.ksnap");
@@ -269,15 +266,13 @@ Test(snapshot_golden, v2_golden_file_loads_key_by_key_with_metadata)
     cr_assert_eq(info.keys, NGOLDEN);
 }
 
-Test(snapshot_golden, v1_reader_refuses_v2_golden_naming_version_2)
-{
+Test(snapshot_golden, v1_reader_refuses_v2_golden_naming_version_2) {
     char p[512];
     data_path(p, sizeof p, "snapshot-v2.ksnap");
     expect_refused(p, 1, KERR_VERSION, "needs snapshot reader version 2");
 }
 
-Test(snapshot_golden, unknown_optional_sections_are_skipped)
-{
+Test(snapshot_golden, unknown_optional_sections_are_skipped) {
     char p[512];
     snap_info_t info;
     data_path(p, sizeof p, "snapshot-v3-optional.ksnap");
@@ -286,16 +281,14 @@ Test(snapshot_golden, unknown_optional_sections_are_skipped)
     cr_assert_eq(info.keys, NGOLDEN);
 }
 
-Test(snapshot_golden, unknown_required_record_is_refused_naming_version_3)
-{
+Test(snapshot_golden, unknown_required_record_is_refused_naming_version_3) {
     char p[512];
     data_path(p, sizeof p, "snapshot-v3-required.ksnap");
     expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "needs snapshot reader version 3");
     expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "record type 33");
 }
 
-Test(snapshot_golden, unknown_required_file_section_is_refused_naming_its_version)
-{
+Test(snapshot_golden, unknown_required_file_section_is_refused_naming_its_version) {
     char p[128];
     snap_write_ext_t x = ext_optional;
     x.extra_flags = SNAP_SEC_F_REQUIRED;
@@ -306,8 +299,7 @@ Test(snapshot_golden, unknown_required_file_section_is_refused_naming_its_versio
     expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "needs snapshot reader version 4");
 }
 
-Test(snapshot_golden, header_min_reader_above_this_build_is_refused)
-{
+Test(snapshot_golden, header_min_reader_above_this_build_is_refused) {
     char p[128];
     snap_info_t info;
     snap_write_ext_t x = {.version_field = 5, .min_reader_field = 5};
@@ -320,8 +312,7 @@ Test(snapshot_golden, header_min_reader_above_this_build_is_refused)
     cr_assert_eq(info.keys, NGOLDEN);
 }
 
-Test(snapshot_golden, v1_written_by_v2_writer_loads_in_a_v1_reader)
-{
+Test(snapshot_golden, v1_written_by_v2_writer_loads_in_a_v1_reader) {
     char p[128];
     snap_info_t info;
     snprintf(p, sizeof p, "%s/down.ksnap", dir);
@@ -334,8 +325,7 @@ Test(snapshot_golden, v1_written_by_v2_writer_loads_in_a_v1_reader)
     load_golden(p, SNAP_FORMAT_VERSION_MAX, 0, 0, &info);
 }
 
-Test(snapshot_golden, v2_without_integer_strings_loads_in_a_v1_reader_without_metadata)
-{
+Test(snapshot_golden, v2_without_integer_strings_loads_in_a_v1_reader_without_metadata) {
     char p[128];
     snap_info_t info;
     gprod_t g = {.skip_ints = 1};
@@ -345,6 +335,6 @@ Test(snapshot_golden, v2_without_integer_strings_loads_in_a_v1_reader_without_me
     cr_assert_eq(info.version, 2);
     cr_assert_eq(info.min_reader, 1, "only optional v2 records: a v1 reader can load it");
     cr_assert_eq(info.flags, SNAP_F_META);
-    load_golden(p, 1, 0, 1, &info);   /* v1 reader: META records skipped */
+    load_golden(p, 1, 0, 1, &info); /* v1 reader: META records skipped */
     load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 1, &info);
 }

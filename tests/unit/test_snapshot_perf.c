@@ -11,8 +11,7 @@
 #define PERF_KEYS 2000000
 
 static int
-perf_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s)
-{
+perf_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     char key[32], val[32];
     int rc = 0;
     /* Contiguous ranges, as the server hands each thread a range of buckets. */
@@ -34,8 +33,7 @@ static struct {
 } per_thread[SNAP_THREADS_MAX];
 
 static int
-perf_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+perf_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     snap_rec_t it = *rec;
     const char *p;
     size_t n;
@@ -48,15 +46,13 @@ perf_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 }
 
 static double
-now_s(void)
-{
+now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-Test(snapshot_perf, two_million_small_keys, .timeout = 600)
-{
+Test(snapshot_perf, two_million_small_keys, .timeout = 600) {
     char dir[64], path[128], err[256] = "";
 
     if (!getenv("KEEL_SNAPSHOT_BENCH"))
@@ -70,8 +66,8 @@ Test(snapshot_perf, two_million_small_keys, .timeout = 600)
         cr_assert_eq(st.keys, PERF_KEYS);
         memset(per_thread, 0, sizeof per_thread);
         double t0 = now_s();
-        cr_assert_eq(snap_load(path, threads, perf_apply_cb, NULL, NULL, err, sizeof err), 0,
-                     "%s", err);
+        cr_assert_eq(snap_load(path, threads, perf_apply_cb, NULL, NULL, err, sizeof err), 0, "%s",
+                     err);
         double load_s = now_s() - t0;
         uint64_t loaded = 0;
         for (int t = 0; t < SNAP_THREADS_MAX; t++)

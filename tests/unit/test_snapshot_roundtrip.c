@@ -11,32 +11,32 @@
 static char dir[64], path[128];
 
 static void
-setup(void)
-{
+setup(void) {
     tk_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/dump.ksnap", dir);
 }
 
 static void
-teardown(void)
-{
+teardown(void) {
     tk_rmdir(dir);
 }
 
 static void
-write_keys(uint64_t n, int nthreads, uint32_t version, snap_write_stats_t *st)
-{
+write_keys(uint64_t n, int nthreads, uint32_t version, snap_write_stats_t *st) {
     tk_produce_t prod = {.n = n, .with_meta = 1};
-    snap_write_opts_t o = {.path = path, .nthreads = nthreads, .format_version = version,
-                           .lsn = 4242, .time_ms = 1700000000123, .chunk_bytes = 64 << 10};
+    snap_write_opts_t o = {.path = path,
+                           .nthreads = nthreads,
+                           .format_version = version,
+                           .lsn = 4242,
+                           .time_ms = 1700000000123,
+                           .chunk_bytes = 64 << 10};
     char err[256] = "";
     int rc = snap_write(&o, tk_produce_cb, &prod, st, err, sizeof err);
     cr_assert_eq(rc, 0, "write failed: %d %s", rc, err);
 }
 
 static void
-load_and_check(uint64_t n, int nthreads, int expect_meta)
-{
+load_and_check(uint64_t n, int nthreads, int expect_meta) {
     tk_load_t l;
     snap_info_t info;
     char err[256] = "";
@@ -56,8 +56,7 @@ load_and_check(uint64_t n, int nthreads, int expect_meta)
 }
 
 static void
-roundtrip(int wthreads, int lthreads)
-{
+roundtrip(int wthreads, int lthreads) {
     snap_write_stats_t st;
     write_keys(N_KEYS, wthreads, 0, &st);
     cr_assert_eq(st.keys, N_KEYS);
@@ -72,29 +71,24 @@ roundtrip(int wthreads, int lthreads)
 
 TestSuite(snapshot_roundtrip, .init = setup, .fini = teardown, .timeout = 120);
 
-Test(snapshot_roundtrip, every_type_with_one_thread)
-{
+Test(snapshot_roundtrip, every_type_with_one_thread) {
     roundtrip(1, 1);
 }
 
-Test(snapshot_roundtrip, every_type_with_two_threads)
-{
+Test(snapshot_roundtrip, every_type_with_two_threads) {
     roundtrip(2, 2);
 }
 
-Test(snapshot_roundtrip, every_type_with_four_threads)
-{
+Test(snapshot_roundtrip, every_type_with_four_threads) {
     roundtrip(4, 4);
 }
 
-Test(snapshot_roundtrip, loader_thread_count_need_not_match_writer)
-{
+Test(snapshot_roundtrip, loader_thread_count_need_not_match_writer) {
     roundtrip(4, 1);
     load_and_check(N_KEYS, 3, 1);
 }
 
-Test(snapshot_roundtrip, empty_snapshot_loads_with_zero_keys)
-{
+Test(snapshot_roundtrip, empty_snapshot_loads_with_zero_keys) {
     snap_write_stats_t st;
     write_keys(0, 2, 0, &st);
     cr_assert_eq(st.keys, 0);
@@ -102,8 +96,7 @@ Test(snapshot_roundtrip, empty_snapshot_loads_with_zero_keys)
     load_and_check(0, 2, 1);
 }
 
-Test(snapshot_roundtrip, v1_written_by_the_v2_writer_drops_meta_and_int_encoding)
-{
+Test(snapshot_roundtrip, v1_written_by_the_v2_writer_drops_meta_and_int_encoding) {
     snap_write_stats_t st;
     snap_info_t info;
     write_keys(N_KEYS, 2, 1, &st);
@@ -114,8 +107,7 @@ Test(snapshot_roundtrip, v1_written_by_the_v2_writer_drops_meta_and_int_encoding
     load_and_check(N_KEYS, 2, 0); /* has_meta must be 0 for every key */
 }
 
-Test(snapshot_roundtrip, v2_with_integer_strings_needs_a_v2_reader)
-{
+Test(snapshot_roundtrip, v2_with_integer_strings_needs_a_v2_reader) {
     snap_write_stats_t st;
     snap_info_t info;
     write_keys(N_KEYS, 1, 0, &st);
@@ -126,8 +118,7 @@ Test(snapshot_roundtrip, v2_with_integer_strings_needs_a_v2_reader)
 }
 
 /* Values and records far above the chunk target: each lands whole in a chunk of its own size. */
-Test(snapshot_roundtrip, big_values_exceed_the_chunk_target)
-{
+Test(snapshot_roundtrip, big_values_exceed_the_chunk_target) {
     tk_load_t l;
     snap_write_stats_t st;
     write_keys(25, 1, 0, &st); /* keys 15..19 are big */
@@ -139,12 +130,11 @@ Test(snapshot_roundtrip, big_values_exceed_the_chunk_target)
     tk_load_free(&l);
 }
 
-Test(snapshot_roundtrip, zstd_level_changes_size_not_content)
-{
+Test(snapshot_roundtrip, zstd_level_changes_size_not_content) {
     snap_write_stats_t fast, slow;
     tk_produce_t prod = {.n = 600, .with_meta = 1};
-    snap_write_opts_t o = {.path = path, .nthreads = 1, .zstd_level = 1, .lsn = 4242,
-                           .time_ms = 1700000000123};
+    snap_write_opts_t o = {
+        .path = path, .nthreads = 1, .zstd_level = 1, .lsn = 4242, .time_ms = 1700000000123};
     cr_assert_eq(snap_write(&o, tk_produce_cb, &prod, &fast, NULL, 0), 0);
     o.zstd_level = 19;
     cr_assert_eq(snap_write(&o, tk_produce_cb, &prod, &slow, NULL, 0), 0);
@@ -156,8 +146,7 @@ Test(snapshot_roundtrip, zstd_level_changes_size_not_content)
 static uint64_t progress_calls, progress_last_keys;
 
 static void
-progress_cb(void *ctx, uint64_t keys, uint64_t bytes)
-{
+progress_cb(void *ctx, uint64_t keys, uint64_t bytes) {
     (void)ctx;
     (void)bytes;
     cr_assert_geq(keys, progress_last_keys, "progress must not go backwards");
@@ -165,19 +154,17 @@ progress_cb(void *ctx, uint64_t keys, uint64_t bytes)
     progress_calls++;
 }
 
-Test(snapshot_roundtrip, progress_reports_every_chunk_up_to_all_keys)
-{
+Test(snapshot_roundtrip, progress_reports_every_chunk_up_to_all_keys) {
     snap_write_stats_t st;
     tk_produce_t prod = {.n = N_KEYS, .with_meta = 0};
-    snap_write_opts_t o = {.path = path, .nthreads = 1, .chunk_bytes = 64 << 10,
-                           .progress = progress_cb};
+    snap_write_opts_t o = {
+        .path = path, .nthreads = 1, .chunk_bytes = 64 << 10, .progress = progress_cb};
     cr_assert_eq(snap_write(&o, tk_produce_cb, &prod, &st, NULL, 0), 0);
     cr_assert_eq(progress_calls, st.chunks);
     cr_assert_eq(progress_last_keys, N_KEYS);
 }
 
-Test(snapshot_roundtrip, check_file_summarises_a_sound_file)
-{
+Test(snapshot_roundtrip, check_file_summarises_a_sound_file) {
     snap_write_stats_t st;
     char out[4096] = "";
     write_keys(200, 2, 0, &st);

@@ -22,8 +22,7 @@
 #define TK_LARGE_COUNT 20000u
 
 static inline uint64_t
-tk_mix(uint64_t x)
-{
+tk_mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
@@ -42,8 +41,7 @@ typedef struct tkey {
 } tkey_t;
 
 static inline void
-tk_describe(uint64_t i, tkey_t *k)
-{
+tk_describe(uint64_t i, tkey_t *k) {
     uint64_t h = tk_mix(i);
     memset(k, 0, sizeof *k);
     k->type = (int)(i % 5) + SNAP_STRING;
@@ -66,8 +64,7 @@ tk_describe(uint64_t i, tkey_t *k)
 
 /* Key bytes: "k", NUL, the index as 8 bytes, then 0..4 bytes of '\0'/'x'. */
 static inline size_t
-tk_key(uint64_t i, char *buf)
-{
+tk_key(uint64_t i, char *buf) {
     size_t n = 2 + 8 + tk_mix(i ^ 77) % 5;
     buf[0] = 'k';
     buf[1] = '\0';
@@ -78,8 +75,7 @@ tk_key(uint64_t i, char *buf)
 }
 
 static inline int
-tk_key_index(const char *key, size_t klen, uint64_t *i)
-{
+tk_key_index(const char *key, size_t klen, uint64_t *i) {
     if (klen < 10 || key[0] != 'k' || key[1] != '\0')
         return -1;
     memcpy(i, key + 2, 8);
@@ -87,15 +83,13 @@ tk_key_index(const char *key, size_t klen, uint64_t *i)
 }
 
 static inline unsigned char
-tk_byte(uint64_t i, uint64_t j, size_t pos)
-{
+tk_byte(uint64_t i, uint64_t j, size_t pos) {
     return (unsigned char)(tk_mix(i * 1000003u + j * 7919u + pos / 8) >> (8 * (pos % 8)));
 }
 
 /* Element j of key i (the value of a string is j 0). Writes into buf (TK_BIG_BYTES + 32). */
 static inline size_t
-tk_elem(uint64_t i, uint64_t j, const tkey_t *k, char *buf)
-{
+tk_elem(uint64_t i, uint64_t j, const tkey_t *k, char *buf) {
     if (k->intval)
         return (size_t)sprintf(buf, "%" PRId64, (int64_t)tk_mix(i) >> (i % 60));
     size_t n = k->big ? TK_BIG_BYTES + j : tk_mix(i * 31 + j) % 24;
@@ -105,15 +99,13 @@ tk_elem(uint64_t i, uint64_t j, const tkey_t *k, char *buf)
 }
 
 static inline double
-tk_score(uint64_t i, uint64_t j)
-{
+tk_score(uint64_t i, uint64_t j) {
     return (double)((int64_t)(tk_mix(i + j * 13) % 2000001) - 1000000) / 7.0;
 }
 
 /* Emits key i into a sink. buf: TK_BIG_BYTES + 32 bytes of scratch. */
 static inline int
-tk_put(snap_sink_t *s, uint64_t i, char *buf, int with_meta)
-{
+tk_put(snap_sink_t *s, uint64_t i, char *buf, int with_meta) {
     char key[16];
     tkey_t k;
     int rc;
@@ -139,8 +131,7 @@ tk_put(snap_sink_t *s, uint64_t i, char *buf, int with_meta)
 
 /* Compares a decoded record with the key it names; NULL if equal, else what differs. */
 static inline const char *
-tk_check(const snap_rec_t *rec, uint64_t n, int expect_meta, uint64_t *index, char *buf)
-{
+tk_check(const snap_rec_t *rec, uint64_t n, int expect_meta, uint64_t *index, char *buf) {
     snap_rec_t it = *rec;
     const char *p;
     size_t len;
@@ -189,8 +180,7 @@ typedef struct tk_load {
 } tk_load_t;
 
 static inline void
-tk_load_init(tk_load_t *l, uint64_t n, int expect_meta)
-{
+tk_load_init(tk_load_t *l, uint64_t n, int expect_meta) {
     memset(l, 0, sizeof *l);
     l->n = n;
     l->expect_meta = expect_meta;
@@ -199,15 +189,13 @@ tk_load_init(tk_load_t *l, uint64_t n, int expect_meta)
 }
 
 static inline void
-tk_load_free(tk_load_t *l)
-{
+tk_load_free(tk_load_t *l) {
     free((void *)l->seen);
     pthread_mutex_destroy(&l->lock);
 }
 
 static inline int
-tk_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+tk_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     tk_load_t *l = ctx;
     char buf[TK_BIG_BYTES + 32]; /* loader threads have the default 8 MiB stack */
     uint64_t i = UINT64_MAX;
@@ -228,8 +216,7 @@ tk_apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 
 /* Number of keys of [0, n) not seen exactly once. */
 static inline uint64_t
-tk_load_missing(const tk_load_t *l)
-{
+tk_load_missing(const tk_load_t *l) {
     uint64_t m = 0;
     for (uint64_t i = 0; i < l->n; i++)
         m += l->seen[i] != 1;
@@ -243,8 +230,7 @@ typedef struct tk_produce {
 
 /* Part p of nparts takes the keys i with i % nparts == p. */
 static inline int
-tk_produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
-{
+tk_produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
     tk_produce_t *t = ctx;
     char *buf = malloc(TK_BIG_BYTES + 32);
     int rc = 0;
@@ -257,16 +243,14 @@ tk_produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
 
 /* A fresh directory under /tmp for one test. */
 static inline void
-tk_tmpdir(char *dir, size_t n)
-{
+tk_tmpdir(char *dir, size_t n) {
     snprintf(dir, n, "/tmp/keel-snap-test-XXXXXX");
     if (!mkdtemp(dir))
         abort();
 }
 
 static inline void
-tk_rmdir(const char *dir)
-{
+tk_rmdir(const char *dir) {
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
