@@ -403,7 +403,7 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
         return KERR_FORMAT;
     }
     if (r->file_len < sizeof *h) {
-        snap_errf(err, errlen, "snapshot %s: truncated to %" PRIu64 " bytes, inside the header",
+        snap_errf(err, errlen, "snapshot %s: truncated at offset %" PRIu64 ", inside the header",
                   r->path, r->file_len);
         return KERR_CORRUPT;
     }
@@ -445,7 +445,7 @@ check_trailer(snap_rctx_t *r, char *err, size_t errlen) {
 
     if (r->file_len < min_len) {
         snap_errf(err, errlen,
-                  "snapshot %s: truncated: %" PRIu64 " bytes, too short for a "
+                  "snapshot %s: truncated at offset %" PRIu64 ", too short for a "
                   "table and trailer",
                   r->path, r->file_len);
         return KERR_CORRUPT;

@@ -192,6 +192,18 @@ write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
     return rc;
 }
 
+#ifdef KEEL_DEBUG
+/* Debug builds check the compressed chunk before it is written, as a reader will after. */
+static int
+chunk_roundtrips(const void *comp, size_t clen, size_t raw_len, uint32_t crc_raw) {
+    void *back = malloc(raw_len ? raw_len : 1);
+    size_t n = back ? ZSTD_decompress(back, raw_len, comp, clen) : 0;
+    int ok = back && !ZSTD_isError(n) && n == raw_len && crc32c(back, n) == crc_raw;
+    free(back);
+    return ok;
+}
+#endif
+
 /* Compresses and writes the chunk being built, then starts an empty one. */
 static int
 sink_flush(snap_sink_t *s) {
@@ -226,6 +238,7 @@ sink_flush(snap_sink_t *s) {
         .codec = SNAP_CODEC_ZSTD,
         .crc_raw = crc32c(s->raw, s->raw_len),
     };
+    DEBUG_ASSERT(chunk_roundtrips(s->comp, clen, s->raw_len, h.crc_raw));
     if ((rc = write_section(w, &h, s->comp)) < 0)
         return sink_fail(s, rc, "writing a chunk");
     pthread_mutex_lock(&w->lock);
@@ -630,6 +643,25 @@ opts_check(const snap_write_opts_t *o, char *err, size_t errlen) {
     return 0;
 }
 
+/* Completes path.tmp and gives it its final name; w->fd is closed on success. */
+static int
+finish_file(snap_wctx_t *w, const char *tmp, snap_write_stats_t *st) {
+    int rc = write_tail(w, st);
+    if (rc == 0 && fsync(w->fd) < 0)
+        rc = KERR_SYS(errno); /* never retried: the pages may be gone, the file is abandoned */
+    if (rc < 0) {
+        werr(w, rc, "snapshot write: %s: %s", tmp, kerr_str(rc));
+        return rc;
+    }
+    close(w->fd);
+    w->fd = -1;
+    if (rename(tmp, w->o->path) < 0) {
+        rc = KERR_SYS(errno);
+        werr(w, rc, "snapshot write: rename %s: %s", tmp, strerror(errno));
+    }
+    return rc;
+}
+
 int
 snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
               snap_write_stats_t *st, char *err, size_t errlen, const snap_write_ext_t *x) {
@@ -669,17 +701,8 @@ snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
     }
     if ((rc = run_parts(&w, o->nthreads > 0 ? o->nthreads : 1)) < 0)
         goto fail;
-    if ((rc = write_tail(&w, st)) < 0 || (fsync(w.fd) < 0 && (rc = KERR_SYS(errno)) < 0)) {
-        werr(&w, rc, "snapshot write: %s: %s", tmp, kerr_str(rc));
+    if ((rc = finish_file(&w, tmp, st)) < 0)
         goto fail;
-    }
-    close(w.fd);
-    w.fd = -1;
-    if (rename(tmp, o->path) < 0) {
-        rc = KERR_SYS(errno);
-        werr(&w, rc, "snapshot write: rename %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
     if ((rc = fsync_dir_of(o->path)) < 0) {
         /* The file is complete under its name; only its durability across a crash is unknown. */
         werr(&w, rc, "snapshot write: fsync of the directory of %s: %s", o->path, kerr_str(rc));

@@ -24,7 +24,8 @@
  *   snap_load() verifies the header, trailer and chunk table, then nthreads threads decode chunks
  *   in parallel and call apply(ctx, thread, rec) for every key. Every checksum is verified before
  *   a record of its chunk is handed out. Records of one chunk arrive in file order; chunks arrive
- *   in any order.
+ *   in any order. A load that fails may already have applied keys of other chunks: the caller
+ *   loads into an empty keyspace and throws it away on error.
  *
  * Thread safety: a sink belongs to one thread. snap_write() and snap_load() are reentrant.
  */
@@ -67,6 +68,7 @@ int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, i
                     const void *val, size_t vlen);
 int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
                    int64_t expire_ms, uint64_t count);
+/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET; a string goes through snap_put_string(). */
 /* A list/set member, a hash field or value. */
 int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
@@ -119,7 +121,8 @@ int snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen
 /* A decoded record; pointers valid during the callback only. Elements through snap_rec_next():
  * a string has count 1 and one element (its value); a list or set count elements; a hash count
  * pairs, i.e. 2*count elements (field, value, field, ...); a sorted set count elements with a
- * score. */
+ * score. apply may iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
+ * already checked every element before the call and does not look at the cursor after it. */
 typedef struct snap_rec {
     int type; /* SNAP_STRING .. SNAP_ZSET */
     uint32_t db;
