@@ -10,7 +10,9 @@
  *    60  u32 CRC32C of bytes [0, 60)
  *   records, from offset 64, each starting at a multiple of 8
  *     0  u32 payload length    4  u32 CRC32C of bytes [8, 32 + length)
- *     8  u64 LSN              16  i64 wall-clock ms  24 u32 db   28 u32 flags (0)
+ *     8  u64 LSN              16  i64 wall-clock ms  24 u32 db   28 u32 flags
+ *    flags bit 0 (WAL_REC_AFTER_SYNC): all bytes before this record in the segment were
+ *    fdatasynced before it was written
  *    32  payload, then zero padding to a multiple of 8
  *   after the last record: zeros (preallocated by fallocate) or the end of the file.
  *
@@ -22,7 +24,8 @@
  *   I3  The writer only appends. Bytes after the end of the data are zero, or were being
  *       written when the process or machine stopped (a torn tail).
  *   I4  Damage is a torn tail only when it is in the newest segment and no intact record with
- *       a higher LSN follows it; anywhere else it is corruption and recovery refuses to start.
+ *       WAL_REC_AFTER_SYNC follows it (such a record was written after the damaged bytes were
+ *       durable); anywhere else it is corruption and recovery refuses to start.
  *   I5  The durable LSN only advances to an LSN whose batch and all earlier batches are
  *       fdatasynced on a quorum of copies; a copy that failed one write or fsync stays failed.
  */
@@ -96,6 +99,18 @@ wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *
     memset(p + WAL_REC_HDR_SIZE + len, 0, total - WAL_REC_HDR_SIZE - len);
     h.crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + len);
     memcpy(p, &h, 8);
+}
+
+void
+wal_rec_set_flags(void *rec, uint32_t flags)
+{
+    uint8_t *p = rec;
+    wal_rec_hdr_t h;
+    memcpy(&h, p, sizeof h);
+    h.flags |= flags;
+    memcpy(p + 28, &h.flags, 4);
+    h.crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + h.len);
+    memcpy(p + 4, &h.crc, 4);
 }
 
 static int

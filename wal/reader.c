@@ -68,14 +68,17 @@ wal_list_segments(const char *dir, wal_seg_t **out, int *n)
         free(v);
         return rc;
     }
-    qsort(v, (size_t)cnt, sizeof *v, seg_cmp);
+    if (cnt > 1)
+        qsort(v, (size_t)cnt, sizeof *v, seg_cmp);
     *out = v;
     *n = cnt;
     return 0;
 }
 
-/* Is there an intact record with an LSN >= min_lsn anywhere in [off, size)? Used to tell a torn
- * tail (nothing valid after the damage) from damage in the middle of the log. */
+/* Is there an intact record with an LSN >= min_lsn and WAL_REC_AFTER_SYNC anywhere in
+ * [off, size)? Such a record was written only after the bytes at off were durable, so damage
+ * at off is not a torn write (I4). Intact records without the flag may belong to the torn round
+ * itself (the disk may persist its pages in any order). */
 static int
 intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn)
 {
@@ -83,7 +86,8 @@ intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_
          off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
         wal_rec_hdr_t h;
         memcpy(&h, p + off, sizeof h);
-        if (h.lsn < min_lsn || h.lsn - min_lsn > (1ull << 40) || h.len > WAL_PAYLOAD_MAX ||
+        if (!(h.flags & WAL_REC_AFTER_SYNC) || h.lsn < min_lsn || h.lsn - min_lsn > (1ull << 40) ||
+            h.len > WAL_PAYLOAD_MAX ||
             wal_rec_size(h.len) > size - off)
             continue;
         if (h.crc == crc32c(p + off + 8, WAL_REC_HDR_SIZE - 8 + h.len))

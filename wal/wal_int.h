@@ -19,6 +19,12 @@
 #define WAL_PAYLOAD_MAX     (256u << 20) /* a record payload larger than this is damage */
 #define WAL_SEG_NAME_MAX    32           /* "wal-" + 20 digits + ".log" + NUL */
 
+/* Record flag: every byte before this record in its segment was fdatasynced on this copy
+ * before this record was written (a write barrier). Set on the first record of every round
+ * in sync mode, and of the first round after a sync in async mode. An intact record with this
+ * flag after damage proves the damage is not a torn tail (invariant I4). */
+#define WAL_REC_AFTER_SYNC  1u
+
 /* Segment header, little-endian on disk (the struct is only used on little-endian hosts). */
 typedef struct wal_seg_hdr {
     char magic[8];          /* "KEELWAL\0" */
@@ -38,7 +44,7 @@ typedef struct wal_rec_hdr {
     uint64_t lsn;
     int64_t ts_ms;
     uint32_t db;
-    uint32_t flags;         /* zero in version 1 */
+    uint32_t flags;         /* WAL_REC_* bits */
 } wal_rec_hdr_t;
 static_assert(sizeof(wal_rec_hdr_t) == WAL_REC_HDR_SIZE, "record header is 32 bytes");
 static_assert(WAL_SEG_HDR_SIZE % WAL_REC_ALIGN == 0, "records start aligned");
@@ -56,6 +62,8 @@ int wal_seg_hdr_check(const void *buf, size_t len, const char **why);
 /* Encode a record (header, payload, padding) into dst, which has wal_rec_size(len) bytes. */
 void wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
                     size_t len);
+/* Set flag bits on an encoded record and recompute its CRC. */
+void wal_rec_set_flags(void *rec, uint32_t flags);
 /* Check the record at p with avail bytes after it: 0 ok, KERR_TORN when the header is all
  * zero (end of data), KERR_CORRUPT otherwise (why says what failed). */
 int wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char **why);

@@ -161,9 +161,12 @@ copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err)
     snprintf(c->reason, sizeof c->reason, "%s of segment %020" PRIu64 " at offset %" PRIu64
              " failed: %s", kind_name(op->kind), w->seg_first_lsn, op->off, kerr_str(err));
     pthread_mutex_unlock(&w->mu);
-    if (c->fd >= 0)
+    /* With ops of its chain still in flight the fd stays open until they drained (on_cqe):
+     * a linked op may resolve its fd only when issued, and the number could be reused. */
+    if (c->fd >= 0 && c->outstanding == 0) {
         close(c->fd);
-    c->fd = -1;
+        c->fd = -1;
+    }
     notify(w); /* a state change the server may report */
 }
 
@@ -360,6 +363,10 @@ on_cqe(wal_t *w, uint64_t ud, int res)
     wal_copy_t *c = &w->copy[ci];
     wal_io_op_t *op = &c->slot[k];
     c->outstanding--;
+    if (!c->ok && c->outstanding == 0 && c->fd >= 0) {
+        close(c->fd); /* deferred by copy_fail */
+        c->fd = -1;
+    }
     if (res == -ECANCELED)
         return; /* an earlier op of the chain was short or failed: handled there */
     res = hook_after(w, op, res);
@@ -528,6 +535,8 @@ write_batch(wal_t *w, const wal_buf_t *b)
         uint64_t nrec = b->last_lsn - lsn + 1, take = rem;
         if (w->seg_off + rem > size)
             take = fitting_prefix(p, rem, size - w->seg_off, &nrec);
+        if (w->synced_lsn == w->written_lsn) /* a barrier recovery can trust (I4) */
+            wal_rec_set_flags((uint8_t *)p, WAL_REC_AFTER_SYNC);
         /* A piece followed by a cut is always synced: the cut closes its fd. */
         run_round(w, p, take, lsn + nrec - 1, w->cfg.sync_each_batch || take < rem);
         p += take;
@@ -852,7 +861,8 @@ seed_segments(wal_t *w, uint64_t last_lsn)
             return rc;
     }
     /* Copies normally hold the same segments; sort in case one held some the others did not. */
-    qsort(w->segs, w->nsegs, sizeof *w->segs, u64_cmp);
+    if (w->nsegs > 1)
+        qsort(w->segs, w->nsegs, sizeof *w->segs, u64_cmp);
     w->st_segments = 0;
     return 0;
 }
@@ -871,11 +881,12 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out)
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         c->ok = 1;
-        if (wal_mkdir_p(c->dir) == 0)
-            c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (c->dirfd < 0) {
+        int r = wal_mkdir_p(c->dir);
+        if (r == 0 && (c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            r = KERR_SYS(errno);
+        if (r) {
             wal_io_op_t op = {.copy = i, .kind = WAL_IO_OPEN};
-            copy_fail(w, i, &op, KERR_SYS(errno));
+            copy_fail(w, i, &op, r);
         }
     }
     atomic_store(&w->last_lsn, last_lsn);
