@@ -556,7 +556,7 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
     snap_file_hdr_t h = {.version = x && x->version_field ? x->version_field : w->version,
                          .min_reader =
                              x && x->min_reader_field ? x->min_reader_field : w->min_reader,
-                         .flags = w->flags,
+                         .flags = w->flags | (x ? x->flags_or : 0),
                          .lsn = w->o->lsn,
                          .time_ms = w->o->time_ms,
                          .keys = w->keys,

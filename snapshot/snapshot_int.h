@@ -170,6 +170,7 @@ void snap_errf(char *err, size_t errlen, const char *fmt, ...)
 typedef struct snap_write_ext {
     uint32_t version_field;    /* non-zero: header version written instead of the real one */
     uint32_t min_reader_field; /* non-zero: header min_reader written instead */
+    uint64_t flags_or;         /* feature flags added to the header's */
     /* A file-level section written after the chunks when extra_type is non-zero. */
     uint16_t extra_type;
     uint8_t extra_flags, extra_since;

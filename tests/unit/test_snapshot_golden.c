@@ -338,3 +338,17 @@ Test(snapshot_golden, v2_without_integer_strings_loads_in_a_v1_reader_without_me
     load_golden(p, 1, 0, 1, &info); /* v1 reader: META records skipped */
     load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 1, &info);
 }
+
+Test(snapshot_golden, unknown_feature_flags_optional_ignored_required_refused) {
+    char p[128];
+    snap_info_t info;
+    snap_write_ext_t x = {.version_field = 3, .flags_or = 1ull << 5};
+    snprintf(p, sizeof p, "%s/flag-opt.ksnap", dir);
+    write_golden(p, 2, NULL, &x);
+    load_golden(p, SNAP_FORMAT_VERSION_MAX, 1, 0, &info);
+    cr_assert_eq(info.flags & (1ull << 5), 1ull << 5);
+    x.flags_or = 1ull << 40;
+    snprintf(p, sizeof p, "%s/flag-req.ksnap", dir);
+    write_golden(p, 2, NULL, &x);
+    expect_refused(p, SNAP_FORMAT_VERSION_MAX, KERR_VERSION, "required features 0x10000000000");
+}
