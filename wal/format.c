@@ -26,8 +26,23 @@
  *   I4  Damage is a torn tail only when it is in the newest segment and no intact record with
  *       WAL_REC_AFTER_SYNC follows it (such a record was written after the damaged bytes were
  *       durable); anywhere else it is corruption and recovery refuses to start.
- *   I5  The durable LSN only advances to an LSN whose batch and all earlier batches are
- *       fdatasynced on a quorum of copies; a copy that failed one write or fsync stays failed.
+ *   I5  The durable LSN only advances to an LSN whose round and all earlier rounds are
+ *       fdatasynced on a quorum of copies; it never decreases nor passes the last LSN.
+ *   I6  A failed write or fdatasync fails that copy for good (never retried); a short write is
+ *       continued, not failed.
+ *   I7  A new segment's directory is fsynced before any record in it counts as durable.
+ *
+ * Recovery (recover.c): 1 verify every copy read-only, 2 choose the copy with the highest last
+ * LSN, 3 plan the repair of the others (only where their bytes are a prefix of the best's),
+ * and return KERR_CORRUPT naming copy, file, offset and LSN if anything fails so far, 4 cut
+ * torn tails and copy missing segment bytes (tmp file, fsync, rename, directory fsync),
+ * 5 replay the best copy's records after after_lsn.
+ *
+ * States (writer.c):
+ *   copy: OK --copy_fail()--> FAILED (closed, skipped, repaired by the next wal_recover)
+ *   log:  OK --copy_fail(), >= quorum left--> OK (degraded)
+ *         OK --run_round() finds < quorum--> log_fail() --> QUORUM LOST (final: wal_append
+ *         returns KERR_QUORUM, wal_healthy() == 0, the notify fd fires)
  */
 #include "wal/wal_int.h"
 
@@ -39,16 +54,14 @@
 #include "common/kerr.h"
 
 int64_t
-wal_now_ms(void)
-{
+wal_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
-wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms)
-{
+wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms) {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, WAL_MAGIC, 8);
     h->version = WAL_FORMAT_VERSION;
@@ -59,8 +72,7 @@ wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms)
 }
 
 int
-wal_seg_hdr_check(const void *buf, size_t len, const char **why)
-{
+wal_seg_hdr_check(const void *buf, size_t len, const char **why) {
     wal_seg_hdr_t h;
     if (len < sizeof h) {
         *why = "segment shorter than its header";
@@ -88,8 +100,7 @@ wal_seg_hdr_check(const void *buf, size_t len, const char **why)
 
 void
 wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
-               size_t len)
-{
+               size_t len) {
     wal_rec_hdr_t h = {.len = (uint32_t)len, .lsn = lsn, .ts_ms = ts_ms, .db = db, .flags = 0};
     uint8_t *p = dst;
     uint64_t total = wal_rec_size(len);
@@ -102,8 +113,7 @@ wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *
 }
 
 void
-wal_rec_set_flags(void *rec, uint32_t flags)
-{
+wal_rec_set_flags(void *rec, uint32_t flags) {
     uint8_t *p = rec;
     wal_rec_hdr_t h;
     memcpy(&h, p, sizeof h);
@@ -114,8 +124,7 @@ wal_rec_set_flags(void *rec, uint32_t flags)
 }
 
 static int
-all_zero(const uint8_t *p, size_t n)
-{
+all_zero(const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (p[i])
             return 0;
@@ -123,8 +132,7 @@ all_zero(const uint8_t *p, size_t n)
 }
 
 int
-wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char **why)
-{
+wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char **why) {
     wal_rec_hdr_t h;
     if (avail < WAL_REC_HDR_SIZE) {
         if (all_zero(p, avail)) {
@@ -159,14 +167,12 @@ wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char 
 }
 
 void
-wal_seg_name(char *buf, size_t n, uint64_t first_lsn)
-{
+wal_seg_name(char *buf, size_t n, uint64_t first_lsn) {
     snprintf(buf, n, "wal-%020llu.log", (unsigned long long)first_lsn);
 }
 
 int
-wal_seg_name_parse(const char *name, uint64_t *first_lsn)
-{
+wal_seg_name_parse(const char *name, uint64_t *first_lsn) {
     if (strlen(name) != 28 || strncmp(name, "wal-", 4) != 0 || strcmp(name + 24, ".log") != 0)
         return KERR_INVAL;
     uint64_t v = 0;

@@ -12,8 +12,7 @@
 #include <string.h>
 
 static int
-faults_before_cb(void *ctx, wal_io_op_t *op)
-{
+faults_before_cb(void *ctx, wal_io_op_t *op) {
     wal_faults_t *f = ctx;
     wal_fault_copy_t *c = &f->copy[op->copy];
     int werr = c->write_errno ? c->write_errno : EIO;
@@ -36,15 +35,13 @@ faults_before_cb(void *ctx, wal_io_op_t *op)
         c->bytes_written += op->len;
         return 0;
     case WAL_IO_FSYNC: /* the torn write itself is synced: the partial record is on disk */
-    case WAL_IO_DIRSYNC:
-        return 0;
+    case WAL_IO_DIRSYNC: return 0;
     }
     return 0;
 }
 
 static int
-faults_after_cb(void *ctx, const wal_io_op_t *op, int res)
-{
+faults_after_cb(void *ctx, const wal_io_op_t *op, int res) {
     wal_faults_t *f = ctx;
     wal_fault_copy_t *c = &f->copy[op->copy];
     if (op->kind != WAL_IO_FSYNC)
@@ -56,8 +53,7 @@ faults_after_cb(void *ctx, const wal_io_op_t *op, int res)
 }
 
 void
-wal_faults_init(wal_faults_t *f)
-{
+wal_faults_init(wal_faults_t *f) {
     memset(f, 0, sizeof *f);
     f->io.ctx = f;
     f->io.before_cb = faults_before_cb;

@@ -25,15 +25,13 @@
 #define SEGS_MAX 1000000 /* a directory with more segments than this is refused */
 
 static int
-seg_cmp(const void *a, const void *b)
-{
+seg_cmp(const void *a, const void *b) {
     const wal_seg_t *x = a, *y = b;
     return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
 }
 
 int
-wal_list_segments(const char *dir, wal_seg_t **out, int *n)
-{
+wal_list_segments(const char *dir, wal_seg_t **out, int *n) {
     *out = NULL;
     *n = 0;
     DIR *d = opendir(dir);
@@ -80,15 +78,13 @@ wal_list_segments(const char *dir, wal_seg_t **out, int *n)
  * at off is not a torn write (I4). Intact records without the flag may belong to the torn round
  * itself (the disk may persist its pages in any order). */
 static int
-intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn)
-{
+intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn) {
     for (off = (off + WAL_REC_ALIGN - 1) & ~(uint64_t)(WAL_REC_ALIGN - 1);
          off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
         wal_rec_hdr_t h;
         memcpy(&h, p + off, sizeof h);
         if (!(h.flags & WAL_REC_AFTER_SYNC) || h.lsn < min_lsn || h.lsn - min_lsn > (1ull << 40) ||
-            h.len > WAL_PAYLOAD_MAX ||
-            wal_rec_size(h.len) > size - off)
+            h.len > WAL_PAYLOAD_MAX || wal_rec_size(h.len) > size - off)
             continue;
         if (h.crc == crc32c(p + off + 8, WAL_REC_HDR_SIZE - 8 + h.len))
             return 1;
@@ -97,8 +93,7 @@ intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_
 }
 
 static int
-zero_from(const uint8_t *p, uint64_t size, uint64_t off)
-{
+zero_from(const uint8_t *p, uint64_t size, uint64_t off) {
     if (off >= size)
         return 1;
     return p[off] == 0 && memcmp(p + off, p + off + 1, size - off - 1) == 0;
@@ -108,39 +103,37 @@ zero_from(const uint8_t *p, uint64_t size, uint64_t off)
 typedef struct seg_walk {
     const char *dir;
     const wal_seg_t *seg;
-    int newest;             /* the last segment of the copy: a torn tail is allowed here */
-    uint64_t expect_lsn;    /* LSN of the next record (I1) */
+    int newest;          /* the last segment of the copy: a torn tail is allowed here */
+    uint64_t expect_lsn; /* LSN of the next record (I1) */
     const wal_scan_opts_t *o;
     uint64_t delivered;
     struct timespec last_log;
 } seg_walk_t;
 
 static void
-progress(seg_walk_t *sw, uint64_t lsn)
-{
+progress(seg_walk_t *sw, uint64_t lsn) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec - sw->last_log.tv_sec < 1)
         return;
     sw->last_log = now;
     char msg[160];
-    snprintf(msg, sizeof msg, "wal: replayed %" PRIu64 " records, at LSN %" PRIu64,
-             sw->delivered, lsn);
+    snprintf(msg, sizeof msg, "wal: replayed %" PRIu64 " records, at LSN %" PRIu64, sw->delivered,
+             lsn);
     sw->o->log(sw->o->log_ctx, msg);
 }
 
 static int
-deliver(seg_walk_t *sw, const uint8_t *rp)
-{
+deliver(seg_walk_t *sw, const uint8_t *rp) {
     wal_rec_hdr_t h;
     memcpy(&h, rp, sizeof h);
     if (sw->o->print)
-        fprintf(sw->o->print, "  lsn %" PRIu64 " ts %" PRId64 " db %u len %u\n", h.lsn,
-                h.ts_ms, h.db, h.len);
+        fprintf(sw->o->print, "  lsn %" PRIu64 " ts %" PRId64 " db %u len %u\n", h.lsn, h.ts_ms,
+                h.db, h.len);
     if (!sw->o->cb || h.lsn <= sw->o->after_lsn)
         return 0;
-    wal_record_t r = {.lsn = h.lsn, .ts_ms = h.ts_ms, .db = h.db,
-                      .payload = rp + WAL_REC_HDR_SIZE, .len = h.len};
+    wal_record_t r = {
+        .lsn = h.lsn, .ts_ms = h.ts_ms, .db = h.db, .payload = rp + WAL_REC_HDR_SIZE, .len = h.len};
     sw->delivered++;
     if (sw->o->log && (sw->delivered & 0xffff) == 0)
         progress(sw, h.lsn);
@@ -149,9 +142,8 @@ deliver(seg_walk_t *sw, const uint8_t *rp)
 
 /* Walk the records of one mapped segment. Fills sc's per-segment slot i. */
 static int
-walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc, int i,
-             char *err, size_t errlen)
-{
+walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc, int i, char *err,
+             size_t errlen) {
     uint64_t off = WAL_SEG_HDR_SIZE, lsn = sw->expect_lsn;
     const char *why = NULL;
     int rc;
@@ -190,8 +182,7 @@ walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc
 }
 
 static int
-map_file(const char *path, const uint8_t **p, uint64_t *size)
-{
+map_file(const char *path, const uint8_t **p, uint64_t *size) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return KERR_SYS(errno);
@@ -217,8 +208,7 @@ map_file(const char *path, const uint8_t **p, uint64_t *size)
 }
 
 static int
-scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen)
-{
+scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen) {
     char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     snprintf(path, sizeof path, "%s/%s", sw->dir, sw->seg->name);
     const uint8_t *p = NULL;
@@ -263,8 +253,7 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
 }
 
 void
-wal_dir_scan_free(wal_dir_scan_t *sc)
-{
+wal_dir_scan_free(wal_dir_scan_t *sc) {
     free(sc->segs);
     free(sc->seg_end);
     free(sc->seg_last);
@@ -275,8 +264,7 @@ wal_dir_scan_free(wal_dir_scan_t *sc)
 }
 
 static int
-scan_alloc(wal_dir_scan_t *sc)
-{
+scan_alloc(wal_dir_scan_t *sc) {
     size_t n = (size_t)(sc->nsegs ? sc->nsegs : 1);
     sc->seg_end = calloc(n, sizeof(uint64_t));
     sc->seg_last = calloc(n, sizeof(uint64_t));
@@ -290,8 +278,7 @@ scan_alloc(wal_dir_scan_t *sc)
 
 int
 wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char *err,
-             size_t errlen)
-{
+             size_t errlen) {
     memset(sc, 0, sizeof *sc);
     int rc = wal_list_segments(dir, &sc->segs, &sc->nsegs);
     if (rc) {
@@ -322,8 +309,7 @@ wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char
 
 int
 wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, char *err,
-             size_t errlen)
-{
+             size_t errlen) {
     wal_scan_opts_t o = {.after_lsn = after_lsn, .cb = cb, .ctx = ctx};
     wal_dir_scan_t sc;
     char scratch[8];
@@ -338,8 +324,7 @@ wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, ch
 }
 
 static void
-print_segment(FILE *out, const wal_dir_scan_t *sc, int i)
-{
+print_segment(FILE *out, const wal_dir_scan_t *sc, int i) {
     fprintf(out, "%s  lsn %" PRIu64 "..%" PRIu64 "  records %" PRIu64 "  bytes %" PRIu64,
             sc->segs[i].name, sc->segs[i].first_lsn, sc->seg_last[i], sc->seg_recs[i],
             sc->seg_end[i]);
@@ -359,8 +344,7 @@ print_segment(FILE *out, const wal_dir_scan_t *sc, int i)
 }
 
 int
-wal_check_dir(const char *dir, FILE *out, int verbose)
-{
+wal_check_dir(const char *dir, FILE *out, int verbose) {
     wal_scan_opts_t o = {.print = verbose ? out : NULL};
     wal_dir_scan_t sc;
     char err[WAL_PATH_MAX + 200] = "";

@@ -29,8 +29,7 @@
 #define COPY_CHUNK_BYTES (1u << 20)
 
 int
-wal_fsync_dir(const char *dir)
-{
+wal_fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return KERR_SYS(errno);
@@ -40,8 +39,7 @@ wal_fsync_dir(const char *dir)
 }
 
 int
-wal_mkdir_p(const char *dir)
-{
+wal_mkdir_p(const char *dir) {
     char buf[WAL_PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
         return KERR_INVAL;
@@ -61,8 +59,7 @@ wal_mkdir_p(const char *dir)
 /* Copy the first len bytes of src to dst_dir/name through a temporary file and a rename, so a
  * crash in the middle leaves the old file (a prefix, still valid) in place. */
 int
-wal_copy_file(const char *src, const char *dst_dir, const char *name, uint64_t len)
-{
+wal_copy_file(const char *src, const char *dst_dir, const char *name, uint64_t len) {
     char tmp[WAL_PATH_MAX + WAL_SEG_NAME_MAX + 8], dst[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", dst_dir, name);
     snprintf(dst, sizeof dst, "%s/%s", dst_dir, name);
@@ -110,8 +107,7 @@ done:
 }
 
 static void
-logf_(const wal_config_t *cfg, const char *fmt, ...)
-{
+logf_(const wal_config_t *cfg, const char *fmt, ...) {
     if (!cfg->log)
         return;
     char msg[WAL_PATH_MAX + 256];
@@ -123,8 +119,7 @@ logf_(const wal_config_t *cfg, const char *fmt, ...)
 }
 
 static int
-seg_index(const wal_dir_scan_t *sc, uint64_t first_lsn)
-{
+seg_index(const wal_dir_scan_t *sc, uint64_t first_lsn) {
     for (int i = 0; i < sc->nsegs; i++)
         if (sc->segs[i].first_lsn == first_lsn)
             return i;
@@ -133,8 +128,7 @@ seg_index(const wal_dir_scan_t *sc, uint64_t first_lsn)
 
 /* Are the first len bytes of a and b equal? */
 static int
-same_prefix(const char *a, const char *b, uint64_t len)
-{
+same_prefix(const char *a, const char *b, uint64_t len) {
     int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC), same = 1;
     char *x = malloc(COPY_CHUNK_BYTES), *y = malloc(COPY_CHUNK_BYTES);
     if (fa < 0 || fb < 0 || !x || !y)
@@ -165,18 +159,18 @@ typedef struct recovery {
 } recovery_t;
 
 static int
-disagree(recovery_t *r, int c, const char *name, const char *what)
-{
-    snprintf(r->err, r->errlen, "copy %d (%s): %s/%s: %s than copy %d (%s), which has LSNs up to "
-             "%" PRIu64, c, r->cfg->dirs[c], r->cfg->dirs[c], name, what, r->best,
-             r->cfg->dirs[r->best], r->sc[r->best].last_lsn);
+disagree(recovery_t *r, int c, const char *name, const char *what) {
+    snprintf(r->err, r->errlen,
+             "copy %d (%s): %s/%s: %s than copy %d (%s), which has LSNs up to "
+             "%" PRIu64,
+             c, r->cfg->dirs[c], r->cfg->dirs[c], name, what, r->best, r->cfg->dirs[r->best],
+             r->sc[r->best].last_lsn);
     return KERR_CORRUPT;
 }
 
 /* Step 3 for copy c: which of best's segments it needs, refusing when it disagrees. */
 static int
-plan_copy(recovery_t *r, int c)
-{
+plan_copy(recovery_t *r, int c) {
     const wal_dir_scan_t *b = &r->sc[r->best], *s = &r->sc[c];
     char pa[WAL_PATH_MAX + WAL_SEG_NAME_MAX], pb[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     if (!(r->plan[c] = calloc((size_t)(b->nsegs ? b->nsegs : 1), 1)))
@@ -213,8 +207,7 @@ plan_copy(recovery_t *r, int c)
 
 /* Step 4a: cut copy c's torn tail. */
 static int
-cut_torn(recovery_t *r, int c)
-{
+cut_torn(recovery_t *r, int c) {
     const wal_dir_scan_t *s = &r->sc[c];
     char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     snprintf(path, sizeof path, "%s/%s", r->cfg->dirs[c], s->segs[s->torn_seg].name);
@@ -239,8 +232,7 @@ cut_torn(recovery_t *r, int c)
 
 /* Step 4b: write the planned segments of copy c from best. */
 static int
-repair_copy(recovery_t *r, int c)
-{
+repair_copy(recovery_t *r, int c) {
     const wal_dir_scan_t *b = &r->sc[r->best];
     char src[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     int n = 0, rc;
@@ -258,16 +250,15 @@ repair_copy(recovery_t *r, int c)
         n++;
     }
     if (n) {
-        logf_(r->cfg, "wal: brought copy %d (%s) up to LSN %" PRIu64 " from %s: %d segment(s)",
-              c, r->cfg->dirs[c], b->last_lsn, r->cfg->dirs[r->best], n);
+        logf_(r->cfg, "wal: brought copy %d (%s) up to LSN %" PRIu64 " from %s: %d segment(s)", c,
+              r->cfg->dirs[c], b->last_lsn, r->cfg->dirs[r->best], n);
         rc = wal_fsync_dir(r->cfg->dirs[c]);
     }
     return rc;
 }
 
 static void
-recovery_free(recovery_t *r, int n)
-{
+recovery_free(recovery_t *r, int n) {
     for (int i = 0; i < n; i++) {
         wal_dir_scan_free(&r->sc[i]);
         free(r->plan[i]);
@@ -276,8 +267,7 @@ recovery_free(recovery_t *r, int n)
 
 /* Steps 1-3: everything that reads; nothing is modified before this returns 0. */
 static int
-verify_and_plan(recovery_t *r, uint64_t after_lsn)
-{
+verify_and_plan(recovery_t *r, uint64_t after_lsn) {
     const wal_config_t *cfg = r->cfg;
     char e[WAL_PATH_MAX + 256];
     wal_scan_opts_t verify = {0};
@@ -292,9 +282,10 @@ verify_and_plan(recovery_t *r, uint64_t after_lsn)
     }
     const wal_dir_scan_t *b = &r->sc[r->best];
     if (b->nsegs && b->segs[0].first_lsn > after_lsn + 1 && b->last_lsn > after_lsn) {
-        snprintf(r->err, r->errlen, "copy %d (%s): the log starts at LSN %" PRIu64
-                 " (%s) but the records after LSN %" PRIu64 " are needed", r->best,
-                 cfg->dirs[r->best], b->segs[0].first_lsn, b->segs[0].name, after_lsn);
+        snprintf(r->err, r->errlen,
+                 "copy %d (%s): the log starts at LSN %" PRIu64
+                 " (%s) but the records after LSN %" PRIu64 " are needed",
+                 r->best, cfg->dirs[r->best], b->segs[0].first_lsn, b->segs[0].name, after_lsn);
         return KERR_CORRUPT;
     }
     for (int i = 0; i < cfg->ndirs; i++) {
@@ -307,12 +298,11 @@ verify_and_plan(recovery_t *r, uint64_t after_lsn)
 
 int
 wal_recover(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
-            uint64_t *last_lsn, char *errbuf, size_t errlen)
-{
+            uint64_t *last_lsn, char *errbuf, size_t errlen) {
     wal_config_t cfg;
     char scratch[8];
-    recovery_t r = {.cfg = &cfg, .err = errbuf ? errbuf : scratch,
-                    .errlen = errbuf ? errlen : sizeof scratch};
+    recovery_t r = {
+        .cfg = &cfg, .err = errbuf ? errbuf : scratch, .errlen = errbuf ? errlen : sizeof scratch};
     r.err[0] = 0;
     *last_lsn = 0;
     int rc = wal_config_norm(cfg_in, &cfg);
@@ -333,7 +323,10 @@ wal_recover(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, 
         goto done;
     *last_lsn = r.sc[r.best].last_lsn;
     if (apply && *last_lsn > after_lsn) {
-        wal_scan_opts_t o = {.after_lsn = after_lsn, .cb = apply, .ctx = ctx, .log = cfg.log,
+        wal_scan_opts_t o = {.after_lsn = after_lsn,
+                             .cb = apply,
+                             .ctx = ctx,
+                             .log = cfg.log,
                              .log_ctx = cfg.log_ctx};
         wal_dir_scan_t sc;
         char e[WAL_PATH_MAX + 256] = "";

@@ -23,20 +23,20 @@
 typedef struct wal wal_t;
 typedef struct wal_io wal_io_t; /* fault-injection hooks, see wal/wal_io.h; NULL = none */
 
-#define WAL_COPIES_MAX          8
-#define WAL_SEGMENT_SIZE_DEFAULT (64ull << 20)
-#define WAL_BUFFER_BYTES_DEFAULT (64ull << 20)
+#define WAL_COPIES_MAX               8
+#define WAL_SEGMENT_SIZE_DEFAULT     (64ull << 20)
+#define WAL_BUFFER_BYTES_DEFAULT     (64ull << 20)
 #define WAL_SYNC_INTERVAL_MS_DEFAULT 1000u
 
 typedef void (*wal_log_cb)(void *ctx, const char *msg);
 
 typedef struct wal_config {
-    const char *const *dirs; /* log copies: one directory each, created if missing */
-    int ndirs;               /* 1..WAL_COPIES_MAX */
-    int quorum;              /* copies that must be durable; 0 = majority */
+    const char *const *dirs;     /* log copies: one directory each, created if missing */
+    int ndirs;                   /* 1..WAL_COPIES_MAX */
+    int quorum;                  /* copies that must be durable; 0 = majority */
     uint64_t segment_size_bytes; /* cut a new segment past this; 0 = 64 MiB */
-    int sync_each_batch;     /* 1: fdatasync every batch (durability sync);
-                                0: fdatasync every sync_interval_ms (async) */
+    int sync_each_batch;         /* 1: fdatasync every batch (durability sync);
+                                    0: fdatasync every sync_interval_ms (async) */
     uint32_t sync_interval_ms;   /* async mode; 0 = 1000 */
     uint64_t buffer_bytes_max;   /* pending appended bytes before wal_append blocks; 0 = 64 MiB */
     wal_io_t *io;                /* fault injection in tests; NULL in production */
@@ -79,9 +79,10 @@ int64_t wal_append(wal_t *w, uint32_t db, const void *payload, size_t len);
 
 uint64_t wal_durable_lsn(const wal_t *w); /* highest LSN durable on a quorum (atomic read) */
 uint64_t wal_last_lsn(const wal_t *w);    /* highest LSN appended */
-int wal_notify_fd(const wal_t *w); /* eventfd, readable when durable LSN advanced or state changed */
-void wal_notify_clear(wal_t *w);   /* read the eventfd */
-int wal_healthy(const wal_t *w);   /* 1 while the quorum holds; 0 after it was lost (for good) */
+int
+wal_notify_fd(const wal_t *w);   /* eventfd, readable when durable LSN advanced or state changed */
+void wal_notify_clear(wal_t *w); /* read the eventfd */
+int wal_healthy(const wal_t *w); /* 1 while the quorum holds; 0 after it was lost (for good) */
 const char *wal_failure(const wal_t *w); /* human reason when not healthy, else NULL */
 int wal_sync_now(wal_t *w);              /* ask the thread for an fdatasync soon (async mode) */
 
@@ -90,17 +91,17 @@ int wal_sync_now(wal_t *w);              /* ask the thread for an fdatasync soon
 
 typedef struct wal_copy_stats {
     char dir[WAL_PATH_MAX];
-    int ok;                       /* 1 ok, 0 failed for good */
-    char reason[WAL_REASON_MAX];  /* why it failed, "" while ok */
-    uint64_t durable_lsn;         /* highest LSN fdatasynced on this copy */
+    int ok;                      /* 1 ok, 0 failed for good */
+    char reason[WAL_REASON_MAX]; /* why it failed, "" while ok */
+    uint64_t durable_lsn;        /* highest LSN fdatasynced on this copy */
 } wal_copy_stats_t;
 
 typedef struct wal_stats {
     uint64_t last_lsn;
     uint64_t durable_lsn;
-    uint64_t bytes_written;       /* record bytes handed to the kernel, per log (not per copy) */
-    uint64_t segments;            /* segments created since wal_open */
-    uint64_t fsyncs;              /* fdatasync calls completed, summed over copies */
+    uint64_t bytes_written; /* record bytes handed to the kernel, per log (not per copy) */
+    uint64_t segments;      /* segments created since wal_open */
+    uint64_t fsyncs;        /* fdatasync calls completed, summed over copies */
     uint64_t batches;
     double records_per_batch_avg;
     uint64_t fsync_latency_p50_us;

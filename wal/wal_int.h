@@ -11,48 +11,47 @@
 
 #include "wal/wal.h"
 
-#define WAL_MAGIC           "KEELWAL\0"
-#define WAL_FORMAT_VERSION  1
-#define WAL_SEG_HDR_SIZE    64
-#define WAL_REC_HDR_SIZE    32
-#define WAL_REC_ALIGN       8
-#define WAL_PAYLOAD_MAX     (256u << 20) /* a record payload larger than this is damage */
-#define WAL_SEG_NAME_MAX    32           /* "wal-" + 20 digits + ".log" + NUL */
+#define WAL_MAGIC          "KEELWAL\0"
+#define WAL_FORMAT_VERSION 1
+#define WAL_SEG_HDR_SIZE   64
+#define WAL_REC_HDR_SIZE   32
+#define WAL_REC_ALIGN      8
+#define WAL_PAYLOAD_MAX    (256u << 20) /* a record payload larger than this is damage */
+#define WAL_SEG_NAME_MAX   32           /* "wal-" + 20 digits + ".log" + NUL */
 
 /* Record flag: every byte before this record in its segment was fdatasynced on this copy
  * before this record was written (a write barrier). Set on the first record of every round
  * in sync mode, and of the first round after a sync in async mode. An intact record with this
  * flag after damage proves the damage is not a torn tail (invariant I4). */
-#define WAL_REC_AFTER_SYNC  1u
+#define WAL_REC_AFTER_SYNC 1u
 
 /* Segment header, little-endian on disk (the struct is only used on little-endian hosts). */
 typedef struct wal_seg_hdr {
-    char magic[8];          /* "KEELWAL\0" */
-    uint32_t version;       /* WAL_FORMAT_VERSION */
-    uint32_t hdr_size;      /* WAL_SEG_HDR_SIZE: where the first record starts */
-    uint64_t first_lsn;     /* LSN of the first record (also in the file name) */
-    int64_t created_ms;     /* wall clock at creation */
-    uint8_t reserved[28];   /* zero */
-    uint32_t crc;           /* CRC32C of bytes [0, 60) */
+    char magic[8];        /* "KEELWAL\0" */
+    uint32_t version;     /* WAL_FORMAT_VERSION */
+    uint32_t hdr_size;    /* WAL_SEG_HDR_SIZE: where the first record starts */
+    uint64_t first_lsn;   /* LSN of the first record (also in the file name) */
+    int64_t created_ms;   /* wall clock at creation */
+    uint8_t reserved[28]; /* zero */
+    uint32_t crc;         /* CRC32C of bytes [0, 60) */
 } wal_seg_hdr_t;
 static_assert(sizeof(wal_seg_hdr_t) == WAL_SEG_HDR_SIZE, "segment header is 64 bytes");
 
 /* Record header; payload follows, then zero padding to WAL_REC_ALIGN. */
 typedef struct wal_rec_hdr {
-    uint32_t len;           /* payload bytes (not counting header or padding) */
-    uint32_t crc;           /* CRC32C of bytes [8, 32 + len): the rest of the header + payload */
+    uint32_t len; /* payload bytes (not counting header or padding) */
+    uint32_t crc; /* CRC32C of bytes [8, 32 + len): the rest of the header + payload */
     uint64_t lsn;
     int64_t ts_ms;
     uint32_t db;
-    uint32_t flags;         /* WAL_REC_* bits */
+    uint32_t flags; /* WAL_REC_* bits */
 } wal_rec_hdr_t;
 static_assert(sizeof(wal_rec_hdr_t) == WAL_REC_HDR_SIZE, "record header is 32 bytes");
 static_assert(WAL_SEG_HDR_SIZE % WAL_REC_ALIGN == 0, "records start aligned");
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-disk structs are little-endian");
 
 static inline uint64_t
-wal_rec_size(uint64_t payload_len)
-{
+wal_rec_size(uint64_t payload_len) {
     return (WAL_REC_HDR_SIZE + payload_len + WAL_REC_ALIGN - 1) & ~(uint64_t)(WAL_REC_ALIGN - 1);
 }
 
@@ -80,28 +79,28 @@ int wal_list_segments(const char *dir, wal_seg_t **out, int *n);
 
 /* What scanning one copy found. */
 typedef struct wal_dir_scan {
-    wal_seg_t *segs;        /* owned; freed by wal_dir_scan_free */
+    wal_seg_t *segs; /* owned; freed by wal_dir_scan_free */
     int nsegs;
-    int nscanned;           /* segments verified before any damage was met */
-    uint64_t first_lsn;     /* first LSN held (0 when no record) */
-    uint64_t last_lsn;      /* last valid LSN: the newest segment's first LSN - 1 when it is
-                               empty; 0 when there is no segment */
+    int nscanned;       /* segments verified before any damage was met */
+    uint64_t first_lsn; /* first LSN held (0 when no record) */
+    uint64_t last_lsn;  /* last valid LSN: the newest segment's first LSN - 1 when it is
+                           empty; 0 when there is no segment */
     uint64_t nrecords;
-    int torn;               /* 1: the newest segment ends in a torn tail to cut */
-    int torn_seg;           /* its index in segs */
-    uint64_t torn_off;      /* cut here (0: the whole file is a torn creation: remove it) */
-    uint64_t *seg_end;      /* per segment: end offset of the valid data */
-    uint64_t *seg_last;     /* per segment: last LSN (first_lsn - 1 when empty) */
-    uint64_t *seg_recs;     /* per segment: record count */
+    int torn;           /* 1: the newest segment ends in a torn tail to cut */
+    int torn_seg;       /* its index in segs */
+    uint64_t torn_off;  /* cut here (0: the whole file is a torn creation: remove it) */
+    uint64_t *seg_end;  /* per segment: end offset of the valid data */
+    uint64_t *seg_last; /* per segment: last LSN (first_lsn - 1 when empty) */
+    uint64_t *seg_recs; /* per segment: record count */
     int64_t *seg_ts_min, *seg_ts_max;
 } wal_dir_scan_t;
 
 typedef struct wal_scan_opts {
-    uint64_t after_lsn;     /* deliver records with lsn > after_lsn */
-    wal_apply_cb cb;        /* NULL: verify only */
+    uint64_t after_lsn; /* deliver records with lsn > after_lsn */
+    wal_apply_cb cb;    /* NULL: verify only */
     void *ctx;
-    FILE *print;            /* non-NULL: print every record (keel-check -v) */
-    wal_log_cb log;         /* progress */
+    FILE *print;    /* non-NULL: print every record (keel-check -v) */
+    wal_log_cb log; /* progress */
     void *log_ctx;
 } wal_scan_opts_t;
 

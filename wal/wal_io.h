@@ -21,17 +21,17 @@
 #include "wal/wal.h"
 
 typedef enum wal_io_kind {
-    WAL_IO_OPEN = 1,  /* create a segment file (len = 0) */
-    WAL_IO_WRITE = 2, /* write len bytes at off */
-    WAL_IO_FSYNC = 3, /* fdatasync of a segment */
+    WAL_IO_OPEN = 1,    /* create a segment file (len = 0) */
+    WAL_IO_WRITE = 2,   /* write len bytes at off */
+    WAL_IO_FSYNC = 3,   /* fdatasync of a segment */
     WAL_IO_DIRSYNC = 4, /* fsync of the copy's directory */
 } wal_io_kind_t;
 
 typedef struct wal_io_op {
-    int copy;           /* index into wal_config_t.dirs */
+    int copy; /* index into wal_config_t.dirs */
     wal_io_kind_t kind;
-    uint64_t off;       /* file offset of a write */
-    size_t len;         /* bytes of a write; before_cb may lower it (not to 0) */
+    uint64_t off; /* file offset of a write */
+    size_t len;   /* bytes of a write; before_cb may lower it (not to 0) */
 } wal_io_op_t;
 
 struct wal_io {
@@ -42,11 +42,11 @@ struct wal_io {
 
 /* A fault plan per copy, for tests. All counters are per copy; 0 means "never". */
 typedef struct wal_fault_copy {
-    size_t short_write_max;     /* cap every write at this many bytes (short writes) */
-    uint64_t write_fail_after;  /* after this many bytes written, fail writes with write_errno */
-    int write_errno;            /* EIO or ENOSPC (default EIO) */
-    uint32_t fsync_fail_nth;    /* the n-th fdatasync (1-based) and later ones fail with EIO */
-    uint32_t open_fail_nth;     /* the n-th segment creation fails with EIO */
+    size_t short_write_max;    /* cap every write at this many bytes (short writes) */
+    uint64_t write_fail_after; /* after this many bytes written, fail writes with write_errno */
+    int write_errno;           /* EIO or ENOSPC (default EIO) */
+    uint32_t fsync_fail_nth;   /* the n-th fdatasync (1-based) and later ones fail with EIO */
+    uint32_t open_fail_nth;    /* the n-th segment creation fails with EIO */
     /* Torn record: the first write that crosses torn_at_bytes is cut there and every later
      * write fails with EIO, so the copy ends with a partial record at its tail. */
     uint64_t torn_at_bytes;
@@ -56,7 +56,7 @@ typedef struct wal_fault_copy {
 } wal_fault_copy_t;
 
 typedef struct wal_faults {
-    wal_io_t io;  /* pass &faults.io as wal_config_t.io */
+    wal_io_t io; /* pass &faults.io as wal_config_t.io */
     wal_fault_copy_t copy[WAL_COPIES_MAX];
 } wal_faults_t;
 

@@ -41,10 +41,10 @@
 #include "common/kassert.h"
 #include "common/kerr.h"
 
-#define RING_DEPTH       64
-#define CHAIN_OPS_MAX    4    /* header write, record write, fdatasync, directory fsync */
-#define LAT_RING_MAX     1024 /* fsync latencies kept for the percentiles */
-#define SEGLIST_MAX      (1u << 20)
+#define RING_DEPTH    64
+#define CHAIN_OPS_MAX 4    /* header write, record write, fdatasync, directory fsync */
+#define LAT_RING_MAX  1024 /* fsync latencies kept for the percentiles */
+#define SEGLIST_MAX   (1u << 20)
 static_assert(WAL_COPIES_MAX * CHAIN_OPS_MAX <= RING_DEPTH, "a round fits in the ring");
 
 typedef struct wal_buf {
@@ -62,42 +62,42 @@ typedef struct ext {
  * before the thread starts). */
 typedef struct wal_copy {
     char dir[WAL_PATH_MAX];
-    int dirfd, fd;          /* directory, current segment (-1 when failed) */
-    int ok;                 /* 1 until copy_fail(); guarded by mu for readers */
+    int dirfd, fd;               /* directory, current segment (-1 when failed) */
+    int ok;                      /* 1 until copy_fail(); guarded by mu for readers */
     char reason[WAL_REASON_MAX]; /* guarded by mu */
-    uint64_t durable_lsn;   /* guarded by mu for readers */
+    uint64_t durable_lsn;        /* guarded by mu for readers */
     /* the round in progress */
     ext_t ext[2];
     int need_fsync, need_dirsync, dirsync_done, fsync_ok, round_done;
-    int outstanding;        /* submitted ops without a completion */
+    int outstanding; /* submitted ops without a completion */
     wal_io_op_t slot[CHAIN_OPS_MAX];
     struct timespec submitted;
 } wal_copy_t;
 
 struct wal {
-    wal_config_t cfg;       /* normalised copy; dirs point into copy[].dir */
+    wal_config_t cfg; /* normalised copy; dirs point into copy[].dir */
     const char *dirs[WAL_COPIES_MAX];
     int ncopies, quorum;
     wal_copy_t copy[WAL_COPIES_MAX];
     wal_io_t *io;
-    struct io_uring ring;   /* WAL thread only */
+    struct io_uring ring; /* WAL thread only */
     pthread_t thread;
-    int efd;                /* eventfd for the main thread */
+    int efd; /* eventfd for the main thread */
 
     pthread_mutex_t mu;
-    pthread_cond_t work;    /* WAL thread waits for appends / stop / sync requests */
-    pthread_cond_t space;   /* wal_append waits for buffer space */
-    wal_buf_t active;       /* guarded by mu */
-    wal_buf_t flush;        /* WAL thread only */
+    pthread_cond_t work;                   /* WAL thread waits for appends / stop / sync requests */
+    pthread_cond_t space;                  /* wal_append waits for buffer space */
+    wal_buf_t active;                      /* guarded by mu */
+    wal_buf_t flush;                       /* WAL thread only */
     int stop, sync_requested, thread_idle; /* guarded by mu */
-    _Atomic uint64_t last_lsn;    /* written under mu by wal_append */
-    _Atomic uint64_t durable_lsn; /* written by the WAL thread */
+    _Atomic uint64_t last_lsn;             /* written under mu by wal_append */
+    _Atomic uint64_t durable_lsn;          /* written by the WAL thread */
     _Atomic int healthy;
     char failure[2 * WAL_REASON_MAX]; /* set once, before healthy drops to 0 */
 
     /* WAL thread state */
     uint64_t seg_first_lsn, seg_off; /* current segment and where the next record goes */
-    int hdr_pending;        /* the current segment's header is not written yet */
+    int hdr_pending;                 /* the current segment's header is not written yet */
     wal_seg_hdr_t hdr;
     uint64_t written_lsn, synced_lsn;
     struct timespec last_sync;
@@ -113,22 +113,19 @@ struct wal {
 };
 
 static void
-notify(wal_t *w)
-{
+notify(wal_t *w) {
     uint64_t one = 1;
     ssize_t n = write(w->efd, &one, sizeof one);
     (void)n; /* EAGAIN only when the counter is saturated: it is readable anyway */
 }
 
 static uint64_t
-elapsed_us(const struct timespec *a, const struct timespec *b)
-{
+elapsed_us(const struct timespec *a, const struct timespec *b) {
     return (uint64_t)((b->tv_sec - a->tv_sec) * 1000000 + (b->tv_nsec - a->tv_nsec) / 1000);
 }
 
 static int
-ok_copies(const wal_t *w)
-{
+ok_copies(const wal_t *w) {
     int n = 0;
     for (int i = 0; i < w->ncopies; i++)
         n += w->copy[i].ok;
@@ -138,8 +135,7 @@ ok_copies(const wal_t *w)
 /* ---- failure states ------------------------------------------------------------------------ */
 
 static const char *
-kind_name(wal_io_kind_t k)
-{
+kind_name(wal_io_kind_t k) {
     switch (k) {
     case WAL_IO_OPEN: return "create segment";
     case WAL_IO_WRITE: return "write";
@@ -151,15 +147,15 @@ kind_name(wal_io_kind_t k)
 
 /* OK -> FAILED for one copy, for good: its fd is closed and no later round touches it. */
 static void
-copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err)
-{
+copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err) {
     wal_copy_t *c = &w->copy[ci];
     if (!c->ok)
         return;
     pthread_mutex_lock(&w->mu);
     c->ok = 0;
-    snprintf(c->reason, sizeof c->reason, "%s of segment %020" PRIu64 " at offset %" PRIu64
-             " failed: %s", kind_name(op->kind), w->seg_first_lsn, op->off, kerr_str(err));
+    snprintf(c->reason, sizeof c->reason,
+             "%s of segment %020" PRIu64 " at offset %" PRIu64 " failed: %s", kind_name(op->kind),
+             w->seg_first_lsn, op->off, kerr_str(err));
     pthread_mutex_unlock(&w->mu);
     /* With ops of its chain still in flight the fd stays open until they drained (on_cqe):
      * a linked op may resolve its fd only when issued, and the number could be reused. */
@@ -172,17 +168,17 @@ copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err)
 
 /* OK -> FAILED for the log, when fewer than quorum copies remain. */
 static void
-log_fail(wal_t *w)
-{
+log_fail(wal_t *w) {
     if (!atomic_load(&w->healthy))
         return;
     pthread_mutex_lock(&w->mu);
-    int n = snprintf(w->failure, sizeof w->failure, "log quorum lost: %d of %d copies ok, quorum %d",
-                     ok_copies(w), w->ncopies, w->quorum);
+    int n =
+        snprintf(w->failure, sizeof w->failure, "log quorum lost: %d of %d copies ok, quorum %d",
+                 ok_copies(w), w->ncopies, w->quorum);
     for (int i = 0; i < w->ncopies && n < (int)sizeof w->failure; i++)
         if (!w->copy[i].ok)
-            n += snprintf(w->failure + n, sizeof w->failure - (size_t)n, "; %s: %s",
-                          w->copy[i].dir, w->copy[i].reason);
+            n += snprintf(w->failure + n, sizeof w->failure - (size_t)n, "; %s: %s", w->copy[i].dir,
+                          w->copy[i].reason);
     atomic_store(&w->healthy, 0);
     pthread_cond_broadcast(&w->space);
     pthread_mutex_unlock(&w->mu);
@@ -190,8 +186,7 @@ log_fail(wal_t *w)
 }
 
 static void
-publish_durable(wal_t *w, uint64_t lsn)
-{
+publish_durable(wal_t *w, uint64_t lsn) {
     if (lsn <= atomic_load_explicit(&w->durable_lsn, memory_order_relaxed))
         return;
     ASSERT(lsn <= atomic_load(&w->last_lsn));
@@ -202,8 +197,7 @@ publish_durable(wal_t *w, uint64_t lsn)
 /* ---- segments ------------------------------------------------------------------------------ */
 
 static int
-hook_before(wal_t *w, wal_io_op_t *op)
-{
+hook_before(wal_t *w, wal_io_op_t *op) {
     if (!w->io || !w->io->before_cb)
         return 0;
     size_t want = op->len;
@@ -213,16 +207,14 @@ hook_before(wal_t *w, wal_io_op_t *op)
 }
 
 static int
-hook_after(wal_t *w, const wal_io_op_t *op, int res)
-{
+hook_after(wal_t *w, const wal_io_op_t *op, int res) {
     return w->io && w->io->after_cb ? w->io->after_cb(w->io->ctx, op, res) : res;
 }
 
 /* Create the segment file starting at first_lsn on copy ci; its header goes out with the next
  * round, followed by a directory fsync. */
 static void
-seg_open(wal_t *w, int ci, uint64_t first_lsn)
-{
+seg_open(wal_t *w, int ci, uint64_t first_lsn) {
     wal_copy_t *c = &w->copy[ci];
     wal_io_op_t op = {.copy = ci, .kind = WAL_IO_OPEN};
     char name[WAL_SEG_NAME_MAX];
@@ -248,8 +240,7 @@ seg_open(wal_t *w, int ci, uint64_t first_lsn)
 }
 
 static int
-seglist_add(wal_t *w, uint64_t first_lsn)
-{
+seglist_add(wal_t *w, uint64_t first_lsn) {
     pthread_mutex_lock(&w->mu);
     int rc = 0;
     if (w->nsegs == w->segs_cap) {
@@ -271,8 +262,7 @@ seglist_add(wal_t *w, uint64_t first_lsn)
 }
 
 static void
-seg_start(wal_t *w, uint64_t first_lsn)
-{
+seg_start(wal_t *w, uint64_t first_lsn) {
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         if (!c->ok)
@@ -298,8 +288,7 @@ seg_start(wal_t *w, uint64_t first_lsn)
 /* ---- rounds -------------------------------------------------------------------------------- */
 
 static void
-record_fsync(wal_t *w, const wal_copy_t *c)
-{
+record_fsync(wal_t *w, const wal_copy_t *c) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t us = elapsed_us(&c->submitted, &now);
@@ -312,13 +301,13 @@ record_fsync(wal_t *w, const wal_copy_t *c)
 /* Submit, for copy ci, the chain of what its round still needs. The hooks see every op first,
  * so a refused op fails the copy before anything of the chain is queued. */
 static void
-submit_chain(wal_t *w, int ci)
-{
+submit_chain(wal_t *w, int ci) {
     wal_copy_t *c = &w->copy[ci];
     int n = 0;
     for (int e = 0; e < 2; e++)
         if (c->ext[e].done < c->ext[e].len)
-            c->slot[n++] = (wal_io_op_t){.copy = ci, .kind = WAL_IO_WRITE,
+            c->slot[n++] = (wal_io_op_t){.copy = ci,
+                                         .kind = WAL_IO_WRITE,
                                          .off = c->ext[e].off + c->ext[e].done,
                                          .len = c->ext[e].len - c->ext[e].done};
     if (c->need_fsync)
@@ -357,8 +346,7 @@ submit_chain(wal_t *w, int ci)
 
 /* Apply one completion to its copy's round. */
 static void
-on_cqe(wal_t *w, uint64_t ud, int res)
-{
+on_cqe(wal_t *w, uint64_t ud, int res) {
     int ci = (int)(ud / CHAIN_OPS_MAX), k = (int)(ud % CHAIN_OPS_MAX);
     wal_copy_t *c = &w->copy[ci];
     wal_io_op_t *op = &c->slot[k];
@@ -394,14 +382,12 @@ on_cqe(wal_t *w, uint64_t ud, int res)
 
 /* After a copy's chain drained: done, or continue after a short write. */
 static int
-chain_drained(wal_t *w, int ci)
-{
+chain_drained(wal_t *w, int ci) {
     wal_copy_t *c = &w->copy[ci];
     if (!c->ok)
         return 1;
     int writes_done = c->ext[0].done == c->ext[0].len && c->ext[1].done == c->ext[1].len;
-    if (writes_done && (!c->need_fsync || c->fsync_ok) &&
-        (!c->need_dirsync || c->dirsync_done))
+    if (writes_done && (!c->need_fsync || c->fsync_ok) && (!c->need_dirsync || c->dirsync_done))
         return 1;
     submit_chain(w, ci); /* the rest of a short write, and a fresh fdatasync after it */
     return !c->ok;
@@ -409,8 +395,7 @@ chain_drained(wal_t *w, int ci)
 
 /* When a copy finished a synced round, the round is durable there; publish once a quorum has. */
 static void
-round_copy_done(wal_t *w, int ci, uint64_t upto_lsn, int do_sync)
-{
+round_copy_done(wal_t *w, int ci, uint64_t upto_lsn, int do_sync) {
     wal_copy_t *c = &w->copy[ci];
     c->round_done = 1;
     if (!c->ok || !do_sync)
@@ -426,8 +411,7 @@ round_copy_done(wal_t *w, int ci, uint64_t upto_lsn, int do_sync)
 }
 
 static void
-round_prepare(wal_t *w, const uint8_t *data, uint64_t len, int do_sync)
-{
+round_prepare(wal_t *w, const uint8_t *data, uint64_t len, int do_sync) {
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         memset(c->ext, 0, sizeof c->ext);
@@ -447,8 +431,7 @@ round_prepare(wal_t *w, const uint8_t *data, uint64_t len, int do_sync)
 /* Write data (whole records, or nothing for a sync-only round) at the end of the current
  * segment on every healthy copy; fdatasync when do_sync. Returns when every copy finished. */
 static void
-run_round(wal_t *w, const uint8_t *data, uint64_t len, uint64_t last_lsn, int do_sync)
-{
+run_round(wal_t *w, const uint8_t *data, uint64_t len, uint64_t last_lsn, int do_sync) {
     round_prepare(w, data, len, do_sync);
     for (;;) {
         int busy = 0;
@@ -460,8 +443,7 @@ run_round(wal_t *w, const uint8_t *data, uint64_t len, uint64_t last_lsn, int do
         int rc = io_uring_submit_and_wait(&w->ring, 1);
         ASSERT(rc >= 0 || rc == -EINTR);
         unsigned head, seen = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
             on_cqe(w, cqe->user_data, cqe->res);
             seen++;
         }
@@ -491,8 +473,7 @@ run_round(wal_t *w, const uint8_t *data, uint64_t len, uint64_t last_lsn, int do
 
 /* Bytes of the longest run of whole records at p (at least one record) that fits in room. */
 static uint64_t
-fitting_prefix(const uint8_t *p, uint64_t len, uint64_t room, uint64_t *nrec)
-{
+fitting_prefix(const uint8_t *p, uint64_t len, uint64_t room, uint64_t *nrec) {
     uint64_t off = 0;
     *nrec = 0;
     while (off < len) {
@@ -510,8 +491,7 @@ fitting_prefix(const uint8_t *p, uint64_t len, uint64_t room, uint64_t *nrec)
 /* Start a new segment at first_lsn. The old one is synced first (async mode may have left it
  * unsynced), because its fd is closed here and a later fdatasync would not cover it. */
 static void
-seg_cut(wal_t *w, uint64_t first_lsn)
-{
+seg_cut(wal_t *w, uint64_t first_lsn) {
     if (w->synced_lsn < w->written_lsn)
         run_round(w, NULL, 0, w->written_lsn, 1);
     if (atomic_load(&w->healthy))
@@ -519,8 +499,7 @@ seg_cut(wal_t *w, uint64_t first_lsn)
 }
 
 static void
-write_batch(wal_t *w, const wal_buf_t *b)
-{
+write_batch(wal_t *w, const wal_buf_t *b) {
     const uint8_t *p = b->data;
     uint64_t rem = b->len, lsn = b->first_lsn, size = w->cfg.segment_size_bytes;
     while (rem && atomic_load(&w->healthy)) {
@@ -550,8 +529,7 @@ write_batch(wal_t *w, const wal_buf_t *b)
 }
 
 static int
-sync_due(const wal_t *w, const struct timespec *now)
-{
+sync_due(const wal_t *w, const struct timespec *now) {
     if (w->synced_lsn >= w->written_lsn)
         return 0;
     return w->sync_requested || w->stop ||
@@ -560,8 +538,7 @@ sync_due(const wal_t *w, const struct timespec *now)
 
 /* Under mu: sleep until there is a batch, a sync to do, or stop. */
 static void
-wait_for_work(wal_t *w)
-{
+wait_for_work(wal_t *w) {
     for (;;) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -582,8 +559,7 @@ wait_for_work(wal_t *w)
 }
 
 static void *
-wal_thread_main(void *arg)
-{
+wal_thread_main(void *arg) {
     wal_t *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
@@ -621,8 +597,7 @@ wal_thread_main(void *arg)
 /* ---- the main thread's API ----------------------------------------------------------------- */
 
 static int
-buf_reserve(wal_buf_t *b, uint64_t need, uint64_t max)
-{
+buf_reserve(wal_buf_t *b, uint64_t need, uint64_t max) {
     if (b->len + need <= b->cap)
         return 0;
     uint64_t cap = b->cap ? b->cap : 64 * 1024;
@@ -639,8 +614,7 @@ buf_reserve(wal_buf_t *b, uint64_t need, uint64_t max)
 }
 
 int64_t
-wal_append(wal_t *w, uint32_t db, const void *payload, size_t len)
-{
+wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
     uint64_t sz = wal_rec_size(len);
     if (len > WAL_PAYLOAD_MAX || sz > w->cfg.buffer_bytes_max)
         return KERR_LIMIT;
@@ -667,46 +641,39 @@ wal_append(wal_t *w, uint32_t db, const void *payload, size_t len)
 }
 
 uint64_t
-wal_durable_lsn(const wal_t *w)
-{
+wal_durable_lsn(const wal_t *w) {
     return atomic_load_explicit(&((wal_t *)w)->durable_lsn, memory_order_acquire);
 }
 
 uint64_t
-wal_last_lsn(const wal_t *w)
-{
+wal_last_lsn(const wal_t *w) {
     return atomic_load_explicit(&((wal_t *)w)->last_lsn, memory_order_acquire);
 }
 
 int
-wal_notify_fd(const wal_t *w)
-{
+wal_notify_fd(const wal_t *w) {
     return w->efd;
 }
 
 void
-wal_notify_clear(wal_t *w)
-{
+wal_notify_clear(wal_t *w) {
     uint64_t v;
     ssize_t n = read(w->efd, &v, sizeof v);
     (void)n; /* EAGAIN: nothing to clear */
 }
 
 int
-wal_healthy(const wal_t *w)
-{
+wal_healthy(const wal_t *w) {
     return atomic_load(&((wal_t *)w)->healthy);
 }
 
 const char *
-wal_failure(const wal_t *w)
-{
+wal_failure(const wal_t *w) {
     return wal_healthy(w) ? NULL : w->failure;
 }
 
 int
-wal_sync_now(wal_t *w)
-{
+wal_sync_now(wal_t *w) {
     if (!wal_healthy(w))
         return KERR_QUORUM;
     pthread_mutex_lock(&w->mu);
@@ -717,22 +684,19 @@ wal_sync_now(wal_t *w)
 }
 
 static int
-u64_cmp(const void *a, const void *b)
-{
+u64_cmp(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 static int
-u32_cmp(const void *a, const void *b)
-{
+u32_cmp(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
 void
-wal_get_stats(const wal_t *cw, wal_stats_t *st)
-{
+wal_get_stats(const wal_t *cw, wal_stats_t *st) {
     wal_t *w = (wal_t *)cw;
     uint32_t lat[LAT_RING_MAX];
     memset(st, 0, sizeof *st);
@@ -766,8 +730,7 @@ wal_get_stats(const wal_t *cw, wal_stats_t *st)
 /* ---- open, close, retention ---------------------------------------------------------------- */
 
 int
-wal_config_norm(const wal_config_t *cfg, wal_config_t *out)
-{
+wal_config_norm(const wal_config_t *cfg, wal_config_t *out) {
     *out = *cfg;
     if (!cfg->dirs || cfg->ndirs < 1 || cfg->ndirs > WAL_COPIES_MAX)
         return KERR_INVAL;
@@ -792,8 +755,7 @@ wal_config_norm(const wal_config_t *cfg, wal_config_t *out)
 }
 
 static void
-wal_free(wal_t *w)
-{
+wal_free(wal_t *w) {
     for (int i = 0; i < w->ncopies; i++) {
         if (w->copy[i].fd >= 0)
             close(w->copy[i].fd);
@@ -812,8 +774,7 @@ wal_free(wal_t *w)
 }
 
 static int
-wal_init(wal_t *w, const wal_config_t *cfg)
-{
+wal_init(wal_t *w, const wal_config_t *cfg) {
     int rc = wal_config_norm(cfg, &w->cfg);
     if (rc)
         return rc;
@@ -842,8 +803,7 @@ wal_init(wal_t *w, const wal_config_t *cfg)
 
 /* The segments already on disk below the new one, so wal_retire_before() can retire them. */
 static int
-seed_segments(wal_t *w, uint64_t last_lsn)
-{
+seed_segments(wal_t *w, uint64_t last_lsn) {
     for (int i = 0; i < w->ncopies; i++) {
         wal_seg_t *v;
         int n, rc;
@@ -868,8 +828,7 @@ seed_segments(wal_t *w, uint64_t last_lsn)
 }
 
 int
-wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out)
-{
+wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     wal_t *w = calloc(1, sizeof *w);
     if (!w)
         return KERR_NOMEM;
@@ -916,8 +875,7 @@ fail:
 }
 
 void
-wal_close(wal_t *w)
-{
+wal_close(wal_t *w) {
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
@@ -930,33 +888,41 @@ wal_close(wal_t *w)
 }
 
 /* Move (or delete) one retired segment of every copy. The first copy whose rename into the
- * archive works provides the archived file; the others' files are removed. */
+ * archive works provides the archived file; when none shares the archive's file system the
+ * file is copied there first. The copies' files are only unlinked once the archive has it. */
 static int
-retire_one(wal_t *w, uint64_t first_lsn, const char *archive_dir)
-{
+retire_one(wal_t *w, uint64_t first_lsn, const char *archive_dir) {
     char name[WAL_SEG_NAME_MAX], src[WAL_PATH_MAX + WAL_SEG_NAME_MAX],
         dst[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
     wal_seg_name(name, sizeof name, first_lsn);
-    int archived = archive_dir == NULL, rc = 0;
-    if (archive_dir)
+    int renamed = -1, rc = 0;
+    if (archive_dir) {
         snprintf(dst, sizeof dst, "%s/%s", archive_dir, name);
+        for (int i = 0; i < w->ncopies && renamed < 0; i++) {
+            snprintf(src, sizeof src, "%s/%s", w->copy[i].dir, name);
+            if (rename(src, dst) == 0)
+                renamed = i;
+        }
+        for (int i = 0; i < w->ncopies && renamed < 0; i++) {
+            struct stat st;
+            snprintf(src, sizeof src, "%s/%s", w->copy[i].dir, name);
+            if (stat(src, &st) != 0)
+                continue;
+            if ((rc = wal_copy_file(src, archive_dir, name, (uint64_t)st.st_size)) != 0)
+                return rc; /* keep the live files: nothing may be lost */
+            renamed = w->ncopies;
+        }
+    }
     for (int i = 0; i < w->ncopies; i++) {
         snprintf(src, sizeof src, "%s/%s", w->copy[i].dir, name);
-        if (!archived && rename(src, dst) == 0) {
-            archived = 1;
-            continue;
-        }
-        if (unlink(src) != 0 && errno != ENOENT && rc == 0)
+        if (i != renamed && unlink(src) != 0 && errno != ENOENT && rc == 0)
             rc = KERR_SYS(errno);
     }
-    if (!archived) /* no copy shares the archive's file system */
-        rc = KERR_SYS(EXDEV);
     return rc;
 }
 
 int
-wal_retire_before(wal_t *w, uint64_t lsn, const char *archive_dir)
-{
+wal_retire_before(wal_t *w, uint64_t lsn, const char *archive_dir) {
     int rc = 0, n = 0;
     if (archive_dir && (rc = wal_mkdir_p(archive_dir)) != 0)
         return rc;

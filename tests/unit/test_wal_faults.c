@@ -8,8 +8,7 @@
 
 /* Open 3 copies with quorum 2 where copy 1 follows `plan`; append 2,000 records. */
 static void
-one_copy_fails(wal_fault_copy_t plan, const char *expect_reason)
-{
+one_copy_fails(wal_fault_copy_t plan, const char *expect_reason) {
     tdirs_t t;
     tdirs_make(&t, 3);
     wal_faults_t f;
@@ -49,25 +48,20 @@ one_copy_fails(wal_fault_copy_t plan, const char *expect_reason)
     tdirs_remove(&t);
 }
 
-Test(wal_faults, eio_on_write_fails_one_copy_and_commits_continue)
-{
-    one_copy_fails((wal_fault_copy_t){.write_fail_after = 20000, .write_errno = EIO},
-                   "write");
+Test(wal_faults, eio_on_write_fails_one_copy_and_commits_continue) {
+    one_copy_fails((wal_fault_copy_t){.write_fail_after = 20000, .write_errno = EIO}, "write");
 }
 
-Test(wal_faults, enospc_on_write_fails_one_copy_and_commits_continue)
-{
+Test(wal_faults, enospc_on_write_fails_one_copy_and_commits_continue) {
     one_copy_fails((wal_fault_copy_t){.write_fail_after = 5000, .write_errno = ENOSPC},
                    "No space left");
 }
 
-Test(wal_faults, eio_on_fsync_fails_one_copy_for_good)
-{
+Test(wal_faults, eio_on_fsync_fails_one_copy_for_good) {
     one_copy_fails((wal_fault_copy_t){.fsync_fail_nth = 3}, "fdatasync");
 }
 
-Test(wal_faults, two_failed_copies_lose_the_quorum_and_refuse_appends)
-{
+Test(wal_faults, two_failed_copies_lose_the_quorum_and_refuse_appends) {
     tdirs_t t;
     tdirs_make(&t, 3);
     wal_faults_t f;
@@ -104,13 +98,12 @@ Test(wal_faults, two_failed_copies_lose_the_quorum_and_refuse_appends)
     tdirs_remove(&t);
 }
 
-Test(wal_faults, short_writes_are_continued_not_failed)
-{
+Test(wal_faults, short_writes_are_continued_not_failed) {
     tdirs_t t;
     tdirs_make(&t, 2);
     wal_faults_t f;
     wal_faults_init(&f);
-    f.copy[0].short_write_max = 7;    /* odd, so records straddle the pieces */
+    f.copy[0].short_write_max = 7; /* odd, so records straddle the pieces */
     f.copy[1].short_write_max = 4096;
     wal_config_t cfg = tcfg(&t, 2);
     cfg.io = &f.io;
@@ -136,8 +129,7 @@ Test(wal_faults, short_writes_are_continued_not_failed)
     tdirs_remove(&t);
 }
 
-Test(wal_faults, torn_write_leaves_a_tail_that_recovery_cuts)
-{
+Test(wal_faults, torn_write_leaves_a_tail_that_recovery_cuts) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_faults_t f;
@@ -185,8 +177,7 @@ Test(wal_faults, torn_write_leaves_a_tail_that_recovery_cuts)
     tdirs_remove(&t);
 }
 
-Test(wal_faults, failed_segment_creation_fails_the_copy)
-{
+Test(wal_faults, failed_segment_creation_fails_the_copy) {
     tdirs_t t;
     tdirs_make(&t, 3);
     wal_faults_t f;

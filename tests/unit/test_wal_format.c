@@ -4,8 +4,7 @@
 
 #include "common/crc32c.h"
 
-Test(wal_format, record_round_trips_through_encode_and_check)
-{
+Test(wal_format, record_round_trips_through_encode_and_check) {
     const char payload[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
     size_t len = sizeof payload - 1;
     uint64_t sz = wal_rec_size(len);
@@ -29,8 +28,7 @@ Test(wal_format, record_round_trips_through_encode_and_check)
     cr_assert_eq(h.crc, crc32c(buf + 8, 24 + len));
 }
 
-Test(wal_format, record_check_rejects_flips_wrong_lsn_and_truncation)
-{
+Test(wal_format, record_check_rejects_flips_wrong_lsn_and_truncation) {
     uint8_t buf[128];
     wal_rec_encode(buf, 5, 1, 0, "hello", 5);
     uint64_t sz = wal_rec_size(5);
@@ -47,8 +45,7 @@ Test(wal_format, record_check_rejects_flips_wrong_lsn_and_truncation)
     cr_assert_eq(wal_rec_check(zero, sizeof zero, 5, &why), KERR_TORN, "zeros end the data");
 }
 
-Test(wal_format, segment_header_round_trip_and_damage)
-{
+Test(wal_format, segment_header_round_trip_and_damage) {
     wal_seg_hdr_t h;
     wal_seg_hdr_encode(&h, 1001, 1700000000000);
     const char *why;
@@ -69,8 +66,7 @@ Test(wal_format, segment_header_round_trip_and_damage)
     cr_assert_eq(wal_seg_hdr_check(&bad, sizeof bad, &why), KERR_VERSION);
 }
 
-Test(wal_format, segment_names_sort_by_lsn_and_parse_back)
-{
+Test(wal_format, segment_names_sort_by_lsn_and_parse_back) {
     char a[WAL_SEG_NAME_MAX], b[WAL_SEG_NAME_MAX];
     wal_seg_name(a, sizeof a, 9);
     wal_seg_name(b, sizeof b, 10);

@@ -8,8 +8,7 @@
 #include "common/crc32c.h"
 
 static void
-write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size)
-{
+write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
     cfg->segment_size_bytes = seg_size;
     wal_t *w;
     cr_assert_eq(wal_open(cfg, 0, &w), 0);
@@ -19,8 +18,7 @@ write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size)
 }
 
 static void
-seg_path(char *buf, size_t n, const char *dir, int index)
-{
+seg_path(char *buf, size_t n, const char *dir, int index) {
     wal_seg_t *v;
     int cnt;
     cr_assert_eq(wal_list_segments(dir, &v, &cnt), 0);
@@ -30,8 +28,7 @@ seg_path(char *buf, size_t n, const char *dir, int index)
 }
 
 static void
-poke(const char *path, uint64_t off, const void *bytes, size_t len)
-{
+poke(const char *path, uint64_t off, const void *bytes, size_t len) {
     int fd = open(path, O_WRONLY);
     cr_assert_geq(fd, 0);
     cr_assert_eq(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
@@ -39,8 +36,7 @@ poke(const char *path, uint64_t off, const void *bytes, size_t len)
 }
 
 static void
-flip(const char *path, uint64_t off)
-{
+flip(const char *path, uint64_t off) {
     int fd = open(path, O_RDWR);
     unsigned char b;
     cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
@@ -51,8 +47,7 @@ flip(const char *path, uint64_t off)
 
 /* A checksum of every file under dir (names, sizes and bytes), to see nothing changed. */
 static uint32_t
-dir_digest(const char *dir)
-{
+dir_digest(const char *dir) {
     wal_seg_t *v;
     int n;
     cr_assert_eq(wal_list_segments(dir, &v, &n), 0);
@@ -72,8 +67,7 @@ dir_digest(const char *dir)
     return crc;
 }
 
-Test(wal_recover, torn_tail_of_the_newest_segment_is_cut)
-{
+Test(wal_recover, torn_tail_of_the_newest_segment_is_cut) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -96,8 +90,7 @@ Test(wal_recover, torn_tail_of_the_newest_segment_is_cut)
     tdirs_remove(&t);
 }
 
-Test(wal_recover, flipped_byte_in_an_older_segment_is_refused_and_nothing_is_modified)
-{
+Test(wal_recover, flipped_byte_in_an_older_segment_is_refused_and_nothing_is_modified) {
     tdirs_t t;
     tdirs_make(&t, 2);
     wal_config_t cfg = tcfg(&t, 2);
@@ -133,8 +126,7 @@ Test(wal_recover, flipped_byte_in_an_older_segment_is_refused_and_nothing_is_mod
 /* Two rounds in one segment: LSNs 1..20 (synced), then 21..50 written as one round whose first
  * record carries the after-sync barrier. */
 static void
-two_rounds(tdirs_t *t, wal_config_t *cfg)
-{
+two_rounds(tdirs_t *t, wal_config_t *cfg) {
     wal_t *w;
     cr_assert_eq(wal_open(cfg, 0, &w), 0);
     cr_assert_eq(append_n(w, 20), 20);
@@ -144,8 +136,7 @@ two_rounds(tdirs_t *t, wal_config_t *cfg)
     (void)t;
 }
 
-Test(wal_recover, damage_followed_by_a_record_written_after_a_sync_is_corruption)
-{
+Test(wal_recover, damage_followed_by_a_record_written_after_a_sync_is_corruption) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -163,8 +154,7 @@ Test(wal_recover, damage_followed_by_a_record_written_after_a_sync_is_corruption
     tdirs_remove(&t);
 }
 
-Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail)
-{
+Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail) {
     /* The disk may persist a round's pages in any order: intact records of the same round after
      * the damage do not make it corruption. */
     tdirs_t t;
@@ -185,22 +175,19 @@ Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail)
 }
 
 static int
-count_cb(void *ctx, const wal_record_t *r)
-{
+count_cb(void *ctx, const wal_record_t *r) {
     uint64_t *n = ctx;
     (*n)++;
     return r->len == 0; /* stop (rc 1) on a record that lost its payload */
 }
 
 static void
-log_cb(void *ctx, const char *msg)
-{
+log_cb(void *ctx, const char *msg) {
     (*(int *)ctx)++;
     fprintf(stderr, "%s\n", msg);
 }
 
-Test(wal_recover, lagging_and_empty_copies_are_repaired_from_the_longest)
-{
+Test(wal_recover, lagging_and_empty_copies_are_repaired_from_the_longest) {
     tdirs_t t;
     tdirs_make(&t, 3);
     wal_config_t cfg = tcfg(&t, 2);
@@ -239,8 +226,7 @@ Test(wal_recover, lagging_and_empty_copies_are_repaired_from_the_longest)
     tdirs_remove(&t);
 }
 
-Test(wal_recover, replays_a_million_records_quickly, .timeout = 60)
-{
+Test(wal_recover, replays_a_million_records_quickly, .timeout = 60) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -264,8 +250,10 @@ Test(wal_recover, replays_a_million_records_quickly, .timeout = 60)
     clock_gettime(CLOCK_MONOTONIC, &c);
     double wsec = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     double rsec = (double)(c.tv_sec - b.tv_sec) + (double)(c.tv_nsec - b.tv_nsec) / 1e9;
-    fprintf(stderr, "1,000,000 records: appended+synced in %.2f s (%.0f records/s), "
-            "recovered in %.2f s (%.0f records/s)\n", wsec, 1e6 / wsec, rsec, 1e6 / rsec);
+    fprintf(stderr,
+            "1,000,000 records: appended+synced in %.2f s (%.0f records/s), "
+            "recovered in %.2f s (%.0f records/s)\n",
+            wsec, 1e6 / wsec, rsec, 1e6 / rsec);
     cr_assert_eq(n, 1000000);
     cr_assert_eq(last, 1000000);
     cr_assert_lt(rsec, 10.0);
@@ -273,8 +261,7 @@ Test(wal_recover, replays_a_million_records_quickly, .timeout = 60)
 }
 
 static char *
-check_output(const char *dir, int verbose, int *rc)
-{
+check_output(const char *dir, int verbose, int *rc) {
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -283,8 +270,7 @@ check_output(const char *dir, int verbose, int *rc)
     return text;
 }
 
-Test(wal_recover, check_dir_prints_segments_and_names_damage)
-{
+Test(wal_recover, check_dir_prints_segments_and_names_damage) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);

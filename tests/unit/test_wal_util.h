@@ -24,8 +24,7 @@ typedef struct tdirs {
 } tdirs_t;
 
 static inline void
-tdirs_make(tdirs_t *t, int n)
-{
+tdirs_make(tdirs_t *t, int n) {
     snprintf(t->root, sizeof t->root, "/tmp/keel-wal-test-XXXXXX");
     cr_assert_not_null(mkdtemp(t->root));
     t->n = n;
@@ -36,23 +35,24 @@ tdirs_make(tdirs_t *t, int n)
 }
 
 static inline int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
 }
 
 static inline void
-tdirs_remove(tdirs_t *t)
-{
+tdirs_remove(tdirs_t *t) {
     nftw(t->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static inline wal_config_t
-tcfg(tdirs_t *t, int quorum)
-{
-    wal_config_t c = {.dirs = t->dirs, .ndirs = t->n, .quorum = quorum, .sync_each_batch = 1,
-                      .segment_size_bytes = 1 << 20, .buffer_bytes_max = 1 << 20};
+tcfg(tdirs_t *t, int quorum) {
+    wal_config_t c = {.dirs = t->dirs,
+                      .ndirs = t->n,
+                      .quorum = quorum,
+                      .sync_each_batch = 1,
+                      .segment_size_bytes = 1 << 20,
+                      .buffer_bytes_max = 1 << 20};
     return c;
 }
 
@@ -64,8 +64,7 @@ typedef struct collect {
 } collect_t;
 
 static inline int
-collect_cb(void *ctx, const wal_record_t *r)
-{
+collect_cb(void *ctx, const wal_record_t *r) {
     collect_t *c = ctx;
     if (c->n == 0) {
         c->first = r->lsn;
@@ -82,8 +81,7 @@ collect_cb(void *ctx, const wal_record_t *r)
 
 /* Append n records "rec-<lsn>" and return the last LSN. */
 static inline int64_t
-append_n(wal_t *w, int n)
-{
+append_n(wal_t *w, int n) {
     int64_t lsn = 0;
     for (int i = 0; i < n; i++) {
         char buf[64];
@@ -96,8 +94,7 @@ append_n(wal_t *w, int n)
 }
 
 static inline int
-wait_durable(wal_t *w, uint64_t lsn, int ms_max)
-{
+wait_durable(wal_t *w, uint64_t lsn, int ms_max) {
     for (int i = 0; i < ms_max; i++) {
         if (wal_durable_lsn(w) >= lsn)
             return 1;
@@ -107,8 +104,7 @@ wait_durable(wal_t *w, uint64_t lsn, int ms_max)
 }
 
 static inline uint64_t
-file_size(const char *path)
-{
+file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }

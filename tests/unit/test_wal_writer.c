@@ -4,8 +4,7 @@
 
 #include <pthread.h>
 
-Test(wal_writer, appended_records_come_back_from_recovery)
-{
+Test(wal_writer, appended_records_come_back_from_recovery) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 0);
@@ -52,8 +51,7 @@ typedef struct durable_watch {
 } durable_watch_t;
 
 static void *
-watch_main(void *arg)
-{
+watch_main(void *arg) {
     durable_watch_t *d = arg;
     uint64_t prev = 0;
     while (!d->stop) {
@@ -66,8 +64,7 @@ watch_main(void *arg)
     return NULL;
 }
 
-Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_monotonic)
-{
+Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_monotonic) {
     tdirs_t t;
     tdirs_make(&t, 3);
     wal_config_t cfg = tcfg(&t, 2);
@@ -88,14 +85,15 @@ Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_
     wal_stats_t st;
     wal_get_stats(w, &st);
     cr_log_info("group commit: %d records, %llu batches, %.1f records/batch, %llu fsyncs, "
-                "fsync p50 %llu us p99 %llu us", n, (unsigned long long)st.batches,
-                st.records_per_batch_avg, (unsigned long long)st.fsyncs,
-                (unsigned long long)st.fsync_latency_p50_us,
+                "fsync p50 %llu us p99 %llu us",
+                n, (unsigned long long)st.batches, st.records_per_batch_avg,
+                (unsigned long long)st.fsyncs, (unsigned long long)st.fsync_latency_p50_us,
                 (unsigned long long)st.fsync_latency_p99_us);
-    fprintf(stderr, "group commit: %d records in %llu batches (%.1f/batch), %llu fsyncs, "
-            "fsync p50 %llu us p99 %llu us\n", n, (unsigned long long)st.batches,
-            st.records_per_batch_avg, (unsigned long long)st.fsyncs,
-            (unsigned long long)st.fsync_latency_p50_us,
+    fprintf(stderr,
+            "group commit: %d records in %llu batches (%.1f/batch), %llu fsyncs, "
+            "fsync p50 %llu us p99 %llu us\n",
+            n, (unsigned long long)st.batches, st.records_per_batch_avg,
+            (unsigned long long)st.fsyncs, (unsigned long long)st.fsync_latency_p50_us,
             (unsigned long long)st.fsync_latency_p99_us);
     cr_assert_gt(st.batches, 1);
     cr_assert_lt(st.batches, (uint64_t)n / 4, "appends were grouped");
@@ -116,8 +114,7 @@ Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_
     tdirs_remove(&t);
 }
 
-Test(wal_writer, async_mode_syncs_on_interval_and_on_request)
-{
+Test(wal_writer, async_mode_syncs_on_interval_and_on_request) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -143,8 +140,7 @@ Test(wal_writer, async_mode_syncs_on_interval_and_on_request)
     tdirs_remove(&t);
 }
 
-Test(wal_writer, back_pressure_blocks_then_all_records_are_kept)
-{
+Test(wal_writer, back_pressure_blocks_then_all_records_are_kept) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -167,8 +163,7 @@ Test(wal_writer, back_pressure_blocks_then_all_records_are_kept)
 }
 
 static int
-count_segments(const char *dir)
-{
+count_segments(const char *dir) {
     wal_seg_t *v;
     int n;
     if (wal_list_segments(dir, &v, &n) != 0)
@@ -177,8 +172,7 @@ count_segments(const char *dir)
     return n;
 }
 
-Test(wal_writer, segments_are_cut_and_retired_into_the_archive)
-{
+Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
     tdirs_t t;
     tdirs_make(&t, 2);
     wal_config_t cfg = tcfg(&t, 2);
