@@ -1,0 +1,148 @@
+/* cmd.c - command table registration, lookup and key extraction (see cmd.h). */
+#include "server/commands/cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/kassert.h"
+#include "server/core/mem.h"
+#include "server/ds/ht.h"
+
+extern cmd_def_t *const cmd_registry[]; /* registry.c, NULL-terminated */
+
+static ht_t *table;
+
+typedef struct name_key {
+    const char *p;
+    size_t n;
+} name_key_t;
+
+static uint64_t
+hash_key(const void *key)
+{
+    const name_key_t *k = key;
+    return ht_hash_bytes_nocase(k->p, k->n);
+}
+
+static uint64_t
+hash_entry(const void *entry)
+{
+    const cmd_def_t *c = entry;
+    return ht_hash_bytes_nocase(c->name, strlen(c->name));
+}
+
+static int
+key_eq(const void *entry, const void *key)
+{
+    const cmd_def_t *c = entry;
+    const name_key_t *k = key;
+    return strlen(c->name) == k->n && strncasecmp(c->name, k->p, k->n) == 0;
+}
+
+static const ht_type_t cmd_type = {hash_key, hash_entry, key_eq, NULL};
+
+static void
+register_cmd(cmd_def_t *c)
+{
+    c->fullname = kstrndup(c->name, strlen(c->name));
+    name_key_t k = {c->name, strlen(c->name)};
+    ht_pos_t pos;
+    ASSERT(ht_find_pos(table, &k, &pos) == NULL);
+    ht_insert_at(table, &pos, c);
+    for (cmd_def_t *s = c->subcmds; s && s->name; s++) {
+        size_t n = strlen(c->name) + strlen(s->name) + 2;
+        s->fullname = kmalloc(n);
+        snprintf(s->fullname, n, "%s|%s", c->name, s->name);
+        s->parent = c;
+    }
+}
+
+void
+cmd_table_init(void)
+{
+    if (table)
+        return;
+    table = ht_create(&cmd_type);
+    for (int i = 0; cmd_registry[i]; i++)
+        for (cmd_def_t *c = cmd_registry[i]; c->name; c++)
+            register_cmd(c);
+}
+
+cmd_def_t *
+cmd_lookup(const char *name, size_t n)
+{
+    name_key_t k = {name, n};
+    return ht_find(table, &k);
+}
+
+cmd_def_t *
+cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n)
+{
+    for (cmd_def_t *s = parent->subcmds; s && s->name; s++)
+        if (strlen(s->name) == n && strncasecmp(s->name, name, n) == 0)
+            return s;
+    return NULL;
+}
+
+cmd_def_t *
+cmd_resolve(int argc, karg_t *argv)
+{
+    cmd_def_t *c = cmd_lookup(argv[0].p, argv[0].n);
+    if (c && c->subcmds && argc >= 2) {
+        cmd_def_t *s = cmd_lookup_sub(c, argv[1].p, argv[1].n);
+        if (s)
+            return s;
+    }
+    return c;
+}
+
+int
+cmd_count(void)
+{
+    return (int)ht_size(table);
+}
+
+void
+cmd_foreach(void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx)
+{
+    for (int i = 0; cmd_registry[i]; i++)
+        for (cmd_def_t *c = cmd_registry[i]; c->name; c++)
+            fn(c, ctx);
+}
+
+bool
+cmd_arity_ok(const cmd_def_t *cmd, int argc)
+{
+    return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+int
+cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max)
+{
+    if (cmd->getkeys)
+        return cmd->getkeys(argc, argv, idx, max);
+    if (cmd->first_key <= 0)
+        return 0;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    int n = 0;
+    for (int i = cmd->first_key; i <= last && i < argc && n < max; i += step)
+        idx[n++] = i;
+    return n;
+}
+
+static void
+reset_one(cmd_def_t *c, void *ctx)
+{
+    (void)ctx;
+    memset(&c->stats, 0, sizeof c->stats);
+    for (cmd_def_t *s = c->subcmds; s && s->name; s++)
+        memset(&s->stats, 0, sizeof s->stats);
+}
+
+void
+cmd_reset_stats(void)
+{
+    cmd_foreach(reset_one, NULL);
+}

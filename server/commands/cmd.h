@@ -1,0 +1,82 @@
+/*
+ * cmd.h - the command table: metadata (arity, flags, keys) and dispatch.
+ *
+ * Each command group (strings, keys, lists, ...) defines a table of cmd_def_t in its own file
+ * and registry.c lists the tables. The metadata is what COMMAND INFO/DOCS/GETKEYS report, so it
+ * must be true: arity as in Valkey (negative = at least), key positions, flags.
+ */
+#ifndef KEEL_CMD_H
+#define KEEL_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/core/client.h"
+
+typedef void (*cmd_proc)(client_t *c);
+/* Keys of a call whose key positions the first/last/step triple cannot describe (numkeys);
+ * fills idx with argument indexes, returns how many (<= max), or -1 on bad syntax. */
+typedef int (*cmd_getkeys)(int argc, karg_t *argv, int *idx, int max);
+
+enum {
+    CMD_WRITE = 1 << 0,
+    CMD_READONLY = 1 << 1,
+    CMD_DENYOOM = 1 << 2,    /* refused with -OOM when over maxmemory (noeviction) */
+    CMD_ADMIN = 1 << 3,
+    CMD_PUBSUB = 1 << 4,
+    CMD_NOSCRIPT = 1 << 5,
+    CMD_BLOCKING = 1 << 6,
+    CMD_LOADING = 1 << 7,    /* allowed while loading */
+    CMD_STALE = 1 << 8,
+    CMD_FAST = 1 << 9,
+    CMD_NO_AUTH = 1 << 10,   /* allowed before AUTH */
+    CMD_NO_MULTI = 1 << 11,  /* not queued inside MULTI (rejected) */
+    CMD_ALLOW_BUSY = 1 << 12,
+    CMD_SKIP_MONITOR = 1 << 13,
+    CMD_SKIP_SLOWLOG = 1 << 14,
+    CMD_MULTI_OK = 1 << 15,  /* executed at once even inside MULTI (EXEC, DISCARD, WATCH...) */
+    CMD_SUBSCRIBER_OK = 1 << 16, /* allowed in RESP2 subscriber mode */
+    CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
+};
+
+typedef struct cmd_stats {
+    uint64_t calls, usec, rejected, failed;
+} cmd_stats_t;
+
+typedef struct cmd_def {
+    const char *name;   /* lower case; container commands hold subcommands */
+    cmd_proc proc;
+    int arity;
+    uint32_t flags;
+    int first_key, last_key, key_step; /* last_key -1 = last argument */
+    const char *group;  /* COMMAND DOCS group: string, generic, server, connection, ... */
+    const char *summary;
+    const char *since;
+    const char *complexity;
+    const char *acl;    /* ACL categories, space separated, without '@' ("write string fast") */
+    cmd_getkeys getkeys;
+    struct cmd_def *subcmds; /* NULL-name-terminated; for CLIENT, CONFIG, OBJECT, ... */
+    struct cmd_def *parent;
+    cmd_stats_t stats;
+    char *fullname;     /* "client|list" for subcommands, set at registration */
+} cmd_def_t;
+
+void cmd_table_init(void);
+cmd_def_t *cmd_lookup(const char *name, size_t n);
+/* The subcommand of a container command, or NULL. */
+cmd_def_t *cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n);
+/* Resolve argv to the command (or subcommand) to run; NULL if unknown. */
+cmd_def_t *cmd_resolve(int argc, karg_t *argv);
+int cmd_count(void);
+/* Calls fn for each top-level command. */
+void cmd_foreach(void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx);
+/* Key argument indexes of a call; -1 on bad syntax. */
+int cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max);
+bool cmd_arity_ok(const cmd_def_t *cmd, int argc);
+void cmd_reset_stats(void);
+
+/* The tables, one per group (registry.c). */
+extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_table_keys[],
+    cmd_table_command[], cmd_table_info[];
+
+#endif

@@ -1,0 +1,494 @@
+/* cmd_conn.c - connection commands: PING ECHO QUIT RESET HELLO AUTH SELECT CLIENT MULTI EXEC DISCARD. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/commands/cmd.h"
+#include "server/core/exec.h"
+#include "server/core/mem.h"
+#include "server/core/server.h"
+#include "server/core/util.h"
+#include "server/net/net.h"
+#include "server/net/reply.h"
+
+static bool
+arg_is(const karg_t *a, const char *s)
+{
+    return util_eq_nocase(a->p, a->n, s);
+}
+
+static void
+cmd_ping(client_t *c)
+{
+    if (c->argc > 2) {
+        reply_err_arity(c, "ping");
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) { /* subscriber mode: a push-style reply */
+        reply_array(c, 2);
+        reply_bulk(c, "pong", 4);
+        if (c->argc == 2)
+            reply_bulk(c, c->argv[1].p, c->argv[1].n);
+        else
+            reply_bulk(c, "", 0);
+        return;
+    }
+    if (c->argc == 2)
+        reply_bulk(c, c->argv[1].p, c->argv[1].n);
+    else
+        reply_simple(c, "PONG");
+}
+
+static void
+cmd_echo(client_t *c)
+{
+    reply_bulk(c, c->argv[1].p, c->argv[1].n);
+}
+
+static void
+cmd_quit(client_t *c)
+{
+    reply_ok(c);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+static void
+select_db(client_t *c, int id)
+{
+    c->db_id = id;
+    c->db = c->srv->dbs[id];
+}
+
+static void
+cmd_select(client_t *c)
+{
+    long long id;
+    if (!util_parse_ll(c->argv[1].p, c->argv[1].n, &id)) {
+        reply_err(c, ERR_NOT_INT);
+        return;
+    }
+    if (id < 0 || id >= c->srv->cfg.databases) {
+        reply_err(c, ERR_DB_INDEX);
+        return;
+    }
+    select_db(c, (int)id);
+    reply_ok(c);
+}
+
+static bool
+auth_ok(client_t *c, const karg_t *user, const karg_t *pass)
+{
+    const char *rp = c->srv->cfg.requirepass;
+    if (user && !arg_is(user, "default"))
+        return false;
+    return rp && pass->n == strlen(rp) && memcmp(pass->p, rp, pass->n) == 0;
+}
+
+static void
+cmd_auth(client_t *c)
+{
+    if (c->argc > 3) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    const char *rp = c->srv->cfg.requirepass;
+    if (c->argc == 2 && (!rp || !rp[0])) {
+        reply_err(c, "ERR AUTH <password> called without any password configured for the default "
+                     "user. Are you sure your configuration is correct?");
+        return;
+    }
+    const karg_t *user = c->argc == 3 ? &c->argv[1] : NULL;
+    if ((!rp || !rp[0]) && user && arg_is(user, "default")) {
+        c->flags |= CLIENT_AUTHENTICATED; /* nopass default user accepts anything */
+        reply_ok(c);
+        return;
+    }
+    if (!auth_ok(c, user, &c->argv[c->argc - 1])) {
+        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    c->flags |= CLIENT_AUTHENTICATED;
+    reply_ok(c);
+}
+
+static bool
+valid_name(const karg_t *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->p[i] < '!' || a->p[i] > '~')
+            return false;
+    return true;
+}
+
+static void
+set_name(client_t *c, const karg_t *a)
+{
+    kfree(c->name);
+    c->name = a->n ? kstrndup(a->p, a->n) : NULL;
+}
+
+static void
+hello_reply(client_t *c)
+{
+    reply_map(c, 7);
+    reply_bulk_cstr(c, "server");
+    reply_bulk_cstr(c, "redis");
+    reply_bulk_cstr(c, "version");
+    reply_bulk_cstr(c, KEEL_REDIS_COMPAT_VERSION);
+    reply_bulk_cstr(c, "proto");
+    reply_int(c, c->resp);
+    reply_bulk_cstr(c, "id");
+    reply_int(c, (long long)c->id);
+    reply_bulk_cstr(c, "mode");
+    reply_bulk_cstr(c, "standalone");
+    reply_bulk_cstr(c, "role");
+    reply_bulk_cstr(c, "master");
+    reply_bulk_cstr(c, "modules");
+    reply_empty_array(c);
+}
+
+static void
+cmd_hello(client_t *c)
+{
+    long long ver = 0;
+    int i = 1;
+    if (c->argc >= 2) {
+        if (!util_parse_ll(c->argv[1].p, c->argv[1].n, &ver)) {
+            reply_err(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
+            reply_err(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    const karg_t *user = NULL, *pass = NULL, *name = NULL;
+    for (; i < c->argc; i++) {
+        int left = c->argc - i - 1;
+        if (arg_is(&c->argv[i], "auth") && left >= 2) {
+            user = &c->argv[i + 1];
+            pass = &c->argv[i + 2];
+            i += 2;
+        } else if (arg_is(&c->argv[i], "setname") && left >= 1) {
+            name = &c->argv[i + 1];
+            i++;
+        } else {
+            reply_errf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].n, c->argv[i].p);
+            return;
+        }
+    }
+    if (user) {
+        const char *rp = c->srv->cfg.requirepass;
+        bool nopass = !rp || !rp[0];
+        if (!(nopass && arg_is(user, "default")) && !auth_ok(c, user, pass)) {
+            reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            return;
+        }
+        c->flags |= CLIENT_AUTHENTICATED;
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        reply_err(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                     "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                     "authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if (name) {
+        if (!valid_name(name)) {
+            reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        set_name(c, name);
+    }
+    if (ver)
+        c->resp = (int)ver;
+    hello_reply(c);
+}
+
+static void
+cmd_reset(client_t *c)
+{
+    exec_client_cleanup(c); /* MULTI, WATCH, subscriptions, blocking state */
+    c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
+    select_db(c, 0);
+    c->resp = 2;
+    kfree(c->name);
+    c->name = NULL;
+    const char *rp = c->srv->cfg.requirepass;
+    if (rp && rp[0])
+        c->flags &= ~CLIENT_AUTHENTICATED;
+    reply_simple(c, "RESET");
+}
+
+/* ---- CLIENT ---- */
+
+static void
+client_id(client_t *c)
+{
+    reply_int(c, (long long)c->id);
+}
+
+static void
+client_setname(client_t *c)
+{
+    if (!valid_name(&c->argv[2])) {
+        reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+        return;
+    }
+    set_name(c, &c->argv[2]);
+    reply_ok(c);
+}
+
+static void
+client_getname(client_t *c)
+{
+    if (c->name)
+        reply_bulk_cstr(c, c->name);
+    else
+        reply_null(c);
+}
+
+static void
+client_setinfo(client_t *c)
+{
+    if (!arg_is(&c->argv[2], "lib-name") && !arg_is(&c->argv[2], "lib-ver")) {
+        reply_errf(c, "ERR Unrecognized option '%.*s'", (int)c->argv[2].n, c->argv[2].p);
+        return;
+    }
+    if (!valid_name(&c->argv[3]) && c->argv[3].n) {
+        reply_err(c, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
+        return;
+    }
+    reply_ok(c);
+}
+
+static bool
+client_type_is(client_t *t, const karg_t *type)
+{
+    if (arg_is(type, "normal"))
+        return t->pubsub == NULL;
+    if (arg_is(type, "pubsub"))
+        return t->pubsub != NULL;
+    return false; /* master, replica: none in this build */
+}
+
+static void
+client_list(client_t *c)
+{
+    server_t *s = c->srv;
+    const karg_t *type = NULL;
+    int ids_from = 0;
+    if (c->argc >= 4 && arg_is(&c->argv[2], "type")) {
+        type = &c->argv[3];
+        if (!arg_is(type, "normal") && !arg_is(type, "pubsub") && !arg_is(type, "master") &&
+            !arg_is(type, "replica") && !arg_is(type, "slave")) {
+            reply_errf(c, "ERR Unknown client type '%.*s'", (int)type->n, type->p);
+            return;
+        }
+    } else if (c->argc >= 4 && arg_is(&c->argv[2], "id")) {
+        ids_from = 3;
+        for (int i = 3; i < c->argc; i++) {
+            long long id;
+            if (!util_parse_ll(c->argv[i].p, c->argv[i].n, &id) || id <= 0) {
+                reply_err(c, "ERR Invalid client ID");
+                return;
+            }
+        }
+    } else if (c->argc != 2) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    size_t cap = 1024, len = 0;
+    char *out = kmalloc(cap);
+    char line[1024];
+    for (client_t *t = s->clients; t; t = t->next) {
+        if (type && !client_type_is(t, type))
+            continue;
+        if (ids_from) {
+            bool hit = false;
+            for (int i = ids_from; i < c->argc && !hit; i++) {
+                long long id;
+                util_parse_ll(c->argv[i].p, c->argv[i].n, &id);
+                hit = (uint64_t)id == t->id;
+            }
+            if (!hit)
+                continue;
+        }
+        int n = net_client_info(t, line, sizeof line);
+        if (len + (size_t)n + 2 > cap) {
+            while (len + (size_t)n + 2 > cap)
+                cap *= 2;
+            out = krealloc(out, cap);
+        }
+        memcpy(out + len, line, (size_t)n);
+        len += (size_t)n;
+        out[len++] = '\n';
+    }
+    reply_verbatim(c, out, len, "txt");
+    kfree(out);
+}
+
+static void
+client_info(client_t *c)
+{
+    char line[1024];
+    int n = net_client_info(c, line, sizeof line - 1);
+    line[n++] = '\n';
+    reply_verbatim(c, line, (size_t)n, "txt");
+}
+
+/* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes/no]. */
+static void
+client_kill(client_t *c)
+{
+    server_t *s = c->srv;
+    if (c->argc == 3) { /* old form: by address, error when not found */
+        for (client_t *t = s->clients; t; t = t->next) {
+            if (strlen(t->addr) == c->argv[2].n && !memcmp(t->addr, c->argv[2].p, c->argv[2].n)) {
+                client_close_async(t);
+                reply_ok(c);
+                return;
+            }
+        }
+        reply_err(c, "ERR No such client");
+        return;
+    }
+    if ((c->argc - 2) % 2) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    long long id = 0;
+    const karg_t *addr = NULL, *laddr = NULL, *type = NULL, *user = NULL;
+    bool skipme = true;
+    for (int i = 2; i < c->argc; i += 2) {
+        const karg_t *k = &c->argv[i], *v = &c->argv[i + 1];
+        if (arg_is(k, "id")) {
+            if (!util_parse_ll(v->p, v->n, &id) || id <= 0) {
+                reply_err(c, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_is(k, "addr")) {
+            addr = v;
+        } else if (arg_is(k, "laddr")) {
+            laddr = v;
+        } else if (arg_is(k, "type")) {
+            if (!arg_is(v, "normal") && !arg_is(v, "pubsub") && !arg_is(v, "master") &&
+                !arg_is(v, "replica") && !arg_is(v, "slave")) {
+                reply_errf(c, "ERR Unknown client type '%.*s'", (int)v->n, v->p);
+                return;
+            }
+            type = v;
+        } else if (arg_is(k, "user")) {
+            user = v;
+        } else if (arg_is(k, "skipme")) {
+            if (arg_is(v, "yes"))
+                skipme = true;
+            else if (arg_is(v, "no"))
+                skipme = false;
+            else {
+                reply_err(c, ERR_SYNTAX);
+                return;
+            }
+        } else {
+            reply_err(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    long long killed = 0;
+    for (client_t *t = s->clients; t; t = t->next) {
+        if (id && t->id != (uint64_t)id)
+            continue;
+        if (addr && (strlen(t->addr) != addr->n || memcmp(t->addr, addr->p, addr->n)))
+            continue;
+        if (laddr && (strlen(t->laddr) != laddr->n || memcmp(t->laddr, laddr->p, laddr->n)))
+            continue;
+        if (type && !client_type_is(t, type))
+            continue;
+        if (user && !arg_is(user, "default"))
+            continue;
+        if (t == c && skipme)
+            continue;
+        client_close_async(t);
+        killed++;
+    }
+    reply_int(c, killed);
+}
+
+static void
+client_flag_onoff(client_t *c, uint32_t flag)
+{
+    if (arg_is(&c->argv[2], "on"))
+        c->flags |= flag;
+    else if (arg_is(&c->argv[2], "off"))
+        c->flags &= ~flag;
+    else {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    reply_ok(c);
+}
+
+static void
+client_no_evict(client_t *c)
+{
+    client_flag_onoff(c, CLIENT_NO_EVICT);
+}
+
+static void
+client_no_touch(client_t *c)
+{
+    client_flag_onoff(c, CLIENT_NO_TOUCH);
+}
+
+static void
+client_help(client_t *c)
+{
+    static const char *const lines[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME", "    Return the name of the current connection.",
+        "ID", "    Return the ID of the current connection.",
+        "INFO", "    Return information about the current client connection.",
+        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
+        "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> ...]", "    Return information about client connections.",
+        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+        "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>", "    Set client meta attributes (LIB-NAME, LIB-VER).",
+        "HELP", "    Print this help.",
+    };
+    int n = (int)(sizeof lines / sizeof *lines);
+    reply_array(c, n);
+    for (int i = 0; i < n; i++)
+        reply_simple(c, lines[i]);
+}
+
+static cmd_def_t client_subcmds[] = {
+    {"id", client_id, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the unique client ID of the connection.", "5.0.0", "O(1)", "slow connection"},
+    {"setname", client_setname, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9", "O(1)", "slow connection"},
+    {"getname", client_getname, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the name of the connection.", "2.6.9", "O(1)", "slow connection"},
+    {"setinfo", client_setinfo, 4, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets information specific to the client or connection.", "7.2.0", "O(1)", "slow connection"},
+    {"list", client_list, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Lists open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
+    {"info", client_info, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns information about the connection.", "6.2.0", "O(1)", "slow connection"},
+    {"kill", client_kill, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Terminates open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
+    {"no-evict", client_no_evict, 3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "admin slow dangerous connection"},
+    {"no-touch", client_no_touch, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "slow connection"},
+    {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
+    {0},
+};
+
+cmd_def_t cmd_table_conn[] = {
+    {"ping", cmd_ping, -1, CMD_FAST | CMD_SUBSCRIBER_OK | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "fast connection"},
+    {"echo", cmd_echo, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", "O(1)", "fast connection"},
+    {"quit", cmd_quit, -1, CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", "O(1)", "fast connection"},
+    {"reset", cmd_reset, 1, CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK | CMD_FAST, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", "O(1)", "fast connection"},
+    {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Handshakes with the server.", "6.0.0", "O(1)", "fast connection"},
+    {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "fast connection"},
+    {"select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "connection", "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
+    {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
+    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
+    {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", "slow transaction"},
+    {"discard", cmd_discard, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands", "fast transaction"},
+    {0},
+};

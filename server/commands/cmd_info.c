@@ -1,0 +1,235 @@
+/* cmd_info.c - INFO: the usual sections in name:value form, plus Keel's wal and snapshot. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "server/commands/cmd.h"
+#include "server/core/evict.h"
+#include "server/core/mem.h"
+#include "server/core/persist.h"
+#include "server/core/sbuf.h"
+#include "server/core/server.h"
+#include "server/core/util.h"
+#include "server/net/reply.h"
+
+static void
+human(char *buf, size_t len, double n)
+{
+    const char *u = "BKMGTP";
+    int i = 0;
+    while (n >= 1024 && i < 5) {
+        n /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(buf, len, "%.0fB", n);
+    else
+        snprintf(buf, len, "%.2f%c", n, u[i]);
+}
+
+static void
+sec_server(server_t *s, sbuf_t *b)
+{
+    struct utsname un;
+    uname(&un);
+    int64_t up = (util_time_ms() - s->stats.start_ms) / 1000;
+    sbuf_printf(b,
+                "redis_version:%s\r\nkeel_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
+                "arch_bits:%d\r\nmultiplexing_api:epoll\r\ngcc_version:%d.%d.%d\r\n"
+                "process_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
+                "uptime_in_days:%lld\r\nhz:%d\r\nlru_clock:%u\r\nexecutable:keel-server\r\n"
+                "config_file:%s\r\nio_threads_active:0\r\n",
+                KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
+                (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+                (int)getpid(), s->port_bound, (long long)util_time_us(), (long long)up,
+                (long long)(up / 86400), s->cfg.hz, db_lru_clock(),
+                s->config_file ? s->config_file : "");
+}
+
+static void
+sec_clients(server_t *s, sbuf_t *b)
+{
+    size_t blocked = 0, pubsub = 0, watching = 0;
+    for (client_t *c = s->clients; c; c = c->next) {
+        blocked += (c->flags & CLIENT_BLOCKED) != 0;
+        pubsub += c->pubsub != NULL;
+        watching += c->watched != NULL;
+    }
+    sbuf_printf(b,
+                "connected_clients:%zu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
+                "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
+                "blocked_clients:%zu\r\ntracking_clients:0\r\npubsub_clients:%zu\r\n"
+                "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n",
+                s->nclients, s->cfg.maxclients, blocked, pubsub, watching, blocked);
+}
+
+static void
+sec_memory(server_t *s, sbuf_t *b)
+{
+    size_t used = kmem_used(), rss = kmem_rss();
+    static size_t peak;
+    if (used > peak)
+        peak = used;
+    char h1[32], h2[32], h3[32], h4[32];
+    human(h1, sizeof h1, (double)used);
+    human(h2, sizeof h2, (double)rss);
+    human(h3, sizeof h3, (double)peak);
+    human(h4, sizeof h4, (double)s->cfg.maxmemory);
+    size_t tables = 0;
+    for (int i = 0; i < s->cfg.databases; i++)
+        tables += ht_mem_bytes(s->dbs[i]->keys) + ht_mem_bytes(s->dbs[i]->expires);
+    sbuf_printf(b,
+                "used_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+                "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
+                "used_memory_overhead:%zu\r\nused_memory_dataset:%zu\r\nmaxmemory:%lld\r\n"
+                "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmem_fragmentation_ratio:%.2f\r\n"
+                "mem_allocator:%s\r\nlazyfree_pending_objects:0\r\n",
+                used, h1, rss, h2, peak, h3, tables, used > tables ? used - tables : 0,
+                s->cfg.maxmemory, h4, evict_policy_name(s->cfg.maxmemory_policy),
+                used ? (double)rss / (double)used : 0.0, kmem_allocator());
+}
+
+static void
+sec_stats(server_t *s, sbuf_t *b)
+{
+    server_stats_t *st = &s->stats;
+    sbuf_printf(b,
+                "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%llu\r\n"
+                "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
+                "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+                "pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:%llu\r\n"
+                "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
+                (unsigned long long)st->connections, (unsigned long long)st->commands,
+                (unsigned long long)st->net_in, (unsigned long long)st->net_out,
+                (unsigned long long)st->rejected_conn, (unsigned long long)st->expired_keys,
+                (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,
+                (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_errors,
+                (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
+}
+
+static void
+sec_replication(server_t *s, sbuf_t *b)
+{
+    (void)s;
+    sbuf_printf(b, "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
+                   "repl_backlog_active:0\r\n");
+}
+
+static void
+sec_cpu(server_t *s, sbuf_t *b)
+{
+    (void)s;
+    struct rusage self, ch;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &ch);
+    sbuf_printf(b, "used_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
+                   "used_cpu_sys_children:%ld.%06ld\r\nused_cpu_user_children:%ld.%06ld\r\n",
+                (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
+                (long)self.ru_utime.tv_usec, (long)ch.ru_stime.tv_sec, (long)ch.ru_stime.tv_usec,
+                (long)ch.ru_utime.tv_sec, (long)ch.ru_utime.tv_usec);
+}
+
+static void
+stat_line(sbuf_t *b, cmd_def_t *cmd)
+{
+    if (!cmd->stats.calls && !cmd->stats.failed && !cmd->stats.rejected)
+        return;
+    char name[128];
+    snprintf(name, sizeof name, "%s", cmd->fullname ? cmd->fullname : cmd->name);
+    sbuf_printf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+                name, (unsigned long long)cmd->stats.calls, (unsigned long long)cmd->stats.usec,
+                cmd->stats.calls ? (double)cmd->stats.usec / (double)cmd->stats.calls : 0.0,
+                (unsigned long long)cmd->stats.rejected, (unsigned long long)cmd->stats.failed);
+}
+
+static void
+cmdstat_cb(cmd_def_t *cmd, void *ctx)
+{
+    stat_line(ctx, cmd);
+    for (cmd_def_t *s = cmd->subcmds; s && s->name; s++)
+        stat_line(ctx, s);
+}
+
+static void
+sec_keyspace(server_t *s, sbuf_t *b)
+{
+    for (int i = 0; i < s->cfg.databases; i++) {
+        size_t n = db_size(s->dbs[i]);
+        if (n)
+            sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, n, db_expires_size(s->dbs[i]));
+    }
+}
+
+typedef struct section {
+    const char *name, *title;
+    void (*fn)(server_t *s, sbuf_t *b);
+    bool dflt; /* in plain INFO */
+} section_t;
+
+static void
+sec_commandstats(server_t *s, sbuf_t *b)
+{
+    (void)s;
+    cmd_foreach(cmdstat_cb, b);
+}
+
+static const section_t sections[] = {
+    {"server", "Server", sec_server, true},
+    {"clients", "Clients", sec_clients, true},
+    {"memory", "Memory", sec_memory, true},
+    {"persistence", "Persistence", NULL, true},
+    {"stats", "Stats", sec_stats, true},
+    {"replication", "Replication", sec_replication, true},
+    {"cpu", "CPU", sec_cpu, true},
+    {"wal", "WAL", NULL, true},
+    {"snapshot", "Snapshot", NULL, true},
+    {"commandstats", "Commandstats", sec_commandstats, false},
+    {"keyspace", "Keyspace", sec_keyspace, true},
+};
+
+static bool
+wanted(client_t *c, const section_t *sec)
+{
+    if (c->argc == 1)
+        return sec->dflt;
+    for (int i = 1; i < c->argc; i++) {
+        const karg_t *a = &c->argv[i];
+        if (util_eq_nocase(a->p, a->n, "all") || util_eq_nocase(a->p, a->n, "everything"))
+            return true;
+        if (util_eq_nocase(a->p, a->n, "default") && sec->dflt)
+            return true;
+        if (util_eq_nocase(a->p, a->n, sec->name))
+            return true;
+    }
+    return false;
+}
+
+static void
+cmd_info(client_t *c)
+{
+    server_t *s = c->srv;
+    sbuf_t b = {0};
+    size_t n = sizeof sections / sizeof *sections;
+    for (size_t i = 0; i < n; i++) {
+        if (!wanted(c, &sections[i]))
+            continue;
+        if (b.len)
+            sbuf_append(&b, "\r\n", 2);
+        sbuf_printf(&b, "# %s\r\n", sections[i].title);
+        if (sections[i].fn)
+            sections[i].fn(s, &b);
+        else
+            persist_info(s, sections[i].name, &b);
+    }
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    sbuf_free(&b);
+}
+
+cmd_def_t cmd_table_info[] = {
+    {"info", cmd_info, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0", "O(1)", "slow dangerous"},
+    {0},
+};

@@ -1,0 +1,12 @@
+/* registry.c - the list of command tables, one per group. Add a group's table here. */
+#include "server/commands/cmd.h"
+
+cmd_def_t *const cmd_registry[] = {
+    cmd_table_server,
+    cmd_table_conn,
+    cmd_table_string,
+    cmd_table_keys,
+    cmd_table_command,
+    cmd_table_info,
+    NULL,
+};

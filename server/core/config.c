@@ -1,0 +1,588 @@
+/* config.c - the settings table and its parsers (see config.h). */
+#include "server/core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <limits.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "server/core/evict.h"
+#include "server/core/exec.h"
+#include "server/core/mem.h"
+#include "server/core/util.h"
+#include "server/net/resp.h"
+
+enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
+#define C_IMMUTABLE 1
+#define C_COMPAT    2 /* accepted and reported for client compatibility; no effect in Keel */
+
+typedef struct cfg_def cfg_def_t;
+typedef int (*cfg_set_fn)(server_t *s, const cfg_def_t *d, int argc, const char *const *argv,
+                          char *err, size_t errlen);
+typedef void (*cfg_get_fn)(server_t *s, const cfg_def_t *d, char *buf, size_t len);
+
+struct cfg_def {
+    const char *name;
+    int type;
+    size_t off; /* offset into server_config_t */
+    long long min, max;
+    const char *dflt;
+    const char *const *enums;
+    int flags;
+    cfg_set_fn set;
+    cfg_get_fn get;
+};
+
+#define OFF(f) offsetof(server_config_t, f)
+
+static const char *const yesno[] = {"no", "yes", NULL};
+static const char *const durability_names[] = {"off", "async", "sync", NULL};
+static const char *const policy_names[] = {"noeviction",   "allkeys-lru",     "allkeys-lfu",
+                                           "allkeys-random", "volatile-lru",  "volatile-lfu",
+                                           "volatile-random", "volatile-ttl", NULL};
+static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+
+static int set_obuf_limit(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_obuf_limit(server_t *, const cfg_def_t *, char *, size_t);
+static int set_wal_dir(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_wal_dir(server_t *, const cfg_def_t *, char *, size_t);
+static int set_notify(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static int set_compat(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_compat(server_t *, const cfg_def_t *, char *, size_t);
+
+static const cfg_def_t defs[] = {
+    {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
+    {"port", C_INT, OFF(port), 0, 65535, "6379", NULL, C_IMMUTABLE, NULL, NULL},
+    {"dir", C_STR, OFF(dir), 0, 0, "./data", NULL, C_IMMUTABLE, NULL, NULL},
+    {"requirepass", C_STR, OFF(requirepass), 0, 0, "", NULL, 0, NULL, NULL},
+    {"databases", C_INT, OFF(databases), 1, SERVER_DBS_MAX, "16", NULL, C_IMMUTABLE, NULL, NULL},
+    {"maxclients", C_INT, OFF(maxclients), 1, 1000000, "10000", NULL, 0, NULL, NULL},
+    {"timeout", C_INT, OFF(timeout_s), 0, 100000000, "0", NULL, 0, NULL, NULL},
+    {"tcp-keepalive", C_INT, OFF(tcp_keepalive_s), 0, 100000000, "300", NULL, 0, NULL, NULL},
+    {"proto-max-bulk-len", C_MEM, OFF(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", NULL, 0, NULL, NULL},
+    {"client-query-buffer-limit", C_MEM, OFF(client_query_buffer_limit), 1024 * 1024, LLONG_MAX, "1gb", NULL, 0, NULL, NULL},
+    {"max-multibulk-len", C_INT, OFF(multibulk_max), 1, INT32_MAX, "1048576", NULL, 0, NULL, NULL},
+    {"client-output-buffer-limit", C_SPECIAL, 0, 0, 0, NULL, NULL, 0, set_obuf_limit, get_obuf_limit},
+    {"maxmemory", C_MEM, OFF(maxmemory), 0, LLONG_MAX, "0", NULL, 0, NULL, NULL},
+    {"maxmemory-policy", C_ENUM, OFF(maxmemory_policy), 0, 0, "noeviction", policy_names, 0, NULL, NULL},
+    {"maxmemory-samples", C_INT, OFF(maxmemory_samples), 1, 64, "5", NULL, 0, NULL, NULL},
+    {"lfu-log-factor", C_INT, OFF(lfu_log_factor), 0, INT32_MAX, "10", NULL, 0, NULL, NULL},
+    {"lfu-decay-time", C_INT, OFF(lfu_decay_time), 0, INT32_MAX, "1", NULL, 0, NULL, NULL},
+    {"hz", C_INT, OFF(hz), 1, 500, "10", NULL, 0, NULL, NULL},
+    {"active-expire-enabled", C_BOOL, OFF(active_expire), 0, 1, "yes", yesno, 0, NULL, NULL},
+    {"durability", C_ENUM, OFF(durability), 0, 0, "sync", durability_names, C_IMMUTABLE, NULL, NULL},
+    {"loglevel", C_ENUM, OFF(loglevel), 0, 0, "notice", loglevels, 0, NULL, NULL},
+    {"logfile", C_STR, OFF(logfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    {"pidfile", C_STR, OFF(pidfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    {"daemonize", C_BOOL, OFF(daemonize), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
+    {"io-threads", C_INT, OFF(io_threads), 1, 128, "1", NULL, C_IMMUTABLE, NULL, NULL},
+    {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"hash-max-listpack-value", C_INT, OFF(hash_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
+    {"set-max-intset-entries", C_INT, OFF(set_max_intset_entries), 0, LLONG_MAX, "512", NULL, 0, NULL, NULL},
+    {"set-max-listpack-entries", C_INT, OFF(set_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"set-max-listpack-value", C_INT, OFF(set_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
+    {"zset-max-listpack-entries", C_INT, OFF(zset_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"zset-max-listpack-value", C_INT, OFF(zset_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
+    {"list-max-listpack-size", C_INT, OFF(list_max_listpack_size), -5, LLONG_MAX, "-2", NULL, 0, NULL, NULL},
+    {"notify-keyspace-events", C_SPECIAL, OFF(notify_keyspace_events), 0, 0, "", NULL, 0, set_notify, NULL},
+    {"wal-dir", C_SPECIAL, 0, 0, 0, NULL, NULL, C_IMMUTABLE, set_wal_dir, get_wal_dir},
+    {"wal-quorum", C_INT, OFF(wal_quorum), 0, 64, "0", NULL, C_IMMUTABLE, NULL, NULL},
+    {"wal-segment-size", C_MEM, OFF(wal_segment_size), 1024 * 1024, LLONG_MAX, "64mb", NULL, C_IMMUTABLE, NULL, NULL},
+    {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL, NULL},
+    {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL, 0, NULL, NULL},
+    {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
+    {"save", C_SPECIAL, 0, 0, 0, "", NULL, C_COMPAT, set_compat, get_compat},
+    {"appendonly", C_SPECIAL, 0, 0, 0, "no", NULL, C_COMPAT, set_compat, get_compat},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL},
+};
+
+static const cfg_def_t *
+find_def(const char *name, size_t n)
+{
+    for (const cfg_def_t *d = defs; d->name; d++)
+        if (strlen(d->name) == n && strncasecmp(d->name, name, n) == 0)
+            return d;
+    return NULL;
+}
+
+static void *
+field(server_t *s, const cfg_def_t *d)
+{
+    return (char *)&s->cfg + d->off;
+}
+
+/* Integers of every C_INT field are stored as int or long long; tell them apart by name. */
+static bool
+is_int_field(const cfg_def_t *d)
+{
+    return d->off == OFF(port) || d->off == OFF(databases) || d->off == OFF(maxmemory_samples) ||
+           d->off == OFF(lfu_log_factor) || d->off == OFF(lfu_decay_time) || d->off == OFF(hz) ||
+           d->off == OFF(io_threads) || d->off == OFF(wal_quorum);
+}
+
+static int
+set_value(server_t *s, const cfg_def_t *d, const char *v, char *err, size_t errlen)
+{
+    long long n;
+    switch (d->type) {
+    case C_BOOL:
+        if (!strcasecmp(v, "yes") || !strcasecmp(v, "no")) {
+            *(bool *)field(s, d) = !strcasecmp(v, "yes");
+            return 0;
+        }
+        snprintf(err, errlen, "argument must be 'yes' or 'no'");
+        return -1;
+    case C_INT:
+    case C_MEM:
+        if (!(d->type == C_MEM ? util_parse_memory(v, &n) : util_parse_ll(v, strlen(v), &n))) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (n < d->min || n > d->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            return -1;
+        }
+        if (is_int_field(d))
+            *(int *)field(s, d) = (int)n;
+        else
+            *(long long *)field(s, d) = n;
+        return 0;
+    case C_STR: {
+        char **p = field(s, d);
+        kfree(*p);
+        *p = kstrndup(v, strlen(v));
+        return 0;
+    }
+    case C_ENUM:
+        for (int i = 0; d->enums[i]; i++) {
+            if (!strcasecmp(v, d->enums[i])) {
+                if (d->off == OFF(loglevel)) {
+                    char **p = field(s, d);
+                    kfree(*p);
+                    *p = kstrndup(d->enums[i], strlen(d->enums[i]));
+                } else {
+                    *(int *)field(s, d) = i;
+                }
+                return 0;
+            }
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: ");
+        for (int i = 0; d->enums[i]; i++) {
+            size_t l = strlen(err);
+            snprintf(err + l, errlen - l, "%s%s", i ? ", " : "", d->enums[i]);
+        }
+        return -1;
+    }
+    return -1;
+}
+
+static void
+get_value(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+{
+    switch (d->type) {
+    case C_BOOL: snprintf(buf, len, "%s", *(bool *)field(s, d) ? "yes" : "no"); break;
+    case C_INT:
+    case C_MEM:
+        if (is_int_field(d))
+            snprintf(buf, len, "%d", *(int *)field(s, d));
+        else
+            snprintf(buf, len, "%lld", *(long long *)field(s, d));
+        break;
+    case C_STR: {
+        char *v = *(char **)field(s, d);
+        snprintf(buf, len, "%s", v ? v : "");
+        break;
+    }
+    case C_ENUM:
+        if (d->off == OFF(loglevel))
+            snprintf(buf, len, "%s", s->cfg.loglevel);
+        else
+            snprintf(buf, len, "%s", d->enums[*(int *)field(s, d)]);
+        break;
+    case C_SPECIAL:
+        if (d->get)
+            d->get(s, d, buf, len);
+        else if (d->off == OFF(notify_keyspace_events))
+            snprintf(buf, len, "%s", s->cfg.notify_keyspace_events ? s->cfg.notify_keyspace_events : "");
+        break;
+    }
+}
+
+static int
+set_obuf_limit(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+               size_t errlen)
+{
+    (void)d;
+    /* "normal 0 0 0 pubsub 32mb 8mb 60": groups of four; one value holding them all too. */
+    char buf[512], *words[64];
+    int n = 0;
+    if (argc == 1) {
+        snprintf(buf, sizeof buf, "%s", argv[0]);
+        for (char *t = strtok(buf, " "); t && n < 64; t = strtok(NULL, " "))
+            words[n++] = t;
+    } else {
+        for (int i = 0; i < argc && n < 64; i++)
+            words[n++] = (char *)argv[i];
+    }
+    if (n == 0 || n % 4) {
+        snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+        return -1;
+    }
+    for (int i = 0; i < n; i += 4) {
+        long long h, so, sec;
+        int cls = !strcasecmp(words[i], "normal")                                  ? 0
+                  : !strcasecmp(words[i], "pubsub")                                ? 1
+                  : (!strcasecmp(words[i], "replica") || !strcasecmp(words[i], "slave")) ? 2
+                                                                                   : -1;
+        if (cls < 0 || !util_parse_memory(words[i + 1], &h) || !util_parse_memory(words[i + 2], &so) ||
+            !util_parse_ll(words[i + 3], strlen(words[i + 3]), &sec) || h < 0 || so < 0 || sec < 0) {
+            snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+            return -1;
+        }
+        if (cls == 0) {
+            s->cfg.obuf_normal_hard = h;
+            s->cfg.obuf_normal_soft = so;
+            s->cfg.obuf_normal_soft_s = sec;
+        } else if (cls == 1) {
+            s->cfg.obuf_pubsub_hard = h;
+            s->cfg.obuf_pubsub_soft = so;
+            s->cfg.obuf_pubsub_soft_s = sec;
+        }
+    }
+    return 0;
+}
+
+static void
+get_obuf_limit(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+{
+    (void)d;
+    snprintf(buf, len, "normal %lld %lld %lld slave 268435456 67108864 60 pubsub %lld %lld %lld",
+             s->cfg.obuf_normal_hard, s->cfg.obuf_normal_soft, s->cfg.obuf_normal_soft_s,
+             s->cfg.obuf_pubsub_hard, s->cfg.obuf_pubsub_soft, s->cfg.obuf_pubsub_soft_s);
+}
+
+static int
+set_wal_dir(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+            size_t errlen)
+{
+    (void)d;
+    for (int i = 0; i < argc; i++) {
+        if (!argv[i][0]) {
+            snprintf(err, errlen, "wal-dir must not be empty");
+            return -1;
+        }
+        if (s->cfg.wal_ndirs >= 16) {
+            snprintf(err, errlen, "at most 16 wal-dir copies");
+            return -1;
+        }
+        s->cfg.wal_dirs = krealloc(s->cfg.wal_dirs, sizeof(char *) * (size_t)(s->cfg.wal_ndirs + 1));
+        s->cfg.wal_dirs[s->cfg.wal_ndirs++] = kstrndup(argv[i], strlen(argv[i]));
+    }
+    return 0;
+}
+
+static void
+get_wal_dir(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+{
+    (void)d;
+    buf[0] = 0;
+    for (int i = 0; i < s->cfg.wal_ndirs; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, len - l, "%s%s", i ? " " : "", s->cfg.wal_dirs[i]);
+    }
+}
+
+/* Letters as Valkey's notify-keyspace-events. */
+static int
+parse_notify(const char *v)
+{
+    int f = 0;
+    for (; *v; v++) {
+        switch (*v) {
+        case 'A': f |= NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
+                       NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM; break;
+        case 'g': f |= NOTIFY_GENERIC; break;
+        case '$': f |= NOTIFY_STRING; break;
+        case 'l': f |= NOTIFY_LIST; break;
+        case 's': f |= NOTIFY_SET; break;
+        case 'h': f |= NOTIFY_HASH; break;
+        case 'z': f |= NOTIFY_ZSET; break;
+        case 'x': f |= NOTIFY_EXPIRED; break;
+        case 'e': f |= NOTIFY_EVICTED; break;
+        case 'K': f |= NOTIFY_KEYSPACE; break;
+        case 'E': f |= NOTIFY_KEYEVENT; break;
+        case 't': f |= NOTIFY_STREAM; break;
+        case 'm': f |= NOTIFY_KEY_MISS; break;
+        case 'n': f |= NOTIFY_NEW; break;
+        default: return -1;
+        }
+    }
+    return f;
+}
+
+static int
+set_notify(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+           size_t errlen)
+{
+    (void)d;
+    int f = parse_notify(argc ? argv[0] : "");
+    if (f < 0) {
+        snprintf(err, errlen, "Invalid event class character. Use 'Ag$lshzxeKEtmn'.");
+        return -1;
+    }
+    /* Without K or E nothing is sent; Valkey then reports the setting as empty. */
+    if (!(f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
+        f = 0;
+    s->cfg.notify_flags = f;
+    kfree(s->cfg.notify_keyspace_events);
+    s->cfg.notify_keyspace_events = kstrndup(argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
+    return 0;
+}
+
+static int
+set_compat(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+           size_t errlen)
+{
+    (void)s;
+    (void)argc;
+    (void)argv;
+    if (!strcmp(d->name, "appendonly") && argc && !strcasecmp(argv[0], "yes")) {
+        snprintf(err, errlen, "Keel always logs writes; use 'durability sync|async|off'");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+get_compat(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+{
+    if (!strcmp(d->name, "appendonly"))
+        snprintf(buf, len, "%s", s->cfg.durability == DURABILITY_OFF ? "no" : "yes");
+    else
+        snprintf(buf, len, "%s", d->dflt);
+}
+
+void
+config_apply(server_t *s)
+{
+    bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
+               s->cfg.maxmemory_policy == EVICT_VOLATILE_LFU;
+    db_set_lfu_mode(lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
+    db_set_expire_enabled(true);
+}
+
+void
+config_defaults(server_t *s)
+{
+    char err[256];
+    for (const cfg_def_t *d = defs; d->name; d++) {
+        if (!d->dflt || d->set == set_compat)
+            continue;
+        const char *argv[1] = {d->dflt};
+        if (d->type == C_SPECIAL)
+            d->set(s, d, 1, argv, err, sizeof err);
+        else
+            set_value(s, d, d->dflt, err, sizeof err);
+    }
+    const char *obl[] = {"normal 0 0 0 pubsub 33554432 8388608 60"};
+    set_obuf_limit(s, NULL, 1, obl, err, sizeof err);
+    config_apply(s);
+}
+
+int
+config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
+           char *err, size_t errlen)
+{
+    (void)lens;
+    const cfg_def_t *d = find_def(argv[0], strlen(argv[0]));
+    if (!d) {
+        snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'", argv[0]);
+        return -1;
+    }
+    if (!startup && (d->flags & C_IMMUTABLE)) {
+        snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config",
+                 d->name);
+        return -1;
+    }
+    int rc;
+    if (d->type == C_SPECIAL) {
+        rc = d->set(s, d, argc - 1, argv + 1, err, errlen);
+    } else if (argc != 2) {
+        snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
+        rc = -1;
+    } else {
+        rc = set_value(s, d, argv[1], err, errlen);
+    }
+    if (rc == 0)
+        config_apply(s);
+    return rc;
+}
+
+int
+config_load_file(server_t *s, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "can't open config file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        char out[4096];
+        size_t offs[64], lens[64];
+        const char *args[64];
+        char ebuf[256];
+        int argc = resp_split_args(line, n, out, offs, lens, 64);
+        if (argc < 0) {
+            snprintf(err, errlen, "%s:%d: unbalanced quotes", path, lineno);
+            rc = -1;
+            break;
+        }
+        if (argc == 0 || out[offs[0]] == '#')
+            continue;
+        char store[4096 + 64];
+        size_t so = 0;
+        for (int i = 0; i < argc; i++) { /* split output is dense: copy each with a terminator */
+            memcpy(store + so, out + offs[i], lens[i]);
+            store[so + lens[i]] = 0;
+            args[i] = store + so;
+            so += lens[i] + 1;
+        }
+        if (config_set(s, argc, args, lens, true, ebuf, sizeof ebuf) < 0) {
+            snprintf(err, errlen, "%s:%d: '%s': %s", path, lineno, args[0], ebuf);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int
+config_load_args(server_t *s, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 0; i < argc;) {
+        if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2]) {
+            snprintf(err, errlen, "unexpected argument '%s' (options are --name value)", argv[i]);
+            return -1;
+        }
+        const char *args[64];
+        int n = 0;
+        args[n++] = argv[i] + 2;
+        i++;
+        while (i < argc && strncmp(argv[i], "--", 2) != 0 && n < 64)
+            args[n++] = argv[i++];
+        char ebuf[256];
+        if (config_set(s, n, args, NULL, true, ebuf, sizeof ebuf) < 0) {
+            snprintf(err, errlen, "--%s: %s", args[0], ebuf);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+config_get(server_t *s, const char *pat, size_t plen,
+           void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    char buf[4096];
+    for (const cfg_def_t *d = defs; d->name; d++) {
+        if (!util_glob_match(pat, plen, d->name, strlen(d->name), true))
+            continue;
+        buf[0] = 0;
+        get_value(s, d, buf, sizeof buf);
+        fn(ctx, d->name, buf);
+    }
+}
+
+/* Quote a value for the config file when it has spaces or is empty. */
+static void
+write_line(FILE *f, const cfg_def_t *d, const char *v)
+{
+    if (d->type == C_SPECIAL && !strcmp(d->name, "wal-dir")) {
+        fprintf(f, "wal-dir %s\n", v);
+        return;
+    }
+    if (!strcmp(d->name, "client-output-buffer-limit")) {
+        fprintf(f, "%s %s\n", d->name, v);
+        return;
+    }
+    bool quote = !*v || strpbrk(v, " \t\"'\\");
+    if (!quote) {
+        fprintf(f, "%s %s\n", d->name, v);
+        return;
+    }
+    fprintf(f, "%s \"", d->name);
+    for (const char *p = v; *p; p++)
+        fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
+    fprintf(f, "\"\n");
+}
+
+int
+config_rewrite(server_t *s, char *err, size_t errlen)
+{
+    if (!s->config_file) {
+        snprintf(err, errlen, "The server is running without a config file");
+        return -1;
+    }
+    /* Keep comments and unknown lines; replace the first line of each known setting, drop its
+     * repeats, append settings that differ from the default. Written to a temporary file and
+     * renamed, so a crash leaves the old file or the new one. */
+    FILE *in = fopen(s->config_file, "r");
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->config_file);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+        if (in)
+            fclose(in);
+        return -1;
+    }
+    bool written[sizeof defs / sizeof *defs] = {false};
+    char line[4096], val[4096];
+    while (in && fgets(line, sizeof line, in)) {
+        char name[128];
+        if (sscanf(line, " %127s", name) != 1 || name[0] == '#') {
+            fputs(line, out);
+            continue;
+        }
+        const cfg_def_t *d = find_def(name, strlen(name));
+        if (!d || (d->flags & C_COMPAT)) {
+            fputs(line, out);
+            continue;
+        }
+        size_t i = (size_t)(d - defs);
+        if (written[i])
+            continue;
+        written[i] = true;
+        get_value(s, d, val, sizeof val);
+        write_line(out, d, val);
+    }
+    for (const cfg_def_t *d = defs; d->name; d++) {
+        size_t i = (size_t)(d - defs);
+        if (written[i] || (d->flags & C_COMPAT))
+            continue;
+        get_value(s, d, val, sizeof val);
+        if (d->dflt && !strcmp(val, d->dflt))
+            continue;
+        if (!strcmp(d->name, "client-output-buffer-limit") || (!strcmp(d->name, "wal-dir") && !val[0]))
+            continue;
+        write_line(out, d, val);
+    }
+    if (in)
+        fclose(in);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, s->config_file) != 0) {
+        snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,425 @@
+/* db.c - a database: key table, expiry index, lazy and active expiry (see db.h). */
+#include "server/core/db.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/kassert.h"
+#include "server/core/mem.h"
+#include "server/core/util.h"
+
+static int64_t now_ms;
+static bool expire_enabled = true;
+static bool lfu_mode;
+static int lfu_log_factor = 10;
+static int lfu_decay_min = 1;
+
+void
+db_set_now_ms(int64_t ms)
+{
+    now_ms = ms;
+}
+
+int64_t
+db_now_ms(void)
+{
+    return now_ms ? now_ms : util_time_ms();
+}
+
+void
+db_set_expire_enabled(bool on)
+{
+    expire_enabled = on;
+}
+
+void
+db_set_lfu_mode(bool lfu, int log_factor, int decay_time_min)
+{
+    lfu_mode = lfu;
+    lfu_log_factor = log_factor;
+    lfu_decay_min = decay_time_min;
+}
+
+uint32_t
+db_lru_clock(void)
+{
+    return (uint32_t)((db_now_ms() / 1000) & OBJ_LRU_MAX);
+}
+
+/* LFU: 8-bit logarithmic counter in the low byte, 16-bit minutes of the last decrement above. */
+static void
+touch(kobj_t *o)
+{
+    if (!lfu_mode) {
+        obj_set_lru(o, db_lru_clock());
+        return;
+    }
+    uint32_t v = obj_lru(o);
+    uint32_t counter = v & 0xff, last = v >> 8;
+    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    uint32_t elapsed = now_min >= last ? now_min - last : 0x10000 - last + now_min;
+    if (lfu_decay_min > 0) {
+        uint32_t periods = elapsed / (uint32_t)lfu_decay_min;
+        counter = periods > counter ? 0 : counter - periods;
+    }
+    if (counter < 255) {
+        double r = (double)(util_random64() >> 11) / (double)(1ull << 53);
+        double base = counter > 5 ? counter - 5 : 0;
+        if (r < 1.0 / (base * lfu_log_factor + 1))
+            counter++;
+    }
+    obj_set_lru(o, now_min << 8 | counter);
+}
+
+static uint64_t
+hash_key(const void *key)
+{
+    const kslice_t *k = key;
+    return ht_hash_bytes(k->p, k->n);
+}
+
+static uint64_t
+hash_entry(const void *entry)
+{
+    size_t n;
+    const char *k = obj_key(entry, &n);
+    return ht_hash_bytes(k, n);
+}
+
+static int
+key_eq(const void *entry, const void *key)
+{
+    const kslice_t *k = key;
+    size_t n;
+    const char *ek = obj_key(entry, &n);
+    return n == k->n && memcmp(ek, k->p, n) == 0;
+}
+
+static void
+entry_free(void *entry)
+{
+    obj_free(entry);
+}
+
+/* Insert an object whose key must be absent. (ht_add would compare entries with key_eq, whose
+ * second argument here is a kslice, so every insert goes through find_pos.) */
+static void
+add_obj(ht_t *t, kobj_t *o)
+{
+    size_t n;
+    const char *k = obj_key(o, &n);
+    kslice_t key = {k, n};
+    ht_pos_t pos;
+    ASSERT(ht_find_pos(t, &key, &pos) == NULL);
+    ht_insert_at(t, &pos, o);
+}
+
+static const ht_type_t keys_type = {hash_key, hash_entry, key_eq, entry_free};
+static const ht_type_t expires_type = {hash_key, hash_entry, key_eq, NULL};
+
+db_t *
+db_create(int id, const db_hooks_t *hooks)
+{
+    db_t *db = kcalloc(1, sizeof *db);
+    db->keys = ht_create(&keys_type);
+    db->expires = ht_create(&expires_type);
+    db->id = id;
+    db->hooks = hooks;
+    return db;
+}
+
+void
+db_free(db_t *db)
+{
+    if (!db)
+        return;
+    ht_release(db->expires);
+    ht_release(db->keys);
+    kfree(db);
+}
+
+size_t
+db_size(const db_t *db)
+{
+    return ht_size(db->keys);
+}
+
+size_t
+db_expires_size(const db_t *db)
+{
+    return ht_size(db->expires);
+}
+
+kobj_t *
+db_find(db_t *db, const char *key, size_t klen)
+{
+    kslice_t k = {key, klen};
+    return ht_find(db->keys, &k);
+}
+
+bool
+db_is_expired(const kobj_t *o)
+{
+    int64_t e = obj_expire(o);
+    return e >= 0 && e <= db_now_ms();
+}
+
+/* Delete an expired key on the server's behalf: the hook logs and notifies first. */
+static void
+expire_now(db_t *db, kobj_t *o)
+{
+    size_t n;
+    const char *k = obj_key(o, &n);
+    char stack[256];
+    char *copy = n <= sizeof stack ? stack : kmalloc(n);
+    memcpy(copy, k, n);
+    if (db->hooks && db->hooks->expired)
+        db->hooks->expired(db->hooks->ctx, db, copy, n);
+    db_delete(db, copy, n);
+    if (copy != stack)
+        kfree(copy);
+}
+
+kobj_t *
+db_lookup(db_t *db, const char *key, size_t klen, int flags)
+{
+    kslice_t k = {key, klen};
+    kobj_t *o = ht_find(db->keys, &k);
+    if (!o)
+        return NULL;
+    if (obj_has_expire(o) && db_is_expired(o) && !(flags & DB_LOOKUP_NOEXPIRE)) {
+        if (expire_enabled)
+            expire_now(db, o);
+        return NULL;
+    }
+    if (!(flags & DB_LOOKUP_NOTOUCH))
+        touch(o);
+    return o;
+}
+
+void
+db_add(db_t *db, kobj_t *o)
+{
+    touch(o);
+    add_obj(db->keys, o);
+    if (obj_has_expire(o))
+        add_obj(db->expires, o);
+}
+
+kobj_t *
+db_set(db_t *db, kobj_t *o, bool keep_ttl)
+{
+    size_t n;
+    const char *key = obj_key(o, &n);
+    kslice_t k = {key, n};
+    ht_pos_t pos;
+    kobj_t *old = ht_find_pos(db->keys, &k, &pos);
+    if (!old) {
+        touch(o);
+        ht_insert_at(db->keys, &pos, o);
+        if (obj_has_expire(o))
+            add_obj(db->expires, o);
+        return o;
+    }
+    void **ref = ht_find_ref(db->keys, &k);
+    int64_t old_exp = obj_expire(old);
+    if (old_exp >= 0)
+        ht_pop(db->expires, &k);
+    if (keep_ttl && old_exp >= 0)
+        o = obj_with_expire(o, old_exp);
+    touch(o);
+    *ref = o;
+    if (obj_has_expire(o))
+        add_obj(db->expires, o);
+    obj_free(old);
+    return o;
+}
+
+kobj_t *
+db_unlink(db_t *db, const char *key, size_t klen)
+{
+    kslice_t k = {key, klen};
+    kobj_t *o = ht_pop(db->keys, &k);
+    if (o && obj_has_expire(o))
+        ht_pop(db->expires, &k);
+    return o;
+}
+
+bool
+db_delete(db_t *db, const char *key, size_t klen)
+{
+    kobj_t *o = db_unlink(db, key, klen);
+    obj_free(o);
+    return o != NULL;
+}
+
+/* Point both tables' slots for o's key at n (which has the same key). */
+static void
+repoint(db_t *db, kslice_t *k, bool had_expire, kobj_t *n, void **ref)
+{
+    *ref = n;
+    if (had_expire && obj_has_expire(n)) {
+        void **eref = ht_find_ref(db->expires, k);
+        ASSERT(eref);
+        *eref = n;
+    } else if (had_expire) {
+        ASSERT(ht_pop(db->expires, k) != NULL);
+    } else if (obj_has_expire(n)) {
+        add_obj(db->expires, n);
+    }
+}
+
+kobj_t *
+db_set_expire(db_t *db, kobj_t *o, int64_t ms)
+{
+    size_t n;
+    const char *key = obj_key(o, &n);
+    char stack[256];
+    char *copy = n <= sizeof stack ? stack : kmalloc(n);
+    memcpy(copy, key, n);
+    kslice_t k = {copy, n};
+    bool had = obj_has_expire(o);
+    if (had && ms >= 0) { /* same layout: in place */
+        obj_set_expire_inplace(o, ms);
+    } else {
+        void **ref = ht_find_ref(db->keys, &k);
+        ASSERT(ref && *ref == o);
+        if (had)
+            ASSERT(ht_pop(db->expires, &k) != NULL);
+        o = obj_with_expire(o, ms);
+        *ref = o;
+        if (obj_has_expire(o))
+            add_obj(db->expires, o);
+    }
+    if (copy != stack)
+        kfree(copy);
+    return o;
+}
+
+kobj_t *
+db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
+{
+    size_t n;
+    const char *key = obj_key(o, &n);
+    char stack[256];
+    char *copy = n <= sizeof stack ? stack : kmalloc(n);
+    memcpy(copy, key, n);
+    kslice_t k = {copy, n};
+    void **ref = ht_find_ref(db->keys, &k);
+    ASSERT(ref && *ref == o);
+    bool had = obj_has_expire(o);
+    kobj_t *nobj = obj_str_resize(o, vlen, keep);
+    repoint(db, &k, had, nobj, ref);
+    if (copy != stack)
+        kfree(copy);
+    return nobj;
+}
+
+void
+db_replace_same_key(db_t *db, kobj_t *old, kobj_t *o)
+{
+    size_t n;
+    const char *key = obj_key(o, &n);
+    kslice_t k = {key, n};
+    void **ref = ht_find_ref(db->keys, &k);
+    ASSERT(ref && *ref == old);
+    bool had = obj_has_expire(old);
+    repoint(db, &k, had, o, ref);
+    obj_free(old);
+}
+
+void
+db_flush(db_t *db)
+{
+    ht_clear(db->expires);
+    ht_clear(db->keys);
+    db->expire_cursor = 0;
+}
+
+db_t *
+db_detach(db_t *db)
+{
+    db_t *old = kcalloc(1, sizeof *old);
+    *old = *db;
+    db->keys = ht_create(&keys_type);
+    db->expires = ht_create(&expires_type);
+    db->expire_cursor = 0;
+    return old;
+}
+
+void
+db_swap(db_t *a, db_t *b)
+{
+    ht_t *k = a->keys, *e = a->expires;
+    a->keys = b->keys;
+    a->expires = b->expires;
+    b->keys = k;
+    b->expires = e;
+    a->expire_cursor = b->expire_cursor = 0;
+}
+
+kobj_t *
+db_random(db_t *db)
+{
+    /* A few tries: if every key is volatile and expired, give up rather than spin (Valkey
+     * returns one of them in that case too; returning NULL is the honest answer for us). */
+    for (int tries = 0; tries < 100 && ht_size(db->keys) > 0; tries++) {
+        kobj_t *o = ht_random(db->keys);
+        if (!o)
+            return NULL;
+        if (!db_is_expired(o))
+            return o;
+        if (expire_enabled)
+            expire_now(db, o);
+    }
+    return NULL;
+}
+
+uint64_t
+db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv)
+{
+    return ht_scan(db->keys, cursor, fn, priv);
+}
+
+typedef struct expire_scan {
+    kobj_t *found[64];
+    size_t n;
+} expire_scan_t;
+
+static void
+collect_expired_cb(void *priv, void *entry)
+{
+    expire_scan_t *s = priv;
+    if (s->n < 64 && db_is_expired(entry))
+        s->found[s->n++] = entry;
+}
+
+size_t
+db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled)
+{
+    size_t expired = 0, seen = 0;
+    if (!expire_enabled || ht_size(db->expires) == 0)
+        return 0;
+    uint64_t start = util_mono_us();
+    do {
+        expire_scan_t s = {.n = 0};
+        size_t before = ht_size(db->expires);
+        db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
+        seen += before ? 1 : 0;
+        for (size_t i = 0; i < s.n; i++)
+            expire_now(db, s.found[i]);
+        expired += s.n;
+        if (db->expire_cursor == 0)
+            break;
+    } while (util_mono_us() - start < budget_us);
+    if (sampled)
+        *sampled = seen;
+    return expired;
+}
+
+void
+db_rehash_us(db_t *db, uint64_t us)
+{
+    ht_rehash_us(db->keys, us);
+    ht_rehash_us(db->expires, us);
+}

@@ -1,0 +1,89 @@
+/*
+ * db.h - one logical database: the key table, the expiry index, lazy and active expiry.
+ *
+ * Both tables hold the same kobj pointers: `keys` every object, `expires` only those with an
+ * expiry (so the active expiry cycle samples only volatile keys, and volatile-* eviction too).
+ * Owned by the main thread. Callers identify keys by (pointer, length); objects found here are
+ * valid until the next mutation of the db.
+ */
+#ifndef KEEL_DB_H
+#define KEEL_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/core/object.h"
+#include "server/ds/ht.h"
+
+typedef struct db db_t;
+
+typedef struct kslice {
+    const char *p;
+    size_t n;
+} kslice_t;
+
+/* What the server does when db.c expires a key on its own (lazily or in the active cycle):
+ * log a DEL effect, send the keyspace event, count it. Called before the object is freed. */
+typedef struct db_hooks {
+    void (*expired)(void *ctx, db_t *db, const char *key, size_t klen);
+    void *ctx;
+} db_hooks_t;
+
+struct db {
+    ht_t *keys;            /* kobj_t entries, owns them */
+    ht_t *expires;         /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
+    int id;
+    uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
+    const db_hooks_t *hooks;
+};
+
+enum {
+    DB_LOOKUP_NOTOUCH = 1, /* do not update LRU/LFU (OBJECT IDLETIME, CLIENT NO-TOUCH) */
+    DB_LOOKUP_NOEXPIRE = 2, /* return logically expired keys too (never deletes) */
+};
+
+/* Expiry is judged against a clock the server sets once per command, so one command sees one
+ * instant (as Valkey does); with expiry paused (DEBUG SET-ACTIVE-EXPIRE 0 does not pause lazy
+ * expiry, loading does) nothing is deleted on access. */
+void db_set_now_ms(int64_t now_ms);
+int64_t db_now_ms(void);
+void db_set_expire_enabled(bool on);
+/* LRU/LFU bookkeeping on access: 0 = LRU clock, 1 = LFU counter. */
+void db_set_lfu_mode(bool lfu, int log_factor, int decay_time_min);
+uint32_t db_lru_clock(void);
+
+db_t *db_create(int id, const db_hooks_t *hooks);
+void db_free(db_t *db);
+size_t db_size(const db_t *db);
+size_t db_expires_size(const db_t *db);
+
+kobj_t *db_find(db_t *db, const char *key, size_t klen);             /* raw, no expiry check */
+kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags); /* lazy expiry, LRU touch */
+bool db_is_expired(const kobj_t *o);
+
+void db_add(db_t *db, kobj_t *o);            /* the key must be absent */
+/* Insert o, replacing (and freeing) any object under the same key. With keep_ttl the old
+ * expiry is carried over; returns the object now stored (may differ from o then). */
+kobj_t *db_set(db_t *db, kobj_t *o, bool keep_ttl);
+bool db_delete(db_t *db, const char *key, size_t klen);
+kobj_t *db_unlink(db_t *db, const char *key, size_t klen); /* remove, caller owns (frees) it */
+/* Set (ms >= 0) or remove (ms < 0) the expiry of a stored object; returns its new address. */
+kobj_t *db_set_expire(db_t *db, kobj_t *o, int64_t ms);
+/* Resize a stored string object (obj_str_resize) and keep both tables pointing at it. */
+kobj_t *db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep);
+/* Replace a stored object by one with the same key (e.g. a converted encoding). */
+void db_replace_same_key(db_t *db, kobj_t *old, kobj_t *o);
+
+void db_flush(db_t *db);                     /* delete everything now */
+/* Detach every table into a new db the caller frees later (lazy free); db is left empty. */
+db_t *db_detach(db_t *db);
+void db_swap(db_t *a, db_t *b);              /* contents only; ids stay */
+kobj_t *db_random(db_t *db);                 /* a random non-expired key, or NULL */
+uint64_t db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv);
+
+/* Active expiry over at most `budget_us`; returns keys expired. */
+size_t db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled);
+void db_rehash_us(db_t *db, uint64_t us);
+
+#endif

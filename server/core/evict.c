@@ -1,0 +1,149 @@
+/*
+ * evict.c - maxmemory eviction by sampling (see evict.h).
+ *
+ * Each round samples maxmemory-samples keys from every database (the whole key table for
+ * allkeys-*, the expiry index for volatile-*), keeps the best candidate by the policy's score
+ * (idle time, low LFU counter, nearest expiry, or just random) and evicts it: logged as a DEL effect
+ * in the running command's record, notified as "evicted". Rounds repeat until memory is under
+ * the limit or nothing can be evicted.
+ */
+#include "server/core/evict.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "server/core/exec.h"
+#include "server/core/mem.h"
+#include "server/core/prop.h"
+#include "server/core/util.h"
+
+#define EVICT_SAMPLES_MAX 64
+#define EVICT_ROUNDS_MAX  10000 /* per call: bounds the time one command can spend evicting */
+
+static const char *const policy_names[] = {
+    "noeviction",      "allkeys-lru",    "allkeys-lfu",     "allkeys-random",
+    "volatile-lru",    "volatile-lfu",   "volatile-random", "volatile-ttl",
+};
+
+int
+evict_policy_from_name(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof policy_names / sizeof *policy_names); i++)
+        if (!strcasecmp(name, policy_names[i]))
+            return i;
+    return -1;
+}
+
+const char *
+evict_policy_name(int policy)
+{
+    return policy >= 0 && policy < 8 ? policy_names[policy] : "noeviction";
+}
+
+long long
+evict_idle_s(const kobj_t *o)
+{
+    uint32_t now = db_lru_clock(), lru = obj_lru(o);
+    return now >= lru ? now - lru : (long long)(OBJ_LRU_MAX - lru + now);
+}
+
+int
+evict_lfu_freq(const kobj_t *o, int decay_time)
+{
+    uint32_t v = obj_lru(o);
+    uint32_t counter = v & 0xff, last = v >> 8;
+    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    uint32_t elapsed = now_min >= last ? now_min - last : 0x10000 - last + now_min;
+    if (decay_time > 0) {
+        uint32_t periods = elapsed / (uint32_t)decay_time;
+        counter = periods > counter ? 0 : counter - periods;
+    }
+    return (int)counter;
+}
+
+/* Higher is a better victim. */
+static double
+score(server_t *s, const kobj_t *o)
+{
+    switch (s->cfg.maxmemory_policy) {
+    case EVICT_ALLKEYS_LRU:
+    case EVICT_VOLATILE_LRU: return (double)evict_idle_s(o);
+    case EVICT_ALLKEYS_LFU:
+    case EVICT_VOLATILE_LFU: return 255.0 - evict_lfu_freq(o, s->cfg.lfu_decay_time);
+    case EVICT_VOLATILE_TTL: return -(double)obj_expire(o);
+    default: return (double)(util_random64() >> 11);
+    }
+}
+
+static bool
+volatile_policy(int p)
+{
+    return p >= EVICT_VOLATILE_LRU;
+}
+
+/* Evict one key; false when no candidate exists. */
+static bool
+evict_one(server_t *s)
+{
+    void *sample[EVICT_SAMPLES_MAX];
+    int n = s->cfg.maxmemory_samples;
+    if (n > EVICT_SAMPLES_MAX)
+        n = EVICT_SAMPLES_MAX;
+    kobj_t *best = NULL;
+    db_t *best_db = NULL;
+    double best_score = 0;
+    for (int d = 0; d < s->cfg.databases; d++) {
+        db_t *db = s->dbs[d];
+        ht_t *t = volatile_policy(s->cfg.maxmemory_policy) ? db->expires : db->keys;
+        if (ht_size(t) == 0)
+            continue;
+        size_t got = ht_sample(t, sample, (size_t)n);
+        for (size_t i = 0; i < got; i++) {
+            double sc = score(s, sample[i]);
+            if (!best || sc > best_score) {
+                best = sample[i];
+                best_db = db;
+                best_score = sc;
+            }
+        }
+    }
+    if (!best)
+        return false;
+    size_t klen;
+    const char *k = obj_key(best, &klen);
+    char *key = kstrndup(k, klen);
+    karg_t del[2] = {{"DEL", 3}, {key, klen}};
+    prop_add_call(best_db->id, 2, del);
+    srv_key_modified(s, best_db, key, klen);
+    srv_notify(s, NOTIFY_EVICTED, "evicted", key, klen, best_db->id);
+    db_delete(best_db, key, klen);
+    kfree(key);
+    s->stats.evicted_keys++;
+    s->dirty++;
+    return true;
+}
+
+int
+evict_perform(server_t *s)
+{
+    if (s->cfg.maxmemory <= 0 || kmem_used() <= (size_t)s->cfg.maxmemory)
+        return 0;
+    if (s->cfg.maxmemory_policy == EVICT_NOEVICTION)
+        return -1;
+    /* Own effect scope: inside a command it nests into the command's record; from anywhere else
+     * the DELs become a record of their own. Either way no eviction goes unlogged. */
+    prop_begin();
+    int rc = -1;
+    for (int round = 0; round < EVICT_ROUNDS_MAX; round++) {
+        if (kmem_used() <= (size_t)s->cfg.maxmemory) {
+            rc = 0;
+            break;
+        }
+        if (!evict_one(s))
+            break;
+    }
+    int64_t lsn = prop_end();
+    if (lsn > 0)
+        s->last_lsn_assigned = (uint64_t)lsn;
+    return rc;
+}

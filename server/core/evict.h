@@ -1,0 +1,19 @@
+/*
+ * evict.h - maxmemory: sampled approximations of the LRU/LFU/random/TTL eviction policies.
+ */
+#ifndef KEEL_EVICT_H
+#define KEEL_EVICT_H
+
+#include "server/core/server.h"
+
+/* Bring used memory under maxmemory by evicting keys as the policy says. 0 when under the
+ * limit (or no limit), -1 when still over (noeviction, or nothing left to evict). */
+int evict_perform(server_t *s);
+int evict_policy_from_name(const char *name);  /* -1 if unknown */
+const char *evict_policy_name(int policy);
+/* Idle seconds of an object as OBJECT IDLETIME reports it (LRU mode). */
+long long evict_idle_s(const kobj_t *o);
+/* LFU counter with decay applied, as OBJECT FREQ reports it. */
+int evict_lfu_freq(const kobj_t *o, int decay_time);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * exec.c - command execution: checks, MULTI/EXEC, effects and reply tags (see exec.h).
+ *
+ * One command = one effect scope (prop_begin/prop_end) = at most one log record; EXEC opens one
+ * scope for the whole transaction, so recovery applies all of it or none. The reply of a command
+ * that was logged is parked until its LSN is durable (client_mark_reply).
+ */
+#include "server/core/exec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/kassert.h"
+#include "server/core/evict.h"
+#include "server/core/mem.h"
+#include "server/core/prop.h"
+#include "server/core/util.h"
+#include "server/net/net.h"
+#include "server/net/reply.h"
+
+#define HOOKS_MAX 8
+static exec_hooks_t hooks[HOOKS_MAX];
+static int nhooks;
+
+void
+exec_add_hooks(const exec_hooks_t *h)
+{
+    ASSERT(nhooks < HOOKS_MAX);
+    hooks[nhooks++] = *h;
+}
+
+void
+srv_dirty(server_t *s, uint64_t n)
+{
+    s->dirty += n;
+}
+
+void
+srv_key_modified(server_t *s, db_t *db, const char *key, size_t klen)
+{
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].key_modified)
+            hooks[i].key_modified(s, db, key, klen);
+}
+
+void
+srv_db_modified(server_t *s, int db_id)
+{
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].db_modified)
+            hooks[i].db_modified(s, db_id);
+}
+
+void
+srv_notify(server_t *s, int type, const char *event, const char *key, size_t klen, int db)
+{
+    if (!(s->cfg.notify_flags & type))
+        return;
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].notify)
+            hooks[i].notify(s, type, event, key, klen, db);
+}
+
+void
+srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
+{
+    server_t *s = ctx;
+    karg_t del[2] = {{"DEL", 3}, {key, klen}};
+    prop_add_call(db->id, 2, del); /* not prop_add: the running command still logs its call */
+    srv_key_modified(s, db, key, klen);
+    srv_notify(s, NOTIFY_EXPIRED, "expired", key, klen, db->id);
+    s->stats.expired_keys++;
+    s->dirty++;
+}
+
+void
+exec_call(client_t *c, cmd_def_t *cmd)
+{
+    server_t *s = c->srv;
+    uint64_t dirty = s->dirty;
+    uint64_t out_start = c->obase + c->olen;
+    client_t *prev = s->current;
+    s->current = c;
+    prop_command_start();
+    uint64_t t0 = util_mono_us();
+    cmd->proc(c);
+    uint64_t dur = util_mono_us() - t0;
+    s->current = prev;
+    cmd->stats.calls++;
+    cmd->stats.usec += dur;
+    s->stats.commands++;
+    c->last_cmd = cmd->fullname;
+    if (c->olen > 0 && out_start >= c->obase && out_start < c->obase + c->olen &&
+        c->obuf[out_start - c->obase] == '-')
+        cmd->stats.failed++;
+    if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects())
+        prop_add_call(c->db_id, c->argc, c->argv);
+}
+
+static void
+queue_command(client_t *c, cmd_def_t *cmd)
+{
+    if (c->mcount == c->mcap) {
+        c->mcap = c->mcap ? c->mcap * 2 : 8;
+        c->mstate = krealloc(c->mstate, sizeof *c->mstate * (size_t)c->mcap);
+    }
+    size_t bytes = sizeof(karg_t) * (size_t)c->argc;
+    for (int i = 0; i < c->argc; i++)
+        bytes += c->argv[i].n + 1;
+    karg_t *a = kmalloc(bytes);
+    char *p = (char *)(a + c->argc);
+    for (int i = 0; i < c->argc; i++) {
+        memcpy(p, c->argv[i].p, c->argv[i].n);
+        p[c->argv[i].n] = 0;
+        a[i].p = p;
+        a[i].n = c->argv[i].n;
+        p += c->argv[i].n + 1;
+    }
+    c->mstate[c->mcount++] = (multi_cmd_t){cmd, c->argc, a};
+    reply_simple(c, "QUEUED");
+}
+
+void
+tx_discard(client_t *c)
+{
+    for (int i = 0; i < c->mcount; i++)
+        kfree(c->mstate[i].argv);
+    kfree(c->mstate);
+    c->mstate = NULL;
+    c->mcount = c->mcap = 0;
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
+}
+
+static void
+unwatch(client_t *c)
+{
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].unwatch)
+            hooks[i].unwatch(c);
+}
+
+void
+cmd_multi(client_t *c)
+{
+    if (c->flags & CLIENT_MULTI) {
+        reply_err(c, "ERR MULTI calls can not be nested");
+        return;
+    }
+    c->flags |= CLIENT_MULTI;
+    reply_ok(c);
+}
+
+void
+cmd_discard(client_t *c)
+{
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_err(c, "ERR DISCARD without MULTI");
+        return;
+    }
+    tx_discard(c);
+    unwatch(c);
+    reply_ok(c);
+}
+
+void
+cmd_exec(client_t *c)
+{
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_err(c, "ERR EXEC without MULTI");
+        return;
+    }
+    if (c->flags & CLIENT_DIRTY_EXEC) {
+        reply_err(c, "EXECABORT Transaction discarded because of previous errors.");
+        tx_discard(c);
+        unwatch(c);
+        return;
+    }
+    if (c->flags & CLIENT_DIRTY_CAS) {
+        reply_null_array(c);
+        tx_discard(c);
+        unwatch(c);
+        return;
+    }
+    unwatch(c); /* WATCH has done its job: later changes must not flag this client */
+    int argc = c->argc;
+    karg_t *argv = c->argv;
+    multi_cmd_t *q = c->mstate;
+    int n = c->mcount;
+    c->mstate = NULL;
+    c->mcount = c->mcap = 0;
+    c->flags &= ~CLIENT_MULTI;
+    c->flags |= CLIENT_IN_EXEC;
+    reply_array(c, n);
+    for (int i = 0; i < n; i++) {
+        c->argc = q[i].argc;
+        c->argv = q[i].argv;
+        exec_call(c, q[i].cmd);
+        kfree(q[i].argv);
+    }
+    kfree(q);
+    c->flags &= ~CLIENT_IN_EXEC;
+    c->argc = argc;
+    c->argv = argv;
+}
+
+void
+exec_client_cleanup(client_t *c)
+{
+    tx_discard(c);
+    unwatch(c);
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].client_cleanup)
+            hooks[i].client_cleanup(c);
+}
+
+static void
+reply_unknown(client_t *c)
+{
+    char args[256];
+    size_t off = 0;
+    args[0] = 0;
+    for (int i = 1; i < c->argc && off < 128; i++) {
+        int w = snprintf(args + off, sizeof args - off, "'%.*s' ", (int)(c->argv[i].n > 64 ? 64 : c->argv[i].n),
+                         c->argv[i].p);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+    reply_errf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+               (int)(c->argv[0].n > 128 ? 128 : c->argv[0].n), c->argv[0].p, args);
+}
+
+/* Checks before the call; returns the command to run or NULL when an error was replied. */
+static cmd_def_t *
+check_command(client_t *c)
+{
+    cmd_def_t *cmd = cmd_lookup(c->argv[0].p, c->argv[0].n);
+    if (!cmd) {
+        reply_unknown(c);
+        return NULL;
+    }
+    if (cmd->subcmds && c->argc >= 2) {
+        cmd_def_t *sub = cmd_lookup_sub(cmd, c->argv[1].p, c->argv[1].n);
+        if (!sub) {
+            char up[32];
+            size_t k = 0;
+            for (; cmd->name[k] && k < sizeof up - 1; k++)
+                up[k] = (char)(cmd->name[k] >= 'a' && cmd->name[k] <= 'z' ? cmd->name[k] - 32 : cmd->name[k]);
+            up[k] = 0;
+            reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                       (int)(c->argv[1].n > 128 ? 128 : c->argv[1].n), c->argv[1].p, up);
+            return NULL;
+        }
+        cmd = sub;
+    }
+    if (!cmd_arity_ok(cmd, c->argc)) {
+        reply_err_arity(c, cmd->fullname);
+        return NULL;
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
+        reply_err(c, "NOAUTH Authentication required.");
+        return NULL;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
+        reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                      "QUIT / RESET are allowed in this context", cmd->fullname);
+        return NULL;
+    }
+    return cmd;
+}
+
+static bool
+refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
+{
+    server_t *s = c->srv;
+    if (s->cfg.maxmemory > 0 && (cmd->flags & CMD_DENYOOM) && evict_perform(s) < 0) {
+        reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        return true;
+    }
+    if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
+        reply_errf(c, "ERR write refused: %s", s->wal_refuse_reason);
+        return true;
+    }
+    return false;
+}
+
+void
+exec_command(client_t *c)
+{
+    server_t *s = c->srv;
+    cmd_def_t *cmd = check_command(c);
+    if (!cmd) {
+        if (c->flags & CLIENT_MULTI)
+            c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
+        if (cmd->flags & CMD_NO_MULTI) {
+            reply_errf(c, "ERR Command not allowed inside a transaction");
+            c->flags |= CLIENT_DIRTY_EXEC;
+            return;
+        }
+        if (refuse_oom_or_log(c, cmd)) {
+            c->flags |= CLIENT_DIRTY_EXEC;
+            return;
+        }
+        queue_command(c, cmd);
+        return;
+    }
+    if (refuse_oom_or_log(c, cmd))
+        return;
+    db_set_now_ms(util_time_ms());
+    uint64_t start = c->obase + c->olen;
+    prop_begin();
+    exec_call(c, cmd);
+    int64_t lsn = prop_end();
+    uint64_t tag = 0;
+    if (lsn > 0) {
+        s->last_lsn_assigned = (uint64_t)lsn;
+        for (int i = 0; i < nhooks; i++)
+            if (hooks[i].write_logged)
+                hooks[i].write_logged(c, cmd, (uint64_t)lsn);
+        tag = (uint64_t)lsn;
+    } else if (lsn < 0) {
+        tag = UINT64_MAX; /* the log refused the record: never release, fail with the log */
+    } else {
+        for (int i = 0; i < nhooks; i++)
+            if (hooks[i].read_tag) {
+                uint64_t t = hooks[i].read_tag(c, cmd);
+                tag = t > tag ? t : tag;
+            }
+    }
+    if (c->fd >= 0)
+        client_mark_reply(c, start, tag);
+    if (c->olen - c->osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
+        net_check_output_limit(c);
+}

@@ -1,0 +1,320 @@
+/* object.c - the embedded-key value object (layout in object.h). */
+#include "server/core/object.h"
+
+#include <string.h>
+
+#include "common/kassert.h"
+#include "server/core/mem.h"
+#include "server/core/util.h"
+
+#define HDR 5
+
+static const obj_type_ops_t *type_ops[OBJ_TYPE_MAX];
+
+static size_t
+varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t
+varint_get(const uint8_t *p, uint64_t *v)
+{
+    uint64_t r = 0;
+    size_t n = 0;
+    int shift = 0;
+    for (;;) {
+        uint8_t b = p[n++];
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *v = r;
+    return n;
+}
+
+static size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *
+bytes(const kobj_t *o)
+{
+    return (uint8_t *)o;
+}
+
+static inline size_t
+key_off(const kobj_t *o)
+{
+    return HDR + (obj_has_expire(o) ? 8 : 0);
+}
+
+/* Offset of the value part. */
+static size_t
+val_off(const kobj_t *o)
+{
+    uint64_t klen;
+    size_t off = key_off(o);
+    off += varint_get(bytes(o) + off, &klen);
+    return off + klen;
+}
+
+uint32_t
+obj_lru(const kobj_t *o)
+{
+    const uint8_t *b = bytes(o);
+    return (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16;
+}
+
+void
+obj_set_lru(kobj_t *o, uint32_t v)
+{
+    uint8_t *b = bytes(o);
+    b[2] = (uint8_t)v;
+    b[3] = (uint8_t)(v >> 8);
+    b[4] = (uint8_t)(v >> 16);
+}
+
+void
+obj_set_encoding(kobj_t *o, int enc)
+{
+    bytes(o)[0] = (uint8_t)((bytes(o)[0] & 0x0f) | (enc << 4));
+}
+
+const char *
+obj_key(const kobj_t *o, size_t *len)
+{
+    uint64_t klen;
+    size_t off = key_off(o);
+    off += varint_get(bytes(o) + off, &klen);
+    *len = (size_t)klen;
+    return (const char *)bytes(o) + off;
+}
+
+int64_t
+obj_expire(const kobj_t *o)
+{
+    int64_t ms;
+    if (!obj_has_expire(o))
+        return -1;
+    memcpy(&ms, bytes(o) + HDR, 8);
+    return ms;
+}
+
+void
+obj_set_expire_inplace(kobj_t *o, int64_t ms)
+{
+    ASSERT(obj_has_expire(o));
+    memcpy(bytes(o) + HDR, &ms, 8);
+}
+
+const char *
+obj_str(const kobj_t *o, size_t *len)
+{
+    uint64_t vlen;
+    DEBUG_ASSERT(obj_type(o) == OBJ_STRING);
+    size_t off = val_off(o);
+    off += varint_get(bytes(o) + off, &vlen);
+    *len = (size_t)vlen;
+    return (const char *)bytes(o) + off;
+}
+
+char *
+obj_str_mut(kobj_t *o, size_t *len)
+{
+    return (char *)obj_str(o, len);
+}
+
+void *
+obj_ptr(const kobj_t *o)
+{
+    void *p;
+    memcpy(&p, bytes(o) + val_off(o), sizeof p);
+    return p;
+}
+
+void
+obj_set_ptr(kobj_t *o, void *p)
+{
+    memcpy(bytes(o) + val_off(o), &p, sizeof p);
+}
+
+/* Allocate and fill header, expiry and key; returns the offset of the value part. */
+static kobj_t *
+alloc_obj(int type, int enc, const char *key, size_t klen, int64_t expire_ms, size_t val_bytes,
+          size_t *voff)
+{
+    size_t off = HDR + (expire_ms >= 0 ? 8 : 0);
+    size_t total = off + varint_len(klen) + klen + val_bytes;
+    uint8_t *b = kmalloc(total);
+    b[0] = (uint8_t)(type | enc << 4);
+    b[1] = expire_ms >= 0 ? OBJ_F_EXPIRE : 0;
+    b[2] = b[3] = b[4] = 0;
+    if (expire_ms >= 0)
+        memcpy(b + HDR, &expire_ms, 8);
+    off += varint_put(b + off, klen);
+    memcpy(b + off, key, klen);
+    *voff = off + klen;
+    return (kobj_t *)b;
+}
+
+kobj_t *
+obj_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms)
+{
+    size_t voff;
+    kobj_t *o = alloc_obj(OBJ_STRING, OBJ_ENC_STR, key, klen, expire_ms, varint_len(vlen) + vlen,
+                          &voff);
+    voff += varint_put(bytes(o) + voff, vlen);
+    if (vlen)
+        memcpy(bytes(o) + voff, val, vlen);
+    return o;
+}
+
+kobj_t *
+obj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr, int64_t expire_ms)
+{
+    size_t voff;
+    kobj_t *o = alloc_obj(type, enc, key, klen, expire_ms, sizeof ptr, &voff);
+    memcpy(bytes(o) + voff, &ptr, sizeof ptr);
+    return o;
+}
+
+kobj_t *
+obj_str_resize(kobj_t *o, size_t vlen, size_t keep)
+{
+    size_t klen, olen, voff;
+    const char *key = obj_key(o, &klen);
+    const char *old = obj_str(o, &olen);
+    ASSERT(keep <= olen && keep <= vlen);
+    kobj_t *n = alloc_obj(OBJ_STRING, OBJ_ENC_STR, key, klen, obj_expire(o),
+                          varint_len(vlen) + vlen, &voff);
+    obj_set_lru(n, obj_lru(o));
+    voff += varint_put(bytes(n) + voff, vlen);
+    memcpy(bytes(n) + voff, old, keep);
+    kfree(o);
+    return n;
+}
+
+kobj_t *
+obj_with_expire(kobj_t *o, int64_t ms)
+{
+    if (ms >= 0 && obj_has_expire(o)) {
+        obj_set_expire_inplace(o, ms);
+        return o;
+    }
+    if (ms < 0 && !obj_has_expire(o))
+        return o;
+    size_t ko = key_off(o);
+    uint64_t klen;
+    size_t vo = ko + varint_get(bytes(o) + ko, &klen) + klen;
+    size_t vbytes;
+    if (obj_type(o) == OBJ_STRING) {
+        uint64_t vlen;
+        vbytes = varint_get(bytes(o) + vo, &vlen) + vlen;
+    } else {
+        vbytes = sizeof(void *);
+    }
+    size_t rest = vo - ko + vbytes; /* key varint + key + value */
+    size_t nko = HDR + (ms >= 0 ? 8 : 0);
+    uint8_t *n = kmalloc(nko + rest);
+    memcpy(n, o, HDR);
+    n[1] = (uint8_t)((n[1] & ~OBJ_F_EXPIRE) | (ms >= 0 ? OBJ_F_EXPIRE : 0));
+    if (ms >= 0)
+        memcpy(n + HDR, &ms, 8);
+    memcpy(n + nko, bytes(o) + ko, rest);
+    kfree(o);
+    return (kobj_t *)n;
+}
+
+kobj_t *
+obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms)
+{
+    kobj_t *n;
+    if (obj_type(o) == OBJ_STRING) {
+        size_t vlen;
+        const char *v = obj_str(o, &vlen);
+        n = obj_new_str(key, klen, v, vlen, expire_ms);
+    } else {
+        const obj_type_ops_t *ops = type_ops[obj_type(o)];
+        ASSERT(ops && ops->dup);
+        n = obj_new_ptr(obj_type(o), obj_encoding(o), key, klen,
+                        ops->dup(obj_ptr(o), obj_encoding(o)), expire_ms);
+    }
+    obj_set_lru(n, obj_lru(o));
+    return n;
+}
+
+void
+obj_free(kobj_t *o)
+{
+    if (!o)
+        return;
+    if (obj_type(o) != OBJ_STRING) {
+        const obj_type_ops_t *ops = type_ops[obj_type(o)];
+        ASSERT(ops && ops->free);
+        ops->free(obj_ptr(o), obj_encoding(o));
+    }
+    kfree(o);
+}
+
+size_t
+obj_alloc_size(const kobj_t *o)
+{
+    return kmem_usable(o);
+}
+
+void
+obj_register_type(int type, const obj_type_ops_t *ops)
+{
+    ASSERT(type > 0 && type < OBJ_TYPE_MAX);
+    type_ops[type] = ops;
+}
+
+const obj_type_ops_t *
+obj_ops(int type)
+{
+    return type >= 0 && type < OBJ_TYPE_MAX ? type_ops[type] : NULL;
+}
+
+const char *
+obj_type_name(int type)
+{
+    if (type == OBJ_STRING)
+        return "string";
+    const obj_type_ops_t *ops = obj_ops(type);
+    return ops && ops->name ? ops->name : "unknown";
+}
+
+const char *
+obj_encoding_name(const kobj_t *o)
+{
+    switch (obj_encoding(o)) {
+    case OBJ_ENC_STR: {
+        size_t n;
+        const char *s = obj_str(o, &n);
+        if (n <= 20 && util_str_is_canonical_int(s, n, NULL))
+            return "int";
+        return n <= 44 ? "embstr" : "raw";
+    }
+    case OBJ_ENC_LISTPACK: return "listpack";
+    case OBJ_ENC_QUICKLIST: return "quicklist";
+    case OBJ_ENC_INTSET: return "intset";
+    case OBJ_ENC_HT: return "hashtable";
+    case OBJ_ENC_SKIPLIST: return "skiplist";
+    default: return "unknown";
+    }
+}

@@ -1,0 +1,196 @@
+/*
+ * server.c - start-up, the cron, logging, shutdown.
+ *
+ * The cron runs `hz` times a second on the main thread: active expiry with a bounded time per
+ * run (25% of a cron period at most, like Valkey's slow cycle), incremental rehashing, client
+ * timeouts and output limits.
+ */
+#include "server/core/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/commands/cmd.h"
+#include "server/core/config.h"
+#include "server/core/exec.h"
+#include "server/core/mem.h"
+#include "server/core/persist.h"
+#include "server/core/prop.h"
+#include "server/core/util.h"
+#include "server/ds/ht.h"
+#include "server/net/ev.h"
+#include "server/net/net.h"
+
+server_t *g_server;
+static volatile sig_atomic_t got_signal;
+
+int
+server_log(int level, const char *fmt, ...)
+{
+    server_t *s = g_server;
+    int min = LOG_NOTICE;
+    if (s && s->cfg.loglevel) {
+        if (!strcmp(s->cfg.loglevel, "debug"))
+            min = LOG_DEBUG;
+        else if (!strcmp(s->cfg.loglevel, "verbose"))
+            min = LOG_VERBOSE;
+        else if (!strcmp(s->cfg.loglevel, "warning"))
+            min = LOG_WARNING;
+        else if (!strcmp(s->cfg.loglevel, "nothing"))
+            return 0;
+    }
+    if (level < min)
+        return 0;
+    FILE *f = stdout;
+    bool close_it = false;
+    if (s && s->cfg.logfile && s->cfg.logfile[0]) {
+        f = fopen(s->cfg.logfile, "a");
+        if (!f)
+            return -1;
+        close_it = true;
+    }
+    char ts[64];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    localtime_r(&now.tv_sec, &tm);
+    size_t off = strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
+    snprintf(ts + off, sizeof ts - off, ".%03ld", now.tv_nsec / 1000000);
+    const char marks[] = ".-*#";
+    fprintf(f, "%d:M %s %c ", (int)getpid(), ts, marks[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fflush(f);
+    if (close_it)
+        fclose(f);
+    return 0;
+}
+
+db_t *
+server_db(server_t *s, int id)
+{
+    return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
+}
+
+static void
+on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static void
+cron(ev_loop_t *l, void *data)
+{
+    (void)l;
+    server_t *s = data;
+    s->cron_loops++;
+    if (got_signal) {
+        server_log(LOG_WARNING, "Received %s, scheduling shutdown...",
+                   got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        s->shutdown_asap = true;
+        got_signal = 0;
+    }
+    if (s->shutdown_asap) {
+        ev_stop(s->loop);
+        return;
+    }
+    db_set_now_ms(util_time_ms());
+    uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
+    if (s->cfg.active_expire && !s->loading) {
+        /* Expiries found here are logged as one record of DELs. */
+        prop_begin();
+        uint64_t budget = period_us / 4 / (uint64_t)s->cfg.databases + 1;
+        for (int i = 0; i < s->cfg.databases; i++)
+            db_active_expire(s->dbs[i], budget, NULL);
+        int64_t lsn = prop_end();
+        if (lsn > 0)
+            s->last_lsn_assigned = (uint64_t)lsn;
+    }
+    for (int i = 0; i < s->cfg.databases; i++)
+        db_rehash_us(s->dbs[i], 1000);
+    net_clients_cron(s);
+    persist_cron(s);
+}
+
+static void
+before_sleep(ev_loop_t *l, void *data)
+{
+    (void)l;
+    server_t *s = data;
+    persist_before_sleep(s);
+    net_before_sleep(s);
+}
+
+int
+server_init(server_t *s)
+{
+    g_server = s;
+    s->stats.start_ms = util_time_ms();
+    s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
+    util_random_seed((uint64_t)util_time_us() ^ ((uint64_t)getpid() << 32));
+    uint64_t seed;
+    FILE *r = fopen("/dev/urandom", "r");
+    if (r && fread(&seed, sizeof seed, 1, r) == 1)
+        ht_set_hash_seed(seed);
+    if (r)
+        fclose(r);
+    s->db_hooks.expired = srv_key_expired_cb;
+    s->db_hooks.ctx = s;
+    for (int i = 0; i < s->cfg.databases; i++)
+        s->dbs[i] = db_create(i, &s->db_hooks);
+    cmd_table_init();
+    s->loop = ev_create((int)s->cfg.maxclients + 128);
+    if (!s->loop)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (mkdir(s->cfg.dir, 0755) < 0 && errno != EEXIST) {
+        server_log(LOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
+        return -errno;
+    }
+    int rc = persist_start(s);
+    if (rc < 0)
+        return rc;
+    rc = net_listen(s);
+    if (rc < 0) {
+        server_log(LOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port, strerror(-rc));
+        return rc;
+    }
+    ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
+    ev_set_before_sleep(s->loop, before_sleep, s);
+    return 0;
+}
+
+void
+server_run(server_t *s)
+{
+    server_log(LOG_NOTICE, "Ready to accept connections tcp on %s:%d",
+               s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
+    ev_run(s->loop);
+}
+
+void
+server_shutdown(server_t *s)
+{
+    server_log(LOG_NOTICE, "User requested shutdown...");
+    net_before_sleep(s); /* last replies out */
+    persist_stop(s);
+    while (s->clients)
+        client_free(s->clients);
+    if (s->listen_fd > 0)
+        close(s->listen_fd);
+    if (s->cfg.pidfile && s->cfg.pidfile[0])
+        unlink(s->cfg.pidfile);
+    server_log(LOG_NOTICE, "Keel is now ready to exit, bye bye...");
+}

@@ -1,0 +1,128 @@
+/*
+ * server.h - the one server struct: configuration, databases, clients, statistics.
+ *
+ * There is one `struct server`, created by main(). Commands reach it through their client
+ * (c->srv); the data structures (ds/), the log (wal/) and snapshots (snapshot/) never see it.
+ * All fields are owned by the main thread unless a comment says otherwise.
+ */
+#ifndef KEEL_SERVER_H
+#define KEEL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/core/client.h"
+#include "server/core/db.h"
+
+#define KEEL_VERSION "0.1.0"
+#define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
+#define SERVER_DBS_MAX 16
+
+enum { DURABILITY_OFF = 0, DURABILITY_ASYNC = 1, DURABILITY_SYNC = 2 };
+
+enum {
+    EVICT_NOEVICTION = 0,
+    EVICT_ALLKEYS_LRU,
+    EVICT_ALLKEYS_LFU,
+    EVICT_ALLKEYS_RANDOM,
+    EVICT_VOLATILE_LRU,
+    EVICT_VOLATILE_LFU,
+    EVICT_VOLATILE_RANDOM,
+    EVICT_VOLATILE_TTL,
+};
+
+typedef struct server_config {
+    char *bind;
+    int port;
+    char *dir;
+    char *requirepass;
+    int databases;
+    long long maxclients;
+    long long timeout_s;
+    long long tcp_keepalive_s;
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    long long multibulk_max;
+    long long obuf_normal_hard, obuf_normal_soft, obuf_normal_soft_s;
+    long long obuf_pubsub_hard, obuf_pubsub_soft, obuf_pubsub_soft_s;
+    long long maxmemory;
+    int maxmemory_policy;
+    int maxmemory_samples;
+    int lfu_log_factor, lfu_decay_time;
+    int hz;
+    bool active_expire;
+    int durability;
+    char *loglevel;
+    char *logfile;
+    char *pidfile;
+    bool daemonize;
+    int io_threads;
+    /* Collection encodings (used by the type modules). */
+    long long hash_max_listpack_entries, hash_max_listpack_value;
+    long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
+    long long zset_max_listpack_entries, zset_max_listpack_value;
+    long long list_max_listpack_size;
+    char *notify_keyspace_events;
+    int notify_flags;
+    /* Log (wal/) and snapshots: set by config, used by the persistence modules. */
+    char **wal_dirs;
+    int wal_ndirs;
+    int wal_quorum;
+    long long wal_segment_size;
+    long long wal_sync_interval_ms;
+    long long slowlog_log_slower_than, slowlog_max_len;
+} server_config_t;
+
+typedef struct server_stats {
+    uint64_t connections, rejected_conn, commands, expired_keys, evicted_keys, keyspace_hits,
+        keyspace_misses, net_in, net_out, total_errors, expired_stale_perc, io_reads, io_writes;
+    uint64_t unexpected_error_replies;
+    int64_t start_ms;
+} server_stats_t;
+
+struct ev_loop;
+struct wal;
+
+typedef struct server {
+    server_config_t cfg;
+    char *config_file;           /* absolute path, for CONFIG REWRITE; NULL if none */
+    db_t *dbs[SERVER_DBS_MAX];
+    db_hooks_t db_hooks;
+    struct ev_loop *loop;
+    int listen_fd;
+    int port_bound;              /* the real port (for port 0 in tests) */
+    uint64_t next_client_id;
+    client_t *clients;           /* doubly linked list of every connection */
+    size_t nclients;
+    client_t *pending_write;     /* clients with output to flush before sleeping */
+    client_t *parked;            /* clients with durability marks */
+    client_t *current;           /* client whose command is executing */
+    uint64_t dirty;              /* changes since start (and since the last snapshot) */
+    uint64_t dirty_at_last_save;
+    bool shutdown_asap;
+    int shutdown_flags;
+    int64_t cron_loops;
+    uint64_t last_lsn_assigned;  /* newest LSN given to a write (0: no log) */
+    uint64_t durable_lsn;        /* newest LSN durable on a quorum; UINT64_MAX with no log */
+    struct wal *wal;
+    const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
+    server_stats_t stats;
+    bool loading;
+    int64_t paused_until_ms;
+    uint64_t lru_clock;
+} server_t;
+
+/* The process's server, for the few places that cannot take it as a parameter (signal handler,
+ * db hooks). Everything else receives it through c->srv. */
+extern server_t *g_server;
+
+int server_init(server_t *s);
+void server_run(server_t *s);
+void server_shutdown(server_t *s);
+int server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+
+db_t *server_db(server_t *s, int id);
+
+#endif

@@ -1,0 +1,306 @@
+/* reply.c - RESP2/RESP3 reply encoding into a client's output buffer (see reply.h). */
+#include "server/net/reply.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/core/mem.h"
+#include "server/core/server.h"
+#include "server/core/util.h"
+
+const char *const ERR_SYNTAX = "ERR syntax error";
+const char *const ERR_WRONGTYPE =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+const char *const ERR_NOT_INT = "ERR value is not an integer or out of range";
+const char *const ERR_NOT_FLOAT = "ERR value is not a valid float";
+const char *const ERR_NO_KEY = "ERR no such key";
+const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
+const char *const ERR_DB_INDEX = "ERR DB index is out of range";
+
+void server_client_has_output(client_t *c); /* net.c: schedules the write */
+
+static inline char *
+reserve(client_t *c, size_t n)
+{
+    if (c->olen + n > c->ocap) {
+        /* Reclaim what was sent before growing. */
+        if (c->osent > 0 && c->osent >= c->olen / 2) {
+            memmove(c->obuf, c->obuf + c->osent, c->olen - c->osent);
+            c->obase += c->osent;
+            c->olen -= c->osent;
+            c->osent = 0;
+        }
+        if (c->olen + n > c->ocap) {
+            size_t cap = c->ocap ? c->ocap : 1024;
+            while (cap < c->olen + n)
+                cap *= 2;
+            c->obuf = krealloc(c->obuf, cap);
+            c->ocap = cap;
+        }
+    }
+    return c->obuf + c->olen;
+}
+
+void
+reply_raw(client_t *c, const char *p, size_t n)
+{
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+        return; /* nothing more after QUIT or a protocol error */
+    char *d = reserve(c, n);
+    memcpy(d, p, n);
+    c->olen += n;
+    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
+        server_client_has_output(c);
+}
+
+static void
+reply_hdr(client_t *c, char type, long long n)
+{
+    char buf[32];
+    buf[0] = type;
+    int len = util_ll2str(buf + 1, sizeof buf - 3, n) + 1;
+    buf[len++] = '\r';
+    buf[len++] = '\n';
+    reply_raw(c, buf, (size_t)len);
+}
+
+void
+reply_ok(client_t *c)
+{
+    reply_raw(c, "+OK\r\n", 5);
+}
+
+void
+reply_simple(client_t *c, const char *s)
+{
+    size_t n = strlen(s);
+    reply_raw(c, "+", 1);
+    reply_raw(c, s, n);
+    reply_raw(c, "\r\n", 2);
+}
+
+void
+reply_err(client_t *c, const char *msg)
+{
+    size_t n = strlen(msg);
+    char buf[512];
+    /* Error text must be one line: newlines from user input would break the framing. */
+    size_t k = n < sizeof buf ? n : sizeof buf - 1;
+    for (size_t i = 0; i < k; i++)
+        buf[i] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
+    reply_raw(c, "-", 1);
+    reply_raw(c, buf, k);
+    reply_raw(c, "\r\n", 2);
+    if (c->srv)
+        c->srv->stats.total_errors++;
+}
+
+void
+reply_errf(client_t *c, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    reply_err(c, buf);
+}
+
+void
+reply_err_arity(client_t *c, const char *cmd)
+{
+    reply_errf(c, "ERR wrong number of arguments for '%s' command", cmd);
+}
+
+void
+reply_int(client_t *c, long long v)
+{
+    if (v == 0 || v == 1) {
+        reply_raw(c, v ? ":1\r\n" : ":0\r\n", 4);
+        return;
+    }
+    reply_hdr(c, ':', v);
+}
+
+void
+reply_bulk(client_t *c, const char *p, size_t n)
+{
+    char hdr[32];
+    hdr[0] = '$';
+    int h = util_ull2str(hdr + 1, sizeof hdr - 3, n) + 1;
+    hdr[h++] = '\r';
+    hdr[h++] = '\n';
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+        return;
+    char *d = reserve(c, (size_t)h + n + 2);
+    memcpy(d, hdr, (size_t)h);
+    if (n)
+        memcpy(d + h, p, n);
+    memcpy(d + h + n, "\r\n", 2);
+    c->olen += (size_t)h + n + 2;
+    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
+        server_client_has_output(c);
+}
+
+void
+reply_bulk_cstr(client_t *c, const char *s)
+{
+    if (!s)
+        reply_null(c);
+    else
+        reply_bulk(c, s, strlen(s));
+}
+
+void
+reply_bulk_ll(client_t *c, long long v)
+{
+    char buf[UTIL_LL_STR_MAX];
+    int n = util_ll2str(buf, sizeof buf, v);
+    reply_bulk(c, buf, (size_t)n);
+}
+
+void
+reply_null(client_t *c)
+{
+    if (c->resp >= 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "$-1\r\n", 5);
+}
+
+void
+reply_null_array(client_t *c)
+{
+    if (c->resp >= 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "*-1\r\n", 5);
+}
+
+void
+reply_array(client_t *c, long long n)
+{
+    reply_hdr(c, '*', n);
+}
+
+void
+reply_map(client_t *c, long long n)
+{
+    if (c->resp >= 3)
+        reply_hdr(c, '%', n);
+    else
+        reply_hdr(c, '*', n * 2);
+}
+
+void
+reply_set(client_t *c, long long n)
+{
+    reply_hdr(c, c->resp >= 3 ? '~' : '*', n);
+}
+
+void
+reply_push(client_t *c, long long n)
+{
+    reply_hdr(c, c->resp >= 3 ? '>' : '*', n);
+}
+
+void
+reply_empty_array(client_t *c)
+{
+    reply_raw(c, "*0\r\n", 4);
+}
+
+void
+reply_double(client_t *c, double d)
+{
+    char buf[UTIL_DBL_STR_MAX];
+    int n = util_d2str(buf, sizeof buf, d);
+    if (c->resp >= 3) {
+        reply_raw(c, ",", 1);
+        reply_raw(c, buf, (size_t)n);
+        reply_raw(c, "\r\n", 2);
+    } else {
+        reply_bulk(c, buf, (size_t)n);
+    }
+}
+
+void
+reply_ld(client_t *c, long double d)
+{
+    char buf[5 * 1024];
+    int n = util_ld2str(buf, sizeof buf, d);
+    reply_bulk(c, buf, (size_t)n);
+}
+
+void
+reply_bool(client_t *c, bool b)
+{
+    if (c->resp >= 3)
+        reply_raw(c, b ? "#t\r\n" : "#f\r\n", 4);
+    else
+        reply_int(c, b ? 1 : 0);
+}
+
+void
+reply_verbatim(client_t *c, const char *p, size_t n, const char *ext)
+{
+    if (c->resp < 3) {
+        reply_bulk(c, p, n);
+        return;
+    }
+    reply_hdr(c, '=', (long long)n + 4);
+    reply_raw(c, ext, 3);
+    reply_raw(c, ":", 1);
+    reply_raw(c, p, n);
+    reply_raw(c, "\r\n", 2);
+}
+
+size_t
+reply_defer(client_t *c)
+{
+    reserve(c, 0);
+    return (size_t)(c->obase + c->olen);
+}
+
+/* Insert a header at an absolute spot recorded by reply_defer: shift what follows. */
+static void
+set_deferred(client_t *c, size_t spot, char type, long long n)
+{
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+        return;
+    char hdr[32];
+    hdr[0] = type;
+    int h = util_ll2str(hdr + 1, sizeof hdr - 3, n) + 1;
+    hdr[h++] = '\r';
+    hdr[h++] = '\n';
+    /* reserve() may compact the buffer, changing obase: compute the offset after it. */
+    reserve(c, (size_t)h);
+    size_t off = spot - (size_t)c->obase;
+    memmove(c->obuf + off + h, c->obuf + off, c->olen - off);
+    memcpy(c->obuf + off, hdr, (size_t)h);
+    c->olen += (size_t)h;
+    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
+        server_client_has_output(c);
+}
+
+void
+reply_set_deferred_array(client_t *c, size_t spot, long long n)
+{
+    set_deferred(c, spot, '*', n);
+}
+
+void
+reply_set_deferred_map(client_t *c, size_t spot, long long pairs)
+{
+    if (c->resp >= 3)
+        set_deferred(c, spot, '%', pairs);
+    else
+        set_deferred(c, spot, '*', pairs * 2);
+}
+
+void
+reply_set_deferred_set(client_t *c, size_t spot, long long n)
+{
+    set_deferred(c, spot, c->resp >= 3 ? '~' : '*', n);
+}
