@@ -299,3 +299,47 @@ Test(wal_recover, check_dir_prints_segments_and_names_damage) {
     free(text);
     tdirs_remove(&t);
 }
+
+Test(wal_recover, a_newest_segment_with_a_torn_header_is_removed)
+{
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    write_log(&t, &cfg, 30, 1 << 20);
+    /* A crash between creating (and preallocating) the next segment and its header write. */
+    char p[256];
+    snprintf(p, sizeof p, "%s/wal-00000000000000000031.log", t.dir[0]);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 65536), 0);
+    cr_assert_eq(pwrite(fd, "KEELW", 5, 0), 5);
+    close(fd);
+    collect_t c = {0};
+    uint64_t last;
+    char err[512];
+    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(last, 30);
+    cr_assert_eq(c.n, 30);
+    cr_assert_neq(access(p, F_OK), 0, "the torn segment is gone");
+    tdirs_remove(&t);
+}
+
+static int
+stop_at_7_cb(void *ctx, const wal_record_t *r)
+{
+    *(uint64_t *)ctx = r->lsn;
+    return r->lsn == 7 ? 42 : 0;
+}
+
+Test(wal_recover, a_non_zero_rc_from_apply_stops_the_replay)
+{
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    write_log(&t, &cfg, 30, 1 << 20);
+    uint64_t seen = 0, last;
+    char err[512];
+    cr_assert_eq(wal_recover(&cfg, 0, stop_at_7_cb, &seen, &last, err, sizeof err), 42);
+    cr_assert_eq(seen, 7);
+    tdirs_remove(&t);
+}

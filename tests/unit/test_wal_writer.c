@@ -101,8 +101,12 @@ Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_
     cr_assert_gt(st.fsyncs, 0);
     cr_assert_eq(st.durable_lsn, (uint64_t)n);
     cr_assert_eq(st.healthy, 1);
-    for (int i = 0; i < 3; i++)
-        cr_assert(st.copy[i].ok && st.copy[i].durable_lsn == (uint64_t)n);
+    int at_n = 0; /* the durable LSN is published at the quorum: the third copy may lag */
+    for (int i = 0; i < 3; i++) {
+        cr_assert(st.copy[i].ok);
+        at_n += st.copy[i].durable_lsn == (uint64_t)n;
+    }
+    cr_assert_geq(at_n, 2);
     cr_assert_not(d.went_backwards, "durable LSN never decreases nor passes the last LSN");
     cr_assert_gt(d.samples, 0);
     /* The notify fd became readable. */
@@ -228,5 +232,40 @@ Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
     cr_assert_eq(c.n, 1);
     cr_assert_eq(wal_recover(&cfg, 0, NULL, NULL, &last, err, sizeof err), KERR_CORRUPT,
                  "records retired but asked for");
+    tdirs_remove(&t);
+}
+
+Test(wal_writer, async_mode_syncs_a_segment_before_cutting_the_next)
+{
+    tdirs_t t;
+    tdirs_make(&t, 2);
+    wal_faults_t f; /* no faults: only to count fdatasyncs per copy */
+    wal_faults_init(&f);
+    wal_config_t cfg = tcfg(&t, 2);
+    cfg.io = &f.io;
+    cfg.sync_each_batch = 0;
+    cfg.sync_interval_ms = 60000;
+    cfg.segment_size_bytes = 8192;
+    wal_t *w;
+    cr_assert_eq(wal_open(&cfg, 0, &w), 0);
+    uint32_t f0 = f.copy[0].fsyncs;
+    char rec[300];
+    memset(rec, 'a', sizeof rec);
+    for (int i = 0; i < 200; i++) /* ~67 KB: about 8 segments */
+        cr_assert_gt(wal_append(w, 0, rec, sizeof rec), 0);
+    /* Every cut synced the segment it closed, so the durable LSN moved without a timer. */
+    cr_assert(wait_durable(w, 150, 5000), "durable %llu",
+              (unsigned long long)wal_durable_lsn(w));
+    wal_stats_t st;
+    wal_get_stats(w, &st);
+    cr_assert_geq(st.segments, 7);
+    wal_close(w);
+    cr_assert_geq(f.copy[0].fsyncs - f0, 7, "one fdatasync per closed segment at least");
+    collect_t c = {0};
+    uint64_t last;
+    char err[256];
+    cfg.io = NULL;
+    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), 0, "%s", err);
+    cr_assert(c.in_order && c.n == 200);
     tdirs_remove(&t);
 }
