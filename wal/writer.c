@@ -41,10 +41,11 @@
 #include "common/kassert.h"
 #include "common/kerr.h"
 
-#define RING_DEPTH    64
-#define CHAIN_OPS_MAX 4    /* header write, record write, fdatasync, directory fsync */
-#define LAT_RING_MAX  1024 /* fsync latencies kept for the percentiles */
-#define SEGLIST_MAX   (1u << 20)
+#define RING_DEPTH      64
+#define CHAIN_OPS_MAX   4    /* header write, record write, fdatasync, directory fsync */
+#define LAT_RING_MAX    1024 /* fsync latencies kept for the percentiles */
+#define SEGLIST_MAX     (1u << 20)
+#define WRITE_BYTES_MAX (1u << 30) /* one io_uring write; its length field is 32-bit */
 static_assert(WAL_COPIES_MAX * CHAIN_OPS_MAX <= RING_DEPTH, "a round fits in the ring");
 
 typedef struct wal_buf {
@@ -310,6 +311,9 @@ submit_chain(wal_t *w, int ci) {
                                          .kind = WAL_IO_WRITE,
                                          .off = c->ext[e].off + c->ext[e].done,
                                          .len = c->ext[e].len - c->ext[e].done};
+    for (int k = 0; k < n; k++) /* longer writes are continued like short ones */
+        if (c->slot[k].len > WRITE_BYTES_MAX)
+            c->slot[k].len = WRITE_BYTES_MAX;
     if (c->need_fsync)
         c->slot[n++] = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = w->seg_off};
     if (c->need_dirsync && !c->dirsync_done)
