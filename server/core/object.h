@@ -75,6 +75,17 @@ typedef struct obj_type_ops {
     void *(*dup)(const void *ptr, int enc);
     size_t (*mem)(const void *ptr, int enc); /* MEMORY USAGE estimate of the structure */
     const char *name;                        /* TYPE reply */
+    /* Generic element access for snapshots and DEBUG: elements in a stable order. A hash gives
+     * field, value, field, value...; a sorted set gives members with their score; lists and
+     * sets give members (score 0). `count` is the number of calls `each` makes. */
+    uint64_t (*count)(const void *ptr, int enc);
+    void (*each)(const void *ptr, int enc,
+                 void (*cb)(void *ctx, const char *p, size_t n, double score), void *ctx);
+    /* Building a value back (snapshot load, restore): create an empty structure sized for
+     * `hint` elements (choosing its encoding), then add elements in the order `each` gave.
+     * add returns 0 or a negative KERR_* on bad input (duplicate member, NaN score). */
+    void *(*create)(uint64_t hint, int *enc);
+    int (*add)(void **ptr, int *enc, const char *p, size_t n, double score);
 } obj_type_ops_t;
 void obj_register_type(int type, const obj_type_ops_t *ops);
 const obj_type_ops_t *obj_ops(int type);

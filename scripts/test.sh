@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# test.sh - install what is needed, build, and run the whole test suite:
+#   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
+#      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
+#      crash tests;
+#   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs=$(nproc)
+export PYTHONDONTWRITEBYTECODE=1
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+stage "release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+stage "unit tests (release)"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+stage "integration tests (release)"
+KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/crash
+
+stage "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=ON -DKEEL_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+stage "unit tests (ASan + UBSan)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j"$jobs")
+
+stage "integration tests (ASan + UBSan)"
+KEEL_BIN="$PWD/build-asan" KEEL_SANITIZED=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+stage "all tests passed"

@@ -1,0 +1,224 @@
+"""keel_harness - start a real keel-server on a free loopback port and talk to it.
+
+Used by tests/integration and tests/crash. Every server started here is killed by PID when the
+test ends (also when it fails): the fixtures call stop() in a finally block, and an atexit hook
+kills anything left.
+"""
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+BIN_DIR = os.environ.get("KEEL_BIN", os.path.join(os.path.dirname(__file__), "..", "build"))
+SANITIZED = os.environ.get("KEEL_SANITIZED") == "1"
+_live = set()
+
+
+def _kill_all():
+    for p in list(_live):
+        try:
+            p.kill()
+        except OSError:
+            pass
+
+
+atexit.register(_kill_all)
+
+
+def binary(name="keel-server"):
+    return os.path.abspath(os.path.join(BIN_DIR, name))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class KeelServer:
+    """One keel-server process. args: extra '--name value' strings."""
+
+    def __init__(self, args=(), data_dir=None, durability="off", port=None, config_file=None):
+        self.port = port or free_port()
+        self.own_dir = data_dir is None
+        self.dir = data_dir or tempfile.mkdtemp(prefix="keel-test-")
+        self.args = list(args)
+        self.durability = durability
+        self.config_file = config_file
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+
+    def cmdline(self):
+        cmd = [binary()]
+        if self.config_file:
+            cmd.append(self.config_file)
+        cmd += ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir]
+        if self.durability is not None:
+            cmd += ["--durability", self.durability]
+        return cmd + self.args
+
+    def start(self, wait=True, timeout=30):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.cmdline(), stdout=self.log, stderr=subprocess.STDOUT)
+        _live.add(self.proc)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("keel-server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            try:
+                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                    return
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.02)
+            except redis.exceptions.ResponseError:
+                return  # e.g. NOAUTH: it is up
+        raise RuntimeError("keel-server did not start:\n" + self.read_log())
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def client(self, **kw):
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(port=self.port, **kw)
+
+    def raw(self, resp=2):
+        return RawConn(self.port, resp)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=60)
+        _live.discard(self.proc)
+
+    def stop(self):
+        """Graceful stop; returns the exit code. A sanitizer report makes it non-zero."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _live.discard(self.proc)
+        self.log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        self.kill()
+        if self.own_dir:
+            subprocess.run(["rm", "-rf", self.dir])
+
+
+class RespError(Exception):
+    pass
+
+
+class Push(list):
+    """A RESP3 push message ('>')."""
+
+
+class Verbatim(str):
+    pass
+
+
+class RawConn:
+    """A minimal RESP2/RESP3 client that keeps reply types apart (redis-py 4 has no RESP3)."""
+
+    def __init__(self, port, resp=2):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+        if resp == 3:
+            self.call("HELLO", "3")
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def send_cmd(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.send(b"".join(out))
+
+    def call(self, *args):
+        self.send_cmd(*args)
+        return self.read()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by server")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return RespError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if t in (b"*", b"~", b">"):
+            n = int(rest)
+            if n < 0:
+                return None
+            items = [self.read() for _ in range(n)]
+            if t == b"~":
+                return set(x if not isinstance(x, list) else tuple(x) for x in items)
+            return Push(items) if t == b">" else items
+        if t == b"%":
+            n = int(rest)
+            d = {}
+            for _ in range(n):
+                k = self.read()
+                d[k if not isinstance(k, list) else tuple(k)] = self.read()
+            return d
+        if t == b"_":
+            return None
+        if t == b",":
+            v = rest.decode()
+            return float(v)
+        if t == b"#":
+            return rest == b"t"
+        if t == b"=":
+            data = self._exact(int(rest))
+            return Verbatim(data[4:].decode())
+        if t == b"(":
+            return int(rest)
+        raise ValueError("unknown RESP type %r" % line)
