@@ -374,7 +374,6 @@ config_apply(server_t *s)
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
                s->cfg.maxmemory_policy == EVICT_VOLATILE_LFU;
     db_set_lfu_mode(lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
-    db_set_expire_enabled(true);
 }
 
 void

@@ -44,8 +44,9 @@ enum {
 };
 
 /* Expiry is judged against a clock the server sets once per command, so one command sees one
- * instant (as Valkey does); with expiry paused (DEBUG SET-ACTIVE-EXPIRE 0 does not pause lazy
- * expiry, loading does) nothing is deleted on access. */
+ * instant (as Valkey does). db_set_expire_enabled(false) is for log replay: keys are then never
+ * expired nor hidden by db_lookup/db_random/the active cycle, because the log holds every expiry
+ * that happened as a DEL. (DEBUG SET-ACTIVE-EXPIRE 0 only stops the active cycle.) */
 void db_set_now_ms(int64_t now_ms);
 int64_t db_now_ms(void);
 void db_set_expire_enabled(bool on);
