@@ -8,5 +8,9 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_keys,
     cmd_table_command,
     cmd_table_info,
+    cmd_table_bitmap,
+    cmd_table_hll,
+    cmd_table_pubsub,
+    cmd_table_watch,
     NULL,
 };

@@ -169,6 +169,9 @@ cmd_exec(client_t *c)
         reply_err(c, "ERR EXEC without MULTI");
         return;
     }
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].exec_check && !hooks[i].exec_check(c))
+            c->flags |= CLIENT_DIRTY_CAS;
     if (c->flags & CLIENT_DIRTY_EXEC) {
         reply_err(c, "EXECABORT Transaction discarded because of previous errors.");
         tx_discard(c);

@@ -44,6 +44,9 @@ typedef struct exec_hooks {
      * logged write touched. NULL when there is no log. */
     uint64_t (*read_tag)(client_t *c, cmd_def_t *cmd);
     void (*write_logged)(client_t *c, cmd_def_t *cmd, uint64_t lsn);
+    /* EXEC, before anything else: false makes it fail like a changed WATCHed key (a watched
+     * key expired since WATCH, Valkey 7). */
+    bool (*exec_check)(client_t *c);
 } exec_hooks_t;
 void exec_add_hooks(const exec_hooks_t *h);
 

@@ -23,7 +23,9 @@
 #include "server/core/mem.h"
 #include "server/core/persist.h"
 #include "server/core/prop.h"
+#include "server/core/pubsub.h"
 #include "server/core/util.h"
+#include "server/core/watch.h"
 #include "server/ds/ht.h"
 #include "server/net/ev.h"
 #include "server/net/net.h"
@@ -149,6 +151,8 @@ server_init(server_t *s)
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->db_hooks);
     cmd_table_init();
+    pubsub_init();
+    watch_init();
     s->loop = ev_create((int)s->cfg.maxclients + 128);
     if (!s->loop)
         return -errno;
