@@ -73,13 +73,15 @@ ev_add(ev_loop_t *l, int fd, int mask, ev_fd_cb cb, void *data)
     if (fd < 0 || fd >= l->setsize)
         return -ERANGE;
     ev_fd_t *f = &l->fds[fd];
+    f->cb = cb;
+    f->data = data;
+    if ((f->mask & mask) == mask)
+        return 0; /* already watched: no syscall */
     struct epoll_event ee = {.events = to_epoll(f->mask | mask), .data.fd = fd};
     int op = f->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(l->epfd, op, fd, &ee) < 0)
         return -errno;
     f->mask |= mask;
-    f->cb = cb;
-    f->data = data;
     return 0;
 }
 
@@ -89,8 +91,8 @@ ev_del(ev_loop_t *l, int fd, int mask)
     if (fd < 0 || fd >= l->setsize)
         return;
     ev_fd_t *f = &l->fds[fd];
-    if (!f->mask)
-        return;
+    if (!(f->mask & mask))
+        return; /* nothing to remove: no syscall (client_write calls this after every write) */
     int left = f->mask & ~mask;
     struct epoll_event ee = {.events = to_epoll(left), .data.fd = fd};
     epoll_ctl(l->epfd, left ? EPOLL_CTL_MOD : EPOLL_CTL_DEL, fd, &ee);

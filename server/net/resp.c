@@ -7,6 +7,8 @@
 #include "server/core/mem.h"
 #include "server/core/util.h"
 
+#define RESP_SKIPPED 2 /* internal: an empty inline line was consumed */
+
 void
 resp_parser_init(resp_parser_t *p)
 {
@@ -105,9 +107,9 @@ parse_inline(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t 
     if (c < 0)
         return perr(err, errlen, "unbalanced quotes in request");
     p->pos += line_len + 1;
-    if (c == 0) { /* empty line: skip */
+    if (c == 0) { /* empty line: skip it and go on with what follows */
         resp_parser_next(p);
-        return RESP_NEED_MORE;
+        return RESP_SKIPPED;
     }
     for (int i = 0; i < c; i++) {
         p->args[i].p = p->inline_buf + p->off[i];
@@ -152,8 +154,12 @@ resp_parse(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *l
         if (p->pos >= len)
             return RESP_NEED_MORE;
         if (p->state == 0) {
-            if (buf[p->pos] != '*')
-                return parse_inline(p, buf, len, lim, argc, argv, err, errlen);
+            if (buf[p->pos] != '*') {
+                int r = parse_inline(p, buf, len, lim, argc, argv, err, errlen);
+                if (r == RESP_SKIPPED)
+                    continue;
+                return r;
+            }
             long long count;
             int r = read_header(p, buf, len, '*', lim, &count, err, errlen);
             if (r <= 0)

@@ -115,3 +115,18 @@ def test_big_value_roundtrip(server):
     c.set("big", big)
     assert c.get("big") == big
     c.delete("big")
+
+
+def test_empty_inline_line_then_command(server):
+    # redis-cli --pipe sends its final ECHO after a bare CRLF: the parser must skip it and go on.
+    out = raw_send(server.port, b"SET a b\r\n\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nQUIT\r\n")
+    assert out == b"+OK\r\n$2\r\nhi\r\n+OK\r\n"
+
+
+def test_redis_cli_pipe(server, tmp_path):
+    import subprocess
+    data = b"".join(b"*3\r\n$3\r\nSET\r\n$6\r\npipe%02d\r\n$1\r\nv\r\n" % i for i in range(50))
+    res = subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=data,
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert b"errors: 0, replies: 50" in res.stdout
