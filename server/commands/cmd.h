@@ -79,5 +79,6 @@ void cmd_reset_stats(void);
 extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_table_keys[],
     cmd_table_command[], cmd_table_info[];
 extern cmd_def_t cmd_table_bitmap[], cmd_table_hll[], cmd_table_pubsub[], cmd_table_watch[];
+extern cmd_def_t cmd_table_expire[];
 
 #endif

@@ -6,6 +6,7 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_conn,
     cmd_table_string,
     cmd_table_keys,
+    cmd_table_expire,
     cmd_table_command,
     cmd_table_info,
     cmd_table_bitmap,
