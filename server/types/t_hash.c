@@ -1,0 +1,602 @@
+/*
+ * t_hash.c - the hash value type (see t_hash.h): packed list while small, hash table when large.
+ *
+ * Hash-table entries are one allocation each, the field followed by the value:
+ *
+ *   +---------+---------+-------------+-------------+
+ *   | fn u32  | vn u32  | field bytes | value bytes |
+ *   +---------+---------+-------------+-------------+
+ *
+ * so a lookup touches the bucket and then one entry, and updating a value reallocates only that
+ * entry. The lookup key of the table is a kslice_t {bytes, length} of the field.
+ *
+ * Conversion rules (Valkey's): a packed list becomes a table when, after an insert, it has more
+ * than entries_max pairs, when a field or value longer than value_max bytes is written, or when
+ * the blob would pass LP_BYTES_MAX. HSET looks ahead at all its arguments first (hash_prepare)
+ * so a big HSET converts once instead of after the limit-th insert.
+ */
+#include "server/types/t_hash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/kassert.h"
+#include "common/kerr.h"
+#include "server/core/db.h"
+#include "server/core/mem.h"
+#include "server/ds/lp.h"
+
+typedef struct hent {
+    uint32_t fn, vn;
+    char buf[]; /* field, then value */
+} hent_t;
+
+#define HENT_PART_max UINT32_MAX
+
+static uint64_t
+hent_hash_key(const void *key)
+{
+    const kslice_t *k = key;
+    return ht_hash_bytes(k->p, k->n);
+}
+
+static uint64_t
+hent_hash_entry(const void *entry)
+{
+    const hent_t *e = entry;
+    return ht_hash_bytes(e->buf, e->fn);
+}
+
+static int
+hent_key_eq(const void *entry, const void *key)
+{
+    const hent_t *e = entry;
+    const kslice_t *k = key;
+    return e->fn == k->n && memcmp(e->buf, k->p, k->n) == 0;
+}
+
+static void
+hent_free(void *entry)
+{
+    kfree(entry);
+}
+
+static const ht_type_t hent_type = {hent_hash_key, hent_hash_entry, hent_key_eq, hent_free, NULL};
+
+static hent_t *
+hent_new(const char *f, size_t fn, const char *v, size_t vn)
+{
+    hent_t *e = kmalloc(sizeof *e + fn + vn);
+    e->fn = (uint32_t)fn;
+    e->vn = (uint32_t)vn;
+    memcpy(e->buf, f, fn);
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    return e;
+}
+
+static void
+hent_pair(const hent_t *e, hpair_t *out)
+{
+    out->f = (hval_t){e->buf, e->fn, 0};
+    out->v = (hval_t){e->buf + e->fn, e->vn, 0};
+}
+
+static void
+lp_hval(const uint8_t *p, hval_t *out)
+{
+    lp_val_t lv;
+    lp_get(p, &lv);
+    if (lv.str)
+        *out = (hval_t){(const char *)lv.str, lv.len, 0};
+    else
+        *out = (hval_t){NULL, 0, lv.ival};
+}
+
+const char *
+hval_bytes(const hval_t *v, char *buf, size_t *n)
+{
+    if (v->p) {
+        *n = v->n;
+        return v->p;
+    }
+    *n = lp_int_to_string(v->i, buf);
+    return buf;
+}
+
+thash_t
+hash_new(void)
+{
+    uint8_t *lp = lp_new();
+    ASSERT(lp);
+    return (thash_t){lp, OBJ_ENC_LISTPACK};
+}
+
+void
+hash_release(thash_t *h)
+{
+    if (h->enc == OBJ_ENC_LISTPACK)
+        lp_free(h->p);
+    else
+        ht_release(h->p);
+    h->p = NULL;
+}
+
+uint64_t
+hash_len(const thash_t *h)
+{
+    if (h->enc == OBJ_ENC_LISTPACK)
+        return lp_count(h->p) / 2;
+    return ht_size(h->p);
+}
+
+/* Inserts a pair whose field is known to be absent. */
+static void
+ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
+{
+    kslice_t k = {f, fn};
+    ht_pos_t pos;
+    void *old = ht_find_pos(t, &k, &pos);
+    ASSERT(old == NULL);
+    ht_insert_at(t, &pos, hent_new(f, fn, v, vn));
+}
+
+void
+hash_convert_to_ht(thash_t *h)
+{
+    if (h->enc == OBJ_ENC_HT)
+        return;
+    ht_t *t = ht_create(&hent_type);
+    ASSERT(t);
+    uint8_t *lp = h->p;
+    char fb[LP_INTBUF_MAX], vb[LP_INTBUF_MAX];
+    for (uint8_t *p = lp_first(lp); p; p = lp_next(lp, lp_next(lp, p))) {
+        size_t fn, vn;
+        const uint8_t *f = lp_get_str(p, &fn, fb);
+        const uint8_t *v = lp_get_str(lp_next(lp, p), &vn, vb);
+        ht_put_new(t, (const char *)f, fn, (const char *)v, vn);
+    }
+    lp_free(lp);
+    h->p = t;
+    h->enc = OBJ_ENC_HT;
+}
+
+thash_t
+hash_dup(const thash_t *h)
+{
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        size_t n = lp_bytes(h->p);
+        uint8_t *copy = malloc(n); /* lp_free() frees with free() */
+        ASSERT(copy);
+        memcpy(copy, h->p, n);
+        return (thash_t){copy, OBJ_ENC_LISTPACK};
+    }
+    ht_t *t = ht_create(&hent_type);
+    ASSERT(t);
+    hash_iter_t it;
+    hpair_t pr;
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &pr))
+        ht_put_new(t, pr.f.p, pr.f.n, pr.v.p, pr.v.n);
+    hash_iter_done(&it);
+    return (thash_t){t, OBJ_ENC_HT};
+}
+
+size_t
+hash_mem(const thash_t *h)
+{
+    enum { SAMPLE_max = 1024 };
+    if (h->enc == OBJ_ENC_LISTPACK)
+        return lp_bytes(h->p);
+    /* Like MEMORY USAGE's SAMPLES: sum a bounded sample of entries and scale it up. */
+    size_t n = 0, bytes = 0;
+    hash_iter_t it;
+    hpair_t pr;
+    hash_iter_init(&it, h);
+    while (n < SAMPLE_max && hash_iter_next(&it, &pr)) {
+        bytes += kmem_usable(pr.f.p - offsetof(hent_t, buf));
+        n++;
+    }
+    hash_iter_done(&it);
+    size_t total = ht_size(h->p);
+    if (n)
+        bytes = (size_t)((double)bytes * (double)total / (double)n);
+    return ht_mem_bytes(h->p) + bytes;
+}
+
+int
+hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v)
+{
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        uint8_t *lp = h->p;
+        uint8_t *p = lp_find(lp, lp_first(lp), f, fn, 1);
+        if (!p)
+            return 0;
+        lp_hval(lp_next(lp, p), v);
+        return 1;
+    }
+    kslice_t k = {f, fn};
+    const hent_t *e = ht_find(h->p, &k);
+    if (!e)
+        return 0;
+    *v = (hval_t){e->buf + e->fn, e->vn, 0};
+    return 1;
+}
+
+bool
+hash_exists(const thash_t *h, const char *f, size_t fn)
+{
+    hval_t v;
+    return hash_get(h, f, fn, &v) == 1;
+}
+
+static int
+ht_set(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
+{
+    kslice_t k = {f, fn};
+    ht_pos_t pos;
+    hent_t *e = ht_find_pos(t, &k, &pos);
+    if (!e) {
+        ht_insert_at(t, &pos, hent_new(f, fn, v, vn));
+        return 1;
+    }
+    if (e->vn != vn) {
+        void **ref = ht_find_ref(t, &k); /* before the realloc: the lookup reads the entry */
+        e = krealloc(e, sizeof *e + fn + vn);
+        e->vn = (uint32_t)vn;
+        *ref = e;
+    }
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    return 0;
+}
+
+/* 1 new, 0 updated, or KERR_LIMIT when the packed list cannot take the pair (caller converts). */
+static int
+lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn)
+{
+    uint8_t *p = lp_find(*lpp, lp_first(*lpp), f, fn, 1);
+    if (p) {
+        uint8_t *vp = lp_next(*lpp, p);
+        size_t grow = lp_entry_size(v, vn);
+        if (!lp_fits(lp_bytes(*lpp), grow))
+            return KERR_LIMIT;
+        return lp_replace(lpp, vp, v, vn, NULL) == 0 ? 0 : KERR_LIMIT;
+    }
+    if (!lp_fits(lp_bytes(*lpp), lp_entry_size(f, fn) + lp_entry_size(v, vn)))
+        return KERR_LIMIT;
+    if (lp_append(lpp, f, fn) < 0)
+        return KERR_LIMIT;
+    if (lp_append(lpp, v, vn) < 0) {
+        lp_delete_range(lpp, -1, 1); /* keep pairs whole */
+        return KERR_LIMIT;
+    }
+    return 1;
+}
+
+int
+hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn,
+         const hash_limits_t *lim)
+{
+    if (fn > HENT_PART_max || vn > HENT_PART_max)
+        return KERR_LIMIT;
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        if (fn > lim->value_max || vn > lim->value_max) {
+            hash_convert_to_ht(h);
+        } else {
+            uint8_t *lp = h->p;
+            int rc = lp_set(&lp, f, fn, v, vn);
+            h->p = lp;
+            if (rc >= 0) {
+                if (hash_len(h) > lim->entries_max)
+                    hash_convert_to_ht(h);
+                return rc;
+            }
+            hash_convert_to_ht(h);
+        }
+    }
+    return ht_set(h->p, f, fn, v, vn);
+}
+
+void
+hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *lim)
+{
+    if (h->enc != OBJ_ENC_LISTPACK)
+        return;
+    if (nargs / 2 > lim->entries_max) {
+        hash_convert_to_ht(h);
+        return;
+    }
+    size_t sum = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        if (args[i].n > lim->value_max) {
+            hash_convert_to_ht(h);
+            return;
+        }
+        sum += lp_entry_size(args[i].p, args[i].n);
+    }
+    if (!lp_fits(lp_bytes(h->p), sum))
+        hash_convert_to_ht(h);
+}
+
+int
+hash_delete(thash_t *h, const char *f, size_t fn)
+{
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        uint8_t *lp = h->p;
+        uint8_t *p = lp_find(lp, lp_first(lp), f, fn, 1);
+        if (!p)
+            return 0;
+        uint8_t *next;
+        lp_delete(&lp, p, &next);
+        lp_delete(&lp, next, NULL);
+        h->p = lp;
+        return 1;
+    }
+    kslice_t k = {f, fn};
+    return ht_delete(h->p, &k);
+}
+
+void
+hash_iter_init(hash_iter_t *it, const thash_t *h)
+{
+    it->h = h;
+    if (h->enc == OBJ_ENC_LISTPACK)
+        it->pos = lp_first(h->p);
+    else
+        ht_iter_init(&it->hti, h->p);
+}
+
+bool
+hash_iter_next(hash_iter_t *it, hpair_t *out)
+{
+    if (it->h->enc == OBJ_ENC_LISTPACK) {
+        if (!it->pos)
+            return false;
+        uint8_t *lp = it->h->p;
+        uint8_t *vp = lp_next(lp, it->pos);
+        lp_hval(it->pos, &out->f);
+        lp_hval(vp, &out->v);
+        it->pos = lp_next(lp, vp);
+        return true;
+    }
+    const hent_t *e = ht_iter_next(&it->hti);
+    if (!e)
+        return false;
+    hent_pair(e, out);
+    return true;
+}
+
+void
+hash_iter_done(hash_iter_t *it)
+{
+    if (it->h->enc == OBJ_ENC_HT)
+        ht_iter_done(&it->hti);
+}
+
+void
+hash_collect(const thash_t *h, hpair_t *out)
+{
+    hash_iter_t it;
+    size_t i = 0;
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &out[i]))
+        i++;
+    hash_iter_done(&it);
+    ASSERT(i == hash_len(h));
+}
+
+void
+hash_random(const thash_t *h, uint64_t rnd, hpair_t *out)
+{
+    ASSERT(hash_len(h) > 0);
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        uint8_t *lp = h->p;
+        uint8_t *p = lp_seek(lp, (long)(2 * (rnd % hash_len(h))));
+        lp_hval(p, &out->f);
+        lp_hval(lp_next(lp, p), &out->v);
+        return;
+    }
+    hent_pair(ht_random(h->p), out);
+}
+
+typedef struct scan_ctx {
+    hash_scan_cb fn;
+    void *ctx;
+} scan_ctx_t;
+
+static void
+hash_scan_entry_cb(void *privdata, void *entry)
+{
+    scan_ctx_t *sc = privdata;
+    hpair_t pr;
+    hent_pair(entry, &pr);
+    sc->fn(sc->ctx, &pr);
+}
+
+uint64_t
+hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx)
+{
+    if (h->enc == OBJ_ENC_LISTPACK) {
+        hash_iter_t it;
+        hpair_t pr;
+        hash_iter_init(&it, h);
+        while (hash_iter_next(&it, &pr))
+            fn(ctx, &pr);
+        hash_iter_done(&it);
+        return 0;
+    }
+    scan_ctx_t sc = {fn, ctx};
+    return ht_scan(h->p, cursor, hash_scan_entry_cb, &sc);
+}
+
+/* ---- obj_type_ops_t: free, dup, memory, snapshot element access ---- */
+
+static const long long *cfg_entries_max, *cfg_value_max;
+
+static hash_limits_t
+load_limits(void)
+{
+    hash_limits_t l = {128, 64};
+    if (cfg_entries_max)
+        l.entries_max = *cfg_entries_max < 0 ? 0 : (size_t)*cfg_entries_max;
+    if (cfg_value_max)
+        l.value_max = *cfg_value_max < 0 ? 0 : (size_t)*cfg_value_max;
+    return l;
+}
+
+static void
+ops_free(void *ptr, int enc)
+{
+    thash_t h = {ptr, enc};
+    hash_release(&h);
+}
+
+static void *
+ops_dup(const void *ptr, int enc)
+{
+    thash_t h = {(void *)ptr, enc};
+    return hash_dup(&h).p;
+}
+
+static size_t
+ops_mem(const void *ptr, int enc)
+{
+    thash_t h = {(void *)ptr, enc};
+    return hash_mem(&h);
+}
+
+static uint64_t
+ops_count(const void *ptr, int enc)
+{
+    thash_t h = {(void *)ptr, enc};
+    return 2 * hash_len(&h);
+}
+
+static void
+ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n, double score),
+         void *ctx)
+{
+    thash_t h = {(void *)ptr, enc};
+    hash_iter_t it;
+    hpair_t pr;
+    char fb[LP_INTBUF_MAX], vb[LP_INTBUF_MAX];
+    hash_iter_init(&it, &h);
+    while (hash_iter_next(&it, &pr)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        cb(ctx, f, fn, 0);
+        cb(ctx, v, vn, 0);
+    }
+    hash_iter_done(&it);
+}
+
+/* A field added to a hash table waits here for its value. Per thread, because snapshot chunks
+ * load in parallel; each value's load starts with create() on its thread, which drops any field
+ * an abandoned load left behind. */
+static _Thread_local struct {
+    void *owner; /* the ht_t the field belongs to */
+    char *f;
+    size_t fn;
+} load_pending;
+
+static void
+pending_clear(void)
+{
+    kfree(load_pending.f);
+    load_pending.f = NULL;
+    load_pending.owner = NULL;
+}
+
+static void *
+ops_create(uint64_t hint, int *enc)
+{
+    pending_clear();
+    hash_limits_t lim = load_limits();
+    thash_t h = hash_new();
+    if (hint / 2 > lim.entries_max)
+        hash_convert_to_ht(&h);
+    *enc = h.enc;
+    return h.p;
+}
+
+/* Loading into a packed list: pairs are appended as they come; a field waits at the tail. */
+static int
+ops_add_lp(thash_t *h, const char *p, size_t n, const hash_limits_t *lim)
+{
+    uint8_t *lp = h->p;
+    if (lp_count(lp) % 2 == 0) { /* a field */
+        if (lp_find(lp, lp_first(lp), p, n, 1))
+            return KERR_CORRUPT; /* duplicate field */
+        if (n <= lim->value_max && lp_fits(lp_bytes(lp), lp_entry_size(p, n)) &&
+            lp_append(&lp, p, n) == 0) {
+            h->p = lp;
+            return 0;
+        }
+        hash_convert_to_ht(h);
+        load_pending.owner = h->p;
+        load_pending.f = kmalloc(n ? n : 1);
+        memcpy(load_pending.f, p, n);
+        load_pending.fn = n;
+        return 0;
+    }
+    char fb[LP_INTBUF_MAX];
+    size_t fn;
+    const char *f = (const char *)lp_get_str(lp_last(lp), &fn, fb);
+    char *fcopy = kmalloc(fn ? fn : 1);
+    memcpy(fcopy, f, fn);
+    lp_delete_range(&lp, -1, 1);
+    h->p = lp;
+    int rc = hash_set(h, fcopy, fn, p, n, lim);
+    kfree(fcopy);
+    return rc < 0 ? rc : 0;
+}
+
+static int
+ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
+{
+    (void)score;
+    hash_limits_t lim = load_limits();
+    thash_t h = {*ptr, *enc};
+    int rc = 0;
+    if (h.enc == OBJ_ENC_LISTPACK) {
+        rc = ops_add_lp(&h, p, n, &lim);
+    } else if (load_pending.owner != h.p) { /* a field */
+        kslice_t k = {p, n};
+        if (ht_find(h.p, &k))
+            return KERR_CORRUPT;
+        pending_clear();
+        load_pending.owner = h.p;
+        load_pending.f = kmalloc(n ? n : 1);
+        memcpy(load_pending.f, p, n);
+        load_pending.fn = n;
+    } else {
+        if (load_pending.fn > HENT_PART_max || n > HENT_PART_max)
+            return KERR_LIMIT;
+        ht_put_new(h.p, load_pending.f, load_pending.fn, p, n);
+        pending_clear();
+    }
+    *ptr = h.p;
+    *enc = h.enc;
+    return rc;
+}
+
+static const obj_type_ops_t hash_ops = {
+    .free = ops_free,
+    .dup = ops_dup,
+    .mem = ops_mem,
+    .name = "hash",
+    .count = ops_count,
+    .each = ops_each,
+    .create = ops_create,
+    .add = ops_add,
+};
+
+void
+hash_type_init(const long long *entries_max, const long long *value_max)
+{
+    cfg_entries_max = entries_max;
+    cfg_value_max = value_max;
+    obj_register_type(OBJ_HASH, &hash_ops);
+}

@@ -1,0 +1,113 @@
+/*
+ * t_hash.h - the hash value type: field -> value maps behind OBJ_HASH objects.
+ *
+ * Two encodings, as Valkey has them:
+ *   OBJ_ENC_LISTPACK  a packed list "field,value,field,value..." in insertion order, while the
+ *                     hash has at most entries_max fields and no field or value is longer than
+ *                     value_max bytes (hash-max-listpack-entries / -value);
+ *   OBJ_ENC_HT        a hash table (ds/ht.h) whose entries hold the field and the value in one
+ *                     allocation. A hash never converts back to a packed list.
+ *
+ * A value is handled as a thash_t {pointer, encoding} loaded from the object and stored back
+ * after a change (hash_of / hash_store), so the functions here do not depend on the keyspace and
+ * the unit tests drive them against a model directly. Elements read back are hval_t: either
+ * bytes (p != NULL) pointing into the structure, or an integer (p == NULL) that a packed list
+ * stored as such; both are valid until the hash next changes.
+ */
+#ifndef KEEL_T_HASH_H
+#define KEEL_T_HASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/core/object.h"
+#include "server/ds/ht.h"
+#include "server/net/resp.h"
+
+typedef struct thash {
+    void *p; /* uint8_t * packed list or ht_t * */
+    int enc; /* OBJ_ENC_LISTPACK or OBJ_ENC_HT */
+} thash_t;
+
+typedef struct hash_limits {
+    size_t entries_max; /* hash-max-listpack-entries */
+    size_t value_max;   /* hash-max-listpack-value */
+} hash_limits_t;
+
+typedef struct hval {
+    const char *p; /* NULL: the element is the integer i */
+    size_t n;
+    int64_t i;
+} hval_t;
+
+typedef struct hpair {
+    hval_t f, v;
+} hpair_t;
+
+/* Registers the OBJ_HASH obj_type_ops_t (free, dup, mem, snapshot access). Called once at
+ * start-up from server_init() with the live config values, which the snapshot loader's create/add
+ * read to choose encodings (NULL: Valkey's defaults, 128 and 64). */
+void hash_type_init(const long long *entries_max, const long long *value_max);
+
+static inline thash_t
+hash_of(const kobj_t *o)
+{
+    thash_t h = {obj_ptr(o), obj_encoding(o)};
+    return h;
+}
+
+/* Writes a (possibly moved or converted) hash back into its object; the object does not move. */
+static inline void
+hash_store(kobj_t *o, const thash_t *h)
+{
+    obj_set_ptr(o, h->p);
+    obj_set_encoding(o, h->enc);
+}
+
+thash_t hash_new(void); /* empty, packed list */
+void hash_release(thash_t *h);
+thash_t hash_dup(const thash_t *h);
+uint64_t hash_len(const thash_t *h);
+size_t hash_mem(const thash_t *h); /* bytes of the structure and its entries */
+
+/* 1 and *v set when the field exists, else 0. */
+int hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v);
+bool hash_exists(const thash_t *h, const char *f, size_t fn);
+/* Sets field to value: 1 when the field is new, 0 when it was updated, KERR_LIMIT when a field
+ * or value is too long for an entry (4 GiB). Converts to a hash table when the hash grows past
+ * the limits. */
+int hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn,
+             const hash_limits_t *lim);
+/* HSET's look-ahead (Valkey's hashTypeTryConversion): converts a packed list to a table before
+ * adding the nargs/2 pairs of args (field,value,...) when they could not all fit the limits. */
+void hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *lim);
+/* 1 when the field was deleted, 0 when it was absent. */
+int hash_delete(thash_t *h, const char *f, size_t fn);
+void hash_convert_to_ht(thash_t *h);
+
+/* Iteration in the structure's order (insertion order for a packed list). The hash must not
+ * change during the walk. */
+typedef struct hash_iter {
+    const thash_t *h;
+    uint8_t *pos;   /* packed list: next field */
+    ht_iter_t hti;  /* hash table */
+} hash_iter_t;
+void hash_iter_init(hash_iter_t *it, const thash_t *h);
+bool hash_iter_next(hash_iter_t *it, hpair_t *out);
+void hash_iter_done(hash_iter_t *it);
+
+/* Every pair into out[0 .. hash_len): for HRANDFIELD's sampling without repeats. */
+void hash_collect(const thash_t *h, hpair_t *out);
+/* One random pair (the hash must not be empty); rnd picks in a packed list. */
+void hash_random(const thash_t *h, uint64_t rnd, hpair_t *out);
+
+/* HSCAN: calls fn for a batch of pairs and returns the next cursor (0 when done). A packed list
+ * is returned whole with cursor 0, as Valkey does. */
+typedef void (*hash_scan_cb)(void *ctx, const hpair_t *pair);
+uint64_t hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx);
+
+/* The bytes of an element: its own, or the integer formatted into buf (21 bytes). */
+const char *hval_bytes(const hval_t *v, char *buf, size_t *n);
+
+#endif
