@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kmem.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
 
@@ -113,7 +114,7 @@ search(const intset_t *is, int64_t v, uint32_t *pos) {
 
 intset_t *
 intset_new(void) {
-    intset_t *is = malloc(HDR_SIZE);
+    intset_t *is = kmalloc(HDR_SIZE);
     if (!is)
         return NULL;
     is->width_le = htole32(2);
@@ -123,7 +124,7 @@ intset_new(void) {
 
 void
 intset_free(intset_t *is) {
-    free(is);
+    kfree(is);
 }
 
 /* Widens every member in place, back to front so no member is overwritten before it is read,
@@ -132,7 +133,7 @@ static int
 upgrade_and_add(intset_t **isp, int64_t v) {
     intset_t *is = *isp;
     uint32_t ow = intset_width(is), nw = width_of(v), len = intset_len(is);
-    intset_t *n = realloc(is, HDR_SIZE + (size_t)nw * (len + 1));
+    intset_t *n = krealloc(is, HDR_SIZE + (size_t)nw * (len + 1));
     if (!n)
         return KERR_NOMEM;
     int prepend = v < 0;
@@ -161,7 +162,7 @@ intset_add(intset_t **isp, int64_t v, int *added) {
             *added = 1;
         return rc;
     }
-    intset_t *n = realloc(is, HDR_SIZE + (size_t)w * (len + 1));
+    intset_t *n = krealloc(is, HDR_SIZE + (size_t)w * (len + 1));
     if (!n)
         return KERR_NOMEM;
     memmove(n->data + (size_t)(pos + 1) * w, n->data + (size_t)pos * w, (size_t)(len - pos) * w);
@@ -184,7 +185,7 @@ intset_remove(intset_t **isp, int64_t v, int *removed) {
     memmove(is->data + (size_t)pos * w, is->data + (size_t)(pos + 1) * w,
             (size_t)(len - pos - 1) * w);
     is->len_le = htole32(len - 1);
-    intset_t *n = realloc(is, HDR_SIZE + (size_t)w * (len - 1));
+    intset_t *n = krealloc(is, HDR_SIZE + (size_t)w * (len - 1));
     if (n) /* a failed shrink leaves the larger block, which is still correct */
         *isp = n;
     if (removed)

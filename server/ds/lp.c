@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kmem.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
 
@@ -359,7 +360,7 @@ lp_entry_size(const void *s, size_t len) {
 
 uint8_t *
 lp_new(void) {
-    uint8_t *lp = malloc(EMPTY_SIZE);
+    uint8_t *lp = kmalloc(EMPTY_SIZE);
     if (!lp)
         return NULL;
     wr32(lp, EMPTY_SIZE);
@@ -370,7 +371,7 @@ lp_new(void) {
 
 void
 lp_free(uint8_t *lp) {
-    free(lp);
+    kfree(lp);
 }
 
 uint8_t *
@@ -490,14 +491,14 @@ splice(uint8_t **lpp, size_t off, size_t del_len, uint32_t del_count, const enc_
     size_t nsize = old - del_len + add;
     size_t tail = old - off - del_len;
     if (nsize > old) {
-        uint8_t *n = realloc(lp, nsize);
+        uint8_t *n = krealloc(lp, nsize);
         if (!n)
             return KERR_NOMEM;
         lp = n;
     }
     memmove(lp + off + add, lp + off + del_len, tail);
     if (nsize < old) {
-        uint8_t *n = realloc(lp, nsize);
+        uint8_t *n = krealloc(lp, nsize);
         if (n) /* a failed shrink leaves the larger block, which is still correct */
             lp = n;
     }
@@ -538,13 +539,13 @@ insert_str(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint
         return rc;
     const uint8_t *lo = *lpp, *hi = *lpp + lp_bytes(*lpp);
     if (e.payload && e.payload < hi && e.payload + e.plen > lo) {
-        uint8_t *copy = malloc(e.plen);
+        uint8_t *copy = kmalloc(e.plen);
         if (!copy)
             return KERR_NOMEM;
         memcpy(copy, e.payload, e.plen);
         e.payload = copy;
         rc = insert_enc(lpp, p, where, &e, newp);
-        free(copy);
+        kfree(copy);
         return rc;
     }
     return insert_enc(lpp, p, where, &e, newp);
@@ -598,13 +599,13 @@ lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp)
         return rc;
     const uint8_t *lo = *lpp, *hi = *lpp + lp_bytes(*lpp);
     if (e.payload && e.payload < hi && e.payload + e.plen > lo) {
-        uint8_t *copy = malloc(e.plen);
+        uint8_t *copy = kmalloc(e.plen);
         if (!copy)
             return KERR_NOMEM;
         memcpy(copy, e.payload, e.plen);
         e.payload = copy;
         rc = replace_enc(lpp, p, &e, newp);
-        free(copy);
+        kfree(copy);
         return rc;
     }
     return replace_enc(lpp, p, &e, newp);
@@ -691,7 +692,7 @@ lp_split(uint8_t **lpp, long index, uint8_t **tailp) {
     size_t off = p ? (size_t)(p - lp) : lp_bytes(lp) - 1;
     size_t len = lp_bytes(lp) - 1 - off;
     uint32_t moved = p ? count - (uint32_t)index : 0;
-    uint8_t *tail = malloc(EMPTY_SIZE + len);
+    uint8_t *tail = kmalloc(EMPTY_SIZE + len);
     if (!tail)
         return KERR_NOMEM;
     wr32(tail, (uint32_t)(EMPTY_SIZE + len));
@@ -713,7 +714,7 @@ lp_merge(uint8_t **lpp, const uint8_t *other) {
     uint32_t c1 = lp_count(lp), c2 = lp_count(other);
     if (!lp_fits(old, add) || c2 > UINT32_MAX - c1)
         return KERR_LIMIT;
-    uint8_t *n = realloc(lp, old + add);
+    uint8_t *n = krealloc(lp, old + add);
     if (!n)
         return KERR_NOMEM;
     memcpy(n + old - 1, other + HDR_SIZE, add);

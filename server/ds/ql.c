@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kmem.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
 
@@ -37,7 +38,7 @@ struct ql {
 
 ql_t *
 ql_new(int fill) {
-    ql_t *ql = calloc(1, sizeof *ql);
+    ql_t *ql = kcalloc(1, sizeof *ql);
     if (!ql)
         return NULL;
     if (fill == 0)
@@ -53,7 +54,7 @@ ql_new(int fill) {
 static void
 node_free(ql_node_t *n) {
     lp_free(n->lp);
-    free(n);
+    kfree(n);
 }
 
 void
@@ -66,7 +67,7 @@ ql_free(ql_t *ql) {
         node_free(n);
         n = next;
     }
-    free(ql);
+    kfree(ql);
 }
 
 uint64_t
@@ -89,12 +90,12 @@ ql_lp_bytes(const ql_t *ql) {
 
 static ql_node_t *
 node_new(void) {
-    ql_node_t *n = malloc(sizeof *n);
+    ql_node_t *n = kmalloc(sizeof *n);
     if (!n)
         return NULL;
     n->lp = lp_new();
     if (!n->lp) {
-        free(n);
+        kfree(n);
         return NULL;
     }
     n->prev = n->next = NULL;
@@ -228,7 +229,7 @@ ql_pop(ql_t *ql, int where, ql_popped_t *out) {
     out->len = 0;
     out->ival = v.ival;
     if (v.str) {
-        out->str = malloc((size_t)v.len + 1);
+        out->str = kmalloc((size_t)v.len + 1);
         if (!out->str)
             return KERR_NOMEM;
         memcpy(out->str, v.str, v.len);
@@ -313,12 +314,12 @@ insert_at(ql_t *ql, ql_node_t *n, uint32_t off, const void *s, size_t len) {
     if (off == n->count)
         return insert_new_node(ql, n, s, len);
     /* Full node, middle position: split at off, then off is the end of the first half. */
-    ql_node_t *t = malloc(sizeof *t);
+    ql_node_t *t = kmalloc(sizeof *t);
     if (!t)
         return KERR_NOMEM;
     rc = lp_split(&n->lp, off, &t->lp);
     if (rc != 0) {
-        free(t);
+        kfree(t);
         return rc;
     }
     t->count = lp_count(t->lp);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kmem.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
 
@@ -48,7 +49,7 @@ struct zsl {
 static zsl_node_t *
 node_new(int nlevel, double score, const void *m, size_t len) {
     size_t head = sizeof(zsl_node_t) + (size_t)nlevel * sizeof(struct zsl_level);
-    zsl_node_t *n = malloc(head + len);
+    zsl_node_t *n = kmalloc(head + len);
     if (!n)
         return NULL;
     n->score = score;
@@ -100,12 +101,12 @@ node_is(const zsl_node_t *n, double score, const void *m, size_t len) {
 
 zsl_t *
 zsl_new(uint64_t seed) {
-    zsl_t *z = malloc(sizeof *z);
+    zsl_t *z = kmalloc(sizeof *z);
     if (!z)
         return NULL;
     z->header = node_new(ZSL_LEVEL_MAX, 0, NULL, 0);
     if (!z->header) {
-        free(z);
+        kfree(z);
         return NULL;
     }
     z->tail = NULL;
@@ -122,11 +123,11 @@ zsl_free(zsl_t *z) {
     zsl_node_t *n = z->header->level[0].forward;
     while (n) {
         zsl_node_t *next = n->level[0].forward;
-        free(n);
+        kfree(n);
         n = next;
     }
-    free(z->header);
-    free(z);
+    kfree(z->header);
+    kfree(z);
 }
 
 uint64_t
@@ -224,7 +225,7 @@ zsl_delete(zsl_t *z, double score, const void *m, size_t len) {
     if (!node_is(x, score, m, len))
         return KERR_NOTFOUND;
     unlink_node(z, x, update);
-    free(x);
+    kfree(x);
     return 0;
 }
 
@@ -482,7 +483,7 @@ delete_walk(zsl_t *z, const del_walk_t *w, zsl_deleted_cb *cb, void *ctx) {
         unlink_node(z, x, update);
         if (cb)
             cb(ctx, x->member, x->mlen, x->score);
-        free(x);
+        kfree(x);
         removed++;
         traversed++;
         x = next;
