@@ -757,25 +757,33 @@ ht_walk_range(const ht_t *t, size_t from, size_t to, ht_scan_cb fn, void *privda
         chain_visit(span_bucket(t, i), fn, privdata);
 }
 
-/* Collect up to n entries walking whole chains from a random bucket, reading at most visits_max
- * buckets (wrapping once around the span, so no entry is taken twice). */
+/* Reservoir-sample up to n entries from whole chains read from a random bucket on, until at
+ * least enough entries were seen or visits_max buckets were read (wrapping at most once around
+ * the span, so no entry is taken twice). Whole chains and the reservoir keep every entry of a
+ * chain equally likely, however deep in the chain it sits. */
 static size_t
-collect_from_random(const ht_t *t, void **out, size_t n, size_t visits_max)
+sample_from_random(const ht_t *t, void **out, size_t n, size_t enough, size_t visits_max)
 {
-    size_t span = ht_walk_span(t), got = 0;
+    /* While rehashing, tab[0] below rehash_idx is empty: leave it out of the walk. */
+    size_t skip = rehashing(t) ? t->rehash_idx : 0;
+    size_t span = ht_walk_span(t) - skip, seen = 0;
     if (span == 0 || n == 0)
         return 0;
     size_t i = rng_next() % span;
     if (visits_max > span)
         visits_max = span;
-    for (size_t v = 0; v < visits_max && got < n; v++, i = (i + 1 == span ? 0 : i + 1)) {
-        for (const bucket_t *b = span_bucket(t, i); b && got < n; b = child_of(b)) {
+    for (size_t v = 0; v < visits_max && seen < enough; v++, i = (i + 1 == span ? 0 : i + 1)) {
+        for (const bucket_t *b = span_bucket(t, skip + i); b; b = child_of(b)) {
             unsigned m = b->meta & META_PRESENT;
-            for (; m && got < n; m &= m - 1)
-                out[got++] = b->slots[__builtin_ctz(m)];
+            for (; m; m &= m - 1, seen++) {
+                void *e = b->slots[__builtin_ctz(m)];
+                size_t j = seen < n ? seen : rng_next() % (seen + 1);
+                if (j < n)
+                    out[j] = e;
+            }
         }
     }
-    return got;
+    return seen < n ? seen : n;
 }
 
 size_t
@@ -784,21 +792,21 @@ ht_sample(ht_t *t, void **out, size_t n)
     size_t visits = n * SAMPLE_VISITS_PER_ENTRY;
     if (n > SIZE_MAX / SAMPLE_VISITS_PER_ENTRY)
         visits = SIZE_MAX;
-    return collect_from_random(t, out, n, visits);
+    return sample_from_random(t, out, n, n, visits);
 }
 
 void *
 ht_random(ht_t *t)
 {
-    /* Picking among the first few entries after a random bucket evens out the bias toward
-     * entries that follow empty buckets or sit alone in their bucket. */
-    enum { PICK = 8 };
-    void *pick[PICK];
+    /* One entry out of a few buckets' worth evens out the bias toward entries that follow empty
+     * buckets or sit in sparse ones. */
+    enum { ENOUGH = 8 };
+    void *pick;
     if (ht_size(t) == 0)
         return NULL;
-    size_t got = collect_from_random(t, pick, PICK, SIZE_MAX);
-    ASSERT(got > 0);
-    return pick[rng_next() % got];
+    size_t got = sample_from_random(t, &pick, 1, ENOUGH, SIZE_MAX);
+    ASSERT(got == 1);
+    return pick;
 }
 
 /* ---- safe iterator ---- */

@@ -267,8 +267,10 @@ Test(ht_resize, grows_and_shrinks_incrementally_with_operations_interleaved)
     cr_assert_gt(shrink_rehashing, 0);
     while (ht_rehash_us(t, 1000))
         ;
-    cr_assert_lt(ht_buckets(t), buckets_before / 100, "shrank: %zu buckets", ht_buckets(t));
-    cr_assert_geq(ht_buckets(t) * 7 / 8, 100, "not below 12.5%% fill");
+    /* 100 entries fit 64 buckets under 38%% fill; a shrink skipped while the previous one was
+     * still rehashing may leave it one or two sizes above that. */
+    cr_assert_leq(ht_buckets(t), 256, "shrank: %zu buckets", ht_buckets(t));
+    cr_assert_geq(ht_buckets(t) * 7 * 77 / 100, 100);
     for (uint64_t k = N - 100; k < N; k++)
         cr_assert_not_null(ht_find(t, &k));
     for (uint64_t k = N - 100; k < N; k++)
@@ -295,28 +297,40 @@ Test(ht_resize, rehash_us_finishes_a_started_rehash)
 
 Test(ht_resize, avoid_policy_defers_growth_and_shrinking)
 {
-    ht_t *a = ht_create(&good_type), *b = ht_create(&good_type);
-    for (uint64_t k = 0; k < 20000; k++)
-        add_key(a, k);
+    ht_t *t = ht_create(&good_type);
+    uint64_t n = 0;
+    while (n < 20000)
+        add_key(t, n++);
+    ht_rehash_us(t, 1000000);
+    size_t buckets = ht_buckets(t);
+    cr_assert_lt(buckets * 7, 20000 * 2, "allowed: fill is 50%%..77%%");
     ht_set_resize_policy(0);
-    for (uint64_t k = 0; k < 20000; k++)
-        add_key(b, k);
-    size_t avoided = ht_buckets(b);
-    cr_assert_lt(avoided * 4, ht_buckets(a), "%zu vs %zu buckets", avoided, ht_buckets(a));
-    cr_assert_geq(avoided * 7 * 5, 20000, "but still grows past 500%% fill");
-    for (uint64_t k = 0; k < 19990; k++)
-        ht_delete(b, &k);
-    cr_assert_geq(ht_buckets(b), avoided, "no shrink while avoided");
+    /* Avoided: no grow until past 500%% of the slots. */
+    while (n < buckets * 7 * 5)
+        add_key(t, n++);
+    cr_assert_eq(ht_buckets(t), buckets);
+    cr_assert_not(ht_is_rehashing(t));
+    add_key(t, n++);
+    cr_assert(ht_is_rehashing(t), "past 500%% it grows even when avoided");
+    ht_rehash_us(t, 1000000);
+    size_t grown = ht_buckets(t);
+    cr_assert_gt(grown, buckets);
+    /* Avoided: no shrink, however empty. */
+    uint64_t k = 0;
+    for (; k < n - 10; k++)
+        cr_assert_eq(ht_delete(t, &k), 1);
+    cr_assert_eq(ht_buckets(t), grown);
+    cr_assert_not(ht_is_rehashing(t));
     ht_set_resize_policy(1);
-    uint64_t k = 19990;
-    ht_delete(b, &k);
-    while (ht_rehash_us(b, 1000))
+    cr_assert_eq(ht_delete(t, &k), 1);
+    k++;
+    cr_assert(ht_is_rehashing(t), "allowed again: the next delete starts the shrink");
+    while (ht_rehash_us(t, 1000))
         ;
-    cr_assert_lt(ht_buckets(b), avoided);
-    for (k = 19991; k < 20000; k++)
-        cr_assert_not_null(ht_find(b, &k));
-    ht_release(a);
-    ht_release(b);
+    cr_assert_lt(ht_buckets(t), 16);
+    for (; k < n; k++)
+        cr_assert_not_null(ht_find(t, &k));
+    ht_release(t);
 }
 
 /* ---- SCAN ---- */
@@ -462,6 +476,8 @@ Test(ht_iter, inserts_during_iteration_never_repeat_old_entries_and_rehash_pause
             cr_assert_eq(seen[e->key], 0, "key %llu returned twice", (unsigned long long)e->key);
             seen[e->key] = 1;
         }
+        if (next - (1u << 20) >= 3 * N)
+            continue; /* new entries land ahead of the iterator: stop adding, or it never ends */
         /* Insert into the same full chains, forcing new child buckets mid-iteration. */
         for (int i = 0; i < 3; i++)
             add_key(t, next++);
