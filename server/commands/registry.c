@@ -13,5 +13,6 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_hll,
     cmd_table_pubsub,
     cmd_table_watch,
+    cmd_table_persist,
     NULL,
 };

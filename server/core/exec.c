@@ -162,6 +162,19 @@ cmd_discard(client_t *c)
     reply_ok(c);
 }
 
+/* The tag a read must wait for: the max over the hooks (0 when nothing it read is pending). */
+static uint64_t
+read_tag_of(client_t *c, cmd_def_t *cmd)
+{
+    uint64_t tag = 0;
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].read_tag) {
+            uint64_t t = hooks[i].read_tag(c, cmd);
+            tag = t > tag ? t : tag;
+        }
+    return tag;
+}
+
 void
 cmd_exec(client_t *c)
 {
@@ -198,6 +211,8 @@ cmd_exec(client_t *c)
         c->argc = q[i].argc;
         c->argv = q[i].argv;
         exec_call(c, q[i].cmd);
+        uint64_t t = read_tag_of(c, q[i].cmd); /* an EXEC without a record: what it read */
+        c->reply_lsn = t > c->reply_lsn ? t : c->reply_lsn;
         kfree(q[i].argv);
     }
     kfree(q);
@@ -314,6 +329,7 @@ exec_command(client_t *c)
         return;
     db_set_now_ms(util_time_ms());
     uint64_t start = c->obase + c->olen;
+    c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin();
     exec_call(c, cmd);
     int64_t lsn = prop_end();
@@ -327,11 +343,8 @@ exec_command(client_t *c)
     } else if (lsn < 0) {
         tag = UINT64_MAX; /* the log refused the record: never release, fail with the log */
     } else {
-        for (int i = 0; i < nhooks; i++)
-            if (hooks[i].read_tag) {
-                uint64_t t = hooks[i].read_tag(c, cmd);
-                tag = t > tag ? t : tag;
-            }
+        tag = read_tag_of(c, cmd);
+        tag = c->reply_lsn > tag ? c->reply_lsn : tag;
     }
     if (c->fd >= 0)
         client_mark_reply(c, start, tag);

@@ -1,56 +1,342 @@
 /*
- * persist.c - durability glue between the server and wal/, snapshot/ (see persist.h).
+ * persist.c - durability glue between the server and wal/ (see persist.h, docs/durability.md).
  *
- * Until the log is wired in, `durability off` is the only mode that works: start refuses
- * sync/async rather than pretend, so no write is ever acknowledged as durable by mistake.
+ * Start-up (persist_start):
+ *   1. snapshot: load_snapshot() gives the LSN the loaded snapshot contains (0 without one);
+ *   2. log: wal_recover() replays every record after that LSN through a fake client (replay.c);
+ *   3. wal_open() after the last LSN; every recovered record is durable, so durable_lsn = last;
+ *   4. the effect sink (prop.c) is pointed at wal_append(), the log's eventfd joins the loop.
+ *
+ * Running, by mode:
+ *   sync  - replies are parked until their tag is durable (net.c marks); s->durable_lsn follows
+ *           wal_durable_lsn(), picked up from the eventfd and before every sleep.
+ *   async - the log is written and synced every wal-sync-interval-ms by the WAL thread; nothing
+ *           parks (s->durable_lsn stays UINT64_MAX), INFO shows the real durable LSN.
+ *   off   - no log: no sink, nothing recovered, nothing written.
+ *
+ * Failure: when the log loses its quorum (or refuses a record), the failure is for good: every
+ * parked reply becomes an error, writes are refused (exec.c reads s->wal_refuse_reason), reads
+ * of data that is durable go on. The operator's fix is a restart, which recovers from the disk.
  */
 #include "server/core/persist.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "common/kerr.h"
+#include "server/core/persist_int.h"
+#include "server/core/prop.h"
+#include "server/core/util.h"
+#include "server/net/ev.h"
+#include "server/net/net.h"
+#include "wal/wal.h"
+
+#define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)
+
+static struct {
+    wal_config_t cfg;
+    const char *dirs[WAL_COPIES_MAX];
+    char default_dir[WAL_PATH_MAX]; /* <dir>/wal when no wal-dir is configured */
+    uint64_t durable_seen;          /* last wal_durable_lsn() acted upon */
+    bool failed;                    /* the log failed for good (quorum lost, record refused) */
+    char reason[PERSIST_REASON_MAX];
+    char parked_err[PERSIST_REASON_MAX + 64];
+    uint64_t recovered_records;
+    uint64_t recovered_last_lsn;
+    uint64_t recovery_ms;
+    uint64_t snapshot_lsn;
+} P;
+
+uint64_t
+persist_real_durable_lsn(const server_t *s)
+{
+    return s->wal ? wal_durable_lsn(s->wal) : 0;
+}
+
+static void
+recover_log_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    server_log(LOG_NOTICE, "%s", msg);
+}
+
+/* The log copies from the configuration: every wal-dir, or <dir>/wal. */
+static int
+build_wal_config(server_t *s)
+{
+    int n = s->cfg.wal_ndirs;
+    if (n > WAL_COPIES_MAX) {
+        server_log(LOG_WARNING, "at most %d wal-dir copies are supported (%d given)",
+                   WAL_COPIES_MAX, n);
+        return KERR_LIMIT;
+    }
+    if (n == 0) {
+        snprintf(P.default_dir, sizeof P.default_dir, "%s/wal", s->cfg.dir);
+        P.dirs[0] = P.default_dir;
+        n = 1;
+    } else {
+        for (int i = 0; i < n; i++)
+            P.dirs[i] = s->cfg.wal_dirs[i];
+    }
+    if (s->cfg.wal_quorum > n) {
+        server_log(LOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
+                   n);
+        return KERR_INVAL;
+    }
+    P.cfg = (wal_config_t){
+        .dirs = P.dirs,
+        .ndirs = n,
+        .quorum = s->cfg.wal_quorum,
+        .segment_size_bytes = (uint64_t)s->cfg.wal_segment_size,
+        .sync_each_batch = s->cfg.durability == DURABILITY_SYNC,
+        .sync_interval_ms = (uint32_t)s->cfg.wal_sync_interval_ms,
+        .log = recover_log_cb,
+    };
+    return 0;
+}
+
+/* The snapshot step of recovery. Snapshot loading plugs in HERE: load the newest valid snapshot
+ * of s->cfg.dir into the keyspace and return the LSN it contains in *lsn, so that only the log
+ * records after it are replayed. Without snapshot support the log is replayed from its start. */
+static int
+load_snapshot(server_t *s, uint64_t *lsn)
+{
+    (void)s;
+    *lsn = 0;
+    return 0;
+}
+
+/* The log failed for good: refuse writes, turn every parked reply into an error. */
+static void
+fail_log(server_t *s, const char *why)
+{
+    if (!P.failed) {
+        P.failed = true;
+        snprintf(P.reason, sizeof P.reason, "the transaction log failed: %s",
+                 why && why[0] ? why : "unknown reason");
+        snprintf(P.parked_err, sizeof P.parked_err, "ERR not durable, %s", P.reason);
+        s->wal_refuse_reason = P.reason;
+        server_log(LOG_WARNING, "%s; writes are refused until a restart", P.reason);
+        waiters_fail(s, P.parked_err);
+    }
+    if (s->parked)
+        net_fail_parked(s, P.parked_err);
+}
+
+/* Pick up what the WAL thread did: durable LSN progress and failure. Cheap (atomic reads). */
+static void
+poll_log(server_t *s)
+{
+    if (!s->wal)
+        return;
+    if (!P.failed && !wal_healthy(s->wal))
+        fail_log(s, wal_failure(s->wal));
+    else if (P.failed && s->parked)
+        net_fail_parked(s, P.parked_err); /* replies parked after the failure */
+    uint64_t d = wal_durable_lsn(s->wal);
+    if (d == P.durable_seen)
+        return;
+    P.durable_seen = d;
+    if (s->cfg.durability == DURABILITY_SYNC) {
+        s->durable_lsn = d;
+        tags_release(d);
+        if (s->parked)
+            net_release_parked(s);
+    }
+    waiters_check(s, util_time_ms());
+}
+
+static void
+notify_cb(ev_loop_t *l, int fd, void *data, int mask)
+{
+    (void)l, (void)fd, (void)mask;
+    server_t *s = data;
+    wal_notify_clear(s->wal);
+    poll_log(s);
+}
+
+/* prop.c's sink: a finished effect record goes to the log. */
+static int64_t
+sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
+{
+    server_t *s = ctx;
+    if (P.failed)
+        return KERR_FAILED;
+    int64_t lsn = wal_append(s->wal, db, payload, len);
+    if (lsn < 0) {
+        /* The keyspace already holds the change: a log without it would rebuild a different
+         * dataset, so any refusal (quorum lost, record over the buffer) fails the log. */
+        char why[128];
+        snprintf(why, sizeof why, "append of a %zu-byte record refused: %s", len,
+                 kerr_str((int)lsn));
+        fail_log(s, wal_healthy(s->wal) ? why : wal_failure(s->wal));
+        return lsn;
+    }
+    s->last_lsn_assigned = (uint64_t)lsn;
+    if (s->cfg.durability == DURABILITY_SYNC)
+        tags_logged((uint64_t)lsn);
+    return lsn;
+}
+
+static int
+recover_log(server_t *s, uint64_t after_lsn, uint64_t *last_lsn)
+{
+    char err[1024] = "";
+    replay_ctx_t rc;
+    replay_begin(&rc, s, err, sizeof err);
+    uint64_t t0 = util_mono_us();
+    int r = wal_recover(&P.cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
+    uint64_t us = util_mono_us() - t0;
+    replay_end(&rc);
+    if (r < 0) {
+        server_log(LOG_WARNING, "Refusing to start: log recovery failed (%s): %s", kerr_str(r),
+                   err[0] ? err : "no details");
+        return r;
+    }
+    P.recovered_records = rc.records;
+    P.recovered_last_lsn = *last_lsn;
+    P.recovery_ms = us / 1000;
+    if (rc.records > 0 || *last_lsn > 0)
+        server_log(LOG_NOTICE,
+                   "Log recovered: %llu records (%llu commands) after LSN %llu in %.3f s "
+                   "(%.0f records/s), last LSN %llu",
+                   (unsigned long long)rc.records, (unsigned long long)rc.commands,
+                   (unsigned long long)after_lsn, (double)us / 1e6,
+                   us ? (double)rc.records * 1e6 / (double)us : 0.0,
+                   (unsigned long long)*last_lsn);
+    return 0;
+}
 
 int
 persist_start(server_t *s)
 {
-    if (s->cfg.durability != DURABILITY_OFF) {
-        server_log(LOG_WARNING, "durability %s is not available in this build; start with "
-                                "--durability off",
-                   s->cfg.durability == DURABILITY_SYNC ? "sync" : "async");
-        return -1;
+    waiters_init();
+    if (s->cfg.durability == DURABILITY_OFF) {
+        char d[WAL_PATH_MAX];
+        struct stat st;
+        snprintf(d, sizeof d, "%s/wal", s->cfg.dir);
+        if (s->cfg.wal_ndirs == 0 && stat(d, &st) == 0)
+            server_log(LOG_WARNING, "durability off: the log in %s is neither read nor written", d);
+        return 0;
     }
+    int rc = build_wal_config(s);
+    if (rc < 0)
+        return rc;
+    s->loading = true;
+    rc = load_snapshot(s, &P.snapshot_lsn);
+    uint64_t last = 0;
+    if (rc == 0)
+        rc = recover_log(s, P.snapshot_lsn, &last);
+    s->loading = false;
+    if (rc < 0)
+        return rc;
+    if (last < P.snapshot_lsn)
+        last = P.snapshot_lsn; /* the log was trimmed up to the snapshot */
+    rc = wal_open(&P.cfg, last, &s->wal);
+    if (rc < 0) {
+        server_log(LOG_WARNING, "Can't open the transaction log: %s", kerr_str(rc));
+        return rc;
+    }
+    s->last_lsn_assigned = last;
+    P.durable_seen = last;
+    s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
+    rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
+    if (rc < 0) {
+        server_log(LOG_WARNING, "Can't watch the log's notify fd: %s", kerr_str(rc));
+        wal_close(s->wal);
+        s->wal = NULL;
+        return rc;
+    }
+    if (s->cfg.durability == DURABILITY_SYNC)
+        tags_init(s);
+    prop_set_sink(sink_cb, s);
     return 0;
 }
 
 void
 persist_stop(server_t *s)
 {
-    (void)s;
+    if (!s->wal)
+        return;
+    prop_set_sink(NULL, NULL);
+    ev_del(s->loop, wal_notify_fd(s->wal), EV_READ);
+    wal_close(s->wal); /* flushes and syncs every appended record */
+    s->wal = NULL;
+    tags_free();
+    server_log(LOG_NOTICE, "Transaction log closed at LSN %llu",
+               (unsigned long long)s->last_lsn_assigned);
 }
 
 void
 persist_cron(server_t *s)
 {
-    (void)s;
+    poll_log(s);
+    waiters_check(s, util_time_ms());
 }
 
 void
 persist_before_sleep(server_t *s)
 {
-    (void)s;
+    poll_log(s);
+}
+
+static const char *
+durability_name(const server_t *s)
+{
+    return s->cfg.durability == DURABILITY_SYNC    ? "sync"
+           : s->cfg.durability == DURABILITY_ASYNC ? "async"
+                                                   : "off";
+}
+
+static void
+info_persistence(server_t *s, sbuf_t *b)
+{
+    sbuf_printf(b,
+                "loading:%d\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
+                "rdb_last_bgsave_status:ok\r\naof_enabled:%d\r\naof_rewrite_in_progress:0\r\n"
+                "aof_rewrite_scheduled:0\r\naof_last_write_status:%s\r\ndurability:%s\r\n",
+                s->loading ? 1 : 0, (unsigned long long)(s->dirty - s->dirty_at_last_save),
+                (long long)(s->stats.start_ms / 1000), s->wal != NULL,
+                P.failed ? "err" : "ok", durability_name(s));
+}
+
+static void
+info_wal(server_t *s, sbuf_t *b)
+{
+    sbuf_printf(b, "wal_enabled:%d\r\ndurability:%s\r\n", s->wal != NULL, durability_name(s));
+    if (!s->wal)
+        return;
+    wal_stats_t st;
+    wal_get_stats(s->wal, &st);
+    sbuf_printf(b,
+                "wal_last_lsn:%llu\r\nwal_durable_lsn:%llu\r\nwal_bytes_written:%llu\r\n"
+                "wal_segments_created:%llu\r\nwal_fsyncs:%llu\r\nwal_batches:%llu\r\n"
+                "wal_records_per_batch:%.2f\r\nwal_fsync_latency_p50_us:%llu\r\n"
+                "wal_fsync_latency_p99_us:%llu\r\nwal_healthy:%d\r\nwal_failure:%s\r\n"
+                "wal_quorum:%d\r\nwal_copies:%d\r\nwal_uncommitted_keys:%zu\r\n"
+                "wal_recovered_records:%llu\r\nwal_recovery_ms:%llu\r\nwal_snapshot_lsn:%llu\r\n",
+                (unsigned long long)st.last_lsn, (unsigned long long)st.durable_lsn,
+                (unsigned long long)st.bytes_written, (unsigned long long)st.segments,
+                (unsigned long long)st.fsyncs, (unsigned long long)st.batches,
+                st.records_per_batch_avg, (unsigned long long)st.fsync_latency_p50_us,
+                (unsigned long long)st.fsync_latency_p99_us, st.healthy && !P.failed,
+                P.failed ? P.reason : "", P.cfg.quorum ? P.cfg.quorum : P.cfg.ndirs / 2 + 1,
+                st.ncopies, tags_count(), (unsigned long long)P.recovered_records,
+                (unsigned long long)P.recovery_ms, (unsigned long long)P.snapshot_lsn);
+    for (int i = 0; i < st.ncopies; i++)
+        sbuf_printf(b, "wal_copy%d:dir=%s,state=%s,durable_lsn=%llu,reason=%s\r\n", i,
+                    st.copy[i].dir, st.copy[i].ok ? "ok" : "failed",
+                    (unsigned long long)st.copy[i].durable_lsn, st.copy[i].reason);
 }
 
 void
 persist_info(server_t *s, const char *section, sbuf_t *b)
 {
-    if (!strcmp(section, "persistence")) {
-        sbuf_printf(b,
-                    "loading:%d\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
-                    "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-                    "rdb_last_bgsave_status:ok\r\naof_enabled:%d\r\naof_rewrite_in_progress:0\r\n"
-                    "aof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\ndurability:%s\r\n",
-                    s->loading ? 1 : 0, (unsigned long long)(s->dirty - s->dirty_at_last_save),
-                    (long long)(s->stats.start_ms / 1000), s->cfg.durability != DURABILITY_OFF,
-                    s->cfg.durability == DURABILITY_SYNC    ? "sync"
-                    : s->cfg.durability == DURABILITY_ASYNC ? "async"
-                                                            : "off");
-    }
+    if (!strcmp(section, "persistence"))
+        info_persistence(s, b);
+    else if (!strcmp(section, "wal"))
+        info_wal(s, b);
 }

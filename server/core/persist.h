@@ -1,22 +1,30 @@
 /*
  * persist.h - the server side of durability: opening the log, recovery at start, connecting
  * effect records to the log, releasing parked replies, snapshots. Everything the server does with
- * wal/ and snapshot/ goes through here, so server.c only calls these five functions.
+ * wal/ and snapshot/ goes through here, so server.c only calls these five functions (and the
+ * WAITAOF command calls persist_waitaof). docs/durability.md says what each mode promises.
+ *
+ * Recovery order (persist_start): load the newest snapshot (its LSN, 0 without one), then replay
+ * the log records after that LSN, then open the log for appending after the last one.
  */
 #ifndef KEEL_PERSIST_H
 #define KEEL_PERSIST_H
 
+#include "server/core/sbuf.h"
 #include "server/core/server.h"
 
-int persist_start(server_t *s);        /* recover (snapshot + log), open the log */
-void persist_stop(server_t *s);        /* flush and close the log */
-void persist_cron(server_t *s);        /* periodic: async sync, automatic snapshots */
-void persist_before_sleep(server_t *s);/* pick up durable-LSN progress, release parked replies */
+int persist_start(server_t *s);         /* recover (snapshot + log), open the log */
+void persist_stop(server_t *s);         /* flush and close the log */
+void persist_cron(server_t *s);         /* periodic: async sync, WAITAOF timeouts */
+void persist_before_sleep(server_t *s); /* pick up durable-LSN progress, release parked replies */
 
-
-#include "server/core/sbuf.h"
 /* INFO sections owned by persistence: "persistence", "wal", "snapshot". Appends the section body
  * (without the "# Title" line) or nothing when the section is not persistence's. */
 void persist_info(server_t *s, const char *section, sbuf_t *b);
+
+/* WAITAOF numlocal numreplicas timeout_ms (arguments already validated): replies
+ * [numlocal_acked, numreplicas_acked] at once when the client's earlier writes are durable (or
+ * it may not block), else blocks the client until they are or the timeout (0 = none) passes. */
+void persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms);
 
 #endif
