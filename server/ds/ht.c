@@ -40,14 +40,14 @@
 #include "ht.h"
 
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
 #include "common/kassert.h"
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 enum {
     SLOTS = 7,
@@ -95,13 +95,6 @@ rng_next(void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
-}
-
-static _Noreturn void
-ht_oom(void)
-{
-    fprintf(stderr, "keel: out of memory in the hash table\n");
-    abort();
 }
 
 static inline size_t
@@ -188,22 +181,15 @@ rev64(uint64_t v)
     return __builtin_bswap64(v);
 }
 
-/* A zeroed, 64-byte aligned array of n buckets, or NULL. calloc gets lazily zeroed pages for big
- * tables from jemalloc (whose large allocations are page aligned); only a misaligned result, as
- * glibc's may be under the sanitizers, costs an explicit memset. */
+/* A zeroed array of n buckets, accounted in used_memory (kmem aborts when out of memory).
+ * jemalloc returns 64-byte aligned blocks for every multiple of 64 bytes, so a bucket is one
+ * cache line in the server; glibc (sanitizer builds) may straddle lines, which costs speed only.
+ * Big tables come from calloc's lazily zeroed pages rather than a memset. */
 static bucket_t *
 buckets_alloc(size_t n)
 {
-    if (n > SIZE_MAX / sizeof(bucket_t))
-        return NULL;
-    void *p = calloc(n, sizeof(bucket_t));
-    if (p && ((uintptr_t)p & 63) == 0)
-        return p;
-    free(p);
-    p = aligned_alloc(64, n * sizeof(bucket_t));
-    if (p)
-        memset(p, 0, n * sizeof(bucket_t));
-    return p;
+    ASSERT(n <= SIZE_MAX / sizeof(bucket_t));
+    return kcalloc(n, sizeof(bucket_t));
 }
 
 /* ---- chains ---- */
@@ -215,8 +201,6 @@ chain_add(ht_t *t, int ti, bucket_t *b)
 {
     DEBUG_ASSERT(!is_chained(b) && free_slot(b) < 0);
     bucket_t *c = buckets_alloc(1);
-    if (!c)
-        ht_oom();
     slot_put(c, 0, b->tags[CHAIN_SLOT], b->slots[CHAIN_SLOT]);
     b->slots[CHAIN_SLOT] = c;
     b->meta = (uint8_t)((b->meta & ~(1u << CHAIN_SLOT)) | META_CHAINED);
@@ -250,7 +234,7 @@ chain_free_children(ht_t *t, int ti, bucket_t *head)
     bucket_t *c = child_of(head);
     while (c) {
         bucket_t *next = child_of(c);
-        free(c);
+        kfree(c);
         t->child_buckets[ti]--;
         c = next;
     }
@@ -276,7 +260,7 @@ chain_compact(ht_t *t, int ti, bucket_t *head, bucket_t *hole, int slot)
         last->meta &= (uint8_t) ~(1u << j);
     }
     if ((last->meta & META_PRESENT) == 0) {
-        free(last);
+        kfree(last);
         t->child_buckets[ti]--;
         parent->slots[CHAIN_SLOT] = NULL;
         parent->meta &= (uint8_t)~META_CHAINED;
@@ -348,7 +332,7 @@ table_free_all(ht_t *t, int ti, bool free_entries)
         }
         chain_free_children(t, ti, head);
     }
-    free(tab);
+    kfree(tab);
     t->tab[ti] = NULL;
     t->exp[ti] = -1;
     t->used[ti] = 0;
@@ -361,7 +345,7 @@ rehash_finish(ht_t *t)
     /* Chains emptied while an iterator paused compaction may remain past rehash_idx. */
     for (size_t i = t->rehash_idx; t->child_buckets[0] && i < nbuckets(t->exp[0]); i++)
         chain_free_children(t, 0, &t->tab[0][i]);
-    free(t->tab[0]);
+    kfree(t->tab[0]);
     t->tab[0] = t->tab[1];
     t->exp[0] = t->exp[1];
     t->used[0] = t->used[1];
@@ -411,14 +395,12 @@ rehash_step(ht_t *t)
         rehash_finish(t);
 }
 
-/* Start moving to a table of 2^exp buckets. Soft failure: without memory nothing changes. */
+/* Start moving to a table of 2^exp buckets. */
 static void
 resize_start(ht_t *t, int exp)
 {
     ASSERT(!rehashing(t));
     bucket_t *tab = buckets_alloc(nbuckets(exp));
-    if (!tab)
-        return;
     if (t->tab[0] == NULL) {
         t->tab[0] = tab;
         t->exp[0] = (int8_t)exp;
@@ -438,8 +420,6 @@ grow_if_needed(ht_t *t)
     size_t need = t->used[0] + t->used[1] + 1;
     if (t->tab[0] == NULL) {
         resize_start(t, exp_for(need, FILL_GROW_PCT));
-        if (t->tab[0] == NULL)
-            ht_oom();
         return;
     }
     int ti = rehashing(t) ? 1 : 0;
@@ -513,18 +493,14 @@ ht_hash_bytes_nocase(const void *p, size_t n)
         return XXH3_64bits_withSeed(buf, n, hash_seed);
     }
     /* Streaming gives the same value as one shot, so both paths agree for any length. */
-    XXH3_state_t *st = XXH3_createState();
-    if (!st)
-        ht_oom();
-    XXH3_64bits_reset_withSeed(st, hash_seed);
+    XXH3_state_t st;
+    XXH3_64bits_reset_withSeed(&st, hash_seed);
     for (size_t off = 0; off < n; off += sizeof buf) {
         size_t k = n - off < sizeof buf ? n - off : sizeof buf;
         fold_lower(buf, s + off, k);
-        XXH3_64bits_update(st, buf, k);
+        XXH3_64bits_update(&st, buf, k);
     }
-    uint64_t h = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
-    return h;
+    return XXH3_64bits_digest(&st);
 }
 
 /* ---- public API: life cycle, lookups, inserts, deletes ---- */
@@ -533,9 +509,7 @@ ht_t *
 ht_create(const ht_type_t *type)
 {
     ASSERT(type && type->hash_key && type->key_eq);
-    ht_t *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
+    ht_t *t = kcalloc(1, sizeof *t);
     t->type = type;
     t->exp[0] = t->exp[1] = -1;
     return t;
@@ -558,7 +532,7 @@ ht_release(ht_t *t)
     if (!t)
         return;
     ht_clear(t);
-    free(t);
+    kfree(t);
 }
 
 size_t

@@ -12,9 +12,8 @@
  * allowed is several readers walking a frozen table (ht_walk_range in a snapshot child). The
  * global settings (hash seed, resize policy) are set by the owning thread.
  *
- * Allocation failure on insert (a child bucket) aborts the process with a message, as the
- * server's allocator does everywhere; failure to allocate a bigger table is soft (the table
- * keeps working at a higher fill and retries on a later insert).
+ * Buckets are allocated through common/kmem, so they count in used_memory (INFO, maxmemory);
+ * like every kmem allocation, running out of memory aborts the process with a message.
  */
 #ifndef KEEL_HT_H
 #define KEEL_HT_H
@@ -41,8 +40,7 @@ void ht_set_hash_seed(uint64_t seed);
 uint64_t ht_hash_bytes(const void *p, size_t n);
 uint64_t ht_hash_bytes_nocase(const void *p, size_t n); /* ASCII case-folded, for command names */
 
-/* A new empty table; no bucket is allocated until the first insert. NULL when out of memory.
- * type must outlive the table. */
+/* A new empty table; no bucket is allocated until the first insert. type must outlive it. */
 ht_t *ht_create(const ht_type_t *type);
 void ht_release(ht_t *t); /* entry_free on every entry, then free; NULL is a no-op */
 void ht_clear(ht_t *t);   /* entry_free on every entry, table stays usable */

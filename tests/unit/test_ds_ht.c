@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/kerr.h"
+#include "common/kmem.h"
 #include "server/ds/ht.h"
 
 typedef struct ent {
@@ -742,6 +743,19 @@ Test(ht_hash, nocase_folds_ascii_letters_only)
     uint64_t before = ht_hash_bytes("key", 3);
     ht_set_hash_seed(99);
     cr_assert_neq(ht_hash_bytes("key", 3), before, "the seed changes the hash");
+}
+
+Test(ht_mem, buckets_count_in_used_memory)
+{
+    size_t before = kmem_used();
+    ht_t *t = ht_create(&clumped_type); /* clumped: many chained buckets too */
+    for (uint64_t k = 0; k < 5000; k++)
+        add_key(t, k); /* the test's entries come from malloc, so only buckets are counted */
+    size_t used = kmem_used() - before;
+    cr_assert_geq(used, ht_mem_bytes(t), "%zu accounted, %zu reported", used, ht_mem_bytes(t));
+    cr_assert_lt(used, ht_mem_bytes(t) * 2);
+    ht_release(t);
+    cr_assert_eq(kmem_used(), before, "every bucket is given back");
 }
 
 /* ---- memory and speed at 1M entries (measured, logged, bounded loosely) ---- */
