@@ -14,5 +14,6 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_pubsub,
     cmd_table_watch,
     cmd_table_persist,
+    cmd_table_hash,
     NULL,
 };

@@ -29,6 +29,7 @@
 #include "server/ds/ht.h"
 #include "server/net/ev.h"
 #include "server/net/net.h"
+#include "server/types/t_hash.h"
 
 server_t *g_server;
 static volatile sig_atomic_t got_signal;
@@ -151,6 +152,7 @@ server_init(server_t *s)
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->db_hooks);
     cmd_table_init();
+    hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
     pubsub_init();
     watch_init();
     s->loop = ev_create((int)s->cfg.maxclients + 128);
