@@ -653,3 +653,135 @@ def test_command_info_metadata(r, raw2):
     assert by_name[b"lcs"][3:6] == [1, 2, 1]
     assert "write" in by_name[b"getex"][2]
     assert raw2.call("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == [b"a", b"b"]
+
+
+# ---- keyspace events ----------------------------------------------------------------------------
+
+
+def events(server, action):
+    """Run action() and return the keyevent notifications it produced, (event, key) in order."""
+    admin = server.client()
+    admin.config_set("notify-keyspace-events", "KEAm")  # A does not include m (key misses)
+    p = server.client().pubsub()
+    try:
+        p.psubscribe("__keyevent@*__:*")
+        assert p.get_message(timeout=2)["type"] == "psubscribe"
+        action()
+        out = []
+        while True:
+            m = p.get_message(timeout=0.3)
+            if m is None:
+                return out
+            out.append((m["channel"].split(b":", 1)[1].decode(), m["data"].decode()))
+    finally:
+        p.close()
+        admin.config_set("notify-keyspace-events", "")
+        admin.close()
+
+
+def test_keyspace_events_of_string_commands(server, r, raw2):
+    def act():
+        r.set("a", "1")
+        r.set("b", "1", ex=100)
+        r.set("b", "2", nx=True)  # nothing happens: no event
+        r.setex("c", 100, "v")
+        r.incr("a")
+        r.incrbyfloat("a", 1.5)
+        r.append("a", "0")
+        r.setrange("a", 0, "x")
+        r.setrange("a", 0, "")  # no change: no event
+        raw2.call("GETDEL", "a")
+        raw2.call("GETEX", "b", "PERSIST")
+        raw2.call("GETEX", "b", "PERSIST")  # already persistent: no event
+        raw2.call("GETEX", "b", "EX", "50")
+        raw2.call("GETEX", "b", "PXAT", "1")
+        r.mset({"m1": "1", "m2": "2"})
+        r.getset("m1", "x")
+        r.get("nokey")
+
+    got = events(server, act)
+    assert got == [
+        ("set", "a"), ("set", "b"), ("expire", "b"), ("set", "c"), ("expire", "c"),
+        ("incrby", "a"), ("incrbyfloat", "a"), ("append", "a"), ("setrange", "a"),
+        ("del", "a"), ("persist", "b"), ("expire", "b"), ("expired", "b"),
+        ("set", "m1"), ("set", "m2"), ("set", "m1"), ("keymiss", "nokey"),
+    ]
+
+
+# ---- what the log holds (durability sync, then a restart) ----------------------------------------
+
+
+def resp(*args, argc=None):
+    """RESP of a command, or of its first arguments when argc (the full count) is given."""
+    out = [b"*%d\r\n" % (argc or len(args))]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def wal_bytes(data_dir):
+    import glob
+    import os
+    blob = b""
+    for f in sorted(glob.glob(os.path.join(data_dir, "**", "wal-*.log"), recursive=True)):
+        with open(f, "rb") as fh:
+            blob += fh.read()
+    return blob
+
+
+def test_logged_effects_are_absolute_and_survive_restart(tmp_path):
+    from keel_harness import KeelServer
+    s = KeelServer(data_dir=str(tmp_path), durability="sync")
+    try:
+        s.start()
+        c = s.client()
+        c.set("rel", "v", ex=1000)
+        c.execute_command("SET", "abs", "v", "PXAT", int(time.time() * 1000) + 500000)
+        c.set("nxk", "v", nx=True, px=800000)
+        c.setex("sx", 900, "v")
+        c.psetex("psx", 700000, "v")
+        c.set("f", "1", ex=600)
+        c.incrbyfloat("f", "0.5")
+        c.set("g", "v")
+        c.execute_command("GETEX", "g", "EX", "400")
+        c.set("p", "v", ex=300)
+        c.execute_command("GETEX", "p", "PERSIST")
+        c.set("d", "v")
+        c.execute_command("GETEX", "d", "PXAT", "1")
+        c.set("old", "v")
+        c.execute_command("SET", "old", "w", "EXAT", "1")
+        c.execute_command("GETEX", "g")  # a pure read: nothing logged
+        before = {k: (c.get(k), c.pttl(k)) for k in ("rel", "abs", "nxk", "sx", "psx", "f", "g", "p")}
+        c.close()
+        s.kill()
+
+        log = wal_bytes(str(tmp_path))
+        # relative expiries are logged as absolute times, NX/GET dropped from the effect
+        assert resp("SET", "rel", "v", "PXAT", argc=5) in log
+        assert resp("SET", "nxk", "v", "PXAT", argc=5) in log
+        assert resp("SET", "sx", "v", "PXAT", argc=5) in log
+        assert resp("SET", "psx", "v", "PXAT", argc=5) in log
+        assert b"SETEX" not in log and b"PSETEX" not in log
+        assert resp("SET", "f", "1.5", "KEEPTTL") in log and b"INCRBYFLOAT" not in log
+        assert resp("PEXPIREAT", "g", argc=3) in log and resp("PERSIST", "p") in log
+        assert b"GETEX" not in log
+        assert resp("DEL", "d") in log and resp("DEL", "old") in log
+
+        s2 = KeelServer(data_dir=str(tmp_path), durability="sync")
+        try:
+            s2.start()
+            c2 = s2.client()
+            for k, (v, pttl) in before.items():
+                assert c2.get(k) == v, k
+                now_pttl = c2.pttl(k)
+                if pttl < 0:
+                    assert now_pttl == pttl, k
+                else:  # the same absolute deadline, a little later
+                    assert pttl - 20000 <= now_pttl <= pttl, k
+            assert c2.exists("d", "old") == 0
+            c2.close()
+        finally:
+            s2.cleanup()
+    finally:
+        s.cleanup()
