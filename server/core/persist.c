@@ -22,8 +22,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/kerr.h"
 #include "server/core/persist_int.h"
@@ -32,6 +34,7 @@
 #include "server/net/ev.h"
 #include "server/net/net.h"
 #include "wal/wal.h"
+#include "wal/wal_io.h"
 
 #define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)
 
@@ -53,6 +56,43 @@ uint64_t
 persist_real_durable_lsn(const server_t *s)
 {
     return s->wal ? wal_durable_lsn(s->wal) : 0;
+}
+
+/* Test hooks, read from the environment at start (never set in production): they go through
+ * the log's fault-injection interface, so the server's real paths run.
+ *   KEEL_DEBUG_WAL_FSYNC_DELAY_MS  every fdatasync waits this long first (writes in flight)
+ *   KEEL_DEBUG_WAL_FAIL_FILE       while this file exists, every fdatasync fails with EIO */
+static struct {
+    uint32_t fsync_delay_ms;
+    const char *fail_file;
+    wal_io_t io;
+} D;
+
+static int
+debug_before_cb(void *ctx, wal_io_op_t *op)
+{
+    (void)ctx;
+    if (op->kind != WAL_IO_FSYNC)
+        return 0;
+    if (D.fsync_delay_ms)
+        usleep(D.fsync_delay_ms * 1000u);
+    if (D.fail_file && access(D.fail_file, F_OK) == 0)
+        return -EIO;
+    return 0;
+}
+
+static wal_io_t *
+debug_io(void)
+{
+    const char *delay = getenv("KEEL_DEBUG_WAL_FSYNC_DELAY_MS");
+    D.fail_file = getenv("KEEL_DEBUG_WAL_FAIL_FILE");
+    D.fsync_delay_ms = delay ? (uint32_t)atoi(delay) : 0;
+    if (!D.fsync_delay_ms && !D.fail_file)
+        return NULL;
+    server_log(LOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", D.fsync_delay_ms,
+               D.fail_file ? D.fail_file : "(none)");
+    D.io = (wal_io_t){.before_cb = debug_before_cb};
+    return &D.io;
 }
 
 static void
@@ -93,6 +133,7 @@ build_wal_config(server_t *s)
         .sync_each_batch = s->cfg.durability == DURABILITY_SYNC,
         .sync_interval_ms = (uint32_t)s->cfg.wal_sync_interval_ms,
         .log = recover_log_cb,
+        .io = debug_io(),
     };
     return 0;
 }
