@@ -54,9 +54,9 @@ enum {
     CHAIN_SLOT = SLOTS - 1,
     META_CHAINED = 0x80,
     META_PRESENT = 0x7f,
-    FILL_GROW_PCT = 77,        /* grow when an insert would pass this fill of all slots */
-    FILL_GROW_AVOID_PCT = 500, /* the same while resizing is discouraged (fork alive) */
-    FILL_SHRINK_DIV = 8,       /* shrink when entries < slots / 8 (12.5% fill) */
+    FILL_GROW_PCT = 77,           /* grow when an insert would pass this fill of all slots */
+    FILL_GROW_AVOID_PCT = 500,    /* the same while resizing is discouraged (fork alive) */
+    FILL_SHRINK_DIV = 8,          /* shrink when entries < slots / 8 (12.5% fill) */
     REHASH_EMPTY_VISITS_max = 10, /* empty buckets one step may skip before giving up */
     TABLE_EXP_max = 56,           /* 2^56 buckets: far beyond memory, keeps shifts defined */
     SAMPLE_VISITS_PER_ENTRY = 10, /* ht_sample reads at most this many buckets per entry asked */
@@ -73,12 +73,12 @@ _Static_assert(sizeof(bucket_t) == 64, "a bucket is one cache line");
 
 struct ht {
     const ht_type_t *type;
-    bucket_t *tab[2];    /* tab[1] != NULL exactly while rehashing */
-    int8_t exp[2];       /* log2 of top-level buckets; -1 when the table is absent */
-    size_t used[2];      /* entries in each table */
-    size_t rehash_idx;   /* next tab[0] bucket to move; meaningful while rehashing */
+    bucket_t *tab[2];        /* tab[1] != NULL exactly while rehashing */
+    int8_t exp[2];           /* log2 of top-level buckets; -1 when the table is absent */
+    size_t used[2];          /* entries in each table */
+    size_t rehash_idx;       /* next tab[0] bucket to move; meaningful while rehashing */
     size_t child_buckets[2]; /* chained buckets hanging off each table (freeing, ht_mem_bytes) */
-    uint32_t pause;      /* live safe iterators: no entry may move while non-zero */
+    uint32_t pause;          /* live safe iterators: no entry may move while non-zero */
 };
 
 static uint64_t hash_seed;
@@ -88,8 +88,7 @@ static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 /* ---- small helpers ---- */
 
 static uint64_t
-rng_next(void)
-{
+rng_next(void) {
     /* splitmix64: fast, good enough to pick buckets; not for anything secret. */
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -98,65 +97,55 @@ rng_next(void)
 }
 
 static inline size_t
-nbuckets(int exp)
-{
+nbuckets(int exp) {
     return exp < 0 ? 0 : (size_t)1 << exp;
 }
 
 static inline size_t
-mask_of(int exp)
-{
+mask_of(int exp) {
     return nbuckets(exp) - 1;
 }
 
 static inline uint8_t
-tag_of(uint64_t hash)
-{
+tag_of(uint64_t hash) {
     return (uint8_t)(hash >> 56);
 }
 
 static inline bool
-is_chained(const bucket_t *b)
-{
+is_chained(const bucket_t *b) {
     return (b->meta & META_CHAINED) != 0;
 }
 
 static inline bucket_t *
-child_of(const bucket_t *b)
-{
+child_of(const bucket_t *b) {
     return is_chained(b) ? (bucket_t *)b->slots[CHAIN_SLOT] : NULL;
 }
 
 static inline int
-nslots(const bucket_t *b)
-{
+nslots(const bucket_t *b) {
     return is_chained(b) ? CHAIN_SLOT : SLOTS;
 }
 
 static inline int
-free_slot(const bucket_t *b)
-{
+free_slot(const bucket_t *b) {
     unsigned freebits = ~(unsigned)b->meta & ((1u << nslots(b)) - 1);
     return freebits ? __builtin_ctz(freebits) : -1;
 }
 
 static inline void
-slot_put(bucket_t *b, int i, uint8_t tag, void *entry)
-{
+slot_put(bucket_t *b, int i, uint8_t tag, void *entry) {
     b->slots[i] = entry;
     b->tags[i] = tag;
     b->meta |= (uint8_t)(1u << i);
 }
 
 static inline bool
-rehashing(const ht_t *t)
-{
+rehashing(const ht_t *t) {
     return t->tab[1] != NULL;
 }
 
 static uint64_t
-entry_hash(const ht_t *t, const void *entry)
-{
+entry_hash(const ht_t *t, const void *entry) {
     if (t->type->hash_entry)
         return t->type->hash_entry(entry);
     return t->type->hash_key(t->type->entry_key ? t->type->entry_key(entry) : entry);
@@ -164,8 +153,7 @@ entry_hash(const ht_t *t, const void *entry)
 
 /* The smallest exp whose table holds n entries at a fill of at most fill_pct percent. */
 static int
-exp_for(size_t n, size_t fill_pct)
-{
+exp_for(size_t n, size_t fill_pct) {
     int e = 0;
     while (e < TABLE_EXP_max && nbuckets(e) * SLOTS * fill_pct < n * 100)
         e++;
@@ -173,8 +161,7 @@ exp_for(size_t n, size_t fill_pct)
 }
 
 static inline uint64_t
-rev64(uint64_t v)
-{
+rev64(uint64_t v) {
     v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
     v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
     v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
@@ -186,8 +173,7 @@ rev64(uint64_t v)
  * cache line in the server; glibc (sanitizer builds) may straddle lines, which costs speed only.
  * Big tables come from calloc's lazily zeroed pages rather than a memset. */
 static bucket_t *
-buckets_alloc(size_t n)
-{
+buckets_alloc(size_t n) {
     ASSERT(n <= SIZE_MAX / sizeof(bucket_t));
     return kcalloc(n, sizeof(bucket_t));
 }
@@ -197,8 +183,7 @@ buckets_alloc(size_t n)
 /* Make the full, unchained b chained: its slot 6 entry moves to slot 0 of a new child, which is
  * returned. ht_iter_next relies on the moved entry landing in slot 0. */
 static bucket_t *
-chain_add(ht_t *t, int ti, bucket_t *b)
-{
+chain_add(ht_t *t, int ti, bucket_t *b) {
     DEBUG_ASSERT(!is_chained(b) && free_slot(b) < 0);
     bucket_t *c = buckets_alloc(1);
     slot_put(c, 0, b->tags[CHAIN_SLOT], b->slots[CHAIN_SLOT]);
@@ -210,8 +195,7 @@ chain_add(ht_t *t, int ti, bucket_t *b)
 
 /* Put entry into the chain at b (no duplicate check): the first free slot, else a new child. */
 static void
-chain_insert(ht_t *t, int ti, bucket_t *b, uint8_t tag, void *entry)
-{
+chain_insert(ht_t *t, int ti, bucket_t *b, uint8_t tag, void *entry) {
     for (;;) {
         int i = free_slot(b);
         if (i >= 0) {
@@ -229,8 +213,7 @@ chain_insert(ht_t *t, int ti, bucket_t *b, uint8_t tag, void *entry)
 
 /* Free the child buckets of the chain at head and reset head; entries are the caller's. */
 static void
-chain_free_children(ht_t *t, int ti, bucket_t *head)
-{
+chain_free_children(ht_t *t, int ti, bucket_t *head) {
     bucket_t *c = child_of(head);
     while (c) {
         bucket_t *next = child_of(c);
@@ -244,8 +227,7 @@ chain_free_children(ht_t *t, int ti, bucket_t *head)
 /* After a delete left a hole at (hole, slot) in the chain at head: fill it from the chain's last
  * bucket and free that bucket when it empties, so chains stay as short as their entries allow. */
 static void
-chain_compact(ht_t *t, int ti, bucket_t *head, bucket_t *hole, int slot)
-{
+chain_compact(ht_t *t, int ti, bucket_t *head, bucket_t *hole, int slot) {
     if (!is_chained(head))
         return;
     bucket_t *parent = head, *last = child_of(head);
@@ -276,8 +258,7 @@ typedef struct loc {
 } loc_t;
 
 static bool
-chain_find(const ht_t *t, bucket_t *b, uint8_t tag, const void *key, loc_t *loc)
-{
+chain_find(const ht_t *t, bucket_t *b, uint8_t tag, const void *key, loc_t *loc) {
     loc->head = b;
     for (; b; b = child_of(b)) {
         unsigned m = b->meta & META_PRESENT;
@@ -295,8 +276,7 @@ chain_find(const ht_t *t, bucket_t *b, uint8_t tag, const void *key, loc_t *loc)
 }
 
 static bool
-locate(const ht_t *t, const void *key, loc_t *loc)
-{
+locate(const ht_t *t, const void *key, loc_t *loc) {
     if (t->used[0] + t->used[1] == 0)
         return false;
     uint64_t h = t->type->hash_key(key);
@@ -316,8 +296,7 @@ locate(const ht_t *t, const void *key, loc_t *loc)
 /* ---- resizing ---- */
 
 static void
-table_free_all(ht_t *t, int ti, bool free_entries)
-{
+table_free_all(ht_t *t, int ti, bool free_entries) {
     bucket_t *tab = t->tab[ti];
     size_t n = nbuckets(t->exp[ti]);
     for (size_t i = 0; i < n && (t->used[ti] || t->child_buckets[ti]); i++) {
@@ -339,8 +318,7 @@ table_free_all(ht_t *t, int ti, bool free_entries)
 }
 
 static void
-rehash_finish(ht_t *t)
-{
+rehash_finish(ht_t *t) {
     ASSERT(t->used[0] == 0 && t->pause == 0);
     /* Chains emptied while an iterator paused compaction may remain past rehash_idx. */
     for (size_t i = t->rehash_idx; t->child_buckets[0] && i < nbuckets(t->exp[0]); i++)
@@ -359,8 +337,7 @@ rehash_finish(ht_t *t)
 
 /* Move the chain at head (a tab[0] bucket) into tab[1]. */
 static void
-rehash_chain(ht_t *t, bucket_t *head)
-{
+rehash_chain(ht_t *t, bucket_t *head) {
     size_t mask1 = mask_of(t->exp[1]);
     for (bucket_t *b = head; b; b = child_of(b)) {
         unsigned m = b->meta & META_PRESENT;
@@ -377,8 +354,7 @@ rehash_chain(ht_t *t, bucket_t *head)
 
 /* Move one non-empty chain (skipping a few empty buckets); finish when tab[0] is drained. */
 static void
-rehash_step(ht_t *t)
-{
+rehash_step(ht_t *t) {
     ASSERT(rehashing(t) && t->pause == 0);
     size_t n0 = nbuckets(t->exp[0]);
     int empty = REHASH_EMPTY_VISITS_max;
@@ -397,8 +373,7 @@ rehash_step(ht_t *t)
 
 /* Start moving to a table of 2^exp buckets. */
 static void
-resize_start(ht_t *t, int exp)
-{
+resize_start(ht_t *t, int exp) {
     ASSERT(!rehashing(t));
     bucket_t *tab = buckets_alloc(nbuckets(exp));
     if (t->tab[0] == NULL) {
@@ -415,8 +390,7 @@ resize_start(ht_t *t, int exp)
 
 /* Before an insert: make sure a table exists and grow if one more entry passes the fill. */
 static void
-grow_if_needed(ht_t *t)
-{
+grow_if_needed(ht_t *t) {
     size_t need = t->used[0] + t->used[1] + 1;
     if (t->tab[0] == NULL) {
         resize_start(t, exp_for(need, FILL_GROW_PCT));
@@ -441,8 +415,7 @@ grow_if_needed(ht_t *t)
 
 /* After a delete: drop everything when empty, shrink when sparse. */
 static void
-shrink_if_needed(ht_t *t)
-{
+shrink_if_needed(ht_t *t) {
     if (t->pause)
         return;
     size_t size = t->used[0] + t->used[1];
@@ -465,27 +438,23 @@ shrink_if_needed(ht_t *t)
 /* ---- public API: hashing ---- */
 
 void
-ht_set_hash_seed(uint64_t seed)
-{
+ht_set_hash_seed(uint64_t seed) {
     hash_seed = seed;
 }
 
 uint64_t
-ht_hash_bytes(const void *p, size_t n)
-{
+ht_hash_bytes(const void *p, size_t n) {
     return XXH3_64bits_withSeed(p, n, hash_seed);
 }
 
 static void
-fold_lower(unsigned char *dst, const unsigned char *src, size_t n)
-{
+fold_lower(unsigned char *dst, const unsigned char *src, size_t n) {
     for (size_t i = 0; i < n; i++)
         dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (unsigned char)(src[i] | 0x20) : src[i];
 }
 
 uint64_t
-ht_hash_bytes_nocase(const void *p, size_t n)
-{
+ht_hash_bytes_nocase(const void *p, size_t n) {
     unsigned char buf[NOCASE_CHUNK];
     const unsigned char *s = p;
     if (n <= sizeof buf) {
@@ -506,8 +475,7 @@ ht_hash_bytes_nocase(const void *p, size_t n)
 /* ---- public API: life cycle, lookups, inserts, deletes ---- */
 
 ht_t *
-ht_create(const ht_type_t *type)
-{
+ht_create(const ht_type_t *type) {
     ASSERT(type && type->hash_key && type->key_eq);
     ht_t *t = kcalloc(1, sizeof *t);
     t->type = type;
@@ -516,8 +484,7 @@ ht_create(const ht_type_t *type)
 }
 
 void
-ht_clear(ht_t *t)
-{
+ht_clear(ht_t *t) {
     ASSERT(t->pause == 0);
     for (int ti = 0; ti < 2; ti++)
         if (t->tab[ti])
@@ -527,8 +494,7 @@ ht_clear(ht_t *t)
 }
 
 void
-ht_release(ht_t *t)
-{
+ht_release(ht_t *t) {
     if (!t)
         return;
     ht_clear(t);
@@ -536,29 +502,25 @@ ht_release(ht_t *t)
 }
 
 size_t
-ht_size(const ht_t *t)
-{
+ht_size(const ht_t *t) {
     return t->used[0] + t->used[1];
 }
 
 void *
-ht_find(ht_t *t, const void *key)
-{
+ht_find(ht_t *t, const void *key) {
     loc_t loc;
     return locate(t, key, &loc) ? loc.b->slots[loc.slot] : NULL;
 }
 
 void **
-ht_find_ref(ht_t *t, const void *key)
-{
+ht_find_ref(ht_t *t, const void *key) {
     loc_t loc;
     return locate(t, key, &loc) ? &loc.b->slots[loc.slot] : NULL;
 }
 
 /* Search the insert table's chain for key, noting the first free slot on the way. */
 static void *
-probe_for_insert(ht_t *t, bucket_t *b, uint8_t tag, const void *key, ht_pos_t *pos)
-{
+probe_for_insert(ht_t *t, bucket_t *b, uint8_t tag, const void *key, ht_pos_t *pos) {
     pos->priv_bucket = NULL;
     for (;;) {
         unsigned m = b->meta & META_PRESENT;
@@ -586,8 +548,7 @@ probe_for_insert(ht_t *t, bucket_t *b, uint8_t tag, const void *key, ht_pos_t *p
 }
 
 void *
-ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos)
-{
+ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos) {
     pos->priv_valid = 0;
     grow_if_needed(t);
     if (rehashing(t) && t->pause == 0)
@@ -611,8 +572,7 @@ ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos)
 }
 
 void
-ht_insert_at(ht_t *t, ht_pos_t *pos, void *entry)
-{
+ht_insert_at(ht_t *t, ht_pos_t *pos, void *entry) {
     ASSERT(pos->priv_valid);
     bucket_t *b = pos->priv_bucket;
     if (pos->priv_slot == SLOTS) {
@@ -627,8 +587,7 @@ ht_insert_at(ht_t *t, ht_pos_t *pos, void *entry)
 }
 
 int
-ht_add(ht_t *t, void *entry)
-{
+ht_add(ht_t *t, void *entry) {
     ht_pos_t pos;
     const void *key = t->type->entry_key ? t->type->entry_key(entry) : entry;
     if (ht_find_pos(t, key, &pos))
@@ -638,8 +597,7 @@ ht_add(ht_t *t, void *entry)
 }
 
 void *
-ht_pop(ht_t *t, const void *key)
-{
+ht_pop(ht_t *t, const void *key) {
     if (rehashing(t) && t->pause == 0)
         rehash_step(t);
     loc_t loc;
@@ -655,8 +613,7 @@ ht_pop(ht_t *t, const void *key)
 }
 
 int
-ht_delete(ht_t *t, const void *key)
-{
+ht_delete(ht_t *t, const void *key) {
     void *e = ht_pop(t, key);
     if (!e)
         return 0;
@@ -668,8 +625,7 @@ ht_delete(ht_t *t, const void *key)
 /* ---- scanning, walking, sampling ---- */
 
 static void
-chain_visit(const bucket_t *b, ht_scan_cb fn, void *privdata)
-{
+chain_visit(const bucket_t *b, ht_scan_cb fn, void *privdata) {
     for (; b; b = child_of(b)) {
         unsigned m = b->meta & META_PRESENT;
         for (; m; m &= m - 1)
@@ -679,8 +635,7 @@ chain_visit(const bucket_t *b, ht_scan_cb fn, void *privdata)
 
 /* Add one to the cursor's bits under mask, counting from the high bit down. */
 static uint64_t
-cursor_next(uint64_t v, uint64_t mask)
-{
+cursor_next(uint64_t v, uint64_t mask) {
     v |= ~mask;
     v = rev64(v);
     v++;
@@ -688,8 +643,7 @@ cursor_next(uint64_t v, uint64_t mask)
 }
 
 uint64_t
-ht_scan(ht_t *t, uint64_t cursor, ht_scan_cb fn, void *privdata)
-{
+ht_scan(ht_t *t, uint64_t cursor, ht_scan_cb fn, void *privdata) {
     if (ht_size(t) == 0)
         return 0;
     if (!rehashing(t)) {
@@ -709,21 +663,18 @@ ht_scan(ht_t *t, uint64_t cursor, ht_scan_cb fn, void *privdata)
 }
 
 size_t
-ht_walk_span(const ht_t *t)
-{
+ht_walk_span(const ht_t *t) {
     return nbuckets(t->exp[0]) + nbuckets(t->exp[1]);
 }
 
 static const bucket_t *
-span_bucket(const ht_t *t, size_t i)
-{
+span_bucket(const ht_t *t, size_t i) {
     size_t n0 = nbuckets(t->exp[0]);
     return i < n0 ? &t->tab[0][i] : &t->tab[1][i - n0];
 }
 
 void
-ht_walk_range(const ht_t *t, size_t from, size_t to, ht_scan_cb fn, void *privdata)
-{
+ht_walk_range(const ht_t *t, size_t from, size_t to, ht_scan_cb fn, void *privdata) {
     size_t span = ht_walk_span(t);
     if (to > span)
         to = span;
@@ -736,8 +687,7 @@ ht_walk_range(const ht_t *t, size_t from, size_t to, ht_scan_cb fn, void *privda
  * the span, so no entry is taken twice). Whole chains and the reservoir keep every entry of a
  * chain equally likely, however deep in the chain it sits. */
 static size_t
-sample_from_random(const ht_t *t, void **out, size_t n, size_t enough, size_t visits_max)
-{
+sample_from_random(const ht_t *t, void **out, size_t n, size_t enough, size_t visits_max) {
     /* While rehashing, tab[0] below rehash_idx is empty: leave it out of the walk. */
     size_t skip = rehashing(t) ? t->rehash_idx : 0;
     size_t span = ht_walk_span(t) - skip, seen = 0;
@@ -761,8 +711,7 @@ sample_from_random(const ht_t *t, void **out, size_t n, size_t enough, size_t vi
 }
 
 size_t
-ht_sample(ht_t *t, void **out, size_t n)
-{
+ht_sample(ht_t *t, void **out, size_t n) {
     size_t visits = n * SAMPLE_VISITS_PER_ENTRY;
     if (n > SIZE_MAX / SAMPLE_VISITS_PER_ENTRY)
         visits = SIZE_MAX;
@@ -770,8 +719,7 @@ ht_sample(ht_t *t, void **out, size_t n)
 }
 
 void *
-ht_random(ht_t *t)
-{
+ht_random(ht_t *t) {
     /* One entry out of a few buckets' worth evens out the bias toward entries that follow empty
      * buckets or sit in sparse ones. */
     enum { ENOUGH = 8 };
@@ -786,8 +734,7 @@ ht_random(ht_t *t)
 /* ---- safe iterator ---- */
 
 void
-ht_iter_init(ht_iter_t *it, ht_t *t)
-{
+ht_iter_init(ht_iter_t *it, ht_t *t) {
     it->priv_t = t;
     it->priv_bucket = NULL;
     it->priv_index = 0;
@@ -797,8 +744,7 @@ ht_iter_init(ht_iter_t *it, ht_t *t)
 }
 
 void *
-ht_iter_next(ht_iter_t *it)
-{
+ht_iter_next(ht_iter_t *it) {
     ht_t *t = it->priv_t;
     for (;;) {
         if (!it->priv_bucket) {
@@ -831,8 +777,7 @@ ht_iter_next(ht_iter_t *it)
 }
 
 void
-ht_iter_done(ht_iter_t *it)
-{
+ht_iter_done(ht_iter_t *it) {
     ht_t *t = it->priv_t;
     ASSERT(t->pause > 0);
     t->pause--;
@@ -844,16 +789,14 @@ ht_iter_done(ht_iter_t *it)
 /* ---- maintenance and accounting ---- */
 
 static uint64_t
-now_us(void)
-{
+now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 int
-ht_rehash_us(ht_t *t, uint64_t us)
-{
+ht_rehash_us(ht_t *t, uint64_t us) {
     enum { STEPS_PER_CLOCK = 64 };
     if (!rehashing(t))
         return 0;
@@ -868,26 +811,22 @@ ht_rehash_us(ht_t *t, uint64_t us)
 }
 
 int
-ht_is_rehashing(const ht_t *t)
-{
+ht_is_rehashing(const ht_t *t) {
     return rehashing(t);
 }
 
 void
-ht_set_resize_policy(int allow)
-{
+ht_set_resize_policy(int allow) {
     resize_allowed = allow != 0;
 }
 
 size_t
-ht_buckets(const ht_t *t)
-{
+ht_buckets(const ht_t *t) {
     return ht_walk_span(t);
 }
 
 size_t
-ht_mem_bytes(const ht_t *t)
-{
+ht_mem_bytes(const ht_t *t) {
     size_t buckets = ht_walk_span(t) + t->child_buckets[0] + t->child_buckets[1];
     return sizeof *t + buckets * sizeof(bucket_t);
 }

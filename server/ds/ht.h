@@ -24,9 +24,9 @@
 typedef struct ht ht_t;
 
 typedef struct ht_type {
-    uint64_t (*hash_key)(const void *key);     /* hash of a lookup key */
-    uint64_t (*hash_entry)(const void *entry); /* == hash_key(key of entry); used on rehash.
-                                                * May be NULL: then hash_key(entry_key(e)). */
+    uint64_t (*hash_key)(const void *key);             /* hash of a lookup key */
+    uint64_t (*hash_entry)(const void *entry);         /* == hash_key(key of entry); used on rehash.
+                                                        * May be NULL: then hash_key(entry_key(e)). */
     int (*key_eq)(const void *entry, const void *key); /* non-zero when entry's key equals key */
     void (*entry_free)(void *entry);                   /* on delete/clear/release; may be NULL */
     /* The lookup key of an entry, used by ht_add to find a duplicate. NULL means the entry is its
@@ -59,7 +59,7 @@ typedef struct ht_pos {
     uint8_t priv_tag;   /* hash tag of the key */
     uint8_t priv_table; /* 0 or 1: which table's count goes up */
     uint8_t priv_valid; /* set by ht_find_pos when it returned NULL */
-} ht_pos_t; /* public size, opaque contents */
+} ht_pos_t;             /* public size, opaque contents */
 /* Returns the entry if present (pos then unusable), NULL if absent: pos is where to insert. No
  * mutation of t may happen between this and ht_insert_at. The entry given to ht_insert_at must
  * have the key passed here. May grow the table or do a rehash step (it is the start of a write). */
@@ -88,11 +88,11 @@ size_t ht_sample(ht_t *t, void **out, size_t n);
  * iteration is returned exactly once. ht_clear/ht_release must not be called while one is live. */
 typedef struct ht_iter {
     ht_t *priv_t;
-    void *priv_bucket;  /* bucket being walked, NULL between chains */
-    size_t priv_index;  /* next top-level bucket index in priv_table */
-    int priv_table;     /* 0, 1, or 2 when finished */
-    int priv_slot;      /* next slot of priv_bucket to look at */
-} ht_iter_t; /* public size */
+    void *priv_bucket; /* bucket being walked, NULL between chains */
+    size_t priv_index; /* next top-level bucket index in priv_table */
+    int priv_table;    /* 0, 1, or 2 when finished */
+    int priv_slot;     /* next slot of priv_bucket to look at */
+} ht_iter_t;           /* public size */
 void ht_iter_init(ht_iter_t *it, ht_t *t);
 void *ht_iter_next(ht_iter_t *it); /* NULL at the end */
 void ht_iter_done(ht_iter_t *it);

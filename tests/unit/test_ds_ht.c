@@ -25,47 +25,40 @@ typedef struct ent {
 static size_t freed;
 
 static uint64_t
-mix(uint64_t z)
-{
+mix(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
 static uint64_t
-hash_key(const void *k)
-{
+hash_key(const void *k) {
     return ht_hash_bytes(k, sizeof(uint64_t));
 }
 
 static uint64_t
-hash_ent(const void *e)
-{
+hash_ent(const void *e) {
     return hash_key(&((const ent_t *)e)->key);
 }
 
 /* Only the two low bits vary (four buckets at most); the tag still varies. */
 static uint64_t
-hash_key_clumped(const void *k)
-{
+hash_key_clumped(const void *k) {
     return mix(*(const uint64_t *)k) & 0xff00000000000003ull;
 }
 
 static int
-key_eq(const void *e, const void *k)
-{
+key_eq(const void *e, const void *k) {
     return ((const ent_t *)e)->key == *(const uint64_t *)k;
 }
 
 static const void *
-ent_key(const void *e)
-{
+ent_key(const void *e) {
     return &((const ent_t *)e)->key;
 }
 
 static void
-ent_free(void *e)
-{
+ent_free(void *e) {
     freed++;
     free(e);
 }
@@ -87,8 +80,7 @@ static const ht_type_t clumped_type = {
 };
 
 static ent_t *
-ent_new(uint64_t key, uint64_t val)
-{
+ent_new(uint64_t key, uint64_t val) {
     ent_t *e = malloc(sizeof *e);
     cr_assert_not_null(e);
     e->key = key;
@@ -97,21 +89,18 @@ ent_new(uint64_t key, uint64_t val)
 }
 
 static void
-add_key(ht_t *t, uint64_t key)
-{
+add_key(ht_t *t, uint64_t key) {
     cr_assert_eq(ht_add(t, ent_new(key, key * 3)), 0, "add %llu", (unsigned long long)key);
 }
 
 static uint64_t
-rnd(uint64_t *s)
-{
+rnd(uint64_t *s) {
     return mix(*s += 0x9e3779b97f4a7c15ull);
 }
 
 /* What a table with no bucket at all reports. */
 static size_t
-empty_mem_bytes(void)
-{
+empty_mem_bytes(void) {
     ht_t *t = ht_create(&good_type);
     size_t n = ht_mem_bytes(t);
     ht_release(t);
@@ -120,8 +109,7 @@ empty_mem_bytes(void)
 
 /* ---- basic operations ---- */
 
-Test(ht_basic, insert_find_delete_at_200k)
-{
+Test(ht_basic, insert_find_delete_at_200k) {
     enum { N = 200000 };
     ht_t *t = ht_create(&good_type);
     for (uint64_t k = 0; k < N; k++)
@@ -156,8 +144,7 @@ Test(ht_basic, insert_find_delete_at_200k)
     cr_assert_eq(freed, N, "release frees the remaining entries");
 }
 
-Test(ht_basic, clear_frees_entries_and_table_stays_usable)
-{
+Test(ht_basic, clear_frees_entries_and_table_stays_usable) {
     ht_t *t = ht_create(&clumped_type);
     for (uint64_t k = 0; k < 500; k++)
         add_key(t, k);
@@ -173,8 +160,7 @@ Test(ht_basic, clear_frees_entries_and_table_stays_usable)
     ht_release(t);
 }
 
-Test(ht_basic, pop_unlinks_without_freeing)
-{
+Test(ht_basic, pop_unlinks_without_freeing) {
     ht_t *t = ht_create(&good_type);
     for (uint64_t k = 0; k < 100; k++)
         add_key(t, k);
@@ -190,8 +176,7 @@ Test(ht_basic, pop_unlinks_without_freeing)
     ht_release(t);
 }
 
-Test(ht_basic, find_ref_replaces_entry_in_place)
-{
+Test(ht_basic, find_ref_replaces_entry_in_place) {
     ht_t *t = ht_create(&clumped_type);
     for (uint64_t k = 0; k < 1000; k++)
         add_key(t, k);
@@ -213,8 +198,7 @@ Test(ht_basic, find_ref_replaces_entry_in_place)
     ht_release(t);
 }
 
-Test(ht_basic, find_pos_then_insert_at)
-{
+Test(ht_basic, find_pos_then_insert_at) {
     ht_t *t = ht_create(&clumped_type);
     /* The clumped hash fills chains, so some positions are "chain a new bucket here". */
     for (uint64_t k = 0; k < 3000; k++) {
@@ -233,8 +217,7 @@ Test(ht_basic, find_pos_then_insert_at)
 
 /* ---- resizing ---- */
 
-Test(ht_resize, grows_and_shrinks_incrementally_with_operations_interleaved)
-{
+Test(ht_resize, grows_and_shrinks_incrementally_with_operations_interleaved) {
     enum { N = 100000 };
     ht_t *t = ht_create(&good_type);
     size_t seen_rehashing = 0, buckets_before = 0;
@@ -281,8 +264,7 @@ Test(ht_resize, grows_and_shrinks_incrementally_with_operations_interleaved)
     ht_release(t);
 }
 
-Test(ht_resize, rehash_us_finishes_a_started_rehash)
-{
+Test(ht_resize, rehash_us_finishes_a_started_rehash) {
     ht_t *t = ht_create(&good_type);
     uint64_t k = 0;
     while (!ht_is_rehashing(t) || ht_buckets(t) < 3000)
@@ -296,8 +278,7 @@ Test(ht_resize, rehash_us_finishes_a_started_rehash)
     ht_release(t);
 }
 
-Test(ht_resize, avoid_policy_defers_growth_and_shrinking)
-{
+Test(ht_resize, avoid_policy_defers_growth_and_shrinking) {
     ht_t *t = ht_create(&good_type);
     uint64_t n = 0;
     while (n < 20000)
@@ -342,8 +323,7 @@ typedef struct scan_seen {
 } scan_seen_t;
 
 static void
-scan_count_cb(void *priv, void *entry)
-{
+scan_count_cb(void *priv, void *entry) {
     scan_seen_t *s = priv;
     ent_t *e = entry;
     if (e->key < s->stable_n)
@@ -351,8 +331,7 @@ scan_count_cb(void *priv, void *entry)
 }
 
 static void
-scan_under_churn(const ht_type_t *type, uint64_t stable_n, uint64_t volatile_max)
-{
+scan_under_churn(const ht_type_t *type, uint64_t stable_n, uint64_t volatile_max) {
     ht_t *t = ht_create(type);
     for (uint64_t k = 0; k < stable_n; k++)
         add_key(t, k);
@@ -387,8 +366,7 @@ scan_under_churn(const ht_type_t *type, uint64_t stable_n, uint64_t volatile_max
     ht_release(t);
 }
 
-Test(ht_scan, returns_every_entry_of_a_still_table_exactly_once)
-{
+Test(ht_scan, returns_every_entry_of_a_still_table_exactly_once) {
     ht_t *t = ht_create(&good_type);
     for (uint64_t k = 0; k < 30000; k++)
         add_key(t, k);
@@ -404,21 +382,18 @@ Test(ht_scan, returns_every_entry_of_a_still_table_exactly_once)
     ht_release(t);
 }
 
-Test(ht_scan, entries_present_throughout_are_returned_across_grow_and_shrink)
-{
+Test(ht_scan, entries_present_throughout_are_returned_across_grow_and_shrink) {
     scan_under_churn(&good_type, 4000, 60000);
 }
 
-Test(ht_scan, guarantee_holds_with_long_chains)
-{
+Test(ht_scan, guarantee_holds_with_long_chains) {
     scan_under_churn(&clumped_type, 500, 3000);
 }
 
 /* ---- safe iterator ---- */
 
 static void
-iterate_deleting_returned(const ht_type_t *type)
-{
+iterate_deleting_returned(const ht_type_t *type) {
     enum { N = 20000 };
     ht_t *t = ht_create(type);
     for (uint64_t k = 0; k < N; k++)
@@ -450,18 +425,15 @@ iterate_deleting_returned(const ht_type_t *type)
     ht_release(t);
 }
 
-Test(ht_iter, returned_entry_may_be_deleted)
-{
+Test(ht_iter, returned_entry_may_be_deleted) {
     iterate_deleting_returned(&good_type);
 }
 
-Test(ht_iter, returned_entry_may_be_deleted_in_long_chains)
-{
+Test(ht_iter, returned_entry_may_be_deleted_in_long_chains) {
     iterate_deleting_returned(&clumped_type);
 }
 
-Test(ht_iter, inserts_during_iteration_never_repeat_old_entries_and_rehash_pauses)
-{
+Test(ht_iter, inserts_during_iteration_never_repeat_old_entries_and_rehash_pauses) {
     enum { N = 4000 };
     ht_t *t = ht_create(&clumped_type);
     for (uint64_t k = 0; k < N; k++)
@@ -500,14 +472,12 @@ Test(ht_iter, inserts_during_iteration_never_repeat_old_entries_and_rehash_pause
 /* ---- parallel walking ---- */
 
 static void
-walk_count_cb(void *priv, void *entry)
-{
+walk_count_cb(void *priv, void *entry) {
     ((uint32_t *)priv)[((ent_t *)entry)->key]++;
 }
 
 static void
-check_walk_ranges(ht_t *t, uint64_t n)
-{
+check_walk_ranges(ht_t *t, uint64_t n) {
     uint32_t *count = malloc(n * sizeof(uint32_t));
     size_t span = ht_walk_span(t);
     for (size_t parts = 1; parts <= 8; parts++) {
@@ -521,8 +491,7 @@ check_walk_ranges(ht_t *t, uint64_t n)
     free(count);
 }
 
-Test(ht_walk, ranges_cover_every_entry_exactly_once)
-{
+Test(ht_walk, ranges_cover_every_entry_exactly_once) {
     ht_t *t = ht_create(&good_type);
     uint64_t n = 0;
     while (n < 50000)
@@ -541,8 +510,7 @@ Test(ht_walk, ranges_cover_every_entry_exactly_once)
     ht_release(t);
 }
 
-Test(ht_walk, ranges_cover_long_chains)
-{
+Test(ht_walk, ranges_cover_long_chains) {
     ht_t *t = ht_create(&clumped_type);
     for (uint64_t k = 0; k < 2000; k++)
         add_key(t, k);
@@ -552,8 +520,7 @@ Test(ht_walk, ranges_cover_long_chains)
 
 /* ---- random entries and sampling ---- */
 
-Test(ht_random, small_tables)
-{
+Test(ht_random, small_tables) {
     ht_t *t = ht_create(&good_type);
     void *out[8];
     cr_assert_null(ht_random(t));
@@ -577,8 +544,7 @@ Test(ht_random, small_tables)
     ht_release(t);
 }
 
-Test(ht_random, large_tables_fair_enough)
-{
+Test(ht_random, large_tables_fair_enough) {
     enum { N = 1000, DRAWS = 200000 };
     ht_t *t = ht_create(&good_type);
     for (uint64_t k = 0; k < N; k++)
@@ -611,8 +577,7 @@ Test(ht_random, large_tables_fair_enough)
 /* ---- random operations against a reference model ---- */
 
 static void
-model_check_all(ht_t *t, ent_t **model, uint64_t keys)
-{
+model_check_all(ht_t *t, ent_t **model, uint64_t keys) {
     size_t n = 0;
     for (uint64_t k = 0; k < keys; k++) {
         cr_assert_eq(ht_find(t, &k), model[k], "key %llu", (unsigned long long)k);
@@ -632,8 +597,7 @@ model_check_all(ht_t *t, ent_t **model, uint64_t keys)
 }
 
 static void
-model_one_op(ht_t *t, ent_t **model, uint64_t keys, uint64_t *rs)
-{
+model_one_op(ht_t *t, ent_t **model, uint64_t keys, uint64_t *rs) {
     uint64_t r = rnd(rs), k = (r >> 8) % keys;
     switch (r % 8) {
     case 0:
@@ -686,8 +650,7 @@ model_one_op(ht_t *t, ent_t **model, uint64_t keys, uint64_t *rs)
 }
 
 static void
-model_run(const ht_type_t *type, uint64_t keys, int ops)
-{
+model_run(const ht_type_t *type, uint64_t keys, int ops) {
     ht_t *t = ht_create(type);
     ent_t **model = calloc(keys, sizeof *model);
     uint64_t rs = 12345;
@@ -712,20 +675,17 @@ model_run(const ht_type_t *type, uint64_t keys, int ops)
     free(model);
 }
 
-Test(ht_model, random_operations_match_a_reference_model)
-{
+Test(ht_model, random_operations_match_a_reference_model) {
     model_run(&good_type, 20000, 300000);
 }
 
-Test(ht_model, random_operations_match_with_long_chains)
-{
+Test(ht_model, random_operations_match_with_long_chains) {
     model_run(&clumped_type, 3000, 150000);
 }
 
 /* ---- hashing ---- */
 
-Test(ht_hash, nocase_folds_ascii_letters_only)
-{
+Test(ht_hash, nocase_folds_ascii_letters_only) {
     cr_assert_eq(ht_hash_bytes_nocase("GeT", 3), ht_hash_bytes("get", 3));
     cr_assert_eq(ht_hash_bytes_nocase("get", 3), ht_hash_bytes("get", 3));
     cr_assert_neq(ht_hash_bytes_nocase("gex", 3), ht_hash_bytes("get", 3));
@@ -745,8 +705,7 @@ Test(ht_hash, nocase_folds_ascii_letters_only)
     cr_assert_neq(ht_hash_bytes("key", 3), before, "the seed changes the hash");
 }
 
-Test(ht_mem, buckets_count_in_used_memory)
-{
+Test(ht_mem, buckets_count_in_used_memory) {
     size_t before = kmem_used();
     ht_t *t = ht_create(&clumped_type); /* clumped: many chained buckets too */
     for (uint64_t k = 0; k < 5000; k++)
@@ -761,15 +720,13 @@ Test(ht_mem, buckets_count_in_used_memory)
 /* ---- memory and speed at 1M entries (measured, logged, bounded loosely) ---- */
 
 static double
-now_s(void)
-{
+now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-Test(ht_mem, bytes_per_entry_at_one_million)
-{
+Test(ht_mem, bytes_per_entry_at_one_million) {
     enum { N = 1000000 };
     ht_t *t = ht_create(&good_type);
     double t0 = now_s();
@@ -788,8 +745,8 @@ Test(ht_mem, bytes_per_entry_at_one_million)
     double t3 = now_s();
     cr_log_info("1M entries: %zu table bytes, %.2f bytes/entry, %zu buckets; insert %.0f ns/op, "
                 "random find %.0f ns/op (sum %llu)",
-                ht_mem_bytes(t), per_entry, ht_buckets(t), (t1 - t0) * 1e9 / N,
-                (t3 - t2) * 1e9 / N, (unsigned long long)sum);
+                ht_mem_bytes(t), per_entry, ht_buckets(t), (t1 - t0) * 1e9 / N, (t3 - t2) * 1e9 / N,
+                (unsigned long long)sum);
     cr_assert_lt(per_entry, 20.0, "%.2f bytes per entry", per_entry);
     ht_release(t);
 }
