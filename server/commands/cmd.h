@@ -82,5 +82,6 @@ extern cmd_def_t cmd_table_bitmap[], cmd_table_hll[], cmd_table_pubsub[], cmd_ta
 extern cmd_def_t cmd_table_expire[];
 extern cmd_def_t cmd_table_persist[];
 extern cmd_def_t cmd_table_hash[];
+extern cmd_def_t cmd_table_list[];
 
 #endif

@@ -350,4 +350,7 @@ exec_command(client_t *c)
         client_mark_reply(c, start, tag);
     if (c->olen - c->osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
         net_check_output_limit(c);
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i].after_command)
+            hooks[i].after_command(c);
 }

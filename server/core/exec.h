@@ -47,6 +47,8 @@ typedef struct exec_hooks {
     /* EXEC, before anything else: false makes it fail like a changed WATCHed key (a watched
      * key expired since WATCH, Valkey 7). */
     bool (*exec_check)(client_t *c);
+    /* A command finished (reply tagged): serve clients blocked on keys it gave data (block.c). */
+    void (*after_command)(client_t *c);
 } exec_hooks_t;
 void exec_add_hooks(const exec_hooks_t *h);
 

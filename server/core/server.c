@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server/commands/cmd.h"
+#include "server/core/block.h"
 #include "server/core/config.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
@@ -30,6 +31,7 @@
 #include "server/net/ev.h"
 #include "server/net/net.h"
 #include "server/types/t_hash.h"
+#include "server/types/t_list.h"
 
 server_t *g_server;
 static volatile sig_atomic_t got_signal;
@@ -130,6 +132,7 @@ before_sleep(ev_loop_t *l, void *data)
 {
     (void)l;
     server_t *s = data;
+    block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
     net_before_sleep(s);
 }
@@ -155,6 +158,8 @@ server_init(server_t *s)
     hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
     pubsub_init();
     watch_init();
+    list_type_init();
+    block_init(s);
     s->loop = ev_create((int)s->cfg.maxclients + 128);
     if (!s->loop)
         return -errno;

@@ -1,0 +1,584 @@
+/*
+ * block.c - clients blocked on keys: wait queues, ready keys, re-running, deadlines (block.h).
+ *
+ * Structures (all owned by the main thread, module-wide):
+ *
+ *   keys     hash table of bkey_t by (db id, key bytes): one FIFO queue of waiters per key that
+ *            somebody waits on. A bkey lives while it has waiters or sits on the ready list.
+ *   ready    the keys marked ready since they were last served, in the order they got data.
+ *   heap     min-heap of blocked clients with a deadline, ordered by (deadline, arrival).
+ *   resume   unblocked clients whose queued input is still to be processed.
+ *
+ * A blocked client's bstate_t holds one waiter (queue node) per distinct key and a copy of its
+ * arguments. Invariants:
+ *   1. c->bstate != NULL  <=>  CLIENT_BLOCKED  <=>  each of its waiters is linked in its bkey.
+ *   2. heap_at indexes the client in the heap when deadline_ms > 0; heap[i]'s parent is never
+ *      later than heap[i].
+ *   3. bkey.ready <=> the bkey is on the ready list (so a key is listed once).
+ *
+ * States of a client and the functions that move it:
+ *
+ *   running --block_for_keys--> BLOCKED --serve_waiter (key ready, right type)--> running
+ *                                  |  \--expire_deadlines / block_unblock_client--> running
+ *                                  \--cleanup_cb (disconnect, kill)--> gone
+ *
+ * serve_waiter re-runs the command through exec_command(), which may block the client again:
+ * then it keeps its original deadline and goes to the tail of each queue.
+ */
+#include "server/core/block.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/kassert.h"
+#include "common/kerr.h"
+#include "server/core/exec.h"
+#include "server/core/mem.h"
+#include "server/core/util.h"
+#include "server/ds/ht.h"
+#include "server/net/net.h"
+#include "server/net/reply.h"
+
+typedef struct bkey bkey_t;
+
+typedef struct bwait {
+    client_t *c;
+    bkey_t *k;
+    struct bwait *prev, *next; /* the key's queue, oldest first */
+} bwait_t;
+
+/* What the table looks keys up by; also embedded in each bkey (entry_key). */
+typedef struct blookup {
+    int db_id;
+    const char *p;
+    size_t n;
+} blookup_t;
+
+struct bkey {
+    blookup_t lk;     /* lk.p points at key[] */
+    bwait_t *head, *tail;
+    size_t nwait;
+    bool ready;       /* on the ready list (invariant 3) */
+    char key[];
+};
+
+typedef struct bstate {
+    client_t *c;                /* the blocked client */
+    int type;                   /* OBJ_LIST, OBJ_ZSET: what a ready key must hold */
+    int64_t deadline_ms;        /* absolute unix ms, 0 = none */
+    uint64_t seq;               /* arrival order, for ties in the heap */
+    size_t heap_at;             /* index in the heap (only with a deadline) */
+    block_timeout_cb on_timeout;
+    int argc;
+    karg_t *argv;               /* copy of the command, one allocation with its bytes */
+    int nwait;
+    bwait_t w[];                /* one per distinct key */
+} bstate_t;
+
+static struct {
+    server_t *srv;
+    ht_t *keys;
+    bkey_t **ready;
+    size_t nready, ready_cap;
+    bstate_t **heap;
+    size_t nheap, heap_cap;
+    client_t **resume;
+    size_t nresume, resume_cap;
+    size_t nblocked;
+    uint64_t seq;
+    bool serving;               /* block_handle_ready is running (no nesting) */
+    client_t *rerun;            /* client whose command is being re-run, and its deadline */
+    int64_t rerun_deadline_ms;
+} B;
+
+/* ---- the key table --------------------------------------------------------------------- */
+
+static uint64_t
+lk_hash(const void *key)
+{
+    const blookup_t *lk = key;
+    return ht_hash_bytes(lk->p, lk->n) ^ ((uint64_t)lk->db_id * 0x9E3779B97F4A7C15ull);
+}
+
+static uint64_t
+bkey_hash(const void *entry)
+{
+    return lk_hash(&((const bkey_t *)entry)->lk);
+}
+
+static int
+bkey_eq(const void *entry, const void *key)
+{
+    const blookup_t *a = &((const bkey_t *)entry)->lk, *b = key;
+    return a->db_id == b->db_id && a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+static const void *
+bkey_key(const void *entry)
+{
+    return &((const bkey_t *)entry)->lk;
+}
+
+static void
+bkey_free(void *entry)
+{
+    kfree(entry);
+}
+
+static const ht_type_t bkey_type = {
+    .hash_key = lk_hash,
+    .hash_entry = bkey_hash,
+    .key_eq = bkey_eq,
+    .entry_free = bkey_free,
+    .entry_key = bkey_key,
+};
+
+static bkey_t *
+bkey_get(int db_id, const char *key, size_t klen, bool create)
+{
+    blookup_t lk = {db_id, key, klen};
+    ht_pos_t pos;
+    bkey_t *k = ht_find_pos(B.keys, &lk, &pos);
+    if (k || !create)
+        return k;
+    k = kcalloc(1, sizeof *k + (klen ? klen : 1));
+    memcpy(k->key, key, klen);
+    k->lk = (blookup_t){db_id, k->key, klen};
+    ht_insert_at(B.keys, &pos, k);
+    return k;
+}
+
+/* Drops a bkey nobody waits on, unless the ready list still refers to it. */
+static void
+bkey_release_if_unused(bkey_t *k)
+{
+    if (k->nwait == 0 && !k->ready)
+        ht_delete(B.keys, &k->lk);
+}
+
+static void
+mark_ready(bkey_t *k)
+{
+    if (k->ready)
+        return;
+    if (B.nready == B.ready_cap) {
+        B.ready_cap = B.ready_cap ? B.ready_cap * 2 : 16;
+        B.ready = krealloc(B.ready, B.ready_cap * sizeof *B.ready);
+    }
+    B.ready[B.nready++] = k;
+    k->ready = true;
+}
+
+/* ---- the deadline heap ----------------------------------------------------------------- */
+
+static bool
+heap_before(const bstate_t *a, const bstate_t *b)
+{
+    return a->deadline_ms < b->deadline_ms || (a->deadline_ms == b->deadline_ms && a->seq < b->seq);
+}
+
+static void
+heap_put(size_t i, bstate_t *b)
+{
+    B.heap[i] = b;
+    b->heap_at = i;
+}
+
+static void
+heap_up(size_t i)
+{
+    bstate_t *b = B.heap[i];
+    while (i > 0 && heap_before(b, B.heap[(i - 1) / 2])) {
+        heap_put(i, B.heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_put(i, b);
+}
+
+static void
+heap_down(size_t i)
+{
+    bstate_t *b = B.heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const bstate_t *best = b;
+        if (l < B.nheap && heap_before(B.heap[l], best))
+            m = l, best = B.heap[l];
+        if (l + 1 < B.nheap && heap_before(B.heap[l + 1], best))
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_put(i, B.heap[m]);
+        i = m;
+    }
+    heap_put(i, b);
+}
+
+static void
+heap_add(bstate_t *b)
+{
+    if (B.nheap == B.heap_cap) {
+        B.heap_cap = B.heap_cap ? B.heap_cap * 2 : 16;
+        B.heap = krealloc(B.heap, B.heap_cap * sizeof *B.heap);
+    }
+    heap_put(B.nheap++, b);
+    heap_up(B.nheap - 1);
+}
+
+static void
+heap_remove(bstate_t *b)
+{
+    size_t i = b->heap_at;
+    ASSERT(i < B.nheap && B.heap[i] == b);
+    bstate_t *last = B.heap[--B.nheap];
+    if (i == B.nheap)
+        return;
+    heap_put(i, last);
+    heap_up(i);
+    heap_down(last->heap_at);
+}
+
+/* ---- blocking and unblocking ------------------------------------------------------------ */
+
+static karg_t *
+copy_argv(int argc, const karg_t *argv)
+{
+    size_t bytes = sizeof(karg_t) * (size_t)argc;
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].n + 1;
+    karg_t *a = kmalloc(bytes);
+    char *p = (char *)(a + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].n);
+        p[argv[i].n] = 0;
+        a[i] = (karg_t){p, argv[i].n};
+        p += argv[i].n + 1;
+    }
+    return a;
+}
+
+void
+block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
+               block_timeout_cb on_timeout)
+{
+    ASSERT(!c->bstate && nkeys > 0);
+    if (c == B.rerun)
+        deadline_ms = B.rerun_deadline_ms; /* blocking again keeps the original deadline */
+    bstate_t *b = kcalloc(1, sizeof *b + sizeof(bwait_t) * (size_t)nkeys);
+    b->c = c;
+    b->type = type;
+    b->deadline_ms = deadline_ms;
+    b->seq = ++B.seq;
+    b->on_timeout = on_timeout;
+    b->argc = c->argc;
+    b->argv = copy_argv(c->argc, c->argv);
+    for (int i = 0; i < nkeys; i++) {
+        bkey_t *k = bkey_get(c->db_id, keys[i].p, keys[i].n, true);
+        if (k->tail && k->tail->c == c)
+            continue; /* the same key twice: this client is already the newest waiter */
+        bwait_t *w = &b->w[b->nwait++];
+        *w = (bwait_t){c, k, k->tail, NULL};
+        if (k->tail)
+            k->tail->next = w;
+        else
+            k->head = w;
+        k->tail = w;
+        k->nwait++;
+    }
+    if (deadline_ms > 0)
+        heap_add(b);
+    c->bstate = b;
+    c->block_deadline_ms = deadline_ms;
+    c->flags |= CLIENT_BLOCKED;
+    B.nblocked++;
+}
+
+/* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
+ * caller frees them), else frees them. */
+static karg_t *
+unblock(client_t *c, bool keep_argv, int *argc)
+{
+    bstate_t *b = c->bstate;
+    ASSERT(b && (c->flags & CLIENT_BLOCKED));
+    for (int i = 0; i < b->nwait; i++) {
+        bwait_t *w = &b->w[i];
+        bkey_t *k = w->k;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            k->head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        else
+            k->tail = w->prev;
+        k->nwait--;
+        bkey_release_if_unused(k);
+    }
+    if (b->deadline_ms > 0)
+        heap_remove(b);
+    karg_t *argv = b->argv;
+    if (argc)
+        *argc = b->argc;
+    if (!keep_argv) {
+        kfree(argv);
+        argv = NULL;
+    }
+    kfree(b);
+    c->bstate = NULL;
+    c->block_deadline_ms = 0;
+    c->flags &= ~CLIENT_BLOCKED;
+    B.nblocked--;
+    return argv;
+}
+
+static void
+resume_later(client_t *c)
+{
+    if (B.nresume == B.resume_cap) {
+        B.resume_cap = B.resume_cap ? B.resume_cap * 2 : 16;
+        B.resume = krealloc(B.resume, B.resume_cap * sizeof *B.resume);
+    }
+    B.resume[B.nresume++] = c;
+}
+
+/* The key has data for w: unblock w's client and run its command again. */
+static void
+serve_waiter(bwait_t *w)
+{
+    client_t *c = w->c;
+    int64_t deadline = ((bstate_t *)c->bstate)->deadline_ms;
+    int argc;
+    karg_t *argv = unblock(c, true, &argc);
+    B.rerun = c;
+    B.rerun_deadline_ms = deadline;
+    c->argc = argc;
+    c->argv = argv;
+    exec_command(c);
+    c->argc = 0;
+    c->argv = NULL;
+    B.rerun = NULL;
+    kfree(argv);
+    if (!(c->flags & CLIENT_BLOCKED))
+        resume_later(c);
+}
+
+/* Whether the key holds a value of the waiter's type now (no side effects on the keyspace). */
+static bool
+key_has_data_for(db_t *db, const bkey_t *k, int type)
+{
+    kobj_t *o = db_find(db, k->lk.p, k->lk.n);
+    return o && !db_is_expired(o) && obj_type(o) == type;
+}
+
+/* Tries each waiter that was queued on k when serving began, oldest first. */
+static void
+serve_key(server_t *s, bkey_t *k)
+{
+    db_t *db = server_db(s, k->lk.db_id);
+    size_t budget = k->nwait; /* waiters that block again go to the tail: do not revisit them */
+    bwait_t *w = k->head;
+    while (db && w && budget-- > 0) {
+        bwait_t *next = w->next;
+        const bstate_t *b = w->c->bstate;
+        if (!(w->c->flags & CLIENT_CLOSE_ASAP) && key_has_data_for(db, k, b->type))
+            serve_waiter(w); /* frees w; `next` belongs to another client and stays valid */
+        w = next;
+    }
+}
+
+void
+block_handle_ready(server_t *s)
+{
+    if (B.serving || B.nready == 0)
+        return;
+    B.serving = true;
+    while (B.nready > 0) {
+        /* Take the current list: keys made ready while serving it form the next round. */
+        bkey_t **list = B.ready;
+        size_t n = B.nready;
+        B.ready = NULL;
+        B.nready = B.ready_cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            bkey_t *k = list[i];
+            k->ready = false;
+            serve_key(s, k);
+            bkey_release_if_unused(k);
+        }
+        kfree(list);
+    }
+    B.serving = false;
+}
+
+/* ---- hooks ------------------------------------------------------------------------------- */
+
+void
+block_signal_key_ready(db_t *db, const char *key, size_t klen)
+{
+    if (B.nblocked == 0)
+        return;
+    bkey_t *k = bkey_get(db->id, key, klen, false);
+    if (k && k->nwait > 0)
+        mark_ready(k);
+}
+
+static void
+key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
+{
+    (void)s;
+    block_signal_key_ready(db, key, klen);
+}
+
+/* SWAPDB, FLUSHDB, FLUSHALL: any waited key of the db may hold something else now. */
+static void
+db_modified_cb(server_t *s, int db_id)
+{
+    (void)s;
+    if (B.nblocked == 0)
+        return;
+    ht_iter_t it;
+    ht_iter_init(&it, B.keys);
+    for (bkey_t *k; (k = ht_iter_next(&it));)
+        if ((db_id < 0 || k->lk.db_id == db_id) && k->nwait > 0)
+            mark_ready(k);
+    ht_iter_done(&it);
+}
+
+static void
+cleanup_cb(client_t *c)
+{
+    if (c->bstate)
+        unblock(c, false, NULL);
+    for (size_t i = 0; i < B.nresume; i++)
+        if (B.resume[i] == c)
+            B.resume[i] = NULL; /* dropped when the list is processed */
+}
+
+static void
+after_command_cb(client_t *c)
+{
+    if (B.nready)
+        block_handle_ready(c->srv);
+}
+
+void
+block_init(server_t *s)
+{
+    B.srv = s;
+    B.keys = ht_create(&bkey_type);
+    ASSERT(B.keys != NULL);
+    exec_hooks_t h = {0};
+    h.key_modified = key_modified_cb;
+    h.db_modified = db_modified_cb;
+    h.client_cleanup = cleanup_cb;
+    h.after_command = after_command_cb;
+    exec_add_hooks(&h);
+}
+
+/* ---- deadlines, resuming, CLIENT UNBLOCK ------------------------------------------------- */
+
+static void
+expire_deadlines(void)
+{
+    int64_t now = util_time_ms();
+    while (B.nheap > 0 && B.heap[0]->deadline_ms <= now) {
+        bstate_t *b = B.heap[0];
+        client_t *c = b->c;
+        block_timeout_cb cb = b->on_timeout;
+        unblock(c, false, NULL);
+        cb(c);
+        resume_later(c);
+    }
+}
+
+static void
+resume_clients(void)
+{
+    while (B.nresume > 0) {
+        client_t **list = B.resume;
+        size_t n = B.nresume;
+        B.resume = NULL;
+        B.nresume = B.resume_cap = 0;
+        for (size_t i = 0; i < n; i++)
+            if (list[i] && !(list[i]->flags & CLIENT_BLOCKED))
+                net_resume_client(list[i]);
+        kfree(list);
+    }
+}
+
+void
+block_before_sleep(server_t *s)
+{
+    if (B.nheap > 0)
+        expire_deadlines();
+    block_handle_ready(s);
+    resume_clients();
+}
+
+bool
+block_unblock_client(client_t *c, bool with_error)
+{
+    if (!c->bstate)
+        return false;
+    block_timeout_cb cb = ((bstate_t *)c->bstate)->on_timeout;
+    unblock(c, false, NULL);
+    if (with_error)
+        reply_err(c, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    else
+        cb(c);
+    resume_later(c);
+    return true;
+}
+
+/* ---- arguments ---------------------------------------------------------------------------- */
+
+bool
+block_allowed(const client_t *c)
+{
+    if (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE))
+        return false;
+    if (c->fd < 0 || c->srv->wal_refuse_reason)
+        return false;
+    return true;
+}
+
+int
+block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms)
+{
+    long double secs;
+    if (!util_parse_ld(arg->p, arg->n, &secs)) {
+        reply_err(c, "ERR timeout is not a float or out of range");
+        return KERR_INVAL;
+    }
+    long double ms = ceill(secs * 1000.0L);
+    if (ms > (long double)INT64_MAX) {
+        reply_err(c, "ERR timeout is out of range");
+        return KERR_INVAL;
+    }
+    if (ms < 0) {
+        reply_err(c, "ERR timeout is negative");
+        return KERR_INVAL;
+    }
+    int64_t tval = (int64_t)ms;
+    if (tval > 0) {
+        int64_t now = db_now_ms();
+        if (tval > INT64_MAX - now) {
+            reply_err(c, "ERR timeout is out of range");
+            return KERR_INVAL;
+        }
+        tval += now;
+    }
+    *deadline_ms = tval;
+    return 0;
+}
+
+size_t
+block_clients_count(void)
+{
+    return B.nblocked;
+}
+
+size_t
+block_keys_count(void)
+{
+    return B.keys ? ht_size(B.keys) : 0;
+}
