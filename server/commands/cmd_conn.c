@@ -487,7 +487,7 @@ cmd_def_t cmd_table_conn[] = {
     {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "fast connection"},
     {"select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "connection", "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
     {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
-    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
+    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 0, 0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
     {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", "slow transaction"},
     {"discard", cmd_discard, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands", "fast transaction"},
     {0},
