@@ -376,12 +376,23 @@ cmd_getex(client_t *c)
     const karg_t *exp = NULL, *k = &c->argv[1];
     if (!parse_opts(c, 2, false, &flags, &exp))
         return;
+    /* Valkey 8 / Redis 7.2 order: the key and its type first, the expiry value after (so a
+     * missing key answers nil even to EX 0). */
+    kobj_t *o = lookup_read(c, k);
+    if (!o) {
+        reply_null(c);
+        return;
+    }
+    if (!is_string(o)) {
+        reply_err(c, ERR_WRONGTYPE);
+        return;
+    }
     int64_t when = -1;
     if (exp && !expire_ms(c, exp, flags, "getex", &when))
         return;
-    kobj_t *o;
-    if (!get_step(c, &o) || !o)
-        return;
+    size_t vlen;
+    const char *v = obj_str(o, &vlen);
+    reply_bulk(c, v, vlen);
     /* The value is in the reply already: o may move or go from here on. */
     if ((flags & (OPT_EXAT | OPT_PXAT)) && already_expired(c, when)) {
         delete_as_expired(c, k);

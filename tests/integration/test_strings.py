@@ -302,10 +302,13 @@ def test_getex_errors(r):
     assert err(r, "GETEX", "k", "EX", "0") == "invalid expire time in 'getex' command"
     assert err(r, "GETEX", "k", "PXAT", "-1") == "invalid expire time in 'getex' command"
     assert err(r, "GETEX", "k", "EX", "ten") == ERR_INT
-    # the expiry is validated before the key is looked at
-    assert err(r, "GETEX", "missing", "EX", "0") == "invalid expire time in 'getex' command"
+    # Valkey 8 / Redis 7.2: the key and its type are looked at before the expiry value
+    assert r.execute_command("GETEX", "missing", "EX", "0") is None
+    assert r.execute_command("GETEX", "missing", "EX", "ten") is None
+    assert err(r, "GETEX", "missing", "FOO") == "syntax error"
     make_list(r, "l")
     assert err(r, "GETEX", "l", "EX", "10") == WRONGTYPE
+    assert err(r, "GETEX", "l", "EX", "0") == WRONGTYPE
     assert r.ttl("k") == -1
 
 
