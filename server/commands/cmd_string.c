@@ -824,6 +824,23 @@ lcs_walk(client_t *c, const lcs_opts_t *op, const uint32_t *t, const char *a, ui
     return ranges;
 }
 
+/* The classic table: t[i][j] is the LCS length of a[0..i) and b[0..j), rows of blen+1. */
+static uint32_t *
+lcs_table(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    size_t w = (size_t)blen + 1;
+    uint32_t *t = kmalloc((size_t)(alen + 1) * w * sizeof *t);
+    for (size_t j = 0; j < w; j++)
+        t[j] = 0;
+    for (uint32_t i = 1; i <= alen; i++) {
+        uint32_t *row = t + (size_t)i * w, *up = row - w;
+        row[0] = 0;
+        for (uint32_t j = 1; j <= blen; j++)
+            row[j] = a[i - 1] == b[j - 1] ? up[j - 1] + 1 : (up[j] > row[j - 1] ? up[j] : row[j - 1]);
+    }
+    return t;
+}
+
 static void
 cmd_lcs(client_t *c)
 {
@@ -851,17 +868,8 @@ cmd_lcs(client_t *c)
         return;
     }
     uint32_t alen = (uint32_t)an, blen = (uint32_t)bn;
-    size_t w = (size_t)blen + 1;
-    uint32_t *t = kmalloc(cells * sizeof *t);
-    for (size_t j = 0; j < w; j++)
-        t[j] = 0;
-    for (uint32_t i = 1; i <= alen; i++) {
-        uint32_t *row = t + (size_t)i * w, *up = row - w;
-        row[0] = 0;
-        for (uint32_t j = 1; j <= blen; j++)
-            row[j] = a[i - 1] == b[j - 1] ? up[j - 1] + 1 : (up[j] > row[j - 1] ? up[j] : row[j - 1]);
-    }
-    uint32_t total = t[(size_t)alen * w + blen];
+    uint32_t *t = lcs_table(a, alen, b, blen);
+    uint32_t total = t[(size_t)alen * (blen + 1) + blen];
     if (op.len && !op.idx) {
         reply_int(c, total);
         kfree(t);
