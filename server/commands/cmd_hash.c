@@ -363,6 +363,10 @@ cmd_hincrbyfloat(client_t *c)
         reply_err(c, ERR_NOT_FLOAT);
         return;
     }
+    if (isinf(incr)) {
+        reply_err(c, "ERR value is NaN or Infinity");
+        return;
+    }
     kobj_t *o = write_hash(c);
     if (!o)
         return;
