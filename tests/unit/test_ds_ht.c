@@ -47,6 +47,12 @@ hash_key_clumped(const void *k) {
     return mix(*(const uint64_t *)k) & 0xff00000000000003ull;
 }
 
+/* Every key in bucket 0, whatever the table size: one chain holds everything. */
+static uint64_t
+hash_key_one_bucket(const void *k) {
+    return mix(*(const uint64_t *)k) & 0xff00000000000000ull;
+}
+
 static int
 key_eq(const void *e, const void *k) {
     return ((const ent_t *)e)->key == *(const uint64_t *)k;
@@ -74,6 +80,13 @@ static const ht_type_t good_type = {
 /* hash_entry left NULL on purpose: the table derives it from entry_key. */
 static const ht_type_t clumped_type = {
     .hash_key = hash_key_clumped,
+    .key_eq = key_eq,
+    .entry_free = ent_free,
+    .entry_key = ent_key,
+};
+
+static const ht_type_t one_bucket_type = {
+    .hash_key = hash_key_one_bucket,
     .key_eq = key_eq,
     .entry_free = ent_free,
     .entry_key = ent_key,
@@ -158,6 +171,25 @@ Test(ht_basic, clear_frees_entries_and_table_stays_usable) {
     add_key(t, 3);
     cr_assert_not_null(ht_find(t, &k));
     ht_release(t);
+}
+
+Test(ht_basic, empty_table_answers_without_buckets) {
+    ht_t *t = ht_create(&good_type);
+    uint64_t k = 1;
+    cr_assert_null(ht_find(t, &k));
+    cr_assert_null(ht_find_ref(t, &k));
+    cr_assert_eq(ht_delete(t, &k), 0);
+    cr_assert_null(ht_pop(t, &k));
+    cr_assert_eq(ht_scan(t, 0, NULL, NULL), 0, "a scan of an empty table is done at once");
+    cr_assert_eq(ht_walk_span(t), 0);
+    cr_assert_eq(ht_rehash_us(t, 10), 0);
+    ht_iter_t it;
+    ht_iter_init(&it, t);
+    cr_assert_null(ht_iter_next(&it));
+    ht_iter_done(&it);
+    cr_assert_eq(ht_mem_bytes(t), empty_mem_bytes());
+    ht_release(t);
+    ht_release(NULL);
 }
 
 Test(ht_basic, pop_unlinks_without_freeing) {
@@ -315,6 +347,26 @@ Test(ht_resize, avoid_policy_defers_growth_and_shrinking) {
     ht_release(t);
 }
 
+Test(ht_resize, deletes_compact_chains_even_when_not_shrinking) {
+    ht_t *t = ht_create(&one_bucket_type);
+    ht_set_resize_policy(0); /* no shrink: only compaction can give chained buckets back */
+    for (uint64_t k = 0; k < 600; k++)
+        add_key(t, k);
+    while (ht_rehash_us(t, 1000))
+        ;
+    size_t full = ht_mem_bytes(t), buckets = ht_buckets(t);
+    for (uint64_t k = 0; k < 594; k++)
+        cr_assert_eq(ht_delete(t, &k), 1);
+    cr_assert_eq(ht_buckets(t), buckets);
+    /* 6 entries left fit the head bucket: every child bucket is gone. */
+    cr_assert_gt(full, empty_mem_bytes() + buckets * 64 + 90 * 64,
+                 "600 entries needed ~100 children");
+    cr_assert_eq(ht_mem_bytes(t), empty_mem_bytes() + buckets * 64);
+    for (uint64_t k = 594; k < 600; k++)
+        cr_assert_not_null(ht_find(t, &k));
+    ht_release(t);
+}
+
 /* ---- SCAN ---- */
 
 typedef struct scan_seen {
@@ -466,6 +518,30 @@ Test(ht_iter, inserts_during_iteration_never_repeat_old_entries_and_rehash_pause
     for (uint64_t k = 1u << 20; k < next; k++)
         cr_assert_not_null(ht_find(t, &k));
     free(seen);
+    ht_release(t);
+}
+
+Test(ht_iter, bucket_chained_after_its_last_slot_was_returned_gives_no_repeat) {
+    ht_t *t = ht_create(&one_bucket_type);
+    for (uint64_t k = 0; k < 7; k++)
+        add_key(t, k);
+    ht_rehash_us(t, 1000000);
+    cr_assert_not(ht_is_rehashing(t));
+    ht_iter_t it;
+    ht_iter_init(&it, t);
+    uint8_t seen[8] = {0};
+    for (int i = 0; i < 7; i++) { /* the whole bucket, up to and including slot 6 */
+        ent_t *e = ht_iter_next(&it);
+        cr_assert(e && e->key < 7 && !seen[e->key]);
+        seen[e->key] = 1;
+    }
+    add_key(t, 7); /* the full bucket chains: its slot 6 entry moves to the new child */
+    ent_t *e;
+    while ((e = ht_iter_next(&it))) {
+        cr_assert_eq(e->key, 7, "old key %llu returned again", (unsigned long long)e->key);
+        cr_assert_eq(seen[7]++, 0);
+    }
+    ht_iter_done(&it);
     ht_release(t);
 }
 
@@ -654,6 +730,7 @@ model_run(const ht_type_t *type, uint64_t keys, int ops) {
     ht_t *t = ht_create(type);
     ent_t **model = calloc(keys, sizeof *model);
     uint64_t rs = 12345;
+    size_t rehash_ops = 0, shrinks = 0, grows = 0, buckets = 0;
     for (int i = 0; i < ops; i++) {
         /* Phases bias toward inserts then deletes, so the table grows and shrinks repeatedly. */
         int phase = (i / 20000) % 3;
@@ -661,16 +738,29 @@ model_run(const ht_type_t *type, uint64_t keys, int ops) {
             uint64_t k = rnd(&rs) % keys;
             if (!model[k])
                 cr_assert_eq(ht_add(t, model[k] = ent_new(k, 0)), 0);
-        } else if (phase == 2 && rnd(&rs) % 2) {
-            uint64_t k = rnd(&rs) % keys;
-            cr_assert_eq(ht_delete(t, &k), model[k] != NULL);
-            model[k] = NULL;
+        } else if (phase == 2) {
+            /* Strong enough to drain the table below 12.5% fill, so it shrinks. */
+            for (int d = 0; d < 4; d++) {
+                uint64_t k = rnd(&rs) % keys;
+                cr_assert_eq(ht_delete(t, &k), model[k] != NULL);
+                model[k] = NULL;
+            }
         }
         model_one_op(t, model, keys, &rs);
         if (i % 25000 == 24999)
             model_check_all(t, model, keys);
+        /* Mid-rehash both tables count: a shrink starts when the span falls below its peak. */
+        rehash_ops += ht_is_rehashing(t);
+        if (!ht_is_rehashing(t)) {
+            grows += ht_buckets(t) > buckets && buckets > 0;
+            shrinks += ht_buckets(t) < buckets && ht_buckets(t) > 0;
+            buckets = ht_buckets(t);
+        }
     }
     model_check_all(t, model, keys);
+    cr_assert(rehash_ops > 10 && grows > 3 && shrinks > 0,
+              "the model run must resize both ways (%zu ops rehashing, %zu grows, %zu shrinks)",
+              rehash_ops, grows, shrinks);
     ht_release(t);
     free(model);
 }
