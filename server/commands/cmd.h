@@ -81,7 +81,7 @@ extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_t
 extern cmd_def_t cmd_table_bitmap[], cmd_table_hll[], cmd_table_pubsub[], cmd_table_watch[];
 extern cmd_def_t cmd_table_expire[];
 extern cmd_def_t cmd_table_persist[];
-extern cmd_def_t cmd_table_hash[];
+extern cmd_def_t cmd_table_hash[], cmd_table_set[];
 extern cmd_def_t cmd_table_list[];
 
 #endif

@@ -31,6 +31,7 @@
 #include "server/net/ev.h"
 #include "server/net/net.h"
 #include "server/types/t_hash.h"
+#include "server/types/t_set.h"
 #include "server/types/t_list.h"
 
 server_t *g_server;
@@ -156,6 +157,8 @@ server_init(server_t *s)
         s->dbs[i] = db_create(i, &s->db_hooks);
     cmd_table_init();
     hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
+    set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
+                  &s->cfg.set_max_listpack_value);
     pubsub_init();
     watch_init();
     list_type_init();
