@@ -308,9 +308,15 @@ db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
     kslice_t k = {copy, n};
     void **ref = ht_find_ref(db->keys, &k);
     ASSERT(ref && *ref == o);
-    bool had = obj_has_expire(o);
+    /* Both slots are found while o is alive: the tables compare keys through their entries, so
+     * a lookup after obj_str_resize has freed o would read freed memory. The expiry is carried
+     * over, so the new object belongs in the same tables. */
+    void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &k) : NULL;
+    ASSERT(!obj_has_expire(o) || (eref && *eref == o));
     kobj_t *nobj = obj_str_resize(o, vlen, keep);
-    repoint(db, &k, had, nobj, ref);
+    *ref = nobj;
+    if (eref)
+        *eref = nobj;
     if (copy != stack)
         kfree(copy);
     return nobj;
