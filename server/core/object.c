@@ -196,17 +196,28 @@ obj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr, int64_t 
 kobj_t *
 obj_str_resize(kobj_t *o, size_t vlen, size_t keep)
 {
-    size_t klen, olen, voff;
-    const char *key = obj_key(o, &klen);
-    const char *old = obj_str(o, &olen);
+    size_t vo = val_off(o);
+    uint64_t olen;
+    size_t ovl = varint_get(bytes(o) + vo, &olen);
     ASSERT(keep <= olen && keep <= vlen);
-    kobj_t *n = alloc_obj(OBJ_STRING, OBJ_ENC_STR, key, klen, obj_expire(o),
-                          varint_len(vlen) + vlen, &voff);
-    obj_set_lru(n, obj_lru(o));
-    voff += varint_put(bytes(n) + voff, vlen);
-    memcpy(bytes(n) + voff, old, keep);
-    kfree(o);
-    return n;
+    size_t nvl = varint_len(vlen);
+    size_t need = vo + nvl + vlen, have = kmem_usable(o);
+    if (need > have) {
+        /* Growing (APPEND, SETRANGE, SETBIT): leave room, up to 1 MiB, so that a loop of appends
+         * costs linear time, not a copy of the whole value each time. The allocator's usable size
+         * is the capacity: no field is needed for it. */
+        size_t want = need;
+        if (vlen >= 64 && vlen > olen)
+            want += need < (1u << 20) ? need : (1u << 20);
+        o = krealloc(o, want);
+    } else if (have > 2 * need + 64) {
+        o = krealloc(o, need); /* shrunk a lot: give the memory back */
+    }
+    uint8_t *b = bytes(o);
+    if (nvl != ovl)
+        memmove(b + vo + nvl, b + vo + ovl, keep);
+    varint_put(b + vo, vlen);
+    return o;
 }
 
 kobj_t *
