@@ -474,7 +474,9 @@ hrandfield_count(client_t *c, long long l, bool withvalues)
     reply_array(c, (long long)(withvalues && c->resp < 3 ? 2 * count : count));
     if (repeats) {
         hpair_t *all = NULL;
-        if (h.enc == OBJ_ENC_LISTPACK) { /* index the packed list once instead of seeking */
+        /* A packed list is indexed once instead of seeked each time; a table too when the picks
+         * are many, because its random pick is only roughly fair (ht_random). */
+        if (h.enc != OBJ_ENC_HT || count >= len / 2) {
             all = kmalloc(len * sizeof *all);
             hash_collect(&h, all);
         }

@@ -401,7 +401,9 @@ srandmember_count(client_t *c, long long l)
     reply_array(c, (long long)count);
     if (repeats) {
         sval_t *all = NULL;
-        if (s.enc == OBJ_ENC_LISTPACK) { /* index the packed list once instead of seeking */
+        /* A packed list is indexed once instead of seeked each time; a table too when the picks
+         * are many, because its random pick is only roughly fair (ht_random). */
+        if (s.enc != OBJ_ENC_HT || count >= len / 2) {
             all = kmalloc(len * sizeof *all);
             set_collect(&s, all);
         }
