@@ -23,8 +23,7 @@ enum { EXPIRE_NX = 1, EXPIRE_XX = 2, EXPIRE_GT = 4, EXPIRE_LT = 8 };
 
 /* NX XX GT LT after the time argument; replies and returns -1 on error. */
 static int
-parse_expire_flags(client_t *c, int *flags)
-{
+parse_expire_flags(client_t *c, int *flags) {
     *flags = 0;
     for (int j = 3; j < c->argc; j++) {
         const karg_t *a = &c->argv[j];
@@ -55,8 +54,7 @@ parse_expire_flags(client_t *c, int *flags)
 /* Whether the NX/XX/GT/LT conditions let the new expiry `when` replace `cur` (-1: none, which
  * counts as an infinite TTL for GT and LT). */
 static bool
-expire_flags_allow(int flags, int64_t cur, long long when)
-{
+expire_flags_allow(int flags, int64_t cur, long long when) {
     if ((flags & EXPIRE_NX) && cur != -1)
         return false;
     if ((flags & EXPIRE_XX) && cur == -1)
@@ -71,8 +69,7 @@ expire_flags_allow(int flags, int64_t cur, long long when)
 /* The absolute expiry in ms from argv[2]: basetime + value (seconds when `seconds`). Replies
  * and returns false on a bad number or an overflow. */
 static bool
-expire_when(client_t *c, const char *name, int64_t basetime, bool seconds, long long *when)
-{
+expire_when(client_t *c, const char *name, int64_t basetime, bool seconds, long long *when) {
     if (!util_parse_ll(c->argv[2].p, c->argv[2].n, when)) {
         reply_err(c, ERR_NOT_INT);
         return false;
@@ -92,8 +89,7 @@ overflow:
 }
 
 static void
-expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds)
-{
+expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
     int flags;
     long long when;
     if (parse_expire_flags(c, &flags) < 0 || !expire_when(c, name, basetime, seconds, &when))
@@ -128,34 +124,29 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds)
 }
 
 static void
-cmd_expire(client_t *c)
-{
+cmd_expire(client_t *c) {
     expire_generic(c, "expire", db_now_ms(), true);
 }
 
 static void
-cmd_pexpire(client_t *c)
-{
+cmd_pexpire(client_t *c) {
     expire_generic(c, "pexpire", db_now_ms(), false);
 }
 
 static void
-cmd_expireat(client_t *c)
-{
+cmd_expireat(client_t *c) {
     expire_generic(c, "expireat", 0, true);
 }
 
 static void
-cmd_pexpireat(client_t *c)
-{
+cmd_pexpireat(client_t *c) {
     expire_generic(c, "pexpireat", 0, false);
 }
 
 /* TTL family: -2 no key, -1 no expiry; relative values never go below 0; seconds round to the
  * nearest second as Valkey's (ms + 500) / 1000. */
 static void
-ttl_generic(client_t *c, bool ms, bool absolute)
-{
+ttl_generic(client_t *c, bool ms, bool absolute) {
     kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, DB_LOOKUP_NOTOUCH);
     if (!o) {
         reply_int(c, -2);
@@ -176,33 +167,28 @@ ttl_generic(client_t *c, bool ms, bool absolute)
 }
 
 static void
-cmd_ttl(client_t *c)
-{
+cmd_ttl(client_t *c) {
     ttl_generic(c, false, false);
 }
 
 static void
-cmd_pttl(client_t *c)
-{
+cmd_pttl(client_t *c) {
     ttl_generic(c, true, false);
 }
 
 static void
-cmd_expiretime(client_t *c)
-{
+cmd_expiretime(client_t *c) {
     ttl_generic(c, false, true);
 }
 
 static void
-cmd_pexpiretime(client_t *c)
-{
+cmd_pexpiretime(client_t *c) {
     ttl_generic(c, true, true);
 }
 
 /* PERSIST is deterministic (it removes whatever expiry there is): logged as called. */
 static void
-cmd_persist(client_t *c)
-{
+cmd_persist(client_t *c) {
     const karg_t *key = &c->argv[1];
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     if (!o || !obj_has_expire(o)) {
@@ -216,6 +202,7 @@ cmd_persist(client_t *c)
     reply_int(c, 1);
 }
 
+/* clang-format off */
 cmd_def_t cmd_table_expire[] = {
     {"expire", cmd_expire, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)", "keyspace write fast"},
     {"pexpire", cmd_pexpire, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", "2.6.0", "O(1)", "keyspace write fast"},
@@ -228,3 +215,4 @@ cmd_def_t cmd_table_expire[] = {
     {"persist", cmd_persist, 2, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "Removes the expiration time of a key.", "2.2.0", "O(1)", "keyspace write fast"},
     {0},
 };
+/* clang-format on */

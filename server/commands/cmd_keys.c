@@ -20,16 +20,14 @@
 #define SCAN_COUNT_MAX (LONG_MAX / 10) /* so the iteration bound count * 10 cannot overflow */
 
 static bool
-arg_is(const karg_t *a, const char *s)
-{
+arg_is(const karg_t *a, const char *s) {
     return util_eq_nocase(a->p, a->n, s);
 }
 
 /* A database index argument as Valkey's getIntFromObjectOrReply + selectDb check it; replies
  * and returns false on error. `err` replaces the "not an integer" text when given. */
 static bool
-parse_db_index(client_t *c, const karg_t *a, const char *err, int *id)
-{
+parse_db_index(client_t *c, const karg_t *a, const char *err, int *id) {
     long long v;
     if (!util_parse_ll(a->p, a->n, &v) || v < INT_MIN || v > INT_MAX) {
         reply_err(c, err ? err : ERR_NOT_INT);
@@ -47,8 +45,7 @@ parse_db_index(client_t *c, const karg_t *a, const char *err, int *id)
  * a new object, but a collection's structure moves over instead of being deep-copied (RENAME of
  * a big set stays O(1), as in Valkey): only the old object's own allocation is freed. */
 static kobj_t *
-obj_rekey(kobj_t *o, const char *key, size_t klen)
-{
+obj_rekey(kobj_t *o, const char *key, size_t klen) {
     kobj_t *n;
     if (obj_type(o) == OBJ_STRING) {
         n = obj_dup_as(o, key, klen, obj_expire(o));
@@ -64,8 +61,7 @@ obj_rekey(kobj_t *o, const char *key, size_t klen)
 /* DEL and UNLINK: values are freed at once (there is no lazy-free thread yet), so both are the
  * same apart from their flags. */
 static void
-cmd_del(client_t *c)
-{
+cmd_del(client_t *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
         db_lookup(c->db, c->argv[i].p, c->argv[i].n, DB_LOOKUP_NOTOUCH); /* expire first */
@@ -80,8 +76,7 @@ cmd_del(client_t *c)
 }
 
 static void
-cmd_exists(client_t *c)
-{
+cmd_exists(client_t *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++)
         n += db_lookup(c->db, c->argv[i].p, c->argv[i].n, DB_LOOKUP_NOTOUCH) != NULL;
@@ -90,8 +85,7 @@ cmd_exists(client_t *c)
 
 /* TOUCH updates the access time (LRU/LFU) and nothing else: not logged, no dirty. */
 static void
-cmd_touch(client_t *c)
-{
+cmd_touch(client_t *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++)
         n += db_lookup(c->db, c->argv[i].p, c->argv[i].n, 0) != NULL;
@@ -99,15 +93,13 @@ cmd_touch(client_t *c)
 }
 
 static void
-cmd_type(client_t *c)
-{
+cmd_type(client_t *c) {
     kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, DB_LOOKUP_NOTOUCH);
     reply_simple(c, o ? obj_type_name(obj_type(o)) : "none");
 }
 
 static void
-rename_generic(client_t *c, bool nx)
-{
+rename_generic(client_t *c, bool nx) {
     const karg_t *src = &c->argv[1], *dst = &c->argv[2];
     kobj_t *o = db_lookup(c->db, src->p, src->n, 0);
     if (!o) {
@@ -145,21 +137,18 @@ rename_generic(client_t *c, bool nx)
 }
 
 static void
-cmd_rename(client_t *c)
-{
+cmd_rename(client_t *c) {
     rename_generic(c, false);
 }
 
 static void
-cmd_renamenx(client_t *c)
-{
+cmd_renamenx(client_t *c) {
     rename_generic(c, true);
 }
 
 /* COPY source destination [DB destination-db] [REPLACE] */
 static void
-cmd_copy(client_t *c)
-{
+cmd_copy(client_t *c) {
     int dst_id = c->db_id;
     bool replace = false;
     for (int j = 3; j < c->argc; j++) {
@@ -201,8 +190,7 @@ cmd_copy(client_t *c)
 }
 
 static void
-cmd_move(client_t *c)
-{
+cmd_move(client_t *c) {
     int dst_id;
     if (!parse_db_index(c, &c->argv[2], NULL, &dst_id))
         return;
@@ -230,8 +218,7 @@ cmd_move(client_t *c)
 
 /* SWAPDB index1 index2: contents trade places; clients keep their db numbers. */
 static void
-cmd_swapdb(client_t *c)
-{
+cmd_swapdb(client_t *c) {
     int a, b;
     if (!parse_db_index(c, &c->argv[1], "ERR invalid first DB index", &a) ||
         !parse_db_index(c, &c->argv[2], "ERR invalid second DB index", &b))
@@ -246,8 +233,7 @@ cmd_swapdb(client_t *c)
 
 /* KEYS skips logically expired keys without deleting them: the table is being iterated. */
 static void
-cmd_keys(client_t *c)
-{
+cmd_keys(client_t *c) {
     const karg_t *pat = &c->argv[1];
     bool all = pat->n == 1 && pat->p[0] == '*';
     size_t spot = reply_defer(c);
@@ -270,8 +256,7 @@ cmd_keys(client_t *c)
 }
 
 static void
-cmd_randomkey(client_t *c)
-{
+cmd_randomkey(client_t *c) {
     kobj_t *o = db_random(c->db);
     if (!o) {
         reply_null(c);
@@ -293,8 +278,7 @@ typedef struct scan_state {
 
 /* Filters in the callback (as Valkey 8 does) so COUNT bounds the work, not the matches. */
 static void
-scan_cb(void *priv, void *entry)
-{
+scan_cb(void *priv, void *entry) {
     scan_state_t *s = priv;
     kobj_t *o = entry;
     if (s->type && !util_eq_nocase(s->type->p, s->type->n, obj_type_name(obj_type(o))))
@@ -314,8 +298,7 @@ scan_cb(void *priv, void *entry)
 
 /* Parses MATCH/COUNT/TYPE; replies and returns false on error. */
 static bool
-scan_options(client_t *c, scan_state_t *s, long *count)
-{
+scan_options(client_t *c, scan_state_t *s, long *count) {
     for (int i = 2; i < c->argc; i += 2) {
         const karg_t *opt = &c->argv[i];
         if (i + 1 >= c->argc) {
@@ -349,8 +332,7 @@ scan_options(client_t *c, scan_state_t *s, long *count)
 /* Valkey reads the cursor with strtoull, which also takes "-1" (wrapping to 2^64 - 1): some
  * clients start or probe with it, so accept a sign the same way. */
 static bool
-parse_cursor(const karg_t *a, unsigned long long *cursor)
-{
+parse_cursor(const karg_t *a, unsigned long long *cursor) {
     bool neg = a->n > 1 && a->p[0] == '-';
     bool pos = a->n > 1 && a->p[0] == '+';
     if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
@@ -361,8 +343,7 @@ parse_cursor(const karg_t *a, unsigned long long *cursor)
 }
 
 static void
-cmd_scan(client_t *c)
-{
+cmd_scan(client_t *c) {
     unsigned long long cursor;
     if (!parse_cursor(&c->argv[1], &cursor)) {
         reply_err(c, "ERR invalid cursor");
@@ -403,19 +384,17 @@ cmd_scan(client_t *c)
 
 /* ---- OBJECT ---- */
 
-#define OBJ_SHARED_REFCOUNT    2147483647 /* what Valkey reports for its shared objects */
-#define OBJ_SHARED_INTEGERS    10000
+#define OBJ_SHARED_REFCOUNT 2147483647 /* what Valkey reports for its shared objects */
+#define OBJ_SHARED_INTEGERS 10000
 
 static bool
-lfu_policy(int p)
-{
+lfu_policy(int p) {
     return p == EVICT_ALLKEYS_LFU || p == EVICT_VOLATILE_LFU;
 }
 
 /* The key's object for OBJECT subcommands (no LRU touch); replies null when missing. */
 static kobj_t *
-object_lookup(client_t *c)
-{
+object_lookup(client_t *c) {
     kobj_t *o = db_lookup(c->db, c->argv[2].p, c->argv[2].n, DB_LOOKUP_NOTOUCH);
     if (!o)
         reply_null(c);
@@ -423,8 +402,7 @@ object_lookup(client_t *c)
 }
 
 static void
-object_encoding_cmd(client_t *c)
-{
+object_encoding_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (o)
         reply_bulk_cstr(c, obj_encoding_name(o));
@@ -433,8 +411,7 @@ object_encoding_cmd(client_t *c)
 /* Valkey shares one object for the integers 0..9999 unless an LRU/LFU policy needs a clock per
  * key; clients that test sharing see its refcount, so report what Valkey would. */
 static void
-object_refcount_cmd(client_t *c)
-{
+object_refcount_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (!o)
         return;
@@ -453,8 +430,7 @@ object_refcount_cmd(client_t *c)
 }
 
 static void
-object_idletime_cmd(client_t *c)
-{
+object_idletime_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (!o)
         return;
@@ -468,8 +444,7 @@ object_idletime_cmd(client_t *c)
 }
 
 static void
-object_freq_cmd(client_t *c)
-{
+object_freq_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (!o)
         return;
@@ -483,8 +458,7 @@ object_freq_cmd(client_t *c)
 }
 
 static void
-object_help_cmd(client_t *c)
-{
+object_help_cmd(client_t *c) {
     static const char *const lines[] = {
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
@@ -508,6 +482,7 @@ object_help_cmd(client_t *c)
         reply_simple(c, lines[i]);
 }
 
+/* clang-format off */
 static cmd_def_t object_subcmds[] = {
     {"encoding", object_encoding_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "Returns the internal encoding of an object.", "2.2.3", "O(1)", "keyspace read slow"},
     {"freq", object_freq_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "Returns the logarithmic access frequency counter of an object.", "4.0.0", "O(1)", "keyspace read slow"},
@@ -516,7 +491,9 @@ static cmd_def_t object_subcmds[] = {
     {"help", object_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "generic", "Returns helpful text about the different subcommands.", "6.2.0", "O(1)", "keyspace slow"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 cmd_def_t cmd_table_keys[] = {
     {"del", cmd_del, -2, CMD_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", "keyspace write slow"},
     {"unlink", cmd_del, -2, CMD_WRITE | CMD_FAST, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "keyspace write fast"},
@@ -534,3 +511,4 @@ cmd_def_t cmd_table_keys[] = {
     {"object", NULL, -2, 0, 0, 0, 0, "generic", "A container for object introspection commands.", "2.2.3", "Depends on subcommand.", "slow", NULL, object_subcmds},
     {0},
 };
+/* clang-format on */

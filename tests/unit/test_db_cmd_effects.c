@@ -29,8 +29,7 @@ static int nrec;
 static char reply[65536];
 
 static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len)
-{
+capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
     (void)ctx;
     (void)db;
     cr_assert_lt(rec_len + len, sizeof rec);
@@ -41,8 +40,7 @@ capture_sink(void *ctx, uint32_t db, const void *payload, size_t len)
 }
 
 static void
-clear_log(void)
-{
+clear_log(void) {
     rec_len = 0;
     rec[0] = 0;
     nrec = 0;
@@ -52,16 +50,14 @@ clear_log(void)
 static int dup_calls, free_calls;
 
 static void
-fake_free(void *p, int enc)
-{
+fake_free(void *p, int enc) {
     (void)enc;
     free_calls++;
     kfree(p);
 }
 
 static void *
-fake_dup(const void *p, int enc)
-{
+fake_dup(const void *p, int enc) {
     (void)enc;
     dup_calls++;
     void *n = kmalloc(8);
@@ -70,50 +66,45 @@ fake_dup(const void *p, int enc)
 }
 
 static size_t
-fake_mem(const void *p, int enc)
-{
+fake_mem(const void *p, int enc) {
     (void)p;
     (void)enc;
     return 8;
 }
 
 static uint64_t
-fake_count(const void *p, int enc)
-{
+fake_count(const void *p, int enc) {
     (void)p;
     (void)enc;
     return 0;
 }
 
 static void
-fake_each(const void *p, int enc, void (*cb)(void *, const char *, size_t, double), void *ctx)
-{
+fake_each(const void *p, int enc, void (*cb)(void *, const char *, size_t, double), void *ctx) {
     (void)p, (void)enc, (void)cb, (void)ctx;
 }
 
 static void *
-fake_create(uint64_t hint, int *enc)
-{
+fake_create(uint64_t hint, int *enc) {
     (void)hint;
     *enc = OBJ_ENC_LISTPACK;
     return kcalloc(1, 8);
 }
 
 static int
-fake_add(void **p, int *enc, const char *s, size_t n, double score)
-{
+fake_add(void **p, int *enc, const char *s, size_t n, double score) {
     (void)p, (void)enc, (void)s, (void)n, (void)score;
     return 0;
 }
 
-#define FAKE_OPS(nm) {fake_free, fake_dup, fake_mem, nm, fake_count, fake_each, fake_create, fake_add}
+#define FAKE_OPS(nm)                                                                               \
+    { fake_free, fake_dup, fake_mem, nm, fake_count, fake_each, fake_create, fake_add }
 static const obj_type_ops_t fake_ops[] = {FAKE_OPS("list"), FAKE_OPS("set"), FAKE_OPS("zset"),
                                           FAKE_OPS("hash")};
 static const int fake_types[] = {OBJ_LIST, OBJ_SET, OBJ_ZSET, OBJ_HASH};
 
 static void
-setup(void)
-{
+setup(void) {
     memset(&srv, 0, sizeof srv);
     config_defaults(&srv);
     g_server = &srv;
@@ -134,8 +125,7 @@ TestSuite(effects, .init = setup);
 
 /* Runs one command given as NULL-terminated strings; returns its reply (RESP2 text). */
 static const char *
-run_v(const char *first, ...)
-{
+run_v(const char *first, ...) {
     karg_t argv[16];
     int argc = 0;
     va_list ap;
@@ -160,14 +150,12 @@ run_v(const char *first, ...)
 #define RUN(...) run_v(__VA_ARGS__, (const char *)NULL)
 
 static long long
-int_reply(const char *r)
-{
+int_reply(const char *r) {
     cr_assert_eq(r[0], ':', "not an integer reply: %s", r);
     return strtoll(r + 1, NULL, 10);
 }
 
-Test(effects, expire_is_logged_as_pexpireat_with_the_absolute_time)
-{
+Test(effects, expire_is_logged_as_pexpireat_with_the_absolute_time) {
     RUN("SET", "k", "v");
     clear_log();
     int64_t t0 = util_time_ms();
@@ -182,12 +170,11 @@ Test(effects, expire_is_logged_as_pexpireat_with_the_absolute_time)
     cr_assert_eq(int_reply(RUN("PEXPIRETIME", "k")), when);
 }
 
-Test(effects, every_relative_form_logs_the_same_absolute_form)
-{
+Test(effects, every_relative_form_logs_the_same_absolute_form) {
     RUN("SET", "k", "v");
     RUN("EXPIRE", "k", "1"); /* GT needs a TTL to compare with */
-    const char *forms[][2] = {{"PEXPIRE", "5000"}, {"EXPIREAT", "4102444800"},
-                              {"PEXPIREAT", "4102444800123"}};
+    const char *forms[][2] = {
+        {"PEXPIRE", "5000"}, {"EXPIREAT", "4102444800"}, {"PEXPIREAT", "4102444800123"}};
     for (int i = 0; i < 3; i++) {
         clear_log();
         cr_assert_str_eq(RUN(forms[i][0], "k", forms[i][1], "GT"), ":1\r\n");
@@ -198,8 +185,7 @@ Test(effects, every_relative_form_logs_the_same_absolute_form)
     cr_assert_not_null(strstr(rec, "4102444800123"));
 }
 
-Test(effects, expire_in_the_past_is_logged_as_del)
-{
+Test(effects, expire_in_the_past_is_logged_as_del) {
     RUN("SET", "k", "v");
     clear_log();
     cr_assert_str_eq(RUN("EXPIRE", "k", "-5"), ":1\r\n");
@@ -208,8 +194,7 @@ Test(effects, expire_in_the_past_is_logged_as_del)
     cr_assert_eq(srv.stats.expired_keys, 0);
 }
 
-Test(effects, expiry_that_changes_nothing_logs_nothing)
-{
+Test(effects, expiry_that_changes_nothing_logs_nothing) {
     RUN("SET", "k", "v");
     RUN("EXPIRE", "k", "100");
     clear_log();
@@ -225,8 +210,7 @@ Test(effects, expiry_that_changes_nothing_logs_nothing)
     cr_assert_eq(srv.dirty, dirty);
 }
 
-Test(effects, touch_and_reads_are_not_logged)
-{
+Test(effects, touch_and_reads_are_not_logged) {
     RUN("SET", "k", "v");
     RUN("EXPIRE", "k", "100");
     clear_log();
@@ -242,8 +226,7 @@ Test(effects, touch_and_reads_are_not_logged)
     cr_assert_eq(srv.dirty, dirty);
 }
 
-Test(effects, deterministic_key_commands_are_logged_as_called)
-{
+Test(effects, deterministic_key_commands_are_logged_as_called) {
     RUN("SET", "a", "v");
     clear_log();
     cr_assert_str_eq(RUN("RENAME", "a", "b"), "+OK\r\n");
@@ -267,8 +250,7 @@ Test(effects, deterministic_key_commands_are_logged_as_called)
     cr_assert_eq(nrec, 0, "logged: %s", rec);
 }
 
-Test(effects, persist_is_logged_as_called)
-{
+Test(effects, persist_is_logged_as_called) {
     RUN("SET", "k", "v");
     RUN("EXPIRE", "k", "100");
     clear_log();
@@ -276,8 +258,7 @@ Test(effects, persist_is_logged_as_called)
     cr_assert_str_eq(rec, "*2\r\n$7\r\nPERSIST\r\n$1\r\nk\r\n");
 }
 
-Test(effects, lazy_expiry_in_a_read_is_logged_as_del)
-{
+Test(effects, lazy_expiry_in_a_read_is_logged_as_del) {
     RUN("SET", "k", "v");
     db_set_expire(srv.dbs[0], db_find(srv.dbs[0], "k", 1), 1); /* long past */
     clear_log();
@@ -286,8 +267,7 @@ Test(effects, lazy_expiry_in_a_read_is_logged_as_del)
     cr_assert_eq(srv.stats.expired_keys, 1);
 }
 
-Test(effects, scan_deletes_expired_keys_it_meets_and_logs_them)
-{
+Test(effects, scan_deletes_expired_keys_it_meets_and_logs_them) {
     RUN("SET", "live", "v");
     RUN("SET", "dead", "v");
     db_set_expire(srv.dbs[0], db_find(srv.dbs[0], "dead", 4), 1);
@@ -298,15 +278,13 @@ Test(effects, scan_deletes_expired_keys_it_meets_and_logs_them)
 }
 
 static void *
-add_fake(int type, const char *key)
-{
+add_fake(int type, const char *key) {
     void *p = kcalloc(1, 8);
     db_add(srv.dbs[0], obj_new_ptr(type, OBJ_ENC_LISTPACK, key, strlen(key), p, -1));
     return p;
 }
 
-Test(effects, type_and_scan_type_know_every_type_name)
-{
+Test(effects, type_and_scan_type_know_every_type_name) {
     const char *names[] = {"list", "set", "zset", "hash"};
     char key[16], want[64];
     for (int i = 0; i < 4; i++) {
@@ -323,11 +301,11 @@ Test(effects, type_and_scan_type_know_every_type_name)
     }
     cr_assert_str_eq(RUN("SCAN", "0", "COUNT", "1000", "TYPE", "string"),
                      "*2\r\n$1\r\n0\r\n*1\r\n$8\r\nk-string\r\n");
-    cr_assert_str_eq(RUN("SCAN", "0", "COUNT", "1000", "TYPE", "stream"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    cr_assert_str_eq(RUN("SCAN", "0", "COUNT", "1000", "TYPE", "stream"),
+                     "*2\r\n$1\r\n0\r\n*0\r\n");
 }
 
-Test(effects, rename_moves_a_collection_and_copy_duplicates_it)
-{
+Test(effects, rename_moves_a_collection_and_copy_duplicates_it) {
     void *p = add_fake(OBJ_SET, "s");
     cr_assert_str_eq(RUN("EXPIRE", "s", "100"), ":1\r\n");
     cr_assert_str_eq(RUN("RENAME", "s", "t"), "+OK\r\n");

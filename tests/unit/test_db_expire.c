@@ -20,8 +20,7 @@ typedef struct expired_log {
 static expired_log_t elog;
 
 static void
-expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
-{
+expired_cb(void *ctx, db_t *db, const char *key, size_t klen) {
     expired_log_t *l = ctx;
     /* The hook runs before the delete: the key must still be findable (the server logs and
      * notifies from here). */
@@ -34,8 +33,7 @@ static const db_hooks_t hooks = {expired_cb, &elog};
 static db_t *db;
 
 static void
-setup(void)
-{
+setup(void) {
     memset(&elog, 0, sizeof elog);
     db_set_now_ms(1000000);
     db_set_expire_enabled(true);
@@ -43,8 +41,7 @@ setup(void)
 }
 
 static void
-teardown(void)
-{
+teardown(void) {
     db_free(db);
     db_set_now_ms(0);
     db_set_expire_enabled(true);
@@ -53,26 +50,22 @@ teardown(void)
 TestSuite(db_expire, .init = setup, .fini = teardown);
 
 static void
-add_str(const char *key, const char *val, int64_t expire)
-{
+add_str(const char *key, const char *val, int64_t expire) {
     db_add(db, obj_new_str(key, strlen(key), val, strlen(val), expire));
 }
 
 static kobj_t *
-find(const char *key)
-{
+find(const char *key) {
     return db_find(db, key, strlen(key));
 }
 
 static kobj_t *
-find_in_expires(const char *key)
-{
+find_in_expires(const char *key) {
     kslice_t k = {key, strlen(key)};
     return ht_find(db->expires, &k);
 }
 
-Test(db_expire, lookup_deletes_a_key_once_its_time_has_come)
-{
+Test(db_expire, lookup_deletes_a_key_once_its_time_has_come) {
     add_str("k", "v", 1000500);
     db_set_now_ms(1000499);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
@@ -84,8 +77,7 @@ Test(db_expire, lookup_deletes_a_key_once_its_time_has_come)
     cr_assert_eq(db_expires_size(db), 0);
 }
 
-Test(db_expire, noexpire_lookup_returns_the_key_without_deleting)
-{
+Test(db_expire, noexpire_lookup_returns_the_key_without_deleting) {
     add_str("k", "v", 1000000);
     cr_assert_not_null(db_lookup(db, "k", 1, DB_LOOKUP_NOEXPIRE));
     cr_assert_eq(elog.calls, 0);
@@ -93,16 +85,14 @@ Test(db_expire, noexpire_lookup_returns_the_key_without_deleting)
     cr_assert(db_is_expired(find("k")));
 }
 
-Test(db_expire, keys_without_expiry_never_expire)
-{
+Test(db_expire, keys_without_expiry_never_expire) {
     add_str("k", "v", -1);
     db_set_now_ms(INT64_MAX / 2);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
     cr_assert_eq(db_expires_size(db), 0);
 }
 
-Test(db_expire, expiry_switched_off_keeps_expired_keys_everywhere)
-{
+Test(db_expire, expiry_switched_off_keeps_expired_keys_everywhere) {
     add_str("k", "v", 500);
     db_set_expire_enabled(false);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
@@ -114,8 +104,7 @@ Test(db_expire, expiry_switched_off_keeps_expired_keys_everywhere)
     cr_assert_eq(elog.calls, 1);
 }
 
-Test(db_expire, active_cycle_removes_only_expired_keys)
-{
+Test(db_expire, active_cycle_removes_only_expired_keys) {
     char k[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(k, sizeof k, "key:%d", i);
@@ -136,8 +125,7 @@ Test(db_expire, active_cycle_removes_only_expired_keys)
     }
 }
 
-Test(db_expire, active_cycle_respects_its_time_budget_and_resumes)
-{
+Test(db_expire, active_cycle_respects_its_time_budget_and_resumes) {
     char k[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(k, sizeof k, "key:%d", i);
@@ -152,8 +140,7 @@ Test(db_expire, active_cycle_respects_its_time_budget_and_resumes)
     cr_assert_eq(db_size(db), 0);
 }
 
-Test(db_expire, set_expire_repoints_both_tables)
-{
+Test(db_expire, set_expire_repoints_both_tables) {
     char k[32], v[64];
     for (int i = 0; i < 2000; i++) { /* enough keys for the tables to grow and rehash */
         snprintf(k, sizeof k, "key:%d", i);
@@ -187,8 +174,7 @@ Test(db_expire, set_expire_repoints_both_tables)
     cr_assert_eq(db_expires_size(db), 1000);
 }
 
-Test(db_expire, str_resize_keeps_value_prefix_expiry_and_both_tables)
-{
+Test(db_expire, str_resize_keeps_value_prefix_expiry_and_both_tables) {
     add_str("vol", "abc", 7000000);
     add_str("per", "xyz", -1);
     kobj_t *o = db_str_resize(db, find("vol"), 1000, 3);
@@ -209,8 +195,7 @@ Test(db_expire, str_resize_keeps_value_prefix_expiry_and_both_tables)
     cr_assert_eq(db_expires_size(db), 1);
 }
 
-Test(db_expire, set_replaces_and_keeps_ttl_only_when_asked)
-{
+Test(db_expire, set_replaces_and_keeps_ttl_only_when_asked) {
     add_str("k", "old", 8000000);
     kobj_t *o = db_set(db, obj_new_str("k", 1, "new", 3, -1), true);
     cr_assert_eq(find("k"), o);
@@ -223,8 +208,7 @@ Test(db_expire, set_replaces_and_keeps_ttl_only_when_asked)
     cr_assert_eq(db_expires_size(db), 0);
 }
 
-Test(db_expire, delete_and_unlink_leave_no_dangling_expiry_entry)
-{
+Test(db_expire, delete_and_unlink_leave_no_dangling_expiry_entry) {
     add_str("a", "1", 9000000);
     add_str("b", "2", 9000000);
     cr_assert(db_delete(db, "a", 1));
@@ -236,8 +220,7 @@ Test(db_expire, delete_and_unlink_leave_no_dangling_expiry_entry)
     cr_assert_not(db_delete(db, "a", 1));
 }
 
-Test(db_expire, random_skips_and_deletes_expired_keys)
-{
+Test(db_expire, random_skips_and_deletes_expired_keys) {
     add_str("dead", "v", 999999);
     cr_assert_null(db_random(db));
     cr_assert_eq(elog.calls, 1);
@@ -245,8 +228,7 @@ Test(db_expire, random_skips_and_deletes_expired_keys)
     cr_assert_eq(db_random(db), find("live"));
 }
 
-Test(db_expire, swap_and_detach_move_both_tables)
-{
+Test(db_expire, swap_and_detach_move_both_tables) {
     db_t *other = db_create(1, &hooks);
     add_str("a", "1", 9000000);
     add_str("b", "2", -1);
