@@ -10,6 +10,7 @@
 #include "server/core/evict.h"
 #include "server/core/mem.h"
 #include "server/core/persist.h"
+#include "server/core/pubsub.h"
 #include "server/core/sbuf.h"
 #include "server/core/server.h"
 #include "server/core/util.h"
@@ -101,13 +102,16 @@ sec_stats(server_t *s, sbuf_t *b)
                 "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%llu\r\n"
                 "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
                 "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
-                "pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:%llu\r\n"
+                "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
+                "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
                 (unsigned long long)st->connections, (unsigned long long)st->commands,
                 (unsigned long long)st->net_in, (unsigned long long)st->net_out,
                 (unsigned long long)st->rejected_conn, (unsigned long long)st->expired_keys,
                 (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,
-                (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_errors,
+                (unsigned long long)st->keyspace_misses, pubsub_names_count(PUBSUB_CHANNEL),
+                pubsub_names_count(PUBSUB_PATTERN), pubsub_names_count(PUBSUB_SHARD),
+                (unsigned long long)st->total_errors,
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "server/core/exec.h"
+#include "server/core/pubsub.h"
 #include "server/core/mem.h"
 #include "server/core/util.h"
 #include "server/net/ev.h"
@@ -567,12 +568,14 @@ net_client_info(client_t *c, char *buf, size_t len)
     flags[f] = 0;
     return snprintf(buf, len,
                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                    "sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
                     "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
                     "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
                     (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                     (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                    flags, c->db_id, (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->qlen,
+                    flags, c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL),
+                    pubsub_client_count(c, PUBSUB_PATTERN), pubsub_client_count(c, PUBSUB_SHARD),
+                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->qlen,
                     c->qcap - c->qlen, c->qcap, c->qbuf_peak, c->olen - c->osent, c->ocap,
                     c->qcap + c->ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL", c->resp);
 }
