@@ -83,5 +83,6 @@ extern cmd_def_t cmd_table_expire[];
 extern cmd_def_t cmd_table_persist[];
 extern cmd_def_t cmd_table_hash[], cmd_table_set[];
 extern cmd_def_t cmd_table_list[];
+extern cmd_def_t cmd_table_zset[];
 
 #endif

@@ -17,5 +17,6 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_hash,
     cmd_table_set,
     cmd_table_list,
+    cmd_table_zset,
     NULL,
 };

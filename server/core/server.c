@@ -33,6 +33,7 @@
 #include "server/types/t_hash.h"
 #include "server/types/t_set.h"
 #include "server/types/t_list.h"
+#include "server/types/t_zset.h"
 
 server_t *g_server;
 static volatile sig_atomic_t got_signal;
@@ -162,6 +163,7 @@ server_init(server_t *s)
     pubsub_init();
     watch_init();
     list_type_init();
+    zset_type_init();
     block_init(s);
     s->loop = ev_create((int)s->cfg.maxclients + 128);
     if (!s->loop)
