@@ -116,9 +116,14 @@ cron(ev_loop_t *l, void *data)
     if (s->cfg.active_expire && !s->loading) {
         /* Expiries found here are logged as one record of DELs. */
         prop_begin();
-        uint64_t budget = period_us / 4 / (uint64_t)s->cfg.databases + 1;
+        /* A quarter of the period, shared by the databases that have volatile keys only. */
+        uint64_t volatile_dbs = 0;
         for (int i = 0; i < s->cfg.databases; i++)
-            db_active_expire(s->dbs[i], budget, NULL);
+            volatile_dbs += db_expires_size(s->dbs[i]) > 0;
+        uint64_t budget = period_us / 4 / (volatile_dbs ? volatile_dbs : 1) + 1;
+        for (int i = 0; i < s->cfg.databases; i++)
+            if (db_expires_size(s->dbs[i]) > 0)
+                db_active_expire(s->dbs[i], budget, NULL);
         int64_t lsn = prop_end();
         if (lsn > 0)
             s->last_lsn_assigned = (uint64_t)lsn;
