@@ -7,6 +7,7 @@
  * of SPOP_SREM_BATCH_max), or DEL when it took the whole set.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/kassert.h"
