@@ -15,6 +15,7 @@
  *   2. heap_at indexes the client in the heap when deadline_ms > 0; heap[i]'s parent is never
  *      later than heap[i].
  *   3. bkey.ready <=> the bkey is on the ready list (so a key is listed once).
+ *   4. A bkey is freed only when it has no waiter, is not listed and is not being served.
  *
  * States of a client and the functions that move it:
  *
@@ -59,6 +60,7 @@ struct bkey {
     bwait_t *head, *tail;
     size_t nwait;
     bool ready;       /* on the ready list (invariant 3) */
+    bool pinned;      /* being served: must outlive its last waiter until serve_key returns */
     char key[];
 };
 
@@ -152,7 +154,7 @@ bkey_get(int db_id, const char *key, size_t klen, bool create)
 static void
 bkey_release_if_unused(bkey_t *k)
 {
-    if (k->nwait == 0 && !k->ready)
+    if (k->nwait == 0 && !k->ready && !k->pinned)
         ht_delete(B.keys, &k->lk);
 }
 
@@ -400,8 +402,10 @@ block_handle_ready(server_t *s)
         B.nready = B.ready_cap = 0;
         for (size_t i = 0; i < n; i++) {
             bkey_t *k = list[i];
-            k->ready = false;
+            k->ready = false; /* data arriving while it is served queues it again */
+            k->pinned = true;
             serve_key(s, k);
+            k->pinned = false;
             bkey_release_if_unused(k);
         }
         kfree(list);

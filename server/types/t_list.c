@@ -12,7 +12,6 @@
  */
 #include "server/types/t_list.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/kassert.h"
@@ -179,9 +178,8 @@ list_pop(kobj_t *o, int where, list_popped_t *out)
         if (rc != 0)
             return rc;
         if (v.str) {
-            out->p = copy_bytes(v.str, v.len);
+            out->p = v.str; /* kmalloc'd by the quicklist: handed over */
             out->n = v.len;
-            free(v.str); /* the ds modules allocate with malloc */
         } else {
             char buf[LP_INTBUF_MAX];
             out->n = lp_int_to_string(v.ival, buf);
@@ -393,8 +391,7 @@ ops_dup(const void *ptr, int enc)
 {
     if (enc == OBJ_ENC_LISTPACK) {
         size_t n = lp_bytes(ptr);
-        uint8_t *lp = malloc(n); /* packed lists are malloc'd by ds/lp.c and freed with free */
-        ASSERT(lp != NULL);
+        uint8_t *lp = kmalloc(n); /* a packed list is one kmalloc'd blob (ds/lp.c) */
         memcpy(lp, ptr, n);
         return lp;
     }
