@@ -39,15 +39,13 @@ static const char ERR_LIST_TOO_BIG[] = "ERR list element too large to store";
 /* ---- helpers ------------------------------------------------------------------------------ */
 
 static inline long long
-list_fill(const client_t *c)
-{
+list_fill(const client_t *c) {
     return c->srv->cfg.list_max_listpack_size;
 }
 
 /* A read lookup: keyspace hits/misses and "keymiss", as Valkey's lookupKeyRead. */
 static kobj_t *
-lookup_read(client_t *c, const karg_t *k)
-{
+lookup_read(client_t *c, const karg_t *k) {
     kobj_t *o = db_lookup(c->db, k->p, k->n, (c->flags & CLIENT_NO_TOUCH) ? DB_LOOKUP_NOTOUCH : 0);
     if (o) {
         c->srv->stats.keyspace_hits++;
@@ -59,15 +57,13 @@ lookup_read(client_t *c, const karg_t *k)
 }
 
 static inline kobj_t *
-lookup_write(client_t *c, const karg_t *k)
-{
+lookup_write(client_t *c, const karg_t *k) {
     return db_lookup(c->db, k->p, k->n, DB_LOOKUP_NOTOUCH);
 }
 
 /* True (and WRONGTYPE replied) when o exists and is not a list. */
 static bool
-wrong_type(client_t *c, const kobj_t *o)
-{
+wrong_type(client_t *c, const kobj_t *o) {
     if (o && obj_type(o) != OBJ_LIST) {
         reply_err(c, ERR_WRONGTYPE);
         return true;
@@ -76,8 +72,7 @@ wrong_type(client_t *c, const kobj_t *o)
 }
 
 static bool
-arg_long(client_t *c, const karg_t *a, long *v)
-{
+arg_long(client_t *c, const karg_t *a, long *v) {
     long long x;
     if (!util_parse_ll(a->p, a->n, &x) || x < LONG_MIN || x > LONG_MAX) {
         reply_err(c, ERR_NOT_INT);
@@ -90,8 +85,7 @@ arg_long(client_t *c, const karg_t *a, long *v)
 /* Valkey's getRangeLongFromObjectOrReply: an integer in [min, max], else `msg` (or the range
  * message when msg is NULL) for both a bad number and one out of range. */
 static bool
-arg_range(client_t *c, const karg_t *a, long min, long max, const char *msg, long *v)
-{
+arg_range(client_t *c, const karg_t *a, long min, long max, const char *msg, long *v) {
     long long x;
     if (!util_parse_ll(a->p, a->n, &x) || x < LONG_MIN || x > LONG_MAX) {
         reply_err(c, msg ? msg : ERR_NOT_INT);
@@ -110,8 +104,7 @@ arg_range(client_t *c, const karg_t *a, long min, long max, const char *msg, lon
 
 /* LEFT / RIGHT (LMOVE, LMPOP); replies a syntax error otherwise. */
 static bool
-arg_where(client_t *c, const karg_t *a, int *where)
-{
+arg_where(client_t *c, const karg_t *a, int *where) {
     if (util_eq_nocase(a->p, a->n, "left"))
         *where = LIST_HEAD;
     else if (util_eq_nocase(a->p, a->n, "right"))
@@ -126,8 +119,7 @@ arg_where(client_t *c, const karg_t *a, int *where)
 /* After elements left the list under key: the pop/removal event, the key's deletion when it
  * emptied (with "del"), otherwise the shrink check; then the key counts as modified. */
 static void
-after_removal(client_t *c, const karg_t *key, const char *event)
-{
+after_removal(client_t *c, const karg_t *key, const char *event) {
     srv_notify(c->srv, NOTIFY_LIST, event, key->p, key->n, c->db_id);
     kobj_t *o = db_find(c->db, key->p, key->n);
     if (o && list_len(o) == 0) {
@@ -141,8 +133,7 @@ after_removal(client_t *c, const karg_t *key, const char *event)
 
 /* Logs "LPOP key" / "RPOP key [count]" in place of the running command. */
 static void
-log_pop(client_t *c, int where, const karg_t *key, long count)
-{
+log_pop(client_t *c, int where, const karg_t *key, long count) {
     char num[32];
     karg_t av[3] = {{where == LIST_HEAD ? "LPOP" : "RPOP", 4}, *key, {num, 0}};
     int ac = 2;
@@ -155,8 +146,7 @@ log_pop(client_t *c, int where, const karg_t *key, long count)
 
 /* Pops up to n elements from o (under key), replying each as a bulk string. */
 static long
-pop_and_reply(client_t *c, kobj_t *o, int where, long n)
-{
+pop_and_reply(client_t *c, kobj_t *o, int where, long n) {
     long done = 0;
     list_popped_t v;
     while (done < n && list_pop(o, where, &v) == 0) {
@@ -170,8 +160,7 @@ pop_and_reply(client_t *c, kobj_t *o, int where, long n)
 /* ---- pushes ------------------------------------------------------------------------------- */
 
 static void
-push_generic(client_t *c, int where, bool only_existing)
-{
+push_generic(client_t *c, int where, bool only_existing) {
     const karg_t *key = &c->argv[1];
     kobj_t *o = lookup_write(c, key);
     if (wrong_type(c, o))
@@ -209,16 +198,27 @@ push_generic(client_t *c, int where, bool only_existing)
     }
 }
 
-static void cmd_lpush(client_t *c) { push_generic(c, LIST_HEAD, false); }
-static void cmd_rpush(client_t *c) { push_generic(c, LIST_TAIL, false); }
-static void cmd_lpushx(client_t *c) { push_generic(c, LIST_HEAD, true); }
-static void cmd_rpushx(client_t *c) { push_generic(c, LIST_TAIL, true); }
+static void
+cmd_lpush(client_t *c) {
+    push_generic(c, LIST_HEAD, false);
+}
+static void
+cmd_rpush(client_t *c) {
+    push_generic(c, LIST_TAIL, false);
+}
+static void
+cmd_lpushx(client_t *c) {
+    push_generic(c, LIST_HEAD, true);
+}
+static void
+cmd_rpushx(client_t *c) {
+    push_generic(c, LIST_TAIL, true);
+}
 
 /* ---- pops --------------------------------------------------------------------------------- */
 
 static void
-pop_generic(client_t *c, int where)
-{
+pop_generic(client_t *c, int where) {
     const karg_t *key = &c->argv[1];
     long count = 0;
     bool has_count = c->argc == 3;
@@ -252,14 +252,19 @@ pop_generic(client_t *c, int where)
     srv_dirty(c->srv, (uint64_t)n);
 }
 
-static void cmd_lpop(client_t *c) { pop_generic(c, LIST_HEAD); }
-static void cmd_rpop(client_t *c) { pop_generic(c, LIST_TAIL); }
+static void
+cmd_lpop(client_t *c) {
+    pop_generic(c, LIST_HEAD);
+}
+static void
+cmd_rpop(client_t *c) {
+    pop_generic(c, LIST_TAIL);
+}
 
 /* ---- reads -------------------------------------------------------------------------------- */
 
 static void
-cmd_llen(client_t *c)
-{
+cmd_llen(client_t *c) {
     kobj_t *o = lookup_read(c, &c->argv[1]);
     if (wrong_type(c, o))
         return;
@@ -267,8 +272,7 @@ cmd_llen(client_t *c)
 }
 
 static void
-cmd_lindex(client_t *c)
-{
+cmd_lindex(client_t *c) {
     kobj_t *o = lookup_read(c, &c->argv[1]);
     long index;
     if (!o) {
@@ -285,8 +289,7 @@ cmd_lindex(client_t *c)
 }
 
 static void
-cmd_lrange(client_t *c)
-{
+cmd_lrange(client_t *c) {
     long start, end;
     if (!arg_long(c, &c->argv[2], &start) || !arg_long(c, &c->argv[3], &end))
         return;
@@ -321,8 +324,7 @@ cmd_lrange(client_t *c)
 
 /* LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len] */
 static bool
-lpos_options(client_t *c, long *rank, long *count, long *maxlen)
-{
+lpos_options(client_t *c, long *rank, long *count, long *maxlen) {
     for (int j = 3; j < c->argc; j++) {
         const karg_t *opt = &c->argv[j];
         bool more = j + 1 < c->argc;
@@ -349,8 +351,7 @@ lpos_options(client_t *c, long *rank, long *count, long *maxlen)
 }
 
 static void
-cmd_lpos(client_t *c)
-{
+cmd_lpos(client_t *c) {
     long rank = 1, count = -1, maxlen = 0;
     if (!lpos_options(c, &rank, &count, &maxlen))
         return;
@@ -400,8 +401,7 @@ cmd_lpos(client_t *c)
 /* ---- in-place changes ------------------------------------------------------------------------ */
 
 static void
-cmd_lset(client_t *c)
-{
+cmd_lset(client_t *c) {
     const karg_t *key = &c->argv[1], *val = &c->argv[3];
     kobj_t *o = lookup_write(c, key);
     long index;
@@ -429,8 +429,7 @@ cmd_lset(client_t *c)
 }
 
 static void
-cmd_linsert(client_t *c)
-{
+cmd_linsert(client_t *c) {
     const karg_t *key = &c->argv[1], *pivot = &c->argv[3], *val = &c->argv[4];
     bool after;
     if (util_eq_nocase(c->argv[2].p, c->argv[2].n, "after"))
@@ -465,8 +464,7 @@ cmd_linsert(client_t *c)
 }
 
 static void
-cmd_lrem(client_t *c)
-{
+cmd_lrem(client_t *c) {
     const karg_t *key = &c->argv[1], *val = &c->argv[3];
     long count;
     if (!arg_long(c, &c->argv[2], &count))
@@ -487,8 +485,7 @@ cmd_lrem(client_t *c)
 }
 
 static void
-cmd_ltrim(client_t *c)
-{
+cmd_ltrim(client_t *c) {
     const karg_t *key = &c->argv[1];
     long start, end;
     if (!arg_long(c, &c->argv[2], &start) || !arg_long(c, &c->argv[3], &end))
@@ -527,8 +524,7 @@ cmd_ltrim(client_t *c)
 /* Moves one element from src to dst (LMOVE semantics). Returns 1 when moved (the element was
  * replied), 0 when src does not exist (nothing replied), -1 when an error was replied. */
 static int
-lmove_do(client_t *c, const karg_t *src, const karg_t *dst, int from, int to)
-{
+lmove_do(client_t *c, const karg_t *src, const karg_t *dst, int from, int to) {
     kobj_t *s = lookup_write(c, src);
     if (!s)
         return 0;
@@ -560,8 +556,7 @@ lmove_do(client_t *c, const karg_t *src, const karg_t *dst, int from, int to)
 }
 
 static void
-cmd_lmove(client_t *c)
-{
+cmd_lmove(client_t *c) {
     int from, to;
     if (!arg_where(c, &c->argv[3], &from) || !arg_where(c, &c->argv[4], &to))
         return;
@@ -570,8 +565,7 @@ cmd_lmove(client_t *c)
 }
 
 static void
-cmd_rpoplpush(client_t *c)
-{
+cmd_rpoplpush(client_t *c) {
     if (lmove_do(c, &c->argv[1], &c->argv[2], LIST_TAIL, LIST_HEAD) == 0)
         reply_null(c);
 }
@@ -581,8 +575,7 @@ cmd_rpoplpush(client_t *c)
 /* Pops up to count elements from the first non-empty list among keys: [key, [elements]].
  * Returns 1 when served, 0 when every key is missing (nothing replied), -1 on WRONGTYPE. */
 static int
-mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count)
-{
+mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count) {
     for (long j = 0; j < nkeys; j++) {
         kobj_t *o = lookup_write(c, &keys[j]);
         if (!o)
@@ -604,8 +597,7 @@ mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count)
 
 /* Parses [B]LMPOP's numkeys key... LEFT|RIGHT [COUNT count] with numkeys at argv[at]. */
 static bool
-mpop_args(client_t *c, int at, long *nkeys, int *where, long *count)
-{
+mpop_args(client_t *c, int at, long *nkeys, int *where, long *count) {
     if (!arg_range(c, &c->argv[at], 1, LONG_MAX, "ERR numkeys should be greater than 0", nkeys))
         return false;
     long where_at = at + *nkeys + 1;
@@ -633,8 +625,7 @@ mpop_args(client_t *c, int at, long *nkeys, int *where, long *count)
 }
 
 static void
-cmd_lmpop(client_t *c)
-{
+cmd_lmpop(client_t *c) {
     long nkeys, count;
     int where;
     if (!mpop_args(c, 1, &nkeys, &where, &count))
@@ -645,8 +636,7 @@ cmd_lmpop(client_t *c)
 
 /* numkeys-style key positions: numkeys at argv[at], the keys right after it. */
 static int
-mpop_keys(int argc, karg_t *argv, int at, int *idx, int max)
-{
+mpop_keys(int argc, karg_t *argv, int at, int *idx, int max) {
     long long n;
     if (at >= argc || !util_parse_ll(argv[at].p, argv[at].n, &n) || n < 1 || n > argc - at - 1)
         return -1;
@@ -656,18 +646,30 @@ mpop_keys(int argc, karg_t *argv, int at, int *idx, int max)
     return k;
 }
 
-static int lmpop_getkeys(int argc, karg_t *argv, int *idx, int max) { return mpop_keys(argc, argv, 1, idx, max); }
-static int blmpop_getkeys(int argc, karg_t *argv, int *idx, int max) { return mpop_keys(argc, argv, 2, idx, max); }
+static int
+lmpop_getkeys(int argc, karg_t *argv, int *idx, int max) {
+    return mpop_keys(argc, argv, 1, idx, max);
+}
+static int
+blmpop_getkeys(int argc, karg_t *argv, int *idx, int max) {
+    return mpop_keys(argc, argv, 2, idx, max);
+}
 
-/* ---- blocking commands ------------------------------------------------------------------------ */
+/* ---- blocking commands ------------------------------------------------------------------------
+ */
 
-static void timeout_null_array_cb(client_t *c) { reply_null_array(c); }
-static void timeout_null_cb(client_t *c) { reply_null(c); }
+static void
+timeout_null_array_cb(client_t *c) {
+    reply_null_array(c);
+}
+static void
+timeout_null_cb(client_t *c) {
+    reply_null(c);
+}
 
 /* BLPOP / BRPOP key [key ...] timeout */
 static void
-bpop_generic(client_t *c, int where)
-{
+bpop_generic(client_t *c, int where) {
     int64_t deadline;
     if (block_parse_timeout(c, &c->argv[c->argc - 1], &deadline) < 0)
         return;
@@ -693,13 +695,18 @@ bpop_generic(client_t *c, int where)
         block_for_keys(c, keys, nkeys, OBJ_LIST, deadline, timeout_null_array_cb);
 }
 
-static void cmd_blpop(client_t *c) { bpop_generic(c, LIST_HEAD); }
-static void cmd_brpop(client_t *c) { bpop_generic(c, LIST_TAIL); }
+static void
+cmd_blpop(client_t *c) {
+    bpop_generic(c, LIST_HEAD);
+}
+static void
+cmd_brpop(client_t *c) {
+    bpop_generic(c, LIST_TAIL);
+}
 
 /* BLMOVE / BRPOPLPUSH: block on src; when served, log the non-blocking form. */
 static void
-bmove_generic(client_t *c, int from, int to, const karg_t *timeout, bool rpoplpush)
-{
+bmove_generic(client_t *c, int from, int to, const karg_t *timeout, bool rpoplpush) {
     const karg_t *src = &c->argv[1], *dst = &c->argv[2];
     int64_t deadline;
     if (block_parse_timeout(c, timeout, &deadline) < 0)
@@ -724,8 +731,7 @@ bmove_generic(client_t *c, int from, int to, const karg_t *timeout, bool rpoplpu
 }
 
 static void
-cmd_blmove(client_t *c)
-{
+cmd_blmove(client_t *c) {
     int from, to;
     if (!arg_where(c, &c->argv[3], &from) || !arg_where(c, &c->argv[4], &to))
         return;
@@ -733,15 +739,13 @@ cmd_blmove(client_t *c)
 }
 
 static void
-cmd_brpoplpush(client_t *c)
-{
+cmd_brpoplpush(client_t *c) {
     bmove_generic(c, LIST_TAIL, LIST_HEAD, &c->argv[3], true);
 }
 
 /* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */
 static void
-cmd_blmpop(client_t *c)
-{
+cmd_blmpop(client_t *c) {
     long nkeys, count;
     int where;
     int64_t deadline;
@@ -766,6 +770,7 @@ cmd_blmpop(client_t *c)
 #define F CMD_FAST
 #define B CMD_BLOCKING
 
+// clang-format off
 cmd_def_t cmd_table_list[] = {
     {"lpush", cmd_lpush, -3, W | D | F, 1, 1, 1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "write list fast"},
     {"rpush", cmd_rpush, -3, W | D | F, 1, 1, 1, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "write list fast"},
@@ -791,3 +796,4 @@ cmd_def_t cmd_table_list[] = {
     {"blmpop", cmd_blmpop, -5, W | B, 0, 0, 0, "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "write list slow blocking", blmpop_getkeys},
     {0},
 };
+// clang-format on

@@ -56,25 +56,25 @@ typedef struct blookup {
 } blookup_t;
 
 struct bkey {
-    blookup_t lk;     /* lk.p points at key[] */
+    blookup_t lk; /* lk.p points at key[] */
     bwait_t *head, *tail;
     size_t nwait;
-    bool ready;       /* on the ready list (invariant 3) */
-    bool pinned;      /* being served: must outlive its last waiter until serve_key returns */
+    bool ready;  /* on the ready list (invariant 3) */
+    bool pinned; /* being served: must outlive its last waiter until serve_key returns */
     char key[];
 };
 
 typedef struct bstate {
-    client_t *c;                /* the blocked client */
-    int type;                   /* OBJ_LIST, OBJ_ZSET: what a ready key must hold */
-    int64_t deadline_ms;        /* absolute unix ms, 0 = none */
-    uint64_t seq;               /* arrival order, for ties in the heap */
-    size_t heap_at;             /* index in the heap (only with a deadline) */
+    client_t *c;         /* the blocked client */
+    int type;            /* OBJ_LIST, OBJ_ZSET: what a ready key must hold */
+    int64_t deadline_ms; /* absolute unix ms, 0 = none */
+    uint64_t seq;        /* arrival order, for ties in the heap */
+    size_t heap_at;      /* index in the heap (only with a deadline) */
     block_timeout_cb on_timeout;
     int argc;
-    karg_t *argv;               /* copy of the command, one allocation with its bytes */
+    karg_t *argv; /* copy of the command, one allocation with its bytes */
     int nwait;
-    bwait_t w[];                /* one per distinct key */
+    bwait_t w[]; /* one per distinct key */
 } bstate_t;
 
 static struct {
@@ -88,42 +88,37 @@ static struct {
     size_t nresume, resume_cap;
     size_t nblocked;
     uint64_t seq;
-    bool serving;               /* block_handle_ready is running (no nesting) */
-    client_t *rerun;            /* client whose command is being re-run, and its deadline */
+    bool serving;    /* block_handle_ready is running (no nesting) */
+    client_t *rerun; /* client whose command is being re-run, and its deadline */
     int64_t rerun_deadline_ms;
 } B;
 
 /* ---- the key table --------------------------------------------------------------------- */
 
 static uint64_t
-lk_hash(const void *key)
-{
+lk_hash(const void *key) {
     const blookup_t *lk = key;
     return ht_hash_bytes(lk->p, lk->n) ^ ((uint64_t)lk->db_id * 0x9E3779B97F4A7C15ull);
 }
 
 static uint64_t
-bkey_hash(const void *entry)
-{
+bkey_hash(const void *entry) {
     return lk_hash(&((const bkey_t *)entry)->lk);
 }
 
 static int
-bkey_eq(const void *entry, const void *key)
-{
+bkey_eq(const void *entry, const void *key) {
     const blookup_t *a = &((const bkey_t *)entry)->lk, *b = key;
     return a->db_id == b->db_id && a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
 }
 
 static const void *
-bkey_key(const void *entry)
-{
+bkey_key(const void *entry) {
     return &((const bkey_t *)entry)->lk;
 }
 
 static void
-bkey_free(void *entry)
-{
+bkey_free(void *entry) {
     kfree(entry);
 }
 
@@ -136,8 +131,7 @@ static const ht_type_t bkey_type = {
 };
 
 static bkey_t *
-bkey_get(int db_id, const char *key, size_t klen, bool create)
-{
+bkey_get(int db_id, const char *key, size_t klen, bool create) {
     blookup_t lk = {db_id, key, klen};
     ht_pos_t pos;
     bkey_t *k = ht_find_pos(B.keys, &lk, &pos);
@@ -152,15 +146,13 @@ bkey_get(int db_id, const char *key, size_t klen, bool create)
 
 /* Drops a bkey nobody waits on, unless the ready list still refers to it. */
 static void
-bkey_release_if_unused(bkey_t *k)
-{
+bkey_release_if_unused(bkey_t *k) {
     if (k->nwait == 0 && !k->ready && !k->pinned)
         ht_delete(B.keys, &k->lk);
 }
 
 static void
-mark_ready(bkey_t *k)
-{
+mark_ready(bkey_t *k) {
     if (k->ready)
         return;
     if (B.nready == B.ready_cap) {
@@ -174,21 +166,18 @@ mark_ready(bkey_t *k)
 /* ---- the deadline heap ----------------------------------------------------------------- */
 
 static bool
-heap_before(const bstate_t *a, const bstate_t *b)
-{
+heap_before(const bstate_t *a, const bstate_t *b) {
     return a->deadline_ms < b->deadline_ms || (a->deadline_ms == b->deadline_ms && a->seq < b->seq);
 }
 
 static void
-heap_put(size_t i, bstate_t *b)
-{
+heap_put(size_t i, bstate_t *b) {
     B.heap[i] = b;
     b->heap_at = i;
 }
 
 static void
-heap_up(size_t i)
-{
+heap_up(size_t i) {
     bstate_t *b = B.heap[i];
     while (i > 0 && heap_before(b, B.heap[(i - 1) / 2])) {
         heap_put(i, B.heap[(i - 1) / 2]);
@@ -198,8 +187,7 @@ heap_up(size_t i)
 }
 
 static void
-heap_down(size_t i)
-{
+heap_down(size_t i) {
     bstate_t *b = B.heap[i];
     for (;;) {
         size_t l = 2 * i + 1, m = i;
@@ -217,8 +205,7 @@ heap_down(size_t i)
 }
 
 static void
-heap_add(bstate_t *b)
-{
+heap_add(bstate_t *b) {
     if (B.nheap == B.heap_cap) {
         B.heap_cap = B.heap_cap ? B.heap_cap * 2 : 16;
         B.heap = krealloc(B.heap, B.heap_cap * sizeof *B.heap);
@@ -228,8 +215,7 @@ heap_add(bstate_t *b)
 }
 
 static void
-heap_remove(bstate_t *b)
-{
+heap_remove(bstate_t *b) {
     size_t i = b->heap_at;
     ASSERT(i < B.nheap && B.heap[i] == b);
     bstate_t *last = B.heap[--B.nheap];
@@ -243,8 +229,7 @@ heap_remove(bstate_t *b)
 /* ---- blocking and unblocking ------------------------------------------------------------ */
 
 static karg_t *
-copy_argv(int argc, const karg_t *argv)
-{
+copy_argv(int argc, const karg_t *argv) {
     size_t bytes = sizeof(karg_t) * (size_t)argc;
     for (int i = 0; i < argc; i++)
         bytes += argv[i].n + 1;
@@ -261,8 +246,7 @@ copy_argv(int argc, const karg_t *argv)
 
 void
 block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
-               block_timeout_cb on_timeout)
-{
+               block_timeout_cb on_timeout) {
     ASSERT(!c->bstate && nkeys > 0);
     if (c == B.rerun)
         deadline_ms = B.rerun_deadline_ms; /* blocking again keeps the original deadline */
@@ -298,8 +282,7 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
 /* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
  * caller frees them), else frees them. */
 static karg_t *
-unblock(client_t *c, bool keep_argv, int *argc)
-{
+unblock(client_t *c, bool keep_argv, int *argc) {
     bstate_t *b = c->bstate;
     ASSERT(b && (c->flags & CLIENT_BLOCKED));
     for (int i = 0; i < b->nwait; i++) {
@@ -334,8 +317,7 @@ unblock(client_t *c, bool keep_argv, int *argc)
 }
 
 static void
-resume_later(client_t *c)
-{
+resume_later(client_t *c) {
     if (B.nresume == B.resume_cap) {
         B.resume_cap = B.resume_cap ? B.resume_cap * 2 : 16;
         B.resume = krealloc(B.resume, B.resume_cap * sizeof *B.resume);
@@ -345,8 +327,7 @@ resume_later(client_t *c)
 
 /* The key has data for w: unblock w's client and run its command again. */
 static void
-serve_waiter(bwait_t *w)
-{
+serve_waiter(bwait_t *w) {
     client_t *c = w->c;
     int64_t deadline = ((bstate_t *)c->bstate)->deadline_ms;
     int argc;
@@ -366,16 +347,14 @@ serve_waiter(bwait_t *w)
 
 /* Whether the key holds a value of the waiter's type now (no side effects on the keyspace). */
 static bool
-key_has_data_for(db_t *db, const bkey_t *k, int type)
-{
+key_has_data_for(db_t *db, const bkey_t *k, int type) {
     kobj_t *o = db_find(db, k->lk.p, k->lk.n);
     return o && !db_is_expired(o) && obj_type(o) == type;
 }
 
 /* Tries each waiter that was queued on k when serving began, oldest first. */
 static void
-serve_key(server_t *s, bkey_t *k)
-{
+serve_key(server_t *s, bkey_t *k) {
     db_t *db = server_db(s, k->lk.db_id);
     size_t budget = k->nwait; /* waiters that block again go to the tail: do not revisit them */
     bwait_t *w = k->head;
@@ -389,8 +368,7 @@ serve_key(server_t *s, bkey_t *k)
 }
 
 void
-block_handle_ready(server_t *s)
-{
+block_handle_ready(server_t *s) {
     if (B.serving || B.nready == 0)
         return;
     B.serving = true;
@@ -416,8 +394,7 @@ block_handle_ready(server_t *s)
 /* ---- hooks ------------------------------------------------------------------------------- */
 
 void
-block_signal_key_ready(db_t *db, const char *key, size_t klen)
-{
+block_signal_key_ready(db_t *db, const char *key, size_t klen) {
     if (B.nblocked == 0)
         return;
     bkey_t *k = bkey_get(db->id, key, klen, false);
@@ -426,16 +403,14 @@ block_signal_key_ready(db_t *db, const char *key, size_t klen)
 }
 
 static void
-key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
-{
+key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen) {
     (void)s;
     block_signal_key_ready(db, key, klen);
 }
 
 /* SWAPDB, FLUSHDB, FLUSHALL: any waited key of the db may hold something else now. */
 static void
-db_modified_cb(server_t *s, int db_id)
-{
+db_modified_cb(server_t *s, int db_id) {
     (void)s;
     if (B.nblocked == 0)
         return;
@@ -448,8 +423,7 @@ db_modified_cb(server_t *s, int db_id)
 }
 
 static void
-cleanup_cb(client_t *c)
-{
+cleanup_cb(client_t *c) {
     if (c->bstate)
         unblock(c, false, NULL);
     for (size_t i = 0; i < B.nresume; i++)
@@ -458,15 +432,13 @@ cleanup_cb(client_t *c)
 }
 
 static void
-after_command_cb(client_t *c)
-{
+after_command_cb(client_t *c) {
     if (B.nready)
         block_handle_ready(c->srv);
 }
 
 void
-block_init(server_t *s)
-{
+block_init(server_t *s) {
     B.srv = s;
     B.keys = ht_create(&bkey_type);
     ASSERT(B.keys != NULL);
@@ -481,8 +453,7 @@ block_init(server_t *s)
 /* ---- deadlines, resuming, CLIENT UNBLOCK ------------------------------------------------- */
 
 static void
-expire_deadlines(void)
-{
+expire_deadlines(void) {
     int64_t now = util_time_ms();
     while (B.nheap > 0 && B.heap[0]->deadline_ms <= now) {
         bstate_t *b = B.heap[0];
@@ -495,8 +466,7 @@ expire_deadlines(void)
 }
 
 static void
-resume_clients(void)
-{
+resume_clients(void) {
     while (B.nresume > 0) {
         client_t **list = B.resume;
         size_t n = B.nresume;
@@ -510,8 +480,7 @@ resume_clients(void)
 }
 
 void
-block_before_sleep(server_t *s)
-{
+block_before_sleep(server_t *s) {
     if (B.nheap > 0)
         expire_deadlines();
     block_handle_ready(s);
@@ -519,8 +488,7 @@ block_before_sleep(server_t *s)
 }
 
 bool
-block_unblock_client(client_t *c, bool with_error)
-{
+block_unblock_client(client_t *c, bool with_error) {
     if (!c->bstate)
         return false;
     block_timeout_cb cb = ((bstate_t *)c->bstate)->on_timeout;
@@ -536,8 +504,7 @@ block_unblock_client(client_t *c, bool with_error)
 /* ---- arguments ---------------------------------------------------------------------------- */
 
 bool
-block_allowed(const client_t *c)
-{
+block_allowed(const client_t *c) {
     if (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE))
         return false;
     if (c->fd < 0 || c->srv->wal_refuse_reason)
@@ -546,8 +513,7 @@ block_allowed(const client_t *c)
 }
 
 int
-block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms)
-{
+block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms) {
     long double secs;
     if (!util_parse_ld(arg->p, arg->n, &secs)) {
         reply_err(c, "ERR timeout is not a float or out of range");
@@ -576,13 +542,11 @@ block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms)
 }
 
 size_t
-block_clients_count(void)
-{
+block_clients_count(void) {
     return B.nblocked;
 }
 
 size_t
-block_keys_count(void)
-{
+block_keys_count(void) {
     return B.keys ? ht_size(B.keys) : 0;
 }

@@ -28,8 +28,7 @@ static const size_t fill_bytes[] = {4096, 8192, 16384, 32768, 65536};
 
 /* The node limit of fill: a byte limit (count_max unlimited) or a count limit. */
 static void
-node_limit(long long fill, size_t *bytes_max, uint64_t *count_max)
-{
+node_limit(long long fill, size_t *bytes_max, uint64_t *count_max) {
     *bytes_max = SIZE_MAX;
     *count_max = UINT64_MAX;
     if (fill >= 0) {
@@ -43,8 +42,7 @@ node_limit(long long fill, size_t *bytes_max, uint64_t *count_max)
 }
 
 static bool
-exceeds_limit(long long fill, size_t bytes, uint64_t count)
-{
+exceeds_limit(long long fill, size_t bytes, uint64_t count) {
     size_t bytes_max;
     uint64_t count_max;
     node_limit(fill, &bytes_max, &count_max);
@@ -56,8 +54,7 @@ exceeds_limit(long long fill, size_t bytes, uint64_t count)
 }
 
 static int
-ql_fill_of(long long fill)
-{
+ql_fill_of(long long fill) {
     if (fill > QL_FILL_ENTRIES_MAX)
         return QL_FILL_ENTRIES_MAX;
     if (fill < QL_FILL_MIN)
@@ -67,14 +64,12 @@ ql_fill_of(long long fill)
 
 /* The fill of the running server, for the paths that have no client (snapshot load, dup). */
 static long long
-server_fill(void)
-{
+server_fill(void) {
     return g_server ? g_server->cfg.list_max_listpack_size : -2;
 }
 
 static void
-to_quicklist(kobj_t *o, long long fill)
-{
+to_quicklist(kobj_t *o, long long fill) {
     uint8_t *lp = obj_ptr(o);
     ql_t *ql = ql_new(ql_fill_of(fill));
     ASSERT(ql != NULL);
@@ -86,8 +81,7 @@ to_quicklist(kobj_t *o, long long fill)
 }
 
 static uint8_t *
-ql_to_lp(ql_t *ql)
-{
+ql_to_lp(ql_t *ql) {
     uint8_t *lp = lp_new();
     ASSERT(lp != NULL);
     ql_iter_t it;
@@ -101,8 +95,7 @@ ql_to_lp(ql_t *ql)
 }
 
 void
-list_try_grow(kobj_t *o, size_t add_bytes, size_t add_count, long long fill)
-{
+list_try_grow(kobj_t *o, size_t add_bytes, size_t add_count, long long fill) {
     if (obj_encoding(o) != OBJ_ENC_LISTPACK)
         return;
     uint8_t *lp = obj_ptr(o);
@@ -111,8 +104,7 @@ list_try_grow(kobj_t *o, size_t add_bytes, size_t add_count, long long fill)
 }
 
 void
-list_try_shrink(kobj_t *o, long long fill)
-{
+list_try_shrink(kobj_t *o, long long fill) {
     if (obj_encoding(o) != OBJ_ENC_QUICKLIST)
         return;
     ql_t *ql = obj_ptr(o);
@@ -135,24 +127,21 @@ list_try_shrink(kobj_t *o, long long fill)
 /* ---- element operations -------------------------------------------------------------------- */
 
 kobj_t *
-list_obj_new(const char *key, size_t klen)
-{
+list_obj_new(const char *key, size_t klen) {
     uint8_t *lp = lp_new();
     ASSERT(lp != NULL);
     return obj_new_ptr(OBJ_LIST, OBJ_ENC_LISTPACK, key, klen, lp, -1);
 }
 
 uint64_t
-list_len(const kobj_t *o)
-{
+list_len(const kobj_t *o) {
     if (obj_encoding(o) == OBJ_ENC_LISTPACK)
         return lp_count(obj_ptr(o));
     return ql_len(obj_ptr(o));
 }
 
 int
-list_push(kobj_t *o, int where, const char *s, size_t n)
-{
+list_push(kobj_t *o, int where, const char *s, size_t n) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST)
         return ql_push(obj_ptr(o), where == LIST_HEAD ? QL_HEAD : QL_TAIL, s, n);
     uint8_t *lp = obj_ptr(o);
@@ -162,16 +151,14 @@ list_push(kobj_t *o, int where, const char *s, size_t n)
 }
 
 static char *
-copy_bytes(const void *s, size_t n)
-{
+copy_bytes(const void *s, size_t n) {
     char *p = kmalloc(n ? n : 1);
     memcpy(p, s, n);
     return p;
 }
 
 int
-list_pop(kobj_t *o, int where, list_popped_t *out)
-{
+list_pop(kobj_t *o, int where, list_popped_t *out) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST) {
         ql_popped_t v;
         int rc = ql_pop(obj_ptr(o), where == LIST_HEAD ? QL_HEAD : QL_TAIL, &v);
@@ -201,14 +188,12 @@ list_pop(kobj_t *o, int where, list_popped_t *out)
 }
 
 static void
-elem_from_lp(const uint8_t *p, list_elem_t *e)
-{
+elem_from_lp(const uint8_t *p, list_elem_t *e) {
     e->p = (const char *)lp_get_str(p, &e->n, e->buf);
 }
 
 static void
-elem_from_ql(const ql_entry_t *q, list_elem_t *e)
-{
+elem_from_ql(const ql_entry_t *q, list_elem_t *e) {
     if (q->str) {
         e->p = (const char *)q->str;
         e->n = q->len;
@@ -219,8 +204,7 @@ elem_from_ql(const ql_entry_t *q, list_elem_t *e)
 }
 
 bool
-list_index(kobj_t *o, long index, list_elem_t *e)
-{
+list_index(kobj_t *o, long index, list_elem_t *e) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST) {
         ql_entry_t q;
         if (ql_index(obj_ptr(o), index, &q) != 0)
@@ -236,8 +220,7 @@ list_index(kobj_t *o, long index, list_elem_t *e)
 }
 
 int
-list_set(kobj_t *o, long index, const char *s, size_t n)
-{
+list_set(kobj_t *o, long index, const char *s, size_t n) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST)
         return ql_replace_at(obj_ptr(o), index, s, n);
     uint8_t *lp = obj_ptr(o);
@@ -250,8 +233,7 @@ list_set(kobj_t *o, long index, const char *s, size_t n)
 }
 
 int
-list_insert(kobj_t *o, bool after, const char *pivot, size_t pn, const char *s, size_t n)
-{
+list_insert(kobj_t *o, bool after, const char *pivot, size_t pn, const char *s, size_t n) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST) {
         ql_iter_t it;
         ql_entry_t e;
@@ -276,8 +258,7 @@ list_insert(kobj_t *o, bool after, const char *pivot, size_t pn, const char *s, 
 }
 
 static uint64_t
-lp_remove(kobj_t *o, long count, const char *s, size_t n)
-{
+lp_remove(kobj_t *o, long count, const char *s, size_t n) {
     uint8_t *lp = obj_ptr(o);
     bool from_tail = count < 0;
     uint64_t want = count < 0 ? (uint64_t)(-(count + 1)) + 1 : (uint64_t)count;
@@ -303,8 +284,7 @@ lp_remove(kobj_t *o, long count, const char *s, size_t n)
 }
 
 uint64_t
-list_remove(kobj_t *o, long count, const char *s, size_t n)
-{
+list_remove(kobj_t *o, long count, const char *s, size_t n) {
     if (obj_encoding(o) == OBJ_ENC_LISTPACK)
         return lp_remove(o, count, s, n);
     bool from_tail = count < 0;
@@ -323,8 +303,7 @@ list_remove(kobj_t *o, long count, const char *s, size_t n)
 }
 
 void
-list_trim(kobj_t *o, uint64_t ltrim, uint64_t rtrim)
-{
+list_trim(kobj_t *o, uint64_t ltrim, uint64_t rtrim) {
     if (obj_encoding(o) == OBJ_ENC_QUICKLIST) {
         ql_t *ql = obj_ptr(o);
         if (ltrim)
@@ -346,8 +325,7 @@ list_trim(kobj_t *o, uint64_t ltrim, uint64_t rtrim)
 /* ---- iteration ----------------------------------------------------------------------------- */
 
 void
-list_iter_init(list_iter_t *it, kobj_t *o, long start, int dir)
-{
+list_iter_init(list_iter_t *it, kobj_t *o, long start, int dir) {
     it->enc = obj_encoding(o);
     it->dir = dir;
     if (it->enc == OBJ_ENC_QUICKLIST) {
@@ -359,8 +337,7 @@ list_iter_init(list_iter_t *it, kobj_t *o, long start, int dir)
 }
 
 bool
-list_iter_next(list_iter_t *it, list_elem_t *e)
-{
+list_iter_next(list_iter_t *it, list_elem_t *e) {
     if (it->enc == OBJ_ENC_QUICKLIST) {
         ql_entry_t q;
         if (!ql_iter_next(&it->qi, &q))
@@ -378,8 +355,7 @@ list_iter_next(list_iter_t *it, list_elem_t *e)
 /* ---- type operations (keyspace, snapshots) ------------------------------------------------- */
 
 static void
-ops_free(void *ptr, int enc)
-{
+ops_free(void *ptr, int enc) {
     if (enc == OBJ_ENC_QUICKLIST)
         ql_free(ptr);
     else
@@ -387,8 +363,7 @@ ops_free(void *ptr, int enc)
 }
 
 static void *
-ops_dup(const void *ptr, int enc)
-{
+ops_dup(const void *ptr, int enc) {
     if (enc == OBJ_ENC_LISTPACK) {
         size_t n = lp_bytes(ptr);
         uint8_t *lp = kmalloc(n); /* a packed list is one kmalloc'd blob (ds/lp.c) */
@@ -416,8 +391,7 @@ ops_dup(const void *ptr, int enc)
 }
 
 static size_t
-ops_mem(const void *ptr, int enc)
-{
+ops_mem(const void *ptr, int enc) {
     if (enc == OBJ_ENC_LISTPACK)
         return lp_bytes(ptr);
     const ql_t *ql = ptr;
@@ -425,15 +399,13 @@ ops_mem(const void *ptr, int enc)
 }
 
 static uint64_t
-ops_count(const void *ptr, int enc)
-{
+ops_count(const void *ptr, int enc) {
     return enc == OBJ_ENC_LISTPACK ? lp_count(ptr) : ql_len(ptr);
 }
 
 static void
 ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n, double score),
-         void *ctx)
-{
+         void *ctx) {
     list_elem_t e;
     if (enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = (uint8_t *)ptr;
@@ -453,8 +425,7 @@ ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n
 }
 
 static void *
-ops_create(uint64_t hint, int *enc)
-{
+ops_create(uint64_t hint, int *enc) {
     long long fill = server_fill();
     if (exceeds_limit(fill, 0, hint)) {
         *enc = OBJ_ENC_QUICKLIST;
@@ -465,8 +436,7 @@ ops_create(uint64_t hint, int *enc)
 }
 
 static int
-ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
-{
+ops_add(void **ptr, int *enc, const char *p, size_t n, double score) {
     (void)score;
     long long fill = server_fill();
     if (*enc == OBJ_ENC_LISTPACK) {
@@ -505,7 +475,6 @@ static const obj_type_ops_t list_ops = {
 };
 
 void
-list_type_init(void)
-{
+list_type_init(void) {
     obj_register_type(OBJ_LIST, &list_ops);
 }

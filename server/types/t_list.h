@@ -45,8 +45,8 @@ typedef struct list_popped {
 /* Walks a list in one direction; fields are private. The list must not change meanwhile. */
 typedef struct list_iter {
     int enc;
-    int dir;      /* LIST_TAIL: head to tail; LIST_HEAD: tail to head */
-    uint8_t *lp;  /* packed list and its next entry (NULL when done) */
+    int dir;     /* LIST_TAIL: head to tail; LIST_HEAD: tail to head */
+    uint8_t *lp; /* packed list and its next entry (NULL when done) */
     uint8_t *p;
     ql_iter_t qi;
 } list_iter_t;

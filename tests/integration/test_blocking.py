@@ -340,7 +340,8 @@ def test_pipelined_input_runs_after_timeout(r, server):
 
 def test_many_waiters_with_deadlines_expire_in_order(r, server):
     cs = []
-    for i, t in enumerate(("0.4", "0.1", "0.3", "0.2")):
+    # Deadlines 300 ms apart, so no two can fall in the same turn of the event loop.
+    for i, t in enumerate(("1.0", "0.1", "0.7", "0.4")):
         cs.append((t, block(server, r, "BLPOP", "q%d" % i, t)))
     t0 = time.time()
     order = []
@@ -351,7 +352,7 @@ def test_many_waiters_with_deadlines_expire_in_order(r, server):
                 assert item[1].read() is None
                 order.append(item[0])
                 pending.remove(item)
-    assert order == ["0.1", "0.2", "0.3", "0.4"]
+    assert order == ["0.1", "0.4", "0.7", "1.0"]
     assert blocked_count(r) == 0
     for _, c in cs:
         c.close()

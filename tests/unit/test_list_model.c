@@ -318,7 +318,8 @@ Test(list_model, type_ops_round_trip_both_encodings) {
     }
 }
 
-/* ---- effects in the log, blocking through exec -------------------------------------------------- */
+/* ---- effects in the log, blocking through exec --------------------------------------------------
+ */
 
 static server_t srv;
 static client_t *fc; /* fake client: runs the non-blocked commands */
@@ -421,7 +422,8 @@ Test(list_effects, served_blocking_pops_log_the_non_blocking_form) {
     cr_assert_str_eq(rec, "*2\r\n$4\r\nRPOP\r\n$1\r\nq\r\n");
     clear_log();
     cr_assert_str_eq(RUN(fc, "BLMOVE", "q", "d", "LEFT", "RIGHT", "0"), "$1\r\nb\r\n");
-    cr_assert_str_eq(rec, "*5\r\n$5\r\nLMOVE\r\n$1\r\nq\r\n$1\r\nd\r\n$4\r\nLEFT\r\n$5\r\nRIGHT\r\n");
+    cr_assert_str_eq(rec,
+                     "*5\r\n$5\r\nLMOVE\r\n$1\r\nq\r\n$1\r\nd\r\n$4\r\nLEFT\r\n$5\r\nRIGHT\r\n");
     clear_log();
     RUN(fc, "BRPOPLPUSH", "q", "d", "0");
     cr_assert_str_eq(rec, "*3\r\n$9\r\nRPOPLPUSH\r\n$1\r\nq\r\n$1\r\nd\r\n");
