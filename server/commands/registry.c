@@ -14,6 +14,7 @@ cmd_def_t *const cmd_registry[] = {
     cmd_table_pubsub,
     cmd_table_watch,
     cmd_table_persist,
+    cmd_table_save,
     cmd_table_hash,
     cmd_table_set,
     cmd_table_list,

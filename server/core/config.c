@@ -94,6 +94,12 @@ static const cfg_def_t defs[] = {
     {"wal-quorum", C_INT, OFF(wal_quorum), 0, 64, "0", NULL, C_IMMUTABLE, NULL, NULL},
     {"wal-segment-size", C_MEM, OFF(wal_segment_size), 1024 * 1024, LLONG_MAX, "64mb", NULL, C_IMMUTABLE, NULL, NULL},
     {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL, NULL},
+    {"snapshot-threads", C_INT, OFF(snapshot_threads), 1, 64, "2", NULL, 0, NULL, NULL},
+    {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, LLONG_MAX, "3600", NULL, 0, NULL, NULL},
+    {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL, NULL},
+    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 2, "0", NULL, 0, NULL, NULL},
+    {"wal-retention", C_INT, OFF(wal_retention_s), 0, LLONG_MAX, "86400", NULL, 0, NULL, NULL},
+    {"snapshot-keep", C_INT, OFF(snapshot_keep), 1, 1000, "2", NULL, 0, NULL, NULL},
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL, 0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
     /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
@@ -123,7 +129,9 @@ is_int_field(const cfg_def_t *d)
 {
     return d->off == OFF(port) || d->off == OFF(databases) || d->off == OFF(maxmemory_samples) ||
            d->off == OFF(lfu_log_factor) || d->off == OFF(lfu_decay_time) || d->off == OFF(hz) ||
-           d->off == OFF(io_threads) || d->off == OFF(wal_quorum);
+           d->off == OFF(io_threads) || d->off == OFF(wal_quorum) ||
+           d->off == OFF(snapshot_threads) || d->off == OFF(snapshot_format_version) ||
+           d->off == OFF(snapshot_keep);
 }
 
 static int

@@ -30,6 +30,7 @@
 #include "common/kerr.h"
 #include "server/core/persist_int.h"
 #include "server/core/prop.h"
+#include "server/core/snapshot_glue.h"
 #include "server/core/util.h"
 #include "server/net/ev.h"
 #include "server/net/net.h"
@@ -144,9 +145,12 @@ build_wal_config(server_t *s)
 static int
 load_snapshot(server_t *s, uint64_t *lsn)
 {
-    (void)s;
-    *lsn = 0;
-    return 0;
+    char err[1024] = "";
+    int rc = snapshot_recover(s, lsn, err, sizeof err);
+    if (rc < 0)
+        server_log(LOG_WARNING, "Refusing to start: no snapshot could be loaded (%s): %s",
+                   kerr_str(rc), err);
+    return rc;
 }
 
 /* The log failed for good: refuse writes, turn every parked reply into an error. */
@@ -260,7 +264,12 @@ persist_start(server_t *s)
         snprintf(d, sizeof d, "%s/wal", s->cfg.dir);
         if (s->cfg.wal_ndirs == 0 && stat(d, &st) == 0)
             server_log(LOG_WARNING, "durability off: the log in %s is neither read nor written", d);
-        return 0;
+        /* A cache still starts from its newest snapshot; its later snapshots keep that LSN. */
+        s->loading = true;
+        int rc = load_snapshot(s, &P.snapshot_lsn);
+        s->loading = false;
+        s->last_lsn_assigned = P.snapshot_lsn;
+        return rc;
     }
     int rc = build_wal_config(s);
     if (rc < 0)
@@ -299,6 +308,7 @@ persist_start(server_t *s)
 void
 persist_stop(server_t *s)
 {
+    snapshot_stop(s);
     if (!s->wal)
         return;
     prop_set_sink(NULL, NULL);
@@ -315,6 +325,7 @@ persist_cron(server_t *s)
 {
     poll_log(s);
     waiters_check(s, util_time_ms());
+    snapshot_cron(s);
 }
 
 void
@@ -334,14 +345,12 @@ durability_name(const server_t *s)
 static void
 info_persistence(server_t *s, sbuf_t *b)
 {
+    sbuf_printf(b, "loading:%d\r\nasync_loading:0\r\n", s->loading ? 1 : 0);
+    snapshot_info(s, "persistence", b); /* rdb_*: snapshots */
     sbuf_printf(b,
-                "loading:%d\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
-                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-                "rdb_last_bgsave_status:ok\r\naof_enabled:%d\r\naof_rewrite_in_progress:0\r\n"
+                "aof_enabled:%d\r\naof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\naof_last_write_status:%s\r\ndurability:%s\r\n",
-                s->loading ? 1 : 0, (unsigned long long)(s->dirty - s->dirty_at_last_save),
-                (long long)(s->stats.start_ms / 1000), s->wal != NULL,
-                P.failed ? "err" : "ok", durability_name(s));
+                s->wal != NULL, P.failed ? "err" : "ok", durability_name(s));
 }
 
 static void
@@ -380,4 +389,6 @@ persist_info(server_t *s, const char *section, sbuf_t *b)
         info_persistence(s, b);
     else if (!strcmp(section, "wal"))
         info_wal(s, b);
+    else if (!strcmp(section, "snapshot"))
+        snapshot_info(s, section, b);
 }

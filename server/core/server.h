@@ -71,6 +71,12 @@ typedef struct server_config {
     int wal_quorum;
     long long wal_segment_size;
     long long wal_sync_interval_ms;
+    int snapshot_threads;             /* writer threads in the BGSAVE child, loader threads */
+    long long snapshot_interval_s;    /* automatic snapshot every N s (0 = off) */
+    long long snapshot_wal_bytes;     /* automatic snapshot when the log grew this much (0 = off) */
+    int snapshot_format_version;      /* 0 = newest */
+    long long wal_retention_s;        /* archived log kept for point-in-time restore (0 = delete) */
+    int snapshot_keep;                /* snapshots kept (at least 1) */
     long long slowlog_log_slower_than, slowlog_max_len;
 } server_config_t;
 

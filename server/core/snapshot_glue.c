@@ -1,0 +1,502 @@
+/*
+ * snapshot_glue.c - snapshot state, the files of <dir>/snapshots, recovery at start, retention
+ * after a snapshot, the cron and INFO (see snapshot_glue.h; writing in snapshot_save.c, loading
+ * in snapshot_load.c).
+ *
+ * Retention, after every successful snapshot (retention()), with K = snapshot-keep and
+ * R = wal-retention seconds:
+ *   1. Snapshots kept: the K newest; with R > 0 also every snapshot taken in the last R seconds
+ *      and the newest one taken before that (the "anchor": the base a restore to the start of
+ *      the window replays from). Others are deleted.
+ *   2. The live log keeps every record after the oldest of the K newest snapshots: segments
+ *      wholly at or below its LSN leave it (wal_retire_before), moved to <dir>/wal-archive when
+ *      R > 0, deleted when R = 0.
+ *   3. With R > 0 archived segments wholly at or below the anchor's LSN are deleted (nothing can
+ *      use them: every restore target in the window has the anchor or a newer snapshot as its
+ *      base); without an anchor yet nothing is pruned. With R = 0 the archive is emptied.
+ * Invariants that follow (docs/restore.md):
+ *   I1 every kept snapshot among the K newest has every record after its LSN in the live log,
+ *      so start-up can fall back from a damaged newest snapshot to any of the K-1 older ones and
+ *      replay a longer log (snapshot_recover);
+ *   I2 with R > 0, live log + archive hold every record after the anchor's LSN (or every record
+ *      from LSN 1 while no anchor exists): any moment after the anchor is restorable.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/kerr.h"
+#include "server/core/mem.h"
+#include "server/core/snapshot_glue_int.h"
+#include "server/core/util.h"
+#include "wal/wal.h"
+
+#define BGSAVE_RETRY_MS 5000 /* after a failed automatic snapshot, wait this long */
+
+snap_state_t g_snap = {.child_fd = -1, .last_ok = true};
+
+void
+snapshot_path(const char *dir, uint64_t lsn, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/" SNAPSHOT_SUBDIR "/snap-%020" PRIu64 ".ksnap", dir, lsn);
+}
+
+int
+snapshot_dir(const char *dir, char *buf, size_t len, bool create)
+{
+    snprintf(buf, len, "%s/" SNAPSHOT_SUBDIR, dir);
+    if (create && mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return KERR_SYS(errno);
+    return 0;
+}
+
+/* "snap-<20 digits>.ksnap" -> lsn; 0 when the name is not a snapshot's. */
+static int
+parse_name(const char *name, uint64_t *lsn)
+{
+    size_t n = strlen(name);
+    if (n != 5 + 20 + 6 || strncmp(name, "snap-", 5) != 0 || strcmp(name + 25, ".ksnap") != 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 5; i < 25; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *lsn = v;
+    return 1;
+}
+
+static int
+cmp_file(const void *a, const void *b)
+{
+    uint64_t x = ((const snapshot_file_t *)a)->lsn, y = ((const snapshot_file_t *)b)->lsn;
+    return x < y ? -1 : x > y;
+}
+
+int
+snapshot_list(const char *dir, snapshot_file_t **out, size_t *n)
+{
+    char d[SNAPSHOT_PATH_MAX - 512]; /* room for the name in f->path */
+    *out = NULL;
+    *n = 0;
+    snapshot_dir(dir, d, sizeof d, false);
+    DIR *dh = opendir(d);
+    if (!dh)
+        return errno == ENOENT ? 0 : KERR_SYS(errno);
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) && *n < SNAPSHOT_FILES_MAX) {
+        uint64_t lsn;
+        if (!parse_name(e->d_name, &lsn))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = krealloc(*out, cap * sizeof **out);
+        }
+        snapshot_file_t *f = &(*out)[(*n)++];
+        snprintf(f->path, sizeof f->path, "%s/%s", d, e->d_name);
+        f->lsn = lsn;
+    }
+    closedir(dh);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_file);
+    return 0;
+}
+
+static void
+fsync_dir(const char *d)
+{
+    int fd = open(d, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* A crash while a snapshot was written leaves <name>.tmp: never loaded, removed here. */
+static void
+remove_tmp(const char *dir)
+{
+    char d[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 256];
+    snapshot_dir(dir, d, sizeof d, false);
+    DIR *dh = opendir(d);
+    if (!dh)
+        return;
+    struct dirent *e;
+    int removed = 0;
+    while ((e = readdir(dh))) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
+            snprintf(p, sizeof p, "%s/%s", d, e->d_name);
+            if (unlink(p) == 0) {
+                server_log(LOG_NOTICE, "Removed %s, left by a snapshot that never finished", p);
+                removed++;
+            }
+        }
+    }
+    closedir(dh);
+    if (removed)
+        fsync_dir(d);
+}
+
+static void
+flush_all(server_t *s)
+{
+    for (int i = 0; i < s->cfg.databases; i++)
+        db_flush(s->dbs[i]);
+}
+
+/* Tries one file; 0 when it loaded completely and its header agrees with its name. */
+static int
+try_load(server_t *s, const snapshot_file_t *f, snap_info_t *info, char *err, size_t errlen)
+{
+    int rc = snapshot_load_file(s, f->path, s->cfg.snapshot_threads, info, err, errlen);
+    if (rc == 0 && info->lsn != f->lsn) {
+        snprintf(err, errlen, "snapshot %s: its header says LSN %" PRIu64 ", its name %" PRIu64,
+                 f->path, info->lsn, f->lsn);
+        rc = KERR_CORRUPT;
+    }
+    if (rc < 0)
+        flush_all(s); /* a partial load is thrown away */
+    return rc;
+}
+
+int
+snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen)
+{
+    *lsn_out = 0;
+    remove_tmp(s->cfg.dir);
+    snapshot_file_t *f;
+    size_t n;
+    int rc = snapshot_list(s->cfg.dir, &f, &n);
+    if (rc < 0) {
+        snprintf(err, errlen, "can't list %s/" SNAPSHOT_SUBDIR ": %s", s->cfg.dir, kerr_str(rc));
+        return rc;
+    }
+    for (size_t i = n; i-- > 0;) {
+        snap_info_t info;
+        uint64_t t0 = util_mono_us();
+        rc = try_load(s, &f[i], &info, err, errlen);
+        uint64_t us = util_mono_us() - t0;
+        if (rc == 0) {
+            *lsn_out = info.lsn;
+            g_snap.loaded_lsn = info.lsn;
+            g_snap.loaded_keys = info.keys;
+            g_snap.loaded_ms = us / 1000;
+            g_snap.last_lsn = info.lsn;
+            server_log(LOG_NOTICE,
+                       "Snapshot %s loaded: %" PRIu64 " keys at LSN %" PRIu64
+                       " in %.3f s (%.0f keys/s, %d threads)",
+                       f[i].path, info.keys, info.lsn, (double)us / 1e6,
+                       us ? (double)info.keys * 1e6 / (double)us : 0.0, s->cfg.snapshot_threads);
+            break;
+        }
+        g_snap.load_fallbacks++;
+        server_log(LOG_WARNING, "Snapshot %s can't be loaded (%s): %s%s", f[i].path, kerr_str(rc),
+                   err, i ? "; falling back to the previous snapshot" : "");
+    }
+    kfree(f);
+    if (rc < 0)
+        return rc; /* snapshots exist and none loads: starting would lose their data */
+    err[0] = '\0';
+    return 0;
+}
+
+/* ---- retention ---------------------------------------------------------------------------- */
+
+static const char *
+live_wal_dir(server_t *s, char *buf, size_t len)
+{
+    if (s->cfg.wal_ndirs > 0)
+        return s->cfg.wal_dirs[0];
+    snprintf(buf, len, "%s/wal", s->cfg.dir);
+    return buf;
+}
+
+/* First LSNs of the wal-*.log files of a directory, sorted; returns the count (<= max). */
+static size_t
+list_segments(const char *dir, uint64_t *first, size_t max)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) && n < max) {
+        unsigned long long v;
+        char tail[8];
+        if (strlen(e->d_name) == 4 + 20 + 4 &&
+            sscanf(e->d_name, "wal-%20llu%4s", &v, tail) == 2 && !strcmp(tail, ".log"))
+            first[n++] = v;
+    }
+    closedir(dh);
+    for (size_t i = 1; i < n; i++) /* few files: insertion sort */
+        for (size_t j = i; j > 0 && first[j - 1] > first[j]; j--) {
+            uint64_t t = first[j];
+            first[j] = first[j - 1];
+            first[j - 1] = t;
+        }
+    return n;
+}
+
+#define SEGMENTS_MAX 65536
+
+/* Deletes archived segments whose every record is <= upto (all of them when upto is
+ * UINT64_MAX). A segment's last LSN is the next segment's first - 1, the newest archived one's
+ * next being the live log's oldest. Returns the number deleted. */
+static uint64_t
+prune_archive(server_t *s, uint64_t upto)
+{
+    char arch[SNAPSHOT_PATH_MAX], live[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 64];
+    snprintf(arch, sizeof arch, "%s/" SNAPSHOT_ARCHIVE, s->cfg.dir);
+    uint64_t *a = kmalloc(sizeof *a * SEGMENTS_MAX), live_first = 0;
+    size_t na = list_segments(arch, a, SEGMENTS_MAX);
+    if (list_segments(live_wal_dir(s, live, sizeof live), &live_first, 1) == 0)
+        live_first = 0;
+    uint64_t deleted = 0;
+    for (size_t i = 0; i < na; i++) {
+        uint64_t next = i + 1 < na ? a[i + 1] : live_first;
+        if (upto != UINT64_MAX && (next == 0 || next - 1 > upto))
+            break; /* only a prefix goes: the archive stays contiguous */
+        snprintf(p, sizeof p, "%s/wal-%020" PRIu64 ".log", arch, a[i]);
+        if (unlink(p) == 0)
+            deleted++;
+    }
+    kfree(a);
+    if (deleted)
+        fsync_dir(arch);
+    return deleted;
+}
+
+static void
+retention(server_t *s)
+{
+    snapshot_file_t *f;
+    size_t n;
+    if (snapshot_list(s->cfg.dir, &f, &n) < 0 || n == 0)
+        return;
+    size_t keep_n = (size_t)s->cfg.snapshot_keep < n ? (size_t)s->cfg.snapshot_keep : n;
+    bool *keep = kcalloc(n, sizeof *keep);
+    for (size_t i = n - keep_n; i < n; i++)
+        keep[i] = true;
+    uint64_t live_cut = f[n - keep_n].lsn;
+    int64_t window_start = util_time_ms() - s->cfg.wal_retention_s * 1000;
+    long anchor = -1;
+    for (size_t i = 0; s->cfg.wal_retention_s > 0 && i < n; i++) {
+        snap_info_t info;
+        char e[256];
+        if (snap_read_info(f[i].path, &info, e, sizeof e) < 0)
+            continue; /* unreadable: no use as a base */
+        if (info.time_ms > window_start)
+            keep[i] = true;
+        else
+            anchor = (long)i;
+    }
+    if (anchor >= 0)
+        keep[anchor] = true;
+    uint64_t pruned = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!keep[i] && unlink(f[i].path) == 0)
+            pruned++;
+    if (pruned) {
+        char d[SNAPSHOT_PATH_MAX];
+        snapshot_dir(s->cfg.dir, d, sizeof d, false);
+        fsync_dir(d);
+        g_snap.pruned_snapshots += pruned;
+    }
+    if (s->wal && live_cut > 0) {
+        char arch[SNAPSHOT_PATH_MAX];
+        snprintf(arch, sizeof arch, "%s/" SNAPSHOT_ARCHIVE, s->cfg.dir);
+        if (s->cfg.wal_retention_s > 0)
+            mkdir(arch, 0755);
+        int r = wal_retire_before(s->wal, live_cut + 1, s->cfg.wal_retention_s > 0 ? arch : NULL);
+        if (r < 0)
+            server_log(LOG_WARNING, "Log retention after the snapshot failed: %s", kerr_str(r));
+        else
+            g_snap.retired_segments += (uint64_t)r;
+    }
+    if (s->cfg.wal_retention_s == 0)
+        g_snap.pruned_archive += prune_archive(s, UINT64_MAX);
+    else if (anchor >= 0)
+        g_snap.pruned_archive += prune_archive(s, f[anchor].lsn);
+    kfree(keep);
+    kfree(f);
+}
+
+void
+snapshot_done(server_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
+              uint64_t dirty_at_start)
+{
+    int64_t now = util_time_ms();
+    g_snap.last_duration_ms = now - start_ms;
+    g_snap.last_ok = rep->rc == 0;
+    if (rep->rc < 0) {
+        g_snap.saves_failed++;
+        snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", rep->err);
+        server_log(LOG_WARNING, "Snapshot at LSN %" PRIu64 " failed: %s", lsn, rep->err);
+        return;
+    }
+    g_snap.saves_ok++;
+    g_snap.last_err[0] = '\0';
+    g_snap.last_ok_ms = now;
+    g_snap.last_lsn = lsn;
+    g_snap.last_keys = rep->keys;
+    g_snap.last_bytes_file = rep->bytes_file;
+    g_snap.last_bytes_raw = rep->bytes_raw;
+    g_snap.last_seconds = rep->seconds;
+    g_snap.last_cow_bytes = rep->cow_bytes;
+    s->dirty_at_last_save = dirty_at_start;
+    server_log(LOG_NOTICE,
+               "Snapshot at LSN %" PRIu64 " done: %" PRIu64 " keys, %" PRIu64
+               " bytes in %.3f s (%.0f keys/s)",
+               lsn, rep->keys, rep->bytes_file, rep->seconds,
+               rep->seconds > 0 ? (double)rep->keys / rep->seconds : 0.0);
+    retention(s);
+}
+
+/* ---- commands, cron, INFO ----------------------------------------------------------------- */
+
+bool
+snapshot_in_progress(void)
+{
+    return g_snap.child != 0;
+}
+
+void
+snapshot_schedule(void)
+{
+    g_snap.scheduled = true;
+}
+
+int64_t
+snapshot_lastsave_s(const server_t *s)
+{
+    return (g_snap.last_ok_ms ? g_snap.last_ok_ms : s->stats.start_ms) / 1000;
+}
+
+uint64_t
+snapshot_wal_bytes(server_t *s)
+{
+    if (!s->wal)
+        return 0;
+    wal_stats_t st;
+    wal_get_stats(s->wal, &st);
+    return st.bytes_written;
+}
+
+/* Automatic snapshots: only with a log (a snapshot then shortens recovery and lets the log
+ * shrink); every snapshot-interval-s when something changed, or when the log grew by
+ * snapshot-wal-bytes. */
+static bool
+auto_due(server_t *s, int64_t now)
+{
+    if (!s->wal || s->wal_refuse_reason)
+        return false;
+    int64_t last = g_snap.last_try_ms ? g_snap.last_try_ms : s->stats.start_ms;
+    if (!g_snap.last_ok && now - last < BGSAVE_RETRY_MS)
+        return false;
+    if (s->cfg.snapshot_interval_s > 0 && s->dirty != s->dirty_at_last_save &&
+        now - last >= s->cfg.snapshot_interval_s * 1000)
+        return true;
+    return s->cfg.snapshot_wal_bytes > 0 &&
+           snapshot_wal_bytes(s) - g_snap.wal_bytes_at_last >= (uint64_t)s->cfg.snapshot_wal_bytes;
+}
+
+void
+snapshot_cron(server_t *s)
+{
+    if (g_snap.child) {
+        snapshot_reap(s);
+        return;
+    }
+    int64_t now = util_time_ms();
+    bool scheduled = g_snap.scheduled;
+    if (!scheduled && !auto_due(s, now))
+        return;
+    g_snap.scheduled = false;
+    char err[256] = "";
+    g_snap.last_try_ms = now;
+    if (snapshot_bgsave(s, err, sizeof err) < 0) {
+        g_snap.last_ok = false;
+        g_snap.saves_failed++;
+        snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", err);
+        server_log(LOG_WARNING, "Can't start a %s snapshot: %s",
+                   scheduled ? "scheduled" : "automatic", err);
+        return;
+    }
+}
+
+static void
+info_persistence(server_t *s, sbuf_t *b)
+{
+    int64_t now = util_time_ms();
+    sbuf_printf(b,
+                "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:%d\r\n"
+                "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
+                "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
+                "rdb_saves:%llu\r\nrdb_last_cow_size:%llu\r\nrdb_last_load_keys_loaded:%llu\r\n",
+                (unsigned long long)(s->dirty - s->dirty_at_last_save), g_snap.child != 0,
+                (long long)snapshot_lastsave_s(s), g_snap.last_ok ? "ok" : "err",
+                g_snap.saves_ok + g_snap.saves_failed ? (long long)g_snap.last_duration_ms / 1000
+                                                      : -1LL,
+                g_snap.child ? (long long)(now - g_snap.child_start_ms) / 1000 : -1LL,
+                (unsigned long long)g_snap.saves_ok, (unsigned long long)g_snap.last_cow_bytes,
+                (unsigned long long)g_snap.loaded_keys);
+}
+
+static void
+info_snapshot(server_t *s, sbuf_t *b)
+{
+    double secs = g_snap.last_seconds;
+    sbuf_printf(b,
+                "snapshot_in_progress:%d\r\nsnapshot_current_lsn:%llu\r\n"
+                "snapshot_last_status:%s\r\nsnapshot_last_error:%s\r\nsnapshot_last_lsn:%llu\r\n"
+                "snapshot_last_time:%lld\r\nsnapshot_last_duration_ms:%lld\r\n"
+                "snapshot_last_keys:%llu\r\nsnapshot_last_bytes:%llu\r\n"
+                "snapshot_last_bytes_raw:%llu\r\nsnapshot_last_keys_per_sec:%.0f\r\n"
+                "snapshot_last_mb_per_sec:%.1f\r\nsnapshot_last_cow_bytes:%llu\r\n"
+                "snapshot_saves_ok:%llu\r\nsnapshot_saves_failed:%llu\r\n",
+                g_snap.child != 0, (unsigned long long)(g_snap.child ? g_snap.child_lsn : 0),
+                g_snap.last_ok ? "ok" : "err", g_snap.last_err,
+                (unsigned long long)g_snap.last_lsn, (long long)(g_snap.last_ok_ms / 1000),
+                (long long)g_snap.last_duration_ms, (unsigned long long)g_snap.last_keys,
+                (unsigned long long)g_snap.last_bytes_file,
+                (unsigned long long)g_snap.last_bytes_raw,
+                secs > 0 ? (double)g_snap.last_keys / secs : 0.0,
+                secs > 0 ? (double)g_snap.last_bytes_raw / secs / 1e6 : 0.0,
+                (unsigned long long)g_snap.last_cow_bytes, (unsigned long long)g_snap.saves_ok,
+                (unsigned long long)g_snap.saves_failed);
+    sbuf_printf(b,
+                "snapshot_threads:%d\r\nsnapshot_format_version:%d\r\nsnapshot_keep:%d\r\n"
+                "snapshot_interval_s:%lld\r\nsnapshot_wal_bytes:%lld\r\nwal_retention:%lld\r\n"
+                "snapshot_loaded_lsn:%llu\r\nsnapshot_loaded_keys:%llu\r\n"
+                "snapshot_load_ms:%llu\r\nsnapshot_load_fallbacks:%llu\r\n"
+                "snapshot_retired_segments:%llu\r\nsnapshot_pruned_snapshots:%llu\r\n"
+                "snapshot_pruned_archive_segments:%llu\r\n",
+                s->cfg.snapshot_threads,
+                s->cfg.snapshot_format_version ? s->cfg.snapshot_format_version
+                                               : SNAP_FORMAT_VERSION_MAX,
+                s->cfg.snapshot_keep, s->cfg.snapshot_interval_s, s->cfg.snapshot_wal_bytes,
+                s->cfg.wal_retention_s, (unsigned long long)g_snap.loaded_lsn,
+                (unsigned long long)g_snap.loaded_keys, (unsigned long long)g_snap.loaded_ms,
+                (unsigned long long)g_snap.load_fallbacks,
+                (unsigned long long)g_snap.retired_segments,
+                (unsigned long long)g_snap.pruned_snapshots,
+                (unsigned long long)g_snap.pruned_archive);
+}
+
+void
+snapshot_info(server_t *s, const char *section, sbuf_t *b)
+{
+    if (!strcmp(section, "persistence"))
+        info_persistence(s, b);
+    else if (!strcmp(section, "snapshot"))
+        info_snapshot(s, b);
+}

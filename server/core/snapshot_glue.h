@@ -1,0 +1,74 @@
+/*
+ * snapshot_glue.h - the server side of snapshots: SAVE/BGSAVE (a forked child whose threads
+ * write the keyspace through snapshot/), loading the newest valid snapshot at start, retention of
+ * snapshots and of the log after a snapshot, and the INFO fields. snapshot/ knows nothing about
+ * the server; this is where keys become records and records become keys again.
+ *
+ * Files (all under the data directory `dir`):
+ *   <dir>/snapshots/snap-<LSN, 20 digits>.ksnap  a snapshot holding every effect up to that LSN
+ *   <dir>/snapshots/<name>.tmp                     a snapshot being written (removed at start)
+ *   <dir>/wal-archive/wal-*.log                   log segments retired from the live log and kept
+ *                                                 for point-in-time restore (wal-retention)
+ *
+ * Split by concern: snapshot_glue.c (state, listing, retention, INFO, cron), snapshot_save.c
+ * (writing the keyspace, BGSAVE's fork), snapshot_load.c (parallel loading). docs/restore.md
+ * describes the operations and the retention invariants.
+ */
+#ifndef KEEL_SNAPSHOT_GLUE_H
+#define KEEL_SNAPSHOT_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/core/sbuf.h"
+#include "server/core/server.h"
+#include "snapshot/snapshot.h"
+
+#define SNAPSHOT_SUBDIR     "snapshots"
+#define SNAPSHOT_ARCHIVE    "wal-archive"
+#define SNAPSHOT_PATH_MAX   4096
+#define SNAPSHOT_FILES_MAX  100000 /* snapshot files looked at in one directory */
+
+typedef struct snapshot_file {
+    char path[SNAPSHOT_PATH_MAX];
+    uint64_t lsn; /* from the name; the header must agree */
+} snapshot_file_t;
+
+/* <dir>/snapshots/snap-<lsn>.ksnap into buf. */
+void snapshot_path(const char *dir, uint64_t lsn, char *buf, size_t len);
+/* The snapshot files of <dir>/snapshots sorted by LSN, oldest first (*out kmalloc'ed, caller
+ * kfrees; NULL and 0 when there are none). .tmp files and other names are not listed. */
+int snapshot_list(const char *dir, snapshot_file_t **out, size_t *n);
+
+/* Start-up (persist_start): remove leftover .tmp files, load the newest snapshot that loads
+ * completely into the (empty) keyspace, falling back to older ones when it is damaged, and give
+ * its LSN (0 without a snapshot). Fails only when a snapshot exists and none loads. */
+int snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen);
+
+/* Loads one file into the empty keyspace of s with nthreads decoder threads (keel-restore uses
+ * it too). On failure the keyspace holds a partial state: the caller flushes it. */
+int snapshot_load_file(server_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
+                       size_t errlen);
+
+/* Writes the keyspace of s as it is now (no fork) to path, as a snapshot at lsn. Used by SAVE,
+ * by the BGSAVE child on its frozen copy, and by keel-restore. */
+int snapshot_write_keyspace(server_t *s, const char *path, uint64_t lsn, int nthreads,
+                            uint32_t format_version, snap_write_stats_t *st, char *err,
+                            size_t errlen);
+
+/* SAVE: a snapshot in the foreground, then retention. */
+int snapshot_save(server_t *s, char *err, size_t errlen);
+/* BGSAVE: fork a child that writes the snapshot; the cron reaps it. KERR_EXISTS when a child is
+ * already running. */
+int snapshot_bgsave(server_t *s, char *err, size_t errlen);
+bool snapshot_in_progress(void);
+void snapshot_schedule(void);          /* BGSAVE SCHEDULE: start one when the running one ends */
+int64_t snapshot_lastsave_s(const server_t *s); /* LASTSAVE: unix time of the last success */
+
+void snapshot_cron(server_t *s);       /* reap the child, scheduled and automatic snapshots */
+void snapshot_stop(server_t *s);       /* shutdown: kill a running child, remove its .tmp */
+/* INFO: "persistence" gets the rdb_* fields, "snapshot" its own section. */
+void snapshot_info(server_t *s, const char *section, sbuf_t *b);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * snapshot_load.c - loading a snapshot into the keyspace at start (and in keel-restore).
+ *
+ * Threads: snap_load() runs on a helper thread and decodes chunks with snapshot-threads threads.
+ * Its apply callback (on those threads) builds each key's object there — obj_new_str, or the
+ * type's create/add ops — and appends it to a per-thread batch; full batches go to a
+ * mutex-protected queue (bounded: LOAD_QUEUE_MAX batches, decoders wait when it is full). The
+ * main thread, the only one that touches the keyspace, takes batches off the queue and inserts
+ * them with db_add. Decoding, decompression and object building, the bulk of the work, run in
+ * parallel; the insert is a hash and a probe per key.
+ *
+ * Keys are loaded as they were, expired or not: the log replayed after the snapshot may still
+ * reference a key whose TTL passed (its DEL is in the log), and keys that are still expired
+ * after the replay expire normally. A key present twice is a damaged file (KERR_CORRUPT), not
+ * an assertion.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/kerr.h"
+#include "server/core/mem.h"
+#include "server/core/snapshot_glue_int.h"
+#include "server/core/util.h"
+
+#define LOAD_BATCH_MAX 256 /* objects per hand-over */
+#define LOAD_QUEUE_MAX 64  /* batches waiting for the main thread */
+
+typedef struct load_item {
+    kobj_t *o;
+    uint32_t db;
+    uint32_t meta;
+    bool has_meta;
+} load_item_t;
+
+typedef struct load_batch {
+    struct load_batch *next;
+    size_t n;
+    load_item_t item[LOAD_BATCH_MAX];
+} load_batch_t;
+
+typedef struct load_ctx {
+    server_t *s;
+    const char *path;
+    int nthreads;
+    pthread_mutex_t mu;  /* guards everything below it */
+    pthread_cond_t ready; /* a batch was queued, or the load ended */
+    pthread_cond_t space; /* the queue shrank */
+    load_batch_t *head, *tail;
+    size_t queued;
+    bool done;
+    int rc;              /* snap_load's result */
+    atomic_bool stop;    /* the main thread found damage: decoders stop (read unlocked) */
+    char err[512];
+    load_batch_t *local[SNAP_THREADS_MAX]; /* per decoder thread; only that thread touches it */
+    snap_info_t info;
+} load_ctx_t;
+
+static void
+enqueue(load_ctx_t *l, load_batch_t *b)
+{
+    pthread_mutex_lock(&l->mu);
+    while (l->queued >= LOAD_QUEUE_MAX && !l->stop)
+        pthread_cond_wait(&l->space, &l->mu);
+    b->next = NULL;
+    if (l->tail)
+        l->tail->next = b;
+    else
+        l->head = b;
+    l->tail = b;
+    l->queued++;
+    pthread_cond_signal(&l->ready);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int
+build_fail(load_ctx_t *l, const snap_rec_t *rec, const char *what)
+{
+    pthread_mutex_lock(&l->mu);
+    if (!l->err[0])
+        snprintf(l->err, sizeof l->err, "snapshot %s: key '%.*s' (db %u): %s", l->path,
+                 (int)(rec->klen > 64 ? 64 : rec->klen), rec->key, rec->db, what);
+    pthread_mutex_unlock(&l->mu);
+    return KERR_CORRUPT;
+}
+
+static int
+obj_type_of(int snap_type)
+{
+    switch (snap_type) {
+    case SNAP_LIST: return OBJ_LIST;
+    case SNAP_HASH: return OBJ_HASH;
+    case SNAP_SET: return OBJ_SET;
+    case SNAP_ZSET: return OBJ_ZSET;
+    default: return -1;
+    }
+}
+
+/* Builds the object of a collection record through its type's create/add ops. */
+static int
+build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out)
+{
+    int type = obj_type_of(rec->type);
+    const obj_type_ops_t *ops = type >= 0 ? obj_ops(type) : NULL;
+    if (!ops || !ops->create || !ops->add)
+        return build_fail(l, rec, "a type this server does not have");
+    uint64_t elems = rec->type == SNAP_HASH ? rec->count * 2 : rec->count;
+    int enc;
+    void *ptr = ops->create(elems, &enc);
+    snap_rec_t it = *rec;
+    const char *p;
+    size_t n;
+    double score = 0;
+    int r;
+    while ((r = snap_rec_next(&it, &p, &n, &score)) == 1) {
+        if ((r = ops->add(&ptr, &enc, p, n, score)) < 0)
+            break;
+    }
+    if (r < 0) {
+        ops->free(ptr, enc);
+        return build_fail(l, rec, r == KERR_CORRUPT ? "malformed elements"
+                                                    : "an element the type refuses (duplicate?)");
+    }
+    *out = obj_new_ptr(type, enc, rec->key, rec->klen, ptr, rec->expire_ms);
+    return 0;
+}
+
+/* snap_apply_cb, on a decoder thread. */
+static int
+apply_cb(void *ctx, int thread, const snap_rec_t *rec)
+{
+    load_ctx_t *l = ctx;
+    if (l->stop)
+        return KERR_CORRUPT;
+    if ((int64_t)rec->db >= (int64_t)l->s->cfg.databases)
+        return build_fail(l, rec, "database index beyond the configured databases");
+    kobj_t *o = NULL;
+    if (rec->type == SNAP_STRING) {
+        snap_rec_t it = *rec;
+        const char *v;
+        size_t vlen;
+        if (snap_rec_next(&it, &v, &vlen, NULL) != 1)
+            return build_fail(l, rec, "a string without a value");
+        o = obj_new_str(rec->key, rec->klen, v, vlen, rec->expire_ms);
+    } else {
+        int rc = build_collection(l, rec, &o);
+        if (rc < 0)
+            return rc;
+    }
+    load_batch_t *b = l->local[thread];
+    if (!b) {
+        b = kmalloc(sizeof *b);
+        b->n = 0;
+        l->local[thread] = b;
+    }
+    b->item[b->n++] = (load_item_t){o, rec->db, rec->meta, rec->has_meta != 0};
+    if (b->n == LOAD_BATCH_MAX) {
+        l->local[thread] = NULL;
+        enqueue(l, b);
+    }
+    return 0;
+}
+
+static void *
+loader_main(void *arg)
+{
+    load_ctx_t *l = arg;
+    char err[512] = "";
+    int rc = snap_load(l->path, l->nthreads, apply_cb, l, &l->info, err, sizeof err);
+    for (int i = 0; i < SNAP_THREADS_MAX; i++) { /* the decoders are done: flush their rests */
+        if (l->local[i]) {
+            enqueue(l, l->local[i]);
+            l->local[i] = NULL;
+        }
+    }
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    if (rc < 0 && !l->err[0])
+        snprintf(l->err, sizeof l->err, "%s", err[0] ? err : kerr_str(rc));
+    l->done = true;
+    pthread_cond_signal(&l->ready);
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* Main thread: insert one batch; a duplicate key stops the load (the objects are freed). */
+static int
+insert_batch(load_ctx_t *l, load_batch_t *b, int rc)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        load_item_t *it = &b->item[i];
+        db_t *db = l->s->dbs[it->db];
+        size_t klen;
+        const char *key = obj_key(it->o, &klen);
+        if (rc < 0 || db_find(db, key, klen)) {
+            if (rc == 0) {
+                pthread_mutex_lock(&l->mu);
+                snprintf(l->err, sizeof l->err, "snapshot %s: key '%.*s' (db %u) appears twice",
+                         l->path, (int)(klen > 64 ? 64 : klen), key, it->db);
+                l->stop = true;
+                pthread_cond_broadcast(&l->space);
+                pthread_mutex_unlock(&l->mu);
+                rc = KERR_CORRUPT;
+            }
+            obj_free(it->o);
+            continue;
+        }
+        db_add(db, it->o);
+        if (it->has_meta)
+            obj_set_lru(it->o, it->meta); /* db_add touched it: put the saved access back */
+    }
+    kfree(b);
+    return rc;
+}
+
+int
+snapshot_load_file(server_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
+                   size_t errlen)
+{
+    load_ctx_t *l = kcalloc(1, sizeof *l);
+    l->s = s;
+    l->path = path;
+    l->nthreads = nthreads < 1 ? 1 : nthreads > SNAP_THREADS_MAX ? SNAP_THREADS_MAX : nthreads;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->ready, NULL);
+    pthread_cond_init(&l->space, NULL);
+    pthread_t tid;
+    int rc = 0;
+    int e = pthread_create(&tid, NULL, loader_main, l);
+    if (e) {
+        snprintf(err, errlen, "snapshot %s: starting the loader: %s", path, strerror(e));
+        rc = KERR_SYS(e);
+        goto out;
+    }
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->head && !l->done)
+            pthread_cond_wait(&l->ready, &l->mu);
+        load_batch_t *b = l->head;
+        if (!b)
+            break; /* done and drained */
+        l->head = NULL;
+        l->tail = NULL;
+        l->queued = 0;
+        pthread_cond_broadcast(&l->space);
+        pthread_mutex_unlock(&l->mu);
+        while (b) {
+            load_batch_t *next = b->next;
+            rc = insert_batch(l, b, rc);
+            b = next;
+        }
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(tid, NULL);
+    if (rc == 0)
+        rc = l->rc;
+    if (rc == 0 && info)
+        *info = l->info;
+    if (rc < 0)
+        snprintf(err, errlen, "%s", l->err[0] ? l->err : kerr_str(rc));
+out:
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->ready);
+    pthread_cond_destroy(&l->space);
+    kfree(l);
+    return rc;
+}

@@ -1,0 +1,357 @@
+/*
+ * snapshot_save.c - writing the keyspace as a snapshot: SAVE in the foreground, BGSAVE in a
+ * forked child (DESIGN.md section 5).
+ *
+ * The walk: snap_write() runs one part per writer thread; part p of n takes the index range
+ * [span*p/n, span*(p+1)/n) of every database's table (ht_walk_span/ht_walk_range), so the parts
+ * are disjoint and together cover every key once. The table must not change meanwhile: in the
+ * child it is a frozen copy; in SAVE the main thread waits inside snap_write().
+ *
+ * BGSAVE:
+ *   parent: wait until the log is durable through s->last_lsn_assigned (the LSN the snapshot
+ *           will claim: every effect up to it is in memory now, and a snapshot must never claim
+ *           effects a crash could take out of the log, or the log would restart with a gap);
+ *           fork; ht_set_resize_policy(0) while the child lives (fewer copy-on-write pages).
+ *   child:  dies with its parent (PR_SET_PDEATHSIG), closes the listening socket (a restarted
+ *           server must be able to bind), writes the file (snap_write: .tmp, fsync, rename,
+ *           directory fsync), sends a report through a pipe and _exit()s.
+ *   parent: snapshot_cron() reaps it (waitpid WNOHANG), reads the report, then retention.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/kerr.h"
+#include "server/core/mem.h"
+#include "server/core/snapshot_glue_int.h"
+#include "server/core/util.h"
+#include "server/ds/ht.h"
+#include "wal/wal.h"
+
+#define WAIT_LOG_MS_MAX 10000 /* longest SAVE/BGSAVE waits for the log to catch up */
+
+typedef struct save_ctx {
+    server_t *s;
+    uint32_t delay_ms; /* test hook: each part sleeps this long first (KEEL_DEBUG_SNAPSHOT_DELAY_MS) */
+} save_ctx_t;
+
+typedef struct walk_ctx {
+    snap_sink_t *sink;
+    uint32_t db;
+    bool zset;
+    int rc; /* first error; the walk skips the rest once set */
+} walk_ctx_t;
+
+static int
+snap_type_of(int type)
+{
+    switch (type) {
+    case OBJ_LIST: return SNAP_LIST;
+    case OBJ_HASH: return SNAP_HASH;
+    case OBJ_SET: return SNAP_SET;
+    case OBJ_ZSET: return SNAP_ZSET;
+    default: return 0;
+    }
+}
+
+static void
+put_elem_cb(void *ctx, const char *p, size_t n, double score)
+{
+    walk_ctx_t *w = ctx;
+    if (w->rc)
+        return;
+    w->rc = w->zset ? snap_put_zelem(w->sink, p, n, score) : snap_put_elem(w->sink, p, n);
+}
+
+static void
+put_key_cb(void *priv, void *entry)
+{
+    walk_ctx_t *w = priv;
+    const kobj_t *o = entry;
+    if (w->rc)
+        return;
+    size_t klen;
+    const char *key = obj_key(o, &klen);
+    int64_t expire = obj_expire(o) < 0 ? SNAP_NO_EXPIRE : obj_expire(o);
+    snap_sink_set_meta(w->sink, obj_lru(o));
+    int type = obj_type(o);
+    if (type == OBJ_STRING) {
+        size_t vlen;
+        const char *v = obj_str(o, &vlen);
+        w->rc = snap_put_string(w->sink, w->db, key, klen, expire, v, vlen);
+        return;
+    }
+    const obj_type_ops_t *ops = obj_ops(type);
+    int st = snap_type_of(type);
+    if (!ops || !st || !ops->count || !ops->each) {
+        w->rc = KERR_INVAL; /* a type the snapshot format cannot hold: refuse, never drop it */
+        return;
+    }
+    uint64_t count = ops->count(obj_ptr(o), obj_encoding(o));
+    if (type == OBJ_HASH)
+        count /= 2; /* each gives field and value: the record counts pairs */
+    w->rc = snap_put_begin(w->sink, st, w->db, key, klen, expire, count);
+    if (w->rc)
+        return;
+    w->zset = type == OBJ_ZSET;
+    ops->each(obj_ptr(o), obj_encoding(o), put_elem_cb, w);
+    if (!w->rc)
+        w->rc = snap_put_end(w->sink);
+}
+
+/* snap_produce_cb: part `part` of every database's table. */
+static int
+produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
+{
+    save_ctx_t *sc = ctx;
+    server_t *s = sc->s;
+    if (sc->delay_ms)
+        usleep(sc->delay_ms * 1000u);
+    walk_ctx_t w = {.sink = sink};
+    for (int d = 0; d < s->cfg.databases && !w.rc; d++) {
+        ht_t *t = s->dbs[d]->keys;
+        size_t span = ht_walk_span(t);
+        size_t from = span * (size_t)part / (size_t)nparts;
+        size_t to = span * (size_t)(part + 1) / (size_t)nparts;
+        w.db = (uint32_t)d;
+        if (from < to)
+            ht_walk_range(t, from, to, put_key_cb, &w);
+    }
+    return w.rc;
+}
+
+int
+snapshot_write_keyspace(server_t *s, const char *path, uint64_t lsn, int nthreads,
+                        uint32_t format_version, snap_write_stats_t *st, char *err, size_t errlen)
+{
+    const char *delay = getenv("KEEL_DEBUG_SNAPSHOT_DELAY_MS");
+    save_ctx_t sc = {.s = s, .delay_ms = delay ? (uint32_t)atoi(delay) : 0};
+    snap_write_opts_t o = {
+        .path = path,
+        .nthreads = nthreads < 1 ? 1 : nthreads > SNAP_THREADS_MAX ? SNAP_THREADS_MAX : nthreads,
+        .format_version = format_version,
+        .lsn = lsn,
+        .time_ms = util_time_ms(),
+    };
+    return snap_write(&o, produce_cb, &sc, st, err, errlen);
+}
+
+int
+snapshot_wait_log(server_t *s, char *err, size_t errlen)
+{
+    if (!s->wal)
+        return 0;
+    uint64_t target = s->last_lsn_assigned;
+    uint64_t t0 = util_mono_us();
+    if (wal_durable_lsn(s->wal) < target)
+        wal_sync_now(s->wal); /* async mode: do not wait for the next interval */
+    while (wal_durable_lsn(s->wal) < target) {
+        if (!wal_healthy(s->wal) || s->wal_refuse_reason) {
+            snprintf(err, errlen, "the transaction log failed, a snapshot would claim effects "
+                                  "it does not hold");
+            return KERR_FAILED;
+        }
+        if (util_mono_us() - t0 > WAIT_LOG_MS_MAX * 1000ull) {
+            snprintf(err, errlen, "the log did not become durable through LSN %llu in %d ms",
+                     (unsigned long long)target, WAIT_LOG_MS_MAX);
+            return KERR_LIMIT;
+        }
+        usleep(100);
+    }
+    return 0;
+}
+
+static void
+report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st)
+{
+    rep->keys = st->keys;
+    rep->bytes_raw = st->bytes_raw;
+    rep->bytes_file = st->bytes_file;
+    rep->chunks = st->chunks;
+    rep->seconds = st->seconds;
+}
+
+int
+snapshot_save(server_t *s, char *err, size_t errlen)
+{
+    if (g_snap.child) {
+        snprintf(err, errlen, "Background save already in progress");
+        return KERR_EXISTS;
+    }
+    char dir[SNAPSHOT_PATH_MAX], path[SNAPSHOT_PATH_MAX];
+    int rc = snapshot_wait_log(s, err, errlen);
+    if (rc == 0)
+        rc = snapshot_dir(s->cfg.dir, dir, sizeof dir, true);
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "can't create the snapshot directory: %s", kerr_str(rc));
+        return rc;
+    }
+    uint64_t lsn = s->last_lsn_assigned;
+    snapshot_path(s->cfg.dir, lsn, path, sizeof path);
+    int64_t start = util_time_ms();
+    g_snap.last_try_ms = start;
+    g_snap.wal_bytes_at_last = snapshot_wal_bytes(s);
+    uint64_t dirty = s->dirty;
+    snap_write_stats_t st = {0};
+    snap_child_report_t rep = {0};
+    server_log(LOG_NOTICE, "Saving a snapshot in the foreground (LSN %llu)", (unsigned long long)lsn);
+    rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
+                                 (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
+                                 sizeof rep.err);
+    rep.rc = rc;
+    report_from_stats(&rep, &st);
+    snapshot_done(s, &rep, lsn, start, dirty);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", rep.err);
+    return rc;
+}
+
+/* Private dirty memory of this process: the pages copy-on-write duplicated since the fork. */
+static uint64_t
+private_dirty_bytes(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0, v;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
+            kb += v;
+    fclose(f);
+    return kb * 1024;
+}
+
+static void __attribute__((noreturn))
+child_main(server_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a SIGKILLed server must not leave a writer behind */
+    if (getppid() != parent)
+        _exit(1);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (s->listen_fd > 0)
+        close(s->listen_fd);
+    snap_child_report_t rep = {0};
+    snap_write_stats_t st = {0};
+    rep.rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
+                                     (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
+                                     sizeof rep.err);
+    report_from_stats(&rep, &st);
+    rep.cow_bytes = private_dirty_bytes();
+    ssize_t n = write(fd, &rep, sizeof rep);
+    _exit(rep.rc == 0 && n == (ssize_t)sizeof rep ? 0 : 1);
+}
+
+int
+snapshot_bgsave(server_t *s, char *err, size_t errlen)
+{
+    if (g_snap.child) {
+        snprintf(err, errlen, "Background save already in progress");
+        return KERR_EXISTS;
+    }
+    char dir[SNAPSHOT_PATH_MAX], path[SNAPSHOT_PATH_MAX];
+    int rc = snapshot_wait_log(s, err, errlen);
+    if (rc == 0 && (rc = snapshot_dir(s->cfg.dir, dir, sizeof dir, true)) < 0)
+        snprintf(err, errlen, "can't create the snapshot directory: %s", kerr_str(rc));
+    if (rc < 0)
+        return rc;
+    uint64_t lsn = s->last_lsn_assigned;
+    snapshot_path(s->cfg.dir, lsn, path, sizeof path);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return KERR_SYS(errno);
+    }
+    g_snap.wal_bytes_at_last = snapshot_wal_bytes(s);
+    pid_t parent = getpid();
+    uint64_t t0 = util_mono_us();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        snprintf(err, errlen, "fork: %s", strerror(e));
+        return KERR_SYS(e);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(s, fds[1], parent, path, lsn);
+    }
+    close(fds[1]);
+    ht_set_resize_policy(0);
+    g_snap.child = pid;
+    g_snap.child_fd = fds[0];
+    g_snap.child_lsn = lsn;
+    g_snap.child_start_ms = util_time_ms();
+    g_snap.child_dirty = s->dirty;
+    g_snap.last_try_ms = g_snap.child_start_ms;
+    server_log(LOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
+               (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
+    return 0;
+}
+
+/* The child ended (status from waitpid): read its report, record the result. */
+static void
+child_reaped(server_t *s, int status)
+{
+    snap_child_report_t rep = {0};
+    ssize_t n = read(g_snap.child_fd, &rep, sizeof rep);
+    close(g_snap.child_fd);
+    g_snap.child_fd = -1;
+    g_snap.child = 0;
+    ht_set_resize_policy(1);
+    if (n != (ssize_t)sizeof rep || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (n != (ssize_t)sizeof rep) {
+            rep.rc = KERR_FAILED;
+            if (WIFSIGNALED(status))
+                snprintf(rep.err, sizeof rep.err, "the snapshot child was killed by signal %d",
+                         WTERMSIG(status));
+            else
+                snprintf(rep.err, sizeof rep.err, "the snapshot child exited with status %d",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        } else if (rep.rc == 0) {
+            rep.rc = KERR_FAILED;
+        }
+        char path[SNAPSHOT_PATH_MAX + 8];
+        snapshot_path(s->cfg.dir, g_snap.child_lsn, path, SNAPSHOT_PATH_MAX);
+        strcat(path, ".tmp");
+        unlink(path); /* a killed child leaves its .tmp behind */
+    }
+    snapshot_done(s, &rep, g_snap.child_lsn, g_snap.child_start_ms, g_snap.child_dirty);
+}
+
+int
+snapshot_reap(server_t *s)
+{
+    if (!g_snap.child)
+        return 0;
+    int status;
+    pid_t r = waitpid(g_snap.child, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return 0;
+    if (r < 0)
+        status = 0xff00; /* lost (ECHILD): reported as a failure */
+    child_reaped(s, status);
+    return 1;
+}
+
+void
+snapshot_stop(server_t *s)
+{
+    if (!g_snap.child)
+        return;
+    kill(g_snap.child, SIGKILL);
+    int status;
+    while (waitpid(g_snap.child, &status, 0) < 0 && errno == EINTR)
+        ;
+    server_log(LOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)g_snap.child);
+    child_reaped(s, status);
+}
