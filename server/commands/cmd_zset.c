@@ -25,8 +25,7 @@
 /* ---- shared helpers (cmd_zset_int.h) ---- */
 
 void
-zvec_push(zvec_t *z, const void *m, size_t n, double score)
-{
+zvec_push(zvec_t *z, const void *m, size_t n, double score) {
     if (z->n == z->cap) {
         z->cap = z->cap ? z->cap * 2 : 16;
         z->v = krealloc(z->v, z->cap * sizeof *z->v);
@@ -37,8 +36,7 @@ zvec_push(zvec_t *z, const void *m, size_t n, double score)
 }
 
 void
-zvec_free(zvec_t *z)
-{
+zvec_free(zvec_t *z) {
     for (size_t i = 0; i < z->n; i++)
         kfree((void *)z->v[i].m);
     kfree(z->v);
@@ -46,36 +44,31 @@ zvec_free(zvec_t *z)
 }
 
 static int
-buf_elem_cmp(const void *a, const void *b)
-{
+buf_elem_cmp(const void *a, const void *b) {
     const zset_buf_elem_t *x = a, *y = b;
     return zset_elem_cmp(x->score, x->m, x->n, y->score, y->m, y->n);
 }
 
 void
-zvec_sort(zvec_t *z)
-{
+zvec_sort(zvec_t *z) {
     if (z->n > 1)
         qsort(z->v, z->n, sizeof *z->v, buf_elem_cmp);
 }
 
 zset_limits_t
-zcmd_limits(const client_t *c)
-{
+zcmd_limits(const client_t *c) {
     const server_config_t *cfg = &c->srv->cfg;
     return (zset_limits_t){(size_t)cfg->zset_max_listpack_entries,
                            (size_t)cfg->zset_max_listpack_value};
 }
 
 bool
-zcmd_arg_is(const karg_t *a, const char *word)
-{
+zcmd_arg_is(const karg_t *a, const char *word) {
     return util_eq_nocase(a->p, a->n, word);
 }
 
 kobj_t *
-zcmd_lookup_read(client_t *c, const karg_t *key, bool *err)
-{
+zcmd_lookup_read(client_t *c, const karg_t *key, bool *err) {
     *err = false;
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     if (!o) {
@@ -92,8 +85,7 @@ zcmd_lookup_read(client_t *c, const karg_t *key, bool *err)
 }
 
 kobj_t *
-zcmd_lookup_write(client_t *c, const karg_t *key, bool *err)
-{
+zcmd_lookup_write(client_t *c, const karg_t *key, bool *err) {
     *err = false;
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     if (o && obj_type(o) != OBJ_ZSET) {
@@ -105,8 +97,7 @@ zcmd_lookup_write(client_t *c, const karg_t *key, bool *err)
 }
 
 void
-zcmd_changed(client_t *c, const karg_t *key, const char *event, bool delete_now)
-{
+zcmd_changed(client_t *c, const karg_t *key, const char *event, bool delete_now) {
     srv_key_modified(c->srv, c->db, key->p, key->n);
     srv_notify(c->srv, NOTIFY_ZSET, event, key->p, key->n, c->db_id);
     if (delete_now) {
@@ -116,8 +107,7 @@ zcmd_changed(client_t *c, const karg_t *key, const char *event, bool delete_now)
 }
 
 void
-zcmd_reply_elem(client_t *c, const uint8_t *m, size_t n, double score, bool withscores)
-{
+zcmd_reply_elem(client_t *c, const uint8_t *m, size_t n, double score, bool withscores) {
     if (withscores && c->resp >= 3)
         reply_array(c, 2);
     reply_bulk(c, (const char *)m, n);
@@ -126,8 +116,7 @@ zcmd_reply_elem(client_t *c, const uint8_t *m, size_t n, double score, bool with
 }
 
 void
-zcmd_reply_elems(client_t *c, const zset_buf_elem_t *v, size_t n, bool withscores, bool reverse)
-{
+zcmd_reply_elems(client_t *c, const zset_buf_elem_t *v, size_t n, bool withscores, bool reverse) {
     reply_array(c, (long long)((withscores && c->resp < 3) ? 2 * n : n));
     for (size_t i = 0; i < n; i++) {
         const zset_buf_elem_t *e = &v[reverse ? n - 1 - i : i];
@@ -136,8 +125,7 @@ zcmd_reply_elems(client_t *c, const zset_buf_elem_t *v, size_t n, bool withscore
 }
 
 void
-zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event)
-{
+zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event) {
     zvec_sort(res);
     db_lookup(c->db, dst->p, dst->n, DB_LOOKUP_NOTOUCH); /* an expired dst goes first (DEL) */
     if (res->n == 0) {
@@ -159,8 +147,7 @@ zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event)
 }
 
 static bool
-parse_long(client_t *c, const karg_t *a, long long *v)
-{
+parse_long(client_t *c, const karg_t *a, long long *v) {
     if (!util_parse_ll(a->p, a->n, v)) {
         reply_err(c, ERR_NOT_INT);
         return false;
@@ -172,8 +159,7 @@ parse_long(client_t *c, const karg_t *a, long long *v)
  * whatever strtod takes whole, NaN refused. So "(" alone is an exclusive 0 and leading spaces
  * pass, quirks clients may rely on. */
 static bool
-parse_score_bound(const karg_t *a, double *v, int *exclusive)
-{
+parse_score_bound(const karg_t *a, double *v, int *exclusive) {
     const char *p = a->p;
     size_t n = a->n;
     *exclusive = n > 0 && p[0] == '(';
@@ -194,14 +180,12 @@ parse_score_bound(const karg_t *a, double *v, int *exclusive)
 }
 
 static bool
-parse_score_range(const karg_t *min, const karg_t *max, zsl_range_t *r)
-{
+parse_score_range(const karg_t *min, const karg_t *max, zsl_range_t *r) {
     return parse_score_bound(min, &r->min, &r->minex) && parse_score_bound(max, &r->max, &r->maxex);
 }
 
 static bool
-parse_lex_range(const karg_t *min, const karg_t *max, zsl_lex_range_t *r)
-{
+parse_lex_range(const karg_t *min, const karg_t *max, zsl_lex_range_t *r) {
     return zsl_parse_lex_bound(min->p, min->n, &r->min) == 0 &&
            zsl_parse_lex_bound(max->p, max->n, &r->max) == 0;
 }
@@ -214,8 +198,7 @@ static const char *const ERR_NAN = "ERR resulting score is not a number (NaN)";
 
 /* Parses the option words; returns the index of the first score, or -1 after replying. */
 static int
-zadd_options(client_t *c, int *in, bool *ch)
-{
+zadd_options(client_t *c, int *in, bool *ch) {
     int i = 2;
     for (; i < c->argc; i++) {
         const karg_t *a = &c->argv[i];
@@ -239,8 +222,7 @@ zadd_options(client_t *c, int *in, bool *ch)
         reply_err(c, ERR_SYNTAX);
         return -1;
     }
-    bool nx = *in & ZADD_IN_NX, xx = *in & ZADD_IN_XX, gt = *in & ZADD_IN_GT,
-         lt = *in & ZADD_IN_LT;
+    bool nx = *in & ZADD_IN_NX, xx = *in & ZADD_IN_XX, gt = *in & ZADD_IN_GT, lt = *in & ZADD_IN_LT;
     if (nx && xx) {
         reply_err(c, "ERR XX and NX options at the same time are not compatible");
         return -1;
@@ -259,8 +241,7 @@ zadd_options(client_t *c, int *in, bool *ch)
 /* Creates the key when missing (unless XX); NULL after replying, or when there is nothing to do
  * (*skip). */
 static kobj_t *
-zadd_target(client_t *c, int in, size_t elements, size_t maxlen, bool *skip)
-{
+zadd_target(client_t *c, int in, size_t elements, size_t maxlen, bool *skip) {
     bool err;
     *skip = false;
     kobj_t *o = zcmd_lookup_write(c, &c->argv[1], &err);
@@ -281,8 +262,7 @@ zadd_target(client_t *c, int in, size_t elements, size_t maxlen, bool *skip)
 }
 
 static void
-zadd_generic(client_t *c, int in)
-{
+zadd_generic(client_t *c, int in) {
     bool ch = false;
     int first = zadd_options(c, &in, &ch);
     if (first < 0)
@@ -339,23 +319,20 @@ done:
 }
 
 static void
-cmd_zadd(client_t *c)
-{
+cmd_zadd(client_t *c) {
     zadd_generic(c, 0);
 }
 
 /* ZINCRBY key increment member is ZADD key INCR increment member. */
 static void
-cmd_zincrby(client_t *c)
-{
+cmd_zincrby(client_t *c) {
     zadd_generic(c, ZADD_IN_INCR);
 }
 
 /* ---- ZREM, ZCARD, ZSCORE, ZMSCORE, ZCOUNT, ZLEXCOUNT, ZRANK ---- */
 
 static void
-cmd_zrem(client_t *c)
-{
+cmd_zrem(client_t *c) {
     bool err;
     kobj_t *o = zcmd_lookup_write(c, &c->argv[1], &err);
     if (err)
@@ -381,8 +358,7 @@ cmd_zrem(client_t *c)
 }
 
 static void
-cmd_zcard(client_t *c)
-{
+cmd_zcard(client_t *c) {
     bool err;
     kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
     if (!err)
@@ -390,8 +366,7 @@ cmd_zcard(client_t *c)
 }
 
 static void
-cmd_zscore(client_t *c)
-{
+cmd_zscore(client_t *c) {
     bool err;
     kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
     if (err)
@@ -404,8 +379,7 @@ cmd_zscore(client_t *c)
 }
 
 static void
-cmd_zmscore(client_t *c)
-{
+cmd_zmscore(client_t *c) {
     bool err;
     kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
     if (err)
@@ -421,8 +395,7 @@ cmd_zmscore(client_t *c)
 }
 
 static void
-cmd_zcount(client_t *c)
-{
+cmd_zcount(client_t *c) {
     zsl_range_t r;
     if (!parse_score_range(&c->argv[2], &c->argv[3], &r)) {
         reply_err(c, ERR_SCORE_RANGE);
@@ -435,8 +408,7 @@ cmd_zcount(client_t *c)
 }
 
 static void
-cmd_zlexcount(client_t *c)
-{
+cmd_zlexcount(client_t *c) {
     zsl_lex_range_t r;
     if (!parse_lex_range(&c->argv[2], &c->argv[3], &r)) {
         reply_err(c, ERR_LEX_RANGE);
@@ -449,8 +421,7 @@ cmd_zlexcount(client_t *c)
 }
 
 static void
-zrank_generic(client_t *c, bool rev)
-{
+zrank_generic(client_t *c, bool rev) {
     if (c->argc > 4) {
         reply_err_arity(c, rev ? "zrevrank" : "zrank");
         return;
@@ -484,14 +455,12 @@ zrank_generic(client_t *c, bool rev)
 }
 
 static void
-cmd_zrank(client_t *c)
-{
+cmd_zrank(client_t *c) {
     zrank_generic(c, false);
 }
 
 static void
-cmd_zrevrank(client_t *c)
-{
+cmd_zrevrank(client_t *c) {
     zrank_generic(c, true);
 }
 
@@ -503,8 +472,8 @@ enum { ZR_DIR_AUTO, ZR_DIR_FWD, ZR_DIR_REV };
 typedef struct zrange_args {
     int type, dir;
     bool withscores, has_limit;
-    long long offset, limit;   /* LIMIT; limit < 0 means all */
-    long long start, end;      /* rank ranges */
+    long long offset, limit; /* LIMIT; limit < 0 means all */
+    long long start, end;    /* rank ranges */
     zsl_range_t score;
     zsl_lex_range_t lex;
 } zrange_args_t;
@@ -519,8 +488,7 @@ typedef struct zrange_out {
 } zrange_out_t;
 
 static void
-out_emit(zrange_out_t *out, const zset_elem_t *e)
-{
+out_emit(zrange_out_t *out, const zset_elem_t *e) {
     if (out->store)
         zvec_push(&out->res, e->m, e->n, e->score);
     else
@@ -530,8 +498,7 @@ out_emit(zrange_out_t *out, const zset_elem_t *e)
 
 /* Step 1 of Valkey's zrangeGenericCommand: options after key min max; false after replying. */
 static bool
-zrange_options(client_t *c, int from, bool store, zrange_args_t *a)
-{
+zrange_options(client_t *c, int from, bool store, zrange_args_t *a) {
     a->limit = -1;
     for (int j = from; j < c->argc; j++) {
         int left = c->argc - j - 1;
@@ -573,8 +540,7 @@ zrange_options(client_t *c, int from, bool store, zrange_args_t *a)
 
 /* Step 2: the range itself; for REV score and lex ranges the arguments come as max, min. */
 static bool
-zrange_parse_range(client_t *c, int key_idx, zrange_args_t *a)
-{
+zrange_parse_range(client_t *c, int key_idx, zrange_args_t *a) {
     const karg_t *min = &c->argv[key_idx + 1], *max = &c->argv[key_idx + 2];
     if (a->dir == ZR_DIR_REV && a->type != ZR_RANK) {
         const karg_t *t = min;
@@ -597,8 +563,7 @@ zrange_parse_range(client_t *c, int key_idx, zrange_args_t *a)
 }
 
 static void
-zrange_by_rank(zrange_out_t *out, kobj_t *o, const zrange_args_t *a)
-{
+zrange_by_rank(zrange_out_t *out, kobj_t *o, const zrange_args_t *a) {
     long long len = (long long)zset_len(o), start = a->start, end = a->end;
     if (start < 0)
         start += len;
@@ -620,8 +585,7 @@ zrange_by_rank(zrange_out_t *out, kobj_t *o, const zrange_args_t *a)
 /* BYSCORE and BYLEX: skip `offset` elements of the range, then emit up to `limit` (negative:
  * all). A negative offset gives nothing, as in Valkey. */
 static void
-zrange_by_range(zrange_out_t *out, kobj_t *o, const zrange_args_t *a)
-{
+zrange_by_range(zrange_out_t *out, kobj_t *o, const zrange_args_t *a) {
     bool rev = a->dir == ZR_DIR_REV;
     long long offset = a->offset, limit = a->limit;
     if (offset < 0 || (offset > 0 && (uint64_t)offset >= zset_len(o)))
@@ -649,8 +613,7 @@ zrange_by_range(zrange_out_t *out, kobj_t *o, const zrange_args_t *a)
 
 /* key_idx: the source key's index (1, or 2 for ZRANGESTORE whose argv[1] is the destination). */
 static void
-zrange_generic(client_t *c, int key_idx, bool store, int type, int dir)
-{
+zrange_generic(client_t *c, int key_idx, bool store, int type, int dir) {
     zrange_args_t a = {.type = type, .dir = dir};
     if (!zrange_options(c, key_idx + 3, store, &a) || !zrange_parse_range(c, key_idx, &a))
         return;
@@ -679,52 +642,44 @@ zrange_generic(client_t *c, int key_idx, bool store, int type, int dir)
 }
 
 static void
-cmd_zrange(client_t *c)
-{
+cmd_zrange(client_t *c) {
     zrange_generic(c, 1, false, ZR_AUTO, ZR_DIR_AUTO);
 }
 
 static void
-cmd_zrangestore(client_t *c)
-{
+cmd_zrangestore(client_t *c) {
     zrange_generic(c, 2, true, ZR_AUTO, ZR_DIR_AUTO);
 }
 
 static void
-cmd_zrevrange(client_t *c)
-{
+cmd_zrevrange(client_t *c) {
     zrange_generic(c, 1, false, ZR_RANK, ZR_DIR_REV);
 }
 
 static void
-cmd_zrangebyscore(client_t *c)
-{
+cmd_zrangebyscore(client_t *c) {
     zrange_generic(c, 1, false, ZR_SCORE, ZR_DIR_FWD);
 }
 
 static void
-cmd_zrevrangebyscore(client_t *c)
-{
+cmd_zrevrangebyscore(client_t *c) {
     zrange_generic(c, 1, false, ZR_SCORE, ZR_DIR_REV);
 }
 
 static void
-cmd_zrangebylex(client_t *c)
-{
+cmd_zrangebylex(client_t *c) {
     zrange_generic(c, 1, false, ZR_LEX, ZR_DIR_FWD);
 }
 
 static void
-cmd_zrevrangebylex(client_t *c)
-{
+cmd_zrevrangebylex(client_t *c) {
     zrange_generic(c, 1, false, ZR_LEX, ZR_DIR_REV);
 }
 
 /* ---- ZREMRANGEBYRANK / BYSCORE / BYLEX ---- */
 
 static void
-zremrange_generic(client_t *c, int type)
-{
+zremrange_generic(client_t *c, int type) {
     long long start = 0, end = 0;
     zsl_range_t r;
     zsl_lex_range_t lex;
@@ -777,20 +732,17 @@ zremrange_generic(client_t *c, int type)
 }
 
 static void
-cmd_zremrangebyrank(client_t *c)
-{
+cmd_zremrangebyrank(client_t *c) {
     zremrange_generic(c, ZR_RANK);
 }
 
 static void
-cmd_zremrangebyscore(client_t *c)
-{
+cmd_zremrangebyscore(client_t *c) {
     zremrange_generic(c, ZR_SCORE);
 }
 
 static void
-cmd_zremrangebylex(client_t *c)
-{
+cmd_zremrangebylex(client_t *c) {
     zremrange_generic(c, ZR_LEX);
 }
 
@@ -802,8 +754,7 @@ typedef struct zscan_state {
 } zscan_state_t;
 
 static void
-zscan_cb(void *ctx, const uint8_t *m, size_t n, double score)
-{
+zscan_cb(void *ctx, const uint8_t *m, size_t n, double score) {
     zscan_state_t *s = ctx;
     if (s->pattern && !util_glob_match(s->pattern->p, s->pattern->n, (const char *)m, n, false))
         return;
@@ -812,8 +763,7 @@ zscan_cb(void *ctx, const uint8_t *m, size_t n, double score)
 
 /* MATCH, COUNT, NOSCORES; false after replying. */
 static bool
-zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores)
-{
+zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores) {
     for (int i = 3; i < c->argc;) {
         const karg_t *opt = &c->argv[i];
         int left = c->argc - i;
@@ -842,8 +792,7 @@ zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores)
 
 /* Valkey reads the cursor with strtoull, which takes a sign too. */
 static bool
-parse_cursor(const karg_t *a, unsigned long long *cursor)
-{
+parse_cursor(const karg_t *a, unsigned long long *cursor) {
     bool neg = a->n > 1 && a->p[0] == '-', pos = a->n > 1 && a->p[0] == '+';
     if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
         return false;
@@ -853,8 +802,7 @@ parse_cursor(const karg_t *a, unsigned long long *cursor)
 }
 
 static void
-cmd_zscan(client_t *c)
-{
+cmd_zscan(client_t *c) {
     unsigned long long cursor;
     if (!parse_cursor(&c->argv[2], &cursor)) {
         reply_err(c, "ERR invalid cursor");

@@ -31,8 +31,7 @@
 
 /* Keys argv[first .. first+numkeys) where numkeys is argv[first-1]; -1 on bad syntax. */
 static int
-numkeys_at(int argc, karg_t *argv, int first, int *idx, int max, int n)
-{
+numkeys_at(int argc, karg_t *argv, int first, int *idx, int max, int n) {
     long long numkeys;
     if (first - 1 >= argc || !util_parse_ll(argv[first - 1].p, argv[first - 1].n, &numkeys) ||
         numkeys < 1 || numkeys > argc - first)
@@ -44,15 +43,13 @@ numkeys_at(int argc, karg_t *argv, int first, int *idx, int max, int n)
 
 /* ZUNION, ZINTER, ZDIFF, ZINTERCARD, ZMPOP: numkeys key [key ...] ... */
 int
-zcmd_keys_numkeys1(int argc, karg_t *argv, int *idx, int max)
-{
+zcmd_keys_numkeys1(int argc, karg_t *argv, int *idx, int max) {
     return numkeys_at(argc, argv, 2, idx, max, 0);
 }
 
 /* ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE: destination numkeys key [key ...] ... */
 int
-zcmd_keys_store(int argc, karg_t *argv, int *idx, int max)
-{
+zcmd_keys_store(int argc, karg_t *argv, int *idx, int max) {
     if (max < 1 || argc < 2)
         return -1;
     idx[0] = 1;
@@ -61,8 +58,7 @@ zcmd_keys_store(int argc, karg_t *argv, int *idx, int max)
 
 /* BZMPOP timeout numkeys key [key ...] ... */
 int
-zcmd_keys_bzmpop(int argc, karg_t *argv, int *idx, int max)
-{
+zcmd_keys_bzmpop(int argc, karg_t *argv, int *idx, int max) {
     return numkeys_at(argc, argv, 3, idx, max, 0);
 }
 
@@ -70,8 +66,7 @@ zcmd_keys_bzmpop(int argc, karg_t *argv, int *idx, int max)
 
 /* Logs the pop that happened as ZPOPMIN/ZPOPMAX key [count]. */
 static void
-log_pop(client_t *c, const karg_t *key, bool max, long long count)
-{
+log_pop(client_t *c, const karg_t *key, bool max, long long count) {
     char num[UTIL_LL_STR_MAX];
     karg_t argv[3] = {{max ? "ZPOPMAX" : "ZPOPMIN", 7}, *key, {num, 0}};
     argv[2].n = (size_t)util_ll2str(num, sizeof num, count);
@@ -82,8 +77,7 @@ log_pop(client_t *c, const karg_t *key, bool max, long long count)
  * pairs in RESP3 with a count), BZPOP* (key then flat), Z/BZMPOP (key then nested pairs). */
 static void
 zpop_key(client_t *c, const karg_t *key, kobj_t *o, bool max, bool emitkey, long long count,
-         bool nested)
-{
+         bool nested) {
     long long len = (long long)zset_len(o);
     long long n = count > len ? len : count;
     if (!nested && !emitkey) {
@@ -114,8 +108,7 @@ zpop_key(client_t *c, const karg_t *key, kobj_t *o, bool max, bool emitkey, long
 
 /* The first key holding a sorted set, or -1 (none) or -2 (WRONGTYPE replied). */
 static int
-first_nonempty(client_t *c, const karg_t *keys, int nkeys, kobj_t **o)
-{
+first_nonempty(client_t *c, const karg_t *keys, int nkeys, kobj_t **o) {
     for (int i = 0; i < nkeys; i++) {
         bool err;
         *o = zcmd_lookup_write(c, &keys[i], &err);
@@ -128,8 +121,7 @@ first_nonempty(client_t *c, const karg_t *keys, int nkeys, kobj_t **o)
 }
 
 static void
-zpop_minmax(client_t *c, bool max)
-{
+zpop_minmax(client_t *c, bool max) {
     if (c->argc > 3) {
         reply_err(c, ERR_SYNTAX);
         return;
@@ -152,20 +144,17 @@ zpop_minmax(client_t *c, bool max)
 }
 
 void
-zcmd_zpopmin(client_t *c)
-{
+zcmd_zpopmin(client_t *c) {
     zpop_minmax(c, false);
 }
 
 void
-zcmd_zpopmax(client_t *c)
-{
+zcmd_zpopmax(client_t *c) {
     zpop_minmax(c, true);
 }
 
 static void
-block_timeout_reply(client_t *c)
-{
+block_timeout_reply(client_t *c) {
     reply_null_array(c);
 }
 
@@ -173,8 +162,7 @@ block_timeout_reply(client_t *c)
  * count -1: BZPOPMIN/BZPOPMAX's single flat pop. */
 static void
 bzpop_serve(client_t *c, const karg_t *keys, int nkeys, bool max, long long count,
-            int64_t deadline_ms)
-{
+            int64_t deadline_ms) {
     kobj_t *o;
     int k = first_nonempty(c, keys, nkeys, &o);
     if (k == -2)
@@ -192,8 +180,7 @@ bzpop_serve(client_t *c, const karg_t *keys, int nkeys, bool max, long long coun
 }
 
 static void
-bzpop_minmax(client_t *c, bool max)
-{
+bzpop_minmax(client_t *c, bool max) {
     int64_t deadline;
     if (block_parse_timeout(c, &c->argv[c->argc - 1], &deadline) < 0)
         return;
@@ -201,21 +188,18 @@ bzpop_minmax(client_t *c, bool max)
 }
 
 void
-zcmd_bzpopmin(client_t *c)
-{
+zcmd_bzpopmin(client_t *c) {
     bzpop_minmax(c, false);
 }
 
 void
-zcmd_bzpopmax(client_t *c)
-{
+zcmd_bzpopmax(client_t *c) {
     bzpop_minmax(c, true);
 }
 
 /* ZMPOP numkeys key... MIN|MAX [COUNT n] and BZMPOP timeout numkeys key... (numkeys_idx 2). */
 static void
-zmpop_generic(client_t *c, int numkeys_idx, bool blocking)
-{
+zmpop_generic(client_t *c, int numkeys_idx, bool blocking) {
     long long numkeys, count = -1;
     const char *nk_err = "ERR numkeys should be greater than 0";
     if (!util_parse_ll(c->argv[numkeys_idx].p, c->argv[numkeys_idx].n, &numkeys) || numkeys < 1) {
@@ -266,14 +250,12 @@ zmpop_generic(client_t *c, int numkeys_idx, bool blocking)
 }
 
 void
-zcmd_zmpop(client_t *c)
-{
+zcmd_zmpop(client_t *c) {
     zmpop_generic(c, 1, false);
 }
 
 void
-zcmd_bzmpop(client_t *c)
-{
+zcmd_bzmpop(client_t *c) {
     zmpop_generic(c, 2, true);
 }
 
@@ -282,8 +264,7 @@ zcmd_bzmpop(client_t *c)
 /* Distinct random ranks below size, count of them (count < size), by rejection on a small open
  * hash of the ranks taken: used when count is small next to size. */
 static void
-pick_sparse(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscores)
-{
+pick_sparse(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscores) {
     size_t cap = 16;
     while (cap < count * 2)
         cap *= 2;
@@ -307,8 +288,7 @@ pick_sparse(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscor
 
 /* count of size ranks from a partial Fisher-Yates shuffle: used when count is near size. */
 static void
-pick_dense(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscores)
-{
+pick_dense(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscores) {
     uint64_t *idx = kmalloc(size * sizeof *idx);
     for (uint64_t i = 0; i < size; i++)
         idx[i] = i;
@@ -325,8 +305,7 @@ pick_dense(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscore
 }
 
 static void
-zrandmember_count(client_t *c, long long l, bool withscores)
-{
+zrandmember_count(client_t *c, long long l, bool withscores) {
     bool err;
     kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
     if (err)
@@ -360,8 +339,7 @@ zrandmember_count(client_t *c, long long l, bool withscores)
 }
 
 void
-zcmd_zrandmember(client_t *c)
-{
+zcmd_zrandmember(client_t *c) {
     if (c->argc >= 3) {
         long long l;
         if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &l)) {
@@ -420,8 +398,7 @@ typedef struct src_iter {
 } src_iter_t;
 
 static void
-src_iter_init(src_iter_t *it, const zsrc_t *s)
-{
+src_iter_init(src_iter_t *it, const zsrc_t *s) {
     it->s = s;
     if (!s->o)
         return;
@@ -434,8 +411,7 @@ src_iter_init(src_iter_t *it, const zsrc_t *s)
 }
 
 static bool
-src_iter_next(src_iter_t *it, zset_elem_t *e)
-{
+src_iter_next(src_iter_t *it, zset_elem_t *e) {
     if (!it->s->o)
         return false;
     if (obj_type(it->s->o) == OBJ_ZSET)
@@ -449,15 +425,13 @@ src_iter_next(src_iter_t *it, zset_elem_t *e)
 }
 
 static void
-src_iter_done(src_iter_t *it)
-{
+src_iter_done(src_iter_t *it) {
     if (it->s->o && obj_type(it->s->o) == OBJ_SET)
         set_iter_done(&it->si);
 }
 
 static bool
-src_find(const zsrc_t *s, const uint8_t *m, size_t n, double *score)
-{
+src_find(const zsrc_t *s, const uint8_t *m, size_t n, double *score) {
     if (!s->o)
         return false;
     if (obj_type(s->o) == OBJ_ZSET)
@@ -468,8 +442,7 @@ src_find(const zsrc_t *s, const uint8_t *m, size_t n, double *score)
 }
 
 static void
-aggregate(double *target, double val, int agg)
-{
+aggregate(double *target, double val, int agg) {
     if (agg == AGG_SUM) {
         *target += val;
         if (isnan(*target)) /* inf + -inf: Valkey's convention is 0 */
@@ -482,8 +455,7 @@ aggregate(double *target, double val, int agg)
 }
 
 static double
-weighted(double score, double weight)
-{
+weighted(double score, double weight) {
     double v = score * weight;
     return isnan(v) ? 0.0 : v; /* inf * 0 */
 }
@@ -501,38 +473,33 @@ typedef struct acc_key {
 } acc_key_t;
 
 static uint64_t
-acc_hash_key(const void *key)
-{
+acc_hash_key(const void *key) {
     const acc_key_t *k = key;
     return ht_hash_bytes(k->m, k->n);
 }
 
 static uint64_t
-acc_hash_entry(const void *entry)
-{
+acc_hash_entry(const void *entry) {
     const acc_entry_t *e = entry;
     return ht_hash_bytes(e->m, e->n);
 }
 
 static int
-acc_key_eq(const void *entry, const void *key)
-{
+acc_key_eq(const void *entry, const void *key) {
     const acc_entry_t *e = entry;
     const acc_key_t *k = key;
     return e->n == k->n && memcmp(e->m, k->m, k->n) == 0;
 }
 
 static void
-acc_free(void *entry)
-{
+acc_free(void *entry) {
     kfree(entry);
 }
 
 static const ht_type_t acc_type = {acc_hash_key, acc_hash_entry, acc_key_eq, acc_free, NULL};
 
 static void
-op_union(zsrc_t *src, int nsrc, int agg, zvec_t *res)
-{
+op_union(zsrc_t *src, int nsrc, int agg, zvec_t *res) {
     ht_t *acc = ht_create(&acc_type);
     ASSERT(acc);
     for (int i = 0; i < nsrc; i++) {
@@ -568,8 +535,7 @@ op_union(zsrc_t *src, int nsrc, int agg, zvec_t *res)
  * counts up to limit (0: no limit) without keeping the members. */
 static uint64_t
 op_inter_diff(zsrc_t *src, int nsrc, int agg, bool diff, bool card_only, uint64_t limit,
-              zvec_t *res)
-{
+              zvec_t *res) {
     uint64_t count = 0;
     if (src[0].len == 0)
         return 0;
@@ -602,8 +568,7 @@ op_inter_diff(zsrc_t *src, int nsrc, int agg, bool diff, bool card_only, uint64_
 }
 
 static int
-src_cmp_len(const void *a, const void *b)
-{
+src_cmp_len(const void *a, const void *b) {
     const zsrc_t *x = a, *y = b;
     if (x->len != y->len)
         return x->len < y->len ? -1 : 1;
@@ -619,8 +584,7 @@ typedef struct zop_opts {
 /* WEIGHTS, AGGREGATE, WITHSCORES, LIMIT after the keys; false after replying. */
 static bool
 zop_options(client_t *c, int j, zsrc_t *src, int nsrc, int op, bool store, bool card_only,
-            zop_opts_t *opt)
-{
+            zop_opts_t *opt) {
     while (j < c->argc) {
         int remaining = c->argc - j;
         const karg_t *w = &c->argv[j];
@@ -633,8 +597,7 @@ zop_options(client_t *c, int j, zsrc_t *src, int nsrc, int op, bool store, bool 
                 }
             }
             j += nsrc + 1;
-        } else if (op != ZOP_DIFF && !card_only && remaining >= 2 &&
-                   zcmd_arg_is(w, "aggregate")) {
+        } else if (op != ZOP_DIFF && !card_only && remaining >= 2 && zcmd_arg_is(w, "aggregate")) {
             const karg_t *a = &c->argv[j + 1];
             if (zcmd_arg_is(a, "sum"))
                 opt->agg = AGG_SUM;
@@ -669,8 +632,7 @@ zop_options(client_t *c, int j, zsrc_t *src, int nsrc, int op, bool store, bool 
 
 /* Reads numkeys and the inputs; returns how many, or -1 after replying. */
 static int
-zop_sources(client_t *c, int numkeys_idx, const char *name, zsrc_t **out)
-{
+zop_sources(client_t *c, int numkeys_idx, const char *name, zsrc_t **out) {
     long long nsrc;
     const karg_t *nk = &c->argv[numkeys_idx];
     if (!util_parse_ll(nk->p, nk->n, &nsrc)) {
@@ -713,8 +675,7 @@ zop_sources(client_t *c, int numkeys_idx, const char *name, zsrc_t **out)
 
 static void
 zop_generic(client_t *c, int numkeys_idx, const karg_t *dst, int op, bool card_only,
-            const char *name)
-{
+            const char *name) {
     zsrc_t *src;
     int nsrc = zop_sources(c, numkeys_idx, name, &src);
     if (nsrc < 0)
@@ -731,8 +692,8 @@ zop_generic(client_t *c, int numkeys_idx, const karg_t *dst, int op, bool card_o
     if (op == ZOP_UNION)
         op_union(src, nsrc, opt.agg, &res);
     else
-        card = op_inter_diff(src, nsrc, opt.agg, op == ZOP_DIFF, card_only, (uint64_t)opt.limit,
-                             &res);
+        card =
+            op_inter_diff(src, nsrc, opt.agg, op == ZOP_DIFF, card_only, (uint64_t)opt.limit, &res);
     kfree(src);
     if (card_only) {
         reply_int(c, (long long)card);
@@ -747,43 +708,36 @@ zop_generic(client_t *c, int numkeys_idx, const karg_t *dst, int op, bool card_o
 }
 
 void
-zcmd_zunion(client_t *c)
-{
+zcmd_zunion(client_t *c) {
     zop_generic(c, 1, NULL, ZOP_UNION, false, "zunion");
 }
 
 void
-zcmd_zinter(client_t *c)
-{
+zcmd_zinter(client_t *c) {
     zop_generic(c, 1, NULL, ZOP_INTER, false, "zinter");
 }
 
 void
-zcmd_zdiff(client_t *c)
-{
+zcmd_zdiff(client_t *c) {
     zop_generic(c, 1, NULL, ZOP_DIFF, false, "zdiff");
 }
 
 void
-zcmd_zunionstore(client_t *c)
-{
+zcmd_zunionstore(client_t *c) {
     zop_generic(c, 2, &c->argv[1], ZOP_UNION, false, "zunionstore");
 }
 
 void
-zcmd_zinterstore(client_t *c)
-{
+zcmd_zinterstore(client_t *c) {
     zop_generic(c, 2, &c->argv[1], ZOP_INTER, false, "zinterstore");
 }
 
 void
-zcmd_zdiffstore(client_t *c)
-{
+zcmd_zdiffstore(client_t *c) {
     zop_generic(c, 2, &c->argv[1], ZOP_DIFF, false, "zdiffstore");
 }
 
 void
-zcmd_zintercard(client_t *c)
-{
+zcmd_zintercard(client_t *c) {
     zop_generic(c, 1, NULL, ZOP_INTER, true, "zintercard");
 }

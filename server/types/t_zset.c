@@ -37,21 +37,18 @@ typedef struct zref {
 } zref_t;
 
 static zref_t
-ref_of(const kobj_t *o)
-{
+ref_of(const kobj_t *o) {
     return (zref_t){obj_ptr(o), obj_encoding(o)};
 }
 
 static void
-ref_store(kobj_t *o, const zref_t *z)
-{
+ref_store(kobj_t *o, const zref_t *z) {
     obj_set_ptr(o, z->ptr);
     obj_set_encoding(o, z->enc);
 }
 
 int
-zset_elem_cmp(double s1, const uint8_t *m1, size_t n1, double s2, const uint8_t *m2, size_t n2)
-{
+zset_elem_cmp(double s1, const uint8_t *m1, size_t n1, double s2, const uint8_t *m2, size_t n2) {
     if (s1 != s2)
         return s1 < s2 ? -1 : 1;
     int c = memcmp(m1, m2, n1 < n2 ? n1 : n2);
@@ -61,8 +58,7 @@ zset_elem_cmp(double s1, const uint8_t *m1, size_t n1, double s2, const uint8_t 
 }
 
 static int
-member_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
+member_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
     int c = memcmp(a, b, an < bn ? an : bn);
     if (c)
         return c;
@@ -71,20 +67,17 @@ member_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 /* Range ends checked one at a time, to position iterations on packed lists. */
 static bool
-score_gte_min(double s, const zsl_range_t *r)
-{
+score_gte_min(double s, const zsl_range_t *r) {
     return r->minex ? s > r->min : s >= r->min;
 }
 
 static bool
-score_lte_max(double s, const zsl_range_t *r)
-{
+score_lte_max(double s, const zsl_range_t *r) {
     return r->maxex ? s < r->max : s <= r->max;
 }
 
 static bool
-lex_gte_min(const uint8_t *m, size_t n, const zsl_lex_bound_t *b)
-{
+lex_gte_min(const uint8_t *m, size_t n, const zsl_lex_bound_t *b) {
     switch (b->kind) {
     case ZSL_LEX_NEG_INF: return true;
     case ZSL_LEX_POS_INF: return false;
@@ -94,8 +87,7 @@ lex_gte_min(const uint8_t *m, size_t n, const zsl_lex_bound_t *b)
 }
 
 static bool
-lex_lte_max(const uint8_t *m, size_t n, const zsl_lex_bound_t *b)
-{
+lex_lte_max(const uint8_t *m, size_t n, const zsl_lex_bound_t *b) {
     switch (b->kind) {
     case ZSL_LEX_NEG_INF: return false;
     case ZSL_LEX_POS_INF: return true;
@@ -112,23 +104,20 @@ typedef struct mkey {
 } mkey_t;
 
 static uint64_t
-map_hash_key(const void *key)
-{
+map_hash_key(const void *key) {
     const mkey_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
 static uint64_t
-map_hash_entry(const void *entry)
-{
+map_hash_entry(const void *entry) {
     size_t n;
     const uint8_t *m = zsl_node_member(entry, &n);
     return ht_hash_bytes(m, n);
 }
 
 static int
-map_key_eq(const void *entry, const void *key)
-{
+map_key_eq(const void *entry, const void *key) {
     const mkey_t *k = key;
     size_t n;
     const uint8_t *m = zsl_node_member(entry, &n);
@@ -140,15 +129,13 @@ static const ht_type_t map_type = {map_hash_key, map_hash_entry, map_key_eq, NUL
 
 /* Node heights only need to differ between sets; loader threads create sets too, hence atomic. */
 static uint64_t
-zsl_seed(void)
-{
+zsl_seed(void) {
     static _Atomic uint64_t ctr = 0x2545F4914F6CDD1Dull;
     return atomic_fetch_add(&ctr, 0x9E3779B97F4A7C15ull);
 }
 
 static zset_big_t *
-big_new(void)
-{
+big_new(void) {
     zset_big_t *b = kmalloc(sizeof *b);
     b->zsl = zsl_new(zsl_seed());
     b->map = ht_create(&map_type);
@@ -157,24 +144,21 @@ big_new(void)
 }
 
 static void
-big_free(zset_big_t *b)
-{
+big_free(zset_big_t *b) {
     ht_release(b->map);
     zsl_free(b->zsl);
     kfree(b);
 }
 
 static zsl_node_t *
-big_find(zset_big_t *b, const void *m, size_t n)
-{
+big_find(zset_big_t *b, const void *m, size_t n) {
     mkey_t k = {m, n};
     return ht_find(b->map, &k);
 }
 
 /* Inserts a member known to be absent. */
 static void
-big_insert(zset_big_t *b, double score, const void *m, size_t n)
-{
+big_insert(zset_big_t *b, double score, const void *m, size_t n) {
     zsl_node_t *node;
     int rc = zsl_insert(b->zsl, score, m, n, &node);
     ASSERT(rc == 0);
@@ -186,8 +170,7 @@ big_insert(zset_big_t *b, double score, const void *m, size_t n)
 }
 
 static void
-big_delete(zset_big_t *b, zsl_node_t *node)
-{
+big_delete(zset_big_t *b, zsl_node_t *node) {
     size_t n;
     const uint8_t *m = zsl_node_member(node, &n);
     mkey_t k = {m, n};
@@ -198,8 +181,7 @@ big_delete(zset_big_t *b, zsl_node_t *node)
 }
 
 static void
-big_deleted_cb(void *ctx, const uint8_t *m, size_t n, double score)
-{
+big_deleted_cb(void *ctx, const uint8_t *m, size_t n, double score) {
     (void)score;
     mkey_t k = {m, n};
     void *e = ht_pop(ctx, &k);
@@ -210,8 +192,7 @@ big_deleted_cb(void *ctx, const uint8_t *m, size_t n, double score)
 
 /* The score stored in the entry at p. */
 static double
-zl_score_at(const uint8_t *p)
-{
+zl_score_at(const uint8_t *p) {
     lp_val_t v;
     lp_get(p, &v);
     if (!v.str)
@@ -224,15 +205,13 @@ zl_score_at(const uint8_t *p)
 }
 
 static void
-zl_elem_at(uint8_t *lp, uint8_t *p, zset_elem_t *e)
-{
+zl_elem_at(uint8_t *lp, uint8_t *p, zset_elem_t *e) {
     e->m = lp_get_str(p, &e->n, e->buf);
     e->score = zl_score_at(lp_next(lp, p));
 }
 
 static int
-zl_member_cmp(const uint8_t *p, const void *m, size_t n)
-{
+zl_member_cmp(const uint8_t *p, const void *m, size_t n) {
     char buf[LP_INTBUF_MAX];
     size_t len;
     const uint8_t *s = lp_get_str(p, &len, buf);
@@ -240,8 +219,7 @@ zl_member_cmp(const uint8_t *p, const void *m, size_t n)
 }
 
 static uint8_t *
-zl_find(uint8_t *lp, const void *m, size_t n, double *score)
-{
+zl_find(uint8_t *lp, const void *m, size_t n, double *score) {
     uint8_t *p = lp_first(lp);
     if (!p)
         return NULL;
@@ -255,8 +233,7 @@ zl_find(uint8_t *lp, const void *m, size_t n, double *score)
  * entry), anything else as the shortest text that reads back the same. -0 stays "-0" (a string)
  * so the sign survives, as in Valkey. */
 static size_t
-zl_score_text(double score, char buf[LP_DBLBUF_MAX])
-{
+zl_score_text(double score, char buf[LP_DBLBUF_MAX]) {
     if (score == floor(score) && fabs(score) < 9.2e18 && !(score == 0 && signbit(score)))
         return lp_int_to_string((int64_t)score, buf);
     return lp_dtoa(score, buf);
@@ -264,8 +241,7 @@ zl_score_text(double score, char buf[LP_DBLBUF_MAX])
 
 /* Inserts a member known to be absent at its place in the order. */
 static void
-zl_insert(uint8_t **lpp, double score, const void *m, size_t n)
-{
+zl_insert(uint8_t **lpp, double score, const void *m, size_t n) {
     char sbuf[LP_DBLBUF_MAX];
     size_t slen = zl_score_text(score, sbuf);
     uint8_t *p = lp_first(*lpp);
@@ -292,8 +268,7 @@ zl_insert(uint8_t **lpp, double score, const void *m, size_t n)
 
 /* Deletes the pair whose member entry is p; returns the next member entry or NULL. */
 static uint8_t *
-zl_delete_at(uint8_t **lpp, uint8_t *p)
-{
+zl_delete_at(uint8_t **lpp, uint8_t *p) {
     uint8_t *next;
     int rc = lp_delete(lpp, p, &next);
     ASSERT(rc == 0 && next);
@@ -304,16 +279,14 @@ zl_delete_at(uint8_t **lpp, uint8_t *p)
 
 /* Whether one more pair with an n-byte member still fits the blob's hard size limit. */
 static bool
-zl_fits(const uint8_t *lp, size_t n)
-{
+zl_fits(const uint8_t *lp, size_t n) {
     return lp_fits(lp_bytes(lp), n + 16 + LP_DBLBUF_MAX);
 }
 
 /* ---- conversions ---- */
 
 static void
-ref_to_big(zref_t *z)
-{
+ref_to_big(zref_t *z) {
     ASSERT(z->enc == OBJ_ENC_LISTPACK);
     uint8_t *lp = z->ptr;
     zset_big_t *b = big_new();
@@ -328,16 +301,14 @@ ref_to_big(zref_t *z)
 }
 
 static uint64_t
-ref_len(const zref_t *z)
-{
+ref_len(const zref_t *z) {
     if (z->enc == OBJ_ENC_LISTPACK)
         return lp_count(z->ptr) / 2;
     return zsl_len(((zset_big_t *)z->ptr)->zsl);
 }
 
 static zref_t
-ref_new(size_t size_hint, size_t len_hint, const zset_limits_t *lim)
-{
+ref_new(size_t size_hint, size_t len_hint, const zset_limits_t *lim) {
     if (size_hint <= lim->entries_max && len_hint <= lim->value_max) {
         uint8_t *lp = lp_new();
         ASSERT(lp);
@@ -348,15 +319,13 @@ ref_new(size_t size_hint, size_t len_hint, const zset_limits_t *lim)
 
 kobj_t *
 zset_new_obj(const char *key, size_t klen, size_t size_hint, size_t len_hint,
-             const zset_limits_t *lim)
-{
+             const zset_limits_t *lim) {
     zref_t z = ref_new(size_hint, len_hint, lim);
     return obj_new_ptr(OBJ_ZSET, z.enc, key, klen, z.ptr, -1);
 }
 
 void
-zset_maybe_grow(kobj_t *o, size_t size_hint, size_t len_hint, const zset_limits_t *lim)
-{
+zset_maybe_grow(kobj_t *o, size_t size_hint, size_t len_hint, const zset_limits_t *lim) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_LISTPACK && (size_hint > lim->entries_max || len_hint > lim->value_max)) {
         ref_to_big(&z);
@@ -365,15 +334,13 @@ zset_maybe_grow(kobj_t *o, size_t size_hint, size_t len_hint, const zset_limits_
 }
 
 uint64_t
-zset_len(const kobj_t *o)
-{
+zset_len(const kobj_t *o) {
     zref_t z = ref_of(o);
     return ref_len(&z);
 }
 
 static int
-ref_score(const zref_t *z, const void *m, size_t n, double *score)
-{
+ref_score(const zref_t *z, const void *m, size_t n, double *score) {
     if (z->enc == OBJ_ENC_LISTPACK)
         return zl_find(z->ptr, m, n, score) ? 0 : KERR_NOTFOUND;
     zsl_node_t *node = big_find(z->ptr, m, n);
@@ -384,16 +351,14 @@ ref_score(const zref_t *z, const void *m, size_t n, double *score)
 }
 
 int
-zset_score(const kobj_t *o, const void *m, size_t n, double *score)
-{
+zset_score(const kobj_t *o, const void *m, size_t n, double *score) {
     zref_t z = ref_of(o);
     return ref_score(&z, m, n, score);
 }
 
 /* Applies INCR/GT/LT to an existing member's score; false when the options say no-op. */
 static bool
-add_resolve_existing(double cur, double *score, int in, int *out)
-{
+add_resolve_existing(double cur, double *score, int in, int *out) {
     if (in & ZADD_IN_NX) {
         *out |= ZADD_OUT_NOP;
         return false;
@@ -414,8 +379,7 @@ add_resolve_existing(double cur, double *score, int in, int *out)
 
 static int
 ref_add(zref_t *z, const zset_limits_t *lim, double score, const void *m, size_t n, int in,
-        int *out, double *newscore)
-{
+        int *out, double *newscore) {
     *out = 0;
     if (isnan(score)) {
         *out = ZADD_OUT_NAN;
@@ -478,8 +442,7 @@ ref_add(zref_t *z, const zset_limits_t *lim, double score, const void *m, size_t
 
 int
 zset_add(kobj_t *o, const zset_limits_t *lim, double score, const void *m, size_t n, int in,
-         int *out, double *newscore)
-{
+         int *out, double *newscore) {
     zref_t z = ref_of(o);
     int rc = ref_add(&z, lim, score, m, n, in, out, newscore);
     ref_store(o, &z);
@@ -487,8 +450,7 @@ zset_add(kobj_t *o, const zset_limits_t *lim, double score, const void *m, size_
 }
 
 int
-zset_del(kobj_t *o, const void *m, size_t n)
-{
+zset_del(kobj_t *o, const void *m, size_t n) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = z.ptr;
@@ -508,8 +470,7 @@ zset_del(kobj_t *o, const void *m, size_t n)
 }
 
 int
-zset_rank(const kobj_t *o, const void *m, size_t n, bool rev, uint64_t *rank, double *score)
-{
+zset_rank(const kobj_t *o, const void *m, size_t n, bool rev, uint64_t *rank, double *score) {
     zref_t z = ref_of(o);
     uint64_t len = ref_len(&z), r = 0;
     if (z.enc == OBJ_ENC_LISTPACK) {
@@ -537,8 +498,7 @@ zset_rank(const kobj_t *o, const void *m, size_t n, bool rev, uint64_t *rank, do
 /* ---- iteration ---- */
 
 static void
-iter_start(zset_iter_t *it, const zref_t *z, bool rev)
-{
+iter_start(zset_iter_t *it, const zref_t *z, bool rev) {
     memset(it, 0, sizeof *it);
     it->enc = z->enc;
     it->rev = rev;
@@ -547,8 +507,7 @@ iter_start(zset_iter_t *it, const zref_t *z, bool rev)
 }
 
 void
-zset_iter_rank(zset_iter_t *it, const kobj_t *o, uint64_t rank, bool rev)
-{
+zset_iter_rank(zset_iter_t *it, const kobj_t *o, uint64_t rank, bool rev) {
     zref_t z = ref_of(o);
     iter_start(it, &z, rev);
     uint64_t len = ref_len(&z);
@@ -562,8 +521,7 @@ zset_iter_rank(zset_iter_t *it, const kobj_t *o, uint64_t rank, bool rev)
 }
 
 void
-zset_iter_score(zset_iter_t *it, const kobj_t *o, const zsl_range_t *r, bool rev)
-{
+zset_iter_score(zset_iter_t *it, const kobj_t *o, const zsl_range_t *r, bool rev) {
     zref_t z = ref_of(o);
     iter_start(it, &z, rev);
     if (z.enc == OBJ_ENC_SKIPLIST) {
@@ -588,8 +546,7 @@ zset_iter_score(zset_iter_t *it, const kobj_t *o, const zsl_range_t *r, bool rev
 }
 
 void
-zset_iter_lex(zset_iter_t *it, const kobj_t *o, const zsl_lex_range_t *r, bool rev)
-{
+zset_iter_lex(zset_iter_t *it, const kobj_t *o, const zsl_lex_range_t *r, bool rev) {
     zref_t z = ref_of(o);
     iter_start(it, &z, rev);
     if (z.enc == OBJ_ENC_SKIPLIST) {
@@ -622,8 +579,7 @@ zset_iter_lex(zset_iter_t *it, const kobj_t *o, const zsl_lex_range_t *r, bool r
 }
 
 bool
-zset_iter_next(zset_iter_t *it, zset_elem_t *e)
-{
+zset_iter_next(zset_iter_t *it, zset_elem_t *e) {
     if (it->enc == OBJ_ENC_LISTPACK) {
         if (!it->p)
             return false;
@@ -645,8 +601,7 @@ zset_iter_next(zset_iter_t *it, zset_elem_t *e)
 }
 
 void
-zset_at_rank(const kobj_t *o, uint64_t rank, zset_elem_t *e)
-{
+zset_at_rank(const kobj_t *o, uint64_t rank, zset_elem_t *e) {
     zset_iter_t it;
     zset_iter_rank(&it, o, rank, false);
     bool ok = zset_iter_next(&it, e);
@@ -656,8 +611,7 @@ zset_at_rank(const kobj_t *o, uint64_t rank, zset_elem_t *e)
 /* ---- counting and range deletes ---- */
 
 uint64_t
-zset_count_score(const kobj_t *o, const zsl_range_t *r)
-{
+zset_count_score(const kobj_t *o, const zsl_range_t *r) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_SKIPLIST) {
         zset_big_t *b = z.ptr;
@@ -683,8 +637,7 @@ zset_count_score(const kobj_t *o, const zsl_range_t *r)
 }
 
 uint64_t
-zset_count_lex(const kobj_t *o, const zsl_lex_range_t *r)
-{
+zset_count_lex(const kobj_t *o, const zsl_lex_range_t *r) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_SKIPLIST) {
         zset_big_t *b = z.ptr;
@@ -710,8 +663,7 @@ zset_count_lex(const kobj_t *o, const zsl_lex_range_t *r)
 }
 
 uint64_t
-zset_del_rank(kobj_t *o, uint64_t start, uint64_t stop)
-{
+zset_del_rank(kobj_t *o, uint64_t start, uint64_t stop) {
     zref_t z = ref_of(o);
     ASSERT(start <= stop && stop < ref_len(&z));
     if (z.enc == OBJ_ENC_SKIPLIST) {
@@ -729,8 +681,7 @@ zset_del_rank(kobj_t *o, uint64_t start, uint64_t stop)
 /* Packed list: deletes pairs from the first one `in` accepts for as long as it accepts them. */
 static uint64_t
 zl_delete_while(kobj_t *o, uint8_t *p, bool (*in)(const zset_elem_t *e, const void *r),
-                const void *r)
-{
+                const void *r) {
     zref_t z = ref_of(o);
     uint8_t *lp = z.ptr;
     uint64_t n = 0;
@@ -748,20 +699,17 @@ zl_delete_while(kobj_t *o, uint8_t *p, bool (*in)(const zset_elem_t *e, const vo
 }
 
 static bool
-in_score_max(const zset_elem_t *e, const void *r)
-{
+in_score_max(const zset_elem_t *e, const void *r) {
     return score_lte_max(e->score, r);
 }
 
 static bool
-in_lex_max(const zset_elem_t *e, const void *r)
-{
+in_lex_max(const zset_elem_t *e, const void *r) {
     return lex_lte_max(e->m, e->n, &((const zsl_lex_range_t *)r)->max);
 }
 
 uint64_t
-zset_del_score(kobj_t *o, const zsl_range_t *r)
-{
+zset_del_score(kobj_t *o, const zsl_range_t *r) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_SKIPLIST) {
         zset_big_t *b = z.ptr;
@@ -773,8 +721,7 @@ zset_del_score(kobj_t *o, const zsl_range_t *r)
 }
 
 uint64_t
-zset_del_lex(kobj_t *o, const zsl_lex_range_t *r)
-{
+zset_del_lex(kobj_t *o, const zsl_lex_range_t *r) {
     zref_t z = ref_of(o);
     if (z.enc == OBJ_ENC_SKIPLIST) {
         zset_big_t *b = z.ptr;
@@ -793,8 +740,7 @@ typedef struct scan_ctx {
 } scan_ctx_t;
 
 static void
-scan_entry_cb(void *priv, void *entry)
-{
+scan_entry_cb(void *priv, void *entry) {
     scan_ctx_t *s = priv;
     size_t n;
     const uint8_t *m = zsl_node_member(entry, &n);
@@ -802,8 +748,7 @@ scan_entry_cb(void *priv, void *entry)
 }
 
 uint64_t
-zset_scan(const kobj_t *o, uint64_t cursor, zset_scan_fn *fn, void *ctx)
-{
+zset_scan(const kobj_t *o, uint64_t cursor, zset_scan_fn *fn, void *ctx) {
     zref_t z = ref_of(o);
     ASSERT(z.enc == OBJ_ENC_SKIPLIST);
     scan_ctx_t s = {fn, ctx};
@@ -814,8 +759,7 @@ zset_scan(const kobj_t *o, uint64_t cursor, zset_scan_fn *fn, void *ctx)
 
 kobj_t *
 zset_build_sorted(const char *key, size_t klen, const zset_buf_elem_t *v, size_t count,
-                  const zset_limits_t *lim)
-{
+                  const zset_limits_t *lim) {
     size_t maxlen = 0, total = 0;
     for (size_t i = 0; i < count; i++) {
         maxlen = v[i].n > maxlen ? v[i].n : maxlen;
@@ -843,8 +787,7 @@ zset_build_sorted(const char *key, size_t klen, const zset_buf_elem_t *v, size_t
 /* ---- type hooks (object.h) ---- */
 
 static void
-ops_free(void *ptr, int enc)
-{
+ops_free(void *ptr, int enc) {
     if (enc == OBJ_ENC_LISTPACK)
         lp_free(ptr);
     else
@@ -852,8 +795,7 @@ ops_free(void *ptr, int enc)
 }
 
 static void *
-ops_dup(const void *ptr, int enc)
-{
+ops_dup(const void *ptr, int enc) {
     if (enc == OBJ_ENC_LISTPACK) {
         size_t n = lp_bytes(ptr);
         uint8_t *c = kmalloc(n); /* lp_free() is kfree() */
@@ -873,8 +815,7 @@ ops_dup(const void *ptr, int enc)
 /* MEMORY USAGE: the packed list exactly; the skiplist from its first nodes' sizes, as Valkey
  * samples (a full walk would make MEMORY USAGE O(n)). */
 static size_t
-ops_mem(const void *ptr, int enc)
-{
+ops_mem(const void *ptr, int enc) {
     if (enc == OBJ_ENC_LISTPACK)
         return lp_bytes(ptr);
     const zset_big_t *b = ptr;
@@ -890,16 +831,14 @@ ops_mem(const void *ptr, int enc)
 }
 
 static uint64_t
-ops_count(const void *ptr, int enc)
-{
+ops_count(const void *ptr, int enc) {
     zref_t z = {(void *)ptr, enc};
     return ref_len(&z);
 }
 
 static void
 ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n, double score),
-         void *ctx)
-{
+         void *ctx) {
     if (enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = (uint8_t *)ptr;
         zset_elem_t e;
@@ -919,8 +858,7 @@ ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n
 
 /* Loading happens before clients are served, with the configured limits in place. */
 static zset_limits_t
-current_limits(void)
-{
+current_limits(void) {
     zset_limits_t lim = {128, 64};
     if (g_server) {
         lim.entries_max = (size_t)g_server->cfg.zset_max_listpack_entries;
@@ -930,8 +868,7 @@ current_limits(void)
 }
 
 static void *
-ops_create(uint64_t hint, int *enc)
-{
+ops_create(uint64_t hint, int *enc) {
     zset_limits_t lim = current_limits();
     zref_t z = ref_new((size_t)hint, 0, &lim);
     *enc = z.enc;
@@ -939,8 +876,7 @@ ops_create(uint64_t hint, int *enc)
 }
 
 static int
-ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
-{
+ops_add(void **ptr, int *enc, const char *p, size_t n, double score) {
     if (isnan(score))
         return KERR_INVAL;
     zref_t z = {*ptr, *enc};
@@ -968,7 +904,6 @@ static const obj_type_ops_t zset_ops = {
 };
 
 void
-zset_type_init(void)
-{
+zset_type_init(void) {
     obj_register_type(OBJ_ZSET, &zset_ops);
 }

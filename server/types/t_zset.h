@@ -97,7 +97,7 @@ uint64_t zset_del_lex(kobj_t *o, const zsl_lex_range_t *r);
 typedef struct zset_iter {
     int enc;
     bool rev;
-    uint8_t *lp;      /* packed list, with p at the current member entry (NULL at the end) */
+    uint8_t *lp; /* packed list, with p at the current member entry (NULL at the end) */
     uint8_t *p;
     zsl_node_t *node; /* skiplist: the current node (NULL at the end) */
 } zset_iter_t;

@@ -24,8 +24,7 @@ typedef struct {
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t
-rng(void)
-{
+rng(void) {
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
@@ -33,16 +32,14 @@ rng(void)
 }
 
 static int
-melem_cmp(const void *a, const void *b)
-{
+melem_cmp(const void *a, const void *b) {
     const melem_t *x = a, *y = b;
     return zset_elem_cmp(x->score, (const uint8_t *)x->m, x->n, y->score, (const uint8_t *)y->m,
                          y->n);
 }
 
 static long
-model_find(const model_t *md, const char *m, size_t n)
-{
+model_find(const model_t *md, const char *m, size_t n) {
     for (size_t i = 0; i < md->n; i++)
         if (md->v[i].n == n && memcmp(md->v[i].m, m, n) == 0)
             return (long)i;
@@ -50,8 +47,7 @@ model_find(const model_t *md, const char *m, size_t n)
 }
 
 static void
-model_del_at(model_t *md, size_t i)
-{
+model_del_at(model_t *md, size_t i) {
     memmove(&md->v[i], &md->v[i + 1], (md->n - i - 1) * sizeof md->v[0]);
     md->n--;
 }
@@ -59,8 +55,7 @@ model_del_at(model_t *md, size_t i)
 /* Short members over a small alphabet (prefixes and integers like "12" are common), scores
  * from a small set so ties order by member. */
 static void
-random_member(char *m, size_t *n)
-{
+random_member(char *m, size_t *n) {
     static const char alpha[] = "ab12";
     *n = 1 + rng() % 3;
     for (size_t i = 0; i < *n; i++)
@@ -68,8 +63,7 @@ random_member(char *m, size_t *n)
 }
 
 static void
-check_same(const kobj_t *o, model_t *md)
-{
+check_same(const kobj_t *o, model_t *md) {
     qsort(md->v, md->n, sizeof md->v[0], melem_cmp);
     cr_assert_eq(zset_len(o), md->n);
     zset_iter_t it;
@@ -102,8 +96,7 @@ check_same(const kobj_t *o, model_t *md)
 }
 
 static void
-check_ranges(const kobj_t *o, const model_t *md)
-{
+check_ranges(const kobj_t *o, const model_t *md) {
     zsl_range_t r = {(double)(rng() % 9) - 4, (double)(rng() % 9) - 4, (int)(rng() % 2),
                      (int)(rng() % 2)};
     uint64_t want = 0;
@@ -136,8 +129,7 @@ check_ranges(const kobj_t *o, const model_t *md)
 }
 
 static void
-random_run(size_t entries_max, double score_span)
-{
+random_run(size_t entries_max, double score_span) {
     zset_type_init();
     zset_limits_t lim = {entries_max, 2};
     kobj_t *o = zset_new_obj("k", 1, 0, 0, &lim);
@@ -185,24 +177,20 @@ random_run(size_t entries_max, double score_span)
     obj_free(o);
 }
 
-Test(zset_model, small_sets_stay_packed_and_agree_with_the_model)
-{
+Test(zset_model, small_sets_stay_packed_and_agree_with_the_model) {
     random_run(1000, 6); /* never converts: up to 84 distinct members */
 }
 
-Test(zset_model, sets_that_grow_convert_and_still_agree)
-{
+Test(zset_model, sets_that_grow_convert_and_still_agree) {
     random_run(8, 6);
 }
 
-Test(zset_model, lex_ranges_agree_when_every_score_is_equal)
-{
+Test(zset_model, lex_ranges_agree_when_every_score_is_equal) {
     random_run(8, 0);
     random_run(1000, 0);
 }
 
-Test(zset_model, members_longer_than_the_value_limit_force_a_skiplist)
-{
+Test(zset_model, members_longer_than_the_value_limit_force_a_skiplist) {
     zset_type_init();
     zset_limits_t lim = {128, 4};
     kobj_t *o = zset_new_obj("k", 1, 1, 3, &lim);
@@ -219,8 +207,7 @@ Test(zset_model, members_longer_than_the_value_limit_force_a_skiplist)
     obj_free(o);
 }
 
-Test(zset_model, nan_results_change_nothing)
-{
+Test(zset_model, nan_results_change_nothing) {
     zset_type_init();
     zset_limits_t lim = {128, 64};
     kobj_t *o = zset_new_obj("k", 1, 1, 1, &lim);
@@ -244,8 +231,7 @@ typedef struct {
 } rebuild_t;
 
 static void
-rebuild_cb(void *ctx, const char *p, size_t n, double score)
-{
+rebuild_cb(void *ctx, const char *p, size_t n, double score) {
     rebuild_t *rb = ctx;
     int rc = rb->ops->add(&rb->ptr, &rb->enc, p, n, score);
     if (rc)
@@ -253,8 +239,7 @@ rebuild_cb(void *ctx, const char *p, size_t n, double score)
 }
 
 static void
-snapshot_round_trip(size_t n_members)
-{
+snapshot_round_trip(size_t n_members) {
     zset_type_init();
     const obj_type_ops_t *ops = obj_ops(OBJ_ZSET);
     cr_assert(ops && ops->free && ops->dup && ops->mem && ops->count && ops->each && ops->create &&
@@ -302,22 +287,21 @@ snapshot_round_trip(size_t n_members)
     obj_free(dup);
 }
 
-Test(zset_model, snapshot_ops_and_dup_rebuild_the_same_packed_set)
-{
+Test(zset_model, snapshot_ops_and_dup_rebuild_the_same_packed_set) {
     snapshot_round_trip(50);
 }
 
-Test(zset_model, snapshot_ops_and_dup_rebuild_the_same_skiplist)
-{
+Test(zset_model, snapshot_ops_and_dup_rebuild_the_same_skiplist) {
     snapshot_round_trip(900);
 }
 
-Test(zset_model, build_sorted_picks_the_encoding_by_size)
-{
+Test(zset_model, build_sorted_picks_the_encoding_by_size) {
     zset_type_init();
     zset_limits_t lim = {3, 64};
-    zset_buf_elem_t v[4] = {{(const uint8_t *)"a", 1, 1}, {(const uint8_t *)"b", 1, 2},
-                            {(const uint8_t *)"c", 1, 3}, {(const uint8_t *)"d", 1, 4}};
+    zset_buf_elem_t v[4] = {{(const uint8_t *)"a", 1, 1},
+                            {(const uint8_t *)"b", 1, 2},
+                            {(const uint8_t *)"c", 1, 3},
+                            {(const uint8_t *)"d", 1, 4}};
     kobj_t *small = zset_build_sorted("s", 1, v, 3, &lim);
     kobj_t *large = zset_build_sorted("l", 1, v, 4, &lim);
     cr_assert_eq(obj_encoding(small), OBJ_ENC_LISTPACK);
