@@ -891,3 +891,22 @@ def check_against_model(r, model, rnd):
         py_stop = stop + len(order) if stop < 0 else stop
         want = [x[0] for x in order[py_start:py_stop + 1]] if py_stop >= 0 else []
         assert r.zrange("z", start, stop) == want
+
+
+def test_snapshot_round_trip_keeps_both_encodings(tmp_path):
+    s = KeelServer(data_dir=str(tmp_path), durability="off")
+    try:
+        s.start()
+        c = s.client()
+        c.zadd("big", {"m%d" % i: i + 0.25 for i in range(300)})
+        c.zadd("small", {"a": 1.5, "b": float("-inf"), "12": 3})
+        expect = {k: c.zrange(k, 0, -1, withscores=True) for k in ("big", "small")}
+        assert c.execute_command("save") in (b"OK", "OK", True)
+        s.kill()
+        s.start()
+        c = s.client()
+        assert {k: c.zrange(k, 0, -1, withscores=True) for k in ("big", "small")} == expect
+        assert enc(c, "big") == b"skiplist" and enc(c, "small") == b"listpack"
+        assert c.zrank("big", "m77") == 77 and c.zscore("big", "m77") == 77.25
+    finally:
+        s.cleanup()
