@@ -863,6 +863,8 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     run_round(w, NULL, 0, last_lsn, 1);
     if (!atomic_load(&w->healthy)) {
         rc = KERR_QUORUM;
+        if (cfg->log) /* the reason dies with w: hand it to the caller's log first */
+            cfg->log(cfg->log_ctx, w->failure);
         goto fail_ring;
     }
     if ((rc = pthread_create(&w->thread, NULL, wal_thread_main, w)) != 0) {
