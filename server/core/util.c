@@ -146,6 +146,10 @@ util_d2str(char *buf, size_t len, double v)
         return snprintf(buf, len, "%s", v > 0 ? "inf" : "-inf");
     if (v == 0)
         return snprintf(buf, len, "%s", signbit(v) ? "-0" : "0");
+    /* Whole numbers print as digits ("30", not "3e+01" which %.1g gives): what clients see from
+     * Valkey for scores such as 30 or 1000000. */
+    if (v == floor(v) && fabs(v) < 1e17)
+        return snprintf(buf, len, "%.0f", v);
     for (int prec = 1; prec <= 17; prec++) {
         int n = snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)

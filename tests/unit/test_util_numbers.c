@@ -1,0 +1,59 @@
+/* test_util_numbers.c - number parsing and formatting as clients see it in replies. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/core/util.h"
+
+static const char *
+d2s(double v)
+{
+    static char buf[UTIL_DBL_STR_MAX];
+    util_d2str(buf, sizeof buf, v);
+    return buf;
+}
+
+Test(util, doubles_print_shortest_and_whole_numbers_as_digits)
+{
+    cr_assert_str_eq(d2s(30), "30");
+    cr_assert_str_eq(d2s(10), "10");
+    cr_assert_str_eq(d2s(1000000), "1000000");
+    cr_assert_str_eq(d2s(1.5), "1.5");
+    cr_assert_str_eq(d2s(0.1), "0.1");
+    cr_assert_str_eq(d2s(-2.25), "-2.25");
+    cr_assert_str_eq(d2s(INFINITY), "inf");
+    cr_assert_str_eq(d2s(-INFINITY), "-inf");
+    cr_assert_str_eq(d2s(1e300), "1e+300");
+    for (double v = -1000.375; v < 1000; v += 17.125)
+        cr_assert_eq(strtod(d2s(v), NULL), v);
+}
+
+Test(util, canonical_integers_only)
+{
+    long long v;
+    cr_assert(util_str_is_canonical_int("123", 3, &v) && v == 123);
+    cr_assert(util_str_is_canonical_int("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    cr_assert_not(util_str_is_canonical_int("01", 2, &v));
+    cr_assert_not(util_str_is_canonical_int("-0", 2, &v));
+    cr_assert_not(util_str_is_canonical_int("+1", 2, &v));
+    cr_assert_not(util_str_is_canonical_int(" 1", 2, &v));
+    cr_assert_not(util_parse_ll("9223372036854775808", 19, &v));
+}
+
+Test(util, glob_patterns)
+{
+    cr_assert(util_glob_match("h?llo", 5, "hello", 5, false));
+    cr_assert(util_glob_match("h*o", 3, "heeeello", 8, false));
+    cr_assert(util_glob_match("h[ae]llo", 8, "hallo", 5, false));
+    cr_assert_not(util_glob_match("h[^e]llo", 8, "hello", 5, false));
+    cr_assert(util_glob_match("h[a-b]llo", 9, "hbllo", 5, false));
+    cr_assert(util_glob_match("h\\*", 3, "h*", 2, false));
+    cr_assert(util_glob_match("MAXMEM*", 7, "maxmemory", 9, true));
+    /* Adversarial: must finish quickly and say no. */
+    const char *pat = "a*a*a*a*a*a*a*a*a*a*a*a*b";
+    char s[200];
+    memset(s, 'a', sizeof s - 1);
+    s[sizeof s - 1] = 0;
+    cr_assert_not(util_glob_match(pat, strlen(pat), s, strlen(s), false));
+}
