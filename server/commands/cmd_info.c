@@ -8,6 +8,7 @@
 
 #include "server/commands/cmd.h"
 #include "server/core/evict.h"
+#include "server/core/lazyfree.h"
 #include "server/core/mem.h"
 #include "server/core/persist.h"
 #include "server/core/pubsub.h"
@@ -87,10 +88,11 @@ sec_memory(server_t *s, sbuf_t *b)
                 "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
                 "used_memory_overhead:%zu\r\nused_memory_dataset:%zu\r\nmaxmemory:%lld\r\n"
                 "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmem_fragmentation_ratio:%.2f\r\n"
-                "mem_allocator:%s\r\nlazyfree_pending_objects:0\r\n",
+                "mem_allocator:%s\r\nlazyfree_pending_objects:%zu\r\nlazyfreed_objects:%zu\r\n",
                 used, h1, rss, h2, peak, h3, tables, used > tables ? used - tables : 0,
                 s->cfg.maxmemory, h4, evict_policy_name(s->cfg.maxmemory_policy),
-                used ? (double)rss / (double)used : 0.0, kmem_allocator());
+                used ? (double)rss / (double)used : 0.0, kmem_allocator(), lazyfree_pending(),
+                lazyfree_freed());
 }
 
 static void

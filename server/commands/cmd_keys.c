@@ -12,6 +12,7 @@
 #include "server/commands/cmd.h"
 #include "server/core/evict.h"
 #include "server/core/exec.h"
+#include "server/core/lazyfree.h"
 #include "server/core/mem.h"
 #include "server/core/server.h"
 #include "server/core/util.h"
@@ -58,21 +59,35 @@ obj_rekey(kobj_t *o, const char *key, size_t klen) {
     return n;
 }
 
-/* DEL and UNLINK: values are freed at once (there is no lazy-free thread yet), so both are the
- * same apart from their flags. */
+/* DEL frees values at once; UNLINK hands big ones to the lazy-free thread. */
 static void
-cmd_del(client_t *c) {
+del_keys(client_t *c, bool lazy) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
         db_lookup(c->db, c->argv[i].p, c->argv[i].n, DB_LOOKUP_NOTOUCH); /* expire first */
-        if (db_delete(c->db, c->argv[i].p, c->argv[i].n)) {
-            srv_key_modified(c->srv, c->db, c->argv[i].p, c->argv[i].n);
-            srv_notify(c->srv, NOTIFY_GENERIC, "del", c->argv[i].p, c->argv[i].n, c->db_id);
-            n++;
-        }
+        kobj_t *o = db_unlink(c->db, c->argv[i].p, c->argv[i].n);
+        if (!o)
+            continue;
+        if (lazy)
+            lazyfree_obj(o);
+        else
+            obj_free(o);
+        srv_key_modified(c->srv, c->db, c->argv[i].p, c->argv[i].n);
+        srv_notify(c->srv, NOTIFY_GENERIC, "del", c->argv[i].p, c->argv[i].n, c->db_id);
+        n++;
     }
     srv_dirty(c->srv, (uint64_t)n);
     reply_int(c, n);
+}
+
+static void
+cmd_del(client_t *c) {
+    del_keys(c, false);
+}
+
+static void
+cmd_unlink(client_t *c) {
+    del_keys(c, true);
 }
 
 static void
@@ -496,7 +511,7 @@ static cmd_def_t object_subcmds[] = {
 /* clang-format off */
 cmd_def_t cmd_table_keys[] = {
     {"del", cmd_del, -2, CMD_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", "keyspace write slow"},
-    {"unlink", cmd_del, -2, CMD_WRITE | CMD_FAST, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "keyspace write fast"},
+    {"unlink", cmd_unlink, -2, CMD_WRITE | CMD_FAST, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "keyspace write fast"},
     {"exists", cmd_exists, -2, CMD_READONLY | CMD_FAST, 1, -1, 1, "generic", "Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check.", "keyspace read fast"},
     {"touch", cmd_touch, -2, CMD_READONLY | CMD_FAST, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "O(N) where N is the number of keys that will be touched.", "keyspace read fast"},
     {"type", cmd_type, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic", "Determines the type of value stored at a key.", "1.0.0", "O(1)", "keyspace read fast"},

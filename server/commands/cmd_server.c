@@ -8,6 +8,7 @@
 #include "server/core/config.h"
 #include "server/core/evict.h"
 #include "server/core/exec.h"
+#include "server/core/lazyfree.h"
 #include "server/core/mem.h"
 #include "server/core/server.h"
 #include "server/core/util.h"
@@ -139,23 +140,29 @@ cmd_dbsize(client_t *c)
     reply_int(c, (long long)db_size(c->db));
 }
 
-/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: returns -1 after replying an error. */
+/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: 1 for ASYNC, 0 for SYNC (the default, as Valkey with
+ * lazyfree-lazy-user-flush no), -1 after replying an error. */
 static int
 flush_mode(client_t *c)
 {
     if (c->argc == 1)
         return 0;
-    if (c->argc == 2 && (arg_is(&c->argv[1], "async") || arg_is(&c->argv[1], "sync")))
+    if (c->argc == 2 && arg_is(&c->argv[1], "async"))
+        return 1;
+    if (c->argc == 2 && arg_is(&c->argv[1], "sync"))
         return 0;
     reply_err(c, ERR_SYNTAX);
     return -1;
 }
 
 static void
-flush_one(server_t *s, int id)
+flush_one(server_t *s, int id, bool async)
 {
     size_t n = db_size(s->dbs[id]);
-    db_flush(s->dbs[id]);
+    if (async)
+        lazyfree_db(db_detach(s->dbs[id])); /* the tables go to the lazy-free thread */
+    else
+        db_flush(s->dbs[id]);
     srv_db_modified(s, id);
     srv_dirty(s, n ? n : 1);
 }
@@ -163,19 +170,21 @@ flush_one(server_t *s, int id)
 static void
 cmd_flushdb(client_t *c)
 {
-    if (flush_mode(c) < 0)
+    int mode = flush_mode(c);
+    if (mode < 0)
         return;
-    flush_one(c->srv, c->db_id);
+    flush_one(c->srv, c->db_id, mode == 1);
     reply_ok(c);
 }
 
 static void
 cmd_flushall(client_t *c)
 {
-    if (flush_mode(c) < 0)
+    int mode = flush_mode(c);
+    if (mode < 0)
         return;
     for (int i = 0; i < c->srv->cfg.databases; i++)
-        flush_one(c->srv, i);
+        flush_one(c->srv, i, mode == 1);
     srv_db_modified(c->srv, -1);
     reply_ok(c);
 }

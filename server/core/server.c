@@ -21,6 +21,7 @@
 #include "server/core/block.h"
 #include "server/core/config.h"
 #include "server/core/exec.h"
+#include "server/core/lazyfree.h"
 #include "server/core/mem.h"
 #include "server/core/persist.h"
 #include "server/core/prop.h"
@@ -180,7 +181,12 @@ server_init(server_t *s)
         server_log(LOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
         return -errno;
     }
-    int rc = persist_start(s);
+    int rc = lazyfree_start();
+    if (rc < 0) {
+        server_log(LOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
+        return rc;
+    }
+    rc = persist_start(s);
     if (rc < 0)
         return rc;
     rc = net_listen(s);
@@ -209,6 +215,7 @@ server_shutdown(server_t *s)
     persist_stop(s);
     while (s->clients)
         client_free(s->clients);
+    lazyfree_stop();
     if (s->listen_fd > 0)
         close(s->listen_fd);
     if (s->cfg.pidfile && s->cfg.pidfile[0])
