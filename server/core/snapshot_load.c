@@ -135,6 +135,8 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec)
         return KERR_CORRUPT;
     if ((int64_t)rec->db >= (int64_t)l->s->cfg.databases)
         return build_fail(l, rec, "database index beyond the configured databases");
+    if (rec->type != SNAP_STRING && rec->count == 0)
+        return 0; /* an empty collection is no key at all in the keyspace */
     kobj_t *o = NULL;
     if (rec->type == SNAP_STRING) {
         snap_rec_t it = *rec;
