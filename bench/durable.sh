@@ -1,0 +1,107 @@
+#!/bin/sh
+# bench/durable.sh - what durable writes cost: redis-benchmark SET with 512-byte values, 50
+# clients, pipeline 1 and 16, against
+#   keel-sync     keel-server --durability sync   (replies parked until the log is on disk)
+#   keel-off      keel-server --durability off    (no log: the ceiling)
+#   redis-always  Debian's redis-server --appendonly yes --appendfsync always
+# Runs are interleaved (ROUNDS rounds of every config and load, a fresh server and data directory
+# each time) so that a noisy neighbour hurts all configs alike; the table shows medians of
+# throughput and of p50/p99 latency, and the ratios the targets are about (sync >= 0.8 x off,
+# sync >= 1.5 x redis-always at 50 clients). The floor is the file system's own latency of a
+# 4 KiB write + fdatasync, measured here on the same directory.
+#
+# Usage: bench/durable.sh [BUILD_DIR]   (default ./build)
+#   env: ROUNDS (3), N1 requests at pipeline 1 (100000), N16 at pipeline 16 (500000),
+#        BENCH_DIR the file system to test (default /tmp), CLIENTS (50)
+# Only loopback addresses are used. Takes a few minutes; on a shared machine the numbers move.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+build=${1:-./build}
+keel="$build/keel-server"
+ROUNDS=${ROUNDS:-3}
+N1=${N1:-100000}
+N16=${N16:-500000}
+CLIENTS=${CLIENTS:-50}
+BENCH_DIR=${BENCH_DIR:-/tmp}
+[ -x "$keel" ] || { echo "no $keel (give the build directory)" >&2; exit 2; }
+command -v redis-benchmark >/dev/null || { echo "redis-benchmark not installed" >&2; exit 2; }
+command -v redis-server >/dev/null || { echo "redis-server not installed" >&2; exit 2; }
+trap bench_cleanup EXIT INT TERM
+results=$(bench_tmpdir "$BENCH_DIR")/results.csv
+: >"$results"
+
+fsync_floor() { # prints "p50_us p99_us" of 4 KiB pwrite + fdatasync on a preallocated file
+    python3 - "$1" <<'EOF'
+import os, sys, time
+path = os.path.join(sys.argv[1], "fsync-floor.bin")
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+os.posix_fallocate(fd, 0, 8 << 20)
+os.fsync(fd)
+buf = b"k" * 4096
+lat = []
+for i in range(2000):
+    t = time.perf_counter()
+    os.pwrite(fd, buf, (i * 4096) % (8 << 20))
+    os.fdatasync(fd)
+    lat.append((time.perf_counter() - t) * 1e6)
+os.close(fd)
+os.unlink(path)
+lat.sort()
+print("%d %d" % (lat[len(lat) // 2], lat[int(len(lat) * 0.99)]))
+EOF
+}
+
+start_config() { # $1 config name; sets PORT and PID
+    PORT=$(bench_free_port)
+    d=$(bench_tmpdir "$BENCH_DIR")
+    case $1 in
+    keel-sync) bench_start "$PORT" "$keel" --bind 127.0.0.1 --port "$PORT" --dir "$d" --durability sync ;;
+    keel-off) bench_start "$PORT" "$keel" --bind 127.0.0.1 --port "$PORT" --dir "$d" --durability off ;;
+    redis-always) bench_start "$PORT" redis-server --bind 127.0.0.1 --port "$PORT" --dir "$d" \
+        --save '' --appendonly yes --appendfsync always ;;
+    esac
+    PID=$BENCH_LAST_PID
+}
+
+run_one() { # $1 config, $2 pipeline, $3 requests; appends "config,P,rps,p50,p99"
+    start_config "$1"
+    line=$(redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -d 512 -c "$CLIENTS" -P "$2" -n "$3" \
+        -r 1000000 --csv 2>/dev/null | grep '^"SET"' | tr -d '"')
+    bench_stop "$PID"
+    # SET,rps,avg,min,p50,p95,p99,max
+    echo "$line" | awk -F, -v c="$1" -v p="$2" '{printf "%s,%s,%s,%s,%s\n", c, p, $2, $5, $7}' >>"$results"
+    echo "  $1 P$2: $(tail -1 "$results")" >&2
+}
+
+echo "fsync floor on $BENCH_DIR..." >&2
+floor=$(fsync_floor "$(dirname "$results")")
+configs="keel-sync keel-off redis-always"
+for r in $(seq 1 "$ROUNDS"); do
+    echo "round $r/$ROUNDS" >&2
+    for c in $configs; do run_one "$c" 1 "$N1"; done
+    for c in $configs; do run_one "$c" 16 "$N16"; done
+done
+
+med() { # $1 config, $2 pipeline, $3 field (3 rps, 4 p50, 5 p99)
+    awk -F, -v c="$1" -v p="$2" -v f="$3" '$1 == c && $2 == p {print $f}' "$results" | bench_median
+}
+
+echo
+echo "SET 512 B values, $CLIENTS clients, medians of $ROUNDS interleaved runs ($(nproc) cores, shared machine)"
+echo "disk floor (4 KiB write + fdatasync on $BENCH_DIR): p50 $(echo "$floor" | cut -d' ' -f1) us, p99 $(echo "$floor" | cut -d' ' -f2) us"
+printf "%-14s %9s %12s %10s %10s\n" config pipeline "ops/s" "p50 ms" "p99 ms"
+for p in 1 16; do
+    for c in $configs; do
+        printf "%-14s %9s %12s %10s %10s\n" "$c" "$p" "$(med "$c" "$p" 3)" "$(med "$c" "$p" 4)" "$(med "$c" "$p" 5)"
+    done
+done
+echo
+for p in 1 16; do
+    s=$(med keel-sync "$p" 3)
+    o=$(med keel-off "$p" 3)
+    a=$(med redis-always "$p" 3)
+    awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" 'BEGIN {
+        printf "pipeline %2s: sync/off %.2f (target >= 0.80)   sync/redis-always %.2f (target >= 1.50)\n",
+            p, s / o, s / a }'
+done
