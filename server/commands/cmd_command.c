@@ -17,16 +17,21 @@ static const struct {
     {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
 };
 
+/* "movablekeys" is not a table flag: it says the first/last/step triple cannot describe the
+ * keys (numkeys-style commands, which have a getkeys function). Cluster clients read it to know
+ * they must ask COMMAND GETKEYS, so it has to be reported as Valkey does. */
 static void
 reply_flags(client_t *c, const cmd_def_t *cmd)
 {
-    int n = 0;
+    int n = cmd->getkeys != NULL;
     for (size_t i = 0; i < sizeof flag_names / sizeof *flag_names; i++)
         n += (cmd->flags & flag_names[i].flag) != 0;
     reply_set(c, n);
     for (size_t i = 0; i < sizeof flag_names / sizeof *flag_names; i++)
         if (cmd->flags & flag_names[i].flag)
             reply_simple(c, flag_names[i].name);
+    if (cmd->getkeys)
+        reply_simple(c, "movablekeys");
 }
 
 static void
