@@ -297,11 +297,9 @@ cmd_spop(client_t *c)
         return;
     }
     if (c->argc == 3) {
-        if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &count)) {
-            reply_err(c, ERR_NOT_INT);
-            return;
-        }
-        if (count < 0) {
+        /* Valkey parses the count with getPositiveLongFromObjectOrReply: a non-number gets the
+         * same "must be positive" error as a negative count, not the generic integer error. */
+        if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &count) || count < 0) {
             reply_err(c, "ERR value is out of range, must be positive");
             return;
         }

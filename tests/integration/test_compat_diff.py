@@ -740,3 +740,65 @@ def test_command_count_and_getkeys(pair2):
                  ("SINTERCARD", "2", "a", "b", "LIMIT", "1"), ("LMPOP", "2", "a", "b", "LEFT"),
                  ("ZINTER", "0", "a"), ("PING",), ("NOSUCH", "x"), ("GET",)):
         pair2.same("COMMAND", "GETKEYS", *args)
+
+
+# ---- error replies of every command ------------------------------------------------------------
+
+# Never sent by the sweep: they stop the server, change the connection's mode or protocol, block,
+# or touch every database or the configuration.
+SWEEP_SKIP = {b"shutdown", b"debug", b"monitor", b"sync", b"psync", b"subscribe", b"psubscribe",
+              b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe", b"quit", b"reset",
+              b"hello", b"auth", b"multi", b"exec", b"discard", b"watch", b"save", b"bgsave",
+              b"flushall", b"flushdb", b"swapdb", b"select", b"replicaof", b"slaveof", b"failover",
+              b"client", b"config", b"wait", b"waitaof", b"command", b"info", b"time", b"lastsave",
+              b"memory", b"randomkey", b"spop", b"srandmember", b"zrandmember", b"hrandfield",
+              b"scan", b"sscan", b"hscan", b"zscan", b"object", b"latency", b"slowlog"}
+SWEEP_TYPES = [("SET", "{k}", "v"), ("HSET", "{k}", "f", "v"), ("SADD", "{k}", "m"),
+               ("ZADD", "{k}", "1", "m"), ("RPUSH", "{k}", "e")]
+
+
+def sweep_calls(table):
+    """For every command: no arguments; then, for commands whose first argument is a key, the
+    key holding each type with the minimum arguments ("1" or "x" as filler) and with a junk
+    option appended."""
+    for name in sorted(table):
+        if name in SWEEP_SKIP:
+            continue
+        row = table[name]
+        arity, first = int(row[1][1]), int(row[3][1])
+        yield None, [name]
+        if first != 1:
+            continue
+        fill = max(abs(arity) - 2, 0)
+        for setup in SWEEP_TYPES:
+            for pad in ("1", "x"):
+                base = [name, b"{k}"] + [pad] * fill
+                yield setup, base
+                yield setup, base + ["JUNK"]
+
+
+def test_error_replies_of_every_command_match(pair2):
+    kt, rt = command_table(pair2.k), command_table(pair2.r)
+    shared = {n: kt[n] for n in set(kt) & set(rt)}
+    bad, calls = [], 0
+    for setup, args in sweep_calls(shared):
+        pair2.flush()
+        if setup:
+            pair2.both(*setup)
+        flags = {f[1] for f in shared[args[0]][2][1]}
+        if b"blocking" in flags and len(args) > 1 and setup[0] in ("RPUSH", "ZADD"):
+            continue  # a right-type key with a filler timeout could block
+        calls += 1
+        d = pair2.diff(*args)
+        if d:
+            bad.append(d)
+    assert calls > 1000
+    assert not bad, "\n".join(bad[:20])
+
+
+def test_spop_count_errors_say_must_be_positive(pair2):
+    pair2.both("SADD", "s", "a", "b")
+    for count in ("x", "-1", "99999999999999999999", "1.5"):
+        pair2.same("SPOP", "s", count)
+        assert pair2.k.call("SPOP", "s", count) == ("-", b"ERR value is out of range, must be positive")
+    pair2.same("SPOP", "s", "0")

@@ -139,7 +139,7 @@ def test_spop(r):
     assert r.spop("nokey") is None and r.spop("nokey", 3) == []
     r.sadd("s", "a")
     for args, msg in [(["-1"], "value is out of range, must be positive"),
-                      (["x"], "value is not an integer or out of range")]:
+                      (["x"], "value is out of range, must be positive")]:
         with pytest.raises(redis.ResponseError) as e:
             r.execute_command("SPOP", "s", *args)
         assert str(e.value) == msg
