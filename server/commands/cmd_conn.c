@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "server/commands/cmd.h"
+#include "server/core/block.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
 #include "server/core/server.h"
@@ -440,6 +441,37 @@ client_no_touch(client_t *c)
     client_flag_onoff(c, CLIENT_NO_TOUCH);
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked and is now released. */
+static void
+client_unblock(client_t *c)
+{
+    long long id;
+    bool with_error = false;
+    if (c->argc > 4) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &id)) {
+        reply_err(c, ERR_NOT_INT);
+        return;
+    }
+    if (c->argc == 4) {
+        if (arg_is(&c->argv[3], "error"))
+            with_error = true;
+        else if (!arg_is(&c->argv[3], "timeout")) {
+            reply_err(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    for (client_t *t = c->srv->clients; t; t = t->next) {
+        if (t->id == (uint64_t)id) {
+            reply_int(c, (t->flags & CLIENT_BLOCKED) && block_unblock_client(t, with_error));
+            return;
+        }
+    }
+    reply_int(c, 0);
+}
+
 static void
 client_help(client_t *c)
 {
@@ -453,6 +485,7 @@ client_help(client_t *c)
         "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
         "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> ...]", "    Return information about client connections.",
         "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
         "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>", "    Set client meta attributes (LIB-NAME, LIB-VER).",
@@ -474,6 +507,7 @@ static cmd_def_t client_subcmds[] = {
     {"kill", client_kill, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Terminates open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
     {"no-evict", client_no_evict, 3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "admin slow dangerous connection"},
     {"no-touch", client_no_touch, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "slow connection"},
+    {"unblock", client_unblock, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "admin slow dangerous connection"},
     {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
     {0},
 };

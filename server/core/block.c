@@ -487,6 +487,11 @@ block_before_sleep(server_t *s) {
     resume_clients();
 }
 
+int64_t
+block_next_deadline_ms(void) {
+    return B.nheap > 0 ? B.heap[0]->deadline_ms : 0;
+}
+
 bool
 block_unblock_client(client_t *c, bool with_error) {
     if (!c->bstate)

@@ -79,6 +79,9 @@ void block_before_sleep(server_t *s);
 /* CLIENT UNBLOCK: unblocks c with its timeout reply, or with_error with
  * "-UNBLOCKED client unblocked via CLIENT UNBLOCK". Returns false when c is not blocked. */
 bool block_unblock_client(client_t *c, bool with_error);
+/* The earliest deadline of a blocked client (unix ms), 0 when none: the event loop must wake by
+ * then, so that a 0.1 s timeout is not served at the next 100 ms cron tick. */
+int64_t block_next_deadline_ms(void);
 
 /* Counts for INFO: blocked clients, distinct keys with waiters. */
 size_t block_clients_count(void);

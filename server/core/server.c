@@ -138,11 +138,13 @@ cron(ev_loop_t *l, void *data)
 static void
 before_sleep(ev_loop_t *l, void *data)
 {
-    (void)l;
     server_t *s = data;
     block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
     net_before_sleep(s);
+    int64_t deadline = block_next_deadline_ms();
+    if (deadline > 0)
+        ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
 }
 
 int

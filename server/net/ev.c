@@ -25,6 +25,7 @@ struct ev_loop {
     uint64_t next_timer_us;
     ev_timer_cb timer_cb;
     void *timer_data;
+    int max_wait_ms; /* -1: none; set by ev_set_max_wait_ms for the next wait only */
     ev_timer_cb before_sleep;
     void *before_sleep_data;
 };
@@ -39,6 +40,7 @@ ev_create(int setsize)
         return NULL;
     }
     l->setsize = setsize;
+    l->max_wait_ms = -1;
     l->fds = kcalloc((size_t)setsize, sizeof *l->fds);
     l->events = kcalloc((size_t)setsize, sizeof *l->events);
     return l;
@@ -116,6 +118,12 @@ ev_set_before_sleep(ev_loop_t *l, ev_timer_cb cb, void *data)
 }
 
 void
+ev_set_max_wait_ms(ev_loop_t *l, int ms)
+{
+    l->max_wait_ms = ms < 0 ? 0 : ms;
+}
+
+void
 ev_stop(ev_loop_t *l)
 {
     l->stop = 1;
@@ -142,6 +150,9 @@ ev_run(ev_loop_t *l)
             uint64_t now = util_mono_us();
             timeout = now >= l->next_timer_us ? 0 : (int)((l->next_timer_us - now + 999) / 1000);
         }
+        if (l->max_wait_ms >= 0 && (timeout < 0 || l->max_wait_ms < timeout))
+            timeout = l->max_wait_ms;
+        l->max_wait_ms = -1;
         int n = epoll_wait(l->epfd, l->events, l->setsize, timeout);
         if (n < 0 && errno != EINTR)
             break;

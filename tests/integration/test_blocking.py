@@ -367,3 +367,53 @@ def test_blocked_client_shows_in_client_list_and_info(r, server):
     c.read()
     assert blocked_count(r) == 0
     c.close()
+
+
+def test_client_unblock_timeout_and_error(server):
+    import threading
+    import time as _t
+    import redis as _redis
+    admin = server.client()
+    admin.delete("ub:list")
+    waiter = server.client()
+    wid = waiter.client_id()
+    out = {}
+
+    def run():
+        try:
+            out["r"] = waiter.blpop("ub:list", timeout=10)
+        except _redis.ResponseError as e:
+            out["e"] = str(e)
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(200):
+        if admin.info("clients")["blocked_clients"] >= 1:
+            break
+        _t.sleep(0.01)
+    assert admin.execute_command("CLIENT", "UNBLOCK", wid) == 1
+    t.join(5)
+    assert out == {"r": None}
+    assert admin.execute_command("CLIENT", "UNBLOCK", wid) == 0  # not blocked any more
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(200):
+        if admin.info("clients")["blocked_clients"] >= 1:
+            break
+        _t.sleep(0.01)
+    assert admin.execute_command("CLIENT", "UNBLOCK", wid, "ERROR") == 1
+    t.join(5)
+    assert out["e"].startswith("UNBLOCKED")
+
+
+def test_short_timeout_is_precise(server):
+    import time as _t
+    c = server.client()
+    c.delete("prec:list")
+    samples = []
+    for _ in range(5):
+        t0 = _t.time()
+        assert c.blpop("prec:list", timeout=0.05) is None
+        samples.append(_t.time() - t0)
+    samples.sort()
+    # Served at the deadline, not at the next 100 ms cron tick.
+    assert samples[2] < 0.09, samples
