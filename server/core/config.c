@@ -81,7 +81,7 @@ static const cfg_def_t defs[] = {
     {"pidfile", C_STR, OFF(pidfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
     {"daemonize", C_BOOL, OFF(daemonize), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
     {"io-threads", C_INT, OFF(io_threads), 1, 128, "1", NULL, C_IMMUTABLE, NULL, NULL},
-    {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "512", NULL, 0, NULL, NULL},
     {"hash-max-listpack-value", C_INT, OFF(hash_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
     {"set-max-intset-entries", C_INT, OFF(set_max_intset_entries), 0, LLONG_MAX, "512", NULL, 0, NULL, NULL},
     {"set-max-listpack-entries", C_INT, OFF(set_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
@@ -148,7 +148,12 @@ set_value(server_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
         return -1;
     case C_INT:
     case C_MEM:
-        if (!(d->type == C_MEM ? util_parse_memory(v, &n) : util_parse_ll(v, strlen(v), &n))) {
+        /* The two messages are Valkey's (numericParseString): clients and scripts match them. */
+        if (d->type == C_MEM && (!util_parse_memory(v, &n) || n < 0)) {
+            snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        if (d->type == C_INT && !util_parse_ll(v, strlen(v), &n)) {
             snprintf(err, errlen, "argument couldn't be parsed into an integer");
             return -1;
         }
