@@ -68,9 +68,18 @@ static void
 config_set_cmd(client_t *c)
 {
     if ((c->argc - 2) % 2) {
-        reply_err_arity(c, "config|set");
+        reply_err(c, ERR_SYNTAX); /* Valkey: an odd number of name/value arguments */
         return;
     }
+    /* Valkey refuses a setting named twice in one call before changing anything. */
+    for (int i = 2; i < c->argc; i += 2)
+        for (int j = 2; j < i; j += 2)
+            if (c->argv[i].n == c->argv[j].n &&
+                !strncasecmp(c->argv[i].p, c->argv[j].p, c->argv[i].n)) {
+                reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
+                              "duplicate parameter", (int)c->argv[i].n, c->argv[i].p);
+                return;
+            }
     /* All or nothing: validate every pair first on a copy of the settings. */
     server_t *s = c->srv;
     char err[256];

@@ -802,3 +802,160 @@ def test_spop_count_errors_say_must_be_positive(pair2):
         pair2.same("SPOP", "s", count)
         assert pair2.k.call("SPOP", "s", count) == ("-", b"ERR value is out of range, must be positive")
     pair2.same("SPOP", "s", "0")
+
+
+# ---- scripted sequences per family -------------------------------------------------------------
+
+
+def run_script(p, script):
+    """script: list of argument lists, or (args, norm) pairs. Returns the differences."""
+    out = []
+    for item in script:
+        args, norm = (item if isinstance(item, tuple) else (item, norm_for(item)))
+        d = p.diff(*args, norm=norm)
+        if d:
+            out.append(d)
+    return out
+
+
+KEYS_SCRIPT = [
+    ["SET", "a", "1"], ["SET", "b", "2", "EX", "100"], ["HSET", "h", "f", "v"], ["SADD", "s", "m"],
+    ["TTL", "a"], ["TTL", "b"], ["TTL", "nokey"], ["PTTL", "b"], ["EXPIRETIME", "a"],
+    ["EXPIRE", "a", "100", "XX"], ["EXPIRE", "a", "100", "NX"], ["EXPIRE", "a", "50", "GT"],
+    ["EXPIRE", "a", "500", "GT"], ["EXPIRE", "a", "50", "LT"], ["EXPIRE", "a", "100", "NX", "XX"],
+    ["EXPIRE", "a", "100", "GT", "LT"], ["EXPIRE", "a", "100", "NX", "GT"], ["EXPIRE", "a", "x"],
+    ["EXPIRE", "a", "9223372036854775807"], ["PEXPIRE", "a", "9223372036854775807"],
+    ["EXPIREAT", "a", "-9223372036854775808"], ["EXPIRE", "nokey", "10"], ["PERSIST", "a"],
+    ["PERSIST", "a"], ["TTL", "a"], ["EXPIRE", "a", "0"], ["EXISTS", "a"], ["SET", "a", "1"],
+    ["EXPIRE", "a", "-5"], ["EXISTS", "a"], ["SET", "a", "1"], ["EXPIREAT", "a", "1"], ["GET", "a"],
+    ["TYPE", "h"], ["TYPE", "s"], ["TYPE", "nokey"], ["RENAME", "h", "h2"], ["RENAME", "nokey", "x"],
+    ["RENAMENX", "h2", "s"], ["RENAMENX", "h2", "h2"], ["RENAME", "h2", "h2"], ["TTL", "b"],
+    ["RENAME", "b", "c"], ["TTL", "c"], ["COPY", "c", "d"], ["TTL", "d"], ["COPY", "c", "d"],
+    ["COPY", "c", "d", "REPLACE"], ["COPY", "c", "c"], ["COPY", "c", "e", "DB", "1"],
+    ["COPY", "c", "e", "DB", "x"], ["COPY", "c", "e", "DB", "99"], ["MOVE", "c", "1"],
+    ["MOVE", "c", "1"], ["MOVE", "d", "0"], ["MOVE", "d", "x"], ["DEL", "a", "b", "c", "d", "s"],
+    ["KEYS", "*"], ["DBSIZE"], ["UNLINK", "h2", "nokey"], ["TOUCH", "x", "y"],
+    ["SET", "n", "12345"], ["OBJECT", "ENCODING", "n"], ["SET", "n", "x" * 50],
+    ["OBJECT", "ENCODING", "n"], ["SET", "n", "x" * 10], ["OBJECT", "ENCODING", "n"],
+    ["OBJECT", "ENCODING", "nokey"], ["OBJECT", "REFCOUNT", "n"], ["OBJECT", "NOSUCH", "n"],
+    ["OBJECT", "FREQ", "n"], ["SET", "e", "v", "PX", "100000"], ["PERSIST", "e"],
+    ["SET", "t", "v", "EXAT", "4102444800"], ["EXPIRETIME", "t"], ["PEXPIRETIME", "t"],
+    ["SET", "t", "v", "KEEPTTL"], ["EXPIRETIME", "t"], ["GETEX", "t", "PERSIST"], ["TTL", "t"],
+    ["SCAN", "0", "TYPE", "string", "COUNT", "1000"],
+    ["SCAN", "x"], ["SCAN", "0", "COUNT", "0"], ["SCAN", "0", "BAD"], ["SCAN", "0", "TYPE"],
+    ["EXISTS"], ["DEL"],
+]
+
+
+def test_keys_and_expire_script(pair):
+    pair.both("SELECT", "0")
+    def full_scan(r):
+        return (r[0], sorted(r[1][1][1], key=repr)) if r[0] == "*" else r
+
+    script = [(a, full_scan if a[0] == "SCAN" else norm_for(a)) for a in KEYS_SCRIPT]
+    diffs = run_script(pair, script)
+    pair.k.call("FLUSHALL")
+    pair.r.call("FLUSHALL")
+    assert not diffs, "\n".join(diffs)
+
+
+STRING_SCRIPT = [
+    ["SET", "k", "v", "GET"], ["SET", "k", "w", "GET"], ["SET", "k", "v", "NX", "GET"],
+    ["SET", "k", "v", "XX", "GET"], ["SET", "k", "v", "EX", "0"], ["SET", "k", "v", "PX", "-1"],
+    ["SET", "k", "v", "EX", "9223372036854775807"], ["SET", "k", "v", "PXAT", "x"],
+    ["SET", "k", "v", "KEEPTTL", "EX", "5"], ["SET", "k", "v", "GET", "GET"],
+    ["HSET", "h", "f", "v"], ["SET", "h", "v", "GET"], ["GETSET", "h", "v"], ["GETDEL", "h"],
+    ["APPEND", "h", "x"], ["INCR", "h"], ["GETEX", "h"], ["STRLEN", "h"], ["GETRANGE", "h", "0", "1"],
+    ["SET", "n", "9223372036854775807"], ["INCR", "n"], ["DECRBY", "n", "-1"],
+    ["SET", "n", "-9223372036854775808"], ["DECR", "n"], ["DECRBY", "n", "-9223372036854775808"],
+    ["INCRBY", "n", "x"], ["SET", "n", " 1"], ["INCR", "n"], ["SET", "n", "01"], ["INCR", "n"],
+    ["SET", "f", "10.5"], ["INCRBYFLOAT", "f", "0.1"], ["INCRBYFLOAT", "f", "-5.0e3"],
+    ["INCRBYFLOAT", "f", "inf"], ["INCRBYFLOAT", "f", "nan"], ["SET", "f", "1e308"],
+    ["INCRBYFLOAT", "f", "1e308"], ["SET", "f", "3"], ["INCRBYFLOAT", "f", "1.5"], ["GET", "f"],
+    ["INCRBYFLOAT", "f", "0x10"], ["SET", "f", "5.0e3"], ["INCRBYFLOAT", "f", "200"],
+    ["SETRANGE", "r", "5", "x"], ["GET", "r"], ["SETRANGE", "r", "-1", "x"],
+    ["SETRANGE", "r", "536870912", "x"], ["SETRANGE", "r2", "0", ""], ["EXISTS", "r2"],
+    ["GETRANGE", "r", "-100", "100"], ["GETRANGE", "r", "3", "1"], ["GETRANGE", "nokey", "0", "-1"],
+    ["GETRANGE", "r", "x", "1"], ["MSET", "a"], ["MSET", "a", "1", "b"], ["MSETNX", "a", "1", "a", "2"],
+    ["GET", "a"], ["MGET", "a", "h", "nokey", "n"], ["GETEX", "a", "EX", "0"], ["GETEX", "a", "EX", "x"],
+    ["GETEX", "a", "PX", "10", "EX", "10"], ["GETEX", "a", "PERSIST", "PERSIST"],
+    ["GETEX", "nokey", "EX", "10"], ["GETEX", "nokey", "BAD"], ["GETEX", "a", "EXAT", "4102444800"],
+    ["SETEX", "a", "0", "v"], ["SETEX", "a", "-10", "v"], ["PSETEX", "a", "0", "v"],
+    ["SETEX", "a", "100", "v"], ["SETNX", "a", "z"], ["SET", "lcs1", "ohmytext"],
+    ["SET", "lcs2", "mynewtext"], ["LCS", "lcs1", "lcs2"], ["LCS", "lcs1", "lcs2", "LEN"],
+    ["LCS", "lcs1", "lcs2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+    ["LCS", "lcs1", "lcs2", "IDX"], ["LCS", "lcs1", "nokey"], ["LCS", "lcs1", "lcs2", "LEN", "IDX"],
+    ["LCS", "lcs1", "lcs2", "BAD"], ["SUBSTR", "lcs1", "0", "2"], ["SET", "", ""], ["GET", ""],
+    ["SET", "big", "1" * 30], ["INCR", "big"], ["SET", "k", "v", "EXAT", "4102444800", "GET"],
+]
+
+
+def test_string_script(pair):
+    diffs = run_script(pair, STRING_SCRIPT)
+    assert not diffs, "\n".join(diffs)
+
+
+# ---- CONFIG GET / SET --------------------------------------------------------------------------
+
+COMMON_SETTINGS = ["maxmemory", "maxmemory-policy", "maxmemory-samples", "hash-max-listpack-entries",
+                   "hash-max-listpack-value", "set-max-intset-entries", "zset-max-listpack-entries",
+                   "zset-max-listpack-value", "list-max-listpack-size", "databases", "timeout",
+                   "notify-keyspace-events", "hz", "maxclients", "proto-max-bulk-len",
+                   "tcp-keepalive", "requirepass", "lfu-log-factor", "lfu-decay-time",
+                   "client-query-buffer-limit", "nosuchsetting"]
+
+
+def test_config_get_of_common_settings_matches_defaults(pair):
+    for name in COMMON_SETTINGS:
+        pair.same("CONFIG", "GET", name)
+
+
+def test_config_set_errors_match(pair):
+    for args in (["maxmemory", "x"], ["maxmemory", "-1"], ["hz", "x"], ["nosuch", "1"],
+                 ["maxmemory", "10mb", "hz"], ["hz", "10", "HZ", "10"], ["maxmemory", "1gb"],
+                 ["maxmemory", "0"], ["hash-max-listpack-entries", "512"]):
+        pair.same("CONFIG", "SET", *args)
+    pair.same("CONFIG", "GET", "maxmemory")
+    # 'hz 10 hz 10' must not half-apply: the first pair is refused with the duplicate.
+    assert pair.k.call("CONFIG", "SET", "maxmemory", "5mb", "maxmemory", "6mb")[0] == "-"
+    pair.same("CONFIG", "GET", "maxmemory")
+
+
+# ---- transactions and pub/sub replies ----------------------------------------------------------
+
+TX_SCRIPT = [
+    ["MULTI"], ["SET", "a", "1"], ["INCR", "a"], ["HSET", "a", "f", "v"], ["GET", "a"], ["EXEC"],
+    ["MULTI"], ["SET", "a"], ["INCR", "a"], ["EXEC"], ["GET", "a"],
+    ["MULTI"], ["MULTI"], ["NOSUCHCMD"], ["DISCARD"], ["EXEC"], ["DISCARD"],
+    ["WATCH", "a"], ["SET", "a", "2"], ["MULTI"], ["GET", "a"], ["EXEC"],
+    ["WATCH", "a"], ["MULTI"], ["GET", "a"], ["EXEC"],
+    ["MULTI"], ["WATCH", "x"], ["DISCARD"], ["UNWATCH"], ["MULTI"], ["EXEC"],
+    ["MULTI"], ["ZADD", "z", "1.5", "m"], ["ZINCRBY", "z", "1", "m"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["HGETALL", "h"], ["SMEMBERS", "nokey"], ["EXEC"],
+]
+
+
+def test_transactions_reply_alike(pair):
+    diffs = run_script(pair, TX_SCRIPT)
+    assert not diffs, "\n".join(diffs)
+
+
+PUBSUB_SCRIPT = [
+    ["PUBLISH", "ch", "msg"], ["SPUBLISH", "ch", "m"], ["PUBSUB", "CHANNELS"], ["PUBSUB", "NUMSUB", "a", "b"],
+    ["PUBSUB", "NUMPAT"], ["PUBSUB", "SHARDCHANNELS"], ["PUBSUB", "SHARDNUMSUB", "x"], ["PUBSUB", "FOO"],
+    ["UNSUBSCRIBE"], ["PUNSUBSCRIBE"],
+]
+
+
+def test_pubsub_replies_alike(pair):
+    diffs = run_script(pair, PUBSUB_SCRIPT)
+    assert not diffs, "\n".join(diffs)
+    # Subscribing connections: confirmations, a message, and (RESP2) the subscriber-mode refusal.
+    for cmd in (["SUBSCRIBE", "c1", "c2", "c1"], ["PSUBSCRIBE", "c*"], ["PING"], ["GET", "x"],
+                ["PING", "hi"], ["UNSUBSCRIBE", "c1"], ["PUNSUBSCRIBE"], ["UNSUBSCRIBE"]):
+        pair.k.send_cmd(*cmd)
+        pair.r.send_cmd(*cmd)
+        n = 3 if cmd[0] == "SUBSCRIBE" else 1
+        for _ in range(n):
+            ka, ra = pair.k.read(), pair.r.read()
+            assert ka == ra, (cmd, ka, ra)
