@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/kassert.h"
+#include "common/kerr.h"
 #include "server/core/mem.h"
 #include "server/core/util.h"
 
@@ -205,6 +206,60 @@ db_add(db_t *db, kobj_t *o)
     add_obj(db->keys, o);
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+}
+
+uint64_t
+db_hash_key(const char *key, size_t klen)
+{
+    return ht_hash_bytes(key, klen); /* the same hash as hash_key/hash_entry */
+}
+
+int
+db_add_new(db_t *db, kobj_t *o, uint64_t hash)
+{
+    size_t n;
+    const char *k = obj_key(o, &n);
+    kslice_t key = {k, n};
+    ht_pos_t pos;
+    DEBUG_ASSERT(hash == ht_hash_bytes(k, n));
+    if (ht_find_pos_hashed(db->keys, &key, hash, &pos))
+        return KERR_EXISTS;
+    ht_insert_at(db->keys, &pos, o);
+    if (obj_has_expire(o)) {
+        ASSERT(ht_find_pos_hashed(db->expires, &key, hash, &pos) == NULL);
+        ht_insert_at(db->expires, &pos, o);
+    }
+    return 0;
+}
+
+void
+db_prefetch(const db_t *db, uint64_t hash)
+{
+    ht_prefetch(db->keys, hash);
+}
+
+void
+db_reserve(db_t *db, size_t keys)
+{
+    ht_reserve(db->keys, keys);
+}
+
+void
+db_fit(db_t *db)
+{
+    ht_fit(db->keys);
+    ht_fit(db->expires);
+}
+
+uint32_t
+db_lru_fresh(void)
+{
+    /* What touch() gives an object whose field is still 0: in LFU mode a counter of 0 always
+     * goes up by one (probability 1 / (0 * factor + 1)), so no random draw is needed. */
+    if (!lfu_mode)
+        return db_lru_clock();
+    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    return now_min << 8 | 1;
 }
 
 kobj_t *

@@ -64,6 +64,21 @@ kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags); /* lazy ex
 bool db_is_expired(const kobj_t *o);
 
 void db_add(db_t *db, kobj_t *o);            /* the key must be absent */
+
+/* Bulk loading (snapshot load). db_hash_key may run on any thread; the rest on the owner.
+ * db_add_new inserts o with one probe that is also the duplicate check: KERR_EXISTS (o not
+ * stored, still the caller's) when the key is present. hash must be db_hash_key of o's key. It
+ * does not touch the access time: the loader sets it (db_lru_fresh or the saved value). */
+uint64_t db_hash_key(const char *key, size_t klen);
+int db_add_new(db_t *db, kobj_t *o, uint64_t hash);
+void db_prefetch(const db_t *db, uint64_t hash); /* the bucket of a db_add_new coming soon */
+/* Pre-size the key table for `keys` keys in all (never shrinks), so a load does not rehash. */
+void db_reserve(db_t *db, size_t keys);
+/* After a load that reserved more than it got: shrink the tables the normal rule finds sparse. */
+void db_fit(db_t *db);
+/* The access field (LRU clock or LFU counter and time) that a first access gives a new key. Any
+ * thread may call it while the main thread does not change the LFU settings. */
+uint32_t db_lru_fresh(void);
 /* Insert o, replacing (and freeing) any object under the same key. With keep_ttl the old
  * expiry is carried over; returns the object now stored (may differ from o then). */
 kobj_t *db_set(db_t *db, kobj_t *o, bool keep_ttl);

@@ -549,11 +549,15 @@ probe_for_insert(ht_t *t, bucket_t *b, uint8_t tag, const void *key, ht_pos_t *p
 
 void *
 ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos) {
+    return ht_find_pos_hashed(t, key, t->type->hash_key(key), pos);
+}
+
+void *
+ht_find_pos_hashed(ht_t *t, const void *key, uint64_t h, ht_pos_t *pos) {
     pos->priv_valid = 0;
     grow_if_needed(t);
     if (rehashing(t) && t->pause == 0)
         rehash_step(t);
-    uint64_t h = t->type->hash_key(key);
     uint8_t tag = tag_of(h);
     if (rehashing(t)) {
         size_t i0 = h & mask_of(t->exp[0]);
@@ -569,6 +573,35 @@ ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos) {
     pos->priv_table = (uint8_t)ti;
     pos->priv_valid = 1;
     return NULL;
+}
+
+void
+ht_prefetch(const ht_t *t, uint64_t hash) {
+    /* Only the table inserts go to: while rehashing a lookup may also read tab[0], but a hint
+     * that is right most of the time is all a prefetch needs to be. */
+    int ti = rehashing(t) ? 1 : 0;
+    if (t->tab[ti])
+        __builtin_prefetch(&t->tab[ti][hash & mask_of(t->exp[ti])], 1, 3);
+}
+
+void
+ht_reserve(ht_t *t, size_t n) {
+    if (t->pause || n == 0)
+        return; /* no resize while an iterator is live: inserts still work, only slower */
+    int exp = exp_for(n, FILL_GROW_PCT);
+    if (rehashing(t)) {
+        if (exp <= t->exp[1])
+            return;
+        while (rehashing(t))
+            rehash_step(t);
+    }
+    if (t->tab[0] == NULL || exp > t->exp[0])
+        resize_start(t, exp);
+}
+
+void
+ht_fit(ht_t *t) {
+    shrink_if_needed(t);
 }
 
 void

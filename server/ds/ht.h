@@ -65,6 +65,20 @@ typedef struct ht_pos {
  * have the key passed here. May grow the table or do a rehash step (it is the start of a write). */
 void *ht_find_pos(ht_t *t, const void *key, ht_pos_t *pos);
 void ht_insert_at(ht_t *t, ht_pos_t *pos, void *entry);
+/* ht_find_pos with the key's hash already computed (hash == type->hash_key(key)), e.g. on another
+ * thread: bulk loads hash off the owning thread and keep only the probe on it. */
+void *ht_find_pos_hashed(ht_t *t, const void *key, uint64_t hash, ht_pos_t *pos);
+/* A hint that the bucket of hash will be probed soon (a few inserts ahead in a batch). Reads
+ * nothing but the table's header, never faults. */
+void ht_prefetch(const ht_t *t, uint64_t hash);
+
+/* Pre-size for n entries in all (a bulk load that knows its count): grows now, so the inserts
+ * that follow never rehash. Never shrinks; a no-op while an iterator is live. A table reserved
+ * far beyond what it got is given back by ht_fit. */
+void ht_reserve(ht_t *t, size_t n);
+/* Apply the shrink rule a delete would apply (after a bulk load that reserved too much): starts
+ * an incremental shrink when the table is under 12.5% full. */
+void ht_fit(ht_t *t);
 
 void *ht_pop(ht_t *t, const void *key);  /* unlink and return the entry (not freed), or NULL */
 int ht_delete(ht_t *t, const void *key); /* 1 if deleted (entry_free called), 0 if absent */

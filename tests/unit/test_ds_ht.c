@@ -594,6 +594,76 @@ Test(ht_walk, ranges_cover_long_chains) {
     ht_release(t);
 }
 
+/* ---- bulk loading: reserve, hashed two-phase insert, prefetch, fit ---- */
+
+/* Entries inserted with the hash computed elsewhere, as the snapshot loader does. */
+static void
+add_hashed(ht_t *t, uint64_t key) {
+    ht_pos_t pos;
+    uint64_t h = hash_key(&key);
+    ht_prefetch(t, h);
+    cr_assert_null(ht_find_pos_hashed(t, &key, h, &pos), "key %llu absent",
+                   (unsigned long long)key);
+    ht_insert_at(t, &pos, ent_new(key, key * 3));
+}
+
+Test(ht_bulk, reserved_table_takes_its_count_without_rehashing_or_growing) {
+    enum { N = 300000 };
+    ht_t *t = ht_create(&good_type);
+    ht_prefetch(t, 12345); /* no bucket yet: a no-op, must not fault */
+    ht_reserve(t, N);
+    size_t buckets = ht_buckets(t);
+    cr_assert_geq(buckets * 7 * 77, (size_t)N * 100, "room for N under the grow fill");
+    cr_assert_lt(buckets * 7 * 77 / 2, (size_t)N * 100, "the smallest such size");
+    for (uint64_t k = 0; k < N; k++) {
+        add_hashed(t, k);
+        cr_assert(!ht_is_rehashing(t));
+    }
+    cr_assert_eq(ht_buckets(t), buckets, "no grow during the load");
+    cr_assert_eq(ht_size(t), N);
+    ht_pos_t pos;
+    uint64_t k = 777;
+    ent_t *e = ht_find_pos_hashed(t, &k, hash_key(&k), &pos);
+    cr_assert(e && e->key == 777, "the one probe finds a present key (the duplicate check)");
+    for (k = 0; k < N; k++)
+        cr_assert_eq(((ent_t *)ht_find(t, &k))->val, k * 3);
+    ht_reserve(t, 10); /* never shrinks */
+    cr_assert_eq(ht_buckets(t), buckets);
+    ht_fit(t); /* full enough: nothing to give back */
+    cr_assert(!ht_is_rehashing(t));
+    cr_assert_eq(ht_buckets(t), buckets);
+    ht_release(t);
+}
+
+Test(ht_bulk, reserve_of_a_filled_table_grows_it_and_keeps_every_entry) {
+    ht_t *t = ht_create(&clumped_type);
+    for (uint64_t k = 0; k < 1000; k++)
+        add_key(t, k);
+    size_t before = ht_buckets(t);
+    ht_reserve(t, 100000);
+    cr_assert_gt(ht_buckets(t), before * 16);
+    while (ht_rehash_us(t, 1000))
+        ;
+    for (uint64_t k = 0; k < 1000; k++)
+        cr_assert_not_null(ht_find(t, &k), "key %llu", (unsigned long long)k);
+    ht_release(t);
+}
+
+Test(ht_bulk, fit_gives_back_an_over_reserved_table) {
+    ht_t *t = ht_create(&good_type);
+    ht_reserve(t, 1000000);
+    size_t big = ht_mem_bytes(t);
+    for (uint64_t k = 0; k < 1000; k++)
+        add_hashed(t, k);
+    ht_fit(t);
+    while (ht_rehash_us(t, 1000))
+        ;
+    cr_assert_lt(ht_mem_bytes(t) * 100, big, "%zu bytes left of %zu", ht_mem_bytes(t), big);
+    for (uint64_t k = 0; k < 1000; k++)
+        cr_assert_not_null(ht_find(t, &k));
+    ht_release(t);
+}
+
 /* ---- random entries and sampling ---- */
 
 Test(ht_random, small_tables) {
