@@ -104,7 +104,9 @@ util_parse_double(const char *s, size_t n, double *out)
     errno = 0;
     char *end;
     double v = strtod(buf, &end);
-    if (*end || isnan(v) || (errno == ERANGE && !isinf(v) && fabs(v) > 1))
+    /* As Valkey's getDoubleFromObject: a literal that overflows to HUGE_VAL ("1e400") or
+     * underflows to zero is not a valid float; only a written "inf" is infinite. */
+    if (*end || isnan(v) || (errno == ERANGE && (isinf(v) || v == 0.0)))
         return false;
     *out = v;
     return true;
