@@ -751,14 +751,77 @@ ht_sample(ht_t *t, void **out, size_t n) {
     return sample_from_random(t, out, n, n, visits);
 }
 
+static size_t
+chain_count(const bucket_t *b) {
+    size_t n = 0;
+    for (; b; b = child_of(b))
+        n += (size_t)__builtin_popcount(b->meta & META_PRESENT);
+    return n;
+}
+
+/* The entry at position r (0-based, in slot order down the chain); r < chain_count(b). */
+static void *
+chain_nth(const bucket_t *b, size_t r) {
+    for (; b; b = child_of(b)) {
+        unsigned m = b->meta & META_PRESENT;
+        size_t here = (size_t)__builtin_popcount(m);
+        if (r < here) {
+            for (; r; r--)
+                m &= m - 1;
+            return b->slots[__builtin_ctz(m)];
+        }
+        r -= here;
+    }
+    ASSERT(0 && "chain_nth past the end of the chain");
+    return NULL;
+}
+
+/* The acceptance bound of ht_random for a table of `size` entries in `span` chains: the
+ * smallest m >= lambda + 3 sqrt(lambda) + 2, lambda the mean entries per chain, so that a
+ * Poisson-filled table has a chain longer than m about once in 10^4 chains at the grow fill
+ * (lambda 5.4, m 15); never more than the table holds (0 for an empty one). */
+static size_t
+random_bound(size_t size, size_t span) {
+    if (size == 0 || span == 0)
+        return 0;
+    double lambda = (double)size / (double)span;
+    size_t m = (size_t)lambda + 2;
+    while ((double)m - lambda - 2 < 0 ||
+           ((double)m - lambda - 2) * ((double)m - lambda - 2) < 9 * lambda)
+        m++;
+    return m < size ? m : size;
+}
+
 void *
 ht_random(ht_t *t) {
-    /* One entry out of a few buckets' worth evens out the bias toward entries that follow empty
-     * buckets or sit in sparse ones. */
-    enum { ENOUGH = 8 };
-    void *pick;
+    /* Rejection sampling. A try draws x uniformly from sum(chains_i * m_i) over the tables
+     * (tab[0] from rehash_idx on, tab[1]); x names a chain of table i and a position r < m_i
+     * in it; the try returns the entry at r if the chain has one there. So each try returns a
+     * given entry with probability 1 / sum(chains_i * m_i), the same for all, whatever the
+     * lengths of the chains around it and whichever table it is in. (Reading a few buckets from
+     * a random start instead, as ht_sample does, favours entries after empty or sparse buckets:
+     * counts from 4 to 76 for an expected 30.) An entry in a chain longer than m_i is picked a
+     * little less often, which the bound makes rare. A table so sparse that RANDOM_TRIES_max
+     * tries all miss (only while shrinking is held back) falls back to a sample. */
+    enum { RANDOM_TRIES_max = 128, ENOUGH = 8 };
     if (ht_size(t) == 0)
         return NULL;
+    size_t skip = rehashing(t) ? t->rehash_idx : 0; /* tab[0] below it is empty */
+    size_t chains[2] = {nbuckets(t->exp[0]) - skip, nbuckets(t->exp[1])};
+    size_t m[2] = {random_bound(t->used[0], chains[0]), random_bound(t->used[1], chains[1])};
+    uint64_t w0 = (uint64_t)chains[0] * m[0], w = w0 + (uint64_t)chains[1] * m[1];
+    for (int i = 0; i < RANDOM_TRIES_max; i++) {
+        uint64_t x = rng_next() % w;
+        int ti = x < w0 ? 0 : 1;
+        x -= ti ? w0 : 0;
+        const bucket_t *head = &t->tab[ti][(ti ? 0 : skip) + x / m[ti]];
+        size_t n = chain_count(head), r = (size_t)(x % m[ti]);
+        if (n > m[ti])
+            r = (size_t)(rng_next() % n);
+        if (r < n)
+            return chain_nth(head, r);
+    }
+    void *pick;
     size_t got = sample_from_random(t, &pick, 1, ENOUGH, SIZE_MAX);
     ASSERT(got == 1);
     return pick;

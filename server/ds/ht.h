@@ -90,7 +90,9 @@ int ht_delete(ht_t *t, const void *key); /* 1 if deleted (entry_free called), 0 
 typedef void (*ht_scan_cb)(void *privdata, void *entry);
 uint64_t ht_scan(ht_t *t, uint64_t cursor, ht_scan_cb fn, void *privdata);
 
-/* A random entry (fair enough for RANDOMKEY), NULL if empty. */
+/* A random entry, NULL if empty. Every entry is equally likely (RANDOMKEY, SRANDMEMBER, SPOP),
+ * except in a table held very sparse (shrinking held back by a fork or an iterator), where it
+ * falls back to a sample that favours entries after empty buckets. */
 void *ht_random(ht_t *t);
 /* Up to n distinct entries from random places, for eviction sampling; returns how many. It may
  * return fewer than min(n, size) when the table is very sparse (it bounds the buckets it reads). */

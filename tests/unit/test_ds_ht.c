@@ -720,6 +720,77 @@ Test(ht_random, large_tables_fair_enough) {
     ht_release(t);
 }
 
+/* Pearson's chi-square of the draw counts against a uniform pick among n entries. */
+static double
+chi_square(const uint32_t *hits, size_t n, size_t draws) {
+    double expect = (double)draws / (double)n, chi = 0;
+    for (size_t k = 0; k < n; k++)
+        chi += ((double)hits[k] - expect) * ((double)hits[k] - expect) / expect;
+    return chi;
+}
+
+/* ht_random over keys [0, n) of t, `draws` times; the chi-square of the counts. With n - 1
+ * degrees of freedom the statistic has mean n - 1 and standard deviation sqrt(2 (n - 1)): for
+ * n = 1000, 999 and 44.7. The bound below is that mean plus 6 deviations; the old picker (one
+ * entry out of a few buckets read from a random start) scored above 10,000. */
+static double
+random_chi(ht_t *t, size_t n, size_t draws) {
+    uint32_t *hits = calloc(n, sizeof(uint32_t));
+    for (size_t i = 0; i < draws; i++) {
+        ent_t *e = ht_random(t);
+        cr_assert(e && e->key < n);
+        hits[e->key]++;
+    }
+    double chi = chi_square(hits, n, draws);
+    free(hits);
+    return chi;
+}
+
+#define CHI_BOUND_1000 (999 + 6 * 44.7) /* for 1000 entries */
+
+Test(ht_random, uniform_by_chi_square_in_a_fresh_table) {
+    enum { N = 1000, DRAWS = 100000 };
+    ht_t *t = ht_create(&good_type);
+    for (uint64_t k = 0; k < N; k++)
+        add_key(t, k);
+    double chi = random_chi(t, N, DRAWS);
+    cr_log_info("chi-square %.0f for %d entries, %d draws (mean 999)", chi, N, DRAWS);
+    cr_assert_lt(chi, CHI_BOUND_1000, "chi-square %.0f: some entries are favoured", chi);
+    cr_assert_gt(chi, 999 - 6 * 44.7, "chi-square %.0f: too even to be random", chi);
+    ht_release(t);
+}
+
+Test(ht_random, uniform_by_chi_square_at_every_fill_and_while_rehashing) {
+    enum { N = 1000, DRAWS = 100000 };
+    ht_t *t = ht_create(&good_type);
+    /* Near the grow fill (long chains), then just after a grow, then sparse after deletes. */
+    for (uint64_t k = 0; k < 1400; k++)
+        add_key(t, k);
+    for (uint64_t k = N; k < 1400; k++)
+        cr_assert_eq(ht_delete(t, &k), 1);
+    cr_assert_lt(random_chi(t, N, DRAWS), CHI_BOUND_1000, "a full table");
+    /* A table caught mid-rehash: entries in both tables. */
+    ht_t *g = ht_create(&good_type);
+    for (uint64_t k = 0; k < N; k++)
+        add_key(g, k);
+    ht_reserve(g, 40000);
+    cr_assert(ht_is_rehashing(g));
+    ht_rehash_us(g, 0); /* one step's worth: most entries still in the old table */
+    cr_assert(ht_is_rehashing(g));
+    cr_assert_lt(random_chi(g, N, DRAWS), CHI_BOUND_1000, "while rehashing");
+    ht_release(g);
+    /* Sparse: 12.5% fill is the lowest the shrink rule leaves. */
+    for (uint64_t k = N; k < 6000; k++)
+        add_key(t, k);
+    ht_iter_t it;
+    ht_iter_init(&it, t); /* holds the shrink back while deleting */
+    for (uint64_t k = N; k < 6000; k++)
+        cr_assert_eq(ht_delete(t, &k), 1);
+    cr_assert_lt(random_chi(t, N, DRAWS), CHI_BOUND_1000, "a sparse table");
+    ht_iter_done(&it);
+    ht_release(t);
+}
+
 /* ---- random operations against a reference model ---- */
 
 static void
