@@ -46,8 +46,9 @@ faults_after_cb(void *ctx, const wal_io_op_t *op, int res) {
     wal_fault_copy_t *c = &f->copy[op->copy];
     if (op->kind != WAL_IO_FSYNC)
         return res;
-    c->fsyncs++;
-    if (c->fsync_fail_nth && c->fsyncs >= c->fsync_fail_nth)
+    /* Lanes of one copy complete fdatasyncs concurrently (writer.c): count atomically. */
+    uint32_t nth = __atomic_add_fetch(&c->fsyncs, 1, __ATOMIC_RELAXED);
+    if (c->fsync_fail_nth && nth >= c->fsync_fail_nth)
         return -EIO;
     return res;
 }

@@ -110,6 +110,11 @@ int wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, 
                  size_t errlen);
 void wal_dir_scan_free(wal_dir_scan_t *sc);
 
+/* writer.c: lane threads per copy, each with one fdatasync in flight (1 or 2), read by
+ * wal_open. 1 in production: a second concurrent fdatasync measured slower on this machine
+ * (docs/durability.md); tests set 2 to exercise out-of-order completions. */
+extern int wal_lanes_per_copy;
+
 /* writer.c: validate cfg and fill defaults into out (dirs still point into cfg). */
 int wal_config_norm(const wal_config_t *cfg, wal_config_t *out);
 

@@ -1,25 +1,55 @@
 /*
  * writer.c - the log writer: the in-memory log buffer filled by wal_append() on the main thread,
- * and the WAL thread that writes it to every copy through io_uring with group commit.
+ * the WAL thread that writes it to every copy, and per copy LANES_MAX lane threads that
+ * fdatasync it, so that group commit is pipelined: the next batch is written and its
+ * fdatasync started while the previous batch's fdatasync is still running.
  *
  * Buffers. Two buffers of at most buffer_bytes_max bytes: `active` is filled by wal_append()
  * under `mu`; the WAL thread swaps it with the empty `flush` buffer and writes `flush` without
  * the lock. So a batch is everything appended since the previous batch was taken (group
  * commit), and wal_append() waits on `space` while `active` is full (back-pressure).
  *
- * Rounds. Writing a batch is one or more rounds (one per segment the batch touches). A round,
- * per healthy copy, submits a linked chain
- *     [write segment header] -> write records -> fdatasync -> [fsync directory]
- * (the fdatasync only in sync mode or when a sync is due; the header and directory fsync only
- * for a new segment). A short write breaks the link; when the chain has drained, the rest is
- * written with a new chain, ending in a new fdatasync. A write or fsync error fails the copy
- * for good (copy_fail); an fsync is never retried. One round is in flight at a time, so when a
- * copy completes a synced round every earlier round is durable on it too; the durable LSN is
- * published as soon as `quorum` copies completed the round (invariant I5), without waiting for
- * the slowest copy. When fewer than `quorum` copies remain, log_fail() fails the log for good.
+ * Pipeline (sync mode), per healthy copy:
  *
- * State of a copy:  OK --copy_fail()--> FAILED (closed, skipped by every later round)
- * State of the log: OK --(copy failures leave < quorum)--> log_fail() --> FAILED
+ *   main:  wal_append ----------> active buffer
+ *   WAL:   swap, pwrite(batch) --> c->written_lsn = c->sync_to = batch's last LSN, wake a lane
+ *   lane:  unit {target = sync_to} -> fdatasync(fd) -> unit done
+ *          -> c->durable_lsn = target of the oldest units that are all done, in dispatch order
+ *          -> wal durable LSN = the quorum-th highest c->durable_lsn of the healthy copies
+ *          -> eventfd (the main thread releases parked replies)
+ *
+ * The WAL thread never waits for a fdatasync (except at a segment cut and a barrier, below):
+ * a pwrite lands in the page cache and the buffer is free again when it returns. A unit is an
+ * fdatasync that started after every pwrite through its target had returned, so it covers them
+ * all. Up to LANES_MAX units per copy are in flight (one per lane); when both lanes are busy
+ * the batches written meanwhile are covered by the next unit a lane starts (it takes the newest
+ * sync_to). Syscalls instead of io_uring: io_uring always runs fdatasync in an io-wq worker
+ * thread, so it bought no asynchrony over a lane thread but cost one more wake-up per batch
+ * (the completion back to the WAL thread); measured in docs/durability.md.
+ *
+ * Invariants (numbered as in docs/formats/wal.md):
+ *   I5  A copy's durable LSN only advances to the target of a unit when that unit and every
+ *       unit dispatched before it on that copy succeeded (completion order does not matter),
+ *       and the log's durable LSN is the quorum-th highest durable LSN of the healthy copies:
+ *       every LSN at or below it is durable on a quorum. It never decreases and never passes
+ *       the last appended LSN (ASSERTed). A failed unit fails the copy (I6) even when a later
+ *       unit of it succeeded: Linux may report a writeback error to one fdatasync only.
+ *   I4  The first record written after every healthy copy synced everything written before it
+ *       is flagged WAL_REC_AFTER_SYNC. Pipelining keeps syncs in flight under load, so in sync
+ *       mode the WAL thread drains the lanes (a barrier) once BARRIER_BYTES_MAX bytes were
+ *       written without a flagged record: damage more than that far from the end of the log is
+ *       always recognised as corruption rather than a torn tail.
+ *   I7  A new segment is created, its header written and its directory fsynced by the WAL
+ *       thread before any record goes into it; the lanes' next fdatasync covers the header.
+ *       Before a cut the WAL thread drains the lanes, so no lane uses the old fd.
+ *
+ * Ownership: c->fd is replaced only by the WAL thread, under mu, while no unit of that copy is
+ * in flight; a lane copies it under mu when it starts a unit. A failed copy's fd is closed by
+ * the WAL thread once no lane is inside fdatasync on it (reap_failed).
+ *
+ * State of a copy:  OK --copy_fail_locked(): write, fdatasync, create error--> FAILED
+ *                   (no more writes or units; fd closed by reap_failed)
+ * State of the log: OK --(copy failures leave < quorum)--> log_fail_locked() --> FAILED
  *                   (wal_append() returns KERR_QUORUM, the notify fd fires)
  */
 #include "wal/wal_int.h"
@@ -28,7 +58,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,12 +70,14 @@
 #include "common/kassert.h"
 #include "common/kerr.h"
 
-#define RING_DEPTH      64
-#define CHAIN_OPS_MAX   4    /* header write, record write, fdatasync, directory fsync */
-#define LAT_RING_MAX    1024 /* fsync latencies kept for the percentiles */
-#define SEGLIST_MAX     (1u << 20)
-#define WRITE_BYTES_MAX (1u << 30) /* one io_uring write; its length field is 32-bit */
-static_assert(WAL_COPIES_MAX * CHAIN_OPS_MAX <= RING_DEPTH, "a round fits in the ring");
+#define LANES_MAX         2 /* fdatasyncs in flight per copy, at most */
+#define LAT_RING_MAX      1024 /* fsync latencies kept for the percentiles */
+#define SEGLIST_MAX       (1u << 20)
+#define WRITE_BYTES_MAX   (1u << 30) /* one pwrite */
+#define BARRIER_BYTES_MAX (1u << 20) /* sync mode: most bytes between two AFTER_SYNC records */
+static_assert(LANES_MAX >= 1, "at least one lane per copy");
+
+int wal_lanes_per_copy = 1; /* see wal_int.h */
 
 typedef struct wal_buf {
     uint8_t *data;
@@ -54,53 +85,63 @@ typedef struct wal_buf {
     uint64_t first_lsn, last_lsn; /* records held: [first_lsn, last_lsn] when len > 0 */
 } wal_buf_t;
 
-typedef struct ext {
-    const uint8_t *p;
-    uint64_t len, off, done; /* bytes of p to put at file offset off; done so far */
-} ext_t;
+/* One fdatasync of a copy, from its dispatch by a lane to its completion. */
+typedef struct sync_unit {
+    uint64_t target; /* every record through this LSN was written before the fdatasync began */
+    int done;        /* the fdatasync succeeded */
+} sync_unit_t;
 
-/* One copy. Everything but the stats fields is touched by the WAL thread only (or by wal_open
- * before the thread starts). */
+/* One copy. Fields marked "mu" are guarded by wal_t.mu. */
 typedef struct wal_copy {
     char dir[WAL_PATH_MAX];
-    int dirfd, fd;               /* directory, current segment (-1 when failed) */
-    int ok;                      /* 1 until copy_fail(); guarded by mu for readers */
-    char reason[WAL_REASON_MAX]; /* guarded by mu */
-    uint64_t durable_lsn;        /* guarded by mu for readers */
-    /* the round in progress */
-    ext_t ext[2];
-    int need_fsync, need_dirsync, dirsync_done, fsync_ok, round_done;
-    int outstanding; /* submitted ops without a completion */
-    wal_io_op_t slot[CHAIN_OPS_MAX];
-    struct timespec submitted;
+    struct wal *w;
+    int index;
+    int dirfd;                   /* WAL thread (and wal_open) */
+    int fd;                      /* mu: current segment, -1 when none (see Ownership) */
+    int ok;                      /* mu: 1 until copy_fail_locked() */
+    char reason[WAL_REASON_MAX]; /* mu: why it failed */
+    uint64_t seg_first_lsn;      /* mu: first LSN of the segment fd belongs to (for reasons) */
+    uint64_t written_lsn;        /* mu: records through here were written to fd */
+    uint64_t written_off;        /* mu: end of the written data in the segment */
+    uint64_t sync_to;            /* mu: lanes fdatasync through here (<= written_lsn) */
+    uint64_t dispatched;         /* mu: target of the newest unit handed to a lane */
+    uint64_t durable_lsn;        /* mu: every unit through here succeeded, in order */
+    sync_unit_t unit[LANES_MAX]; /* mu: units in flight, in dispatch order from uhead */
+    int uhead, nunits;           /* mu */
+    int busy;                    /* mu: lanes inside fdatasync on fd */
+    pthread_cond_t lane_cv;      /* lanes wait here for sync_to to move */
+    pthread_t lane[LANES_MAX];
+    int nlanes; /* lane threads started */
 } wal_copy_t;
 
 struct wal {
     wal_config_t cfg; /* normalised copy; dirs point into copy[].dir */
     const char *dirs[WAL_COPIES_MAX];
     int ncopies, quorum;
+    int lanes; /* lane threads per copy: wal_lanes_per_copy at wal_open, 1..LANES_MAX */
     wal_copy_t copy[WAL_COPIES_MAX];
     wal_io_t *io;
-    struct io_uring ring; /* WAL thread only */
     pthread_t thread;
     int efd; /* eventfd for the main thread */
 
     pthread_mutex_t mu;
-    pthread_cond_t work;                   /* WAL thread waits for appends / stop / sync requests */
-    pthread_cond_t space;                  /* wal_append waits for buffer space */
-    wal_buf_t active;                      /* guarded by mu */
-    wal_buf_t flush;                       /* WAL thread only */
-    int stop, sync_requested, thread_idle; /* guarded by mu */
-    _Atomic uint64_t last_lsn;             /* written under mu by wal_append */
-    _Atomic uint64_t durable_lsn;          /* written by the WAL thread */
+    pthread_cond_t work;    /* WAL thread waits for appends / stop / sync requests */
+    pthread_cond_t space;   /* wal_append waits for buffer space */
+    pthread_cond_t drained; /* WAL thread waits for the lanes to catch up */
+    wal_buf_t active;       /* guarded by mu */
+    wal_buf_t flush;        /* WAL thread only */
+    int stop, lanes_stop, sync_requested, thread_idle; /* guarded by mu */
+    _Atomic uint64_t last_lsn;                         /* written under mu by wal_append */
+    _Atomic uint64_t durable_lsn;                      /* written under mu by lanes */
     _Atomic int healthy;
     char failure[2 * WAL_REASON_MAX]; /* set once, before healthy drops to 0 */
 
-    /* WAL thread state */
+    /* WAL thread state (written_lsn and sync_req_lsn also read by others under mu) */
     uint64_t seg_first_lsn, seg_off; /* current segment and where the next record goes */
-    int hdr_pending;                 /* the current segment's header is not written yet */
     wal_seg_hdr_t hdr;
-    uint64_t written_lsn, synced_lsn;
+    uint64_t written_lsn;   /* mu: records through here were written to every healthy copy */
+    uint64_t sync_req_lsn;  /* mu: a sync through here was requested (async mode, drains) */
+    uint64_t barrier_bytes; /* bytes written since the last AFTER_SYNC record */
     struct timespec last_sync;
 
     /* segments of the live log, for wal_retire_before; guarded by mu */
@@ -108,7 +149,7 @@ struct wal {
     uint32_t nsegs, segs_cap;
 
     /* stats, guarded by mu */
-    uint64_t st_bytes, st_segments, st_fsyncs, st_batches, st_records;
+    uint64_t st_bytes, st_segments, st_fsyncs, st_batches, st_records, st_barriers;
     uint32_t lat_us[LAT_RING_MAX];
     uint32_t nlat;
 };
@@ -126,7 +167,7 @@ elapsed_us(const struct timespec *a, const struct timespec *b) {
 }
 
 static int
-ok_copies(const wal_t *w) {
+ok_copies(const wal_t *w) { /* under mu */
     int n = 0;
     for (int i = 0; i < w->ncopies; i++)
         n += w->copy[i].ok;
@@ -146,33 +187,11 @@ kind_name(wal_io_kind_t k) {
     return "?";
 }
 
-/* OK -> FAILED for one copy, for good: its fd is closed and no later round touches it. */
+/* OK -> FAILED for the log, when fewer than quorum copies remain. Under mu. */
 static void
-copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err) {
-    wal_copy_t *c = &w->copy[ci];
-    if (!c->ok)
-        return;
-    pthread_mutex_lock(&w->mu);
-    c->ok = 0;
-    snprintf(c->reason, sizeof c->reason,
-             "%s of segment %020" PRIu64 " at offset %" PRIu64 " failed: %s", kind_name(op->kind),
-             w->seg_first_lsn, op->off, kerr_str(err));
-    pthread_mutex_unlock(&w->mu);
-    /* With ops of its chain still in flight the fd stays open until they drained (on_cqe):
-     * a linked op may resolve its fd only when issued, and the number could be reused. */
-    if (c->fd >= 0 && c->outstanding == 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-    notify(w); /* a state change the server may report */
-}
-
-/* OK -> FAILED for the log, when fewer than quorum copies remain. */
-static void
-log_fail(wal_t *w) {
+log_fail_locked(wal_t *w) {
     if (!atomic_load(&w->healthy))
         return;
-    pthread_mutex_lock(&w->mu);
     int n =
         snprintf(w->failure, sizeof w->failure, "log quorum lost: %d of %d copies ok, quorum %d",
                  ok_copies(w), w->ncopies, w->quorum);
@@ -182,12 +201,66 @@ log_fail(wal_t *w) {
                           w->copy[i].reason);
     atomic_store(&w->healthy, 0);
     pthread_cond_broadcast(&w->space);
-    pthread_mutex_unlock(&w->mu);
+    pthread_cond_broadcast(&w->drained);
+    pthread_cond_broadcast(&w->work);
     notify(w);
 }
 
+/* OK -> FAILED for one copy, for good: no later write or unit touches it. Under mu. */
 static void
-publish_durable(wal_t *w, uint64_t lsn) {
+copy_fail_locked(wal_t *w, int ci, const wal_io_op_t *op, int err) {
+    wal_copy_t *c = &w->copy[ci];
+    if (!c->ok)
+        return;
+    c->ok = 0;
+    snprintf(c->reason, sizeof c->reason,
+             "%s of segment %020" PRIu64 " at offset %" PRIu64 " failed: %s", kind_name(op->kind),
+             c->seg_first_lsn, op->off, kerr_str(err));
+    pthread_cond_broadcast(&w->drained); /* a drain no longer waits for this copy */
+    pthread_cond_broadcast(&c->lane_cv);
+    notify(w); /* a state change the server may report */
+    if (ok_copies(w) < w->quorum)
+        log_fail_locked(w);
+}
+
+static void
+copy_fail(wal_t *w, int ci, const wal_io_op_t *op, int err) {
+    pthread_mutex_lock(&w->mu);
+    copy_fail_locked(w, ci, op, err);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Close the fd of failed copies that no lane uses any more. Under mu, WAL thread. */
+static void
+reap_failed_locked(wal_t *w) {
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
+        if (!c->ok && c->busy == 0 && c->fd >= 0) {
+            close(c->fd);
+            c->fd = -1;
+        }
+    }
+}
+
+static int
+u64_desc(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+/* The durable LSN of the log: the quorum-th highest durable LSN of the healthy copies. Under
+ * mu; the eventfd is written only when it moved, once per advance. */
+static void
+publish_locked(wal_t *w) {
+    uint64_t v[WAL_COPIES_MAX];
+    int n = 0;
+    for (int i = 0; i < w->ncopies; i++)
+        if (w->copy[i].ok)
+            v[n++] = w->copy[i].durable_lsn;
+    if (n < w->quorum)
+        return;
+    qsort(v, (size_t)n, sizeof v[0], u64_desc);
+    uint64_t lsn = v[w->quorum - 1];
     if (lsn <= atomic_load_explicit(&w->durable_lsn, memory_order_relaxed))
         return;
     ASSERT(lsn <= atomic_load(&w->last_lsn));
@@ -195,7 +268,7 @@ publish_durable(wal_t *w, uint64_t lsn) {
     notify(w);
 }
 
-/* ---- segments ------------------------------------------------------------------------------ */
+/* ---- I/O with the fault hooks -------------------------------------------------------------- */
 
 static int
 hook_before(wal_t *w, wal_io_op_t *op) {
@@ -212,10 +285,51 @@ hook_after(wal_t *w, const wal_io_op_t *op, int res) {
     return w->io && w->io->after_cb ? w->io->after_cb(w->io->ctx, op, res) : res;
 }
 
-/* Create the segment file starting at first_lsn on copy ci; its header goes out with the next
- * round, followed by a directory fsync. */
-static void
-seg_open(wal_t *w, int ci, uint64_t first_lsn) {
+/* Write len bytes at off on copy ci, continuing short writes. A failure fails the copy. */
+static int
+write_all(wal_t *w, int ci, int fd, const uint8_t *p, uint64_t len, uint64_t off) {
+    uint64_t done = 0;
+    while (done < len) {
+        uint64_t want = len - done < WRITE_BYTES_MAX ? len - done : WRITE_BYTES_MAX;
+        wal_io_op_t op = {.copy = ci, .kind = WAL_IO_WRITE, .off = off + done, .len = want};
+        int rc = hook_before(w, &op);
+        if (rc == 0) {
+            ssize_t n;
+            do
+                n = pwrite(fd, p + done, op.len, (off_t)op.off);
+            while (n < 0 && errno == EINTR);
+            rc = hook_after(w, &op, n < 0 ? KERR_SYS(errno) : (int)n);
+            if (rc == 0) /* no progress on a regular file: treat as an I/O error */
+                rc = KERR_SYS(EIO);
+        }
+        if (rc < 0) {
+            copy_fail(w, ci, &op, rc);
+            return rc;
+        }
+        ASSERT((uint64_t)rc <= op.len);
+        done += (uint64_t)rc;
+    }
+    return 0;
+}
+
+/* fdatasync of a segment or fsync of a directory, through the hooks. Never retried (I6). */
+static int
+sync_fd(wal_t *w, const wal_io_op_t *op_in, int fd) {
+    wal_io_op_t op = *op_in;
+    int rc = hook_before(w, &op);
+    if (rc < 0)
+        return rc;
+    int r = op.kind == WAL_IO_FSYNC ? fdatasync(fd) : fsync(fd);
+    return hook_after(w, &op, r < 0 ? KERR_SYS(errno) : 0);
+}
+
+/* ---- segments ------------------------------------------------------------------------------ */
+
+/* Create the segment file starting at first_lsn on copy ci, write its header (fdatasynced
+ * when sync_file: wal_open has no record to follow it) and fsync the directory (I7). Returns
+ * the fd, or -1 after failing the copy. */
+static int
+seg_create(wal_t *w, int ci, uint64_t first_lsn, int sync_file) {
     wal_copy_t *c = &w->copy[ci];
     wal_io_op_t op = {.copy = ci, .kind = WAL_IO_OPEN};
     char name[WAL_SEG_NAME_MAX];
@@ -227,17 +341,28 @@ seg_open(wal_t *w, int ci, uint64_t first_lsn) {
         rc = fd < 0 ? KERR_SYS(errno) : 0;
     }
     rc = hook_after(w, &op, rc);
-    if (rc < 0) {
-        if (fd >= 0)
-            close(fd);
-        copy_fail(w, ci, &op, rc);
-        return;
-    }
+    if (rc < 0)
+        goto fail;
     /* Preallocation makes each later fdatasync cheaper (no size change to journal); recovery
      * treats the zeros after the data as the end of the log. Errors only lose the speed-up. */
     if (!w->cfg.preallocate_off)
         (void)fallocate(fd, 0, 0, (off_t)w->cfg.segment_size_bytes);
-    c->fd = fd;
+    if (write_all(w, ci, fd, (const uint8_t *)&w->hdr, WAL_SEG_HDR_SIZE, 0) < 0) {
+        close(fd);
+        return -1;
+    }
+    op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = WAL_SEG_HDR_SIZE};
+    if (sync_file && (rc = sync_fd(w, &op, fd)) < 0)
+        goto fail;
+    op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_DIRSYNC};
+    if ((rc = sync_fd(w, &op, c->dirfd)) < 0)
+        goto fail;
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    copy_fail(w, ci, &op, rc);
+    return -1;
 }
 
 static int
@@ -262,21 +387,32 @@ seglist_add(wal_t *w, uint64_t first_lsn) {
     return rc;
 }
 
+/* Replace every healthy copy's segment by a new one starting at first_lsn. The caller made
+ * sure no unit is in flight on a healthy copy (drained, or the lanes are not started yet). */
 static void
-seg_start(wal_t *w, uint64_t first_lsn) {
+seg_start(wal_t *w, uint64_t first_lsn, int sync_file) {
+    wal_seg_hdr_encode(&w->hdr, first_lsn, wal_now_ms());
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
-        if (!c->ok)
-            continue;
-        if (c->fd >= 0)
-            close(c->fd);
-        c->fd = -1;
-        seg_open(w, i, first_lsn);
+        pthread_mutex_lock(&w->mu);
+        int ok = c->ok, old = c->fd;
+        if (ok) {
+            c->fd = -1;
+            c->seg_first_lsn = first_lsn;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (!ok)
+            continue; /* a failed copy's fd is left to reap_failed_locked */
+        if (old >= 0)
+            close(old);
+        int fd = seg_create(w, i, first_lsn, sync_file);
+        pthread_mutex_lock(&w->mu);
+        c->fd = fd;
+        c->written_off = WAL_SEG_HDR_SIZE;
+        pthread_mutex_unlock(&w->mu);
     }
     w->seg_first_lsn = first_lsn;
     w->seg_off = WAL_SEG_HDR_SIZE;
-    w->hdr_pending = 1;
-    wal_seg_hdr_encode(&w->hdr, first_lsn, wal_now_ms());
     if (seglist_add(w, first_lsn) != 0) {
         /* Without the list entry retirement would be wrong; refusing the log is the safe way. */
         for (int i = 0; i < w->ncopies; i++) {
@@ -286,194 +422,154 @@ seg_start(wal_t *w, uint64_t first_lsn) {
     }
 }
 
-/* ---- rounds -------------------------------------------------------------------------------- */
+/* Sync mode: a lane of some healthy copy could start an fdatasync now. Until one can, the WAL
+ * thread leaves appends in the buffer: writing them earlier would not make them durable
+ * sooner, and each extra batch costs a wake-up of the WAL thread (a lane that finishes a
+ * unit wakes it instead). Under mu. */
+static int
+lane_free_locked(const wal_t *w) {
+    for (int i = 0; i < w->ncopies; i++)
+        if (w->copy[i].ok && w->copy[i].nunits < w->lanes)
+            return 1;
+    return 0;
+}
+
+static int
+batch_ready_locked(const wal_t *w) {
+    return w->active.len && (!w->cfg.sync_each_batch || lane_free_locked(w));
+}
+
+/* ---- lanes: the fdatasyncs ----------------------------------------------------------------- */
+
+static int
+lane_has_work(const wal_copy_t *c) { /* under mu */
+    return c->ok && c->sync_to > c->dispatched && c->nunits < c->w->lanes && c->fd >= 0;
+}
 
 static void
-record_fsync(wal_t *w, const wal_copy_t *c) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t us = elapsed_us(&c->submitted, &now);
-    pthread_mutex_lock(&w->mu);
+record_fsync_locked(wal_t *w, uint64_t us) {
     w->lat_us[w->nlat++ % LAT_RING_MAX] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
     w->st_fsyncs++;
-    pthread_mutex_unlock(&w->mu);
 }
 
-/* Submit, for copy ci, the chain of what its round still needs. The hooks see every op first,
- * so a refused op fails the copy before anything of the chain is queued. */
+/* A unit completed: advance the copy's durable LSN over the units done in dispatch order (I5),
+ * then the log's. Under mu. */
 static void
-submit_chain(wal_t *w, int ci) {
-    wal_copy_t *c = &w->copy[ci];
-    int n = 0;
-    for (int e = 0; e < 2; e++)
-        if (c->ext[e].done < c->ext[e].len)
-            c->slot[n++] = (wal_io_op_t){.copy = ci,
-                                         .kind = WAL_IO_WRITE,
-                                         .off = c->ext[e].off + c->ext[e].done,
-                                         .len = c->ext[e].len - c->ext[e].done};
-    for (int k = 0; k < n; k++) /* longer writes are continued like short ones */
-        if (c->slot[k].len > WRITE_BYTES_MAX)
-            c->slot[k].len = WRITE_BYTES_MAX;
-    if (c->need_fsync)
-        c->slot[n++] = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = w->seg_off};
-    if (c->need_dirsync && !c->dirsync_done)
-        c->slot[n++] = (wal_io_op_t){.copy = ci, .kind = WAL_IO_DIRSYNC};
-    for (int k = 0; k < n; k++) {
-        int rc = hook_before(w, &c->slot[k]);
-        if (rc < 0) {
-            copy_fail(w, ci, &c->slot[k], rc);
-            return;
+lane_finish_locked(wal_t *w, wal_copy_t *c, int slot, const wal_io_op_t *op, int rc,
+                   uint64_t us) {
+    c->busy--;
+    if (rc < 0) {
+        copy_fail_locked(w, c->index, op, rc); /* even if a later unit succeeds (I6) */
+    } else if (c->ok) {
+        record_fsync_locked(w, us);
+        c->unit[slot].done = 1;
+        while (c->nunits > 0 && c->unit[c->uhead].done) {
+            ASSERT(c->unit[c->uhead].target >= c->durable_lsn); /* targets only grow */
+            c->durable_lsn = c->unit[c->uhead].target;
+            c->uhead = (c->uhead + 1) % LANES_MAX;
+            c->nunits--;
         }
+        publish_locked(w);
     }
-    c->fsync_ok = 0;
-    clock_gettime(CLOCK_MONOTONIC, &c->submitted);
-    for (int k = 0, e = 0; k < n; k++) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-        ASSERT(sqe != NULL); /* RING_DEPTH covers a full round */
-        wal_io_op_t *op = &c->slot[k];
-        if (op->kind == WAL_IO_WRITE) {
-            while (c->ext[e].done >= c->ext[e].len)
-                e++;
-            const uint8_t *src = c->ext[e].p + (op->off - c->ext[e].off);
-            io_uring_prep_write(sqe, c->fd, src, (unsigned)op->len, op->off);
-            e++;
-        } else {
-            io_uring_prep_fsync(sqe, op->kind == WAL_IO_FSYNC ? c->fd : c->dirfd,
-                                op->kind == WAL_IO_FSYNC ? IORING_FSYNC_DATASYNC : 0);
-        }
-        if (k + 1 < n)
-            sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe_set_data64(sqe, (uint64_t)ci * CHAIN_OPS_MAX + (uint64_t)k);
-    }
-    c->outstanding = n;
+    pthread_cond_broadcast(&w->drained);
+    if (w->thread_idle && batch_ready_locked(w))
+        pthread_cond_signal(&w->work); /* appends waited for a free lane */
 }
 
-/* Apply one completion to its copy's round. */
-static void
-on_cqe(wal_t *w, uint64_t ud, int res) {
-    int ci = (int)(ud / CHAIN_OPS_MAX), k = (int)(ud % CHAIN_OPS_MAX);
-    wal_copy_t *c = &w->copy[ci];
-    wal_io_op_t *op = &c->slot[k];
-    c->outstanding--;
-    if (!c->ok && c->outstanding == 0 && c->fd >= 0) {
-        close(c->fd); /* deferred by copy_fail */
-        c->fd = -1;
-    }
-    if (res == -ECANCELED)
-        return; /* an earlier op of the chain was short or failed: handled there */
-    res = hook_after(w, op, res);
-    if (!c->ok)
-        return;
-    if (res < 0) {
-        copy_fail(w, ci, op, res);
-        return;
-    }
-    if (op->kind == WAL_IO_WRITE) {
-        if (res == 0) { /* no progress on a regular file: treat as an I/O error */
-            copy_fail(w, ci, op, KERR_SYS(EIO));
-            return;
-        }
-        int e = op->off >= c->ext[1].off && c->ext[1].len ? 1 : 0;
-        ASSERT(op->off == c->ext[e].off + c->ext[e].done && (uint64_t)res <= op->len);
-        c->ext[e].done += (uint64_t)res;
-    } else if (op->kind == WAL_IO_FSYNC) {
-        c->fsync_ok = 1;
-        record_fsync(w, c);
-    } else {
-        c->dirsync_done = 1;
-    }
-}
-
-/* After a copy's chain drained: done, or continue after a short write. */
-static int
-chain_drained(wal_t *w, int ci) {
-    wal_copy_t *c = &w->copy[ci];
-    if (!c->ok)
-        return 1;
-    int writes_done = c->ext[0].done == c->ext[0].len && c->ext[1].done == c->ext[1].len;
-    if (writes_done && (!c->need_fsync || c->fsync_ok) && (!c->need_dirsync || c->dirsync_done))
-        return 1;
-    submit_chain(w, ci); /* the rest of a short write, and a fresh fdatasync after it */
-    return !c->ok;
-}
-
-/* When a copy finished a synced round, the round is durable there; publish once a quorum has. */
-static void
-round_copy_done(wal_t *w, int ci, uint64_t upto_lsn, int do_sync) {
-    wal_copy_t *c = &w->copy[ci];
-    c->round_done = 1;
-    if (!c->ok || !do_sync)
-        return;
+static void *
+lane_main(void *arg) {
+    wal_copy_t *c = arg;
+    wal_t *w = c->w;
     pthread_mutex_lock(&w->mu);
-    c->durable_lsn = upto_lsn;
+    for (;;) {
+        while (!lane_has_work(c) && !w->lanes_stop)
+            pthread_cond_wait(&c->lane_cv, &w->mu);
+        if (!lane_has_work(c))
+            break;
+        int slot = (c->uhead + c->nunits) % LANES_MAX;
+        c->nunits++;
+        c->unit[slot] = (sync_unit_t){.target = c->sync_to};
+        c->dispatched = c->sync_to;
+        c->busy++;
+        int fd = c->fd;
+        wal_io_op_t op = {.copy = c->index, .kind = WAL_IO_FSYNC, .off = c->written_off};
+        pthread_mutex_unlock(&w->mu);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rc = sync_fd(w, &op, fd);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        pthread_mutex_lock(&w->mu);
+        lane_finish_locked(w, c, slot, &op, rc, elapsed_us(&t0, &t1));
+    }
     pthread_mutex_unlock(&w->mu);
-    int n = 0;
-    for (int i = 0; i < w->ncopies; i++)
-        n += w->copy[i].ok && w->copy[i].round_done;
-    if (n >= w->quorum)
-        publish_durable(w, upto_lsn);
+    return NULL;
 }
 
+/* ---- the WAL thread: writing batches ------------------------------------------------------- */
+
+/* Every healthy copy has fdatasynced everything written. Under mu. */
+static int
+all_synced_locked(const wal_t *w) {
+    for (int i = 0; i < w->ncopies; i++)
+        if (w->copy[i].ok && w->copy[i].durable_lsn < w->written_lsn)
+            return 0;
+    return 1;
+}
+
+/* Ask the lanes of every healthy copy for an fdatasync through everything written. Under mu. */
 static void
-round_prepare(wal_t *w, const uint8_t *data, uint64_t len, int do_sync) {
+request_sync_locked(wal_t *w) {
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
-        memset(c->ext, 0, sizeof c->ext);
-        c->round_done = 0;
-        c->need_fsync = do_sync;
-        c->need_dirsync = w->hdr_pending;
-        c->dirsync_done = 0;
-        if (w->hdr_pending)
-            c->ext[0] = (ext_t){.p = (const uint8_t *)&w->hdr, .len = WAL_SEG_HDR_SIZE};
-        if (len)
-            c->ext[1] = (ext_t){.p = data, .len = len, .off = w->seg_off};
-        if (c->ok)
-            submit_chain(w, i);
+        if (c->ok && c->sync_to < c->written_lsn) {
+            c->sync_to = c->written_lsn;
+            pthread_cond_signal(&c->lane_cv);
+        }
     }
+    w->sync_req_lsn = w->written_lsn;
+    w->sync_requested = 0;
+    clock_gettime(CLOCK_MONOTONIC, &w->last_sync);
 }
 
-/* Write data (whole records, or nothing for a sync-only round) at the end of the current
- * segment on every healthy copy; fdatasync when do_sync. Returns when every copy finished. */
+/* Wait until every healthy copy synced everything written (or the log failed). Under mu. */
 static void
-run_round(wal_t *w, const uint8_t *data, uint64_t len, uint64_t last_lsn, int do_sync) {
-    round_prepare(w, data, len, do_sync);
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < w->ncopies; i++)
-            busy += w->copy[i].outstanding > 0;
-        if (!busy)
-            break;
-        struct io_uring_cqe *cqe;
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
-        ASSERT(rc >= 0 || rc == -EINTR);
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe) {
-            on_cqe(w, cqe->user_data, cqe->res);
-            seen++;
-        }
-        io_uring_cq_advance(&w->ring, seen);
-        for (int i = 0; i < w->ncopies; i++) {
-            wal_copy_t *c = &w->copy[i];
-            if (c->outstanding == 0 && !c->round_done && chain_drained(w, i))
-                round_copy_done(w, i, last_lsn, do_sync);
-        }
-    }
-    io_uring_submit(&w->ring); /* nothing queued normally; keeps the ring state simple */
-    w->hdr_pending = 0;
-    w->seg_off += len;
-    w->written_lsn = last_lsn;
-    if (do_sync) {
-        w->synced_lsn = last_lsn;
-        clock_gettime(CLOCK_MONOTONIC, &w->last_sync);
-    }
-    pthread_mutex_lock(&w->mu);
-    w->st_bytes += len;
-    pthread_mutex_unlock(&w->mu);
-    if (ok_copies(w) < w->quorum)
-        log_fail(w);
+drain_locked(wal_t *w) {
+    request_sync_locked(w);
+    while (atomic_load(&w->healthy) && !all_synced_locked(w))
+        pthread_cond_wait(&w->drained, &w->mu);
 }
 
-/* ---- batches ------------------------------------------------------------------------------- */
+/* Write whole records at the end of the current segment on every healthy copy; in sync mode
+ * hand their fdatasync to the lanes at once. */
+static void
+write_piece(wal_t *w, const uint8_t *p, uint64_t len, uint64_t last_lsn) {
+    int fds[WAL_COPIES_MAX];
+    pthread_mutex_lock(&w->mu);
+    reap_failed_locked(w);
+    for (int i = 0; i < w->ncopies; i++)
+        fds[i] = w->copy[i].ok ? w->copy[i].fd : -1;
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->ncopies; i++)
+        if (fds[i] >= 0)
+            write_all(w, i, fds[i], p, len, w->seg_off);
+    w->seg_off += len;
+    pthread_mutex_lock(&w->mu);
+    ASSERT(last_lsn > w->written_lsn); /* log order */
+    w->written_lsn = last_lsn;
+    w->st_bytes += len;
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
+        if (!c->ok)
+            continue;
+        c->written_lsn = last_lsn;
+        c->written_off = w->seg_off;
+        if (w->cfg.sync_each_batch) {
+            c->sync_to = last_lsn;
+            pthread_cond_signal(&c->lane_cv);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
 
 /* Bytes of the longest run of whole records at p (at least one record) that fits in room. */
 static uint64_t
@@ -492,19 +588,37 @@ fitting_prefix(const uint8_t *p, uint64_t len, uint64_t room, uint64_t *nrec) {
     return off;
 }
 
-/* Start a new segment at first_lsn. The old one is synced first (async mode may have left it
- * unsynced), because its fd is closed here and a later fdatasync would not cover it. */
+/* Start a new segment at first_lsn. The old one is synced first on every copy (async mode may
+ * have left it unsynced, and its fd is closed here: a later fdatasync would not cover it). */
 static void
 seg_cut(wal_t *w, uint64_t first_lsn) {
-    if (w->synced_lsn < w->written_lsn)
-        run_round(w, NULL, 0, w->written_lsn, 1);
+    pthread_mutex_lock(&w->mu);
+    drain_locked(w);
+    pthread_mutex_unlock(&w->mu);
     if (atomic_load(&w->healthy))
-        seg_start(w, first_lsn);
+        seg_start(w, first_lsn, 0);
+}
+
+/* Flag the record at p WAL_REC_AFTER_SYNC when everything before it is synced everywhere (I4);
+ * in sync mode first drain the lanes when the last flagged record is too far back. */
+static void
+maybe_barrier(wal_t *w, uint8_t *p) {
+    pthread_mutex_lock(&w->mu);
+    if (w->cfg.sync_each_batch && w->barrier_bytes >= BARRIER_BYTES_MAX && !all_synced_locked(w)) {
+        w->st_barriers++;
+        drain_locked(w);
+    }
+    int flag = all_synced_locked(w);
+    pthread_mutex_unlock(&w->mu);
+    if (flag) {
+        wal_rec_set_flags(p, WAL_REC_AFTER_SYNC);
+        w->barrier_bytes = 0;
+    }
 }
 
 static void
-write_batch(wal_t *w, const wal_buf_t *b) {
-    const uint8_t *p = b->data;
+write_batch(wal_t *w, wal_buf_t *b) {
+    uint8_t *p = b->data;
     uint64_t rem = b->len, lsn = b->first_lsn, size = w->cfg.segment_size_bytes;
     while (rem && atomic_load(&w->healthy)) {
         wal_rec_hdr_t h;
@@ -518,10 +632,9 @@ write_batch(wal_t *w, const wal_buf_t *b) {
         uint64_t nrec = b->last_lsn - lsn + 1, take = rem;
         if (w->seg_off + rem > size)
             take = fitting_prefix(p, rem, size - w->seg_off, &nrec);
-        if (w->synced_lsn == w->written_lsn) /* a barrier recovery can trust (I4) */
-            wal_rec_set_flags((uint8_t *)p, WAL_REC_AFTER_SYNC);
-        /* A piece followed by a cut is always synced: the cut closes its fd. */
-        run_round(w, p, take, lsn + nrec - 1, w->cfg.sync_each_batch || take < rem);
+        maybe_barrier(w, p);
+        write_piece(w, p, take, lsn + nrec - 1);
+        w->barrier_bytes += take;
         p += take;
         rem -= take;
         lsn += nrec;
@@ -532,24 +645,25 @@ write_batch(wal_t *w, const wal_buf_t *b) {
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Async mode: an fdatasync of what was written is due. Under mu. */
 static int
 sync_due(const wal_t *w, const struct timespec *now) {
-    if (w->synced_lsn >= w->written_lsn)
+    if (w->cfg.sync_each_batch || w->sync_req_lsn >= w->written_lsn)
         return 0;
     return w->sync_requested || w->stop ||
            elapsed_us(&w->last_sync, now) >= (uint64_t)w->cfg.sync_interval_ms * 1000;
 }
 
-/* Under mu: sleep until there is a batch, a sync to do, or stop. */
+/* Under mu: sleep until there is a batch, a sync to request, or stop. */
 static void
 wait_for_work(wal_t *w) {
     for (;;) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (w->stop || w->active.len || sync_due(w, &now) || !atomic_load(&w->healthy))
+        if (w->stop || batch_ready_locked(w) || sync_due(w, &now) || !atomic_load(&w->healthy))
             return;
         w->thread_idle = 1;
-        if (w->synced_lsn < w->written_lsn) {
+        if (!w->cfg.sync_each_batch && w->sync_req_lsn < w->written_lsn) {
             struct timespec until = w->last_sync;
             uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)w->cfg.sync_interval_ms * 1000000;
             until.tv_sec += (time_t)(ns / 1000000000);
@@ -568,6 +682,7 @@ wal_thread_main(void *arg) {
     pthread_mutex_lock(&w->mu);
     for (;;) {
         wait_for_work(w);
+        reap_failed_locked(w);
         if (!atomic_load(&w->healthy)) {
             w->active.len = 0; /* refused for good: nothing more reaches the disk */
             if (w->stop)
@@ -579,21 +694,22 @@ wal_thread_main(void *arg) {
         w->flush = w->active;
         w->active = tmp;
         w->active.len = 0;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int do_sync = !w->flush.len && sync_due(w, &now);
-        w->sync_requested = 0;
         pthread_cond_broadcast(&w->space);
         pthread_mutex_unlock(&w->mu);
         if (w->flush.len)
             write_batch(w, &w->flush);
-        else if (do_sync)
-            run_round(w, NULL, 0, w->written_lsn, 1);
         w->flush.len = 0;
         pthread_mutex_lock(&w->mu);
-        if (w->stop && !w->active.len && w->synced_lsn >= w->written_lsn)
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!w->cfg.sync_each_batch && sync_due(w, &now))
+            request_sync_locked(w);
+        if (w->stop && !w->active.len) {
+            drain_locked(w); /* wal_close: everything appended is synced */
             break;
+        }
     }
+    reap_failed_locked(w);
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
@@ -636,7 +752,7 @@ wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
         w->active.last_lsn = lsn;
         w->active.len += sz;
         atomic_store_explicit(&w->last_lsn, lsn, memory_order_release);
-        if (w->thread_idle)
+        if (w->thread_idle && batch_ready_locked(w))
             pthread_cond_signal(&w->work);
         rc = (int64_t)lsn;
     }
@@ -733,6 +849,7 @@ wal_get_stats(const wal_t *cw, wal_stats_t *st) {
 
 /* ---- open, close, retention ---------------------------------------------------------------- */
 
+
 int
 wal_config_norm(const wal_config_t *cfg, wal_config_t *out) {
     *out = *cfg;
@@ -765,6 +882,7 @@ wal_free(wal_t *w) {
             close(w->copy[i].fd);
         if (w->copy[i].dirfd >= 0)
             close(w->copy[i].dirfd);
+        pthread_cond_destroy(&w->copy[i].lane_cv);
     }
     if (w->efd >= 0)
         close(w->efd);
@@ -774,6 +892,7 @@ wal_free(wal_t *w) {
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->space);
+    pthread_cond_destroy(&w->drained);
     free(w);
 }
 
@@ -784,6 +903,7 @@ wal_init(wal_t *w, const wal_config_t *cfg) {
         return rc;
     w->ncopies = w->cfg.ndirs;
     w->quorum = w->cfg.quorum;
+    w->lanes = wal_lanes_per_copy < 1 ? 1 : wal_lanes_per_copy > LANES_MAX ? LANES_MAX : wal_lanes_per_copy;
     w->io = w->cfg.io;
     w->efd = -1;
     pthread_mutex_init(&w->mu, NULL);
@@ -793,12 +913,16 @@ wal_init(wal_t *w, const wal_config_t *cfg) {
     pthread_cond_init(&w->work, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&w->space, NULL);
+    pthread_cond_init(&w->drained, NULL);
     atomic_init(&w->healthy, 1);
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         snprintf(c->dir, sizeof c->dir, "%s", cfg->dirs[i]);
         w->dirs[i] = c->dir;
         c->fd = c->dirfd = -1;
+        c->w = w;
+        c->index = i;
+        pthread_cond_init(&c->lane_cv, NULL);
     }
     w->cfg.dirs = w->dirs;
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -831,19 +955,42 @@ seed_segments(wal_t *w, uint64_t last_lsn) {
     return 0;
 }
 
-int
-wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
-    wal_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return KERR_NOMEM;
-    int rc = wal_init(w, cfg);
-    if (rc)
-        goto fail;
-    if ((rc = io_uring_queue_init(RING_DEPTH, &w->ring, 0)) < 0)
-        goto fail;
+
+/* Stop and join every lane thread (they finish the unit they are in first). */
+static void
+lanes_stop(wal_t *w) {
+    pthread_mutex_lock(&w->mu);
+    w->lanes_stop = 1;
+    for (int i = 0; i < w->ncopies; i++)
+        pthread_cond_broadcast(&w->copy[i].lane_cv);
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->ncopies; i++)
+        for (int k = 0; k < w->copy[i].nlanes; k++)
+            pthread_join(w->copy[i].lane[k], NULL);
+}
+
+static int
+threads_start(wal_t *w) {
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
+        for (int k = 0; k < w->lanes && c->ok; k++) {
+            int rc = pthread_create(&c->lane[k], NULL, lane_main, c);
+            if (rc)
+                return KERR_SYS(rc);
+            c->nlanes++;
+        }
+    }
+    int rc = pthread_create(&w->thread, NULL, wal_thread_main, w);
+    return rc ? KERR_SYS(rc) : 0;
+}
+
+/* Copies' directories opened and their LSN state set to last_lsn: all of it is durable. */
+static void
+copies_open(wal_t *w, uint64_t last_lsn) {
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         c->ok = 1;
+        c->written_lsn = c->sync_to = c->dispatched = c->durable_lsn = last_lsn;
         int r = wal_mkdir_p(c->dir);
         if (r == 0 && (c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             r = KERR_SYS(errno);
@@ -852,29 +999,37 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
             copy_fail(w, i, &op, r);
         }
     }
+}
+
+int
+wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
+    wal_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return KERR_NOMEM;
+    int rc = wal_init(w, cfg);
+    if (rc)
+        goto fail;
     atomic_store(&w->last_lsn, last_lsn);
     atomic_store(&w->durable_lsn, last_lsn);
-    w->written_lsn = w->synced_lsn = last_lsn;
+    w->written_lsn = w->sync_req_lsn = last_lsn;
     clock_gettime(CLOCK_MONOTONIC, &w->last_sync);
+    copies_open(w, last_lsn);
     if ((rc = seed_segments(w, last_lsn)) != 0)
-        goto fail_ring;
+        goto fail;
     /* The first segment is created and made durable (header + directory) before any append. */
-    seg_start(w, last_lsn + 1);
-    run_round(w, NULL, 0, last_lsn, 1);
+    seg_start(w, last_lsn + 1, 1);
     if (!atomic_load(&w->healthy)) {
         rc = KERR_QUORUM;
         if (cfg->log) /* the reason dies with w: hand it to the caller's log first */
             cfg->log(cfg->log_ctx, w->failure);
-        goto fail_ring;
+        goto fail;
     }
-    if ((rc = pthread_create(&w->thread, NULL, wal_thread_main, w)) != 0) {
-        rc = KERR_SYS(rc);
-        goto fail_ring;
-    }
+    if ((rc = threads_start(w)) != 0)
+        goto fail_threads;
     *out = w;
     return 0;
-fail_ring:
-    io_uring_queue_exit(&w->ring);
+fail_threads:
+    lanes_stop(w); /* the WAL thread is started last: it is not running */
 fail:
     wal_free(w);
     return rc;
@@ -888,8 +1043,8 @@ wal_close(wal_t *w) {
     w->stop = 1;
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    io_uring_queue_exit(&w->ring);
+    pthread_join(w->thread, NULL); /* it drained the lanes: everything appended is synced */
+    lanes_stop(w);
     wal_free(w);
 }
 
