@@ -205,6 +205,76 @@ def test_golden_files_are_read_and_refused_for_a_database_this_server_lacks(live
     assert "lastdb" in log
 
 
+FAR = 4102444800000  # 2100-01-01, as in tests/unit/test_snapshot_golden.c (server_golden)
+T200 = b"0123456789" * 20
+
+# The content of tests/data/snapshot-v*-server.ksnap, written from server_golden[] in
+# tests/unit/test_snapshot_golden.c: db -> key -> (type, value, encoding, expire ms or -1).
+SERVER_GOLDEN = {
+    0: {
+        b"str:int": ("string", b"12345", b"int", -1),
+        b"str:neg": ("string", b"-42", b"int", -1),
+        b"str:emb": ("string", b"hello world", b"embstr", -1),
+        b"str:raw": ("string", T200, b"raw", -1),
+        b"str:empty": ("string", b"", b"embstr", -1),
+        b"bin\x00key\xff": ("string", b"a\x00b\xffc", b"embstr", FAR + 1),
+        b"str:ttl": ("string", b"v", b"embstr", FAR),
+        b"list:lp": ("list", [b"a", b"", b"c\x00d"], b"listpack", FAR + 2),
+        b"list:ql": ("list", [b"element-%d" % i for i in range(3000)], b"quicklist", -1),
+        b"hash:lp": ("hash", {b"name": b"Ada", b"age": b"36"}, b"listpack", -1),
+        b"hash:ht": ("hash", {b"f%d" % i: b"v%d" % i for i in range(600)}, b"hashtable", FAR + 3),
+        b"set:int": ("set", {b"1", b"2", b"3", b"-7"}, b"intset", -1),
+        b"set:lp": ("set", {b"x", b"y", b"z"}, b"listpack", -1),
+        b"set:ht": ("set", {b"m%d" % i for i in range(300)}, b"hashtable", -1),
+        b"zset:lp": ("zset", [(b"bob", -2.0), (b"alice", 1.5), (b"carol", float("inf"))],
+                     b"listpack", -1),
+        b"zset:sl": ("zset", [(b"m%d" % i, i / 4) for i in range(300)], b"skiplist", FAR + 4),
+    },
+    1: {
+        b"db1:key": ("string", b"one", b"embstr", FAR + 5),
+        b"str:int": ("string", b"-9223372036854775808", b"int", -1),
+    },
+    15: {b"db15:hash": ("hash", {b"k": b"v"}, b"listpack", -1)},
+}
+
+
+def read_value(r, key, t):
+    if t == "string":
+        return r.get(key)
+    if t == "list":
+        return r.lrange(key, 0, -1)
+    if t == "hash":
+        return r.hgetall(key)
+    if t == "set":
+        return r.smembers(key)
+    return r.zrange(key, 0, -1, withscores=True)
+
+
+@pytest.mark.parametrize("name", ["snapshot-v1-server.ksnap", "snapshot-v2-server.ksnap"])
+def test_server_golden_files_load_every_key_type_encoding_and_ttl(live, tmp_path, name):
+    lsn = put_golden(str(tmp_path), name)
+    s = start(live, data_dir=str(tmp_path))
+    r = s.client()
+    sn = info(r, "snapshot")
+    assert sn["snapshot_loaded_lsn"] == lsn == 1234567
+    # Every key of the file is loaded (the expired one too: it expires on first access).
+    assert sn["snapshot_loaded_keys"] == sum(len(v) for v in SERVER_GOLDEN.values()) + 1
+    for db, keys in SERVER_GOLDEN.items():
+        r.execute_command("SELECT", db)
+        for key, (t, value, enc, expire) in keys.items():
+            assert r.type(key).decode() == t, key
+            assert read_value(r, key, t) == value, key
+            assert r.object("encoding", key) == enc, key
+            assert r.execute_command("PEXPIRETIME", key) == expire, key
+        assert sorted(r.keys("*")) == sorted(keys), db
+    r.execute_command("SELECT", 0)
+    assert r.get("str:expired") is None  # expired in 1970: gone once looked at
+    assert r.exists("str:expired") == 0
+    for db in range(16):
+        r.execute_command("SELECT", db)
+        assert r.dbsize() == len(SERVER_GOLDEN.get(db, {})), db
+
+
 def test_damaged_newest_snapshot_falls_back_to_the_previous_one(live):
     s = start(live, durability="sync")
     r = s.client()

@@ -5,7 +5,13 @@
  *
  * The golden files are written by this build only when KEEL_SNAPSHOT_REGEN=1 is set:
  *   KEEL_SNAPSHOT_REGEN=1 build-x/test_snapshot_golden --filter 'snapshot_golden/regenerate*'
- * A released version's file must never be regenerated: later builds must load the old bytes. */
+ * A released version's file must never be regenerated: later builds must load the old bytes.
+ *
+ * The files above hold a key in database 4294967295 and an empty list, which a server refuses
+ * or drops, so tests/data/snapshot-v1-server.ksnap and snapshot-v2-server.ksnap hold content a
+ * server loads whole (databases 0, 1 and 15, every type and encoding, TTLs, binary keys, a key
+ * already expired); tests/integration/test_snapshot.py checks them through a server. They are
+ * released too, written once with KEEL_SNAPSHOT_REGEN=server (which leaves the others alone). */
 #include <criterion/criterion.h>
 #include <math.h>
 
@@ -230,7 +236,8 @@ Test(snapshot_golden, regenerate_golden_files_when_asked) {
     char p[512];
     gprod_t opt = {.raw_type = 0x20}, req = {.raw_type = 0x21, .raw_required = 1};
 
-    if (!getenv("KEEL_SNAPSHOT_REGEN")) {
+    const char *regen = getenv("KEEL_SNAPSHOT_REGEN");
+    if (!regen || strcmp(regen, "1") != 0) {
         teardown(); /* a skipped test does not reach .fini */
         cr_skip_test("set KEEL_SNAPSHOT_REGEN=1 to rewrite tests/data/snapshot-*.ksnap");
     }
@@ -242,6 +249,203 @@ Test(snapshot_golden, regenerate_golden_files_when_asked) {
     write_golden(p, 2, &opt, &ext_optional);
     data_path(p, sizeof p, "snapshot-v3-required.ksnap");
     write_golden(p, 2, &req, &ext_required_record);
+}
+
+/* ---- golden files a server loads whole -------------------------------------------------------- */
+
+typedef struct skey {
+    int type;
+    uint32_t db;
+    const char *key;
+    size_t klen;
+    int64_t expire_ms;
+    int has_meta;
+    uint32_t meta;
+    int n; /* inline elements, as in gkey_t */
+    struct {
+        const char *p;
+        size_t len;
+        double score;
+    } e[4];
+    int gen;                /* > 0: generated instead, gen members (pairs for a hash) */
+    const char *fmt, *fmt2; /* member i is fmt % i, a hash's value i fmt2 % i; score i / 4 */
+} skey_t;
+
+#define FAR  4102444800000ll /* 2100-01-01 */
+#define PAST 1000ll          /* 1970: expired by the time anything loads it */
+/* clang-format off */
+static const skey_t server_golden[] = {
+    {SNAP_STRING, 0, S("str:int"), NONE, 1, 100, 1, {E("12345")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:neg"), NONE, 0, 0, 1, {E("-42")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:emb"), NONE, 0, 0, 1, {E("hello world")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:raw"), NONE, 0, 0, 1, {E(T200)}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:empty"), NONE, 0, 0, 1, {E("")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("bin\0key\xff"), FAR + 1, 0, 0, 1, {E("a\0b\xff" "c")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:ttl"), FAR, 1, 7, 1, {E("v")}, 0, 0, 0},
+    {SNAP_STRING, 0, S("str:expired"), PAST, 0, 0, 1, {E("gone")}, 0, 0, 0},
+    {SNAP_LIST, 0, S("list:lp"), FAR + 2, 0, 0, 3, {E("a"), E(""), E("c\0d")}, 0, 0, 0},
+    {SNAP_LIST, 0, S("list:ql"), NONE, 0, 0, 0, {E("")}, 3000, "element-%d", 0},
+    {SNAP_HASH, 0, S("hash:lp"), NONE, 1, 3, 4, {E("name"), E("Ada"), E("age"), E("36")}, 0, 0, 0},
+    {SNAP_HASH, 0, S("hash:ht"), FAR + 3, 0, 0, 0, {E("")}, 600, "f%d", "v%d"},
+    {SNAP_SET, 0, S("set:int"), NONE, 0, 0, 4, {E("1"), E("2"), E("3"), E("-7")}, 0, 0, 0},
+    {SNAP_SET, 0, S("set:lp"), NONE, 0, 0, 3, {E("x"), E("y"), E("z")}, 0, 0, 0},
+    {SNAP_SET, 0, S("set:ht"), NONE, 0, 0, 0, {E("")}, 300, "m%d", 0},
+    {SNAP_ZSET, 0, S("zset:lp"), NONE, 1, 0xffffffu, 3,
+     {Z("alice", 1.5), Z("bob", -2.0), Z("carol", INFINITY)}, 0, 0, 0},
+    {SNAP_ZSET, 0, S("zset:sl"), FAR + 4, 0, 0, 0, {E("")}, 300, "m%d", 0},
+    {SNAP_STRING, 1, S("db1:key"), FAR + 5, 0, 0, 1, {E("one")}, 0, 0, 0},
+    {SNAP_STRING, 1, S("str:int"), NONE, 0, 0, 1, {E("-9223372036854775808")}, 0, 0, 0},
+    {SNAP_HASH, 15, S("db15:hash"), NONE, 0, 0, 2, {E("k"), E("v")}, 0, 0, 0},
+};
+/* clang-format on */
+#define NSERVER (sizeof server_golden / sizeof server_golden[0])
+
+static uint64_t
+skey_count(const skey_t *k) {
+    if (k->gen)
+        return (uint64_t)k->gen;
+    return k->type == SNAP_HASH ? (uint64_t)k->n / 2 : (uint64_t)k->n;
+}
+
+/* Element j of k (a hash's elements alternate field and value) into buf when generated. */
+static void
+skey_elem(const skey_t *k, int j, char *buf, size_t cap, const char **p, size_t *n, double *sc) {
+    if (!k->gen) {
+        *p = k->e[j].p;
+        *n = k->e[j].len;
+        *sc = k->e[j].score;
+        return;
+    }
+    int i = k->type == SNAP_HASH ? j / 2 : j;
+    const char *fmt = k->type == SNAP_HASH && j % 2 ? k->fmt2 : k->fmt;
+    *n = (size_t)snprintf(buf, cap, fmt, i);
+    *p = buf;
+    *sc = i / 4.0;
+}
+
+static int
+skey_elems(const skey_t *k) {
+    return k->gen ? (k->type == SNAP_HASH ? 2 * k->gen : k->gen) : k->n;
+}
+
+static int
+server_produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
+    char buf[32];
+    const char *p;
+    size_t n;
+    double sc;
+    int rc = 0;
+    for (size_t i = 0; i < NSERVER && rc == 0; i++) {
+        const skey_t *k = &server_golden[i];
+        if (k->has_meta)
+            snap_sink_set_meta(s, k->meta);
+        if (k->type == SNAP_STRING) {
+            rc = snap_put_string(s, k->db, k->key, k->klen, k->expire_ms, k->e[0].p, k->e[0].len);
+            continue;
+        }
+        rc = snap_put_begin(s, k->type, k->db, k->key, k->klen, k->expire_ms, skey_count(k));
+        for (int j = 0; j < skey_elems(k) && rc == 0; j++) {
+            skey_elem(k, j, buf, sizeof buf, &p, &n, &sc);
+            rc = k->type == SNAP_ZSET ? snap_put_zelem(s, p, n, sc) : snap_put_elem(s, p, n);
+        }
+        rc = rc ? rc : snap_put_end(s);
+    }
+    return rc;
+}
+
+typedef struct sload {
+    int expect_meta;
+    int seen[NSERVER];
+    char bad[256];
+} sload_t;
+
+static const char *
+server_check(const skey_t *k, const snap_rec_t *rec, int expect_meta) {
+    snap_rec_t it = *rec;
+    char buf[32];
+    const char *p, *want;
+    size_t n, wn;
+    double score, wsc;
+    if (rec->type != k->type || rec->expire_ms != k->expire_ms || rec->count != skey_count(k))
+        return "type, expiry or count";
+    if (rec->has_meta != (expect_meta && k->has_meta) || (rec->has_meta && rec->meta != k->meta))
+        return "access metadata";
+    for (int j = 0; j < skey_elems(k); j++) {
+        if (snap_rec_next(&it, &p, &n, &score) != 1)
+            return "missing element";
+        skey_elem(k, j, buf, sizeof buf, &want, &wn, &wsc);
+        if (n != wn || memcmp(p, want, n) != 0)
+            return "element bytes";
+        if (k->type == SNAP_ZSET && score != wsc)
+            return "score";
+    }
+    return snap_rec_next(&it, &p, &n, &score) == 0 ? NULL : "extra element";
+}
+
+static int
+server_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
+    sload_t *l = ctx;
+    for (size_t i = 0; i < NSERVER; i++) {
+        const skey_t *k = &server_golden[i];
+        if (k->db != rec->db || k->klen != rec->klen || memcmp(k->key, rec->key, k->klen))
+            continue;
+        const char *why = l->seen[i]++ ? "seen twice" : server_check(k, rec, l->expect_meta);
+        if (why && !l->bad[0])
+            snprintf(l->bad, sizeof l->bad, "key '%.*s': %s", (int)k->klen, k->key, why);
+        return 0;
+    }
+    if (!l->bad[0])
+        snprintf(l->bad, sizeof l->bad, "unexpected key '%.*s'", (int)rec->klen, rec->key);
+    return 0;
+}
+
+static void
+load_server_golden(const char *name, int expect_meta, snap_info_t *info) {
+    char p[512], err[256] = "";
+    sload_t l = {.expect_meta = expect_meta};
+    data_path(p, sizeof p, name);
+    int rc = snap_load_ex(p, 1, SNAP_FORMAT_VERSION_MAX, server_apply_cb, &l, info, err,
+                          sizeof err);
+    cr_assert_eq(rc, 0, "load of %s failed: %d %s", p, rc, err);
+    cr_assert_eq(l.bad[0], 0, "%s: %s", p, l.bad);
+    for (size_t i = 0; i < NSERVER; i++)
+        cr_assert_eq(l.seen[i], 1, "%s: key '%.*s' seen %d times", p, (int)server_golden[i].klen,
+                     server_golden[i].key, l.seen[i]);
+    cr_assert_eq(info->lsn, G_LSN);
+    cr_assert_eq(info->keys, NSERVER);
+}
+
+static void
+write_server_golden(const char *name, uint32_t version) {
+    char p[512], err[256] = "";
+    data_path(p, sizeof p, name);
+    snap_write_opts_t o = {
+        .path = p, .nthreads = 1, .format_version = version, .lsn = G_LSN, .time_ms = G_TIME};
+    cr_assert_eq(snap_write(&o, server_produce_cb, NULL, NULL, err, sizeof err), 0, "%s", err);
+}
+
+Test(snapshot_golden, regenerate_server_golden_files_when_asked) {
+    const char *regen = getenv("KEEL_SNAPSHOT_REGEN");
+    if (!regen || strcmp(regen, "server") != 0) {
+        teardown();
+        cr_skip_test("set KEEL_SNAPSHOT_REGEN=server to rewrite tests/data/snapshot-v*-server.ksnap");
+    }
+    write_server_golden("snapshot-v1-server.ksnap", 1);
+    write_server_golden("snapshot-v2-server.ksnap", 2);
+}
+
+Test(snapshot_golden, v1_server_golden_file_loads_key_by_key) {
+    snap_info_t info;
+    load_server_golden("snapshot-v1-server.ksnap", 0, &info);
+    cr_assert_eq(info.version, 1);
+    cr_assert_eq(info.flags, 0);
+}
+
+Test(snapshot_golden, v2_server_golden_file_loads_key_by_key_with_metadata) {
+    snap_info_t info;
+    load_server_golden("snapshot-v2-server.ksnap", 1, &info);
+    cr_assert_eq(info.version, 2);
+    cr_assert_eq(info.flags, SNAP_F_META | SNAP_F_INTSTR);
 }
 
 Test(snapshot_golden, v1_golden_file_loads_key_by_key) {
