@@ -337,7 +337,9 @@ def test_quorum_loss_fails_parked_replies_and_refuses_writes(servers, tmpdir_kee
     s = restart(servers, s)  # the operator's fix: restart, recover from the disk
     r = s.client()
     assert r.get("durable") == b"yes"
-    assert r.get("lost") is None and r.get("refused") is None
+    # "lost" got an error: it may or may not be on disk (the WAL thread writes a batch before
+    # its fdatasync fails); "refused" never reached the log.
+    assert r.get("lost") in (None, b"x") and r.get("refused") is None
     r.set("again", 1)
     assert r.get("again") == b"1"
 
