@@ -1,7 +1,8 @@
 /*
  * wal.h - the transaction log: segment files in one or more directories ("copies"), written by
- * a dedicated WAL thread through io_uring with group commit, and a commit counted durable when
- * a quorum of copies has it on disk. The format and the recovery rules are in
+ * a dedicated WAL thread with pipelined group commit (fdatasync on a lane thread per copy while
+ * the next batch is written), and a commit counted durable when a quorum of copies has it on
+ * disk. The format and the recovery rules are in
  * docs/formats/wal.md and at the top of wal/format.c.
  *
  * Threads: wal_append(), wal_durable_lsn(), wal_last_lsn(), wal_notify_*(), wal_healthy(),

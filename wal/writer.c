@@ -987,10 +987,13 @@ threads_start(wal_t *w) {
 /* Copies' directories opened and their LSN state set to last_lsn: all of it is durable. */
 static void
 copies_open(wal_t *w, uint64_t last_lsn) {
-    for (int i = 0; i < w->ncopies; i++) {
+    for (int i = 0; i < w->ncopies; i++) { /* all ok first: a failure below counts the rest */
         wal_copy_t *c = &w->copy[i];
         c->ok = 1;
         c->written_lsn = c->sync_to = c->dispatched = c->durable_lsn = last_lsn;
+    }
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
         int r = wal_mkdir_p(c->dir);
         if (r == 0 && (c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             r = KERR_SYS(errno);
