@@ -48,3 +48,22 @@ Test(wal_open_reason, successful_open_logs_nothing) {
     cr_assert_eq(s.calls, 0);
     tdirs_remove(&t);
 }
+
+Test(wal_open_reason, one_unusable_directory_of_three_keeps_the_quorum) {
+    tdirs_t t;
+    tdirs_make(&t, 3);
+    FILE *f = fopen(t.dir[0], "w"); /* a file where copy 0's directory should be */
+    cr_assert_not_null(f);
+    fclose(f);
+    wal_config_t c = tcfg(&t, 2);
+    wal_t *w = NULL;
+    cr_assert_eq(wal_open(&c, 0, &w), 0, "copies 1 and 2 make the quorum");
+    wal_stats_t st;
+    wal_get_stats(w, &st);
+    cr_assert(!st.copy[0].ok && st.copy[1].ok && st.copy[2].ok);
+    cr_assert(st.healthy);
+    cr_assert_eq(append_n(w, 10), 10);
+    cr_assert(wait_durable(w, 10, 5000));
+    wal_close(w);
+    tdirs_remove(&t);
+}
