@@ -233,15 +233,18 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash)
 }
 
 void
-db_prefetch(const db_t *db, uint64_t hash)
+db_prefetch(const db_t *db, uint64_t hash, bool ttl)
 {
     ht_prefetch(db->keys, hash);
+    if (ttl)
+        ht_prefetch(db->expires, hash);
 }
 
 void
-db_reserve(db_t *db, size_t keys)
+db_reserve(db_t *db, size_t keys, size_t volatile_keys)
 {
     ht_reserve(db->keys, keys);
+    ht_reserve(db->expires, volatile_keys);
 }
 
 void

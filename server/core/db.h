@@ -71,9 +71,11 @@ void db_add(db_t *db, kobj_t *o);            /* the key must be absent */
  * does not touch the access time: the loader sets it (db_lru_fresh or the saved value). */
 uint64_t db_hash_key(const char *key, size_t klen);
 int db_add_new(db_t *db, kobj_t *o, uint64_t hash);
-void db_prefetch(const db_t *db, uint64_t hash); /* the bucket of a db_add_new coming soon */
-/* Pre-size the key table for `keys` keys in all (never shrinks), so a load does not rehash. */
-void db_reserve(db_t *db, size_t keys);
+/* The buckets a db_add_new of this hash will probe (the expiry index's too when ttl). */
+void db_prefetch(const db_t *db, uint64_t hash, bool ttl);
+/* Pre-size the tables for `keys` keys in all, `volatile_keys` of them with a TTL (never shrinks),
+ * so a load does not rehash. */
+void db_reserve(db_t *db, size_t keys, size_t volatile_keys);
 /* After a load that reserved more than it got: shrink the tables the normal rule finds sparse. */
 void db_fit(db_t *db);
 /* The access field (LRU clock or LFU counter and time) that a first access gives a new key. Any

@@ -24,7 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/kerr.h"
 #include "server/core/mem.h"
@@ -34,6 +34,7 @@
 #define LOAD_BATCH_MAX    1024 /* objects per hand-over: one lock round trip per 1024 keys */
 #define LOAD_QUEUE_MAX    32   /* batches waiting for the main thread (32k objects in flight) */
 #define LOAD_PREFETCH_AHEAD 8  /* inserts between prefetching a bucket and probing it */
+#define LOAD_KEY_BYTES_MIN  32 /* memory a loaded key takes at the least (object + slot) */
 
 /* A built object, its db and its key's hash (computed by the decoder, so the main thread only
  * probes). Its access field is already set (saved metadata, or what a first access gives). */
@@ -41,11 +42,13 @@ typedef struct load_item {
     kobj_t *o;
     uint64_t hash;
     uint32_t db;
+    bool ttl; /* the key has an expiry: it goes into the expiry index too */
 } load_item_t;
 
 typedef struct load_batch {
     struct load_batch *next;
     size_t n;
+    size_t ttl_n; /* items with ttl set */
     load_item_t item[LOAD_BATCH_MAX];
 } load_batch_t;
 
@@ -168,10 +171,13 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec)
     if (!b) {
         b = kmalloc(sizeof *b);
         b->n = 0;
+        b->ttl_n = 0;
         l->local[thread] = b;
     }
     obj_set_lru(o, rec->has_meta ? rec->meta : l->lru_fresh);
-    b->item[b->n++] = (load_item_t){o, db_hash_key(rec->key, rec->klen), rec->db};
+    bool ttl = rec->expire_ms != SNAP_NO_EXPIRE;
+    b->item[b->n++] = (load_item_t){o, db_hash_key(rec->key, rec->klen), rec->db, ttl};
+    b->ttl_n += ttl;
     if (b->n == LOAD_BATCH_MAX) {
         l->local[thread] = NULL;
         enqueue(l, b);
@@ -206,13 +212,32 @@ loader_main(void *arg)
  * seen database for the rest would over-allocate many times over when keys are spread across
  * databases (the writer walks database by database in each part, so a database is seen long
  * before its predecessors are complete); the others grow as usual, and db_fit gives back what
- * the first one did not use. */
+ * the first one did not use. Its expiry index is pre-sized by the share of keys with a TTL in
+ * the first batch: 1024 keys in bucket (hash) order are a fair sample of the file. */
 static void
-reserve_first(load_ctx_t *l, db_t *db)
+reserve_first(load_ctx_t *l, db_t *db, const load_batch_t *b)
 {
     l->reserved = true;
-    if (l->header_keys > l->inserted)
-        db_reserve(db, (size_t)(l->header_keys - l->inserted));
+    if (l->header_keys <= l->inserted)
+        return;
+    uint64_t rest = l->header_keys - l->inserted;
+    uint64_t ttl = b->n ? (rest * b->ttl_n + b->n - 1) / b->n : 0;
+    db_reserve(db, (size_t)rest, (size_t)ttl);
+}
+
+/* The header's key count, as far as it can be believed before the chunks are decoded (their
+ * counts are checked then): a key takes at least LOAD_KEY_BYTES_MIN of memory (object and table
+ * slot), so no real file holds more than physical memory allows. A larger count from a damaged
+ * or foreign file is not reserved (the load will fail anyway), rather than asking for an absurd
+ * table. The file's size is no bound: a dense file holds well over a key per byte. */
+static uint64_t
+presize_keys(uint64_t header_keys)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return 0;
+    uint64_t max = (uint64_t)pages * (uint64_t)page / LOAD_KEY_BYTES_MIN;
+    return header_keys <= max ? header_keys : 0;
 }
 
 static void
@@ -234,16 +259,16 @@ static int
 insert_batch(load_ctx_t *l, load_batch_t *b, int rc)
 {
     db_t **dbs = l->s->dbs;
+    if (rc == 0 && !l->reserved && b->n > 0)
+        reserve_first(l, dbs[b->item[0].db], b);
     for (size_t i = 0; i < b->n && i < LOAD_PREFETCH_AHEAD; i++)
-        db_prefetch(dbs[b->item[i].db], b->item[i].hash);
+        db_prefetch(dbs[b->item[i].db], b->item[i].hash, b->item[i].ttl);
     for (size_t i = 0; i < b->n; i++) {
         load_item_t *it = &b->item[i];
         if (i + LOAD_PREFETCH_AHEAD < b->n) {
             const load_item_t *ahead = &b->item[i + LOAD_PREFETCH_AHEAD];
-            db_prefetch(dbs[ahead->db], ahead->hash);
+            db_prefetch(dbs[ahead->db], ahead->hash, ahead->ttl);
         }
-        if (rc == 0 && !l->reserved)
-            reserve_first(l, dbs[it->db]);
         if (rc == 0 && db_add_new(dbs[it->db], it->o, it->hash) == 0) {
             l->inserted++;
             continue;
@@ -270,14 +295,9 @@ snapshot_load_file(server_t *s, const char *path, int nthreads, snap_info_t *inf
     pthread_cond_init(&l->ready, NULL);
     pthread_cond_init(&l->space, NULL);
     l->lru_fresh = db_lru_fresh();
-    /* The pre-size comes from the header, which a damaged file may get wrong until its chunks
-     * are decoded: bound it by the file's size in bytes (a compressed key takes several bytes,
-     * about 8 for small strings), so a bad count costs at most a table of that size, never an
-     * absurd allocation; a real file denser than that only grows during the load. */
     snap_info_t head;
-    struct stat st;
-    if (snap_read_info(path, &head, NULL, 0) == 0 && stat(path, &st) == 0)
-        l->header_keys = head.keys < (uint64_t)st.st_size ? head.keys : (uint64_t)st.st_size;
+    if (snap_read_info(path, &head, NULL, 0) == 0)
+        l->header_keys = presize_keys(head.keys);
     pthread_t tid;
     int rc = 0;
     int e = pthread_create(&tid, NULL, loader_main, l);

@@ -2,8 +2,8 @@
  * test_snapload_keyspace.c - the server's snapshot loader (server/core/snapshot_load.c) into a
  * real keyspace: keys spread over databases with the first one small (the pre-sized table is
  * given back), TTLs reach the expiry index, saved access metadata is kept and keys without it
- * get a first access, a key present twice is refused naming it, and loads with 1 and 4 decoder
- * threads agree. Strings only: collection types are covered by tests/integration/test_snapshot.py.
+ * get a first access, a key present twice is refused naming it, loads with 1 and 4 decoder
+ * threads agree, and a load of keys with TTLs fills pre-sized tables without rehashing. Strings only: collection types are covered by tests/integration/test_snapshot.py.
  *
  * Named outside the test_<module>_ prefixes on purpose: it links the whole server.
  */
@@ -50,8 +50,20 @@ teardown(void) {
 TestSuite(snapload, .init = setup, .fini = teardown, .timeout = 60);
 
 typedef struct prod {
-    int dup; /* put key "big:7" of db 1 twice */
+    int dup;         /* put key "big:7" of db 1 twice */
+    int volatile_db; /* > 0: only this many keys, all in db 0 and all with a TTL */
 } prod_t;
+
+static int
+produce_volatile(int n, int part, int nparts, snap_sink_t *s) {
+    char k[32];
+    int rc = 0;
+    for (int i = part; i < n && rc == 0; i += nparts) {
+        int kn = snprintf(k, sizeof k, "v:%d", i);
+        rc = snap_put_string(s, 0, k, (size_t)kn, 4102444800000ll, "x", 1);
+    }
+    return rc;
+}
 
 /* db 0: a few keys; db 1: most keys, every 10th with saved metadata; db 2: keys with a TTL.
  * Part p of n takes every n-th key so both writer threads mix databases as the server does. */
@@ -60,6 +72,8 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
     const prod_t *pr = ctx;
     char k[32], v[32];
     int rc = 0;
+    if (pr && pr->volatile_db)
+        return produce_volatile(pr->volatile_db, part, nparts, s);
     for (int i = part; i < SMALL_DB_KEYS && rc == 0; i += nparts) {
         int kn = snprintf(k, sizeof k, "small:%d", i), vn = snprintf(v, sizeof v, "s%d", i);
         rc = snap_put_string(s, 0, k, (size_t)kn, SNAP_NO_EXPIRE, v, (size_t)vn);
@@ -156,4 +170,21 @@ Test(snapload, a_key_present_twice_is_refused_naming_it) {
     int rc = snapshot_load_file(&srv, path, 2, NULL, err, sizeof err);
     cr_assert_eq(rc, KERR_CORRUPT, "rc %d (%s)", rc, err);
     cr_assert(strstr(err, "key 'big:7' (db 1) appears twice") != NULL, "message: %s", err);
+}
+
+Test(snapload, presized_tables_hold_a_volatile_load_without_rehashing) {
+    /* 46000 keys: filling a table one key at a time grows it at 44155 keys (77% of 2^13
+     * buckets), and the 1845 inserts after that are far too few to finish moving 8192 chains,
+     * so without pre-sizing both tables would still be rehashing at the end of the load. */
+    enum { N = 46000 };
+    prod_t pr = {.volatile_db = N};
+    write_file(&pr);
+    char err[512] = "";
+    cr_assert_eq(snapshot_load_file(&srv, path, 2, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_size(srv.dbs[0]), N);
+    cr_assert_eq(db_expires_size(srv.dbs[0]), N);
+    cr_assert(!ht_is_rehashing(srv.dbs[0]->keys), "the key table was pre-sized");
+    cr_assert(!ht_is_rehashing(srv.dbs[0]->expires), "the expiry index was pre-sized");
+    cr_assert_eq(ht_buckets(srv.dbs[0]->expires), ht_buckets(srv.dbs[0]->keys));
+    cr_assert_not_null(find(0, "v:45999"));
 }
