@@ -8,12 +8,14 @@
  * main thread, the only one that touches the keyspace, takes batches off the queue and inserts
  * them with db_add_new. Decoding, decompression, object building, the key's hash and its access
  * field run in parallel; what is left on the main thread is one probe per key (which is also the
- * duplicate check), with the bucket prefetched a few keys ahead and the table pre-sized from the
- * header's key count, so a single-database load never rehashes.
+ * duplicate check), with the buckets prefetched a few keys ahead and the key table and expiry
+ * index pre-sized from the header's key count, so a single-database load never rehashes.
  *
- * The main thread's insert is the bottleneck of a load (bench/snapshot.sh): it used to do a
- * lookup, then a second hash and probe, an incremental rehash that re-hashed every entry at each
- * doubling, and a clock read per key; 1,000,000 keys loaded in ~300-480 ms, now ~100-140 ms.
+ * The main thread's insert was the bottleneck of a load (bench/snapshot.sh): a lookup, then a
+ * second hash and probe, incremental rehashes that re-hashed every entry at each doubling, and a
+ * clock read per key. 1,000,000 small strings loaded in ~410-550 ms, now ~150-170 ms, ~205 ms
+ * when every key has a TTL (2 threads, shared 2-core VM); the main thread and the two decoders
+ * now take about a third of the CPU each.
  *
  * Keys are loaded as they were, expired or not: the log replayed after the snapshot may still
  * reference a key whose TTL passed (its DEL is in the log), and keys that are still expired
@@ -69,7 +71,7 @@ typedef struct load_ctx {
     snap_info_t info;
     uint32_t lru_fresh;   /* db_lru_fresh() at the start, for keys without saved metadata */
     uint64_t header_keys; /* keys the file's header announces; 0 when it could not be read */
-    /* Main thread only: the databases that received keys (pre-sizing, db_fit at the end). */
+    /* Main thread only. */
     bool reserved;        /* the first database to receive a key was pre-sized */
     uint64_t inserted;    /* keys inserted so far */
 } load_ctx_t;
