@@ -202,6 +202,8 @@ zadd_options(client_t *c, int *in, bool *ch) {
     int i = 2;
     for (; i < c->argc; i++) {
         const karg_t *a = &c->argv[i];
+        if (a->n != 2 && a->n != 4)
+            break; /* no option has another length: most scores stop here at one compare */
         if (zcmd_arg_is(a, "nx"))
             *in |= ZADD_IN_NX;
         else if (zcmd_arg_is(a, "xx"))
@@ -268,12 +270,15 @@ zadd_generic(client_t *c, int in) {
     if (first < 0)
         return;
     size_t elements = (size_t)(c->argc - first) / 2, maxlen = 0;
-    double *scores = kmalloc(elements * sizeof *scores);
+    /* Most calls add a few members: their scores stay on the stack (no allocation per call). */
+    double small[16];
+    double *scores = elements <= 16 ? small : kmalloc(elements * sizeof *scores);
     for (size_t j = 0; j < elements; j++) {
         const karg_t *s = &c->argv[first + 2 * j], *m = s + 1;
         if (!util_parse_double(s->p, s->n, &scores[j])) {
             reply_err(c, ERR_NOT_FLOAT);
-            kfree(scores);
+            if (scores != small)
+                kfree(scores);
             return;
         }
         maxlen = m->n > maxlen ? m->n : maxlen;
@@ -283,7 +288,8 @@ zadd_generic(client_t *c, int in) {
     double score = 0;
     kobj_t *o = zadd_target(c, in, elements, maxlen, &skip);
     if (!o && !skip) {
-        kfree(scores);
+        if (scores != small)
+            kfree(scores);
         return;
     }
     zset_limits_t lim = zcmd_limits(c);
@@ -309,7 +315,8 @@ zadd_generic(client_t *c, int in) {
     else
         reply_null(c);
 done:
-    kfree(scores);
+    if (scores != small)
+        kfree(scores);
     if (added || updated) {
         zcmd_changed(c, &c->argv[1], (in & ZADD_IN_INCR) ? "zincr" : "zadd", false);
     }
