@@ -3,7 +3,8 @@
  * real keyspace: keys spread over databases with the first one small (the pre-sized table is
  * given back), TTLs reach the expiry index, saved access metadata is kept and keys without it
  * get a first access, a key present twice is refused naming it, loads with 1 and 4 decoder
- * threads agree, and a load of keys with TTLs fills pre-sized tables without rehashing. Strings only: collection types are covered by tests/integration/test_snapshot.py.
+ * threads agree, and a load of keys with TTLs fills pre-sized tables without rehashing. Strings
+ * only: collection types are covered by tests/integration/test_snapshot.py.
  *
  * Named outside the test_<module>_ prefixes on purpose: it links the whole server.
  */
@@ -95,8 +96,12 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *s) {
 
 static void
 write_file(const prod_t *pr) {
-    snap_write_opts_t o = {.path = path, .nthreads = 2, .format_version = 2, .lsn = 9,
-                           .time_ms = 1700000000000ll, .chunk_bytes = 16384};
+    snap_write_opts_t o = {.path = path,
+                           .nthreads = 2,
+                           .format_version = 2,
+                           .lsn = 9,
+                           .time_ms = 1700000000000ll,
+                           .chunk_bytes = 16384};
     char err[256] = "";
     cr_assert_eq(snap_write(&o, produce_cb, (void *)pr, NULL, err, sizeof err), 0, "%s", err);
 }
@@ -126,8 +131,8 @@ check_loaded(void) {
         if (i % 10 == 0)
             cr_assert_eq(obj_lru(o), META_BASE + (uint32_t)i, "%s keeps its saved access", k);
         else
-            cr_assert_leq(fresh - obj_lru(o), 2, "%s gets a first access (%u vs %u)", k,
-                          obj_lru(o), fresh);
+            cr_assert_leq(fresh - obj_lru(o), 2, "%s gets a first access (%u vs %u)", k, obj_lru(o),
+                          fresh);
     }
     for (int i = 0; i < TTL_KEYS; i++) {
         snprintf(k, sizeof k, "ttl:%d", i);

@@ -251,7 +251,7 @@ Test(snapshot_golden, regenerate_golden_files_when_asked) {
     write_golden(p, 2, &req, &ext_required_record);
 }
 
-/* ---- golden files a server loads whole -------------------------------------------------------- */
+/* ---- golden files a server loads whole ----------------------------------------------------- */
 
 typedef struct skey {
     int type;
@@ -404,8 +404,8 @@ load_server_golden(const char *name, int expect_meta, snap_info_t *info) {
     char p[512], err[256] = "";
     sload_t l = {.expect_meta = expect_meta};
     data_path(p, sizeof p, name);
-    int rc = snap_load_ex(p, 1, SNAP_FORMAT_VERSION_MAX, server_apply_cb, &l, info, err,
-                          sizeof err);
+    int rc =
+        snap_load_ex(p, 1, SNAP_FORMAT_VERSION_MAX, server_apply_cb, &l, info, err, sizeof err);
     cr_assert_eq(rc, 0, "load of %s failed: %d %s", p, rc, err);
     cr_assert_eq(l.bad[0], 0, "%s: %s", p, l.bad);
     for (size_t i = 0; i < NSERVER; i++)
@@ -428,7 +428,8 @@ Test(snapshot_golden, regenerate_server_golden_files_when_asked) {
     const char *regen = getenv("KEEL_SNAPSHOT_REGEN");
     if (!regen || strcmp(regen, "server") != 0) {
         teardown();
-        cr_skip_test("set KEEL_SNAPSHOT_REGEN=server to rewrite tests/data/snapshot-v*-server.ksnap");
+        cr_skip_test(
+            "set KEEL_SNAPSHOT_REGEN=server to rewrite tests/data/snapshot-v*-server.ksnap");
     }
     write_server_golden("snapshot-v1-server.ksnap", 1);
     write_server_golden("snapshot-v2-server.ksnap", 2);
