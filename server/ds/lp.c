@@ -513,8 +513,8 @@ lp_find(uint8_t *lp, uint8_t *p, const void *s, size_t len, unsigned skip) {
         dec_t d;
         decode_ok(p, &d);
         if (d.is_int ? (is_int && d.ival == v)
-                     : (!is_int && d.slen == len && (len == 0 || (d.str[0] == first[0] &&
-                                                                  memcmp(d.str, s, len) == 0))))
+                     : (!is_int && d.slen == len &&
+                        (len == 0 || (d.str[0] == first[0] && memcmp(d.str, s, len) == 0))))
             return p;
         p += d.elen + backlen_size(d.elen);
         for (unsigned i = 0; i < skip && *p != EOF_BYTE; i++)

@@ -157,11 +157,11 @@ Test(lp_walk, dtoa_text_equals_the_full_shortest_search) {
         uint64_t u = rng();
         double d;
         memcpy(&d, &u, sizeof d);
-        check_dtoa(d);                                        /* any bit pattern */
+        check_dtoa(d);                                         /* any bit pattern */
         check_dtoa((double)(int64_t)(rng() % 2000001) / 1000); /* short decimals: 12.345 */
-        check_dtoa((double)(rng() % 100000) * 1e3);           /* whole, trailing zeros */
+        check_dtoa((double)(rng() % 100000) * 1e3);            /* whole, trailing zeros */
         check_dtoa(ldexp((double)(rng() % 1000), -1074 + (int)(rng() % 60))); /* subnormal */
-        check_dtoa(ldexp(1.0, (int)(rng() % 2046) - 1022));  /* powers of two */
+        check_dtoa(ldexp(1.0, (int)(rng() % 2046) - 1022));                   /* powers of two */
         check_dtoa(nextafter((double)(rng() % 1000) / 10, INFINITY));
     }
     check_dtoa(DBL_MIN);
