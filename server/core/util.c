@@ -152,7 +152,10 @@ util_d2str(char *buf, size_t len, double v)
      * Valkey for scores such as 30 or 1000000. */
     if (v == floor(v) && fabs(v) < 1e17)
         return snprintf(buf, len, "%.0f", v);
-    for (int prec = 1; prec <= 17; prec++) {
+    /* Any decimal of at most 15 significant digits survives a round trip through a double
+     * (DBL_DIG), so when the shortest form has <= 15 digits, %.15g prints exactly it (%g drops
+     * the trailing zeros); otherwise 16 or 17 digits are needed. Three tries instead of up to 17. */
+    for (int prec = 15; prec < 17; prec++) {
         int n = snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             return n;

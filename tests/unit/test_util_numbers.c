@@ -1,6 +1,7 @@
 /* test_util_numbers.c - number parsing and formatting as clients see it in replies. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,28 @@ Test(util, doubles_print_shortest_and_whole_numbers_as_digits)
     cr_assert_str_eq(d2s(1e300), "1e+300");
     for (double v = -1000.375; v < 1000; v += 17.125)
         cr_assert_eq(strtod(d2s(v), NULL), v);
+    cr_assert_str_eq(d2s(1.0 / 3), "0.3333333333333333");
+    cr_assert_str_eq(d2s(0.1 + 0.2), "0.30000000000000004");
+    cr_assert_str_eq(d2s(2.5e-7), "2.5e-07");
+    /* Shortest: no precision below the one printed also reads back. */
+    unsigned long long x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v = ((double)(x >> 11) / (double)(1ull << 53) - 0.5) * pow(10, (int)(x % 12) - 6);
+        const char *s = d2s(v);
+        cr_assert_eq(strtod(s, NULL), v, "%s", s);
+        char shorter[400];
+        int digits = 0; /* significant digits: leading zeros do not count */
+        for (const char *p = s; *p && *p != 'e'; p++)
+            if (*p >= '1' && *p <= '9')
+                digits++;
+            else if (*p == '0' && digits > 0)
+                digits++;
+        if (digits > 1) {
+            snprintf(shorter, sizeof shorter, "%.*g", digits - 1, v);
+            cr_assert_neq(strtod(shorter, NULL), v, "%s is not the shortest (%s)", s, shorter);
+        }
+    }
 }
 
 Test(util, canonical_integers_only)
