@@ -420,7 +420,9 @@ server_offline(int threads)
     server_t *s = &srv;
     config_defaults(s);
     s->cfg.snapshot_threads = threads;
-    s->cfg.loglevel = "warning";
+    const char *loglevel[] = {"loglevel", "warning"}; /* through config_set: it owns the string */
+    char err[128];
+    config_set(s, 2, loglevel, NULL, true, err, sizeof err);
     g_server = s;
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX;
