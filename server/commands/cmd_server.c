@@ -80,23 +80,27 @@ config_set_cmd(client_t *c)
                               "duplicate parameter", (int)c->argv[i].n, c->argv[i].p);
                 return;
             }
-    /* All or nothing: validate every pair first on a copy of the settings. */
+    /* All or nothing: every pair is validated on a scratch copy of the settings first, then
+     * applied; a pair that fails leaves every setting as it was. */
     server_t *s = c->srv;
     char err[256];
-    for (int i = 2; i < c->argc; i += 2) {
-        char *name = kstrndup(c->argv[i].p, c->argv[i].n);
-        char *val = kstrndup(c->argv[i + 1].p, c->argv[i + 1].n);
-        const char *args[2] = {name, val};
-        int rc = config_set(s, 2, args, NULL, false, err, sizeof err);
-        kfree(name);
-        kfree(val);
-        if (rc < 0) {
-            if (!strncmp(err, "Unknown option", 14) || !strncmp(err, "CONFIG SET failed", 17))
-                reply_errf(c, "ERR %s", err);
-            else
-                reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
-                           (int)c->argv[i].n, c->argv[i].p, err);
-            return;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 2; i < c->argc; i += 2) {
+            char *name = kstrndup(c->argv[i].p, c->argv[i].n);
+            char *val = kstrndup(c->argv[i + 1].p, c->argv[i + 1].n);
+            const char *args[2] = {name, val};
+            int rc = pass == 0 ? config_validate(2, args, err, sizeof err)
+                               : config_set(s, 2, args, NULL, false, err, sizeof err);
+            kfree(name);
+            kfree(val);
+            if (rc < 0) {
+                if (!strncmp(err, "Unknown option", 14) || !strncmp(err, "CONFIG SET failed", 17))
+                    reply_errf(c, "ERR %s", err);
+                else
+                    reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                               (int)c->argv[i].n, c->argv[i].p, err);
+                return;
+            }
         }
     }
     reply_ok(c);

@@ -389,8 +389,9 @@ config_apply(server_t *s)
     db_set_lfu_mode(lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
 }
 
-void
-config_defaults(server_t *s)
+/* Every default, without applying derived state (a scratch copy must not touch globals). */
+static void
+set_defaults(server_t *s)
 {
     char err[256];
     for (const cfg_def_t *d = defs; d->name; d++) {
@@ -404,14 +405,18 @@ config_defaults(server_t *s)
     }
     const char *obl[] = {"normal 0 0 0 pubsub 33554432 8388608 60"};
     set_obuf_limit(s, NULL, 1, obl, err, sizeof err);
+}
+
+void
+config_defaults(server_t *s)
+{
+    set_defaults(s);
     config_apply(s);
 }
 
-int
-config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
-           char *err, size_t errlen)
+static int
+set_one(server_t *s, int argc, const char *const *argv, bool startup, char *err, size_t errlen)
 {
-    (void)lens;
     const cfg_def_t *d = find_def(argv[0], strlen(argv[0]));
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'", argv[0]);
@@ -422,17 +427,53 @@ config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, b
                  d->name);
         return -1;
     }
-    int rc;
-    if (d->type == C_SPECIAL) {
-        rc = d->set(s, d, argc - 1, argv + 1, err, errlen);
-    } else if (argc != 2) {
+    if (d->type == C_SPECIAL)
+        return d->set(s, d, argc - 1, argv + 1, err, errlen);
+    if (argc != 2) {
         snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
-        rc = -1;
-    } else {
-        rc = set_value(s, d, argv[1], err, errlen);
+        return -1;
     }
+    return set_value(s, d, argv[1], err, errlen);
+}
+
+int
+config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
+           char *err, size_t errlen)
+{
+    (void)lens;
+    int rc = set_one(s, argc, argv, startup, err, errlen);
     if (rc == 0)
         config_apply(s);
+    return rc;
+}
+
+void
+config_free(server_t *s)
+{
+    for (const cfg_def_t *d = defs; d->name; d++) {
+        if (d->type == C_STR || (d->type == C_ENUM && d->off == OFF(loglevel))) {
+            char **p = field(s, d);
+            kfree(*p);
+            *p = NULL;
+        }
+    }
+    kfree(s->cfg.notify_keyspace_events);
+    s->cfg.notify_keyspace_events = NULL;
+    for (int i = 0; i < s->cfg.wal_ndirs; i++)
+        kfree(s->cfg.wal_dirs[i]);
+    kfree(s->cfg.wal_dirs);
+    s->cfg.wal_dirs = NULL;
+    s->cfg.wal_ndirs = 0;
+}
+
+int
+config_validate(int argc, const char *const *argv, char *err, size_t errlen)
+{
+    server_t *scratch = kcalloc(1, sizeof *scratch);
+    set_defaults(scratch);
+    int rc = set_one(scratch, argc, argv, false, err, errlen);
+    config_free(scratch);
+    kfree(scratch);
     return rc;
 }
 

@@ -17,6 +17,9 @@ void config_defaults(server_t *s);
 /* Apply one setting from text arguments (argv[0] name, the rest values). 0, or -1 with err. */
 int config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
                char *err, size_t errlen);
+/* Check a CONFIG SET pair without changing anything (for all-or-nothing CONFIG SET). */
+int config_validate(int argc, const char *const *argv, char *err, size_t errlen);
+void config_free(server_t *s); /* the strings the settings own */
 int config_load_file(server_t *s, const char *path, char *err, size_t errlen);
 int config_load_args(server_t *s, int argc, char **argv, char *err, size_t errlen);
 /* Calls fn(name, value) for each setting whose name matches the glob pattern. */

@@ -130,3 +130,21 @@ def test_redis_cli_pipe(server, tmp_path):
                          capture_output=True, timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
     assert b"errors: 0, replies: 50" in res.stdout
+
+
+def test_config_set_is_all_or_nothing(server):
+    import redis
+    c = server.client()
+    c.config_set("maxmemory-samples", 5)
+    c.config_set("hz", 10)
+    try:
+        c.execute_command("CONFIG", "SET", "maxmemory-samples", "7", "hz", "not-a-number")
+        assert False, "expected an error"
+    except redis.ResponseError as e:
+        assert "hz" in str(e)
+    assert c.config_get("maxmemory-samples") == {"maxmemory-samples": "5"}
+    assert c.execute_command("CONFIG", "SET", "maxmemory-samples", "7", "hz", "20") in (True, b"OK")
+    assert c.config_get("maxmemory-samples") == {"maxmemory-samples": "7"}
+    assert c.config_get("hz") == {"hz": "20"}
+    c.config_set("maxmemory-samples", 5)
+    c.config_set("hz", 10)
