@@ -101,13 +101,14 @@ sec_stats(server_t *s, sbuf_t *b)
     server_stats_t *st = &s->stats;
     sbuf_printf(b,
                 "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%llu\r\n"
+                "instantaneous_ops_per_sec:%llu\r\ntotal_net_input_bytes:%llu\r\n"
                 "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
                 "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
                 "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
                 "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
                 (unsigned long long)st->connections, (unsigned long long)st->commands,
+                (unsigned long long)server_ops_per_sec(s),
                 (unsigned long long)st->net_in, (unsigned long long)st->net_out,
                 (unsigned long long)st->rejected_conn, (unsigned long long)st->expired_keys,
                 (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,

@@ -97,6 +97,30 @@ on_signal(int sig)
 }
 
 static void
+sample_ops(server_stats_t *st)
+{
+    uint64_t now = util_mono_us();
+    if (st->ops_last_us && now - st->ops_last_us < 100000)
+        return;
+    if (st->ops_last_us) {
+        uint64_t ops = (st->commands - st->ops_last_commands) * 1000000 / (now - st->ops_last_us);
+        st->ops_sample[st->ops_sample_idx] = ops;
+        st->ops_sample_idx = (st->ops_sample_idx + 1) % 16;
+    }
+    st->ops_last_us = now;
+    st->ops_last_commands = st->commands;
+}
+
+uint64_t
+server_ops_per_sec(const server_t *s)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < 16; i++)
+        sum += s->stats.ops_sample[i];
+    return sum / 16;
+}
+
+static void
 cron(ev_loop_t *l, void *data)
 {
     (void)l;
@@ -131,6 +155,7 @@ cron(ev_loop_t *l, void *data)
     }
     for (int i = 0; i < s->cfg.databases; i++)
         db_rehash_us(s->dbs[i], 1000);
+    sample_ops(&s->stats);
     net_clients_cron(s);
     persist_cron(s);
 }

@@ -85,6 +85,10 @@ typedef struct server_stats {
         keyspace_misses, net_in, net_out, total_errors, expired_stale_perc, io_reads, io_writes;
     uint64_t unexpected_error_replies;
     int64_t start_ms;
+    /* instantaneous_ops_per_sec: ops/s sampled every 100 ms by the cron, averaged over 16. */
+    uint64_t ops_sample[16];
+    int ops_sample_idx;
+    uint64_t ops_last_commands, ops_last_us;
 } server_stats_t;
 
 struct ev_loop;
@@ -130,5 +134,6 @@ int server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 
 db_t *server_db(server_t *s, int id);
+uint64_t server_ops_per_sec(const server_t *s); /* INFO instantaneous_ops_per_sec */
 
 #endif

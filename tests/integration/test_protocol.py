@@ -148,3 +148,16 @@ def test_config_set_is_all_or_nothing(server):
     assert c.config_get("hz") == {"hz": "20"}
     c.config_set("maxmemory-samples", 5)
     c.config_set("hz", 10)
+
+
+def test_instantaneous_ops_per_sec_follows_load(server):
+    import time as _t
+    c = server.client()
+    load = server.client()
+    end = _t.time() + 2.0
+    while _t.time() < end:
+        p = load.pipeline(transaction=False)
+        for _ in range(200):
+            p.ping()
+        p.execute()
+    assert int(c.info("stats")["instantaneous_ops_per_sec"]) > 100
