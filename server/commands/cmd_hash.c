@@ -397,22 +397,6 @@ cmd_hincrbyfloat(client_t *c)
 
 /* ---- HRANDFIELD ---- */
 
-static uint64_t
-ptr_hash(const void *k)
-{
-    uintptr_t v = (uintptr_t)k;
-    return ht_hash_bytes(&v, sizeof v);
-}
-
-static int
-ptr_eq(const void *entry, const void *key)
-{
-    return entry == key;
-}
-
-/* A set of entry addresses, to draw distinct random entries from a large table. */
-static const ht_type_t ptrset_type = {ptr_hash, NULL, ptr_eq, NULL, NULL};
-
 static void
 reply_pair(client_t *c, const hpair_t *pr, bool withvalues)
 {
@@ -430,7 +414,7 @@ hrandfield_distinct(client_t *c, const thash_t *h, uint64_t count, bool withvalu
     uint64_t len = hash_len(h);
     if (h->enc == OBJ_ENC_HT && count * 3 <= len) {
         /* Few of many: random draws, skipping repeats, cost O(count). */
-        ht_t *seen = ht_create(&ptrset_type);
+        ht_t *seen = ht_create(&ht_ptrset_type);
         ASSERT(seen);
         while (ht_size(seen) < count) {
             hpair_t pr;

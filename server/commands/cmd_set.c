@@ -335,29 +335,13 @@ cmd_spop(client_t *c)
 
 /* ---- SRANDMEMBER ---- */
 
-static uint64_t
-ptr_hash(const void *k)
-{
-    uintptr_t v = (uintptr_t)k;
-    return ht_hash_bytes(&v, sizeof v);
-}
-
-static int
-ptr_eq(const void *entry, const void *key)
-{
-    return entry == key;
-}
-
-/* A set of entry addresses, to draw distinct random members from a large table. */
-static const ht_type_t ptrset_type = {ptr_hash, NULL, ptr_eq, NULL, NULL};
-
 /* count distinct members, count < set_len. */
 static void
 srandmember_distinct(client_t *c, const tset_t *s, uint64_t count)
 {
     uint64_t len = set_len(s);
     if (s->enc == OBJ_ENC_HT && count * 3 <= len) {
-        ht_t *seen = ht_create(&ptrset_type);
+        ht_t *seen = ht_create(&ht_ptrset_type);
         ASSERT(seen);
         while (ht_size(seen) < count) {
             sval_t m;

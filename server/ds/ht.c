@@ -472,6 +472,19 @@ ht_hash_bytes_nocase(const void *p, size_t n) {
     return XXH3_64bits_digest(&st);
 }
 
+static uint64_t
+ptrset_hash_cb(const void *key) {
+    uintptr_t v = (uintptr_t)key;
+    return ht_hash_bytes(&v, sizeof v);
+}
+
+static int
+ptrset_eq_cb(const void *entry, const void *key) {
+    return entry == key;
+}
+
+const ht_type_t ht_ptrset_type = {ptrset_hash_cb, NULL, ptrset_eq_cb, NULL, NULL};
+
 /* ---- public API: life cycle, lookups, inserts, deletes ---- */
 
 ht_t *

@@ -40,6 +40,10 @@ void ht_set_hash_seed(uint64_t seed);
 uint64_t ht_hash_bytes(const void *p, size_t n);
 uint64_t ht_hash_bytes_nocase(const void *p, size_t n); /* ASCII case-folded, for command names */
 
+/* A ready-made type for a set of addresses: the entry is the pointer itself, compared by
+ * identity and never freed (e.g. the entries already drawn by HRANDFIELD/SRANDMEMBER). */
+extern const ht_type_t ht_ptrset_type;
+
 /* A new empty table; no bucket is allocated until the first insert. type must outlive it. */
 ht_t *ht_create(const ht_type_t *type);
 void ht_release(ht_t *t); /* entry_free on every entry, then free; NULL is a no-op */

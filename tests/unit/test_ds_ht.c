@@ -936,6 +936,25 @@ Test(ht_hash, nocase_folds_ascii_letters_only) {
     cr_assert_neq(ht_hash_bytes("key", 3), before, "the seed changes the hash");
 }
 
+/* The ready-made pointer set: identity, not contents, decides a repeat; entries are not freed. */
+Test(ht_ptrset, addresses_are_members_by_identity) {
+    static char cells[1000][2];
+    ht_t *t = ht_create(&ht_ptrset_type);
+    for (int i = 0; i < 1000; i++) {
+        cells[i][0] = 'x'; /* same bytes at every address */
+        cr_assert_eq(ht_add(t, cells[i]), 0);
+    }
+    cr_assert_eq(ht_size(t), 1000);
+    cr_assert_eq(ht_add(t, cells[500]), KERR_EXISTS, "the same address is a repeat");
+    cr_assert_eq(ht_find(t, cells[7]), cells[7]);
+    char other[2] = {'x', 0};
+    cr_assert_null(ht_find(t, other), "equal bytes at another address are not a member");
+    cr_assert_eq(ht_delete(t, cells[7]), 1);
+    cr_assert_null(ht_find(t, cells[7]));
+    ht_release(t); /* no entry_free: the static cells stay valid */
+    cr_assert_eq(cells[999][0], 'x');
+}
+
 Test(ht_mem, buckets_count_in_used_memory) {
     size_t before = kmem_used();
     ht_t *t = ht_create(&clumped_type); /* clumped: many chained buckets too */
