@@ -334,10 +334,7 @@ command_help(client_t *c)
         "GETKEYS <full-command>", "    Return the keys from a full command.",
         "HELP", "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static void

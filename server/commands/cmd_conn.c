@@ -491,10 +491,7 @@ client_help(client_t *c)
         "SETINFO <option> <value>", "    Set client meta attributes (LIB-NAME, LIB-VER).",
         "HELP", "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static cmd_def_t client_subcmds[] = {

@@ -491,10 +491,7 @@ object_help_cmd(client_t *c) {
         "HELP",
         "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 /* clang-format off */

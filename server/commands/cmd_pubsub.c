@@ -212,10 +212,7 @@ pubsub_help(client_t *c)
         "HELP",
         "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 #define PS_FLAGS (CMD_PUBSUB | CMD_LOADING | CMD_STALE)

@@ -139,10 +139,7 @@ config_help_cmd(client_t *c)
         "REWRITE", "    Rewrite the configuration file.",
         "HELP", "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 /* ---- keyspace-wide ---- */
@@ -267,10 +264,7 @@ debug_cmd(client_t *c)
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
             "JMAP", "    Accepted for compatibility; does nothing.",
         };
-        int n = (int)(sizeof lines / sizeof *lines);
-        reply_array(c, n);
-        for (int i = 0; i < n; i++)
-            reply_simple(c, lines[i]);
+        reply_help(c, lines, sizeof lines / sizeof *lines);
     } else {
         reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
                    (int)sub->n, sub->p);
@@ -351,10 +345,7 @@ memory_help_cmd(client_t *c)
         "DOCTOR", "    Return memory problems reports.",
         "HELP", "    Print this help.",
     };
-    int n = (int)(sizeof lines / sizeof *lines);
-    reply_array(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, lines[i]);
+    reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static cmd_def_t config_subcmds[] = {

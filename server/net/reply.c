@@ -80,6 +80,15 @@ reply_simple(client_t *c, const char *s)
     reply_raw(c, "\r\n", 2);
 }
 
+/* A HELP subcommand's text: one simple string a line, as Valkey's addReplyHelp sends it. */
+void
+reply_help(client_t *c, const char *const *lines, size_t n)
+{
+    reply_array(c, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(c, lines[i]);
+}
+
 void
 reply_err(client_t *c, const char *msg)
 {
