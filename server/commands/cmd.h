@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "server/core/client.h"
+#include "server/core/util.h"
 
 typedef void (*cmd_proc)(client_t *c);
 /* Keys of a call whose key positions the first/last/step triple cannot describe (numkeys);
@@ -74,6 +75,14 @@ void cmd_foreach(void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx);
 int cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max);
 bool cmd_arity_ok(const cmd_def_t *cmd, int argc);
 void cmd_reset_stats(void);
+
+/* Whether an argument is the option word `word` (a C string), ignoring ASCII case, as Valkey's
+ * strcasecmp on option names. */
+static inline bool
+cmd_arg_is(const karg_t *a, const char *word)
+{
+    return util_eq_nocase(a->p, a->n, word);
+}
 
 /* The tables, one per group (registry.c). */
 extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_table_keys[],

@@ -20,12 +20,6 @@
 
 static const char *const ERR_BIT_OFFSET = "ERR bit offset is not an integer or out of range";
 
-static bool
-arg_is(const karg_t *a, const char *s)
-{
-    return util_eq_nocase(a->p, a->n, s);
-}
-
 /* A bit offset argument ("#N" multiplies by `bits` when hash_ok, for BITFIELD); replies the error
  * and returns false when it is bad or beyond proto-max-bulk-len bytes. */
 static bool
@@ -177,9 +171,9 @@ clamp_range(long long *start, long long *end, long long total)
 static int
 unit_arg(client_t *c, const karg_t *a, bool *isbit)
 {
-    if (arg_is(a, "bit"))
+    if (cmd_arg_is(a, "bit"))
         *isbit = true;
-    else if (arg_is(a, "byte"))
+    else if (cmd_arg_is(a, "byte"))
         *isbit = false;
     else {
         reply_err(c, ERR_SYNTAX);
@@ -376,13 +370,13 @@ static void
 cmd_bitop(client_t *c)
 {
     int op;
-    if (arg_is(&c->argv[1], "and"))
+    if (cmd_arg_is(&c->argv[1], "and"))
         op = BITOP_AND;
-    else if (arg_is(&c->argv[1], "or"))
+    else if (cmd_arg_is(&c->argv[1], "or"))
         op = BITOP_OR;
-    else if (arg_is(&c->argv[1], "xor"))
+    else if (cmd_arg_is(&c->argv[1], "xor"))
         op = BITOP_XOR;
-    else if (arg_is(&c->argv[1], "not"))
+    else if (cmd_arg_is(&c->argv[1], "not"))
         op = BITOP_NOT;
     else {
         reply_err(c, ERR_SYNTAX);
@@ -536,13 +530,13 @@ bf_parse(client_t *c, bool readonly, bf_op_t **ops_io, int cap)
     for (int j = 2; j < c->argc; j++) {
         int rem = c->argc - j - 1;
         const karg_t *a = &c->argv[j];
-        if (arg_is(a, "overflow") && rem >= 1) {
+        if (cmd_arg_is(a, "overflow") && rem >= 1) {
             const karg_t *t = &c->argv[++j];
-            if (arg_is(t, "wrap"))
+            if (cmd_arg_is(t, "wrap"))
                 overflow = BF_WRAP;
-            else if (arg_is(t, "sat"))
+            else if (cmd_arg_is(t, "sat"))
                 overflow = BF_SAT;
-            else if (arg_is(t, "fail"))
+            else if (cmd_arg_is(t, "fail"))
                 overflow = BF_FAIL;
             else {
                 reply_err(c, "ERR Invalid OVERFLOW type specified");
@@ -551,11 +545,11 @@ bf_parse(client_t *c, bool readonly, bf_op_t **ops_io, int cap)
             continue;
         }
         bf_op_t op = {0};
-        if (arg_is(a, "get") && rem >= 2)
+        if (cmd_arg_is(a, "get") && rem >= 2)
             op.opcode = BF_GET;
-        else if (arg_is(a, "set") && rem >= 3)
+        else if (cmd_arg_is(a, "set") && rem >= 3)
             op.opcode = BF_SET;
-        else if (arg_is(a, "incrby") && rem >= 3)
+        else if (cmd_arg_is(a, "incrby") && rem >= 3)
             op.opcode = BF_INCRBY;
         else {
             reply_err(c, ERR_SYNTAX);

@@ -12,12 +12,6 @@
 #include "server/net/net.h"
 #include "server/net/reply.h"
 
-static bool
-arg_is(const karg_t *a, const char *s)
-{
-    return util_eq_nocase(a->p, a->n, s);
-}
-
 static void
 cmd_ping(client_t *c)
 {
@@ -80,7 +74,7 @@ static bool
 auth_ok(client_t *c, const karg_t *user, const karg_t *pass)
 {
     const char *rp = c->srv->cfg.requirepass;
-    if (user && !arg_is(user, "default"))
+    if (user && !cmd_arg_is(user, "default"))
         return false;
     return rp && pass->n == strlen(rp) && memcmp(pass->p, rp, pass->n) == 0;
 }
@@ -99,7 +93,7 @@ cmd_auth(client_t *c)
         return;
     }
     const karg_t *user = c->argc == 3 ? &c->argv[1] : NULL;
-    if ((!rp || !rp[0]) && user && arg_is(user, "default")) {
+    if ((!rp || !rp[0]) && user && cmd_arg_is(user, "default")) {
         c->flags |= CLIENT_AUTHENTICATED; /* nopass default user accepts anything */
         reply_ok(c);
         return;
@@ -167,11 +161,11 @@ cmd_hello(client_t *c)
     const karg_t *user = NULL, *pass = NULL, *name = NULL;
     for (; i < c->argc; i++) {
         int left = c->argc - i - 1;
-        if (arg_is(&c->argv[i], "auth") && left >= 2) {
+        if (cmd_arg_is(&c->argv[i], "auth") && left >= 2) {
             user = &c->argv[i + 1];
             pass = &c->argv[i + 2];
             i += 2;
-        } else if (arg_is(&c->argv[i], "setname") && left >= 1) {
+        } else if (cmd_arg_is(&c->argv[i], "setname") && left >= 1) {
             name = &c->argv[i + 1];
             i++;
         } else {
@@ -182,7 +176,7 @@ cmd_hello(client_t *c)
     if (user) {
         const char *rp = c->srv->cfg.requirepass;
         bool nopass = !rp || !rp[0];
-        if (!(nopass && arg_is(user, "default")) && !auth_ok(c, user, pass)) {
+        if (!(nopass && cmd_arg_is(user, "default")) && !auth_ok(c, user, pass)) {
             reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
             return;
         }
@@ -252,7 +246,7 @@ client_getname(client_t *c)
 static void
 client_setinfo(client_t *c)
 {
-    if (!arg_is(&c->argv[2], "lib-name") && !arg_is(&c->argv[2], "lib-ver")) {
+    if (!cmd_arg_is(&c->argv[2], "lib-name") && !cmd_arg_is(&c->argv[2], "lib-ver")) {
         reply_errf(c, "ERR Unrecognized option '%.*s'", (int)c->argv[2].n, c->argv[2].p);
         return;
     }
@@ -266,9 +260,9 @@ client_setinfo(client_t *c)
 static bool
 client_type_is(client_t *t, const karg_t *type)
 {
-    if (arg_is(type, "normal"))
+    if (cmd_arg_is(type, "normal"))
         return t->pubsub == NULL;
-    if (arg_is(type, "pubsub"))
+    if (cmd_arg_is(type, "pubsub"))
         return t->pubsub != NULL;
     return false; /* master, replica: none in this build */
 }
@@ -279,14 +273,15 @@ client_list(client_t *c)
     server_t *s = c->srv;
     const karg_t *type = NULL;
     int ids_from = 0;
-    if (c->argc >= 4 && arg_is(&c->argv[2], "type")) {
+    if (c->argc >= 4 && cmd_arg_is(&c->argv[2], "type")) {
         type = &c->argv[3];
-        if (!arg_is(type, "normal") && !arg_is(type, "pubsub") && !arg_is(type, "master") &&
-            !arg_is(type, "replica") && !arg_is(type, "slave")) {
+        if (!cmd_arg_is(type, "normal") && !cmd_arg_is(type, "pubsub") &&
+            !cmd_arg_is(type, "master") && !cmd_arg_is(type, "replica") &&
+            !cmd_arg_is(type, "slave")) {
             reply_errf(c, "ERR Unknown client type '%.*s'", (int)type->n, type->p);
             return;
         }
-    } else if (c->argc >= 4 && arg_is(&c->argv[2], "id")) {
+    } else if (c->argc >= 4 && cmd_arg_is(&c->argv[2], "id")) {
         ids_from = 3;
         for (int i = 3; i < c->argc; i++) {
             long long id;
@@ -363,28 +358,28 @@ client_kill(client_t *c)
     bool skipme = true;
     for (int i = 2; i < c->argc; i += 2) {
         const karg_t *k = &c->argv[i], *v = &c->argv[i + 1];
-        if (arg_is(k, "id")) {
+        if (cmd_arg_is(k, "id")) {
             if (!util_parse_ll(v->p, v->n, &id) || id <= 0) {
                 reply_err(c, "ERR client-id should be greater than 0");
                 return;
             }
-        } else if (arg_is(k, "addr")) {
+        } else if (cmd_arg_is(k, "addr")) {
             addr = v;
-        } else if (arg_is(k, "laddr")) {
+        } else if (cmd_arg_is(k, "laddr")) {
             laddr = v;
-        } else if (arg_is(k, "type")) {
-            if (!arg_is(v, "normal") && !arg_is(v, "pubsub") && !arg_is(v, "master") &&
-                !arg_is(v, "replica") && !arg_is(v, "slave")) {
+        } else if (cmd_arg_is(k, "type")) {
+            if (!cmd_arg_is(v, "normal") && !cmd_arg_is(v, "pubsub") &&
+                !cmd_arg_is(v, "master") && !cmd_arg_is(v, "replica") && !cmd_arg_is(v, "slave")) {
                 reply_errf(c, "ERR Unknown client type '%.*s'", (int)v->n, v->p);
                 return;
             }
             type = v;
-        } else if (arg_is(k, "user")) {
+        } else if (cmd_arg_is(k, "user")) {
             user = v;
-        } else if (arg_is(k, "skipme")) {
-            if (arg_is(v, "yes"))
+        } else if (cmd_arg_is(k, "skipme")) {
+            if (cmd_arg_is(v, "yes"))
                 skipme = true;
-            else if (arg_is(v, "no"))
+            else if (cmd_arg_is(v, "no"))
                 skipme = false;
             else {
                 reply_err(c, ERR_SYNTAX);
@@ -405,7 +400,7 @@ client_kill(client_t *c)
             continue;
         if (type && !client_type_is(t, type))
             continue;
-        if (user && !arg_is(user, "default"))
+        if (user && !cmd_arg_is(user, "default"))
             continue;
         if (t == c && skipme)
             continue;
@@ -418,9 +413,9 @@ client_kill(client_t *c)
 static void
 client_flag_onoff(client_t *c, uint32_t flag)
 {
-    if (arg_is(&c->argv[2], "on"))
+    if (cmd_arg_is(&c->argv[2], "on"))
         c->flags |= flag;
-    else if (arg_is(&c->argv[2], "off"))
+    else if (cmd_arg_is(&c->argv[2], "off"))
         c->flags &= ~flag;
     else {
         reply_err(c, ERR_SYNTAX);
@@ -456,9 +451,9 @@ client_unblock(client_t *c)
         return;
     }
     if (c->argc == 4) {
-        if (arg_is(&c->argv[3], "error"))
+        if (cmd_arg_is(&c->argv[3], "error"))
             with_error = true;
-        else if (!arg_is(&c->argv[3], "timeout")) {
+        else if (!cmd_arg_is(&c->argv[3], "timeout")) {
             reply_err(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
             return;
         }

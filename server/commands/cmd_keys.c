@@ -20,11 +20,6 @@
 
 #define SCAN_COUNT_MAX (LONG_MAX / 10) /* so the iteration bound count * 10 cannot overflow */
 
-static bool
-arg_is(const karg_t *a, const char *s) {
-    return util_eq_nocase(a->p, a->n, s);
-}
-
 /* A database index argument as Valkey's getIntFromObjectOrReply + selectDb check it; replies
  * and returns false on error. `err` replaces the "not an integer" text when given. */
 static bool
@@ -167,9 +162,9 @@ cmd_copy(client_t *c) {
     int dst_id = c->db_id;
     bool replace = false;
     for (int j = 3; j < c->argc; j++) {
-        if (arg_is(&c->argv[j], "replace")) {
+        if (cmd_arg_is(&c->argv[j], "replace")) {
             replace = true;
-        } else if (arg_is(&c->argv[j], "db") && j + 1 < c->argc) {
+        } else if (cmd_arg_is(&c->argv[j], "db") && j + 1 < c->argc) {
             if (!parse_db_index(c, &c->argv[j + 1], NULL, &dst_id))
                 return;
             j++;
@@ -321,7 +316,7 @@ scan_options(client_t *c, scan_state_t *s, long *count) {
             return false;
         }
         const karg_t *val = &c->argv[i + 1];
-        if (arg_is(opt, "count")) {
+        if (cmd_arg_is(opt, "count")) {
             long long v;
             if (!util_parse_ll(val->p, val->n, &v) || v > LONG_MAX || v < LONG_MIN) {
                 reply_err(c, ERR_NOT_INT);
@@ -332,9 +327,9 @@ scan_options(client_t *c, scan_state_t *s, long *count) {
                 return false;
             }
             *count = v > SCAN_COUNT_MAX ? SCAN_COUNT_MAX : (long)v;
-        } else if (arg_is(opt, "match")) {
+        } else if (cmd_arg_is(opt, "match")) {
             s->pattern = val->n == 1 && val->p[0] == '*' ? NULL : val;
-        } else if (arg_is(opt, "type")) {
+        } else if (cmd_arg_is(opt, "type")) {
             s->type = val;
         } else {
             reply_err(c, ERR_SYNTAX);

@@ -15,12 +15,6 @@
 #include "server/net/ev.h"
 #include "server/net/reply.h"
 
-static bool
-arg_is(const karg_t *a, const char *s)
-{
-    return util_eq_nocase(a->p, a->n, s);
-}
-
 /* ---- CONFIG ---- */
 
 typedef struct cfg_collect {
@@ -157,9 +151,9 @@ flush_mode(client_t *c)
 {
     if (c->argc == 1)
         return 0;
-    if (c->argc == 2 && arg_is(&c->argv[1], "async"))
+    if (c->argc == 2 && cmd_arg_is(&c->argv[1], "async"))
         return 1;
-    if (c->argc == 2 && arg_is(&c->argv[1], "sync"))
+    if (c->argc == 2 && cmd_arg_is(&c->argv[1], "sync"))
         return 0;
     reply_err(c, ERR_SYNTAX);
     return -1;
@@ -212,12 +206,13 @@ static void
 cmd_shutdown(client_t *c)
 {
     for (int i = 1; i < c->argc; i++) {
-        if (!arg_is(&c->argv[i], "nosave") && !arg_is(&c->argv[i], "save") &&
-            !arg_is(&c->argv[i], "now") && !arg_is(&c->argv[i], "force") && !arg_is(&c->argv[i], "abort")) {
+        const karg_t *a = &c->argv[i];
+        if (!cmd_arg_is(a, "nosave") && !cmd_arg_is(a, "save") && !cmd_arg_is(a, "now") &&
+            !cmd_arg_is(a, "force") && !cmd_arg_is(a, "abort")) {
             reply_err(c, ERR_SYNTAX);
             return;
         }
-        if (arg_is(&c->argv[i], "abort")) {
+        if (cmd_arg_is(a, "abort")) {
             reply_err(c, "ERR No shutdown in progress.");
             return;
         }
@@ -233,7 +228,7 @@ debug_cmd(client_t *c)
 {
     server_t *s = c->srv;
     const karg_t *sub = &c->argv[1];
-    if (arg_is(sub, "sleep") && c->argc == 3) {
+    if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
         double secs;
         if (!util_parse_double(c->argv[2].p, c->argv[2].n, &secs) || secs < 0) {
             reply_err(c, ERR_NOT_FLOAT);
@@ -241,10 +236,10 @@ debug_cmd(client_t *c)
         }
         usleep((useconds_t)(secs * 1e6));
         reply_ok(c);
-    } else if (arg_is(sub, "set-active-expire") && c->argc == 3) {
+    } else if (cmd_arg_is(sub, "set-active-expire") && c->argc == 3) {
         s->cfg.active_expire = c->argv[2].n == 1 && c->argv[2].p[0] == '1';
         reply_ok(c);
-    } else if (arg_is(sub, "object") && c->argc == 3) {
+    } else if (cmd_arg_is(sub, "object") && c->argc == 3) {
         kobj_t *o = db_lookup(c->db, c->argv[2].p, c->argv[2].n, DB_LOOKUP_NOTOUCH);
         if (!o) {
             reply_err(c, ERR_NO_KEY);
@@ -254,9 +249,9 @@ debug_cmd(client_t *c)
         snprintf(buf, sizeof buf, "Value at:%p refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
                  (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(o));
         reply_simple(c, buf);
-    } else if (arg_is(sub, "jmap") || arg_is(sub, "stringmatch-len")) {
+    } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {
         reply_ok(c);
-    } else if (arg_is(sub, "help")) {
+    } else if (cmd_arg_is(sub, "help")) {
         static const char *const lines[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>", "    Show low level info about the key and associated value.",
@@ -290,7 +285,7 @@ memory_usage(const kobj_t *o)
 static void
 memory_usage_cmd(client_t *c)
 {
-    if (c->argc != 3 && !(c->argc == 5 && arg_is(&c->argv[3], "samples"))) {
+    if (c->argc != 3 && !(c->argc == 5 && cmd_arg_is(&c->argv[3], "samples"))) {
         reply_err(c, ERR_SYNTAX);
         return;
     }

@@ -62,11 +62,6 @@ zcmd_limits(const client_t *c) {
                            (size_t)cfg->zset_max_listpack_value};
 }
 
-bool
-zcmd_arg_is(const karg_t *a, const char *word) {
-    return util_eq_nocase(a->p, a->n, word);
-}
-
 kobj_t *
 zcmd_lookup_read(client_t *c, const karg_t *key, bool *err) {
     *err = false;
@@ -204,17 +199,17 @@ zadd_options(client_t *c, int *in, bool *ch) {
         const karg_t *a = &c->argv[i];
         if (a->n != 2 && a->n != 4)
             break; /* no option has another length: most scores stop here at one compare */
-        if (zcmd_arg_is(a, "nx"))
+        if (cmd_arg_is(a, "nx"))
             *in |= ZADD_IN_NX;
-        else if (zcmd_arg_is(a, "xx"))
+        else if (cmd_arg_is(a, "xx"))
             *in |= ZADD_IN_XX;
-        else if (zcmd_arg_is(a, "gt"))
+        else if (cmd_arg_is(a, "gt"))
             *in |= ZADD_IN_GT;
-        else if (zcmd_arg_is(a, "lt"))
+        else if (cmd_arg_is(a, "lt"))
             *in |= ZADD_IN_LT;
-        else if (zcmd_arg_is(a, "ch"))
+        else if (cmd_arg_is(a, "ch"))
             *ch = true;
-        else if (zcmd_arg_is(a, "incr"))
+        else if (cmd_arg_is(a, "incr"))
             *in |= ZADD_IN_INCR;
         else
             break;
@@ -435,7 +430,7 @@ zrank_generic(client_t *c, bool rev) {
     }
     bool withscore = false;
     if (c->argc == 4) {
-        if (!zcmd_arg_is(&c->argv[3], "withscore")) {
+        if (!cmd_arg_is(&c->argv[3], "withscore")) {
             reply_err(c, ERR_SYNTAX);
             return;
         }
@@ -510,19 +505,19 @@ zrange_options(client_t *c, int from, bool store, zrange_args_t *a) {
     for (int j = from; j < c->argc; j++) {
         int left = c->argc - j - 1;
         const karg_t *w = &c->argv[j];
-        if (!store && zcmd_arg_is(w, "withscores")) {
+        if (!store && cmd_arg_is(w, "withscores")) {
             a->withscores = true;
-        } else if (zcmd_arg_is(w, "limit") && left >= 2) {
+        } else if (cmd_arg_is(w, "limit") && left >= 2) {
             if (!parse_long(c, &c->argv[j + 1], &a->offset) ||
                 !parse_long(c, &c->argv[j + 2], &a->limit))
                 return false;
             a->has_limit = true;
             j += 2;
-        } else if (a->dir == ZR_DIR_AUTO && zcmd_arg_is(w, "rev")) {
+        } else if (a->dir == ZR_DIR_AUTO && cmd_arg_is(w, "rev")) {
             a->dir = ZR_DIR_REV;
-        } else if (a->type == ZR_AUTO && zcmd_arg_is(w, "bylex")) {
+        } else if (a->type == ZR_AUTO && cmd_arg_is(w, "bylex")) {
             a->type = ZR_LEX;
-        } else if (a->type == ZR_AUTO && zcmd_arg_is(w, "byscore")) {
+        } else if (a->type == ZR_AUTO && cmd_arg_is(w, "byscore")) {
             a->type = ZR_SCORE;
         } else {
             reply_err(c, ERR_SYNTAX);
@@ -774,7 +769,7 @@ zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores) {
     for (int i = 3; i < c->argc;) {
         const karg_t *opt = &c->argv[i];
         int left = c->argc - i;
-        if (zcmd_arg_is(opt, "count") && left >= 2) {
+        if (cmd_arg_is(opt, "count") && left >= 2) {
             if (!parse_long(c, &c->argv[i + 1], count))
                 return false;
             if (*count < 1) {
@@ -782,11 +777,11 @@ zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores) {
                 return false;
             }
             i += 2;
-        } else if (zcmd_arg_is(opt, "match") && left >= 2) {
+        } else if (cmd_arg_is(opt, "match") && left >= 2) {
             const karg_t *p = &c->argv[i + 1];
             s->pattern = (p->n == 1 && p->p[0] == '*') ? NULL : p;
             i += 2;
-        } else if (zcmd_arg_is(opt, "noscores")) {
+        } else if (cmd_arg_is(opt, "noscores")) {
             *noscores = true;
             i++;
         } else {

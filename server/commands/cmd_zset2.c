@@ -211,13 +211,13 @@ zmpop_generic(client_t *c, int numkeys_idx, bool blocking) {
         return;
     }
     int where_idx = numkeys_idx + (int)numkeys + 1;
-    bool max = zcmd_arg_is(&c->argv[where_idx], "max");
-    if (!max && !zcmd_arg_is(&c->argv[where_idx], "min")) {
+    bool max = cmd_arg_is(&c->argv[where_idx], "max");
+    if (!max && !cmd_arg_is(&c->argv[where_idx], "min")) {
         reply_err(c, ERR_SYNTAX);
         return;
     }
     for (int j = where_idx + 1; j < c->argc; j++) {
-        if (count == -1 && zcmd_arg_is(&c->argv[j], "count") && j + 1 < c->argc) {
+        if (count == -1 && cmd_arg_is(&c->argv[j], "count") && j + 1 < c->argc) {
             j++;
             if (!util_parse_ll(c->argv[j].p, c->argv[j].n, &count) || count < 1) {
                 reply_err(c, "ERR count should be greater than 0");
@@ -351,7 +351,7 @@ zcmd_zrandmember(client_t *c) {
                          "9223372036854775807");
             return;
         }
-        bool withscores = c->argc == 4 && zcmd_arg_is(&c->argv[3], "withscores");
+        bool withscores = c->argc == 4 && cmd_arg_is(&c->argv[3], "withscores");
         if (c->argc > 4 || (c->argc == 4 && !withscores)) {
             reply_err(c, ERR_SYNTAX);
             return;
@@ -588,7 +588,7 @@ zop_options(client_t *c, int j, zsrc_t *src, int nsrc, int op, bool store, bool 
     while (j < c->argc) {
         int remaining = c->argc - j;
         const karg_t *w = &c->argv[j];
-        if (op != ZOP_DIFF && !card_only && remaining >= nsrc + 1 && zcmd_arg_is(w, "weights")) {
+        if (op != ZOP_DIFF && !card_only && remaining >= nsrc + 1 && cmd_arg_is(w, "weights")) {
             for (int i = 0; i < nsrc; i++) {
                 const karg_t *a = &c->argv[j + 1 + i];
                 if (!util_parse_double(a->p, a->n, &src[i].weight)) {
@@ -597,23 +597,23 @@ zop_options(client_t *c, int j, zsrc_t *src, int nsrc, int op, bool store, bool 
                 }
             }
             j += nsrc + 1;
-        } else if (op != ZOP_DIFF && !card_only && remaining >= 2 && zcmd_arg_is(w, "aggregate")) {
+        } else if (op != ZOP_DIFF && !card_only && remaining >= 2 && cmd_arg_is(w, "aggregate")) {
             const karg_t *a = &c->argv[j + 1];
-            if (zcmd_arg_is(a, "sum"))
+            if (cmd_arg_is(a, "sum"))
                 opt->agg = AGG_SUM;
-            else if (zcmd_arg_is(a, "min"))
+            else if (cmd_arg_is(a, "min"))
                 opt->agg = AGG_MIN;
-            else if (zcmd_arg_is(a, "max"))
+            else if (cmd_arg_is(a, "max"))
                 opt->agg = AGG_MAX;
             else {
                 reply_err(c, ERR_SYNTAX);
                 return false;
             }
             j += 2;
-        } else if (!store && !card_only && zcmd_arg_is(w, "withscores")) {
+        } else if (!store && !card_only && cmd_arg_is(w, "withscores")) {
             opt->withscores = true;
             j++;
-        } else if (card_only && remaining >= 2 && zcmd_arg_is(w, "limit")) {
+        } else if (card_only && remaining >= 2 && cmd_arg_is(w, "limit")) {
             long long v;
             const karg_t *a = &c->argv[j + 1];
             if (!util_parse_ll(a->p, a->n, &v) || v < 0) {

@@ -44,9 +44,6 @@ void zcmd_reply_elems(client_t *c, const zset_buf_elem_t *v, size_t n, bool with
  * none; replies with the count. */
 void zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event);
 
-/* Whether an argument equals a lower-case word, ignoring case. */
-bool zcmd_arg_is(const karg_t *a, const char *word);
-
 /* Procs living in cmd_zset2.c, listed in cmd_zset.c's table. */
 void zcmd_zpopmin(client_t *c);
 void zcmd_zpopmax(client_t *c);
