@@ -23,6 +23,7 @@
 
 #include "common/kerr.h"
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/core/block.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
@@ -41,24 +42,6 @@ static const char ERR_LIST_TOO_BIG[] = "ERR list element too large to store";
 static inline long long
 list_fill(const client_t *c) {
     return c->srv->cfg.list_max_listpack_size;
-}
-
-/* A read lookup: keyspace hits/misses and "keymiss", as Valkey's lookupKeyRead. */
-static kobj_t *
-lookup_read(client_t *c, const karg_t *k) {
-    kobj_t *o = db_lookup(c->db, k->p, k->n, (c->flags & CLIENT_NO_TOUCH) ? DB_LOOKUP_NOTOUCH : 0);
-    if (o) {
-        c->srv->stats.keyspace_hits++;
-    } else {
-        c->srv->stats.keyspace_misses++;
-        srv_notify(c->srv, NOTIFY_KEY_MISS, "keymiss", k->p, k->n, c->db_id);
-    }
-    return o;
-}
-
-static inline kobj_t *
-lookup_write(client_t *c, const karg_t *k) {
-    return db_lookup(c->db, k->p, k->n, DB_LOOKUP_NOTOUCH);
 }
 
 /* True (and WRONGTYPE replied) when o exists and is not a list. */
@@ -162,7 +145,7 @@ pop_and_reply(client_t *c, kobj_t *o, int where, long n) {
 static void
 push_generic(client_t *c, int where, bool only_existing) {
     const karg_t *key = &c->argv[1];
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     if (wrong_type(c, o))
         return;
     if (!o) {
@@ -228,7 +211,7 @@ pop_generic(client_t *c, int where) {
     }
     if (has_count && !arg_range(c, &c->argv[2], 0, LONG_MAX, ERR_NOT_POSITIVE, &count))
         return;
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     if (!o) {
         if (has_count)
             reply_null_array(c);
@@ -265,7 +248,7 @@ cmd_rpop(client_t *c) {
 
 static void
 cmd_llen(client_t *c) {
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (wrong_type(c, o))
         return;
     reply_int(c, o ? (long long)list_len(o) : 0);
@@ -273,7 +256,7 @@ cmd_llen(client_t *c) {
 
 static void
 cmd_lindex(client_t *c) {
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     long index;
     if (!o) {
         reply_null(c);
@@ -293,7 +276,7 @@ cmd_lrange(client_t *c) {
     long start, end;
     if (!arg_long(c, &c->argv[2], &start) || !arg_long(c, &c->argv[3], &end))
         return;
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_empty_array(c);
         return;
@@ -360,7 +343,7 @@ cmd_lpos(client_t *c) {
         rank = -rank;
         dir = LIST_HEAD;
     }
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         if (count != -1)
             reply_empty_array(c);
@@ -403,7 +386,7 @@ cmd_lpos(client_t *c) {
 static void
 cmd_lset(client_t *c) {
     const karg_t *key = &c->argv[1], *val = &c->argv[3];
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     long index;
     if (!o) {
         reply_err(c, ERR_NO_KEY);
@@ -440,7 +423,7 @@ cmd_linsert(client_t *c) {
         reply_err(c, ERR_SYNTAX);
         return;
     }
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     if (!o) {
         reply_int(c, 0);
         return;
@@ -469,7 +452,7 @@ cmd_lrem(client_t *c) {
     long count;
     if (!arg_long(c, &c->argv[2], &count))
         return;
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     if (!o) {
         reply_int(c, 0);
         return;
@@ -490,7 +473,7 @@ cmd_ltrim(client_t *c) {
     long start, end;
     if (!arg_long(c, &c->argv[2], &start) || !arg_long(c, &c->argv[3], &end))
         return;
-    kobj_t *o = lookup_write(c, key);
+    kobj_t *o = cmd_lookup_write(c, key);
     if (!o) {
         reply_ok(c);
         return;
@@ -525,12 +508,12 @@ cmd_ltrim(client_t *c) {
  * replied), 0 when src does not exist (nothing replied), -1 when an error was replied. */
 static int
 lmove_do(client_t *c, const karg_t *src, const karg_t *dst, int from, int to) {
-    kobj_t *s = lookup_write(c, src);
+    kobj_t *s = cmd_lookup_write(c, src);
     if (!s)
         return 0;
     if (wrong_type(c, s))
         return -1;
-    kobj_t *d = lookup_write(c, dst);
+    kobj_t *d = cmd_lookup_write(c, dst);
     if (wrong_type(c, d))
         return -1;
     s = db_find(c->db, src->p, src->n); /* dst's lookup may have changed the db */
@@ -577,7 +560,7 @@ cmd_rpoplpush(client_t *c) {
 static int
 mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count) {
     for (long j = 0; j < nkeys; j++) {
-        kobj_t *o = lookup_write(c, &keys[j]);
+        kobj_t *o = cmd_lookup_write(c, &keys[j]);
         if (!o)
             continue;
         if (wrong_type(c, o))
@@ -676,7 +659,7 @@ bpop_generic(client_t *c, int where) {
     const karg_t *keys = &c->argv[1];
     int nkeys = c->argc - 2;
     for (int j = 0; j < nkeys; j++) {
-        kobj_t *o = lookup_write(c, &keys[j]);
+        kobj_t *o = cmd_lookup_write(c, &keys[j]);
         if (!o)
             continue;
         if (wrong_type(c, o))

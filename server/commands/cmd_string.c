@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
 #include "server/core/prop.h"
@@ -60,28 +61,6 @@ static inline bool
 is_string(const kobj_t *o)
 {
     return obj_type(o) == OBJ_STRING;
-}
-
-/* A read lookup: counts keyspace hits and misses and sends "keymiss", as Valkey's
- * lookupKeyRead does. */
-static kobj_t *
-lookup_read(client_t *c, const karg_t *k)
-{
-    kobj_t *o = db_lookup(c->db, k->p, k->n, (c->flags & CLIENT_NO_TOUCH) ? DB_LOOKUP_NOTOUCH : 0);
-    if (o) {
-        c->srv->stats.keyspace_hits++;
-    } else {
-        c->srv->stats.keyspace_misses++;
-        srv_notify(c->srv, NOTIFY_KEY_MISS, "keymiss", k->p, k->n, c->db_id);
-    }
-    return o;
-}
-
-/* A write lookup: lazy expiry happens, no statistics. */
-static inline kobj_t *
-lookup_write(client_t *c, const karg_t *k)
-{
-    return db_lookup(c->db, k->p, k->n, DB_LOOKUP_NOTOUCH);
 }
 
 /* Integer argument in the form Valkey's string2ll accepts; replies the error otherwise. */
@@ -143,7 +122,7 @@ delete_as_expired(client_t *c, const karg_t *k)
 static void
 cmd_get(client_t *c)
 {
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_null(c);
         return;
@@ -162,7 +141,7 @@ cmd_get(client_t *c)
 static bool
 get_step(client_t *c, kobj_t **out)
 {
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     *out = o;
     if (!o) {
         reply_null(c);
@@ -286,7 +265,7 @@ set_generic(client_t *c, int flags, const karg_t *val, const karg_t *exp, const 
         if (!get_step(c, &old))
             return;
     } else if ((flags & (OPT_NX | OPT_XX | OPT_KEEPTTL)) || exp) {
-        old = lookup_write(c, key);
+        old = cmd_lookup_write(c, key);
     }
     if (((flags & OPT_NX) && old) || ((flags & OPT_XX) && !old)) {
         if (!get)
@@ -378,7 +357,7 @@ cmd_getex(client_t *c)
         return;
     /* Valkey 8 / Redis 7.2 order: the key and its type first, the expiry value after (so a
      * missing key answers nil even to EX 0). */
-    kobj_t *o = lookup_read(c, k);
+    kobj_t *o = cmd_lookup_read(c, k);
     if (!o) {
         reply_null(c);
         return;
@@ -416,7 +395,7 @@ cmd_mget(client_t *c)
 {
     reply_array(c, c->argc - 1);
     for (int j = 1; j < c->argc; j++) {
-        kobj_t *o = lookup_read(c, &c->argv[j]);
+        kobj_t *o = cmd_lookup_read(c, &c->argv[j]);
         if (!o || !is_string(o)) {
             reply_null(c);
             continue;
@@ -436,7 +415,7 @@ mset_generic(client_t *c, bool nx, const char *cmd)
     }
     if (nx) {
         for (int j = 1; j < c->argc; j += 2) {
-            if (lookup_write(c, &c->argv[j])) {
+            if (cmd_lookup_write(c, &c->argv[j])) {
                 reply_int(c, 0);
                 return;
             }
@@ -468,7 +447,7 @@ cmd_msetnx(client_t *c)
 static void
 cmd_strlen(client_t *c)
 {
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_int(c, 0);
         return;
@@ -488,7 +467,7 @@ static void
 cmd_append(client_t *c)
 {
     const karg_t *k = &c->argv[1], *add = &c->argv[2];
-    kobj_t *o = lookup_write(c, k);
+    kobj_t *o = cmd_lookup_write(c, k);
     size_t total;
     if (!o) {
         db_add(c->db, obj_new_str(k->p, k->n, add->p, add->n, -1));
@@ -524,7 +503,7 @@ cmd_setrange(client_t *c)
         reply_err(c, "ERR offset is out of range");
         return;
     }
-    kobj_t *o = lookup_write(c, k);
+    kobj_t *o = cmd_lookup_write(c, k);
     size_t olen = 0;
     if (o) {
         if (!is_string(o)) {
@@ -563,7 +542,7 @@ cmd_getrange(client_t *c)
     long long start, end;
     if (!arg_ll(c, &c->argv[2], &start) || !arg_ll(c, &c->argv[3], &end))
         return;
-    kobj_t *o = lookup_read(c, &c->argv[1]);
+    kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_bulk(c, "", 0);
         return;
@@ -619,7 +598,7 @@ static void
 incr_by(client_t *c, long long incr)
 {
     const karg_t *k = &c->argv[1];
-    kobj_t *o = lookup_write(c, k);
+    kobj_t *o = cmd_lookup_write(c, k);
     long long v = 0;
     if (o) {
         if (!is_string(o)) {
@@ -703,7 +682,7 @@ static void
 cmd_incrbyfloat(client_t *c)
 {
     const karg_t *k = &c->argv[1];
-    kobj_t *o = lookup_write(c, k);
+    kobj_t *o = cmd_lookup_write(c, k);
     long double v = 0, by;
     if (o && !is_string(o)) {
         reply_err(c, ERR_WRONGTYPE);
@@ -844,8 +823,8 @@ lcs_table(const char *a, uint32_t alen, const char *b, uint32_t blen)
 static void
 cmd_lcs(client_t *c)
 {
-    kobj_t *oa = lookup_read(c, &c->argv[1]);
-    kobj_t *ob = lookup_read(c, &c->argv[2]);
+    kobj_t *oa = cmd_lookup_read(c, &c->argv[1]);
+    kobj_t *ob = cmd_lookup_read(c, &c->argv[2]);
     if ((oa && !is_string(oa)) || (ob && !is_string(ob))) {
         reply_err(c, "ERR The specified keys must contain string values");
         return;

@@ -1,0 +1,27 @@
+/*
+ * cmd_util.h - small helpers the command groups share: key lookups for reads and writes.
+ *
+ * They exist so that each group does these the same way (statistics, events and error texts
+ * included) instead of carrying its own copy; nothing here is specific to one data type.
+ */
+#ifndef KEEL_CMD_UTIL_H
+#define KEEL_CMD_UTIL_H
+
+#include <stdbool.h>
+
+#include "server/core/client.h"
+#include "server/core/db.h"
+#include "server/core/object.h"
+
+/* A read lookup as Valkey's lookupKeyRead: counts a keyspace hit or miss, sends "keymiss" on a
+ * miss, and leaves the access time alone under CLIENT NO-TOUCH. NULL when absent. */
+kobj_t *cmd_lookup_read(client_t *c, const karg_t *key);
+
+/* A write lookup: lazy expiry happens, no statistics, no access-time update. */
+static inline kobj_t *
+cmd_lookup_write(client_t *c, const karg_t *key)
+{
+    return db_lookup(c->db, key->p, key->n, DB_LOOKUP_NOTOUCH);
+}
+
+#endif
