@@ -12,6 +12,7 @@
 #include "common/kassert.h"
 #include "common/kerr.h"
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
 #include "server/core/prop.h"
@@ -31,26 +32,6 @@ limits(client_t *c)
     const server_config_t *cfg = &c->srv->cfg;
     hash_limits_t l = {(size_t)cfg->hash_max_listpack_entries, (size_t)cfg->hash_max_listpack_value};
     return l;
-}
-
-/* The hash at argv[1] for a read: NULL when absent, or when of another type (then *bad is set
- * and WRONGTYPE was replied). Counts keyspace hits and misses as Valkey's lookupKeyRead. */
-static kobj_t *
-read_hash(client_t *c, bool *bad)
-{
-    kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, 0);
-    *bad = false;
-    if (!o) {
-        c->srv->stats.keyspace_misses++;
-        return NULL;
-    }
-    c->srv->stats.keyspace_hits++;
-    if (obj_type(o) != OBJ_HASH) {
-        reply_err(c, ERR_WRONGTYPE);
-        *bad = true;
-        return NULL;
-    }
-    return o;
 }
 
 /* The hash at argv[1] for a write, created empty when absent; NULL after WRONGTYPE. */
@@ -169,7 +150,7 @@ static void
 cmd_hget(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     hval_t v;
@@ -184,7 +165,7 @@ static void
 cmd_hmget(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     thash_t h = o ? hash_of(o) : (thash_t){0};
@@ -222,7 +203,7 @@ static void
 cmd_hlen(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     thash_t h = o ? hash_of(o) : (thash_t){0};
@@ -233,7 +214,7 @@ static void
 cmd_hstrlen(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     hval_t v;
@@ -252,7 +233,7 @@ static void
 cmd_hexists(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     thash_t h = o ? hash_of(o) : (thash_t){0};
@@ -265,7 +246,7 @@ static void
 getall_generic(client_t *c, int what)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     if (!o) {
@@ -442,7 +423,7 @@ static void
 hrandfield_count(client_t *c, long long l, bool withvalues)
 {
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     if (!o || l == 0) {
@@ -512,7 +493,7 @@ cmd_hrandfield(client_t *c)
         return;
     }
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     if (!o) {
@@ -597,7 +578,7 @@ cmd_hscan(client_t *c)
     if (!hscan_options(c, &match, &count, &novalues))
         return;
     bool bad;
-    kobj_t *o = read_hash(c, &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
         return;
     hscan_out_t out = {0};

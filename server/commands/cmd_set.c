@@ -13,6 +13,7 @@
 #include "common/kassert.h"
 #include "common/kerr.h"
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/core/exec.h"
 #include "server/core/mem.h"
 #include "server/core/prop.h"
@@ -34,26 +35,6 @@ limits(client_t *c)
     set_limits_t l = {(size_t)cfg->set_max_intset_entries, (size_t)cfg->set_max_listpack_entries,
                       (size_t)cfg->set_max_listpack_value};
     return l;
-}
-
-/* The set at key for a read: NULL when absent, or of another type (*bad set, WRONGTYPE
- * replied). Counts hits and misses as Valkey's lookupKeyRead. */
-static kobj_t *
-read_set(client_t *c, const karg_t *key, bool *bad)
-{
-    kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
-    *bad = false;
-    if (!o) {
-        c->srv->stats.keyspace_misses++;
-        return NULL;
-    }
-    c->srv->stats.keyspace_hits++;
-    if (obj_type(o) != OBJ_SET) {
-        reply_err(c, ERR_WRONGTYPE);
-        *bad = true;
-        return NULL;
-    }
-    return o;
 }
 
 /* After members were removed from the set at key: store it, announce, delete when empty. */
@@ -148,7 +129,7 @@ static void
 cmd_scard(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     tset_t s = o ? set_of(o) : (tset_t){0};
@@ -159,7 +140,7 @@ static void
 cmd_sismember(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     tset_t s = o ? set_of(o) : (tset_t){0};
@@ -170,7 +151,7 @@ static void
 cmd_smismember(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     tset_t s = o ? set_of(o) : (tset_t){0};
@@ -195,7 +176,7 @@ static void
 cmd_smembers(client_t *c)
 {
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     if (!o) {
@@ -368,7 +349,7 @@ static void
 srandmember_count(client_t *c, long long l)
 {
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     if (!o || l == 0) {
@@ -432,7 +413,7 @@ cmd_srandmember(client_t *c)
         return;
     }
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     if (!o) {
@@ -502,7 +483,7 @@ load_sets(client_t *c, int first, int n)
     tset_t *sets = kcalloc((size_t)n, sizeof *sets);
     for (int i = 0; i < n; i++) {
         bool bad;
-        kobj_t *o = read_set(c, &c->argv[first + i], &bad);
+        kobj_t *o = cmd_lookup_read_type(c, &c->argv[first + i], OBJ_SET, &bad);
         if (bad) {
             kfree(sets);
             return NULL;
@@ -816,7 +797,7 @@ cmd_sscan(client_t *c)
     if (!sscan_options(c, &match, &count))
         return;
     bool bad;
-    kobj_t *o = read_set(c, &c->argv[1], &bad);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
         return;
     sscan_out_t out = {0};

@@ -3,6 +3,7 @@
 
 #include "server/core/exec.h"
 #include "server/core/server.h"
+#include "server/net/reply.h"
 
 kobj_t *
 cmd_lookup_read(client_t *c, const karg_t *key)
@@ -14,6 +15,24 @@ cmd_lookup_read(client_t *c, const karg_t *key)
     } else {
         c->srv->stats.keyspace_misses++;
         srv_notify(c->srv, NOTIFY_KEY_MISS, "keymiss", key->p, key->n, c->db_id);
+    }
+    return o;
+}
+
+kobj_t *
+cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad)
+{
+    kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
+    *bad = false;
+    if (!o) {
+        c->srv->stats.keyspace_misses++;
+        return NULL;
+    }
+    c->srv->stats.keyspace_hits++;
+    if (obj_type(o) != type) {
+        reply_err(c, ERR_WRONGTYPE);
+        *bad = true;
+        return NULL;
     }
     return o;
 }

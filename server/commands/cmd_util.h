@@ -24,4 +24,10 @@ cmd_lookup_write(client_t *c, const karg_t *key)
     return db_lookup(c->db, key->p, key->n, DB_LOOKUP_NOTOUCH);
 }
 
+/* A read lookup of a key that must hold `type` (the hash, set and sorted-set commands): counts
+ * a hit or a miss, but sends no "keymiss" and does not honour CLIENT NO-TOUCH, as those groups
+ * always did. NULL when absent, or when of another type: then *bad is set and WRONGTYPE was
+ * replied. */
+kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad);
+
 #endif

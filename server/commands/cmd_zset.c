@@ -63,23 +63,6 @@ zcmd_limits(const client_t *c) {
 }
 
 kobj_t *
-zcmd_lookup_read(client_t *c, const karg_t *key, bool *err) {
-    *err = false;
-    kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
-    if (!o) {
-        c->srv->stats.keyspace_misses++;
-        return NULL;
-    }
-    c->srv->stats.keyspace_hits++;
-    if (obj_type(o) != OBJ_ZSET) {
-        reply_err(c, ERR_WRONGTYPE);
-        *err = true;
-        return NULL;
-    }
-    return o;
-}
-
-kobj_t *
 zcmd_lookup_write(client_t *c, const karg_t *key, bool *err) {
     *err = false;
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
@@ -362,7 +345,7 @@ cmd_zrem(client_t *c) {
 static void
 cmd_zcard(client_t *c) {
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (!err)
         reply_int(c, o ? (long long)zset_len(o) : 0);
 }
@@ -370,7 +353,7 @@ cmd_zcard(client_t *c) {
 static void
 cmd_zscore(client_t *c) {
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     double score;
@@ -383,7 +366,7 @@ cmd_zscore(client_t *c) {
 static void
 cmd_zmscore(client_t *c) {
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     reply_array(c, c->argc - 2);
@@ -404,7 +387,7 @@ cmd_zcount(client_t *c) {
         return;
     }
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (!err)
         reply_int(c, o ? (long long)zset_count_score(o, &r) : 0);
 }
@@ -417,7 +400,7 @@ cmd_zlexcount(client_t *c) {
         return;
     }
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (!err)
         reply_int(c, o ? (long long)zset_count_lex(o, &r) : 0);
 }
@@ -437,7 +420,7 @@ zrank_generic(client_t *c, bool rev) {
         withscore = true;
     }
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     uint64_t rank;
@@ -620,7 +603,7 @@ zrange_generic(client_t *c, int key_idx, bool store, int type, int dir) {
     if (!zrange_options(c, key_idx + 3, store, &a) || !zrange_parse_range(c, key_idx, &a))
         return;
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[key_idx], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[key_idx], OBJ_ZSET, &err);
     if (err)
         return;
     zrange_out_t out = {.c = c, .store = store, .withscores = a.withscores};
@@ -811,7 +794,7 @@ cmd_zscan(client_t *c) {
         return;
     }
     bool err, noscores = false;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     zscan_state_t s = {0};

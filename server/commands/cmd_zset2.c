@@ -307,7 +307,7 @@ pick_dense(client_t *c, kobj_t *o, uint64_t size, uint64_t count, bool withscore
 static void
 zrandmember_count(client_t *c, long long l, bool withscores) {
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     uint64_t count = l < 0 ? (uint64_t)(-l) : (uint64_t)l;
@@ -364,7 +364,7 @@ zcmd_zrandmember(client_t *c) {
         return;
     }
     bool err;
-    kobj_t *o = zcmd_lookup_read(c, &c->argv[1], &err);
+    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_ZSET, &err);
     if (err)
         return;
     if (!o) {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/types/t_zset.h"
 
 /* Results collected before they are replied or stored: member copies with their scores. */
@@ -24,9 +25,8 @@ void zvec_sort(zvec_t *z); /* by (score, member) */
 
 /* The encoding limits as configured now. */
 zset_limits_t zcmd_limits(const client_t *c);
-/* Looks a key up for a read (hits/misses counted) or a write. Returns the object (NULL when the
+/* Looks a key up for a write (reads use cmd_lookup_read_type). Returns the object (NULL when the
  * key is missing); replies WRONGTYPE and sets *err when it holds another type. */
-kobj_t *zcmd_lookup_read(client_t *c, const karg_t *key, bool *err);
 kobj_t *zcmd_lookup_write(client_t *c, const karg_t *key, bool *err);
 /* A write changed the key: WATCH, durability tagging, waking clients blocked on it (block.h
  * hooks srv_key_modified), the keyspace event; when the set became empty the key is deleted

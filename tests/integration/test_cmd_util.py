@@ -53,3 +53,28 @@ def test_list_write_lookup_counts_nothing(r):
     r.rpush("l", "a")
     r.lpop("nol")
     assert stats(r) == (h0, m0)
+
+
+# ---- typed read lookups: hashes, sets, sorted sets (cmd_lookup_read_type) -----------------------
+
+
+@pytest.mark.parametrize(
+    "make,read",
+    [
+        (lambda r: r.hset("k", "f", "v"), lambda r, k: r.hget(k, "f")),
+        (lambda r: r.sadd("k", "m"), lambda r, k: r.scard(k)),
+        (lambda r: r.zadd("k", {"m": 1}), lambda r, k: r.zscore(k, "m")),
+    ],
+    ids=["hash", "set", "zset"],
+)
+def test_typed_reads_count_hits_and_misses_and_refuse_other_types(r, make, read):
+    make(r)
+    r.set("str", "x")
+    h0, m0 = stats(r)
+    assert read(r, "k") not in (None, 0)
+    assert read(r, "nokey") in (None, 0)
+    h1, m1 = stats(r)
+    assert (h1 - h0, m1 - m0) == (1, 1)
+    with pytest.raises(Exception, match="^WRONGTYPE Operation against a key holding the wrong kind"):
+        read(r, "str")
+    assert stats(r) == (h1 + 1, m1), "a key of another type is a hit, as in Valkey"
