@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/commands/cmd.h"
+#include "server/commands/cmd_util.h"
 #include "server/core/evict.h"
 #include "server/core/exec.h"
 #include "server/core/lazyfree.h"
@@ -339,23 +340,10 @@ scan_options(client_t *c, scan_state_t *s, long *count) {
     return true;
 }
 
-/* Valkey reads the cursor with strtoull, which also takes "-1" (wrapping to 2^64 - 1): some
- * clients start or probe with it, so accept a sign the same way. */
-static bool
-parse_cursor(const karg_t *a, unsigned long long *cursor) {
-    bool neg = a->n > 1 && a->p[0] == '-';
-    bool pos = a->n > 1 && a->p[0] == '+';
-    if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
-        return false;
-    if (neg)
-        *cursor = 0 - *cursor;
-    return true;
-}
-
 static void
 cmd_scan(client_t *c) {
     unsigned long long cursor;
-    if (!parse_cursor(&c->argv[1], &cursor)) {
+    if (!cmd_parse_cursor(&c->argv[1], &cursor)) {
         reply_err(c, "ERR invalid cursor");
         return;
     }

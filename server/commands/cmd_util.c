@@ -3,6 +3,7 @@
 
 #include "server/core/exec.h"
 #include "server/core/server.h"
+#include "server/core/util.h"
 #include "server/net/reply.h"
 
 kobj_t *
@@ -35,4 +36,16 @@ cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad)
         return NULL;
     }
     return o;
+}
+
+bool
+cmd_parse_cursor(const karg_t *a, unsigned long long *cursor)
+{
+    bool neg = a->n > 1 && a->p[0] == '-';
+    bool pos = a->n > 1 && a->p[0] == '+';
+    if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
+        return false;
+    if (neg)
+        *cursor = 0 - *cursor;
+    return true;
 }

@@ -1,5 +1,6 @@
 /*
- * cmd_util.h - small helpers the command groups share: key lookups for reads and writes.
+ * cmd_util.h - small helpers the command groups share: key lookups for reads and writes, SCAN
+ * cursors.
  *
  * They exist so that each group does these the same way (statistics, events and error texts
  * included) instead of carrying its own copy; nothing here is specific to one data type.
@@ -29,5 +30,9 @@ cmd_lookup_write(client_t *c, const karg_t *key)
  * always did. NULL when absent, or when of another type: then *bad is set and WRONGTYPE was
  * replied. */
 kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad);
+
+/* A SCAN cursor as Valkey reads it with strtoull, which also takes a sign ("-1" wraps to
+ * 2^64 - 1: some clients start or probe with it). False when not a number. */
+bool cmd_parse_cursor(const karg_t *a, unsigned long long *cursor);
 
 #endif

@@ -775,21 +775,10 @@ zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores) {
     return true;
 }
 
-/* Valkey reads the cursor with strtoull, which takes a sign too. */
-static bool
-parse_cursor(const karg_t *a, unsigned long long *cursor) {
-    bool neg = a->n > 1 && a->p[0] == '-', pos = a->n > 1 && a->p[0] == '+';
-    if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
-        return false;
-    if (neg)
-        *cursor = 0 - *cursor;
-    return true;
-}
-
 static void
 cmd_zscan(client_t *c) {
     unsigned long long cursor;
-    if (!parse_cursor(&c->argv[2], &cursor)) {
+    if (!cmd_parse_cursor(&c->argv[2], &cursor)) {
         reply_err(c, "ERR invalid cursor");
         return;
     }

@@ -78,3 +78,19 @@ def test_typed_reads_count_hits_and_misses_and_refuse_other_types(r, make, read)
     with pytest.raises(Exception, match="^WRONGTYPE Operation against a key holding the wrong kind"):
         read(r, "str")
     assert stats(r) == (h1 + 1, m1), "a key of another type is a hit, as in Valkey"
+
+
+# ---- SCAN cursors (cmd_parse_cursor) ------------------------------------------------------------
+
+
+def test_scan_and_zscan_take_a_signed_cursor_and_refuse_words(r):
+    r.set("k", "v")
+    r.zadd("z", {"m": 1})
+    for args in (("SCAN", "{}"), ("ZSCAN", "z", "{}")):
+        for cur in ("0", "+0", "-1", "18446744073709551615"):
+            got = r.execute_command(*[a.format(cur) for a in args])
+            assert isinstance(got, (list, tuple)) and len(got) == 2, (args, cur)
+        for bad in ("x", "-", "1.5", "18446744073709551616"):
+            with pytest.raises(Exception, match="^invalid cursor$"):
+                r.execute_command(*[a.format(bad) for a in args])
+    assert sorted(r.execute_command("SCAN", "+0")[1]) == [b"k", b"z"]
