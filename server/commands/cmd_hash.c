@@ -471,24 +471,9 @@ cmd_hrandfield(client_t *c)
 {
     if (c->argc >= 3) {
         long long l;
-        if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &l)) {
-            reply_err(c, ERR_NOT_INT);
+        bool withvalues;
+        if (!cmd_parse_rand_count(c, "withvalues", &l, &withvalues))
             return;
-        }
-        if (l == LLONG_MIN) {
-            reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                         "9223372036854775807");
-            return;
-        }
-        bool withvalues = c->argc == 4 && util_eq_nocase(c->argv[3].p, c->argv[3].n, "withvalues");
-        if (c->argc > 4 || (c->argc == 4 && !withvalues)) {
-            reply_err(c, ERR_SYNTAX);
-            return;
-        }
-        if (withvalues && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)) {
-            reply_err(c, "ERR value is out of range");
-            return;
-        }
         hrandfield_count(c, l, withvalues);
         return;
     }

@@ -1,6 +1,9 @@
 /* cmd_util.c - helpers the command groups share (see cmd_util.h). */
 #include "server/commands/cmd_util.h"
 
+#include <limits.h>
+
+#include "server/commands/cmd.h"
 #include "server/core/exec.h"
 #include "server/core/server.h"
 #include "server/core/util.h"
@@ -47,5 +50,31 @@ cmd_parse_cursor(const karg_t *a, unsigned long long *cursor)
         return false;
     if (neg)
         *cursor = 0 - *cursor;
+    return true;
+}
+
+bool
+cmd_parse_rand_count(client_t *c, const char *with_word, long long *count, bool *with)
+{
+    long long l;
+    if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &l)) {
+        reply_err(c, ERR_NOT_INT);
+        return false;
+    }
+    if (l == LLONG_MIN) {
+        reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and "
+                     "9223372036854775807");
+        return false;
+    }
+    *with = c->argc == 4 && cmd_arg_is(&c->argv[3], with_word);
+    if (c->argc > 4 || (c->argc == 4 && !*with)) {
+        reply_err(c, ERR_SYNTAX);
+        return false;
+    }
+    if (*with && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)) {
+        reply_err(c, "ERR value is out of range");
+        return false;
+    }
+    *count = l;
     return true;
 }

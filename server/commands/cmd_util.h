@@ -1,6 +1,6 @@
 /*
  * cmd_util.h - small helpers the command groups share: key lookups for reads and writes, SCAN
- * cursors.
+ * cursors and the count arguments of the random-pick commands.
  *
  * They exist so that each group does these the same way (statistics, events and error texts
  * included) instead of carrying its own copy; nothing here is specific to one data type.
@@ -34,5 +34,11 @@ kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad
 /* A SCAN cursor as Valkey reads it with strtoull, which also takes a sign ("-1" wraps to
  * 2^64 - 1: some clients start or probe with it). False when not a number. */
 bool cmd_parse_cursor(const karg_t *a, unsigned long long *cursor);
+
+/* The arguments after the key of HRANDFIELD/ZRANDMEMBER key [count [with_word]] (argc >= 3):
+ * the count (LLONG_MIN refused: its negation is the number of picks) and whether with_word
+ * ("withvalues", "withscores") was given, which bounds |count| to LLONG_MAX / 2 because each
+ * pick replies two elements. Replies and returns false on a bad argument. */
+bool cmd_parse_rand_count(client_t *c, const char *with_word, long long *count, bool *with);
 
 #endif

@@ -342,24 +342,9 @@ void
 zcmd_zrandmember(client_t *c) {
     if (c->argc >= 3) {
         long long l;
-        if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &l)) {
-            reply_err(c, ERR_NOT_INT);
+        bool withscores;
+        if (!cmd_parse_rand_count(c, "withscores", &l, &withscores))
             return;
-        }
-        if (l == LLONG_MIN) {
-            reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                         "9223372036854775807");
-            return;
-        }
-        bool withscores = c->argc == 4 && cmd_arg_is(&c->argv[3], "withscores");
-        if (c->argc > 4 || (c->argc == 4 && !withscores)) {
-            reply_err(c, ERR_SYNTAX);
-            return;
-        }
-        if (withscores && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)) {
-            reply_err(c, "ERR value is out of range");
-            return;
-        }
         zrandmember_count(c, l, withscores);
         return;
     }

@@ -94,3 +94,30 @@ def test_scan_and_zscan_take_a_signed_cursor_and_refuse_words(r):
             with pytest.raises(Exception, match="^invalid cursor$"):
                 r.execute_command(*[a.format(bad) for a in args])
     assert sorted(r.execute_command("SCAN", "+0")[1]) == [b"k", b"z"]
+
+
+# ---- HRANDFIELD / ZRANDMEMBER count arguments (cmd_parse_rand_count) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "cmd,word", [("HRANDFIELD", "WITHVALUES"), ("ZRANDMEMBER", "WITHSCORES")]
+)
+def test_random_pick_count_arguments_give_valkeys_errors(r, cmd, word):
+    r.hset("h", mapping={"a": "1", "b": "2"})
+    r.zadd("z", {"a": 1, "b": 2})
+    key = "h" if cmd == "HRANDFIELD" else "z"
+    cases = [
+        (("x",), "^value is not an integer or out of range$"),
+        (("-9223372036854775808",), "^value is out of range, value must between "
+         "-9223372036854775807 and 9223372036854775807$"),
+        (("1", "NOPE"), "^syntax error$"),
+        (("1", word, "extra"), "^syntax error$"),
+        (("4611686018427387904", word), "^value is out of range$"),
+        (("-4611686018427387904", word), "^value is out of range$"),
+    ]
+    for args, err in cases:
+        with pytest.raises(Exception, match=err):
+            r.execute_command(cmd, key, *args)
+    assert len(r.execute_command(cmd, key, "-3")) == 3
+    assert len(r.execute_command(cmd, key, "5", word.lower())) == 4  # 2 picks, 2 elements each
+    assert r.execute_command(cmd, key, "4611686018427387903") is not None  # no WITH: no bound
