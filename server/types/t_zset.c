@@ -610,6 +610,19 @@ zset_at_rank(const kobj_t *o, uint64_t rank, zset_elem_t *e) {
 
 /* ---- counting and range deletes ---- */
 
+/* Elements from first to last inclusive (both in zsl, first not after last), from their ranks:
+ * O(log n) however long the span. */
+static uint64_t
+span_len(const zsl_t *zsl, zsl_node_t *first, zsl_node_t *last) {
+    uint64_t r1, r2;
+    size_t n1, n2;
+    const uint8_t *m1 = zsl_node_member(first, &n1), *m2 = zsl_node_member(last, &n2);
+    int rc = zsl_rank(zsl, zsl_node_score(first), m1, n1, &r1);
+    rc |= zsl_rank(zsl, zsl_node_score(last), m2, n2, &r2);
+    ASSERT(rc == 0 && r2 >= r1);
+    return r2 - r1 + 1;
+}
+
 uint64_t
 zset_count_score(const kobj_t *o, const zsl_range_t *r) {
     zref_t z = ref_of(o);
@@ -618,14 +631,7 @@ zset_count_score(const kobj_t *o, const zsl_range_t *r) {
         zsl_node_t *first = zsl_first_in_range(b->zsl, r);
         if (!first)
             return 0;
-        zsl_node_t *last = zsl_last_in_range(b->zsl, r);
-        uint64_t r1, r2;
-        size_t n1, n2;
-        const uint8_t *m1 = zsl_node_member(first, &n1), *m2 = zsl_node_member(last, &n2);
-        int rc = zsl_rank(b->zsl, zsl_node_score(first), m1, n1, &r1);
-        rc |= zsl_rank(b->zsl, zsl_node_score(last), m2, n2, &r2);
-        ASSERT(rc == 0 && r2 >= r1);
-        return r2 - r1 + 1;
+        return span_len(b->zsl, first, zsl_last_in_range(b->zsl, r));
     }
     zset_iter_t it;
     zset_elem_t e;
@@ -644,14 +650,7 @@ zset_count_lex(const kobj_t *o, const zsl_lex_range_t *r) {
         zsl_node_t *first = zsl_first_in_lex_range(b->zsl, r);
         if (!first)
             return 0;
-        zsl_node_t *last = zsl_last_in_lex_range(b->zsl, r);
-        uint64_t r1, r2;
-        size_t n1, n2;
-        const uint8_t *m1 = zsl_node_member(first, &n1), *m2 = zsl_node_member(last, &n2);
-        int rc = zsl_rank(b->zsl, zsl_node_score(first), m1, n1, &r1);
-        rc |= zsl_rank(b->zsl, zsl_node_score(last), m2, n2, &r2);
-        ASSERT(rc == 0 && r2 >= r1);
-        return r2 - r1 + 1;
+        return span_len(b->zsl, first, zsl_last_in_lex_range(b->zsl, r));
     }
     zset_iter_t it;
     zset_elem_t e;
