@@ -12,8 +12,7 @@
 kobj_t *
 cmd_lookup_read(client_t *c, const karg_t *key)
 {
-    kobj_t *o = db_lookup(c->db, key->p, key->n,
-                          (c->flags & CLIENT_NO_TOUCH) ? DB_LOOKUP_NOTOUCH : 0);
+    kobj_t *o = db_lookup(c->db, key->p, key->n, 0); /* NO-TOUCH: db_set_touch_enabled */
     if (o) {
         c->srv->stats.keyspace_hits++;
     } else {
@@ -26,13 +25,10 @@ cmd_lookup_read(client_t *c, const karg_t *key)
 kobj_t *
 cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad)
 {
-    kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
+    kobj_t *o = cmd_lookup_read(c, key);
     *bad = false;
-    if (!o) {
-        c->srv->stats.keyspace_misses++;
+    if (!o)
         return NULL;
-    }
-    c->srv->stats.keyspace_hits++;
     if (obj_type(o) != type) {
         reply_err(c, ERR_WRONGTYPE);
         *bad = true;

@@ -15,20 +15,21 @@
 #include "server/core/object.h"
 
 /* A read lookup as Valkey's lookupKeyRead: counts a keyspace hit or miss, sends "keymiss" on a
- * miss, and leaves the access time alone under CLIENT NO-TOUCH. NULL when absent. */
+ * miss; the access time is updated unless the client is in CLIENT NO-TOUCH mode (db.c knows it
+ * through db_set_touch_enabled). NULL when absent. */
 kobj_t *cmd_lookup_read(client_t *c, const karg_t *key);
 
-/* A write lookup: lazy expiry happens, no statistics, no access-time update. */
+/* A write lookup as Valkey's lookupKeyWrite: lazy expiry, the access time updated (a key that
+ * is written is not idle for LRU/LFU eviction), no statistics. */
 static inline kobj_t *
 cmd_lookup_write(client_t *c, const karg_t *key)
 {
-    return db_lookup(c->db, key->p, key->n, DB_LOOKUP_NOTOUCH);
+    return db_lookup(c->db, key->p, key->n, 0);
 }
 
-/* A read lookup of a key that must hold `type` (the hash, set and sorted-set commands): counts
- * a hit or a miss, but sends no "keymiss" and does not honour CLIENT NO-TOUCH, as those groups
- * always did. NULL when absent, or when of another type: then *bad is set and WRONGTYPE was
- * replied. */
+/* A read lookup of a key that must hold `type` (the hash, set and sorted-set commands): as
+ * cmd_lookup_read, then the type check. NULL when absent, or when of another type: then *bad is
+ * set and WRONGTYPE was replied. */
 kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad);
 
 /* A SCAN cursor as Valkey reads it with strtoull, which also takes a sign ("-1" wraps to

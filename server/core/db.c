@@ -11,6 +11,7 @@
 
 static int64_t now_ms;
 static bool expire_enabled = true;
+static bool touch_enabled = true; /* off while a CLIENT NO-TOUCH client's command runs */
 static bool lfu_mode;
 static int lfu_log_factor = 10;
 static int lfu_decay_min = 1;
@@ -25,6 +26,12 @@ int64_t
 db_now_ms(void)
 {
     return now_ms ? now_ms : util_time_ms();
+}
+
+void
+db_set_touch_enabled(bool on)
+{
+    touch_enabled = on;
 }
 
 void
@@ -194,7 +201,7 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags)
         expire_now(db, o);
         return NULL;
     }
-    if (!(flags & DB_LOOKUP_NOTOUCH))
+    if (!(flags & DB_LOOKUP_NOTOUCH) && touch_enabled)
         touch(o);
     return o;
 }

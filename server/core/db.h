@@ -50,6 +50,9 @@ enum {
 void db_set_now_ms(int64_t now_ms);
 int64_t db_now_ms(void);
 void db_set_expire_enabled(bool on);
+/* CLIENT NO-TOUCH: while off, no lookup updates LRU/LFU (exec.c sets it around each command, so
+ * every command group honours it without a flag of its own). */
+void db_set_touch_enabled(bool on);
 /* LRU/LFU bookkeeping on access: 0 = LRU clock, 1 = LFU counter. */
 void db_set_lfu_mode(bool lfu, int log_factor, int decay_time_min);
 uint32_t db_lru_clock(void);

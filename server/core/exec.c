@@ -82,8 +82,11 @@ exec_call(client_t *c, cmd_def_t *cmd)
     client_t *prev = s->current;
     s->current = c;
     prop_command_start();
+    /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
+    db_set_touch_enabled(!(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
     uint64_t t0 = util_mono_us();
     cmd->proc(c);
+    db_set_touch_enabled(true);
     uint64_t dur = util_mono_us() - t0;
     s->current = prev;
     cmd->stats.calls++;

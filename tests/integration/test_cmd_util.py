@@ -121,3 +121,42 @@ def test_random_pick_count_arguments_give_valkeys_errors(r, cmd, word):
     assert len(r.execute_command(cmd, key, "-3")) == 3
     assert len(r.execute_command(cmd, key, "5", word.lower())) == 4  # 2 picks, 2 elements each
     assert r.execute_command(cmd, key, "4611686018427387903") is not None  # no WITH: no bound
+
+
+def test_no_touch_applies_to_every_type_and_writes_touch(server):
+    import time as _t
+    c = server.client()
+    c.flushall()
+    c.hset("h", "f", "v")
+    c.sadd("s", "m")
+    c.zadd("z", {"m": 1})
+    c.set("str", "v")
+    c.execute_command("DEBUG", "SLEEP", "0")
+    _t.sleep(2.1)
+    nt = server.client()
+    nt.execute_command("CLIENT", "NO-TOUCH", "ON")
+    nt.hget("h", "f"), nt.sismember("s", "m"), nt.zscore("z", "m"), nt.get("str")
+    for k in ("h", "s", "z", "str"):
+        assert c.object("idletime", k) >= 2, k  # NO-TOUCH reads left the access time alone
+    nt.touch("h")  # TOUCH still touches, as in Valkey
+    assert c.object("idletime", "h") == 0
+    c.sadd("s", "m2")  # a write is an access
+    assert c.object("idletime", "s") == 0
+
+
+def test_keymiss_for_collection_reads(server):
+    c = server.client()
+    c.config_set("notify-keyspace-events", "Em")
+    p = c.pubsub()
+    p.psubscribe("__keyevent@*__:keymiss")
+    p.get_message(timeout=1)
+    c.hget("nohash", "f")
+    c.smembers("noset")
+    c.zscore("nozset", "m")
+    got = []
+    for _ in range(3):
+        m = p.get_message(timeout=1)
+        if m:
+            got.append(m["data"])
+    c.config_set("notify-keyspace-events", "")
+    assert got == [b"nohash", b"noset", b"nozset"]
