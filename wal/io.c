@@ -1,10 +1,11 @@
 /*
  * io.c - the ready-made fault plan for tests (wal_faults_t, see wal/wal_io.h).
  *
- * The plan only decides; the writer still does the real I/O through io_uring. A short write is
- * made real by lowering the length the kernel is asked for, so the writer's continuation path
- * runs against the real file; errors are injected by refusing an op before submission (write,
- * open) or by replacing a completion's result (fdatasync), as a failing disk would.
+ * The plan only decides; the writer still does the real I/O (pwrite on the WAL thread, fdatasync
+ * on a lane thread). A short write is made real by lowering the length the kernel is asked for,
+ * so the writer's continuation path runs against the real file; errors are injected by refusing
+ * an op before it is issued (write, open) or by replacing its result (fdatasync), as a failing
+ * disk would.
  */
 #include "wal/wal_io.h"
 
