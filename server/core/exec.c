@@ -274,20 +274,19 @@ check_command(client_t *c)
         }
         cmd = sub;
     }
+    /* From here a refusal counts as the command's rejected_calls (INFO commandstats). */
     if (!cmd_arity_ok(cmd, c->argc)) {
         reply_err_arity(c, cmd->fullname);
-        return NULL;
-    }
-    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
+    } else if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
-        return NULL;
-    }
-    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
+    } else if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
         reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                       "QUIT / RESET are allowed in this context", cmd->fullname);
-        return NULL;
+    } else {
+        return cmd;
     }
-    return cmd;
+    cmd->stats.rejected++;
+    return NULL;
 }
 
 static bool
@@ -296,13 +295,13 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
     server_t *s = c->srv;
     if (s->cfg.maxmemory > 0 && (cmd->flags & CMD_DENYOOM) && evict_perform(s) < 0) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
-        return true;
-    }
-    if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
+    } else if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
         reply_errf(c, "ERR write refused: %s", s->wal_refuse_reason);
-        return true;
+    } else {
+        return false;
     }
-    return false;
+    cmd->stats.rejected++;
+    return true;
 }
 
 void

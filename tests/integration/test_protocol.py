@@ -161,3 +161,23 @@ def test_instantaneous_ops_per_sec_follows_load(server):
             p.ping()
         p.execute()
     assert int(c.info("stats")["instantaneous_ops_per_sec"]) > 100
+
+
+def test_commandstats_counts_rejected_and_failed_calls(server):
+    import redis
+    c = server.client()
+    c.config_resetstat()
+    for args in (("GET",), ("GET", "a", "b")):
+        try:
+            c.execute_command(*args)
+        except redis.ResponseError:
+            pass
+    c.set("s", "x")
+    try:
+        c.execute_command("INCR", "s")  # redis-py's incr() sends INCRBY
+    except redis.ResponseError:
+        pass
+    stats = c.info("commandstats")
+    assert stats["cmdstat_get"]["rejected_calls"] == 2
+    assert stats["cmdstat_incr"]["failed_calls"] == 1
+    assert stats["cmdstat_incr"]["calls"] == 1
