@@ -90,6 +90,7 @@ typedef struct client {
     /* Transactions (MULTI/EXEC) and WATCH. */
     multi_cmd_t *mstate;
     int mcount, mcap;
+    size_t mbytes;              /* bytes queued; bounded by client-query-buffer-limit */
     void *watched;              /* list of watched keys, owned by the tx module */
 
     /* Pub/Sub. */

@@ -110,6 +110,13 @@ queue_command(client_t *c, cmd_def_t *cmd)
     size_t bytes = sizeof(karg_t) * (size_t)c->argc;
     for (int i = 0; i < c->argc; i++)
         bytes += c->argv[i].n + 1;
+    /* The queue is input held across commands: the query buffer's limit bounds it too. */
+    if ((long long)(c->mbytes + bytes) > c->srv->cfg.client_query_buffer_limit) {
+        reply_err(c, "ERR MULTI queue exceeds client-query-buffer-limit");
+        c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    c->mbytes += bytes;
     karg_t *a = kmalloc(bytes);
     char *p = (char *)(a + c->argc);
     for (int i = 0; i < c->argc; i++) {
@@ -131,6 +138,7 @@ tx_discard(client_t *c)
     kfree(c->mstate);
     c->mstate = NULL;
     c->mcount = c->mcap = 0;
+    c->mbytes = 0;
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
 }
 
@@ -207,6 +215,7 @@ cmd_exec(client_t *c)
     int n = c->mcount;
     c->mstate = NULL;
     c->mcount = c->mcap = 0;
+    c->mbytes = 0;
     c->flags &= ~CLIENT_MULTI;
     c->flags |= CLIENT_IN_EXEC;
     reply_array(c, n);

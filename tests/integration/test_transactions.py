@@ -200,3 +200,26 @@ def test_watch_with_redis_py_transaction_retry(r):
         with pytest.raises(Exception):
             p.execute()
     assert r.get("counter") == b"100"
+
+
+def test_multi_queue_is_bounded_by_the_query_buffer_limit(server):
+    import redis as _redis
+    c = server.client()
+    c.config_set("client-query-buffer-limit", "1mb")
+    try:
+        p = c.pipeline(transaction=True)
+        for _ in range(12):
+            p.set("big", "x" * (100 * 1024))
+        try:
+            p.execute()
+            assert False, "expected EXECABORT"
+        except _redis.ResponseError as e:
+            assert "EXECABORT" in str(e) or "MULTI queue exceeds" in str(e)
+        assert c.exists("big") == 0
+        # Within the limit the same transaction runs.
+        p = c.pipeline(transaction=True)
+        for _ in range(5):
+            p.set("big", "x" * (100 * 1024))
+        assert p.execute() == [True] * 5
+    finally:
+        c.config_set("client-query-buffer-limit", "1gb")
