@@ -218,13 +218,14 @@ obj_str_resize(kobj_t *o, size_t vlen, size_t keep)
         if (vlen >= 64 && vlen > olen)
             want += need < (1u << 20) ? need : (1u << 20);
         o = krealloc(o, want);
-    } else if (have > 2 * need + 64) {
-        o = krealloc(o, need); /* shrunk a lot: give the memory back */
     }
+    /* Move the kept bytes while the block is at least as big as both layouts need. */
     uint8_t *b = bytes(o);
     if (nvl != ovl)
         memmove(b + vo + nvl, b + vo + ovl, keep);
     varint_put(b + vo, vlen);
+    if (have > 2 * need + 64)
+        o = krealloc(o, need); /* shrunk a lot: give the memory back */
     return o;
 }
 
