@@ -172,20 +172,40 @@ db_is_expired(const kobj_t *o)
     return e >= 0 && e <= db_now_ms();
 }
 
+/* A copy of an object's key, for work during which the object is freed or reallocated (the
+ * tables compare keys through their entries). Short keys stay on the stack. */
+typedef struct keycopy {
+    kslice_t k;
+    char stack[256];
+} keycopy_t;
+
+static void
+keycopy_init(keycopy_t *kc, const kobj_t *o)
+{
+    size_t n;
+    const char *key = obj_key(o, &n);
+    char *p = n <= sizeof kc->stack ? kc->stack : kmalloc(n);
+    memcpy(p, key, n);
+    kc->k = (kslice_t){p, n};
+}
+
+static void
+keycopy_done(keycopy_t *kc)
+{
+    if (kc->k.p != kc->stack)
+        kfree((char *)kc->k.p);
+}
+
 /* Delete an expired key on the server's behalf: the hook logs and notifies first. */
 static void
 expire_now(db_t *db, kobj_t *o)
 {
-    size_t n;
-    const char *k = obj_key(o, &n);
-    char stack[256];
-    char *copy = n <= sizeof stack ? stack : kmalloc(n);
-    memcpy(copy, k, n);
+    keycopy_t kc;
+    keycopy_init(&kc, o);
     if (db->hooks && db->hooks->expired)
-        db->hooks->expired(db->hooks->ctx, db, copy, n);
-    db_delete(db, copy, n);
-    if (copy != stack)
-        kfree(copy);
+        db->hooks->expired(db->hooks->ctx, db, kc.k.p, kc.k.n);
+    db_delete(db, kc.k.p, kc.k.n);
+    keycopy_done(&kc);
 }
 
 kobj_t *
@@ -338,52 +358,42 @@ repoint(db_t *db, kslice_t *k, bool had_expire, kobj_t *n, void **ref)
 kobj_t *
 db_set_expire(db_t *db, kobj_t *o, int64_t ms)
 {
-    size_t n;
-    const char *key = obj_key(o, &n);
-    char stack[256];
-    char *copy = n <= sizeof stack ? stack : kmalloc(n);
-    memcpy(copy, key, n);
-    kslice_t k = {copy, n};
     bool had = obj_has_expire(o);
-    if (had && ms >= 0) { /* same layout: in place */
+    if (had && ms >= 0) { /* same layout: in place, nothing moves */
         obj_set_expire_inplace(o, ms);
-    } else {
-        void **ref = ht_find_ref(db->keys, &k);
-        ASSERT(ref && *ref == o);
-        if (had)
-            ASSERT(ht_pop(db->expires, &k) != NULL);
-        o = obj_with_expire(o, ms);
-        *ref = o;
-        if (obj_has_expire(o))
-            add_obj(db->expires, o);
+        return o;
     }
-    if (copy != stack)
-        kfree(copy);
+    keycopy_t kc;
+    keycopy_init(&kc, o);
+    void **ref = ht_find_ref(db->keys, &kc.k);
+    ASSERT(ref && *ref == o);
+    if (had)
+        ASSERT(ht_pop(db->expires, &kc.k) != NULL);
+    o = obj_with_expire(o, ms);
+    *ref = o;
+    if (obj_has_expire(o))
+        add_obj(db->expires, o);
+    keycopy_done(&kc);
     return o;
 }
 
 kobj_t *
 db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
 {
-    size_t n;
-    const char *key = obj_key(o, &n);
-    char stack[256];
-    char *copy = n <= sizeof stack ? stack : kmalloc(n);
-    memcpy(copy, key, n);
-    kslice_t k = {copy, n};
-    void **ref = ht_find_ref(db->keys, &k);
+    keycopy_t kc;
+    keycopy_init(&kc, o);
+    void **ref = ht_find_ref(db->keys, &kc.k);
     ASSERT(ref && *ref == o);
     /* Both slots are found while o is alive: the tables compare keys through their entries, so
      * a lookup after obj_str_resize has freed o would read freed memory. The expiry is carried
      * over, so the new object belongs in the same tables. */
-    void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &k) : NULL;
+    void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &kc.k) : NULL;
     ASSERT(!obj_has_expire(o) || (eref && *eref == o));
     kobj_t *nobj = obj_str_resize(o, vlen, keep);
     *ref = nobj;
     if (eref)
         *eref = nobj;
-    if (copy != stack)
-        kfree(copy);
+    keycopy_done(&kc);
     return nobj;
 }
 
