@@ -42,27 +42,40 @@ reserve(client_t *c, size_t n)
     return c->obuf + c->olen;
 }
 
+/* n bytes were added to obuf: make sure the client will be written to. */
+static inline void
+appended(client_t *c, size_t n)
+{
+    c->olen += n;
+    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
+        server_client_has_output(c);
+}
+
+/* "<type><n>\r\n" into buf (at least 32 bytes); returns its length. */
+static int
+fmt_hdr(char *buf, char type, long long n)
+{
+    buf[0] = type;
+    int len = util_ll2str(buf + 1, 29, n) + 1;
+    buf[len++] = '\r';
+    buf[len++] = '\n';
+    return len;
+}
+
 void
 reply_raw(client_t *c, const char *p, size_t n)
 {
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
         return; /* nothing more after QUIT or a protocol error */
-    char *d = reserve(c, n);
-    memcpy(d, p, n);
-    c->olen += n;
-    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
-        server_client_has_output(c);
+    memcpy(reserve(c, n), p, n);
+    appended(c, n);
 }
 
 static void
 reply_hdr(client_t *c, char type, long long n)
 {
     char buf[32];
-    buf[0] = type;
-    int len = util_ll2str(buf + 1, sizeof buf - 3, n) + 1;
-    buf[len++] = '\r';
-    buf[len++] = '\n';
-    reply_raw(c, buf, (size_t)len);
+    reply_raw(c, buf, (size_t)fmt_hdr(buf, type, n));
 }
 
 void
@@ -135,21 +148,16 @@ reply_int(client_t *c, long long v)
 void
 reply_bulk(client_t *c, const char *p, size_t n)
 {
-    char hdr[32];
-    hdr[0] = '$';
-    int h = util_ull2str(hdr + 1, sizeof hdr - 3, n) + 1;
-    hdr[h++] = '\r';
-    hdr[h++] = '\n';
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
         return;
-    char *d = reserve(c, (size_t)h + n + 2);
+    char hdr[32];
+    int h = fmt_hdr(hdr, '$', (long long)n); /* n is bounded by proto-max-bulk-len */
+    char *d = reserve(c, (size_t)h + n + 2); /* one reservation for the commonest reply */
     memcpy(d, hdr, (size_t)h);
     if (n)
         memcpy(d + h, p, n);
     memcpy(d + h + n, "\r\n", 2);
-    c->olen += (size_t)h + n + 2;
-    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
-        server_client_has_output(c);
+    appended(c, (size_t)h + n + 2);
 }
 
 void
@@ -279,18 +287,13 @@ set_deferred(client_t *c, size_t spot, char type, long long n)
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
         return;
     char hdr[32];
-    hdr[0] = type;
-    int h = util_ll2str(hdr + 1, sizeof hdr - 3, n) + 1;
-    hdr[h++] = '\r';
-    hdr[h++] = '\n';
+    int h = fmt_hdr(hdr, type, n);
     /* reserve() may compact the buffer, changing obase: compute the offset after it. */
     reserve(c, (size_t)h);
     size_t off = spot - (size_t)c->obase;
     memmove(c->obuf + off + h, c->obuf + off, c->olen - off);
     memcpy(c->obuf + off, hdr, (size_t)h);
-    c->olen += (size_t)h;
-    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
-        server_client_has_output(c);
+    appended(c, (size_t)h);
 }
 
 void
