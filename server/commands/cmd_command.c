@@ -34,36 +34,38 @@ reply_flags(client_t *c, const cmd_def_t *cmd)
         reply_simple(c, "movablekeys");
 }
 
+/* The next space-separated ACL category of *p ("write string fast"), advancing *p; false at
+ * the end. */
+static bool
+acl_next(const char **p, const char **word, size_t *len)
+{
+    while (**p == ' ')
+        (*p)++;
+    if (!**p)
+        return false;
+    *word = *p;
+    while (**p && **p != ' ')
+        (*p)++;
+    *len = (size_t)(*p - *word);
+    return true;
+}
+
 static void
 reply_acl(client_t *c, const cmd_def_t *cmd)
 {
-    const char *a = cmd->acl ? cmd->acl : "";
+    const char *p, *w;
+    size_t len;
     int n = 0;
-    for (const char *p = a; *p;) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
+    for (p = cmd->acl ? cmd->acl : ""; acl_next(&p, &w, &len);)
         n++;
-        while (*p && *p != ' ')
-            p++;
-    }
     reply_set(c, n);
-    for (const char *p = a; *p;) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
+    for (p = cmd->acl ? cmd->acl : ""; acl_next(&p, &w, &len);) {
         char buf[64];
-        int len = (int)(e - p);
+        size_t k = len < 62 ? len : 62;
         buf[0] = '@';
-        memcpy(buf + 1, p, (size_t)(len < 62 ? len : 62));
-        buf[1 + (len < 62 ? len : 62)] = 0;
+        memcpy(buf + 1, w, k);
+        buf[1 + k] = 0;
         reply_simple(c, buf);
-        p = e;
     }
 }
 
@@ -144,17 +146,11 @@ list_match(collect_t *k, cmd_def_t *cmd)
     if (k->pattern && !util_glob_match(k->pattern->p, k->pattern->n, cmd->name, strlen(cmd->name), true))
         return false;
     if (k->aclcat) {
-        const char *p = cmd->acl ? cmd->acl : "";
+        const char *p = cmd->acl ? cmd->acl : "", *w;
+        size_t len;
         bool hit = false;
-        while (*p && !hit) {
-            while (*p == ' ')
-                p++;
-            const char *e = p;
-            while (*e && *e != ' ')
-                e++;
-            hit = (size_t)(e - p) == k->aclcat->n && !strncasecmp(p, k->aclcat->p, k->aclcat->n);
-            p = e;
-        }
+        while (!hit && acl_next(&p, &w, &len))
+            hit = len == k->aclcat->n && !strncasecmp(w, k->aclcat->p, len);
         if (!hit)
             return false;
     }

@@ -181,3 +181,12 @@ def test_commandstats_counts_rejected_and_failed_calls(server):
     assert stats["cmdstat_get"]["rejected_calls"] == 2
     assert stats["cmdstat_incr"]["failed_calls"] == 1
     assert stats["cmdstat_incr"]["calls"] == 1
+
+
+def test_command_acl_categories_and_filter(server):
+    c = server.raw(resp=3)
+    info = c.call("COMMAND", "INFO", "get")[0]
+    assert info[6] == {"@read", "@string", "@fast"}
+    names = c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "hyperloglog")
+    assert b"pfadd" in names and b"get" not in names
+    assert c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuchcat") == []
