@@ -1,15 +1,15 @@
 /*
  * wal.h - the transaction log: segment files in one or more directories ("copies"), written by
- * a dedicated WAL thread with pipelined group commit (fdatasync on a lane thread per copy while
- * the next batch is written), and a commit counted durable when a quorum of copies has it on
- * disk. The format and the recovery rules are in
- * docs/formats/wal.md and at the top of wal/format.c.
+ * a dedicated WAL thread with group commit (one copy: write + fdatasync on the WAL thread;
+ * several: fdatasync on a lane thread per copy while the next batch is written), and a commit
+ * counted durable when a quorum of copies has it on disk. The format and the recovery rules
+ * are in docs/formats/wal.md and at the top of wal/format.c.
  *
- * Threads: wal_append(), wal_durable_lsn(), wal_last_lsn(), wal_notify_*(), wal_healthy(),
- * wal_failure(), wal_sync_now(), wal_get_stats() and wal_retire_before() are called by the one
- * owner thread (the server's main thread); the WAL thread is internal. wal_recover(),
- * wal_read_dir() and wal_check_dir() need no wal_t and must not run while a wal_t has the same
- * directories open.
+ * Threads: wal_append(), wal_submit(), wal_durable_lsn(), wal_last_lsn(), wal_notify_*(),
+ * wal_healthy(), wal_failure(), wal_sync_now(), wal_get_stats() and wal_retire_before() are
+ * called by the one owner thread (the server's main thread); the WAL thread is internal.
+ * wal_recover(), wal_read_dir() and wal_check_dir() need no wal_t and must not run while a
+ * wal_t has the same directories open.
  *
  * Nothing here includes server headers: records are opaque bytes with an LSN, a timestamp and
  * a database index.
@@ -72,11 +72,17 @@ int wal_recover(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb apply,
 int wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out);
 void wal_close(wal_t *w); /* flushes and syncs what was appended, stops the thread */
 
-/* Copy a record into the in-memory log buffer and return its LSN (> 0), or a negative KERR_*
- * (KERR_QUORUM when the log failed, KERR_LIMIT for a record larger than the buffer). Blocks
- * while buffer_bytes_max bytes are pending (back-pressure). No syscall on the common path
- * except waking the WAL thread when it sleeps. */
+/* Encode a record into the owner's staging buffer and return its LSN (> 0), or a negative
+ * KERR_* (KERR_QUORUM when the log failed, KERR_LIMIT for a record larger than the buffer).
+ * No lock and no syscall: staged records reach the WAL thread at the next wal_submit(), or by
+ * themselves once 16 KiB are staged. The owner calls wal_submit() whenever it is about to wait
+ * for anything (the server: before every event-loop sleep), so that a batch is what one loop
+ * turn produced: group commit without a timer. */
 int64_t wal_append(wal_t *w, uint32_t db, const void *payload, size_t len);
+/* Hand the staged records to the WAL thread (one lock round) and wake it when it sleeps.
+ * Blocks while buffer_bytes_max bytes are pending (back-pressure). Cheap when nothing is
+ * staged. wal_sync_now() and wal_close() submit first. */
+void wal_submit(wal_t *w);
 
 uint64_t wal_durable_lsn(const wal_t *w); /* highest LSN durable on a quorum (atomic read) */
 uint64_t wal_last_lsn(const wal_t *w);    /* highest LSN appended */

@@ -75,9 +75,10 @@
 #define SEGLIST_MAX       (1u << 20)
 #define WRITE_BYTES_MAX   (1u << 30) /* one pwrite */
 #define BARRIER_BYTES_MAX (1u << 20) /* sync mode: most bytes between two AFTER_SYNC records */
+#define WAL_SUBMIT_BYTES  (16u << 10) /* wal_append hands staged records over past this */
 static_assert(LANES_MAX >= 1, "at least one lane per copy");
 
-int wal_lanes_per_copy = 1; /* see wal_int.h */
+int wal_lanes_per_copy = 0; /* see wal_int.h */
 
 typedef struct wal_buf {
     uint8_t *data;
@@ -118,7 +119,8 @@ struct wal {
     wal_config_t cfg; /* normalised copy; dirs point into copy[].dir */
     const char *dirs[WAL_COPIES_MAX];
     int ncopies, quorum;
-    int lanes; /* lane threads per copy: wal_lanes_per_copy at wal_open, 1..LANES_MAX */
+    int lanes; /* lane threads per copy, 0..LANES_MAX; 0 = inline: the WAL thread runs the
+                  fdatasync itself right after the write (one copy, sync mode) */
     wal_copy_t copy[WAL_COPIES_MAX];
     wal_io_t *io;
     pthread_t thread;
@@ -128,6 +130,7 @@ struct wal {
     pthread_cond_t work;    /* WAL thread waits for appends / stop / sync requests */
     pthread_cond_t space;   /* wal_append waits for buffer space */
     pthread_cond_t drained; /* WAL thread waits for the lanes to catch up */
+    wal_buf_t stage;        /* owner thread only: records not yet handed over (wal_submit) */
     wal_buf_t active;       /* guarded by mu */
     wal_buf_t flush;        /* WAL thread only */
     int stop, lanes_stop, sync_requested, thread_idle; /* guarded by mu */
@@ -427,9 +430,14 @@ seg_start(wal_t *w, uint64_t first_lsn, int sync_file) {
  * sooner, and each extra batch costs a wake-up of the WAL thread (a lane that finishes a
  * unit wakes it instead). Under mu. */
 static int
+units_max(const wal_t *w) { /* fdatasyncs in flight per copy */
+    return w->lanes ? w->lanes : 1;
+}
+
+static int
 lane_free_locked(const wal_t *w) {
     for (int i = 0; i < w->ncopies; i++)
-        if (w->copy[i].ok && w->copy[i].nunits < w->lanes)
+        if (w->copy[i].ok && w->copy[i].nunits < units_max(w))
             return 1;
     return 0;
 }
@@ -443,7 +451,7 @@ batch_ready_locked(const wal_t *w) {
 
 static int
 lane_has_work(const wal_copy_t *c) { /* under mu */
-    return c->ok && c->sync_to > c->dispatched && c->nunits < c->w->lanes && c->fd >= 0;
+    return c->ok && c->sync_to > c->dispatched && c->nunits < units_max(c->w) && c->fd >= 0;
 }
 
 static void
@@ -476,16 +484,12 @@ lane_finish_locked(wal_t *w, wal_copy_t *c, int slot, const wal_io_op_t *op, int
         pthread_cond_signal(&w->work); /* appends waited for a free lane */
 }
 
-static void *
-lane_main(void *arg) {
-    wal_copy_t *c = arg;
+/* Run one unit: an fdatasync through c->sync_to. Called under mu with lane_has_work(c);
+ * returns under mu. Lanes call it, and so does the WAL thread itself in inline mode. */
+static void
+lane_step_locked(wal_copy_t *c) {
     wal_t *w = c->w;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!lane_has_work(c) && !w->lanes_stop)
-            pthread_cond_wait(&c->lane_cv, &w->mu);
-        if (!lane_has_work(c))
-            break;
+    {
         int slot = (c->uhead + c->nunits) % LANES_MAX;
         c->nunits++;
         c->unit[slot] = (sync_unit_t){.target = c->sync_to};
@@ -500,6 +504,20 @@ lane_main(void *arg) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         pthread_mutex_lock(&w->mu);
         lane_finish_locked(w, c, slot, &op, rc, elapsed_us(&t0, &t1));
+    }
+}
+
+static void *
+lane_main(void *arg) {
+    wal_copy_t *c = arg;
+    wal_t *w = c->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!lane_has_work(c) && !w->lanes_stop)
+            pthread_cond_wait(&c->lane_cv, &w->mu);
+        if (!lane_has_work(c))
+            break;
+        lane_step_locked(c);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -523,7 +541,10 @@ request_sync_locked(wal_t *w) {
         wal_copy_t *c = &w->copy[i];
         if (c->ok && c->sync_to < c->written_lsn) {
             c->sync_to = c->written_lsn;
-            pthread_cond_signal(&c->lane_cv);
+            if (w->lanes)
+                pthread_cond_signal(&c->lane_cv);
+            else if (lane_has_work(c))
+                lane_step_locked(c);
         }
     }
     w->sync_req_lsn = w->written_lsn;
@@ -565,7 +586,10 @@ write_piece(wal_t *w, const uint8_t *p, uint64_t len, uint64_t last_lsn) {
         c->written_off = w->seg_off;
         if (w->cfg.sync_each_batch) {
             c->sync_to = last_lsn;
-            pthread_cond_signal(&c->lane_cv);
+            if (w->lanes)
+                pthread_cond_signal(&c->lane_cv);
+            else if (lane_has_work(c))
+                lane_step_locked(c); /* inline: no hand-off, the batch is durable on return */
         }
     }
     pthread_mutex_unlock(&w->mu);
@@ -733,31 +757,66 @@ buf_reserve(wal_buf_t *b, uint64_t need, uint64_t max) {
     return 0;
 }
 
+/* Hand the staged records to the WAL thread: one lock round per call, not per record. The
+ * staging buffer is swapped in when the shared one is empty (the WAL thread took it), which
+ * is the common case under load; else its bytes are appended. Blocks while the shared buffer
+ * is full (back-pressure: the disk is behind). */
+void
+wal_submit(wal_t *w) {
+    wal_buf_t *st = &w->stage;
+    if (!st->len)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (atomic_load(&w->healthy) && w->active.len + st->len > w->cfg.buffer_bytes_max)
+        pthread_cond_wait(&w->space, &w->mu);
+    if (!atomic_load(&w->healthy)) {
+        st->len = 0; /* refused for good, as wal_append said already or will say */
+    } else if (!w->active.len) {
+        wal_buf_t tmp = w->active;
+        w->active = *st;
+        *st = tmp;
+        st->len = 0;
+    } else if (buf_reserve(&w->active, st->len, w->cfg.buffer_bytes_max) == 0) {
+        memcpy(w->active.data + w->active.len, st->data, st->len);
+        w->active.last_lsn = st->last_lsn;
+        w->active.len += st->len;
+        st->len = 0;
+    } else { /* no memory for the shared buffer: these records can never be written */
+        st->len = 0;
+        pthread_mutex_unlock(&w->mu);
+        for (int i = 0; i < w->ncopies; i++) {
+            wal_io_op_t op = {.copy = i, .kind = WAL_IO_WRITE};
+            copy_fail(w, i, &op, KERR_NOMEM);
+        }
+        return;
+    }
+    if (w->thread_idle && batch_ready_locked(w))
+        pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+}
+
 int64_t
 wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
     uint64_t sz = wal_rec_size(len);
     if (len > WAL_PAYLOAD_MAX || sz > w->cfg.buffer_bytes_max)
         return KERR_LIMIT;
-    pthread_mutex_lock(&w->mu);
-    while (atomic_load(&w->healthy) && w->active.len + sz > w->cfg.buffer_bytes_max)
-        pthread_cond_wait(&w->space, &w->mu); /* back-pressure: the disk is behind */
-    int64_t rc;
-    if (!atomic_load(&w->healthy)) {
-        rc = KERR_QUORUM;
-    } else if ((rc = buf_reserve(&w->active, sz, w->cfg.buffer_bytes_max)) == 0) {
-        uint64_t lsn = atomic_load_explicit(&w->last_lsn, memory_order_relaxed) + 1;
-        wal_rec_encode(w->active.data + w->active.len, lsn, wal_now_ms(), db, payload, len);
-        if (!w->active.len)
-            w->active.first_lsn = lsn;
-        w->active.last_lsn = lsn;
-        w->active.len += sz;
-        atomic_store_explicit(&w->last_lsn, lsn, memory_order_release);
-        if (w->thread_idle && batch_ready_locked(w))
-            pthread_cond_signal(&w->work);
-        rc = (int64_t)lsn;
-    }
-    pthread_mutex_unlock(&w->mu);
-    return rc;
+    if (!atomic_load(&w->healthy))
+        return KERR_QUORUM;
+    wal_buf_t *st = &w->stage;
+    if (st->len + sz > w->cfg.buffer_bytes_max)
+        wal_submit(w); /* keeps stage + active within the buffer limit */
+    if (buf_reserve(st, sz, w->cfg.buffer_bytes_max) != 0)
+        return KERR_NOMEM;
+    uint64_t lsn = atomic_load_explicit(&w->last_lsn, memory_order_relaxed) + 1;
+    wal_rec_encode(st->data + st->len, lsn, wal_now_ms(), db, payload, len);
+    if (!st->len)
+        st->first_lsn = lsn;
+    st->last_lsn = lsn;
+    st->len += sz;
+    atomic_store_explicit(&w->last_lsn, lsn, memory_order_release);
+    if (st->len >= WAL_SUBMIT_BYTES)
+        wal_submit(w);
+    return (int64_t)lsn;
 }
 
 uint64_t
@@ -796,6 +855,7 @@ int
 wal_sync_now(wal_t *w) {
     if (!wal_healthy(w))
         return KERR_QUORUM;
+    wal_submit(w);
     pthread_mutex_lock(&w->mu);
     w->sync_requested = 1;
     pthread_cond_signal(&w->work);
@@ -886,6 +946,7 @@ wal_free(wal_t *w) {
     }
     if (w->efd >= 0)
         close(w->efd);
+    free(w->stage.data);
     free(w->active.data);
     free(w->flush.data);
     free(w->segs);
@@ -903,7 +964,10 @@ wal_init(wal_t *w, const wal_config_t *cfg) {
         return rc;
     w->ncopies = w->cfg.ndirs;
     w->quorum = w->cfg.quorum;
-    w->lanes = wal_lanes_per_copy < 1 ? 1 : wal_lanes_per_copy > LANES_MAX ? LANES_MAX : wal_lanes_per_copy;
+    if (wal_lanes_per_copy < 1) /* auto: one copy in sync mode syncs inline, else one lane */
+        w->lanes = w->cfg.sync_each_batch && w->ncopies == 1 ? 0 : 1;
+    else
+        w->lanes = wal_lanes_per_copy > LANES_MAX ? LANES_MAX : wal_lanes_per_copy;
     w->io = w->cfg.io;
     w->efd = -1;
     pthread_mutex_init(&w->mu, NULL);
@@ -1042,6 +1106,7 @@ void
 wal_close(wal_t *w) {
     if (!w)
         return;
+    wal_submit(w);
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     pthread_cond_signal(&w->work);

@@ -3,20 +3,23 @@
  *
  * Reply tags. A reply may leave only when the log records its content depends on are durable.
  * For a write that is its own record (exec.c tags it). For a read it is the newest uncommitted
- * write to any key it touched, found in a table of keys with uncommitted writes:
+ * write to any key it touched, found in a filter of keys with uncommitted writes: a fixed table
+ * of TAG_BUCKETS buckets of TAG_WAYS (64-bit key hash, LSN) pairs, indexed by the key hash.
  *
- *   srv_key_modified (hook key_modified)   -> entry on the PENDING list, lsn 0
- *   effect record appended (tags_logged)   -> every pending entry gets the LSN and moves to the
- *                                             tail of the FIFO (LSNs only grow: FIFO stays sorted)
- *   durable LSN advances (tags_release)    -> entries at the FIFO head with lsn <= durable leave
+ *   srv_key_modified (hook key_modified)   -> the key's hash joins the pending list
+ *   effect record appended (tags_logged)   -> every pending hash is stored with the LSN
+ *   durable LSN advances                   -> nothing to do: a pair whose LSN is durable is
+ *                                             clean, and its way is free for the next key
  *
- * A key written again moves from wherever it is to the pending list: one entry per key, one
- * allocation when a key enters the table and none for later writes to it. key_modified sees every
- * key a command really changed (also inside EXEC, and expiries), and write_logged adds the
- * command's declared keys in case a command forgot to report one.
- * Invariants: (1) FIFO lsn values never decrease from head to tail; (2) an entry is in exactly
- * one of the two lists; (3) pending entries exist only between a change and the end of the
- * command's effect scope.
+ * No key copies, no allocation and no release pass per write: the cost is one hash and one
+ * bucket (two cache lines) per key written and per key read. Exact up to 64-bit hash
+ * collisions; when all ways of a bucket hold uncommitted keys, the newcomer's LSN goes into the
+ * bucket's spill LSN, which every key of that bucket then waits for (conservative, never
+ * early). key_modified sees every key a command really changed (also inside EXEC, and
+ * expiries), and write_logged adds the command's declared keys in case a command forgot one.
+ * Invariant: a key with an uncommitted write has a pair in its bucket with an LSN >= that
+ * write's, or its bucket's spill LSN is >= it (or the global barrier is); pending hashes exist
+ * only between a change and the end of the command's effect scope (overflow -> barrier).
  *
  * Keyless writes (FLUSHALL, FLUSHDB, SWAPDB; hook db_modified) set a global barrier: every read
  * waits for that record. Keyless reads of the whole keyspace (CMD_TOUCHES_ALL: KEYS, SCAN,
@@ -39,113 +42,71 @@
 #include "server/net/net.h"
 #include "server/net/reply.h"
 
-#define TAG_READ_KEYS_MAX 64 /* a read with more keys waits for the newest LSN instead */
+#define TAG_READ_KEYS_MAX 64         /* a read with more keys waits for the newest LSN instead */
+#define TAG_BUCKETS       (1u << 14) /* ~1.1 MiB; a few thousand keys are uncommitted at most */
+#define TAG_WAYS          4
+#define TAG_PENDING_MAX   1024       /* keys changed by one effect scope before it is a barrier */
 
-typedef struct tag_key {
-    const char *p;
-    size_t n;
-    int db;
-} tag_key_t;
-
-typedef struct tag_entry {
-    struct tag_entry *prev, *next; /* on T.fifo, or on T.pending while lsn == 0 */
-    uint64_t lsn;                  /* newest record that changed the key; 0 = not yet known */
-    tag_key_t k;                   /* k.p points at key[] */
-    char key[];
-} tag_entry_t;
-
-typedef struct tag_list {
-    tag_entry_t *head, *tail;
-} tag_list_t;
+typedef struct tag_bucket {
+    uint64_t hash[TAG_WAYS];
+    uint64_t lsn[TAG_WAYS]; /* newest record that changed the key; clean when <= durable */
+    uint64_t spill_lsn;     /* newest write of a key that found no clean way here */
+} tag_bucket_t;
 
 static struct {
     server_t *s;
-    ht_t *ht;              /* tag_key_t -> tag_entry_t */
-    tag_list_t fifo;       /* entries with an LSN, oldest first */
-    tag_list_t pending;    /* changed by the running command, record not appended yet */
-    bool barrier_pending;  /* a keyless write ran in the current effect scope */
-    uint64_t barrier_lsn;  /* newest keyless write: every read waits for it */
+    tag_bucket_t *b;                   /* TAG_BUCKETS, NULL until tags_init */
+    uint64_t pending[TAG_PENDING_MAX]; /* hashes changed by the running effect scope */
+    uint32_t npending;
+    bool barrier_pending; /* a keyless write, or too many keys, in the current effect scope */
+    uint64_t barrier_lsn; /* newest such record: every read waits for it */
 } T;
 
 static uint64_t
-tag_hash_key(const void *key)
+tag_hash(int db, const char *key, size_t klen)
 {
-    const tag_key_t *k = key;
-    return ht_hash_bytes(k->p, k->n) ^ ((uint64_t)(k->db + 1) * 0x9E3779B97F4A7C15ull);
+    return ht_hash_bytes(key, klen) ^ ((uint64_t)(db + 1) * 0x9E3779B97F4A7C15ull);
 }
 
-static int
-tag_key_eq(const void *entry, const void *key)
+static tag_bucket_t *
+tag_bucket(uint64_t h)
 {
-    const tag_entry_t *e = entry;
-    const tag_key_t *k = key;
-    return e->k.db == k->db && e->k.n == k->n && memcmp(e->k.p, k->p, k->n) == 0;
+    return &T.b[(h >> 32) & (TAG_BUCKETS - 1)];
 }
 
-static const void *
-tag_entry_key(const void *entry)
+/* The newest uncommitted LSN the key with hash h may depend on (0 or <= durable: none). */
+static uint64_t
+tag_lookup(uint64_t h)
 {
-    return &((const tag_entry_t *)entry)->k;
-}
-
-static void
-tag_entry_free(void *entry)
-{
-    kfree(entry);
-}
-
-static const ht_type_t tag_ht_type = {
-    .hash_key = tag_hash_key,
-    .key_eq = tag_key_eq,
-    .entry_free = tag_entry_free,
-    .entry_key = tag_entry_key,
-};
-
-static void
-list_unlink(tag_list_t *l, tag_entry_t *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        l->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        l->tail = e->prev;
-    e->prev = e->next = NULL;
+    const tag_bucket_t *b = tag_bucket(h);
+    uint64_t lsn = b->spill_lsn;
+    for (int i = 0; i < TAG_WAYS; i++)
+        if (b->hash[i] == h && b->lsn[i] > lsn)
+            lsn = b->lsn[i];
+    return lsn;
 }
 
 static void
-list_append(tag_list_t *l, tag_entry_t *e)
+tag_store(uint64_t h, uint64_t lsn)
 {
-    e->next = NULL;
-    e->prev = l->tail;
-    if (l->tail)
-        l->tail->next = e;
-    else
-        l->head = e;
-    l->tail = e;
-}
-
-/* Finds or creates the entry of (db, key) and takes it off whatever list holds it. */
-static tag_entry_t *
-tag_get_unlinked(int db, const char *key, size_t klen, bool *was_pending)
-{
-    tag_key_t k = {key, klen, db};
-    ht_pos_t pos;
-    tag_entry_t *e = ht_find_pos(T.ht, &k, &pos);
-    *was_pending = false;
-    if (e) {
-        *was_pending = e->lsn == 0;
-        list_unlink(e->lsn == 0 ? &T.pending : &T.fifo, e);
-        return e;
+    tag_bucket_t *b = tag_bucket(h);
+    uint64_t durable = T.s->durable_lsn;
+    int free_way = -1;
+    for (int i = 0; i < TAG_WAYS; i++) {
+        if (b->hash[i] == h) {
+            if (b->lsn[i] < lsn)
+                b->lsn[i] = lsn;
+            return;
+        }
+        if (free_way < 0 && b->lsn[i] <= durable)
+            free_way = i;
     }
-    e = kmalloc(sizeof *e + klen);
-    memcpy(e->key, key, klen);
-    e->k = (tag_key_t){e->key, klen, db};
-    e->prev = e->next = NULL;
-    ht_insert_at(T.ht, &pos, e);
-    return e;
+    if (free_way >= 0) {
+        b->hash[free_way] = h;
+        b->lsn[free_way] = lsn;
+    } else if (b->spill_lsn < lsn) {
+        b->spill_lsn = lsn;
+    }
 }
 
 static void
@@ -153,10 +114,10 @@ tags_key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
 {
     if (s->loading)
         return;
-    bool was_pending;
-    tag_entry_t *e = tag_get_unlinked(db->id, key, klen, &was_pending);
-    e->lsn = 0;
-    list_append(&T.pending, e);
+    if (T.npending < TAG_PENDING_MAX)
+        T.pending[T.npending++] = tag_hash(db->id, key, klen);
+    else
+        T.barrier_pending = true; /* a huge scope: every read waits for its record */
 }
 
 static void
@@ -171,39 +132,25 @@ void
 tags_logged(uint64_t lsn)
 {
     ASSERT(lsn > 0);
-    ASSERT(!T.fifo.tail || T.fifo.tail->lsn <= lsn); /* invariant 1 */
-    for (tag_entry_t *e = T.pending.head; e; e = e->next)
-        e->lsn = lsn;
-    if (T.pending.head) { /* splice the pending list onto the FIFO's tail */
-        T.pending.head->prev = T.fifo.tail;
-        if (T.fifo.tail)
-            T.fifo.tail->next = T.pending.head;
-        else
-            T.fifo.head = T.pending.head;
-        T.fifo.tail = T.pending.tail;
-        T.pending.head = T.pending.tail = NULL;
-    }
+    for (uint32_t i = 0; i < T.npending; i++)
+        tag_store(T.pending[i], lsn);
+    T.npending = 0;
     if (T.barrier_pending) {
         T.barrier_lsn = lsn;
         T.barrier_pending = false;
     }
 }
 
-void
-tags_release(uint64_t durable_lsn)
-{
-    while (T.fifo.head && T.fifo.head->lsn <= durable_lsn) {
-        tag_entry_t *e = T.fifo.head;
-        list_unlink(&T.fifo, e);
-        tag_key_t k = e->k;
-        ht_delete(T.ht, &k); /* frees e */
-    }
-}
-
 size_t
 tags_count(void)
 {
-    return T.ht ? ht_size(T.ht) : 0;
+    size_t n = 0;
+    if (!T.b)
+        return 0;
+    for (uint32_t k = 0; k < TAG_BUCKETS; k++)
+        for (int i = 0; i < TAG_WAYS; i++)
+            n += T.b[k].lsn[i] > T.s->durable_lsn;
+    return n;
 }
 
 /* Changes that produced no record (a command reported a change without bumping dirty): they
@@ -211,7 +158,7 @@ tags_count(void)
 static void
 tags_settle_pending(server_t *s)
 {
-    if (T.pending.head || T.barrier_pending)
+    if (T.npending || T.barrier_pending)
         tags_logged(s->last_lsn_assigned > 0 ? s->last_lsn_assigned : 1);
 }
 
@@ -224,17 +171,16 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
     uint64_t tag = T.barrier_lsn > s->durable_lsn ? T.barrier_lsn : 0;
     if (cmd->flags & CMD_TOUCHES_ALL)
         return s->last_lsn_assigned;
-    if (!T.fifo.head)
-        return tag;
+    if (s->last_lsn_assigned <= s->durable_lsn)
+        return tag; /* nothing is uncommitted */
     int idx[TAG_READ_KEYS_MAX];
     int n = cmd_get_keys(cmd, c->argc, c->argv, idx, TAG_READ_KEYS_MAX);
     if (n >= TAG_READ_KEYS_MAX)
         return s->last_lsn_assigned;
     for (int i = 0; i < n; i++) {
-        tag_key_t k = {c->argv[idx[i]].p, c->argv[idx[i]].n, c->db_id};
-        tag_entry_t *e = ht_find(T.ht, &k);
-        if (e && e->lsn > tag)
-            tag = e->lsn;
+        uint64_t lsn = tag_lookup(tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n));
+        if (lsn > s->durable_lsn && lsn > tag)
+            tag = lsn;
     }
     return tag;
 }
@@ -245,24 +191,15 @@ tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
     tags_settle_pending(c->srv);
     int idx[TAG_READ_KEYS_MAX];
     int n = cmd_get_keys(cmd, c->argc, c->argv, idx, TAG_READ_KEYS_MAX);
-    for (int i = 0; i < n; i++) {
-        tag_key_t k = {c->argv[idx[i]].p, c->argv[idx[i]].n, c->db_id};
-        tag_entry_t *e = ht_find(T.ht, &k);
-        if (e && e->lsn >= lsn)
-            continue; /* reported by key_modified already (the common case) */
-        bool was_pending;
-        e = tag_get_unlinked(c->db_id, k.p, k.n, &was_pending);
-        e->lsn = lsn;
-        list_append(&T.fifo, e); /* lsn is the newest assigned: the FIFO stays sorted */
-    }
+    for (int i = 0; i < n; i++) /* a no-op when key_modified reported it (the common case) */
+        tag_store(tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n), lsn);
 }
 
 void
 tags_init(server_t *s)
 {
     T.s = s;
-    T.ht = ht_create(&tag_ht_type);
-    ASSERT(T.ht);
+    T.b = kcalloc(TAG_BUCKETS, sizeof *T.b);
     exec_hooks_t h = {
         .key_modified = tags_key_modified_cb,
         .db_modified = tags_db_modified_cb,
@@ -275,9 +212,9 @@ tags_init(server_t *s)
 void
 tags_free(void)
 {
-    ht_release(T.ht); /* frees every entry */
-    T.ht = NULL;
-    T.fifo.head = T.fifo.tail = T.pending.head = T.pending.tail = NULL;
+    kfree(T.b);
+    T.b = NULL;
+    T.npending = 0;
 }
 
 /* ---- WAITAOF waiters ---- */

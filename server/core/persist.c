@@ -186,7 +186,6 @@ poll_log(server_t *s)
     P.durable_seen = d;
     if (s->cfg.durability == DURABILITY_SYNC) {
         s->durable_lsn = d;
-        tags_release(d);
         if (s->parked)
             net_release_parked(s);
     }
@@ -331,7 +330,22 @@ persist_cron(server_t *s)
 void
 persist_before_sleep(server_t *s)
 {
+    if (s->wal)
+        wal_submit(s->wal); /* what this loop turn logged is one batch (group commit) */
     poll_log(s);
+}
+
+/* Between two events of a long loop turn: when the log made writes durable, send their parked
+ * replies now rather than at the end of the turn. Clients then come back one by one instead
+ * of all at once, so the next batches form while this one is being answered. */
+void
+persist_after_event(server_t *s)
+{
+    if (!s->wal || s->cfg.durability != DURABILITY_SYNC ||
+        wal_durable_lsn(s->wal) == P.durable_seen)
+        return;
+    poll_log(s);
+    net_before_sleep(s);
 }
 
 static const char *

@@ -16,7 +16,8 @@
 int persist_start(server_t *s);         /* recover (snapshot + log), open the log */
 void persist_stop(server_t *s);         /* flush and close the log */
 void persist_cron(server_t *s);         /* periodic: async sync, WAITAOF timeouts */
-void persist_before_sleep(server_t *s); /* pick up durable-LSN progress, release parked replies */
+void persist_before_sleep(server_t *s); /* submit the turn's records, release parked replies */
+void persist_after_event(server_t *s);  /* mid-turn: send replies the log just made durable */
 
 /* INFO sections owned by persistence: "persistence", "wal", "snapshot". Appends the section body
  * (without the "# Title" line) or nothing when the section is not persistence's. */

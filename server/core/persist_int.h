@@ -32,7 +32,6 @@ void replay_end(replay_ctx_t *rc);
 /* durable.c: the table of keys with uncommitted writes (sync mode only, DESIGN section 3). */
 void tags_init(server_t *s);     /* registers the exec hooks; call once in sync mode */
 void tags_logged(uint64_t lsn);  /* the sink got an LSN: keys changed since get it */
-void tags_release(uint64_t durable_lsn); /* drop entries whose writes are durable */
 size_t tags_count(void);
 void tags_free(void);
 

@@ -172,6 +172,13 @@ before_sleep(ev_loop_t *l, void *data)
         ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
 }
 
+static void
+after_event(ev_loop_t *l, void *data)
+{
+    (void)l;
+    persist_after_event(data);
+}
+
 int
 server_init(server_t *s)
 {
@@ -223,6 +230,7 @@ server_init(server_t *s)
     }
     ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
     ev_set_before_sleep(s->loop, before_sleep, s);
+    ev_set_after_event(s->loop, after_event, s);
     return 0;
 }
 

@@ -28,6 +28,8 @@ struct ev_loop {
     int max_wait_ms; /* -1: none; set by ev_set_max_wait_ms for the next wait only */
     ev_timer_cb before_sleep;
     void *before_sleep_data;
+    ev_timer_cb after_event; /* after every fd callback: cheap checks only */
+    void *after_event_data;
 };
 
 ev_loop_t *
@@ -118,6 +120,13 @@ ev_set_before_sleep(ev_loop_t *l, ev_timer_cb cb, void *data)
 }
 
 void
+ev_set_after_event(ev_loop_t *l, ev_timer_cb cb, void *data)
+{
+    l->after_event = cb;
+    l->after_event_data = data;
+}
+
+void
 ev_set_max_wait_ms(ev_loop_t *l, int ms)
 {
     l->max_wait_ms = ms < 0 ? 0 : ms;
@@ -168,6 +177,8 @@ ev_run(ev_loop_t *l)
             mask &= f->mask;
             if (mask && f->cb)
                 f->cb(l, fd, f->data, mask);
+            if (l->after_event)
+                l->after_event(l, l->after_event_data);
         }
         run_timer(l);
     }

@@ -22,6 +22,9 @@ int ev_add(ev_loop_t *l, int fd, int mask, ev_fd_cb cb, void *data);
 void ev_del(ev_loop_t *l, int fd, int mask);
 void ev_set_timer(ev_loop_t *l, uint64_t period_ms, ev_timer_cb cb, void *data);
 void ev_set_before_sleep(ev_loop_t *l, ev_timer_cb cb, void *data);
+/* cb runs after every fd callback of a loop turn, before the next one: for checks that must
+ * not wait for the end of a long turn (one atomic load when there is nothing to do). */
+void ev_set_after_event(ev_loop_t *l, ev_timer_cb cb, void *data);
 /* The next wait for events lasts at most ms (from a before-sleep hook; applies once). */
 void ev_set_max_wait_ms(ev_loop_t *l, int ms);
 void ev_run(ev_loop_t *l);

@@ -94,8 +94,10 @@ later_round_completes_first(tdirs_t *t, hold_t *h) {
     cr_assert(wait_durable(w, 10, 5000));
     atomic_store(&h->armed, 1);
     cr_assert_eq(wal_append(w, 0, "rec-10", 6), 11);
+    wal_submit(w);
     cr_assert(wait_flag(&h->held, 5000), "a round's fdatasync is held");
     cr_assert_eq(append_n(w, 10), 21);
+    wal_submit(w);
     cr_assert(wait_off(&h->done_off[0], end_of(12), 5000),
               "the other lane synced a later round while the first is held");
     cr_assert(atomic_load(&h->held));
@@ -151,6 +153,7 @@ Test(wal_pipeline, a_slow_copy_does_not_hold_the_quorum_and_catches_up_in_order)
     cr_assert_eq(wal_open(&cfg, 0, &w), 0);
     atomic_store(&h.armed, 1);
     cr_assert_eq(append_n(w, 10), 10);
+    wal_submit(w);
     cr_assert(wait_flag(&h.held, 5000));
     cr_assert(wait_durable(w, 10, 5000), "copies 1 and 2 make the quorum");
     unsigned done0 = atomic_load(&h.done[0]);

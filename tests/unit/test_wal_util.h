@@ -93,8 +93,10 @@ append_n(wal_t *w, int n) {
     return lsn;
 }
 
+/* Like the server before it sleeps, hand the staged records over, then wait. */
 static inline int
 wait_durable(wal_t *w, uint64_t lsn, int ms_max) {
+    wal_submit(w);
     for (int i = 0; i < ms_max; i++) {
         if (wal_durable_lsn(w) >= lsn)
             return 1;
