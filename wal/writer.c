@@ -4,10 +4,11 @@
  * fdatasync it, so that group commit is pipelined: the next batch is written and its
  * fdatasync started while the previous batch's fdatasync is still running.
  *
- * Buffers. Two buffers of at most buffer_bytes_max bytes: `active` is filled by wal_append()
- * under `mu`; the WAL thread swaps it with the empty `flush` buffer and writes `flush` without
- * the lock. So a batch is everything appended since the previous batch was taken (group
- * commit), and wal_append() waits on `space` while `active` is full (back-pressure).
+ * Buffers. wal_append() encodes records into the owner's staging chunk without a lock;
+ * wal_submit() moves the chunk onto the queue (under `mu`, no copy) and takes a free chunk.
+ * The WAL thread takes the whole queue, writes it, and gives the chunks back. So a batch is
+ * everything submitted since the previous batch was taken (group commit), and wal_submit()
+ * waits on `space` while buffer_bytes_max bytes are queued (back-pressure).
  *
  * Pipeline (sync mode), per healthy copy:
  *
@@ -84,7 +85,10 @@ typedef struct wal_buf {
     uint8_t *data;
     uint64_t len, cap;
     uint64_t first_lsn, last_lsn; /* records held: [first_lsn, last_lsn] when len > 0 */
+    struct wal_buf *next;         /* on the queue or the free list */
 } wal_buf_t;
+
+#define FREE_CHUNKS_MAX 8 /* chunks kept for reuse; more are freed */
 
 /* One fdatasync of a copy, from its dispatch by a lane to its completion. */
 typedef struct sync_unit {
@@ -130,9 +134,11 @@ struct wal {
     pthread_cond_t work;    /* WAL thread waits for appends / stop / sync requests */
     pthread_cond_t space;   /* wal_append waits for buffer space */
     pthread_cond_t drained; /* WAL thread waits for the lanes to catch up */
-    wal_buf_t stage;        /* owner thread only: records not yet handed over (wal_submit) */
-    wal_buf_t active;       /* guarded by mu */
-    wal_buf_t flush;        /* WAL thread only */
+    wal_buf_t *stage;       /* owner thread only: records not yet submitted; NULL = none */
+    wal_buf_t *qhead, *qtail; /* mu: submitted chunks, oldest first */
+    uint64_t queued;          /* mu: bytes on the queue */
+    wal_buf_t *free_chunks;   /* mu: empty chunks for wal_submit to take */
+    int nfree;                /* mu */
     int stop, lanes_stop, sync_requested, thread_idle; /* guarded by mu */
     _Atomic uint64_t last_lsn;                         /* written under mu by wal_append */
     _Atomic uint64_t durable_lsn;                      /* written under mu by lanes */
@@ -444,7 +450,7 @@ lane_free_locked(const wal_t *w) {
 
 static int
 batch_ready_locked(const wal_t *w) {
-    return w->active.len && (!w->cfg.sync_each_batch || lane_free_locked(w));
+    return w->qhead && (!w->cfg.sync_each_batch || lane_free_locked(w));
 }
 
 /* ---- lanes: the fdatasyncs ----------------------------------------------------------------- */
@@ -543,9 +549,9 @@ request_sync_locked(wal_t *w) {
             c->sync_to = c->written_lsn;
             if (w->lanes)
                 pthread_cond_signal(&c->lane_cv);
-            else if (lane_has_work(c))
-                lane_step_locked(c);
         }
+        if (!w->lanes && lane_has_work(c))
+            lane_step_locked(c); /* inline: the WAL thread is the lane */
     }
     w->sync_req_lsn = w->written_lsn;
     w->sync_requested = 0;
@@ -587,9 +593,7 @@ write_piece(wal_t *w, const uint8_t *p, uint64_t len, uint64_t last_lsn) {
         if (w->cfg.sync_each_batch) {
             c->sync_to = last_lsn;
             if (w->lanes)
-                pthread_cond_signal(&c->lane_cv);
-            else if (lane_has_work(c))
-                lane_step_locked(c); /* inline: no hand-off, the batch is durable on return */
+                pthread_cond_signal(&c->lane_cv); /* inline: write_round syncs the batch */
         }
     }
     pthread_mutex_unlock(&w->mu);
@@ -663,9 +667,42 @@ write_batch(wal_t *w, wal_buf_t *b) {
         rem -= take;
         lsn += nrec;
     }
+}
+
+/* Chunks the WAL thread wrote go back to the free list (a few) or are freed. Under mu. */
+static void
+chunks_recycle_locked(wal_t *w, wal_buf_t *list) {
+    while (list) {
+        wal_buf_t *next = list->next;
+        list->len = 0;
+        if (w->nfree < FREE_CHUNKS_MAX) {
+            list->next = w->free_chunks;
+            w->free_chunks = list;
+            w->nfree++;
+        } else {
+            free(list->data);
+            free(list);
+        }
+        list = next;
+    }
+}
+
+/* Write one batch (the queue taken at once) and, inline, sync it: one fdatasync per batch. */
+static void
+write_round(wal_t *w, wal_buf_t *list) {
+    uint64_t records = 0;
+    for (wal_buf_t *b = list; b; b = b->next) {
+        write_batch(w, b);
+        records += b->last_lsn - b->first_lsn + 1;
+    }
     pthread_mutex_lock(&w->mu);
+    if (!w->lanes && w->cfg.sync_each_batch)
+        for (int i = 0; i < w->ncopies; i++)
+            if (lane_has_work(&w->copy[i]))
+                lane_step_locked(&w->copy[i]); /* inline: durable when this returns */
     w->st_batches++;
-    w->st_records += b->last_lsn - b->first_lsn + 1;
+    w->st_records += records;
+    chunks_recycle_locked(w, list);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -707,28 +744,26 @@ wal_thread_main(void *arg) {
     for (;;) {
         wait_for_work(w);
         reap_failed_locked(w);
+        wal_buf_t *list = w->qhead;
+        w->qhead = w->qtail = NULL;
+        w->queued = 0;
+        pthread_cond_broadcast(&w->space);
         if (!atomic_load(&w->healthy)) {
-            w->active.len = 0; /* refused for good: nothing more reaches the disk */
+            chunks_recycle_locked(w, list); /* refused for good: nothing more reaches the disk */
             if (w->stop)
                 break;
             pthread_cond_wait(&w->work, &w->mu);
             continue;
         }
-        wal_buf_t tmp = w->flush;
-        w->flush = w->active;
-        w->active = tmp;
-        w->active.len = 0;
-        pthread_cond_broadcast(&w->space);
         pthread_mutex_unlock(&w->mu);
-        if (w->flush.len)
-            write_batch(w, &w->flush);
-        w->flush.len = 0;
+        if (list)
+            write_round(w, list);
         pthread_mutex_lock(&w->mu);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!w->cfg.sync_each_batch && sync_due(w, &now))
             request_sync_locked(w);
-        if (w->stop && !w->active.len) {
+        if (w->stop && !w->qhead) {
             drain_locked(w); /* wal_close: everything appended is synced */
             break;
         }
@@ -757,38 +792,32 @@ buf_reserve(wal_buf_t *b, uint64_t need, uint64_t max) {
     return 0;
 }
 
-/* Hand the staged records to the WAL thread: one lock round per call, not per record. The
- * staging buffer is swapped in when the shared one is empty (the WAL thread took it), which
- * is the common case under load; else its bytes are appended. Blocks while the shared buffer
- * is full (back-pressure: the disk is behind). */
+/* Hand the staged chunk to the WAL thread: one lock round and no copy, whatever the number of
+ * records. Blocks while buffer_bytes_max bytes are queued (back-pressure: the disk is behind). */
 void
 wal_submit(wal_t *w) {
-    wal_buf_t *st = &w->stage;
-    if (!st->len)
+    wal_buf_t *st = w->stage;
+    if (!st || !st->len)
         return;
     pthread_mutex_lock(&w->mu);
-    while (atomic_load(&w->healthy) && w->active.len + st->len > w->cfg.buffer_bytes_max)
+    while (atomic_load(&w->healthy) && w->queued && w->queued + st->len > w->cfg.buffer_bytes_max)
         pthread_cond_wait(&w->space, &w->mu);
     if (!atomic_load(&w->healthy)) {
         st->len = 0; /* refused for good, as wal_append said already or will say */
-    } else if (!w->active.len) {
-        wal_buf_t tmp = w->active;
-        w->active = *st;
-        *st = tmp;
-        st->len = 0;
-    } else if (buf_reserve(&w->active, st->len, w->cfg.buffer_bytes_max) == 0) {
-        memcpy(w->active.data + w->active.len, st->data, st->len);
-        w->active.last_lsn = st->last_lsn;
-        w->active.len += st->len;
-        st->len = 0;
-    } else { /* no memory for the shared buffer: these records can never be written */
-        st->len = 0;
         pthread_mutex_unlock(&w->mu);
-        for (int i = 0; i < w->ncopies; i++) {
-            wal_io_op_t op = {.copy = i, .kind = WAL_IO_WRITE};
-            copy_fail(w, i, &op, KERR_NOMEM);
-        }
         return;
+    }
+    st->next = NULL;
+    if (w->qtail)
+        w->qtail->next = st;
+    else
+        w->qhead = st;
+    w->qtail = st;
+    w->queued += st->len;
+    w->stage = w->free_chunks; /* NULL: wal_append allocates one */
+    if (w->stage) {
+        w->free_chunks = w->stage->next;
+        w->nfree--;
     }
     if (w->thread_idle && batch_ready_locked(w))
         pthread_cond_signal(&w->work);
@@ -802,9 +831,11 @@ wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
         return KERR_LIMIT;
     if (!atomic_load(&w->healthy))
         return KERR_QUORUM;
-    wal_buf_t *st = &w->stage;
-    if (st->len + sz > w->cfg.buffer_bytes_max)
-        wal_submit(w); /* keeps stage + active within the buffer limit */
+    if (w->stage && w->stage->len + sz > w->cfg.buffer_bytes_max)
+        wal_submit(w); /* a chunk never holds more than the buffer limit */
+    if (!w->stage && !(w->stage = calloc(1, sizeof *w->stage)))
+        return KERR_NOMEM;
+    wal_buf_t *st = w->stage;
     if (buf_reserve(st, sz, w->cfg.buffer_bytes_max) != 0)
         return KERR_NOMEM;
     uint64_t lsn = atomic_load_explicit(&w->last_lsn, memory_order_relaxed) + 1;
@@ -946,9 +977,13 @@ wal_free(wal_t *w) {
     }
     if (w->efd >= 0)
         close(w->efd);
-    free(w->stage.data);
-    free(w->active.data);
-    free(w->flush.data);
+    wal_buf_t *lists[] = {w->stage, w->qhead, w->free_chunks};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+        for (wal_buf_t *b = lists[k], *next; b; b = next) {
+            next = k == 0 ? NULL : b->next; /* the stage chunk is on no list */
+            free(b->data);
+            free(b);
+        }
     free(w->segs);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
