@@ -42,6 +42,8 @@ typedef struct wal_config {
     uint64_t buffer_bytes_max;   /* pending appended bytes before wal_append blocks; 0 = 64 MiB */
     wal_io_t *io;                /* fault injection in tests; NULL in production */
     int preallocate_off;         /* 1: do not fallocate() new segments (default: preallocate) */
+    int zero_off;                /* 1: do not zero-write preallocated segments ahead of the data
+                                    (default: a zeroer thread does, see wal/zero.c) */
     wal_log_cb log;              /* optional: progress and repair messages of wal_recover() */
     void *log_ctx;
 } wal_config_t;

@@ -55,6 +55,7 @@
  */
 #include "wal/wal_int.h"
 #include "wal/wal_io.h"
+#include "wal/zero.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,8 @@
 #define WRITE_BYTES_MAX   (1u << 30) /* one pwrite */
 #define BARRIER_BYTES_MAX (1u << 20) /* sync mode: most bytes between two AFTER_SYNC records */
 #define WAL_SUBMIT_BYTES  (16u << 10) /* wal_append hands staged records over past this */
+#define ZERO_CHUNK_BYTES  (256u << 10) /* zeroer unit: 1 MiB chunks stalled appends (zero.c) */
+#define ZERO_AHEAD_BYTES  (8u << 20)   /* zero-written room kept ahead of the data */
 static_assert(LANES_MAX >= 1, "at least one lane per copy");
 
 int wal_lanes_per_copy = 0; /* see wal_int.h */
@@ -127,6 +130,7 @@ struct wal {
                   fdatasync itself right after the write (one copy, sync mode) */
     wal_copy_t copy[WAL_COPIES_MAX];
     wal_io_t *io;
+    wal_zeroer_t *zeroer; /* NULL: segments are only fallocated */
     pthread_t thread;
     int efd; /* eventfd for the main thread */
 
@@ -222,6 +226,7 @@ copy_fail_locked(wal_t *w, int ci, const wal_io_op_t *op, int err) {
     if (!c->ok)
         return;
     c->ok = 0;
+    wal_zeroer_drop(w->zeroer, ci);
     snprintf(c->reason, sizeof c->reason,
              "%s of segment %020" PRIu64 " at offset %" PRIu64 " failed: %s", kind_name(op->kind),
              c->seg_first_lsn, op->off, kerr_str(err));
@@ -304,6 +309,7 @@ write_all(wal_t *w, int ci, int fd, const uint8_t *p, uint64_t len, uint64_t off
         int rc = hook_before(w, &op);
         if (rc == 0) {
             ssize_t n;
+            wal_zeroer_claim(w->zeroer, ci, op.off, op.len);
             do
                 n = pwrite(fd, p + done, op.len, (off_t)op.off);
             while (n < 0 && errno == EINTR);
@@ -352,14 +358,18 @@ seg_create(wal_t *w, int ci, uint64_t first_lsn, int sync_file) {
     rc = hook_after(w, &op, rc);
     if (rc < 0)
         goto fail;
-    /* Preallocation makes each later fdatasync cheaper (no size change to journal); recovery
-     * treats the zeros after the data as the end of the log. Errors only lose the speed-up. */
-    if (!w->cfg.preallocate_off)
-        (void)fallocate(fd, 0, 0, (off_t)w->cfg.segment_size_bytes);
+    /* Preallocation makes each later fdatasync cheaper (no size change to journal), zeroing
+     * ahead (zero.c) cheaper still; recovery treats the zeros after the data as the end of the
+     * log. Errors only lose the speed-up. */
+    int preallocated = !w->cfg.preallocate_off &&
+                       fallocate(fd, 0, 0, (off_t)w->cfg.segment_size_bytes) == 0;
     if (write_all(w, ci, fd, (const uint8_t *)&w->hdr, WAL_SEG_HDR_SIZE, 0) < 0) {
         close(fd);
         return -1;
     }
+    if (preallocated) /* zero-written blocks make each later fdatasync cheaper still */
+        wal_zeroer_segment(w->zeroer, ci, c->dirfd, name, w->cfg.segment_size_bytes,
+                           WAL_SEG_HDR_SIZE);
     op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = WAL_SEG_HDR_SIZE};
     if (sync_file && (rc = sync_fd(w, &op, fd)) < 0)
         goto fail;
@@ -968,6 +978,7 @@ wal_config_norm(const wal_config_t *cfg, wal_config_t *out) {
 
 static void
 wal_free(wal_t *w) {
+    wal_zeroer_stop(w->zeroer); /* first: it may still be writing zeros into a segment */
     for (int i = 0; i < w->ncopies; i++) {
         if (w->copy[i].fd >= 0)
             close(w->copy[i].fd);
@@ -1118,6 +1129,9 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     copies_open(w, last_lsn);
     if ((rc = seed_segments(w, last_lsn)) != 0)
         goto fail;
+    if (!w->cfg.preallocate_off && !w->cfg.zero_off &&
+        wal_zeroer_start(&w->zeroer, ZERO_CHUNK_BYTES, ZERO_AHEAD_BYTES) != 0)
+        w->zeroer = NULL; /* only a speed-up */
     /* The first segment is created and made durable (header + directory) before any append. */
     seg_start(w, last_lsn + 1, 1);
     if (!atomic_load(&w->healthy)) {
