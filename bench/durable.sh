@@ -8,7 +8,10 @@
 # each time) so that a noisy neighbour hurts all configs alike; the table shows medians of
 # throughput and of p50/p99 latency, and the ratios the targets are about (sync >= 0.8 x off,
 # sync >= 1.5 x redis-always at 50 clients). The floor is the file system's own latency of a
-# 4 KiB write + fdatasync, measured here on the same directory.
+# 4 KiB write + fdatasync, measured here on the same directory, into a fallocated file and into
+# a zero-written one (what keel's log writes into: wal/zero.c).
+# Background snapshots are off on both sides (keel --snapshot-wal-bytes 0, redis
+# --auto-aof-rewrite-percentage 0): this measures the log; bench/snapshot.sh measures snapshots.
 #
 # Usage: bench/durable.sh [BUILD_DIR]   (default ./build)
 #   env: ROUNDS (3), N1 requests at pipeline 1 (100000), N16 at pipeline 16 (500000),
@@ -31,12 +34,16 @@ trap bench_cleanup EXIT INT TERM
 results=$(bench_tmpdir "$BENCH_DIR")/results.csv
 : >"$results"
 
-fsync_floor() { # prints "p50_us p99_us" of 4 KiB pwrite + fdatasync on a preallocated file
-    python3 - "$1" <<'EOF'
+fsync_floor() { # $1 dir, $2 fallocate|zeroed; prints "p50_us p99_us" of 4 KiB pwrite + fdatasync
+    python3 - "$1" "$2" <<'EOF'
 import os, sys, time
 path = os.path.join(sys.argv[1], "fsync-floor.bin")
 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-os.posix_fallocate(fd, 0, 8 << 20)
+if sys.argv[2] == "zeroed":
+    for i in range(8):
+        os.pwrite(fd, bytes(1 << 20), i << 20)
+else:
+    os.posix_fallocate(fd, 0, 8 << 20)
 os.fsync(fd)
 buf = b"k" * 4096
 lat = []
@@ -56,10 +63,11 @@ start_config() { # $1 config name; sets PORT and PID
     PORT=$(bench_free_port)
     d=$(bench_tmpdir "$BENCH_DIR")
     case $1 in
-    keel-sync) bench_start "$PORT" "$keel" --bind 127.0.0.1 --port "$PORT" --dir "$d" --durability sync ;;
+    keel-sync) bench_start "$PORT" "$keel" --bind 127.0.0.1 --port "$PORT" --dir "$d" --durability sync \
+        --snapshot-wal-bytes 0 ;;
     keel-off) bench_start "$PORT" "$keel" --bind 127.0.0.1 --port "$PORT" --dir "$d" --durability off ;;
     redis-always) bench_start "$PORT" redis-server --bind 127.0.0.1 --port "$PORT" --dir "$d" \
-        --save '' --appendonly yes --appendfsync always ;;
+        --save '' --appendonly yes --appendfsync always --auto-aof-rewrite-percentage 0 ;;
     esac
     PID=$BENCH_LAST_PID
 }
@@ -75,7 +83,8 @@ run_one() { # $1 config, $2 pipeline, $3 requests; appends "config,P,rps,p50,p99
 }
 
 echo "fsync floor on $BENCH_DIR..." >&2
-floor=$(fsync_floor "$(dirname "$results")")
+floor=$(fsync_floor "$(dirname "$results")" fallocate)
+zfloor=$(fsync_floor "$(dirname "$results")" zeroed)
 configs="keel-sync keel-off redis-always"
 for r in $(seq 1 "$ROUNDS"); do
     echo "round $r/$ROUNDS" >&2
@@ -89,7 +98,7 @@ med() { # $1 config, $2 pipeline, $3 field (3 rps, 4 p50, 5 p99)
 
 echo
 echo "SET 512 B values, $CLIENTS clients, medians of $ROUNDS interleaved runs ($(nproc) cores, shared machine)"
-echo "disk floor (4 KiB write + fdatasync on $BENCH_DIR): p50 $(echo "$floor" | cut -d' ' -f1) us, p99 $(echo "$floor" | cut -d' ' -f2) us"
+echo "disk floor (4 KiB write + fdatasync on $BENCH_DIR): fallocated file p50 $(echo "$floor" | cut -d' ' -f1) us, p99 $(echo "$floor" | cut -d' ' -f2) us; zero-written file p50 $(echo "$zfloor" | cut -d' ' -f1) us, p99 $(echo "$zfloor" | cut -d' ' -f2) us"
 printf "%-14s %9s %12s %10s %10s\n" config pipeline "ops/s" "p50 ms" "p99 ms"
 for p in 1 16; do
     for c in $configs; do
@@ -101,7 +110,9 @@ for p in 1 16; do
     s=$(med keel-sync "$p" 3)
     o=$(med keel-off "$p" 3)
     a=$(med redis-always "$p" 3)
-    awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" 'BEGIN {
-        printf "pipeline %2s: sync/off %.2f (target >= 0.80)   sync/redis-always %.2f (target >= 1.50)\n",
-            p, s / o, s / a }'
+    sp=$(med keel-sync "$p" 4)
+    op=$(med keel-off "$p" 4)
+    awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" -v sp="$sp" -v op="$op" -v f="$(echo "$zfloor" | cut -d' ' -f1)" 'BEGIN {
+        printf "pipeline %2s: sync/off %.2f (target >= 0.80)   sync/redis-always %.2f (target >= 1.50)   p50 sync-off %.2f ms = %.1f fsyncs (target <= ~2)\n",
+            p, s / o, s / a, sp - op, (sp - op) * 1000 / f }'
 done

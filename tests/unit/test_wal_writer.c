@@ -269,3 +269,47 @@ Test(wal_writer, async_mode_syncs_a_segment_before_cutting_the_next)
     cr_assert(c.in_order && c.n == 200);
     tdirs_remove(&t);
 }
+
+/* One copy in sync mode: the WAL thread writes a round and runs its fdatasync itself (no lane
+ * hand-off), so every round is one fdatasync and starts with a record flagged
+ * WAL_REC_AFTER_SYNC (everything before it was synced when it was written: invariant I4). */
+Test(wal_writer, one_copy_syncs_each_round_inline_and_flags_its_first_record) {
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    wal_t *w;
+    cr_assert_eq(wal_open(&cfg, 0, &w), 0);
+    for (int round = 1; round <= 5; round++) {
+        cr_assert_eq(append_n(w, 10), 10 * round);
+        cr_assert(wait_durable(w, 10 * (uint64_t)round, 5000));
+    }
+    wal_stats_t st;
+    wal_get_stats(w, &st);
+    wal_close(w);
+    cr_assert_eq(st.batches, 5, "each wal_submit of a waiting owner is one round");
+    cr_assert_eq(st.fsyncs, st.batches, "one fdatasync per round");
+    char path[256];
+    snprintf(path, sizeof path, "%s/wal-00000000000000000001.log", t.dir[0]);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    uint64_t off = WAL_SEG_HDR_SIZE, recs = 0, flagged = 0;
+    while (off + WAL_REC_HDR_SIZE <= n) {
+        wal_rec_hdr_t h;
+        memcpy(&h, buf + off, sizeof h);
+        if (h.lsn == 0)
+            break; /* zeros: the end of the data */
+        recs++;
+        if (h.flags & WAL_REC_AFTER_SYNC) {
+            cr_assert_eq((recs - 1) % 10, 0, "record %llu is not a round's first",
+                         (unsigned long long)h.lsn);
+            flagged++;
+        }
+        off += wal_rec_size(h.len);
+    }
+    cr_assert_eq(recs, 50);
+    cr_assert_eq(flagged, 5, "every round's first record, and only those");
+    tdirs_remove(&t);
+}
