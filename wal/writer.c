@@ -1,32 +1,44 @@
 /*
- * writer.c - the log writer: the in-memory log buffer filled by wal_append() on the main thread,
- * the WAL thread that writes it to every copy, and per copy LANES_MAX lane threads that
- * fdatasync it, so that group commit is pipelined: the next batch is written and its
- * fdatasync started while the previous batch's fdatasync is still running.
+ * writer.c - the log writer: records staged by wal_append() on the owner (main) thread, the WAL
+ * thread that writes them to every copy, and the fdatasyncs that make them durable.
  *
  * Buffers. wal_append() encodes records into the owner's staging chunk without a lock;
  * wal_submit() moves the chunk onto the queue (under `mu`, no copy) and takes a free chunk.
  * The WAL thread takes the whole queue, writes it, and gives the chunks back. So a batch is
  * everything submitted since the previous batch was taken (group commit), and wal_submit()
- * waits on `space` while buffer_bytes_max bytes are queued (back-pressure).
+ * waits on `space` while buffer_bytes_max bytes are queued (back-pressure). The server submits
+ * once per event-loop turn (and wal_append every WAL_SUBMIT_BYTES): a batch is what a turn
+ * produced, so a burst of clients read in one turn shares one fdatasync instead of the first
+ * client's record taking an fdatasync of its own while the rest wait for the next.
  *
- * Pipeline (sync mode), per healthy copy:
+ * Inline mode (one copy, sync mode: the default). The WAL thread takes the queue, pwrites it,
+ * runs the fdatasync itself, publishes the durable LSN and writes the eventfd; appends that
+ * arrive meanwhile form the next batch. One wake-up per batch at most (main -> WAL thread,
+ * only when it sleeps) plus the eventfd back, and no thread sitting between the two. On 2
+ * cores shared with the clients that measured better than handing the fdatasync to a lane
+ * (docs/durability.md): the CPU, not the disk, is what runs out.
  *
- *   main:  wal_append ----------> active buffer
- *   WAL:   swap, pwrite(batch) --> c->written_lsn = c->sync_to = batch's last LSN, wake a lane
+ * Lanes (several copies, or async mode). Per healthy copy:
+ *
+ *   WAL:   take queue, pwrite(batch) --> c->written_lsn = c->sync_to = last LSN, wake a lane
  *   lane:  unit {target = sync_to} -> fdatasync(fd) -> unit done
  *          -> c->durable_lsn = target of the oldest units that are all done, in dispatch order
  *          -> wal durable LSN = the quorum-th highest c->durable_lsn of the healthy copies
  *          -> eventfd (the main thread releases parked replies)
  *
- * The WAL thread never waits for a fdatasync (except at a segment cut and a barrier, below):
- * a pwrite lands in the page cache and the buffer is free again when it returns. A unit is an
+ * so copies sync in parallel and a slow copy does not hold the quorum back. The WAL thread
+ * does not wait for a fdatasync (except at a segment cut and a barrier, below). A unit is an
  * fdatasync that started after every pwrite through its target had returned, so it covers them
  * all. Up to LANES_MAX units per copy are in flight (one per lane); when both lanes are busy
  * the batches written meanwhile are covered by the next unit a lane starts (it takes the newest
- * sync_to). Syscalls instead of io_uring: io_uring always runs fdatasync in an io-wq worker
- * thread, so it bought no asynchrony over a lane thread but cost one more wake-up per batch
- * (the completion back to the WAL thread); measured in docs/durability.md.
+ * sync_to). Inline mode runs the same unit code (lane_step_locked) on the WAL thread.
+ * Syscalls instead of io_uring: io_uring always runs fdatasync in an io-wq worker thread, so
+ * it bought no asynchrony over a thread of our own but cost one more wake-up per batch;
+ * measured in docs/durability.md.
+ *
+ * Zeroing. Segments are fallocated, and the zeroer (zero.c) zero-writes them ahead of the data,
+ * so fdatasync finds written extents and commits no extent conversion (~100 instead of ~170
+ * us here). write_all() claims each range from the zeroer before writing it (Z1 in zero.c).
  *
  * Invariants (numbered as in docs/formats/wal.md):
  *   I5  A copy's durable LSN only advances to the target of a unit when that unit and every
