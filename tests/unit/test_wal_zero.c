@@ -791,3 +791,38 @@ Test(zero_bench, fdatasync_latency_of_8k_appends_zeroed_vs_fallocated, .timeout 
             bench_one((enum bench_mode)m);
     fflush(stdout);
 }
+
+/* A writer faster than ZERO_RATE_MAX_BYTES_S (100 MB/s) pauses zeroing (the zero writes would
+ * compete with it for the disk); once it slows down, zeroing resumes from its data end. */
+Test(zero, a_fast_writer_pauses_zeroing_and_a_slow_one_resumes_it, .timeout = 60) {
+    tdir_t t;
+    tdir_make(&t, "/tmp");
+    int fd = seg_make(&t, "seg", 64 * MIB);
+    wal_zeroer_t *z;
+    cr_assert_eq(wal_zeroer_start(&z, 256 * KIB, 8 * MIB), 0);
+    wal_zeroer_segment(z, 0, t.fd, "seg", 64 * MIB, 64);
+    wait_done(z, 28); /* [256 KiB, 8 MiB + 64) is zeroed */
+    uint64_t end = 64;
+    for (int i = 0; i < 100; i++) { /* 256 KiB per ms: ~250 MB/s for 100 ms */
+        wal_zeroer_claim(z, 0, end, 256 * KIB);
+        end += 256 * KIB;
+        usleep(1000);
+    }
+    usleep(100000);
+    uint64_t paused = stats(z).chunks;
+    usleep(200000);
+    cr_assert_eq(stats(z).chunks, paused, "no zeroing while the writer is fast");
+    uint64_t ahead = (end + MIB - 1) & ~(MIB - 1);
+    assert_unwritten(fd, ahead, 1 * MIB); /* chunks were due there, and left alone */
+    for (int i = 0; i < 3; i++) { /* 4 KiB per 25 ms: well under the limit */
+        wal_zeroer_claim(z, 0, end, 4 * KIB);
+        end += 4 * KIB;
+        usleep(25000);
+    }
+    wait_done(z, paused + 4);
+    cr_assert_gt(stats(z).chunks, paused, "zeroing resumed");
+    wal_zeroer_stop(z);
+    assert_written(fd, ahead, 1 * MIB);
+    close(fd);
+    tdir_remove(&t);
+}
