@@ -40,37 +40,56 @@ prop_begin(void)
     }
 }
 
+/* Room for n more bytes (the buffer only grows; prop_end gives a huge one back). */
 static void
-put(const void *p, size_t n)
+reserve(size_t n)
 {
-    if (P.len + n > P.cap) {
-        size_t cap = P.cap ? P.cap : 4096;
-        while (cap < P.len + n)
-            cap *= 2;
-        P.buf = krealloc(P.buf, cap);
-        P.cap = cap;
+    if (P.len + n <= P.cap)
+        return;
+    size_t cap = P.cap ? P.cap : 4096;
+    while (cap < P.len + n)
+        cap *= 2;
+    P.buf = krealloc(P.buf, cap);
+    P.cap = cap;
+}
+
+/* "<t><n>\r\n" at d; returns the end. Effects are built for every logged write, so the
+ * common small lengths take no division loop (util_ull2str did, ~60 instructions each). */
+static char *
+fmt_hdr(char *d, char t, size_t n)
+{
+    *d++ = t;
+    if (n < 10) {
+        *d++ = (char)('0' + n);
+    } else if (n < 100) {
+        *d++ = (char)('0' + n / 10);
+        *d++ = (char)('0' + n % 10);
+    } else {
+        d += util_ull2str(d, UTIL_LL_STR_MAX, n);
     }
-    memcpy(P.buf + P.len, p, n);
-    P.len += n;
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
 }
 
 static void
 put_hdr(char t, size_t n)
 {
-    char b[32];
-    b[0] = t;
-    int k = util_ull2str(b + 1, sizeof b - 3, n) + 1;
-    b[k++] = '\r';
-    b[k++] = '\n';
-    put(b, (size_t)k);
+    reserve(UTIL_LL_STR_MAX + 3);
+    P.len = (size_t)(fmt_hdr(P.buf + P.len, t, n) - P.buf);
 }
 
+/* One bulk string: header, bytes, CRLF, with one capacity check. */
 static void
 put_bulk(const char *p, size_t n)
 {
-    put_hdr('$', n);
-    put(p, n);
-    put("\r\n", 2);
+    reserve(n + UTIL_LL_STR_MAX + 5);
+    char *d = fmt_hdr(P.buf + P.len, '$', n);
+    memcpy(d, p, n);
+    d += n;
+    *d++ = '\r';
+    *d++ = '\n';
+    P.len = (size_t)(d - P.buf);
 }
 
 static void
