@@ -99,17 +99,31 @@ wal_seg_hdr_check(const void *buf, size_t len, const char **why) {
 }
 
 void
-wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
-               size_t len) {
+wal_rec_encode_unsealed(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+                        size_t len) {
     wal_rec_hdr_t h = {.len = (uint32_t)len, .lsn = lsn, .ts_ms = ts_ms, .db = db, .flags = 0};
     uint8_t *p = dst;
     uint64_t total = wal_rec_size(len);
-    memcpy(p + 8, (const uint8_t *)&h + 8, WAL_REC_HDR_SIZE - 8);
+    memcpy(p, &h, WAL_REC_HDR_SIZE); /* crc 0 until wal_rec_seal */
     if (len)
         memcpy(p + WAL_REC_HDR_SIZE, payload, len);
     memset(p + WAL_REC_HDR_SIZE + len, 0, total - WAL_REC_HDR_SIZE - len);
-    h.crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + len);
-    memcpy(p, &h, 8);
+}
+
+void
+wal_rec_seal(void *rec) {
+    uint8_t *p = rec;
+    uint32_t len, crc;
+    memcpy(&len, p, 4);
+    crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + len);
+    memcpy(p + 4, &crc, 4);
+}
+
+void
+wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+               size_t len) {
+    wal_rec_encode_unsealed(dst, lsn, ts_ms, db, payload, len);
+    wal_rec_seal(dst);
 }
 
 void

@@ -81,6 +81,9 @@ void wal_close(wal_t *w); /* flushes and syncs what was appended, stops the thre
  * for anything (the server: before every event-loop sleep), so that a batch is what one loop
  * turn produced: group commit without a timer. */
 int64_t wal_append(wal_t *w, uint32_t db, const void *payload, size_t len);
+/* The same with the record's wall-clock timestamp given (the server passes the command's time,
+ * which its effects were computed with; wal_append reads the clock). */
+int64_t wal_append_at(wal_t *w, uint32_t db, int64_t ts_ms, const void *payload, size_t len);
 /* Hand the staged records to the WAL thread (one lock round) and wake it when it sleeps.
  * Blocks while buffer_bytes_max bytes are pending (back-pressure). Cheap when nothing is
  * staged. wal_sync_now() and wal_close() submit first. */

@@ -61,6 +61,11 @@ int wal_seg_hdr_check(const void *buf, size_t len, const char **why);
 /* Encode a record (header, payload, padding) into dst, which has wal_rec_size(len) bytes. */
 void wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
                     size_t len);
+/* The same in two steps: everything but the CRC (the owner thread, per record), then the CRC
+ * over header and payload (the WAL thread, before the record is written: invariant I2). */
+void wal_rec_encode_unsealed(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db,
+                             const void *payload, size_t len);
+void wal_rec_seal(void *rec);
 /* Set flag bits on an encoded record and recompute its CRC. */
 void wal_rec_set_flags(void *rec, uint32_t flags);
 /* Check the record at p with avail bytes after it: 0 ok, KERR_TORN when the header is all

@@ -710,10 +710,23 @@ chunks_recycle_locked(wal_t *w, wal_buf_t *list) {
 }
 
 /* Write one batch (the queue taken at once) and, inline, sync it: one fdatasync per batch. */
+/* Checksum every record of a chunk (I2): done here, not in wal_append, to keep ~0.1 us per
+ * 512-byte record off the owner thread, which is the server's bottleneck under load. */
+static void
+seal_chunk(wal_buf_t *b) {
+    for (uint64_t off = 0; off < b->len;) {
+        wal_rec_seal(b->data + off);
+        uint32_t len;
+        memcpy(&len, b->data + off, 4);
+        off += wal_rec_size(len);
+    }
+}
+
 static void
 write_round(wal_t *w, wal_buf_t *list) {
     uint64_t records = 0;
     for (wal_buf_t *b = list; b; b = b->next) {
+        seal_chunk(b);
         write_batch(w, b);
         records += b->last_lsn - b->first_lsn + 1;
     }
@@ -848,6 +861,11 @@ wal_submit(wal_t *w) {
 
 int64_t
 wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
+    return wal_append_at(w, db, wal_now_ms(), payload, len);
+}
+
+int64_t
+wal_append_at(wal_t *w, uint32_t db, int64_t ts_ms, const void *payload, size_t len) {
     uint64_t sz = wal_rec_size(len);
     if (len > WAL_PAYLOAD_MAX || sz > w->cfg.buffer_bytes_max)
         return KERR_LIMIT;
@@ -861,7 +879,7 @@ wal_append(wal_t *w, uint32_t db, const void *payload, size_t len) {
     if (buf_reserve(st, sz, w->cfg.buffer_bytes_max) != 0)
         return KERR_NOMEM;
     uint64_t lsn = atomic_load_explicit(&w->last_lsn, memory_order_relaxed) + 1;
-    wal_rec_encode(st->data + st->len, lsn, wal_now_ms(), db, payload, len);
+    wal_rec_encode_unsealed(st->data + st->len, lsn, ts_ms, db, payload, len);
     if (!st->len)
         st->first_lsn = lsn;
     st->last_lsn = lsn;

@@ -208,7 +208,7 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
     server_t *s = ctx;
     if (P.failed)
         return KERR_FAILED;
-    int64_t lsn = wal_append(s->wal, db, payload, len);
+    int64_t lsn = wal_append_at(s->wal, db, db_now_ms(), payload, len);
     if (lsn < 0) {
         /* The keyspace already holds the change: a log without it would rebuild a different
          * dataset, so any refusal (quorum lost, record over the buffer) fails the log. */
