@@ -116,8 +116,9 @@ int wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, 
 void wal_dir_scan_free(wal_dir_scan_t *sc);
 
 /* writer.c: lane threads per copy, each with one fdatasync in flight (1 or 2), read by
- * wal_open. 1 in production: a second concurrent fdatasync measured slower on this machine
- * (docs/durability.md); tests set 2 to exercise out-of-order completions. */
+ * wal_open. 0 (production) = automatic: one copy in sync mode runs its fdatasync on the WAL
+ * thread itself (inline, measured faster on this machine: docs/durability.md), otherwise one
+ * lane per copy. Tests set 1 or 2 to exercise lanes and out-of-order completions. */
 extern int wal_lanes_per_copy;
 
 /* writer.c: validate cfg and fill defaults into out (dirs still point into cfg). */

@@ -2,7 +2,8 @@
  * wal_io.h - fault hooks around the WAL thread's real I/O, and a ready-made fault plan.
  *
  * The writer always does its real I/O (pwrite and open/fallocate on the WAL thread, fdatasync
- * on the copy's lane threads, see wal/writer.c); a wal_io_t does not replace that path, it is
+ * on the WAL thread for one copy in sync mode or on the copies' lane threads, see
+ * wal/writer.c); a wal_io_t does not replace that path, it is
  * consulted around it, so the tests exercise the real code:
  *   - before_cb runs before an operation is submitted. It may lower op->len (the kernel then
  *     really writes fewer bytes: a short write the writer must continue) or return a negative
@@ -11,8 +12,9 @@
  *   - after_cb runs when a completion arrives and returns the result the writer acts on (it
  *     may replace a success with -EIO, e.g. for a failed fdatasync).
  * Writes, opens and directory fsyncs are hooked on the WAL thread (or in wal_open for the first
- * segment); fdatasyncs on the lane threads, which may run concurrently for one copy when
- * wal_lanes_per_copy > 1 (hooks must then be thread-safe). Either may be NULL.
+ * segment); fdatasyncs on the WAL thread (inline) or the lane threads, which may run
+ * concurrently for one copy when wal_lanes_per_copy > 1 (hooks must then be thread-safe).
+ * Either may be NULL.
  */
 #ifndef KEEL_WAL_IO_H
 #define KEEL_WAL_IO_H

@@ -517,22 +517,20 @@ lane_finish_locked(wal_t *w, wal_copy_t *c, int slot, const wal_io_op_t *op, int
 static void
 lane_step_locked(wal_copy_t *c) {
     wal_t *w = c->w;
-    {
-        int slot = (c->uhead + c->nunits) % LANES_MAX;
-        c->nunits++;
-        c->unit[slot] = (sync_unit_t){.target = c->sync_to};
-        c->dispatched = c->sync_to;
-        c->busy++;
-        int fd = c->fd;
-        wal_io_op_t op = {.copy = c->index, .kind = WAL_IO_FSYNC, .off = c->written_off};
-        pthread_mutex_unlock(&w->mu);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int rc = sync_fd(w, &op, fd);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        pthread_mutex_lock(&w->mu);
-        lane_finish_locked(w, c, slot, &op, rc, elapsed_us(&t0, &t1));
-    }
+    int slot = (c->uhead + c->nunits) % LANES_MAX;
+    c->nunits++;
+    c->unit[slot] = (sync_unit_t){.target = c->sync_to};
+    c->dispatched = c->sync_to;
+    c->busy++;
+    int fd = c->fd;
+    wal_io_op_t op = {.copy = c->index, .kind = WAL_IO_FSYNC, .off = c->written_off};
+    pthread_mutex_unlock(&w->mu);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = sync_fd(w, &op, fd);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_mutex_lock(&w->mu);
+    lane_finish_locked(w, c, slot, &op, rc, elapsed_us(&t0, &t1));
 }
 
 static void *
@@ -709,7 +707,6 @@ chunks_recycle_locked(wal_t *w, wal_buf_t *list) {
     }
 }
 
-/* Write one batch (the queue taken at once) and, inline, sync it: one fdatasync per batch. */
 /* Checksum every record of a chunk (I2): done here, not in wal_append, to keep ~0.1 us per
  * 512-byte record off the owner thread, which is the server's bottleneck under load. */
 static void
@@ -722,6 +719,7 @@ seal_chunk(wal_buf_t *b) {
     }
 }
 
+/* Write one batch (the queue taken at once) and, inline, sync it: one fdatasync per batch. */
 static void
 write_round(wal_t *w, wal_buf_t *list) {
     uint64_t records = 0;
