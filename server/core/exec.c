@@ -96,8 +96,14 @@ exec_call(client_t *c, cmd_def_t *cmd)
     if (c->olen > 0 && out_start >= c->obase && out_start < c->obase + c->olen &&
         c->obuf[out_start - c->obase] == '-')
         cmd->stats.failed++;
-    if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects())
-        prop_add_call(c->db_id, c->argc, c->argv);
+    if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects()) {
+        const char *raw;
+        size_t rawlen;
+        if (prop_has_sink() && net_raw_command(c, &raw, &rawlen))
+            prop_add_call_raw(c->db_id, raw, rawlen); /* the bytes as they came: no re-encoding */
+        else
+            prop_add_call(c->db_id, c->argc, c->argv);
+    }
 }
 
 static void

@@ -121,6 +121,17 @@ prop_add_call(int db, int argc, const karg_t *argv)
 }
 
 void
+prop_add_call_raw(int db, const char *resp, size_t len)
+{
+    if (!P.sink || P.depth == 0)
+        return;
+    select_db(db);
+    reserve(len);
+    memcpy(P.buf + P.len, resp, len);
+    P.len += len;
+}
+
+void
 prop_add(int db, int argc, const karg_t *argv)
 {
     P.cmd_added = 1;

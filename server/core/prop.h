@@ -34,6 +34,9 @@ int64_t prop_end(void);
 /* The running command's own call becomes an effect (done by exec when dirty moved and the
  * command did not call prop_replace/prop_add for itself). */
 void prop_add_call(int db, int argc, const karg_t *argv);
+/* The same for a call whose RESP multibulk form is already at hand (the client's own bytes,
+ * see net_raw_command): copied as they are, no re-encoding. */
+void prop_add_call_raw(int db, const char *resp, size_t len);
 /* The running command logs these effects instead of its own call. */
 void prop_add(int db, int argc, const karg_t *argv);
 /* Convenience: effect from C strings/byte slices: prop_addv(db, 3, "PEXPIREAT", 9, key, klen, ...) */

@@ -440,6 +440,21 @@ net_listen(server_t *s)
     return ev_add(s->loop, fd, EV_READ, accept_cb, s);
 }
 
+bool
+net_raw_command(const client_t *c, const char **resp, size_t *len)
+{
+    size_t start = c->parser.start, end = c->parser.pos;
+    if (!c->qbuf || end <= start || end > c->qlen || c->qbuf[start] != '*' || c->argc < 1)
+        return false;
+    const char *lo = c->qbuf + start, *hi = c->qbuf + end;
+    for (int i = 0; i < c->argc; i++) /* every argument still points into those bytes */
+        if (c->argv[i].p < lo || c->argv[i].p + c->argv[i].n > hi)
+            return false;
+    *resp = lo;
+    *len = end - start;
+    return true;
+}
+
 void
 net_release_parked(server_t *s)
 {

@@ -27,6 +27,10 @@ void server_client_has_output(client_t *c);
 void net_check_output_limit(client_t *c);
 /* Continue parsing input a client left unprocessed (unblocked, parked replies drained). */
 void net_resume_client(client_t *c);
+/* The RESP bytes the running command arrived as, when its arguments are still exactly those
+ * bytes (a multibulk command in the query buffer, not an inline or a queued one): lets the log
+ * copy a verbatim write as it came instead of encoding it again. */
+bool net_raw_command(const client_t *c, const char **resp, size_t *len);
 /* Format one CLIENT LIST line (no trailing newline) into buf. */
 int net_client_info(client_t *c, char *buf, size_t len);
 

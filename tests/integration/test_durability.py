@@ -420,6 +420,27 @@ def test_a_write_of_more_keys_than_the_filter_tracks_parks_every_read(servers, t
     reader.close()
 
 
+def test_verbatim_writes_are_logged_as_sent_or_encoded_again(servers, tmpdir_keel):
+    """A write logged as its own call is copied from the bytes it arrived as when they are a
+    multibulk in the query buffer (net_raw_command), and encoded again when they are not
+    (inline commands, commands queued in MULTI): every form replays to the same data."""
+    s = start(servers, tmpdir_keel)
+    c = s.raw()
+    c.send(b"SET inline-key inline-value\r\n")
+    assert c.read() == "OK"
+    c.send(b"*3\r\n$3\r\nsEt\r\n$6\r\nmb-key\r\n$8\r\nmb-value\r\n")
+    assert c.read() == "OK"
+    c.send(b"*1\r\n$5\r\nMULTI\r\n*4\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$1\r\na\r\n$1\r\nb\r\n"
+           b"*1\r\n$4\r\nEXEC\r\n")
+    assert [c.read() for _ in range(3)] == ["OK", "QUEUED", [2]]
+    c.close()
+    s = restart(servers, s)
+    r = s.client()
+    assert r.get("inline-key") == b"inline-value"
+    assert r.get("mb-key") == b"mb-value"
+    assert r.lrange("l", 0, -1) == [b"a", b"b"]
+
+
 def test_flushall_is_a_barrier_for_every_read(servers, tmpdir_keel):
     s = start(servers, tmpdir_keel, env={"KEEL_DEBUG_WAL_FSYNC_DELAY_MS": "600"})
     r = s.client()
