@@ -227,11 +227,13 @@ rate_check_locked(zcopy_t *c) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    if (c->end < c->win_end || now - c->win_ns < ZERO_RATE_WINDOW_NS) {
-        if (c->end < c->win_end) /* a new segment: start a new window */
-            c->win_end = c->end, c->win_ns = now;
+    if (c->end < c->win_end) { /* a new segment: start a new window */
+        c->win_end = c->end;
+        c->win_ns = now;
         return;
     }
+    if (now - c->win_ns < ZERO_RATE_WINDOW_NS)
+        return;
     c->hot = (c->end - c->win_end) * 1000000000ull > ZERO_RATE_MAX_BYTES_S * (now - c->win_ns);
     c->win_ns = now;
     c->win_end = c->end;
