@@ -133,8 +133,7 @@ wal_rec_set_flags(void *rec, uint32_t flags) {
     memcpy(&h, p, sizeof h);
     h.flags |= flags;
     memcpy(p + 28, &h.flags, 4);
-    h.crc = crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + h.len);
-    memcpy(p + 4, &h.crc, 4);
+    wal_rec_seal(p);
 }
 
 static int
