@@ -10,6 +10,11 @@
 # sync >= 1.5 x redis-always at 50 clients). The floor is the file system's own latency of a
 # 4 KiB write + fdatasync, measured here on the same directory, into a fallocated file and into
 # a zero-written one (what keel's log writes into: wal/zero.c).
+# Around each run the script also reads the CPU time of the server process (/proc/PID/stat) and
+# of the whole machine (/proc/stat), and prints CPU seconds per 1M SETs of the server and of
+# everything else (the client, kernel I/O threads, interrupts), the idle share, and what all
+# cores could serve at that CPU cost: on a machine the client shares with the server, the ratio
+# of those costs bounds sync/off whatever the disk does.
 # Background snapshots are off on both sides (keel --snapshot-wal-bytes 0, redis
 # --auto-aof-rewrite-percentage 0): this measures the log; bench/snapshot.sh measures snapshots.
 #
@@ -26,6 +31,7 @@ ROUNDS=${ROUNDS:-3}
 N1=${N1:-100000}
 N16=${N16:-500000}
 CLIENTS=${CLIENTS:-50}
+HZ=$(getconf CLK_TCK)
 BENCH_DIR=${BENCH_DIR:-/tmp}
 [ -x "$keel" ] || { echo "no $keel (give the build directory)" >&2; exit 2; }
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not installed" >&2; exit 2; }
@@ -72,13 +78,29 @@ start_config() { # $1 config name; sets PORT and PID
     PID=$BENCH_LAST_PID
 }
 
-run_one() { # $1 config, $2 pipeline, $3 requests; appends "config,P,rps,p50,p99"
+proc_cpu_ticks() { # $1 PID: user + system clock ticks of the whole process (all threads)
+    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+machine_ticks() { # "busy idle" clock ticks of all CPUs since boot
+    awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
+}
+
+run_one() { # $1 config, $2 pipeline, $3 requests; appends "config,P,rps,p50,p99,srv,other,idle"
     start_config "$1"
+    s0=$(proc_cpu_ticks "$PID")
+    m0=$(machine_ticks)
     line=$(redis-benchmark -h 127.0.0.1 -p "$PORT" -t set -d 512 -c "$CLIENTS" -P "$2" -n "$3" \
         -r 1000000 --csv 2>/dev/null | grep '^"SET"' | tr -d '"')
+    s1=$(proc_cpu_ticks "$PID")
+    m1=$(machine_ticks)
     bench_stop "$PID"
-    # SET,rps,avg,min,p50,p95,p99,max
-    echo "$line" | awk -F, -v c="$1" -v p="$2" '{printf "%s,%s,%s,%s,%s\n", c, p, $2, $5, $7}' >>"$results"
+    # SET,rps,avg,min,p50,p95,p99,max; CPU in seconds per 1M requests: the server process, the
+    # rest of the machine (the client, kernel I/O threads, interrupts), and the idle share
+    echo "$line" | awk -F, -v c="$1" -v p="$2" -v n="$3" -v hz="$HZ" -v s="$((s1 - s0))" \
+        -v b="$(echo "$m0 $m1" | awk '{print $3 - $1}')" -v i="$(echo "$m0 $m1" | awk '{print $4 - $2}')" \
+        '{printf "%s,%s,%s,%s,%s,%.2f,%.2f,%.1f\n", c, p, $2, $5, $7, s / hz * 1e6 / n,
+              (b - s) / hz * 1e6 / n, ((b + i) > 0 ? 100 * i / (b + i) : 0)}' >>"$results"
     echo "  $1 P$2: $(tail -1 "$results")" >&2
 }
 
@@ -92,19 +114,26 @@ for r in $(seq 1 "$ROUNDS"); do
     for c in $configs; do run_one "$c" 16 "$N16"; done
 done
 
-med() { # $1 config, $2 pipeline, $3 field (3 rps, 4 p50, 5 p99)
+med() { # $1 config, $2 pipeline, $3 field (3 rps, 4 p50, 5 p99, 6 server CPU, 7 other CPU, 8 idle %)
     awk -F, -v c="$1" -v p="$2" -v f="$3" '$1 == c && $2 == p {print $f}' "$results" | bench_median
 }
 
 echo
 echo "SET 512 B values, $CLIENTS clients, medians of $ROUNDS interleaved runs ($(nproc) cores, shared machine)"
 echo "disk floor (4 KiB write + fdatasync on $BENCH_DIR): fallocated file p50 $(echo "$floor" | cut -d' ' -f1) us, p99 $(echo "$floor" | cut -d' ' -f2) us; zero-written file p50 $(echo "$zfloor" | cut -d' ' -f1) us, p99 $(echo "$zfloor" | cut -d' ' -f2) us"
-printf "%-14s %9s %12s %10s %10s\n" config pipeline "ops/s" "p50 ms" "p99 ms"
+printf "%-14s %9s %12s %10s %10s %12s %12s %8s %14s\n" config pipeline "ops/s" "p50 ms" "p99 ms" \
+    "server cpu" "other cpu" "idle %" "cpu-bound ops/s"
 for p in 1 16; do
     for c in $configs; do
-        printf "%-14s %9s %12s %10s %10s\n" "$c" "$p" "$(med "$c" "$p" 3)" "$(med "$c" "$p" 4)" "$(med "$c" "$p" 5)"
+        sc=$(med "$c" "$p" 6)
+        oc=$(med "$c" "$p" 7)
+        printf "%-14s %9s %12s %10s %10s %12s %12s %8s %14s\n" "$c" "$p" "$(med "$c" "$p" 3)" \
+            "$(med "$c" "$p" 4)" "$(med "$c" "$p" 5)" "$sc" "$oc" "$(med "$c" "$p" 8)" \
+            "$(awk -v s="$sc" -v o="$oc" -v n="$(nproc)" 'BEGIN {printf "%.0f", (s + o > 0 ? n * 1e6 / (s + o) : 0)}')"
     done
 done
+echo "(server cpu, other cpu: CPU seconds per 1M SETs of the server process and of everything else on"
+echo " the machine, the client included; cpu-bound ops/s: what all $(nproc) cores could serve at that cost)"
 echo
 for p in 1 16; do
     s=$(med keel-sync "$p" 3)
@@ -112,7 +141,10 @@ for p in 1 16; do
     a=$(med redis-always "$p" 3)
     sp=$(med keel-sync "$p" 4)
     op=$(med keel-off "$p" 4)
-    awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" -v sp="$sp" -v op="$op" -v f="$(echo "$zfloor" | cut -d' ' -f1)" 'BEGIN {
-        printf "pipeline %2s: sync/off %.2f (target >= 0.80)   sync/redis-always %.2f (target >= 1.50)   p50 sync-off %.2f ms = %.1f fsyncs (target <= ~2)\n",
-            p, s / o, s / a, sp - op, (sp - op) * 1000 / f }'
+    cs=$(awk -v a="$(med keel-sync "$p" 6)" -v b="$(med keel-sync "$p" 7)" 'BEGIN {print a + b}')
+    co=$(awk -v a="$(med keel-off "$p" 6)" -v b="$(med keel-off "$p" 7)" 'BEGIN {print a + b}')
+    awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" -v sp="$sp" -v op="$op" -v cs="$cs" -v co="$co" \
+        -v f="$(echo "$zfloor" | cut -d' ' -f1)" 'BEGIN {
+        printf "pipeline %2s: sync/off %.2f (target >= 0.80; CPU cost allows %.2f)   sync/redis-always %.2f (target >= 1.50)   p50 sync-off %.2f ms = %.1f fsyncs (target <= ~2)\n",
+            p, s / o, (cs > 0 ? co / cs : 0), s / a, sp - op, (sp - op) * 1000 / f }'
 done
