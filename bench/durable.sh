@@ -98,8 +98,8 @@ run_one() { # $1 config, $2 pipeline, $3 requests; appends "config,P,rps,p50,p99
     # SET,rps,avg,min,p50,p95,p99,max; CPU in seconds per 1M requests: the server process, the
     # rest of the machine (the client, kernel I/O threads, interrupts), and the idle share
     echo "$line" | awk -F, -v c="$1" -v p="$2" -v n="$3" -v hz="$HZ" -v s="$((s1 - s0))" \
-        -v b="$(echo "$m0 $m1" | awk '{print $3 - $1}')" -v i="$(echo "$m0 $m1" | awk '{print $4 - $2}')" \
-        '{printf "%s,%s,%s,%s,%s,%.2f,%.2f,%.1f\n", c, p, $2, $5, $7, s / hz * 1e6 / n,
+        -v m="$m0 $m1" '{split(m, t, " "); b = t[3] - t[1]; i = t[4] - t[2]
+              printf "%s,%s,%s,%s,%s,%.2f,%.2f,%.1f\n", c, p, $2, $5, $7, s / hz * 1e6 / n,
               (b - s) / hz * 1e6 / n, ((b + i) > 0 ? 100 * i / (b + i) : 0)}' >>"$results"
     echo "  $1 P$2: $(tail -1 "$results")" >&2
 }
@@ -118,6 +118,10 @@ med() { # $1 config, $2 pipeline, $3 field (3 rps, 4 p50, 5 p99, 6 server CPU, 7
     awk -F, -v c="$1" -v p="$2" -v f="$3" '$1 == c && $2 == p {print $f}' "$results" | bench_median
 }
 
+cpu_total() { # $1 config, $2 pipeline: median server + median other CPU seconds per 1M requests
+    awk -v a="$(med "$1" "$2" 6)" -v b="$(med "$1" "$2" 7)" 'BEGIN {print a + b}'
+}
+
 echo
 echo "SET 512 B values, $CLIENTS clients, medians of $ROUNDS interleaved runs ($(nproc) cores, shared machine)"
 echo "disk floor (4 KiB write + fdatasync on $BENCH_DIR): fallocated file p50 $(echo "$floor" | cut -d' ' -f1) us, p99 $(echo "$floor" | cut -d' ' -f2) us; zero-written file p50 $(echo "$zfloor" | cut -d' ' -f1) us, p99 $(echo "$zfloor" | cut -d' ' -f2) us"
@@ -125,11 +129,10 @@ printf "%-14s %9s %12s %10s %10s %12s %12s %8s %14s\n" config pipeline "ops/s" "
     "server cpu" "other cpu" "idle %" "cpu-bound ops/s"
 for p in 1 16; do
     for c in $configs; do
-        sc=$(med "$c" "$p" 6)
-        oc=$(med "$c" "$p" 7)
         printf "%-14s %9s %12s %10s %10s %12s %12s %8s %14s\n" "$c" "$p" "$(med "$c" "$p" 3)" \
-            "$(med "$c" "$p" 4)" "$(med "$c" "$p" 5)" "$sc" "$oc" "$(med "$c" "$p" 8)" \
-            "$(awk -v s="$sc" -v o="$oc" -v n="$(nproc)" 'BEGIN {printf "%.0f", (s + o > 0 ? n * 1e6 / (s + o) : 0)}')"
+            "$(med "$c" "$p" 4)" "$(med "$c" "$p" 5)" "$(med "$c" "$p" 6)" "$(med "$c" "$p" 7)" \
+            "$(med "$c" "$p" 8)" "$(awk -v t="$(cpu_total "$c" "$p")" -v n="$(nproc)" \
+            'BEGIN {printf "%.0f", (t > 0 ? n * 1e6 / t : 0)}')"
     done
 done
 echo "(server cpu, other cpu: CPU seconds per 1M SETs of the server process and of everything else on"
@@ -141,8 +144,8 @@ for p in 1 16; do
     a=$(med redis-always "$p" 3)
     sp=$(med keel-sync "$p" 4)
     op=$(med keel-off "$p" 4)
-    cs=$(awk -v a="$(med keel-sync "$p" 6)" -v b="$(med keel-sync "$p" 7)" 'BEGIN {print a + b}')
-    co=$(awk -v a="$(med keel-off "$p" 6)" -v b="$(med keel-off "$p" 7)" 'BEGIN {print a + b}')
+    cs=$(cpu_total keel-sync "$p")
+    co=$(cpu_total keel-off "$p")
     awk -v s="$s" -v o="$o" -v a="$a" -v p="$p" -v sp="$sp" -v op="$op" -v cs="$cs" -v co="$co" \
         -v f="$(echo "$zfloor" | cut -d' ' -f1)" 'BEGIN {
         printf "pipeline %2s: sync/off %.2f (target >= 0.80; CPU cost allows %.2f)   sync/redis-always %.2f (target >= 1.50)   p50 sync-off %.2f ms = %.1f fsyncs (target <= ~2)\n",
