@@ -1,11 +1,16 @@
 /* kmem.c - accounted allocation (see kmem.h). */
-#include "common/kmem.h"
+#include "kmem.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifdef KEEL_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 static _Atomic size_t used_bytes;
 
@@ -78,3 +83,38 @@ kmem_used(void)
     return atomic_load_explicit(&used_bytes, memory_order_relaxed);
 }
 
+size_t
+kmem_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0, rss = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%lu %lu", &pages, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+const char *
+kmem_allocator(void)
+{
+#ifdef KEEL_JEMALLOC
+    static char name[64];
+    const char *v = NULL;
+    size_t sz = sizeof v;
+    if (!name[0]) {
+        if (mallctl("version", &v, &sz, NULL, 0) == 0 && v) {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "%s", v);
+            tmp[strcspn(tmp, "-")] = 0; /* "5.3.0-0-g54eaed1d..." -> "5.3.0" */
+            snprintf(name, sizeof name, "jemalloc-%s", tmp);
+        } else {
+            snprintf(name, sizeof name, "jemalloc");
+        }
+    }
+    return name;
+#else
+    return "libc";
+#endif
+}

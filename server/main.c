@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/core/config.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
+#include "config.h"
+#include "kmem.h"
+#include "server.h"
 
 static void
 usage(FILE *f)
@@ -44,6 +44,7 @@ main(int argc, char **argv)
         return 0;
     }
     config_defaults(s);
+    klog_use_settings(&s->cfg.loglevel, &s->cfg.logfile);
     int i = 1;
     if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
         char *abs = realpath(argv[1], NULL);
@@ -71,7 +72,7 @@ main(int argc, char **argv)
             fclose(f);
         }
     }
-    server_log(LOG_NOTICE, "Keel %s starting, pid=%d, durability=%s, dir=%s", KEEL_VERSION,
+    klog(KLOG_NOTICE, "Keel %s starting, pid=%d, durability=%s, dir=%s", KEEL_VERSION,
                (int)getpid(),
                s->cfg.durability == DURABILITY_SYNC    ? "sync"
                : s->cfg.durability == DURABILITY_ASYNC ? "async"

@@ -69,12 +69,12 @@
  * fixed-size and rewritten last (the file is private until the rename), so a reader still finds
  * everything from the first 64 bytes; the trailer lets a reader detect truncation with one read.
  */
-#include "snapshot/snapshot_int.h"
+#include "snapshot_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "common/crc32c.h"
+#include "crc32c.h"
 
 void
 snap_hdr_seal(snap_file_hdr_t *h) {

@@ -9,7 +9,7 @@
  * bytes, decompression, CRC of the decoded bytes, and a full structural pass over its records
  * before the first of them reaches the callback.
  */
-#include "snapshot/snapshot_int.h"
+#include "snapshot_int.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,9 +21,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "common/crc32c.h"
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "crc32c.h"
+#include "kassert.h"
+#include "kerr.h"
 
 typedef struct snap_rctx {
     const char *path;

@@ -8,7 +8,7 @@
  * range and its table entry in one step, so the table is in file order by construction, then
  * writes with pwrite() outside the lock.
  */
-#include "snapshot/snapshot_int.h"
+#include "snapshot_int.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -21,9 +21,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "common/crc32c.h"
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "crc32c.h"
+#include "kassert.h"
+#include "kerr.h"
 
 typedef struct snap_wctx {
     const snap_write_opts_t *o;

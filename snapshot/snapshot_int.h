@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "snapshot/snapshot.h"
+#include "snapshot.h"
 
 /* ---- file level ------------------------------------------------------------------------- */
 

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "snapshot/snapshot.h"
-#include "wal/wal.h"
+#include "kerr.h"
+#include "snapshot.h"
+#include "wal.h"
 
 static void
 usage(FILE *f)

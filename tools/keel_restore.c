@@ -27,21 +27,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/core/config.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/persist_int.h"
-#include "server/core/pubsub.h"
-#include "server/core/snapshot_glue.h"
-#include "server/core/util.h"
-#include "server/core/watch.h"
-#include "server/types/t_hash.h"
-#include "server/types/t_list.h"
-#include "server/types/t_set.h"
-#include "server/types/t_zset.h"
-#include "wal/wal.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "config.h"
+#include "exec.h"
+#include "kmem.h"
+#include "persist_int.h"
+#include "pubsub.h"
+#include "snapshot_glue.h"
+#include "util.h"
+#include "watch.h"
+#include "t_hash.h"
+#include "t_list.h"
+#include "t_set.h"
+#include "t_zset.h"
+#include "wal.h"
 
 #define PATH_LEN 4096
 

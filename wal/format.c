@@ -44,14 +44,14 @@
  *         OK --run_round() finds < quorum--> log_fail() --> QUORUM LOST (final: wal_append
  *         returns KERR_QUORUM, wal_healthy() == 0, the notify fd fires)
  */
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/crc32c.h"
-#include "common/kerr.h"
+#include "crc32c.h"
+#include "kerr.h"
 
 int64_t
 wal_now_ms(void) {

@@ -7,7 +7,7 @@
  * an op before it is issued (write, open) or by replacing its result (fdatasync), as a failing
  * disk would.
  */
-#include "wal/wal_io.h"
+#include "wal_io.h"
 
 #include <errno.h>
 #include <string.h>

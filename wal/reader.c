@@ -6,7 +6,7 @@
  * Segments are mapped read-only and walked in place; a record's payload handed to a callback
  * points into the mapping, valid for the call only.
  */
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/crc32c.h"
-#include "common/kerr.h"
+#include "crc32c.h"
+#include "kerr.h"
 
 #define SEGS_MAX 1000000 /* a directory with more segments than this is refused */
 

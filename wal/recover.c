@@ -13,7 +13,7 @@
  *
  * Also the small file helpers of the module (directory fsync, mkdir -p, file copy).
  */
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
+#include "kerr.h"
 
 #define COPY_CHUNK_BYTES (1u << 20)
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "wal/wal.h"
+#include "wal.h"
 
 #define WAL_MAGIC          "KEELWAL\0"
 #define WAL_FORMAT_VERSION 1

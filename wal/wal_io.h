@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wal/wal.h"
+#include "wal.h"
 
 typedef enum wal_io_kind {
     WAL_IO_OPEN = 1,    /* create a segment file (len = 0) */

@@ -65,9 +65,9 @@
  * State of the log: OK --(copy failures leave < quorum)--> log_fail_locked() --> FAILED
  *                   (wal_append() returns KERR_QUORUM, the notify fd fires)
  */
-#include "wal/wal_int.h"
-#include "wal/wal_io.h"
-#include "wal/zero.h"
+#include "wal_int.h"
+#include "wal_io.h"
+#include "zero.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +81,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "kassert.h"
+#include "kerr.h"
 
 #define LANES_MAX         2 /* fdatasyncs in flight per copy, at most */
 #define LAT_RING_MAX      1024 /* fsync latencies kept for the percentiles */

@@ -91,7 +91,7 @@
  * same file; a writeback error there is still reported to the writer's own fdatasync, because
  * Linux tracks writeback errors per open file (errseq), not per call.
  */
-#include "wal/zero.h"
+#include "zero.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,9 +105,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "wal/wal.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "wal.h"
 
 /* ZERO_ALIGN: the O_DIRECT alignment kept for offsets, lengths and the buffer. A chunk is one
  * writev whose iovecs all point to one zero buffer of at most ZERO_BUF_BYTES. */

@@ -1,13 +1,13 @@
 /* cmd.c - command table registration, lookup and key extraction (see cmd.h). */
-#include "server/commands/cmd.h"
+#include "cmd.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common/kassert.h"
-#include "server/core/mem.h"
-#include "server/ds/ht.h"
+#include "kassert.h"
+#include "kmem.h"
+#include "ht.h"
 
 extern cmd_def_t *const cmd_registry[]; /* registry.c, NULL-terminated */
 

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/core/client.h"
-#include "server/core/util.h"
+#include "client.h"
+#include "util.h"
 
 typedef void (*cmd_proc)(client_t *c);
 /* Keys of a call whose key positions the first/last/step triple cannot describe (numkeys);

@@ -11,12 +11,12 @@
  */
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "exec.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 static const char *const ERR_BIT_OFFSET = "ERR bit offset is not an integer or out of range";
 

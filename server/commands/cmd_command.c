@@ -2,9 +2,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "util.h"
+#include "reply.h"
 
 static const struct {
     uint32_t flag;

@@ -3,14 +3,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/block.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/net.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "block.h"
+#include "exec.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "net.h"
+#include "reply.h"
 
 static void
 cmd_ping(client_t *c)

@@ -12,12 +12,12 @@
 #include <limits.h>
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/exec.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "exec.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 enum { EXPIRE_NX = 1, EXPIRE_XX = 2, EXPIRE_GT = 4, EXPIRE_LT = 8 };
 

@@ -9,20 +9,20 @@
  * (invalidated by every change) without counting as a change: the logical value is the same, and
  * a replayed value without the cache recomputes it.
  */
-#include "server/commands/cmd_hll.h"
+#include "cmd_hll.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "exec.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 #define HLL_HASH_SEED 0xadc83b19ULL /* fixed forever: stored values depend on it */
 

@@ -6,16 +6,16 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/evict.h"
-#include "server/core/lazyfree.h"
-#include "server/core/mem.h"
-#include "server/core/persist.h"
-#include "server/core/pubsub.h"
-#include "server/core/sbuf.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "evict.h"
+#include "lazyfree.h"
+#include "kmem.h"
+#include "persist.h"
+#include "pubsub.h"
+#include "sbuf.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 static void
 human(char *buf, size_t len, double n)

@@ -9,15 +9,15 @@
 #include <limits.h>
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/commands/cmd_util.h"
-#include "server/core/evict.h"
-#include "server/core/exec.h"
-#include "server/core/lazyfree.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "cmd_util.h"
+#include "evict.h"
+#include "exec.h"
+#include "lazyfree.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 #define SCAN_COUNT_MAX (LONG_MAX / 10) /* so the iteration bound count * 10 cannot overflow */
 

@@ -21,17 +21,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/commands/cmd_util.h"
-#include "server/core/block.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
-#include "server/types/t_list.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "cmd_util.h"
+#include "block.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
+#include "t_list.h"
 
 static const char ERR_NOT_POSITIVE[] = "ERR value is out of range, must be positive";
 static const char ERR_INDEX_RANGE[] = "ERR index out of range";

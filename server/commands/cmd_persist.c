@@ -1,8 +1,8 @@
 /* cmd_persist.c - durability commands: WAITAOF (Redis 7.2). The work is in core/durable.c. */
-#include "server/commands/cmd.h"
-#include "server/core/persist.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "persist.h"
+#include "util.h"
+#include "reply.h"
 
 /* WAITAOF numlocal numreplicas timeout: [numlocal_acked, numreplicas_acked] once the caller's
  * earlier writes are durable in the local log (numlocal 1) and on numreplicas replicas (none

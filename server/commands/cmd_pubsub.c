@@ -8,11 +8,11 @@
  */
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/pubsub.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "pubsub.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 static const char *const kind_sub[PUBSUB_KINDS] = {"subscribe", "psubscribe", "ssubscribe"};
 static const char *const kind_unsub[PUBSUB_KINDS] = {"unsubscribe", "punsubscribe",

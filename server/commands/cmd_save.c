@@ -1,10 +1,10 @@
 /* cmd_save.c - snapshot commands: SAVE, BGSAVE [SCHEDULE], LASTSAVE (replies as Valkey 8). The
  * work is in core/snapshot_save.c and core/snapshot_glue.c. */
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/core/snapshot_glue.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "snapshot_glue.h"
+#include "util.h"
+#include "reply.h"
 
 #define BGSAVE_BUSY "ERR Background save already in progress"
 

@@ -4,16 +4,16 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/config.h"
-#include "server/core/evict.h"
-#include "server/core/exec.h"
-#include "server/core/lazyfree.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/ev.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "config.h"
+#include "evict.h"
+#include "exec.h"
+#include "lazyfree.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "ev.h"
+#include "reply.h"
 
 /* ---- CONFIG ---- */
 

@@ -10,18 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/commands/cmd_util.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/ds/lp.h"
-#include "server/net/reply.h"
-#include "server/types/t_set.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "cmd_util.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "lp.h"
+#include "reply.h"
+#include "t_set.h"
 
 #define SPOP_SREM_BATCH_max 1024
 #define ERR_TOO_BIG "ERR member is too large"

@@ -27,14 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/commands/cmd_util.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "cmd_util.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 /* Options of SET and GETEX (the same parser serves both, as in Valkey). */
 enum {

@@ -1,13 +1,13 @@
 /* cmd_util.c - helpers the command groups share (see cmd_util.h). */
-#include "server/commands/cmd_util.h"
+#include "cmd_util.h"
 
 #include <limits.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/exec.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "exec.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 kobj_t *
 cmd_lookup_read(client_t *c, const karg_t *key)

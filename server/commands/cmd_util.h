@@ -10,9 +10,9 @@
 
 #include <stdbool.h>
 
-#include "server/core/client.h"
-#include "server/core/db.h"
-#include "server/core/object.h"
+#include "client.h"
+#include "db.h"
+#include "object.h"
 
 /* A read lookup as Valkey's lookupKeyRead: counts a keyspace hit or miss, sends "keymiss" on a
  * miss; the access time is updated unless the client is in CLIENT NO-TOUCH mode (db.c knows it

@@ -1,7 +1,7 @@
 /* cmd_watch.c - WATCH and UNWATCH (MULTI, EXEC, DISCARD live in core/exec.c). */
-#include "server/commands/cmd.h"
-#include "server/core/watch.h"
-#include "server/net/reply.h"
+#include "cmd.h"
+#include "watch.h"
+#include "reply.h"
 
 static void
 cmd_watch(client_t *c)

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd_zset_int.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/reply.h"
+#include "kerr.h"
+#include "cmd_zset_int.h"
+#include "exec.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
+#include "reply.h"
 
 #define ZSCAN_COUNT_MAX (1L << 20) /* bounds one ZSCAN step's work, like SCAN's */
 

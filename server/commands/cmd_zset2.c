@@ -14,18 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/commands/cmd_zset_int.h"
-#include "server/core/block.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/ds/ht.h"
-#include "server/net/reply.h"
-#include "server/types/t_set.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "cmd_zset_int.h"
+#include "block.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "ht.h"
+#include "reply.h"
+#include "t_set.h"
 
 /* ---- key extraction for numkeys commands (COMMAND GETKEYS, durability tags) ---- */
 

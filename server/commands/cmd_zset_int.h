@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/commands/cmd.h"
-#include "server/commands/cmd_util.h"
-#include "server/types/t_zset.h"
+#include "cmd.h"
+#include "cmd_util.h"
+#include "t_zset.h"
 
 /* Results collected before they are replied or stored: member copies with their scores. */
 typedef struct zvec {

@@ -1,5 +1,5 @@
 /* registry.c - the list of command tables, one per group. Add a group's table here. */
-#include "server/commands/cmd.h"
+#include "cmd.h"
 
 cmd_def_t *const cmd_registry[] = {
     cmd_table_server,

@@ -26,19 +26,19 @@
  * serve_waiter re-runs the command through exec_command(), which may block the client again:
  * then it keeps its original deadline and goes to the tail of each queue.
  */
-#include "server/core/block.h"
+#include "block.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
-#include "server/ds/ht.h"
-#include "server/net/net.h"
-#include "server/net/reply.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "exec.h"
+#include "kmem.h"
+#include "util.h"
+#include "ht.h"
+#include "net.h"
+#include "reply.h"
 
 typedef struct bkey bkey_t;
 

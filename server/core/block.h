@@ -39,9 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/client.h"
-#include "server/core/db.h"
-#include "server/core/server.h"
+#include "client.h"
+#include "db.h"
+#include "server.h"
 
 /* Writes the reply of a blocked command whose deadline passed (or CLIENT UNBLOCK ... TIMEOUT). */
 typedef void (*block_timeout_cb)(client_t *c);

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/db.h"
-#include "server/net/resp.h"
+#include "db.h"
+#include "resp.h"
 
 struct server;
 struct cmd_def;

@@ -1,5 +1,5 @@
 /* config.c - the settings table and its parsers (see config.h). */
-#include "server/core/config.h"
+#include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,11 +11,11 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "server/core/evict.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
-#include "server/net/resp.h"
+#include "evict.h"
+#include "exec.h"
+#include "kmem.h"
+#include "util.h"
+#include "resp.h"
 
 enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_IMMUTABLE 1

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/core/server.h"
+#include "server.h"
 
 void config_defaults(server_t *s);
 /* Apply one setting from text arguments (argv[0] name, the rest values). 0, or -1 with err. */

@@ -1,13 +1,13 @@
 /* db.c - a database: key table, expiry index, lazy and active expiry (see db.h). */
-#include "server/core/db.h"
+#include "db.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "util.h"
 
 static int64_t now_ms;
 static bool expire_enabled = true;
@@ -82,7 +82,7 @@ touch(kobj_t *o)
 static uint64_t
 hash_key(const void *key)
 {
-    const kslice_t *k = key;
+    const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
@@ -97,7 +97,7 @@ hash_entry(const void *entry)
 static int
 key_eq(const void *entry, const void *key)
 {
-    const kslice_t *k = key;
+    const karg_t *k = key;
     size_t n;
     const char *ek = obj_key(entry, &n);
     return n == k->n && memcmp(ek, k->p, n) == 0;
@@ -110,13 +110,13 @@ entry_free(void *entry)
 }
 
 /* Insert an object whose key must be absent. (ht_add would compare entries with key_eq, whose
- * second argument here is a kslice, so every insert goes through find_pos.) */
+ * second argument here is a karg_t slice, so every insert goes through find_pos.) */
 static void
 add_obj(ht_t *t, kobj_t *o)
 {
     size_t n;
     const char *k = obj_key(o, &n);
-    kslice_t key = {k, n};
+    karg_t key = {k, n};
     ht_pos_t pos;
     ASSERT(ht_find_pos(t, &key, &pos) == NULL);
     ht_insert_at(t, &pos, o);
@@ -161,7 +161,7 @@ db_expires_size(const db_t *db)
 kobj_t *
 db_find(db_t *db, const char *key, size_t klen)
 {
-    kslice_t k = {key, klen};
+    karg_t k = {key, klen};
     return ht_find(db->keys, &k);
 }
 
@@ -175,7 +175,7 @@ db_is_expired(const kobj_t *o)
 /* A copy of an object's key, for work during which the object is freed or reallocated (the
  * tables compare keys through their entries). Short keys stay on the stack. */
 typedef struct keycopy {
-    kslice_t k;
+    karg_t k;
     char stack[256];
 } keycopy_t;
 
@@ -186,7 +186,7 @@ keycopy_init(keycopy_t *kc, const kobj_t *o)
     const char *key = obj_key(o, &n);
     char *p = n <= sizeof kc->stack ? kc->stack : kmalloc(n);
     memcpy(p, key, n);
-    kc->k = (kslice_t){p, n};
+    kc->k = (karg_t){p, n};
 }
 
 static void
@@ -211,7 +211,7 @@ expire_now(db_t *db, kobj_t *o)
 kobj_t *
 db_lookup(db_t *db, const char *key, size_t klen, int flags)
 {
-    kslice_t k = {key, klen};
+    karg_t k = {key, klen};
     kobj_t *o = ht_find(db->keys, &k);
     if (!o)
         return NULL;
@@ -246,7 +246,7 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash)
 {
     size_t n;
     const char *k = obj_key(o, &n);
-    kslice_t key = {k, n};
+    karg_t key = {k, n};
     ht_pos_t pos;
     DEBUG_ASSERT(hash == ht_hash_bytes(k, n));
     if (ht_find_pos_hashed(db->keys, &key, hash, &pos))
@@ -297,7 +297,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl)
 {
     size_t n;
     const char *key = obj_key(o, &n);
-    kslice_t k = {key, n};
+    karg_t k = {key, n};
     ht_pos_t pos;
     kobj_t *old = ht_find_pos(db->keys, &k, &pos);
     if (!old) {
@@ -324,7 +324,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl)
 kobj_t *
 db_unlink(db_t *db, const char *key, size_t klen)
 {
-    kslice_t k = {key, klen};
+    karg_t k = {key, klen};
     kobj_t *o = ht_pop(db->keys, &k);
     if (o && obj_has_expire(o))
         ht_pop(db->expires, &k);
@@ -341,7 +341,7 @@ db_delete(db_t *db, const char *key, size_t klen)
 
 /* Point both tables' slots for o's key at n (which has the same key). */
 static void
-repoint(db_t *db, kslice_t *k, bool had_expire, kobj_t *n, void **ref)
+repoint(db_t *db, karg_t *k, bool had_expire, kobj_t *n, void **ref)
 {
     *ref = n;
     if (had_expire && obj_has_expire(n)) {
@@ -402,7 +402,7 @@ db_replace_same_key(db_t *db, kobj_t *old, kobj_t *o)
 {
     size_t n;
     const char *key = obj_key(o, &n);
-    kslice_t k = {key, n};
+    karg_t k = {key, n};
     void **ref = ht_find_ref(db->keys, &k);
     ASSERT(ref && *ref == old);
     bool had = obj_has_expire(old);

@@ -13,15 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/object.h"
-#include "server/ds/ht.h"
+#include "slice.h"
+#include "object.h"
+#include "ht.h"
 
 typedef struct db db_t;
-
-typedef struct kslice {
-    const char *p;
-    size_t n;
-} kslice_t;
 
 /* What the server does when db.c expires a key on its own (lazily or in the active cycle):
  * log a DEL effect, send the keyspace event, count it. Called before the object is freed. */

@@ -31,16 +31,16 @@
  */
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/commands/cmd.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/persist.h"
-#include "server/core/persist_int.h"
-#include "server/core/util.h"
-#include "server/ds/ht.h"
-#include "server/net/net.h"
-#include "server/net/reply.h"
+#include "kassert.h"
+#include "cmd.h"
+#include "exec.h"
+#include "kmem.h"
+#include "persist.h"
+#include "persist_int.h"
+#include "util.h"
+#include "ht.h"
+#include "net.h"
+#include "reply.h"
 
 #define TAG_READ_KEYS_MAX 64         /* a read with more keys waits for the newest LSN instead */
 #define TAG_BUCKETS       (1u << 12) /* 288 KiB, cache-sized: ~1,600 keys are uncommitted at most

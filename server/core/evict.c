@@ -7,15 +7,15 @@
  * in the running command's record, notified as "evicted". Rounds repeat until memory is under
  * the limit or nothing can be evicted.
  */
-#include "server/core/evict.h"
+#include "evict.h"
 
 #include <string.h>
 #include <strings.h>
 
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/util.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "util.h"
 
 #define EVICT_SAMPLES_MAX 64
 #define EVICT_ROUNDS_MAX  10000 /* per call: bounds the time one command can spend evicting */

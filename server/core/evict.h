@@ -4,7 +4,7 @@
 #ifndef KEEL_EVICT_H
 #define KEEL_EVICT_H
 
-#include "server/core/server.h"
+#include "server.h"
 
 /* Bring used memory under maxmemory by evicting keys as the policy says. 0 when under the
  * limit (or no limit), -1 when still over (noeviction, or nothing left to evict). */

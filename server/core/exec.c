@@ -5,18 +5,18 @@
  * scope for the whole transaction, so recovery applies all of it or none. The reply of a command
  * that was logged is parked until its LSN is durable (client_mark_reply).
  */
-#include "server/core/exec.h"
+#include "exec.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/core/evict.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/util.h"
-#include "server/net/net.h"
-#include "server/net/reply.h"
+#include "kassert.h"
+#include "evict.h"
+#include "kmem.h"
+#include "prop.h"
+#include "util.h"
+#include "net.h"
+#include "reply.h"
 
 #define HOOKS_MAX 8
 static exec_hooks_t hooks[HOOKS_MAX];

@@ -11,9 +11,9 @@
 
 #include <stdbool.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/client.h"
-#include "server/core/server.h"
+#include "cmd.h"
+#include "client.h"
+#include "server.h"
 
 void exec_command(client_t *c);
 /* Run cmd with c->argc/argv now, inside the current effect scope; updates stats. */

@@ -6,13 +6,13 @@
  * the ring is full the main thread frees the item itself rather than wait: memory is returned
  * either way, and the main thread never blocks on this thread.
  */
-#include "server/core/lazyfree.h"
+#include "lazyfree.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "server/core/object.h"
+#include "object.h"
 
 typedef struct item {
     kobj_t *obj; /* one of the two */

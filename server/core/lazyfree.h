@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "server/core/db.h"
+#include "db.h"
 
 #define LAZYFREE_QUEUE_MAX 1024 /* handed-over items waiting; beyond it the caller frees */
 #define LAZYFREE_THRESHOLD 64   /* elements above which a value is worth handing over */

@@ -1,11 +1,11 @@
 /* object.c - the embedded-key value object (layout in object.h). */
-#include "server/core/object.h"
+#include "object.h"
 
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
+#include "kassert.h"
+#include "kmem.h"
+#include "util.h"
 
 #define HDR 5
 

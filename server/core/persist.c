@@ -18,7 +18,7 @@
  * parked reply becomes an error, writes are refused (exec.c reads s->wal_refuse_reason), reads
  * of data that is durable go on. The operator's fix is a restart, which recovers from the disk.
  */
-#include "server/core/persist.h"
+#include "persist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,15 +27,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/core/persist_int.h"
-#include "server/core/prop.h"
-#include "server/core/snapshot_glue.h"
-#include "server/core/util.h"
-#include "server/net/ev.h"
-#include "server/net/net.h"
-#include "wal/wal.h"
-#include "wal/wal_io.h"
+#include "kerr.h"
+#include "persist_int.h"
+#include "prop.h"
+#include "snapshot_glue.h"
+#include "util.h"
+#include "ev.h"
+#include "net.h"
+#include "wal.h"
+#include "wal_io.h"
 
 #define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)
 
@@ -90,7 +90,7 @@ debug_io(void)
     D.fsync_delay_ms = delay ? (uint32_t)atoi(delay) : 0;
     if (!D.fsync_delay_ms && !D.fail_file)
         return NULL;
-    server_log(LOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", D.fsync_delay_ms,
+    klog(KLOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", D.fsync_delay_ms,
                D.fail_file ? D.fail_file : "(none)");
     D.io = (wal_io_t){.before_cb = debug_before_cb};
     return &D.io;
@@ -100,7 +100,7 @@ static void
 recover_log_cb(void *ctx, const char *msg)
 {
     (void)ctx;
-    server_log(LOG_NOTICE, "%s", msg);
+    klog(KLOG_NOTICE, "%s", msg);
 }
 
 /* The log copies from the configuration: every wal-dir, or <dir>/wal. */
@@ -109,7 +109,7 @@ build_wal_config(server_t *s)
 {
     int n = s->cfg.wal_ndirs;
     if (n > WAL_COPIES_MAX) {
-        server_log(LOG_WARNING, "at most %d wal-dir copies are supported (%d given)",
+        klog(KLOG_WARNING, "at most %d wal-dir copies are supported (%d given)",
                    WAL_COPIES_MAX, n);
         return KERR_LIMIT;
     }
@@ -122,7 +122,7 @@ build_wal_config(server_t *s)
             P.dirs[i] = s->cfg.wal_dirs[i];
     }
     if (s->cfg.wal_quorum > n) {
-        server_log(LOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
+        klog(KLOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
                    n);
         return KERR_INVAL;
     }
@@ -148,7 +148,7 @@ load_snapshot(server_t *s, uint64_t *lsn)
     char err[1024] = "";
     int rc = snapshot_recover(s, lsn, err, sizeof err);
     if (rc < 0)
-        server_log(LOG_WARNING, "Refusing to start: no snapshot could be loaded (%s): %s",
+        klog(KLOG_WARNING, "Refusing to start: no snapshot could be loaded (%s): %s",
                    kerr_str(rc), err);
     return rc;
 }
@@ -163,7 +163,7 @@ fail_log(server_t *s, const char *why)
                  why && why[0] ? why : "unknown reason");
         snprintf(P.parked_err, sizeof P.parked_err, "ERR not durable, %s", P.reason);
         s->wal_refuse_reason = P.reason;
-        server_log(LOG_WARNING, "%s; writes are refused until a restart", P.reason);
+        klog(KLOG_WARNING, "%s; writes are refused until a restart", P.reason);
         waiters_fail(s, P.parked_err);
     }
     if (s->parked)
@@ -235,7 +235,7 @@ recover_log(server_t *s, uint64_t after_lsn, uint64_t *last_lsn)
     uint64_t us = util_mono_us() - t0;
     replay_end(&rc);
     if (r < 0) {
-        server_log(LOG_WARNING, "Refusing to start: log recovery failed (%s): %s", kerr_str(r),
+        klog(KLOG_WARNING, "Refusing to start: log recovery failed (%s): %s", kerr_str(r),
                    err[0] ? err : "no details");
         return r;
     }
@@ -243,7 +243,7 @@ recover_log(server_t *s, uint64_t after_lsn, uint64_t *last_lsn)
     P.recovered_last_lsn = *last_lsn;
     P.recovery_ms = us / 1000;
     if (rc.records > 0 || *last_lsn > 0)
-        server_log(LOG_NOTICE,
+        klog(KLOG_NOTICE,
                    "Log recovered: %llu records (%llu commands) after LSN %llu in %.3f s "
                    "(%.0f records/s), last LSN %llu",
                    (unsigned long long)rc.records, (unsigned long long)rc.commands,
@@ -262,7 +262,7 @@ persist_start(server_t *s)
         struct stat st;
         snprintf(d, sizeof d, "%s/wal", s->cfg.dir);
         if (s->cfg.wal_ndirs == 0 && stat(d, &st) == 0)
-            server_log(LOG_WARNING, "durability off: the log in %s is neither read nor written", d);
+            klog(KLOG_WARNING, "durability off: the log in %s is neither read nor written", d);
         /* A cache still starts from its newest snapshot; its later snapshots keep that LSN. */
         s->loading = true;
         int rc = load_snapshot(s, &P.snapshot_lsn);
@@ -285,7 +285,7 @@ persist_start(server_t *s)
         last = P.snapshot_lsn; /* the log was trimmed up to the snapshot */
     rc = wal_open(&P.cfg, last, &s->wal);
     if (rc < 0) {
-        server_log(LOG_WARNING, "Can't open the transaction log: %s", kerr_str(rc));
+        klog(KLOG_WARNING, "Can't open the transaction log: %s", kerr_str(rc));
         return rc;
     }
     s->last_lsn_assigned = last;
@@ -293,7 +293,7 @@ persist_start(server_t *s)
     s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
     rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
     if (rc < 0) {
-        server_log(LOG_WARNING, "Can't watch the log's notify fd: %s", kerr_str(rc));
+        klog(KLOG_WARNING, "Can't watch the log's notify fd: %s", kerr_str(rc));
         wal_close(s->wal);
         s->wal = NULL;
         return rc;
@@ -315,7 +315,7 @@ persist_stop(server_t *s)
     wal_close(s->wal); /* flushes and syncs every appended record */
     s->wal = NULL;
     tags_free();
-    server_log(LOG_NOTICE, "Transaction log closed at LSN %llu",
+    klog(KLOG_NOTICE, "Transaction log closed at LSN %llu",
                (unsigned long long)s->last_lsn_assigned);
 }
 

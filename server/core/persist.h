@@ -10,8 +10,8 @@
 #ifndef KEEL_PERSIST_H
 #define KEEL_PERSIST_H
 
-#include "server/core/sbuf.h"
-#include "server/core/server.h"
+#include "sbuf.h"
+#include "server.h"
 
 int persist_start(server_t *s);         /* recover (snapshot + log), open the log */
 void persist_stop(server_t *s);         /* flush and close the log */

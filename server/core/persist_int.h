@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/server.h"
-#include "wal/wal.h"
+#include "server.h"
+#include "wal.h"
 
 /* replay.c: state of one recovery replay, handed to wal_recover() as the apply context. */
 typedef struct replay_ctx {

@@ -1,11 +1,11 @@
 /* prop.c - collecting effect records (see prop.h). */
-#include "server/core/prop.h"
+#include "prop.h"
 
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
+#include "kassert.h"
+#include "kmem.h"
+#include "util.h"
 
 static struct {
     prop_sink_fn sink;

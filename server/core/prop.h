@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/net/resp.h"
+#include "resp.h"
 
 typedef struct client client_t;
 

@@ -6,20 +6,20 @@
  * each table and an O(subscribers) removal from the entry's client array. An entry is freed when
  * its last subscriber leaves, so PUBSUB CHANNELS / NUMPAT count only live names.
  */
-#include "server/core/pubsub.h"
+#include "pubsub.h"
 
 #include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
-#include "server/ds/ht.h"
-#include "server/net/net.h"
-#include "server/net/reply.h"
+#include "kassert.h"
+#include "exec.h"
+#include "kmem.h"
+#include "util.h"
+#include "ht.h"
+#include "net.h"
+#include "reply.h"
 
 typedef struct psub_entry {
     char *name;         /* owned, NUL-terminated for convenience */

@@ -16,14 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/core/db.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/persist_int.h"
-#include "server/core/util.h"
-#include "server/net/net.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "db.h"
+#include "exec.h"
+#include "kmem.h"
+#include "persist_int.h"
+#include "util.h"
+#include "net.h"
 
 #define REPLAY_ARGS_MAX (1024 * 1024) /* effect arguments per command (prop.c has no larger) */
 

@@ -5,7 +5,7 @@
  * run (25% of a cron period at most, like Valkey's slow cycle), incremental rehashing, client
  * timeouts and output limits.
  */
-#include "server/core/server.h"
+#include "server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,72 +17,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/block.h"
-#include "server/core/config.h"
-#include "server/core/exec.h"
-#include "server/core/lazyfree.h"
-#include "server/core/mem.h"
-#include "server/core/persist.h"
-#include "server/core/prop.h"
-#include "server/core/pubsub.h"
-#include "server/core/util.h"
-#include "server/core/watch.h"
-#include "server/ds/ht.h"
-#include "server/net/ev.h"
-#include "server/net/net.h"
-#include "server/types/t_hash.h"
-#include "server/types/t_set.h"
-#include "server/types/t_list.h"
-#include "server/types/t_zset.h"
+#include "cmd.h"
+#include "block.h"
+#include "config.h"
+#include "exec.h"
+#include "lazyfree.h"
+#include "kmem.h"
+#include "persist.h"
+#include "prop.h"
+#include "pubsub.h"
+#include "util.h"
+#include "watch.h"
+#include "ht.h"
+#include "ev.h"
+#include "net.h"
+#include "t_hash.h"
+#include "t_set.h"
+#include "t_list.h"
+#include "t_zset.h"
 
 server_t *g_server;
 static volatile sig_atomic_t got_signal;
-
-int
-server_log(int level, const char *fmt, ...)
-{
-    server_t *s = g_server;
-    int min = LOG_NOTICE;
-    if (s && s->cfg.loglevel) {
-        if (!strcmp(s->cfg.loglevel, "debug"))
-            min = LOG_DEBUG;
-        else if (!strcmp(s->cfg.loglevel, "verbose"))
-            min = LOG_VERBOSE;
-        else if (!strcmp(s->cfg.loglevel, "warning"))
-            min = LOG_WARNING;
-        else if (!strcmp(s->cfg.loglevel, "nothing"))
-            return 0;
-    }
-    if (level < min)
-        return 0;
-    FILE *f = stdout;
-    bool close_it = false;
-    if (s && s->cfg.logfile && s->cfg.logfile[0]) {
-        f = fopen(s->cfg.logfile, "a");
-        if (!f)
-            return -1;
-        close_it = true;
-    }
-    char ts[64];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    localtime_r(&now.tv_sec, &tm);
-    size_t off = strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
-    snprintf(ts + off, sizeof ts - off, ".%03ld", now.tv_nsec / 1000000);
-    const char marks[] = ".-*#";
-    fprintf(f, "%d:M %s %c ", (int)getpid(), ts, marks[level]);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fputc('\n', f);
-    fflush(f);
-    if (close_it)
-        fclose(f);
-    return 0;
-}
 
 db_t *
 server_db(server_t *s, int id)
@@ -127,7 +82,7 @@ cron(ev_loop_t *l, void *data)
     server_t *s = data;
     s->cron_loops++;
     if (got_signal) {
-        server_log(LOG_WARNING, "Received %s, scheduling shutdown...",
+        klog(KLOG_WARNING, "Received %s, scheduling shutdown...",
                    got_signal == SIGINT ? "SIGINT" : "SIGTERM");
         s->shutdown_asap = true;
         got_signal = 0;
@@ -212,12 +167,12 @@ server_init(server_t *s)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (mkdir(s->cfg.dir, 0755) < 0 && errno != EEXIST) {
-        server_log(LOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
+        klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
         return -errno;
     }
     int rc = lazyfree_start();
     if (rc < 0) {
-        server_log(LOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
+        klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
         return rc;
     }
     rc = persist_start(s);
@@ -225,7 +180,7 @@ server_init(server_t *s)
         return rc;
     rc = net_listen(s);
     if (rc < 0) {
-        server_log(LOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port, strerror(-rc));
+        klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port, strerror(-rc));
         return rc;
     }
     ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
@@ -237,7 +192,7 @@ server_init(server_t *s)
 void
 server_run(server_t *s)
 {
-    server_log(LOG_NOTICE, "Ready to accept connections tcp on %s:%d",
+    klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d",
                s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
     ev_run(s->loop);
 }
@@ -245,7 +200,7 @@ server_run(server_t *s)
 void
 server_shutdown(server_t *s)
 {
-    server_log(LOG_NOTICE, "User requested shutdown...");
+    klog(KLOG_NOTICE, "User requested shutdown...");
     net_before_sleep(s); /* last replies out */
     persist_stop(s);
     while (s->clients)
@@ -255,5 +210,5 @@ server_shutdown(server_t *s)
         close(s->listen_fd);
     if (s->cfg.pidfile && s->cfg.pidfile[0])
         unlink(s->cfg.pidfile);
-    server_log(LOG_NOTICE, "Keel is now ready to exit, bye bye...");
+    klog(KLOG_NOTICE, "Keel is now ready to exit, bye bye...");
 }

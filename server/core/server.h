@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/client.h"
-#include "server/core/db.h"
+#include "klog.h"
+#include "client.h"
+#include "db.h"
 
 #define KEEL_VERSION "0.1.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
@@ -130,8 +131,6 @@ extern server_t *g_server;
 int server_init(server_t *s);
 void server_run(server_t *s);
 void server_shutdown(server_t *s);
-int server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 
 db_t *server_db(server_t *s, int id);
 uint64_t server_ops_per_sec(const server_t *s); /* INFO instantaneous_ops_per_sec */

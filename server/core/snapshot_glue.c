@@ -31,11 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/snapshot_glue_int.h"
-#include "server/core/util.h"
-#include "wal/wal.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "snapshot_glue_int.h"
+#include "util.h"
+#include "wal.h"
 
 #define BGSAVE_RETRY_MS 5000 /* after a failed automatic snapshot, wait this long */
 
@@ -136,7 +136,7 @@ remove_tmp(const char *dir)
         if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
             snprintf(p, sizeof p, "%s/%s", d, e->d_name);
             if (unlink(p) == 0) {
-                server_log(LOG_NOTICE, "Removed %s, left by a snapshot that never finished", p);
+                klog(KLOG_NOTICE, "Removed %s, left by a snapshot that never finished", p);
                 removed++;
             }
         }
@@ -191,7 +191,7 @@ snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen)
             g_snap.loaded_keys = info.keys;
             g_snap.loaded_ms = us / 1000;
             g_snap.last_lsn = info.lsn;
-            server_log(LOG_NOTICE,
+            klog(KLOG_NOTICE,
                        "Snapshot %s loaded: %" PRIu64 " keys at LSN %" PRIu64
                        " in %.3f s (%.0f keys/s, %d threads)",
                        f[i].path, info.keys, info.lsn, (double)us / 1e6,
@@ -199,7 +199,7 @@ snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen)
             break;
         }
         g_snap.load_fallbacks++;
-        server_log(LOG_WARNING, "Snapshot %s can't be loaded (%s): %s%s", f[i].path, kerr_str(rc),
+        klog(KLOG_WARNING, "Snapshot %s can't be loaded (%s): %s%s", f[i].path, kerr_str(rc),
                    err, i ? "; falling back to the previous snapshot" : "");
     }
     kfree(f);
@@ -318,7 +318,7 @@ retention(server_t *s)
             mkdir(arch, 0755);
         int r = wal_retire_before(s->wal, live_cut + 1, s->cfg.wal_retention_s > 0 ? arch : NULL);
         if (r < 0)
-            server_log(LOG_WARNING, "Log retention after the snapshot failed: %s", kerr_str(r));
+            klog(KLOG_WARNING, "Log retention after the snapshot failed: %s", kerr_str(r));
         else
             g_snap.retired_segments += (uint64_t)r;
     }
@@ -340,7 +340,7 @@ snapshot_done(server_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t
     if (rep->rc < 0) {
         g_snap.saves_failed++;
         snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", rep->err);
-        server_log(LOG_WARNING, "Snapshot at LSN %" PRIu64 " failed: %s", lsn, rep->err);
+        klog(KLOG_WARNING, "Snapshot at LSN %" PRIu64 " failed: %s", lsn, rep->err);
         return;
     }
     g_snap.saves_ok++;
@@ -353,7 +353,7 @@ snapshot_done(server_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t
     g_snap.last_seconds = rep->seconds;
     g_snap.last_cow_bytes = rep->cow_bytes;
     s->dirty_at_last_save = dirty_at_start;
-    server_log(LOG_NOTICE,
+    klog(KLOG_NOTICE,
                "Snapshot at LSN %" PRIu64 " done: %" PRIu64 " keys, %" PRIu64
                " bytes in %.3f s (%.0f keys/s)",
                lsn, rep->keys, rep->bytes_file, rep->seconds,
@@ -427,7 +427,7 @@ snapshot_cron(server_t *s)
         g_snap.last_ok = false;
         g_snap.saves_failed++;
         snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", err);
-        server_log(LOG_WARNING, "Can't start a %s snapshot: %s",
+        klog(KLOG_WARNING, "Can't start a %s snapshot: %s",
                    scheduled ? "scheduled" : "automatic", err);
         return;
     }

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/sbuf.h"
-#include "server/core/server.h"
-#include "snapshot/snapshot.h"
+#include "sbuf.h"
+#include "server.h"
+#include "snapshot.h"
 
 #define SNAPSHOT_SUBDIR     "snapshots"
 #define SNAPSHOT_ARCHIVE    "wal-archive"

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "server/core/snapshot_glue.h"
+#include "snapshot_glue.h"
 
 /* What the BGSAVE child reports to the parent through its pipe when it is done. */
 typedef struct snap_child_report {

@@ -28,10 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/snapshot_glue_int.h"
-#include "server/core/util.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "snapshot_glue_int.h"
+#include "util.h"
 
 #define LOAD_BATCH_MAX    1024 /* objects per hand-over: one lock round trip per 1024 keys */
 #define LOAD_QUEUE_MAX    32   /* batches waiting for the main thread (32k objects in flight) */

@@ -27,12 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/snapshot_glue_int.h"
-#include "server/core/util.h"
-#include "server/ds/ht.h"
-#include "wal/wal.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "snapshot_glue_int.h"
+#include "util.h"
+#include "ht.h"
+#include "wal.h"
 
 #define WAIT_LOG_MS_MAX 10000 /* longest SAVE/BGSAVE waits for the log to catch up */
 
@@ -201,7 +201,7 @@ snapshot_save(server_t *s, char *err, size_t errlen)
     uint64_t dirty = s->dirty;
     snap_write_stats_t st = {0};
     snap_child_report_t rep = {0};
-    server_log(LOG_NOTICE, "Saving a snapshot in the foreground (LSN %llu)", (unsigned long long)lsn);
+    klog(KLOG_NOTICE, "Saving a snapshot in the foreground (LSN %llu)", (unsigned long long)lsn);
     rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
                                  (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
                                  sizeof rep.err);
@@ -293,7 +293,7 @@ snapshot_bgsave(server_t *s, char *err, size_t errlen)
     g_snap.child_start_ms = util_time_ms();
     g_snap.child_dirty = s->dirty;
     g_snap.last_try_ms = g_snap.child_start_ms;
-    server_log(LOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
+    klog(KLOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
                (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
     return 0;
 }
@@ -352,6 +352,6 @@ snapshot_stop(server_t *s)
     int status;
     while (waitpid(g_snap.child, &status, 0) < 0 && errno == EINTR)
         ;
-    server_log(LOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)g_snap.child);
+    klog(KLOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)g_snap.child);
     child_reaped(s, status);
 }

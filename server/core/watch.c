@@ -6,16 +6,16 @@
  * a key being deleted by expiry later is no change for that client. The client's own list is an
  * array of wkey_t pointers, so UNWATCH is O(its keys x watchers per key).
  */
-#include "server/core/watch.h"
+#include "watch.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/ds/ht.h"
+#include "kassert.h"
+#include "exec.h"
+#include "kmem.h"
+#include "server.h"
+#include "ht.h"
 
 typedef struct watcher {
     client_t *c;

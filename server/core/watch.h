@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/core/client.h"
+#include "client.h"
 
 /* Install the exec hooks (server_init). */
 void watch_init(void);

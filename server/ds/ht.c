@@ -45,9 +45,9 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack: hashing never allocates */
 #include <xxhash.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "common/kmem.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "kmem.h"
 
 enum {
     SLOTS = 7,

@@ -41,9 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kmem.h"
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "kmem.h"
+#include "kassert.h"
+#include "kerr.h"
 
 #define HDR_SIZE   8
 #define EOF_BYTE   0xFF

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kmem.h"
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "kmem.h"
+#include "kassert.h"
+#include "kerr.h"
 
 #define LP_EMPTY_BYTES 9 /* header + terminator of an empty packed list */
 

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kmem.h"
-#include "common/kassert.h"
-#include "common/kerr.h"
+#include "kmem.h"
+#include "kassert.h"
+#include "kerr.h"
 
 struct zsl_level {
     zsl_node_t *forward;

@@ -1,13 +1,13 @@
 /* ev.c - epoll event loop (see ev.h). */
-#include "server/net/ev.h"
+#include "ev.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "server/core/mem.h"
-#include "server/core/util.h"
+#include "kmem.h"
+#include "util.h"
 
 typedef struct ev_fd {
     int mask;

@@ -7,7 +7,7 @@
  *   reply; if bytes remain, wait for a write event
  * durable LSN advances -> net_release_parked(): drop released marks, schedule the write
  */
-#include "server/net/net.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,12 +19,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/core/exec.h"
-#include "server/core/pubsub.h"
-#include "server/core/mem.h"
-#include "server/core/util.h"
-#include "server/net/ev.h"
-#include "server/net/reply.h"
+#include "exec.h"
+#include "pubsub.h"
+#include "kmem.h"
+#include "util.h"
+#include "ev.h"
+#include "reply.h"
 
 #define READ_CHUNK    (16 * 1024)
 #define WRITE_MAX     (1024 * 1024) /* per write event, so one client cannot starve others */
@@ -333,7 +333,7 @@ client_read_parse(client_t *c)
     if (c->qlen > c->qbuf_peak)
         c->qbuf_peak = c->qlen;
     if ((long long)c->qlen > s->cfg.client_query_buffer_limit) {
-        server_log(LOG_WARNING, "Closing client id=%llu: query buffer of %zu bytes over the limit",
+        klog(KLOG_WARNING, "Closing client id=%llu: query buffer of %zu bytes over the limit",
                    (unsigned long long)c->id, c->qlen);
         client_free(c);
         return -1;
@@ -538,7 +538,7 @@ void
 net_check_output_limit(client_t *c)
 {
     if (obuf_over_limit(c->srv, c, util_time_ms())) {
-        server_log(LOG_WARNING, "Client id=%llu scheduled to be closed: output buffer limit",
+        klog(KLOG_WARNING, "Client id=%llu scheduled to be closed: output buffer limit",
                    (unsigned long long)c->id);
         client_close_async(c);
     }

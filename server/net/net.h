@@ -7,7 +7,7 @@
 #ifndef KEEL_NET_H
 #define KEEL_NET_H
 
-#include "server/core/server.h"
+#include "server.h"
 
 int net_listen(server_t *s);
 client_t *client_create(server_t *s, int fd);  /* fd -1: a fake client (replay, tests) */

@@ -1,13 +1,13 @@
 /* reply.c - RESP2/RESP3 reply encoding into a client's output buffer (see reply.h). */
-#include "server/net/reply.h"
+#include "reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
+#include "kmem.h"
+#include "server.h"
+#include "util.h"
 
 const char *const ERR_SYNTAX = "ERR syntax error";
 const char *const ERR_WRONGTYPE =

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/core/client.h"
+#include "client.h"
 
 extern const char *const ERR_SYNTAX;     /* "ERR syntax error" */
 extern const char *const ERR_WRONGTYPE;  /* "WRONGTYPE Operation against a key holding ..." */

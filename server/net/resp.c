@@ -1,11 +1,11 @@
 /* resp.c - incremental RESP request parser (see resp.h for the grammar and limits). */
-#include "server/net/resp.h"
+#include "resp.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "server/core/mem.h"
-#include "server/core/util.h"
+#include "kmem.h"
+#include "util.h"
 
 #define RESP_SKIPPED 2 /* internal: an empty inline line was consumed */
 

@@ -19,10 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct karg {
-    const char *p;
-    size_t n;
-} karg_t;
+#include "slice.h"
 
 typedef struct resp_limits {
     long long bulk_max;      /* proto-max-bulk-len */

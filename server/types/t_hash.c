@@ -8,23 +8,23 @@
  *   +---------+---------+-------------+-------------+
  *
  * so a lookup touches the bucket and then one entry, and updating a value reallocates only that
- * entry. The lookup key of the table is a kslice_t {bytes, length} of the field.
+ * entry. The lookup key of the table is a karg_t {bytes, length} of the field.
  *
  * Conversion rules (Valkey's): a packed list becomes a table when, after an insert, it has more
  * than entries_max pairs, when a field or value longer than value_max bytes is written, or when
  * the blob would pass LP_BYTES_MAX. HSET looks ahead at all its arguments first (hash_prepare)
  * so a big HSET converts once instead of after the limit-th insert.
  */
-#include "server/types/t_hash.h"
+#include "t_hash.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/db.h"
-#include "server/core/mem.h"
-#include "server/ds/lp.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "db.h"
+#include "kmem.h"
+#include "lp.h"
 
 typedef struct hent {
     uint32_t fn, vn;
@@ -36,7 +36,7 @@ typedef struct hent {
 static uint64_t
 hent_hash_key(const void *key)
 {
-    const kslice_t *k = key;
+    const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
@@ -51,7 +51,7 @@ static int
 hent_key_eq(const void *entry, const void *key)
 {
     const hent_t *e = entry;
-    const kslice_t *k = key;
+    const karg_t *k = key;
     return e->fn == k->n && memcmp(e->buf, k->p, k->n) == 0;
 }
 
@@ -134,7 +134,7 @@ hash_len(const thash_t *h)
 static void
 ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
 {
-    kslice_t k = {f, fn};
+    karg_t k = {f, fn};
     ht_pos_t pos;
     void *old = ht_find_pos(t, &k, &pos);
     ASSERT(old == NULL);
@@ -215,7 +215,7 @@ hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v)
         lp_hval(lp_next(lp, p), v);
         return 1;
     }
-    kslice_t k = {f, fn};
+    karg_t k = {f, fn};
     const hent_t *e = ht_find(h->p, &k);
     if (!e)
         return 0;
@@ -233,7 +233,7 @@ hash_exists(const thash_t *h, const char *f, size_t fn)
 static int
 ht_set(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
 {
-    kslice_t k = {f, fn};
+    karg_t k = {f, fn};
     ht_pos_t pos;
     hent_t *e = ht_find_pos(t, &k, &pos);
     if (!e) {
@@ -333,7 +333,7 @@ hash_delete(thash_t *h, const char *f, size_t fn)
         h->p = lp;
         return 1;
     }
-    kslice_t k = {f, fn};
+    karg_t k = {f, fn};
     return ht_delete(h->p, &k);
 }
 
@@ -563,7 +563,7 @@ ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
     if (h.enc == OBJ_ENC_LISTPACK) {
         rc = ops_add_lp(&h, p, n, &lim);
     } else if (load_pending.owner != h.p) { /* a field */
-        kslice_t k = {p, n};
+        karg_t k = {p, n};
         if (ht_find(h.p, &k))
             return KERR_CORRUPT;
         pending_clear();

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/object.h"
-#include "server/ds/ht.h"
-#include "server/net/resp.h"
+#include "object.h"
+#include "ht.h"
+#include "resp.h"
 
 typedef struct thash {
     void *p; /* uint8_t * packed list or ht_t * */

@@ -10,14 +10,14 @@
  *      listTypeTryConvertQuicklist), so OBJECT ENCODING answers as Valkey does for the same
  *      sequence of commands and the same list-max-listpack-size.
  */
-#include "server/types/t_list.h"
+#include "t_list.h"
 
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "server.h"
 
 /* A node with a count limit still stops at this many bytes (Valkey's SIZE_SAFETY_LIMIT). */
 #define LIST_SAFETY_BYTES 8192

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/object.h"
-#include "server/ds/lp.h"
-#include "server/ds/ql.h"
+#include "object.h"
+#include "lp.h"
+#include "ql.h"
 
 enum { LIST_HEAD = 0, LIST_TAIL = 1 };
 

@@ -2,7 +2,7 @@
  * t_set.c - the set value type (see t_set.h): intset, packed list, or hash table.
  *
  * Hash-table entries are one allocation each, a u32 length followed by the member bytes; the
- * table's lookup key is a kslice_t {bytes, length}.
+ * table's lookup key is a karg_t {bytes, length}.
  *
  * The conversion rules follow Valkey 8's setTypeAddAux so that OBJECT ENCODING answers the same:
  *  1. intset + integer: insert; past intset_max members -> table.
@@ -11,17 +11,17 @@
  *  3. packed list + new member: append if it has fewer than lp_entries_max members, the member
  *     fits lp_value_max and the blob fits; else -> table.
  */
-#include "server/types/t_set.h"
+#include "t_set.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/db.h"
-#include "server/core/mem.h"
-#include "server/ds/intset.h"
-#include "server/ds/lp.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "db.h"
+#include "kmem.h"
+#include "intset.h"
+#include "lp.h"
 
 typedef struct sent {
     uint32_t n;
@@ -34,7 +34,7 @@ typedef struct sent {
 static uint64_t
 sent_hash_key(const void *key)
 {
-    const kslice_t *k = key;
+    const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
@@ -49,7 +49,7 @@ static int
 sent_key_eq(const void *entry, const void *key)
 {
     const sent_t *e = entry;
-    const kslice_t *k = key;
+    const karg_t *k = key;
     return e->n == k->n && memcmp(e->buf, k->p, k->n) == 0;
 }
 
@@ -65,7 +65,7 @@ static const ht_type_t sent_type = {sent_hash_key, sent_hash_entry, sent_key_eq,
 static int
 ht_put(ht_t *t, const char *p, size_t n)
 {
-    kslice_t k = {p, n};
+    karg_t k = {p, n};
     ht_pos_t pos;
     if (ht_find_pos(t, &k, &pos))
         return 0;
@@ -319,7 +319,7 @@ set_remove(tset_t *s, const char *p, size_t n)
         s->p = lp;
         return 1;
     }
-    kslice_t k = {p, n};
+    karg_t k = {p, n};
     return ht_delete(s->p, &k);
 }
 
@@ -332,7 +332,7 @@ set_contains(const tset_t *s, const char *p, size_t n)
     }
     if (s->enc == OBJ_ENC_LISTPACK)
         return lp_find(s->p, lp_first(s->p), p, n, 0) != NULL;
-    kslice_t k = {p, n};
+    karg_t k = {p, n};
     return ht_find(s->p, &k) != NULL;
 }
 

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/object.h"
-#include "server/ds/ht.h"
+#include "object.h"
+#include "ht.h"
 
 typedef struct tset {
     void *p; /* intset_t *, uint8_t * packed list, or ht_t * */

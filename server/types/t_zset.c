@@ -13,18 +13,18 @@
  *   2. In the skiplist encoding, the member map holds exactly the skiplist's nodes (the entries
  *      are the node pointers, the skiplist owns them), so both have the same length.
  */
-#include "server/types/t_zset.h"
+#include "t_zset.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kassert.h"
-#include "common/kerr.h"
-#include "server/core/mem.h"
-#include "server/core/server.h"
-#include "server/ds/ht.h"
+#include "kassert.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "server.h"
+#include "ht.h"
 
 typedef struct zset_big {
     zsl_t *zsl; /* owns the nodes and their member bytes */

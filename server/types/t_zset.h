@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/core/object.h"
-#include "server/ds/lp.h"
-#include "server/ds/zsl.h"
+#include "object.h"
+#include "lp.h"
+#include "zsl.h"
 
 /* The two encoding limits, read from the config at the time of each call (CONFIG SET works). */
 typedef struct zset_limits {

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "common/crc32c.h"
+#include "crc32c.h"
 
 Test(crc32c, matches_standard_check_value)
 {

@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/commands/cmd.h"
-#include "server/core/config.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/net.h"
+#include "cmd.h"
+#include "config.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "net.h"
 
 static server_t srv;
 static client_t *c;

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/core/db.h"
-#include "server/core/mem.h"
+#include "db.h"
+#include "kmem.h"
 
 typedef struct expired_log {
     int calls;
@@ -61,7 +61,7 @@ find(const char *key) {
 
 static kobj_t *
 find_in_expires(const char *key) {
-    kslice_t k = {key, strlen(key)};
+    karg_t k = {key, strlen(key)};
     return ht_find(db->expires, &k);
 }
 

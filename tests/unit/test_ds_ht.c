@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/kerr.h"
-#include "common/kmem.h"
-#include "server/ds/ht.h"
+#include "kerr.h"
+#include "kmem.h"
+#include "ht.h"
 
 typedef struct ent {
     uint64_t key;

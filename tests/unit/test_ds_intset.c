@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/ds/intset.h"
+#include "kerr.h"
+#include "intset.h"
 
 static uint64_t rng_state = 0xDEADBEEFCAFEF00Dull;
 static uint64_t

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/ds/lp.h"
+#include "kerr.h"
+#include "lp.h"
 
 /* ---- the reference model: an array of owned byte strings ---- */
 

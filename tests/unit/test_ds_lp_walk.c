@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/ds/lp.h"
+#include "lp.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static uint64_t

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/ds/ql.h"
+#include "kerr.h"
+#include "ql.h"
 
 typedef struct {
     char *s;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/ds/zsl.h"
+#include "kerr.h"
+#include "zsl.h"
 
 typedef struct {
     double score;

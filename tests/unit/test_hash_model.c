@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/core/object.h"
-#include "server/ds/lp.h"
-#include "server/types/t_hash.h"
+#include "kerr.h"
+#include "object.h"
+#include "lp.h"
+#include "t_hash.h"
 
 #define FIELDS 64
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd_hll.h"
+#include "kerr.h"
+#include "cmd_hll.h"
 
 static uint8_t regs[HLL_REGISTERS];
 

@@ -15,17 +15,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/commands/cmd.h"
-#include "server/core/block.h"
-#include "server/core/config.h"
-#include "server/core/exec.h"
-#include "server/core/mem.h"
-#include "server/core/prop.h"
-#include "server/core/server.h"
-#include "server/core/util.h"
-#include "server/net/net.h"
-#include "server/types/t_list.h"
+#include "kerr.h"
+#include "cmd.h"
+#include "block.h"
+#include "config.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "server.h"
+#include "util.h"
+#include "net.h"
+#include "t_list.h"
 
 /* ---- a model: an array of owned strings ------------------------------------------------------ */
 

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "server/core/mem.h"
-#include "server/core/object.h"
+#include "kmem.h"
+#include "object.h"
 
 static void
 check_str(const kobj_t *o, const char *key, size_t klen, const char *val, size_t vlen)

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/core/mem.h"
-#include "server/net/resp.h"
+#include "kmem.h"
+#include "resp.h"
 
 static const resp_limits_t LIM = {512 * 1024 * 1024LL, 1024 * 1024, 64 * 1024};
 

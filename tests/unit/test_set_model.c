@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/core/object.h"
-#include "server/ds/lp.h"
-#include "server/types/t_set.h"
+#include "object.h"
+#include "lp.h"
+#include "t_set.h"
 
 #define MEMBERS 80
 

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "server/core/config.h"
-#include "server/core/db.h"
-#include "server/core/mem.h"
-#include "server/core/snapshot_glue.h"
+#include "kerr.h"
+#include "config.h"
+#include "db.h"
+#include "kmem.h"
+#include "snapshot_glue.h"
 
 #define BIG_DB_KEYS   60000
 #define SMALL_DB_KEYS 20

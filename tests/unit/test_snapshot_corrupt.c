@@ -5,8 +5,8 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "common/kerr.h"
-#include "snapshot/snapshot_int.h"
+#include "kerr.h"
+#include "snapshot_int.h"
 #include "test_snapshot_util.h"
 
 static char dir[64], path[128], copy[128];

@@ -15,8 +15,8 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "common/kerr.h"
-#include "snapshot/snapshot_int.h"
+#include "kerr.h"
+#include "snapshot_int.h"
 #include "test_snapshot_util.h"
 
 #define S(x) x, sizeof(x) - 1

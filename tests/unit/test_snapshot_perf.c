@@ -4,8 +4,8 @@
 #include <criterion/criterion.h>
 #include <time.h>
 
-#include "common/kerr.h"
-#include "snapshot/snapshot.h"
+#include "kerr.h"
+#include "snapshot.h"
 #include "test_snapshot_util.h"
 
 #define PERF_KEYS 2000000

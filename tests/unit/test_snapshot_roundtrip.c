@@ -2,8 +2,8 @@
  * writer and loader threads, small chunks so that keys spread over many chunks. */
 #include <criterion/criterion.h>
 
-#include "common/kerr.h"
-#include "snapshot/snapshot.h"
+#include "kerr.h"
+#include "snapshot.h"
 #include "test_snapshot_util.h"
 
 #define N_KEYS 3000

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "snapshot/snapshot.h"
+#include "snapshot.h"
 
 #define TK_BIG_BYTES   (300u << 10) /* bigger than the 64 KiB chunks the tests use */
 #define TK_LARGE_COUNT 20000u

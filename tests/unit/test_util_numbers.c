@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/core/util.h"
+#include "util.h"
 
 static const char *
 d2s(double v)

@@ -2,7 +2,7 @@
  * and sequence checks, segment names. */
 #include "test_wal_util.h"
 
-#include "common/crc32c.h"
+#include "crc32c.h"
 
 Test(wal_format, record_round_trips_through_encode_and_check) {
     const char payload[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";

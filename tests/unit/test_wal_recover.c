@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "common/crc32c.h"
+#include "crc32c.h"
 
 static void
 write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {

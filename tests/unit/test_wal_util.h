@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "wal/wal.h"
-#include "wal/wal_int.h"
-#include "wal/wal_io.h"
+#include "kerr.h"
+#include "wal.h"
+#include "wal_int.h"
+#include "wal_io.h"
 
 typedef struct tdirs {
     char root[64];

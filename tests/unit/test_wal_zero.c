@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/kerr.h"
-#include "wal/wal.h"
-#include "wal/zero.h"
+#include "kerr.h"
+#include "wal.h"
+#include "zero.h"
 
 #define MIB (1ull << 20)
 #define KIB (1ull << 10)

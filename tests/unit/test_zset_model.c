@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/kerr.h"
-#include "server/core/object.h"
-#include "server/types/t_zset.h"
+#include "kerr.h"
+#include "object.h"
+#include "t_zset.h"
 
 typedef struct {
     char m[8];

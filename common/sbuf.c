@@ -1,11 +1,11 @@
 /* sbuf.c - growable text buffer (see sbuf.h). */
-#include "server/core/sbuf.h"
+#include "sbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "server/core/mem.h"
+#include "kmem.h"
 
 static void
 grow(sbuf_t *b, size_t need)

@@ -1,5 +1,5 @@
 /* util.c - number parsing and formatting, glob matching, clocks and randomness (see util.h). */
-#include "server/core/util.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -318,7 +318,8 @@ util_mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+/* Per thread: the PRNG is a utility, not shared state (each thread seeds or uses the default). */
+static _Thread_local uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 void
 util_random_seed(uint64_t seed)
