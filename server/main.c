@@ -31,8 +31,8 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-    static server_t srv;
-    server_t *s = &srv;
+    static engine_t srv;
+    engine_t *s = &srv;
     char err[512];
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);

@@ -386,7 +386,7 @@ restore_cb(void *ctx, const wal_record_t *rec)
 
 /* Replays the records in (from, to] from the archive, then the live log. */
 static int
-replay_range(const opts_t *o, server_t *s, uint64_t from, uint64_t to, uint64_t *done)
+replay_range(const opts_t *o, engine_t *s, uint64_t from, uint64_t to, uint64_t *done)
 {
     char err[1024] = "", rerr[1024] = "";
     restore_ctx_t r = {.target = to, .next = from + 1};
@@ -413,31 +413,17 @@ replay_range(const opts_t *o, server_t *s, uint64_t from, uint64_t to, uint64_t 
 }
 
 /* An in-memory server: no socket, no log; what replay needs (db hooks, commands, types). */
-static server_t *
+static engine_t *
 server_offline(int threads)
 {
-    static server_t srv;
-    server_t *s = &srv;
+    static engine_t srv;
+    engine_t *s = &srv;
     config_defaults(s);
     s->cfg.snapshot_threads = threads;
     const char *loglevel[] = {"loglevel", "warning"}; /* through config_set: it owns the string */
     char err[128];
     config_set(s, 2, loglevel, NULL, true, err, sizeof err);
-    g_server = s;
-    s->stats.start_ms = util_time_ms();
-    s->durable_lsn = UINT64_MAX;
-    s->db_hooks.expired = srv_key_expired_cb;
-    s->db_hooks.ctx = s;
-    for (int i = 0; i < s->cfg.databases; i++)
-        s->dbs[i] = db_create(i, &s->db_hooks);
-    cmd_table_init();
-    hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
-    set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
-                  &s->cfg.set_max_listpack_value);
-    list_type_init();
-    zset_type_init();
-    pubsub_init();
-    watch_init();
+    engine_init(s);
     return s;
 }
 
@@ -525,7 +511,7 @@ bad:
 }
 
 static int
-restore_write(const opts_t *o, server_t *s, uint64_t lsn)
+restore_write(const opts_t *o, engine_t *s, uint64_t lsn)
 {
     char path[PATH_LEN], err[1024] = "";
     snap_write_stats_t st = {0};
@@ -564,7 +550,7 @@ do_restore(const opts_t *o)
     for (size_t i = 0; i < n; i++)
         if (b[i].lsn <= target)
             bi = i; /* the newest base at or before the target */
-    server_t *s = server_offline(o->threads);
+    engine_t *s = server_offline(o->threads);
     if (b[bi].path) {
         char err[1024] = "";
         snap_info_t info;

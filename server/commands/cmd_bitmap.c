@@ -14,7 +14,7 @@
 #include "cmd.h"
 #include "exec.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -40,7 +40,7 @@ parse_bit_offset(client_t *c, const karg_t *a, bool hash_ok, int bits, uint64_t 
         else
             v *= bits;
     }
-    if (!ok || (v >> 3) >= c->srv->cfg.proto_max_bulk_len) {
+    if (!ok || (v >> 3) >= c->eng->cfg.proto_max_bulk_len) {
         reply_err(c, ERR_BIT_OFFSET);
         return false;
     }
@@ -99,9 +99,9 @@ string_for_read(client_t *c, const karg_t *key, const uint8_t **p, size_t *len)
 static void
 key_changed(client_t *c, const char *event, uint64_t dirty)
 {
-    srv_key_modified(c->srv, c->db, c->argv[1].p, c->argv[1].n);
-    srv_notify(c->srv, NOTIFY_STRING, event, c->argv[1].p, c->argv[1].n, c->db_id);
-    srv_dirty(c->srv, dirty);
+    srv_key_modified(c->eng, c->db, c->argv[1].p, c->argv[1].n);
+    srv_notify(c->eng, NOTIFY_STRING, event, c->argv[1].p, c->argv[1].n, c->db_id);
+    srv_dirty(c->eng, dirty);
 }
 
 /* ---- SETBIT / GETBIT ---- */
@@ -356,13 +356,13 @@ bitop_store(client_t *c, const karg_t *dest, kobj_t *o, size_t maxlen)
 {
     if (maxlen) {
         db_set(c->db, o, false);
-        srv_key_modified(c->srv, c->db, dest->p, dest->n);
-        srv_notify(c->srv, NOTIFY_STRING, "set", dest->p, dest->n, c->db_id);
-        srv_dirty(c->srv, 1);
+        srv_key_modified(c->eng, c->db, dest->p, dest->n);
+        srv_notify(c->eng, NOTIFY_STRING, "set", dest->p, dest->n, c->db_id);
+        srv_dirty(c->eng, 1);
     } else if (db_delete(c->db, dest->p, dest->n)) {
-        srv_key_modified(c->srv, c->db, dest->p, dest->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", dest->p, dest->n, c->db_id);
-        srv_dirty(c->srv, 1);
+        srv_key_modified(c->eng, c->db, dest->p, dest->n);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", dest->p, dest->n, c->db_id);
+        srv_dirty(c->eng, 1);
     }
 }
 

@@ -7,9 +7,8 @@
 #include "block.h"
 #include "exec.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
-#include "net.h"
 #include "reply.h"
 
 static void
@@ -44,14 +43,14 @@ static void
 cmd_quit(client_t *c)
 {
     reply_ok(c);
-    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
 static void
 select_db(client_t *c, int id)
 {
     c->db_id = id;
-    c->db = c->srv->dbs[id];
+    c->db = c->eng->dbs[id];
 }
 
 static void
@@ -62,7 +61,7 @@ cmd_select(client_t *c)
         reply_err(c, ERR_NOT_INT);
         return;
     }
-    if (id < 0 || id >= c->srv->cfg.databases) {
+    if (id < 0 || id >= c->eng->cfg.databases) {
         reply_err(c, ERR_DB_INDEX);
         return;
     }
@@ -73,7 +72,7 @@ cmd_select(client_t *c)
 static bool
 auth_ok(client_t *c, const karg_t *user, const karg_t *pass)
 {
-    const char *rp = c->srv->cfg.requirepass;
+    const char *rp = c->eng->cfg.requirepass;
     if (user && !cmd_arg_is(user, "default"))
         return false;
     return rp && pass->n == strlen(rp) && memcmp(pass->p, rp, pass->n) == 0;
@@ -86,7 +85,7 @@ cmd_auth(client_t *c)
         reply_err(c, ERR_SYNTAX);
         return;
     }
-    const char *rp = c->srv->cfg.requirepass;
+    const char *rp = c->eng->cfg.requirepass;
     if (c->argc == 2 && (!rp || !rp[0])) {
         reply_err(c, "ERR AUTH <password> called without any password configured for the default "
                      "user. Are you sure your configuration is correct?");
@@ -174,7 +173,7 @@ cmd_hello(client_t *c)
         }
     }
     if (user) {
-        const char *rp = c->srv->cfg.requirepass;
+        const char *rp = c->eng->cfg.requirepass;
         bool nopass = !rp || !rp[0];
         if (!(nopass && cmd_arg_is(user, "default")) && !auth_ok(c, user, pass)) {
             reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
@@ -209,7 +208,7 @@ cmd_reset(client_t *c)
     c->resp = 2;
     kfree(c->name);
     c->name = NULL;
-    const char *rp = c->srv->cfg.requirepass;
+    const char *rp = c->eng->cfg.requirepass;
     if (rp && rp[0])
         c->flags &= ~CLIENT_AUTHENTICATED;
     reply_simple(c, "RESET");
@@ -270,7 +269,7 @@ client_type_is(client_t *t, const karg_t *type)
 static void
 client_list(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     const karg_t *type = NULL;
     int ids_from = 0;
     if (c->argc >= 4 && cmd_arg_is(&c->argv[2], "type")) {
@@ -310,7 +309,7 @@ client_list(client_t *c)
             if (!hit)
                 continue;
         }
-        int n = net_client_info(t, line, sizeof line);
+        int n = client_list_line(t, line, sizeof line);
         if (len + (size_t)n + 2 > cap) {
             while (len + (size_t)n + 2 > cap)
                 cap *= 2;
@@ -328,7 +327,7 @@ static void
 client_info(client_t *c)
 {
     char line[1024];
-    int n = net_client_info(c, line, sizeof line - 1);
+    int n = client_list_line(c, line, sizeof line - 1);
     line[n++] = '\n';
     reply_verbatim(c, line, (size_t)n, "txt");
 }
@@ -337,10 +336,10 @@ client_info(client_t *c)
 static void
 client_kill(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     if (c->argc == 3) { /* old form: by address, error when not found */
         for (client_t *t = s->clients; t; t = t->next) {
-            if (strlen(t->addr) == c->argv[2].n && !memcmp(t->addr, c->argv[2].p, c->argv[2].n)) {
+            if (strlen(t->conn.addr) == c->argv[2].n && !memcmp(t->conn.addr, c->argv[2].p, c->argv[2].n)) {
                 client_close_async(t);
                 reply_ok(c);
                 return;
@@ -394,9 +393,9 @@ client_kill(client_t *c)
     for (client_t *t = s->clients; t; t = t->next) {
         if (id && t->id != (uint64_t)id)
             continue;
-        if (addr && (strlen(t->addr) != addr->n || memcmp(t->addr, addr->p, addr->n)))
+        if (addr && (strlen(t->conn.addr) != addr->n || memcmp(t->conn.addr, addr->p, addr->n)))
             continue;
-        if (laddr && (strlen(t->laddr) != laddr->n || memcmp(t->laddr, laddr->p, laddr->n)))
+        if (laddr && (strlen(t->conn.laddr) != laddr->n || memcmp(t->conn.laddr, laddr->p, laddr->n)))
             continue;
         if (type && !client_type_is(t, type))
             continue;
@@ -458,7 +457,7 @@ client_unblock(client_t *c)
             return;
         }
     }
-    for (client_t *t = c->srv->clients; t; t = t->next) {
+    for (client_t *t = c->eng->clients; t; t = t->next) {
         if (t->id == (uint64_t)id) {
             reply_int(c, (t->flags & CLIENT_BLOCKED) && block_unblock_client(t, with_error));
             return;

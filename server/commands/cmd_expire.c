@@ -15,7 +15,7 @@
 #include "cmd.h"
 #include "exec.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -100,13 +100,13 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
         reply_int(c, 0);
         return;
     }
-    if (when <= db_now_ms() && !c->srv->loading) {
+    if (when <= db_now_ms() && !c->eng->loading) {
         db_delete(c->db, key->p, key->n);
         karg_t del[2] = {{"DEL", 3}, {key->p, key->n}};
         prop_add(c->db_id, 2, del);
-        srv_key_modified(c->srv, c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
-        srv_dirty(c->srv, 1);
+        srv_key_modified(c->eng, c->db, key->p, key->n);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
+        srv_dirty(c->eng, 1);
         reply_int(c, 1);
         return;
     }
@@ -117,9 +117,9 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
     karg_t eff[3] = {{"PEXPIREAT", 9}, {key->p, key->n}, {num, 0}};
     eff[2].n = (size_t)util_ll2str(num, sizeof num, when);
     prop_add(c->db_id, 3, eff);
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_GENERIC, "expire", key->p, key->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_GENERIC, "expire", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
     reply_int(c, 1);
 }
 
@@ -196,9 +196,9 @@ cmd_persist(client_t *c) {
         return;
     }
     db_set_expire(c->db, o, -1);
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_GENERIC, "persist", key->p, key->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_GENERIC, "persist", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
     reply_int(c, 1);
 }
 

@@ -16,7 +16,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "lp.h"
 #include "reply.h"
@@ -29,7 +29,7 @@
 static hash_limits_t
 limits(client_t *c)
 {
-    const server_config_t *cfg = &c->srv->cfg;
+    const engine_config_t *cfg = &c->eng->cfg;
     hash_limits_t l = {(size_t)cfg->hash_max_listpack_entries, (size_t)cfg->hash_max_listpack_value};
     return l;
 }
@@ -60,14 +60,14 @@ hash_changed(client_t *c, kobj_t *o, const thash_t *h, const char *event, uint64
     size_t klen = c->argv[1].n;
     hash_store(o, h);
     if (changes) {
-        srv_notify(c->srv, NOTIFY_HASH, event, key, klen, c->db_id);
-        srv_key_modified(c->srv, c->db, key, klen);
-        srv_dirty(c->srv, changes);
+        srv_notify(c->eng, NOTIFY_HASH, event, key, klen, c->db_id);
+        srv_key_modified(c->eng, c->db, key, klen);
+        srv_dirty(c->eng, changes);
     }
     if (hash_len(h) == 0) {
         db_delete(c->db, key, klen);
         if (changes)
-            srv_notify(c->srv, NOTIFY_GENERIC, "del", key, klen, c->db_id);
+            srv_notify(c->eng, NOTIFY_GENERIC, "del", key, klen, c->db_id);
     }
 }
 

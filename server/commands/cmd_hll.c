@@ -20,7 +20,7 @@
 #include "cmd.h"
 #include "exec.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -269,9 +269,9 @@ hll_store(client_t *c, kobj_t *o, const uint8_t *regs, bool allow_sparse)
 static void
 hll_changed(client_t *c, const karg_t *key)
 {
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_STRING, "pfadd", key->p, key->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_STRING, "pfadd", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
 }
 
 static kobj_t *

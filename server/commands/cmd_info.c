@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "conn.h"
 #include "evict.h"
 #include "lazyfree.h"
 #include "kmem.h"
 #include "persist.h"
 #include "pubsub.h"
 #include "sbuf.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -33,7 +34,7 @@ human(char *buf, size_t len, double n)
 }
 
 static void
-sec_server(server_t *s, sbuf_t *b)
+sec_server(engine_t *s, sbuf_t *b)
 {
     struct utsname un;
     uname(&un);
@@ -52,7 +53,7 @@ sec_server(server_t *s, sbuf_t *b)
 }
 
 static void
-sec_clients(server_t *s, sbuf_t *b)
+sec_clients(engine_t *s, sbuf_t *b)
 {
     size_t blocked = 0, pubsub = 0, watching = 0;
     for (client_t *c = s->clients; c; c = c->next) {
@@ -69,7 +70,7 @@ sec_clients(server_t *s, sbuf_t *b)
 }
 
 static void
-sec_memory(server_t *s, sbuf_t *b)
+sec_memory(engine_t *s, sbuf_t *b)
 {
     size_t used = kmem_used(), rss = kmem_rss();
     static size_t peak;
@@ -96,9 +97,11 @@ sec_memory(server_t *s, sbuf_t *b)
 }
 
 static void
-sec_stats(server_t *s, sbuf_t *b)
+sec_stats(engine_t *s, sbuf_t *b)
 {
-    server_stats_t *st = &s->stats;
+    engine_stats_t *st = &s->stats;
+    static const net_stats_t none;
+    const net_stats_t *ns = s->net ? net_stats(s->net) : &none;
     sbuf_printf(b,
                 "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
                 "instantaneous_ops_per_sec:%llu\r\ntotal_net_input_bytes:%llu\r\n"
@@ -107,19 +110,19 @@ sec_stats(server_t *s, sbuf_t *b)
                 "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
                 "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
-                (unsigned long long)st->connections, (unsigned long long)st->commands,
-                (unsigned long long)server_ops_per_sec(s),
-                (unsigned long long)st->net_in, (unsigned long long)st->net_out,
-                (unsigned long long)st->rejected_conn, (unsigned long long)st->expired_keys,
+                (unsigned long long)ns->accepted, (unsigned long long)st->commands,
+                (unsigned long long)engine_ops_per_sec(s),
+                (unsigned long long)ns->bytes_in, (unsigned long long)ns->bytes_out,
+                (unsigned long long)ns->rejected, (unsigned long long)st->expired_keys,
                 (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,
                 (unsigned long long)st->keyspace_misses, pubsub_names_count(PUBSUB_CHANNEL),
                 pubsub_names_count(PUBSUB_PATTERN), pubsub_names_count(PUBSUB_SHARD),
-                (unsigned long long)st->total_errors,
+                (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
 }
 
 static void
-sec_replication(server_t *s, sbuf_t *b)
+sec_replication(engine_t *s, sbuf_t *b)
 {
     (void)s;
     sbuf_printf(b, "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
@@ -127,7 +130,7 @@ sec_replication(server_t *s, sbuf_t *b)
 }
 
 static void
-sec_cpu(server_t *s, sbuf_t *b)
+sec_cpu(engine_t *s, sbuf_t *b)
 {
     (void)s;
     struct rusage self, ch;
@@ -162,7 +165,7 @@ cmdstat_cb(cmd_def_t *cmd, void *ctx)
 }
 
 static void
-sec_keyspace(server_t *s, sbuf_t *b)
+sec_keyspace(engine_t *s, sbuf_t *b)
 {
     for (int i = 0; i < s->cfg.databases; i++) {
         size_t n = db_size(s->dbs[i]);
@@ -173,12 +176,12 @@ sec_keyspace(server_t *s, sbuf_t *b)
 
 typedef struct section {
     const char *name, *title;
-    void (*fn)(server_t *s, sbuf_t *b);
+    void (*fn)(engine_t *s, sbuf_t *b);
     bool dflt; /* in plain INFO */
 } section_t;
 
 static void
-sec_commandstats(server_t *s, sbuf_t *b)
+sec_commandstats(engine_t *s, sbuf_t *b)
 {
     (void)s;
     cmd_foreach(cmdstat_cb, b);
@@ -218,7 +221,7 @@ wanted(client_t *c, const section_t *sec)
 static void
 cmd_info(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     sbuf_t b = {0};
     size_t n = sizeof sections / sizeof *sections;
     for (size_t i = 0; i < n; i++) {

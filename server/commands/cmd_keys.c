@@ -15,7 +15,7 @@
 #include "exec.h"
 #include "lazyfree.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -30,7 +30,7 @@ parse_db_index(client_t *c, const karg_t *a, const char *err, int *id) {
         reply_err(c, err ? err : ERR_NOT_INT);
         return false;
     }
-    if (v < 0 || v >= c->srv->cfg.databases) {
+    if (v < 0 || v >= c->eng->cfg.databases) {
         reply_err(c, ERR_DB_INDEX);
         return false;
     }
@@ -68,11 +68,11 @@ del_keys(client_t *c, bool lazy) {
             lazyfree_obj(o);
         else
             obj_free(o);
-        srv_key_modified(c->srv, c->db, c->argv[i].p, c->argv[i].n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", c->argv[i].p, c->argv[i].n, c->db_id);
+        srv_key_modified(c->eng, c->db, c->argv[i].p, c->argv[i].n);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", c->argv[i].p, c->argv[i].n, c->db_id);
         n++;
     }
-    srv_dirty(c->srv, (uint64_t)n);
+    srv_dirty(c->eng, (uint64_t)n);
     reply_int(c, n);
 }
 
@@ -136,11 +136,11 @@ rename_generic(client_t *c, bool nx) {
     o = obj_rekey(o, dst->p, dst->n);
     db_add(c->db, o);
     obj_set_lru(o, lru); /* the value was not accessed by being renamed */
-    srv_key_modified(c->srv, c->db, src->p, src->n);
-    srv_key_modified(c->srv, c->db, dst->p, dst->n);
-    srv_notify(c->srv, NOTIFY_GENERIC, "rename_from", src->p, src->n, c->db_id);
-    srv_notify(c->srv, NOTIFY_GENERIC, "rename_to", dst->p, dst->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, src->p, src->n);
+    srv_key_modified(c->eng, c->db, dst->p, dst->n);
+    srv_notify(c->eng, NOTIFY_GENERIC, "rename_from", src->p, src->n, c->db_id);
+    srv_notify(c->eng, NOTIFY_GENERIC, "rename_to", dst->p, dst->n, c->db_id);
+    srv_dirty(c->eng, 1);
     if (nx)
         reply_int(c, 1);
     else
@@ -175,7 +175,7 @@ cmd_copy(client_t *c) {
         }
     }
     const karg_t *key = &c->argv[1], *newkey = &c->argv[2];
-    db_t *dst = c->srv->dbs[dst_id];
+    db_t *dst = c->eng->dbs[dst_id];
     if (dst == c->db && key->n == newkey->n && memcmp(key->p, newkey->p, key->n) == 0) {
         reply_err(c, "ERR source and destination objects are the same");
         return;
@@ -194,9 +194,9 @@ cmd_copy(client_t *c) {
     if (exists)
         db_delete(dst, newkey->p, newkey->n);
     db_add(dst, n);
-    srv_key_modified(c->srv, dst, newkey->p, newkey->n);
-    srv_notify(c->srv, NOTIFY_GENERIC, "copy_to", newkey->p, newkey->n, dst_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, dst, newkey->p, newkey->n);
+    srv_notify(c->eng, NOTIFY_GENERIC, "copy_to", newkey->p, newkey->n, dst_id);
+    srv_dirty(c->eng, 1);
     reply_int(c, 1);
 }
 
@@ -210,7 +210,7 @@ cmd_move(client_t *c) {
         return;
     }
     const karg_t *key = &c->argv[1];
-    db_t *dst = c->srv->dbs[dst_id];
+    db_t *dst = c->eng->dbs[dst_id];
     if (!db_lookup(c->db, key->p, key->n, 0) || db_lookup(dst, key->p, key->n, DB_LOOKUP_NOTOUCH)) {
         reply_int(c, 0);
         return;
@@ -219,11 +219,11 @@ cmd_move(client_t *c) {
     uint32_t lru = obj_lru(o);
     db_add(dst, o); /* the key is unchanged, so the object moves as it is, expiry included */
     obj_set_lru(o, lru);
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_key_modified(c->srv, dst, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_GENERIC, "move_from", key->p, key->n, c->db_id);
-    srv_notify(c->srv, NOTIFY_GENERIC, "move_to", key->p, key->n, dst_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_key_modified(c->eng, dst, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_GENERIC, "move_from", key->p, key->n, c->db_id);
+    srv_notify(c->eng, NOTIFY_GENERIC, "move_to", key->p, key->n, dst_id);
+    srv_dirty(c->eng, 1);
     reply_int(c, 1);
 }
 
@@ -235,10 +235,10 @@ cmd_swapdb(client_t *c) {
         !parse_db_index(c, &c->argv[2], "ERR invalid second DB index", &b))
         return;
     if (a != b)
-        db_swap(c->srv->dbs[a], c->srv->dbs[b]);
-    srv_db_modified(c->srv, a);
-    srv_db_modified(c->srv, b);
-    srv_dirty(c->srv, 1);
+        db_swap(c->eng->dbs[a], c->eng->dbs[b]);
+    srv_db_modified(c->eng, a);
+    srv_db_modified(c->eng, b);
+    srv_dirty(c->eng, 1);
     reply_ok(c);
 }
 
@@ -414,8 +414,8 @@ object_refcount_cmd(client_t *c) {
     if (!o)
         return;
     long long v, rc = 1;
-    int p = c->srv->cfg.maxmemory_policy;
-    bool per_key_clock = c->srv->cfg.maxmemory > 0 && p != EVICT_NOEVICTION &&
+    int p = c->eng->cfg.maxmemory_policy;
+    bool per_key_clock = c->eng->cfg.maxmemory > 0 && p != EVICT_NOEVICTION &&
                          p != EVICT_ALLKEYS_RANDOM && p != EVICT_VOLATILE_RANDOM &&
                          p != EVICT_VOLATILE_TTL;
     if (obj_type(o) == OBJ_STRING && !per_key_clock) {
@@ -432,7 +432,7 @@ object_idletime_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (!o)
         return;
-    if (lfu_policy(c->srv->cfg.maxmemory_policy)) {
+    if (lfu_policy(c->eng->cfg.maxmemory_policy)) {
         reply_err(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note "
                      "that when switching between policies at runtime LRU and LFU data will take "
                      "some time to adjust.");
@@ -446,13 +446,13 @@ object_freq_cmd(client_t *c) {
     kobj_t *o = object_lookup(c);
     if (!o)
         return;
-    if (!lfu_policy(c->srv->cfg.maxmemory_policy)) {
+    if (!lfu_policy(c->eng->cfg.maxmemory_policy)) {
         reply_err(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
                      "Please note that when switching between policies at runtime LRU and LFU "
                      "data will take some time to adjust.");
         return;
     }
-    reply_int(c, evict_lfu_freq(o, c->srv->cfg.lfu_decay_time));
+    reply_int(c, evict_lfu_freq(o, c->eng->cfg.lfu_decay_time));
 }
 
 static void

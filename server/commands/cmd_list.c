@@ -28,7 +28,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 #include "t_list.h"
@@ -41,7 +41,7 @@ static const char ERR_LIST_TOO_BIG[] = "ERR list element too large to store";
 
 static inline long long
 list_fill(const client_t *c) {
-    return c->srv->cfg.list_max_listpack_size;
+    return c->eng->cfg.list_max_listpack_size;
 }
 
 /* True (and WRONGTYPE replied) when o exists and is not a list. */
@@ -103,15 +103,15 @@ arg_where(client_t *c, const karg_t *a, int *where) {
  * emptied (with "del"), otherwise the shrink check; then the key counts as modified. */
 static void
 after_removal(client_t *c, const karg_t *key, const char *event) {
-    srv_notify(c->srv, NOTIFY_LIST, event, key->p, key->n, c->db_id);
+    srv_notify(c->eng, NOTIFY_LIST, event, key->p, key->n, c->db_id);
     kobj_t *o = db_find(c->db, key->p, key->n);
     if (o && list_len(o) == 0) {
         db_delete(c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
     } else if (o) {
         list_try_shrink(o, list_fill(c));
     }
-    srv_key_modified(c->srv, c->db, key->p, key->n);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
 }
 
 /* Logs "LPOP key" / "RPOP key [count]" in place of the running command. */
@@ -174,9 +174,9 @@ push_generic(client_t *c, int where, bool only_existing) {
         reply_int(c, (long long)list_len(o));
     }
     if (pushed > 0) {
-        srv_dirty(c->srv, (uint64_t)pushed);
-        srv_key_modified(c->srv, c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", key->p, key->n,
+        srv_dirty(c->eng, (uint64_t)pushed);
+        srv_key_modified(c->eng, c->db, key->p, key->n);
+        srv_notify(c->eng, NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", key->p, key->n,
                    c->db_id);
     }
 }
@@ -232,7 +232,7 @@ pop_generic(client_t *c, int where) {
     }
     n = pop_and_reply(c, o, where, n);
     after_removal(c, key, where == LIST_HEAD ? "lpop" : "rpop");
-    srv_dirty(c->srv, (uint64_t)n);
+    srv_dirty(c->eng, (uint64_t)n);
 }
 
 static void
@@ -405,9 +405,9 @@ cmd_lset(client_t *c) {
         return;
     }
     reply_ok(c);
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_LIST, "lset", key->p, key->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_LIST, "lset", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
     list_try_shrink(o, list_fill(c)); /* a big element may have been replaced by a small one */
 }
 
@@ -440,9 +440,9 @@ cmd_linsert(client_t *c) {
         reply_int(c, -1);
         return;
     }
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_LIST, "linsert", key->p, key->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_LIST, "linsert", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
     reply_int(c, (long long)list_len(o));
 }
 
@@ -462,7 +462,7 @@ cmd_lrem(client_t *c) {
     uint64_t removed = list_remove(o, count, val->p, val->n);
     if (removed) {
         after_removal(c, key, "lrem");
-        srv_dirty(c->srv, removed);
+        srv_dirty(c->eng, removed);
     }
     reply_int(c, (long long)removed);
 }
@@ -498,7 +498,7 @@ cmd_ltrim(client_t *c) {
     }
     list_trim(o, (uint64_t)ltrim, (uint64_t)rtrim);
     after_removal(c, key, "ltrim");
-    srv_dirty(c->srv, (uint64_t)(ltrim + rtrim));
+    srv_dirty(c->eng, (uint64_t)(ltrim + rtrim));
     reply_ok(c);
 }
 
@@ -529,12 +529,12 @@ lmove_do(client_t *c, const karg_t *src, const karg_t *dst, int from, int to) {
     list_try_grow(d, v.n, 1, list_fill(c));
     int rc = list_push(d, to, v.p, v.n);
     (void)rc; /* the element came out of a list, so it fits in one */
-    srv_key_modified(c->srv, c->db, dst->p, dst->n);
-    srv_notify(c->srv, NOTIFY_LIST, to == LIST_HEAD ? "lpush" : "rpush", dst->p, dst->n, c->db_id);
+    srv_key_modified(c->eng, c->db, dst->p, dst->n);
+    srv_notify(c->eng, NOTIFY_LIST, to == LIST_HEAD ? "lpush" : "rpush", dst->p, dst->n, c->db_id);
     reply_bulk(c, v.p, v.n);
     kfree(v.p);
     after_removal(c, src, from == LIST_HEAD ? "lpop" : "rpop");
-    srv_dirty(c->srv, 1);
+    srv_dirty(c->eng, 1);
     return 1;
 }
 
@@ -571,7 +571,7 @@ mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count) {
         reply_array(c, n);
         pop_and_reply(c, o, where, n);
         after_removal(c, &keys[j], where == LIST_HEAD ? "lpop" : "rpop");
-        srv_dirty(c->srv, (uint64_t)n);
+        srv_dirty(c->eng, (uint64_t)n);
         log_pop(c, where, &keys[j], n);
         return 1;
     }
@@ -668,7 +668,7 @@ bpop_generic(client_t *c, int where) {
         reply_bulk(c, keys[j].p, keys[j].n);
         pop_and_reply(c, o, where, 1);
         after_removal(c, &keys[j], where == LIST_HEAD ? "lpop" : "rpop");
-        srv_dirty(c->srv, 1);
+        srv_dirty(c->eng, 1);
         log_pop(c, where, &keys[j], -1);
         return;
     }

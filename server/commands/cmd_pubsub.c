@@ -10,7 +10,7 @@
 
 #include "cmd.h"
 #include "pubsub.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 

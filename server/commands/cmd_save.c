@@ -16,7 +16,7 @@ cmd_save(client_t *c)
         reply_err(c, BGSAVE_BUSY);
         return;
     }
-    if (snapshot_save(c->srv, err, sizeof err) < 0) {
+    if (snapshot_save(c->eng, err, sizeof err) < 0) {
         reply_errf(c, "ERR snapshot failed: %s", err);
         return;
     }
@@ -48,7 +48,7 @@ cmd_bgsave(client_t *c)
         reply_simple(c, "Background saving scheduled");
         return;
     }
-    if (snapshot_bgsave(c->srv, err, sizeof err) < 0) {
+    if (snapshot_bgsave(c->eng, err, sizeof err) < 0) {
         reply_errf(c, "ERR can't start a background save: %s", err);
         return;
     }
@@ -58,7 +58,7 @@ cmd_bgsave(client_t *c)
 static void
 cmd_lastsave(client_t *c)
 {
-    reply_int(c, snapshot_lastsave_s(c->srv));
+    reply_int(c, snapshot_lastsave_s(c->eng));
 }
 
 cmd_def_t cmd_table_save[] = {

@@ -5,12 +5,13 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "conn.h"
 #include "config.h"
 #include "evict.h"
 #include "exec.h"
 #include "lazyfree.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "ev.h"
 #include "reply.h"
@@ -47,14 +48,14 @@ config_get_cmd(client_t *c)
     cfg_collect_t *k = kcalloc(1, sizeof *k);
     k->c = c;
     for (int i = 2; i < c->argc; i++)
-        config_get(c->srv, c->argv[i].p, c->argv[i].n, config_get_cb, k);
+        config_get(c->eng, c->argv[i].p, c->argv[i].n, config_get_cb, k);
     int n = k->n;
     memset(k, 0, sizeof *k);
     k->c = c;
     k->emit = true;
     reply_map(c, n);
     for (int i = 2; i < c->argc; i++)
-        config_get(c->srv, c->argv[i].p, c->argv[i].n, config_get_cb, k);
+        config_get(c->eng, c->argv[i].p, c->argv[i].n, config_get_cb, k);
     kfree(k);
 }
 
@@ -76,7 +77,7 @@ config_set_cmd(client_t *c)
             }
     /* All or nothing: every pair is validated on a scratch copy of the settings first, then
      * applied; a pair that fails leaves every setting as it was. */
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     char err[256];
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 2; i < c->argc; i += 2) {
@@ -103,10 +104,12 @@ config_set_cmd(client_t *c)
 static void
 config_resetstat_cmd(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     int64_t start = s->stats.start_ms;
     memset(&s->stats, 0, sizeof s->stats);
     s->stats.start_ms = start;
+    if (s->net)
+        net_reset_stats(s->net);
     cmd_reset_stats();
     reply_ok(c);
 }
@@ -115,7 +118,7 @@ static void
 config_rewrite_cmd(client_t *c)
 {
     char err[256];
-    if (config_rewrite(c->srv, err, sizeof err) < 0) {
+    if (config_rewrite(c->eng, err, sizeof err) < 0) {
         reply_errf(c, "ERR %s", err);
         return;
     }
@@ -160,7 +163,7 @@ flush_mode(client_t *c)
 }
 
 static void
-flush_one(server_t *s, int id, bool async)
+flush_one(engine_t *s, int id, bool async)
 {
     size_t n = db_size(s->dbs[id]);
     if (async)
@@ -177,7 +180,7 @@ cmd_flushdb(client_t *c)
     int mode = flush_mode(c);
     if (mode < 0)
         return;
-    flush_one(c->srv, c->db_id, mode == 1);
+    flush_one(c->eng, c->db_id, mode == 1);
     reply_ok(c);
 }
 
@@ -187,9 +190,9 @@ cmd_flushall(client_t *c)
     int mode = flush_mode(c);
     if (mode < 0)
         return;
-    for (int i = 0; i < c->srv->cfg.databases; i++)
-        flush_one(c->srv, i, mode == 1);
-    srv_db_modified(c->srv, -1);
+    for (int i = 0; i < c->eng->cfg.databases; i++)
+        flush_one(c->eng, i, mode == 1);
+    srv_db_modified(c->eng, -1);
     reply_ok(c);
 }
 
@@ -217,8 +220,8 @@ cmd_shutdown(client_t *c)
             return;
         }
     }
-    c->srv->shutdown_asap = true;
-    ev_stop(c->srv->loop);
+    c->eng->shutdown_asap = true;
+    ev_stop(c->eng->loop);
 }
 
 /* ---- DEBUG ---- */
@@ -226,7 +229,7 @@ cmd_shutdown(client_t *c)
 static void
 debug_cmd(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     const karg_t *sub = &c->argv[1];
     if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
         double secs;
@@ -307,7 +310,7 @@ memory_usage_cmd(client_t *c)
 static void
 memory_stats_cmd(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     size_t keys = 0;
     for (int i = 0; i < s->cfg.databases; i++)
         keys += db_size(s->dbs[i]);

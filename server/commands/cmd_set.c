@@ -17,7 +17,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "lp.h"
 #include "reply.h"
@@ -31,7 +31,7 @@
 static set_limits_t
 limits(client_t *c)
 {
-    const server_config_t *cfg = &c->srv->cfg;
+    const engine_config_t *cfg = &c->eng->cfg;
     set_limits_t l = {(size_t)cfg->set_max_intset_entries, (size_t)cfg->set_max_listpack_entries,
                       (size_t)cfg->set_max_listpack_value};
     return l;
@@ -45,13 +45,13 @@ set_removed(client_t *c, const karg_t *key, kobj_t *o, const tset_t *s, const ch
     set_store(o, s);
     if (!n)
         return;
-    srv_notify(c->srv, NOTIFY_SET, event, key->p, key->n, c->db_id);
+    srv_notify(c->eng, NOTIFY_SET, event, key->p, key->n, c->db_id);
     if (set_len(s) == 0) {
         db_delete(c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
     }
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_dirty(c->srv, n);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_dirty(c->eng, n);
 }
 
 static void
@@ -92,9 +92,9 @@ cmd_sadd(client_t *c)
     }
     set_store(o, &s);
     if (added) {
-        srv_notify(c->srv, NOTIFY_SET, "sadd", key->p, key->n, c->db_id);
-        srv_key_modified(c->srv, c->db, key->p, key->n);
-        srv_dirty(c->srv, (uint64_t)added);
+        srv_notify(c->eng, NOTIFY_SET, "sadd", key->p, key->n, c->db_id);
+        srv_key_modified(c->eng, c->db, key->p, key->n);
+        srv_dirty(c->eng, (uint64_t)added);
     }
     if (set_len(&s) == 0)
         db_delete(c->db, key->p, key->n); /* created for a member that was refused */
@@ -243,11 +243,11 @@ spop_count(client_t *c, kobj_t *o, uint64_t count)
     if (count >= len) {
         /* The whole set: reply it, then delete the key, logged as DEL. */
         reply_whole_set(c, &s);
-        srv_notify(c->srv, NOTIFY_SET, "spop", key->p, key->n, c->db_id);
+        srv_notify(c->eng, NOTIFY_SET, "spop", key->p, key->n, c->db_id);
         db_delete(c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
-        srv_key_modified(c->srv, c->db, key->p, key->n);
-        srv_dirty(c->srv, len);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
+        srv_key_modified(c->eng, c->db, key->p, key->n);
+        srv_dirty(c->eng, len);
         karg_t eff[2] = {{"DEL", 3}, *key};
         prop_add(c->db_id, 2, eff);
         return;
@@ -465,8 +465,8 @@ cmd_smove(client_t *c)
     int rc = set_add(&d, mem->p, mem->n, &lim);
     set_store(dobj, &d);
     if (rc > 0) {
-        srv_notify(c->srv, NOTIFY_SET, "sadd", dst->p, dst->n, c->db_id);
-        srv_key_modified(c->srv, c->db, dst->p, dst->n);
+        srv_notify(c->eng, NOTIFY_SET, "sadd", dst->p, dst->n, c->db_id);
+        srv_key_modified(c->eng, c->db, dst->p, dst->n);
     }
     reply_int(c, 1);
 }
@@ -604,18 +604,18 @@ store_result(client_t *c, const karg_t *dst, tset_t *res, const char *event)
     if (n == 0) {
         set_release(res);
         if (db_delete(c->db, dst->p, dst->n)) {
-            srv_notify(c->srv, NOTIFY_GENERIC, "del", dst->p, dst->n, c->db_id);
-            srv_key_modified(c->srv, c->db, dst->p, dst->n);
-            srv_dirty(c->srv, 1);
+            srv_notify(c->eng, NOTIFY_GENERIC, "del", dst->p, dst->n, c->db_id);
+            srv_key_modified(c->eng, c->db, dst->p, dst->n);
+            srv_dirty(c->eng, 1);
         }
         reply_int(c, 0);
         return;
     }
     kobj_t *o = obj_new_ptr(OBJ_SET, res->enc, dst->p, dst->n, res->p, -1);
     db_set(c->db, o, false);
-    srv_notify(c->srv, NOTIFY_SET, event, dst->p, dst->n, c->db_id);
-    srv_key_modified(c->srv, c->db, dst->p, dst->n);
-    srv_dirty(c->srv, 1);
+    srv_notify(c->eng, NOTIFY_SET, event, dst->p, dst->n, c->db_id);
+    srv_key_modified(c->eng, c->db, dst->p, dst->n);
+    srv_dirty(c->eng, 1);
     reply_int(c, (long long)n);
 }
 

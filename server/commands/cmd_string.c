@@ -32,7 +32,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -77,7 +77,7 @@ arg_ll(client_t *c, const karg_t *a, long long *v)
 static inline bool
 clock_judges(const client_t *c)
 {
-    return !(c->flags & CLIENT_FAKE) && !c->srv->loading;
+    return !(c->flags & CLIENT_FAKE) && !c->eng->loading;
 }
 
 static inline bool
@@ -92,7 +92,7 @@ static bool
 length_ok(client_t *c, unsigned long long have, unsigned long long add)
 {
     unsigned long long total = have + add;
-    if (!clock_judges(c) || (total >= have && total <= (unsigned long long)c->srv->cfg.proto_max_bulk_len))
+    if (!clock_judges(c) || (total >= have && total <= (unsigned long long)c->eng->cfg.proto_max_bulk_len))
         return true;
     reply_err(c, ERR_STR_TOO_BIG);
     return false;
@@ -101,9 +101,9 @@ length_ok(client_t *c, unsigned long long have, unsigned long long add)
 static void
 changed(client_t *c, const karg_t *k, int type, const char *event)
 {
-    srv_key_modified(c->srv, c->db, k->p, k->n);
-    srv_notify(c->srv, type, event, k->p, k->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, k->p, k->n);
+    srv_notify(c->eng, type, event, k->p, k->n, c->db_id);
+    srv_dirty(c->eng, 1);
 }
 
 /* Delete a key whose new absolute expiry has passed: logged as DEL, seen as an expiry. */
@@ -113,7 +113,7 @@ delete_as_expired(client_t *c, const karg_t *k)
     db_delete(c->db, k->p, k->n);
     karg_t eff[2] = {{"DEL", 3}, *k};
     prop_add(c->db_id, 2, eff);
-    c->srv->stats.expired_keys++;
+    c->eng->stats.expired_keys++;
     changed(c, k, NOTIFY_EXPIRED, "expired");
 }
 
@@ -282,7 +282,7 @@ set_generic(client_t *c, int flags, const karg_t *val, const karg_t *exp, const 
     db_set(c->db, obj_new_str(key->p, key->n, val->p, val->n, when), flags & OPT_KEEPTTL);
     changed(c, key, NOTIFY_STRING, "set");
     if (exp) {
-        srv_notify(c->srv, NOTIFY_GENERIC, "expire", key->p, key->n, c->db_id);
+        srv_notify(c->eng, NOTIFY_GENERIC, "expire", key->p, key->n, c->db_id);
         char num[UTIL_LL_STR_MAX];
         int nn = util_ll2str(num, sizeof num, when);
         karg_t eff[5] = {{"SET", 3}, *key, *val, {"PXAT", 4}, {num, (size_t)nn}};
@@ -841,7 +841,7 @@ cmd_lcs(client_t *c)
     }
     /* The table is (alen+1) x (blen+1) lengths: bounded like any transient string. */
     unsigned long long cells = (unsigned long long)(an + 1) * (bn + 1);
-    if (cells > (unsigned long long)c->srv->cfg.proto_max_bulk_len / sizeof(uint32_t)) {
+    if (cells > (unsigned long long)c->eng->cfg.proto_max_bulk_len / sizeof(uint32_t)) {
         reply_err(c, "ERR Insufficient memory, transient memory for LCS exceeds "
                      "proto-max-bulk-len");
         return;

@@ -5,7 +5,7 @@
 
 #include "cmd.h"
 #include "exec.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -14,10 +14,10 @@ cmd_lookup_read(client_t *c, const karg_t *key)
 {
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0); /* NO-TOUCH: db_set_touch_enabled */
     if (o) {
-        c->srv->stats.keyspace_hits++;
+        c->eng->stats.keyspace_hits++;
     } else {
-        c->srv->stats.keyspace_misses++;
-        srv_notify(c->srv, NOTIFY_KEY_MISS, "keymiss", key->p, key->n, c->db_id);
+        c->eng->stats.keyspace_misses++;
+        srv_notify(c->eng, NOTIFY_KEY_MISS, "keymiss", key->p, key->n, c->db_id);
     }
     return o;
 }

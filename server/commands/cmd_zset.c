@@ -16,7 +16,7 @@
 #include "cmd_zset_int.h"
 #include "exec.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "reply.h"
 
@@ -57,7 +57,7 @@ zvec_sort(zvec_t *z) {
 
 zset_limits_t
 zcmd_limits(const client_t *c) {
-    const server_config_t *cfg = &c->srv->cfg;
+    const engine_config_t *cfg = &c->eng->cfg;
     return (zset_limits_t){(size_t)cfg->zset_max_listpack_entries,
                            (size_t)cfg->zset_max_listpack_value};
 }
@@ -76,11 +76,11 @@ zcmd_lookup_write(client_t *c, const karg_t *key, bool *err) {
 
 void
 zcmd_changed(client_t *c, const karg_t *key, const char *event, bool delete_now) {
-    srv_key_modified(c->srv, c->db, key->p, key->n);
-    srv_notify(c->srv, NOTIFY_ZSET, event, key->p, key->n, c->db_id);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
+    srv_notify(c->eng, NOTIFY_ZSET, event, key->p, key->n, c->db_id);
     if (delete_now) {
         db_delete(c->db, key->p, key->n);
-        srv_notify(c->srv, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
+        srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
     }
 }
 
@@ -109,9 +109,9 @@ zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event) {
     if (res->n == 0) {
         reply_int(c, 0);
         if (db_delete(c->db, dst->p, dst->n)) {
-            srv_key_modified(c->srv, c->db, dst->p, dst->n);
-            srv_notify(c->srv, NOTIFY_GENERIC, "del", dst->p, dst->n, c->db_id);
-            srv_dirty(c->srv, 1);
+            srv_key_modified(c->eng, c->db, dst->p, dst->n);
+            srv_notify(c->eng, NOTIFY_GENERIC, "del", dst->p, dst->n, c->db_id);
+            srv_dirty(c->eng, 1);
         }
         return;
     }
@@ -119,9 +119,9 @@ zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event) {
     kobj_t *o = zset_build_sorted(dst->p, dst->n, res->v, res->n, &lim);
     db_set(c->db, o, false);
     reply_int(c, (long long)res->n);
-    srv_key_modified(c->srv, c->db, dst->p, dst->n);
-    srv_notify(c->srv, NOTIFY_ZSET, event, dst->p, dst->n, c->db_id);
-    srv_dirty(c->srv, 1);
+    srv_key_modified(c->eng, c->db, dst->p, dst->n);
+    srv_notify(c->eng, NOTIFY_ZSET, event, dst->p, dst->n, c->db_id);
+    srv_dirty(c->eng, 1);
 }
 
 static bool
@@ -300,7 +300,7 @@ done:
     }
     if (o && zset_len(o) == 0)
         db_delete(c->db, c->argv[1].p, c->argv[1].n); /* never left empty (cannot happen) */
-    srv_dirty(c->srv, (uint64_t)(added + updated));
+    srv_dirty(c->eng, (uint64_t)(added + updated));
 }
 
 static void
@@ -337,7 +337,7 @@ cmd_zrem(client_t *c) {
     }
     if (deleted) {
         zcmd_changed(c, &c->argv[1], "zrem", removed);
-        srv_dirty(c->srv, (uint64_t)deleted);
+        srv_dirty(c->eng, (uint64_t)deleted);
     }
     reply_int(c, deleted);
 }
@@ -711,7 +711,7 @@ zremrange_generic(client_t *c, int type) {
         static const char *const events[] = {"", "zremrangebyrank", "zremrangebyscore",
                                              "zremrangebylex"};
         zcmd_changed(c, &c->argv[1], events[type], zset_len(o) == 0);
-        srv_dirty(c->srv, deleted);
+        srv_dirty(c->eng, deleted);
     }
     reply_int(c, (long long)deleted);
 }

@@ -21,7 +21,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 #include "ht.h"
 #include "reply.h"
@@ -103,7 +103,7 @@ zpop_key(client_t *c, const karg_t *key, kobj_t *o, bool max, bool emitkey, long
         zset_del_rank(o, rank, rank);
     }
     zcmd_changed(c, key, max ? "zpopmax" : "zpopmin", zset_len(o) == 0);
-    srv_dirty(c->srv, (uint64_t)n);
+    srv_dirty(c->eng, (uint64_t)n);
 }
 
 /* The first key holding a sorted set, or -1 (none) or -2 (WRONGTYPE replied). */

@@ -37,7 +37,6 @@
 #include "kmem.h"
 #include "util.h"
 #include "ht.h"
-#include "net.h"
 #include "reply.h"
 
 typedef struct bkey bkey_t;
@@ -78,7 +77,7 @@ typedef struct bstate {
 } bstate_t;
 
 static struct {
-    server_t *srv;
+    engine_t *eng;
     ht_t *keys;
     bkey_t **ready;
     size_t nready, ready_cap;
@@ -354,21 +353,21 @@ key_has_data_for(db_t *db, const bkey_t *k, int type) {
 
 /* Tries each waiter that was queued on k when serving began, oldest first. */
 static void
-serve_key(server_t *s, bkey_t *k) {
-    db_t *db = server_db(s, k->lk.db_id);
+serve_key(engine_t *s, bkey_t *k) {
+    db_t *db = engine_db(s, k->lk.db_id);
     size_t budget = k->nwait; /* waiters that block again go to the tail: do not revisit them */
     bwait_t *w = k->head;
     while (db && w && budget-- > 0) {
         bwait_t *next = w->next;
         const bstate_t *b = w->c->bstate;
-        if (!(w->c->flags & CLIENT_CLOSE_ASAP) && key_has_data_for(db, k, b->type))
+        if (!(w->c->conn.flags & CONN_CLOSE_ASAP) && key_has_data_for(db, k, b->type))
             serve_waiter(w); /* frees w; `next` belongs to another client and stays valid */
         w = next;
     }
 }
 
 void
-block_handle_ready(server_t *s) {
+block_handle_ready(engine_t *s) {
     if (B.serving || B.nready == 0)
         return;
     B.serving = true;
@@ -403,14 +402,14 @@ block_signal_key_ready(db_t *db, const char *key, size_t klen) {
 }
 
 static void
-key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen) {
+key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
     (void)s;
     block_signal_key_ready(db, key, klen);
 }
 
 /* SWAPDB, FLUSHDB, FLUSHALL: any waited key of the db may hold something else now. */
 static void
-db_modified_cb(server_t *s, int db_id) {
+db_modified_cb(engine_t *s, int db_id) {
     (void)s;
     if (B.nblocked == 0)
         return;
@@ -434,12 +433,12 @@ cleanup_cb(client_t *c) {
 static void
 after_command_cb(client_t *c) {
     if (B.nready)
-        block_handle_ready(c->srv);
+        block_handle_ready(c->eng);
 }
 
 void
-block_init(server_t *s) {
-    B.srv = s;
+block_init(engine_t *s) {
+    B.eng = s;
     B.keys = ht_create(&bkey_type);
     ASSERT(B.keys != NULL);
     exec_hooks_t h = {0};
@@ -474,13 +473,13 @@ resume_clients(void) {
         B.nresume = B.resume_cap = 0;
         for (size_t i = 0; i < n; i++)
             if (list[i] && !(list[i]->flags & CLIENT_BLOCKED))
-                net_resume_client(list[i]);
+                client_resume(list[i]);
         kfree(list);
     }
 }
 
 void
-block_before_sleep(server_t *s) {
+block_before_sleep(engine_t *s) {
     if (B.nheap > 0)
         expire_deadlines();
     block_handle_ready(s);
@@ -512,7 +511,7 @@ bool
 block_allowed(const client_t *c) {
     if (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE))
         return false;
-    if (c->fd < 0 || c->srv->wal_refuse_reason)
+    if (c->conn.fd < 0 || c->eng->wal_refuse_reason)
         return false;
     return true;
 }

@@ -41,7 +41,7 @@
 
 #include "client.h"
 #include "db.h"
-#include "server.h"
+#include "engine.h"
 
 /* Writes the reply of a blocked command whose deadline passed (or CLIENT UNBLOCK ... TIMEOUT). */
 typedef void (*block_timeout_cb)(client_t *c);
@@ -50,7 +50,7 @@ typedef void (*block_timeout_cb)(client_t *c);
 #define BLOCK_KEYS_MAX 65536
 
 /* Registers the hooks (key changes, cleanup, after-command). Called once from server_init(). */
-void block_init(server_t *s);
+void block_init(engine_t *s);
 
 /* Parses a timeout in (fractional) seconds into an absolute deadline in unix ms, 0 = forever.
  * On bad input replies Valkey's error ("ERR timeout is not a float or out of range",
@@ -70,11 +70,11 @@ void block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_
 void block_signal_key_ready(db_t *db, const char *key, size_t klen);
 
 /* Serves the ready keys now (normally done after each command and before sleeping). */
-void block_handle_ready(server_t *s);
+void block_handle_ready(engine_t *s);
 
 /* Event-loop step: expires deadlines, serves ready keys, resumes the input of unblocked clients.
  * Called from the server's before-sleep hook. */
-void block_before_sleep(server_t *s);
+void block_before_sleep(engine_t *s);
 
 /* CLIENT UNBLOCK: unblocks c with its timeout reply, or with_error with
  * "-UNBLOCKED client unblocked via CLIENT UNBLOCK". Returns false when c is not blocked. */

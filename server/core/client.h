@@ -2,14 +2,14 @@
  * client.h - a connection's state: input buffer and parser, output buffer with durability
  * marks, selected db, transaction/pubsub/blocking state.
  *
- * Threading: owned by the main thread. The I/O steps that may later move to I/O threads are
- * client_read_parse() and client_write() in net.c; they touch only the buffers and the parser,
- * never the keyspace, which keeps that move a local change (DESIGN.md section 8).
+ * A client embeds its connection (net/conn.h: socket, query and output buffers, parser) as its
+ * first member; everything else here is the engine's. Threading: main thread only.
  *
- * Output and durability: every reply is appended to `obuf`. A reply that depends on log records
- * not yet durable gets a mark (absolute end offset, LSN); client_write() sends bytes only up to the
- * first mark whose LSN is above the durable LSN. Marks are in increasing offset and LSN order:
- * a connection's replies leave in order, so its tag never goes below that of its previous reply.
+ * Output and durability: every reply is appended to the conn's output. A reply that depends on
+ * log records not yet durable gets a mark (absolute offsets, LSN), and the conn's hold is set to
+ * the first mark's start, so the net layer sends bytes only up to it (client.c). Marks are in
+ * increasing offset and LSN order: a connection's replies leave in order, so its tag never goes
+ * below that of its previous reply.
  */
 #ifndef KEEL_CLIENT_H
 #define KEEL_CLIENT_H
@@ -18,15 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "db.h"
-#include "resp.h"
 
-struct server;
+struct engine;
 struct cmd_def;
 
 enum {
-    CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error: close once obuf is sent */
-    CLIENT_CLOSE_ASAP = 1 << 1,        /* CLIENT KILL, output limit: close at the next chance */
     CLIENT_MULTI = 1 << 2,
     CLIENT_DIRTY_CAS = 1 << 3,  /* a WATCHed key changed: EXEC will fail */
     CLIENT_DIRTY_EXEC = 1 << 4, /* a command failed to queue: EXEC aborts */
@@ -35,7 +33,6 @@ enum {
     CLIENT_NO_EVICT = 1 << 7,
     CLIENT_NO_TOUCH = 1 << 8,
     CLIENT_AUTHENTICATED = 1 << 9,
-    CLIENT_PENDING_WRITE = 1 << 10, /* on the server's pending-write list */
     CLIENT_IN_EXEC = 1 << 11,
     CLIENT_FAKE = 1 << 12,      /* no socket: recovery replay, scripts */
     CLIENT_PARKED = 1 << 13,    /* on the server's parked list (has marks) */
@@ -56,36 +53,25 @@ typedef struct multi_cmd {
 } multi_cmd_t;
 
 typedef struct client {
+    conn_t conn;                /* first member: a conn_t * from the net layer is the client */
     uint64_t id;
-    int fd;                     /* -1 for a fake client */
-    struct server *srv;
+    struct engine *eng;
     uint32_t flags;
     int resp;                   /* 2 or 3 */
     db_t *db;
     int db_id;
     char *name;                 /* CLIENT SETNAME, NULL if none */
-    char addr[64], laddr[64];
     int64_t ctime_ms;           /* connected at */
-    int64_t last_ms;            /* last interaction, for `timeout` and CLIENT LIST idle */
     const char *last_cmd;       /* name of the last command, for CLIENT LIST */
 
-    /* Input: the query buffer holds unparsed bytes from qpos; the parser keeps its place. */
-    char *qbuf;
-    size_t qlen, qcap;
-    size_t qbuf_peak;
-    resp_parser_t parser;
     int argc;
     karg_t *argv;               /* the command being executed; valid during the call only */
 
-    /* Output. obuf[osent..olen) waits to be written; obase is the absolute offset of obuf[0]. */
-    char *obuf;
-    size_t olen, ocap, osent;
-    uint64_t obase;
+    /* Durability marks of the parked replies (client.c). */
     reply_mark_t *marks;        /* ring of pending durability marks */
     uint32_t marks_head, marks_len, marks_cap;
     uint64_t reply_lsn;         /* tag of the reply being built (set by exec) */
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
-    uint64_t net_in, net_out;
 
     /* Transactions (MULTI/EXEC) and WATCH. */
     multi_cmd_t *mstate;
@@ -101,12 +87,34 @@ typedef struct client {
     int64_t block_deadline_ms;
 
     struct client *prev, *next; /* server's list of clients */
-    struct client *pw_next;     /* pending-write list */
     struct client *park_prev, *park_next; /* parked list */
 } client_t;
 
+client_t *client_create(struct engine *e, int fd); /* fd -1: a fake client (replay, tests) */
+void client_free(client_t *c);
+void client_close_async(client_t *c);          /* CLIENT KILL, limits: closed at the next flush */
 /* Park the reply that starts at absolute offset `start` until `lsn` is durable (no-op when it is
  * durable already and nothing is parked before it). */
 void client_mark_reply(client_t *c, uint64_t start, uint64_t lsn);
+/* The durable LSN advanced: release parked replies up to it. */
+void client_release_parked(struct engine *e);
+/* The log failed for good: every parked reply is replaced by the error `why`. */
+void client_fail_parked(struct engine *e, const char *why);
+/* Close the client soon if its output is over client-output-buffer-limit. */
+void client_check_output_limit(client_t *c);
+/* Output limits and idle timeouts of every client; from the cron. */
+void clients_cron(struct engine *e);
+/* Unblocked, or parked replies drained: run the commands waiting in its input. */
+void client_resume(client_t *c);
+/* The RESP bytes the running command arrived as, when its arguments are still exactly those
+ * bytes (see conn_raw_command): the log copies them instead of encoding the call again. */
+bool client_raw_command(const client_t *c, const char **resp, size_t *len);
+/* One CLIENT LIST line (no trailing newline) into buf. */
+int client_list_line(client_t *c, char *buf, size_t len);
+
+/* The net layer's callbacks (net_callbacks_t), with the engine as ctx. */
+conn_t *client_accept_cb(void *engine, int fd);
+void client_command_cb(conn_t *conn, int argc, karg_t *argv);
+void client_close_cb(conn_t *conn);
 
 #endif

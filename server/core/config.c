@@ -22,14 +22,14 @@ enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_COMPAT    2 /* accepted and reported for client compatibility; no effect in Keel */
 
 typedef struct cfg_def cfg_def_t;
-typedef int (*cfg_set_fn)(server_t *s, const cfg_def_t *d, int argc, const char *const *argv,
+typedef int (*cfg_set_fn)(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv,
                           char *err, size_t errlen);
-typedef void (*cfg_get_fn)(server_t *s, const cfg_def_t *d, char *buf, size_t len);
+typedef void (*cfg_get_fn)(engine_t *s, const cfg_def_t *d, char *buf, size_t len);
 
 struct cfg_def {
     const char *name;
     int type;
-    size_t off; /* offset into server_config_t */
+    size_t off; /* offset into engine_config_t */
     long long min, max;
     const char *dflt;
     const char *const *enums;
@@ -38,7 +38,7 @@ struct cfg_def {
     cfg_get_fn get;
 };
 
-#define OFF(f) offsetof(server_config_t, f)
+#define OFF(f) offsetof(engine_config_t, f)
 
 static const char *const yesno[] = {"no", "yes", NULL};
 static const char *const durability_names[] = {"off", "async", "sync", NULL};
@@ -47,13 +47,13 @@ static const char *const policy_names[] = {"noeviction",   "allkeys-lru",     "a
                                            "volatile-random", "volatile-ttl", NULL};
 static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 
-static int set_obuf_limit(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_obuf_limit(server_t *, const cfg_def_t *, char *, size_t);
-static int set_wal_dir(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_wal_dir(server_t *, const cfg_def_t *, char *, size_t);
-static int set_notify(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static int set_compat(server_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_compat(server_t *, const cfg_def_t *, char *, size_t);
+static int set_obuf_limit(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_obuf_limit(engine_t *, const cfg_def_t *, char *, size_t);
+static int set_wal_dir(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_wal_dir(engine_t *, const cfg_def_t *, char *, size_t);
+static int set_notify(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static int set_compat(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_compat(engine_t *, const cfg_def_t *, char *, size_t);
 
 static const cfg_def_t defs[] = {
     {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
@@ -120,7 +120,7 @@ find_def(const char *name, size_t n)
 }
 
 static void *
-field(server_t *s, const cfg_def_t *d)
+field(engine_t *s, const cfg_def_t *d)
 {
     return (char *)&s->cfg + d->off;
 }
@@ -137,7 +137,7 @@ is_int_field(const cfg_def_t *d)
 }
 
 static int
-set_value(server_t *s, const cfg_def_t *d, const char *v, char *err, size_t errlen)
+set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errlen)
 {
     long long n;
     switch (d->type) {
@@ -198,7 +198,7 @@ set_value(server_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
 }
 
 static void
-get_value(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+get_value(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 {
     switch (d->type) {
     case C_BOOL: snprintf(buf, len, "%s", *(bool *)field(s, d) ? "yes" : "no"); break;
@@ -230,7 +230,7 @@ get_value(server_t *s, const cfg_def_t *d, char *buf, size_t len)
 }
 
 static int
-set_obuf_limit(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
                size_t errlen)
 {
     (void)d;
@@ -274,7 +274,7 @@ set_obuf_limit(server_t *s, const cfg_def_t *d, int argc, const char *const *arg
 }
 
 static void
-get_obuf_limit(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+get_obuf_limit(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 {
     (void)d;
     snprintf(buf, len, "normal %lld %lld %lld slave 268435456 67108864 60 pubsub %lld %lld %lld",
@@ -283,7 +283,7 @@ get_obuf_limit(server_t *s, const cfg_def_t *d, char *buf, size_t len)
 }
 
 static int
-set_wal_dir(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+set_wal_dir(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
             size_t errlen)
 {
     (void)d;
@@ -303,7 +303,7 @@ set_wal_dir(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, 
 }
 
 static void
-get_wal_dir(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+get_wal_dir(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 {
     (void)d;
     buf[0] = 0;
@@ -342,7 +342,7 @@ parse_notify(const char *v)
 }
 
 static int
-set_notify(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+set_notify(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
            size_t errlen)
 {
     (void)d;
@@ -361,7 +361,7 @@ set_notify(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
 }
 
 static int
-set_compat(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+set_compat(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
            size_t errlen)
 {
     (void)s;
@@ -375,7 +375,7 @@ set_compat(server_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
 }
 
 static void
-get_compat(server_t *s, const cfg_def_t *d, char *buf, size_t len)
+get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 {
     if (!strcmp(d->name, "appendonly"))
         snprintf(buf, len, "%s", s->cfg.durability == DURABILITY_OFF ? "no" : "yes");
@@ -384,7 +384,7 @@ get_compat(server_t *s, const cfg_def_t *d, char *buf, size_t len)
 }
 
 void
-config_apply(server_t *s)
+config_apply(engine_t *s)
 {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
                s->cfg.maxmemory_policy == EVICT_VOLATILE_LFU;
@@ -393,7 +393,7 @@ config_apply(server_t *s)
 
 /* Every default, without applying derived state (a scratch copy must not touch globals). */
 static void
-set_defaults(server_t *s)
+set_defaults(engine_t *s)
 {
     char err[256];
     for (const cfg_def_t *d = defs; d->name; d++) {
@@ -410,14 +410,14 @@ set_defaults(server_t *s)
 }
 
 void
-config_defaults(server_t *s)
+config_defaults(engine_t *s)
 {
     set_defaults(s);
     config_apply(s);
 }
 
 static int
-set_one(server_t *s, int argc, const char *const *argv, bool startup, char *err, size_t errlen)
+set_one(engine_t *s, int argc, const char *const *argv, bool startup, char *err, size_t errlen)
 {
     const cfg_def_t *d = find_def(argv[0], strlen(argv[0]));
     if (!d) {
@@ -439,7 +439,7 @@ set_one(server_t *s, int argc, const char *const *argv, bool startup, char *err,
 }
 
 int
-config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
+config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
            char *err, size_t errlen)
 {
     (void)lens;
@@ -450,7 +450,7 @@ config_set(server_t *s, int argc, const char *const *argv, const size_t *lens, b
 }
 
 void
-config_free(server_t *s)
+config_free(engine_t *s)
 {
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (d->type == C_STR || (d->type == C_ENUM && d->off == OFF(loglevel))) {
@@ -471,7 +471,7 @@ config_free(server_t *s)
 int
 config_validate(int argc, const char *const *argv, char *err, size_t errlen)
 {
-    server_t *scratch = kcalloc(1, sizeof *scratch);
+    engine_t *scratch = kcalloc(1, sizeof *scratch);
     set_defaults(scratch);
     int rc = set_one(scratch, argc, argv, false, err, errlen);
     config_free(scratch);
@@ -480,7 +480,7 @@ config_validate(int argc, const char *const *argv, char *err, size_t errlen)
 }
 
 int
-config_load_file(server_t *s, const char *path, char *err, size_t errlen)
+config_load_file(engine_t *s, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -523,7 +523,7 @@ config_load_file(server_t *s, const char *path, char *err, size_t errlen)
 }
 
 int
-config_load_args(server_t *s, int argc, char **argv, char *err, size_t errlen)
+config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen)
 {
     for (int i = 0; i < argc;) {
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2]) {
@@ -546,7 +546,7 @@ config_load_args(server_t *s, int argc, char **argv, char *err, size_t errlen)
 }
 
 void
-config_get(server_t *s, const char *pat, size_t plen,
+config_get(engine_t *s, const char *pat, size_t plen,
            void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
 {
     char buf[4096];
@@ -583,7 +583,7 @@ write_line(FILE *f, const cfg_def_t *d, const char *v)
 }
 
 int
-config_rewrite(server_t *s, char *err, size_t errlen)
+config_rewrite(engine_t *s, char *err, size_t errlen)
 {
     if (!s->config_file) {
         snprintf(err, errlen, "The server is running without a config file");

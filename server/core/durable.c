@@ -39,7 +39,6 @@
 #include "persist_int.h"
 #include "util.h"
 #include "ht.h"
-#include "net.h"
 #include "reply.h"
 
 #define TAG_READ_KEYS_MAX 64         /* a read with more keys waits for the newest LSN instead */
@@ -55,7 +54,7 @@ typedef struct tag_bucket {
 } tag_bucket_t;
 
 static struct {
-    server_t *s;
+    engine_t *s;
     tag_bucket_t *b;                   /* TAG_BUCKETS, NULL until tags_init */
     uint64_t pending[TAG_PENDING_MAX]; /* hashes changed by the running effect scope */
     uint32_t npending;
@@ -111,7 +110,7 @@ tag_store(uint64_t h, uint64_t lsn)
 }
 
 static void
-tags_key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
+tags_key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 {
     if (s->loading)
         return;
@@ -126,7 +125,7 @@ tags_key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
 }
 
 static void
-tags_db_modified_cb(server_t *s, int db_id)
+tags_db_modified_cb(engine_t *s, int db_id)
 {
     (void)db_id;
     if (!s->loading)
@@ -161,7 +160,7 @@ tags_count(void)
 /* Changes that produced no record (a command reported a change without bumping dirty): they
  * are tagged with the newest LSN, which covers whatever they depend on. */
 static void
-tags_settle_pending(server_t *s)
+tags_settle_pending(engine_t *s)
 {
     if (T.npending || T.barrier_pending)
         tags_logged(s->last_lsn_assigned > 0 ? s->last_lsn_assigned : 1);
@@ -170,7 +169,7 @@ tags_settle_pending(server_t *s)
 static uint64_t
 tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     if (!(c->flags & CLIENT_IN_EXEC)) /* inside EXEC the pending keys get EXEC's LSN */
         tags_settle_pending(s);
     uint64_t tag = T.barrier_lsn > s->durable_lsn ? T.barrier_lsn : 0;
@@ -193,7 +192,7 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
 static void
 tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
 {
-    tags_settle_pending(c->srv);
+    tags_settle_pending(c->eng);
     int idx[TAG_READ_KEYS_MAX];
     int n = cmd_get_keys(cmd, c->argc, c->argv, idx, TAG_READ_KEYS_MAX);
     for (int i = 0; i < n; i++) /* a no-op when key_modified reported it (the common case) */
@@ -201,7 +200,7 @@ tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
 }
 
 void
-tags_init(server_t *s)
+tags_init(engine_t *s)
 {
     T.s = s;
     T.b = kcalloc(TAG_BUCKETS, sizeof *T.b);
@@ -253,17 +252,17 @@ waiter_finish(size_t i, const char *err, long acklocal)
     else
         waiter_reply(w.c, acklocal);
     w.c->flags &= ~CLIENT_BLOCKED;
-    net_resume_client(w.c); /* it may run more commands, even block again */
+    client_resume(w.c); /* it may run more commands, even block again */
 }
 
 static long
-acked_local(server_t *s, uint64_t target)
+acked_local(engine_t *s, uint64_t target)
 {
     return s->wal && !s->wal_refuse_reason && persist_real_durable_lsn(s) >= target;
 }
 
 void
-waiters_check(server_t *s, int64_t now_ms)
+waiters_check(engine_t *s, int64_t now_ms)
 {
     for (size_t i = 0; i < nw;) {
         long ack = acked_local(s, W[i].target_lsn);
@@ -277,7 +276,7 @@ waiters_check(server_t *s, int64_t now_ms)
 }
 
 void
-waiters_fail(server_t *s, const char *why)
+waiters_fail(engine_t *s, const char *why)
 {
     (void)s;
     while (nw > 0)
@@ -304,7 +303,7 @@ waiters_init(void)
 void
 persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     if (numlocal && !s->wal) {
         reply_err(c, "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
         return;
@@ -313,7 +312,7 @@ persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms
     uint64_t target = s->last_lsn_assigned;
     long ack = acked_local(s, target);
     if ((ack >= numlocal && numreplicas <= 0) || (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC)) ||
-        c->fd < 0) {
+        c->conn.fd < 0) {
         waiter_reply(c, ack);
         return;
     }

@@ -63,7 +63,7 @@ evict_lfu_freq(const kobj_t *o, int decay_time)
 
 /* Higher is a better victim. */
 static double
-score(server_t *s, const kobj_t *o)
+score(engine_t *s, const kobj_t *o)
 {
     switch (s->cfg.maxmemory_policy) {
     case EVICT_ALLKEYS_LRU:
@@ -83,7 +83,7 @@ volatile_policy(int p)
 
 /* Evict one key; false when no candidate exists. */
 static bool
-evict_one(server_t *s)
+evict_one(engine_t *s)
 {
     void *sample[EVICT_SAMPLES_MAX];
     int n = s->cfg.maxmemory_samples;
@@ -124,7 +124,7 @@ evict_one(server_t *s)
 }
 
 int
-evict_perform(server_t *s)
+evict_perform(engine_t *s)
 {
     if (s->cfg.maxmemory <= 0 || kmem_used() <= (size_t)s->cfg.maxmemory)
         return 0;

@@ -15,7 +15,6 @@
 #include "kmem.h"
 #include "prop.h"
 #include "util.h"
-#include "net.h"
 #include "reply.h"
 
 #define HOOKS_MAX 8
@@ -30,13 +29,13 @@ exec_add_hooks(const exec_hooks_t *h)
 }
 
 void
-srv_dirty(server_t *s, uint64_t n)
+srv_dirty(engine_t *s, uint64_t n)
 {
     s->dirty += n;
 }
 
 void
-srv_key_modified(server_t *s, db_t *db, const char *key, size_t klen)
+srv_key_modified(engine_t *s, db_t *db, const char *key, size_t klen)
 {
     for (int i = 0; i < nhooks; i++)
         if (hooks[i].key_modified)
@@ -44,7 +43,7 @@ srv_key_modified(server_t *s, db_t *db, const char *key, size_t klen)
 }
 
 void
-srv_db_modified(server_t *s, int db_id)
+srv_db_modified(engine_t *s, int db_id)
 {
     for (int i = 0; i < nhooks; i++)
         if (hooks[i].db_modified)
@@ -52,7 +51,7 @@ srv_db_modified(server_t *s, int db_id)
 }
 
 void
-srv_notify(server_t *s, int type, const char *event, const char *key, size_t klen, int db)
+srv_notify(engine_t *s, int type, const char *event, const char *key, size_t klen, int db)
 {
     if (!(s->cfg.notify_flags & type))
         return;
@@ -64,7 +63,7 @@ srv_notify(server_t *s, int type, const char *event, const char *key, size_t kle
 void
 srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
 {
-    server_t *s = ctx;
+    engine_t *s = ctx;
     karg_t del[2] = {{"DEL", 3}, {key, klen}};
     prop_add_call(db->id, 2, del); /* not prop_add: the running command still logs its call */
     srv_key_modified(s, db, key, klen);
@@ -76,9 +75,9 @@ srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
 void
 exec_call(client_t *c, cmd_def_t *cmd)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     uint64_t dirty = s->dirty;
-    uint64_t out_start = c->obase + c->olen;
+    uint64_t out_start = c->conn.obase + c->conn.olen;
     client_t *prev = s->current;
     s->current = c;
     prop_command_start();
@@ -93,13 +92,13 @@ exec_call(client_t *c, cmd_def_t *cmd)
     cmd->stats.usec += dur;
     s->stats.commands++;
     c->last_cmd = cmd->fullname;
-    if (c->olen > 0 && out_start >= c->obase && out_start < c->obase + c->olen &&
-        c->obuf[out_start - c->obase] == '-')
+    if (c->conn.olen > 0 && out_start >= c->conn.obase && out_start < c->conn.obase + c->conn.olen &&
+        c->conn.obuf[out_start - c->conn.obase] == '-')
         cmd->stats.failed++;
     if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects()) {
         const char *raw;
         size_t rawlen;
-        if (prop_has_sink() && net_raw_command(c, &raw, &rawlen))
+        if (prop_has_sink() && client_raw_command(c, &raw, &rawlen))
             prop_add_call_raw(c->db_id, raw, rawlen); /* the bytes as they came: no re-encoding */
         else
             prop_add_call(c->db_id, c->argc, c->argv);
@@ -117,7 +116,7 @@ queue_command(client_t *c, cmd_def_t *cmd)
     for (int i = 0; i < c->argc; i++)
         bytes += c->argv[i].n + 1;
     /* The queue is input held across commands: the query buffer's limit bounds it too. */
-    if ((long long)(c->mbytes + bytes) > c->srv->cfg.client_query_buffer_limit) {
+    if ((long long)(c->mbytes + bytes) > c->eng->cfg.client_query_buffer_limit) {
         reply_err(c, "ERR MULTI queue exceeds client-query-buffer-limit");
         c->flags |= CLIENT_DIRTY_EXEC;
         return;
@@ -307,7 +306,7 @@ check_command(client_t *c)
 static bool
 refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     if (s->cfg.maxmemory > 0 && (cmd->flags & CMD_DENYOOM) && evict_perform(s) < 0) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
     } else if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
@@ -322,7 +321,7 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
 void
 exec_command(client_t *c)
 {
-    server_t *s = c->srv;
+    engine_t *s = c->eng;
     cmd_def_t *cmd = check_command(c);
     if (!cmd) {
         if (c->flags & CLIENT_MULTI)
@@ -345,7 +344,7 @@ exec_command(client_t *c)
     if (refuse_oom_or_log(c, cmd))
         return;
     db_set_now_ms(util_time_ms());
-    uint64_t start = c->obase + c->olen;
+    uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin();
     exec_call(c, cmd);
@@ -363,10 +362,10 @@ exec_command(client_t *c)
         tag = read_tag_of(c, cmd);
         tag = c->reply_lsn > tag ? c->reply_lsn : tag;
     }
-    if (c->fd >= 0)
+    if (c->conn.fd >= 0)
         client_mark_reply(c, start, tag);
-    if (c->olen - c->osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
-        net_check_output_limit(c);
+    if (c->conn.olen - c->conn.osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
+        client_check_output_limit(c);
     for (int i = 0; i < nhooks; i++)
         if (hooks[i].after_command)
             hooks[i].after_command(c);

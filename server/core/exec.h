@@ -13,17 +13,17 @@
 
 #include "cmd.h"
 #include "client.h"
-#include "server.h"
+#include "engine.h"
 
 void exec_command(client_t *c);
 /* Run cmd with c->argc/argv now, inside the current effect scope; updates stats. */
 void exec_call(client_t *c, cmd_def_t *cmd);
 void exec_client_cleanup(client_t *c);
 /* A key's value changed: invalidates WATCH, records it for durability tagging. */
-void srv_key_modified(server_t *s, db_t *db, const char *key, size_t klen);
+void srv_key_modified(engine_t *s, db_t *db, const char *key, size_t klen);
 /* Every key of a db changed (FLUSHDB, SWAPDB): db id, or -1 for all (FLUSHALL). */
-void srv_db_modified(server_t *s, int db_id);
-void srv_dirty(server_t *s, uint64_t n);
+void srv_db_modified(engine_t *s, int db_id);
+void srv_dirty(engine_t *s, uint64_t n);
 /* The db hook: a key expired (lazily or actively): log DEL, notify, count. */
 void srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen);
 
@@ -35,11 +35,11 @@ void cmd_discard(client_t *c);
 
 /* Hooks the transaction and pub/sub modules fill in (WATCH, keyspace events). */
 typedef struct exec_hooks {
-    void (*key_modified)(server_t *s, db_t *db, const char *key, size_t klen);
-    void (*db_modified)(server_t *s, int db_id);
+    void (*key_modified)(engine_t *s, db_t *db, const char *key, size_t klen);
+    void (*db_modified)(engine_t *s, int db_id);
     void (*client_cleanup)(client_t *c);
     void (*unwatch)(client_t *c); /* EXEC/DISCARD/UNWATCH: forget the client's watched keys */
-    void (*notify)(server_t *s, int type, const char *event, const char *key, size_t klen, int db);
+    void (*notify)(engine_t *s, int type, const char *event, const char *key, size_t klen, int db);
     /* Durability tagging (DESIGN section 3): the LSN a read must wait for, and the keys a
      * logged write touched. NULL when there is no log. */
     uint64_t (*read_tag)(client_t *c, cmd_def_t *cmd);
@@ -68,6 +68,6 @@ enum {
     NOTIFY_KEY_MISS = 1 << 11, /* m */
     NOTIFY_NEW = 1 << 12,      /* n */
 };
-void srv_notify(server_t *s, int type, const char *event, const char *key, size_t klen, int db);
+void srv_notify(engine_t *s, int type, const char *event, const char *key, size_t klen, int db);
 
 #endif

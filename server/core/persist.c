@@ -33,7 +33,6 @@
 #include "snapshot_glue.h"
 #include "util.h"
 #include "ev.h"
-#include "net.h"
 #include "wal.h"
 #include "wal_io.h"
 
@@ -54,7 +53,7 @@ static struct {
 } P;
 
 uint64_t
-persist_real_durable_lsn(const server_t *s)
+persist_real_durable_lsn(const engine_t *s)
 {
     return s->wal ? wal_durable_lsn(s->wal) : 0;
 }
@@ -105,7 +104,7 @@ recover_log_cb(void *ctx, const char *msg)
 
 /* The log copies from the configuration: every wal-dir, or <dir>/wal. */
 static int
-build_wal_config(server_t *s)
+build_wal_config(engine_t *s)
 {
     int n = s->cfg.wal_ndirs;
     if (n > WAL_COPIES_MAX) {
@@ -143,7 +142,7 @@ build_wal_config(server_t *s)
  * of s->cfg.dir into the keyspace and return the LSN it contains in *lsn, so that only the log
  * records after it are replayed. Without snapshot support the log is replayed from its start. */
 static int
-load_snapshot(server_t *s, uint64_t *lsn)
+load_snapshot(engine_t *s, uint64_t *lsn)
 {
     char err[1024] = "";
     int rc = snapshot_recover(s, lsn, err, sizeof err);
@@ -155,7 +154,7 @@ load_snapshot(server_t *s, uint64_t *lsn)
 
 /* The log failed for good: refuse writes, turn every parked reply into an error. */
 static void
-fail_log(server_t *s, const char *why)
+fail_log(engine_t *s, const char *why)
 {
     if (!P.failed) {
         P.failed = true;
@@ -167,19 +166,19 @@ fail_log(server_t *s, const char *why)
         waiters_fail(s, P.parked_err);
     }
     if (s->parked)
-        net_fail_parked(s, P.parked_err);
+        client_fail_parked(s, P.parked_err);
 }
 
 /* Pick up what the WAL thread did: durable LSN progress and failure. Cheap (atomic reads). */
 static void
-poll_log(server_t *s)
+poll_log(engine_t *s)
 {
     if (!s->wal)
         return;
     if (!P.failed && !wal_healthy(s->wal))
         fail_log(s, wal_failure(s->wal));
     else if (P.failed && s->parked)
-        net_fail_parked(s, P.parked_err); /* replies parked after the failure */
+        client_fail_parked(s, P.parked_err); /* replies parked after the failure */
     uint64_t d = wal_durable_lsn(s->wal);
     if (d == P.durable_seen)
         return;
@@ -187,7 +186,7 @@ poll_log(server_t *s)
     if (s->cfg.durability == DURABILITY_SYNC) {
         s->durable_lsn = d;
         if (s->parked)
-            net_release_parked(s);
+            client_release_parked(s);
     }
     waiters_check(s, util_time_ms());
 }
@@ -196,7 +195,7 @@ static void
 notify_cb(ev_loop_t *l, int fd, void *data, int mask)
 {
     (void)l, (void)fd, (void)mask;
-    server_t *s = data;
+    engine_t *s = data;
     wal_notify_clear(s->wal);
     poll_log(s);
 }
@@ -205,7 +204,7 @@ notify_cb(ev_loop_t *l, int fd, void *data, int mask)
 static int64_t
 sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
 {
-    server_t *s = ctx;
+    engine_t *s = ctx;
     if (P.failed)
         return KERR_FAILED;
     int64_t lsn = wal_append_at(s->wal, db, db_now_ms(), payload, len);
@@ -225,7 +224,7 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
 }
 
 static int
-recover_log(server_t *s, uint64_t after_lsn, uint64_t *last_lsn)
+recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
 {
     char err[1024] = "";
     replay_ctx_t rc;
@@ -254,7 +253,7 @@ recover_log(server_t *s, uint64_t after_lsn, uint64_t *last_lsn)
 }
 
 int
-persist_start(server_t *s)
+persist_start(engine_t *s)
 {
     waiters_init();
     if (s->cfg.durability == DURABILITY_OFF) {
@@ -305,7 +304,7 @@ persist_start(server_t *s)
 }
 
 void
-persist_stop(server_t *s)
+persist_stop(engine_t *s)
 {
     snapshot_stop(s);
     if (!s->wal)
@@ -320,7 +319,7 @@ persist_stop(server_t *s)
 }
 
 void
-persist_cron(server_t *s)
+persist_cron(engine_t *s)
 {
     poll_log(s);
     waiters_check(s, util_time_ms());
@@ -328,7 +327,7 @@ persist_cron(server_t *s)
 }
 
 void
-persist_before_sleep(server_t *s)
+persist_before_sleep(engine_t *s)
 {
     if (s->wal)
         wal_submit(s->wal); /* what this loop turn logged is one batch (group commit) */
@@ -338,18 +337,18 @@ persist_before_sleep(server_t *s)
 /* Between two events of a long loop turn: when the log made writes durable, send their parked
  * replies now rather than at the end of the turn. Clients then come back one by one instead
  * of all at once, so the next batches form while this one is being answered. */
-void
-persist_after_event(server_t *s)
+bool
+persist_after_event(engine_t *s)
 {
     if (!s->wal || s->cfg.durability != DURABILITY_SYNC ||
         wal_durable_lsn(s->wal) == P.durable_seen)
-        return;
+        return false;
     poll_log(s);
-    net_before_sleep(s);
+    return true;
 }
 
 static const char *
-durability_name(const server_t *s)
+durability_name(const engine_t *s)
 {
     return s->cfg.durability == DURABILITY_SYNC    ? "sync"
            : s->cfg.durability == DURABILITY_ASYNC ? "async"
@@ -357,7 +356,7 @@ durability_name(const server_t *s)
 }
 
 static void
-info_persistence(server_t *s, sbuf_t *b)
+info_persistence(engine_t *s, sbuf_t *b)
 {
     sbuf_printf(b, "loading:%d\r\nasync_loading:0\r\n", s->loading ? 1 : 0);
     snapshot_info(s, "persistence", b); /* rdb_*: snapshots */
@@ -368,7 +367,7 @@ info_persistence(server_t *s, sbuf_t *b)
 }
 
 static void
-info_wal(server_t *s, sbuf_t *b)
+info_wal(engine_t *s, sbuf_t *b)
 {
     sbuf_printf(b, "wal_enabled:%d\r\ndurability:%s\r\n", s->wal != NULL, durability_name(s));
     if (!s->wal)
@@ -397,7 +396,7 @@ info_wal(server_t *s, sbuf_t *b)
 }
 
 void
-persist_info(server_t *s, const char *section, sbuf_t *b)
+persist_info(engine_t *s, const char *section, sbuf_t *b)
 {
     if (!strcmp(section, "persistence"))
         info_persistence(s, b);

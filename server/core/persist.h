@@ -10,18 +10,22 @@
 #ifndef KEEL_PERSIST_H
 #define KEEL_PERSIST_H
 
-#include "sbuf.h"
-#include "server.h"
+#include <stdbool.h>
 
-int persist_start(server_t *s);         /* recover (snapshot + log), open the log */
-void persist_stop(server_t *s);         /* flush and close the log */
-void persist_cron(server_t *s);         /* periodic: async sync, WAITAOF timeouts */
-void persist_before_sleep(server_t *s); /* submit the turn's records, release parked replies */
-void persist_after_event(server_t *s);  /* mid-turn: send replies the log just made durable */
+#include "sbuf.h"
+#include "engine.h"
+
+int persist_start(engine_t *s);         /* recover (snapshot + log), open the log */
+void persist_stop(engine_t *s);         /* flush and close the log */
+void persist_cron(engine_t *s);         /* periodic: async sync, WAITAOF timeouts */
+void persist_before_sleep(engine_t *s); /* submit the turn's records, release parked replies */
+/* Mid-turn: the log made more writes durable; true when replies were released (the caller
+ * then writes them out at once). */
+bool persist_after_event(engine_t *s);
 
 /* INFO sections owned by persistence: "persistence", "wal", "snapshot". Appends the section body
  * (without the "# Title" line) or nothing when the section is not persistence's. */
-void persist_info(server_t *s, const char *section, sbuf_t *b);
+void persist_info(engine_t *s, const char *section, sbuf_t *b);
 
 /* WAITAOF numlocal numreplicas timeout_ms (arguments already validated): replies
  * [numlocal_acked, numreplicas_acked] at once when the client's earlier writes are durable (or

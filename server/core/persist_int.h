@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "engine.h"
 #include "wal.h"
 
 /* replay.c: state of one recovery replay, handed to wal_recover() as the apply context. */
 typedef struct replay_ctx {
-    server_t *s;
+    engine_t *s;
     client_t *fake;    /* executes the effect commands; its replies are checked, then dropped */
     uint64_t records;  /* records applied */
     uint64_t commands; /* effect commands executed */
@@ -26,22 +26,22 @@ typedef struct replay_ctx {
  * KERR_CORRUPT with ctx->err filled when the record does not parse or a command replies an
  * error (the log and the code disagree: going on would build a different dataset). */
 int replay_apply_cb(void *ctx, const wal_record_t *rec);
-void replay_begin(replay_ctx_t *rc, server_t *s, char *err, size_t errlen);
+void replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen);
 void replay_end(replay_ctx_t *rc);
 
 /* durable.c: the table of keys with uncommitted writes (sync mode only, DESIGN section 3). */
-void tags_init(server_t *s);     /* registers the exec hooks; call once in sync mode */
+void tags_init(engine_t *s);     /* registers the exec hooks; call once in sync mode */
 void tags_logged(uint64_t lsn);  /* the sink got an LSN: keys changed since get it */
 size_t tags_count(void);
 void tags_free(void);
 
 /* durable.c: WAITAOF waiters (blocked clients). */
 void waiters_init(void); /* registers the client-cleanup hook */
-void waiters_check(server_t *s, int64_t now_ms); /* durable advanced / cron: reply the ready */
-void waiters_fail(server_t *s, const char *why);  /* the log failed: reply errors to all */
+void waiters_check(engine_t *s, int64_t now_ms); /* durable advanced / cron: reply the ready */
+void waiters_fail(engine_t *s, const char *why);  /* the log failed: reply errors to all */
 
 /* persist.c: the real durable LSN of the log (INFO, WAITAOF), also in async mode where
  * s->durable_lsn stays UINT64_MAX so that nothing parks. 0 when there is no log. */
-uint64_t persist_real_durable_lsn(const server_t *s);
+uint64_t persist_real_durable_lsn(const engine_t *s);
 
 #endif

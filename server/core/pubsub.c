@@ -18,7 +18,6 @@
 #include "kmem.h"
 #include "util.h"
 #include "ht.h"
-#include "net.h"
 #include "reply.h"
 
 typedef struct psub_entry {
@@ -207,7 +206,7 @@ static void
 deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch, size_t chn,
         const char *msg, size_t msgn)
 {
-    if (to->flags & CLIENT_CLOSE_ASAP)
+    if (to->conn.flags & CONN_CLOSE_ASAP)
         return; /* already over its limit: do not grow the buffer of a client being closed */
     reply_push(to, pat ? 4 : 3);
     reply_bulk(to, kind, strlen(kind));
@@ -215,7 +214,7 @@ deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch,
         reply_bulk(to, pat->name, pat->n);
     reply_bulk(to, ch, chn);
     reply_bulk(to, msg, msgn);
-    net_check_output_limit(to);
+    client_check_output_limit(to);
 }
 
 long long
@@ -283,7 +282,7 @@ join(char *buf, size_t cap, const char *prefix, size_t pn, const char *mid, size
 
 /* The exec `notify` hook: keyspace and keyevent channels, as Valkey's notifyKeyspaceEvent. */
 static void
-notify_cb(server_t *s, int type, const char *event, const char *key, size_t klen, int db)
+notify_cb(engine_t *s, int type, const char *event, const char *key, size_t klen, int db)
 {
     (void)type;
     int flags = s->cfg.notify_flags;

@@ -23,7 +23,6 @@
 #include "kmem.h"
 #include "persist_int.h"
 #include "util.h"
-#include "net.h"
 
 #define REPLAY_ARGS_MAX (1024 * 1024) /* effect arguments per command (prop.c has no larger) */
 
@@ -31,7 +30,7 @@ static karg_t *args;   /* argv of the command being replayed; points into the re
 static size_t args_cap;
 
 void
-replay_begin(replay_ctx_t *rc, server_t *s, char *err, size_t errlen)
+replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen)
 {
     *rc = (replay_ctx_t){.s = s, .err = err, .errlen = errlen};
     rc->fake = client_create(s, -1);
@@ -110,9 +109,9 @@ static int
 replay_select(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
 {
     long long id;
-    if (argc != 2 || !util_parse_ll(args[1].p, args[1].n, &id) || !server_db(rc->s, (int)id))
+    if (argc != 2 || !util_parse_ll(args[1].p, args[1].n, &id) || !engine_db(rc->s, (int)id))
         return replay_fail(rc, rec, off, "bad SELECT");
-    rc->fake->db = server_db(rc->s, (int)id);
+    rc->fake->db = engine_db(rc->s, (int)id);
     rc->fake->db_id = (int)id;
     return 0;
 }
@@ -135,20 +134,20 @@ replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
     }
     c->argc = argc;
     c->argv = args;
-    c->olen = c->osent = 0;
+    c->conn.olen = c->conn.osent = 0;
     exec_call(c, cmd);
     c->argc = 0;
     c->argv = NULL;
-    if (c->olen > 0 && c->obuf[0] == '-') {
-        size_t n = c->olen;
-        while (n > 0 && (c->obuf[n - 1] == '\r' || c->obuf[n - 1] == '\n'))
+    if (c->conn.olen > 0 && c->conn.obuf[0] == '-') {
+        size_t n = c->conn.olen;
+        while (n > 0 && (c->conn.obuf[n - 1] == '\r' || c->conn.obuf[n - 1] == '\n'))
             n--;
         snprintf(what, sizeof what, "'%s' replied %.*s", cmd->fullname, (int)(n > 120 ? 120 : n),
-                 c->obuf);
-        c->olen = 0;
+                 c->conn.obuf);
+        c->conn.olen = 0;
         return replay_fail(rc, rec, off, what);
     }
-    c->olen = c->osent = 0;
+    c->conn.olen = c->conn.osent = 0;
     rc->commands++;
     return 0;
 }
@@ -159,9 +158,9 @@ replay_apply_cb(void *ctx, const wal_record_t *rec)
     replay_ctx_t *rc = ctx;
     const char *p = rec->payload;
     size_t pos = 0;
-    if (!server_db(rc->s, (int)rec->db))
+    if (!engine_db(rc->s, (int)rec->db))
         return replay_fail(rc, rec, 0, "database index out of range");
-    rc->fake->db = server_db(rc->s, (int)rec->db);
+    rc->fake->db = engine_db(rc->s, (int)rec->db);
     rc->fake->db_id = (int)rec->db;
     db_set_now_ms(rec->ts_ms);
     if (rec->len == 0)

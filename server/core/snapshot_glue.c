@@ -147,7 +147,7 @@ remove_tmp(const char *dir)
 }
 
 static void
-flush_all(server_t *s)
+flush_all(engine_t *s)
 {
     for (int i = 0; i < s->cfg.databases; i++)
         db_flush(s->dbs[i]);
@@ -155,7 +155,7 @@ flush_all(server_t *s)
 
 /* Tries one file; 0 when it loaded completely and its header agrees with its name. */
 static int
-try_load(server_t *s, const snapshot_file_t *f, snap_info_t *info, char *err, size_t errlen)
+try_load(engine_t *s, const snapshot_file_t *f, snap_info_t *info, char *err, size_t errlen)
 {
     int rc = snapshot_load_file(s, f->path, s->cfg.snapshot_threads, info, err, errlen);
     if (rc == 0 && info->lsn != f->lsn) {
@@ -169,7 +169,7 @@ try_load(server_t *s, const snapshot_file_t *f, snap_info_t *info, char *err, si
 }
 
 int
-snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen)
+snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen)
 {
     *lsn_out = 0;
     remove_tmp(s->cfg.dir);
@@ -212,7 +212,7 @@ snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen)
 /* ---- retention ---------------------------------------------------------------------------- */
 
 static const char *
-live_wal_dir(server_t *s, char *buf, size_t len)
+live_wal_dir(engine_t *s, char *buf, size_t len)
 {
     if (s->cfg.wal_ndirs > 0)
         return s->cfg.wal_dirs[0];
@@ -252,7 +252,7 @@ list_segments(const char *dir, uint64_t *first, size_t max)
  * UINT64_MAX). A segment's last LSN is the next segment's first - 1, the newest archived one's
  * next being the live log's oldest. Returns the number deleted. */
 static uint64_t
-prune_archive(server_t *s, uint64_t upto)
+prune_archive(engine_t *s, uint64_t upto)
 {
     char arch[SNAPSHOT_PATH_MAX], live[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 64];
     snprintf(arch, sizeof arch, "%s/" SNAPSHOT_ARCHIVE, s->cfg.dir);
@@ -276,7 +276,7 @@ prune_archive(server_t *s, uint64_t upto)
 }
 
 static void
-retention(server_t *s)
+retention(engine_t *s)
 {
     snapshot_file_t *f;
     size_t n;
@@ -331,7 +331,7 @@ retention(server_t *s)
 }
 
 void
-snapshot_done(server_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
+snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
               uint64_t dirty_at_start)
 {
     int64_t now = util_time_ms();
@@ -376,13 +376,13 @@ snapshot_schedule(void)
 }
 
 int64_t
-snapshot_lastsave_s(const server_t *s)
+snapshot_lastsave_s(const engine_t *s)
 {
     return (g_snap.last_ok_ms ? g_snap.last_ok_ms : s->stats.start_ms) / 1000;
 }
 
 uint64_t
-snapshot_wal_bytes(server_t *s)
+snapshot_wal_bytes(engine_t *s)
 {
     if (!s->wal)
         return 0;
@@ -395,7 +395,7 @@ snapshot_wal_bytes(server_t *s)
  * shrink); every snapshot-interval-s when something changed, or when the log grew by
  * snapshot-wal-bytes. */
 static bool
-auto_due(server_t *s, int64_t now)
+auto_due(engine_t *s, int64_t now)
 {
     if (!s->wal || s->wal_refuse_reason)
         return false;
@@ -410,7 +410,7 @@ auto_due(server_t *s, int64_t now)
 }
 
 void
-snapshot_cron(server_t *s)
+snapshot_cron(engine_t *s)
 {
     if (g_snap.child) {
         snapshot_reap(s);
@@ -434,7 +434,7 @@ snapshot_cron(server_t *s)
 }
 
 static void
-info_persistence(server_t *s, sbuf_t *b)
+info_persistence(engine_t *s, sbuf_t *b)
 {
     int64_t now = util_time_ms();
     sbuf_printf(b,
@@ -452,7 +452,7 @@ info_persistence(server_t *s, sbuf_t *b)
 }
 
 static void
-info_snapshot(server_t *s, sbuf_t *b)
+info_snapshot(engine_t *s, sbuf_t *b)
 {
     double secs = g_snap.last_seconds;
     sbuf_printf(b,
@@ -493,7 +493,7 @@ info_snapshot(server_t *s, sbuf_t *b)
 }
 
 void
-snapshot_info(server_t *s, const char *section, sbuf_t *b)
+snapshot_info(engine_t *s, const char *section, sbuf_t *b)
 {
     if (!strcmp(section, "persistence"))
         info_persistence(s, b);

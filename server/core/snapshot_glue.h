@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "sbuf.h"
-#include "server.h"
+#include "engine.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_SUBDIR     "snapshots"
@@ -44,31 +44,31 @@ int snapshot_list(const char *dir, snapshot_file_t **out, size_t *n);
 /* Start-up (persist_start): remove leftover .tmp files, load the newest snapshot that loads
  * completely into the (empty) keyspace, falling back to older ones when it is damaged, and give
  * its LSN (0 without a snapshot). Fails only when a snapshot exists and none loads. */
-int snapshot_recover(server_t *s, uint64_t *lsn_out, char *err, size_t errlen);
+int snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen);
 
 /* Loads one file into the empty keyspace of s with nthreads decoder threads (keel-restore uses
  * it too). On failure the keyspace holds a partial state: the caller flushes it. */
-int snapshot_load_file(server_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
+int snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
                        size_t errlen);
 
 /* Writes the keyspace of s as it is now (no fork) to path, as a snapshot at lsn. Used by SAVE,
  * by the BGSAVE child on its frozen copy, and by keel-restore. */
-int snapshot_write_keyspace(server_t *s, const char *path, uint64_t lsn, int nthreads,
+int snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthreads,
                             uint32_t format_version, snap_write_stats_t *st, char *err,
                             size_t errlen);
 
 /* SAVE: a snapshot in the foreground, then retention. */
-int snapshot_save(server_t *s, char *err, size_t errlen);
+int snapshot_save(engine_t *s, char *err, size_t errlen);
 /* BGSAVE: fork a child that writes the snapshot; the cron reaps it. KERR_EXISTS when a child is
  * already running. */
-int snapshot_bgsave(server_t *s, char *err, size_t errlen);
+int snapshot_bgsave(engine_t *s, char *err, size_t errlen);
 bool snapshot_in_progress(void);
 void snapshot_schedule(void);          /* BGSAVE SCHEDULE: start one when the running one ends */
-int64_t snapshot_lastsave_s(const server_t *s); /* LASTSAVE: unix time of the last success */
+int64_t snapshot_lastsave_s(const engine_t *s); /* LASTSAVE: unix time of the last success */
 
-void snapshot_cron(server_t *s);       /* reap the child, scheduled and automatic snapshots */
-void snapshot_stop(server_t *s);       /* shutdown: kill a running child, remove its .tmp */
+void snapshot_cron(engine_t *s);       /* reap the child, scheduled and automatic snapshots */
+void snapshot_stop(engine_t *s);       /* shutdown: kill a running child, remove its .tmp */
 /* INFO: "persistence" gets the rdb_* fields, "snapshot" its own section. */
-void snapshot_info(server_t *s, const char *section, sbuf_t *b);
+void snapshot_info(engine_t *s, const char *section, sbuf_t *b);
 
 #endif

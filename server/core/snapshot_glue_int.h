@@ -48,15 +48,15 @@ typedef struct snap_state {
 extern snap_state_t g_snap;
 
 /* snapshot_glue.c: after a snapshot at lsn became durable: record it, apply retention. */
-void snapshot_done(server_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
+void snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
                    uint64_t dirty_at_start);
 /* snapshot_glue.c: "<dir>/snapshots", created when missing. */
 int snapshot_dir(const char *dir, char *buf, size_t len, bool create);
 /* snapshot_glue.c: bytes the log has written since it opened (0 without a log). */
-uint64_t snapshot_wal_bytes(server_t *s);
+uint64_t snapshot_wal_bytes(engine_t *s);
 /* snapshot_save.c: block until the log is durable through the LSN a snapshot will claim. */
-int snapshot_wait_log(server_t *s, char *err, size_t errlen);
+int snapshot_wait_log(engine_t *s, char *err, size_t errlen);
 /* snapshot_save.c: the cron's check of the child; 1 when it ended (and was handled). */
-int snapshot_reap(server_t *s);
+int snapshot_reap(engine_t *s);
 
 #endif

@@ -55,7 +55,7 @@ typedef struct load_batch {
 } load_batch_t;
 
 typedef struct load_ctx {
-    server_t *s;
+    engine_t *s;
     const char *path;
     int nthreads;
     pthread_mutex_t mu;  /* guards everything below it */
@@ -286,7 +286,7 @@ insert_batch(load_ctx_t *l, load_batch_t *b, int rc)
 }
 
 int
-snapshot_load_file(server_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
+snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
                    size_t errlen)
 {
     load_ctx_t *l = kcalloc(1, sizeof *l);

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "kerr.h"
 #include "kmem.h"
 #include "snapshot_glue_int.h"
@@ -37,7 +38,7 @@
 #define WAIT_LOG_MS_MAX 10000 /* longest SAVE/BGSAVE waits for the log to catch up */
 
 typedef struct save_ctx {
-    server_t *s;
+    engine_t *s;
     uint32_t delay_ms; /* test hook: each part sleeps this long first (KEEL_DEBUG_SNAPSHOT_DELAY_MS) */
 } save_ctx_t;
 
@@ -110,7 +111,7 @@ static int
 produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
 {
     save_ctx_t *sc = ctx;
-    server_t *s = sc->s;
+    engine_t *s = sc->s;
     if (sc->delay_ms)
         usleep(sc->delay_ms * 1000u);
     walk_ctx_t w = {.sink = sink};
@@ -127,7 +128,7 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
 }
 
 int
-snapshot_write_keyspace(server_t *s, const char *path, uint64_t lsn, int nthreads,
+snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthreads,
                         uint32_t format_version, snap_write_stats_t *st, char *err, size_t errlen)
 {
     const char *delay = getenv("KEEL_DEBUG_SNAPSHOT_DELAY_MS");
@@ -143,7 +144,7 @@ snapshot_write_keyspace(server_t *s, const char *path, uint64_t lsn, int nthread
 }
 
 int
-snapshot_wait_log(server_t *s, char *err, size_t errlen)
+snapshot_wait_log(engine_t *s, char *err, size_t errlen)
 {
     if (!s->wal)
         return 0;
@@ -178,7 +179,7 @@ report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st)
 }
 
 int
-snapshot_save(server_t *s, char *err, size_t errlen)
+snapshot_save(engine_t *s, char *err, size_t errlen)
 {
     if (g_snap.child) {
         snprintf(err, errlen, "Background save already in progress");
@@ -230,15 +231,14 @@ private_dirty_bytes(void)
 }
 
 static void __attribute__((noreturn))
-child_main(server_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
+child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a SIGKILLed server must not leave a writer behind */
     if (getppid() != parent)
         _exit(1);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (s->listen_fd > 0)
-        close(s->listen_fd);
+    net_close_in_child(s->net);
     snap_child_report_t rep = {0};
     snap_write_stats_t st = {0};
     rep.rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
@@ -251,7 +251,7 @@ child_main(server_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
 }
 
 int
-snapshot_bgsave(server_t *s, char *err, size_t errlen)
+snapshot_bgsave(engine_t *s, char *err, size_t errlen)
 {
     if (g_snap.child) {
         snprintf(err, errlen, "Background save already in progress");
@@ -300,7 +300,7 @@ snapshot_bgsave(server_t *s, char *err, size_t errlen)
 
 /* The child ended (status from waitpid): read its report, record the result. */
 static void
-child_reaped(server_t *s, int status)
+child_reaped(engine_t *s, int status)
 {
     snap_child_report_t rep = {0};
     ssize_t n = read(g_snap.child_fd, &rep, sizeof rep);
@@ -329,7 +329,7 @@ child_reaped(server_t *s, int status)
 }
 
 int
-snapshot_reap(server_t *s)
+snapshot_reap(engine_t *s)
 {
     if (!g_snap.child)
         return 0;
@@ -344,7 +344,7 @@ snapshot_reap(server_t *s)
 }
 
 void
-snapshot_stop(server_t *s)
+snapshot_stop(engine_t *s)
 {
     if (!g_snap.child)
         return;

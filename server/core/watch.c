@@ -14,7 +14,7 @@
 #include "kassert.h"
 #include "exec.h"
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "ht.h"
 
 typedef struct watcher {
@@ -168,7 +168,7 @@ watch_exec_check(client_t *c)
         watcher_t *me = find_watcher(w, c);
         if (me->expired_at_watch)
             continue;
-        db_t *db = server_db(c->srv, w->db);
+        db_t *db = engine_db(c->eng, w->db);
         kobj_t *o = db ? db_find(db, w->key, w->n) : NULL;
         if (o && db_is_expired(o))
             return false;
@@ -179,7 +179,7 @@ watch_exec_check(client_t *c)
 /* The key_modified hook: runs for writes (after the change) and for expiry/eviction (before the
  * object is freed), so "absent or expired" means logically absent in both cases. */
 static void
-key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
+key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 {
     (void)s;
     if (!table || ht_size(table) == 0)
@@ -207,7 +207,7 @@ key_modified_cb(server_t *s, db_t *db, const char *key, size_t klen)
 }
 
 static void
-db_modified_cb(server_t *s, int db_id)
+db_modified_cb(engine_t *s, int db_id)
 {
     (void)s;
     if (!table || ht_size(table) == 0)

@@ -17,7 +17,6 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "kmem.h"
-#include "server.h"
 
 /* A node with a count limit still stops at this many bytes (Valkey's SIZE_SAFETY_LIMIT). */
 #define LIST_SAFETY_BYTES 8192
@@ -62,10 +61,13 @@ ql_fill_of(long long fill) {
     return (int)fill;
 }
 
-/* The fill of the running server, for the paths that have no client (snapshot load, dup). */
+/* The configured fill, given to list_type_init (read at each use); Valkey's default before. */
+static const long long *cfg_fill;
+
+/* For the paths that have no caller's fill (snapshot load, dup). */
 static long long
 server_fill(void) {
-    return g_server ? g_server->cfg.list_max_listpack_size : -2;
+    return cfg_fill ? *cfg_fill : -2;
 }
 
 static void
@@ -475,6 +477,7 @@ static const obj_type_ops_t list_ops = {
 };
 
 void
-list_type_init(void) {
+list_type_init(const long long *fill) {
+    cfg_fill = fill;
     obj_register_type(OBJ_LIST, &list_ops);
 }

@@ -52,7 +52,8 @@ typedef struct list_iter {
 } list_iter_t;
 
 /* Registers the list type's obj_type_ops_t (called from server_init). */
-void list_type_init(void);
+/* Registers the type; fill is list-max-listpack-size in the configuration (read at each use). */
+void list_type_init(const long long *fill);
 
 /* A new empty list object (packed list); the caller pushes before storing it. */
 kobj_t *list_obj_new(const char *key, size_t klen);

@@ -23,7 +23,6 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "kmem.h"
-#include "server.h"
 #include "ht.h"
 
 typedef struct zset_big {
@@ -855,13 +854,17 @@ ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n
     }
 }
 
-/* Loading happens before clients are served, with the configured limits in place. */
+/* The configured limits, given to zset_type_init (the configuration owns the values, so
+ * CONFIG SET changes them at once); Valkey's defaults before that. */
+static const long long *cfg_entries_max, *cfg_value_max;
+
+/* For the paths that have no caller's limits (snapshot load, dup). */
 static zset_limits_t
 current_limits(void) {
     zset_limits_t lim = {128, 64};
-    if (g_server) {
-        lim.entries_max = (size_t)g_server->cfg.zset_max_listpack_entries;
-        lim.value_max = (size_t)g_server->cfg.zset_max_listpack_value;
+    if (cfg_entries_max && cfg_value_max) {
+        lim.entries_max = (size_t)*cfg_entries_max;
+        lim.value_max = (size_t)*cfg_value_max;
     }
     return lim;
 }
@@ -903,6 +906,8 @@ static const obj_type_ops_t zset_ops = {
 };
 
 void
-zset_type_init(void) {
+zset_type_init(const long long *entries_max, const long long *value_max) {
+    cfg_entries_max = entries_max;
+    cfg_value_max = value_max;
     obj_register_type(OBJ_ZSET, &zset_ops);
 }

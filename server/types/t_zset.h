@@ -59,7 +59,8 @@ typedef struct zset_elem {
 } zset_elem_t;
 
 /* Registers the type's obj_type_ops_t (free, dup, mem, snapshot access). Called at start-up. */
-void zset_type_init(void);
+/* Registers the type; the limits are the configuration's (read at each use). */
+void zset_type_init(const long long *entries_max, const long long *value_max);
 
 /* A new empty sorted-set object for about size_hint members whose longest is len_hint bytes. */
 kobj_t *zset_new_obj(const char *key, size_t klen, size_t size_hint, size_t len_hint,

@@ -17,11 +17,10 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
-#include "net.h"
 
-static server_t srv;
+static engine_t srv;
 static client_t *c;
 static char rec[65536]; /* every record captured since the last clear, concatenated */
 static size_t rec_len;
@@ -107,7 +106,6 @@ static void
 setup(void) {
     memset(&srv, 0, sizeof srv);
     config_defaults(&srv);
-    g_server = &srv;
     srv.durable_lsn = UINT64_MAX;
     srv.db_hooks.expired = srv_key_expired_cb;
     srv.db_hooks.ctx = &srv;
@@ -137,11 +135,11 @@ run_v(const char *first, ...) {
     va_end(ap);
     c->argc = argc;
     c->argv = argv;
-    size_t from = c->olen;
+    size_t from = c->conn.olen;
     exec_command(c);
-    size_t n = c->olen - from;
+    size_t n = c->conn.olen - from;
     cr_assert_lt(n, sizeof reply);
-    memcpy(reply, c->obuf + from, n);
+    memcpy(reply, c->conn.obuf + from, n);
     reply[n] = 0;
     c->argc = 0;
     c->argv = NULL;

@@ -22,9 +22,8 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
-#include "net.h"
 #include "t_list.h"
 
 /* ---- a model: an array of owned strings ------------------------------------------------------ */
@@ -211,7 +210,7 @@ run_model(long long fill, unsigned seed, int steps) {
 
 static void
 type_setup(void) {
-    list_type_init();
+    list_type_init(NULL);
 }
 
 TestSuite(list_model, .init = type_setup, .timeout = 120);
@@ -321,7 +320,7 @@ Test(list_model, type_ops_round_trip_both_encodings) {
 /* ---- effects in the log, blocking through exec --------------------------------------------------
  */
 
-static server_t srv;
+static engine_t srv;
 static client_t *fc; /* fake client: runs the non-blocked commands */
 static char rec[65536];
 static size_t rec_len;
@@ -350,14 +349,13 @@ static void
 effects_setup(void) {
     memset(&srv, 0, sizeof srv);
     config_defaults(&srv);
-    g_server = &srv;
     srv.durable_lsn = UINT64_MAX;
     srv.db_hooks.expired = srv_key_expired_cb;
     srv.db_hooks.ctx = &srv;
     for (int i = 0; i < srv.cfg.databases; i++)
         srv.dbs[i] = db_create(i, &srv.db_hooks);
     cmd_table_init();
-    list_type_init();
+    list_type_init(NULL);
     block_init(&srv);
     prop_set_sink(capture_sink, NULL);
     fc = client_create(&srv, -1);
@@ -392,11 +390,11 @@ run_on(client_t *c, const char *first, ...) {
     va_end(ap);
     c->argc = argc;
     c->argv = argv;
-    size_t from = c->olen;
+    size_t from = c->conn.olen;
     exec_command(c);
-    size_t n = c->olen - from;
+    size_t n = c->conn.olen - from;
     if (n)
-        memcpy(reply, c->obuf + from, n);
+        memcpy(reply, c->conn.obuf + from, n);
     reply[n] = 0;
     c->argc = 0;
     c->argv = NULL;
@@ -406,9 +404,9 @@ run_on(client_t *c, const char *first, ...) {
 
 static const char *
 output_of(client_t *c) {
-    if (c->olen)
-        memcpy(reply, c->obuf, c->olen);
-    reply[c->olen] = 0;
+    if (c->conn.olen)
+        memcpy(reply, c->conn.obuf, c->conn.olen);
+    reply[c->conn.olen] = 0;
     return reply;
 }
 

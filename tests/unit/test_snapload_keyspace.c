@@ -25,7 +25,7 @@
 #define TTL_KEYS      5
 #define META_BASE     4242u
 
-static server_t srv;
+static engine_t srv;
 static char dir[64];
 static char path[128];
 

@@ -130,7 +130,7 @@ check_ranges(const kobj_t *o, const model_t *md) {
 
 static void
 random_run(size_t entries_max, double score_span) {
-    zset_type_init();
+    zset_type_init(NULL, NULL);
     zset_limits_t lim = {entries_max, 2};
     kobj_t *o = zset_new_obj("k", 1, 0, 0, &lim);
     static model_t md;
@@ -191,7 +191,7 @@ Test(zset_model, lex_ranges_agree_when_every_score_is_equal) {
 }
 
 Test(zset_model, members_longer_than_the_value_limit_force_a_skiplist) {
-    zset_type_init();
+    zset_type_init(NULL, NULL);
     zset_limits_t lim = {128, 4};
     kobj_t *o = zset_new_obj("k", 1, 1, 3, &lim);
     int out;
@@ -208,7 +208,7 @@ Test(zset_model, members_longer_than_the_value_limit_force_a_skiplist) {
 }
 
 Test(zset_model, nan_results_change_nothing) {
-    zset_type_init();
+    zset_type_init(NULL, NULL);
     zset_limits_t lim = {128, 64};
     kobj_t *o = zset_new_obj("k", 1, 1, 1, &lim);
     int out;
@@ -240,7 +240,7 @@ rebuild_cb(void *ctx, const char *p, size_t n, double score) {
 
 static void
 snapshot_round_trip(size_t n_members) {
-    zset_type_init();
+    zset_type_init(NULL, NULL);
     const obj_type_ops_t *ops = obj_ops(OBJ_ZSET);
     cr_assert(ops && ops->free && ops->dup && ops->mem && ops->count && ops->each && ops->create &&
               ops->add);
@@ -296,7 +296,7 @@ Test(zset_model, snapshot_ops_and_dup_rebuild_the_same_skiplist) {
 }
 
 Test(zset_model, build_sorted_picks_the_encoding_by_size) {
-    zset_type_init();
+    zset_type_init(NULL, NULL);
     zset_limits_t lim = {3, 64};
     zset_buf_elem_t v[4] = {{(const uint8_t *)"a", 1, 1},
                             {(const uint8_t *)"b", 1, 2},

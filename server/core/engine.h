@@ -1,12 +1,12 @@
 /*
  * server.h - the one server struct: configuration, databases, clients, statistics.
  *
- * There is one `struct server`, created by main(). Commands reach it through their client
- * (c->srv); the data structures (ds/), the log (wal/) and snapshots (snapshot/) never see it.
+ * There is one `struct engine`, created by main(). Commands reach it through their client
+ * (c->eng); the data structures (ds/), the log (wal/) and snapshots (snapshot/) never see it.
  * All fields are owned by the main thread unless a comment says otherwise.
  */
-#ifndef KEEL_SERVER_H
-#define KEEL_SERVER_H
+#ifndef KEEL_ENGINE_H
+#define KEEL_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,7 +33,7 @@ enum {
     EVICT_VOLATILE_TTL,
 };
 
-typedef struct server_config {
+typedef struct engine_config {
     char *bind;
     int port;
     char *dir;
@@ -79,34 +79,34 @@ typedef struct server_config {
     long long wal_retention_s;        /* archived log kept for point-in-time restore (0 = delete) */
     int snapshot_keep;                /* snapshots kept (at least 1) */
     long long slowlog_log_slower_than, slowlog_max_len;
-} server_config_t;
+} engine_config_t;
 
-typedef struct server_stats {
-    uint64_t connections, rejected_conn, commands, expired_keys, evicted_keys, keyspace_hits,
-        keyspace_misses, net_in, net_out, total_errors, expired_stale_perc, io_reads, io_writes;
+typedef struct engine_stats {
+    /* Connections and bytes are counted by the net layer (net_stats). */
+    uint64_t commands, expired_keys, evicted_keys, keyspace_hits, keyspace_misses, total_errors,
+        expired_stale_perc, io_reads, io_writes;
     uint64_t unexpected_error_replies;
     int64_t start_ms;
     /* instantaneous_ops_per_sec: ops/s sampled every 100 ms by the cron, averaged over 16. */
     uint64_t ops_sample[16];
     int ops_sample_idx;
     uint64_t ops_last_commands, ops_last_us;
-} server_stats_t;
+} engine_stats_t;
 
 struct ev_loop;
 struct wal;
 
-typedef struct server {
-    server_config_t cfg;
+typedef struct engine {
+    engine_config_t cfg;
     char *config_file;           /* absolute path, for CONFIG REWRITE; NULL if none */
     db_t *dbs[SERVER_DBS_MAX];
     db_hooks_t db_hooks;
-    struct ev_loop *loop;
-    int listen_fd;
-    int port_bound;              /* the real port (for port 0 in tests) */
+    struct ev_loop *loop;        /* the event loop (the top level owns it) */
+    struct net *net;             /* the listener and connections (the top level owns it) */
+    int port_bound;              /* the real port (for port 0 in tests), for INFO */
     uint64_t next_client_id;
     client_t *clients;           /* doubly linked list of every connection */
     size_t nclients;
-    client_t *pending_write;     /* clients with output to flush before sleeping */
     client_t *parked;            /* clients with durability marks */
     client_t *current;           /* client whose command is executing */
     uint64_t dirty;              /* changes since start (and since the last snapshot) */
@@ -118,21 +118,17 @@ typedef struct server {
     uint64_t durable_lsn;        /* newest LSN durable on a quorum; UINT64_MAX with no log */
     struct wal *wal;
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
-    server_stats_t stats;
+    engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms;
     uint64_t lru_clock;
-} server_t;
+} engine_t;
 
-/* The process's server, for the few places that cannot take it as a parameter (signal handler,
- * db hooks). Everything else receives it through c->srv. */
-extern server_t *g_server;
 
-int server_init(server_t *s);
-void server_run(server_t *s);
-void server_shutdown(server_t *s);
-
-db_t *server_db(server_t *s, int id);
-uint64_t server_ops_per_sec(const server_t *s); /* INFO instantaneous_ops_per_sec */
+/* The keyspace, the command table and the execution modules, from s->cfg (set before). */
+void engine_init(engine_t *s);
+db_t *engine_db(engine_t *s, int id);
+uint64_t engine_ops_per_sec(const engine_t *s); /* INFO instantaneous_ops_per_sec */
+void engine_sample_ops(engine_t *s); /* from the cron: one ops/s sample every 100 ms */
 
 #endif

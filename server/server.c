@@ -1,11 +1,17 @@
 /*
- * server.c - start-up, the cron, logging, shutdown.
+ * server.c - the top level: start-up, the event loop's per-turn work, the cron, shutdown.
+ *
+ * This file wires the layers together and is the only one that knows them all: it creates the
+ * engine, the event loop and the net layer (registering the engine's client callbacks), starts
+ * persistence, and runs the loop. Each turn: events (reads run commands) -> after each event,
+ * replies the log made durable go out -> before sleeping: blocked clients' deadlines, the turn's
+ * log records are submitted (group commit), parked replies released, output written.
  *
  * The cron runs `hz` times a second on the main thread: active expiry with a bounded time per
  * run (25% of a cron period at most, like Valkey's slow cycle), incremental rehashing, client
  * timeouts and output limits.
  */
-#include "server.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -29,21 +35,14 @@
 #include "util.h"
 #include "watch.h"
 #include "ht.h"
+#include "conn.h"
 #include "ev.h"
-#include "net.h"
 #include "t_hash.h"
 #include "t_set.h"
 #include "t_list.h"
 #include "t_zset.h"
 
-server_t *g_server;
 static volatile sig_atomic_t got_signal;
-
-db_t *
-server_db(server_t *s, int id)
-{
-    return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
-}
 
 static void
 on_signal(int sig)
@@ -52,34 +51,10 @@ on_signal(int sig)
 }
 
 static void
-sample_ops(server_stats_t *st)
-{
-    uint64_t now = util_mono_us();
-    if (st->ops_last_us && now - st->ops_last_us < 100000)
-        return;
-    if (st->ops_last_us) {
-        uint64_t ops = (st->commands - st->ops_last_commands) * 1000000 / (now - st->ops_last_us);
-        st->ops_sample[st->ops_sample_idx] = ops;
-        st->ops_sample_idx = (st->ops_sample_idx + 1) % 16;
-    }
-    st->ops_last_us = now;
-    st->ops_last_commands = st->commands;
-}
-
-uint64_t
-server_ops_per_sec(const server_t *s)
-{
-    uint64_t sum = 0;
-    for (int i = 0; i < 16; i++)
-        sum += s->stats.ops_sample[i];
-    return sum / 16;
-}
-
-static void
 cron(ev_loop_t *l, void *data)
 {
     (void)l;
-    server_t *s = data;
+    engine_t *s = data;
     s->cron_loops++;
     if (got_signal) {
         klog(KLOG_WARNING, "Received %s, scheduling shutdown...",
@@ -110,18 +85,18 @@ cron(ev_loop_t *l, void *data)
     }
     for (int i = 0; i < s->cfg.databases; i++)
         db_rehash_us(s->dbs[i], 1000);
-    sample_ops(&s->stats);
-    net_clients_cron(s);
+    engine_sample_ops(s);
+    clients_cron(s);
     persist_cron(s);
 }
 
 static void
 before_sleep(ev_loop_t *l, void *data)
 {
-    server_t *s = data;
+    engine_t *s = data;
     block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
-    net_before_sleep(s);
+    net_flush(s->net);
     int64_t deadline = block_next_deadline_ms();
     if (deadline > 0)
         ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
@@ -131,15 +106,14 @@ static void
 after_event(ev_loop_t *l, void *data)
 {
     (void)l;
-    persist_after_event(data);
+    engine_t *s = data;
+    if (persist_after_event(s))
+        net_flush(s->net);
 }
 
 int
-server_init(server_t *s)
+server_init(engine_t *s)
 {
-    g_server = s;
-    s->stats.start_ms = util_time_ms();
-    s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
     util_random_seed((uint64_t)util_time_us() ^ ((uint64_t)getpid() << 32));
     uint64_t seed;
     FILE *r = fopen("/dev/urandom", "r");
@@ -147,19 +121,7 @@ server_init(server_t *s)
         ht_set_hash_seed(seed);
     if (r)
         fclose(r);
-    s->db_hooks.expired = srv_key_expired_cb;
-    s->db_hooks.ctx = s;
-    for (int i = 0; i < s->cfg.databases; i++)
-        s->dbs[i] = db_create(i, &s->db_hooks);
-    cmd_table_init();
-    hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
-    set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
-                  &s->cfg.set_max_listpack_value);
-    pubsub_init();
-    watch_init();
-    list_type_init();
-    zset_type_init();
-    block_init(s);
+    engine_init(s);
     s->loop = ev_create((int)s->cfg.maxclients + 128);
     if (!s->loop)
         return -errno;
@@ -178,7 +140,12 @@ server_init(server_t *s)
     rc = persist_start(s);
     if (rc < 0)
         return rc;
-    rc = net_listen(s);
+    net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
+                        &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
+                        &s->cfg.tcp_keepalive_s};
+    net_callbacks_t cb = {client_accept_cb, client_command_cb, client_close_cb, s};
+    s->net = net_create(s->loop, &cb, &lim);
+    rc = net_listen(s->net, s->cfg.bind, s->cfg.port, &s->port_bound);
     if (rc < 0) {
         klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port, strerror(-rc));
         return rc;
@@ -190,7 +157,7 @@ server_init(server_t *s)
 }
 
 void
-server_run(server_t *s)
+server_run(engine_t *s)
 {
     klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d",
                s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
@@ -198,16 +165,16 @@ server_run(server_t *s)
 }
 
 void
-server_shutdown(server_t *s)
+server_shutdown(engine_t *s)
 {
     klog(KLOG_NOTICE, "User requested shutdown...");
-    net_before_sleep(s); /* last replies out */
+    net_flush(s->net); /* last replies out */
     persist_stop(s);
     while (s->clients)
         client_free(s->clients);
     lazyfree_stop();
-    if (s->listen_fd > 0)
-        close(s->listen_fd);
+    net_free(s->net);
+    s->net = NULL;
     if (s->cfg.pidfile && s->cfg.pidfile[0])
         unlink(s->cfg.pidfile);
     klog(KLOG_NOTICE, "Keel is now ready to exit, bye bye...");

@@ -1,4 +1,4 @@
-/* reply.c - RESP2/RESP3 reply encoding into a client's output buffer (see reply.h). */
+/* reply.c - RESP2/RESP3 reply encoding into a client's output (see reply.h). */
 #include "reply.h"
 
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kmem.h"
-#include "server.h"
+#include "engine.h"
 #include "util.h"
 
 const char *const ERR_SYNTAX = "ERR syntax error";
@@ -18,37 +18,17 @@ const char *const ERR_NO_KEY = "ERR no such key";
 const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
 const char *const ERR_DB_INDEX = "ERR DB index is out of range";
 
-void server_client_has_output(client_t *c); /* net.c: schedules the write */
-
 static inline char *
 reserve(client_t *c, size_t n)
 {
-    if (c->olen + n > c->ocap) {
-        /* Reclaim what was sent before growing. */
-        if (c->osent > 0 && c->osent >= c->olen / 2) {
-            memmove(c->obuf, c->obuf + c->osent, c->olen - c->osent);
-            c->obase += c->osent;
-            c->olen -= c->osent;
-            c->osent = 0;
-        }
-        if (c->olen + n > c->ocap) {
-            size_t cap = c->ocap ? c->ocap : 1024;
-            while (cap < c->olen + n)
-                cap *= 2;
-            c->obuf = krealloc(c->obuf, cap);
-            c->ocap = cap;
-        }
-    }
-    return c->obuf + c->olen;
+    return conn_out_reserve(&c->conn, n);
 }
 
-/* n bytes were added to obuf: make sure the client will be written to. */
+/* n bytes were added to the output: the conn will be written to. */
 static inline void
 appended(client_t *c, size_t n)
 {
-    c->olen += n;
-    if (c->fd >= 0 && !(c->flags & CLIENT_PENDING_WRITE))
-        server_client_has_output(c);
+    conn_out_commit(&c->conn, n);
 }
 
 /* "<type><n>\r\n" into buf (at least 32 bytes); returns its length. */
@@ -65,7 +45,7 @@ fmt_hdr(char *buf, char type, long long n)
 void
 reply_raw(client_t *c, const char *p, size_t n)
 {
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+    if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return; /* nothing more after QUIT or a protocol error */
     memcpy(reserve(c, n), p, n);
     appended(c, n);
@@ -114,8 +94,8 @@ reply_err(client_t *c, const char *msg)
     reply_raw(c, "-", 1);
     reply_raw(c, buf, k);
     reply_raw(c, "\r\n", 2);
-    if (c->srv)
-        c->srv->stats.total_errors++;
+    if (c->eng)
+        c->eng->stats.total_errors++;
 }
 
 void
@@ -148,7 +128,7 @@ reply_int(client_t *c, long long v)
 void
 reply_bulk(client_t *c, const char *p, size_t n)
 {
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+    if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return;
     char hdr[32];
     int h = fmt_hdr(hdr, '$', (long long)n); /* n is bounded by proto-max-bulk-len */
@@ -277,22 +257,22 @@ size_t
 reply_defer(client_t *c)
 {
     reserve(c, 0);
-    return (size_t)(c->obase + c->olen);
+    return (size_t)(c->conn.obase + c->conn.olen);
 }
 
 /* Insert a header at an absolute spot recorded by reply_defer: shift what follows. */
 static void
 set_deferred(client_t *c, size_t spot, char type, long long n)
 {
-    if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+    if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return;
     char hdr[32];
     int h = fmt_hdr(hdr, type, n);
     /* reserve() may compact the buffer, changing obase: compute the offset after it. */
     reserve(c, (size_t)h);
-    size_t off = spot - (size_t)c->obase;
-    memmove(c->obuf + off + h, c->obuf + off, c->olen - off);
-    memcpy(c->obuf + off, hdr, (size_t)h);
+    size_t off = spot - (size_t)c->conn.obase;
+    memmove(c->conn.obuf + off + h, c->conn.obuf + off, c->conn.olen - off);
+    memcpy(c->conn.obuf + off, hdr, (size_t)h);
     appended(c, (size_t)h);
 }
 

@@ -1,0 +1,323 @@
+/*
+ * client.c - the engine's side of a connection: creating and freeing clients, running the
+ * commands the net layer parsed, parking replies until the log made them durable, output limits,
+ * idle timeouts, CLIENT LIST lines.
+ *
+ * Parking (durability sync): exec tags each reply with the LSN it depends on; client_mark_reply
+ * records a mark (absolute output offsets, LSN) unless the LSN is durable already, and sets the
+ * conn's hold to the first mark's start, so the net layer writes nothing past it.
+ *   durable LSN advances -> client_release_parked(): marks at or below it are dropped, the hold
+ *                           moves to the next mark (or goes), the conn is scheduled for writing
+ *   the log failed       -> client_fail_parked(): every parked reply becomes an error
+ * A client with CLIENT_MARKS_MAX marks, or blocked, pauses its input (CONN_INPUT_PAUSED) until
+ * client_resume().
+ */
+#include "client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "exec.h"
+#include "klog.h"
+#include "kmem.h"
+#include "pubsub.h"
+#include "reply.h"
+#include "util.h"
+
+/* Input stops while the client is blocked or has too many parked replies. */
+static void
+update_pause(client_t *c)
+{
+    if ((c->flags & CLIENT_BLOCKED) || c->marks_len >= CLIENT_MARKS_MAX)
+        c->conn.flags |= CONN_INPUT_PAUSED;
+    else
+        c->conn.flags &= ~CONN_INPUT_PAUSED;
+}
+
+/* The hold follows the first mark. */
+static void
+update_hold(client_t *c)
+{
+    c->conn.hold = c->marks_len ? c->marks[c->marks_head].start : CONN_HOLD_NONE;
+}
+
+client_t *
+client_create(engine_t *s, int fd)
+{
+    client_t *c = kcalloc(1, sizeof *c);
+    conn_init(&c->conn, s->net, fd);
+    c->id = ++s->next_client_id;
+    c->eng = s;
+    c->resp = 2;
+    c->db = s->dbs[0];
+    c->db_id = 0;
+    c->ctime_ms = util_time_ms();
+    if (!s->cfg.requirepass || !s->cfg.requirepass[0])
+        c->flags |= CLIENT_AUTHENTICATED;
+    if (fd < 0) {
+        c->flags |= CLIENT_FAKE | CLIENT_AUTHENTICATED;
+        return c;
+    }
+    c->next = s->clients;
+    if (s->clients)
+        s->clients->prev = c;
+    s->clients = c;
+    s->nclients++;
+    return c;
+}
+
+static void
+unpark(client_t *c)
+{
+    engine_t *s = c->eng;
+    if (!(c->flags & CLIENT_PARKED))
+        return;
+    if (c->park_prev)
+        c->park_prev->park_next = c->park_next;
+    else
+        s->parked = c->park_next;
+    if (c->park_next)
+        c->park_next->park_prev = c->park_prev;
+    c->park_prev = c->park_next = NULL;
+    c->flags &= ~CLIENT_PARKED;
+}
+
+void
+client_free(client_t *c)
+{
+    engine_t *s = c->eng;
+    exec_client_cleanup(c); /* MULTI queue, WATCH, pub/sub, blocking state */
+    if (!(c->flags & CLIENT_FAKE)) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            s->clients = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        s->nclients--;
+        unpark(c);
+    }
+    if (s->current == c)
+        s->current = NULL;
+    conn_release(&c->conn);
+    kfree(c->marks);
+    kfree(c->name);
+    kfree(c);
+}
+
+
+void
+client_close_async(client_t *c)
+{
+    if (c->flags & CLIENT_FAKE)
+        return;
+    conn_close_async(&c->conn);
+}
+
+void
+client_resume(client_t *c)
+{
+    update_pause(c);
+    if (!(c->conn.flags & CONN_INPUT_PAUSED))
+        conn_resume_input(&c->conn);
+}
+
+bool
+client_raw_command(const client_t *c, const char **resp, size_t *len)
+{
+    return conn_raw_command(&c->conn, c->argc, c->argv, resp, len);
+}
+
+/* ---- the net layer's callbacks (registered by the top level) ---- */
+
+conn_t *
+client_accept_cb(void *ctx, int fd)
+{
+    engine_t *s = ctx;
+    return &client_create(s, fd)->conn;
+}
+
+void
+client_command_cb(conn_t *conn, int argc, karg_t *argv)
+{
+    client_t *c = (client_t *)conn;
+    c->argc = argc;
+    c->argv = argv;
+    exec_command(c);
+    c->argc = 0;
+    c->argv = NULL;
+    update_pause(c);
+}
+
+void
+client_close_cb(conn_t *conn)
+{
+    client_free((client_t *)conn);
+}
+void
+client_mark_reply(client_t *c, uint64_t start, uint64_t lsn)
+{
+    uint64_t end = conn_out_end(&c->conn);
+    if (end == start)
+        return; /* no reply bytes (e.g. the client is closing) */
+    if (c->marks_len == 0 && lsn <= c->eng->durable_lsn)
+        return;
+    if (c->marks_len > 0) {
+        reply_mark_t *last = &c->marks[(c->marks_head + c->marks_len - 1) % c->marks_cap];
+        if (lsn <= last->lsn) { /* replies leave in order: join the last mark */
+            last->end = end;
+            last->count++;
+            return;
+        }
+    }
+    if (c->marks_len == c->marks_cap) {
+        uint32_t cap = c->marks_cap ? c->marks_cap * 2 : 8;
+        reply_mark_t *m = kmalloc(sizeof *m * cap);
+        for (uint32_t i = 0; i < c->marks_len; i++)
+            m[i] = c->marks[(c->marks_head + i) % c->marks_cap];
+        kfree(c->marks);
+        c->marks = m;
+        c->marks_cap = cap;
+        c->marks_head = 0;
+    }
+    c->marks[(c->marks_head + c->marks_len) % c->marks_cap] =
+        (reply_mark_t){.start = start, .end = end, .lsn = lsn, .count = 1};
+    c->marks_len++;
+    engine_t *s = c->eng;
+    if (!(c->flags & CLIENT_PARKED)) {
+        c->flags |= CLIENT_PARKED;
+        c->park_prev = NULL;
+        c->park_next = s->parked;
+        if (s->parked)
+            s->parked->park_prev = c;
+        s->parked = c;
+    }
+    update_hold(c);
+    if (c->marks_len >= CLIENT_MARKS_MAX)
+        update_pause(c);
+}
+
+void
+client_release_parked(engine_t *s)
+{
+    client_t *c = s->parked;
+    while (c) {
+        client_t *next = c->park_next;
+        while (c->marks_len && c->marks[c->marks_head].lsn <= s->durable_lsn) {
+            c->marks_head = (c->marks_head + 1) % c->marks_cap;
+            c->marks_len--;
+        }
+        update_hold(c);
+        conn_schedule_write(&c->conn);
+        if (c->marks_len == 0) {
+            unpark(c);
+            client_resume(c); /* it may have stopped reading at CLIENT_MARKS_MAX */
+        }
+        c = next;
+    }
+}
+
+void
+client_fail_parked(engine_t *s, const char *why)
+{
+    for (client_t *c = s->parked; c;) {
+        client_t *next = c->park_next;
+        if (c->marks_len) {
+            /* Replace every parked reply by the error: the write they acknowledged is not durable. */
+            uint32_t count = 0;
+            for (uint32_t i = 0; i < c->marks_len; i++)
+                count += c->marks[(c->marks_head + i) % c->marks_cap].count;
+            conn_out_truncate(&c->conn, c->marks[c->marks_head].start);
+            c->marks_len = 0;
+            update_hold(c);
+            for (uint32_t i = 0; i < count; i++)
+                reply_err(c, why);
+        }
+        unpark(c);
+        conn_schedule_write(&c->conn);
+        c = next;
+    }
+}
+
+static bool
+obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms)
+{
+    bool pubsub = c->pubsub != NULL;
+    long long hard = pubsub ? s->cfg.obuf_pubsub_hard : s->cfg.obuf_normal_hard;
+    long long soft = pubsub ? s->cfg.obuf_pubsub_soft : s->cfg.obuf_normal_soft;
+    long long soft_s = pubsub ? s->cfg.obuf_pubsub_soft_s : s->cfg.obuf_normal_soft_s;
+    long long used = (long long)conn_out_pending(&c->conn);
+    if (hard && used >= hard)
+        return true;
+    if (soft && used >= soft) {
+        if (!c->obuf_soft_since_ms)
+            c->obuf_soft_since_ms = now_ms;
+        else if (now_ms - c->obuf_soft_since_ms >= soft_s * 1000)
+            return true;
+    } else {
+        c->obuf_soft_since_ms = 0;
+    }
+    return false;
+}
+
+void
+client_check_output_limit(client_t *c)
+{
+    if (obuf_over_limit(c->eng, c, util_time_ms())) {
+        klog(KLOG_WARNING, "Client id=%llu scheduled to be closed: output buffer limit",
+                   (unsigned long long)c->id);
+        client_close_async(c);
+    }
+}
+
+void
+clients_cron(engine_t *s)
+{
+    int64_t now = util_time_ms();
+    for (client_t *c = s->clients; c;) {
+        client_t *next = c->next;
+        if (s->cfg.timeout_s > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB)) &&
+            !c->pubsub && now - c->conn.last_ms > s->cfg.timeout_s * 1000) {
+            client_free(c);
+        } else if (obuf_over_limit(s, c, now)) {
+            client_close_async(c);
+        }
+        c = next;
+    }
+}
+
+int
+client_list_line(client_t *c, char *buf, size_t len)
+{
+    int64_t now = util_time_ms();
+    char flags[16];
+    int f = 0;
+    if (c->flags & CLIENT_MULTI)
+        flags[f++] = 'x';
+    if (c->flags & CLIENT_BLOCKED)
+        flags[f++] = 'b';
+    if (c->pubsub)
+        flags[f++] = 'P';
+    if (c->flags & CLIENT_NO_EVICT)
+        flags[f++] = 'e';
+    if (c->flags & CLIENT_NO_TOUCH)
+        flags[f++] = 'T';
+    if (c->conn.flags & CONN_CLOSE_ASAP)
+        flags[f++] = 'A';
+    if (f == 0)
+        flags[f++] = 'N';
+    flags[f] = 0;
+    return snprintf(buf, len,
+                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                    "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
+                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd, c->name ? c->name : "",
+                    (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->conn.last_ms) / 1000),
+                    flags, c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL),
+                    pubsub_client_count(c, PUBSUB_PATTERN), pubsub_client_count(c, PUBSUB_SHARD),
+                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
+                    c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
+                    conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL", c->resp);
+}

@@ -1,0 +1,69 @@
+/*
+ * engine.c - making the engine: the keyspace, the command table, the value types' limits, and
+ * the modules that hang on the execution hooks (pub/sub, WATCH, blocking). The server's top
+ * level and keel-restore build the same engine through engine_init.
+ */
+#include "engine.h"
+
+#include "block.h"
+#include "cmd.h"
+#include "exec.h"
+#include "pubsub.h"
+#include "t_hash.h"
+#include "t_list.h"
+#include "t_set.h"
+#include "t_zset.h"
+#include "util.h"
+#include "watch.h"
+
+void
+engine_init(engine_t *s)
+{
+    s->stats.start_ms = util_time_ms();
+    s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
+    s->db_hooks.expired = srv_key_expired_cb;
+    s->db_hooks.ctx = s;
+    for (int i = 0; i < s->cfg.databases; i++)
+        s->dbs[i] = db_create(i, &s->db_hooks);
+    cmd_table_init();
+    hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
+    set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
+                  &s->cfg.set_max_listpack_value);
+    list_type_init(&s->cfg.list_max_listpack_size);
+    zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
+    pubsub_init();
+    watch_init();
+    block_init(s);
+}
+
+db_t *
+engine_db(engine_t *s, int id)
+{
+    return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
+}
+
+void
+engine_sample_ops(engine_t *s)
+{
+    engine_stats_t *st = &s->stats;
+    uint64_t now = util_mono_us();
+    if (st->ops_last_us && now - st->ops_last_us < 100000)
+        return;
+    if (st->ops_last_us) {
+        uint64_t ops = (st->commands - st->ops_last_commands) * 1000000 / (now - st->ops_last_us);
+        st->ops_sample[st->ops_sample_idx] = ops;
+        st->ops_sample_idx = (st->ops_sample_idx + 1) % 16;
+    }
+    st->ops_last_us = now;
+    st->ops_last_commands = st->commands;
+}
+
+uint64_t
+engine_ops_per_sec(const engine_t *s)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < 16; i++)
+        sum += s->stats.ops_sample[i];
+    return sum / 16;
+}
+

@@ -1,0 +1,156 @@
+/*
+ * conn.h - connections: the listener, reading and parsing requests, buffering and writing bytes.
+ *
+ * This layer knows sockets, RESP framing and bytes; it knows nothing of commands, the keyspace
+ * or the log. Its owner (the engine) embeds a conn_t in its own client object and learns about
+ * events through the callbacks it registered with net_create():
+ *
+ *   accept    -> accept_cb(ctx, fd): the owner allocates its client, calls conn_init()
+ *   readable  -> read into qbuf, parse; for each complete command: command_cb(conn, argc,
+ *                argv), the arguments pointing into qbuf while it runs
+ *   EOF, error, conn_close_async() -> close_cb(conn): the owner forgets the client and calls
+ *                conn_release()
+ *   net_flush() (before the loop sleeps) -> write each connection with pending output
+ *
+ * Output: the owner appends bytes (conn_out_reserve + conn_out_commit); net_flush() writes
+ * obuf up to `hold`, an absolute output offset the owner sets to keep bytes back (the engine
+ * parks replies there until the log made them durable). Offsets are absolute (obase + index)
+ * so that they survive the buffer being compacted.
+ *
+ * Threading: main thread only. Reading+parsing and writing touch nothing but the conn, which
+ * is what lets I/O threads take them over later.
+ */
+#ifndef KEEL_CONN_H
+#define KEEL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "resp.h"
+#include "slice.h"
+
+typedef struct net net_t;
+typedef struct conn conn_t;
+
+enum {
+    CONN_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error: close once obuf is sent */
+    CONN_CLOSE_ASAP = 1 << 1,        /* CLIENT KILL, output limit: close at the next flush */
+    CONN_PENDING_WRITE = 1 << 2,     /* on the net's pending-write list */
+    CONN_INPUT_PAUSED = 1 << 3,      /* the owner runs no more commands until conn_resume_input */
+};
+
+#define CONN_HOLD_NONE UINT64_MAX
+
+struct conn {
+    int fd;                  /* -1: no socket (the engine's fake clients) */
+    uint32_t flags;          /* CONN_* */
+    net_t *net;              /* NULL for a conn without a socket */
+
+    /* Input: the query buffer holds unparsed bytes; the parser keeps its place between reads. */
+    char *qbuf;
+    size_t qlen, qcap;
+    size_t qbuf_peak;
+    resp_parser_t parser;
+
+    /* Output. obuf[osent..olen) waits to be written; obase is the absolute offset of obuf[0]. */
+    char *obuf;
+    size_t olen, ocap, osent;
+    uint64_t obase;
+    uint64_t hold;           /* absolute offset from which output is held back (owner sets) */
+
+    uint64_t net_in, net_out;
+    int64_t last_ms;         /* last read, for idle timeouts */
+    char addr[64], laddr[64];
+    conn_t *pw_next;         /* pending-write list */
+};
+
+/* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
+ * values (its configuration); the net keeps the pointers. */
+typedef struct net_limits {
+    const long long *bulk_max;          /* proto-max-bulk-len */
+    const long long *multibulk_max;     /* max-multibulk-len */
+    const long long *query_buffer_max;  /* client-query-buffer-limit */
+    const long long *maxclients;
+    const long long *tcp_keepalive_s;
+} net_limits_t;
+
+typedef struct net_callbacks {
+    /* A connection was accepted: allocate the owner's client embedding a conn_t, conn_init() it
+     * and return it; NULL refuses the connection (the fd is closed). */
+    conn_t *(*accept_cb)(void *ctx, int fd);
+    void (*command_cb)(conn_t *c, int argc, karg_t *argv); /* one complete command */
+    void (*close_cb)(conn_t *c);        /* the owner must call conn_release(c) before returning */
+    void *ctx;
+} net_callbacks_t;
+
+/* Counters of the listener and all conns (INFO stats); reset by net_reset_stats. */
+typedef struct net_stats {
+    uint64_t accepted, rejected; /* connections; rejected: over maxclients */
+    uint64_t protocol_errors;
+    uint64_t bytes_in, bytes_out;
+} net_stats_t;
+
+net_t *net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim);
+void net_free(net_t *n);
+/* In a forked child: close the listening socket so the child holds no port (no loop changes). */
+void net_close_in_child(net_t *n);
+/* Listen on the first address of `bind` ("a b": the first); *port_bound gets the real port. */
+int net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound);
+/* Write every connection with pending output (up to its hold), close those marked to close. */
+void net_flush(net_t *n);
+size_t net_conn_count(const net_t *n);
+const net_stats_t *net_stats(const net_t *n);
+void net_reset_stats(net_t *n);
+
+/* fd >= 0: register for reads with n's loop; fd < 0: a conn without a socket (n may be NULL). */
+void conn_init(conn_t *c, net_t *n, int fd);
+/* Unregister, close the socket, free the buffers. The conn_t itself belongs to the owner. */
+void conn_release(conn_t *c);
+void conn_close_async(conn_t *c);
+/* Parse and run the commands left in qbuf (after CONN_INPUT_PAUSED was cleared). */
+void conn_resume_input(conn_t *c);
+/* The running command's own RESP bytes, when argv (its arguments) still points exactly into
+ * them: a multibulk, not inline, not copied (MULTI-queued commands are copies). */
+bool conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **resp,
+                      size_t *len);
+/* Put c on the pending-write list (called when output appears or the hold moves). */
+void conn_schedule_write(conn_t *c);
+/* Drop the output from absolute offset `at` on (not yet sent: at >= obase + osent). */
+void conn_out_truncate(conn_t *c, uint64_t at);
+
+/* Room for n more bytes at the end of obuf; conn_out_commit(c, n) then makes them output. */
+char *conn_out_grow(conn_t *c, size_t n);
+
+static inline char *
+conn_out_reserve(conn_t *c, size_t n)
+{
+    if (c->olen + n <= c->ocap)
+        return c->obuf + c->olen;
+    return conn_out_grow(c, n);
+}
+
+static inline void
+conn_out_commit(conn_t *c, size_t n)
+{
+    c->olen += n;
+    if (c->fd >= 0 && !(c->flags & CONN_PENDING_WRITE))
+        conn_schedule_write(c);
+}
+
+/* Absolute offset of the end of the output: where the next reply starts. */
+static inline uint64_t
+conn_out_end(const conn_t *c)
+{
+    return c->obase + c->olen;
+}
+
+/* Bytes appended and not yet written (output-buffer limits). */
+static inline size_t
+conn_out_pending(const conn_t *c)
+{
+    return c->olen - c->osent;
+}
+
+#endif
