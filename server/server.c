@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd.h"
+#include "commands.h"
 #include "block.h"
 #include "config.h"
 #include "exec.h"
@@ -121,7 +121,7 @@ server_init(engine_t *s)
         ht_set_hash_seed(seed);
     if (r)
         fclose(r);
-    engine_init(s);
+    engine_init(s, commands_registry);
     s->loop = ev_create((int)s->cfg.maxclients + 128);
     if (!s->loop)
         return -errno;

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "kerr.h"
-#include "cmd.h"
+#include "commands.h"
 #include "config.h"
 #include "exec.h"
 #include "kmem.h"
@@ -423,7 +423,7 @@ server_offline(int threads)
     const char *loglevel[] = {"loglevel", "warning"}; /* through config_set: it owns the string */
     char err[128];
     config_set(s, 2, loglevel, NULL, true, err, sizeof err);
-    engine_init(s);
+    engine_init(s, commands_registry);
     return s;
 }
 

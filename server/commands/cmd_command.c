@@ -176,14 +176,14 @@ static void
 command_all(client_t *c)
 {
     collect_t k = {.c = c};
-    reply_array(c, cmd_count());
-    cmd_foreach(emit_cb, &k);
+    reply_array(c, cmd_count(c->eng));
+    cmd_foreach(c->eng, emit_cb, &k);
 }
 
 static void
 command_count(client_t *c)
 {
-    reply_int(c, cmd_count());
+    reply_int(c, cmd_count(c->eng));
 }
 
 static void
@@ -208,18 +208,18 @@ command_list(client_t *c)
     }
     collect_t cnt = k;
     cnt.count_only = true;
-    cmd_foreach(emit_cb, &cnt);
+    cmd_foreach(c->eng, emit_cb, &cnt);
     reply_array(c, cnt.n);
-    cmd_foreach(emit_cb, &k);
+    cmd_foreach(c->eng, emit_cb, &k);
 }
 
 static cmd_def_t *
-lookup_full(const karg_t *a)
+lookup_full(client_t *c, const karg_t *a)
 {
     const char *bar = memchr(a->p, '|', a->n);
     if (!bar)
-        return cmd_lookup(a->p, a->n);
-    cmd_def_t *p = cmd_lookup(a->p, (size_t)(bar - a->p));
+        return cmd_lookup(c->eng, a->p, a->n);
+    cmd_def_t *p = cmd_lookup(c->eng, a->p, (size_t)(bar - a->p));
     return p ? cmd_lookup_sub(p, bar + 1, a->n - (size_t)(bar - a->p) - 1) : NULL;
 }
 
@@ -232,7 +232,7 @@ command_info(client_t *c)
     }
     reply_array(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
-        cmd_def_t *cmd = lookup_full(&c->argv[i]);
+        cmd_def_t *cmd = lookup_full(c, &c->argv[i]);
         if (cmd)
             reply_info(c, cmd);
         else
@@ -272,16 +272,16 @@ static void
 command_docs(client_t *c)
 {
     if (c->argc == 2) {
-        reply_map(c, cmd_count());
-        cmd_foreach(doc_cb, c);
+        reply_map(c, cmd_count(c->eng));
+        cmd_foreach(c->eng, doc_cb, c);
         return;
     }
     int found = 0;
     for (int i = 2; i < c->argc; i++)
-        found += lookup_full(&c->argv[i]) != NULL;
+        found += lookup_full(c, &c->argv[i]) != NULL;
     reply_map(c, found);
     for (int i = 2; i < c->argc; i++) {
-        cmd_def_t *cmd = lookup_full(&c->argv[i]);
+        cmd_def_t *cmd = lookup_full(c, &c->argv[i]);
         if (cmd)
             reply_doc(c, cmd);
     }
@@ -292,7 +292,7 @@ command_getkeys(client_t *c)
 {
     int argc = c->argc - 2;
     karg_t *argv = c->argv + 2;
-    cmd_def_t *cmd = cmd_resolve(argc, argv);
+    cmd_def_t *cmd = cmd_resolve(c->eng, argc, argv);
     if (!cmd) {
         reply_err(c, "ERR Invalid command specified");
         return;

@@ -183,8 +183,7 @@ typedef struct section {
 static void
 sec_commandstats(engine_t *s, sbuf_t *b)
 {
-    (void)s;
-    cmd_foreach(cmdstat_cb, b);
+    cmd_foreach(s, cmdstat_cb, b);
 }
 
 static const section_t sections[] = {

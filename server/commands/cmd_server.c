@@ -110,7 +110,7 @@ config_resetstat_cmd(client_t *c)
     s->stats.start_ms = start;
     if (s->net)
         net_reset_stats(s->net);
-    cmd_reset_stats();
+    cmd_reset_stats(c->eng);
     reply_ok(c);
 }
 

@@ -1,7 +1,7 @@
 /* registry.c - the list of command tables, one per group. Add a group's table here. */
-#include "cmd.h"
+#include "commands.h"
 
-cmd_def_t *const cmd_registry[] = {
+cmd_def_t *const commands_registry[] = {
     cmd_table_server,
     cmd_table_conn,
     cmd_table_string,

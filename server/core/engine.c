@@ -17,7 +17,7 @@
 #include "watch.h"
 
 void
-engine_init(engine_t *s)
+engine_init(engine_t *s, struct cmd_def *const *commands)
 {
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
@@ -25,7 +25,7 @@ engine_init(engine_t *s)
     s->db_hooks.ctx = s;
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->db_hooks);
-    cmd_table_init();
+    cmd_table_init(s, commands);
     hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
     set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
                   &s->cfg.set_max_listpack_value);

@@ -103,6 +103,8 @@ typedef struct engine {
     db_hooks_t db_hooks;
     struct ev_loop *loop;        /* the event loop (the top level owns it) */
     struct net *net;             /* the listener and connections (the top level owns it) */
+    struct ht *cmds;             /* command name -> cmd_def_t (cmd.c) */
+    struct cmd_def *const *cmd_groups; /* the command tables indexed in cmds, in order */
     int port_bound;              /* the real port (for port 0 in tests), for INFO */
     uint64_t next_client_id;
     client_t *clients;           /* doubly linked list of every connection */
@@ -125,8 +127,9 @@ typedef struct engine {
 } engine_t;
 
 
-/* The keyspace, the command table and the execution modules, from s->cfg (set before). */
-void engine_init(engine_t *s);
+/* The keyspace, the command table (the groups of tables in `commands`) and the execution
+ * modules, from s->cfg (set before). */
+void engine_init(engine_t *s, struct cmd_def *const *commands);
 db_t *engine_db(engine_t *s, int id);
 uint64_t engine_ops_per_sec(const engine_t *s); /* INFO instantaneous_ops_per_sec */
 void engine_sample_ops(engine_t *s); /* from the cron: one ops/s sample every 100 ms */

@@ -269,7 +269,7 @@ reply_unknown(client_t *c)
 static cmd_def_t *
 check_command(client_t *c)
 {
-    cmd_def_t *cmd = cmd_lookup(c->argv[0].p, c->argv[0].n);
+    cmd_def_t *cmd = cmd_lookup(c->eng, c->argv[0].p, c->argv[0].n);
     if (!cmd) {
         reply_unknown(c);
         return NULL;

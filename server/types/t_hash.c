@@ -22,7 +22,6 @@
 
 #include "kassert.h"
 #include "kerr.h"
-#include "db.h"
 #include "kmem.h"
 #include "lp.h"
 

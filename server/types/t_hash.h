@@ -23,7 +23,7 @@
 
 #include "object.h"
 #include "ht.h"
-#include "resp.h"
+#include "slice.h"
 
 typedef struct thash {
     void *p; /* uint8_t * packed list or ht_t * */

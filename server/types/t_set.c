@@ -18,10 +18,10 @@
 
 #include "kassert.h"
 #include "kerr.h"
-#include "db.h"
 #include "kmem.h"
 #include "intset.h"
 #include "lp.h"
+#include "slice.h"
 
 typedef struct sent {
     uint32_t n;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
+#include "commands.h"
 #include "config.h"
 #include "exec.h"
 #include "kmem.h"
@@ -113,7 +113,7 @@ setup(void) {
         srv.dbs[i] = db_create(i, &srv.db_hooks);
     for (int i = 0; i < 4; i++)
         obj_register_type(fake_types[i], &fake_ops[i]);
-    cmd_table_init();
+    cmd_table_init(&srv, commands_registry);
     prop_set_sink(capture_sink, NULL);
     c = client_create(&srv, -1);
     clear_log();

@@ -7,11 +7,9 @@
 
 #include "kassert.h"
 #include "kmem.h"
+#include "engine.h"
 #include "ht.h"
 
-extern cmd_def_t *const cmd_registry[]; /* registry.c, NULL-terminated */
-
-static ht_t *table;
 
 typedef struct name_key {
     const char *p;
@@ -42,14 +40,18 @@ key_eq(const void *entry, const void *key)
 
 static const ht_type_t cmd_type = {hash_key, hash_entry, key_eq, NULL};
 
+/* The definitions are static tables shared by every engine of the process (one, but for unit
+ * tests): their full names and parent links are filled in once, the first time. */
 static void
-register_cmd(cmd_def_t *c)
+register_cmd(ht_t *table, cmd_def_t *c)
 {
-    c->fullname = kstrndup(c->name, strlen(c->name));
     name_key_t k = {c->name, strlen(c->name)};
     ht_pos_t pos;
     ASSERT(ht_find_pos(table, &k, &pos) == NULL);
     ht_insert_at(table, &pos, c);
+    if (c->fullname)
+        return;
+    c->fullname = kstrndup(c->name, strlen(c->name));
     for (cmd_def_t *s = c->subcmds; s && s->name; s++) {
         size_t n = strlen(c->name) + strlen(s->name) + 2;
         s->fullname = kmalloc(n);
@@ -59,21 +61,21 @@ register_cmd(cmd_def_t *c)
 }
 
 void
-cmd_table_init(void)
+cmd_table_init(engine_t *e, cmd_def_t *const *groups)
 {
-    if (table)
-        return;
-    table = ht_create(&cmd_type);
-    for (int i = 0; cmd_registry[i]; i++)
-        for (cmd_def_t *c = cmd_registry[i]; c->name; c++)
-            register_cmd(c);
+    ASSERT(e->cmds == NULL);
+    e->cmds = ht_create(&cmd_type);
+    e->cmd_groups = groups;
+    for (int i = 0; groups[i]; i++)
+        for (cmd_def_t *c = groups[i]; c->name; c++)
+            register_cmd(e->cmds, c);
 }
 
 cmd_def_t *
-cmd_lookup(const char *name, size_t n)
+cmd_lookup(const engine_t *e, const char *name, size_t n)
 {
     name_key_t k = {name, n};
-    return ht_find(table, &k);
+    return ht_find(e->cmds, &k);
 }
 
 cmd_def_t *
@@ -86,9 +88,9 @@ cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n)
 }
 
 cmd_def_t *
-cmd_resolve(int argc, karg_t *argv)
+cmd_resolve(const engine_t *e, int argc, karg_t *argv)
 {
-    cmd_def_t *c = cmd_lookup(argv[0].p, argv[0].n);
+    cmd_def_t *c = cmd_lookup(e, argv[0].p, argv[0].n);
     if (c && c->subcmds && argc >= 2) {
         cmd_def_t *s = cmd_lookup_sub(c, argv[1].p, argv[1].n);
         if (s)
@@ -98,16 +100,16 @@ cmd_resolve(int argc, karg_t *argv)
 }
 
 int
-cmd_count(void)
+cmd_count(const engine_t *e)
 {
-    return (int)ht_size(table);
+    return (int)ht_size(e->cmds);
 }
 
 void
-cmd_foreach(void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx)
+cmd_foreach(const engine_t *e, void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx)
 {
-    for (int i = 0; cmd_registry[i]; i++)
-        for (cmd_def_t *c = cmd_registry[i]; c->name; c++)
+    for (int i = 0; e->cmd_groups[i]; i++)
+        for (cmd_def_t *c = e->cmd_groups[i]; c->name; c++)
             fn(c, ctx);
 }
 
@@ -142,7 +144,7 @@ reset_one(cmd_def_t *c, void *ctx)
 }
 
 void
-cmd_reset_stats(void)
+cmd_reset_stats(const engine_t *e)
 {
-    cmd_foreach(reset_one, NULL);
+    cmd_foreach(e, reset_one, NULL);
 }

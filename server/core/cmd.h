@@ -2,7 +2,8 @@
  * cmd.h - the command table: metadata (arity, flags, keys) and dispatch.
  *
  * Each command group (strings, keys, lists, ...) defines a table of cmd_def_t in its own file
- * and registry.c lists the tables. The metadata is what COMMAND INFO/DOCS/GETKEYS report, so it
+ * under commands/, and commands/registry.c lists the tables; the engine indexes them by name at
+ * init (cmd_table_init) and owns that index. The metadata is what COMMAND INFO/DOCS/GETKEYS report, so it
  * must be true: arity as in Valkey (negative = at least), key positions, flags.
  */
 #ifndef KEEL_CMD_H
@@ -62,19 +63,21 @@ typedef struct cmd_def {
     char *fullname;     /* "client|list" for subcommands, set at registration */
 } cmd_def_t;
 
-void cmd_table_init(void);
-cmd_def_t *cmd_lookup(const char *name, size_t n);
+struct engine;
+/* Index the groups (NULL-terminated list of NULL-name-terminated tables) in e->cmds. */
+void cmd_table_init(struct engine *e, cmd_def_t *const *groups);
+cmd_def_t *cmd_lookup(const struct engine *e, const char *name, size_t n);
 /* The subcommand of a container command, or NULL. */
 cmd_def_t *cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n);
 /* Resolve argv to the command (or subcommand) to run; NULL if unknown. */
-cmd_def_t *cmd_resolve(int argc, karg_t *argv);
-int cmd_count(void);
+cmd_def_t *cmd_resolve(const struct engine *e, int argc, karg_t *argv);
+int cmd_count(const struct engine *e);
 /* Calls fn for each top-level command. */
-void cmd_foreach(void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx);
+void cmd_foreach(const struct engine *e, void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx);
 /* Key argument indexes of a call; -1 on bad syntax. */
 int cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max);
 bool cmd_arity_ok(const cmd_def_t *cmd, int argc);
-void cmd_reset_stats(void);
+void cmd_reset_stats(const struct engine *e);
 
 /* Whether an argument is the option word `word` (a C string), ignoring ASCII case, as Valkey's
  * strcasecmp on option names. */
@@ -83,15 +86,5 @@ cmd_arg_is(const karg_t *a, const char *word)
 {
     return util_eq_nocase(a->p, a->n, word);
 }
-
-/* The tables, one per group (registry.c). */
-extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_table_keys[],
-    cmd_table_command[], cmd_table_info[];
-extern cmd_def_t cmd_table_bitmap[], cmd_table_hll[], cmd_table_pubsub[], cmd_table_watch[];
-extern cmd_def_t cmd_table_expire[];
-extern cmd_def_t cmd_table_persist[], cmd_table_save[];
-extern cmd_def_t cmd_table_hash[], cmd_table_set[];
-extern cmd_def_t cmd_table_list[];
-extern cmd_def_t cmd_table_zset[];
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "tags.h"
 #include "wal.h"
 
 /* replay.c: state of one recovery replay, handed to wal_recover() as the apply context. */
@@ -20,6 +21,8 @@ typedef struct replay_ctx {
     uint64_t commands; /* effect commands executed */
     char *err;         /* message naming the LSN on failure */
     size_t errlen;
+    karg_t *args;      /* argv of the command being replayed; points into the record */
+    size_t args_cap;
 } replay_ctx_t;
 
 /* wal_apply_cb: parse the record's RESP effect commands and run each one. Returns 0, or
@@ -29,13 +32,7 @@ int replay_apply_cb(void *ctx, const wal_record_t *rec);
 void replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen);
 void replay_end(replay_ctx_t *rc);
 
-/* durable.c: the table of keys with uncommitted writes (sync mode only, DESIGN section 3). */
-void tags_init(engine_t *s);     /* registers the exec hooks; call once in sync mode */
-void tags_logged(uint64_t lsn);  /* the sink got an LSN: keys changed since get it */
-size_t tags_count(void);
-void tags_free(void);
-
-/* durable.c: WAITAOF waiters (blocked clients). */
+/* waitaof.c: WAITAOF waiters (blocked clients). */
 void waiters_init(void); /* registers the client-cleanup hook */
 void waiters_check(engine_t *s, int64_t now_ms); /* durable advanced / cron: reply the ready */
 void waiters_fail(engine_t *s, const char *why);  /* the log failed: reply errors to all */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "kerr.h"
-#include "cmd.h"
+#include "commands.h"
 #include "block.h"
 #include "config.h"
 #include "exec.h"
@@ -354,7 +354,7 @@ effects_setup(void) {
     srv.db_hooks.ctx = &srv;
     for (int i = 0; i < srv.cfg.databases; i++)
         srv.dbs[i] = db_create(i, &srv.db_hooks);
-    cmd_table_init();
+    cmd_table_init(&srv, commands_registry);
     list_type_init(NULL);
     block_init(&srv);
     prop_set_sink(capture_sink, NULL);

@@ -26,8 +26,6 @@
 
 #define REPLAY_ARGS_MAX (1024 * 1024) /* effect arguments per command (prop.c has no larger) */
 
-static karg_t *args;   /* argv of the command being replayed; points into the record */
-static size_t args_cap;
 
 void
 replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen)
@@ -42,12 +40,12 @@ replay_end(replay_ctx_t *rc)
 {
     client_free(rc->fake);
     rc->fake = NULL;
-    kfree(args);
-    args = NULL;
-    args_cap = 0;
+    kfree(rc->args);
+    rc->args = NULL;
+    rc->args_cap = 0;
     db_set_expire_enabled(true);
     db_set_now_ms(util_time_ms());
-    cmd_reset_stats(); /* replayed calls are not the clients' commands */
+    cmd_reset_stats(rc->s); /* replayed calls are not the clients' commands */
     rc->s->dirty = rc->s->dirty_at_last_save = 0;
 }
 
@@ -74,21 +72,21 @@ read_hdr(const char *p, size_t len, size_t *pos, char t)
 
 /* Parses one effect command at *pos into args; returns argc or -1. */
 static int
-parse_command(const char *p, size_t len, size_t *pos)
+parse_command(replay_ctx_t *rc, const char *p, size_t len, size_t *pos)
 {
     long long argc = read_hdr(p, len, pos, '*');
     if (argc < 1 || argc > REPLAY_ARGS_MAX)
         return -1;
-    if ((size_t)argc > args_cap) {
-        args_cap = (size_t)argc;
-        args = krealloc(args, sizeof *args * args_cap);
+    if ((size_t)argc > rc->args_cap) {
+        rc->args_cap = (size_t)argc;
+        rc->args = krealloc(rc->args, sizeof *rc->args * rc->args_cap);
     }
     for (long long i = 0; i < argc; i++) {
         long long n = read_hdr(p, len, pos, '$');
         if (n < 0 || (size_t)n > len - *pos || len - *pos - (size_t)n < 2)
             return -1;
-        args[i].p = p + *pos;
-        args[i].n = (size_t)n;
+        rc->args[i].p = p + *pos;
+        rc->args[i].n = (size_t)n;
         *pos += (size_t)n;
         if (p[*pos] != '\r' || p[*pos + 1] != '\n')
             return -1;
@@ -109,23 +107,23 @@ static int
 replay_select(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
 {
     long long id;
-    if (argc != 2 || !util_parse_ll(args[1].p, args[1].n, &id) || !engine_db(rc->s, (int)id))
+    if (argc != 2 || !util_parse_ll(rc->args[1].p, rc->args[1].n, &id) || !engine_db(rc->s, (int)id))
         return replay_fail(rc, rec, off, "bad SELECT");
     rc->fake->db = engine_db(rc->s, (int)id);
     rc->fake->db_id = (int)id;
     return 0;
 }
 
-/* Runs args[0..argc) on the fake client; an error reply is corruption. */
+/* Runs rc->args[0..argc) on the fake client; an error reply is corruption. */
 static int
 replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
 {
     client_t *c = rc->fake;
     char what[200];
-    cmd_def_t *cmd = cmd_resolve(argc, args);
+    cmd_def_t *cmd = cmd_resolve(rc->s, argc, rc->args);
     if (!cmd) {
-        snprintf(what, sizeof what, "unknown command '%.*s'", (int)(args[0].n > 64 ? 64 : args[0].n),
-                 args[0].p);
+        snprintf(what, sizeof what, "unknown command '%.*s'", (int)(rc->args[0].n > 64 ? 64 : rc->args[0].n),
+                 rc->args[0].p);
         return replay_fail(rc, rec, off, what);
     }
     if (!cmd_arity_ok(cmd, argc)) {
@@ -133,7 +131,7 @@ replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
         return replay_fail(rc, rec, off, what);
     }
     c->argc = argc;
-    c->argv = args;
+    c->argv = rc->args;
     c->conn.olen = c->conn.osent = 0;
     exec_call(c, cmd);
     c->argc = 0;
@@ -167,10 +165,10 @@ replay_apply_cb(void *ctx, const wal_record_t *rec)
         return replay_fail(rc, rec, 0, "empty record");
     while (pos < rec->len) {
         size_t off = pos;
-        int argc = parse_command(p, rec->len, &pos);
+        int argc = parse_command(rc, p, rec->len, &pos);
         if (argc < 0)
             return replay_fail(rc, rec, off, "not a RESP array of bulk strings");
-        int r = util_eq_nocase(args[0].p, args[0].n, "select") ? replay_select(rc, rec, off, argc)
+        int r = util_eq_nocase(rc->args[0].p, rc->args[0].n, "select") ? replay_select(rc, rec, off, argc)
                                                                : replay_exec(rc, rec, off, argc);
         if (r < 0)
             return r;
