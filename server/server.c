@@ -97,7 +97,7 @@ before_sleep(ev_loop_t *l, void *data)
     block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
     net_flush(s->net);
-    int64_t deadline = block_next_deadline_ms();
+    int64_t deadline = block_next_deadline_ms(s);
     if (deadline > 0)
         ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
 }

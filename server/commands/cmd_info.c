@@ -115,8 +115,8 @@ sec_stats(engine_t *s, sbuf_t *b)
                 (unsigned long long)ns->bytes_in, (unsigned long long)ns->bytes_out,
                 (unsigned long long)ns->rejected, (unsigned long long)st->expired_keys,
                 (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,
-                (unsigned long long)st->keyspace_misses, pubsub_names_count(PUBSUB_CHANNEL),
-                pubsub_names_count(PUBSUB_PATTERN), pubsub_names_count(PUBSUB_SHARD),
+                (unsigned long long)st->keyspace_misses, pubsub_names_count(s, PUBSUB_CHANNEL),
+                pubsub_names_count(s, PUBSUB_PATTERN), pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
 }

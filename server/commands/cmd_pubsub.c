@@ -109,13 +109,13 @@ cmd_sunsubscribe(client_t *c)
 static void
 cmd_publish(client_t *c)
 {
-    reply_int(c, pubsub_publish(c->argv[1].p, c->argv[1].n, c->argv[2].p, c->argv[2].n, false));
+    reply_int(c, pubsub_publish(c->eng, c->argv[1].p, c->argv[1].n, c->argv[2].p, c->argv[2].n, false));
 }
 
 static void
 cmd_spublish(client_t *c)
 {
-    reply_int(c, pubsub_publish(c->argv[1].p, c->argv[1].n, c->argv[2].p, c->argv[2].n, true));
+    reply_int(c, pubsub_publish(c->eng, c->argv[1].p, c->argv[1].n, c->argv[2].p, c->argv[2].n, true));
 }
 
 /* ---- PUBSUB ---- */
@@ -139,9 +139,9 @@ list_names(client_t *c, int kind)
     names_ctx_t nc = {c, 0};
     size_t spot = reply_defer(c);
     if (c->argc > 2)
-        pubsub_foreach_name(kind, c->argv[2].p, c->argv[2].n, name_cb, &nc);
+        pubsub_foreach_name(c->eng, kind, c->argv[2].p, c->argv[2].n, name_cb, &nc);
     else
-        pubsub_foreach_name(kind, NULL, 0, name_cb, &nc);
+        pubsub_foreach_name(c->eng, kind, NULL, 0, name_cb, &nc);
     reply_set_deferred_array(c, spot, nc.n);
 }
 
@@ -151,7 +151,7 @@ numsub(client_t *c, int kind)
     reply_array(c, (long long)(c->argc - 2) * 2);
     for (int i = 2; i < c->argc; i++) {
         reply_bulk(c, c->argv[i].p, c->argv[i].n);
-        reply_int(c, (long long)pubsub_subscribers(kind, c->argv[i].p, c->argv[i].n));
+        reply_int(c, (long long)pubsub_subscribers(c->eng, kind, c->argv[i].p, c->argv[i].n));
     }
 }
 
@@ -190,7 +190,7 @@ pubsub_shardnumsub(client_t *c)
 static void
 pubsub_numpat(client_t *c)
 {
-    reply_int(c, (long long)pubsub_names_count(PUBSUB_PATTERN));
+    reply_int(c, (long long)pubsub_names_count(c->eng, PUBSUB_PATTERN));
 }
 
 static void

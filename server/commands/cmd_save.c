@@ -12,7 +12,7 @@ static void
 cmd_save(client_t *c)
 {
     char err[512] = "";
-    if (snapshot_in_progress()) {
+    if (snapshot_in_progress(c->eng)) {
         reply_err(c, BGSAVE_BUSY);
         return;
     }
@@ -39,12 +39,12 @@ cmd_bgsave(client_t *c)
         }
         schedule = true;
     }
-    if (snapshot_in_progress()) {
+    if (snapshot_in_progress(c->eng)) {
         if (!schedule) {
             reply_err(c, BGSAVE_BUSY);
             return;
         }
-        snapshot_schedule();
+        snapshot_schedule(c->eng);
         reply_simple(c, "Background saving scheduled");
         return;
     }

@@ -76,8 +76,8 @@ typedef struct bstate {
     bwait_t w[]; /* one per distinct key */
 } bstate_t;
 
-static struct {
-    engine_t *eng;
+/* The engine's blocking state (engine_t.block). */
+struct block_state {
     ht_t *keys;
     bkey_t **ready;
     size_t nready, ready_cap;
@@ -90,7 +90,7 @@ static struct {
     bool serving;    /* block_handle_ready is running (no nesting) */
     client_t *rerun; /* client whose command is being re-run, and its deadline */
     int64_t rerun_deadline_ms;
-} B;
+};
 
 /* ---- the key table --------------------------------------------------------------------- */
 
@@ -130,35 +130,35 @@ static const ht_type_t bkey_type = {
 };
 
 static bkey_t *
-bkey_get(int db_id, const char *key, size_t klen, bool create) {
+bkey_get(engine_t *eng, int db_id, const char *key, size_t klen, bool create) {
     blookup_t lk = {db_id, key, klen};
     ht_pos_t pos;
-    bkey_t *k = ht_find_pos(B.keys, &lk, &pos);
+    bkey_t *k = ht_find_pos(eng->block->keys, &lk, &pos);
     if (k || !create)
         return k;
     k = kcalloc(1, sizeof *k + (klen ? klen : 1));
     memcpy(k->key, key, klen);
     k->lk = (blookup_t){db_id, k->key, klen};
-    ht_insert_at(B.keys, &pos, k);
+    ht_insert_at(eng->block->keys, &pos, k);
     return k;
 }
 
 /* Drops a bkey nobody waits on, unless the ready list still refers to it. */
 static void
-bkey_release_if_unused(bkey_t *k) {
+bkey_release_if_unused(engine_t *eng, bkey_t *k) {
     if (k->nwait == 0 && !k->ready && !k->pinned)
-        ht_delete(B.keys, &k->lk);
+        ht_delete(eng->block->keys, &k->lk);
 }
 
 static void
-mark_ready(bkey_t *k) {
+mark_ready(engine_t *eng, bkey_t *k) {
     if (k->ready)
         return;
-    if (B.nready == B.ready_cap) {
-        B.ready_cap = B.ready_cap ? B.ready_cap * 2 : 16;
-        B.ready = krealloc(B.ready, B.ready_cap * sizeof *B.ready);
+    if (eng->block->nready == eng->block->ready_cap) {
+        eng->block->ready_cap = eng->block->ready_cap ? eng->block->ready_cap * 2 : 16;
+        eng->block->ready = krealloc(eng->block->ready, eng->block->ready_cap * sizeof *eng->block->ready);
     }
-    B.ready[B.nready++] = k;
+    eng->block->ready[eng->block->nready++] = k;
     k->ready = true;
 }
 
@@ -170,59 +170,59 @@ heap_before(const bstate_t *a, const bstate_t *b) {
 }
 
 static void
-heap_put(size_t i, bstate_t *b) {
-    B.heap[i] = b;
+heap_put(engine_t *eng, size_t i, bstate_t *b) {
+    eng->block->heap[i] = b;
     b->heap_at = i;
 }
 
 static void
-heap_up(size_t i) {
-    bstate_t *b = B.heap[i];
-    while (i > 0 && heap_before(b, B.heap[(i - 1) / 2])) {
-        heap_put(i, B.heap[(i - 1) / 2]);
+heap_up(engine_t *eng, size_t i) {
+    bstate_t *b = eng->block->heap[i];
+    while (i > 0 && heap_before(b, eng->block->heap[(i - 1) / 2])) {
+        heap_put(eng, i, eng->block->heap[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
-    heap_put(i, b);
+    heap_put(eng, i, b);
 }
 
 static void
-heap_down(size_t i) {
-    bstate_t *b = B.heap[i];
+heap_down(engine_t *eng, size_t i) {
+    bstate_t *b = eng->block->heap[i];
     for (;;) {
         size_t l = 2 * i + 1, m = i;
         const bstate_t *best = b;
-        if (l < B.nheap && heap_before(B.heap[l], best))
-            m = l, best = B.heap[l];
-        if (l + 1 < B.nheap && heap_before(B.heap[l + 1], best))
+        if (l < eng->block->nheap && heap_before(eng->block->heap[l], best))
+            m = l, best = eng->block->heap[l];
+        if (l + 1 < eng->block->nheap && heap_before(eng->block->heap[l + 1], best))
             m = l + 1;
         if (m == i)
             break;
-        heap_put(i, B.heap[m]);
+        heap_put(eng, i, eng->block->heap[m]);
         i = m;
     }
-    heap_put(i, b);
+    heap_put(eng, i, b);
 }
 
 static void
-heap_add(bstate_t *b) {
-    if (B.nheap == B.heap_cap) {
-        B.heap_cap = B.heap_cap ? B.heap_cap * 2 : 16;
-        B.heap = krealloc(B.heap, B.heap_cap * sizeof *B.heap);
+heap_add(engine_t *eng, bstate_t *b) {
+    if (eng->block->nheap == eng->block->heap_cap) {
+        eng->block->heap_cap = eng->block->heap_cap ? eng->block->heap_cap * 2 : 16;
+        eng->block->heap = krealloc(eng->block->heap, eng->block->heap_cap * sizeof *eng->block->heap);
     }
-    heap_put(B.nheap++, b);
-    heap_up(B.nheap - 1);
+    heap_put(eng, eng->block->nheap++, b);
+    heap_up(eng, eng->block->nheap - 1);
 }
 
 static void
-heap_remove(bstate_t *b) {
+heap_remove(engine_t *eng, bstate_t *b) {
     size_t i = b->heap_at;
-    ASSERT(i < B.nheap && B.heap[i] == b);
-    bstate_t *last = B.heap[--B.nheap];
-    if (i == B.nheap)
+    ASSERT(i < eng->block->nheap && eng->block->heap[i] == b);
+    bstate_t *last = eng->block->heap[--eng->block->nheap];
+    if (i == eng->block->nheap)
         return;
-    heap_put(i, last);
-    heap_up(i);
-    heap_down(last->heap_at);
+    heap_put(eng, i, last);
+    heap_up(eng, i);
+    heap_down(eng, last->heap_at);
 }
 
 /* ---- blocking and unblocking ------------------------------------------------------------ */
@@ -247,18 +247,18 @@ void
 block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
                block_timeout_cb on_timeout) {
     ASSERT(!c->bstate && nkeys > 0);
-    if (c == B.rerun)
-        deadline_ms = B.rerun_deadline_ms; /* blocking again keeps the original deadline */
+    if (c == c->eng->block->rerun)
+        deadline_ms = c->eng->block->rerun_deadline_ms; /* blocking again keeps the original deadline */
     bstate_t *b = kcalloc(1, sizeof *b + sizeof(bwait_t) * (size_t)nkeys);
     b->c = c;
     b->type = type;
     b->deadline_ms = deadline_ms;
-    b->seq = ++B.seq;
+    b->seq = ++c->eng->block->seq;
     b->on_timeout = on_timeout;
     b->argc = c->argc;
     b->argv = copy_argv(c->argc, c->argv);
     for (int i = 0; i < nkeys; i++) {
-        bkey_t *k = bkey_get(c->db_id, keys[i].p, keys[i].n, true);
+        bkey_t *k = bkey_get(c->eng, c->db_id, keys[i].p, keys[i].n, true);
         if (k->tail && k->tail->c == c)
             continue; /* the same key twice: this client is already the newest waiter */
         bwait_t *w = &b->w[b->nwait++];
@@ -271,11 +271,11 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
         k->nwait++;
     }
     if (deadline_ms > 0)
-        heap_add(b);
+        heap_add(c->eng, b);
     c->bstate = b;
     c->block_deadline_ms = deadline_ms;
     c->flags |= CLIENT_BLOCKED;
-    B.nblocked++;
+    c->eng->block->nblocked++;
 }
 
 /* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
@@ -296,10 +296,10 @@ unblock(client_t *c, bool keep_argv, int *argc) {
         else
             k->tail = w->prev;
         k->nwait--;
-        bkey_release_if_unused(k);
+        bkey_release_if_unused(c->eng, k);
     }
     if (b->deadline_ms > 0)
-        heap_remove(b);
+        heap_remove(c->eng, b);
     karg_t *argv = b->argv;
     if (argc)
         *argc = b->argc;
@@ -311,34 +311,34 @@ unblock(client_t *c, bool keep_argv, int *argc) {
     c->bstate = NULL;
     c->block_deadline_ms = 0;
     c->flags &= ~CLIENT_BLOCKED;
-    B.nblocked--;
+    c->eng->block->nblocked--;
     return argv;
 }
 
 static void
 resume_later(client_t *c) {
-    if (B.nresume == B.resume_cap) {
-        B.resume_cap = B.resume_cap ? B.resume_cap * 2 : 16;
-        B.resume = krealloc(B.resume, B.resume_cap * sizeof *B.resume);
+    if (c->eng->block->nresume == c->eng->block->resume_cap) {
+        c->eng->block->resume_cap = c->eng->block->resume_cap ? c->eng->block->resume_cap * 2 : 16;
+        c->eng->block->resume = krealloc(c->eng->block->resume, c->eng->block->resume_cap * sizeof *c->eng->block->resume);
     }
-    B.resume[B.nresume++] = c;
+    c->eng->block->resume[c->eng->block->nresume++] = c;
 }
 
 /* The key has data for w: unblock w's client and run its command again. */
 static void
-serve_waiter(bwait_t *w) {
+serve_waiter(engine_t *eng, bwait_t *w) {
     client_t *c = w->c;
     int64_t deadline = ((bstate_t *)c->bstate)->deadline_ms;
     int argc;
     karg_t *argv = unblock(c, true, &argc);
-    B.rerun = c;
-    B.rerun_deadline_ms = deadline;
+    eng->block->rerun = c;
+    eng->block->rerun_deadline_ms = deadline;
     c->argc = argc;
     c->argv = argv;
     exec_command(c);
     c->argc = 0;
     c->argv = NULL;
-    B.rerun = NULL;
+    eng->block->rerun = NULL;
     kfree(argv);
     if (!(c->flags & CLIENT_BLOCKED))
         resume_later(c);
@@ -361,63 +361,63 @@ serve_key(engine_t *s, bkey_t *k) {
         bwait_t *next = w->next;
         const bstate_t *b = w->c->bstate;
         if (!(w->c->conn.flags & CONN_CLOSE_ASAP) && key_has_data_for(db, k, b->type))
-            serve_waiter(w); /* frees w; `next` belongs to another client and stays valid */
+            serve_waiter(s, w); /* frees w; `next` belongs to another client and stays valid */
         w = next;
     }
 }
 
 void
 block_handle_ready(engine_t *s) {
-    if (B.serving || B.nready == 0)
+    if (s->block->serving || s->block->nready == 0)
         return;
-    B.serving = true;
-    while (B.nready > 0) {
+    s->block->serving = true;
+    while (s->block->nready > 0) {
         /* Take the current list: keys made ready while serving it form the next round. */
-        bkey_t **list = B.ready;
-        size_t n = B.nready;
-        B.ready = NULL;
-        B.nready = B.ready_cap = 0;
+        bkey_t **list = s->block->ready;
+        size_t n = s->block->nready;
+        s->block->ready = NULL;
+        s->block->nready = s->block->ready_cap = 0;
         for (size_t i = 0; i < n; i++) {
             bkey_t *k = list[i];
             k->ready = false; /* data arriving while it is served queues it again */
             k->pinned = true;
             serve_key(s, k);
             k->pinned = false;
-            bkey_release_if_unused(k);
+            bkey_release_if_unused(s, k);
         }
         kfree(list);
     }
-    B.serving = false;
+    s->block->serving = false;
 }
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 
 void
-block_signal_key_ready(db_t *db, const char *key, size_t klen) {
-    if (B.nblocked == 0)
+block_signal_key_ready(engine_t *eng, db_t *db, const char *key, size_t klen) {
+    if (eng->block->nblocked == 0)
         return;
-    bkey_t *k = bkey_get(db->id, key, klen, false);
+    bkey_t *k = bkey_get(eng, db->id, key, klen, false);
     if (k && k->nwait > 0)
-        mark_ready(k);
+        mark_ready(eng, k);
 }
 
 static void
 key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
     (void)s;
-    block_signal_key_ready(db, key, klen);
+    block_signal_key_ready(s, db, key, klen);
 }
 
 /* SWAPDB, FLUSHDB, FLUSHALL: any waited key of the db may hold something else now. */
 static void
 db_modified_cb(engine_t *s, int db_id) {
     (void)s;
-    if (B.nblocked == 0)
+    if (s->block->nblocked == 0)
         return;
     ht_iter_t it;
-    ht_iter_init(&it, B.keys);
+    ht_iter_init(&it, s->block->keys);
     for (bkey_t *k; (k = ht_iter_next(&it));)
         if ((db_id < 0 || k->lk.db_id == db_id) && k->nwait > 0)
-            mark_ready(k);
+            mark_ready(s, k);
     ht_iter_done(&it);
 }
 
@@ -425,37 +425,38 @@ static void
 cleanup_cb(client_t *c) {
     if (c->bstate)
         unblock(c, false, NULL);
-    for (size_t i = 0; i < B.nresume; i++)
-        if (B.resume[i] == c)
-            B.resume[i] = NULL; /* dropped when the list is processed */
+    for (size_t i = 0; i < c->eng->block->nresume; i++)
+        if (c->eng->block->resume[i] == c)
+            c->eng->block->resume[i] = NULL; /* dropped when the list is processed */
 }
 
 static void
 after_command_cb(client_t *c) {
-    if (B.nready)
+    if (c->eng->block->nready)
         block_handle_ready(c->eng);
 }
 
 void
 block_init(engine_t *s) {
-    B.eng = s;
-    B.keys = ht_create(&bkey_type);
-    ASSERT(B.keys != NULL);
+    ASSERT(s->block == NULL);
+    s->block = kcalloc(1, sizeof *s->block);
+    s->block->keys = ht_create(&bkey_type);
+    ASSERT(s->block->keys != NULL);
     exec_hooks_t h = {0};
     h.key_modified = key_modified_cb;
     h.db_modified = db_modified_cb;
     h.client_cleanup = cleanup_cb;
     h.after_command = after_command_cb;
-    exec_add_hooks(&h);
+    engine_add_hooks(s, &h);
 }
 
 /* ---- deadlines, resuming, CLIENT UNBLOCK ------------------------------------------------- */
 
 static void
-expire_deadlines(void) {
+expire_deadlines(engine_t *eng) {
     int64_t now = util_time_ms();
-    while (B.nheap > 0 && B.heap[0]->deadline_ms <= now) {
-        bstate_t *b = B.heap[0];
+    while (eng->block->nheap > 0 && eng->block->heap[0]->deadline_ms <= now) {
+        bstate_t *b = eng->block->heap[0];
         client_t *c = b->c;
         block_timeout_cb cb = b->on_timeout;
         unblock(c, false, NULL);
@@ -465,12 +466,12 @@ expire_deadlines(void) {
 }
 
 static void
-resume_clients(void) {
-    while (B.nresume > 0) {
-        client_t **list = B.resume;
-        size_t n = B.nresume;
-        B.resume = NULL;
-        B.nresume = B.resume_cap = 0;
+resume_clients(engine_t *eng) {
+    while (eng->block->nresume > 0) {
+        client_t **list = eng->block->resume;
+        size_t n = eng->block->nresume;
+        eng->block->resume = NULL;
+        eng->block->nresume = eng->block->resume_cap = 0;
         for (size_t i = 0; i < n; i++)
             if (list[i] && !(list[i]->flags & CLIENT_BLOCKED))
                 client_resume(list[i]);
@@ -480,15 +481,15 @@ resume_clients(void) {
 
 void
 block_before_sleep(engine_t *s) {
-    if (B.nheap > 0)
-        expire_deadlines();
+    if (s->block->nheap > 0)
+        expire_deadlines(s);
     block_handle_ready(s);
-    resume_clients();
+    resume_clients(s);
 }
 
 int64_t
-block_next_deadline_ms(void) {
-    return B.nheap > 0 ? B.heap[0]->deadline_ms : 0;
+block_next_deadline_ms(engine_t *eng) {
+    return eng->block->nheap > 0 ? eng->block->heap[0]->deadline_ms : 0;
 }
 
 bool
@@ -546,11 +547,11 @@ block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms) {
 }
 
 size_t
-block_clients_count(void) {
-    return B.nblocked;
+block_clients_count(engine_t *eng) {
+    return eng->block->nblocked;
 }
 
 size_t
-block_keys_count(void) {
-    return B.keys ? ht_size(B.keys) : 0;
+block_keys_count(engine_t *eng) {
+    return eng->block->keys ? ht_size(eng->block->keys) : 0;
 }

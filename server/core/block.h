@@ -67,7 +67,7 @@ void block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_
 
 /* A key may now hold data for waiters. Cheap when nobody waits on it. Changes made through
  * srv_key_modified() signal on their own; this is for code that changes keys without it. */
-void block_signal_key_ready(db_t *db, const char *key, size_t klen);
+void block_signal_key_ready(engine_t *eng, db_t *db, const char *key, size_t klen);
 
 /* Serves the ready keys now (normally done after each command and before sleeping). */
 void block_handle_ready(engine_t *s);
@@ -81,10 +81,10 @@ void block_before_sleep(engine_t *s);
 bool block_unblock_client(client_t *c, bool with_error);
 /* The earliest deadline of a blocked client (unix ms), 0 when none: the event loop must wake by
  * then, so that a 0.1 s timeout is not served at the next 100 ms cron tick. */
-int64_t block_next_deadline_ms(void);
+int64_t block_next_deadline_ms(engine_t *eng);
 
 /* Counts for INFO: blocked clients, distinct keys with waiters. */
-size_t block_clients_count(void);
-size_t block_keys_count(void);
+size_t block_clients_count(engine_t *eng);
+size_t block_keys_count(engine_t *eng);
 
 #endif

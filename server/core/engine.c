@@ -31,15 +31,9 @@ engine_init(engine_t *s, struct cmd_def *const *commands)
                   &s->cfg.set_max_listpack_value);
     list_type_init(&s->cfg.list_max_listpack_size);
     zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
-    pubsub_init();
-    watch_init();
+    pubsub_init(s);
+    watch_init(s);
     block_init(s);
-}
-
-db_t *
-engine_db(engine_t *s, int id)
-{
-    return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
 }
 
 void

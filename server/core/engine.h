@@ -15,6 +15,7 @@
 #include "klog.h"
 #include "client.h"
 #include "db.h"
+#include "events.h"
 
 #define KEEL_VERSION "0.1.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
@@ -105,6 +106,13 @@ typedef struct engine {
     struct net *net;             /* the listener and connections (the top level owns it) */
     struct ht *cmds;             /* command name -> cmd_def_t (cmd.c) */
     struct cmd_def *const *cmd_groups; /* the command tables indexed in cmds, in order */
+    exec_hooks_t hooks[ENGINE_HOOKS_MAX]; /* added at init by WATCH, pub/sub, blocking, tags */
+    int nhooks;
+    struct pubsub_state *pubsub; /* channels and patterns (pubsub.c) */
+    struct ht *watched_keys;     /* WATCHed keys -> clients (watch.c) */
+    struct block_state *block;   /* clients blocked on keys (block.c) */
+    struct tags_state *tags;     /* uncommitted keys' LSNs, sync mode only (tags.c) */
+    struct persist_state *persist; /* the log and snapshots (persist/), opaque to the engine */
     int port_bound;              /* the real port (for port 0 in tests), for INFO */
     uint64_t next_client_id;
     client_t *clients;           /* doubly linked list of every connection */
@@ -130,7 +138,11 @@ typedef struct engine {
 /* The keyspace, the command table (the groups of tables in `commands`) and the execution
  * modules, from s->cfg (set before). */
 void engine_init(engine_t *s, struct cmd_def *const *commands);
-db_t *engine_db(engine_t *s, int id);
+static inline db_t *
+engine_db(engine_t *s, int id)
+{
+    return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
+}
 uint64_t engine_ops_per_sec(const engine_t *s); /* INFO instantaneous_ops_per_sec */
 void engine_sample_ops(engine_t *s); /* from the cron: one ops/s sample every 100 ms */
 

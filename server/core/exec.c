@@ -17,61 +17,6 @@
 #include "util.h"
 #include "reply.h"
 
-#define HOOKS_MAX 8
-static exec_hooks_t hooks[HOOKS_MAX];
-static int nhooks;
-
-void
-exec_add_hooks(const exec_hooks_t *h)
-{
-    ASSERT(nhooks < HOOKS_MAX);
-    hooks[nhooks++] = *h;
-}
-
-void
-srv_dirty(engine_t *s, uint64_t n)
-{
-    s->dirty += n;
-}
-
-void
-srv_key_modified(engine_t *s, db_t *db, const char *key, size_t klen)
-{
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].key_modified)
-            hooks[i].key_modified(s, db, key, klen);
-}
-
-void
-srv_db_modified(engine_t *s, int db_id)
-{
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].db_modified)
-            hooks[i].db_modified(s, db_id);
-}
-
-void
-srv_notify(engine_t *s, int type, const char *event, const char *key, size_t klen, int db)
-{
-    if (!(s->cfg.notify_flags & type))
-        return;
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].notify)
-            hooks[i].notify(s, type, event, key, klen, db);
-}
-
-void
-srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
-{
-    engine_t *s = ctx;
-    karg_t del[2] = {{"DEL", 3}, {key, klen}};
-    prop_add_call(db->id, 2, del); /* not prop_add: the running command still logs its call */
-    srv_key_modified(s, db, key, klen);
-    srv_notify(s, NOTIFY_EXPIRED, "expired", key, klen, db->id);
-    s->stats.expired_keys++;
-    s->dirty++;
-}
-
 void
 exec_call(client_t *c, cmd_def_t *cmd)
 {
@@ -150,9 +95,9 @@ tx_discard(client_t *c)
 static void
 unwatch(client_t *c)
 {
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].unwatch)
-            hooks[i].unwatch(c);
+    for (int i = 0; i < c->eng->nhooks; i++)
+        if (c->eng->hooks[i].unwatch)
+            c->eng->hooks[i].unwatch(c);
 }
 
 void
@@ -183,9 +128,9 @@ static uint64_t
 read_tag_of(client_t *c, cmd_def_t *cmd)
 {
     uint64_t tag = 0;
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].read_tag) {
-            uint64_t t = hooks[i].read_tag(c, cmd);
+    for (int i = 0; i < c->eng->nhooks; i++)
+        if (c->eng->hooks[i].read_tag) {
+            uint64_t t = c->eng->hooks[i].read_tag(c, cmd);
             tag = t > tag ? t : tag;
         }
     return tag;
@@ -198,8 +143,8 @@ cmd_exec(client_t *c)
         reply_err(c, "ERR EXEC without MULTI");
         return;
     }
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].exec_check && !hooks[i].exec_check(c))
+    for (int i = 0; i < c->eng->nhooks; i++)
+        if (c->eng->hooks[i].exec_check && !c->eng->hooks[i].exec_check(c))
             c->flags |= CLIENT_DIRTY_CAS;
     if (c->flags & CLIENT_DIRTY_EXEC) {
         reply_err(c, "EXECABORT Transaction discarded because of previous errors.");
@@ -243,9 +188,9 @@ exec_client_cleanup(client_t *c)
 {
     tx_discard(c);
     unwatch(c);
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].client_cleanup)
-            hooks[i].client_cleanup(c);
+    for (int i = 0; i < c->eng->nhooks; i++)
+        if (c->eng->hooks[i].client_cleanup)
+            c->eng->hooks[i].client_cleanup(c);
 }
 
 static void
@@ -352,9 +297,9 @@ exec_command(client_t *c)
     uint64_t tag = 0;
     if (lsn > 0) {
         s->last_lsn_assigned = (uint64_t)lsn;
-        for (int i = 0; i < nhooks; i++)
-            if (hooks[i].write_logged)
-                hooks[i].write_logged(c, cmd, (uint64_t)lsn);
+        for (int i = 0; i < c->eng->nhooks; i++)
+            if (c->eng->hooks[i].write_logged)
+                c->eng->hooks[i].write_logged(c, cmd, (uint64_t)lsn);
         tag = (uint64_t)lsn;
     } else if (lsn < 0) {
         tag = UINT64_MAX; /* the log refused the record: never release, fail with the log */
@@ -366,7 +311,7 @@ exec_command(client_t *c)
         client_mark_reply(c, start, tag);
     if (c->conn.olen - c->conn.osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
         client_check_output_limit(c);
-    for (int i = 0; i < nhooks; i++)
-        if (hooks[i].after_command)
-            hooks[i].after_command(c);
+    for (int i = 0; i < c->eng->nhooks; i++)
+        if (c->eng->hooks[i].after_command)
+            c->eng->hooks[i].after_command(c);
 }

@@ -37,7 +37,10 @@ typedef struct name_key {
     size_t n;
 } name_key_t;
 
-static ht_t *tables[PUBSUB_KINDS];
+/* The engine's pub/sub state (engine_t.pubsub): channel, pattern and shard-channel names. */
+struct pubsub_state {
+    ht_t *tables[PUBSUB_KINDS];
+};
 
 static uint64_t
 hash_key(const void *key)
@@ -124,12 +127,12 @@ pubsub_add(client_t *c, int kind, const char *name, size_t n)
     ht_pos_t pos;
     if (ht_find_pos(st->sets[kind], &k, &pos))
         return false;
-    psub_entry_t *e = ht_find(tables[kind], &k);
+    psub_entry_t *e = ht_find(c->eng->pubsub->tables[kind], &k);
     if (!e) {
         e = kcalloc(1, sizeof *e);
         e->name = kstrndup(name, n);
         e->n = n;
-        ht_add(tables[kind], e);
+        ht_add(c->eng->pubsub->tables[kind], e);
     }
     if (e->nclients == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 4;
@@ -150,7 +153,7 @@ pubsub_remove(client_t *c, int kind, const char *name, size_t n)
         return false;
     entry_remove_client(e, c);
     if (e->nclients == 0)
-        ht_delete(tables[kind], &k);
+        ht_delete(c->eng->pubsub->tables[kind], &k);
     return true;
 }
 
@@ -171,7 +174,7 @@ pubsub_remove_all(client_t *c, int kind, pubsub_removed_cb cb, void *ctx)
         if (cb)
             cb(c, kind, e->name, e->n, ctx);
         if (e->nclients == 0)
-            ht_delete(tables[kind], &k);
+            ht_delete(c->eng->pubsub->tables[kind], &k);
         count++;
     }
     ht_iter_done(&it);
@@ -218,20 +221,20 @@ deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch,
 }
 
 long long
-pubsub_publish(const char *ch, size_t chn, const char *msg, size_t msgn, bool shard)
+pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn, bool shard)
 {
     long long receivers = 0;
     name_key_t k = {ch, chn};
-    psub_entry_t *e = ht_find(tables[shard ? PUBSUB_SHARD : PUBSUB_CHANNEL], &k);
+    psub_entry_t *e = ht_find(eng->pubsub->tables[shard ? PUBSUB_SHARD : PUBSUB_CHANNEL], &k);
     if (e) {
         for (uint32_t i = 0; i < e->nclients; i++)
             deliver(e->clients[i], shard ? "smessage" : "message", NULL, ch, chn, msg, msgn);
         receivers += e->nclients;
     }
-    if (shard || ht_size(tables[PUBSUB_PATTERN]) == 0)
+    if (shard || ht_size(eng->pubsub->tables[PUBSUB_PATTERN]) == 0)
         return receivers;
     ht_iter_t it;
-    ht_iter_init(&it, tables[PUBSUB_PATTERN]);
+    ht_iter_init(&it, eng->pubsub->tables[PUBSUB_PATTERN]);
     while ((e = ht_iter_next(&it))) {
         if (!util_glob_match(e->name, e->n, ch, chn, false))
             continue;
@@ -244,25 +247,25 @@ pubsub_publish(const char *ch, size_t chn, const char *msg, size_t msgn, bool sh
 }
 
 size_t
-pubsub_names_count(int kind)
+pubsub_names_count(engine_t *eng, int kind)
 {
-    return ht_size(tables[kind]);
+    return ht_size(eng->pubsub->tables[kind]);
 }
 
 size_t
-pubsub_subscribers(int kind, const char *name, size_t n)
+pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n)
 {
     name_key_t k = {name, n};
-    psub_entry_t *e = ht_find(tables[kind], &k);
+    psub_entry_t *e = ht_find(eng->pubsub->tables[kind], &k);
     return e ? e->nclients : 0;
 }
 
 void
-pubsub_foreach_name(int kind, const char *pat, size_t patn,
+pubsub_foreach_name(engine_t *eng, int kind, const char *pat, size_t patn,
                     void (*fn)(void *ctx, const char *name, size_t n), void *ctx)
 {
     ht_iter_t it;
-    ht_iter_init(&it, tables[kind]);
+    ht_iter_init(&it, eng->pubsub->tables[kind]);
     psub_entry_t *e;
     while ((e = ht_iter_next(&it)))
         if (!pat || util_glob_match(pat, patn, e->name, e->n, false))
@@ -291,28 +294,28 @@ notify_cb(engine_t *s, int type, const char *event, const char *key, size_t klen
     if (flags & NOTIFY_KEYSPACE) {
         int pn = snprintf(prefix, sizeof prefix, "__keyspace@%d__:", db);
         char *ch = join(stack, sizeof stack, prefix, (size_t)pn, key, klen);
-        pubsub_publish(ch, (size_t)pn + klen, event, evn, false);
+        pubsub_publish(s, ch, (size_t)pn + klen, event, evn, false);
         if (ch != stack)
             kfree(ch);
     }
     if (flags & NOTIFY_KEYEVENT) {
         int pn = snprintf(prefix, sizeof prefix, "__keyevent@%d__:", db);
         char *ch = join(stack, sizeof stack, prefix, (size_t)pn, event, evn);
-        pubsub_publish(ch, (size_t)pn + evn, key, klen, false);
+        pubsub_publish(s, ch, (size_t)pn + evn, key, klen, false);
         if (ch != stack)
             kfree(ch);
     }
 }
 
 void
-pubsub_init(void)
+pubsub_init(engine_t *eng)
 {
-    if (tables[0])
-        return;
+    ASSERT(eng->pubsub == NULL);
+    eng->pubsub = kcalloc(1, sizeof *eng->pubsub);
     for (int k = 0; k < PUBSUB_KINDS; k++)
-        tables[k] = ht_create(&server_type);
+        eng->pubsub->tables[k] = ht_create(&server_type);
     exec_hooks_t h = {0};
     h.client_cleanup = client_cleanup;
     h.notify = notify_cb;
-    exec_add_hooks(&h);
+    engine_add_hooks(eng, &h);
 }

@@ -19,11 +19,12 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "engine.h"
 
 enum { PUBSUB_CHANNEL = 0, PUBSUB_PATTERN = 1, PUBSUB_SHARD = 2, PUBSUB_KINDS = 3 };
 
 /* Install the client-cleanup and keyspace-notification hooks (server_init). */
-void pubsub_init(void);
+void pubsub_init(engine_t *eng);
 
 /* Subscribe / unsubscribe c; true when the call changed something. Sets CLIENT_PUBSUB. */
 bool pubsub_add(client_t *c, int kind, const char *name, size_t n);
@@ -40,13 +41,13 @@ void pubsub_client_gc(client_t *c);
 size_t pubsub_client_count(const client_t *c, int kind);
 
 /* Deliver a message; returns the number of receivers (pattern matches count once each). */
-long long pubsub_publish(const char *ch, size_t chn, const char *msg, size_t msgn, bool shard);
+long long pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn, bool shard);
 
 /* Introspection for PUBSUB and INFO. */
-size_t pubsub_names_count(int kind);                       /* distinct channels / patterns */
-size_t pubsub_subscribers(int kind, const char *name, size_t n);
+size_t pubsub_names_count(engine_t *eng, int kind);                       /* distinct channels / patterns */
+size_t pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n);
 /* Calls fn for every name of a kind (patterns included) matching the glob pat (NULL: all). */
-void pubsub_foreach_name(int kind, const char *pat, size_t patn,
+void pubsub_foreach_name(engine_t *eng, int kind, const char *pat, size_t patn,
                          void (*fn)(void *ctx, const char *name, size_t n), void *ctx);
 
 #endif

@@ -48,14 +48,14 @@ typedef struct tag_bucket {
     uint64_t spill_lsn;     /* newest write of a key that found no clean way here */
 } tag_bucket_t;
 
-static struct {
-    engine_t *s;
-    tag_bucket_t *b;                   /* TAG_BUCKETS, NULL until tags_init */
+/* The engine's tag state (engine_t.tags), made by tags_init in sync mode only. */
+struct tags_state {
+    tag_bucket_t *b;                   /* TAG_BUCKETS, NULL after tags_free */
     uint64_t pending[TAG_PENDING_MAX]; /* hashes changed by the running effect scope */
     uint32_t npending;
     bool barrier_pending; /* a keyless write, or too many keys, in the current effect scope */
     uint64_t barrier_lsn; /* newest such record: every read waits for it */
-} T;
+};
 
 static uint64_t
 tag_hash(int db, const char *key, size_t klen)
@@ -64,16 +64,16 @@ tag_hash(int db, const char *key, size_t klen)
 }
 
 static tag_bucket_t *
-tag_bucket(uint64_t h)
+tag_bucket(engine_t *eng, uint64_t h)
 {
-    return &T.b[(h >> 32) & (TAG_BUCKETS - 1)];
+    return &eng->tags->b[(h >> 32) & (TAG_BUCKETS - 1)];
 }
 
 /* The newest uncommitted LSN the key with hash h may depend on (0 or <= durable: none). */
 static uint64_t
-tag_lookup(uint64_t h)
+tag_lookup(engine_t *eng, uint64_t h)
 {
-    const tag_bucket_t *b = tag_bucket(h);
+    const tag_bucket_t *b = tag_bucket(eng, h);
     uint64_t lsn = b->spill_lsn;
     for (int i = 0; i < TAG_WAYS; i++)
         if (b->hash[i] == h && b->lsn[i] > lsn)
@@ -82,10 +82,10 @@ tag_lookup(uint64_t h)
 }
 
 static void
-tag_store(uint64_t h, uint64_t lsn)
+tag_store(engine_t *eng, uint64_t h, uint64_t lsn)
 {
-    tag_bucket_t *b = tag_bucket(h);
-    uint64_t durable = T.s->durable_lsn;
+    tag_bucket_t *b = tag_bucket(eng, h);
+    uint64_t durable = eng->durable_lsn;
     int free_way = -1;
     for (int i = 0; i < TAG_WAYS; i++) {
         if (b->hash[i] == h) {
@@ -109,14 +109,14 @@ tags_key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 {
     if (s->loading)
         return;
-    if (T.npending < TAG_PENDING_MAX) {
+    if (s->tags->npending < TAG_PENDING_MAX) {
         uint64_t h = tag_hash(db->id, key, klen);
-        const char *b = (const char *)tag_bucket(h);
+        const char *b = (const char *)tag_bucket(s, h);
         __builtin_prefetch(b, 1); /* tags_logged stores there once the record has its LSN */
         __builtin_prefetch(b + sizeof(tag_bucket_t) - 1, 1);
-        T.pending[T.npending++] = h;
+        s->tags->pending[s->tags->npending++] = h;
     } else
-        T.barrier_pending = true; /* a huge scope: every read waits for its record */
+        s->tags->barrier_pending = true; /* a huge scope: every read waits for its record */
 }
 
 static void
@@ -124,31 +124,31 @@ tags_db_modified_cb(engine_t *s, int db_id)
 {
     (void)db_id;
     if (!s->loading)
-        T.barrier_pending = true;
+        s->tags->barrier_pending = true;
 }
 
 void
-tags_logged(uint64_t lsn)
+tags_logged(engine_t *eng, uint64_t lsn)
 {
     ASSERT(lsn > 0);
-    for (uint32_t i = 0; i < T.npending; i++)
-        tag_store(T.pending[i], lsn);
-    T.npending = 0;
-    if (T.barrier_pending) {
-        T.barrier_lsn = lsn;
-        T.barrier_pending = false;
+    for (uint32_t i = 0; i < eng->tags->npending; i++)
+        tag_store(eng, eng->tags->pending[i], lsn);
+    eng->tags->npending = 0;
+    if (eng->tags->barrier_pending) {
+        eng->tags->barrier_lsn = lsn;
+        eng->tags->barrier_pending = false;
     }
 }
 
 size_t
-tags_count(void)
+tags_count(engine_t *eng)
 {
     size_t n = 0;
-    if (!T.b)
+    if (!eng->tags || !eng->tags->b)
         return 0;
     for (uint32_t k = 0; k < TAG_BUCKETS; k++)
         for (int i = 0; i < TAG_WAYS; i++)
-            n += T.b[k].lsn[i] > T.s->durable_lsn;
+            n += eng->tags->b[k].lsn[i] > eng->durable_lsn;
     return n;
 }
 
@@ -157,8 +157,8 @@ tags_count(void)
 static void
 tags_settle_pending(engine_t *s)
 {
-    if (T.npending || T.barrier_pending)
-        tags_logged(s->last_lsn_assigned > 0 ? s->last_lsn_assigned : 1);
+    if (s->tags->npending || s->tags->barrier_pending)
+        tags_logged(s, s->last_lsn_assigned > 0 ? s->last_lsn_assigned : 1);
 }
 
 static uint64_t
@@ -167,7 +167,7 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
     engine_t *s = c->eng;
     if (!(c->flags & CLIENT_IN_EXEC)) /* inside EXEC the pending keys get EXEC's LSN */
         tags_settle_pending(s);
-    uint64_t tag = T.barrier_lsn > s->durable_lsn ? T.barrier_lsn : 0;
+    uint64_t tag = c->eng->tags->barrier_lsn > s->durable_lsn ? c->eng->tags->barrier_lsn : 0;
     if (cmd->flags & CMD_TOUCHES_ALL)
         return s->last_lsn_assigned;
     if (s->last_lsn_assigned <= s->durable_lsn)
@@ -177,7 +177,7 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
     if (n >= TAG_READ_KEYS_MAX)
         return s->last_lsn_assigned;
     for (int i = 0; i < n; i++) {
-        uint64_t lsn = tag_lookup(tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n));
+        uint64_t lsn = tag_lookup(c->eng, tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n));
         if (lsn > s->durable_lsn && lsn > tag)
             tag = lsn;
     }
@@ -191,27 +191,30 @@ tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
     int idx[TAG_READ_KEYS_MAX];
     int n = cmd_get_keys(cmd, c->argc, c->argv, idx, TAG_READ_KEYS_MAX);
     for (int i = 0; i < n; i++) /* a no-op when key_modified reported it (the common case) */
-        tag_store(tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n), lsn);
+        tag_store(c->eng, tag_hash(c->db_id, c->argv[idx[i]].p, c->argv[idx[i]].n), lsn);
 }
 
 void
 tags_init(engine_t *s)
 {
-    T.s = s;
-    T.b = kcalloc(TAG_BUCKETS, sizeof *T.b);
+    ASSERT(s->tags == NULL);
+    s->tags = kcalloc(1, sizeof *s->tags);
+    s->tags->b = kcalloc(TAG_BUCKETS, sizeof *s->tags->b);
     exec_hooks_t h = {
         .key_modified = tags_key_modified_cb,
         .db_modified = tags_db_modified_cb,
         .read_tag = tags_read_tag_cb,
         .write_logged = tags_write_logged_cb,
     };
-    exec_add_hooks(&h);
+    engine_add_hooks(s, &h);
 }
 
 void
-tags_free(void)
+tags_free(engine_t *eng)
 {
-    kfree(T.b);
-    T.b = NULL;
-    T.npending = 0;
+    if (!eng->tags)
+        return;
+    kfree(eng->tags->b);
+    kfree(eng->tags);
+    eng->tags = NULL;
 }

@@ -42,7 +42,6 @@ typedef struct wk_lookup {
     int db;
 } wk_lookup_t;
 
-static ht_t *table;
 
 static uint64_t
 hash_key(const void *key)
@@ -109,7 +108,7 @@ void
 watch_key(client_t *c, const char *key, size_t klen)
 {
     wk_lookup_t k = {key, klen, c->db_id};
-    wkey_t *w = ht_find(table, &k);
+    wkey_t *w = ht_find(c->eng->watched_keys, &k);
     if (w && find_watcher(w, c))
         return;
     if (!w) {
@@ -118,7 +117,7 @@ watch_key(client_t *c, const char *key, size_t klen)
         memcpy(w->key, key, klen);
         w->n = klen;
         w->db = c->db_id;
-        ht_add(table, w);
+        ht_add(c->eng->watched_keys, w);
     }
     if (w->nwatchers == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 2;
@@ -149,7 +148,7 @@ watch_unwatch_all(client_t *c)
         *me = w->watchers[--w->nwatchers];
         if (w->nwatchers == 0) {
             wk_lookup_t k = {w->key, w->n, w->db};
-            ht_delete(table, &k);
+            ht_delete(c->eng->watched_keys, &k);
         }
     }
     kfree(l->keys);
@@ -181,11 +180,10 @@ watch_exec_check(client_t *c)
 static void
 key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 {
-    (void)s;
-    if (!table || ht_size(table) == 0)
+    if (!s->watched_keys || ht_size(s->watched_keys) == 0)
         return;
     wk_lookup_t k = {key, klen, db->id};
-    wkey_t *w = ht_find(table, &k);
+    wkey_t *w = ht_find(s->watched_keys, &k);
     if (!w)
         return;
     kobj_t *o = NULL;
@@ -209,11 +207,10 @@ key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 static void
 db_modified_cb(engine_t *s, int db_id)
 {
-    (void)s;
-    if (!table || ht_size(table) == 0)
+    if (!s->watched_keys || ht_size(s->watched_keys) == 0)
         return;
     ht_iter_t it;
-    ht_iter_init(&it, table);
+    ht_iter_init(&it, s->watched_keys);
     wkey_t *w;
     while ((w = ht_iter_next(&it)))
         if (db_id < 0 || w->db == db_id)
@@ -223,15 +220,15 @@ db_modified_cb(engine_t *s, int db_id)
 }
 
 void
-watch_init(void)
+watch_init(engine_t *eng)
 {
-    if (table)
+    if (eng->watched_keys)
         return;
-    table = ht_create(&wkey_type);
+    eng->watched_keys = ht_create(&wkey_type);
     exec_hooks_t h = {0};
     h.key_modified = key_modified_cb;
     h.db_modified = db_modified_cb;
     h.unwatch = watch_unwatch_all;
     h.exec_check = watch_exec_check;
-    exec_add_hooks(&h);
+    engine_add_hooks(eng, &h);
 }

@@ -17,9 +17,10 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "engine.h"
 
 /* Install the exec hooks (server_init). */
-void watch_init(void);
+void watch_init(engine_t *eng);
 /* Watch key in the client's current db (no-op when already watched). */
 void watch_key(client_t *c, const char *key, size_t klen);
 /* Forget every watched key of c (UNWATCH, EXEC, DISCARD, disconnect). */

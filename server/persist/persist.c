@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "kerr.h"
+#include "kmem.h"
 #include "persist_int.h"
 #include "prop.h"
 #include "snapshot_glue.h"
@@ -36,21 +37,7 @@
 #include "wal.h"
 #include "wal_io.h"
 
-#define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)
 
-static struct {
-    wal_config_t cfg;
-    const char *dirs[WAL_COPIES_MAX];
-    char default_dir[WAL_PATH_MAX]; /* <dir>/wal when no wal-dir is configured */
-    uint64_t durable_seen;          /* last wal_durable_lsn() acted upon */
-    bool failed;                    /* the log failed for good (quorum lost, record refused) */
-    char reason[PERSIST_REASON_MAX];
-    char parked_err[PERSIST_REASON_MAX + 64];
-    uint64_t recovered_records;
-    uint64_t recovered_last_lsn;
-    uint64_t recovery_ms;
-    uint64_t snapshot_lsn;
-} P;
 
 uint64_t
 persist_real_durable_lsn(const engine_t *s)
@@ -62,37 +49,33 @@ persist_real_durable_lsn(const engine_t *s)
  * the log's fault-injection interface, so the server's real paths run.
  *   KEEL_DEBUG_WAL_FSYNC_DELAY_MS  every fdatasync waits this long first (writes in flight)
  *   KEEL_DEBUG_WAL_FAIL_FILE       while this file exists, every fdatasync fails with EIO */
-static struct {
-    uint32_t fsync_delay_ms;
-    const char *fail_file;
-    wal_io_t io;
-} D;
 
 static int
 debug_before_cb(void *ctx, wal_io_op_t *op)
 {
-    (void)ctx;
+    persist_t *P = ctx;
     if (op->kind != WAL_IO_FSYNC)
         return 0;
-    if (D.fsync_delay_ms)
-        usleep(D.fsync_delay_ms * 1000u);
-    if (D.fail_file && access(D.fail_file, F_OK) == 0)
+    if (P->dbg.fsync_delay_ms)
+        usleep(P->dbg.fsync_delay_ms * 1000u);
+    if (P->dbg.fail_file && access(P->dbg.fail_file, F_OK) == 0)
         return -EIO;
     return 0;
 }
 
 static wal_io_t *
-debug_io(void)
+debug_io(engine_t *s)
 {
+    persist_t *P = s->persist;
     const char *delay = getenv("KEEL_DEBUG_WAL_FSYNC_DELAY_MS");
-    D.fail_file = getenv("KEEL_DEBUG_WAL_FAIL_FILE");
-    D.fsync_delay_ms = delay ? (uint32_t)atoi(delay) : 0;
-    if (!D.fsync_delay_ms && !D.fail_file)
+    P->dbg.fail_file = getenv("KEEL_DEBUG_WAL_FAIL_FILE");
+    P->dbg.fsync_delay_ms = delay ? (uint32_t)atoi(delay) : 0;
+    if (!P->dbg.fsync_delay_ms && !P->dbg.fail_file)
         return NULL;
-    klog(KLOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", D.fsync_delay_ms,
-               D.fail_file ? D.fail_file : "(none)");
-    D.io = (wal_io_t){.before_cb = debug_before_cb};
-    return &D.io;
+    klog(KLOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", P->dbg.fsync_delay_ms,
+               P->dbg.fail_file ? P->dbg.fail_file : "(none)");
+    P->dbg.io = (wal_io_t){.ctx = P, .before_cb = debug_before_cb};
+    return &P->dbg.io;
 }
 
 static void
@@ -113,27 +96,27 @@ build_wal_config(engine_t *s)
         return KERR_LIMIT;
     }
     if (n == 0) {
-        snprintf(P.default_dir, sizeof P.default_dir, "%s/wal", s->cfg.dir);
-        P.dirs[0] = P.default_dir;
+        snprintf(s->persist->default_dir, sizeof s->persist->default_dir, "%s/wal", s->cfg.dir);
+        s->persist->dirs[0] = s->persist->default_dir;
         n = 1;
     } else {
         for (int i = 0; i < n; i++)
-            P.dirs[i] = s->cfg.wal_dirs[i];
+            s->persist->dirs[i] = s->cfg.wal_dirs[i];
     }
     if (s->cfg.wal_quorum > n) {
         klog(KLOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
                    n);
         return KERR_INVAL;
     }
-    P.cfg = (wal_config_t){
-        .dirs = P.dirs,
+    s->persist->cfg = (wal_config_t){
+        .dirs = s->persist->dirs,
         .ndirs = n,
         .quorum = s->cfg.wal_quorum,
         .segment_size_bytes = (uint64_t)s->cfg.wal_segment_size,
         .sync_each_batch = s->cfg.durability == DURABILITY_SYNC,
         .sync_interval_ms = (uint32_t)s->cfg.wal_sync_interval_ms,
         .log = recover_log_cb,
-        .io = debug_io(),
+        .io = debug_io(s),
     };
     return 0;
 }
@@ -156,17 +139,17 @@ load_snapshot(engine_t *s, uint64_t *lsn)
 static void
 fail_log(engine_t *s, const char *why)
 {
-    if (!P.failed) {
-        P.failed = true;
-        snprintf(P.reason, sizeof P.reason, "the transaction log failed: %s",
+    if (!s->persist->failed) {
+        s->persist->failed = true;
+        snprintf(s->persist->reason, sizeof s->persist->reason, "the transaction log failed: %s",
                  why && why[0] ? why : "unknown reason");
-        snprintf(P.parked_err, sizeof P.parked_err, "ERR not durable, %s", P.reason);
-        s->wal_refuse_reason = P.reason;
-        klog(KLOG_WARNING, "%s; writes are refused until a restart", P.reason);
-        waiters_fail(s, P.parked_err);
+        snprintf(s->persist->parked_err, sizeof s->persist->parked_err, "ERR not durable, %s", s->persist->reason);
+        s->wal_refuse_reason = s->persist->reason;
+        klog(KLOG_WARNING, "%s; writes are refused until a restart", s->persist->reason);
+        waiters_fail(s, s->persist->parked_err);
     }
     if (s->parked)
-        client_fail_parked(s, P.parked_err);
+        client_fail_parked(s, s->persist->parked_err);
 }
 
 /* Pick up what the WAL thread did: durable LSN progress and failure. Cheap (atomic reads). */
@@ -175,14 +158,14 @@ poll_log(engine_t *s)
 {
     if (!s->wal)
         return;
-    if (!P.failed && !wal_healthy(s->wal))
+    if (!s->persist->failed && !wal_healthy(s->wal))
         fail_log(s, wal_failure(s->wal));
-    else if (P.failed && s->parked)
-        client_fail_parked(s, P.parked_err); /* replies parked after the failure */
+    else if (s->persist->failed && s->parked)
+        client_fail_parked(s, s->persist->parked_err); /* replies parked after the failure */
     uint64_t d = wal_durable_lsn(s->wal);
-    if (d == P.durable_seen)
+    if (d == s->persist->durable_seen)
         return;
-    P.durable_seen = d;
+    s->persist->durable_seen = d;
     if (s->cfg.durability == DURABILITY_SYNC) {
         s->durable_lsn = d;
         if (s->parked)
@@ -205,7 +188,7 @@ static int64_t
 sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
 {
     engine_t *s = ctx;
-    if (P.failed)
+    if (s->persist->failed)
         return KERR_FAILED;
     int64_t lsn = wal_append_at(s->wal, db, db_now_ms(), payload, len);
     if (lsn < 0) {
@@ -219,7 +202,7 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
     }
     s->last_lsn_assigned = (uint64_t)lsn;
     if (s->cfg.durability == DURABILITY_SYNC)
-        tags_logged((uint64_t)lsn);
+        tags_logged(s, (uint64_t)lsn);
     return lsn;
 }
 
@@ -230,7 +213,7 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
     replay_ctx_t rc;
     replay_begin(&rc, s, err, sizeof err);
     uint64_t t0 = util_mono_us();
-    int r = wal_recover(&P.cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
+    int r = wal_recover(&s->persist->cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
     uint64_t us = util_mono_us() - t0;
     replay_end(&rc);
     if (r < 0) {
@@ -238,9 +221,9 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
                    err[0] ? err : "no details");
         return r;
     }
-    P.recovered_records = rc.records;
-    P.recovered_last_lsn = *last_lsn;
-    P.recovery_ms = us / 1000;
+    s->persist->recovered_records = rc.records;
+    s->persist->recovered_last_lsn = *last_lsn;
+    s->persist->recovery_ms = us / 1000;
     if (rc.records > 0 || *last_lsn > 0)
         klog(KLOG_NOTICE,
                    "Log recovered: %llu records (%llu commands) after LSN %llu in %.3f s "
@@ -252,10 +235,21 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
     return 0;
 }
 
+void
+persist_create(engine_t *s)
+{
+    if (s->persist)
+        return;
+    s->persist = kcalloc(1, sizeof *s->persist);
+    s->persist->snap.child_fd = -1;
+    s->persist->snap.last_ok = true;
+}
+
 int
 persist_start(engine_t *s)
 {
-    waiters_init();
+    persist_create(s);
+    waiters_init(s);
     if (s->cfg.durability == DURABILITY_OFF) {
         char d[WAL_PATH_MAX];
         struct stat st;
@@ -264,31 +258,31 @@ persist_start(engine_t *s)
             klog(KLOG_WARNING, "durability off: the log in %s is neither read nor written", d);
         /* A cache still starts from its newest snapshot; its later snapshots keep that LSN. */
         s->loading = true;
-        int rc = load_snapshot(s, &P.snapshot_lsn);
+        int rc = load_snapshot(s, &s->persist->snapshot_lsn);
         s->loading = false;
-        s->last_lsn_assigned = P.snapshot_lsn;
+        s->last_lsn_assigned = s->persist->snapshot_lsn;
         return rc;
     }
     int rc = build_wal_config(s);
     if (rc < 0)
         return rc;
     s->loading = true;
-    rc = load_snapshot(s, &P.snapshot_lsn);
+    rc = load_snapshot(s, &s->persist->snapshot_lsn);
     uint64_t last = 0;
     if (rc == 0)
-        rc = recover_log(s, P.snapshot_lsn, &last);
+        rc = recover_log(s, s->persist->snapshot_lsn, &last);
     s->loading = false;
     if (rc < 0)
         return rc;
-    if (last < P.snapshot_lsn)
-        last = P.snapshot_lsn; /* the log was trimmed up to the snapshot */
-    rc = wal_open(&P.cfg, last, &s->wal);
+    if (last < s->persist->snapshot_lsn)
+        last = s->persist->snapshot_lsn; /* the log was trimmed up to the snapshot */
+    rc = wal_open(&s->persist->cfg, last, &s->wal);
     if (rc < 0) {
         klog(KLOG_WARNING, "Can't open the transaction log: %s", kerr_str(rc));
         return rc;
     }
     s->last_lsn_assigned = last;
-    P.durable_seen = last;
+    s->persist->durable_seen = last;
     s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
     rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
     if (rc < 0) {
@@ -313,7 +307,7 @@ persist_stop(engine_t *s)
     ev_del(s->loop, wal_notify_fd(s->wal), EV_READ);
     wal_close(s->wal); /* flushes and syncs every appended record */
     s->wal = NULL;
-    tags_free();
+    tags_free(s);
     klog(KLOG_NOTICE, "Transaction log closed at LSN %llu",
                (unsigned long long)s->last_lsn_assigned);
 }
@@ -341,7 +335,7 @@ bool
 persist_after_event(engine_t *s)
 {
     if (!s->wal || s->cfg.durability != DURABILITY_SYNC ||
-        wal_durable_lsn(s->wal) == P.durable_seen)
+        wal_durable_lsn(s->wal) == s->persist->durable_seen)
         return false;
     poll_log(s);
     return true;
@@ -363,7 +357,7 @@ info_persistence(engine_t *s, sbuf_t *b)
     sbuf_printf(b,
                 "aof_enabled:%d\r\naof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\naof_last_write_status:%s\r\ndurability:%s\r\n",
-                s->wal != NULL, P.failed ? "err" : "ok", durability_name(s));
+                s->wal != NULL, s->persist->failed ? "err" : "ok", durability_name(s));
 }
 
 static void
@@ -385,10 +379,10 @@ info_wal(engine_t *s, sbuf_t *b)
                 (unsigned long long)st.bytes_written, (unsigned long long)st.segments,
                 (unsigned long long)st.fsyncs, (unsigned long long)st.batches,
                 st.records_per_batch_avg, (unsigned long long)st.fsync_latency_p50_us,
-                (unsigned long long)st.fsync_latency_p99_us, st.healthy && !P.failed,
-                P.failed ? P.reason : "", P.cfg.quorum ? P.cfg.quorum : P.cfg.ndirs / 2 + 1,
-                st.ncopies, tags_count(), (unsigned long long)P.recovered_records,
-                (unsigned long long)P.recovery_ms, (unsigned long long)P.snapshot_lsn);
+                (unsigned long long)st.fsync_latency_p99_us, st.healthy && !s->persist->failed,
+                s->persist->failed ? s->persist->reason : "", s->persist->cfg.quorum ? s->persist->cfg.quorum : s->persist->cfg.ndirs / 2 + 1,
+                st.ncopies, tags_count(s), (unsigned long long)s->persist->recovered_records,
+                (unsigned long long)s->persist->recovery_ms, (unsigned long long)s->persist->snapshot_lsn);
     for (int i = 0; i < st.ncopies; i++)
         sbuf_printf(b, "wal_copy%d:dir=%s,state=%s,durable_lsn=%llu,reason=%s\r\n", i,
                     st.copy[i].dir, st.copy[i].ok ? "ok" : "failed",

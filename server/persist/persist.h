@@ -15,6 +15,11 @@
 #include "sbuf.h"
 #include "engine.h"
 
+typedef struct persist_state persist_t;
+
+/* The persistence state of s (s->persist), idle: what the snapshot and replay functions need
+ * (keel-restore, tests). persist_start makes it too. */
+void persist_create(engine_t *s);
 int persist_start(engine_t *s);         /* recover (snapshot + log), open the log */
 void persist_stop(engine_t *s);         /* flush and close the log */
 void persist_cron(engine_t *s);         /* periodic: async sync, WAITAOF timeouts */

@@ -11,7 +11,9 @@
 
 #include "engine.h"
 #include "tags.h"
+#include "snapshot_glue_int.h"
 #include "wal.h"
+#include "wal_io.h"
 
 /* replay.c: state of one recovery replay, handed to wal_recover() as the apply context. */
 typedef struct replay_ctx {
@@ -33,12 +35,48 @@ void replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen);
 void replay_end(replay_ctx_t *rc);
 
 /* waitaof.c: WAITAOF waiters (blocked clients). */
-void waiters_init(void); /* registers the client-cleanup hook */
+void waiters_init(engine_t *s); /* registers the client-cleanup hook */
 void waiters_check(engine_t *s, int64_t now_ms); /* durable advanced / cron: reply the ready */
 void waiters_fail(engine_t *s, const char *why);  /* the log failed: reply errors to all */
 
 /* persist.c: the real durable LSN of the log (INFO, WAITAOF), also in async mode where
  * s->durable_lsn stays UINT64_MAX so that nothing parks. 0 when there is no log. */
 uint64_t persist_real_durable_lsn(const engine_t *s);
+
+#define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)
+
+typedef struct persist_waiter {
+    client_t *c;
+    uint64_t target_lsn;
+    long numlocal, numreplicas;
+    int64_t deadline_ms; /* 0 = none */
+} persist_waiter_t;
+
+/* The persistence state of an engine (engine_t.persist), made by persist_start. Main thread. */
+struct persist_state {
+    /* persist.c: the log. */
+    wal_config_t cfg;
+    const char *dirs[WAL_COPIES_MAX];
+    char default_dir[WAL_PATH_MAX]; /* <dir>/wal when no wal-dir is configured */
+    uint64_t durable_seen;          /* last wal_durable_lsn() acted upon */
+    bool failed;                    /* the log failed for good (quorum lost, record refused) */
+    char reason[PERSIST_REASON_MAX];
+    char parked_err[PERSIST_REASON_MAX + 64];
+    uint64_t recovered_records;
+    uint64_t recovered_last_lsn;
+    uint64_t recovery_ms;
+    uint64_t snapshot_lsn;
+    /* persist.c: test hooks (KEEL_DEBUG_WAL_*), through the log's fault-injection interface. */
+    struct {
+        uint32_t fsync_delay_ms;
+        const char *fail_file;
+        wal_io_t io;
+    } dbg;
+    /* snapshot_*.c */
+    snap_state_t snap;
+    /* waitaof.c: WAITAOF waiters. */
+    persist_waiter_t *waiters;
+    size_t nwaiters, waiters_cap;
+};
 
 #endif

@@ -33,13 +33,13 @@
 
 #include "kerr.h"
 #include "kmem.h"
+#include "persist_int.h"
 #include "snapshot_glue_int.h"
 #include "util.h"
 #include "wal.h"
 
 #define BGSAVE_RETRY_MS 5000 /* after a failed automatic snapshot, wait this long */
 
-snap_state_t g_snap = {.child_fd = -1, .last_ok = true};
 
 void
 snapshot_path(const char *dir, uint64_t lsn, char *buf, size_t len)
@@ -187,10 +187,10 @@ snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen)
         uint64_t us = util_mono_us() - t0;
         if (rc == 0) {
             *lsn_out = info.lsn;
-            g_snap.loaded_lsn = info.lsn;
-            g_snap.loaded_keys = info.keys;
-            g_snap.loaded_ms = us / 1000;
-            g_snap.last_lsn = info.lsn;
+            s->persist->snap.loaded_lsn = info.lsn;
+            s->persist->snap.loaded_keys = info.keys;
+            s->persist->snap.loaded_ms = us / 1000;
+            s->persist->snap.last_lsn = info.lsn;
             klog(KLOG_NOTICE,
                        "Snapshot %s loaded: %" PRIu64 " keys at LSN %" PRIu64
                        " in %.3f s (%.0f keys/s, %d threads)",
@@ -198,7 +198,7 @@ snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen)
                        us ? (double)info.keys * 1e6 / (double)us : 0.0, s->cfg.snapshot_threads);
             break;
         }
-        g_snap.load_fallbacks++;
+        s->persist->snap.load_fallbacks++;
         klog(KLOG_WARNING, "Snapshot %s can't be loaded (%s): %s%s", f[i].path, kerr_str(rc),
                    err, i ? "; falling back to the previous snapshot" : "");
     }
@@ -309,7 +309,7 @@ retention(engine_t *s)
         char d[SNAPSHOT_PATH_MAX];
         snapshot_dir(s->cfg.dir, d, sizeof d, false);
         fsync_dir(d);
-        g_snap.pruned_snapshots += pruned;
+        s->persist->snap.pruned_snapshots += pruned;
     }
     if (s->wal && live_cut > 0) {
         char arch[SNAPSHOT_PATH_MAX];
@@ -320,12 +320,12 @@ retention(engine_t *s)
         if (r < 0)
             klog(KLOG_WARNING, "Log retention after the snapshot failed: %s", kerr_str(r));
         else
-            g_snap.retired_segments += (uint64_t)r;
+            s->persist->snap.retired_segments += (uint64_t)r;
     }
     if (s->cfg.wal_retention_s == 0)
-        g_snap.pruned_archive += prune_archive(s, UINT64_MAX);
+        s->persist->snap.pruned_archive += prune_archive(s, UINT64_MAX);
     else if (anchor >= 0)
-        g_snap.pruned_archive += prune_archive(s, f[anchor].lsn);
+        s->persist->snap.pruned_archive += prune_archive(s, f[anchor].lsn);
     kfree(keep);
     kfree(f);
 }
@@ -335,23 +335,23 @@ snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t
               uint64_t dirty_at_start)
 {
     int64_t now = util_time_ms();
-    g_snap.last_duration_ms = now - start_ms;
-    g_snap.last_ok = rep->rc == 0;
+    s->persist->snap.last_duration_ms = now - start_ms;
+    s->persist->snap.last_ok = rep->rc == 0;
     if (rep->rc < 0) {
-        g_snap.saves_failed++;
-        snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", rep->err);
+        s->persist->snap.saves_failed++;
+        snprintf(s->persist->snap.last_err, sizeof s->persist->snap.last_err, "%s", rep->err);
         klog(KLOG_WARNING, "Snapshot at LSN %" PRIu64 " failed: %s", lsn, rep->err);
         return;
     }
-    g_snap.saves_ok++;
-    g_snap.last_err[0] = '\0';
-    g_snap.last_ok_ms = now;
-    g_snap.last_lsn = lsn;
-    g_snap.last_keys = rep->keys;
-    g_snap.last_bytes_file = rep->bytes_file;
-    g_snap.last_bytes_raw = rep->bytes_raw;
-    g_snap.last_seconds = rep->seconds;
-    g_snap.last_cow_bytes = rep->cow_bytes;
+    s->persist->snap.saves_ok++;
+    s->persist->snap.last_err[0] = '\0';
+    s->persist->snap.last_ok_ms = now;
+    s->persist->snap.last_lsn = lsn;
+    s->persist->snap.last_keys = rep->keys;
+    s->persist->snap.last_bytes_file = rep->bytes_file;
+    s->persist->snap.last_bytes_raw = rep->bytes_raw;
+    s->persist->snap.last_seconds = rep->seconds;
+    s->persist->snap.last_cow_bytes = rep->cow_bytes;
     s->dirty_at_last_save = dirty_at_start;
     klog(KLOG_NOTICE,
                "Snapshot at LSN %" PRIu64 " done: %" PRIu64 " keys, %" PRIu64
@@ -364,21 +364,21 @@ snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t
 /* ---- commands, cron, INFO ----------------------------------------------------------------- */
 
 bool
-snapshot_in_progress(void)
+snapshot_in_progress(engine_t *eng)
 {
-    return g_snap.child != 0;
+    return eng->persist->snap.child != 0;
 }
 
 void
-snapshot_schedule(void)
+snapshot_schedule(engine_t *eng)
 {
-    g_snap.scheduled = true;
+    eng->persist->snap.scheduled = true;
 }
 
 int64_t
 snapshot_lastsave_s(const engine_t *s)
 {
-    return (g_snap.last_ok_ms ? g_snap.last_ok_ms : s->stats.start_ms) / 1000;
+    return (s->persist->snap.last_ok_ms ? s->persist->snap.last_ok_ms : s->stats.start_ms) / 1000;
 }
 
 uint64_t
@@ -399,34 +399,34 @@ auto_due(engine_t *s, int64_t now)
 {
     if (!s->wal || s->wal_refuse_reason)
         return false;
-    int64_t last = g_snap.last_try_ms ? g_snap.last_try_ms : s->stats.start_ms;
-    if (!g_snap.last_ok && now - last < BGSAVE_RETRY_MS)
+    int64_t last = s->persist->snap.last_try_ms ? s->persist->snap.last_try_ms : s->stats.start_ms;
+    if (!s->persist->snap.last_ok && now - last < BGSAVE_RETRY_MS)
         return false;
     if (s->cfg.snapshot_interval_s > 0 && s->dirty != s->dirty_at_last_save &&
         now - last >= s->cfg.snapshot_interval_s * 1000)
         return true;
     return s->cfg.snapshot_wal_bytes > 0 &&
-           snapshot_wal_bytes(s) - g_snap.wal_bytes_at_last >= (uint64_t)s->cfg.snapshot_wal_bytes;
+           snapshot_wal_bytes(s) - s->persist->snap.wal_bytes_at_last >= (uint64_t)s->cfg.snapshot_wal_bytes;
 }
 
 void
 snapshot_cron(engine_t *s)
 {
-    if (g_snap.child) {
+    if (s->persist->snap.child) {
         snapshot_reap(s);
         return;
     }
     int64_t now = util_time_ms();
-    bool scheduled = g_snap.scheduled;
+    bool scheduled = s->persist->snap.scheduled;
     if (!scheduled && !auto_due(s, now))
         return;
-    g_snap.scheduled = false;
+    s->persist->snap.scheduled = false;
     char err[256] = "";
-    g_snap.last_try_ms = now;
+    s->persist->snap.last_try_ms = now;
     if (snapshot_bgsave(s, err, sizeof err) < 0) {
-        g_snap.last_ok = false;
-        g_snap.saves_failed++;
-        snprintf(g_snap.last_err, sizeof g_snap.last_err, "%s", err);
+        s->persist->snap.last_ok = false;
+        s->persist->snap.saves_failed++;
+        snprintf(s->persist->snap.last_err, sizeof s->persist->snap.last_err, "%s", err);
         klog(KLOG_WARNING, "Can't start a %s snapshot: %s",
                    scheduled ? "scheduled" : "automatic", err);
         return;
@@ -442,19 +442,19 @@ info_persistence(engine_t *s, sbuf_t *b)
                 "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:%s\r\n"
                 "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\n"
                 "rdb_saves:%llu\r\nrdb_last_cow_size:%llu\r\nrdb_last_load_keys_loaded:%llu\r\n",
-                (unsigned long long)(s->dirty - s->dirty_at_last_save), g_snap.child != 0,
-                (long long)snapshot_lastsave_s(s), g_snap.last_ok ? "ok" : "err",
-                g_snap.saves_ok + g_snap.saves_failed ? (long long)g_snap.last_duration_ms / 1000
+                (unsigned long long)(s->dirty - s->dirty_at_last_save), s->persist->snap.child != 0,
+                (long long)snapshot_lastsave_s(s), s->persist->snap.last_ok ? "ok" : "err",
+                s->persist->snap.saves_ok + s->persist->snap.saves_failed ? (long long)s->persist->snap.last_duration_ms / 1000
                                                       : -1LL,
-                g_snap.child ? (long long)(now - g_snap.child_start_ms) / 1000 : -1LL,
-                (unsigned long long)g_snap.saves_ok, (unsigned long long)g_snap.last_cow_bytes,
-                (unsigned long long)g_snap.loaded_keys);
+                s->persist->snap.child ? (long long)(now - s->persist->snap.child_start_ms) / 1000 : -1LL,
+                (unsigned long long)s->persist->snap.saves_ok, (unsigned long long)s->persist->snap.last_cow_bytes,
+                (unsigned long long)s->persist->snap.loaded_keys);
 }
 
 static void
 info_snapshot(engine_t *s, sbuf_t *b)
 {
-    double secs = g_snap.last_seconds;
+    double secs = s->persist->snap.last_seconds;
     sbuf_printf(b,
                 "snapshot_in_progress:%d\r\nsnapshot_current_lsn:%llu\r\n"
                 "snapshot_last_status:%s\r\nsnapshot_last_error:%s\r\nsnapshot_last_lsn:%llu\r\n"
@@ -463,16 +463,16 @@ info_snapshot(engine_t *s, sbuf_t *b)
                 "snapshot_last_bytes_raw:%llu\r\nsnapshot_last_keys_per_sec:%.0f\r\n"
                 "snapshot_last_mb_per_sec:%.1f\r\nsnapshot_last_cow_bytes:%llu\r\n"
                 "snapshot_saves_ok:%llu\r\nsnapshot_saves_failed:%llu\r\n",
-                g_snap.child != 0, (unsigned long long)(g_snap.child ? g_snap.child_lsn : 0),
-                g_snap.last_ok ? "ok" : "err", g_snap.last_err,
-                (unsigned long long)g_snap.last_lsn, (long long)(g_snap.last_ok_ms / 1000),
-                (long long)g_snap.last_duration_ms, (unsigned long long)g_snap.last_keys,
-                (unsigned long long)g_snap.last_bytes_file,
-                (unsigned long long)g_snap.last_bytes_raw,
-                secs > 0 ? (double)g_snap.last_keys / secs : 0.0,
-                secs > 0 ? (double)g_snap.last_bytes_raw / secs / 1e6 : 0.0,
-                (unsigned long long)g_snap.last_cow_bytes, (unsigned long long)g_snap.saves_ok,
-                (unsigned long long)g_snap.saves_failed);
+                s->persist->snap.child != 0, (unsigned long long)(s->persist->snap.child ? s->persist->snap.child_lsn : 0),
+                s->persist->snap.last_ok ? "ok" : "err", s->persist->snap.last_err,
+                (unsigned long long)s->persist->snap.last_lsn, (long long)(s->persist->snap.last_ok_ms / 1000),
+                (long long)s->persist->snap.last_duration_ms, (unsigned long long)s->persist->snap.last_keys,
+                (unsigned long long)s->persist->snap.last_bytes_file,
+                (unsigned long long)s->persist->snap.last_bytes_raw,
+                secs > 0 ? (double)s->persist->snap.last_keys / secs : 0.0,
+                secs > 0 ? (double)s->persist->snap.last_bytes_raw / secs / 1e6 : 0.0,
+                (unsigned long long)s->persist->snap.last_cow_bytes, (unsigned long long)s->persist->snap.saves_ok,
+                (unsigned long long)s->persist->snap.saves_failed);
     sbuf_printf(b,
                 "snapshot_threads:%d\r\nsnapshot_format_version:%d\r\nsnapshot_keep:%d\r\n"
                 "snapshot_interval_s:%lld\r\nsnapshot_wal_bytes:%lld\r\nwal_retention:%lld\r\n"
@@ -484,12 +484,12 @@ info_snapshot(engine_t *s, sbuf_t *b)
                 s->cfg.snapshot_format_version ? s->cfg.snapshot_format_version
                                                : SNAP_FORMAT_VERSION_MAX,
                 s->cfg.snapshot_keep, s->cfg.snapshot_interval_s, s->cfg.snapshot_wal_bytes,
-                s->cfg.wal_retention_s, (unsigned long long)g_snap.loaded_lsn,
-                (unsigned long long)g_snap.loaded_keys, (unsigned long long)g_snap.loaded_ms,
-                (unsigned long long)g_snap.load_fallbacks,
-                (unsigned long long)g_snap.retired_segments,
-                (unsigned long long)g_snap.pruned_snapshots,
-                (unsigned long long)g_snap.pruned_archive);
+                s->cfg.wal_retention_s, (unsigned long long)s->persist->snap.loaded_lsn,
+                (unsigned long long)s->persist->snap.loaded_keys, (unsigned long long)s->persist->snap.loaded_ms,
+                (unsigned long long)s->persist->snap.load_fallbacks,
+                (unsigned long long)s->persist->snap.retired_segments,
+                (unsigned long long)s->persist->snap.pruned_snapshots,
+                (unsigned long long)s->persist->snap.pruned_archive);
 }
 
 void

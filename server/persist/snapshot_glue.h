@@ -62,8 +62,8 @@ int snapshot_save(engine_t *s, char *err, size_t errlen);
 /* BGSAVE: fork a child that writes the snapshot; the cron reaps it. KERR_EXISTS when a child is
  * already running. */
 int snapshot_bgsave(engine_t *s, char *err, size_t errlen);
-bool snapshot_in_progress(void);
-void snapshot_schedule(void);          /* BGSAVE SCHEDULE: start one when the running one ends */
+bool snapshot_in_progress(engine_t *eng);
+void snapshot_schedule(engine_t *eng);         /* BGSAVE SCHEDULE: start one when the running one ends */
 int64_t snapshot_lastsave_s(const engine_t *s); /* LASTSAVE: unix time of the last success */
 
 void snapshot_cron(engine_t *s);       /* reap the child, scheduled and automatic snapshots */

@@ -45,7 +45,6 @@ typedef struct snap_state {
     uint64_t retired_segments, pruned_snapshots, pruned_archive;
 } snap_state_t;
 
-extern snap_state_t g_snap;
 
 /* snapshot_glue.c: after a snapshot at lsn became durable: record it, apply retention. */
 void snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,

@@ -30,6 +30,7 @@
 
 #include "kerr.h"
 #include "kmem.h"
+#include "persist_int.h"
 #include "snapshot_glue_int.h"
 #include "util.h"
 

@@ -30,6 +30,7 @@
 #include "conn.h"
 #include "kerr.h"
 #include "kmem.h"
+#include "persist_int.h"
 #include "snapshot_glue_int.h"
 #include "util.h"
 #include "ht.h"
@@ -181,7 +182,7 @@ report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st)
 int
 snapshot_save(engine_t *s, char *err, size_t errlen)
 {
-    if (g_snap.child) {
+    if (s->persist->snap.child) {
         snprintf(err, errlen, "Background save already in progress");
         return KERR_EXISTS;
     }
@@ -197,8 +198,8 @@ snapshot_save(engine_t *s, char *err, size_t errlen)
     uint64_t lsn = s->last_lsn_assigned;
     snapshot_path(s->cfg.dir, lsn, path, sizeof path);
     int64_t start = util_time_ms();
-    g_snap.last_try_ms = start;
-    g_snap.wal_bytes_at_last = snapshot_wal_bytes(s);
+    s->persist->snap.last_try_ms = start;
+    s->persist->snap.wal_bytes_at_last = snapshot_wal_bytes(s);
     uint64_t dirty = s->dirty;
     snap_write_stats_t st = {0};
     snap_child_report_t rep = {0};
@@ -253,7 +254,7 @@ child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
 int
 snapshot_bgsave(engine_t *s, char *err, size_t errlen)
 {
-    if (g_snap.child) {
+    if (s->persist->snap.child) {
         snprintf(err, errlen, "Background save already in progress");
         return KERR_EXISTS;
     }
@@ -270,7 +271,7 @@ snapshot_bgsave(engine_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return KERR_SYS(errno);
     }
-    g_snap.wal_bytes_at_last = snapshot_wal_bytes(s);
+    s->persist->snap.wal_bytes_at_last = snapshot_wal_bytes(s);
     pid_t parent = getpid();
     uint64_t t0 = util_mono_us();
     pid_t pid = fork();
@@ -287,12 +288,12 @@ snapshot_bgsave(engine_t *s, char *err, size_t errlen)
     }
     close(fds[1]);
     ht_set_resize_policy(0);
-    g_snap.child = pid;
-    g_snap.child_fd = fds[0];
-    g_snap.child_lsn = lsn;
-    g_snap.child_start_ms = util_time_ms();
-    g_snap.child_dirty = s->dirty;
-    g_snap.last_try_ms = g_snap.child_start_ms;
+    s->persist->snap.child = pid;
+    s->persist->snap.child_fd = fds[0];
+    s->persist->snap.child_lsn = lsn;
+    s->persist->snap.child_start_ms = util_time_ms();
+    s->persist->snap.child_dirty = s->dirty;
+    s->persist->snap.last_try_ms = s->persist->snap.child_start_ms;
     klog(KLOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
                (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
     return 0;
@@ -303,10 +304,10 @@ static void
 child_reaped(engine_t *s, int status)
 {
     snap_child_report_t rep = {0};
-    ssize_t n = read(g_snap.child_fd, &rep, sizeof rep);
-    close(g_snap.child_fd);
-    g_snap.child_fd = -1;
-    g_snap.child = 0;
+    ssize_t n = read(s->persist->snap.child_fd, &rep, sizeof rep);
+    close(s->persist->snap.child_fd);
+    s->persist->snap.child_fd = -1;
+    s->persist->snap.child = 0;
     ht_set_resize_policy(1);
     if (n != (ssize_t)sizeof rep || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (n != (ssize_t)sizeof rep) {
@@ -321,20 +322,20 @@ child_reaped(engine_t *s, int status)
             rep.rc = KERR_FAILED;
         }
         char path[SNAPSHOT_PATH_MAX + 8];
-        snapshot_path(s->cfg.dir, g_snap.child_lsn, path, SNAPSHOT_PATH_MAX);
+        snapshot_path(s->cfg.dir, s->persist->snap.child_lsn, path, SNAPSHOT_PATH_MAX);
         strcat(path, ".tmp");
         unlink(path); /* a killed child leaves its .tmp behind */
     }
-    snapshot_done(s, &rep, g_snap.child_lsn, g_snap.child_start_ms, g_snap.child_dirty);
+    snapshot_done(s, &rep, s->persist->snap.child_lsn, s->persist->snap.child_start_ms, s->persist->snap.child_dirty);
 }
 
 int
 snapshot_reap(engine_t *s)
 {
-    if (!g_snap.child)
+    if (!s->persist->snap.child)
         return 0;
     int status;
-    pid_t r = waitpid(g_snap.child, &status, WNOHANG);
+    pid_t r = waitpid(s->persist->snap.child, &status, WNOHANG);
     if (r == 0 || (r < 0 && errno == EINTR))
         return 0;
     if (r < 0)
@@ -346,12 +347,12 @@ snapshot_reap(engine_t *s)
 void
 snapshot_stop(engine_t *s)
 {
-    if (!g_snap.child)
+    if (!s->persist->snap.child)
         return;
-    kill(g_snap.child, SIGKILL);
+    kill(s->persist->snap.child, SIGKILL);
     int status;
-    while (waitpid(g_snap.child, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(s->persist->snap.child, &status, 0) < 0 && errno == EINTR)
         ;
-    klog(KLOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)g_snap.child);
+    klog(KLOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)s->persist->snap.child);
     child_reaped(s, status);
 }

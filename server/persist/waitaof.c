@@ -1,6 +1,7 @@
 /*
  * waitaof.c - WAITAOF waiters: clients blocked (CLIENT_BLOCKED) until the LSN they wait for is
  * durable or their timeout passes; checked when the durable LSN advances and from the cron.
+ * The waiters live in the engine's persistence state (persist_t.waiters).
  */
 #include <string.h>
 
@@ -14,16 +15,6 @@
 #include "util.h"
 #include "wal.h"
 
-typedef struct waiter {
-    client_t *c;
-    uint64_t target_lsn;
-    long numlocal, numreplicas;
-    int64_t deadline_ms; /* 0 = none */
-} waiter_t;
-
-static waiter_t *W;
-static size_t nw, capw;
-
 static void
 waiter_reply(client_t *c, long acklocal)
 {
@@ -34,10 +25,10 @@ waiter_reply(client_t *c, long acklocal)
 
 /* Removes waiter i and unblocks its client; the array may change under the caller. */
 static void
-waiter_finish(size_t i, const char *err, long acklocal)
+waiter_finish(persist_t *p, size_t i, const char *err, long acklocal)
 {
-    waiter_t w = W[i];
-    W[i] = W[--nw];
+    persist_waiter_t w = p->waiters[i];
+    p->waiters[i] = p->waiters[--p->nwaiters];
     if (err)
         reply_err(w.c, err);
     else
@@ -49,17 +40,19 @@ waiter_finish(size_t i, const char *err, long acklocal)
 static long
 acked_local(engine_t *s, uint64_t target)
 {
-    return s->wal && !s->wal_refuse_reason && persist_real_durable_lsn(s) >= target;
+    return s->wal && !s->wal_refuse_reason && wal_durable_lsn(s->wal) >= target;
 }
 
 void
 waiters_check(engine_t *s, int64_t now_ms)
 {
-    for (size_t i = 0; i < nw;) {
-        long ack = acked_local(s, W[i].target_lsn);
-        bool done = ack >= W[i].numlocal && W[i].numreplicas <= 0;
-        if (done || (W[i].deadline_ms && now_ms >= W[i].deadline_ms)) {
-            waiter_finish(i, NULL, ack);
+    persist_t *p = s->persist;
+    for (size_t i = 0; i < p->nwaiters;) {
+        const persist_waiter_t *w = &p->waiters[i];
+        long ack = acked_local(s, w->target_lsn);
+        bool done = ack >= w->numlocal && w->numreplicas <= 0;
+        if (done || (w->deadline_ms && now_ms >= w->deadline_ms)) {
+            waiter_finish(p, i, NULL, ack);
             continue;
         }
         i++;
@@ -69,32 +62,34 @@ waiters_check(engine_t *s, int64_t now_ms)
 void
 waiters_fail(engine_t *s, const char *why)
 {
-    (void)s;
-    while (nw > 0)
-        waiter_finish(nw - 1, why, 0);
+    persist_t *p = s->persist;
+    while (p->nwaiters > 0)
+        waiter_finish(p, p->nwaiters - 1, why, 0);
 }
 
 static void
 waiters_client_cleanup_cb(client_t *c)
 {
-    for (size_t i = 0; i < nw; i++)
-        if (W[i].c == c) {
-            W[i] = W[--nw];
+    persist_t *p = c->eng->persist;
+    for (size_t i = 0; i < p->nwaiters; i++)
+        if (p->waiters[i].c == c) {
+            p->waiters[i] = p->waiters[--p->nwaiters];
             return;
         }
 }
 
 void
-waiters_init(void)
+waiters_init(engine_t *s)
 {
     exec_hooks_t h = {.client_cleanup = waiters_client_cleanup_cb};
-    exec_add_hooks(&h);
+    engine_add_hooks(s, &h);
 }
 
 void
 persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms)
 {
     engine_t *s = c->eng;
+    persist_t *p = s->persist;
     if (numlocal && !s->wal) {
         reply_err(c, "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
         return;
@@ -107,12 +102,12 @@ persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms
         waiter_reply(c, ack);
         return;
     }
-    if (nw == capw) {
-        capw = capw ? capw * 2 : 16;
-        W = krealloc(W, sizeof *W * capw);
+    if (p->nwaiters == p->waiters_cap) {
+        p->waiters_cap = p->waiters_cap ? p->waiters_cap * 2 : 16;
+        p->waiters = krealloc(p->waiters, sizeof *p->waiters * p->waiters_cap);
     }
-    W[nw++] = (waiter_t){c, target, numlocal, numreplicas,
-                         timeout_ms > 0 ? util_time_ms() + timeout_ms : 0};
+    p->waiters[p->nwaiters++] = (persist_waiter_t){
+        c, target, numlocal, numreplicas, timeout_ms > 0 ? util_time_ms() + timeout_ms : 0};
     c->flags |= CLIENT_BLOCKED;
     if (s->wal && s->cfg.durability == DURABILITY_ASYNC)
         wal_sync_now(s->wal); /* do not make the caller wait for the next interval */

@@ -439,14 +439,14 @@ Test(list_effects, a_fake_client_never_blocks_and_logs_nothing) {
     cr_assert_str_eq(RUN(fc, "BLPOP", "q", "0"), "*-1\r\n");
     cr_assert_str_eq(RUN(fc, "BLMOVE", "q", "d", "LEFT", "LEFT", "0"), "$-1\r\n");
     cr_assert_eq(nrec, 0);
-    cr_assert_eq(block_clients_count(), 0);
+    cr_assert_eq(block_clients_count(&srv), 0);
 }
 
 Test(list_effects, waiter_is_served_after_the_push_as_its_own_record) {
     client_t *w = sock_client();
     cr_assert_str_eq(RUN(w, "BLPOP", "q", "0"), "");
     cr_assert(w->flags & CLIENT_BLOCKED);
-    cr_assert_eq(block_clients_count(), 1);
+    cr_assert_eq(block_clients_count(&srv), 1);
     cr_assert_eq(nrec, 0);
     cr_assert_str_eq(RUN(fc, "RPUSH", "q", "x", "y"), ":2\r\n");
     cr_assert_not(w->flags & CLIENT_BLOCKED);
@@ -455,8 +455,8 @@ Test(list_effects, waiter_is_served_after_the_push_as_its_own_record) {
     cr_assert_str_eq(rec, "*4\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n$1\r\ny\r\n"
                           "*2\r\n$4\r\nLPOP\r\n$1\r\nq\r\n");
     cr_assert_str_eq(RUN(fc, "LRANGE", "q", "0", "-1"), "*1\r\n$1\r\ny\r\n");
-    cr_assert_eq(block_clients_count(), 0);
-    cr_assert_eq(block_keys_count(), 0);
+    cr_assert_eq(block_clients_count(&srv), 0);
+    cr_assert_eq(block_keys_count(&srv), 0);
 }
 
 Test(list_effects, deadline_expires_in_before_sleep_without_effects) {
@@ -470,16 +470,16 @@ Test(list_effects, deadline_expires_in_before_sleep_without_effects) {
     cr_assert_not(w->flags & CLIENT_BLOCKED);
     cr_assert_str_eq(output_of(w), "$-1\r\n");
     cr_assert_eq(nrec, 0);
-    cr_assert_eq(block_keys_count(), 0);
+    cr_assert_eq(block_keys_count(&srv), 0);
 }
 
 Test(list_effects, cleanup_of_a_blocked_client_leaves_no_waiter) {
     client_t *w = sock_client();
     RUN(w, "BLPOP", "a", "b", "0");
-    cr_assert_eq(block_keys_count(), 2);
+    cr_assert_eq(block_keys_count(&srv), 2);
     exec_client_cleanup(w);
-    cr_assert_eq(block_clients_count(), 0);
-    cr_assert_eq(block_keys_count(), 0);
+    cr_assert_eq(block_clients_count(&srv), 0);
+    cr_assert_eq(block_keys_count(&srv), 0);
     RUN(fc, "RPUSH", "a", "kept");
     cr_assert_str_eq(RUN(fc, "LLEN", "a"), ":1\r\n");
 }
