@@ -70,7 +70,7 @@ cron(ev_loop_t *l, void *data)
     uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
     if (s->cfg.active_expire && !s->loading) {
         /* Expiries found here are logged as one record of DELs. */
-        prop_begin();
+        prop_begin(&s->prop);
         /* A quarter of the period, shared by the databases that have volatile keys only. */
         uint64_t volatile_dbs = 0;
         for (int i = 0; i < s->cfg.databases; i++)
@@ -79,7 +79,7 @@ cron(ev_loop_t *l, void *data)
         for (int i = 0; i < s->cfg.databases; i++)
             if (db_expires_size(s->dbs[i]) > 0)
                 db_active_expire(s->dbs[i], budget, NULL);
-        int64_t lsn = prop_end();
+        int64_t lsn = prop_end(&s->prop);
         if (lsn > 0)
             s->last_lsn_assigned = (uint64_t)lsn;
     }

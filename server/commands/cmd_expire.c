@@ -103,7 +103,7 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
     if (when <= db_now_ms() && !c->eng->loading) {
         db_delete(c->db, key->p, key->n);
         karg_t del[2] = {{"DEL", 3}, {key->p, key->n}};
-        prop_add(c->db_id, 2, del);
+        prop_add(&c->eng->prop, c->db_id, 2, del);
         srv_key_modified(c->eng, c->db, key->p, key->n);
         srv_notify(c->eng, NOTIFY_GENERIC, "del", key->p, key->n, c->db_id);
         srv_dirty(c->eng, 1);
@@ -116,7 +116,7 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
     char num[UTIL_LL_STR_MAX];
     karg_t eff[3] = {{"PEXPIREAT", 9}, {key->p, key->n}, {num, 0}};
     eff[2].n = (size_t)util_ll2str(num, sizeof num, when);
-    prop_add(c->db_id, 3, eff);
+    prop_add(&c->eng->prop, c->db_id, 3, eff);
     srv_key_modified(c->eng, c->db, key->p, key->n);
     srv_notify(c->eng, NOTIFY_GENERIC, "expire", key->p, key->n, c->db_id);
     srv_dirty(c->eng, 1);

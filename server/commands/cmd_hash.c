@@ -373,7 +373,7 @@ cmd_hincrbyfloat(client_t *c)
     reply_bulk(c, out, (size_t)len);
     /* The text, not the float arithmetic, goes to the log so a replay stores the same bytes. */
     karg_t eff[4] = {{"HSET", 4}, c->argv[1], c->argv[2], {out, (size_t)len}};
-    prop_add(c->db_id, 4, eff);
+    prop_add(&c->eng->prop, c->db_id, 4, eff);
 }
 
 /* ---- HRANDFIELD ---- */

@@ -124,7 +124,7 @@ log_pop(client_t *c, int where, const karg_t *key, long count) {
         av[2].n = (size_t)util_ll2str(num, sizeof num, count);
         ac = 3;
     }
-    prop_add(c->db_id, ac, av);
+    prop_add(&c->eng->prop, c->db_id, ac, av);
 }
 
 /* Pops up to n elements from o (under key), replying each as a bulk string. */
@@ -698,10 +698,10 @@ bmove_generic(client_t *c, int from, int to, const karg_t *timeout, bool rpoplpu
     if (rc == 1) {
         if (rpoplpush) {
             karg_t av[3] = {{"RPOPLPUSH", 9}, *src, *dst};
-            prop_add(c->db_id, 3, av);
+            prop_add(&c->eng->prop, c->db_id, 3, av);
         } else {
             karg_t av[5] = {{"LMOVE", 5}, *src, *dst, c->argv[3], c->argv[4]};
-            prop_add(c->db_id, 5, av);
+            prop_add(&c->eng->prop, c->db_id, 5, av);
         }
         return;
     }

@@ -229,7 +229,7 @@ popped_propagate(client_t *c, const popped_t *pp)
         int argc = 2;
         for (; i < pp->n && argc < SPOP_SREM_BATCH_max + 2; i++)
             argv[argc++] = (karg_t){pp->buf + pp->off[i], pp->off[i + 1] - pp->off[i]};
-        prop_add(c->db_id, argc, argv);
+        prop_add(&c->eng->prop, c->db_id, argc, argv);
     }
     kfree(argv);
 }
@@ -249,7 +249,7 @@ spop_count(client_t *c, kobj_t *o, uint64_t count)
         srv_key_modified(c->eng, c->db, key->p, key->n);
         srv_dirty(c->eng, len);
         karg_t eff[2] = {{"DEL", 3}, *key};
-        prop_add(c->db_id, 2, eff);
+        prop_add(&c->eng->prop, c->db_id, 2, eff);
         return;
     }
     popped_t pp = {0};

@@ -112,7 +112,7 @@ delete_as_expired(client_t *c, const karg_t *k)
 {
     db_delete(c->db, k->p, k->n);
     karg_t eff[2] = {{"DEL", 3}, *k};
-    prop_add(c->db_id, 2, eff);
+    prop_add(&c->eng->prop, c->db_id, 2, eff);
     c->eng->stats.expired_keys++;
     changed(c, k, NOTIFY_EXPIRED, "expired");
 }
@@ -286,7 +286,7 @@ set_generic(client_t *c, int flags, const karg_t *val, const karg_t *exp, const 
         char num[UTIL_LL_STR_MAX];
         int nn = util_ll2str(num, sizeof num, when);
         karg_t eff[5] = {{"SET", 3}, *key, *val, {"PXAT", 4}, {num, (size_t)nn}};
-        prop_add(c->db_id, 5, eff);
+        prop_add(&c->eng->prop, c->db_id, 5, eff);
     }
     if (!get)
         reply_outcome(c, style, true);
@@ -380,12 +380,12 @@ cmd_getex(client_t *c)
         char num[UTIL_LL_STR_MAX];
         int nn = util_ll2str(num, sizeof num, when);
         karg_t eff[3] = {{"PEXPIREAT", 9}, *k, {num, (size_t)nn}};
-        prop_add(c->db_id, 3, eff);
+        prop_add(&c->eng->prop, c->db_id, 3, eff);
         changed(c, k, NOTIFY_GENERIC, "expire");
     } else if ((flags & OPT_PERSIST) && obj_has_expire(o)) {
         db_set_expire(c->db, o, -1);
         karg_t eff[2] = {{"PERSIST", 7}, *k};
-        prop_add(c->db_id, 2, eff);
+        prop_add(&c->eng->prop, c->db_id, 2, eff);
         changed(c, k, NOTIFY_GENERIC, "persist");
     }
 }
@@ -711,7 +711,7 @@ cmd_incrbyfloat(client_t *c)
     changed(c, k, NOTIFY_STRING, "incrbyfloat");
     /* Logged as the printed result so that replay never redoes float arithmetic. */
     karg_t eff[4] = {{"SET", 3}, *k, {buf, (size_t)n}, {"KEEPTTL", 7}};
-    prop_add(c->db_id, 4, eff);
+    prop_add(&c->eng->prop, c->db_id, 4, eff);
     reply_bulk(c, buf, (size_t)n);
 }
 

@@ -70,7 +70,7 @@ log_pop(client_t *c, const karg_t *key, bool max, long long count) {
     char num[UTIL_LL_STR_MAX];
     karg_t argv[3] = {{max ? "ZPOPMAX" : "ZPOPMIN", 7}, *key, {num, 0}};
     argv[2].n = (size_t)util_ll2str(num, sizeof num, count);
-    prop_add(c->db_id, count < 0 ? 2 : 3, argv);
+    prop_add(&c->eng->prop, c->db_id, count < 0 ? 2 : 3, argv);
 }
 
 /* Pops from o (non-empty) under key, replying in Valkey's four shapes: ZPOP* (flat, or nested

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "db.h"
 #include "events.h"
+#include "prop.h"
 
 #define KEEL_VERSION "0.1.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
@@ -112,6 +113,7 @@ typedef struct engine {
     struct ht *watched_keys;     /* WATCHed keys -> clients (watch.c) */
     struct block_state *block;   /* clients blocked on keys (block.c) */
     struct tags_state *tags;     /* uncommitted keys' LSNs, sync mode only (tags.c) */
+    prop_t prop;                 /* the running command's effects -> one log record (prop.c) */
     struct persist_state *persist; /* the log and snapshots (persist/), opaque to the engine */
     int port_bound;              /* the real port (for port 0 in tests), for INFO */
     uint64_t next_client_id;

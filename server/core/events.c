@@ -49,7 +49,7 @@ srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
 {
     engine_t *s = ctx;
     karg_t del[2] = {{"DEL", 3}, {key, klen}};
-    prop_add_call(db->id, 2, del); /* not prop_add: the running command still logs its call */
+    prop_add_call(&s->prop, db->id, 2, del); /* not prop_add: the running command still logs its call */
     srv_key_modified(s, db, key, klen);
     srv_notify(s, NOTIFY_EXPIRED, "expired", key, klen, db->id);
     s->stats.expired_keys++;

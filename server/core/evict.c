@@ -113,7 +113,7 @@ evict_one(engine_t *s)
     const char *k = obj_key(best, &klen);
     char *key = kstrndup(k, klen);
     karg_t del[2] = {{"DEL", 3}, {key, klen}};
-    prop_add_call(best_db->id, 2, del);
+    prop_add_call(&s->prop, best_db->id, 2, del);
     srv_key_modified(s, best_db, key, klen);
     srv_notify(s, NOTIFY_EVICTED, "evicted", key, klen, best_db->id);
     db_delete(best_db, key, klen);
@@ -132,7 +132,7 @@ evict_perform(engine_t *s)
         return -1;
     /* Own effect scope: inside a command it nests into the command's record; from anywhere else
      * the DELs become a record of their own. Either way no eviction goes unlogged. */
-    prop_begin();
+    prop_begin(&s->prop);
     int rc = -1;
     for (int round = 0; round < EVICT_ROUNDS_MAX; round++) {
         if (kmem_used() <= (size_t)s->cfg.maxmemory) {
@@ -142,7 +142,7 @@ evict_perform(engine_t *s)
         if (!evict_one(s))
             break;
     }
-    int64_t lsn = prop_end();
+    int64_t lsn = prop_end(&s->prop);
     if (lsn > 0)
         s->last_lsn_assigned = (uint64_t)lsn;
     return rc;

@@ -25,7 +25,7 @@ exec_call(client_t *c, cmd_def_t *cmd)
     uint64_t out_start = c->conn.obase + c->conn.olen;
     client_t *prev = s->current;
     s->current = c;
-    prop_command_start();
+    prop_command_start(&c->eng->prop);
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
     db_set_touch_enabled(!(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
     uint64_t t0 = util_mono_us();
@@ -40,13 +40,13 @@ exec_call(client_t *c, cmd_def_t *cmd)
     if (c->conn.olen > 0 && out_start >= c->conn.obase && out_start < c->conn.obase + c->conn.olen &&
         c->conn.obuf[out_start - c->conn.obase] == '-')
         cmd->stats.failed++;
-    if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects()) {
+    if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects(&c->eng->prop)) {
         const char *raw;
         size_t rawlen;
-        if (prop_has_sink() && client_raw_command(c, &raw, &rawlen))
-            prop_add_call_raw(c->db_id, raw, rawlen); /* the bytes as they came: no re-encoding */
+        if (prop_has_sink(&c->eng->prop) && client_raw_command(c, &raw, &rawlen))
+            prop_add_call_raw(&c->eng->prop, c->db_id, raw, rawlen); /* the bytes as they came: no re-encoding */
         else
-            prop_add_call(c->db_id, c->argc, c->argv);
+            prop_add_call(&c->eng->prop, c->db_id, c->argc, c->argv);
     }
 }
 
@@ -291,9 +291,9 @@ exec_command(client_t *c)
     db_set_now_ms(util_time_ms());
     uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
-    prop_begin();
+    prop_begin(&c->eng->prop);
     exec_call(c, cmd);
-    int64_t lsn = prop_end();
+    int64_t lsn = prop_end(&c->eng->prop);
     uint64_t tag = 0;
     if (lsn > 0) {
         s->last_lsn_assigned = (uint64_t)lsn;

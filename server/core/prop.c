@@ -7,50 +7,46 @@
 #include "kmem.h"
 #include "util.h"
 
-static struct {
-    prop_sink_fn sink;
-    void *ctx;
-    int depth;
-    char *buf;
-    size_t len, cap;
-    int first_db;  /* db of the first effect, -1 before any */
-    int cur_db;
-    int cmd_added; /* effects added by the running command itself */
-} P = {.first_db = -1, .cur_db = -1};
+void
+prop_init(prop_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->first_db = p->cur_db = -1;
+}
 
 void
-prop_set_sink(prop_sink_fn fn, void *ctx)
+prop_set_sink(prop_t *p, prop_sink_fn fn, void *ctx)
 {
-    P.sink = fn;
-    P.ctx = ctx;
+    p->sink = fn;
+    p->ctx = ctx;
 }
 
 int
-prop_has_sink(void)
+prop_has_sink(prop_t *p)
 {
-    return P.sink != NULL;
+    return p->sink != NULL;
 }
 
 void
-prop_begin(void)
+prop_begin(prop_t *p)
 {
-    if (P.depth++ == 0) {
-        P.len = 0;
-        P.first_db = P.cur_db = -1;
+    if (p->depth++ == 0) {
+        p->len = 0;
+        p->first_db = p->cur_db = -1;
     }
 }
 
 /* Room for n more bytes (the buffer only grows; prop_end gives a huge one back). */
 static void
-reserve(size_t n)
+reserve(prop_t *p, size_t n)
 {
-    if (P.len + n <= P.cap)
+    if (p->len + n <= p->cap)
         return;
-    size_t cap = P.cap ? P.cap : 4096;
-    while (cap < P.len + n)
+    size_t cap = p->cap ? p->cap : 4096;
+    while (cap < p->len + n)
         cap *= 2;
-    P.buf = krealloc(P.buf, cap);
-    P.cap = cap;
+    p->buf = krealloc(p->buf, cap);
+    p->cap = cap;
 }
 
 /* "<t><n>\r\n" at d; returns the end. Effects are built for every logged write, so the
@@ -73,73 +69,73 @@ fmt_hdr(char *d, char t, size_t n)
 }
 
 static void
-put_hdr(char t, size_t n)
+put_hdr(prop_t *p, char t, size_t n)
 {
-    reserve(UTIL_LL_STR_MAX + 3);
-    P.len = (size_t)(fmt_hdr(P.buf + P.len, t, n) - P.buf);
+    reserve(p, UTIL_LL_STR_MAX + 3);
+    p->len = (size_t)(fmt_hdr(p->buf + p->len, t, n) - p->buf);
 }
 
 /* One bulk string: header, bytes, CRLF, with one capacity check. */
 static void
-put_bulk(const char *p, size_t n)
+put_bulk(prop_t *p, const char *bytes, size_t n)
 {
-    reserve(n + UTIL_LL_STR_MAX + 5);
-    char *d = fmt_hdr(P.buf + P.len, '$', n);
-    memcpy(d, p, n);
+    reserve(p, n + UTIL_LL_STR_MAX + 5);
+    char *d = fmt_hdr(p->buf + p->len, '$', n);
+    memcpy(d, bytes, n);
     d += n;
     *d++ = '\r';
     *d++ = '\n';
-    P.len = (size_t)(d - P.buf);
+    p->len = (size_t)(d - p->buf);
 }
 
 static void
-select_db(int db)
+select_db(prop_t *p, int db)
 {
-    if (P.first_db < 0) {
-        P.first_db = P.cur_db = db;
+    if (p->first_db < 0) {
+        p->first_db = p->cur_db = db;
         return;
     }
-    if (db == P.cur_db)
+    if (db == p->cur_db)
         return;
     char num[UTIL_LL_STR_MAX];
     int n = util_ll2str(num, sizeof num, db);
-    put_hdr('*', 2);
-    put_bulk("SELECT", 6);
-    put_bulk(num, (size_t)n);
-    P.cur_db = db;
+    put_hdr(p, '*', 2);
+    put_bulk(p, "SELECT", 6);
+    put_bulk(p, num, (size_t)n);
+    p->cur_db = db;
 }
 
 void
-prop_add_call(int db, int argc, const karg_t *argv)
+prop_add_call(prop_t *p, int db, int argc, const karg_t *argv)
 {
-    if (!P.sink || P.depth == 0)
+    if (!p->sink || p->depth == 0)
         return;
-    select_db(db);
-    put_hdr('*', (size_t)argc);
+    select_db(p, db);
+    put_hdr(p, '*', (size_t)argc);
     for (int i = 0; i < argc; i++)
-        put_bulk(argv[i].p, argv[i].n);
+        put_bulk(p, argv[i].p, argv[i].n);
 }
 
 void
-prop_add_call_raw(int db, const char *resp, size_t len)
+prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len)
 {
-    if (!P.sink || P.depth == 0)
+    if (!p->sink || p->depth == 0)
         return;
-    select_db(db);
-    reserve(len);
-    memcpy(P.buf + P.len, resp, len);
-    P.len += len;
+    select_db(p, db);
+    reserve(p, len);
+    memcpy(p->buf + p->len, resp, len);
+    p->len += len;
 }
 
 void
-prop_add(int db, int argc, const karg_t *argv)
+prop_add(prop_t *p, int db, int argc, const karg_t *argv)
 {
-    P.cmd_added = 1;
-    prop_add_call(db, argc, argv);
+    p->cmd_added = 1;
+    prop_add_call(p, db, argc, argv);
 }
 
 void
-prop_add_strs(int db, int argc, const char *const *argv, const size_t *lens)
+prop_add_strs(prop_t *p, int db, int argc, const char *const *argv, const size_t *lens)
 {
     karg_t a[16];
     ASSERT(argc <= 16);
@@ -147,42 +143,42 @@ prop_add_strs(int db, int argc, const char *const *argv, const size_t *lens)
         a[i].p = argv[i];
         a[i].n = lens ? lens[i] : strlen(argv[i]);
     }
-    prop_add(db, argc, a);
+    prop_add(p, db, argc, a);
 }
 
 int
-prop_command_has_effects(void)
+prop_command_has_effects(prop_t *p)
 {
-    return P.cmd_added;
+    return p->cmd_added;
 }
 
 void
-prop_command_start(void)
+prop_command_start(prop_t *p)
 {
-    P.cmd_added = 0;
+    p->cmd_added = 0;
 }
 
 size_t
-prop_pending_bytes(void)
+prop_pending_bytes(prop_t *p)
 {
-    return P.len;
+    return p->len;
 }
 
 int64_t
-prop_end(void)
+prop_end(prop_t *p)
 {
-    ASSERT(P.depth > 0);
-    if (--P.depth > 0)
+    ASSERT(p->depth > 0);
+    if (--p->depth > 0)
         return 0;
-    if (!P.sink || P.len == 0)
+    if (!p->sink || p->len == 0)
         return 0;
-    int64_t lsn = P.sink(P.ctx, (uint32_t)P.first_db, P.buf, P.len);
-    P.len = 0;
-    P.first_db = P.cur_db = -1;
-    if (P.cap > 1024 * 1024) { /* a huge MULTI grew the buffer: give it back */
-        kfree(P.buf);
-        P.buf = NULL;
-        P.cap = 0;
+    int64_t lsn = p->sink(p->ctx, (uint32_t)p->first_db, p->buf, p->len);
+    p->len = 0;
+    p->first_db = p->cur_db = -1;
+    if (p->cap > 1024 * 1024) { /* a huge MULTI grew the buffer: give it back */
+        kfree(p->buf);
+        p->buf = NULL;
+        p->cap = 0;
     }
     return lsn;
 }

@@ -15,35 +15,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resp.h"
+#include "slice.h"
 
 typedef struct client client_t;
 
 /* Where finished records go: the log. Returns the LSN (> 0), 0 when nothing is logged (no log
  * configured), or a negative KERR_* when the log refuses writes. */
 typedef int64_t (*prop_sink_fn)(void *ctx, uint32_t db, const void *payload, size_t len);
-void prop_set_sink(prop_sink_fn fn, void *ctx);
-int prop_has_sink(void);
+
+/* The effect collector of an engine (engine_t.prop). Main thread only. */
+typedef struct prop {
+    prop_sink_fn sink;
+    void *ctx;
+    int depth;
+    char *buf;
+    size_t len, cap;
+    int first_db;  /* db of the first effect, -1 before any */
+    int cur_db;
+    int cmd_added; /* effects added by the running command itself */
+} prop_t;
+
+void prop_init(prop_t *p);
+
+void prop_set_sink(prop_t *p, prop_sink_fn fn, void *ctx);
+int prop_has_sink(prop_t *p);
 
 /* Nesting: MULTI/EXEC opens one scope around its commands; only the outermost scope's end
  * produces a record. */
-void prop_begin(void);
+void prop_begin(prop_t *p);
 /* Ends a scope; returns the record's LSN, 0 if nothing was logged, <0 on log failure. */
-int64_t prop_end(void);
+int64_t prop_end(prop_t *p);
 
 /* The running command's own call becomes an effect (done by exec when dirty moved and the
  * command did not call prop_replace/prop_add for itself). */
-void prop_add_call(int db, int argc, const karg_t *argv);
+void prop_add_call(prop_t *p, int db, int argc, const karg_t *argv);
 /* The same for a call whose RESP multibulk form is already at hand (the client's own bytes,
  * see net_raw_command): copied as they are, no re-encoding. */
-void prop_add_call_raw(int db, const char *resp, size_t len);
+void prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len);
 /* The running command logs these effects instead of its own call. */
-void prop_add(int db, int argc, const karg_t *argv);
+void prop_add(prop_t *p, int db, int argc, const karg_t *argv);
 /* Convenience: effect from C strings/byte slices: prop_addv(db, 3, "PEXPIREAT", 9, key, klen, ...) */
-void prop_add_strs(int db, int argc, const char *const *argv, const size_t *lens);
+void prop_add_strs(prop_t *p, int db, int argc, const char *const *argv, const size_t *lens);
 /* Whether the running command has added effects itself (then exec does not add the call). */
-int prop_command_has_effects(void);
-void prop_command_start(void); /* exec: a new command begins inside the current scope */
-size_t prop_pending_bytes(void);
+int prop_command_has_effects(prop_t *p);
+void prop_command_start(prop_t *p); /* exec: a new command begins inside the current scope */
+size_t prop_pending_bytes(prop_t *p);
 
 #endif

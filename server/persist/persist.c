@@ -293,7 +293,7 @@ persist_start(engine_t *s)
     }
     if (s->cfg.durability == DURABILITY_SYNC)
         tags_init(s);
-    prop_set_sink(sink_cb, s);
+    prop_set_sink(&s->prop, sink_cb, s);
     return 0;
 }
 
@@ -303,7 +303,7 @@ persist_stop(engine_t *s)
     snapshot_stop(s);
     if (!s->wal)
         return;
-    prop_set_sink(NULL, NULL);
+    prop_set_sink(&s->prop, NULL, NULL);
     ev_del(s->loop, wal_notify_fd(s->wal), EV_READ);
     wal_close(s->wal); /* flushes and syncs every appended record */
     s->wal = NULL;

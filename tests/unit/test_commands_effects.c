@@ -105,6 +105,7 @@ static const int fake_types[] = {OBJ_LIST, OBJ_SET, OBJ_ZSET, OBJ_HASH};
 static void
 setup(void) {
     memset(&srv, 0, sizeof srv);
+    prop_init(&srv.prop);
     config_defaults(&srv);
     srv.durable_lsn = UINT64_MAX;
     srv.db_hooks.expired = srv_key_expired_cb;
@@ -114,7 +115,7 @@ setup(void) {
     for (int i = 0; i < 4; i++)
         obj_register_type(fake_types[i], &fake_ops[i]);
     cmd_table_init(&srv, commands_registry);
-    prop_set_sink(capture_sink, NULL);
+    prop_set_sink(&srv.prop, capture_sink, NULL);
     c = client_create(&srv, -1);
     clear_log();
 }

@@ -348,6 +348,7 @@ clear_log(void) {
 static void
 effects_setup(void) {
     memset(&srv, 0, sizeof srv);
+    prop_init(&srv.prop);
     config_defaults(&srv);
     srv.durable_lsn = UINT64_MAX;
     srv.db_hooks.expired = srv_key_expired_cb;
@@ -357,7 +358,7 @@ effects_setup(void) {
     cmd_table_init(&srv, commands_registry);
     list_type_init(NULL);
     block_init(&srv);
-    prop_set_sink(capture_sink, NULL);
+    prop_set_sink(&srv.prop, capture_sink, NULL);
     fc = client_create(&srv, -1);
     clear_log();
 }
