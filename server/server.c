@@ -66,7 +66,7 @@ cron(ev_loop_t *l, void *data)
         ev_stop(s->loop);
         return;
     }
-    db_set_now_ms(util_time_ms());
+    db_set_now_ms(&s->dbenv, util_time_ms());
     uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
     if (s->cfg.active_expire && !s->loading) {
         /* Expiries found here are logged as one record of DELs. */

@@ -100,7 +100,7 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
         reply_int(c, 0);
         return;
     }
-    if (when <= db_now_ms() && !c->eng->loading) {
+    if (when <= db_now_ms(&c->eng->dbenv) && !c->eng->loading) {
         db_delete(c->db, key->p, key->n);
         karg_t del[2] = {{"DEL", 3}, {key->p, key->n}};
         prop_add(&c->eng->prop, c->db_id, 2, del);
@@ -125,12 +125,12 @@ expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
 
 static void
 cmd_expire(client_t *c) {
-    expire_generic(c, "expire", db_now_ms(), true);
+    expire_generic(c, "expire", db_now_ms(&c->eng->dbenv), true);
 }
 
 static void
 cmd_pexpire(client_t *c) {
-    expire_generic(c, "pexpire", db_now_ms(), false);
+    expire_generic(c, "pexpire", db_now_ms(&c->eng->dbenv), false);
 }
 
 static void
@@ -159,7 +159,7 @@ ttl_generic(client_t *c, bool ms, bool absolute) {
     }
     int64_t v = e;
     if (!absolute) {
-        v = e - db_now_ms();
+        v = e - db_now_ms(&c->eng->dbenv);
         if (v < 0)
             v = 0;
     }

@@ -48,7 +48,7 @@ sec_server(engine_t *s, sbuf_t *b)
                 KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
                 (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
                 (int)getpid(), s->port_bound, (long long)util_time_us(), (long long)up,
-                (long long)(up / 86400), s->cfg.hz, db_lru_clock(),
+                (long long)(up / 86400), s->cfg.hz, db_lru_clock(&s->dbenv),
                 s->config_file ? s->config_file : "");
 }
 

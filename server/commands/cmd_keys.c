@@ -257,7 +257,7 @@ cmd_keys(client_t *c) {
         const char *k = obj_key(o, &klen);
         if (!all && !util_glob_match(pat->p, pat->n, k, klen, false))
             continue;
-        if (db_is_expired(o))
+        if (db_is_expired(&c->eng->dbenv, o))
             continue;
         reply_bulk(c, k, klen);
         n++;
@@ -360,7 +360,7 @@ cmd_scan(client_t *c) {
     size_t live = 0;
     for (size_t i = 0; i < s.n; i++) {
         kobj_t *o = s.found[i];
-        if (obj_has_expire(o) && db_is_expired(o)) {
+        if (obj_has_expire(o) && db_is_expired(&c->eng->dbenv, o)) {
             size_t klen;
             const char *k = obj_key(o, &klen);
             if (!db_lookup(c->db, k, klen, DB_LOOKUP_NOTOUCH))
@@ -438,7 +438,7 @@ object_idletime_cmd(client_t *c) {
                      "some time to adjust.");
         return;
     }
-    reply_int(c, evict_idle_s(o));
+    reply_int(c, evict_idle_s(&c->eng->dbenv, o));
 }
 
 static void
@@ -452,7 +452,7 @@ object_freq_cmd(client_t *c) {
                      "data will take some time to adjust.");
         return;
     }
-    reply_int(c, evict_lfu_freq(o, c->eng->cfg.lfu_decay_time));
+    reply_int(c, evict_lfu_freq(&c->eng->dbenv, o, c->eng->cfg.lfu_decay_time));
 }
 
 static void

@@ -250,7 +250,7 @@ debug_cmd(client_t *c)
         }
         char buf[256];
         snprintf(buf, sizeof buf, "Value at:%p refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
-                 (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(o));
+                 (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
         reply_simple(c, buf);
     } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {
         reply_ok(c);

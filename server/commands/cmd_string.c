@@ -83,7 +83,7 @@ clock_judges(const client_t *c)
 static inline bool
 already_expired(const client_t *c, int64_t when_ms)
 {
-    return clock_judges(c) && when_ms <= db_now_ms();
+    return clock_judges(c) && when_ms <= db_now_ms(&c->eng->dbenv);
 }
 
 /* Strings may not outgrow proto-max-bulk-len; the replayed log is exempt, as Valkey exempts
@@ -224,7 +224,7 @@ expire_ms(client_t *c, const karg_t *a, int flags, const char *cmd, int64_t *out
     if (secs)
         v *= 1000;
     if (flags & (OPT_EX | OPT_PX)) {
-        int64_t now = db_now_ms();
+        int64_t now = db_now_ms(&c->eng->dbenv);
         if (v > LLONG_MAX - now)
             goto bad;
         v += now;

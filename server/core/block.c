@@ -348,7 +348,7 @@ serve_waiter(engine_t *eng, bwait_t *w) {
 static bool
 key_has_data_for(db_t *db, const bkey_t *k, int type) {
     kobj_t *o = db_find(db, k->lk.p, k->lk.n);
-    return o && !db_is_expired(o) && obj_type(o) == type;
+    return o && !db_is_expired(db->env, o) && obj_type(o) == type;
 }
 
 /* Tries each waiter that was queued on k when serving began, oldest first. */
@@ -535,7 +535,7 @@ block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms) {
     }
     int64_t tval = (int64_t)ms;
     if (tval > 0) {
-        int64_t now = db_now_ms();
+        int64_t now = db_now_ms(&c->eng->dbenv);
         if (tval > INT64_MAX - now) {
             reply_err(c, "ERR timeout is out of range");
             return KERR_INVAL;

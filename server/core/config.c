@@ -388,7 +388,7 @@ config_apply(engine_t *s)
 {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
                s->cfg.maxmemory_policy == EVICT_VOLATILE_LFU;
-    db_set_lfu_mode(lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
+    db_set_lfu_mode(&s->dbenv, lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
 }
 
 /* Every default, without applying derived state (a scratch copy must not touch globals). */

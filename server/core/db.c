@@ -9,71 +9,76 @@
 #include "kmem.h"
 #include "util.h"
 
-static int64_t now_ms;
-static bool expire_enabled = true;
-static bool touch_enabled = true; /* off while a CLIENT NO-TOUCH client's command runs */
-static bool lfu_mode;
-static int lfu_log_factor = 10;
-static int lfu_decay_min = 1;
+void
+db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
+            void *ctx)
+{
+    *env = (db_env_t){.expired = expired,
+                      .ctx = ctx,
+                      .expire_enabled = true,
+                      .touch_enabled = true,
+                      .lfu_log_factor = 10,
+                      .lfu_decay_min = 1};
+}
 
 void
-db_set_now_ms(int64_t ms)
+db_set_now_ms(db_env_t *env, int64_t ms)
 {
-    now_ms = ms;
+    env->now_ms = ms;
 }
 
 int64_t
-db_now_ms(void)
+db_now_ms(db_env_t *env)
 {
-    return now_ms ? now_ms : util_time_ms();
+    return env->now_ms ? env->now_ms : util_time_ms();
 }
 
 void
-db_set_touch_enabled(bool on)
+db_set_touch_enabled(db_env_t *env, bool on)
 {
-    touch_enabled = on;
+    env->touch_enabled = on;
 }
 
 void
-db_set_expire_enabled(bool on)
+db_set_expire_enabled(db_env_t *env, bool on)
 {
-    expire_enabled = on;
+    env->expire_enabled = on;
 }
 
 void
-db_set_lfu_mode(bool lfu, int log_factor, int decay_time_min)
+db_set_lfu_mode(db_env_t *env, bool lfu, int log_factor, int decay_time_min)
 {
-    lfu_mode = lfu;
-    lfu_log_factor = log_factor;
-    lfu_decay_min = decay_time_min;
+    env->lfu_mode = lfu;
+    env->lfu_log_factor = log_factor;
+    env->lfu_decay_min = decay_time_min;
 }
 
 uint32_t
-db_lru_clock(void)
+db_lru_clock(db_env_t *env)
 {
-    return (uint32_t)((db_now_ms() / 1000) & OBJ_LRU_MAX);
+    return (uint32_t)((db_now_ms(env) / 1000) & OBJ_LRU_MAX);
 }
 
 /* LFU: 8-bit logarithmic counter in the low byte, 16-bit minutes of the last decrement above. */
 static void
-touch(kobj_t *o)
+touch(db_env_t *env, kobj_t *o)
 {
-    if (!lfu_mode) {
-        obj_set_lru(o, db_lru_clock());
+    if (!env->lfu_mode) {
+        obj_set_lru(o, db_lru_clock(env));
         return;
     }
     uint32_t v = obj_lru(o);
     uint32_t counter = v & 0xff, last = v >> 8;
-    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    uint32_t now_min = (uint32_t)((db_now_ms(env) / 60000) & 0xffff);
     uint32_t elapsed = now_min >= last ? now_min - last : 0x10000 - last + now_min;
-    if (lfu_decay_min > 0) {
-        uint32_t periods = elapsed / (uint32_t)lfu_decay_min;
+    if (env->lfu_decay_min > 0) {
+        uint32_t periods = elapsed / (uint32_t)env->lfu_decay_min;
         counter = periods > counter ? 0 : counter - periods;
     }
     if (counter < 255) {
         double r = (double)(util_random64() >> 11) / (double)(1ull << 53);
         double base = counter > 5 ? counter - 5 : 0;
-        if (r < 1.0 / (base * lfu_log_factor + 1))
+        if (r < 1.0 / (base * env->lfu_log_factor + 1))
             counter++;
     }
     obj_set_lru(o, now_min << 8 | counter);
@@ -126,13 +131,13 @@ static const ht_type_t keys_type = {hash_key, hash_entry, key_eq, entry_free};
 static const ht_type_t expires_type = {hash_key, hash_entry, key_eq, NULL};
 
 db_t *
-db_create(int id, const db_hooks_t *hooks)
+db_create(int id, db_env_t *env)
 {
     db_t *db = kcalloc(1, sizeof *db);
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
     db->id = id;
-    db->hooks = hooks;
+    db->env = env;
     return db;
 }
 
@@ -166,10 +171,10 @@ db_find(db_t *db, const char *key, size_t klen)
 }
 
 bool
-db_is_expired(const kobj_t *o)
+db_is_expired(db_env_t *env, const kobj_t *o)
 {
     int64_t e = obj_expire(o);
-    return e >= 0 && e <= db_now_ms();
+    return e >= 0 && e <= db_now_ms(env);
 }
 
 /* A copy of an object's key, for work during which the object is freed or reallocated (the
@@ -202,8 +207,8 @@ expire_now(db_t *db, kobj_t *o)
 {
     keycopy_t kc;
     keycopy_init(&kc, o);
-    if (db->hooks && db->hooks->expired)
-        db->hooks->expired(db->hooks->ctx, db, kc.k.p, kc.k.n);
+    if (db->env && db->env->expired)
+        db->env->expired(db->env->ctx, db, kc.k.p, kc.k.n);
     db_delete(db, kc.k.p, kc.k.n);
     keycopy_done(&kc);
 }
@@ -217,19 +222,19 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags)
         return NULL;
     /* With expiry disabled (log replay) a key is live until the log says DEL: every expiry that
      * happened is in the log, so judging by the clock here would make replay diverge. */
-    if (expire_enabled && obj_has_expire(o) && db_is_expired(o) && !(flags & DB_LOOKUP_NOEXPIRE)) {
+    if (db->env->expire_enabled && obj_has_expire(o) && db_is_expired(db->env, o) && !(flags & DB_LOOKUP_NOEXPIRE)) {
         expire_now(db, o);
         return NULL;
     }
-    if (!(flags & DB_LOOKUP_NOTOUCH) && touch_enabled)
-        touch(o);
+    if (!(flags & DB_LOOKUP_NOTOUCH) && db->env->touch_enabled)
+        touch(db->env, o);
     return o;
 }
 
 void
 db_add(db_t *db, kobj_t *o)
 {
-    touch(o);
+    touch(db->env, o);
     add_obj(db->keys, o);
     if (obj_has_expire(o))
         add_obj(db->expires, o);
@@ -282,13 +287,13 @@ db_fit(db_t *db)
 }
 
 uint32_t
-db_lru_fresh(void)
+db_lru_fresh(db_env_t *env)
 {
-    /* What touch() gives an object whose field is still 0: in LFU mode a counter of 0 always
+    /* What touch(env) gives an object whose field is still 0: in LFU mode a counter of 0 always
      * goes up by one (probability 1 / (0 * factor + 1)), so no random draw is needed. */
-    if (!lfu_mode)
-        return db_lru_clock();
-    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    if (!env->lfu_mode)
+        return db_lru_clock(env);
+    uint32_t now_min = (uint32_t)((db_now_ms(env) / 60000) & 0xffff);
     return now_min << 8 | 1;
 }
 
@@ -301,7 +306,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl)
     ht_pos_t pos;
     kobj_t *old = ht_find_pos(db->keys, &k, &pos);
     if (!old) {
-        touch(o);
+        touch(db->env, o);
         ht_insert_at(db->keys, &pos, o);
         if (obj_has_expire(o))
             add_obj(db->expires, o);
@@ -313,7 +318,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl)
         ht_pop(db->expires, &k);
     if (keep_ttl && old_exp >= 0)
         o = obj_with_expire(o, old_exp);
-    touch(o);
+    touch(db->env, o);
     *ref = o;
     if (obj_has_expire(o))
         add_obj(db->expires, o);
@@ -449,7 +454,7 @@ db_random(db_t *db)
         kobj_t *o = ht_random(db->keys);
         if (!o)
             return NULL;
-        if (!expire_enabled || !db_is_expired(o))
+        if (!db->env->expire_enabled || !db_is_expired(db->env, o))
             return o;
         expire_now(db, o);
     }
@@ -463,6 +468,7 @@ db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv)
 }
 
 typedef struct expire_scan {
+    db_env_t *env;
     kobj_t *found[64];
     size_t n;
 } expire_scan_t;
@@ -471,7 +477,7 @@ static void
 collect_expired_cb(void *priv, void *entry)
 {
     expire_scan_t *s = priv;
-    if (s->n < 64 && db_is_expired(entry))
+    if (s->n < 64 && db_is_expired(s->env, entry))
         s->found[s->n++] = entry;
 }
 
@@ -479,11 +485,11 @@ size_t
 db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled)
 {
     size_t expired = 0, seen = 0;
-    if (!expire_enabled || ht_size(db->expires) == 0)
+    if (!db->env->expire_enabled || ht_size(db->expires) == 0)
         return 0;
     uint64_t start = util_mono_us();
     do {
-        expire_scan_t s = {.n = 0};
+        expire_scan_t s = {.env = db->env, .n = 0};
         size_t before = ht_size(db->expires);
         db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
         seen += before ? 1 : 0;

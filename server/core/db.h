@@ -19,19 +19,28 @@
 
 typedef struct db db_t;
 
-/* What the server does when db.c expires a key on its own (lazily or in the active cycle):
- * log a DEL effect, send the keyspace event, count it. Called before the object is freed. */
-typedef struct db_hooks {
+/* What the dbs of one engine share: the clock and switches the engine sets around each command,
+ * and what the engine does when db.c expires a key on its own (lazily or in the active cycle):
+ * log a DEL effect, send the keyspace event, count it (called before the object is freed). */
+typedef struct db_env {
     void (*expired)(void *ctx, db_t *db, const char *key, size_t klen);
     void *ctx;
-} db_hooks_t;
+    int64_t now_ms;      /* the command's clock (0: read the wall clock) */
+    bool expire_enabled; /* off during log replay: keys are never expired then */
+    bool touch_enabled;  /* off while a CLIENT NO-TOUCH client's command runs */
+    bool lfu_mode;       /* LRU/LFU bookkeeping on access: LFU counter when set */
+    int lfu_log_factor, lfu_decay_min;
+} db_env_t;
+
+void db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
+                 void *ctx);
 
 struct db {
     ht_t *keys;            /* kobj_t entries, owns them */
     ht_t *expires;         /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
     int id;
     uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
-    const db_hooks_t *hooks;
+    db_env_t *env;         /* shared by the engine's dbs */
 };
 
 enum {
@@ -43,24 +52,24 @@ enum {
  * instant (as Valkey does). db_set_expire_enabled(false) is for log replay: keys are then never
  * expired nor hidden by db_lookup/db_random/the active cycle, because the log holds every expiry
  * that happened as a DEL. (DEBUG SET-ACTIVE-EXPIRE 0 only stops the active cycle.) */
-void db_set_now_ms(int64_t now_ms);
-int64_t db_now_ms(void);
-void db_set_expire_enabled(bool on);
+void db_set_now_ms(db_env_t *env, int64_t now_ms);
+int64_t db_now_ms(db_env_t *env);
+void db_set_expire_enabled(db_env_t *env, bool on);
 /* CLIENT NO-TOUCH: while off, no lookup updates LRU/LFU (exec.c sets it around each command, so
  * every command group honours it without a flag of its own). */
-void db_set_touch_enabled(bool on);
+void db_set_touch_enabled(db_env_t *env, bool on);
 /* LRU/LFU bookkeeping on access: 0 = LRU clock, 1 = LFU counter. */
-void db_set_lfu_mode(bool lfu, int log_factor, int decay_time_min);
-uint32_t db_lru_clock(void);
+void db_set_lfu_mode(db_env_t *env, bool lfu, int log_factor, int decay_time_min);
+uint32_t db_lru_clock(db_env_t *env);
 
-db_t *db_create(int id, const db_hooks_t *hooks);
+db_t *db_create(int id, db_env_t *env);
 void db_free(db_t *db);
 size_t db_size(const db_t *db);
 size_t db_expires_size(const db_t *db);
 
 kobj_t *db_find(db_t *db, const char *key, size_t klen);             /* raw, no expiry check */
 kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags); /* lazy expiry, LRU touch */
-bool db_is_expired(const kobj_t *o);
+bool db_is_expired(db_env_t *env, const kobj_t *o);
 
 void db_add(db_t *db, kobj_t *o);            /* the key must be absent */
 
@@ -79,7 +88,7 @@ void db_reserve(db_t *db, size_t keys, size_t volatile_keys);
 void db_fit(db_t *db);
 /* The access field (LRU clock or LFU counter and time) that a first access gives a new key. Any
  * thread may call it while the main thread does not change the LFU settings. */
-uint32_t db_lru_fresh(void);
+uint32_t db_lru_fresh(db_env_t *env);
 /* Insert o, replacing (and freeing) any object under the same key. With keep_ttl the old
  * expiry is carried over; returns the object now stored (may differ from o then). */
 kobj_t *db_set(db_t *db, kobj_t *o, bool keep_ttl);

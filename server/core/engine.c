@@ -22,10 +22,9 @@ engine_init(engine_t *s, struct cmd_def *const *commands)
     prop_init(&s->prop);
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
-    s->db_hooks.expired = srv_key_expired_cb;
-    s->db_hooks.ctx = s;
+    db_env_init(&s->dbenv, srv_key_expired_cb, s);
     for (int i = 0; i < s->cfg.databases; i++)
-        s->dbs[i] = db_create(i, &s->db_hooks);
+        s->dbs[i] = db_create(i, &s->dbenv);
     cmd_table_init(s, commands);
     hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
     set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,

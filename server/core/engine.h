@@ -102,7 +102,7 @@ typedef struct engine {
     engine_config_t cfg;
     char *config_file;           /* absolute path, for CONFIG REWRITE; NULL if none */
     db_t *dbs[SERVER_DBS_MAX];
-    db_hooks_t db_hooks;
+    db_env_t dbenv;              /* the clock and switches the dbs share, the expiry hook */
     struct ev_loop *loop;        /* the event loop (the top level owns it) */
     struct net *net;             /* the listener and connections (the top level owns it) */
     struct ht *cmds;             /* command name -> cmd_def_t (cmd.c) */

@@ -41,18 +41,18 @@ evict_policy_name(int policy)
 }
 
 long long
-evict_idle_s(const kobj_t *o)
+evict_idle_s(db_env_t *env, const kobj_t *o)
 {
-    uint32_t now = db_lru_clock(), lru = obj_lru(o);
+    uint32_t now = db_lru_clock(env), lru = obj_lru(o);
     return now >= lru ? now - lru : (long long)(OBJ_LRU_MAX - lru + now);
 }
 
 int
-evict_lfu_freq(const kobj_t *o, int decay_time)
+evict_lfu_freq(db_env_t *env, const kobj_t *o, int decay_time)
 {
     uint32_t v = obj_lru(o);
     uint32_t counter = v & 0xff, last = v >> 8;
-    uint32_t now_min = (uint32_t)((db_now_ms() / 60000) & 0xffff);
+    uint32_t now_min = (uint32_t)((db_now_ms(env) / 60000) & 0xffff);
     uint32_t elapsed = now_min >= last ? now_min - last : 0x10000 - last + now_min;
     if (decay_time > 0) {
         uint32_t periods = elapsed / (uint32_t)decay_time;
@@ -67,9 +67,9 @@ score(engine_t *s, const kobj_t *o)
 {
     switch (s->cfg.maxmemory_policy) {
     case EVICT_ALLKEYS_LRU:
-    case EVICT_VOLATILE_LRU: return (double)evict_idle_s(o);
+    case EVICT_VOLATILE_LRU: return (double)evict_idle_s(&s->dbenv, o);
     case EVICT_ALLKEYS_LFU:
-    case EVICT_VOLATILE_LFU: return 255.0 - evict_lfu_freq(o, s->cfg.lfu_decay_time);
+    case EVICT_VOLATILE_LFU: return 255.0 - evict_lfu_freq(&s->dbenv, o, s->cfg.lfu_decay_time);
     case EVICT_VOLATILE_TTL: return -(double)obj_expire(o);
     default: return (double)(util_random64() >> 11);
     }

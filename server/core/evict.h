@@ -12,8 +12,8 @@ int evict_perform(engine_t *s);
 int evict_policy_from_name(const char *name);  /* -1 if unknown */
 const char *evict_policy_name(int policy);
 /* Idle seconds of an object as OBJECT IDLETIME reports it (LRU mode). */
-long long evict_idle_s(const kobj_t *o);
+long long evict_idle_s(db_env_t *env, const kobj_t *o);
 /* LFU counter with decay applied, as OBJECT FREQ reports it. */
-int evict_lfu_freq(const kobj_t *o, int decay_time);
+int evict_lfu_freq(db_env_t *env, const kobj_t *o, int decay_time);
 
 #endif

@@ -27,10 +27,10 @@ exec_call(client_t *c, cmd_def_t *cmd)
     s->current = c;
     prop_command_start(&c->eng->prop);
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
-    db_set_touch_enabled(!(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
+    db_set_touch_enabled(&c->eng->dbenv, !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
     uint64_t t0 = util_mono_us();
     cmd->proc(c);
-    db_set_touch_enabled(true);
+    db_set_touch_enabled(&c->eng->dbenv, true);
     uint64_t dur = util_mono_us() - t0;
     s->current = prev;
     cmd->stats.calls++;
@@ -288,7 +288,7 @@ exec_command(client_t *c)
     }
     if (refuse_oom_or_log(c, cmd))
         return;
-    db_set_now_ms(util_time_ms());
+    db_set_now_ms(&c->eng->dbenv, util_time_ms());
     uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);

@@ -124,7 +124,7 @@ watch_key(client_t *c, const char *key, size_t klen)
         w->watchers = krealloc(w->watchers, sizeof *w->watchers * w->cap);
     }
     kobj_t *o = db_find(c->db, key, klen);
-    w->watchers[w->nwatchers++] = (watcher_t){c, o && db_is_expired(o)};
+    w->watchers[w->nwatchers++] = (watcher_t){c, o && db_is_expired(&c->eng->dbenv, o)};
     wlist_t *l = c->watched;
     if (!l)
         c->watched = l = kcalloc(1, sizeof *l);
@@ -169,7 +169,7 @@ watch_exec_check(client_t *c)
             continue;
         db_t *db = engine_db(c->eng, w->db);
         kobj_t *o = db ? db_find(db, w->key, w->n) : NULL;
-        if (o && db_is_expired(o))
+        if (o && db_is_expired(&c->eng->dbenv, o))
             return false;
     }
     return true;
@@ -195,7 +195,7 @@ key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
                 o = db_find(db, key, klen);
                 looked = true;
             }
-            if (!o || db_is_expired(o)) {
+            if (!o || db_is_expired(&s->dbenv, o)) {
                 wt->expired_at_watch = false; /* deleted now: later changes are real changes */
                 continue;
             }

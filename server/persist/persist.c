@@ -190,7 +190,7 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
     engine_t *s = ctx;
     if (s->persist->failed)
         return KERR_FAILED;
-    int64_t lsn = wal_append_at(s->wal, db, db_now_ms(), payload, len);
+    int64_t lsn = wal_append_at(s->wal, db, db_now_ms(&s->dbenv), payload, len);
     if (lsn < 0) {
         /* The keyspace already holds the change: a log without it would rebuild a different
          * dataset, so any refusal (quorum lost, record over the buffer) fails the log. */

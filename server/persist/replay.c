@@ -32,7 +32,7 @@ replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen)
 {
     *rc = (replay_ctx_t){.s = s, .err = err, .errlen = errlen};
     rc->fake = client_create(s, -1);
-    db_set_expire_enabled(false);
+    db_set_expire_enabled(&s->dbenv, false);
 }
 
 void
@@ -43,8 +43,8 @@ replay_end(replay_ctx_t *rc)
     kfree(rc->args);
     rc->args = NULL;
     rc->args_cap = 0;
-    db_set_expire_enabled(true);
-    db_set_now_ms(util_time_ms());
+    db_set_expire_enabled(&rc->s->dbenv, true);
+    db_set_now_ms(&rc->s->dbenv, util_time_ms());
     cmd_reset_stats(rc->s); /* replayed calls are not the clients' commands */
     rc->s->dirty = rc->s->dirty_at_last_save = 0;
 }
@@ -160,7 +160,7 @@ replay_apply_cb(void *ctx, const wal_record_t *rec)
         return replay_fail(rc, rec, 0, "database index out of range");
     rc->fake->db = engine_db(rc->s, (int)rec->db);
     rc->fake->db_id = (int)rec->db;
-    db_set_now_ms(rec->ts_ms);
+    db_set_now_ms(&rc->s->dbenv, rec->ts_ms);
     if (rec->len == 0)
         return replay_fail(rc, rec, 0, "empty record");
     while (pos < rec->len) {

@@ -297,7 +297,7 @@ snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *inf
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->ready, NULL);
     pthread_cond_init(&l->space, NULL);
-    l->lru_fresh = db_lru_fresh();
+    l->lru_fresh = db_lru_fresh(&s->dbenv);
     snap_info_t head;
     if (snap_read_info(path, &head, NULL, 0) == 0)
         l->header_keys = presize_keys(head.keys);

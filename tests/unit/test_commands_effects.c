@@ -108,10 +108,9 @@ setup(void) {
     prop_init(&srv.prop);
     config_defaults(&srv);
     srv.durable_lsn = UINT64_MAX;
-    srv.db_hooks.expired = srv_key_expired_cb;
-    srv.db_hooks.ctx = &srv;
+    db_env_init(&srv.dbenv, srv_key_expired_cb, &srv);
     for (int i = 0; i < srv.cfg.databases; i++)
-        srv.dbs[i] = db_create(i, &srv.db_hooks);
+        srv.dbs[i] = db_create(i, &srv.dbenv);
     for (int i = 0; i < 4; i++)
         obj_register_type(fake_types[i], &fake_ops[i]);
     cmd_table_init(&srv, commands_registry);

@@ -351,10 +351,9 @@ effects_setup(void) {
     prop_init(&srv.prop);
     config_defaults(&srv);
     srv.durable_lsn = UINT64_MAX;
-    srv.db_hooks.expired = srv_key_expired_cb;
-    srv.db_hooks.ctx = &srv;
+    db_env_init(&srv.dbenv, srv_key_expired_cb, &srv);
     for (int i = 0; i < srv.cfg.databases; i++)
-        srv.dbs[i] = db_create(i, &srv.db_hooks);
+        srv.dbs[i] = db_create(i, &srv.dbenv);
     cmd_table_init(&srv, commands_registry);
     list_type_init(NULL);
     block_init(&srv);

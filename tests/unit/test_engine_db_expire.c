@@ -29,22 +29,23 @@ expired_cb(void *ctx, db_t *db, const char *key, size_t klen) {
     snprintf(l->last, sizeof l->last, "%.*s", (int)klen, key);
 }
 
-static const db_hooks_t hooks = {expired_cb, &elog};
+static db_env_t env;
 static db_t *db;
 
 static void
 setup(void) {
     memset(&elog, 0, sizeof elog);
-    db_set_now_ms(1000000);
-    db_set_expire_enabled(true);
-    db = db_create(0, &hooks);
+    db_env_init(&env, expired_cb, &elog);
+    db_set_now_ms(&env, 1000000);
+    db_set_expire_enabled(&env, true);
+    db = db_create(0, &env);
 }
 
 static void
 teardown(void) {
     db_free(db);
-    db_set_now_ms(0);
-    db_set_expire_enabled(true);
+    db_set_now_ms(&env, 0);
+    db_set_expire_enabled(&env, true);
 }
 
 TestSuite(db_expire, .init = setup, .fini = teardown);
@@ -67,9 +68,9 @@ find_in_expires(const char *key) {
 
 Test(db_expire, lookup_deletes_a_key_once_its_time_has_come) {
     add_str("k", "v", 1000500);
-    db_set_now_ms(1000499);
+    db_set_now_ms(&env, 1000499);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
-    db_set_now_ms(1000500); /* expiry is inclusive: at the instant itself the key is gone */
+    db_set_now_ms(&env, 1000500); /* expiry is inclusive: at the instant itself the key is gone */
     cr_assert_null(db_lookup(db, "k", 1, 0));
     cr_assert_eq(elog.calls, 1);
     cr_assert_str_eq(elog.last, "k");
@@ -82,24 +83,24 @@ Test(db_expire, noexpire_lookup_returns_the_key_without_deleting) {
     cr_assert_not_null(db_lookup(db, "k", 1, DB_LOOKUP_NOEXPIRE));
     cr_assert_eq(elog.calls, 0);
     cr_assert_eq(db_size(db), 1);
-    cr_assert(db_is_expired(find("k")));
+    cr_assert(db_is_expired(&env, find("k")));
 }
 
 Test(db_expire, keys_without_expiry_never_expire) {
     add_str("k", "v", -1);
-    db_set_now_ms(INT64_MAX / 2);
+    db_set_now_ms(&env, INT64_MAX / 2);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
     cr_assert_eq(db_expires_size(db), 0);
 }
 
 Test(db_expire, expiry_switched_off_keeps_expired_keys_everywhere) {
     add_str("k", "v", 500);
-    db_set_expire_enabled(false);
+    db_set_expire_enabled(&env, false);
     cr_assert_not_null(db_lookup(db, "k", 1, 0));
     cr_assert_eq(db_random(db), find("k"));
     cr_assert_eq(db_active_expire(db, 100000, NULL), 0);
     cr_assert_eq(elog.calls, 0);
-    db_set_expire_enabled(true);
+    db_set_expire_enabled(&env, true);
     cr_assert_null(db_lookup(db, "k", 1, 0));
     cr_assert_eq(elog.calls, 1);
 }
@@ -229,7 +230,7 @@ Test(db_expire, random_skips_and_deletes_expired_keys) {
 }
 
 Test(db_expire, swap_and_detach_move_both_tables) {
-    db_t *other = db_create(1, &hooks);
+    db_t *other = db_create(1, &env);
     add_str("a", "1", 9000000);
     add_str("b", "2", -1);
     db_swap(db, other);

@@ -33,8 +33,9 @@ static void
 setup(void) {
     memset(&srv, 0, sizeof srv);
     config_defaults(&srv);
+    db_env_init(&srv.dbenv, NULL, NULL);
     for (int i = 0; i < srv.cfg.databases; i++)
-        srv.dbs[i] = db_create(i, NULL);
+        srv.dbs[i] = db_create(i, &srv.dbenv);
     snprintf(dir, sizeof dir, "/tmp/keel-snapload-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/s.ksnap", dir);
@@ -119,7 +120,7 @@ check_loaded(void) {
     cr_assert_eq(db_size(srv.dbs[2]), TTL_KEYS);
     cr_assert_eq(db_expires_size(srv.dbs[2]), TTL_KEYS, "TTL keys reach the expiry index");
     cr_assert_eq(db_expires_size(srv.dbs[1]), 0);
-    uint32_t fresh = db_lru_fresh();
+    uint32_t fresh = db_lru_fresh(&srv.dbenv);
     for (int i = 0; i < BIG_DB_KEYS; i++) {
         snprintf(k, sizeof k, "big:%d", i);
         int vn = snprintf(v, sizeof v, "b%d", i);
