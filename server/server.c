@@ -132,7 +132,7 @@ server_init(engine_t *s)
         klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
         return -errno;
     }
-    int rc = lazyfree_start();
+    int rc = lazyfree_start(&s->lazyfree);
     if (rc < 0) {
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
         return rc;
@@ -172,7 +172,8 @@ server_shutdown(engine_t *s)
     persist_stop(s);
     while (s->clients)
         client_free(s->clients);
-    lazyfree_stop();
+    lazyfree_stop(s->lazyfree);
+    s->lazyfree = NULL;
     net_free(s->net);
     s->net = NULL;
     if (s->cfg.pidfile && s->cfg.pidfile[0])

@@ -92,8 +92,8 @@ sec_memory(engine_t *s, sbuf_t *b)
                 "mem_allocator:%s\r\nlazyfree_pending_objects:%zu\r\nlazyfreed_objects:%zu\r\n",
                 used, h1, rss, h2, peak, h3, tables, used > tables ? used - tables : 0,
                 s->cfg.maxmemory, h4, evict_policy_name(s->cfg.maxmemory_policy),
-                used ? (double)rss / (double)used : 0.0, kmem_allocator(), lazyfree_pending(),
-                lazyfree_freed());
+                used ? (double)rss / (double)used : 0.0, kmem_allocator(), lazyfree_pending(s->lazyfree),
+                lazyfree_freed(s->lazyfree));
 }
 
 static void
@@ -143,17 +143,24 @@ sec_cpu(engine_t *s, sbuf_t *b)
                 (long)ch.ru_utime.tv_sec, (long)ch.ru_utime.tv_usec);
 }
 
+typedef struct stat_ctx {
+    engine_t *s;
+    sbuf_t *b;
+} stat_ctx_t;
+
 static void
-stat_line(sbuf_t *b, cmd_def_t *cmd)
+stat_line(const stat_ctx_t *k, cmd_def_t *cmd)
 {
-    if (!cmd->stats.calls && !cmd->stats.failed && !cmd->stats.rejected)
+    const cmd_stats_t *st = cmd_stats(k->s, cmd);
+    sbuf_t *b = k->b;
+    if (!st->calls && !st->failed && !st->rejected)
         return;
     char name[128];
     snprintf(name, sizeof name, "%s", cmd->fullname ? cmd->fullname : cmd->name);
     sbuf_printf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
-                name, (unsigned long long)cmd->stats.calls, (unsigned long long)cmd->stats.usec,
-                cmd->stats.calls ? (double)cmd->stats.usec / (double)cmd->stats.calls : 0.0,
-                (unsigned long long)cmd->stats.rejected, (unsigned long long)cmd->stats.failed);
+                name, (unsigned long long)st->calls, (unsigned long long)st->usec,
+                st->calls ? (double)st->usec / (double)st->calls : 0.0,
+                (unsigned long long)st->rejected, (unsigned long long)st->failed);
 }
 
 static void
@@ -183,7 +190,8 @@ typedef struct section {
 static void
 sec_commandstats(engine_t *s, sbuf_t *b)
 {
-    cmd_foreach(s, cmdstat_cb, b);
+    stat_ctx_t k = {s, b};
+    cmd_foreach(s, cmdstat_cb, &k);
 }
 
 static const section_t sections[] = {

@@ -65,7 +65,7 @@ del_keys(client_t *c, bool lazy) {
         if (!o)
             continue;
         if (lazy)
-            lazyfree_obj(o);
+            lazyfree_obj(c->eng->lazyfree, o);
         else
             obj_free(o);
         srv_key_modified(c->eng, c->db, c->argv[i].p, c->argv[i].n);

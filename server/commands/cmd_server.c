@@ -167,7 +167,7 @@ flush_one(engine_t *s, int id, bool async)
 {
     size_t n = db_size(s->dbs[id]);
     if (async)
-        lazyfree_db(db_detach(s->dbs[id])); /* the tables go to the lazy-free thread */
+        lazyfree_db(s->lazyfree, db_detach(s->dbs[id])); /* the tables go to the lazy-free thread */
     else
         db_flush(s->dbs[id]);
     srv_db_modified(s, id);

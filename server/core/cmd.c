@@ -41,10 +41,14 @@ key_eq(const void *entry, const void *key)
 static const ht_type_t cmd_type = {hash_key, hash_entry, key_eq, NULL};
 
 /* The definitions are static tables shared by every engine of the process (one, but for unit
- * tests): their full names and parent links are filled in once, the first time. */
+ * tests): their full names and parent links are filled in once, the first time; their ids are
+ * the same at every registration (the order of the tables). Counters live in the engine. */
 static void
-register_cmd(ht_t *table, cmd_def_t *c)
+register_cmd(ht_t *table, cmd_def_t *c, uint32_t *next_id)
 {
+    c->id = (*next_id)++;
+    for (cmd_def_t *s = c->subcmds; s && s->name; s++)
+        s->id = (*next_id)++;
     name_key_t k = {c->name, strlen(c->name)};
     ht_pos_t pos;
     ASSERT(ht_find_pos(table, &k, &pos) == NULL);
@@ -66,9 +70,12 @@ cmd_table_init(engine_t *e, cmd_def_t *const *groups)
     ASSERT(e->cmds == NULL);
     e->cmds = ht_create(&cmd_type);
     e->cmd_groups = groups;
+    uint32_t n = 0;
     for (int i = 0; groups[i]; i++)
         for (cmd_def_t *c = groups[i]; c->name; c++)
-            register_cmd(e->cmds, c);
+            register_cmd(e->cmds, c, &n);
+    e->cmd_stats = kcalloc(n, sizeof *e->cmd_stats);
+    e->ncmd_stats = n;
 }
 
 cmd_def_t *
@@ -134,17 +141,15 @@ cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max)
     return n;
 }
 
-static void
-reset_one(cmd_def_t *c, void *ctx)
-{
-    (void)ctx;
-    memset(&c->stats, 0, sizeof c->stats);
-    for (cmd_def_t *s = c->subcmds; s && s->name; s++)
-        memset(&s->stats, 0, sizeof s->stats);
-}
-
 void
 cmd_reset_stats(const engine_t *e)
 {
-    cmd_foreach(e, reset_one, NULL);
+    memset(e->cmd_stats, 0, sizeof *e->cmd_stats * e->ncmd_stats);
+}
+
+cmd_stats_t *
+cmd_stats(const engine_t *e, const cmd_def_t *cmd)
+{
+    ASSERT(cmd->id < e->ncmd_stats);
+    return &e->cmd_stats[cmd->id];
 }

@@ -59,7 +59,7 @@ typedef struct cmd_def {
     cmd_getkeys getkeys;
     struct cmd_def *subcmds; /* NULL-name-terminated; for CLIENT, CONFIG, OBJECT, ... */
     struct cmd_def *parent;
-    cmd_stats_t stats;
+    uint32_t id;        /* index of its counters in engine_t.cmd_stats, set at registration */
     char *fullname;     /* "client|list" for subcommands, set at registration */
 } cmd_def_t;
 
@@ -78,6 +78,8 @@ void cmd_foreach(const struct engine *e, void (*fn)(cmd_def_t *cmd, void *ctx), 
 int cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max);
 bool cmd_arity_ok(const cmd_def_t *cmd, int argc);
 void cmd_reset_stats(const struct engine *e);
+/* The engine's counters of cmd (INFO commandstats). */
+cmd_stats_t *cmd_stats(const struct engine *e, const cmd_def_t *cmd);
 
 /* Whether an argument is the option word `word` (a C string), ignoring ASCII case, as Valkey's
  * strcasecmp on option names. */

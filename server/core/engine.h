@@ -107,12 +107,15 @@ typedef struct engine {
     struct net *net;             /* the listener and connections (the top level owns it) */
     struct ht *cmds;             /* command name -> cmd_def_t (cmd.c) */
     struct cmd_def *const *cmd_groups; /* the command tables indexed in cmds, in order */
+    struct cmd_stats *cmd_stats; /* per command and subcommand, by cmd_def_t.id */
+    uint32_t ncmd_stats;
     exec_hooks_t hooks[ENGINE_HOOKS_MAX]; /* added at init by WATCH, pub/sub, blocking, tags */
     int nhooks;
     struct pubsub_state *pubsub; /* channels and patterns (pubsub.c) */
     struct ht *watched_keys;     /* WATCHed keys -> clients (watch.c) */
     struct block_state *block;   /* clients blocked on keys (block.c) */
     struct tags_state *tags;     /* uncommitted keys' LSNs, sync mode only (tags.c) */
+    struct lazyfree *lazyfree;   /* the lazy-free thread (lazyfree.c); NULL: free at once */
     prop_t prop;                 /* the running command's effects -> one log record (prop.c) */
     struct persist_state *persist; /* the log and snapshots (persist/), opaque to the engine */
     int port_bound;              /* the real port (for port 0 in tests), for INFO */

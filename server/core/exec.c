@@ -33,13 +33,14 @@ exec_call(client_t *c, cmd_def_t *cmd)
     db_set_touch_enabled(&c->eng->dbenv, true);
     uint64_t dur = util_mono_us() - t0;
     s->current = prev;
-    cmd->stats.calls++;
-    cmd->stats.usec += dur;
+    cmd_stats_t *st = cmd_stats(s, cmd);
+    st->calls++;
+    st->usec += dur;
     s->stats.commands++;
     c->last_cmd = cmd->fullname;
     if (c->conn.olen > 0 && out_start >= c->conn.obase && out_start < c->conn.obase + c->conn.olen &&
         c->conn.obuf[out_start - c->conn.obase] == '-')
-        cmd->stats.failed++;
+        st->failed++;
     if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects(&c->eng->prop)) {
         const char *raw;
         size_t rawlen;
@@ -244,7 +245,7 @@ check_command(client_t *c)
     } else {
         return cmd;
     }
-    cmd->stats.rejected++;
+    cmd_stats(c->eng, cmd)->rejected++;
     return NULL;
 }
 
@@ -259,7 +260,7 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
     } else {
         return false;
     }
-    cmd->stats.rejected++;
+    cmd_stats(c->eng, cmd)->rejected++;
     return true;
 }
 

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "kmem.h"
 #include "object.h"
 
 typedef struct item {
@@ -19,7 +20,8 @@ typedef struct item {
     db_t *db;
 } item_t;
 
-static struct {
+/* Shared by the main thread (push) and the lazy-free thread (lazyfree_main). */
+struct lazyfree {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
@@ -27,7 +29,7 @@ static struct {
     item_t ring[LAZYFREE_QUEUE_MAX]; /* guarded by mu */
     size_t head, len;                /* guarded by mu */
     _Atomic size_t pending, freed;
-} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+};
 
 static void
 free_item(item_t it)
@@ -41,74 +43,79 @@ free_item(item_t it)
 static void *
 lazyfree_main(void *arg)
 {
-    (void)arg;
-    pthread_mutex_lock(&L.mu);
+    lazyfree_t *L = arg;
+    pthread_mutex_lock(&L->mu);
     for (;;) {
-        while (L.len == 0 && !L.stopping)
-            pthread_cond_wait(&L.cv, &L.mu);
-        if (L.len == 0 && L.stopping)
+        while (L->len == 0 && !L->stopping)
+            pthread_cond_wait(&L->cv, &L->mu);
+        if (L->len == 0 && L->stopping)
             break;
-        item_t it = L.ring[L.head];
-        L.head = (L.head + 1) % LAZYFREE_QUEUE_MAX;
-        L.len--;
-        pthread_mutex_unlock(&L.mu);
+        item_t it = L->ring[L->head];
+        L->head = (L->head + 1) % LAZYFREE_QUEUE_MAX;
+        L->len--;
+        pthread_mutex_unlock(&L->mu);
         free_item(it);
-        atomic_fetch_sub(&L.pending, 1);
-        atomic_fetch_add(&L.freed, 1);
-        pthread_mutex_lock(&L.mu);
+        atomic_fetch_sub(&L->pending, 1);
+        atomic_fetch_add(&L->freed, 1);
+        pthread_mutex_lock(&L->mu);
     }
-    pthread_mutex_unlock(&L.mu);
+    pthread_mutex_unlock(&L->mu);
     return NULL;
 }
 
 int
-lazyfree_start(void)
+lazyfree_start(lazyfree_t **out)
 {
-    if (L.running)
-        return 0;
-    L.stopping = false;
-    int rc = pthread_create(&L.thread, NULL, lazyfree_main, NULL);
-    if (rc != 0)
+    lazyfree_t *L = kcalloc(1, sizeof *L);
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->cv, NULL);
+    int rc = pthread_create(&L->thread, NULL, lazyfree_main, L);
+    if (rc != 0) {
+        kfree(L);
         return -rc;
-    L.running = true;
+    }
+    L->running = true;
+    *out = L;
     return 0;
 }
 
 void
-lazyfree_stop(void)
+lazyfree_stop(lazyfree_t *L)
 {
-    if (!L.running)
+    if (!L)
         return;
-    pthread_mutex_lock(&L.mu);
-    L.stopping = true;
-    pthread_cond_signal(&L.cv);
-    pthread_mutex_unlock(&L.mu);
-    pthread_join(L.thread, NULL);
-    L.running = false;
+    pthread_mutex_lock(&L->mu);
+    L->stopping = true;
+    pthread_cond_signal(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+    pthread_join(L->thread, NULL);
+    pthread_mutex_destroy(&L->mu);
+    pthread_cond_destroy(&L->cv);
+    kfree(L);
 }
 
 static void
-push(item_t it)
+push(lazyfree_t *L, item_t it)
 {
-    if (!L.running) {
+    if (!L) {
         free_item(it);
         return;
     }
-    pthread_mutex_lock(&L.mu);
-    if (L.len == LAZYFREE_QUEUE_MAX) {
-        pthread_mutex_unlock(&L.mu);
+    pthread_mutex_lock(&L->mu);
+    if (L->len == LAZYFREE_QUEUE_MAX) {
+        pthread_mutex_unlock(&L->mu);
         free_item(it);
         return;
     }
-    L.ring[(L.head + L.len) % LAZYFREE_QUEUE_MAX] = it;
-    L.len++;
-    atomic_fetch_add(&L.pending, 1);
-    pthread_cond_signal(&L.cv);
-    pthread_mutex_unlock(&L.mu);
+    L->ring[(L->head + L->len) % LAZYFREE_QUEUE_MAX] = it;
+    L->len++;
+    atomic_fetch_add(&L->pending, 1);
+    pthread_cond_signal(&L->cv);
+    pthread_mutex_unlock(&L->mu);
 }
 
 void
-lazyfree_obj(kobj_t *o)
+lazyfree_obj(lazyfree_t *L, kobj_t *o)
 {
     if (!o)
         return;
@@ -117,24 +124,24 @@ lazyfree_obj(kobj_t *o)
         obj_free(o);
         return;
     }
-    push((item_t){.obj = o});
+    push(L, (item_t){.obj = o});
 }
 
 void
-lazyfree_db(db_t *db)
+lazyfree_db(lazyfree_t *L, db_t *db)
 {
     if (db)
-        push((item_t){.db = db});
+        push(L, (item_t){.db = db});
 }
 
 size_t
-lazyfree_pending(void)
+lazyfree_pending(const lazyfree_t *L)
 {
-    return atomic_load(&L.pending);
+    return L ? atomic_load(&L->pending) : 0;
 }
 
 size_t
-lazyfree_freed(void)
+lazyfree_freed(const lazyfree_t *L)
 {
-    return atomic_load(&L.freed);
+    return L ? atomic_load(&L->freed) : 0;
 }
