@@ -121,12 +121,13 @@ void wal_dir_scan_free(wal_dir_scan_t *sc);
  * lane per copy. Tests set 1 or 2 to exercise lanes and out-of-order completions. */
 extern int wal_lanes_per_copy;
 
-/* writer.c: validate cfg and fill defaults into out (dirs still point into cfg). */
+/* config.c: validate cfg and fill defaults into out (dirs still point into cfg). */
 int wal_config_norm(const wal_config_t *cfg, wal_config_t *out);
 
-/* recover.c / writer.c helpers */
+/* fsutil.c: file helpers shared by recover.c and writer.c. */
 int wal_fsync_dir(const char *dir);
 int wal_mkdir_p(const char *dir);
+/* Copy the first len bytes of src to dst_dir/name through <name>.tmp, fsync and rename. */
 int wal_copy_file(const char *src, const char *dst_dir, const char *name, uint64_t len);
 
 #endif
