@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 #define COPY_CHUNK_BYTES (1u << 20) /* wal_copy_file reads and writes in pieces of this */
 
@@ -52,9 +53,9 @@ wal_copy_file(const char *src, const char *dst_dir, const char *name, uint64_t l
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", dst_dir, name);
     snprintf(dst, sizeof dst, "%s/%s", dst_dir, name);
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-    char *buf = malloc(COPY_CHUNK_BYTES);
-    if (in < 0 || !buf) {
-        rc = in < 0 ? KERR_SYS(errno) : KERR_NOMEM;
+    char *buf = kmalloc(COPY_CHUNK_BYTES);
+    if (in < 0) {
+        rc = KERR_SYS(errno);
         goto done;
     }
     out = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
@@ -90,6 +91,6 @@ done:
     }
     if (in >= 0)
         close(in);
-    free(buf);
+    kfree(buf);
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "common/crc32c.h"
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 #define SEGS_MAX 1000000 /* a directory with more segments than this is refused */
 
@@ -50,12 +51,7 @@ wal_list_segments(const char *dir, wal_seg_t **out, int *n) {
                 break;
             }
             cap = cap ? cap * 2 : 16;
-            wal_seg_t *nv = realloc(v, (size_t)cap * sizeof *v);
-            if (!nv) {
-                rc = KERR_NOMEM;
-                break;
-            }
-            v = nv;
+            v = krealloc(v, (size_t)cap * sizeof *v);
         }
         v[cnt].first_lsn = lsn;
         memcpy(v[cnt].name, e->d_name, strlen(e->d_name) + 1); /* 28 chars, checked by parse */
@@ -63,7 +59,7 @@ wal_list_segments(const char *dir, wal_seg_t **out, int *n) {
     }
     closedir(d);
     if (rc) {
-        free(v);
+        kfree(v);
         return rc;
     }
     if (cnt > 1)
@@ -254,26 +250,23 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
 
 void
 wal_dir_scan_free(wal_dir_scan_t *sc) {
-    free(sc->segs);
-    free(sc->seg_end);
-    free(sc->seg_last);
-    free(sc->seg_recs);
-    free(sc->seg_ts_min);
-    free(sc->seg_ts_max);
+    kfree(sc->segs);
+    kfree(sc->seg_end);
+    kfree(sc->seg_last);
+    kfree(sc->seg_recs);
+    kfree(sc->seg_ts_min);
+    kfree(sc->seg_ts_max);
     memset(sc, 0, sizeof *sc);
 }
 
-static int
+static void
 scan_alloc(wal_dir_scan_t *sc) {
     size_t n = (size_t)(sc->nsegs ? sc->nsegs : 1);
-    sc->seg_end = calloc(n, sizeof(uint64_t));
-    sc->seg_last = calloc(n, sizeof(uint64_t));
-    sc->seg_recs = calloc(n, sizeof(uint64_t));
-    sc->seg_ts_min = calloc(n, sizeof(int64_t));
-    sc->seg_ts_max = calloc(n, sizeof(int64_t));
-    if (!sc->seg_end || !sc->seg_last || !sc->seg_recs || !sc->seg_ts_min || !sc->seg_ts_max)
-        return KERR_NOMEM;
-    return 0;
+    sc->seg_end = kcalloc(n, sizeof(uint64_t));
+    sc->seg_last = kcalloc(n, sizeof(uint64_t));
+    sc->seg_recs = kcalloc(n, sizeof(uint64_t));
+    sc->seg_ts_min = kcalloc(n, sizeof(int64_t));
+    sc->seg_ts_max = kcalloc(n, sizeof(int64_t));
 }
 
 int
@@ -285,8 +278,7 @@ wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char
         snprintf(err, errlen, "%s: cannot list: %s", dir, kerr_str(rc));
         return rc;
     }
-    if ((rc = scan_alloc(sc)) != 0)
-        return rc;
+    scan_alloc(sc);
     seg_walk_t sw = {.dir = dir, .o = o};
     clock_gettime(CLOCK_MONOTONIC, &sw.last_log);
     for (int i = 0; i < sc->nsegs; i++) {

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 #define COPY_CHUNK_BYTES (1u << 20) /* same_prefix() reads in pieces of this */
 
@@ -54,8 +55,8 @@ seg_index(const wal_dir_scan_t *sc, uint64_t first_lsn) {
 static int
 same_prefix(const char *a, const char *b, uint64_t len) {
     int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC), same = 1;
-    char *x = malloc(COPY_CHUNK_BYTES), *y = malloc(COPY_CHUNK_BYTES);
-    if (fa < 0 || fb < 0 || !x || !y)
+    char *x = kmalloc(COPY_CHUNK_BYTES), *y = kmalloc(COPY_CHUNK_BYTES);
+    if (fa < 0 || fb < 0)
         same = 0;
     for (uint64_t off = 0; same && off < len;) {
         size_t want = len - off < COPY_CHUNK_BYTES ? (size_t)(len - off) : COPY_CHUNK_BYTES;
@@ -68,8 +69,8 @@ same_prefix(const char *a, const char *b, uint64_t len) {
         close(fa);
     if (fb >= 0)
         close(fb);
-    free(x);
-    free(y);
+    kfree(x);
+    kfree(y);
     return same;
 }
 
@@ -97,8 +98,7 @@ static int
 plan_copy(recovery_t *r, int c) {
     const wal_dir_scan_t *b = &r->sc[r->best], *s = &r->sc[c];
     char pa[WAL_PATH_MAX + WAL_SEG_NAME_MAX], pb[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
-    if (!(r->plan[c] = calloc((size_t)(b->nsegs ? b->nsegs : 1), 1)))
-        return KERR_NOMEM;
+    r->plan[c] = kcalloc((size_t)(b->nsegs ? b->nsegs : 1), 1);
     for (int k = 0; k < s->nsegs; k++) {
         int torn_file = s->torn && s->torn_seg == k && s->torn_off == 0;
         if (b->nsegs && s->segs[k].first_lsn > b->segs[0].first_lsn && !torn_file &&
@@ -185,7 +185,7 @@ static void
 recovery_free(recovery_t *r, int n) {
     for (int i = 0; i < n; i++) {
         wal_dir_scan_free(&r->sc[i]);
-        free(r->plan[i]);
+        kfree(r->plan[i]);
     }
 }
 

@@ -24,7 +24,7 @@ seg_path(char *buf, size_t n, const char *dir, int index) {
     cr_assert_eq(wal_list_segments(dir, &v, &cnt), 0);
     cr_assert_lt(index, cnt);
     snprintf(buf, n, "%s/%s", dir, v[index < 0 ? cnt + index : index].name);
-    free(v);
+    kfree(v);
 }
 
 static void
@@ -63,7 +63,7 @@ dir_digest(const char *dir) {
             crc = crc32c_extend(crc, buf, k);
         fclose(f);
     }
-    free(v);
+    kfree(v);
     return crc;
 }
 
@@ -203,7 +203,7 @@ Test(wal_recover, lagging_and_empty_copies_are_repaired_from_the_longest) {
     cr_assert_eq(unlink(p), 0);
     snprintf(p, sizeof p, "%s/%s", t.dir[1], v[n - 2].name);
     cr_assert_eq(truncate(p, 64 + 7 * wal_rec_size(6)), 0);
-    free(v);
+    kfree(v);
     char rm[256];
     snprintf(rm, sizeof rm, "rm -rf %s", t.dir[2]);
     cr_assert_eq(system(rm), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/kerr.h"
+#include "common/kmem.h"
 #include "wal/wal.h"
 #include "wal/wal_int.h"
 #include "wal/wal_io.h"

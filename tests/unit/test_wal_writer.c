@@ -172,7 +172,7 @@ count_segments(const char *dir) {
     int n;
     if (wal_list_segments(dir, &v, &n) != 0)
         return -1;
-    free(v);
+    kfree(v);
     return n;
 }
 
@@ -201,7 +201,7 @@ Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", t.dir[0], v[i].name);
         cr_assert_leq(file_size(p), cfg.segment_size_bytes, "segment %s too big", v[i].name);
-        free(v);
+        kfree(v);
     }
     char archive[128];
     snprintf(archive, sizeof archive, "%s/archive", t.root);
@@ -311,5 +311,30 @@ Test(wal_writer, one_copy_syncs_each_round_inline_and_flags_its_first_record) {
     }
     cr_assert_eq(recs, 50);
     cr_assert_eq(flagged, 5, "every round's first record, and only those");
+    tdirs_remove(&t);
+}
+
+/* wal/ allocates through common/kmem.h, so its buffers count in used_memory (INFO, maxmemory):
+ * the staging chunk shows while records are staged, and everything is given back by
+ * wal_close() and wal_recover(). */
+Test(wal_writer, buffers_are_accounted_in_kmem_and_all_given_back) {
+    tdirs_t t;
+    tdirs_make(&t, 2);
+    wal_config_t cfg = tcfg(&t, 2);
+    size_t base = kmem_used();
+    wal_t *w;
+    cr_assert_eq(wal_open(&cfg, 0, &w), 0);
+    char rec[1000];
+    memset(rec, 'm', sizeof rec);
+    for (int i = 0; i < 10; i++) /* 10 KiB staged: below the 16 KiB hand-over */
+        cr_assert_gt(wal_append(w, 0, rec, sizeof rec), 0);
+    cr_assert_geq(kmem_used(), base + 10 * sizeof rec, "the staging chunk is accounted");
+    wal_close(w);
+    cr_assert_eq(kmem_used(), base, "wal_close gives everything back");
+    uint64_t last;
+    char err[256];
+    cr_assert_eq(wal_recover(&cfg, 0, NULL, NULL, &last, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(last, 10);
+    cr_assert_eq(kmem_used(), base, "wal_recover gives everything back");
     tdirs_remove(&t);
 }
