@@ -19,8 +19,8 @@
  * Invariants (numbered as in the spec):
  *   I1  LSNs are consecutive: inside a segment, and from one segment to the next (a segment's
  *       first LSN is the previous segment's last LSN + 1, also when it holds no record yet).
- *   I2  A record is written only after its whole batch was checksummed; its CRC is checked
- *       again when read back.
+ *   I2  The WAL thread checksums every record of a chunk before it writes the chunk (the owner
+ *       thread's wal_append leaves the CRC zero); the CRC is checked again when read back.
  *   I3  The writer only appends. Bytes after the end of the data are zero, or were being
  *       written when the process or machine stopped (a torn tail).
  *   I4  Damage is a torn tail only when it is in the newest segment and no intact record with

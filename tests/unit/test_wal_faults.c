@@ -1,5 +1,5 @@
-/* test_wal_faults.c - failures injected through the I/O interface (wal_faults_t) into the real
- * io_uring path: one failing copy of three keeps the quorum, two lose it; short writes are
+/* test_wal_faults.c - failures injected through the I/O hooks (wal_faults_t) around the real
+ * pwrite/fdatasync path: one failing copy of three keeps the quorum, two lose it; short writes are
  * continued; a torn write leaves a tail that recovery cuts. */
 #include "test_wal_util.h"
 

@@ -1,5 +1,5 @@
-/* test_wal_writer.c - the WAL thread on the real io_uring path: append + recover round trip,
- * group commit, durable LSN, async mode, back-pressure, segment cutting and retention. */
+/* test_wal_writer.c - the WAL thread on its real pwrite/fdatasync path: append + recover round
+ * trip, group commit, durable LSN, async mode, back-pressure, segment cutting and retention. */
 #include "test_wal_util.h"
 
 #include <pthread.h>
