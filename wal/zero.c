@@ -78,8 +78,8 @@
  * flush). Reading each whole 1 MiB chunk right after zeroing it delayed the writer's next
  * fdatasyncs by ~1 ms (p99 1 ms); 64 KiB pieces paced by the writer's progress do not.
  *
- * Measured (tests/unit/test_wal_zero.c, zero_bench; 2000 x 8 KiB pwrite at unaligned offsets
- * + fdatasync, ext4 on a virtio disk, 2 cores), write+fdatasync p50 / p99, CPU per op:
+ * Measured (build/wal-zero-bench, bench/wal_zero_bench.c; 2000 x 8 KiB pwrite at unaligned
+ * offsets + fdatasync, ext4 on a virtio disk, 2 cores), write+fdatasync p50 / p99, CPU per op:
  *   fallocated only                      146 / 190 us   63 us
  *   zeroer, 256 KiB chunks, 8 MiB ahead   88 / 300-340  48 us  (4-5 ops in 2000 over 400 us)
  *   zeroer, 1 MiB chunks                  89 / 550      49 us  (~1 op per chunk over 400 us:
