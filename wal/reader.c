@@ -69,23 +69,55 @@ wal_list_segments(const char *dir, wal_seg_t **out, int *n) {
     return 0;
 }
 
+static uint64_t
+align_up(uint64_t off) {
+    return (off + WAL_REC_ALIGN - 1) & ~(uint64_t)(WAL_REC_ALIGN - 1);
+}
+
+/* Is there an intact record (whole, checksum right) at off with an LSN in [min_lsn, min_lsn +
+ * 2^40]? Fills *h. Used on damaged data only, to look past the damage. */
+static int
+intact_at(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn, wal_rec_hdr_t *h) {
+    memcpy(h, p + off, sizeof *h);
+    if (h->lsn < min_lsn || h->lsn - min_lsn > (1ull << 40) || h->len > WAL_PAYLOAD_MAX ||
+        wal_rec_size(h->len) > size - off)
+        return 0;
+    return h->crc == crc32c(p + off + 8, WAL_REC_HDR_SIZE - 8 + h->len);
+}
+
 /* Is there an intact record with an LSN >= min_lsn and WAL_REC_AFTER_SYNC anywhere in
  * [off, size)? Such a record was written only after the bytes at off were durable, so damage
  * at off is not a torn write (I4). Intact records without the flag may belong to the torn round
  * itself (the disk may persist its pages in any order). */
 static int
 intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn) {
-    for (off = (off + WAL_REC_ALIGN - 1) & ~(uint64_t)(WAL_REC_ALIGN - 1);
-         off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
+    for (off = align_up(off); off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
         wal_rec_hdr_t h;
-        memcpy(&h, p + off, sizeof h);
-        if (!(h.flags & WAL_REC_AFTER_SYNC) || h.lsn < min_lsn || h.lsn - min_lsn > (1ull << 40) ||
-            h.len > WAL_PAYLOAD_MAX || wal_rec_size(h.len) > size - off)
-            continue;
-        if (h.crc == crc32c(p + off + 8, WAL_REC_HDR_SIZE - 8 + h.len))
+        if (intact_at(p, size, off, min_lsn, &h) && (h.flags & WAL_REC_AFTER_SYNC))
             return 1;
     }
     return 0;
+}
+
+/* What cutting a torn tail at off drops, for the operator: the bytes up to the last non-zero
+ * one, and the records: the damaged one at off (damaged = 1) and every intact one after it. */
+static void
+torn_extent(const uint8_t *p, uint64_t size, uint64_t off, int damaged, uint64_t min_lsn,
+            wal_dir_scan_t *sc) {
+    uint64_t end = size, recs = damaged ? 1 : 0;
+    while (end > off && p[end - 1] == 0)
+        end--;
+    for (uint64_t o = align_up(off + (damaged ? 1 : 0)); o + WAL_REC_HDR_SIZE <= end;) {
+        wal_rec_hdr_t h;
+        if (intact_at(p, size, o, min_lsn, &h)) {
+            recs++;
+            o += wal_rec_size(h.len);
+        } else {
+            o += WAL_REC_ALIGN;
+        }
+    }
+    sc->torn_records = recs;
+    sc->torn_bytes = end > off ? end - off : 0;
 }
 
 static int
@@ -164,12 +196,14 @@ walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc
     sw->expect_lsn = lsn;
     if (rc == KERR_TORN && zero_from(p, size, off))
         return 0; /* clean end: zeros or end of file */
-    if (rc == KERR_TORN)
+    int damaged = rc != KERR_TORN; /* else a zero header, with non-zero bytes further on */
+    if (!damaged)
         why = "non-zero bytes after the end of the data";
     if (sw->newest && !intact_record_after(p, size, off, lsn)) {
         sc->torn = 1;
         sc->torn_seg = i;
         sc->torn_off = off;
+        torn_extent(p, size, off, damaged, lsn, sc);
         return 0;
     }
     snprintf(err, errlen, "%s/%s offset %" PRIu64 ": %s (expected LSN %" PRIu64 ")", sw->dir,
@@ -203,6 +237,71 @@ map_file(const char *path, const uint8_t **p, uint64_t *size) {
     return rc;
 }
 
+/* The identity in segment i's header against the segments before it: one data-set id per
+ * copy (v1 segments carry none), and an epoch that never decreases (I8). */
+static int
+check_identity(seg_walk_t *sw, wal_dir_scan_t *sc, int i, const wal_seg_hdr_t *h, char *err,
+               size_t errlen) {
+    uint8_t id[WAL_DATASET_ID_SIZE];
+    uint64_t epoch;
+    wal_seg_hdr_identity(h, id, &epoch);
+    sc->version = h->version;
+    if (wal_dataset_id_is_zero(id))
+        return 0;
+    char a[WAL_DATASET_ID_STR_MAX], b[WAL_DATASET_ID_STR_MAX];
+    if (sc->id_seg < 0) {
+        memcpy(sc->dataset_id, id, sizeof id);
+        sc->id_seg = i;
+    } else if (memcmp(sc->dataset_id, id, sizeof id) != 0) {
+        wal_dataset_id_str(id, a, sizeof a);
+        wal_dataset_id_str(sc->dataset_id, b, sizeof b);
+        snprintf(err, errlen,
+                 "%s/%s offset 32: segment belongs to another data set (id %s) than %s "
+                 "(id %s)",
+                 sw->dir, sw->seg->name, a, sc->segs[sc->id_seg].name, b);
+        return KERR_CORRUPT;
+    }
+    if (epoch < sc->epoch) {
+        snprintf(err, errlen,
+                 "%s/%s offset 48: epoch %" PRIu64 " is lower than the previous segment's %" PRIu64,
+                 sw->dir, sw->seg->name, epoch, sc->epoch);
+        return KERR_CORRUPT;
+    }
+    sc->epoch = epoch;
+    return 0;
+}
+
+/* The message for a segment of a format newer than this build reads. */
+static void
+version_error(const char *path, const uint8_t *p, uint64_t size, char *err, size_t errlen) {
+    uint32_t v = 0;
+    if (size >= 12)
+        memcpy(&v, p + 8, 4);
+    snprintf(err, errlen,
+             "%s offset 8: segment format version %u is newer than this build reads (versions "
+             "%d to %d): a keel that reads format version %u is needed",
+             path, v, WAL_FORMAT_VERSION_MIN, WAL_FORMAT_VERSION, v);
+}
+
+/* The header of segment i at p: its own checks, then its place in the copy (I1). */
+static int
+header_check(const seg_walk_t *sw, const uint8_t *p, uint64_t size, int i, wal_seg_hdr_t *h,
+             const char **why) {
+    int rc = wal_seg_hdr_check(p, size, why);
+    if (rc)
+        return rc;
+    memcpy(h, p, sizeof *h);
+    if (h->first_lsn != sw->seg->first_lsn) {
+        *why = "header LSN does not match the file name";
+        return KERR_CORRUPT;
+    }
+    if (i > 0 && h->first_lsn != sw->expect_lsn) {
+        *why = "segment does not continue the previous one (missing records)";
+        return KERR_CORRUPT;
+    }
+    return 0;
+}
+
 static int
 scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen) {
     char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
@@ -215,36 +314,57 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
         return rc;
     }
     const char *why = NULL;
-    rc = wal_seg_hdr_check(p, size, &why);
+    wal_seg_hdr_t h;
+    rc = header_check(sw, p, size, i, &h, &why);
     if (rc == 0) {
-        wal_seg_hdr_t h;
-        memcpy(&h, p, sizeof h);
-        if (h.first_lsn != sw->seg->first_lsn) {
-            why = "header LSN does not match the file name";
-            rc = KERR_CORRUPT;
-        } else if (i > 0 && h.first_lsn != sw->expect_lsn) {
-            why = "segment does not continue the previous one (missing records)";
-            rc = KERR_CORRUPT;
-        }
-    }
-    if (rc == 0) {
-        rc = walk_records(sw, p, size, sc, i, err, errlen);
+        rc = check_identity(sw, sc, i, &h, err, errlen);
+        if (rc == 0)
+            rc = walk_records(sw, p, size, sc, i, err, errlen);
+    } else if (rc == KERR_VERSION) { /* never a torn header: a newer build wrote it */
+        version_error(path, p, size, err, errlen);
     } else if (sw->newest && !intact_record_after(p, size, 0, sw->seg->first_lsn)) {
         /* A segment whose creation was torn (header never made it to disk): remove it. */
         sc->torn = 1;
         sc->torn_seg = i;
         sc->torn_off = 0;
+        torn_extent(p, size, 0, 0, sw->seg->first_lsn, sc);
         sc->seg_end[i] = 0;
         sc->seg_last[i] = sw->expect_lsn - 1;
         rc = 0;
     } else {
         snprintf(err, errlen, "%s offset 0: %s (expected LSN %" PRIu64 ")", path, why,
                  i > 0 ? sw->expect_lsn : sw->seg->first_lsn);
-        if (rc != KERR_VERSION)
-            rc = KERR_CORRUPT;
+        rc = KERR_CORRUPT;
     }
     if (p)
         munmap((void *)p, size);
+    return rc;
+}
+
+int
+wal_dir_identity(const char *dir, uint8_t dataset_id[WAL_DATASET_ID_SIZE], uint64_t *epoch) {
+    wal_seg_t *v;
+    int n, rc = wal_list_segments(dir, &v, &n);
+    memset(dataset_id, 0, WAL_DATASET_ID_SIZE);
+    *epoch = 0;
+    for (int i = n - 1; rc == 0 && i >= 0; i--) {
+        char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, v[i].name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = KERR_SYS(errno);
+            break;
+        }
+        wal_seg_hdr_t h;
+        const char *why;
+        ssize_t got = pread(fd, &h, sizeof h, 0);
+        close(fd);
+        if (got == (ssize_t)sizeof h && wal_seg_hdr_check(&h, sizeof h, &why) == 0) {
+            wal_seg_hdr_identity(&h, dataset_id, epoch);
+            break; /* the newest intact header; a torn one before it is skipped */
+        }
+    }
+    kfree(v);
     return rc;
 }
 
@@ -273,6 +393,7 @@ int
 wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char *err,
              size_t errlen) {
     memset(sc, 0, sizeof *sc);
+    sc->id_seg = -1;
     int rc = wal_list_segments(dir, &sc->segs, &sc->nsegs);
     if (rc) {
         snprintf(err, errlen, "%s: cannot list: %s", dir, kerr_str(rc));

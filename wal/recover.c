@@ -79,6 +79,7 @@ typedef struct recovery {
     wal_dir_scan_t sc[WAL_COPIES_MAX];
     uint8_t *plan[WAL_COPIES_MAX]; /* per copy, per segment of best: 1 = write it from best */
     int best;
+    wal_recover_info_t *info;
     char *err;
     size_t errlen;
 } recovery_t;
@@ -189,6 +190,79 @@ recovery_free(recovery_t *r, int n) {
     }
 }
 
+/* Step 1b: one data set. Every copy carrying an id (v1 segments carry none) must carry the
+ * caller's, when it gave one, and the same as the other copies. */
+static int
+check_ids(recovery_t *r) {
+    const wal_config_t *cfg = r->cfg;
+    char a[WAL_DATASET_ID_STR_MAX], b[WAL_DATASET_ID_STR_MAX];
+    int first = -1;
+    for (int i = 0; i < cfg->ndirs; i++) {
+        const wal_dir_scan_t *s = &r->sc[i];
+        if (s->id_seg < 0)
+            continue;
+        wal_dataset_id_str(s->dataset_id, a, sizeof a);
+        if (!wal_dataset_id_is_zero(cfg->dataset_id) &&
+            memcmp(s->dataset_id, cfg->dataset_id, WAL_DATASET_ID_SIZE) != 0) {
+            wal_dataset_id_str(cfg->dataset_id, b, sizeof b);
+            snprintf(r->err, r->errlen,
+                     "copy %d (%s): %s/%s belongs to another data set: id %s, expected %s", i,
+                     cfg->dirs[i], cfg->dirs[i], s->segs[s->id_seg].name, a, b);
+            return KERR_CORRUPT;
+        }
+        if (first < 0) {
+            first = i;
+        } else if (memcmp(s->dataset_id, r->sc[first].dataset_id, WAL_DATASET_ID_SIZE) != 0) {
+            const wal_dir_scan_t *f = &r->sc[first];
+            wal_dataset_id_str(f->dataset_id, b, sizeof b);
+            snprintf(r->err, r->errlen,
+                     "copy %d (%s): %s/%s belongs to another data set (id %s) than copy %d "
+                     "(%s/%s, id %s)",
+                     i, cfg->dirs[i], cfg->dirs[i], s->segs[s->id_seg].name, a, first,
+                     cfg->dirs[first], f->segs[f->id_seg].name, b);
+            return KERR_CORRUPT;
+        }
+    }
+    return 0;
+}
+
+/* Refuse records that are missing, or with accept_loss say so as a warning and go on. */
+static int
+missing(recovery_t *r, const char *what) {
+    if (!r->cfg->accept_loss) {
+        snprintf(r->err, r->errlen, "%s", what);
+        return KERR_CORRUPT;
+    }
+    logf_(r->cfg, "WARNING: wal: %s; going on without them (accept_loss)", what);
+    r->info->loss_accepted = 1;
+    return 0;
+}
+
+/* Step 2b: the records the caller needs are there: every LSN after after_lsn that the log
+ * holds (it must start at after_lsn + 1 at the latest), and through cfg->expect_lsn_min. */
+static int
+check_needed(recovery_t *r, uint64_t after_lsn) {
+    const wal_config_t *cfg = r->cfg;
+    const wal_dir_scan_t *b = &r->sc[r->best];
+    char what[WAL_PATH_MAX + 256];
+    int rc = 0;
+    if (b->nsegs && b->segs[0].first_lsn > after_lsn + 1 && b->last_lsn > after_lsn) {
+        snprintf(what, sizeof what,
+                 "copy %d (%s): the log starts at LSN %" PRIu64
+                 " (%s) but the records after LSN %" PRIu64 " are needed",
+                 r->best, cfg->dirs[r->best], b->segs[0].first_lsn, b->segs[0].name, after_lsn);
+        rc = missing(r, what);
+    }
+    if (rc == 0 && cfg->expect_lsn_min > b->last_lsn) {
+        snprintf(what, sizeof what,
+                 "copy %d (%s): the log ends at LSN %" PRIu64 " but the records up to LSN %" PRIu64
+                 " must exist (expect_lsn_min); the other copies hold no more",
+                 r->best, cfg->dirs[r->best], b->last_lsn, cfg->expect_lsn_min);
+        rc = missing(r, what);
+    }
+    return rc;
+}
+
 /* Steps 1-3: everything that reads; nothing is modified before this returns 0. */
 static int
 verify_and_plan(recovery_t *r, uint64_t after_lsn) {
@@ -204,37 +278,73 @@ verify_and_plan(recovery_t *r, uint64_t after_lsn) {
         if (r->sc[i].last_lsn > r->sc[r->best].last_lsn)
             r->best = i;
     }
+    int rc = check_ids(r);
+    if (rc == 0)
+        rc = check_needed(r, after_lsn);
+    for (int i = 0; i < cfg->ndirs && rc == 0; i++)
+        rc = i == r->best ? 0 : plan_copy(r, i);
+    return rc;
+}
+
+/* What the verify pass found, for the caller. */
+static void
+fill_info(const recovery_t *r, wal_recover_info_t *info) {
     const wal_dir_scan_t *b = &r->sc[r->best];
-    if (b->nsegs && b->segs[0].first_lsn > after_lsn + 1 && b->last_lsn > after_lsn) {
-        snprintf(r->err, r->errlen,
-                 "copy %d (%s): the log starts at LSN %" PRIu64
-                 " (%s) but the records after LSN %" PRIu64 " are needed",
-                 r->best, cfg->dirs[r->best], b->segs[0].first_lsn, b->segs[0].name, after_lsn);
-        return KERR_CORRUPT;
+    info->best_copy = r->best;
+    info->format_version = b->version;
+    info->first_lsn = b->first_lsn;
+    info->last_lsn = b->last_lsn;
+    for (int i = 0; i < r->cfg->ndirs; i++) {
+        const wal_dir_scan_t *s = &r->sc[i];
+        if (s->id_seg >= 0)
+            memcpy(info->dataset_id, s->dataset_id, WAL_DATASET_ID_SIZE);
+        if (s->epoch > info->epoch)
+            info->epoch = s->epoch;
+        if (s->torn) {
+            info->torn_copies++;
+            info->torn_records += s->torn_records;
+            info->torn_bytes += s->torn_bytes;
+        }
     }
-    for (int i = 0; i < cfg->ndirs; i++) {
-        int rc = i == r->best ? 0 : plan_copy(r, i);
-        if (rc)
-            return rc;
-    }
-    return 0;
+}
+
+/* Step 5: replay best's records after after_lsn. */
+static int
+replay(recovery_t *r, uint64_t after_lsn, wal_apply_cb apply, void *ctx) {
+    const wal_config_t *cfg = r->cfg;
+    wal_scan_opts_t o = {
+        .after_lsn = after_lsn, .cb = apply, .ctx = ctx, .log = cfg->log, .log_ctx = cfg->log_ctx};
+    wal_dir_scan_t sc;
+    char e[WAL_PATH_MAX + 256] = "";
+    int rc = wal_scan_dir(cfg->dirs[r->best], &o, &sc, e, sizeof e);
+    if (rc == KERR_CORRUPT) /* changed under us since the verify pass */
+        snprintf(r->err, r->errlen, "copy %d (%s): %s", r->best, cfg->dirs[r->best], e);
+    wal_dir_scan_free(&sc);
+    if (rc == 0)
+        logf_(cfg, "wal: replayed LSNs %" PRIu64 "..%" PRIu64 " from %s", after_lsn + 1,
+              r->sc[r->best].last_lsn, cfg->dirs[r->best]);
+    return rc;
 }
 
 int
-wal_recover(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
-            uint64_t *last_lsn, char *errbuf, size_t errlen) {
+wal_recover_ex(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
+               wal_recover_info_t *info, char *errbuf, size_t errlen) {
     wal_config_t cfg;
     char scratch[8];
-    recovery_t r = {
-        .cfg = &cfg, .err = errbuf ? errbuf : scratch, .errlen = errbuf ? errlen : sizeof scratch};
+    recovery_t r = {.cfg = &cfg,
+                    .info = info,
+                    .err = errbuf ? errbuf : scratch,
+                    .errlen = errbuf ? errlen : sizeof scratch};
+    memset(info, 0, sizeof *info);
     r.err[0] = 0;
-    *last_lsn = 0;
     int rc = wal_config_norm(cfg_in, &cfg);
     if (rc) {
         snprintf(r.err, r.errlen, "wal: invalid configuration");
         return rc;
     }
-    if ((rc = verify_and_plan(&r, after_lsn)) != 0)
+    rc = verify_and_plan(&r, after_lsn);
+    fill_info(&r, info);
+    if (rc)
         goto done;
     for (int i = 0; i < cfg.ndirs && rc == 0; i++)
         if (r.sc[i].torn && (rc = cut_torn(&r, i)) != 0)
@@ -243,26 +353,18 @@ wal_recover(const wal_config_t *cfg_in, uint64_t after_lsn, wal_apply_cb apply, 
     for (int i = 0; i < cfg.ndirs && rc == 0; i++)
         if (i != r.best)
             rc = repair_copy(&r, i);
-    if (rc)
-        goto done;
-    *last_lsn = r.sc[r.best].last_lsn;
-    if (apply && *last_lsn > after_lsn) {
-        wal_scan_opts_t o = {.after_lsn = after_lsn,
-                             .cb = apply,
-                             .ctx = ctx,
-                             .log = cfg.log,
-                             .log_ctx = cfg.log_ctx};
-        wal_dir_scan_t sc;
-        char e[WAL_PATH_MAX + 256] = "";
-        rc = wal_scan_dir(cfg.dirs[r.best], &o, &sc, e, sizeof e);
-        if (rc == KERR_CORRUPT) /* changed under us since the verify pass */
-            snprintf(r.err, r.errlen, "copy %d (%s): %s", r.best, cfg.dirs[r.best], e);
-        wal_dir_scan_free(&sc);
-        if (rc == 0)
-            logf_(&cfg, "wal: replayed LSNs %" PRIu64 "..%" PRIu64 " from %s", after_lsn + 1,
-                  *last_lsn, cfg.dirs[r.best]);
-    }
+    if (rc == 0 && apply && info->last_lsn > after_lsn)
+        rc = replay(&r, after_lsn, apply, ctx);
 done:
     recovery_free(&r, cfg.ndirs);
+    return rc;
+}
+
+int
+wal_recover(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
+            uint64_t *last_lsn, char *errbuf, size_t errlen) {
+    wal_recover_info_t info;
+    int rc = wal_recover_ex(cfg, after_lsn, apply, ctx, &info, errbuf, errlen);
+    *last_lsn = rc == 0 ? info.last_lsn : 0;
     return rc;
 }

@@ -6,13 +6,15 @@
 #define KEEL_WAL_INT_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "wal/wal.h"
 
-#define WAL_MAGIC          "KEELWAL\0"
-#define WAL_FORMAT_VERSION 1
+#define WAL_MAGIC              "KEELWAL\0"
+#define WAL_FORMAT_VERSION     2 /* written; version 2 added the data-set id and the epoch */
+#define WAL_FORMAT_VERSION_MIN 1 /* oldest version read (its segments have no id: unknown) */
 #define WAL_SEG_HDR_SIZE   64
 #define WAL_REC_HDR_SIZE   32
 #define WAL_REC_ALIGN      8
@@ -25,17 +27,24 @@
  * flag after damage proves the damage is not a torn tail (invariant I4). */
 #define WAL_REC_AFTER_SYNC 1u
 
-/* Segment header, little-endian on disk (the struct is only used on little-endian hosts). */
+/* Segment header, little-endian on disk (the struct is only used on little-endian hosts).
+ * Version 1 had 28 reserved zero bytes at offset 32; version 2 holds the identity there. */
 typedef struct wal_seg_hdr {
-    char magic[8];        /* "KEELWAL\0" */
-    uint32_t version;     /* WAL_FORMAT_VERSION */
-    uint32_t hdr_size;    /* WAL_SEG_HDR_SIZE: where the first record starts */
-    uint64_t first_lsn;   /* LSN of the first record (also in the file name) */
-    int64_t created_ms;   /* wall clock at creation */
-    uint8_t reserved[28]; /* zero */
-    uint32_t crc;         /* CRC32C of bytes [0, 60) */
+    char magic[8];                           /* "KEELWAL\0" */
+    uint32_t version;                        /* WAL_FORMAT_VERSION */
+    uint32_t hdr_size;                       /* WAL_SEG_HDR_SIZE: where the first record starts */
+    uint64_t first_lsn;                      /* LSN of the first record (also in the file name) */
+    int64_t created_ms;                      /* wall clock at creation */
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* v2: the data set's id; v1: zero (unknown) */
+    uint64_t epoch;                          /* v2: >= 1, never lower than the previous
+                                                segment's (I8); v1: zero (unknown) */
+    uint8_t reserved[4];                     /* zero */
+    uint32_t crc;                            /* CRC32C of bytes [0, 60) */
 } wal_seg_hdr_t;
 static_assert(sizeof(wal_seg_hdr_t) == WAL_SEG_HDR_SIZE, "segment header is 64 bytes");
+static_assert(offsetof(wal_seg_hdr_t, dataset_id) == 32 && offsetof(wal_seg_hdr_t, epoch) == 48 &&
+                  offsetof(wal_seg_hdr_t, crc) == 60,
+              "the version 2 header layout of docs/formats/wal.md");
 
 /* Record header; payload follows, then zero padding to WAL_REC_ALIGN. */
 typedef struct wal_rec_hdr {
@@ -56,8 +65,18 @@ wal_rec_size(uint64_t payload_len) {
 }
 
 /* format.c */
-void wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms);
+/* A version 2 header (the only version written). */
+void wal_seg_hdr_encode(wal_seg_hdr_t *h, uint64_t first_lsn, int64_t created_ms,
+                        const uint8_t dataset_id[WAL_DATASET_ID_SIZE], uint64_t epoch);
+/* 0 ok; KERR_FORMAT bad magic; KERR_VERSION a version above WAL_FORMAT_VERSION (checked before
+ * the CRC, whose coverage a later version may change); KERR_CORRUPT otherwise. */
 int wal_seg_hdr_check(const void *buf, size_t len, const char **why);
+/* The identity a checked header carries: zero id and epoch 0 for version 1 (unknown). */
+void wal_seg_hdr_identity(const wal_seg_hdr_t *h, uint8_t dataset_id[WAL_DATASET_ID_SIZE],
+                          uint64_t *epoch);
+int wal_dataset_id_is_zero(const uint8_t id[WAL_DATASET_ID_SIZE]);
+/* A new random id (RFC 4122 version 4 layout) for a data set that has none. */
+int wal_dataset_id_new(uint8_t id[WAL_DATASET_ID_SIZE]);
 /* Encode a record (header, payload, padding) into dst, which has wal_rec_size(len) bytes. */
 void wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
                     size_t len);
@@ -94,10 +113,15 @@ typedef struct wal_dir_scan {
     int torn;           /* 1: the newest segment ends in a torn tail to cut */
     int torn_seg;       /* its index in segs */
     uint64_t torn_off;  /* cut here (0: the whole file is a torn creation: remove it) */
+    uint64_t torn_records, torn_bytes; /* what the cut drops (reader.c, torn_extent) */
     uint64_t *seg_end;  /* per segment: end offset of the valid data */
     uint64_t *seg_last; /* per segment: last LSN (first_lsn - 1 when empty) */
     uint64_t *seg_recs; /* per segment: record count */
     int64_t *seg_ts_min, *seg_ts_max;
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* carried by its v2 segments; zero: none does */
+    int id_seg;        /* the first segment carrying it, -1: none */
+    uint64_t epoch;    /* the newest v2 segment's epoch; 0: none */
+    uint32_t version;  /* the newest intact segment's format version; 0: none */
 } wal_dir_scan_t;
 
 typedef struct wal_scan_opts {
@@ -114,6 +138,8 @@ typedef struct wal_scan_opts {
 int wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char *err,
                  size_t errlen);
 void wal_dir_scan_free(wal_dir_scan_t *sc);
+/* The identity in the newest intact segment header of dir (zero id and epoch 0: none, or v1). */
+int wal_dir_identity(const char *dir, uint8_t dataset_id[WAL_DATASET_ID_SIZE], uint64_t *epoch);
 
 /* writer.c: lane threads per copy, each with one fdatasync in flight (1 or 2), read by
  * wal_open. 0 (production) = automatic: one copy in sync mode runs its fdatasync on the WAL

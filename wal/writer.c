@@ -73,6 +73,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,8 @@ struct wal {
     /* WAL thread state (written_lsn and sync_req_lsn also read by others under mu) */
     uint64_t seg_first_lsn, seg_off; /* current segment and where the next record goes */
     wal_seg_hdr_t hdr;
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* stamped into new segments (identity_resolve) */
+    uint64_t epoch;
     uint64_t written_lsn;   /* mu: records through here were written to every healthy copy */
     uint64_t sync_req_lsn;  /* mu: a sync through here was requested (async mode, drains) */
     uint64_t barrier_bytes; /* bytes written since the last AFTER_SYNC record */
@@ -426,7 +429,7 @@ seglist_add(wal_t *w, uint64_t first_lsn) {
  * sure no unit is in flight on a healthy copy (drained, or the lanes are not started yet). */
 static void
 seg_start(wal_t *w, uint64_t first_lsn, int sync_file) {
-    wal_seg_hdr_encode(&w->hdr, first_lsn, wal_now_ms());
+    wal_seg_hdr_encode(&w->hdr, first_lsn, wal_now_ms(), w->dataset_id, w->epoch);
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
         pthread_mutex_lock(&w->mu);
@@ -1119,6 +1122,57 @@ copies_open(wal_t *w, uint64_t last_lsn) {
     }
 }
 
+static void
+open_logf(const wal_t *w, const char *fmt, ...) {
+    if (!w->cfg.log)
+        return;
+    char msg[WAL_PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->cfg.log(w->cfg.log_ctx, msg);
+}
+
+/* The identity stamped into new segments: the caller's, else the newest one on disk, else a new
+ * data set's (a random id, epoch 1). Refuses (KERR_INVAL) to write another data set's id into
+ * a copy, or an epoch below the one on disk (I8): readers would refuse the log. */
+static int
+identity_resolve(wal_t *w) {
+    uint8_t id[WAL_DATASET_ID_SIZE], disk_id[WAL_DATASET_ID_SIZE] = {0};
+    uint64_t epoch, disk_epoch = 0;
+    char a[WAL_DATASET_ID_STR_MAX], b[WAL_DATASET_ID_STR_MAX];
+    for (int i = 0; i < w->ncopies; i++) {
+        if (!w->copy[i].ok || wal_dir_identity(w->copy[i].dir, id, &epoch) != 0 ||
+            wal_dataset_id_is_zero(id))
+            continue; /* an unreadable copy fails at its segment creation */
+        int cfg_other = !wal_dataset_id_is_zero(w->cfg.dataset_id) &&
+                        memcmp(id, w->cfg.dataset_id, sizeof id) != 0;
+        if (cfg_other || (!wal_dataset_id_is_zero(disk_id) && memcmp(id, disk_id, sizeof id))) {
+            wal_dataset_id_str(id, a, sizeof a);
+            wal_dataset_id_str(cfg_other ? w->cfg.dataset_id : disk_id, b, sizeof b);
+            open_logf(w, "wal: %s belongs to another data set (id %s, not %s)", w->copy[i].dir, a,
+                      b);
+            return KERR_INVAL;
+        }
+        memcpy(disk_id, id, sizeof id);
+        disk_epoch = epoch > disk_epoch ? epoch : disk_epoch;
+    }
+    if (!wal_dataset_id_is_zero(w->cfg.dataset_id))
+        memcpy(w->dataset_id, w->cfg.dataset_id, sizeof w->dataset_id);
+    else if (!wal_dataset_id_is_zero(disk_id))
+        memcpy(w->dataset_id, disk_id, sizeof w->dataset_id);
+    else if (wal_dataset_id_new(w->dataset_id) != 0)
+        return KERR_FAILED;
+    w->epoch = w->cfg.epoch ? w->cfg.epoch : disk_epoch ? disk_epoch : 1;
+    if (w->epoch < disk_epoch) {
+        open_logf(w, "wal: epoch %" PRIu64 " is below the log's epoch %" PRIu64, w->epoch,
+                  disk_epoch);
+        return KERR_INVAL;
+    }
+    return 0;
+}
+
 int
 wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     /* Raw, not kmalloc: the _Alignas(64) members need an aligned block, which kmem does not
@@ -1136,7 +1190,7 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     w->written_lsn = w->sync_req_lsn = last_lsn;
     clock_gettime(CLOCK_MONOTONIC, &w->last_sync);
     copies_open(w, last_lsn);
-    if ((rc = seed_segments(w, last_lsn)) != 0)
+    if ((rc = seed_segments(w, last_lsn)) != 0 || (rc = identity_resolve(w)) != 0)
         goto fail;
     if (!w->cfg.preallocate_off && !w->cfg.zero_off &&
         wal_zeroer_start(&w->zeroer, ZERO_CHUNK_BYTES, ZERO_AHEAD_BYTES) != 0)

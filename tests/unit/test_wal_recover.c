@@ -2,10 +2,7 @@
  * lagging and empty copies repaired, replay speed of 1,000,000 records, wal_check_dir. */
 #include "test_wal_util.h"
 
-#include <fcntl.h>
 #include <time.h>
-
-#include "common/crc32c.h"
 
 static void
 write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
@@ -15,56 +12,6 @@ write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
     cr_assert_eq(append_n(w, n), n);
     wal_close(w);
     (void)t;
-}
-
-static void
-seg_path(char *buf, size_t n, const char *dir, int index) {
-    wal_seg_t *v;
-    int cnt;
-    cr_assert_eq(wal_list_segments(dir, &v, &cnt), 0);
-    cr_assert_lt(index, cnt);
-    snprintf(buf, n, "%s/%s", dir, v[index < 0 ? cnt + index : index].name);
-    kfree(v);
-}
-
-static void
-poke(const char *path, uint64_t off, const void *bytes, size_t len) {
-    int fd = open(path, O_WRONLY);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
-
-static void
-flip(const char *path, uint64_t off) {
-    int fd = open(path, O_RDWR);
-    unsigned char b;
-    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
-    b ^= 0x40;
-    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
-    close(fd);
-}
-
-/* A checksum of every file under dir (names, sizes and bytes), to see nothing changed. */
-static uint32_t
-dir_digest(const char *dir) {
-    wal_seg_t *v;
-    int n;
-    cr_assert_eq(wal_list_segments(dir, &v, &n), 0);
-    uint32_t crc = (uint32_t)n;
-    for (int i = 0; i < n; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/%s", dir, v[i].name);
-        FILE *f = fopen(p, "rb");
-        char buf[65536];
-        size_t k;
-        crc = crc32c_extend(crc, v[i].name, strlen(v[i].name));
-        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-            crc = crc32c_extend(crc, buf, k);
-        fclose(f);
-    }
-    kfree(v);
-    return crc;
 }
 
 Test(wal_recover, torn_tail_of_the_newest_segment_is_cut) {

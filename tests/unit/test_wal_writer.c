@@ -166,16 +166,6 @@ Test(wal_writer, back_pressure_blocks_then_all_records_are_kept) {
     tdirs_remove(&t);
 }
 
-static int
-count_segments(const char *dir) {
-    wal_seg_t *v;
-    int n;
-    if (wal_list_segments(dir, &v, &n) != 0)
-        return -1;
-    kfree(v);
-    return n;
-}
-
 Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
     tdirs_t t;
     tdirs_make(&t, 2);
