@@ -14,7 +14,8 @@
  *     0  u32 payload length    4  u32 CRC32C of bytes [8, 32 + length)
  *     8  u64 LSN              16  i64 wall-clock ms  24 u32 db   28 u32 flags
  *    flags bit 0 (WAL_REC_AFTER_SYNC): all bytes before this record in the segment were
- *    fdatasynced before it was written
+ *    fdatasynced before it was written; bit 1 (WAL_REC_SEAL, format 2): the clean-shutdown
+ *    seal, length 0, LSN field = the last LSN (it consumes none), only zeros after it
  *    32  payload, then zero padding to a multiple of 8
  *   after the last record: zeros (preallocated by fallocate) or the end of the file.
  *
@@ -35,6 +36,9 @@
  *   I7  A new segment's directory is fsynced before any record in it counts as durable.
  *   I8  All version 2 segments of a copy, and all copies, carry one data-set id; the epoch
  *       never decreases from one segment to the next.
+ *   I9  A seal is written only when every byte before it is durable on its copy, and removed
+ *       (durably) before anything else is written to that copy: damage in a copy whose newest
+ *       segment ends with an intact seal is corruption, never a torn tail.
  *
  * Recovery (recover.c): 1 verify every copy read-only, 2 choose the copy with the highest last
  * LSN, 3 plan the repair of the others (only where their bytes are a prefix of the best's),
@@ -166,19 +170,19 @@ wal_seg_hdr_check(const void *buf, size_t len, const char **why) {
 }
 
 void
-wal_rec_encode_unsealed(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
-                        size_t len) {
+wal_rec_encode_nocrc(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+                     size_t len) {
     wal_rec_hdr_t h = {.len = (uint32_t)len, .lsn = lsn, .ts_ms = ts_ms, .db = db, .flags = 0};
     uint8_t *p = dst;
     uint64_t total = wal_rec_size(len);
-    memcpy(p, &h, WAL_REC_HDR_SIZE); /* crc 0 until wal_rec_seal */
+    memcpy(p, &h, WAL_REC_HDR_SIZE); /* crc 0 until wal_rec_crc */
     if (len)
         memcpy(p + WAL_REC_HDR_SIZE, payload, len);
     memset(p + WAL_REC_HDR_SIZE + len, 0, total - WAL_REC_HDR_SIZE - len);
 }
 
 void
-wal_rec_seal(void *rec) {
+wal_rec_crc(void *rec) {
     uint8_t *p = rec;
     uint32_t len, crc;
     memcpy(&len, p, 4);
@@ -189,8 +193,8 @@ wal_rec_seal(void *rec) {
 void
 wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
                size_t len) {
-    wal_rec_encode_unsealed(dst, lsn, ts_ms, db, payload, len);
-    wal_rec_seal(dst);
+    wal_rec_encode_nocrc(dst, lsn, ts_ms, db, payload, len);
+    wal_rec_crc(dst);
 }
 
 void
@@ -200,7 +204,13 @@ wal_rec_set_flags(void *rec, uint32_t flags) {
     memcpy(&h, p, sizeof h);
     h.flags |= flags;
     memcpy(p + 28, &h.flags, 4);
-    wal_rec_seal(p);
+    wal_rec_crc(p);
+}
+
+void
+wal_rec_encode_seal(void *dst, uint64_t last_lsn, int64_t ts_ms) {
+    wal_rec_encode_nocrc(dst, last_lsn, ts_ms, 0, NULL, 0);
+    wal_rec_set_flags(dst, WAL_REC_SEAL | WAL_REC_AFTER_SYNC); /* computes the CRC */
 }
 
 static int
@@ -238,6 +248,13 @@ wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char 
     if (h.crc != crc32c(p + 8, WAL_REC_HDR_SIZE - 8 + h.len)) {
         *why = "record checksum mismatch";
         return KERR_CORRUPT;
+    }
+    if (h.flags & WAL_REC_SEAL) {
+        if (h.len != 0 || h.lsn != expect_lsn - 1) {
+            *why = h.len ? "seal with a payload" : "seal LSN is not the last LSN";
+            return KERR_CORRUPT;
+        }
+        return WAL_REC_CHECK_SEAL;
     }
     if (h.lsn != expect_lsn) {
         *why = "record LSN out of sequence";

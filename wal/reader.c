@@ -99,19 +99,39 @@ intact_record_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_
     return 0;
 }
 
-/* What cutting a torn tail at off drops, for the operator: the bytes up to the last non-zero
- * one, and the records: the damaged one at off (damaged = 1) and every intact one after it. */
+/* Is there an intact seal in [off, size) holding an LSN >= min_lsn - 1? It was written when
+ * every byte before it was durable (I9): damage before it is no torn write. *at gets where. */
+static int
+seal_after(const uint8_t *p, uint64_t size, uint64_t off, uint64_t min_lsn, uint64_t *at) {
+    for (off = align_up(off); off + WAL_REC_HDR_SIZE <= size; off += WAL_REC_ALIGN) {
+        wal_rec_hdr_t h;
+        if ((p[off + 28] & WAL_REC_SEAL) && intact_at(p, size, off, min_lsn - 1, &h) &&
+            h.len == 0) {
+            *at = off;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What cutting a torn tail at off drops, for the operator: the records (the damaged one at off
+ * when damaged is set, and every intact one after it) and the bytes, through the end of the
+ * last intact record or of the last 8-byte unit holding a non-zero byte. */
 static void
 torn_extent(const uint8_t *p, uint64_t size, uint64_t off, int damaged, uint64_t min_lsn,
             wal_dir_scan_t *sc) {
     uint64_t end = size, recs = damaged ? 1 : 0;
     while (end > off && p[end - 1] == 0)
         end--;
-    for (uint64_t o = align_up(off + (damaged ? 1 : 0)); o + WAL_REC_HDR_SIZE <= end;) {
+    end = align_up(end) < size ? align_up(end) : size;
+    for (uint64_t o = align_up(off + (damaged ? 1 : 0)); o + WAL_REC_HDR_SIZE <= size;) {
         wal_rec_hdr_t h;
+        if (o + WAL_REC_HDR_SIZE > end) /* only zeros from here */
+            break;
         if (intact_at(p, size, o, min_lsn, &h)) {
             recs++;
             o += wal_rec_size(h.len);
+            end = o > end ? o : end;
         } else {
             o += WAL_REC_ALIGN;
         }
@@ -168,6 +188,27 @@ deliver(seg_walk_t *sw, const uint8_t *rp) {
     return sw->o->cb(sw->o->ctx, &r);
 }
 
+/* The data of a segment ended with a seal at off: only zeros may follow (the writer removes a
+ * seal before it appends). In the newest segment it makes the copy sealed; in an older one
+ * (left by a copy that missed a later session) it is history and changes nothing. */
+static int
+seal_end(seg_walk_t *sw, const uint8_t *p, uint64_t size, uint64_t off, wal_dir_scan_t *sc,
+         char *err, size_t errlen) {
+    if (!zero_from(p, size, off + WAL_REC_HDR_SIZE)) {
+        snprintf(err, errlen,
+                 "%s/%s offset %" PRIu64 ": data after the seal (expected zeros after LSN %" PRIu64
+                 ")",
+                 sw->dir, sw->seg->name, off + WAL_REC_HDR_SIZE, sw->expect_lsn - 1);
+        return KERR_CORRUPT;
+    }
+    if (sw->newest) {
+        sc->sealed = 1;
+        sc->seal_lsn = sw->expect_lsn - 1;
+        sc->seal_off = off;
+    }
+    return 0;
+}
+
 /* Walk the records of one mapped segment. Fills sc's per-segment slot i. */
 static int
 walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc, int i, char *err,
@@ -191,14 +232,24 @@ walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc
         off += wal_rec_size(h.len);
         lsn++;
     }
-    sc->seg_end[i] = off;
+    sc->seg_end[i] = off; /* a seal is not data: copies compare and repair without it */
     sc->seg_last[i] = lsn - 1;
     sw->expect_lsn = lsn;
+    if (rc == WAL_REC_CHECK_SEAL)
+        return seal_end(sw, p, size, off, sc, err, errlen);
     if (rc == KERR_TORN && zero_from(p, size, off))
         return 0; /* clean end: zeros or end of file */
     int damaged = rc != KERR_TORN; /* else a zero header, with non-zero bytes further on */
     if (!damaged)
         why = "non-zero bytes after the end of the data";
+    uint64_t seal = 0;
+    if (sw->newest && seal_after(p, size, off, lsn, &seal)) {
+        snprintf(err, errlen,
+                 "%s/%s offset %" PRIu64 ": %s (expected LSN %" PRIu64 "); the copy was closed "
+                 "cleanly (seal at offset %" PRIu64 "), so this is damage, not a torn write",
+                 sw->dir, sw->seg->name, off, why, lsn, seal);
+        return KERR_CORRUPT;
+    }
     if (sw->newest && !intact_record_after(p, size, off, lsn)) {
         sc->torn = 1;
         sc->torn_seg = i;
@@ -315,6 +366,7 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
     }
     const char *why = NULL;
     wal_seg_hdr_t h;
+    uint64_t seal = 0;
     rc = header_check(sw, p, size, i, &h, &why);
     if (rc == 0) {
         rc = check_identity(sw, sc, i, &h, err, errlen);
@@ -322,6 +374,12 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
             rc = walk_records(sw, p, size, sc, i, err, errlen);
     } else if (rc == KERR_VERSION) { /* never a torn header: a newer build wrote it */
         version_error(path, p, size, err, errlen);
+    } else if (sw->newest && seal_after(p, size, WAL_SEG_HDR_SIZE, sw->seg->first_lsn, &seal)) {
+        snprintf(err, errlen,
+                 "%s offset 0: %s; the copy was closed cleanly (seal at offset %" PRIu64
+                 "), so this is damage, not a torn header",
+                 path, why, seal);
+        rc = KERR_CORRUPT;
     } else if (sw->newest && !intact_record_after(p, size, 0, sw->seg->first_lsn)) {
         /* A segment whose creation was torn (header never made it to disk): remove it. */
         sc->torn = 1;
@@ -402,11 +460,12 @@ wal_scan_dir(const char *dir, const wal_scan_opts_t *o, wal_dir_scan_t *sc, char
     scan_alloc(sc);
     seg_walk_t sw = {.dir = dir, .o = o};
     clock_gettime(CLOCK_MONOTONIC, &sw.last_log);
-    for (int i = 0; i < sc->nsegs; i++) {
+    int from = o->newest_only && sc->nsegs ? sc->nsegs - 1 : 0;
+    for (int i = from; i < sc->nsegs; i++) {
         sw.seg = &sc->segs[i];
         sw.newest = i == sc->nsegs - 1;
-        if (i == 0)
-            sw.expect_lsn = sc->segs[0].first_lsn;
+        if (i == from)
+            sw.expect_lsn = sc->segs[i].first_lsn;
         rc = scan_segment(&sw, sc, i, err, errlen);
         if (rc)
             return rc;

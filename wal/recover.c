@@ -139,7 +139,10 @@ cut_torn(recovery_t *r, int c) {
     int rc = 0;
     if (s->torn_off == 0) {
         rc = unlink(path) == 0 ? 0 : KERR_SYS(errno);
-        logf_(r->cfg, "wal: removed %s: its header was never completely written", path);
+        logf_(r->cfg,
+              "WARNING: wal: removed %s: its header was never completely written (the log was "
+              "not closed cleanly); %" PRIu64 " record(s), %" PRIu64 " bytes dropped",
+              path, s->torn_records, s->torn_bytes);
     } else {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
@@ -147,8 +150,11 @@ cut_torn(recovery_t *r, int c) {
         if (ftruncate(fd, (off_t)s->torn_off) != 0 || fsync(fd) != 0)
             rc = KERR_SYS(errno);
         close(fd);
-        logf_(r->cfg, "wal: cut a torn tail of %s at offset %" PRIu64 " (after LSN %" PRIu64 ")",
-              path, s->torn_off, s->last_lsn);
+        logf_(r->cfg,
+              "WARNING: wal: cut a torn tail of %s at offset %" PRIu64 " (after LSN %" PRIu64
+              "; the log was not closed cleanly): %" PRIu64 " record(s), %" PRIu64
+              " bytes dropped",
+              path, s->torn_off, s->last_lsn, s->torn_records, s->torn_bytes);
     }
     if (rc == 0)
         rc = wal_fsync_dir(r->cfg->dirs[c]);
@@ -300,6 +306,10 @@ fill_info(const recovery_t *r, wal_recover_info_t *info) {
             memcpy(info->dataset_id, s->dataset_id, WAL_DATASET_ID_SIZE);
         if (s->epoch > info->epoch)
             info->epoch = s->epoch;
+        if (s->sealed && s->seal_lsn == b->last_lsn) { /* a lagging copy's old seal: no */
+            info->sealed = 1;
+            info->seal_lsn = s->seal_lsn;
+        }
         if (s->torn) {
             info->torn_copies++;
             info->torn_records += s->torn_records;

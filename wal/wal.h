@@ -85,6 +85,9 @@ typedef struct wal_recover_info {
     int best_copy;           /* index of the copy the log was replayed from */
     uint64_t first_lsn;      /* first LSN held by the best copy (0: no record) */
     uint64_t last_lsn;       /* last valid LSN (0: empty log), as wal_recover's *last_lsn */
+    int sealed;              /* the log was closed cleanly: a copy's newest segment ends with
+                                the seal wal_close() writes, at last_lsn (docs/formats/wal.md) */
+    uint64_t seal_lsn;       /* the LSN that seal holds (== last_lsn); 0 when not sealed */
     uint64_t torn_records;   /* records dropped by cutting torn tails, summed over copies */
     uint64_t torn_bytes;     /* bytes dropped likewise */
     int torn_copies;         /* copies whose tail was cut */
@@ -115,7 +118,11 @@ void wal_dataset_id_str(const uint8_t id[WAL_DATASET_ID_SIZE], char *buf, size_t
  * a new segment starting at last_lsn + 1. Fails with KERR_QUORUM when fewer than quorum copies
  * can be opened. */
 int wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out);
-void wal_close(wal_t *w); /* flushes and syncs what was appended, stops the thread */
+/* Flushes and syncs what was appended and stops the threads. When the log is healthy, then
+ * appends the clean-shutdown seal (holding the last LSN) to every copy that has everything
+ * durable, and fdatasyncs it: the next recovery knows any damage is corruption. wal_open()
+ * removes the seal (durably) before it writes anything. */
+void wal_close(wal_t *w);
 
 /* Encode a record into the owner's staging buffer and return its LSN (> 0), or a negative
  * KERR_* (KERR_QUORUM when the log failed, KERR_LIMIT for a record larger than the buffer).

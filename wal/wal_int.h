@@ -26,6 +26,15 @@
  * in sync mode, and of the first round after a sync in async mode. An intact record with this
  * flag after damage proves the damage is not a torn tail (invariant I4). */
 #define WAL_REC_AFTER_SYNC 1u
+/* Record flag (format 2): the clean-shutdown seal. A record of its own with no payload whose
+ * LSN field holds the last LSN of the log (the previous record's, or the segment's first LSN - 1
+ * when it has none): it consumes no LSN. wal_close() writes it after every record is durable
+ * on the copy, then fdatasyncs it; it is always flagged WAL_REC_AFTER_SYNC as well. Only zeros
+ * follow it, and the writer zeroes it (durably) before it writes anything else into the copy.
+ * A copy whose newest segment ends with an intact seal was closed cleanly: any damage in it is
+ * corruption, never a torn tail (invariant I9). */
+#define WAL_REC_SEAL 2u
+#define WAL_REC_CHECK_SEAL 1 /* wal_rec_check: an intact seal (its LSN is expect_lsn - 1) */
 
 /* Segment header, little-endian on disk (the struct is only used on little-endian hosts).
  * Version 1 had 28 reserved zero bytes at offset 32; version 2 holds the identity there. */
@@ -82,13 +91,17 @@ void wal_rec_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const v
                     size_t len);
 /* The same in two steps: everything but the CRC (the owner thread, per record), then the CRC
  * over header and payload (the WAL thread, before the record is written: invariant I2). */
-void wal_rec_encode_unsealed(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db,
-                             const void *payload, size_t len);
-void wal_rec_seal(void *rec);
+void wal_rec_encode_nocrc(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+                          size_t len);
+void wal_rec_crc(void *rec);
 /* Set flag bits on an encoded record and recompute its CRC. */
 void wal_rec_set_flags(void *rec, uint32_t flags);
-/* Check the record at p with avail bytes after it: 0 ok, KERR_TORN when the header is all
- * zero (end of data), KERR_CORRUPT otherwise (why says what failed). */
+/* Encode the seal (WAL_REC_SEAL | WAL_REC_AFTER_SYNC) of a log whose last LSN is last_lsn into
+ * dst, WAL_REC_HDR_SIZE bytes. */
+void wal_rec_encode_seal(void *dst, uint64_t last_lsn, int64_t ts_ms);
+/* Check the record at p with avail bytes after it: 0 ok, WAL_REC_CHECK_SEAL for an intact
+ * seal at expect_lsn - 1, KERR_TORN when the header is all zero (end of data), KERR_CORRUPT
+ * otherwise (why says what failed). */
 int wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char **why);
 void wal_seg_name(char *buf, size_t n, uint64_t first_lsn);
 int wal_seg_name_parse(const char *name, uint64_t *first_lsn);
@@ -114,6 +127,9 @@ typedef struct wal_dir_scan {
     int torn_seg;       /* its index in segs */
     uint64_t torn_off;  /* cut here (0: the whole file is a torn creation: remove it) */
     uint64_t torn_records, torn_bytes; /* what the cut drops (reader.c, torn_extent) */
+    int sealed;         /* the newest segment ends with an intact seal (closed cleanly) */
+    uint64_t seal_lsn;  /* the LSN it holds (== last_lsn) */
+    uint64_t seal_off;  /* its offset in the newest segment (== that segment's seg_end) */
     uint64_t *seg_end;  /* per segment: end offset of the valid data */
     uint64_t *seg_last; /* per segment: last LSN (first_lsn - 1 when empty) */
     uint64_t *seg_recs; /* per segment: record count */
@@ -129,6 +145,7 @@ typedef struct wal_scan_opts {
     wal_apply_cb cb;    /* NULL: verify only */
     void *ctx;
     FILE *print;    /* non-NULL: print every record (keel-check -v) */
+    int newest_only; /* verify the newest segment alone (wal_open: where does the log end?) */
     wal_log_cb log; /* progress */
     void *log_ctx;
 } wal_scan_opts_t;

@@ -718,9 +718,9 @@ chunks_recycle_locked(wal_t *w, wal_buf_t *list) {
 /* Checksum every record of a chunk (I2): done here, not in wal_append, to keep ~0.1 us per
  * 512-byte record off the owner thread, which is the server's bottleneck under load. */
 static void
-seal_chunk(wal_buf_t *b) {
+crc_chunk(wal_buf_t *b) {
     for (uint64_t off = 0; off < b->len;) {
-        wal_rec_seal(b->data + off);
+        wal_rec_crc(b->data + off);
         uint32_t len;
         memcpy(&len, b->data + off, 4);
         off += wal_rec_size(len);
@@ -732,7 +732,7 @@ static void
 write_round(wal_t *w, wal_buf_t *list) {
     uint64_t records = 0;
     for (wal_buf_t *b = list; b; b = b->next) {
-        seal_chunk(b);
+        crc_chunk(b);
         write_batch(w, b);
         records += b->last_lsn - b->first_lsn + 1;
     }
@@ -883,7 +883,7 @@ wal_append_at(wal_t *w, uint32_t db, int64_t ts_ms, const void *payload, size_t 
     wal_buf_t *st = w->stage;
     buf_reserve(st, sz, w->cfg.buffer_bytes_max);
     uint64_t lsn = atomic_load_explicit(&w->last_lsn, memory_order_relaxed) + 1;
-    wal_rec_encode_unsealed(st->data + st->len, lsn, ts_ms, db, payload, len);
+    wal_rec_encode_nocrc(st->data + st->len, lsn, ts_ms, db, payload, len);
     if (!st->len)
         st->first_lsn = lsn;
     st->last_lsn = lsn;
@@ -1122,6 +1122,55 @@ copies_open(wal_t *w, uint64_t last_lsn) {
     }
 }
 
+/* Zero the seal a clean close left at the end of copy ci's newest segment and fdatasync that,
+ * before anything else is written to the copy (I9): a crash from here on must leave an
+ * ordinary unsealed log, whose torn tail recovery may cut. A failure fails the copy. */
+static void
+unseal_copy(wal_t *w, int ci) {
+    wal_copy_t *c = &w->copy[ci];
+    wal_scan_opts_t o = {.newest_only = 1};
+    wal_dir_scan_t sc;
+    char err[WAL_PATH_MAX + 256];
+    if (wal_scan_dir(c->dir, &o, &sc, err, sizeof err) == 0 && sc.sealed) {
+        static const uint8_t zeros[WAL_REC_HDR_SIZE];
+        wal_io_op_t op = {.copy = ci, .kind = WAL_IO_OPEN};
+        int fd = openat(c->dirfd, sc.segs[sc.nsegs - 1].name, O_WRONLY | O_CLOEXEC), rc;
+        if (fd < 0) {
+            copy_fail(w, ci, &op, KERR_SYS(errno));
+        } else if (write_all(w, ci, fd, zeros, sizeof zeros, sc.seal_off) == 0) {
+            op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = sc.seal_off};
+            if ((rc = sync_fd(w, &op, fd)) < 0)
+                copy_fail(w, ci, &op, rc);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    wal_dir_scan_free(&sc);
+}
+
+/* wal_close of a healthy log, the threads stopped: every copy that has each appended record
+ * durable gets the seal at the end of its data, fdatasynced (I9). A failure fails the copy
+ * and leaves it unsealed: the next recovery then treats it as after a crash. */
+static void
+seal_copies(wal_t *w) {
+    uint64_t last = wal_last_lsn(w);
+    if (!atomic_load(&w->healthy))
+        return;
+    ASSERT(w->seg_first_lsn <= last + 1 && w->written_lsn == last);
+    uint8_t rec[WAL_REC_HDR_SIZE];
+    wal_rec_encode_seal(rec, last, wal_now_ms());
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
+        if (!c->ok || c->fd < 0 || c->durable_lsn != last ||
+            write_all(w, i, c->fd, rec, sizeof rec, w->seg_off) < 0)
+            continue;
+        wal_io_op_t op = {.copy = i, .kind = WAL_IO_FSYNC, .off = w->seg_off + sizeof rec};
+        int rc = sync_fd(w, &op, c->fd);
+        if (rc < 0)
+            copy_fail(w, i, &op, rc);
+    }
+}
+
 static void
 open_logf(const wal_t *w, const char *fmt, ...) {
     if (!w->cfg.log)
@@ -1192,6 +1241,9 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     copies_open(w, last_lsn);
     if ((rc = seed_segments(w, last_lsn)) != 0 || (rc = identity_resolve(w)) != 0)
         goto fail;
+    for (int i = 0; i < w->ncopies; i++)
+        if (w->copy[i].ok)
+            unseal_copy(w, i);
     if (!w->cfg.preallocate_off && !w->cfg.zero_off &&
         wal_zeroer_start(&w->zeroer, ZERO_CHUNK_BYTES, ZERO_AHEAD_BYTES) != 0)
         w->zeroer = NULL; /* only a speed-up */
@@ -1225,6 +1277,7 @@ wal_close(wal_t *w) {
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL); /* it drained the lanes: everything appended is synced */
     lanes_stop(w);
+    seal_copies(w);
     wal_free(w);
 }
 

@@ -14,26 +14,37 @@ write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
     (void)t;
 }
 
-Test(wal_recover, torn_tail_of_the_newest_segment_is_cut) {
+Test(wal_recover, torn_tail_of_the_newest_segment_is_cut_with_a_warning) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
     cfg.preallocate_off = 1;
-    write_log(&t, &cfg, 100, 1 << 20);
+    int rounds[] = {100};
+    session_crash(&cfg, 0, rounds, 1); /* a crash, not a clean close: no seal */
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     uint64_t size = file_size(seg);
     /* Half a record at the end, as a crash mid-write leaves it. */
     uint8_t rec[64];
-    wal_rec_encode(rec, 101, 1, 0, "tornpayload", 11);
+    wal_rec_encode(rec, 101, 1, 7, "tornpayload", 11);
     poke(seg, size, rec, 30);
+    logbuf_t lb = {0};
+    cfg.log = logbuf_cb;
+    cfg.log_ctx = &lb;
     collect_t c = {0};
-    uint64_t last;
+    wal_recover_info_t info;
     char err[512];
-    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(last, 100);
+    cr_assert_eq(wal_recover_ex(&cfg, 0, collect_cb, &c, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.last_lsn, 100);
     cr_assert_eq(c.n, 100);
     cr_assert_eq(file_size(seg), size, "the torn bytes are gone");
+    cr_assert_eq(info.torn_copies, 1);
+    cr_assert_eq(info.torn_records, 1);
+    cr_assert_eq(info.torn_bytes, 30);
+    cr_assert_not(info.sealed);
+    cr_assert_eq(lb.warnings, 1, "%s", lb.text);
+    cr_assert(strstr(lb.text, "WARNING: wal: cut a torn tail of"), "%s", lb.text);
+    cr_assert(strstr(lb.text, "1 record(s), 30 bytes dropped"), "%s", lb.text);
     tdirs_remove(&t);
 }
 
@@ -71,9 +82,14 @@ Test(wal_recover, flipped_byte_in_an_older_segment_is_refused_and_nothing_is_mod
 }
 
 /* Two rounds in one segment: LSNs 1..20 (synced), then 21..50 written as one round whose first
- * record carries the after-sync barrier. */
+ * record carries the after-sync barrier. Ended by a crash (no seal), or cleanly (sealed). */
 static void
-two_rounds(tdirs_t *t, wal_config_t *cfg) {
+two_rounds(tdirs_t *t, wal_config_t *cfg, int clean) {
+    int rounds[] = {20, 30};
+    if (!clean) {
+        session_crash(cfg, 0, rounds, 2);
+        return;
+    }
     wal_t *w;
     cr_assert_eq(wal_open(cfg, 0, &w), 0);
     cr_assert_eq(append_n(w, 20), 20);
@@ -87,7 +103,7 @@ Test(wal_recover, damage_followed_by_a_record_written_after_a_sync_is_corruption
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
-    two_rounds(&t, &cfg);
+    two_rounds(&t, &cfg, 0);
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     flip(seg, 64 + 10 * wal_rec_size(6) + 20); /* record 11, in the first round */
@@ -107,10 +123,13 @@ Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
-    two_rounds(&t, &cfg);
+    two_rounds(&t, &cfg, 0);
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     flip(seg, 64 + 30 * wal_rec_size(6) + 20); /* record 31, in the last round */
+    logbuf_t lb = {0};
+    cfg.log = logbuf_cb;
+    cfg.log_ctx = &lb;
     collect_t c = {0};
     uint64_t last;
     char err[512];
@@ -118,6 +137,34 @@ Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail) {
     cr_assert_eq(last, 30);
     cr_assert_eq(c.n, 30);
     cr_assert_eq(file_size(seg), 64 + 30 * wal_rec_size(6));
+    /* Record 31 and the 19 intact ones after it, 40 bytes each, are what the cut dropped. */
+    cr_assert(strstr(lb.text, "WARNING: wal: cut a torn tail"), "%s", lb.text);
+    cr_assert(strstr(lb.text, "20 record(s), 800 bytes dropped"), "%s", lb.text);
+    tdirs_remove(&t);
+}
+
+/* The same flip in a log that was closed cleanly: everything before the seal was durable when
+ * it was written, so the damage cannot be a torn write (I9). */
+Test(wal_recover, the_same_damage_in_a_sealed_log_is_corruption_naming_file_and_offset) {
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    two_rounds(&t, &cfg, 1);
+    char seg[256];
+    seg_path(seg, sizeof seg, t.dir[0], -1);
+    flip(seg, 64 + 30 * wal_rec_size(6) + 20); /* record 31, in the last round */
+    uint32_t d = dir_digest(t.dir[0]);
+    collect_t c = {0};
+    uint64_t last;
+    char err[512];
+    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), KERR_CORRUPT);
+    char want[400];
+    snprintf(want, sizeof want, "%s offset %llu: record checksum mismatch (expected LSN 31)", seg,
+             (unsigned long long)(64 + 30 * wal_rec_size(6)));
+    cr_assert(strstr(err, want), "%s", err);
+    cr_assert(strstr(err, "closed cleanly"), "%s", err);
+    cr_assert_eq(c.n, 0);
+    cr_assert_eq(dir_digest(t.dir[0]), d, "nothing cut");
     tdirs_remove(&t);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/crc32c.h"
@@ -139,6 +140,30 @@ session(const wal_config_t *cfg, uint64_t last, int n) {
     if (n)
         cr_assert_eq(append_n(w, n), (int64_t)(last + (uint64_t)n));
     wal_close(w);
+}
+
+/* A session that ends in a crash: a child process opens the log after last, appends rounds of
+ * records (each made durable before the next) and exits without wal_close(), as after SIGKILL:
+ * what it wrote is in the files (page cache), and there is no seal. */
+static inline void
+session_crash(const wal_config_t *cfg, uint64_t last, const int *rounds, int nrounds) {
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) { /* no cr_assert here: the child only reports through its exit status */
+        wal_t *w;
+        if (wal_open(cfg, last, &w) != 0)
+            _exit(1);
+        for (int r = 0; r < nrounds; r++) {
+            last += (uint64_t)rounds[r];
+            if (append_n(w, rounds[r]) != (int64_t)last || !wait_durable(w, last, 5000))
+                _exit(2);
+        }
+        _exit(0);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "crash session failed: status %d", st);
 }
 
 static inline int
