@@ -1,7 +1,8 @@
 /* test_wal_golden.c - logs written by earlier builds must stay readable forever.
  *
  * tests/data/wal-v1/ was written by the format version 1 writer (commit ad49ace, the last one
- * before version 2) and tests/data/wal-v2/ by the version 2 writer, both with golden_write()
+ * before version 2), tests/data/wal-v2/ by the version 2 writer before the seal existed
+ * (d908869) and tests/data/wal-v2-sealed/ by the one after (23a4873), all with golden_write()
  * below: 110 records in two sessions (LSNs 1..100, then 101..110), 4 KiB segments, no
  * preallocation. The bytes are committed and never regenerated: if a test here fails, the
  * change broke old logs, not the data. (To see what a writer makes today:
@@ -30,7 +31,8 @@ golden_dir(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/../data/%s", dirname(here), name);
 }
 
-/* The generator: two sessions of a one-copy log. session_epoch 0 leaves the writer's default. */
+/* The generator: two sessions of a one-copy log, each closed cleanly (since the seal exists,
+ * the log ends with one). An epoch 0 leaves the writer's default. */
 static void
 golden_write(const char *dir, const uint8_t *id, uint64_t epoch1, uint64_t epoch2) {
     const char *dirs[] = {dir};
@@ -128,6 +130,16 @@ Test(wal_golden, a_version_2_log_reads_with_its_id_and_epoch) {
     cr_assert_eq(info.format_version, 2);
     cr_assert_eq(memcmp(info.dataset_id, golden_id, WAL_DATASET_ID_SIZE), 0);
     cr_assert_eq(info.epoch, 2, "the second session ran at epoch 2");
+}
+
+/* The seal of a clean close, as the version 2 format defines it (WAL_REC_SEAL). */
+Test(wal_golden, a_sealed_version_2_log_reads_as_sealed) {
+    wal_recover_info_t info;
+    read_golden("wal-v2-sealed", &info);
+    cr_assert_eq(info.format_version, 2);
+    cr_assert_eq(memcmp(info.dataset_id, golden_id, WAL_DATASET_ID_SIZE), 0);
+    cr_assert(info.sealed);
+    cr_assert_eq(info.seal_lsn, GOLDEN_RECORDS);
 }
 
 /* An upgrade: the version 2 writer goes on after a version 1 log in version 2 segments, with
