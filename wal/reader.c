@@ -426,6 +426,34 @@ wal_dir_identity(const char *dir, uint8_t dataset_id[WAL_DATASET_ID_SIZE], uint6
     return rc;
 }
 
+int
+wal_dir_tail(const char *dir, wal_tail_t *t) {
+    wal_scan_opts_t o = {.newest_only = 1};
+    wal_dir_scan_t sc;
+    char err[WAL_PATH_MAX + 256];
+    memset(t, 0, sizeof *t);
+    int rc = wal_scan_dir(dir, &o, &sc, err, sizeof err);
+    if (sc.nsegs > 0) {
+        int k = sc.nsegs - 1;
+        char path[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, sc.segs[k].name);
+        t->nsegs = sc.nsegs;
+        memcpy(t->name, sc.segs[k].name, sizeof t->name);
+        t->first_lsn = sc.segs[k].first_lsn;
+        t->last_lsn = sc.last_lsn;
+        t->end = sc.seg_end[k];
+        t->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+        t->clean = rc == 0 && !sc.torn;
+        t->sealed = rc == 0 && sc.sealed;
+        t->version = sc.version;
+        memcpy(t->dataset_id, sc.dataset_id, sizeof t->dataset_id);
+        t->epoch = sc.epoch;
+    }
+    wal_dir_scan_free(&sc);
+    return rc == KERR_CORRUPT || rc == KERR_VERSION ? 0 : rc; /* damage: clean == 0 says it */
+}
+
 void
 wal_dir_scan_free(wal_dir_scan_t *sc) {
     kfree(sc->segs);

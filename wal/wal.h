@@ -114,9 +114,13 @@ int wal_recover_ex(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb app
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", or "unknown" for the all-zero id. */
 void wal_dataset_id_str(const uint8_t id[WAL_DATASET_ID_SIZE], char *buf, size_t n);
 
-/* Open for appending after last_lsn (from wal_recover); starts the WAL thread. Every copy gets
- * a new segment starting at last_lsn + 1. Fails with KERR_QUORUM when fewer than quorum copies
- * can be opened. */
+/* Open for appending after last_lsn (from wal_recover); starts the WAL thread. First removes
+ * each copy's seal (durably). Then the log goes on at the end of the copies' newest segment
+ * when every healthy copy ends in the same clean version 2 segment of this data set and epoch,
+ * right after last_lsn, with room left (an empty one included): no new file, no new space.
+ * Otherwise every copy gets a new segment starting at last_lsn + 1. Fails with KERR_QUORUM
+ * when fewer than quorum copies can be opened, KERR_INVAL when cfg's identity contradicts the
+ * log's (cfg->log says why). */
 int wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out);
 /* Flushes and syncs what was appended and stops the threads. When the log is healthy, then
  * appends the clean-shutdown seal (holding the last LSN) to every copy that has everything

@@ -158,6 +158,22 @@ void wal_dir_scan_free(wal_dir_scan_t *sc);
 /* The identity in the newest intact segment header of dir (zero id and epoch 0: none, or v1). */
 int wal_dir_identity(const char *dir, uint8_t dataset_id[WAL_DATASET_ID_SIZE], uint64_t *epoch);
 
+/* The end of a copy, as wal_open() needs it: its newest segment, verified alone. */
+typedef struct wal_tail {
+    int nsegs;                   /* segments in the copy; 0: none (the rest is zero) */
+    char name[WAL_SEG_NAME_MAX]; /* the newest one */
+    uint64_t first_lsn;          /* its first LSN */
+    uint64_t last_lsn;           /* the copy's last LSN (first_lsn - 1 when it holds none) */
+    uint64_t end;                /* end of its records: where the next one goes */
+    uint64_t size;               /* its file size (the preallocated size, or end and a seal) */
+    int clean;                   /* it verified without damage or torn tail */
+    int sealed;                  /* it ends with a seal, at offset end */
+    uint32_t version;            /* its header's format version */
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE];
+    uint64_t epoch;
+} wal_tail_t;
+int wal_dir_tail(const char *dir, wal_tail_t *t);
+
 /* writer.c: lane threads per copy, each with one fdatasync in flight (1 or 2), read by
  * wal_open. 0 (production) = automatic: one copy in sync mode runs its fdatasync on the WAL
  * thread itself (inline, measured faster on this machine: docs/durability.md), otherwise one

@@ -417,12 +417,21 @@ seglist_add(wal_t *w, uint64_t first_lsn) {
             w->segs_cap = cap;
         }
     }
-    if (rc == 0) {
+    if (rc == 0)
         w->segs[w->nsegs++] = first_lsn;
-        w->st_segments++;
-    }
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+/* The current segment joins the list wal_retire_before() works on. Without the entry
+ * retirement would be wrong; refusing the log is the safe way. */
+static void
+seglist_add_or_fail(wal_t *w, uint64_t first_lsn) {
+    int rc = seglist_add(w, first_lsn);
+    for (int i = 0; rc != 0 && i < w->ncopies; i++) {
+        wal_io_op_t op = {.copy = i, .kind = WAL_IO_OPEN};
+        copy_fail(w, i, &op, rc);
+    }
 }
 
 /* Replace every healthy copy's segment by a new one starting at first_lsn. The caller made
@@ -451,14 +460,10 @@ seg_start(wal_t *w, uint64_t first_lsn, int sync_file) {
     }
     w->seg_first_lsn = first_lsn;
     w->seg_off = WAL_SEG_HDR_SIZE;
-    int rc = seglist_add(w, first_lsn);
-    if (rc != 0) {
-        /* Without the list entry retirement would be wrong; refusing the log is the safe way. */
-        for (int i = 0; i < w->ncopies; i++) {
-            wal_io_op_t op = {.copy = i, .kind = WAL_IO_OPEN};
-            copy_fail(w, i, &op, rc);
-        }
-    }
+    pthread_mutex_lock(&w->mu);
+    w->st_segments++;
+    pthread_mutex_unlock(&w->mu);
+    seglist_add_or_fail(w, first_lsn);
 }
 
 /* Sync mode: a lane of some healthy copy could start an fdatasync now. Until one can, the WAL
@@ -1069,7 +1074,6 @@ seed_segments(wal_t *w, uint64_t last_lsn) {
     /* Copies normally hold the same segments; sort in case one held some the others did not. */
     if (w->nsegs > 1)
         qsort(w->segs, w->nsegs, sizeof *w->segs, u64_cmp);
-    w->st_segments = 0;
     return 0;
 }
 
@@ -1126,26 +1130,99 @@ copies_open(wal_t *w, uint64_t last_lsn) {
  * before anything else is written to the copy (I9): a crash from here on must leave an
  * ordinary unsealed log, whose torn tail recovery may cut. A failure fails the copy. */
 static void
-unseal_copy(wal_t *w, int ci) {
+unseal_copy(wal_t *w, int ci, const wal_tail_t *t) {
+    static const uint8_t zeros[WAL_REC_HDR_SIZE];
     wal_copy_t *c = &w->copy[ci];
-    wal_scan_opts_t o = {.newest_only = 1};
-    wal_dir_scan_t sc;
-    char err[WAL_PATH_MAX + 256];
-    if (wal_scan_dir(c->dir, &o, &sc, err, sizeof err) == 0 && sc.sealed) {
-        static const uint8_t zeros[WAL_REC_HDR_SIZE];
-        wal_io_op_t op = {.copy = ci, .kind = WAL_IO_OPEN};
-        int fd = openat(c->dirfd, sc.segs[sc.nsegs - 1].name, O_WRONLY | O_CLOEXEC), rc;
-        if (fd < 0) {
-            copy_fail(w, ci, &op, KERR_SYS(errno));
-        } else if (write_all(w, ci, fd, zeros, sizeof zeros, sc.seal_off) == 0) {
-            op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = sc.seal_off};
-            if ((rc = sync_fd(w, &op, fd)) < 0)
-                copy_fail(w, ci, &op, rc);
-        }
-        if (fd >= 0)
-            close(fd);
+    wal_io_op_t op = {.copy = ci, .kind = WAL_IO_OPEN};
+    int fd = openat(c->dirfd, t->name, O_WRONLY | O_CLOEXEC), rc;
+    if (fd < 0) {
+        copy_fail(w, ci, &op, KERR_SYS(errno));
+        return;
     }
-    wal_dir_scan_free(&sc);
+    if (write_all(w, ci, fd, zeros, sizeof zeros, t->end) == 0) {
+        op = (wal_io_op_t){.copy = ci, .kind = WAL_IO_FSYNC, .off = t->end};
+        if ((rc = sync_fd(w, &op, fd)) < 0)
+            copy_fail(w, ci, &op, rc);
+    }
+    close(fd);
+}
+
+/* Can the log go on in the copies' newest segment? Every healthy copy must end in the same
+ * clean version 2 segment of this data set and epoch, right after last_lsn, with room for a
+ * record. Otherwise wal_open starts a new one (an empty newest one is recreated in place). */
+static int
+tails_continuable(const wal_t *w, const wal_tail_t *t, uint64_t last_lsn) {
+    int ref = -1;
+    for (int i = 0; i < w->ncopies; i++) {
+        const wal_tail_t *x = &t[i];
+        if (!w->copy[i].ok)
+            continue;
+        if (!x->nsegs || !x->clean || x->version != WAL_FORMAT_VERSION ||
+            x->last_lsn != last_lsn || x->epoch != w->epoch ||
+            memcmp(x->dataset_id, w->dataset_id, sizeof w->dataset_id) != 0 ||
+            x->end + 2 * WAL_REC_HDR_SIZE > w->cfg.segment_size_bytes)
+            return 0;
+        if (ref >= 0 && (x->first_lsn != t[ref].first_lsn || x->end != t[ref].end))
+            return 0;
+        ref = i;
+    }
+    return ref >= 0;
+}
+
+/* Make the copies' newest segment the current one: records go on at its end. Its space is
+ * mostly allocated already, so a start on a nearly full disk needs none; it is topped up to
+ * segment_size_bytes when smaller (the size grew, or preallocation was off), failing quietly. */
+static void
+seg_continue(wal_t *w, const wal_tail_t *t, uint64_t last_lsn) {
+    uint64_t first = 0, end = 0, size = w->cfg.segment_size_bytes;
+    for (int i = 0; i < w->ncopies; i++) {
+        wal_copy_t *c = &w->copy[i];
+        if (!c->ok)
+            continue;
+        first = t[i].first_lsn;
+        end = t[i].end;
+        int fd = openat(c->dirfd, t[i].name, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            wal_io_op_t op = {.copy = i, .kind = WAL_IO_OPEN};
+            copy_fail(w, i, &op, KERR_SYS(errno));
+            continue;
+        }
+        int preallocated = !w->cfg.preallocate_off &&
+                           (t[i].size >= size || fallocate(fd, 0, 0, (off_t)size) == 0);
+        pthread_mutex_lock(&w->mu);
+        c->fd = fd;
+        c->seg_first_lsn = first;
+        c->written_off = end;
+        pthread_mutex_unlock(&w->mu);
+        if (preallocated)
+            wal_zeroer_segment(w->zeroer, i, c->dirfd, t[i].name, size, end);
+    }
+    w->seg_first_lsn = first;
+    w->seg_off = end;
+    if (first > last_lsn) /* an empty segment: seed_segments did not list it */
+        seglist_add_or_fail(w, first);
+}
+
+/* The current segment of a log opened after last_lsn: every copy's seal removed first (I9),
+ * then the newest segment continued when it can be, else a new one created and made durable
+ * (header and directory) before any append. */
+static void
+seg_open(wal_t *w, uint64_t last_lsn) {
+    wal_tail_t tails[WAL_COPIES_MAX];
+    memset(tails, 0, sizeof tails);
+    for (int i = 0; i < w->ncopies; i++) {
+        if (!w->copy[i].ok || wal_dir_tail(w->copy[i].dir, &tails[i]) != 0)
+            continue; /* unreadable: its segment creation fails it */
+        if (tails[i].sealed)
+            unseal_copy(w, i, &tails[i]);
+    }
+    if (!w->cfg.preallocate_off && !w->cfg.zero_off &&
+        wal_zeroer_start(&w->zeroer, ZERO_CHUNK_BYTES, ZERO_AHEAD_BYTES) != 0)
+        w->zeroer = NULL; /* only a speed-up */
+    if (tails_continuable(w, tails, last_lsn))
+        seg_continue(w, tails, last_lsn);
+    else
+        seg_start(w, last_lsn + 1, 1);
 }
 
 /* wal_close of a healthy log, the threads stopped: every copy that has each appended record
@@ -1241,14 +1318,7 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     copies_open(w, last_lsn);
     if ((rc = seed_segments(w, last_lsn)) != 0 || (rc = identity_resolve(w)) != 0)
         goto fail;
-    for (int i = 0; i < w->ncopies; i++)
-        if (w->copy[i].ok)
-            unseal_copy(w, i);
-    if (!w->cfg.preallocate_off && !w->cfg.zero_off &&
-        wal_zeroer_start(&w->zeroer, ZERO_CHUNK_BYTES, ZERO_AHEAD_BYTES) != 0)
-        w->zeroer = NULL; /* only a speed-up */
-    /* The first segment is created and made durable (header + directory) before any append. */
-    seg_start(w, last_lsn + 1, 1);
+    seg_open(w, last_lsn);
     if (!atomic_load(&w->healthy)) {
         rc = KERR_QUORUM;
         if (cfg->log) /* the reason dies with w: hand it to the caller's log first */

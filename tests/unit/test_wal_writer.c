@@ -32,7 +32,7 @@ Test(wal_writer, appended_records_come_back_from_recovery) {
     cr_assert_eq(c2.n, 10, "only records after after_lsn");
     cr_assert_eq(c2.first, 991);
 
-    /* Reopen continues the LSN sequence in a new segment. */
+    /* Reopen continues the LSN sequence, in the same segment (it has room). */
     cr_assert_eq(wal_open(&cfg, last, &w), 0);
     cr_assert_eq(wal_append(w, 0, "x", 1), 1001);
     wal_close(w);
