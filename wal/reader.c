@@ -1,7 +1,7 @@
 /*
  * reader.c - reading a log copy: list its segments, verify them record by record, tell a torn
- * tail from corruption (invariant I4 in wal/format.c), and the tool entry points wal_read_dir()
- * and wal_check_dir().
+ * tail from corruption (invariants I4 and I9 in wal/format.c), and wal_read_dir() for tools
+ * (wal_check_dir() is in check.c).
  *
  * Segments are mapped read-only and walked in place; a record's payload handed to a callback
  * points into the mapping, valid for the call only.
@@ -519,46 +519,6 @@ wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, ch
     }
     err[0] = 0;
     int rc = wal_scan_dir(dir, &o, &sc, err, errlen);
-    wal_dir_scan_free(&sc);
-    return rc;
-}
-
-static void
-print_segment(FILE *out, const wal_dir_scan_t *sc, int i) {
-    fprintf(out, "%s  lsn %" PRIu64 "..%" PRIu64 "  records %" PRIu64 "  bytes %" PRIu64,
-            sc->segs[i].name, sc->segs[i].first_lsn, sc->seg_last[i], sc->seg_recs[i],
-            sc->seg_end[i]);
-    if (sc->seg_recs[i]) {
-        time_t a = (time_t)(sc->seg_ts_min[i] / 1000), b = (time_t)(sc->seg_ts_max[i] / 1000);
-        struct tm ta, tb;
-        char sa[32], sb[32];
-        gmtime_r(&a, &ta);
-        gmtime_r(&b, &tb);
-        strftime(sa, sizeof sa, "%Y-%m-%dT%H:%M:%SZ", &ta);
-        strftime(sb, sizeof sb, "%Y-%m-%dT%H:%M:%SZ", &tb);
-        fprintf(out, "  time %s..%s", sa, sb);
-    }
-    if (sc->torn && sc->torn_seg == i)
-        fprintf(out, "  TORN TAIL at offset %" PRIu64 " (cut by recovery)", sc->torn_off);
-    fputc('\n', out);
-}
-
-int
-wal_check_dir(const char *dir, FILE *out, int verbose) {
-    wal_scan_opts_t o = {.print = verbose ? out : NULL};
-    wal_dir_scan_t sc;
-    char err[WAL_PATH_MAX + 200] = "";
-    fprintf(out, "wal directory %s\n", dir);
-    int rc = wal_scan_dir(dir, &o, &sc, err, sizeof err);
-    for (int i = 0; i < sc.nscanned; i++)
-        print_segment(out, &sc, i);
-    if (rc) {
-        fprintf(out, "DAMAGED: %s\n", err);
-    } else {
-        fprintf(out, "ok: %d segments, %" PRIu64 " records, lsn %" PRIu64 "..%" PRIu64 "%s\n",
-                sc.nsegs, sc.nrecords, sc.first_lsn, sc.last_lsn,
-                sc.torn ? ", torn tail at the end" : "");
-    }
     wal_dir_scan_free(&sc);
     return rc;
 }

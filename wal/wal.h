@@ -188,8 +188,15 @@ int wal_retire_before(wal_t *w, uint64_t lsn, const char *archive_dir);
  * segment; and verify + print a directory. */
 int wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, char *err,
                  size_t errlen);
-/* 0 ok (a torn tail is reported but is not damage), <0 damage; prints a summary, per segment:
- * name, first/last LSN, records, time range; with verbose every record. */
+/* Verify a log copy and print: per segment name, first/last LSN, records, bytes, time range
+ * (verbose: every record); the data-set id, epoch, format version and whether it is sealed;
+ * then a verdict line. Returns a WAL_CHECK_* (>= 0), or < 0: KERR_CORRUPT damage ("DAMAGED:
+ * <file> offset <n>: ..."), KERR_VERSION a segment of a newer format, KERR_NOTFOUND no such
+ * directory, KERR_FORMAT not a log copy (not a directory, or entries but no wal-*.log
+ * segment), another negative errno. docs/formats/wal.md has the keel-check exit codes. */
+#define WAL_CHECK_OK    0 /* sound ("ok: ..."); sealed or not */
+#define WAL_CHECK_TORN  1 /* sound up to a torn tail recovery will cut ("TORN TAIL: ...") */
+#define WAL_CHECK_EMPTY 2 /* an empty directory: no segment ("EMPTY: ...") */
 int wal_check_dir(const char *dir, FILE *out, int verbose);
 
 #endif
