@@ -23,8 +23,8 @@
 
 #include "wal/zero.h"
 
-#define MIB (1ull << 20)
-#define KIB (1ull << 10)
+#define MIB        (1ull << 20)
+#define KIB        (1ull << 10)
 #define SEG_SIZE   (32 * MIB)
 #define APPEND_LEN (8 * KIB)
 #define SLOW_US    400

@@ -25,28 +25,27 @@ enum { EXIT_SOUND = 0, EXIT_DAMAGED = 1, EXIT_USAGE = 2, EXIT_ATTENTION = 3 };
 
 static void
 usage(FILE *f) {
-    fprintf(f,
-            "Usage: keel-check [-v] wal DIR [DIR...]\n"
-            "       keel-check [-v] snapshot FILE [FILE...]\n"
-            "\n"
-            "Verifies transaction log copies (wal-dirs, e.g. <dir>/wal) or snapshot files and\n"
-            "prints a summary; for a log copy also its data-set id, epoch and whether it was\n"
-            "closed cleanly (sealed).\n"
-            "  -v, --verbose   print every record (wal) or chunk (snapshot)\n"
-            "Exit status:\n"
-            "  0  sound\n"
-            "  1  damaged (or a log segment of a newer format than this build reads)\n"
-            "  2  usage error, or a wal path that does not exist or is not a log copy\n"
-            "     (no wal-*.log segment in a directory that is not empty)\n"
-            "  3  attention: sound, but a log copy ends in a torn tail that recovery will cut,\n"
-            "     or is an empty directory\n"
-            "With several paths: the most severe status seen, in the order 1, 2, 3, 0.\n");
+    fprintf(f, "Usage: keel-check [-v] wal DIR [DIR...]\n"
+               "       keel-check [-v] snapshot FILE [FILE...]\n"
+               "\n"
+               "Verifies transaction log copies (wal-dirs, e.g. <dir>/wal) or snapshot files and\n"
+               "prints a summary; for a log copy also its data-set id, epoch and whether it was\n"
+               "closed cleanly (sealed).\n"
+               "  -v, --verbose   print every record (wal) or chunk (snapshot)\n"
+               "Exit status:\n"
+               "  0  sound\n"
+               "  1  damaged (or a log segment of a newer format than this build reads)\n"
+               "  2  usage error, or a wal path that does not exist or is not a log copy\n"
+               "     (no wal-*.log segment in a directory that is not empty)\n"
+               "  3  attention: sound, but a log copy ends in a torn tail that recovery will cut,\n"
+               "     or is an empty directory\n"
+               "With several paths: the most severe status seen, in the order 1, 2, 3, 0.\n");
 }
 
 static int
 severity(int status) { /* higher is more severe */
-    static const int rank[] = {[EXIT_SOUND] = 0, [EXIT_ATTENTION] = 1, [EXIT_USAGE] = 2,
-                               [EXIT_DAMAGED] = 3};
+    static const int rank[] = {
+        [EXIT_SOUND] = 0, [EXIT_ATTENTION] = 1, [EXIT_USAGE] = 2, [EXIT_DAMAGED] = 3};
     return rank[status];
 }
 

@@ -102,8 +102,8 @@ verdict(FILE *out, const wal_dir_scan_t *sc) {
                 sc->torn_bytes);
         return WAL_CHECK_TORN;
     }
-    fprintf(out, "ok: %d segments, %" PRIu64 " records, lsn %" PRIu64 "..%" PRIu64 "\n",
-            sc->nsegs, sc->nrecords, sc->first_lsn, sc->last_lsn);
+    fprintf(out, "ok: %d segments, %" PRIu64 " records, lsn %" PRIu64 "..%" PRIu64 "\n", sc->nsegs,
+            sc->nrecords, sc->first_lsn, sc->last_lsn);
     return WAL_CHECK_OK;
 }
 

@@ -238,7 +238,7 @@ walk_records(seg_walk_t *sw, const uint8_t *p, uint64_t size, wal_dir_scan_t *sc
     if (rc == WAL_REC_CHECK_SEAL)
         return seal_end(sw, p, size, off, sc, err, errlen);
     if (rc == KERR_TORN && zero_from(p, size, off))
-        return 0; /* clean end: zeros or end of file */
+        return 0;                  /* clean end: zeros or end of file */
     int damaged = rc != KERR_TORN; /* else a zero header, with non-zero bytes further on */
     if (!damaged)
         why = "non-zero bytes after the end of the data";

@@ -152,8 +152,7 @@ cut_torn(recovery_t *r, int c) {
         close(fd);
         logf_(r->cfg,
               "WARNING: wal: cut a torn tail of %s at offset %" PRIu64 " (after LSN %" PRIu64
-              "; the log was not closed cleanly): %" PRIu64 " record(s), %" PRIu64
-              " bytes dropped",
+              "; the log was not closed cleanly): %" PRIu64 " record(s), %" PRIu64 " bytes dropped",
               path, s->torn_off, s->last_lsn, s->torn_records, s->torn_bytes);
     }
     if (rc == 0)

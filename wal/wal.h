@@ -58,13 +58,13 @@ typedef struct wal_config {
                                     when no segment has one (a new data set, or a v1 log).
                                     wal_recover: non-zero = every copy must carry this id or
                                     none (v1), else "belongs to another data set" */
-    uint64_t epoch;              /* wal_open: stamped into every new segment; 0 = the newest
-                                    segment's, or 1 for a new data set. Never lower than the
-                                    epoch on disk (wal_open refuses: KERR_INVAL) */
-    uint64_t expect_lsn_min;     /* wal_recover: the records through this LSN must exist (the
-                                    snapshot's LSN, a seal LSN the caller knows); 0 = no demand */
-    int accept_loss;             /* wal_recover: records missing (log ends before expect_lsn_min,
-                                    or starts after after_lsn + 1) only log a WARNING */
+    uint64_t epoch;          /* wal_open: stamped into every new segment; 0 = the newest
+                                segment's, or 1 for a new data set. Never lower than the
+                                epoch on disk (wal_open refuses: KERR_INVAL) */
+    uint64_t expect_lsn_min; /* wal_recover: the records through this LSN must exist (the
+                                snapshot's LSN, a seal LSN the caller knows); 0 = no demand */
+    int accept_loss;         /* wal_recover: records missing (log ends before expect_lsn_min,
+                                or starts after after_lsn + 1) only log a WARNING */
 } wal_config_t;
 
 /* A decoded record handed to recovery/readers; payload points into a buffer valid for the call. */

@@ -15,11 +15,11 @@
 #define WAL_MAGIC              "KEELWAL\0"
 #define WAL_FORMAT_VERSION     2 /* written; version 2 added the data-set id and the epoch */
 #define WAL_FORMAT_VERSION_MIN 1 /* oldest version read (its segments have no id: unknown) */
-#define WAL_SEG_HDR_SIZE   64
-#define WAL_REC_HDR_SIZE   32
-#define WAL_REC_ALIGN      8
-#define WAL_PAYLOAD_MAX    (256u << 20) /* a record payload larger than this is damage */
-#define WAL_SEG_NAME_MAX   32           /* "wal-" + 20 digits + ".log" + NUL */
+#define WAL_SEG_HDR_SIZE       64
+#define WAL_REC_HDR_SIZE       32
+#define WAL_REC_ALIGN          8
+#define WAL_PAYLOAD_MAX        (256u << 20) /* a record payload larger than this is damage */
+#define WAL_SEG_NAME_MAX       32           /* "wal-" + 20 digits + ".log" + NUL */
 
 /* Record flag: every byte before this record in its segment was fdatasynced on this copy
  * before this record was written (a write barrier). Set on the first record of every round
@@ -33,7 +33,7 @@
  * follow it, and the writer zeroes it (durably) before it writes anything else into the copy.
  * A copy whose newest segment ends with an intact seal was closed cleanly: any damage in it is
  * corruption, never a torn tail (invariant I9). */
-#define WAL_REC_SEAL 2u
+#define WAL_REC_SEAL       2u
 #define WAL_REC_CHECK_SEAL 1 /* wal_rec_check: an intact seal (its LSN is expect_lsn - 1) */
 
 /* Segment header, little-endian on disk (the struct is only used on little-endian hosts).
@@ -123,30 +123,40 @@ typedef struct wal_dir_scan {
     uint64_t last_lsn;  /* last valid LSN: the newest segment's first LSN - 1 when it is
                            empty; 0 when there is no segment */
     uint64_t nrecords;
-    int torn;           /* 1: the newest segment ends in a torn tail to cut */
-    int torn_seg;       /* its index in segs */
-    uint64_t torn_off;  /* cut here (0: the whole file is a torn creation: remove it) */
-    uint64_t torn_records, torn_bytes; /* what the cut drops (reader.c, torn_extent) */
-    int sealed;         /* the newest segment ends with an intact seal (closed cleanly) */
-    uint64_t seal_lsn;  /* the LSN it holds (== last_lsn) */
-    uint64_t seal_off;  /* its offset in the newest segment (== that segment's seg_end) */
-    uint64_t *seg_end;  /* per segment: end offset of the valid data */
+    uint64_t *seg_end;  /* per segment: end offset of the valid data (a seal excluded) */
     uint64_t *seg_last; /* per segment: last LSN (first_lsn - 1 when empty) */
     uint64_t *seg_recs; /* per segment: record count */
     int64_t *seg_ts_min, *seg_ts_max;
-    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* carried by its v2 segments; zero: none does */
-    int id_seg;        /* the first segment carrying it, -1: none */
-    uint64_t epoch;    /* the newest v2 segment's epoch; 0: none */
-    uint32_t version;  /* the newest intact segment's format version; 0: none */
+
+    /* A torn tail of the newest segment: cut at torn_off (0: the whole file is a torn creation:
+     * remove it), which drops torn_records records and torn_bytes bytes (torn_extent). */
+    int torn;
+    int torn_seg; /* its index in segs */
+    uint64_t torn_off;
+    uint64_t torn_records, torn_bytes;
+
+    /* The newest segment ends with an intact seal (closed cleanly, I9) holding seal_lsn
+     * (== last_lsn), at seal_off (== that segment's seg_end). */
+    int sealed;
+    uint64_t seal_lsn;
+    uint64_t seal_off;
+
+    /* Identity (format 2): the id the copy's v2 segments carry (zero: none does), the first
+     * segment carrying it (-1: none), the newest v2 segment's epoch (0: none), the newest
+     * intact segment's format version (0: none). */
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE];
+    int id_seg;
+    uint64_t epoch;
+    uint32_t version;
 } wal_dir_scan_t;
 
 typedef struct wal_scan_opts {
     uint64_t after_lsn; /* deliver records with lsn > after_lsn */
     wal_apply_cb cb;    /* NULL: verify only */
     void *ctx;
-    FILE *print;    /* non-NULL: print every record (keel-check -v) */
+    FILE *print;     /* non-NULL: print every record (keel-check -v) */
     int newest_only; /* verify the newest segment alone (wal_open: where does the log end?) */
-    wal_log_cb log; /* progress */
+    wal_log_cb log;  /* progress */
     void *log_ctx;
 } wal_scan_opts_t;
 

@@ -1077,7 +1077,6 @@ seed_segments(wal_t *w, uint64_t last_lsn) {
     return 0;
 }
 
-
 /* Stop and join every lane thread (they finish the unit they are in first). */
 static void
 lanes_stop(wal_t *w) {
@@ -1157,8 +1156,8 @@ tails_continuable(const wal_t *w, const wal_tail_t *t, uint64_t last_lsn) {
         const wal_tail_t *x = &t[i];
         if (!w->copy[i].ok)
             continue;
-        if (!x->nsegs || !x->clean || x->version != WAL_FORMAT_VERSION ||
-            x->last_lsn != last_lsn || x->epoch != w->epoch ||
+        if (!x->nsegs || !x->clean || x->version != WAL_FORMAT_VERSION || x->last_lsn != last_lsn ||
+            x->epoch != w->epoch ||
             memcmp(x->dataset_id, w->dataset_id, sizeof w->dataset_id) != 0 ||
             x->end + 2 * WAL_REC_HDR_SIZE > w->cfg.segment_size_bytes)
             return 0;
@@ -1187,8 +1186,8 @@ seg_continue(wal_t *w, const wal_tail_t *t, uint64_t last_lsn) {
             copy_fail(w, i, &op, KERR_SYS(errno));
             continue;
         }
-        int preallocated = !w->cfg.preallocate_off &&
-                           (t[i].size >= size || fallocate(fd, 0, 0, (off_t)size) == 0);
+        int preallocated =
+            !w->cfg.preallocate_off && (t[i].size >= size || fallocate(fd, 0, 0, (off_t)size) == 0);
         pthread_mutex_lock(&w->mu);
         c->fd = fd;
         c->seg_first_lsn = first;

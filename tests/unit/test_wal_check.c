@@ -16,7 +16,7 @@ check(const char *dir, int *rc) {
 }
 
 static const uint8_t id[WAL_DATASET_ID_SIZE] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0x4d, 0xef,
-                                                0x80, 1, 2, 3, 4, 5, 6, 7};
+                                                0x80, 1,    2,    3,    4,    5,    6,    7};
 
 Test(wal_check, a_sealed_copy_prints_its_id_epoch_and_seal) {
     tdirs_t t;

@@ -14,13 +14,13 @@
 #define GOLDEN_RECORDS 110
 
 /* The id the version 2 golden log was written with ("keel-golden-wal2" with the UUID bits). */
-static const uint8_t golden_id[WAL_DATASET_ID_SIZE] = {'k', 'e', 'e', 'l', '-', 'g', 0x4f, 'l',
-                                                       0x84, 'e', 'n', '-', 'w', 'a', 'l', '2'};
+static const uint8_t golden_id[WAL_DATASET_ID_SIZE] = {'k',  'e', 'e', 'l', '-', 'g', 0x4f, 'l',
+                                                       0x84, 'e', 'n', '-', 'w', 'a', 'l',  '2'};
 
 static void
 golden_payload(int i, char *buf, size_t n, size_t *len) {
-    *len = (size_t)snprintf(buf, n, "*3\r\n$3\r\nSET\r\n$7\r\nkey:%03d\r\n$9\r\nvalue:%03d\r\n",
-                            i, i);
+    *len =
+        (size_t)snprintf(buf, n, "*3\r\n$3\r\nSET\r\n$7\r\nkey:%03d\r\n$9\r\nvalue:%03d\r\n", i, i);
 }
 
 /* tests/data/<name>, found from this file's path (CMake compiles it by absolute path). */
@@ -36,8 +36,13 @@ golden_dir(char *buf, size_t n, const char *name) {
 static void
 golden_write(const char *dir, const uint8_t *id, uint64_t epoch1, uint64_t epoch2) {
     const char *dirs[] = {dir};
-    wal_config_t c = {.dirs = dirs, .ndirs = 1, .quorum = 1, .sync_each_batch = 1,
-                      .segment_size_bytes = 4096, .preallocate_off = 1, .zero_off = 1};
+    wal_config_t c = {.dirs = dirs,
+                      .ndirs = 1,
+                      .quorum = 1,
+                      .sync_each_batch = 1,
+                      .segment_size_bytes = 4096,
+                      .preallocate_off = 1,
+                      .zero_off = 1};
     if (id)
         memcpy(c.dataset_id, id, WAL_DATASET_ID_SIZE);
     for (int s = 0; s < 2; s++) {

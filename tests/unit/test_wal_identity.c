@@ -3,10 +3,10 @@
  * a newer format, and missing records the caller says must exist (unless accept_loss). */
 #include "test_wal_util.h"
 
-static const uint8_t id_a[WAL_DATASET_ID_SIZE] = {0xaa, 1, 2, 3, 4, 5, 0x46, 7,
-                                                  0x88, 9, 10, 11, 12, 13, 14, 15};
-static const uint8_t id_b[WAL_DATASET_ID_SIZE] = {0xbb, 1, 2, 3, 4, 5, 0x46, 7,
-                                                  0x88, 9, 10, 11, 12, 13, 14, 15};
+static const uint8_t id_a[WAL_DATASET_ID_SIZE] = {0xaa, 1, 2,  3,  4,  5,  0x46, 7,
+                                                  0x88, 9, 10, 11, 12, 13, 14,   15};
+static const uint8_t id_b[WAL_DATASET_ID_SIZE] = {0xbb, 1, 2,  3,  4,  5,  0x46, 7,
+                                                  0x88, 9, 10, 11, 12, 13, 14,   15};
 
 static wal_seg_hdr_t
 read_hdr(const char *path) {

@@ -61,7 +61,7 @@ Test(wal_reopen, an_empty_newest_segment_is_reused) {
     seg_path(p, sizeof p, t.dir[0], -1);
     cr_assert(strstr(p, "wal-00000000000000000101.log"), "%s", p);
     cr_assert_eq(truncate(p, 64), 0); /* as if killed before the record: an empty segment */
-    wal_faults_t f; /* no faults: counts segment creations */
+    wal_faults_t f;                   /* no faults: counts segment creations */
     wal_faults_init(&f);
     cfg.io = &f.io;
     for (int i = 0; i < 5; i++)
@@ -161,8 +161,7 @@ fill_disk(const char *dir) {
     close(fd);
 }
 
-Test(wal_reopen, a_start_on_a_full_disk_uses_the_space_of_the_newest_segment,
-     .fini = umount_fini) {
+Test(wal_reopen, a_start_on_a_full_disk_uses_the_space_of_the_newest_segment, .fini = umount_fini) {
     snprintf(mnt, sizeof mnt, "/tmp/keel-wal-full-XXXXXX");
     cr_assert_not_null(mkdtemp(mnt));
     if (mount("tmpfs", mnt, "tmpfs", 0, "size=8m") != 0) {
@@ -173,8 +172,12 @@ Test(wal_reopen, a_start_on_a_full_disk_uses_the_space_of_the_newest_segment,
     char dir[96];
     snprintf(dir, sizeof dir, "%s/wal", mnt);
     const char *dirs[] = {dir};
-    wal_config_t cfg = {.dirs = dirs, .ndirs = 1, .quorum = 1, .sync_each_batch = 1,
-                        .segment_size_bytes = 4 << 20, .buffer_bytes_max = 1 << 20};
+    wal_config_t cfg = {.dirs = dirs,
+                        .ndirs = 1,
+                        .quorum = 1,
+                        .sync_each_batch = 1,
+                        .segment_size_bytes = 4 << 20,
+                        .buffer_bytes_max = 1 << 20};
     session(&cfg, 0, 100);
     fill_disk(mnt);
     wal_t *w;

@@ -38,7 +38,8 @@ Test(wal_seal, a_clean_close_ends_every_copy_with_a_seal_holding_the_last_lsn) {
     for (int i = 0; i < 3; i++) {
         wal_rec_hdr_t h;
         uint64_t off = find_seal(t.dir[i], &h);
-        cr_assert_eq(off, WAL_SEG_HDR_SIZE + 40 * wal_rec_size(6), "copy %d: right after LSN 40", i);
+        cr_assert_eq(off, WAL_SEG_HDR_SIZE + 40 * wal_rec_size(6), "copy %d: right after LSN 40",
+                     i);
         cr_assert_eq(h.lsn, 40, "it holds the last LSN and consumes none");
         cr_assert_eq(h.len, 0);
         cr_assert_eq(h.flags, WAL_REC_SEAL | WAL_REC_AFTER_SYNC);
