@@ -1,15 +1,20 @@
 /*
  * recover.c - recovery across log copies (the algorithm of docs/formats/wal.md, section 4):
  *
- *   1. verify   every copy with wal_scan_dir(), read-only. Damage that is not a torn tail (I4)
- *               anywhere, or copies that disagree, returns KERR_CORRUPT: nothing is modified.
- *   2. choose   the copy with the highest last LSN ("best").
- *   3. plan     per other copy and per segment of best: nothing, create, or replace. A segment
+ *   1. verify   every copy with wal_scan_dir(), read-only. Damage that is not a torn tail (I4;
+ *               in a sealed copy none is, I9) anywhere returns KERR_CORRUPT.
+ *   2. identity every copy carrying a data-set id carries the same, and the caller's (I8).
+ *   3. choose   the copy with the highest last LSN ("best").
+ *   4. needed   the records after after_lsn and through cfg->expect_lsn_min are there (or
+ *               cfg->accept_loss: a WARNING line).
+ *   5. plan     per other copy and per segment of best: nothing, create, or replace. A segment
  *               is only replaced when the copy's valid bytes are a prefix of best's (checked
- *               byte for byte), so a repair never overwrites a record that differs.
- *   4. repair   cut torn tails (truncate, or remove a segment whose creation was torn), then
- *               write planned segments as <name>.tmp, fsync, rename, fsync the directory.
- *   5. replay   best's records with lsn > after_lsn, in order, through apply.
+ *               byte for byte), so a repair never overwrites a record that differs. Copies that
+ *               disagree return KERR_CORRUPT. Nothing is modified up to here.
+ *   6. repair   cut torn tails (truncate, or remove a segment whose creation was torn; each a
+ *               WARNING line with the records and bytes dropped), then write planned segments
+ *               as <name>.tmp, fsync, rename, fsync the directory.
+ *   7. replay   best's records with lsn > after_lsn, in order, through apply.
  *
  * The file helpers it shares with writer.c (directory fsync, mkdir -p, file copy) are in
  * fsutil.c, the configuration check in config.c: recover.c and writer.c call nothing of each
@@ -94,7 +99,7 @@ disagree(recovery_t *r, int c, const char *name, const char *what) {
     return KERR_CORRUPT;
 }
 
-/* Step 3 for copy c: which of best's segments it needs, refusing when it disagrees. */
+/* Step 5 for copy c: which of best's segments it needs, refusing when it disagrees. */
 static int
 plan_copy(recovery_t *r, int c) {
     const wal_dir_scan_t *b = &r->sc[r->best], *s = &r->sc[c];
@@ -130,7 +135,7 @@ plan_copy(recovery_t *r, int c) {
     return 0;
 }
 
-/* Step 4a: cut copy c's torn tail. */
+/* Step 6a: cut copy c's torn tail. */
 static int
 cut_torn(recovery_t *r, int c) {
     const wal_dir_scan_t *s = &r->sc[c];
@@ -160,7 +165,7 @@ cut_torn(recovery_t *r, int c) {
     return rc;
 }
 
-/* Step 4b: write the planned segments of copy c from best. */
+/* Step 6b: write the planned segments of copy c from best. */
 static int
 repair_copy(recovery_t *r, int c) {
     const wal_dir_scan_t *b = &r->sc[r->best];
@@ -195,7 +200,7 @@ recovery_free(recovery_t *r, int n) {
     }
 }
 
-/* Step 1b: one data set. Every copy carrying an id (v1 segments carry none) must carry the
+/* Step 2: one data set. Every copy carrying an id (v1 segments carry none) must carry the
  * caller's, when it gave one, and the same as the other copies. */
 static int
 check_ids(recovery_t *r) {
@@ -243,7 +248,7 @@ missing(recovery_t *r, const char *what) {
     return 0;
 }
 
-/* Step 2b: the records the caller needs are there: every LSN after after_lsn that the log
+/* Step 4: the records the caller needs are there: every LSN after after_lsn that the log
  * holds (it must start at after_lsn + 1 at the latest), and through cfg->expect_lsn_min. */
 static int
 check_needed(recovery_t *r, uint64_t after_lsn) {
@@ -268,7 +273,7 @@ check_needed(recovery_t *r, uint64_t after_lsn) {
     return rc;
 }
 
-/* Steps 1-3: everything that reads; nothing is modified before this returns 0. */
+/* Steps 1-5: everything that reads; nothing is modified before this returns 0. */
 static int
 verify_and_plan(recovery_t *r, uint64_t after_lsn) {
     const wal_config_t *cfg = r->cfg;
@@ -317,7 +322,7 @@ fill_info(const recovery_t *r, wal_recover_info_t *info) {
     }
 }
 
-/* Step 5: replay best's records after after_lsn. */
+/* Step 7: replay best's records after after_lsn. */
 static int
 replay(recovery_t *r, uint64_t after_lsn, wal_apply_cb apply, void *ctx) {
     const wal_config_t *cfg = r->cfg;
