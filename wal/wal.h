@@ -28,6 +28,8 @@ typedef struct wal_io wal_io_t; /* fault-injection hooks, see wal/wal_io.h; NULL
 #define WAL_SEGMENT_SIZE_DEFAULT     (64ull << 20)
 #define WAL_BUFFER_BYTES_DEFAULT     (64ull << 20)
 #define WAL_SYNC_INTERVAL_MS_DEFAULT 1000u
+#define WAL_DATASET_ID_SIZE          16
+#define WAL_DATASET_ID_STR_MAX       37 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 
 typedef void (*wal_log_cb)(void *ctx, const char *msg);
 
@@ -44,8 +46,25 @@ typedef struct wal_config {
     int preallocate_off;         /* 1: do not fallocate() new segments (default: preallocate) */
     int zero_off;                /* 1: do not zero-write preallocated segments ahead of the data
                                     (default: a zeroer thread does, see wal/zero.c) */
-    wal_log_cb log;              /* optional: progress and repair messages of wal_recover() */
+    wal_log_cb log;              /* optional: progress and repair messages of wal_recover();
+                                    a message that needs the operator's attention (records
+                                    dropped or accepted as lost) starts with "WARNING: " */
     void *log_ctx;
+
+    /* Identity of the data set (format version 2, docs/formats/wal.md). All zero by default,
+     * which keeps the behaviour of a caller that knows nothing about it. */
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* wal_open: stamped into every new segment; zero =
+                                    the id of the newest segment on disk, or a new random id
+                                    when no segment has one (a new data set, or a v1 log).
+                                    wal_recover: non-zero = every copy must carry this id or
+                                    none (v1), else "belongs to another data set" */
+    uint64_t epoch;          /* wal_open: stamped into every new segment; 0 = the newest
+                                segment's, or 1 for a new data set. Never lower than the
+                                epoch on disk (wal_open refuses: KERR_INVAL) */
+    uint64_t expect_lsn_min; /* wal_recover: the records through this LSN must exist (the
+                                snapshot's LSN, a seal LSN the caller knows); 0 = no demand */
+    int accept_loss;         /* wal_recover: records missing (log ends before expect_lsn_min,
+                                or starts after after_lsn + 1) only log a WARNING */
 } wal_config_t;
 
 /* A decoded record handed to recovery/readers; payload points into a buffer valid for the call. */
@@ -58,21 +77,56 @@ typedef struct wal_record {
 } wal_record_t;
 typedef int (*wal_apply_cb)(void *ctx, const wal_record_t *rec); /* non-zero rc stops */
 
+/* What wal_recover_ex() found. */
+typedef struct wal_recover_info {
+    uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* all zero: unknown (no segment, or v1 only) */
+    uint64_t epoch;          /* of the best copy's newest version 2 segment; 0: unknown */
+    uint32_t format_version; /* of the best copy's newest segment; 0: no segment */
+    int best_copy;           /* index of the copy the log was replayed from */
+    uint64_t first_lsn;      /* first LSN held by the best copy (0: no record) */
+    uint64_t last_lsn;       /* last valid LSN (0: empty log), as wal_recover's *last_lsn */
+    int sealed;              /* the log was closed cleanly: a copy's newest segment ends with
+                                the seal wal_close() writes, at last_lsn (docs/formats/wal.md) */
+    uint64_t seal_lsn;       /* the LSN that seal holds (== last_lsn); 0 when not sealed */
+    uint64_t torn_records;   /* records dropped by cutting torn tails, summed over copies */
+    uint64_t torn_bytes;     /* bytes dropped likewise */
+    int torn_copies;         /* copies whose tail was cut */
+    int loss_accepted;       /* records were missing and cfg->accept_loss let it go */
+} wal_recover_info_t;
+
 /* Scan every copy, take the longest valid log, cut a torn tail (only at the very end of the
  * newest segment), bring lagging/short copies up to date from the best one, then call apply for
  * every record with lsn > after_lsn, in order. Damage anywhere else returns KERR_CORRUPT and
  * fills errbuf with a message naming the copy, file, offset and LSN; nothing is modified then.
+ * Also refused with KERR_CORRUPT, before anything is modified: a copy whose segments carry
+ * another data-set id than the other copies or than a non-zero cfg->dataset_id ("belongs to
+ * another data set"); records that must exist but are missing (cfg->expect_lsn_min, after_lsn)
+ * unless cfg->accept_loss; a segment of a newer format (KERR_VERSION).
  * *last_lsn gets the last valid LSN (0 for an empty log). Progress of long replays and every
  * repair are reported through cfg->log when set (about once a second while replaying).
  * A non-zero rc from apply stops the replay and is returned. apply may be NULL. */
 int wal_recover(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
                 uint64_t *last_lsn, char *errbuf, size_t errlen);
+/* The same, reporting what it found in *info (filled as far as known on failure too). */
+int wal_recover_ex(const wal_config_t *cfg, uint64_t after_lsn, wal_apply_cb apply, void *ctx,
+                   wal_recover_info_t *info, char *errbuf, size_t errlen);
 
-/* Open for appending after last_lsn (from wal_recover); starts the WAL thread. Every copy gets
- * a new segment starting at last_lsn + 1. Fails with KERR_QUORUM when fewer than quorum copies
- * can be opened. */
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", or "unknown" for the all-zero id. */
+void wal_dataset_id_str(const uint8_t id[WAL_DATASET_ID_SIZE], char *buf, size_t n);
+
+/* Open for appending after last_lsn (from wal_recover); starts the WAL thread. First removes
+ * each copy's seal (durably). Then the log goes on at the end of the copies' newest segment
+ * when every healthy copy ends in the same clean version 2 segment of this data set and epoch,
+ * right after last_lsn, with room left (an empty one included): no new file, no new space.
+ * Otherwise every copy gets a new segment starting at last_lsn + 1. Fails with KERR_QUORUM
+ * when fewer than quorum copies can be opened, KERR_INVAL when cfg's identity contradicts the
+ * log's (cfg->log says why). */
 int wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out);
-void wal_close(wal_t *w); /* flushes and syncs what was appended, stops the thread */
+/* Flushes and syncs what was appended and stops the threads. When the log is healthy, then
+ * appends the clean-shutdown seal (holding the last LSN) to every copy that has everything
+ * durable, and fdatasyncs it: the next recovery knows any damage is corruption. wal_open()
+ * removes the seal (durably) before it writes anything. */
+void wal_close(wal_t *w);
 
 /* Encode a record into the owner's staging buffer and return its LSN (> 0), or a negative
  * KERR_* (KERR_QUORUM when the log failed, KERR_LIMIT for a record larger than the buffer).
@@ -134,8 +188,15 @@ int wal_retire_before(wal_t *w, uint64_t lsn, const char *archive_dir);
  * segment; and verify + print a directory. */
 int wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx, char *err,
                  size_t errlen);
-/* 0 ok (a torn tail is reported but is not damage), <0 damage; prints a summary, per segment:
- * name, first/last LSN, records, time range; with verbose every record. */
+/* Verify a log copy and print: per segment name, first/last LSN, records, bytes, time range
+ * (verbose: every record); the data-set id, epoch, format version and whether it is sealed;
+ * then a verdict line. Returns a WAL_CHECK_* (>= 0), or < 0: KERR_CORRUPT damage ("DAMAGED:
+ * <file> offset <n>: ..."), KERR_VERSION a segment of a newer format, KERR_NOTFOUND no such
+ * directory, KERR_FORMAT not a log copy (not a directory, or entries but no wal-*.log
+ * segment), another negative errno. docs/formats/wal.md has the keel-check exit codes. */
+#define WAL_CHECK_OK    0 /* sound ("ok: ..."); sealed or not */
+#define WAL_CHECK_TORN  1 /* sound up to a torn tail recovery will cut ("TORN TAIL: ...") */
+#define WAL_CHECK_EMPTY 2 /* an empty directory: no segment ("EMPTY: ...") */
 int wal_check_dir(const char *dir, FILE *out, int verbose);
 
 #endif

@@ -78,8 +78,8 @@
  * flush). Reading each whole 1 MiB chunk right after zeroing it delayed the writer's next
  * fdatasyncs by ~1 ms (p99 1 ms); 64 KiB pieces paced by the writer's progress do not.
  *
- * Measured (tests/unit/test_wal_zero.c, zero_bench; 2000 x 8 KiB pwrite at unaligned offsets
- * + fdatasync, ext4 on a virtio disk, 2 cores), write+fdatasync p50 / p99, CPU per op:
+ * Measured (build/wal-zero-bench, bench/wal_zero_bench.c; 2000 x 8 KiB pwrite at unaligned
+ * offsets + fdatasync, ext4 on a virtio disk, 2 cores), write+fdatasync p50 / p99, CPU per op:
  *   fallocated only                      146 / 190 us   63 us
  *   zeroer, 256 KiB chunks, 8 MiB ahead   88 / 300-340  48 us  (4-5 ops in 2000 over 400 us)
  *   zeroer, 1 MiB chunks                  89 / 550      49 us  (~1 op per chunk over 400 us:
@@ -107,6 +107,7 @@
 
 #include "kassert.h"
 #include "kerr.h"
+#include "kmem.h"
 #include "wal.h"
 
 /* ZERO_ALIGN: the O_DIRECT alignment kept for offsets, lengths and the buffer. A chunk is one
@@ -450,8 +451,8 @@ zeroer_free(wal_zeroer_t *z) {
     pthread_cond_destroy(&z->done);
     pthread_cond_destroy(&z->work);
     pthread_mutex_destroy(&z->mu);
-    free(z->zbuf);
-    free(z);
+    free(z->zbuf); /* raw: posix_memalign, O_DIRECT buffer */
+    kfree(z);
 }
 
 int
@@ -460,14 +461,13 @@ wal_zeroer_start(wal_zeroer_t **out, uint64_t chunk_bytes, uint64_t ahead_bytes)
     if (chunk_bytes < WAL_ZEROER_CHUNK_BYTES_MIN || chunk_bytes > WAL_ZEROER_CHUNK_BYTES_MAX ||
         (chunk_bytes & (chunk_bytes - 1)) || ahead_bytes < chunk_bytes)
         return KERR_INVAL;
-    wal_zeroer_t *z = calloc(1, sizeof *z);
-    if (!z)
-        return KERR_NOMEM;
+    wal_zeroer_t *z = kcalloc(1, sizeof *z);
     z->chunk = chunk_bytes;
     z->ahead = ahead_bytes;
     z->zbuf_len = chunk_bytes < ZERO_BUF_BYTES ? chunk_bytes : ZERO_BUF_BYTES;
+    /* Raw, not kmalloc: O_DIRECT needs a ZERO_ALIGN-aligned buffer, which kmem cannot give. */
     if (posix_memalign(&z->zbuf, ZERO_ALIGN, z->zbuf_len) != 0) {
-        free(z);
+        kfree(z);
         return KERR_NOMEM;
     }
     memset(z->zbuf, 0, z->zbuf_len);

@@ -2,10 +2,7 @@
  * lagging and empty copies repaired, replay speed of 1,000,000 records, wal_check_dir. */
 #include "test_wal_util.h"
 
-#include <fcntl.h>
 #include <time.h>
-
-#include "crc32c.h"
 
 static void
 write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
@@ -17,76 +14,37 @@ write_log(tdirs_t *t, wal_config_t *cfg, int n, uint64_t seg_size) {
     (void)t;
 }
 
-static void
-seg_path(char *buf, size_t n, const char *dir, int index) {
-    wal_seg_t *v;
-    int cnt;
-    cr_assert_eq(wal_list_segments(dir, &v, &cnt), 0);
-    cr_assert_lt(index, cnt);
-    snprintf(buf, n, "%s/%s", dir, v[index < 0 ? cnt + index : index].name);
-    free(v);
-}
-
-static void
-poke(const char *path, uint64_t off, const void *bytes, size_t len) {
-    int fd = open(path, O_WRONLY);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
-
-static void
-flip(const char *path, uint64_t off) {
-    int fd = open(path, O_RDWR);
-    unsigned char b;
-    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
-    b ^= 0x40;
-    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
-    close(fd);
-}
-
-/* A checksum of every file under dir (names, sizes and bytes), to see nothing changed. */
-static uint32_t
-dir_digest(const char *dir) {
-    wal_seg_t *v;
-    int n;
-    cr_assert_eq(wal_list_segments(dir, &v, &n), 0);
-    uint32_t crc = (uint32_t)n;
-    for (int i = 0; i < n; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/%s", dir, v[i].name);
-        FILE *f = fopen(p, "rb");
-        char buf[65536];
-        size_t k;
-        crc = crc32c_extend(crc, v[i].name, strlen(v[i].name));
-        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-            crc = crc32c_extend(crc, buf, k);
-        fclose(f);
-    }
-    free(v);
-    return crc;
-}
-
-Test(wal_recover, torn_tail_of_the_newest_segment_is_cut) {
+Test(wal_recover, torn_tail_of_the_newest_segment_is_cut_with_a_warning) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
     cfg.preallocate_off = 1;
-    write_log(&t, &cfg, 100, 1 << 20);
+    int rounds[] = {100};
+    session_crash(&cfg, 0, rounds, 1); /* a crash, not a clean close: no seal */
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     uint64_t size = file_size(seg);
     /* Half a record at the end, as a crash mid-write leaves it. */
     uint8_t rec[64];
-    wal_rec_encode(rec, 101, 1, 0, "tornpayload", 11);
+    wal_rec_encode(rec, 101, 1, 7, "tornpayload", 11);
     poke(seg, size, rec, 30);
+    logbuf_t lb = {0};
+    cfg.log = logbuf_cb;
+    cfg.log_ctx = &lb;
     collect_t c = {0};
-    uint64_t last;
+    wal_recover_info_t info;
     char err[512];
-    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(last, 100);
+    cr_assert_eq(wal_recover_ex(&cfg, 0, collect_cb, &c, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.last_lsn, 100);
     cr_assert_eq(c.n, 100);
     cr_assert_eq(file_size(seg), size, "the torn bytes are gone");
+    cr_assert_eq(info.torn_copies, 1);
+    cr_assert_eq(info.torn_records, 1);
+    cr_assert_eq(info.torn_bytes, 30);
+    cr_assert_not(info.sealed);
+    cr_assert_eq(lb.warnings, 1, "%s", lb.text);
+    cr_assert(strstr(lb.text, "WARNING: wal: cut a torn tail of"), "%s", lb.text);
+    cr_assert(strstr(lb.text, "1 record(s), 30 bytes dropped"), "%s", lb.text);
     tdirs_remove(&t);
 }
 
@@ -124,9 +82,14 @@ Test(wal_recover, flipped_byte_in_an_older_segment_is_refused_and_nothing_is_mod
 }
 
 /* Two rounds in one segment: LSNs 1..20 (synced), then 21..50 written as one round whose first
- * record carries the after-sync barrier. */
+ * record carries the after-sync barrier. Ended by a crash (no seal), or cleanly (sealed). */
 static void
-two_rounds(tdirs_t *t, wal_config_t *cfg) {
+two_rounds(tdirs_t *t, wal_config_t *cfg, int clean) {
+    int rounds[] = {20, 30};
+    if (!clean) {
+        session_crash(cfg, 0, rounds, 2);
+        return;
+    }
     wal_t *w;
     cr_assert_eq(wal_open(cfg, 0, &w), 0);
     cr_assert_eq(append_n(w, 20), 20);
@@ -140,7 +103,7 @@ Test(wal_recover, damage_followed_by_a_record_written_after_a_sync_is_corruption
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
-    two_rounds(&t, &cfg);
+    two_rounds(&t, &cfg, 0);
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     flip(seg, 64 + 10 * wal_rec_size(6) + 20); /* record 11, in the first round */
@@ -160,10 +123,13 @@ Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
-    two_rounds(&t, &cfg);
+    two_rounds(&t, &cfg, 0);
     char seg[256];
     seg_path(seg, sizeof seg, t.dir[0], -1);
     flip(seg, 64 + 30 * wal_rec_size(6) + 20); /* record 31, in the last round */
+    logbuf_t lb = {0};
+    cfg.log = logbuf_cb;
+    cfg.log_ctx = &lb;
     collect_t c = {0};
     uint64_t last;
     char err[512];
@@ -171,6 +137,34 @@ Test(wal_recover, damage_inside_the_last_round_is_a_torn_tail) {
     cr_assert_eq(last, 30);
     cr_assert_eq(c.n, 30);
     cr_assert_eq(file_size(seg), 64 + 30 * wal_rec_size(6));
+    /* Record 31 and the 19 intact ones after it, 40 bytes each, are what the cut dropped. */
+    cr_assert(strstr(lb.text, "WARNING: wal: cut a torn tail"), "%s", lb.text);
+    cr_assert(strstr(lb.text, "20 record(s), 800 bytes dropped"), "%s", lb.text);
+    tdirs_remove(&t);
+}
+
+/* The same flip in a log that was closed cleanly: everything before the seal was durable when
+ * it was written, so the damage cannot be a torn write (I9). */
+Test(wal_recover, the_same_damage_in_a_sealed_log_is_corruption_naming_file_and_offset) {
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    two_rounds(&t, &cfg, 1);
+    char seg[256];
+    seg_path(seg, sizeof seg, t.dir[0], -1);
+    flip(seg, 64 + 30 * wal_rec_size(6) + 20); /* record 31, in the last round */
+    uint32_t d = dir_digest(t.dir[0]);
+    collect_t c = {0};
+    uint64_t last;
+    char err[512];
+    cr_assert_eq(wal_recover(&cfg, 0, collect_cb, &c, &last, err, sizeof err), KERR_CORRUPT);
+    char want[400];
+    snprintf(want, sizeof want, "%s offset %llu: record checksum mismatch (expected LSN 31)", seg,
+             (unsigned long long)(64 + 30 * wal_rec_size(6)));
+    cr_assert(strstr(err, want), "%s", err);
+    cr_assert(strstr(err, "closed cleanly"), "%s", err);
+    cr_assert_eq(c.n, 0);
+    cr_assert_eq(dir_digest(t.dir[0]), d, "nothing cut");
     tdirs_remove(&t);
 }
 
@@ -203,7 +197,7 @@ Test(wal_recover, lagging_and_empty_copies_are_repaired_from_the_longest) {
     cr_assert_eq(unlink(p), 0);
     snprintf(p, sizeof p, "%s/%s", t.dir[1], v[n - 2].name);
     cr_assert_eq(truncate(p, 64 + 7 * wal_rec_size(6)), 0);
-    free(v);
+    kfree(v);
     char rm[256];
     snprintf(rm, sizeof rm, "rm -rf %s", t.dir[2]);
     cr_assert_eq(system(rm), 0);

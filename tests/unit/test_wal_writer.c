@@ -1,5 +1,5 @@
-/* test_wal_writer.c - the WAL thread on the real io_uring path: append + recover round trip,
- * group commit, durable LSN, async mode, back-pressure, segment cutting and retention. */
+/* test_wal_writer.c - the WAL thread on its real pwrite/fdatasync path: append + recover round
+ * trip, group commit, durable LSN, async mode, back-pressure, segment cutting and retention. */
 #include "test_wal_util.h"
 
 #include <pthread.h>
@@ -32,7 +32,7 @@ Test(wal_writer, appended_records_come_back_from_recovery) {
     cr_assert_eq(c2.n, 10, "only records after after_lsn");
     cr_assert_eq(c2.first, 991);
 
-    /* Reopen continues the LSN sequence in a new segment. */
+    /* Reopen continues the LSN sequence, in the same segment (it has room). */
     cr_assert_eq(wal_open(&cfg, last, &w), 0);
     cr_assert_eq(wal_append(w, 0, "x", 1), 1001);
     wal_close(w);
@@ -166,16 +166,6 @@ Test(wal_writer, back_pressure_blocks_then_all_records_are_kept) {
     tdirs_remove(&t);
 }
 
-static int
-count_segments(const char *dir) {
-    wal_seg_t *v;
-    int n;
-    if (wal_list_segments(dir, &v, &n) != 0)
-        return -1;
-    free(v);
-    return n;
-}
-
 Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
     tdirs_t t;
     tdirs_make(&t, 2);
@@ -201,7 +191,7 @@ Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", t.dir[0], v[i].name);
         cr_assert_leq(file_size(p), cfg.segment_size_bytes, "segment %s too big", v[i].name);
-        free(v);
+        kfree(v);
     }
     char archive[128];
     snprintf(archive, sizeof archive, "%s/archive", t.root);
@@ -301,6 +291,10 @@ Test(wal_writer, one_copy_syncs_each_round_inline_and_flags_its_first_record) {
         memcpy(&h, buf + off, sizeof h);
         if (h.lsn == 0)
             break; /* zeros: the end of the data */
+        if (h.flags & WAL_REC_SEAL) { /* wal_close's seal ends the data: not a record */
+            cr_assert_eq(h.lsn, 50);
+            break;
+        }
         recs++;
         if (h.flags & WAL_REC_AFTER_SYNC) {
             cr_assert_eq((recs - 1) % 10, 0, "record %llu is not a round's first",
@@ -311,5 +305,30 @@ Test(wal_writer, one_copy_syncs_each_round_inline_and_flags_its_first_record) {
     }
     cr_assert_eq(recs, 50);
     cr_assert_eq(flagged, 5, "every round's first record, and only those");
+    tdirs_remove(&t);
+}
+
+/* wal/ allocates through common/kmem.h, so its buffers count in used_memory (INFO, maxmemory):
+ * the staging chunk shows while records are staged, and everything is given back by
+ * wal_close() and wal_recover(). */
+Test(wal_writer, buffers_are_accounted_in_kmem_and_all_given_back) {
+    tdirs_t t;
+    tdirs_make(&t, 2);
+    wal_config_t cfg = tcfg(&t, 2);
+    size_t base = kmem_used();
+    wal_t *w;
+    cr_assert_eq(wal_open(&cfg, 0, &w), 0);
+    char rec[1000];
+    memset(rec, 'm', sizeof rec);
+    for (int i = 0; i < 10; i++) /* 10 KiB staged: below the 16 KiB hand-over */
+        cr_assert_gt(wal_append(w, 0, rec, sizeof rec), 0);
+    cr_assert_geq(kmem_used(), base + 10 * sizeof rec, "the staging chunk is accounted");
+    wal_close(w);
+    cr_assert_eq(kmem_used(), base, "wal_close gives everything back");
+    uint64_t last;
+    char err[256];
+    cr_assert_eq(wal_recover(&cfg, 0, NULL, NULL, &last, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(last, 10);
+    cr_assert_eq(kmem_used(), base, "wal_recover gives everything back");
     tdirs_remove(&t);
 }

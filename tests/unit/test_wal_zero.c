@@ -2,8 +2,8 @@
  * zero-*written* extents (checked with FIEMAP), the writer's bytes are never overwritten (read
  * back with O_DIRECT, so the disk and not the page cache is checked), claim() waits for an
  * overlapping chunk and only then, failures stop zeroing quietly, stop/drop/segment replace
- * work mid-chunk. The last test prints the fdatasync latency of 8 KiB appends into a zeroed vs
- * a merely fallocated segment. Runs on /tmp (ext4 here); tmpfs for the refused case. */
+ * work mid-chunk. Runs on /tmp (ext4 here); tmpfs for the refused case. The measurement of
+ * what zeroing buys (fdatasync latency of 8 KiB appends) is bench/wal_zero_bench.c. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -706,90 +706,6 @@ Test(zero, bad_sizes_are_refused_and_a_null_zeroer_does_nothing) {
     wal_zeroer_get_stats(NULL, &st);
     cr_assert_eq(st.chunks, 0);
     wal_zeroer_stop(NULL);
-}
-
-/* ---- measurement (printed, not asserted) --------------------------------------------------- */
-
-static int
-cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-cpu_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-enum { BENCH_OPS = 2000 };
-enum bench_mode { FALLOCATED, PREZEROED, LIVE_1M, LIVE, LIVE_PWRITEV, LIVE_NO_PREFETCH };
-static const char *const bench_name[] = {"fallocated only",         "zeroed before, not cached",
-                                         "zeroer 1 MiB chunks",     "zeroer 256 KiB chunks",
-                                         "zeroer 256 KiB, pwritev", "zeroer 256 KiB, no WILLNEED"};
-
-/* BENCH_OPS appends of 8 KiB at 64 + i * 8 KiB (records are 8-byte aligned, not page aligned),
- * each followed by fdatasync, as the log writer does in sync mode. */
-static void
-bench_one(enum bench_mode mode) {
-    tdir_t t;
-    tdir_make(&t, "/tmp");
-    uint64_t size = 32 * MIB, len = 8 * KIB;
-    int fd = seg_make(&t, "seg", size);
-    wal_zeroer_t *z = NULL;
-    wal_zeroer_test = (wal_zeroer_test_t){.sync_io = mode == LIVE_PWRITEV,
-                                          .no_prefetch = mode == LIVE_NO_PREFETCH};
-    uint64_t chunk = mode == LIVE_1M || mode == PREZEROED ? 1 * MIB : 256 * KIB;
-    if (mode != FALLOCATED)
-        cr_assert_eq(wal_zeroer_start(&z, chunk, mode == PREZEROED ? size : 8 * MIB), 0);
-    wal_zeroer_segment(z, 0, t.fd, "seg", size, 64);
-    if (mode == PREZEROED) {
-        wait_done(z, size / MIB - 1); /* stopped before the writes: nothing is read ahead */
-        wal_zeroer_stop(z);
-        z = NULL;
-    }
-    uint8_t buf[8 * KIB];
-    memset(buf, 'x', sizeof buf);
-    uint64_t *lat = malloc(BENCH_OPS * sizeof *lat), *wl = malloc(BENCH_OPS * sizeof *wl);
-    int slow = 0;
-    double c0 = cpu_us();
-    for (int i = 0; i < BENCH_OPS; i++) {
-        uint64_t off = 64 + (uint64_t)i * len;
-        uint64_t t0 = now_us();
-        wal_zeroer_claim(z, 0, off, len);
-        cr_assert_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
-        uint64_t t1 = now_us();
-        cr_assert_eq(fdatasync(fd), 0);
-        lat[i] = now_us() - t0;
-        wl[i] = t1 - t0;
-        slow += lat[i] > 400;
-    }
-    double cpu = (cpu_us() - c0) / BENCH_OPS;
-    wal_zeroer_stats_t st = stats(z);
-    wal_zeroer_stop(z);
-    qsort(lat, BENCH_OPS, sizeof *lat, cmp_u64);
-    qsort(wl, BENCH_OPS, sizeof *wl, cmp_u64);
-    printf("  %-28s write+fdatasync p50 %4llu p99 %5llu us, %3d ops > 400 us | pwrite p50 %3llu "
-           "p99 %4llu max %5llu us | CPU %3.0f us/op | waits %llu\n",
-           bench_name[mode], (unsigned long long)lat[BENCH_OPS / 2],
-           (unsigned long long)lat[BENCH_OPS * 99 / 100], slow,
-           (unsigned long long)wl[BENCH_OPS / 2], (unsigned long long)wl[BENCH_OPS * 99 / 100],
-           (unsigned long long)wl[BENCH_OPS - 1], cpu, (unsigned long long)st.writer_waits);
-    free(lat);
-    free(wl);
-    close(fd);
-    tdir_remove(&t);
-}
-
-Test(zero_bench, fdatasync_latency_of_8k_appends_zeroed_vs_fallocated, .timeout = 120) {
-    printf("zeroer: %d x (8 KiB pwrite at unaligned offsets + fdatasync), 32 MiB segment on /tmp; "
-           "CPU is the whole process (writer + zeroer)\n",
-           BENCH_OPS);
-    for (int round = 0; round < 2; round++)
-        for (int m = FALLOCATED; m <= LIVE_NO_PREFETCH; m++)
-            bench_one((enum bench_mode)m);
-    fflush(stdout);
 }
 
 /* A writer faster than ZERO_RATE_MAX_BYTES_S (100 MB/s) pauses zeroing (the zero writes would
