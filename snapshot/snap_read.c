@@ -24,6 +24,7 @@
 #include "common/crc32c.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 typedef struct snap_rctx {
     const char *path;
@@ -91,16 +92,15 @@ pread_all(int fd, void *p, size_t n, uint64_t off) {
     return 0;
 }
 
-static int
+/* Accounted (kmem): a load runs inside the server, whose used_memory must see its buffers. The
+ * sizes come from section headers whose CRC has been checked, bounded by SNAP_RAW_BYTES_MAX. */
+static void
 grow(unsigned char **p, size_t *cap, size_t n) {
     if (n <= *cap)
-        return 0;
-    free(*p);
-    *cap = 0;
-    if (!(*p = malloc(n ? n : 1)))
-        return KERR_NOMEM;
+        return;
+    kfree(*p);
+    *p = kmalloc(n);
     *cap = n;
-    return 0;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -314,11 +314,7 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
         h.crc_stored != e->crc_stored || h.codec != SNAP_CODEC_ZSTD ||
         h.raw_len > SNAP_RAW_BYTES_MAX)
         goto corrupt;
-    if ((rc = grow(&tb->comp, &tb->comp_cap, h.len)) < 0 ||
-        (rc = grow(&tb->raw, &tb->raw_cap, h.raw_len)) < 0) {
-        what = "out of memory";
-        goto fail;
-    }
+    grow(&tb->comp, &tb->comp_cap, h.len);
     if ((rc = pread_all(r->fd, tb->comp, h.len, e->off + sizeof h)) < 0) {
         what = "cannot read the chunk";
         goto fail;
@@ -326,6 +322,14 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
     what = "checksum mismatch over the compressed bytes";
     if (crc32c(tb->comp, h.len) != h.crc_stored)
         goto corrupt;
+    /* The decode buffer is sized from raw_len only once the stored bytes are known good, and the
+     * frame's own content size (when it states one) must agree: kmalloc aborts rather than fail,
+     * so a big allocation must rest on more than one header field. */
+    unsigned long long fcs = ZSTD_getFrameContentSize(tb->comp, h.len);
+    what = "not a zstd frame of the decoded length its header states";
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != h.raw_len)
+        goto corrupt;
+    grow(&tb->raw, &tb->raw_cap, h.raw_len);
     size_t n = ZSTD_decompressDCtx(tb->dctx, tb->raw, h.raw_len, tb->comp, h.len);
     what = "zstd cannot decompress it to its stated length";
     if (ZSTD_isError(n) || n != h.raw_len)
@@ -354,6 +358,8 @@ load_main(void *arg) {
     snap_rctx_t *r = a->r;
     snap_rbuf_t tb = {0};
 
+    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
+     * static-linking-only API, which the shared library does not promise. */
     if (!(tb.dctx = ZSTD_createDCtx())) {
         rerr(r, KERR_NOMEM, "snapshot %s: zstd context: %s", r->path, kerr_str(KERR_NOMEM));
         return NULL;
@@ -364,8 +370,8 @@ load_main(void *arg) {
             break;
     }
     ZSTD_freeDCtx(tb.dctx);
-    free(tb.comp);
-    free(tb.raw);
+    kfree(tb.comp);
+    kfree(tb.raw);
     return NULL;
 }
 
@@ -480,9 +486,9 @@ read_table(snap_rctx_t *r, char *err, size_t errlen) {
         off + sizeof t + t.len + sizeof(snap_trailer_t) != r->file_len)
         goto bad_table;
     r->ntable = (size_t)t.count;
-    if (!(r->table = malloc(t.len ? t.len : 1)) ||
-        !(r->chunks = malloc((r->ntable ? r->ntable : 1) * sizeof *r->chunks)))
-        return KERR_NOMEM;
+    /* t.len fits in the file (checked above), so this is no bigger than the file. */
+    r->table = kmalloc(t.len);
+    r->chunks = kmalloc(r->ntable * sizeof *r->chunks);
     if ((rc = pread_all(r->fd, r->table, t.len, off + sizeof t)) < 0)
         return rc;
     if (crc32c(r->table, t.len) != t.crc_stored)
@@ -564,8 +570,8 @@ static void
 rctx_close(snap_rctx_t *r) {
     if (r->fd >= 0)
         close(r->fd);
-    free(r->table);
-    free(r->chunks);
+    kfree(r->table);
+    kfree(r->chunks);
     pthread_mutex_destroy(&r->lock);
 }
 

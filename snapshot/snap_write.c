@@ -24,6 +24,7 @@
 #include "common/crc32c.h"
 #include "common/kassert.h"
 #include "common/kerr.h"
+#include "common/kmem.h"
 
 typedef struct snap_wctx {
     const snap_write_opts_t *o;
@@ -104,10 +105,7 @@ sink_reserve(snap_sink_t *s, size_t n) {
     size_t cap = s->raw_cap ? s->raw_cap : 4096;
     while (cap < s->raw_len + n)
         cap *= 2;
-    unsigned char *p = realloc(s->raw, cap);
-    if (!p)
-        return sink_fail(s, KERR_NOMEM, "chunk buffer");
-    s->raw = p;
+    s->raw = krealloc(s->raw, cap); /* accounted; in the forked child that only touches its copy */
     s->raw_cap = cap;
     return 0;
 }
@@ -143,22 +141,16 @@ pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
 }
 
 /* Reserves the next file range and table entry for a section; returns its offset. */
-static int
-table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off) {
-    int rc = 0;
+static uint64_t
+table_add(snap_wctx_t *w, const snap_sec_hdr_t *h) {
+    uint64_t off;
 
     pthread_mutex_lock(&w->lock);
     if (w->ntable == w->table_cap) {
-        size_t cap = w->table_cap ? w->table_cap * 2 : 64;
-        snap_table_ent_t *t = realloc(w->table, cap * sizeof *t);
-        if (!t) {
-            rc = KERR_NOMEM;
-            goto out;
-        }
-        w->table = t;
-        w->table_cap = cap;
+        w->table_cap = w->table_cap ? w->table_cap * 2 : 64;
+        w->table = krealloc(w->table, w->table_cap * sizeof *w->table);
     }
-    *off = w->off;
+    off = w->off;
     w->table[w->ntable++] = (snap_table_ent_t){
         .off = w->off,
         .len = h->len,
@@ -169,23 +161,19 @@ table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off) {
         .crc_stored = h->crc_stored,
     };
     w->off += sizeof *h + h->len;
-out:
     pthread_mutex_unlock(&w->lock);
-    return rc;
+    return off;
 }
 
 /* Appends a section (header + stored payload) to the file. */
 static int
 write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
-    uint64_t off;
     int rc;
 
     h->magic = SNAP_SEC_MAGIC;
     h->crc_stored = crc32c(payload, h->len);
     snap_sec_seal(h);
-    rc = table_add(w, h, &off);
-    if (rc < 0)
-        return rc;
+    uint64_t off = table_add(w, h);
     rc = pwrite_all(w->fd, h, sizeof *h, off);
     if (rc == 0)
         rc = pwrite_all(w->fd, payload, h->len, off + sizeof *h);
@@ -196,10 +184,10 @@ write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
 /* Debug builds check the compressed chunk before it is written, as a reader will after. */
 static int
 chunk_roundtrips(const void *comp, size_t clen, size_t raw_len, uint32_t crc_raw) {
-    void *back = malloc(raw_len ? raw_len : 1);
-    size_t n = back ? ZSTD_decompress(back, raw_len, comp, clen) : 0;
-    int ok = back && !ZSTD_isError(n) && n == raw_len && crc32c(back, n) == crc_raw;
-    free(back);
+    void *back = kmalloc(raw_len);
+    size_t n = ZSTD_decompress(back, raw_len, comp, clen);
+    int ok = !ZSTD_isError(n) && n == raw_len && crc32c(back, n) == crc_raw;
+    kfree(back);
     return ok;
 }
 #endif
@@ -219,10 +207,8 @@ sink_flush(snap_sink_t *s) {
     ASSERT(s->open_type == 0);
     size_t bound = ZSTD_compressBound(s->raw_len);
     if (bound > s->comp_cap) {
-        free(s->comp);
-        s->comp_cap = 0;
-        if (!(s->comp = malloc(bound)))
-            return sink_fail(s, KERR_NOMEM, "compression buffer");
+        kfree(s->comp);
+        s->comp = kmalloc(bound);
         s->comp_cap = bound;
     }
     size_t clen = ZSTD_compressCCtx(s->cctx, s->comp, s->comp_cap, s->raw, s->raw_len, w->level);
@@ -468,6 +454,8 @@ run_part(snap_wctx_t *w, int part) {
     snap_sink_t s = {.w = w, .min_reader = 1};
     int rc;
 
+    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
+     * static-linking-only API, which the shared library does not promise. */
     if (!(s.cctx = ZSTD_createCCtx())) {
         werr(w, KERR_NOMEM, "snapshot write: zstd context: %s", kerr_str(KERR_NOMEM));
         return;
@@ -487,8 +475,8 @@ run_part(snap_wctx_t *w, int part) {
     w->flags |= s.flags;
     pthread_mutex_unlock(&w->lock);
     ZSTD_freeCCtx(s.cctx);
-    free(s.raw);
-    free(s.comp);
+    kfree(s.raw);
+    kfree(s.comp);
 }
 
 static void *
@@ -718,7 +706,7 @@ fail:
     unlink(tmp);
 out:
     pthread_mutex_destroy(&w.lock);
-    free(w.table);
+    kfree(w.table);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "common/kerr.h"
+#include "common/kmem.h"
 #include "snapshot/snapshot.h"
 #include "test_snapshot_util.h"
 
@@ -174,4 +175,33 @@ Test(snapshot_roundtrip, check_file_summarises_a_sound_file) {
     cr_assert(strstr(out, "OK:") != NULL, "%s", out);
     cr_assert(strstr(out, "200 keys") != NULL, "%s", out);
     cr_assert(strstr(out, "(chunk)") != NULL, "%s", out);
+}
+
+/* Buffers go through common/kmem.h, so the server's used_memory sees a load's chunk buffers, and
+ * every one is given back: the counter returns to where it was after a write and after a load. */
+static _Atomic size_t kmem_peak;
+
+static int
+kmem_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
+    size_t now = kmem_used();
+    size_t seen = atomic_load(&kmem_peak);
+    while (now > seen && !atomic_compare_exchange_weak(&kmem_peak, &seen, now))
+        ;
+    return tk_apply_cb(ctx, thread, rec);
+}
+
+Test(snapshot_roundtrip, buffers_are_accounted_in_kmem_and_all_returned) {
+    snap_write_stats_t st;
+    tk_load_t l;
+    size_t before = kmem_used();
+    write_keys(N_KEYS, 2, 0, &st);
+    cr_assert_eq(kmem_used(), before, "the writer kept %zd accounted bytes",
+                 (ssize_t)(kmem_used() - before));
+    tk_load_init(&l, N_KEYS, 1);
+    cr_assert_eq(snap_load(path, 2, kmem_apply_cb, &l, NULL, NULL, 0), 0);
+    cr_assert_eq(l.bad, 0, "%s", l.first_bad);
+    tk_load_free(&l);
+    cr_assert_gt(kmem_peak, before + (64 << 10), "chunk buffers must be accounted while loading");
+    cr_assert_eq(kmem_used(), before, "the loader kept %zd accounted bytes",
+                 (ssize_t)(kmem_used() - before));
 }
