@@ -36,6 +36,8 @@ typedef struct snap_rctx {
     size_t ntable;
     size_t *chunks; /* indexes into table of the CHUNK sections */
     size_t nchunks;
+    size_t ident_idx;      /* index into table of the IDENTITY section, SIZE_MAX if none */
+    snap_identity_t ident; /* its content; zero when none */
     snap_apply_cb apply;
     void *ctx;
     _Atomic size_t next;  /* next index into chunks to decode */
@@ -237,10 +239,17 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     if (!known || known > r->reader_version) {
         if (!(tag & SNAP_REC_F_REQUIRED))
             return 0; /* an optional record of a later version: skip it */
-        rerr(r, KERR_VERSION,
-             "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is required "
-             "and needs snapshot reader version %u; this reader is version %u",
-             r->path, cs->off, type, at, since, r->reader_version);
+        if (since > r->reader_version)
+            rerr(r, KERR_VERSION,
+                 "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                 "required and needs snapshot reader version %u; this reader is version %u",
+                 r->path, cs->off, type, at, since, r->reader_version);
+        else /* e.g. tests/data/snapshot-v3-required.ksnap, made before v3 was defined */
+            rerr(r, KERR_VERSION,
+                 "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                 "required, says format version %u introduced it, and this reader of version %u "
+                 "does not know it (another writer's extension, or damage)",
+                 r->path, cs->off, type, at, since, r->reader_version);
         return KERR_VERSION;
     }
     if (type == SNAP_REC_META) {
@@ -397,12 +406,12 @@ run_loaders(snap_rctx_t *r, int n) {
     return atomic_load(&r->rc);
 }
 
-/* ---- opening: header, trailer, table ------------------------------------------------------ */
+/* ---- opening: header, trailer, table, identity -------------------------------------------- */
 
+/* Magic, length and CRC of the header in r->hdr; fills info from it. */
 static int
 check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
     snap_file_hdr_t *h = &r->hdr;
-    uint64_t unknown;
 
     if (r->file_len < 8 || memcmp(h->magic, SNAP_MAGIC, 8) != 0) {
         snap_errf(err, errlen, "%s: not a snapshot file (bad magic at offset 0)", r->path);
@@ -425,6 +434,14 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
                               .time_ms = h->time_ms,
                               .chunks = h->chunks,
                               .flags = h->flags};
+    return 0;
+}
+
+/* Whether this reader may load the file the header describes. */
+static int
+check_loadable(snap_rctx_t *r, char *err, size_t errlen) {
+    const snap_file_hdr_t *h = &r->hdr;
+
     if (h->min_reader > r->reader_version) {
         snap_errf(err, errlen,
                   "snapshot %s: format version %u needs snapshot reader version %u or newer; "
@@ -432,7 +449,7 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
                   r->path, h->version, h->min_reader, r->reader_version);
         return KERR_VERSION;
     }
-    unknown = h->flags & SNAP_F_REQUIRED_MASK & ~snap_flags_known(r->reader_version);
+    uint64_t unknown = h->flags & SNAP_F_REQUIRED_MASK & ~snap_flags_known(r->reader_version);
     if (unknown) {
         snap_errf(err, errlen,
                   "snapshot %s: uses required features 0x%" PRIx64 " that snapshot reader "
@@ -470,6 +487,35 @@ check_trailer(snap_rctx_t *r, char *err, size_t errlen) {
     return 0;
 }
 
+/* Sorts table entry i: a chunk, the identity, or a section to skip or refuse. */
+static int
+table_entry(snap_rctx_t *r, size_t i, char *err, size_t errlen) {
+    const snap_table_ent_t *e = &r->table[i];
+    unsigned since = snap_sec_since(e->type);
+
+    if (e->type == SNAP_SEC_CHUNK) {
+        r->chunks[r->nchunks++] = i;
+        return 0;
+    }
+    if (since && since <= r->reader_version) {
+        if (e->type == SNAP_SEC_IDENTITY && r->ident_idx == SIZE_MAX) {
+            r->ident_idx = i;
+            return 0;
+        }
+        snap_errf(err, errlen, "snapshot %s: a second %s section at offset %" PRIu64, r->path,
+                  e->type == SNAP_SEC_IDENTITY ? "identity" : "table", e->off);
+        return KERR_CORRUPT;
+    }
+    if (e->flags & SNAP_SEC_F_REQUIRED) {
+        snap_errf(err, errlen,
+                  "snapshot %s: section type %u at offset %" PRIu64 " is required and needs "
+                  "snapshot reader version %u; this reader is version %u",
+                  r->path, e->type, e->off, e->since_version, r->reader_version);
+        return KERR_VERSION;
+    }
+    return 0; /* an optional section of a later version, skipped unread */
+}
+
 /* Reads the TABLE section and decides, per section, to decode, skip or refuse. */
 static int
 read_table(snap_rctx_t *r, char *err, size_t errlen) {
@@ -502,16 +548,10 @@ read_table(snap_rctx_t *r, char *err, size_t errlen) {
             return KERR_CORRUPT;
         }
         next = e->off + sizeof t + e->len;
-        if (e->type == SNAP_SEC_CHUNK) {
-            r->chunks[r->nchunks++] = i;
+        if (e->type == SNAP_SEC_CHUNK)
             keys += e->count;
-        } else if (e->flags & SNAP_SEC_F_REQUIRED) {
-            snap_errf(err, errlen,
-                      "snapshot %s: section type %u at offset %" PRIu64 " is "
-                      "required and needs snapshot reader version %u; this reader is version %u",
-                      r->path, e->type, e->off, e->since_version, r->reader_version);
-            return KERR_VERSION;
-        } /* else: an optional section of a later version, skipped unread */
+        if ((rc = table_entry(r, i, err, errlen)) < 0)
+            return rc;
     }
     if (next != off || keys != r->hdr.keys || r->nchunks != r->hdr.chunks) {
         snap_errf(err, errlen,
@@ -527,9 +567,64 @@ bad_table:
     return KERR_CORRUPT;
 }
 
+/* Checks an IDENTITY section (header h at offset off, payload p) and decodes it into r->ident. */
 static int
-rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info, char *err,
-          size_t errlen) {
+ident_parse(snap_rctx_t *r, const snap_sec_hdr_t *h, const unsigned char *p, uint64_t off,
+            char *err, size_t errlen) {
+    const char *why = NULL;
+
+    if (h->codec != SNAP_CODEC_NONE || h->raw_len != h->len || h->crc_raw != h->crc_stored)
+        why = "not stored plainly (codec, lengths or checksums differ)";
+    else if (crc32c(p, h->len) != h->crc_stored)
+        why = "checksum mismatch over its payload";
+    else if (!(why = snap_ident_decode(p, h->len, h->count, &r->ident)))
+        why = snap_ident_rules(&r->ident, r->hdr.lsn);
+    if (!why)
+        return 0;
+    memset(&r->ident, 0, sizeof r->ident);
+    snap_errf(err, errlen, "snapshot %s: identity section at offset %" PRIu64 ": %s", r->path, off,
+              why);
+    return KERR_CORRUPT;
+}
+
+/* Reads and checks the IDENTITY section the table lists, if it lists one. */
+static int
+read_identity(snap_rctx_t *r, char *err, size_t errlen) {
+    unsigned char buf[sizeof(snap_sec_hdr_t) + SNAP_IDENT_LEN_MAX];
+    snap_sec_hdr_t h;
+    int rc;
+
+    if (r->ident_idx == SIZE_MAX)
+        return 0;
+    const snap_table_ent_t *e = &r->table[r->ident_idx];
+    if (e->len > SNAP_IDENT_LEN_MAX) {
+        snap_errf(err, errlen,
+                  "snapshot %s: identity section at offset %" PRIu64 ": %" PRIu64 " bytes, "
+                  "more than the format's %u",
+                  r->path, e->off, e->len, SNAP_IDENT_LEN_MAX);
+        return KERR_CORRUPT;
+    }
+    if ((rc = pread_all(r->fd, buf, sizeof h + e->len, e->off)) < 0) {
+        snap_errf(err, errlen,
+                  "snapshot %s: reading the identity section at offset %" PRIu64 ": %s", r->path,
+                  e->off, kerr_str(rc));
+        return rc;
+    }
+    memcpy(&h, buf, sizeof h);
+    if (!snap_sec_valid(&h) || h.type != e->type || h.flags != e->flags || h.len != e->len ||
+        h.count != e->count || h.crc_stored != e->crc_stored) {
+        snap_errf(err, errlen,
+                  "snapshot %s: identity section at offset %" PRIu64 ": section header checksum "
+                  "mismatch or not matching the table",
+                  r->path, e->off);
+        return KERR_CORRUPT;
+    }
+    return ident_parse(r, &h, buf + sizeof h, e->off, err, errlen);
+}
+
+/* The part of opening shared by every entry point: name, open, size. */
+static int
+rctx_init(snap_rctx_t *r, const char *path, uint32_t reader_version, char *err, size_t errlen) {
     size_t plen = strlen(path);
     struct stat sb;
     int rc;
@@ -538,6 +633,7 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
     r->path = path;
     r->fd = -1;
     r->reader_version = reader_version;
+    r->ident_idx = SIZE_MAX;
     r->err = err;
     r->errlen = errlen;
     pthread_mutex_init(&r->lock, NULL);
@@ -554,15 +650,43 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
         return rc;
     }
     r->file_len = (uint64_t)sb.st_size;
-    size_t n = r->file_len < sizeof r->hdr ? (size_t)r->file_len : sizeof r->hdr;
-    if ((rc = pread_all(r->fd, &r->hdr, n, 0)) < 0) {
-        snap_errf(err, errlen, "snapshot %s: reading the header: %s", path, kerr_str(rc));
+    return 0;
+}
+
+/* Reads the first n bytes of the file into buf, which holds at least the header. */
+static int
+read_head(snap_rctx_t *r, void *buf, size_t n, char *err, size_t errlen) {
+    int rc;
+
+    if (r->file_len < n)
+        n = (size_t)r->file_len;
+    if ((rc = pread_all(r->fd, buf, n, 0)) < 0) {
+        snap_errf(err, errlen, "snapshot %s: reading the header: %s", r->path, kerr_str(rc));
         return rc;
     }
-    if ((rc = check_header(r, info, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+    memcpy(&r->hdr, buf, n < sizeof r->hdr ? n : sizeof r->hdr);
+    return (int)n;
+}
+
+static int
+rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info, char *err,
+          size_t errlen) {
+    snap_file_hdr_t h = {0};
+    int rc;
+
+    if ((rc = rctx_init(r, path, reader_version, err, errlen)) < 0 ||
+        (rc = read_head(r, &h, sizeof h, err, errlen)) < 0)
         return rc;
-    if ((rc = read_table(r, err, errlen)) == KERR_NOMEM || (rc < 0 && rc > KERR__BASE))
-        snap_errf(err, errlen, "snapshot %s: reading the table: %s", path, kerr_str(rc));
+    if ((rc = check_header(r, info, err, errlen)) < 0 ||
+        (rc = check_loadable(r, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+        return rc;
+    if ((rc = read_table(r, err, errlen)) < 0) {
+        if (rc > KERR__BASE) /* a system error: the checks name their own failures */
+            snap_errf(err, errlen, "snapshot %s: reading the table: %s", path, kerr_str(rc));
+        return rc;
+    }
+    if ((rc = read_identity(r, err, errlen)) == 0 && info)
+        info->identity = r->ident;
     return rc;
 }
 
@@ -608,6 +732,70 @@ snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen) {
     return rc;
 }
 
+/* ---- snap_peek ----------------------------------------------------------------------------- */
+
+/* The header, the section after it and the largest identity payload: one read. */
+#define PEEK_HEAD_BYTES (sizeof(snap_file_hdr_t) + sizeof(snap_sec_hdr_t) + SNAP_IDENT_LEN_MAX)
+
+/* The identity of a file of version 3 or later: from the first n bytes in buf when the section
+ * at offset 64 is it (where the writer puts it), else through the table. */
+static int
+peek_identity(snap_rctx_t *r, const unsigned char *buf, size_t n, char *err, size_t errlen) {
+    const uint64_t at = sizeof(snap_file_hdr_t);
+    snap_sec_hdr_t h;
+    int rc;
+
+    if (r->hdr.table_off >= at + sizeof h && n >= at + sizeof h) {
+        memcpy(&h, buf + at, sizeof h);
+        if (snap_sec_valid(&h) && h.type == SNAP_SEC_IDENTITY && h.len <= SNAP_IDENT_LEN_MAX &&
+            at + sizeof h + h.len <= r->hdr.table_off)
+            return ident_parse(r, &h, buf + at + sizeof h, at, err, errlen);
+    }
+    if ((rc = read_table(r, err, errlen)) < 0) {
+        if (rc > KERR__BASE)
+            snap_errf(err, errlen, "snapshot %s: reading the table: %s", r->path, kerr_str(rc));
+        return rc;
+    }
+    return read_identity(r, err, errlen);
+}
+
+static int
+peek_file(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
+    unsigned char buf[PEEK_HEAD_BYTES];
+    int n, rc;
+
+    if ((n = read_head(r, buf, sizeof buf, err, errlen)) < 0)
+        return n;
+    if ((rc = check_header(r, info, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+        return rc;
+    /* Versions 1 and 2 have no identity; a file this build cannot load may still tell its own. */
+    if (r->hdr.version >= 3 && (rc = peek_identity(r, buf, (size_t)n, err, errlen)) < 0)
+        return rc;
+    info->identity = r->ident;
+    return check_loadable(r, err, errlen);
+}
+
+int
+snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen) {
+    snap_rctx_t r;
+    snap_info_t info = {0};
+    int rc;
+
+    if ((rc = rctx_init(&r, path, SNAP_FORMAT_VERSION_MAX, err, errlen)) == 0)
+        rc = peek_file(&r, &info, err, errlen);
+    *out = (snap_peek_t){.version = info.version,
+                         .min_reader = info.min_reader,
+                         .lsn = info.lsn,
+                         .time_ms = info.time_ms,
+                         .keys = info.keys,
+                         .flags = info.flags,
+                         .chunks = info.chunks,
+                         .file_len = r.file_len,
+                         .identity = info.identity};
+    rctx_close(&r);
+    return rc;
+}
+
 /* ---- snap_check_file ---------------------------------------------------------------------- */
 
 typedef struct check_totals {
@@ -637,6 +825,30 @@ check_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     return 0;
 }
 
+static const char *
+sec_name(unsigned type) {
+    return type == SNAP_SEC_CHUNK      ? "chunk"
+           : type == SNAP_SEC_IDENTITY ? "identity"
+                                       : "unknown, optional";
+}
+
+/* The identity in one line, and every epoch when verbose. */
+static void
+print_identity(FILE *out, const char *path, const snap_identity_t *id, int verbose) {
+    char hex[SNAP_ID_HEX_LEN];
+    const snap_epoch_t *last = id->nepochs ? &id->epochs[id->nepochs - 1] : NULL;
+
+    fprintf(out, "%s: data set %s, %u epochs", path,
+            snap_id_is_zero(id->id) ? "unknown" : snap_id_hex(id->id, hex), id->nepochs);
+    if (last)
+        fprintf(out, ", current epoch %" PRIu64 " since LSN %" PRIu64, last->epoch,
+                last->first_lsn);
+    fputc('\n', out);
+    for (uint32_t i = 0; verbose && i < id->nepochs; i++)
+        fprintf(out, "  epoch %" PRIu64 " from LSN %" PRIu64 "\n", id->epochs[i].epoch,
+                id->epochs[i].first_lsn);
+}
+
 int
 snap_check_file(const char *path, FILE *out, int verbose) {
     check_totals_t t = {0};
@@ -651,13 +863,13 @@ snap_check_file(const char *path, FILE *out, int verbose) {
                 ", flags 0x%" PRIx64 ", %" PRIu64 " keys in %u chunks, %" PRIu64 " bytes\n",
                 path, info.version, info.min_reader, info.lsn, info.time_ms, info.flags, info.keys,
                 info.chunks, r.file_len);
+        print_identity(out, path, &info.identity, verbose);
         for (size_t i = 0; verbose && i < r.ntable; i++)
             fprintf(out,
-                    "  section %zu: type %u%s at offset %" PRIu64 ", %" PRIu64
+                    "  section %zu: type %u (%s) at offset %" PRIu64 ", %" PRIu64
                     " bytes stored, count %" PRIu64 "\n",
-                    i, r.table[i].type,
-                    r.table[i].type == SNAP_SEC_CHUNK ? " (chunk)" : " (unknown, optional)",
-                    r.table[i].off, r.table[i].len, r.table[i].count);
+                    i, r.table[i].type, sec_name(r.table[i].type), r.table[i].off, r.table[i].len,
+                    r.table[i].count);
         r.apply = check_apply_cb;
         r.ctx = &t;
         rc = run_loaders(&r, 2);

@@ -518,6 +518,7 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
                             .since_version = x->extra_since,
                             .len = x->extra_len,
                             .raw_len = x->extra_len,
+                            .count = x->extra_count,
                             .codec = SNAP_CODEC_NONE};
         e.crc_raw = crc32c(x->extra_payload, x->extra_len);
         if ((rc = write_section(w, &e, x->extra_payload)) < 0)
@@ -565,6 +566,9 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
         st->bytes_raw = w->bytes_raw;
         st->bytes_file = tr.file_len;
         st->chunks = w->chunks;
+        st->version = h.version;
+        st->min_reader = h.min_reader;
+        st->identity = w->ntable > 0 && w->table[0].type == SNAP_SEC_IDENTITY;
     }
     return 0;
 }
@@ -628,7 +632,33 @@ opts_check(const snap_write_opts_t *o, char *err, size_t errlen) {
         snap_errf(err, errlen, "snapshot write: path too long");
         return KERR_LIMIT;
     }
+    /* Checked even for a target without identity: a bad history is the caller's bug either way. */
+    const char *why = o->identity ? snap_ident_rules(o->identity, o->lsn) : NULL;
+    if (why) {
+        snap_errf(err, errlen, "snapshot write: identity: %s", why);
+        return o->identity->nepochs > SNAP_EPOCHS_MAX ? KERR_LIMIT : KERR_INVAL;
+    }
     return 0;
+}
+
+/* The IDENTITY section, written before any chunk so that it lies at offset 64, where
+ * snap_peek() finds it in the same read as the header. */
+static int
+write_identity(snap_wctx_t *w) {
+    static const snap_identity_t unknown;
+    unsigned char payload[SNAP_IDENT_LEN(SNAP_EPOCHS_MAX)];
+    const snap_identity_t *id = w->o->identity ? w->o->identity : &unknown;
+    size_t len = snap_ident_encode(id, payload);
+    snap_sec_hdr_t h = {.type = SNAP_SEC_IDENTITY,
+                        .flags = 0, /* optional: older readers skip it and still load the file */
+                        .since_version = 3,
+                        .len = len,
+                        .raw_len = len,
+                        .count = id->nepochs,
+                        .codec = SNAP_CODEC_NONE,
+                        .crc_raw = crc32c(payload, len)};
+    ASSERT(w->off == sizeof(snap_file_hdr_t) && w->ntable == 0);
+    return write_section(w, &h, payload);
 }
 
 /* Completes path.tmp and gives it its final name; w->fd is closed on success. */
@@ -685,6 +715,11 @@ snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
     snap_file_hdr_t zero = {0};
     if ((rc = pwrite_all(w.fd, &zero, sizeof zero, 0)) < 0) {
         werr(&w, rc, "snapshot write: %s: %s", tmp, kerr_str(rc));
+        goto fail;
+    }
+    /* Format versions 1 and 2 have no place for the identity: such a target goes without. */
+    if (w.version >= 3 && !(x && x->no_identity) && (rc = write_identity(&w)) < 0) {
+        werr(&w, rc, "snapshot write: %s: identity section: %s", tmp, kerr_str(rc));
         goto fail;
     }
     if ((rc = run_parts(&w, o->nthreads > 0 ? o->nthreads : 1)) < 0)
