@@ -26,27 +26,6 @@
 #include "common/kerr.h"
 #include "common/kmem.h"
 
-typedef struct snap_rctx {
-    const char *path;
-    int fd;
-    uint32_t reader_version; /* the format version this reader plays; SNAP_FORMAT_VERSION_MAX */
-    uint64_t file_len;
-    snap_file_hdr_t hdr;
-    snap_table_ent_t *table; /* every section but the table itself, in file order */
-    size_t ntable;
-    size_t *chunks; /* indexes into table of the CHUNK sections */
-    size_t nchunks;
-    size_t ident_idx;      /* index into table of the IDENTITY section, SIZE_MAX if none */
-    snap_identity_t ident; /* its content; zero when none */
-    snap_apply_cb apply;
-    void *ctx;
-    _Atomic size_t next;  /* next index into chunks to decode */
-    _Atomic int rc;       /* first error; the other threads stop at their next chunk */
-    pthread_mutex_t lock; /* guards err */
-    char *err;
-    size_t errlen;
-} snap_rctx_t;
-
 /* One per loader thread: buffers reused from chunk to chunk. */
 typedef struct snap_rbuf {
     unsigned char *comp, *raw;
@@ -55,16 +34,14 @@ typedef struct snap_rbuf {
     unsigned char num[32]; /* an INTSTR value re-encoded as (varint len, digits) */
 } snap_rbuf_t;
 
-static void rerr(snap_rctx_t *r, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Records the first error of the load; returns rc. */
-static void
-rerr(snap_rctx_t *r, int rc, const char *fmt, ...) {
+int
+snap_rctx_fail(snap_rctx_t *r, int rc, const char *fmt, ...) {
     va_list ap;
+    int first = 0;
 
     pthread_mutex_lock(&r->lock);
     if (atomic_load(&r->rc) == 0) {
+        first = 1;
         atomic_store(&r->rc, rc);
         if (r->err && r->errlen) {
             va_start(ap, fmt);
@@ -73,6 +50,7 @@ rerr(snap_rctx_t *r, int rc, const char *fmt, ...) {
         }
     }
     pthread_mutex_unlock(&r->lock);
+    return first;
 }
 
 static int
@@ -206,14 +184,15 @@ elems_check(const snap_rec_t *rec) {
     return k < 0 || it.priv.p != it.priv.end ? KERR_CORRUPT : 0;
 }
 
-static const char *
-rec_type_name(unsigned t) {
+const char *
+snap_rec_type_name(unsigned t) {
     static const char *names[] = {"?", "string", "list", "hash", "set", "zset", "meta", "intstr"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
 typedef struct chunk_state {
     uint64_t off, keys; /* file offset of the chunk; keys applied so far */
+    size_t table_idx;   /* the chunk's index in the table */
     uint32_t meta;      /* META value waiting for its key record */
     int has_meta;
 } chunk_state_t;
@@ -240,16 +219,18 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
         if (!(tag & SNAP_REC_F_REQUIRED))
             return 0; /* an optional record of a later version: skip it */
         if (since > r->reader_version)
-            rerr(r, KERR_VERSION,
-                 "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
-                 "required and needs snapshot reader version %u; this reader is version %u",
-                 r->path, cs->off, type, at, since, r->reader_version);
+            snap_rctx_fail(
+                r, KERR_VERSION,
+                "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                "required and needs snapshot reader version %u; this reader is version %u",
+                r->path, cs->off, type, at, since, r->reader_version);
         else /* e.g. tests/data/snapshot-v3-required.ksnap, made before v3 was defined */
-            rerr(r, KERR_VERSION,
-                 "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
-                 "required, says format version %u introduced it, and this reader of version %u "
-                 "does not know it (another writer's extension, or damage)",
-                 r->path, cs->off, type, at, since, r->reader_version);
+            snap_rctx_fail(
+                r, KERR_VERSION,
+                "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                "required, says format version %u introduced it, and this reader of version %u "
+                "does not know it (another writer's extension, or damage)",
+                r->path, cs->off, type, at, since, r->reader_version);
         return KERR_VERSION;
     }
     if (type == SNAP_REC_META) {
@@ -264,10 +245,13 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     rec.meta = cs->meta;
     rec.has_meta = cs->has_meta;
     cs->has_meta = 0;
-    cs->keys++;
-    if ((rc = r->apply(r->ctx, thread, &rec)) != 0) {
+    snap_rec_pos_t pos = {
+        .chunk_off = cs->off, .table_idx = cs->table_idx, .key_no = cs->keys++, .at = at};
+    rc = r->apply_at ? r->apply_at(r->ctx, thread, &rec, &pos) : r->apply(r->ctx, thread, &rec);
+    if (rc != 0) {
         rc = rc < 0 ? rc : KERR_FAILED;
-        rerr(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path, kerr_str(rc));
+        snap_rctx_fail(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path,
+                       kerr_str(rc));
         return rc;
     }
     return 0;
@@ -275,30 +259,32 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
 
 /* Decodes the records of one decoded chunk (tb->raw, len bytes) and applies its keys. */
 static int
-decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, uint64_t off,
-             uint64_t nkeys) {
+decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, size_t idx) {
     const unsigned char *base = tb->raw, *p = tb->raw, *end = tb->raw + len;
-    chunk_state_t cs = {.off = off};
+    uint64_t off = r->table[idx].off, nkeys = r->table[idx].count;
+    chunk_state_t cs = {.off = off, .table_idx = idx};
     int rc;
 
     while (p < end) {
         size_t at = (size_t)(p - base);
         rc = decode_record(r, thread, tb, &cs, &p, end, at);
         if (rc == KERR_CORRUPT) {
-            rerr(r, rc,
-                 "snapshot %s: chunk at offset %" PRIu64 ": malformed %s record at byte %zu "
-                 "of the decoded chunk",
-                 r->path, off, rec_type_name(base[at] & SNAP_REC_TYPE_MASK), at);
+            snap_rctx_fail(r, rc,
+                           "snapshot %s: chunk at offset %" PRIu64
+                           ": malformed %s record at byte %zu "
+                           "of the decoded chunk",
+                           r->path, off, snap_rec_type_name(base[at] & SNAP_REC_TYPE_MASK), at);
         }
         if (rc < 0)
             return rc;
     }
     if (cs.has_meta || cs.keys != nkeys) {
-        rerr(r, KERR_CORRUPT,
-             "snapshot %s: chunk at offset %" PRIu64 ": holds %" PRIu64 " keys, its header "
-             "says %" PRIu64 "%s",
-             r->path, off, cs.keys, nkeys,
-             cs.has_meta ? " and it ends in a dangling meta record" : "");
+        snap_rctx_fail(r, KERR_CORRUPT,
+                       "snapshot %s: chunk at offset %" PRIu64 ": holds %" PRIu64
+                       " keys, its header "
+                       "says %" PRIu64 "%s",
+                       r->path, off, cs.keys, nkeys,
+                       cs.has_meta ? " and it ends in a dangling meta record" : "");
         return KERR_CORRUPT;
     }
     return 0;
@@ -346,12 +332,12 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
     what = "checksum mismatch over the decompressed bytes";
     if (crc32c(tb->raw, n) != h.crc_raw)
         goto corrupt;
-    return decode_chunk(r, thread, tb, n, e->off, h.count);
+    return decode_chunk(r, thread, tb, n, idx);
 corrupt:
     rc = KERR_CORRUPT;
 fail:
-    rerr(r, rc, "snapshot %s: chunk at offset %" PRIu64 ": %s (%s)", r->path, e->off, what,
-         kerr_str(rc));
+    snap_rctx_fail(r, rc, "snapshot %s: chunk at offset %" PRIu64 ": %s (%s)", r->path, e->off,
+                   what, kerr_str(rc));
     return rc;
 }
 
@@ -361,31 +347,58 @@ typedef struct load_arg {
     pthread_t tid;
 } load_arg_t;
 
+static int
+rbuf_init(snap_rctx_t *r, snap_rbuf_t *tb) {
+    memset(tb, 0, sizeof *tb);
+    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
+     * static-linking-only API, which the shared library does not promise. */
+    if (!(tb->dctx = ZSTD_createDCtx())) {
+        snap_rctx_fail(r, KERR_NOMEM, "snapshot %s: zstd context: %s", r->path,
+                       kerr_str(KERR_NOMEM));
+        return KERR_NOMEM;
+    }
+    return 0;
+}
+
+static void
+rbuf_free(snap_rbuf_t *tb) {
+    ZSTD_freeDCtx(tb->dctx);
+    kfree(tb->comp);
+    kfree(tb->raw);
+}
+
 static void *
 load_main(void *arg) {
     load_arg_t *a = arg;
     snap_rctx_t *r = a->r;
-    snap_rbuf_t tb = {0};
+    snap_rbuf_t tb;
 
-    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
-     * static-linking-only API, which the shared library does not promise. */
-    if (!(tb.dctx = ZSTD_createDCtx())) {
-        rerr(r, KERR_NOMEM, "snapshot %s: zstd context: %s", r->path, kerr_str(KERR_NOMEM));
+    if (rbuf_init(r, &tb) < 0)
         return NULL;
-    }
     while (atomic_load_explicit(&r->rc, memory_order_relaxed) == 0) {
         size_t i = atomic_fetch_add(&r->next, 1);
         if (i >= r->nchunks || load_chunk(r, a->thread, &tb, r->chunks[i]) < 0)
             break;
     }
-    ZSTD_freeDCtx(tb.dctx);
-    kfree(tb.comp);
-    kfree(tb.raw);
+    rbuf_free(&tb);
     return NULL;
 }
 
-static int
-run_loaders(snap_rctx_t *r, int n) {
+int
+snap_rctx_chunk(snap_rctx_t *r, size_t table_idx) {
+    snap_rbuf_t tb;
+    int rc;
+
+    ASSERT(table_idx < r->ntable && r->table[table_idx].type == SNAP_SEC_CHUNK);
+    if ((rc = rbuf_init(r, &tb)) < 0)
+        return rc;
+    rc = load_chunk(r, 0, &tb, table_idx);
+    rbuf_free(&tb);
+    return rc;
+}
+
+int
+snap_rctx_run(snap_rctx_t *r, int n) {
     load_arg_t args[SNAP_THREADS_MAX];
     int started = 1;
 
@@ -395,7 +408,8 @@ run_loaders(snap_rctx_t *r, int n) {
         args[i] = (load_arg_t){.r = r, .thread = i};
         int e = pthread_create(&args[i].tid, NULL, load_main, &args[i]);
         if (e) {
-            rerr(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path, strerror(e));
+            snap_rctx_fail(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path,
+                           strerror(e));
             break;
         }
     }
@@ -668,9 +682,9 @@ read_head(snap_rctx_t *r, void *buf, size_t n, char *err, size_t errlen) {
     return (int)n;
 }
 
-static int
-rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info, char *err,
-          size_t errlen) {
+int
+snap_rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info,
+               char *err, size_t errlen) {
     snap_file_hdr_t h = {0};
     int rc;
 
@@ -690,8 +704,8 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
     return rc;
 }
 
-static void
-rctx_close(snap_rctx_t *r) {
+void
+snap_rctx_close(snap_rctx_t *r) {
     if (r->fd >= 0)
         close(r->fd);
     kfree(r->table);
@@ -709,12 +723,12 @@ snap_load_ex(const char *path, int nthreads, uint32_t reader_version, snap_apply
         snap_errf(err, errlen, "snapshot load: bad arguments");
         return KERR_INVAL;
     }
-    if ((rc = rctx_open(&r, path, reader_version, info, err, errlen)) == 0) {
+    if ((rc = snap_rctx_open(&r, path, reader_version, info, err, errlen)) == 0) {
         r.apply = apply;
         r.ctx = ctx;
-        rc = run_loaders(&r, nthreads > 0 ? nthreads : 1);
+        rc = snap_rctx_run(&r, nthreads > 0 ? nthreads : 1);
     }
-    rctx_close(&r);
+    snap_rctx_close(&r);
     return rc;
 }
 
@@ -727,8 +741,8 @@ snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_i
 int
 snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen) {
     snap_rctx_t r;
-    int rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, info, err, errlen);
-    rctx_close(&r);
+    int rc = snap_rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, info, err, errlen);
+    snap_rctx_close(&r);
     return rc;
 }
 
@@ -792,99 +806,6 @@ snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen) {
                          .chunks = info.chunks,
                          .file_len = r.file_len,
                          .identity = info.identity};
-    rctx_close(&r);
+    snap_rctx_close(&r);
     return rc;
-}
-
-/* ---- snap_check_file ---------------------------------------------------------------------- */
-
-typedef struct check_totals {
-    _Atomic uint64_t by_type[SNAP_ZSET + 1];
-    _Atomic uint64_t elems, bytes, with_meta, with_expiry;
-} check_totals_t;
-
-static int
-check_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
-    check_totals_t *t = ctx;
-    snap_rec_t it = *rec;
-    const char *p;
-    size_t n;
-    uint64_t elems = 0, bytes = rec->klen;
-
-    while (snap_rec_next(&it, &p, &n, NULL) == 1) {
-        elems++;
-        bytes += n;
-    }
-    atomic_fetch_add_explicit(&t->by_type[rec->type], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->elems, elems, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
-    if (rec->has_meta)
-        atomic_fetch_add_explicit(&t->with_meta, 1, memory_order_relaxed);
-    if (rec->expire_ms != SNAP_NO_EXPIRE)
-        atomic_fetch_add_explicit(&t->with_expiry, 1, memory_order_relaxed);
-    return 0;
-}
-
-static const char *
-sec_name(unsigned type) {
-    return type == SNAP_SEC_CHUNK      ? "chunk"
-           : type == SNAP_SEC_IDENTITY ? "identity"
-                                       : "unknown, optional";
-}
-
-/* The identity in one line, and every epoch when verbose. */
-static void
-print_identity(FILE *out, const char *path, const snap_identity_t *id, int verbose) {
-    char hex[SNAP_ID_HEX_LEN];
-    const snap_epoch_t *last = id->nepochs ? &id->epochs[id->nepochs - 1] : NULL;
-
-    fprintf(out, "%s: data set %s, %u epochs", path,
-            snap_id_is_zero(id->id) ? "unknown" : snap_id_hex(id->id, hex), id->nepochs);
-    if (last)
-        fprintf(out, ", current epoch %" PRIu64 " since LSN %" PRIu64, last->epoch,
-                last->first_lsn);
-    fputc('\n', out);
-    for (uint32_t i = 0; verbose && i < id->nepochs; i++)
-        fprintf(out, "  epoch %" PRIu64 " from LSN %" PRIu64 "\n", id->epochs[i].epoch,
-                id->epochs[i].first_lsn);
-}
-
-int
-snap_check_file(const char *path, FILE *out, int verbose) {
-    check_totals_t t = {0};
-    snap_rctx_t r;
-    snap_info_t info;
-    char err[512] = "";
-    int rc;
-
-    if ((rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, &info, err, sizeof err)) == 0) {
-        fprintf(out,
-                "%s: format version %u (min reader %u), lsn %" PRIu64 ", time_ms %" PRId64
-                ", flags 0x%" PRIx64 ", %" PRIu64 " keys in %u chunks, %" PRIu64 " bytes\n",
-                path, info.version, info.min_reader, info.lsn, info.time_ms, info.flags, info.keys,
-                info.chunks, r.file_len);
-        print_identity(out, path, &info.identity, verbose);
-        for (size_t i = 0; verbose && i < r.ntable; i++)
-            fprintf(out,
-                    "  section %zu: type %u (%s) at offset %" PRIu64 ", %" PRIu64
-                    " bytes stored, count %" PRIu64 "\n",
-                    i, r.table[i].type, sec_name(r.table[i].type), r.table[i].off, r.table[i].len,
-                    r.table[i].count);
-        r.apply = check_apply_cb;
-        r.ctx = &t;
-        rc = run_loaders(&r, 2);
-    }
-    rctx_close(&r);
-    if (rc < 0) {
-        fprintf(out, "%s: DAMAGED: %s\n", path, err[0] ? err : kerr_str(rc));
-        return rc;
-    }
-    fprintf(out,
-            "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
-            " sets, %" PRIu64 " sorted sets; %" PRIu64 " elements, %" PRIu64 " key+element "
-            "bytes; %" PRIu64 " with expiry, %" PRIu64 " with access metadata\n",
-            path, t.by_type[SNAP_STRING], t.by_type[SNAP_LIST], t.by_type[SNAP_HASH],
-            t.by_type[SNAP_SET], t.by_type[SNAP_ZSET], t.elems, t.bytes, t.with_expiry,
-            t.with_meta);
-    return 0;
 }

@@ -215,8 +215,26 @@ typedef int (*snap_apply_cb)(void *ctx, int thread, const snap_rec_t *rec);
 int snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_info_t *info,
               char *err, size_t errlen);
 
-/* Verifies every checksum and record of a file and prints a summary to out (per-chunk lines when
- * verbose). 0 when the file is sound, else the negative error of snap_load(). */
+/* Checking a file (keel-check): everything snap_load() checks, then what would make a server
+ * refuse the file that can be told without the server: a key in a database at or beyond the
+ * server's `databases`, the same key twice in one database (an empty collection does not count:
+ * a server skips it), the same member twice in a set or sorted set, the same field twice in a
+ * hash. Prints a summary, and the data set's identity, to out. */
+#define SNAP_CHECK_DATABASES_DEFAULT 16
+#define SNAP_CHECK_DATABASES_ANY     UINT64_MAX /* no database limit */
+
+typedef struct snap_check_opts {
+    uint64_t databases;      /* the server's `databases`; 0 = SNAP_CHECK_DATABASES_DEFAULT */
+    int verbose;             /* also a line per section and per epoch */
+    int skip_duplicate_keys; /* leave out the whole-file key check, which needs 24 bytes per key */
+} snap_check_opts_t;
+
+/* 0 when the file is sound and a server would load it. Else the error of snap_load() for damage,
+ * KERR_LIMIT for a database beyond opts->databases, KERR_CORRUPT for a duplicate key, member or
+ * field; the message printed names the file, the chunk (its offset) and the record (its byte in
+ * the decoded chunk) and the key. opts NULL: defaults. */
+int snap_check_file_opts(const char *path, FILE *out, const snap_check_opts_t *opts);
+/* snap_check_file_opts() with the defaults (16 databases) and verbose as given. */
 int snap_check_file(const char *path, FILE *out, int verbose);
 
 #endif

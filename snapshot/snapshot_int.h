@@ -7,7 +7,9 @@
 #define KEEL_SNAPSHOT_INT_H
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -198,6 +200,57 @@ int snap_intstr_parse(const void *s, size_t n, int64_t *out);
 /* snprintf into err, if err is non-NULL and errlen > 0. */
 void snap_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- reader internals (snap_read.c), shared with snap_check.c ----------------------------- */
+
+/* Where a key record lies, for messages that name it and for finding it again. */
+typedef struct snap_rec_pos {
+    uint64_t chunk_off; /* file offset of its chunk's section header */
+    size_t table_idx;   /* its chunk's index in the table */
+    uint64_t key_no;    /* its ordinal among the chunk's keys, from 0 */
+    size_t at;          /* its first byte in the decoded chunk */
+} snap_rec_pos_t;
+
+/* snap_apply_cb with the record's position; a non-zero return stops the load as apply's does. */
+typedef int (*snap_apply_at_cb)(void *ctx, int thread, const snap_rec_t *rec,
+                                const snap_rec_pos_t *pos);
+
+typedef struct snap_rctx {
+    const char *path;
+    int fd;
+    uint32_t reader_version; /* the format version this reader plays; SNAP_FORMAT_VERSION_MAX */
+    uint64_t file_len;
+    snap_file_hdr_t hdr;
+    snap_table_ent_t *table; /* every section but the table itself, in file order */
+    size_t ntable;
+    size_t *chunks; /* indexes into table of the CHUNK sections */
+    size_t nchunks;
+    size_t ident_idx;      /* index into table of the IDENTITY section, SIZE_MAX if none */
+    snap_identity_t ident; /* its content; zero when none */
+    snap_apply_cb apply;   /* called for every key, unless apply_at is set */
+    snap_apply_at_cb apply_at;
+    void *ctx;
+    _Atomic size_t next;  /* next index into chunks to decode */
+    _Atomic int rc;       /* first error; the other threads stop at their next chunk */
+    pthread_mutex_t lock; /* guards err */
+    char *err;
+    size_t errlen;
+} snap_rctx_t;
+
+/* Opens path and checks everything but the chunks (snap_read_info() is this and close). On
+ * failure r must still be closed. */
+int snap_rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info,
+                   char *err, size_t errlen);
+void snap_rctx_close(snap_rctx_t *r);
+/* Decodes every chunk on n threads, calling r->apply or r->apply_at; the first error. */
+int snap_rctx_run(snap_rctx_t *r, int n);
+/* Decodes the chunk at table[table_idx] on the calling thread (thread index 0). */
+int snap_rctx_chunk(snap_rctx_t *r, size_t table_idx);
+/* Records the first error of a load and its message; later ones are dropped. 1 when this one
+ * was the first. */
+int snap_rctx_fail(snap_rctx_t *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *snap_rec_type_name(unsigned type);
 
 /* ---- hooks for tests: files as a later format version would write them ------------------- */
 
