@@ -5,9 +5,12 @@
  * Order of checks, cheapest first, so that a damaged or foreign file is refused before any
  * thread starts: name (*.tmp) -> magic -> header CRC -> min_reader and required flags ->
  * trailer (catches truncation) -> table section -> table entries (contiguous, unknown required
- * sections refused). Then each chunk: section header against its table entry, CRC of the stored
- * bytes, decompression, CRC of the decoded bytes, and a full structural pass over its records
- * before the first of them reaches the callback.
+ * sections refused) -> the identity section (v3). Then each chunk: section header against its
+ * table entry, CRC of the stored bytes, decompression, CRC of the decoded bytes, and a full
+ * structural pass over its records before the first of them reaches the callback.
+ *
+ * snap_peek() reads only the header, the trailer and the identity section at offset 64.
+ * snap_check_file() (snap_check.c) drives this reader through the internals in snapshot_int.h.
  */
 #include "snapshot/snapshot_int.h"
 
