@@ -90,8 +90,7 @@ typedef struct snap_identity {
 
 /* 1 when id is all zero (unknown data set). */
 int snap_id_is_zero(const uint8_t id[SNAP_ID_BYTES]);
-/* id as 32 lowercase hex digits and a NUL into out (at least SNAP_ID_HEX_LEN bytes); returns out.
- */
+/* id as 32 lowercase hex digits and a NUL into out (SNAP_ID_HEX_LEN bytes); returns out. */
 #define SNAP_ID_HEX_LEN (2 * SNAP_ID_BYTES + 1)
 char *snap_id_hex(const uint8_t id[SNAP_ID_BYTES], char *out);
 
