@@ -2,14 +2,14 @@
  * snap_format.c - the snapshot file format: its specification, and the sealing and checking of
  * its fixed structs. The writer is snap_write.c, the reader snap_read.c.
  *
- * SPECIFICATION (format versions 1 and 2; docs/formats/snapshot.md says the same at length)
+ * SPECIFICATION (format versions 1 to 3; docs/formats/snapshot.md says the same at length)
  *
  * All integers little-endian. CRC = CRC32C (common/crc32c.h). varint = unsigned LEB128, at most
  * 10 bytes. zigzag(v) = (v << 1) ^ (v >> 63).
  *
  *   offset 0         header, 64 bytes (snap_file_hdr_t)
  *   offset 64        sections, each a 48-byte section header + payload, back to back:
- *                      CHUNK ... CHUNK [other sections] TABLE
+ *                      [IDENTITY (v3)] CHUNK ... CHUNK [other sections] TABLE
  *   file_len - 32    trailer, 32 bytes (snap_trailer_t)
  *
  * Header: "KEELSNAP", u32 version, u32 min_reader, u64 flags, u64 lsn, i64 time_ms, u64 keys,
@@ -19,12 +19,18 @@
  *   u64 len (stored payload bytes), u64 raw_len, u64 count, u32 codec (0 none, 1 zstd),
  *   u32 crc of the stored payload, u32 crc of the decoded payload, u32 crc of bytes [0,44).
  *   Types: 1 CHUNK (required; zstd; count = keys), 2 TABLE (required; codec none; count =
- *   entries). A section whose since_version is newer than the reader and that the reader does
- *   not know is skipped when optional and refused (KERR_VERSION) when required.
+ *   entries), 3 IDENTITY (v3, optional; codec none; count = epochs). A section whose
+ *   since_version is newer than the reader and that the reader does not know is skipped when
+ *   optional and refused (KERR_VERSION) when required.
  * TABLE payload: one 32-byte entry per section before it, in file order: u64 off, u64 len,
  *   u64 count, u16 type, u8 flags, u8 since_version, u32 crc_stored (copies of that section's
  *   header, so a reader can skip or refuse a section without reading it).
  * Trailer: "KSNAPEND", u64 table_off, u64 file_len, u32 the header's crc, u32 crc of [0,28).
+ * IDENTITY payload (v3): 16-byte data-set id (all zero: unknown), u32 nepochs (0..64, = count),
+ *   u32 reserved (0), nepochs x (u64 epoch, u64 first_lsn), oldest first; epochs >= 1 strictly
+ *   increasing, first LSNs >= 1 non-decreasing, the last <= header lsn + 1. Later versions may
+ *   append bytes (ignored); the payload never exceeds 4096 bytes. At most one per file; this
+ *   writer puts it first, at offset 64, so snap_peek() reads it with the header.
  *
  * Decoded CHUNK payload: records back to back, each
  *     u8 tag (bits 0-6 type, bit 7 required) | u8 since_version | varint body_len | body
@@ -44,9 +50,11 @@
  *   (KERR_VERSION, naming its since_version) when set.
  *
  * Versions: v1 has record types 1-5 and no flags. v2 adds META and INTSTR and the two flags.
- *   A writer told to produce v1 writes INTSTR values as STRING and drops META. min_reader is
- *   the newest since_version among the required records and sections the file actually holds,
- *   so a v2 file without integer strings loads in a v1 reader, which skips META records.
+ *   v3 adds the optional IDENTITY section. A writer told to produce v1 writes INTSTR values as
+ *   STRING and drops META; told to produce v1 or v2 it drops the identity. min_reader is the
+ *   newest since_version among the required records and sections the file actually holds, so a
+ *   v2 or v3 file without integer strings loads in a v1 reader, which skips META records and the
+ *   IDENTITY section.
  *
  * Invariants:
  *   1. A key record, and the META before it, lie wholly inside one chunk; so chunks decode
@@ -59,7 +67,8 @@
  *      final name only after fsync; a file named *.tmp is never loaded.
  *
  * Life of a file (writer):
- *   [path.tmp created, header zeroed] --sink_flush()--> [chunks appended, in any order]
+ *   [path.tmp created, header zeroed] --write_identity() (v3)--> [IDENTITY at offset 64]
+ *     --sink_flush()--> [chunks appended, in any order]
  *     --write_tail()--> [table + trailer + header written] --fsync, rename, fsync dir--> [path]
  *   On any error: unlink(path.tmp).
  *
@@ -109,7 +118,75 @@ snap_trailer_valid(const snap_trailer_t *t) {
 
 uint64_t
 snap_flags_known(uint32_t v) {
-    return v >= 2 ? SNAP_F_KNOWN_V2 : SNAP_F_KNOWN_V1;
+    return v >= 3 ? SNAP_F_KNOWN_V3 : v >= 2 ? SNAP_F_KNOWN_V2 : SNAP_F_KNOWN_V1;
+}
+
+int
+snap_id_is_zero(const uint8_t id[SNAP_ID_BYTES]) {
+    uint8_t any = 0;
+    for (int i = 0; i < SNAP_ID_BYTES; i++)
+        any |= id[i];
+    return any == 0;
+}
+
+char *
+snap_id_hex(const uint8_t id[SNAP_ID_BYTES], char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < SNAP_ID_BYTES; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[2 * SNAP_ID_BYTES] = '\0';
+    return out;
+}
+
+size_t
+snap_ident_encode(const snap_identity_t *id, unsigned char *out) {
+    snap_ident_hdr_t h = {.nepochs = id->nepochs};
+    memcpy(h.id, id->id, SNAP_ID_BYTES);
+    memcpy(out, &h, sizeof h);
+    memcpy(out + sizeof h, id->epochs, (size_t)id->nepochs * sizeof(snap_epoch_t));
+    return SNAP_IDENT_LEN(id->nepochs);
+}
+
+const char *
+snap_ident_decode(const unsigned char *p, size_t len, uint64_t count, snap_identity_t *out) {
+    snap_ident_hdr_t h;
+
+    memset(out, 0, sizeof *out);
+    if (len < sizeof h)
+        return "shorter than its fixed part";
+    memcpy(&h, p, sizeof h);
+    if (h.nepochs > SNAP_EPOCHS_MAX)
+        return "more epochs than the format's 64";
+    if (h.nepochs != count)
+        return "epoch count differs from its section header's";
+    if (len < SNAP_IDENT_LEN(h.nepochs))
+        return "shorter than its epochs";
+    memcpy(out->id, h.id, SNAP_ID_BYTES);
+    out->nepochs = h.nepochs;
+    memcpy(out->epochs, p + sizeof h, (size_t)h.nepochs * sizeof(snap_epoch_t));
+    return NULL;
+}
+
+const char *
+snap_ident_rules(const snap_identity_t *id, uint64_t lsn) {
+    if (id->nepochs > SNAP_EPOCHS_MAX)
+        return "more epochs than SNAP_EPOCHS_MAX";
+    for (uint32_t i = 0; i < id->nepochs; i++) {
+        const snap_epoch_t *e = &id->epochs[i];
+        if (e->epoch == 0 || e->first_lsn == 0)
+            return "an epoch numbered 0 or starting at LSN 0";
+        if (i > 0 && e->epoch <= e[-1].epoch)
+            return "epoch numbers not strictly increasing";
+        if (i > 0 && e->first_lsn < e[-1].first_lsn)
+            return "epoch first LSNs decreasing";
+    }
+    /* lsn + 1 is the next record's LSN: an epoch may begin there (a promotion with no write
+     * yet), never later, or the snapshot would hold the history of a log it does not contain. */
+    if (id->nepochs > 0 && id->epochs[id->nepochs - 1].first_lsn - 1 > lsn)
+        return "an epoch starting after the snapshot's LSN + 1";
+    return NULL;
 }
 
 int

@@ -5,9 +5,12 @@
  * Order of checks, cheapest first, so that a damaged or foreign file is refused before any
  * thread starts: name (*.tmp) -> magic -> header CRC -> min_reader and required flags ->
  * trailer (catches truncation) -> table section -> table entries (contiguous, unknown required
- * sections refused). Then each chunk: section header against its table entry, CRC of the stored
- * bytes, decompression, CRC of the decoded bytes, and a full structural pass over its records
- * before the first of them reaches the callback.
+ * sections refused) -> the identity section (v3). Then each chunk: section header against its
+ * table entry, CRC of the stored bytes, decompression, CRC of the decoded bytes, and a full
+ * structural pass over its records before the first of them reaches the callback.
+ *
+ * snap_peek() reads only the header, the trailer and the identity section at offset 64.
+ * snap_check_file() (snap_check.c) drives this reader through the internals in snapshot_int.h.
  */
 #include "snapshot_int.h"
 
@@ -24,25 +27,7 @@
 #include "crc32c.h"
 #include "kassert.h"
 #include "kerr.h"
-
-typedef struct snap_rctx {
-    const char *path;
-    int fd;
-    uint32_t reader_version; /* the format version this reader plays; SNAP_FORMAT_VERSION_MAX */
-    uint64_t file_len;
-    snap_file_hdr_t hdr;
-    snap_table_ent_t *table; /* every section but the table itself, in file order */
-    size_t ntable;
-    size_t *chunks; /* indexes into table of the CHUNK sections */
-    size_t nchunks;
-    snap_apply_cb apply;
-    void *ctx;
-    _Atomic size_t next;  /* next index into chunks to decode */
-    _Atomic int rc;       /* first error; the other threads stop at their next chunk */
-    pthread_mutex_t lock; /* guards err */
-    char *err;
-    size_t errlen;
-} snap_rctx_t;
+#include "kmem.h"
 
 /* One per loader thread: buffers reused from chunk to chunk. */
 typedef struct snap_rbuf {
@@ -52,16 +37,14 @@ typedef struct snap_rbuf {
     unsigned char num[32]; /* an INTSTR value re-encoded as (varint len, digits) */
 } snap_rbuf_t;
 
-static void rerr(snap_rctx_t *r, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Records the first error of the load; returns rc. */
-static void
-rerr(snap_rctx_t *r, int rc, const char *fmt, ...) {
+int
+snap_rctx_fail(snap_rctx_t *r, int rc, const char *fmt, ...) {
     va_list ap;
+    int first = 0;
 
     pthread_mutex_lock(&r->lock);
     if (atomic_load(&r->rc) == 0) {
+        first = 1;
         atomic_store(&r->rc, rc);
         if (r->err && r->errlen) {
             va_start(ap, fmt);
@@ -70,6 +53,7 @@ rerr(snap_rctx_t *r, int rc, const char *fmt, ...) {
         }
     }
     pthread_mutex_unlock(&r->lock);
+    return first;
 }
 
 static int
@@ -91,16 +75,15 @@ pread_all(int fd, void *p, size_t n, uint64_t off) {
     return 0;
 }
 
-static int
+/* Accounted (kmem): a load runs inside the server, whose used_memory must see its buffers. The
+ * sizes come from section headers whose CRC has been checked, bounded by SNAP_RAW_BYTES_MAX. */
+static void
 grow(unsigned char **p, size_t *cap, size_t n) {
     if (n <= *cap)
-        return 0;
-    free(*p);
-    *cap = 0;
-    if (!(*p = malloc(n ? n : 1)))
-        return KERR_NOMEM;
+        return;
+    kfree(*p);
+    *p = kmalloc(n);
     *cap = n;
-    return 0;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -204,14 +187,15 @@ elems_check(const snap_rec_t *rec) {
     return k < 0 || it.priv.p != it.priv.end ? KERR_CORRUPT : 0;
 }
 
-static const char *
-rec_type_name(unsigned t) {
+const char *
+snap_rec_type_name(unsigned t) {
     static const char *names[] = {"?", "string", "list", "hash", "set", "zset", "meta", "intstr"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
 typedef struct chunk_state {
     uint64_t off, keys; /* file offset of the chunk; keys applied so far */
+    size_t table_idx;   /* the chunk's index in the table */
     uint32_t meta;      /* META value waiting for its key record */
     int has_meta;
 } chunk_state_t;
@@ -237,10 +221,19 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     if (!known || known > r->reader_version) {
         if (!(tag & SNAP_REC_F_REQUIRED))
             return 0; /* an optional record of a later version: skip it */
-        rerr(r, KERR_VERSION,
-             "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is required "
-             "and needs snapshot reader version %u; this reader is version %u",
-             r->path, cs->off, type, at, since, r->reader_version);
+        if (since > r->reader_version)
+            snap_rctx_fail(
+                r, KERR_VERSION,
+                "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                "required and needs snapshot reader version %u; this reader is version %u",
+                r->path, cs->off, type, at, since, r->reader_version);
+        else /* e.g. tests/data/snapshot-v3-required.ksnap, made before v3 was defined */
+            snap_rctx_fail(
+                r, KERR_VERSION,
+                "snapshot %s: chunk at offset %" PRIu64 ": record type %u at byte %zu is "
+                "required, says format version %u introduced it, and this reader of version %u "
+                "does not know it (another writer's extension, or damage)",
+                r->path, cs->off, type, at, since, r->reader_version);
         return KERR_VERSION;
     }
     if (type == SNAP_REC_META) {
@@ -255,10 +248,13 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     rec.meta = cs->meta;
     rec.has_meta = cs->has_meta;
     cs->has_meta = 0;
-    cs->keys++;
-    if ((rc = r->apply(r->ctx, thread, &rec)) != 0) {
+    snap_rec_pos_t pos = {
+        .chunk_off = cs->off, .table_idx = cs->table_idx, .key_no = cs->keys++, .at = at};
+    rc = r->apply_at ? r->apply_at(r->ctx, thread, &rec, &pos) : r->apply(r->ctx, thread, &rec);
+    if (rc != 0) {
         rc = rc < 0 ? rc : KERR_FAILED;
-        rerr(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path, kerr_str(rc));
+        snap_rctx_fail(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path,
+                       kerr_str(rc));
         return rc;
     }
     return 0;
@@ -266,30 +262,32 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
 
 /* Decodes the records of one decoded chunk (tb->raw, len bytes) and applies its keys. */
 static int
-decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, uint64_t off,
-             uint64_t nkeys) {
+decode_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t len, size_t idx) {
     const unsigned char *base = tb->raw, *p = tb->raw, *end = tb->raw + len;
-    chunk_state_t cs = {.off = off};
+    uint64_t off = r->table[idx].off, nkeys = r->table[idx].count;
+    chunk_state_t cs = {.off = off, .table_idx = idx};
     int rc;
 
     while (p < end) {
         size_t at = (size_t)(p - base);
         rc = decode_record(r, thread, tb, &cs, &p, end, at);
         if (rc == KERR_CORRUPT) {
-            rerr(r, rc,
-                 "snapshot %s: chunk at offset %" PRIu64 ": malformed %s record at byte %zu "
-                 "of the decoded chunk",
-                 r->path, off, rec_type_name(base[at] & SNAP_REC_TYPE_MASK), at);
+            snap_rctx_fail(r, rc,
+                           "snapshot %s: chunk at offset %" PRIu64
+                           ": malformed %s record at byte %zu "
+                           "of the decoded chunk",
+                           r->path, off, snap_rec_type_name(base[at] & SNAP_REC_TYPE_MASK), at);
         }
         if (rc < 0)
             return rc;
     }
     if (cs.has_meta || cs.keys != nkeys) {
-        rerr(r, KERR_CORRUPT,
-             "snapshot %s: chunk at offset %" PRIu64 ": holds %" PRIu64 " keys, its header "
-             "says %" PRIu64 "%s",
-             r->path, off, cs.keys, nkeys,
-             cs.has_meta ? " and it ends in a dangling meta record" : "");
+        snap_rctx_fail(r, KERR_CORRUPT,
+                       "snapshot %s: chunk at offset %" PRIu64 ": holds %" PRIu64
+                       " keys, its header "
+                       "says %" PRIu64 "%s",
+                       r->path, off, cs.keys, nkeys,
+                       cs.has_meta ? " and it ends in a dangling meta record" : "");
         return KERR_CORRUPT;
     }
     return 0;
@@ -314,11 +312,7 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
         h.crc_stored != e->crc_stored || h.codec != SNAP_CODEC_ZSTD ||
         h.raw_len > SNAP_RAW_BYTES_MAX)
         goto corrupt;
-    if ((rc = grow(&tb->comp, &tb->comp_cap, h.len)) < 0 ||
-        (rc = grow(&tb->raw, &tb->raw_cap, h.raw_len)) < 0) {
-        what = "out of memory";
-        goto fail;
-    }
+    grow(&tb->comp, &tb->comp_cap, h.len);
     if ((rc = pread_all(r->fd, tb->comp, h.len, e->off + sizeof h)) < 0) {
         what = "cannot read the chunk";
         goto fail;
@@ -326,6 +320,14 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
     what = "checksum mismatch over the compressed bytes";
     if (crc32c(tb->comp, h.len) != h.crc_stored)
         goto corrupt;
+    /* The decode buffer is sized from raw_len only once the stored bytes are known good, and the
+     * frame's own content size (when it states one) must agree: kmalloc aborts rather than fail,
+     * so a big allocation must rest on more than one header field. */
+    unsigned long long fcs = ZSTD_getFrameContentSize(tb->comp, h.len);
+    what = "not a zstd frame of the decoded length its header states";
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != h.raw_len)
+        goto corrupt;
+    grow(&tb->raw, &tb->raw_cap, h.raw_len);
     size_t n = ZSTD_decompressDCtx(tb->dctx, tb->raw, h.raw_len, tb->comp, h.len);
     what = "zstd cannot decompress it to its stated length";
     if (ZSTD_isError(n) || n != h.raw_len)
@@ -333,12 +335,12 @@ load_chunk(snap_rctx_t *r, int thread, snap_rbuf_t *tb, size_t idx) {
     what = "checksum mismatch over the decompressed bytes";
     if (crc32c(tb->raw, n) != h.crc_raw)
         goto corrupt;
-    return decode_chunk(r, thread, tb, n, e->off, h.count);
+    return decode_chunk(r, thread, tb, n, idx);
 corrupt:
     rc = KERR_CORRUPT;
 fail:
-    rerr(r, rc, "snapshot %s: chunk at offset %" PRIu64 ": %s (%s)", r->path, e->off, what,
-         kerr_str(rc));
+    snap_rctx_fail(r, rc, "snapshot %s: chunk at offset %" PRIu64 ": %s (%s)", r->path, e->off,
+                   what, kerr_str(rc));
     return rc;
 }
 
@@ -348,29 +350,58 @@ typedef struct load_arg {
     pthread_t tid;
 } load_arg_t;
 
+static int
+rbuf_init(snap_rctx_t *r, snap_rbuf_t *tb) {
+    memset(tb, 0, sizeof *tb);
+    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
+     * static-linking-only API, which the shared library does not promise. */
+    if (!(tb->dctx = ZSTD_createDCtx())) {
+        snap_rctx_fail(r, KERR_NOMEM, "snapshot %s: zstd context: %s", r->path,
+                       kerr_str(KERR_NOMEM));
+        return KERR_NOMEM;
+    }
+    return 0;
+}
+
+static void
+rbuf_free(snap_rbuf_t *tb) {
+    ZSTD_freeDCtx(tb->dctx);
+    kfree(tb->comp);
+    kfree(tb->raw);
+}
+
 static void *
 load_main(void *arg) {
     load_arg_t *a = arg;
     snap_rctx_t *r = a->r;
-    snap_rbuf_t tb = {0};
+    snap_rbuf_t tb;
 
-    if (!(tb.dctx = ZSTD_createDCtx())) {
-        rerr(r, KERR_NOMEM, "snapshot %s: zstd context: %s", r->path, kerr_str(KERR_NOMEM));
+    if (rbuf_init(r, &tb) < 0)
         return NULL;
-    }
     while (atomic_load_explicit(&r->rc, memory_order_relaxed) == 0) {
         size_t i = atomic_fetch_add(&r->next, 1);
         if (i >= r->nchunks || load_chunk(r, a->thread, &tb, r->chunks[i]) < 0)
             break;
     }
-    ZSTD_freeDCtx(tb.dctx);
-    free(tb.comp);
-    free(tb.raw);
+    rbuf_free(&tb);
     return NULL;
 }
 
-static int
-run_loaders(snap_rctx_t *r, int n) {
+int
+snap_rctx_chunk(snap_rctx_t *r, size_t table_idx) {
+    snap_rbuf_t tb;
+    int rc;
+
+    ASSERT(table_idx < r->ntable && r->table[table_idx].type == SNAP_SEC_CHUNK);
+    if ((rc = rbuf_init(r, &tb)) < 0)
+        return rc;
+    rc = load_chunk(r, 0, &tb, table_idx);
+    rbuf_free(&tb);
+    return rc;
+}
+
+int
+snap_rctx_run(snap_rctx_t *r, int n) {
     load_arg_t args[SNAP_THREADS_MAX];
     int started = 1;
 
@@ -380,7 +411,8 @@ run_loaders(snap_rctx_t *r, int n) {
         args[i] = (load_arg_t){.r = r, .thread = i};
         int e = pthread_create(&args[i].tid, NULL, load_main, &args[i]);
         if (e) {
-            rerr(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path, strerror(e));
+            snap_rctx_fail(r, KERR_SYS(e), "snapshot %s: starting a loader thread: %s", r->path,
+                           strerror(e));
             break;
         }
     }
@@ -391,12 +423,12 @@ run_loaders(snap_rctx_t *r, int n) {
     return atomic_load(&r->rc);
 }
 
-/* ---- opening: header, trailer, table ------------------------------------------------------ */
+/* ---- opening: header, trailer, table, identity -------------------------------------------- */
 
+/* Magic, length and CRC of the header in r->hdr; fills info from it. */
 static int
 check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
     snap_file_hdr_t *h = &r->hdr;
-    uint64_t unknown;
 
     if (r->file_len < 8 || memcmp(h->magic, SNAP_MAGIC, 8) != 0) {
         snap_errf(err, errlen, "%s: not a snapshot file (bad magic at offset 0)", r->path);
@@ -419,6 +451,14 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
                               .time_ms = h->time_ms,
                               .chunks = h->chunks,
                               .flags = h->flags};
+    return 0;
+}
+
+/* Whether this reader may load the file the header describes. */
+static int
+check_loadable(snap_rctx_t *r, char *err, size_t errlen) {
+    const snap_file_hdr_t *h = &r->hdr;
+
     if (h->min_reader > r->reader_version) {
         snap_errf(err, errlen,
                   "snapshot %s: format version %u needs snapshot reader version %u or newer; "
@@ -426,7 +466,7 @@ check_header(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
                   r->path, h->version, h->min_reader, r->reader_version);
         return KERR_VERSION;
     }
-    unknown = h->flags & SNAP_F_REQUIRED_MASK & ~snap_flags_known(r->reader_version);
+    uint64_t unknown = h->flags & SNAP_F_REQUIRED_MASK & ~snap_flags_known(r->reader_version);
     if (unknown) {
         snap_errf(err, errlen,
                   "snapshot %s: uses required features 0x%" PRIx64 " that snapshot reader "
@@ -464,6 +504,35 @@ check_trailer(snap_rctx_t *r, char *err, size_t errlen) {
     return 0;
 }
 
+/* Sorts table entry i: a chunk, the identity, or a section to skip or refuse. */
+static int
+table_entry(snap_rctx_t *r, size_t i, char *err, size_t errlen) {
+    const snap_table_ent_t *e = &r->table[i];
+    unsigned since = snap_sec_since(e->type);
+
+    if (e->type == SNAP_SEC_CHUNK) {
+        r->chunks[r->nchunks++] = i;
+        return 0;
+    }
+    if (since && since <= r->reader_version) {
+        if (e->type == SNAP_SEC_IDENTITY && r->ident_idx == SIZE_MAX) {
+            r->ident_idx = i;
+            return 0;
+        }
+        snap_errf(err, errlen, "snapshot %s: a second %s section at offset %" PRIu64, r->path,
+                  e->type == SNAP_SEC_IDENTITY ? "identity" : "table", e->off);
+        return KERR_CORRUPT;
+    }
+    if (e->flags & SNAP_SEC_F_REQUIRED) {
+        snap_errf(err, errlen,
+                  "snapshot %s: section type %u at offset %" PRIu64 " is required and needs "
+                  "snapshot reader version %u; this reader is version %u",
+                  r->path, e->type, e->off, e->since_version, r->reader_version);
+        return KERR_VERSION;
+    }
+    return 0; /* an optional section of a later version, skipped unread */
+}
+
 /* Reads the TABLE section and decides, per section, to decode, skip or refuse. */
 static int
 read_table(snap_rctx_t *r, char *err, size_t errlen) {
@@ -480,9 +549,9 @@ read_table(snap_rctx_t *r, char *err, size_t errlen) {
         off + sizeof t + t.len + sizeof(snap_trailer_t) != r->file_len)
         goto bad_table;
     r->ntable = (size_t)t.count;
-    if (!(r->table = malloc(t.len ? t.len : 1)) ||
-        !(r->chunks = malloc((r->ntable ? r->ntable : 1) * sizeof *r->chunks)))
-        return KERR_NOMEM;
+    /* t.len fits in the file (checked above), so this is no bigger than the file. */
+    r->table = kmalloc(t.len);
+    r->chunks = kmalloc(r->ntable * sizeof *r->chunks);
     if ((rc = pread_all(r->fd, r->table, t.len, off + sizeof t)) < 0)
         return rc;
     if (crc32c(r->table, t.len) != t.crc_stored)
@@ -496,16 +565,10 @@ read_table(snap_rctx_t *r, char *err, size_t errlen) {
             return KERR_CORRUPT;
         }
         next = e->off + sizeof t + e->len;
-        if (e->type == SNAP_SEC_CHUNK) {
-            r->chunks[r->nchunks++] = i;
+        if (e->type == SNAP_SEC_CHUNK)
             keys += e->count;
-        } else if (e->flags & SNAP_SEC_F_REQUIRED) {
-            snap_errf(err, errlen,
-                      "snapshot %s: section type %u at offset %" PRIu64 " is "
-                      "required and needs snapshot reader version %u; this reader is version %u",
-                      r->path, e->type, e->off, e->since_version, r->reader_version);
-            return KERR_VERSION;
-        } /* else: an optional section of a later version, skipped unread */
+        if ((rc = table_entry(r, i, err, errlen)) < 0)
+            return rc;
     }
     if (next != off || keys != r->hdr.keys || r->nchunks != r->hdr.chunks) {
         snap_errf(err, errlen,
@@ -521,9 +584,64 @@ bad_table:
     return KERR_CORRUPT;
 }
 
+/* Checks an IDENTITY section (header h at offset off, payload p) and decodes it into r->ident. */
 static int
-rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info, char *err,
-          size_t errlen) {
+ident_parse(snap_rctx_t *r, const snap_sec_hdr_t *h, const unsigned char *p, uint64_t off,
+            char *err, size_t errlen) {
+    const char *why = NULL;
+
+    if (h->codec != SNAP_CODEC_NONE || h->raw_len != h->len || h->crc_raw != h->crc_stored)
+        why = "not stored plainly (codec, lengths or checksums differ)";
+    else if (crc32c(p, h->len) != h->crc_stored)
+        why = "checksum mismatch over its payload";
+    else if (!(why = snap_ident_decode(p, h->len, h->count, &r->ident)))
+        why = snap_ident_rules(&r->ident, r->hdr.lsn);
+    if (!why)
+        return 0;
+    memset(&r->ident, 0, sizeof r->ident);
+    snap_errf(err, errlen, "snapshot %s: identity section at offset %" PRIu64 ": %s", r->path, off,
+              why);
+    return KERR_CORRUPT;
+}
+
+/* Reads and checks the IDENTITY section the table lists, if it lists one. */
+static int
+read_identity(snap_rctx_t *r, char *err, size_t errlen) {
+    unsigned char buf[sizeof(snap_sec_hdr_t) + SNAP_IDENT_LEN_MAX];
+    snap_sec_hdr_t h;
+    int rc;
+
+    if (r->ident_idx == SIZE_MAX)
+        return 0;
+    const snap_table_ent_t *e = &r->table[r->ident_idx];
+    if (e->len > SNAP_IDENT_LEN_MAX) {
+        snap_errf(err, errlen,
+                  "snapshot %s: identity section at offset %" PRIu64 ": %" PRIu64 " bytes, "
+                  "more than the format's %u",
+                  r->path, e->off, e->len, SNAP_IDENT_LEN_MAX);
+        return KERR_CORRUPT;
+    }
+    if ((rc = pread_all(r->fd, buf, sizeof h + e->len, e->off)) < 0) {
+        snap_errf(err, errlen,
+                  "snapshot %s: reading the identity section at offset %" PRIu64 ": %s", r->path,
+                  e->off, kerr_str(rc));
+        return rc;
+    }
+    memcpy(&h, buf, sizeof h);
+    if (!snap_sec_valid(&h) || h.type != e->type || h.flags != e->flags || h.len != e->len ||
+        h.count != e->count || h.crc_stored != e->crc_stored) {
+        snap_errf(err, errlen,
+                  "snapshot %s: identity section at offset %" PRIu64 ": section header checksum "
+                  "mismatch or not matching the table",
+                  r->path, e->off);
+        return KERR_CORRUPT;
+    }
+    return ident_parse(r, &h, buf + sizeof h, e->off, err, errlen);
+}
+
+/* The part of opening shared by every entry point: name, open, size. */
+static int
+rctx_init(snap_rctx_t *r, const char *path, uint32_t reader_version, char *err, size_t errlen) {
     size_t plen = strlen(path);
     struct stat sb;
     int rc;
@@ -532,6 +650,7 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
     r->path = path;
     r->fd = -1;
     r->reader_version = reader_version;
+    r->ident_idx = SIZE_MAX;
     r->err = err;
     r->errlen = errlen;
     pthread_mutex_init(&r->lock, NULL);
@@ -548,24 +667,52 @@ rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t
         return rc;
     }
     r->file_len = (uint64_t)sb.st_size;
-    size_t n = r->file_len < sizeof r->hdr ? (size_t)r->file_len : sizeof r->hdr;
-    if ((rc = pread_all(r->fd, &r->hdr, n, 0)) < 0) {
-        snap_errf(err, errlen, "snapshot %s: reading the header: %s", path, kerr_str(rc));
+    return 0;
+}
+
+/* Reads the first n bytes of the file into buf, which holds at least the header. */
+static int
+read_head(snap_rctx_t *r, void *buf, size_t n, char *err, size_t errlen) {
+    int rc;
+
+    if (r->file_len < n)
+        n = (size_t)r->file_len;
+    if ((rc = pread_all(r->fd, buf, n, 0)) < 0) {
+        snap_errf(err, errlen, "snapshot %s: reading the header: %s", r->path, kerr_str(rc));
         return rc;
     }
-    if ((rc = check_header(r, info, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+    memcpy(&r->hdr, buf, n < sizeof r->hdr ? n : sizeof r->hdr);
+    return (int)n;
+}
+
+int
+snap_rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info,
+               char *err, size_t errlen) {
+    snap_file_hdr_t h = {0};
+    int rc;
+
+    if ((rc = rctx_init(r, path, reader_version, err, errlen)) < 0 ||
+        (rc = read_head(r, &h, sizeof h, err, errlen)) < 0)
         return rc;
-    if ((rc = read_table(r, err, errlen)) == KERR_NOMEM || (rc < 0 && rc > KERR__BASE))
-        snap_errf(err, errlen, "snapshot %s: reading the table: %s", path, kerr_str(rc));
+    if ((rc = check_header(r, info, err, errlen)) < 0 ||
+        (rc = check_loadable(r, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+        return rc;
+    if ((rc = read_table(r, err, errlen)) < 0) {
+        if (rc > KERR__BASE) /* a system error: the checks name their own failures */
+            snap_errf(err, errlen, "snapshot %s: reading the table: %s", path, kerr_str(rc));
+        return rc;
+    }
+    if ((rc = read_identity(r, err, errlen)) == 0 && info)
+        info->identity = r->ident;
     return rc;
 }
 
-static void
-rctx_close(snap_rctx_t *r) {
+void
+snap_rctx_close(snap_rctx_t *r) {
     if (r->fd >= 0)
         close(r->fd);
-    free(r->table);
-    free(r->chunks);
+    kfree(r->table);
+    kfree(r->chunks);
     pthread_mutex_destroy(&r->lock);
 }
 
@@ -579,12 +726,12 @@ snap_load_ex(const char *path, int nthreads, uint32_t reader_version, snap_apply
         snap_errf(err, errlen, "snapshot load: bad arguments");
         return KERR_INVAL;
     }
-    if ((rc = rctx_open(&r, path, reader_version, info, err, errlen)) == 0) {
+    if ((rc = snap_rctx_open(&r, path, reader_version, info, err, errlen)) == 0) {
         r.apply = apply;
         r.ctx = ctx;
-        rc = run_loaders(&r, nthreads > 0 ? nthreads : 1);
+        rc = snap_rctx_run(&r, nthreads > 0 ? nthreads : 1);
     }
-    rctx_close(&r);
+    snap_rctx_close(&r);
     return rc;
 }
 
@@ -597,76 +744,71 @@ snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_i
 int
 snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen) {
     snap_rctx_t r;
-    int rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, info, err, errlen);
-    rctx_close(&r);
+    int rc = snap_rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, info, err, errlen);
+    snap_rctx_close(&r);
     return rc;
 }
 
-/* ---- snap_check_file ---------------------------------------------------------------------- */
+/* ---- snap_peek ----------------------------------------------------------------------------- */
 
-typedef struct check_totals {
-    _Atomic uint64_t by_type[SNAP_ZSET + 1];
-    _Atomic uint64_t elems, bytes, with_meta, with_expiry;
-} check_totals_t;
+/* The header, the section after it and the largest identity payload: one read. */
+#define PEEK_HEAD_BYTES (sizeof(snap_file_hdr_t) + sizeof(snap_sec_hdr_t) + SNAP_IDENT_LEN_MAX)
+
+/* The identity of a file of version 3 or later: from the first n bytes in buf when the section
+ * at offset 64 is it (where the writer puts it), else through the table. */
+static int
+peek_identity(snap_rctx_t *r, const unsigned char *buf, size_t n, char *err, size_t errlen) {
+    const uint64_t at = sizeof(snap_file_hdr_t);
+    snap_sec_hdr_t h;
+    int rc;
+
+    if (r->hdr.table_off >= at + sizeof h && n >= at + sizeof h) {
+        memcpy(&h, buf + at, sizeof h);
+        if (snap_sec_valid(&h) && h.type == SNAP_SEC_IDENTITY && h.len <= SNAP_IDENT_LEN_MAX &&
+            at + sizeof h + h.len <= r->hdr.table_off)
+            return ident_parse(r, &h, buf + at + sizeof h, at, err, errlen);
+    }
+    if ((rc = read_table(r, err, errlen)) < 0) {
+        if (rc > KERR__BASE)
+            snap_errf(err, errlen, "snapshot %s: reading the table: %s", r->path, kerr_str(rc));
+        return rc;
+    }
+    return read_identity(r, err, errlen);
+}
 
 static int
-check_apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
-    check_totals_t *t = ctx;
-    snap_rec_t it = *rec;
-    const char *p;
-    size_t n;
-    uint64_t elems = 0, bytes = rec->klen;
+peek_file(snap_rctx_t *r, snap_info_t *info, char *err, size_t errlen) {
+    unsigned char buf[PEEK_HEAD_BYTES];
+    int n, rc;
 
-    while (snap_rec_next(&it, &p, &n, NULL) == 1) {
-        elems++;
-        bytes += n;
-    }
-    atomic_fetch_add_explicit(&t->by_type[rec->type], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->elems, elems, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->bytes, bytes, memory_order_relaxed);
-    if (rec->has_meta)
-        atomic_fetch_add_explicit(&t->with_meta, 1, memory_order_relaxed);
-    if (rec->expire_ms != SNAP_NO_EXPIRE)
-        atomic_fetch_add_explicit(&t->with_expiry, 1, memory_order_relaxed);
-    return 0;
+    if ((n = read_head(r, buf, sizeof buf, err, errlen)) < 0)
+        return n;
+    if ((rc = check_header(r, info, err, errlen)) < 0 || (rc = check_trailer(r, err, errlen)) < 0)
+        return rc;
+    /* Versions 1 and 2 have no identity; a file this build cannot load may still tell its own. */
+    if (r->hdr.version >= 3 && (rc = peek_identity(r, buf, (size_t)n, err, errlen)) < 0)
+        return rc;
+    info->identity = r->ident;
+    return check_loadable(r, err, errlen);
 }
 
 int
-snap_check_file(const char *path, FILE *out, int verbose) {
-    check_totals_t t = {0};
+snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen) {
     snap_rctx_t r;
-    snap_info_t info;
-    char err[512] = "";
+    snap_info_t info = {0};
     int rc;
 
-    if ((rc = rctx_open(&r, path, SNAP_FORMAT_VERSION_MAX, &info, err, sizeof err)) == 0) {
-        fprintf(out,
-                "%s: format version %u (min reader %u), lsn %" PRIu64 ", time_ms %" PRId64
-                ", flags 0x%" PRIx64 ", %" PRIu64 " keys in %u chunks, %" PRIu64 " bytes\n",
-                path, info.version, info.min_reader, info.lsn, info.time_ms, info.flags, info.keys,
-                info.chunks, r.file_len);
-        for (size_t i = 0; verbose && i < r.ntable; i++)
-            fprintf(out,
-                    "  section %zu: type %u%s at offset %" PRIu64 ", %" PRIu64
-                    " bytes stored, count %" PRIu64 "\n",
-                    i, r.table[i].type,
-                    r.table[i].type == SNAP_SEC_CHUNK ? " (chunk)" : " (unknown, optional)",
-                    r.table[i].off, r.table[i].len, r.table[i].count);
-        r.apply = check_apply_cb;
-        r.ctx = &t;
-        rc = run_loaders(&r, 2);
-    }
-    rctx_close(&r);
-    if (rc < 0) {
-        fprintf(out, "%s: DAMAGED: %s\n", path, err[0] ? err : kerr_str(rc));
-        return rc;
-    }
-    fprintf(out,
-            "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
-            " sets, %" PRIu64 " sorted sets; %" PRIu64 " elements, %" PRIu64 " key+element "
-            "bytes; %" PRIu64 " with expiry, %" PRIu64 " with access metadata\n",
-            path, t.by_type[SNAP_STRING], t.by_type[SNAP_LIST], t.by_type[SNAP_HASH],
-            t.by_type[SNAP_SET], t.by_type[SNAP_ZSET], t.elems, t.bytes, t.with_expiry,
-            t.with_meta);
-    return 0;
+    if ((rc = rctx_init(&r, path, SNAP_FORMAT_VERSION_MAX, err, errlen)) == 0)
+        rc = peek_file(&r, &info, err, errlen);
+    *out = (snap_peek_t){.version = info.version,
+                         .min_reader = info.min_reader,
+                         .lsn = info.lsn,
+                         .time_ms = info.time_ms,
+                         .keys = info.keys,
+                         .flags = info.flags,
+                         .chunks = info.chunks,
+                         .file_len = r.file_len,
+                         .identity = info.identity};
+    snap_rctx_close(&r);
+    return rc;
 }

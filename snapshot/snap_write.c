@@ -24,6 +24,7 @@
 #include "crc32c.h"
 #include "kassert.h"
 #include "kerr.h"
+#include "kmem.h"
 
 typedef struct snap_wctx {
     const snap_write_opts_t *o;
@@ -104,10 +105,7 @@ sink_reserve(snap_sink_t *s, size_t n) {
     size_t cap = s->raw_cap ? s->raw_cap : 4096;
     while (cap < s->raw_len + n)
         cap *= 2;
-    unsigned char *p = realloc(s->raw, cap);
-    if (!p)
-        return sink_fail(s, KERR_NOMEM, "chunk buffer");
-    s->raw = p;
+    s->raw = krealloc(s->raw, cap); /* accounted; in the forked child that only touches its copy */
     s->raw_cap = cap;
     return 0;
 }
@@ -143,22 +141,16 @@ pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
 }
 
 /* Reserves the next file range and table entry for a section; returns its offset. */
-static int
-table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off) {
-    int rc = 0;
+static uint64_t
+table_add(snap_wctx_t *w, const snap_sec_hdr_t *h) {
+    uint64_t off;
 
     pthread_mutex_lock(&w->lock);
     if (w->ntable == w->table_cap) {
-        size_t cap = w->table_cap ? w->table_cap * 2 : 64;
-        snap_table_ent_t *t = realloc(w->table, cap * sizeof *t);
-        if (!t) {
-            rc = KERR_NOMEM;
-            goto out;
-        }
-        w->table = t;
-        w->table_cap = cap;
+        w->table_cap = w->table_cap ? w->table_cap * 2 : 64;
+        w->table = krealloc(w->table, w->table_cap * sizeof *w->table);
     }
-    *off = w->off;
+    off = w->off;
     w->table[w->ntable++] = (snap_table_ent_t){
         .off = w->off,
         .len = h->len,
@@ -169,23 +161,19 @@ table_add(snap_wctx_t *w, const snap_sec_hdr_t *h, uint64_t *off) {
         .crc_stored = h->crc_stored,
     };
     w->off += sizeof *h + h->len;
-out:
     pthread_mutex_unlock(&w->lock);
-    return rc;
+    return off;
 }
 
 /* Appends a section (header + stored payload) to the file. */
 static int
 write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
-    uint64_t off;
     int rc;
 
     h->magic = SNAP_SEC_MAGIC;
     h->crc_stored = crc32c(payload, h->len);
     snap_sec_seal(h);
-    rc = table_add(w, h, &off);
-    if (rc < 0)
-        return rc;
+    uint64_t off = table_add(w, h);
     rc = pwrite_all(w->fd, h, sizeof *h, off);
     if (rc == 0)
         rc = pwrite_all(w->fd, payload, h->len, off + sizeof *h);
@@ -196,10 +184,10 @@ write_section(snap_wctx_t *w, snap_sec_hdr_t *h, const void *payload) {
 /* Debug builds check the compressed chunk before it is written, as a reader will after. */
 static int
 chunk_roundtrips(const void *comp, size_t clen, size_t raw_len, uint32_t crc_raw) {
-    void *back = malloc(raw_len ? raw_len : 1);
-    size_t n = back ? ZSTD_decompress(back, raw_len, comp, clen) : 0;
-    int ok = back && !ZSTD_isError(n) && n == raw_len && crc32c(back, n) == crc_raw;
-    free(back);
+    void *back = kmalloc(raw_len);
+    size_t n = ZSTD_decompress(back, raw_len, comp, clen);
+    int ok = !ZSTD_isError(n) && n == raw_len && crc32c(back, n) == crc_raw;
+    kfree(back);
     return ok;
 }
 #endif
@@ -219,10 +207,8 @@ sink_flush(snap_sink_t *s) {
     ASSERT(s->open_type == 0);
     size_t bound = ZSTD_compressBound(s->raw_len);
     if (bound > s->comp_cap) {
-        free(s->comp);
-        s->comp_cap = 0;
-        if (!(s->comp = malloc(bound)))
-            return sink_fail(s, KERR_NOMEM, "compression buffer");
+        kfree(s->comp);
+        s->comp = kmalloc(bound);
         s->comp_cap = bound;
     }
     size_t clen = ZSTD_compressCCtx(s->cctx, s->comp, s->comp_cap, s->raw, s->raw_len, w->level);
@@ -468,6 +454,8 @@ run_part(snap_wctx_t *w, int part) {
     snap_sink_t s = {.w = w, .min_reader = 1};
     int rc;
 
+    /* zstd allocates its context itself (raw, not accounted): a custom allocator needs zstd's
+     * static-linking-only API, which the shared library does not promise. */
     if (!(s.cctx = ZSTD_createCCtx())) {
         werr(w, KERR_NOMEM, "snapshot write: zstd context: %s", kerr_str(KERR_NOMEM));
         return;
@@ -487,8 +475,8 @@ run_part(snap_wctx_t *w, int part) {
     w->flags |= s.flags;
     pthread_mutex_unlock(&w->lock);
     ZSTD_freeCCtx(s.cctx);
-    free(s.raw);
-    free(s.comp);
+    kfree(s.raw);
+    kfree(s.comp);
 }
 
 static void *
@@ -530,6 +518,7 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
                             .since_version = x->extra_since,
                             .len = x->extra_len,
                             .raw_len = x->extra_len,
+                            .count = x->extra_count,
                             .codec = SNAP_CODEC_NONE};
         e.crc_raw = crc32c(x->extra_payload, x->extra_len);
         if ((rc = write_section(w, &e, x->extra_payload)) < 0)
@@ -577,6 +566,9 @@ write_tail(snap_wctx_t *w, snap_write_stats_t *st) {
         st->bytes_raw = w->bytes_raw;
         st->bytes_file = tr.file_len;
         st->chunks = w->chunks;
+        st->version = h.version;
+        st->min_reader = h.min_reader;
+        st->identity = w->ntable > 0 && w->table[0].type == SNAP_SEC_IDENTITY;
     }
     return 0;
 }
@@ -640,7 +632,33 @@ opts_check(const snap_write_opts_t *o, char *err, size_t errlen) {
         snap_errf(err, errlen, "snapshot write: path too long");
         return KERR_LIMIT;
     }
+    /* Checked even for a target without identity: a bad history is the caller's bug either way. */
+    const char *why = o->identity ? snap_ident_rules(o->identity, o->lsn) : NULL;
+    if (why) {
+        snap_errf(err, errlen, "snapshot write: identity: %s", why);
+        return o->identity->nepochs > SNAP_EPOCHS_MAX ? KERR_LIMIT : KERR_INVAL;
+    }
     return 0;
+}
+
+/* The IDENTITY section, written before any chunk so that it lies at offset 64, where
+ * snap_peek() finds it in the same read as the header. */
+static int
+write_identity(snap_wctx_t *w) {
+    static const snap_identity_t unknown;
+    unsigned char payload[SNAP_IDENT_LEN(SNAP_EPOCHS_MAX)];
+    const snap_identity_t *id = w->o->identity ? w->o->identity : &unknown;
+    size_t len = snap_ident_encode(id, payload);
+    snap_sec_hdr_t h = {.type = SNAP_SEC_IDENTITY,
+                        .flags = 0, /* optional: older readers skip it and still load the file */
+                        .since_version = 3,
+                        .len = len,
+                        .raw_len = len,
+                        .count = id->nepochs,
+                        .codec = SNAP_CODEC_NONE,
+                        .crc_raw = crc32c(payload, len)};
+    ASSERT(w->off == sizeof(snap_file_hdr_t) && w->ntable == 0);
+    return write_section(w, &h, payload);
 }
 
 /* Completes path.tmp and gives it its final name; w->fd is closed on success. */
@@ -699,6 +717,11 @@ snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
         werr(&w, rc, "snapshot write: %s: %s", tmp, kerr_str(rc));
         goto fail;
     }
+    /* Format versions 1 and 2 have no place for the identity: such a target goes without. */
+    if (w.version >= 3 && !(x && x->no_identity) && (rc = write_identity(&w)) < 0) {
+        werr(&w, rc, "snapshot write: %s: identity section: %s", tmp, kerr_str(rc));
+        goto fail;
+    }
     if ((rc = run_parts(&w, o->nthreads > 0 ? o->nthreads : 1)) < 0)
         goto fail;
     if ((rc = finish_file(&w, tmp, st)) < 0)
@@ -718,7 +741,7 @@ fail:
     unlink(tmp);
 out:
     pthread_mutex_destroy(&w.lock);
-    free(w.table);
+    kfree(w.table);
     return rc;
 }
 

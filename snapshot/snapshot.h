@@ -27,6 +27,10 @@
  *   in any order. A load that fails may already have applied keys of other chunks: the caller
  *   loads into an empty keyspace and throws it away on error.
  *
+ * Identity (format version 3): the writer records the data set's id and epoch history given in
+ *   snap_write_opts_t.identity; snap_load() and snap_read_info() return it in snap_info_t, and
+ *   snap_peek() returns it with the header fields after two small reads.
+ *
  * Thread safety: a sink belongs to one thread. snap_write() and snap_load() are reentrant.
  */
 #ifndef KEEL_SNAPSHOT_H
@@ -37,9 +41,10 @@
 #include <stdio.h>
 
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
- * (optional) and integer-encoded strings (required). */
+ * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
+ * (an optional section, so it alone never raises the reader version a file needs). */
 #define SNAP_FORMAT_VERSION_MIN 1
-#define SNAP_FORMAT_VERSION_MAX 2
+#define SNAP_FORMAT_VERSION_MAX 3
 
 #define SNAP_NO_EXPIRE (-1) /* expire_ms of a key without a TTL */
 
@@ -58,6 +63,36 @@ enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
  * bit it does not know. */
 #define SNAP_F_META   (1ull << 0)  /* v2: some keys carry access metadata (LRU/LFU) */
 #define SNAP_F_INTSTR (1ull << 32) /* v2: some strings are stored as integers */
+
+/* Identity of the data set a snapshot belongs to (format version 3 and later).
+ *
+ * id: 16 random bytes made once when the data set is created and kept by every copy of it
+ * (replicas, restores); all zero means unknown, which is what a file of format version 1 or 2, or
+ * one written for such a target, reads as.
+ * epochs: the epoch history, oldest first. A new data set starts with epoch 1 at LSN 1; each
+ * promotion (replication) starts a new epoch at the LSN of its first record. Epoch numbers
+ * strictly increase (gaps allowed), first LSNs are at least 1 and never decrease, and no epoch
+ * starts after the snapshot's LSN + 1. At most SNAP_EPOCHS_MAX entries: a caller with a longer
+ * history passes its newest SNAP_EPOCHS_MAX. nepochs 0: history unknown. */
+#define SNAP_ID_BYTES   16
+#define SNAP_EPOCHS_MAX 64
+
+typedef struct snap_epoch {
+    uint64_t epoch;     /* >= 1 */
+    uint64_t first_lsn; /* LSN of the epoch's first log record, >= 1 */
+} snap_epoch_t;
+
+typedef struct snap_identity {
+    uint8_t id[SNAP_ID_BYTES];
+    uint32_t nepochs;
+    snap_epoch_t epochs[SNAP_EPOCHS_MAX];
+} snap_identity_t;
+
+/* 1 when id is all zero (unknown data set). */
+int snap_id_is_zero(const uint8_t id[SNAP_ID_BYTES]);
+/* id as 32 lowercase hex digits and a NUL into out (SNAP_ID_HEX_LEN bytes); returns out. */
+#define SNAP_ID_HEX_LEN (2 * SNAP_ID_BYTES + 1)
+char *snap_id_hex(const uint8_t id[SNAP_ID_BYTES], char *out);
 
 typedef struct snap_sink snap_sink_t; /* one per writer thread: builds and compresses chunks */
 
@@ -94,12 +129,19 @@ typedef struct snap_write_opts {
      * once, with running totals of keys and uncompressed bytes. */
     void (*progress)(void *ctx, uint64_t keys, uint64_t bytes);
     void *progress_ctx;
+    /* The data set's id and epoch history, checked against the rules of snap_identity_t (a
+     * breach is KERR_INVAL, more than SNAP_EPOCHS_MAX epochs KERR_LIMIT). NULL: unknown (a zero
+     * id, no epochs). Format version 3 and later record it; a file written for an older target
+     * (format_version 1 or 2) has no place for it and goes without, read back as unknown. */
+    const snap_identity_t *identity;
 } snap_write_opts_t;
 
 typedef struct snap_write_stats {
     uint64_t keys, bytes_raw, bytes_file; /* keys, uncompressed record bytes, final file size */
     uint32_t chunks;
     double seconds;
+    uint32_t version, min_reader; /* format written; oldest reader that loads it */
+    int identity;                 /* 1 when the file records the identity (version 3 and later) */
 } snap_write_stats_t;
 
 /* Writes a snapshot. st may be NULL. On failure err (if errlen > 0) holds a message. */
@@ -111,12 +153,33 @@ typedef struct snap_header_info {
     uint64_t lsn, keys;
     int64_t time_ms;
     uint32_t chunks;
-    uint64_t flags; /* SNAP_F_* */
+    uint64_t flags;           /* SNAP_F_* */
+    snap_identity_t identity; /* zero id and no epochs when the file records none */
 } snap_info_t;
 
-/* Reads and checks the header, trailer and length of a snapshot without decoding chunks.
- * On KERR_VERSION info is still filled in. */
+/* Reads and checks the header, trailer, chunk table and identity section of a snapshot without
+ * decoding chunks. On KERR_VERSION the header fields of info are still filled in. */
 int snap_read_info(const char *path, snap_info_t *info, char *err, size_t errlen);
+
+/* What snap_peek() returns. */
+typedef struct snap_peek {
+    uint32_t version, min_reader; /* format written; oldest reader version that can load it */
+    uint64_t lsn;                 /* the log position the snapshot contains */
+    int64_t time_ms;              /* when it was taken (unix ms) */
+    uint64_t keys, flags;
+    uint32_t chunks;
+    uint64_t file_len;
+    snap_identity_t identity; /* zero id and no epochs when the file records none */
+} snap_peek_t;
+
+/* The cheap look at a snapshot, for start-up checks and tools that pick among many files: reads
+ * the header, the trailer (so a truncated or extended file is refused) and the identity section,
+ * usually in two small reads whatever the file's size. It checks their checksums but not the chunk
+ * table or the chunks: snap_load() and snap_check_file() check everything. Returns 0, or what
+ * snap_load() would return for a bad header or trailer: KERR_FORMAT, KERR_CORRUPT (err names file
+ * and offset), KERR_INVAL (a .tmp file), KERR_SYS(errno); KERR_VERSION when this build cannot load
+ * the file, with out still filled in (the identity too, when the file's is readable). */
+int snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen);
 
 /* A decoded record; pointers valid during the callback only. Elements through snap_rec_next():
  * a string has count 1 and one element (its value); a list or set count elements; a hash count
@@ -151,8 +214,26 @@ typedef int (*snap_apply_cb)(void *ctx, int thread, const snap_rec_t *rec);
 int snap_load(const char *path, int nthreads, snap_apply_cb apply, void *ctx, snap_info_t *info,
               char *err, size_t errlen);
 
-/* Verifies every checksum and record of a file and prints a summary to out (per-chunk lines when
- * verbose). 0 when the file is sound, else the negative error of snap_load(). */
+/* Checking a file (keel-check): everything snap_load() checks, then what would make a server
+ * refuse the file that can be told without the server: a key in a database at or beyond the
+ * server's `databases`, the same key twice in one database (an empty collection does not count:
+ * a server skips it), the same member twice in a set or sorted set, the same field twice in a
+ * hash. Prints a summary, and the data set's identity, to out. */
+#define SNAP_CHECK_DATABASES_DEFAULT 16
+#define SNAP_CHECK_DATABASES_ANY     UINT64_MAX /* no database limit */
+
+typedef struct snap_check_opts {
+    uint64_t databases;      /* the server's `databases`; 0 = SNAP_CHECK_DATABASES_DEFAULT */
+    int verbose;             /* also a line per section and per epoch */
+    int skip_duplicate_keys; /* leave out the whole-file key check, which needs 24 bytes per key */
+} snap_check_opts_t;
+
+/* 0 when the file is sound and a server would load it. Else the error of snap_load() for damage,
+ * KERR_LIMIT for a database beyond opts->databases, KERR_CORRUPT for a duplicate key, member or
+ * field; the message printed names the file, the chunk (its offset) and the record (its byte in
+ * the decoded chunk) and the key. opts NULL: defaults. */
+int snap_check_file_opts(const char *path, FILE *out, const snap_check_opts_t *opts);
+/* snap_check_file_opts() with the defaults (16 databases) and verbose as given. */
 int snap_check_file(const char *path, FILE *out, int verbose);
 
 #endif

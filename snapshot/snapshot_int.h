@@ -7,7 +7,9 @@
 #define KEEL_SNAPSHOT_INT_H
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #define SNAP_F_REQUIRED_MASK 0xffffffff00000000ull
 #define SNAP_F_KNOWN_V1      0ull
 #define SNAP_F_KNOWN_V2      (SNAP_F_META | SNAP_F_INTSTR)
+#define SNAP_F_KNOWN_V3      SNAP_F_KNOWN_V2 /* v3 adds a section, no flag */
 
 typedef struct snap_file_hdr {
     char magic[8];       /* SNAP_MAGIC */
@@ -40,7 +43,11 @@ typedef struct snap_file_hdr {
 static_assert(sizeof(snap_file_hdr_t) == 64, "snapshot header is 64 bytes on disk");
 
 /* File-level section types. */
-enum { SNAP_SEC_CHUNK = 1, SNAP_SEC_TABLE = 2 };
+enum {
+    SNAP_SEC_CHUNK = 1,
+    SNAP_SEC_TABLE = 2,
+    SNAP_SEC_IDENTITY = 3, /* v3, optional: data-set id and epoch history; first, at offset 64 */
+};
 #define SNAP_SEC_F_REQUIRED 0x01u
 #define SNAP_CODEC_NONE     0u
 #define SNAP_CODEC_ZSTD     1u
@@ -79,6 +86,27 @@ typedef struct snap_trailer {
     uint32_t crc;       /* CRC32C of bytes [0, 28) */
 } snap_trailer_t;
 static_assert(sizeof(snap_trailer_t) == 32, "trailer is 32 bytes on disk");
+
+/* The format version that introduced a section type, 0 if unknown to this build. */
+static inline unsigned
+snap_sec_since(unsigned type) {
+    static const unsigned char since[] = {0, 1, 1, 3};
+    return type < sizeof since ? since[type] : 0;
+}
+
+/* IDENTITY payload: this fixed part, then nepochs x snap_epoch_t (u64 epoch, u64 first_lsn).
+ * Bytes after the last epoch belong to later versions, which may only append: a reader ignores
+ * them. No version makes the payload longer than SNAP_IDENT_LEN_MAX. */
+typedef struct snap_ident_hdr {
+    uint8_t id[SNAP_ID_BYTES];
+    uint32_t nepochs;  /* also the section's count */
+    uint32_t reserved; /* 0; ignored by readers */
+} snap_ident_hdr_t;
+static_assert(sizeof(snap_ident_hdr_t) == 24, "identity head is 24 bytes on disk");
+static_assert(sizeof(snap_epoch_t) == 16, "an epoch is 16 bytes on disk");
+#define SNAP_IDENT_LEN_MAX 4096u
+#define SNAP_IDENT_LEN(n)  (sizeof(snap_ident_hdr_t) + (size_t)(n) * sizeof(snap_epoch_t))
+static_assert(SNAP_IDENT_LEN(SNAP_EPOCHS_MAX) <= SNAP_IDENT_LEN_MAX, "identity fits its bound");
 
 /* The structs above are stored as their in-memory image: that is little-endian only. */
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "snapshot structs are little-endian");
@@ -159,11 +187,70 @@ int snap_sec_valid(const snap_sec_hdr_t *s);
 int snap_trailer_valid(const snap_trailer_t *t);
 /* The flags a reader of version v understands. */
 uint64_t snap_flags_known(uint32_t v);
+/* The IDENTITY payload of id into out (SNAP_IDENT_LEN(id->nepochs) bytes); returns its length. */
+size_t snap_ident_encode(const snap_identity_t *id, unsigned char *out);
+/* Decodes an IDENTITY payload of len bytes whose section count is count; NULL, or what is wrong
+ * with it. Checks the layout only; snap_ident_rules() checks the content. */
+const char *snap_ident_decode(const unsigned char *p, size_t len, uint64_t count,
+                              snap_identity_t *out);
+/* NULL when id keeps the rules of snap_identity_t for a snapshot at lsn, else the rule broken. */
+const char *snap_ident_rules(const snap_identity_t *id, uint64_t lsn);
 /* Parses s as the decimal form of an int64 that prints back identically; 1 and *out, or 0. */
 int snap_intstr_parse(const void *s, size_t n, int64_t *out);
 /* snprintf into err, if err is non-NULL and errlen > 0. */
 void snap_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- reader internals (snap_read.c), shared with snap_check.c ----------------------------- */
+
+/* Where a key record lies, for messages that name it and for finding it again. */
+typedef struct snap_rec_pos {
+    uint64_t chunk_off; /* file offset of its chunk's section header */
+    size_t table_idx;   /* its chunk's index in the table */
+    uint64_t key_no;    /* its ordinal among the chunk's keys, from 0 */
+    size_t at;          /* its first byte in the decoded chunk */
+} snap_rec_pos_t;
+
+/* snap_apply_cb with the record's position; a non-zero return stops the load as apply's does. */
+typedef int (*snap_apply_at_cb)(void *ctx, int thread, const snap_rec_t *rec,
+                                const snap_rec_pos_t *pos);
+
+typedef struct snap_rctx {
+    const char *path;
+    int fd;
+    uint32_t reader_version; /* the format version this reader plays; SNAP_FORMAT_VERSION_MAX */
+    uint64_t file_len;
+    snap_file_hdr_t hdr;
+    snap_table_ent_t *table; /* every section but the table itself, in file order */
+    size_t ntable;
+    size_t *chunks; /* indexes into table of the CHUNK sections */
+    size_t nchunks;
+    size_t ident_idx;      /* index into table of the IDENTITY section, SIZE_MAX if none */
+    snap_identity_t ident; /* its content; zero when none */
+    snap_apply_cb apply;   /* called for every key, unless apply_at is set */
+    snap_apply_at_cb apply_at;
+    void *ctx;
+    _Atomic size_t next;  /* next index into chunks to decode */
+    _Atomic int rc;       /* first error; the other threads stop at their next chunk */
+    pthread_mutex_t lock; /* guards err */
+    char *err;
+    size_t errlen;
+} snap_rctx_t;
+
+/* Opens path and checks everything but the chunks (snap_read_info() is this and close). On
+ * failure r must still be closed. */
+int snap_rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_info_t *info,
+                   char *err, size_t errlen);
+void snap_rctx_close(snap_rctx_t *r);
+/* Decodes every chunk on n threads, calling r->apply or r->apply_at; the first error. */
+int snap_rctx_run(snap_rctx_t *r, int n);
+/* Decodes the chunk at table[table_idx] on the calling thread (thread index 0). */
+int snap_rctx_chunk(snap_rctx_t *r, size_t table_idx);
+/* Records the first error of a load and its message; later ones are dropped. 1 when this one
+ * was the first. */
+int snap_rctx_fail(snap_rctx_t *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *snap_rec_type_name(unsigned type);
 
 /* ---- hooks for tests: files as a later format version would write them ------------------- */
 
@@ -176,6 +263,8 @@ typedef struct snap_write_ext {
     uint8_t extra_flags, extra_since;
     const void *extra_payload;
     size_t extra_len;
+    uint64_t extra_count;
+    int no_identity; /* a v3 file without its IDENTITY section at offset 64 */
 } snap_write_ext_t;
 
 int snap_write_ex(const snap_write_opts_t *o, snap_produce_cb produce, void *ctx,
