@@ -3,7 +3,9 @@
 #   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
 #      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
 #      crash tests;
-#   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+#   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
+#      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
 # Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +38,18 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 stage "integration tests (ASan + UBSan)"
 KEEL_BIN="$PWD/build-asan" KEEL_SANITIZED=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+stage "TSan build"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKEEL_TSAN=ON -DKEEL_WERROR=ON >/dev/null
+cmake --build build-tsan -j"$jobs"
+
+stage "unit tests (TSan)"
+# A report stops the test (Criterion counts it failed); known races are in tests/tsan/tsan.supp.
+tsan_supp="$PWD/tests/tsan/tsan.supp"
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$tsan_supp" \
+    ctest --output-on-failure -j"$jobs")
+
+stage "load under TSan"
+KEEL_TSAN=1 KEEL_BIN="$PWD/build-tsan" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/tsan
 
 stage "all tests passed"

@@ -3,6 +3,7 @@
 #include "test_wal_util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 Test(wal_writer, appended_records_come_back_from_recovery) {
     tdirs_t t;
@@ -45,7 +46,7 @@ Test(wal_writer, appended_records_come_back_from_recovery) {
 
 typedef struct durable_watch {
     wal_t *w;
-    volatile int stop;
+    atomic_int stop; /* the test tells the watcher to end */
     int went_backwards;
     uint64_t samples;
 } durable_watch_t;
@@ -54,7 +55,7 @@ static void *
 watch_main(void *arg) {
     durable_watch_t *d = arg;
     uint64_t prev = 0;
-    while (!d->stop) {
+    while (!atomic_load(&d->stop)) {
         uint64_t v = wal_durable_lsn(d->w);
         if (v < prev || v > wal_last_lsn(d->w))
             d->went_backwards = 1;
@@ -80,7 +81,7 @@ Test(wal_writer, group_commit_uses_fewer_fsyncs_than_records_and_durable_lsn_is_
     }
     cr_assert_eq(wal_last_lsn(w), (uint64_t)n);
     cr_assert(wait_durable(w, (uint64_t)n, 10000));
-    d.stop = 1;
+    atomic_store(&d.stop, 1);
     pthread_join(th, NULL);
     wal_stats_t st;
     wal_get_stats(w, &st);
