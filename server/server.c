@@ -143,7 +143,7 @@ server_init(engine_t *s)
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
                         &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
                         &s->cfg.tcp_keepalive_s};
-    net_callbacks_t cb = {client_accept_cb, client_command_cb, client_close_cb, s};
+    net_callbacks_t cb = {exec_accept_cb, exec_command_cb, exec_close_cb, s};
     s->net = net_create(s->loop, &cb, &lim);
     rc = net_listen(s->net, s->cfg.bind, s->cfg.port, &s->port_bound);
     if (rc < 0) {

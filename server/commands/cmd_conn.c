@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "cmd.h"
+#include "pubsub.h"
 #include "block.h"
 #include "exec.h"
 #include "kmem.h"
@@ -202,7 +203,7 @@ cmd_hello(client_t *c)
 static void
 cmd_reset(client_t *c)
 {
-    exec_client_cleanup(c); /* MULTI, WATCH, subscriptions, blocking state */
+    client_reset(c); /* MULTI, WATCH, subscriptions, blocking state */
     c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     select_db(c, 0);
     c->resp = 2;
@@ -264,6 +265,42 @@ client_type_is(client_t *t, const karg_t *type)
     if (cmd_arg_is(type, "pubsub"))
         return t->pubsub != NULL;
     return false; /* master, replica: none in this build */
+}
+
+/* One CLIENT LIST line (no trailing newline) into buf. */
+static int
+client_list_line(client_t *c, char *buf, size_t len)
+{
+    int64_t now = util_time_ms();
+    char flags[16];
+    int f = 0;
+    if (c->flags & CLIENT_MULTI)
+        flags[f++] = 'x';
+    if (c->flags & CLIENT_BLOCKED)
+        flags[f++] = 'b';
+    if (c->pubsub)
+        flags[f++] = 'P';
+    if (c->flags & CLIENT_NO_EVICT)
+        flags[f++] = 'e';
+    if (c->flags & CLIENT_NO_TOUCH)
+        flags[f++] = 'T';
+    if (c->conn.flags & CONN_CLOSE_ASAP)
+        flags[f++] = 'A';
+    if (f == 0)
+        flags[f++] = 'N';
+    flags[f] = 0;
+    return snprintf(buf, len,
+                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                    "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
+                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd, c->name ? c->name : "",
+                    (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->conn.last_ms) / 1000),
+                    flags, c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL),
+                    pubsub_client_count(c, PUBSUB_PATTERN), pubsub_client_count(c, PUBSUB_SHARD),
+                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
+                    c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
+                    conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL", c->resp);
 }
 
 static void

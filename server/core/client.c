@@ -18,16 +18,46 @@
 #include <string.h>
 
 #include "engine.h"
-#include "exec.h"
 #include "klog.h"
 #include "kmem.h"
-#include "pubsub.h"
 #include "reply.h"
 #include "util.h"
 
+void
+client_discard_multi(client_t *c)
+{
+    for (int i = 0; i < c->mcount; i++)
+        kfree(c->mstate[i].argv);
+    kfree(c->mstate);
+    c->mstate = NULL;
+    c->mcount = c->mcap = 0;
+    c->mbytes = 0;
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
+}
+
+void
+client_unwatch(client_t *c)
+{
+    engine_t *s = c->eng;
+    for (int i = 0; i < s->nhooks; i++)
+        if (s->hooks[i].unwatch)
+            s->hooks[i].unwatch(c);
+}
+
+void
+client_reset(client_t *c)
+{
+    engine_t *s = c->eng;
+    client_discard_multi(c); /* the MULTI queue */
+    client_unwatch(c);
+    for (int i = 0; i < s->nhooks; i++) /* pub/sub, blocking, WAITAOF state */
+        if (s->hooks[i].client_cleanup)
+            s->hooks[i].client_cleanup(c);
+}
+
 /* Input stops while the client is blocked or has too many parked replies. */
-static void
-update_pause(client_t *c)
+void
+client_update_pause(client_t *c)
 {
     if ((c->flags & CLIENT_BLOCKED) || c->marks_len >= CLIENT_MARKS_MAX)
         c->conn.flags |= CONN_INPUT_PAUSED;
@@ -87,7 +117,7 @@ void
 client_free(client_t *c)
 {
     engine_t *s = c->eng;
-    exec_client_cleanup(c); /* MULTI queue, WATCH, pub/sub, blocking state */
+    client_reset(c);
     if (!(c->flags & CLIENT_FAKE)) {
         if (c->prev)
             c->prev->next = c->next;
@@ -118,7 +148,7 @@ client_close_async(client_t *c)
 void
 client_resume(client_t *c)
 {
-    update_pause(c);
+    client_update_pause(c);
     if (!(c->conn.flags & CONN_INPUT_PAUSED))
         conn_resume_input(&c->conn);
 }
@@ -129,32 +159,6 @@ client_raw_command(const client_t *c, const char **resp, size_t *len)
     return conn_raw_command(&c->conn, c->argc, c->argv, resp, len);
 }
 
-/* ---- the net layer's callbacks (registered by the top level) ---- */
-
-conn_t *
-client_accept_cb(void *ctx, int fd)
-{
-    engine_t *s = ctx;
-    return &client_create(s, fd)->conn;
-}
-
-void
-client_command_cb(conn_t *conn, int argc, karg_t *argv)
-{
-    client_t *c = (client_t *)conn;
-    c->argc = argc;
-    c->argv = argv;
-    exec_command(c);
-    c->argc = 0;
-    c->argv = NULL;
-    update_pause(c);
-}
-
-void
-client_close_cb(conn_t *conn)
-{
-    client_free((client_t *)conn);
-}
 void
 client_mark_reply(client_t *c, uint64_t start, uint64_t lsn)
 {
@@ -195,7 +199,7 @@ client_mark_reply(client_t *c, uint64_t start, uint64_t lsn)
     }
     update_hold(c);
     if (c->marks_len >= CLIENT_MARKS_MAX)
-        update_pause(c);
+        client_update_pause(c);
 }
 
 void
@@ -285,39 +289,4 @@ clients_cron(engine_t *s)
         }
         c = next;
     }
-}
-
-int
-client_list_line(client_t *c, char *buf, size_t len)
-{
-    int64_t now = util_time_ms();
-    char flags[16];
-    int f = 0;
-    if (c->flags & CLIENT_MULTI)
-        flags[f++] = 'x';
-    if (c->flags & CLIENT_BLOCKED)
-        flags[f++] = 'b';
-    if (c->pubsub)
-        flags[f++] = 'P';
-    if (c->flags & CLIENT_NO_EVICT)
-        flags[f++] = 'e';
-    if (c->flags & CLIENT_NO_TOUCH)
-        flags[f++] = 'T';
-    if (c->conn.flags & CONN_CLOSE_ASAP)
-        flags[f++] = 'A';
-    if (f == 0)
-        flags[f++] = 'N';
-    flags[f] = 0;
-    return snprintf(buf, len,
-                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
-                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                    "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
-                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd, c->name ? c->name : "",
-                    (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->conn.last_ms) / 1000),
-                    flags, c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL),
-                    pubsub_client_count(c, PUBSUB_PATTERN), pubsub_client_count(c, PUBSUB_SHARD),
-                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
-                    c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
-                    conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL", c->resp);
 }

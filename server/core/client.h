@@ -109,12 +109,13 @@ void client_resume(client_t *c);
 /* The RESP bytes the running command arrived as, when its arguments are still exactly those
  * bytes (see conn_raw_command): the log copies them instead of encoding the call again. */
 bool client_raw_command(const client_t *c, const char **resp, size_t *len);
-/* One CLIENT LIST line (no trailing newline) into buf. */
-int client_list_line(client_t *c, char *buf, size_t len);
-
-/* The net layer's callbacks (net_callbacks_t), with the engine as ctx. */
-conn_t *client_accept_cb(void *engine, int fd);
-void client_command_cb(conn_t *conn, int argc, karg_t *argv);
-void client_close_cb(conn_t *conn);
+/* Drop the MULTI queue, WATCHed keys, subscriptions, blocking and WAITAOF state (RESET, free). */
+void client_reset(client_t *c);
+/* Forget the WATCHed keys (EXEC, DISCARD, UNWATCH). */
+void client_unwatch(client_t *c);
+/* Drop the MULTI queue and the transaction flags. */
+void client_discard_multi(client_t *c);
+/* Pause input while the client is blocked or has CLIENT_MARKS_MAX parked replies, else not. */
+void client_update_pause(client_t *c);
 
 #endif

@@ -1,40 +1,10 @@
 /*
- * engine.c - making the engine: the keyspace, the command table, the value types' limits, and
- * the modules that hang on the execution hooks (pub/sub, WATCH, blocking). The server's top
- * level and keel-restore build the same engine through engine_init.
+ * engine.c - the engine's own counters (instantaneous ops/s). Making the engine is engine_init.c.
  */
 #include "engine.h"
 
-#include "block.h"
-#include "cmd.h"
-#include "exec.h"
-#include "pubsub.h"
-#include "t_hash.h"
-#include "t_list.h"
-#include "t_set.h"
-#include "t_zset.h"
 #include "util.h"
-#include "watch.h"
 
-void
-engine_init(engine_t *s, struct cmd_def *const *commands)
-{
-    prop_init(&s->prop);
-    s->stats.start_ms = util_time_ms();
-    s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
-    db_env_init(&s->dbenv, srv_key_expired_cb, s);
-    for (int i = 0; i < s->cfg.databases; i++)
-        s->dbs[i] = db_create(i, &s->dbenv);
-    cmd_table_init(s, commands);
-    hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
-    set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
-                  &s->cfg.set_max_listpack_value);
-    list_type_init(&s->cfg.list_max_listpack_size);
-    zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
-    pubsub_init(s);
-    watch_init(s);
-    block_init(s);
-}
 
 void
 engine_sample_ops(engine_t *s)

@@ -55,4 +55,3 @@ srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
     s->stats.expired_keys++;
     s->dirty++;
 }
-

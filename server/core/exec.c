@@ -82,26 +82,6 @@ queue_command(client_t *c, cmd_def_t *cmd)
 }
 
 void
-tx_discard(client_t *c)
-{
-    for (int i = 0; i < c->mcount; i++)
-        kfree(c->mstate[i].argv);
-    kfree(c->mstate);
-    c->mstate = NULL;
-    c->mcount = c->mcap = 0;
-    c->mbytes = 0;
-    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
-}
-
-static void
-unwatch(client_t *c)
-{
-    for (int i = 0; i < c->eng->nhooks; i++)
-        if (c->eng->hooks[i].unwatch)
-            c->eng->hooks[i].unwatch(c);
-}
-
-void
 cmd_multi(client_t *c)
 {
     if (c->flags & CLIENT_MULTI) {
@@ -119,8 +99,8 @@ cmd_discard(client_t *c)
         reply_err(c, "ERR DISCARD without MULTI");
         return;
     }
-    tx_discard(c);
-    unwatch(c);
+    client_discard_multi(c);
+    client_unwatch(c);
     reply_ok(c);
 }
 
@@ -149,17 +129,17 @@ cmd_exec(client_t *c)
             c->flags |= CLIENT_DIRTY_CAS;
     if (c->flags & CLIENT_DIRTY_EXEC) {
         reply_err(c, "EXECABORT Transaction discarded because of previous errors.");
-        tx_discard(c);
-        unwatch(c);
+        client_discard_multi(c);
+        client_unwatch(c);
         return;
     }
     if (c->flags & CLIENT_DIRTY_CAS) {
         reply_null_array(c);
-        tx_discard(c);
-        unwatch(c);
+        client_discard_multi(c);
+        client_unwatch(c);
         return;
     }
-    unwatch(c); /* WATCH has done its job: later changes must not flag this client */
+    client_unwatch(c); /* WATCH has done its job: later changes must not flag this client */
     int argc = c->argc;
     karg_t *argv = c->argv;
     multi_cmd_t *q = c->mstate;
@@ -182,16 +162,6 @@ cmd_exec(client_t *c)
     c->flags &= ~CLIENT_IN_EXEC;
     c->argc = argc;
     c->argv = argv;
-}
-
-void
-exec_client_cleanup(client_t *c)
-{
-    tx_discard(c);
-    unwatch(c);
-    for (int i = 0; i < c->eng->nhooks; i++)
-        if (c->eng->hooks[i].client_cleanup)
-            c->eng->hooks[i].client_cleanup(c);
 }
 
 static void
@@ -315,4 +285,30 @@ exec_command(client_t *c)
     for (int i = 0; i < c->eng->nhooks; i++)
         if (c->eng->hooks[i].after_command)
             c->eng->hooks[i].after_command(c);
+}
+
+/* ---- the net layer's callbacks (registered by the top level with the engine as ctx) ---- */
+
+conn_t *
+exec_accept_cb(void *ctx, int fd)
+{
+    return &client_create(ctx, fd)->conn;
+}
+
+void
+exec_command_cb(conn_t *conn, int argc, karg_t *argv)
+{
+    client_t *c = (client_t *)conn;
+    c->argc = argc;
+    c->argv = argv;
+    exec_command(c);
+    c->argc = 0;
+    c->argv = NULL;
+    client_update_pause(c);
+}
+
+void
+exec_close_cb(conn_t *conn)
+{
+    client_free((client_t *)conn);
 }

@@ -19,14 +19,18 @@
 void exec_command(client_t *c);
 /* Run cmd with c->argc/argv now, inside the current effect scope; updates stats. */
 void exec_call(client_t *c, cmd_def_t *cmd);
-void exec_client_cleanup(client_t *c);
 
 /* Transactions (exec.c): MULTI, EXEC, DISCARD are in the conn table. */
-void tx_discard(client_t *c);
 void cmd_multi(client_t *c);
 void cmd_exec(client_t *c);
 void cmd_discard(client_t *c);
 
 
+
+/* The net layer's callbacks (net_callbacks_t), with the engine as ctx: a connection becomes a
+ * client, a parsed command is executed, a closed connection's client is freed. */
+conn_t *exec_accept_cb(void *engine, int fd);
+void exec_command_cb(conn_t *conn, int argc, karg_t *argv);
+void exec_close_cb(conn_t *conn);
 
 #endif

@@ -198,7 +198,7 @@ pubsub_client_gc(client_t *c)
 }
 
 static void
-client_cleanup(client_t *c)
+pubsub_client_cleanup_cb(client_t *c)
 {
     for (int k = 0; k < PUBSUB_KINDS; k++)
         pubsub_remove_all(c, k, NULL, NULL);
@@ -315,7 +315,7 @@ pubsub_init(engine_t *eng)
     for (int k = 0; k < PUBSUB_KINDS; k++)
         eng->pubsub->tables[k] = ht_create(&server_type);
     exec_hooks_t h = {0};
-    h.client_cleanup = client_cleanup;
+    h.client_cleanup = pubsub_client_cleanup_cb;
     h.notify = notify_cb;
     engine_add_hooks(eng, &h);
 }

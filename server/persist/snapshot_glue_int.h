@@ -1,5 +1,6 @@
 /*
- * snapshot_glue_int.h - state shared by snapshot_glue.c, snapshot_save.c and snapshot_load.c.
+ * snapshot_glue_int.h - state shared by snapshot_glue.c, snapshot_files.c, snapshot_save.c and
+ * snapshot_load.c.
  * Not for use elsewhere: the public calls are in snapshot_glue.h.
  */
 #ifndef KEEL_SNAPSHOT_GLUE_INT_H
@@ -46,12 +47,14 @@ typedef struct snap_state {
 } snap_state_t;
 
 
-/* snapshot_glue.c: after a snapshot at lsn became durable: record it, apply retention. */
+/* snapshot_files.c: remove the .tmp files a crash left in <dir>/snapshots. */
+void snapshot_remove_tmp(const char *dir);
+/* snapshot_files.c: after a snapshot at lsn became durable: record it, apply retention. */
 void snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
                    uint64_t dirty_at_start);
-/* snapshot_glue.c: "<dir>/snapshots", created when missing. */
+/* snapshot_files.c: "<dir>/snapshots", created when missing. */
 int snapshot_dir(const char *dir, char *buf, size_t len, bool create);
-/* snapshot_glue.c: bytes the log has written since it opened (0 without a log). */
+/* snapshot_files.c: bytes the log has written since it opened (0 without a log). */
 uint64_t snapshot_wal_bytes(engine_t *s);
 /* snapshot_save.c: block until the log is durable through the LSN a snapshot will claim. */
 int snapshot_wait_log(engine_t *s, char *err, size_t errlen);

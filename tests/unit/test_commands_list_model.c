@@ -477,7 +477,7 @@ Test(list_effects, cleanup_of_a_blocked_client_leaves_no_waiter) {
     client_t *w = sock_client();
     RUN(w, "BLPOP", "a", "b", "0");
     cr_assert_eq(block_keys_count(&srv), 2);
-    exec_client_cleanup(w);
+    client_reset(w);
     cr_assert_eq(block_clients_count(&srv), 0);
     cr_assert_eq(block_keys_count(&srv), 0);
     RUN(fc, "RPUSH", "a", "kept");

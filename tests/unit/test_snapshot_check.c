@@ -164,10 +164,11 @@ Test(snapshot_check, a_key_twice_across_chunks_and_threads_is_refused) {
     char out[4096];
     expect_refused(C_DUP_KEY, KERR_CORRUPT, texts);
     /* The two records lie in different chunks: the message names two offsets. */
-    const char *first, *second;
     check(NULL, out, sizeof out);
-    first = strstr(out, "chunk at offset ");
-    cr_assert(first && (second = strstr(first + 1, "chunk at offset ")), "%s", out);
+    const char *first = strstr(out, "chunk at offset ");
+    cr_assert(first != NULL, "%s", out);
+    const char *second = strstr(first + 1, "chunk at offset ");
+    cr_assert(second != NULL, "%s", out);
     cr_assert(strtoull(first + 16, NULL, 10) != strtoull(second + 16, NULL, 10), "%s", out);
     snap_check_opts_t o = {.skip_duplicate_keys = 1};
     cr_assert_eq(check(&o, out, sizeof out), 0, "%s", out);
