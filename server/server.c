@@ -176,6 +176,8 @@ server_shutdown(engine_t *s)
     s->lazyfree = NULL;
     net_free(s->net);
     s->net = NULL;
+    ev_free(s->loop);
+    s->loop = NULL;
     if (s->cfg.pidfile && s->cfg.pidfile[0])
         unlink(s->cfg.pidfile);
     klog(KLOG_NOTICE, "Keel is now ready to exit, bye bye...");

@@ -32,7 +32,8 @@
 #include "config.h"
 #include "exec.h"
 #include "kmem.h"
-#include "persist_int.h"
+#include "persist.h"
+#include "replay.h"
 #include "pubsub.h"
 #include "snapshot_glue.h"
 #include "util.h"
@@ -424,6 +425,7 @@ server_offline(int threads)
     char err[128];
     config_set(s, 2, loglevel, NULL, true, err, sizeof err);
     engine_init(s, commands_registry);
+    persist_create(s); /* idle: snapshot and replay state, no log */
     return s;
 }
 

@@ -271,7 +271,7 @@ debug_cmd(client_t *c)
 
 /* ---- MEMORY ---- */
 
-size_t
+static size_t
 memory_usage(const kobj_t *o)
 {
     size_t n = obj_alloc_size(o) + 12; /* the object + its share of a table slot and tag */

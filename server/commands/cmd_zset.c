@@ -55,7 +55,7 @@ zvec_sort(zvec_t *z) {
         qsort(z->v, z->n, sizeof *z->v, buf_elem_cmp);
 }
 
-zset_limits_t
+static zset_limits_t
 zcmd_limits(const client_t *c) {
     const engine_config_t *cfg = &c->eng->cfg;
     return (zset_limits_t){(size_t)cfg->zset_max_listpack_entries,

@@ -23,8 +23,6 @@ void zvec_push(zvec_t *z, const void *m, size_t n, double score);
 void zvec_free(zvec_t *z);
 void zvec_sort(zvec_t *z); /* by (score, member) */
 
-/* The encoding limits as configured now. */
-zset_limits_t zcmd_limits(const client_t *c);
 /* Looks a key up for a write (reads use cmd_lookup_read_type). Returns the object (NULL when the
  * key is missing); replies WRONGTYPE and sets *err when it holds another type. */
 kobj_t *zcmd_lookup_write(client_t *c, const karg_t *key, bool *err);

@@ -366,7 +366,7 @@ serve_key(engine_t *s, bkey_t *k) {
     }
 }
 
-void
+static void
 block_handle_ready(engine_t *s) {
     if (s->block->serving || s->block->nready == 0)
         return;
@@ -392,7 +392,7 @@ block_handle_ready(engine_t *s) {
 
 /* ---- hooks ------------------------------------------------------------------------------- */
 
-void
+static void
 block_signal_key_ready(engine_t *eng, db_t *db, const char *key, size_t klen) {
     if (eng->block->nblocked == 0)
         return;

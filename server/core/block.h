@@ -65,12 +65,7 @@ bool block_allowed(const client_t *c);
 void block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
                     block_timeout_cb on_timeout);
 
-/* A key may now hold data for waiters. Cheap when nobody waits on it. Changes made through
- * srv_key_modified() signal on their own; this is for code that changes keys without it. */
-void block_signal_key_ready(engine_t *eng, db_t *db, const char *key, size_t klen);
 
-/* Serves the ready keys now (normally done after each command and before sleeping). */
-void block_handle_ready(engine_t *s);
 
 /* Event-loop step: expires deadlines, serves ready keys, resumes the input of unblocked clients.
  * Called from the server's before-sleep hook. */

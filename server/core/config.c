@@ -383,7 +383,7 @@ get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
         snprintf(buf, len, "%s", d->dflt);
 }
 
-void
+static void
 config_apply(engine_t *s)
 {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
@@ -449,7 +449,7 @@ config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, b
     return rc;
 }
 
-void
+static void
 config_free(engine_t *s)
 {
     for (const cfg_def_t *d = defs; d->name; d++) {

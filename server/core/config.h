@@ -19,14 +19,11 @@ int config_set(engine_t *s, int argc, const char *const *argv, const size_t *len
                char *err, size_t errlen);
 /* Check a CONFIG SET pair without changing anything (for all-or-nothing CONFIG SET). */
 int config_validate(int argc, const char *const *argv, char *err, size_t errlen);
-void config_free(engine_t *s); /* the strings the settings own */
 int config_load_file(engine_t *s, const char *path, char *err, size_t errlen);
 int config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen);
 /* Calls fn(name, value) for each setting whose name matches the glob pattern. */
 void config_get(engine_t *s, const char *pat, size_t plen,
                 void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 int config_rewrite(engine_t *s, char *err, size_t errlen);
-/* Apply derived state after a change (LFU mode in db.c, notify flags, ...). */
-void config_apply(engine_t *s);
 
 #endif

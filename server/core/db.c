@@ -344,22 +344,6 @@ db_delete(db_t *db, const char *key, size_t klen)
     return o != NULL;
 }
 
-/* Point both tables' slots for o's key at n (which has the same key). */
-static void
-repoint(db_t *db, karg_t *k, bool had_expire, kobj_t *n, void **ref)
-{
-    *ref = n;
-    if (had_expire && obj_has_expire(n)) {
-        void **eref = ht_find_ref(db->expires, k);
-        ASSERT(eref);
-        *eref = n;
-    } else if (had_expire) {
-        ASSERT(ht_pop(db->expires, k) != NULL);
-    } else if (obj_has_expire(n)) {
-        add_obj(db->expires, n);
-    }
-}
-
 kobj_t *
 db_set_expire(db_t *db, kobj_t *o, int64_t ms)
 {
@@ -400,19 +384,6 @@ db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
         *eref = nobj;
     keycopy_done(&kc);
     return nobj;
-}
-
-void
-db_replace_same_key(db_t *db, kobj_t *old, kobj_t *o)
-{
-    size_t n;
-    const char *key = obj_key(o, &n);
-    karg_t k = {key, n};
-    void **ref = ht_find_ref(db->keys, &k);
-    ASSERT(ref && *ref == old);
-    bool had = obj_has_expire(old);
-    repoint(db, &k, had, o, ref);
-    obj_free(old);
 }
 
 void

@@ -98,8 +98,6 @@ kobj_t *db_unlink(db_t *db, const char *key, size_t klen); /* remove, caller own
 kobj_t *db_set_expire(db_t *db, kobj_t *o, int64_t ms);
 /* Resize a stored string object (obj_str_resize) and keep both tables pointing at it. */
 kobj_t *db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep);
-/* Replace a stored object by one with the same key (e.g. a converted encoding). */
-void db_replace_same_key(db_t *db, kobj_t *old, kobj_t *o);
 
 void db_flush(db_t *db);                     /* delete everything now */
 /* Detach every table into a new db the caller frees later (lazy free); db is left empty. */

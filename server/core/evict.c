@@ -25,15 +25,6 @@ static const char *const policy_names[] = {
     "volatile-lru",    "volatile-lfu",   "volatile-random", "volatile-ttl",
 };
 
-int
-evict_policy_from_name(const char *name)
-{
-    for (int i = 0; i < (int)(sizeof policy_names / sizeof *policy_names); i++)
-        if (!strcasecmp(name, policy_names[i]))
-            return i;
-    return -1;
-}
-
 const char *
 evict_policy_name(int policy)
 {

@@ -9,7 +9,6 @@
 /* Bring used memory under maxmemory by evicting keys as the policy says. 0 when under the
  * limit (or no limit), -1 when still over (noeviction, or nothing left to evict). */
 int evict_perform(engine_t *s);
-int evict_policy_from_name(const char *name);  /* -1 if unknown */
 const char *evict_policy_name(int policy);
 /* Idle seconds of an object as OBJECT IDLETIME reports it (LRU mode). */
 long long evict_idle_s(db_env_t *env, const kobj_t *o);

@@ -134,18 +134,6 @@ prop_add(prop_t *p, int db, int argc, const karg_t *argv)
     prop_add_call(p, db, argc, argv);
 }
 
-void
-prop_add_strs(prop_t *p, int db, int argc, const char *const *argv, const size_t *lens)
-{
-    karg_t a[16];
-    ASSERT(argc <= 16);
-    for (int i = 0; i < argc; i++) {
-        a[i].p = argv[i];
-        a[i].n = lens ? lens[i] : strlen(argv[i]);
-    }
-    prop_add(p, db, argc, a);
-}
-
 int
 prop_command_has_effects(prop_t *p)
 {
@@ -156,12 +144,6 @@ void
 prop_command_start(prop_t *p)
 {
     p->cmd_added = 0;
-}
-
-size_t
-prop_pending_bytes(prop_t *p)
-{
-    return p->len;
 }
 
 int64_t

@@ -54,11 +54,8 @@ void prop_add_call(prop_t *p, int db, int argc, const karg_t *argv);
 void prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len);
 /* The running command logs these effects instead of its own call. */
 void prop_add(prop_t *p, int db, int argc, const karg_t *argv);
-/* Convenience: effect from C strings/byte slices: prop_addv(db, 3, "PEXPIREAT", 9, key, klen, ...) */
-void prop_add_strs(prop_t *p, int db, int argc, const char *const *argv, const size_t *lens);
 /* Whether the running command has added effects itself (then exec does not add the call). */
 int prop_command_has_effects(prop_t *p);
 void prop_command_start(prop_t *p); /* exec: a new command begins inside the current scope */
-size_t prop_pending_bytes(prop_t *p);
 
 #endif

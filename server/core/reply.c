@@ -42,7 +42,7 @@ fmt_hdr(char *buf, char type, long long n)
     return len;
 }
 
-void
+static void
 reply_raw(client_t *c, const char *p, size_t n)
 {
     if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
@@ -223,23 +223,6 @@ reply_double(client_t *c, double d)
 }
 
 void
-reply_ld(client_t *c, long double d)
-{
-    char buf[5 * 1024];
-    int n = util_ld2str(buf, sizeof buf, d);
-    reply_bulk(c, buf, (size_t)n);
-}
-
-void
-reply_bool(client_t *c, bool b)
-{
-    if (c->resp >= 3)
-        reply_raw(c, b ? "#t\r\n" : "#f\r\n", 4);
-    else
-        reply_int(c, b ? 1 : 0);
-}
-
-void
 reply_verbatim(client_t *c, const char *p, size_t n, const char *ext)
 {
     if (c->resp < 3) {
@@ -280,15 +263,6 @@ void
 reply_set_deferred_array(client_t *c, size_t spot, long long n)
 {
     set_deferred(c, spot, '*', n);
-}
-
-void
-reply_set_deferred_map(client_t *c, size_t spot, long long pairs)
-{
-    if (c->resp >= 3)
-        set_deferred(c, spot, '%', pairs);
-    else
-        set_deferred(c, spot, '*', pairs * 2);
 }
 
 void

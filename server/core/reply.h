@@ -22,7 +22,6 @@ extern const char *const ERR_NO_KEY;     /* "ERR no such key" */
 extern const char *const ERR_OVERFLOW;   /* "ERR increment or decrement would overflow" */
 extern const char *const ERR_DB_INDEX;   /* "ERR DB index is out of range" */
 
-void reply_raw(client_t *c, const char *p, size_t n);
 void reply_ok(client_t *c);
 void reply_simple(client_t *c, const char *s);
 void reply_help(client_t *c, const char *const *lines, size_t n); /* array of simple strings */
@@ -40,15 +39,12 @@ void reply_map(client_t *c, long long n);   /* n pairs */
 void reply_set(client_t *c, long long n);
 void reply_push(client_t *c, long long n);
 void reply_double(client_t *c, double d);
-void reply_ld(client_t *c, long double d);  /* INCRBYFLOAT style, always a bulk string */
-void reply_bool(client_t *c, bool b);
 void reply_verbatim(client_t *c, const char *p, size_t n, const char *ext);
 void reply_empty_array(client_t *c);
 
 /* Aggregates whose length is known only at the end: remember the spot, fill it in later. */
 size_t reply_defer(client_t *c);
 void reply_set_deferred_array(client_t *c, size_t spot, long long n);
-void reply_set_deferred_map(client_t *c, size_t spot, long long pairs);
 void reply_set_deferred_set(client_t *c, size_t spot, long long n);
 
 #endif

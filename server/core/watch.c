@@ -88,13 +88,6 @@ static_assert(offsetof(wkey_t, key) == offsetof(wk_lookup_t, key) &&
 
 static const ht_type_t wkey_type = {hash_key, hash_entry, key_eq, wkey_free, wkey_self};
 
-size_t
-watch_count(const client_t *c)
-{
-    const wlist_t *l = c->watched;
-    return l ? l->n : 0;
-}
-
 static watcher_t *
 find_watcher(wkey_t *w, const client_t *c)
 {
@@ -156,7 +149,7 @@ watch_unwatch_all(client_t *c)
     c->watched = NULL;
 }
 
-bool
+static bool
 watch_exec_check(client_t *c)
 {
     wlist_t *l = c->watched;

@@ -25,8 +25,5 @@ void watch_init(engine_t *eng);
 void watch_key(client_t *c, const char *key, size_t klen);
 /* Forget every watched key of c (UNWATCH, EXEC, DISCARD, disconnect). */
 void watch_unwatch_all(client_t *c);
-size_t watch_count(const client_t *c);
-/* False when a watched key expired since WATCH (EXEC must then fail). */
-bool watch_exec_check(client_t *c);
 
 #endif

@@ -624,14 +624,6 @@ lp_insert(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8
     return insert_str(lpp, p, where, s, len, newp);
 }
 
-int
-lp_insert_int(uint8_t **lpp, uint8_t *p, int where, int64_t v, uint8_t **newp) {
-    ASSERT(p != NULL);
-    enc_t e;
-    enc_int(&e, v);
-    return insert_enc(lpp, p, where, &e, newp);
-}
-
 static int
 replace_enc(uint8_t **lpp, uint8_t *p, const enc_t *e, uint8_t **newp) {
     size_t off = (size_t)(p - *lpp);
@@ -658,13 +650,6 @@ lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp)
         kfree(copy);
         return rc;
     }
-    return replace_enc(lpp, p, &e, newp);
-}
-
-int
-lp_replace_int(uint8_t **lpp, uint8_t *p, int64_t v, uint8_t **newp) {
-    enc_t e;
-    enc_int(&e, v);
     return replace_enc(lpp, p, &e, newp);
 }
 

@@ -75,9 +75,7 @@ int lp_append(uint8_t **lpp, const void *s, size_t len);
 int lp_prepend(uint8_t **lpp, const void *s, size_t len);
 int lp_append_int(uint8_t **lpp, int64_t v);
 int lp_insert(uint8_t **lpp, uint8_t *p, int where, const void *s, size_t len, uint8_t **newp);
-int lp_insert_int(uint8_t **lpp, uint8_t *p, int where, int64_t v, uint8_t **newp);
 int lp_replace(uint8_t **lpp, uint8_t *p, const void *s, size_t len, uint8_t **newp);
-int lp_replace_int(uint8_t **lpp, uint8_t *p, int64_t v, uint8_t **newp);
 /* Deletes the entry at p; *nextp gets the entry that follows it (NULL at the end). */
 int lp_delete(uint8_t **lpp, uint8_t *p, uint8_t **nextp);
 /* Deletes up to num entries starting at index (negative counts from the tail). */

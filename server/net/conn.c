@@ -95,12 +95,6 @@ net_close_in_child(net_t *n)
         close(n->listen_fd);
 }
 
-size_t
-net_conn_count(const net_t *n)
-{
-    return n->nconns;
-}
-
 const net_stats_t *
 net_stats(const net_t *n)
 {

@@ -100,7 +100,6 @@ void net_close_in_child(net_t *n);
 int net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound);
 /* Write every connection with pending output (up to its hold), close those marked to close. */
 void net_flush(net_t *n);
-size_t net_conn_count(const net_t *n);
 const net_stats_t *net_stats(const net_t *n);
 void net_reset_stats(net_t *n);
 

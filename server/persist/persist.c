@@ -39,12 +39,6 @@
 
 
 
-uint64_t
-persist_real_durable_lsn(const engine_t *s)
-{
-    return s->wal ? wal_durable_lsn(s->wal) : 0;
-}
-
 /* Test hooks, read from the environment at start (never set in production): they go through
  * the log's fault-injection interface, so the server's real paths run.
  *   KEEL_DEBUG_WAL_FSYNC_DELAY_MS  every fdatasync waits this long first (writes in flight)

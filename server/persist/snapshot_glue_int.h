@@ -56,8 +56,6 @@ void snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, in
 int snapshot_dir(const char *dir, char *buf, size_t len, bool create);
 /* snapshot_files.c: bytes the log has written since it opened (0 without a log). */
 uint64_t snapshot_wal_bytes(engine_t *s);
-/* snapshot_save.c: block until the log is durable through the LSN a snapshot will claim. */
-int snapshot_wait_log(engine_t *s, char *err, size_t errlen);
 /* snapshot_save.c: the cron's check of the child; 1 when it ended (and was handled). */
 int snapshot_reap(engine_t *s);
 

@@ -144,7 +144,7 @@ snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthread
     return snap_write(&o, produce_cb, &sc, st, err, errlen);
 }
 
-int
+static int
 snapshot_wait_log(engine_t *s, char *err, size_t errlen)
 {
     if (!s->wal)

@@ -140,7 +140,7 @@ ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
     ht_insert_at(t, &pos, hent_new(f, fn, v, vn));
 }
 
-void
+static void
 hash_convert_to_ht(thash_t *h)
 {
     if (h->enc == OBJ_ENC_HT)
@@ -181,7 +181,7 @@ hash_dup(const thash_t *h)
     return (thash_t){t, OBJ_ENC_HT};
 }
 
-size_t
+static size_t
 hash_mem(const thash_t *h)
 {
     enum { SAMPLE_max = 1024 };

@@ -69,7 +69,6 @@ thash_t hash_new(void); /* empty, packed list */
 void hash_release(thash_t *h);
 thash_t hash_dup(const thash_t *h);
 uint64_t hash_len(const thash_t *h);
-size_t hash_mem(const thash_t *h); /* bytes of the structure and its entries */
 
 /* 1 and *v set when the field exists, else 0. */
 int hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v);
@@ -84,7 +83,6 @@ int hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn,
 void hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *lim);
 /* 1 when the field was deleted, 0 when it was absent. */
 int hash_delete(thash_t *h, const char *f, size_t fn);
-void hash_convert_to_ht(thash_t *h);
 
 /* Iteration in the structure's order (insertion order for a packed list). The hash must not
  * change during the walk. */

@@ -144,7 +144,7 @@ set_len(const tset_t *s)
     }
 }
 
-void
+static void
 set_convert_to_ht(tset_t *s)
 {
     if (s->enc == OBJ_ENC_HT)
@@ -189,7 +189,7 @@ set_prepare(tset_t *s, size_t hint, const set_limits_t *lim)
         set_convert_to_ht(s);
 }
 
-tset_t
+static tset_t
 set_dup(const tset_t *s)
 {
     if (s->enc == OBJ_ENC_INTSET || s->enc == OBJ_ENC_LISTPACK) {
@@ -210,7 +210,7 @@ set_dup(const tset_t *s)
     return (tset_t){t, OBJ_ENC_HT};
 }
 
-size_t
+static size_t
 set_mem(const tset_t *s)
 {
     enum { SAMPLE_max = 1024 };

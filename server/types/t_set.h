@@ -68,16 +68,13 @@ tset_t set_new(const char *first, size_t n, size_t hint, const set_limits_t *lim
 /* Converts to a table ahead of adding `hint` members that could not all fit (SADD). */
 void set_prepare(tset_t *s, size_t hint, const set_limits_t *lim);
 void set_release(tset_t *s);
-tset_t set_dup(const tset_t *s);
 uint64_t set_len(const tset_t *s);
-size_t set_mem(const tset_t *s);
 
 /* 1 added, 0 already a member, KERR_LIMIT for a member over 4 GiB. */
 int set_add(tset_t *s, const char *p, size_t n, const set_limits_t *lim);
 /* 1 removed, 0 not a member. */
 int set_remove(tset_t *s, const char *p, size_t n);
 bool set_contains(const tset_t *s, const char *p, size_t n);
-void set_convert_to_ht(tset_t *s);
 
 /* Iteration (ascending for an intset, insertion order for a packed list). The set must not
  * change during the walk. */
