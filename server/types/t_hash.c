@@ -165,8 +165,7 @@ hash_dup(const thash_t *h)
 {
     if (h->enc == OBJ_ENC_LISTPACK) {
         size_t n = lp_bytes(h->p);
-        uint8_t *copy = malloc(n); /* lp_free() frees with free() */
-        ASSERT(copy);
+        uint8_t *copy = kmalloc(n); /* lp_free() gives it back through kfree */
         memcpy(copy, h->p, n);
         return (thash_t){copy, OBJ_ENC_LISTPACK};
     }

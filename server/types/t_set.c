@@ -194,8 +194,7 @@ set_dup(const tset_t *s)
 {
     if (s->enc == OBJ_ENC_INTSET || s->enc == OBJ_ENC_LISTPACK) {
         size_t n = s->enc == OBJ_ENC_INTSET ? intset_bytes(s->p) : lp_bytes(s->p);
-        void *copy = malloc(n); /* the ds modules free with free() */
-        ASSERT(copy);
+        void *copy = kmalloc(n); /* intset_free and lp_free give it back through kfree */
         memcpy(copy, s->p, n);
         return (tset_t){copy, s->enc};
     }

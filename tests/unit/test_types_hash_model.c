@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kerr.h"
+#include "kmem.h"
 #include "object.h"
 #include "lp.h"
 #include "t_hash.h"
@@ -202,4 +203,20 @@ Test(hash_model, dup_is_deep)
     cr_assert(hash_exists(&d, "a", 1));
     hash_release(&h);
     hash_release(&d);
+}
+
+/* A copy (COPY, the snapshot's dup) of a packed-list hash is accounted like any allocation, so
+ * freeing it gives back exactly what it took: used_memory must not drift. */
+Test(hash_model, a_copy_of_a_packed_hash_is_accounted_when_made_and_freed)
+{
+    hash_limits_t lim = {128, 64};
+    thash_t h = hash_new();
+    hash_set(&h, "f", 1, "v", 1, &lim);
+    cr_assert_eq(h.enc, OBJ_ENC_LISTPACK);
+    size_t before = kmem_used();
+    thash_t d = hash_dup(&h);
+    cr_assert_gt(kmem_used(), before, "the copy is not accounted");
+    hash_release(&d);
+    cr_assert_eq(kmem_used(), before, "used_memory drifted");
+    hash_release(&h);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kmem.h"
 #include "object.h"
 #include "lp.h"
 #include "t_set.h"
@@ -174,4 +175,27 @@ Test(set_model, snapshot_access_round_trips_every_encoding)
     round_trip(100, false);  /* packed list */
     round_trip(1000, false); /* table */
     round_trip(1000, true);  /* table of integers */
+}
+
+/* A copy (COPY, the snapshot's dup) of a compact set is accounted like any allocation, so
+ * freeing it gives back exactly what it took: used_memory must not drift. */
+Test(set_model, a_copy_of_a_compact_set_is_accounted_when_made_and_freed)
+{
+    set_type_init(NULL, NULL, NULL);
+    set_limits_t lim = {6, 12, 16};
+    tset_t ints = set_new("1", 1, 1, &lim); /* intset */
+    set_add(&ints, "2", 1, &lim);
+    tset_t strs = set_new("a", 1, 1, &lim); /* packed list */
+    set_add(&strs, "b", 1, &lim);
+    const obj_type_ops_t *ops = obj_ops(OBJ_SET);
+    tset_t *cases[] = {&ints, &strs};
+    for (int i = 0; i < 2; i++) {
+        size_t before = kmem_used();
+        void *copy = ops->dup(cases[i]->p, cases[i]->enc);
+        cr_assert_gt(kmem_used(), before, "case %d: the copy is not accounted", i);
+        ops->free(copy, cases[i]->enc);
+        cr_assert_eq(kmem_used(), before, "case %d: used_memory drifted", i);
+    }
+    ops->free(ints.p, ints.enc);
+    ops->free(strs.p, strs.enc);
 }
