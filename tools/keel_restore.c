@@ -1,5 +1,5 @@
 /*
- * keel_restore.c - keel-restore: point-in-time restore of a data directory (DESIGN.md section 6,
+ * keel_restore.c - keel-restore: point-in-time restore of a data directory (docs/restore.md,
  * docs/restore.md).
  *
  *   keel-restore --dir DATA --list

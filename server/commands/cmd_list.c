@@ -8,7 +8,7 @@
  *    the key and sends "del" after its own event (lpop, rpop, lrem, ltrim).
  * 2. Encodings: pushes and inserts check the grow limit for all their elements at once before
  *    adding (list_try_grow); removals try the shrink back afterwards (list_try_shrink).
- * 3. Effects logged (DESIGN.md section 3): the non-blocking commands are deterministic and logged
+ * 3. Effects logged (docs/durability.md): the non-blocking commands are deterministic and logged
  *    as called. A blocking command logs the non-blocking form of what it did, whether it was
  *    served at once or after waiting (it re-runs when woken, see block.h): BLPOP -> LPOP key,
  *    BRPOP -> RPOP key, BLMOVE -> LMOVE, BRPOPLPUSH -> RPOPLPUSH, BLMPOP and LMPOP -> LPOP/RPOP

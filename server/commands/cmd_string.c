@@ -7,7 +7,7 @@
  *
  * 1. Integer arguments and stored counters are accepted only in canonical form (what Valkey's
  *    string2ll accepts): "010", "+1", " 1", "-0" are "not an integer".
- * 2. Effects logged (DESIGN.md section 3). A relative expiry is logged in absolute form:
+ * 2. Effects logged (docs/durability.md). A relative expiry is logged in absolute form:
  *    SET/SETEX/PSETEX with EX/PX/EXAT log `SET k v PXAT ms` (PXAT included, so NX/XX/GET/KEEPTTL
  *    are dropped from the record: the effect is the plain store); GETEX logs only the expiry
  *    change (`PEXPIREAT k ms`, `PERSIST k`, or `DEL k` when the absolute time has passed);

@@ -24,7 +24,7 @@ typedef struct exec_hooks {
     void (*client_cleanup)(struct client *c);
     void (*unwatch)(struct client *c); /* EXEC/DISCARD/UNWATCH: forget the client's watched keys */
     void (*notify)(struct engine *s, int type, const char *event, const char *key, size_t klen, int db);
-    /* Durability tagging (DESIGN section 3): the LSN a read must wait for, and the keys a
+    /* Durability tagging (docs/durability.md): the LSN a read must wait for, and the keys a
      * logged write touched. NULL when there is no log. */
     uint64_t (*read_tag)(struct client *c, struct cmd_def *cmd);
     void (*write_logged)(struct client *c, struct cmd_def *cmd, uint64_t lsn);

@@ -2,7 +2,7 @@
  * prop.h - effect records: what a command changed, in a form whose replay is deterministic.
  *
  * While a command (or a whole MULTI/EXEC) runs, its effects are collected here; at the end they
- * become ONE log record (DESIGN.md section 3). By default a write command that changed something
+ * become ONE log record (docs/durability.md). By default a write command that changed something
  * (server dirty counter moved) is logged as it was called. A command whose call is not
  * deterministic replaces that with explicit effects: EXPIRE -> PEXPIREAT, SPOP -> SREM, INCRBYFLOAT
  * -> SET KEEPTTL; expiries and evictions add a DEL. Each effect is RESP-encoded; when an effect
@@ -47,7 +47,7 @@ void prop_begin(prop_t *p);
 int64_t prop_end(prop_t *p);
 
 /* The running command's own call becomes an effect (done by exec when dirty moved and the
- * command did not call prop_replace/prop_add for itself). */
+ * command did not call prop_add for itself). */
 void prop_add_call(prop_t *p, int db, int argc, const karg_t *argv);
 /* The same for a call whose RESP multibulk form is already at hand (the client's own bytes,
  * see net_raw_command): copied as they are, no re-encoding. */

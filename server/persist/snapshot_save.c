@@ -1,6 +1,6 @@
 /*
  * snapshot_save.c - writing the keyspace as a snapshot: SAVE in the foreground, BGSAVE in a
- * forked child (DESIGN.md section 5).
+ * forked child (docs/formats/snapshot.md).
  *
  * The walk: snap_write() runs one part per writer thread; part p of n takes the index range
  * [span*p/n, span*(p+1)/n) of every database's table (ht_walk_span/ht_walk_range), so the parts

@@ -13,7 +13,7 @@
  * A 16-byte key with a 24-byte value takes 5 + 1 + 16 + 1 + 24 = 47 bytes: one 48-byte jemalloc
  * class. Changing the size (APPEND, adding an expiry) reallocates the object, so the object's
  * address can change: only db.c holds object pointers across commands, and it updates both tables
- * (db_obj_resized). Nothing else may keep a kobj pointer past the current command.
+ * (db_set_expire, db_str_resize). Nothing else may keep a kobj pointer past the current command.
  */
 #ifndef KEEL_OBJECT_H
 #define KEEL_OBJECT_H

@@ -1,4 +1,4 @@
-"""Durability: the log wired into keel-server (DESIGN.md sections 3-4, docs/durability.md).
+"""Durability: the log wired into keel-server (docs/durability.md, docs/formats/wal.md).
 
 Each test starts its own servers with durability sync/async/off (the shared `server` fixture runs
 with durability off). Data types beyond strings are exercised only when their commands exist in

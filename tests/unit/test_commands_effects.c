@@ -1,6 +1,6 @@
 /*
  * test_db_cmd_effects.c - what the key and expiry commands write to the log, run through
- * exec_command with a fake client and a sink that captures each record (DESIGN.md section 3):
+ * exec_command with a fake client and a sink that captures each record (docs/durability.md):
  * the EXPIRE family as PEXPIREAT <absolute ms> or DEL, TOUCH and reads as nothing, RENAME/COPY/
  * MOVE/SWAPDB/PERSIST as called, a lazy expiry as DEL. Also the parts the integration tests
  * cannot reach before the collection types exist: TYPE and SCAN TYPE for every type name, and
