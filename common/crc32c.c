@@ -20,8 +20,7 @@ static int impl; /* 1: table, 2: sse4.2; set once under choose_once */
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
 static void
-table_init(void)
-{
+table_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
@@ -31,8 +30,7 @@ table_init(void)
 }
 
 static uint32_t
-crc_table(uint32_t crc, const unsigned char *p, size_t n)
-{
+crc_table(uint32_t crc, const unsigned char *p, size_t n) {
     while (n--)
         crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return crc;
@@ -40,8 +38,7 @@ crc_table(uint32_t crc, const unsigned char *p, size_t n)
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) static uint32_t
-crc_hw(uint32_t crc, const unsigned char *p, size_t n)
-{
+crc_hw(uint32_t crc, const unsigned char *p, size_t n) {
     uint64_t c = crc;
     while (n >= 8) {
         uint64_t v;
@@ -58,8 +55,7 @@ crc_hw(uint32_t crc, const unsigned char *p, size_t n)
 #endif
 
 static void
-choose(void)
-{
+choose(void) {
     table_init();
     impl = 1;
 #if defined(__x86_64__)
@@ -70,8 +66,7 @@ choose(void)
 }
 
 uint32_t
-crc32c_extend(uint32_t crc, const void *data, size_t len)
-{
+crc32c_extend(uint32_t crc, const void *data, size_t len) {
     pthread_once(&choose_once, choose);
     crc = ~crc;
 #if defined(__x86_64__)

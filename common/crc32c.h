@@ -13,8 +13,7 @@
 uint32_t crc32c_extend(uint32_t crc, const void *data, size_t len);
 
 static inline uint32_t
-crc32c(const void *data, size_t len)
-{
+crc32c(const void *data, size_t len) {
     return crc32c_extend(0, data, len);
 }
 

@@ -7,8 +7,7 @@
 #include <string.h>
 
 const char *
-kerr_str(int rc)
-{
+kerr_str(int rc) {
     switch (rc) {
     case KERR_OK: return "ok";
     case KERR_CORRUPT: return "data is corrupt";
@@ -30,8 +29,7 @@ kerr_str(int rc)
 }
 
 _Noreturn void
-kassert_fail(const char *expr, const char *file, int line, const char *func)
-{
+kassert_fail(const char *expr, const char *file, int line, const char *func) {
     fprintf(stderr, "ASSERTION FAILED: %s at %s:%d (%s)\n", expr, file, line, func);
     fflush(stderr);
     abort();

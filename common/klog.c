@@ -13,15 +13,13 @@ static char *const *level_setting;
 static char *const *file_setting;
 
 void
-klog_use_settings(char *const *level, char *const *file)
-{
+klog_use_settings(char *const *level, char *const *file) {
     level_setting = level;
     file_setting = file;
 }
 
 static int
-min_level(void)
-{
+min_level(void) {
     const char *l = level_setting ? *level_setting : NULL;
     if (!l || !strcmp(l, "notice"))
         return KLOG_NOTICE;
@@ -35,8 +33,7 @@ min_level(void)
 }
 
 int
-klog(int level, const char *fmt, ...)
-{
+klog(int level, const char *fmt, ...) {
     if (level < min_level())
         return 0;
     FILE *f = stdout;

@@ -15,15 +15,13 @@
 static _Atomic size_t used_bytes;
 
 static void
-oom(size_t n)
-{
+oom(size_t n) {
     fprintf(stderr, "keel: out of memory allocating %zu bytes\n", n);
     abort();
 }
 
 void *
-kmalloc(size_t n)
-{
+kmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p)
         oom(n);
@@ -32,8 +30,7 @@ kmalloc(size_t n)
 }
 
 void *
-kcalloc(size_t n, size_t size)
-{
+kcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
         oom(n * size);
@@ -42,8 +39,7 @@ kcalloc(size_t n, size_t size)
 }
 
 void *
-krealloc(void *p, size_t n)
-{
+krealloc(void *p, size_t n) {
     size_t old = p ? malloc_usable_size(p) : 0;
     void *q = realloc(p, n ? n : 1);
     if (!q)
@@ -54,8 +50,7 @@ krealloc(void *p, size_t n)
 }
 
 void
-kfree(void *p)
-{
+kfree(void *p) {
     if (!p)
         return;
     atomic_fetch_sub_explicit(&used_bytes, malloc_usable_size(p), memory_order_relaxed);
@@ -63,8 +58,7 @@ kfree(void *p)
 }
 
 char *
-kstrndup(const char *s, size_t n)
-{
+kstrndup(const char *s, size_t n) {
     char *d = kmalloc(n + 1);
     memcpy(d, s, n);
     d[n] = 0;
@@ -72,20 +66,17 @@ kstrndup(const char *s, size_t n)
 }
 
 size_t
-kmem_usable(const void *p)
-{
+kmem_usable(const void *p) {
     return p ? malloc_usable_size((void *)p) : 0;
 }
 
 size_t
-kmem_used(void)
-{
+kmem_used(void) {
     return atomic_load_explicit(&used_bytes, memory_order_relaxed);
 }
 
 size_t
-kmem_rss(void)
-{
+kmem_rss(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long pages = 0, rss = 0;
     if (!f)
@@ -97,8 +88,7 @@ kmem_rss(void)
 }
 
 const char *
-kmem_allocator(void)
-{
+kmem_allocator(void) {
 #ifdef KEEL_JEMALLOC
     static char name[64];
     const char *v = NULL;

@@ -16,7 +16,7 @@ void *krealloc(void *p, size_t n);
 void kfree(void *p);
 char *kstrndup(const char *s, size_t n); /* NUL-terminated copy */
 size_t kmem_usable(const void *p);
-size_t kmem_used(void); /* bytes currently allocated through these calls */
+size_t kmem_used(void);           /* bytes currently allocated through these calls */
 size_t kmem_rss(void);            /* resident set size, from /proc/self/statm (INFO) */
 const char *kmem_allocator(void); /* "jemalloc-5.3.0" or "libc" */
 

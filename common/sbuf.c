@@ -8,8 +8,7 @@
 #include "kmem.h"
 
 static void
-grow(sbuf_t *b, size_t need)
-{
+grow(sbuf_t *b, size_t need) {
     if (b->len + need + 1 <= b->cap)
         return;
     size_t cap = b->cap ? b->cap : 256;
@@ -20,8 +19,7 @@ grow(sbuf_t *b, size_t need)
 }
 
 void
-sbuf_append(sbuf_t *b, const char *p, size_t n)
-{
+sbuf_append(sbuf_t *b, const char *p, size_t n) {
     grow(b, n);
     memcpy(b->p + b->len, p, n);
     b->len += n;
@@ -29,8 +27,7 @@ sbuf_append(sbuf_t *b, const char *p, size_t n)
 }
 
 void
-sbuf_printf(sbuf_t *b, const char *fmt, ...)
-{
+sbuf_printf(sbuf_t *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
@@ -45,8 +42,7 @@ sbuf_printf(sbuf_t *b, const char *fmt, ...)
 }
 
 void
-sbuf_free(sbuf_t *b)
-{
+sbuf_free(sbuf_t *b) {
     kfree(b->p);
     b->p = NULL;
     b->len = b->cap = 0;

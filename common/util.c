@@ -14,8 +14,7 @@
 #include <time.h>
 
 bool
-util_parse_ull(const char *s, size_t n, unsigned long long *out)
-{
+util_parse_ull(const char *s, size_t n, unsigned long long *out) {
     unsigned long long v = 0;
     if (n == 0 || n > 20)
         return false;
@@ -32,8 +31,7 @@ util_parse_ull(const char *s, size_t n, unsigned long long *out)
 }
 
 bool
-util_parse_ll(const char *s, size_t n, long long *out)
-{
+util_parse_ll(const char *s, size_t n, long long *out) {
     unsigned long long v;
     bool neg = false;
     if (n == 0)
@@ -58,8 +56,7 @@ util_parse_ll(const char *s, size_t n, long long *out)
 }
 
 bool
-util_str_is_canonical_int(const char *s, size_t n, long long *out)
-{
+util_str_is_canonical_int(const char *s, size_t n, long long *out) {
     long long v;
     char buf[UTIL_LL_STR_MAX];
     if (n == 0 || n >= UTIL_LL_STR_MAX || !util_parse_ll(s, n, &v))
@@ -73,8 +70,7 @@ util_str_is_canonical_int(const char *s, size_t n, long long *out)
 }
 
 bool
-util_parse_ld(const char *s, size_t n, long double *out)
-{
+util_parse_ld(const char *s, size_t n, long double *out) {
     char buf[256];
     if (n == 0 || n >= sizeof buf || isspace((unsigned char)s[0]))
         return false;
@@ -92,8 +88,7 @@ util_parse_ld(const char *s, size_t n, long double *out)
 }
 
 bool
-util_parse_double(const char *s, size_t n, double *out)
-{
+util_parse_double(const char *s, size_t n, double *out) {
     char buf[256];
     if (n == 0 || n >= sizeof buf || isspace((unsigned char)s[0]))
         return false;
@@ -113,8 +108,7 @@ util_parse_double(const char *s, size_t n, double *out)
 }
 
 int
-util_ull2str(char *buf, size_t len, unsigned long long v)
-{
+util_ull2str(char *buf, size_t len, unsigned long long v) {
     char tmp[UTIL_LL_STR_MAX];
     int i = 0;
     do {
@@ -130,8 +124,7 @@ util_ull2str(char *buf, size_t len, unsigned long long v)
 }
 
 int
-util_ll2str(char *buf, size_t len, long long v)
-{
+util_ll2str(char *buf, size_t len, long long v) {
     if (v >= 0)
         return util_ull2str(buf, len, (unsigned long long)v);
     if (len < 2)
@@ -142,8 +135,7 @@ util_ll2str(char *buf, size_t len, long long v)
 }
 
 int
-util_d2str(char *buf, size_t len, double v)
-{
+util_d2str(char *buf, size_t len, double v) {
     if (isinf(v))
         return snprintf(buf, len, "%s", v > 0 ? "inf" : "-inf");
     if (v == 0)
@@ -164,8 +156,7 @@ util_d2str(char *buf, size_t len, double v)
 }
 
 int
-util_ld2str(char *buf, size_t len, long double v)
-{
+util_ld2str(char *buf, size_t len, long double v) {
     if (isinf(v))
         return snprintf(buf, len, "%s", v > 0 ? "inf" : "-inf");
     int n = snprintf(buf, len, "%.17Lf", v);
@@ -187,16 +178,14 @@ util_ld2str(char *buf, size_t len, long double v)
 }
 
 static inline int
-fold(int c, bool nocase)
-{
+fold(int c, bool nocase) {
     return nocase ? tolower(c) : c;
 }
 
 /* Returns 1 on match, 0 on no match, -1 when the pattern can never match the rest (lets the
  * caller stop a '*' loop early, which keeps adversarial patterns like "a*a*a*a*b" linear-ish). */
 static int
-glob(const char *p, size_t pl, const char *s, size_t sl, bool nc, int depth)
-{
+glob(const char *p, size_t pl, const char *s, size_t sl, bool nc, int depth) {
     if (depth > 1000)
         return -1;
     while (pl) {
@@ -284,35 +273,30 @@ glob(const char *p, size_t pl, const char *s, size_t sl, bool nc, int depth)
 }
 
 bool
-util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase)
-{
+util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase) {
     return glob(pat, plen, s, slen, nocase, 0) == 1;
 }
 
 bool
-util_eq_nocase(const char *a, size_t an, const char *b)
-{
+util_eq_nocase(const char *a, size_t an, const char *b) {
     size_t bn = strlen(b);
     return an == bn && strncasecmp(a, b, an) == 0;
 }
 
 int64_t
-util_time_us(void)
-{
+util_time_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t
-util_time_ms(void)
-{
+util_time_ms(void) {
     return util_time_us() / 1000;
 }
 
 uint64_t
-util_mono_us(void)
-{
+util_mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
@@ -322,14 +306,12 @@ util_mono_us(void)
 static _Thread_local uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 void
-util_random_seed(uint64_t seed)
-{
+util_random_seed(uint64_t seed) {
     rng_state = seed ? seed : 0x9E3779B97F4A7C15ull;
 }
 
 uint64_t
-util_random64(void)
-{
+util_random64(void) {
     /* xorshift64*: fast, good enough for sampling and SPOP; not for secrets. */
     uint64_t x = rng_state;
     x ^= x >> 12;
@@ -340,8 +322,7 @@ util_random64(void)
 }
 
 bool
-util_parse_memory(const char *s, long long *out)
-{
+util_parse_memory(const char *s, long long *out) {
     size_t n = strlen(s), i = 0;
     while (i < n && (isdigit((unsigned char)s[i]) || (i == 0 && s[i] == '-')))
         i++;

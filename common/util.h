@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UTIL_LL_STR_MAX 21 /* "-9223372036854775808" plus the terminator */
+#define UTIL_LL_STR_MAX  21 /* "-9223372036854775808" plus the terminator */
 #define UTIL_DBL_STR_MAX 64
 
 /* Strict base-10 int64: optional '-', digits, no spaces, no overflow. 1 on success. */
@@ -24,7 +24,7 @@ bool util_str_is_canonical_int(const char *s, size_t n, long long *out);
 /* A float argument as Valkey takes it: strtold syntax, "inf"/"-inf"/"+inf", no NaN, no spaces. */
 bool util_parse_ld(const char *s, size_t n, long double *out);
 bool util_parse_double(const char *s, size_t n, double *out);
-int util_ll2str(char *buf, size_t len, long long v);          /* returns length */
+int util_ll2str(char *buf, size_t len, long long v); /* returns length */
 int util_ull2str(char *buf, size_t len, unsigned long long v);
 /* Shortest text that reads back to the same double ("inf", "-inf", "1.5", "3"). */
 int util_d2str(char *buf, size_t len, double v);
@@ -35,9 +35,9 @@ int util_ld2str(char *buf, size_t len, long double v);
 bool util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
 
 bool util_eq_nocase(const char *a, size_t an, const char *b); /* b is a C string */
-int64_t util_time_ms(void);   /* wall clock, unix ms */
-int64_t util_time_us(void);   /* wall clock, unix us */
-uint64_t util_mono_us(void);  /* monotonic, for durations */
+int64_t util_time_ms(void);                                   /* wall clock, unix ms */
+int64_t util_time_us(void);                                   /* wall clock, unix us */
+uint64_t util_mono_us(void);                                  /* monotonic, for durations */
 uint64_t util_random64(void); /* xorshift, seeded from the OS at start */
 void util_random_seed(uint64_t seed);
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - install what is needed, build, and run the whole test suite:
+#   0. checks: private headers stay private, the tree matches .clang-format, no exported
+#      function without a caller (the build itself refuses includes that go up a layer);
 #   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
 #      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
 #      crash tests;
@@ -15,9 +17,16 @@ export PYTHONDONTWRITEBYTECODE=1
 
 stage() { printf '\n==== %s ====\n' "$*"; }
 
+stage "layering and format checks"
+scripts/check-layers.sh
+scripts/check-format.sh
+
 stage "release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
+
+stage "exported functions all have callers"
+scripts/check-exports.sh build
 
 stage "unit tests (release)"
 (cd build && ctest --output-on-failure -j"$jobs")

@@ -11,26 +11,25 @@
 #include "server.h"
 
 static void
-usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: keel-server [/path/to/keel.conf] [--name value ...]\n"
-            "       keel-server --version | -v\n"
-            "       keel-server --help | -h\n"
-            "\n"
-            "Keel is a memory-first, durable key-value server speaking the Redis/Valkey protocol.\n"
-            "Settings come from the config file, then from --name value overrides. Examples:\n"
-            "  keel-server --port 7777 --dir ./data\n"
-            "  keel-server /etc/keel.conf --loglevel verbose\n"
-            "  keel-server --durability sync --wal-dir /az1/wal --wal-dir /az2/wal --wal-dir /az3/wal\n"
-            "\n"
-            "Common settings: bind, port, dir, requirepass, maxmemory, maxmemory-policy,\n"
-            "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. See README.md.\n");
+usage(FILE *f) {
+    fprintf(
+        f,
+        "Usage: keel-server [/path/to/keel.conf] [--name value ...]\n"
+        "       keel-server --version | -v\n"
+        "       keel-server --help | -h\n"
+        "\n"
+        "Keel is a memory-first, durable key-value server speaking the Redis/Valkey protocol.\n"
+        "Settings come from the config file, then from --name value overrides. Examples:\n"
+        "  keel-server --port 7777 --dir ./data\n"
+        "  keel-server /etc/keel.conf --loglevel verbose\n"
+        "  keel-server --durability sync --wal-dir /az1/wal --wal-dir /az2/wal --wal-dir /az3/wal\n"
+        "\n"
+        "Common settings: bind, port, dir, requirepass, maxmemory, maxmemory-policy,\n"
+        "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. See README.md.\n");
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     static engine_t srv;
     engine_t *s = &srv;
     char err[512];
@@ -73,11 +72,11 @@ main(int argc, char **argv)
         }
     }
     klog(KLOG_NOTICE, "Keel %s starting, pid=%d, durability=%s, dir=%s", KEEL_VERSION,
-               (int)getpid(),
-               s->cfg.durability == DURABILITY_SYNC    ? "sync"
-               : s->cfg.durability == DURABILITY_ASYNC ? "async"
-                                                       : "off",
-               s->cfg.dir);
+         (int)getpid(),
+         s->cfg.durability == DURABILITY_SYNC    ? "sync"
+         : s->cfg.durability == DURABILITY_ASYNC ? "async"
+                                                 : "off",
+         s->cfg.dir);
     if (server_init(s) < 0)
         return 1;
     server_run(s);

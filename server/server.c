@@ -45,20 +45,18 @@
 static volatile sig_atomic_t got_signal;
 
 static void
-on_signal(int sig)
-{
+on_signal(int sig) {
     got_signal = sig;
 }
 
 static void
-cron(ev_loop_t *l, void *data)
-{
+cron(ev_loop_t *l, void *data) {
     (void)l;
     engine_t *s = data;
     s->cron_loops++;
     if (got_signal) {
         klog(KLOG_WARNING, "Received %s, scheduling shutdown...",
-                   got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+             got_signal == SIGINT ? "SIGINT" : "SIGTERM");
         s->shutdown_asap = true;
         got_signal = 0;
     }
@@ -91,8 +89,7 @@ cron(ev_loop_t *l, void *data)
 }
 
 static void
-before_sleep(ev_loop_t *l, void *data)
-{
+before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
     block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
@@ -103,8 +100,7 @@ before_sleep(ev_loop_t *l, void *data)
 }
 
 static void
-after_event(ev_loop_t *l, void *data)
-{
+after_event(ev_loop_t *l, void *data) {
     (void)l;
     engine_t *s = data;
     if (persist_after_event(s))
@@ -112,8 +108,7 @@ after_event(ev_loop_t *l, void *data)
 }
 
 int
-server_init(engine_t *s)
-{
+server_init(engine_t *s) {
     util_random_seed((uint64_t)util_time_us() ^ ((uint64_t)getpid() << 32));
     uint64_t seed;
     FILE *r = fopen("/dev/urandom", "r");
@@ -147,7 +142,8 @@ server_init(engine_t *s)
     s->net = net_create(s->loop, &cb, &lim);
     rc = net_listen(s->net, s->cfg.bind, s->cfg.port, &s->port_bound);
     if (rc < 0) {
-        klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port, strerror(-rc));
+        klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port,
+             strerror(-rc));
         return rc;
     }
     ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
@@ -157,16 +153,14 @@ server_init(engine_t *s)
 }
 
 void
-server_run(engine_t *s)
-{
+server_run(engine_t *s) {
     klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d",
-               s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
+         s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
     ev_run(s->loop);
 }
 
 void
-server_shutdown(engine_t *s)
-{
+server_shutdown(engine_t *s) {
     klog(KLOG_NOTICE, "User requested shutdown...");
     net_flush(s->net); /* last replies out */
     persist_stop(s);

@@ -248,8 +248,10 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
     rec.meta = cs->meta;
     rec.has_meta = cs->has_meta;
     cs->has_meta = 0;
-    snap_rec_pos_t pos = {
-        .chunk_off = cs->off, .table_idx = cs->table_idx, .key_no = cs->keys++, .at = at};
+    snap_rec_pos_t pos = {.chunk_off = cs->off,
+                          .table_idx = cs->table_idx,
+                          .key_no = cs->keys++,
+                          .at = at};
     rc = r->apply_at ? r->apply_at(r->ctx, thread, &rec, &pos) : r->apply(r->ctx, thread, &rec);
     if (rc != 0) {
         rc = rc < 0 ? rc : KERR_FAILED;

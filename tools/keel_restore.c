@@ -68,28 +68,26 @@ typedef struct opts {
 } opts_t;
 
 static void
-usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: keel-restore --dir DATA --list [--wal-dir DIR]\n"
-            "       keel-restore --dir DATA --to TARGET --out NEWDIR [--wal-dir DIR] [--threads N]\n"
-            "\n"
-            "Point-in-time restore of a Keel data directory. DATA is only read.\n"
-            "  --list          print the restorable window: the earliest and latest restorable\n"
-            "                  moments, the snapshots, the live and archived log ranges\n"
-            "  --to TARGET     2026-01-31T12:00:00Z (RFC 3339, any offset, optional .fff),\n"
-            "                  a unix time in ms (1769860800000), or lsn:N (after record N)\n"
-            "  --out NEWDIR    new data directory (must not exist or be empty); start a server\n"
-            "                  on it with: keel-server --dir NEWDIR\n"
-            "  --wal-dir DIR   the live log copy to read (default DATA/wal)\n"
-            "  --threads N     snapshot loader/writer threads (default 2)\n");
+usage(FILE *f) {
+    fprintf(
+        f, "Usage: keel-restore --dir DATA --list [--wal-dir DIR]\n"
+           "       keel-restore --dir DATA --to TARGET --out NEWDIR [--wal-dir DIR] [--threads N]\n"
+           "\n"
+           "Point-in-time restore of a Keel data directory. DATA is only read.\n"
+           "  --list          print the restorable window: the earliest and latest restorable\n"
+           "                  moments, the snapshots, the live and archived log ranges\n"
+           "  --to TARGET     2026-01-31T12:00:00Z (RFC 3339, any offset, optional .fff),\n"
+           "                  a unix time in ms (1769860800000), or lsn:N (after record N)\n"
+           "  --out NEWDIR    new data directory (must not exist or be empty); start a server\n"
+           "                  on it with: keel-server --dir NEWDIR\n"
+           "  --wal-dir DIR   the live log copy to read (default DATA/wal)\n"
+           "  --threads N     snapshot loader/writer threads (default 2)\n");
 }
 
 /* ---- time -------------------------------------------------------------------------------- */
 
 static void
-fmt_time(int64_t ms, char *buf, size_t len)
-{
+fmt_time(int64_t ms, char *buf, size_t len) {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -99,12 +97,12 @@ fmt_time(int64_t ms, char *buf, size_t len)
 
 /* RFC 3339: YYYY-MM-DD[T ]HH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
 static int
-parse_rfc3339(const char *s, int64_t *ms)
-{
+parse_rfc3339(const char *s, int64_t *ms) {
     struct tm tm = {0};
     int n = 0;
     if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0)
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        n == 0)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -139,15 +137,13 @@ parse_rfc3339(const char *s, int64_t *ms)
 /* ---- reading the log ---------------------------------------------------------------------- */
 
 static bool
-dir_exists(const char *d)
-{
+dir_exists(const char *d) {
     struct stat st;
     return stat(d, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static int
-range_cb(void *ctx, const wal_record_t *rec)
-{
+range_cb(void *ctx, const wal_record_t *rec) {
     log_range_t *r = ctx;
     if (!r->any) {
         r->any = true;
@@ -161,8 +157,7 @@ range_cb(void *ctx, const wal_record_t *rec)
 }
 
 static int
-scan_range(const char *dir, log_range_t *r)
-{
+scan_range(const char *dir, log_range_t *r) {
     char err[512] = "";
     *r = (log_range_t){0};
     if (!dir_exists(dir))
@@ -175,8 +170,7 @@ scan_range(const char *dir, log_range_t *r)
 
 /* The whole log as one range; fails when the archive and the live log do not join. */
 static int
-join_ranges(const log_range_t *a, const log_range_t *l, log_range_t *all)
-{
+join_ranges(const log_range_t *a, const log_range_t *l, log_range_t *all) {
     if (!a->any) {
         *all = *l;
         return 0;
@@ -185,8 +179,9 @@ join_ranges(const log_range_t *a, const log_range_t *l, log_range_t *all)
     if (!l->any)
         return 0;
     if (l->first > a->last + 1) {
-        fprintf(stderr, "keel-restore: records %" PRIu64 "..%" PRIu64
-                        " are missing between the archive and the live log\n",
+        fprintf(stderr,
+                "keel-restore: records %" PRIu64 "..%" PRIu64
+                " are missing between the archive and the live log\n",
                 a->last + 1, l->first - 1);
         return KERR_CORRUPT;
     }
@@ -200,14 +195,12 @@ join_ranges(const log_range_t *a, const log_range_t *l, log_range_t *all)
 
 /* Every usable base, oldest first (*out kmalloc'ed). */
 static int
-find_bases(const opts_t *o, const log_range_t *all, base_t **out, size_t *n, bool print)
-{
+find_bases(const opts_t *o, const log_range_t *all, base_t **out, size_t *n, bool print) {
     snapshot_file_t *f;
     size_t nf;
     int rc = snapshot_list(o->dir, &f, &nf);
     if (rc < 0) {
-        fprintf(stderr, "keel-restore: can't list the snapshots of %s: %s\n", o->dir,
-                kerr_str(rc));
+        fprintf(stderr, "keel-restore: can't list the snapshots of %s: %s\n", o->dir, kerr_str(rc));
         return rc;
     }
     *out = kcalloc(nf + 1, sizeof **out);
@@ -227,16 +220,15 @@ find_bases(const opts_t *o, const log_range_t *all, base_t **out, size_t *n, boo
                    r == 0 ? info.keys : 0, f[i].path, usable ? "" : "  (not usable: ",
                    usable ? "" : (r < 0 ? err : "the log after it is gone)"));
         if (usable)
-            (*out)[(*n)++] = (base_t){info.lsn, info.time_ms, info.keys,
-                                      kstrndup(f[i].path, strlen(f[i].path))};
+            (*out)[(*n)++] =
+                (base_t){info.lsn, info.time_ms, info.keys, kstrndup(f[i].path, strlen(f[i].path))};
     }
     kfree(f);
     return 0;
 }
 
 static void
-free_bases(base_t *b, size_t n)
-{
+free_bases(base_t *b, size_t n) {
     for (size_t i = 0; i < n; i++)
         kfree((void *)b[i].path);
     kfree(b);
@@ -245,8 +237,7 @@ free_bases(base_t *b, size_t n)
 /* The window's ends as LSN and time. */
 static void
 window(const base_t *b, size_t n, const log_range_t *all, uint64_t *lo, int64_t *lo_ts,
-       uint64_t *hi, int64_t *hi_ts)
-{
+       uint64_t *hi, int64_t *hi_ts) {
     *lo = b[0].lsn;
     *lo_ts = b[0].time_ms;
     *hi = b[n - 1].lsn;
@@ -258,8 +249,7 @@ window(const base_t *b, size_t n, const log_range_t *all, uint64_t *lo, int64_t 
 }
 
 static int
-load_ranges(const opts_t *o, log_range_t *a, log_range_t *l, log_range_t *all)
-{
+load_ranges(const opts_t *o, log_range_t *a, log_range_t *l, log_range_t *all) {
     int rc = scan_range(o->archive, a);
     if (rc == 0)
         rc = scan_range(o->live, l);
@@ -269,8 +259,7 @@ load_ranges(const opts_t *o, log_range_t *a, log_range_t *l, log_range_t *all)
 }
 
 static void
-print_range(const char *what, const char *dir, const log_range_t *r)
-{
+print_range(const char *what, const char *dir, const log_range_t *r) {
     char t1[40], t2[40];
     if (!r->any) {
         printf("  %-8s %s: no records\n", what, dir);
@@ -283,8 +272,7 @@ print_range(const char *what, const char *dir, const log_range_t *r)
 }
 
 static int
-do_list(const opts_t *o)
-{
+do_list(const opts_t *o) {
     log_range_t a, l, all;
     base_t *b;
     size_t n;
@@ -297,7 +285,8 @@ do_list(const opts_t *o)
     print_range("archive", o->archive, &a);
     print_range("live", o->live, &l);
     if (n == 0) {
-        printf("restorable window: none (no usable snapshot and the log does not start at LSN 1)\n");
+        printf(
+            "restorable window: none (no usable snapshot and the log does not start at LSN 1)\n");
         free_bases(b, n);
         return 1;
     }
@@ -322,8 +311,7 @@ typedef struct find_ctx {
 } find_ctx_t;
 
 static int
-find_cb(void *ctx, const wal_record_t *rec)
-{
+find_cb(void *ctx, const wal_record_t *rec) {
     find_ctx_t *f = ctx;
     if (rec->ts_ms > f->to_ms)
         return 1; /* the first record after the moment: stop */
@@ -333,8 +321,7 @@ find_cb(void *ctx, const wal_record_t *rec)
 
 /* A time target as the LSN of the last record at or before it (before_first when none). */
 static int
-time_to_lsn(const opts_t *o, int64_t ms, uint64_t before_first, uint64_t *lsn)
-{
+time_to_lsn(const opts_t *o, int64_t ms, uint64_t before_first, uint64_t *lsn) {
     find_ctx_t f = {.to_ms = ms, .lsn = before_first};
     char err[512] = "";
     const char *dirs[2] = {o->archive, o->live};
@@ -360,8 +347,7 @@ typedef struct restore_ctx {
 } restore_ctx_t;
 
 static int
-restore_cb(void *ctx, const wal_record_t *rec)
-{
+restore_cb(void *ctx, const wal_record_t *rec) {
     restore_ctx_t *r = ctx;
     if (rec->lsn > r->target)
         return 1;
@@ -378,8 +364,8 @@ restore_cb(void *ctx, const wal_record_t *rec)
     uint64_t now = util_mono_us();
     if (now - r->t_last_us >= 1000000) {
         r->t_last_us = now;
-        fprintf(stderr, "keel-restore: replayed %" PRIu64 " records, at LSN %" PRIu64
-                        " (%.0f records/s)\n",
+        fprintf(stderr,
+                "keel-restore: replayed %" PRIu64 " records, at LSN %" PRIu64 " (%.0f records/s)\n",
                 r->done, rec->lsn, (double)r->done * 1e6 / (double)(now - r->t0_us));
     }
     return 0;
@@ -387,8 +373,7 @@ restore_cb(void *ctx, const wal_record_t *rec)
 
 /* Replays the records in (from, to] from the archive, then the live log. */
 static int
-replay_range(const opts_t *o, engine_t *s, uint64_t from, uint64_t to, uint64_t *done)
-{
+replay_range(const opts_t *o, engine_t *s, uint64_t from, uint64_t to, uint64_t *done) {
     char err[1024] = "", rerr[1024] = "";
     restore_ctx_t r = {.target = to, .next = from + 1};
     r.t0_us = r.t_last_us = util_mono_us();
@@ -408,15 +393,16 @@ replay_range(const opts_t *o, engine_t *s, uint64_t from, uint64_t to, uint64_t 
     }
     if (rc < 0)
         fprintf(stderr, "keel-restore: replay failed (%s): %s\n", kerr_str(rc),
-                rerr[0] ? rerr : err[0] ? err : "see above");
+                rerr[0]  ? rerr
+                : err[0] ? err
+                         : "see above");
     *done = r.done;
     return rc;
 }
 
 /* An in-memory server: no socket, no log; what replay needs (db hooks, commands, types). */
 static engine_t *
-server_offline(int threads)
-{
+server_offline(int threads) {
     static engine_t srv;
     engine_t *s = &srv;
     config_defaults(s);
@@ -431,16 +417,17 @@ server_offline(int threads)
 
 /* --out must not exist, or be an empty directory; created here. */
 static int
-prepare_out(const char *out)
-{
+prepare_out(const char *out) {
     DIR *d = opendir(out);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)))
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
                 closedir(d);
-                fprintf(stderr, "keel-restore: --out %s exists and is not empty; refusing to "
-                                "write into it\n", out);
+                fprintf(stderr,
+                        "keel-restore: --out %s exists and is not empty; refusing to "
+                        "write into it\n",
+                        out);
                 return KERR_EXISTS;
             }
         closedir(d);
@@ -463,8 +450,7 @@ prepare_out(const char *out)
 
 /* Target -> LSN, checked against the window; 0 or 1 (message printed). */
 static int
-resolve_target(const opts_t *o, const base_t *b, size_t n, const log_range_t *all, uint64_t *lsn)
-{
+resolve_target(const opts_t *o, const base_t *b, size_t n, const log_range_t *all, uint64_t *lsn) {
     uint64_t lo, hi;
     int64_t lo_ts, hi_ts, ms;
     char t1[40], t2[40];
@@ -488,9 +474,11 @@ resolve_target(const opts_t *o, const base_t *b, size_t n, const log_range_t *al
         if (ms < lo_ts || ms > hi_ts) {
             char tt[40];
             fmt_time(ms, tt, sizeof tt);
-            fprintf(stderr, "keel-restore: %s is outside the restorable window: the %s restorable "
-                            "moment is %s (%" PRId64 ")\n", tt, ms < lo_ts ? "earliest" : "latest",
-                    ms < lo_ts ? t1 : t2, ms < lo_ts ? lo_ts : hi_ts);
+            fprintf(stderr,
+                    "keel-restore: %s is outside the restorable window: the %s restorable "
+                    "moment is %s (%" PRId64 ")\n",
+                    tt, ms < lo_ts ? "earliest" : "latest", ms < lo_ts ? t1 : t2,
+                    ms < lo_ts ? lo_ts : hi_ts);
             return 1;
         }
         if (time_to_lsn(o, ms, all->any ? all->first - 1 : lo, lsn) < 0)
@@ -499,22 +487,23 @@ resolve_target(const opts_t *o, const base_t *b, size_t n, const log_range_t *al
             *lsn = lo; /* the base itself was taken at or before the moment */
     }
     if (*lsn < lo || *lsn > hi) {
-        fprintf(stderr, "keel-restore: lsn:%" PRIu64 " is outside the restorable window: the %s "
-                        "restorable moment is lsn:%" PRIu64 " (%s)\n",
-                *lsn, *lsn < lo ? "earliest" : "latest", *lsn < lo ? lo : hi,
-                *lsn < lo ? t1 : t2);
+        fprintf(stderr,
+                "keel-restore: lsn:%" PRIu64 " is outside the restorable window: the %s "
+                "restorable moment is lsn:%" PRIu64 " (%s)\n",
+                *lsn, *lsn < lo ? "earliest" : "latest", *lsn < lo ? lo : hi, *lsn < lo ? t1 : t2);
         return 1;
     }
     return 0;
 bad:
-    fprintf(stderr, "keel-restore: --to %s: expected an RFC 3339 time (2026-01-31T12:00:00Z), "
-                    "unix ms, or lsn:N\n", o->to);
+    fprintf(stderr,
+            "keel-restore: --to %s: expected an RFC 3339 time (2026-01-31T12:00:00Z), "
+            "unix ms, or lsn:N\n",
+            o->to);
     return 1;
 }
 
 static int
-restore_write(const opts_t *o, engine_t *s, uint64_t lsn)
-{
+restore_write(const opts_t *o, engine_t *s, uint64_t lsn) {
     char path[PATH_LEN], err[1024] = "";
     snap_write_stats_t st = {0};
     snapshot_path(o->out, lsn, path, sizeof path);
@@ -530,8 +519,7 @@ restore_write(const opts_t *o, engine_t *s, uint64_t lsn)
 }
 
 static int
-do_restore(const opts_t *o)
-{
+do_restore(const opts_t *o) {
     log_range_t a, l, all;
     base_t *b;
     size_t n;
@@ -539,8 +527,10 @@ do_restore(const opts_t *o)
     if (load_ranges(o, &a, &l, &all) < 0 || find_bases(o, &all, &b, &n, false) < 0)
         return 1;
     if (n == 0) {
-        fprintf(stderr, "keel-restore: nothing is restorable from %s (no usable snapshot and the "
-                        "log does not start at LSN 1)\n", o->dir);
+        fprintf(stderr,
+                "keel-restore: nothing is restorable from %s (no usable snapshot and the "
+                "log does not start at LSN 1)\n",
+                o->dir);
         return 1;
     }
     if (resolve_target(o, b, n, &all, &target) != 0 || prepare_out(o->out) < 0) {
@@ -579,8 +569,7 @@ do_restore(const opts_t *o)
 }
 
 static int
-parse_args(int argc, char **argv, opts_t *o)
-{
+parse_args(int argc, char **argv, opts_t *o) {
     *o = (opts_t){.threads = 2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -613,8 +602,7 @@ parse_args(int argc, char **argv, opts_t *o)
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     opts_t o;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

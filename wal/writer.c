@@ -86,12 +86,12 @@
 #include "kerr.h"
 #include "kmem.h"
 
-#define LANES_MAX         2 /* fdatasyncs in flight per copy, at most */
+#define LANES_MAX         2    /* fdatasyncs in flight per copy, at most */
 #define LAT_RING_MAX      1024 /* fsync latencies kept for the percentiles */
 #define SEGLIST_MAX       (1u << 20)
-#define WRITE_BYTES_MAX   (1u << 30) /* one pwrite */
-#define BARRIER_BYTES_MAX (1u << 20) /* sync mode: most bytes between two AFTER_SYNC records */
-#define WAL_SUBMIT_BYTES  (16u << 10) /* wal_append hands staged records over past this */
+#define WRITE_BYTES_MAX   (1u << 30)   /* one pwrite */
+#define BARRIER_BYTES_MAX (1u << 20)   /* sync mode: most bytes between two AFTER_SYNC records */
+#define WAL_SUBMIT_BYTES  (16u << 10)  /* wal_append hands staged records over past this */
 #define ZERO_CHUNK_BYTES  (256u << 10) /* zeroer unit: 1 MiB chunks stalled appends (zero.c) */
 #define ZERO_AHEAD_BYTES  (8u << 20)   /* zero-written room kept ahead of the data */
 static_assert(LANES_MAX >= 1, "at least one lane per copy");
@@ -165,7 +165,7 @@ struct wal {
     int nfree;                /* mu */
     int stop, lanes_stop, sync_requested, thread_idle; /* guarded by mu */
     _Atomic uint64_t durable_lsn;                      /* written under mu by lanes */
-    char failure[2 * WAL_REASON_MAX]; /* set once, before healthy drops to 0 */
+    char failure[2 * WAL_REASON_MAX];                  /* set once, before healthy drops to 0 */
 
     /* WAL thread state (written_lsn and sync_req_lsn also read by others under mu) */
     uint64_t seg_first_lsn, seg_off; /* current segment and where the next record goes */
@@ -381,8 +381,8 @@ seg_create(wal_t *w, int ci, uint64_t first_lsn, int sync_file) {
     /* Preallocation makes each later fdatasync cheaper (no size change to journal), zeroing
      * ahead (zero.c) cheaper still; recovery treats the zeros after the data as the end of the
      * log. Errors only lose the speed-up. */
-    int preallocated = !w->cfg.preallocate_off &&
-                       fallocate(fd, 0, 0, (off_t)w->cfg.segment_size_bytes) == 0;
+    int preallocated =
+        !w->cfg.preallocate_off && fallocate(fd, 0, 0, (off_t)w->cfg.segment_size_bytes) == 0;
     if (write_all(w, ci, fd, (const uint8_t *)&w->hdr, WAL_SEG_HDR_SIZE, 0) < 0) {
         close(fd);
         return -1;
@@ -504,8 +504,7 @@ record_fsync_locked(wal_t *w, uint64_t us) {
 /* A unit completed: advance the copy's durable LSN over the units done in dispatch order (I5),
  * then the log's. Under mu. */
 static void
-lane_finish_locked(wal_t *w, wal_copy_t *c, int slot, const wal_io_op_t *op, int rc,
-                   uint64_t us) {
+lane_finish_locked(wal_t *w, wal_copy_t *c, int slot, const wal_io_op_t *op, int rc, uint64_t us) {
     c->busy--;
     if (rc < 0) {
         copy_fail_locked(w, c->index, op, rc); /* even if a later unit succeeds (I6) */

@@ -23,8 +23,7 @@ static const char *const ERR_BIT_OFFSET = "ERR bit offset is not an integer or o
 /* A bit offset argument ("#N" multiplies by `bits` when hash_ok, for BITFIELD); replies the error
  * and returns false when it is bad or beyond proto-max-bulk-len bytes. */
 static bool
-parse_bit_offset(client_t *c, const karg_t *a, bool hash_ok, int bits, uint64_t *out)
-{
+parse_bit_offset(client_t *c, const karg_t *a, bool hash_ok, int bits, uint64_t *out) {
     const char *p = a->p;
     size_t n = a->n;
     bool hash = hash_ok && n > 0 && p[0] == '#';
@@ -52,8 +51,7 @@ parse_bit_offset(client_t *c, const karg_t *a, bool hash_ok, int bits, uint64_t 
  * grown with zeros when shorter. NULL after replying WRONGTYPE. *grew tells whether the value
  * changed size (so the command changed the key even if no bit flips). */
 static kobj_t *
-string_for_write(client_t *c, size_t need, bool *grew)
-{
+string_for_write(client_t *c, size_t need, bool *grew) {
     const char *key = c->argv[1].p;
     size_t klen = c->argv[1].n, len;
     kobj_t *o = db_lookup(c->db, key, klen, 0);
@@ -81,8 +79,7 @@ string_for_write(client_t *c, size_t need, bool *grew)
 
 /* The string at key for reading: 1 found, 0 absent (p = NULL, len 0), -1 after WRONGTYPE. */
 static int
-string_for_read(client_t *c, const karg_t *key, const uint8_t **p, size_t *len)
-{
+string_for_read(client_t *c, const karg_t *key, const uint8_t **p, size_t *len) {
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     *p = NULL;
     *len = 0;
@@ -97,8 +94,7 @@ string_for_read(client_t *c, const karg_t *key, const uint8_t **p, size_t *len)
 }
 
 static void
-key_changed(client_t *c, const char *event, uint64_t dirty)
-{
+key_changed(client_t *c, const char *event, uint64_t dirty) {
     srv_key_modified(c->eng, c->db, c->argv[1].p, c->argv[1].n);
     srv_notify(c->eng, NOTIFY_STRING, event, c->argv[1].p, c->argv[1].n, c->db_id);
     srv_dirty(c->eng, dirty);
@@ -107,8 +103,7 @@ key_changed(client_t *c, const char *event, uint64_t dirty)
 /* ---- SETBIT / GETBIT ---- */
 
 static void
-cmd_setbit(client_t *c)
-{
+cmd_setbit(client_t *c) {
     uint64_t off;
     if (!parse_bit_offset(c, &c->argv[2], false, 1, &off))
         return;
@@ -135,8 +130,7 @@ cmd_setbit(client_t *c)
 }
 
 static void
-cmd_getbit(client_t *c)
-{
+cmd_getbit(client_t *c) {
     uint64_t off;
     if (!parse_bit_offset(c, &c->argv[2], false, 1, &off))
         return;
@@ -153,8 +147,7 @@ cmd_getbit(client_t *c)
 /* Turn a user range [start, end] (negative = from the end) over `total` units into a clamped
  * range; false when it is empty. */
 static bool
-clamp_range(long long *start, long long *end, long long total)
-{
+clamp_range(long long *start, long long *end, long long total) {
     if (*start < 0)
         *start += total;
     if (*end < 0)
@@ -169,8 +162,7 @@ clamp_range(long long *start, long long *end, long long total)
 }
 
 static int
-unit_arg(client_t *c, const karg_t *a, bool *isbit)
-{
+unit_arg(client_t *c, const karg_t *a, bool *isbit) {
     if (cmd_arg_is(a, "bit"))
         *isbit = true;
     else if (cmd_arg_is(a, "byte"))
@@ -183,8 +175,7 @@ unit_arg(client_t *c, const karg_t *a, bool *isbit)
 }
 
 static uint64_t
-popcount_bytes(const uint8_t *p, size_t n)
-{
+popcount_bytes(const uint8_t *p, size_t n) {
     uint64_t count = 0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -199,20 +190,18 @@ popcount_bytes(const uint8_t *p, size_t n)
 
 /* Set bits in the bit range [sb, eb] (inclusive, within the string). */
 static uint64_t
-count_bits(const uint8_t *p, uint64_t sb, uint64_t eb)
-{
+count_bits(const uint8_t *p, uint64_t sb, uint64_t eb) {
     uint64_t sbyte = sb >> 3, ebyte = eb >> 3;
     uint64_t count = popcount_bytes(p + sbyte, ebyte - sbyte + 1);
-    uint8_t head = (uint8_t)(0xFF00u >> (sb & 7));        /* bits before sb in its byte */
-    uint8_t tail = (uint8_t)(0xFFu >> ((eb & 7) + 1));     /* bits after eb in its byte */
+    uint8_t head = (uint8_t)(0xFF00u >> (sb & 7));     /* bits before sb in its byte */
+    uint8_t tail = (uint8_t)(0xFFu >> ((eb & 7) + 1)); /* bits after eb in its byte */
     count -= (uint64_t)__builtin_popcount(p[sbyte] & head);
     count -= (uint64_t)__builtin_popcount(p[ebyte] & tail);
     return count;
 }
 
 static void
-cmd_bitcount(client_t *c)
-{
+cmd_bitcount(client_t *c) {
     long long start = 0, end = -1;
     bool isbit = false, ranged = c->argc >= 4;
     if (c->argc == 3 || c->argc > 5) {
@@ -250,8 +239,7 @@ cmd_bitcount(client_t *c)
 
 /* First bit equal to `bit` in [sb, eb], or -1. Whole bytes are skipped 8 at a time. */
 static long long
-find_bit(const uint8_t *p, uint64_t sb, uint64_t eb, int bit)
-{
+find_bit(const uint8_t *p, uint64_t sb, uint64_t eb, int bit) {
     uint64_t i = sb;
     uint8_t skip = bit ? 0x00 : 0xFF;
     while (i <= eb) {
@@ -277,8 +265,7 @@ find_bit(const uint8_t *p, uint64_t sb, uint64_t eb, int bit)
 }
 
 static void
-cmd_bitpos(client_t *c)
-{
+cmd_bitpos(client_t *c) {
     long long bit, start = 0, end = -1;
     bool isbit = false, end_given = c->argc >= 5;
     if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &bit)) {
@@ -331,8 +318,7 @@ enum { BITOP_AND, BITOP_OR, BITOP_XOR, BITOP_NOT };
 
 /* res (maxlen bytes, zero-filled) op= src; bytes past the end of src count as zero. */
 static void
-bitop_combine(uint8_t *res, size_t maxlen, const uint8_t *src, size_t len, int op)
-{
+bitop_combine(uint8_t *res, size_t maxlen, const uint8_t *src, size_t len, int op) {
     size_t i = 0;
     switch (op) {
     case BITOP_AND:
@@ -352,8 +338,7 @@ bitop_combine(uint8_t *res, size_t maxlen, const uint8_t *src, size_t len, int o
 }
 
 static void
-bitop_store(client_t *c, const karg_t *dest, kobj_t *o, size_t maxlen)
-{
+bitop_store(client_t *c, const karg_t *dest, kobj_t *o, size_t maxlen) {
     if (maxlen) {
         db_set(c->db, o, false);
         srv_key_modified(c->eng, c->db, dest->p, dest->n);
@@ -367,8 +352,7 @@ bitop_store(client_t *c, const karg_t *dest, kobj_t *o, size_t maxlen)
 }
 
 static void
-cmd_bitop(client_t *c)
-{
+cmd_bitop(client_t *c) {
     int op;
     if (cmd_arg_is(&c->argv[1], "and"))
         op = BITOP_AND;
@@ -434,8 +418,7 @@ typedef struct bf_op {
 #define BF_OPS_STACK 16
 
 static uint64_t
-bf_get(const uint8_t *p, size_t len, uint64_t off, int bits)
-{
+bf_get(const uint8_t *p, size_t len, uint64_t off, int bits) {
     uint64_t v = 0;
     for (int i = 0; i < bits; i++, off++) {
         uint64_t byte = off >> 3;
@@ -446,8 +429,7 @@ bf_get(const uint8_t *p, size_t len, uint64_t off, int bits)
 }
 
 static void
-bf_set(uint8_t *p, uint64_t off, int bits, uint64_t v)
-{
+bf_set(uint8_t *p, uint64_t off, int bits, uint64_t v) {
     for (int i = bits - 1; i >= 0; i--, off++) {
         uint8_t mask = (uint8_t)(1u << (7 - (off & 7)));
         if ((v >> i) & 1)
@@ -458,8 +440,7 @@ bf_set(uint8_t *p, uint64_t off, int bits, uint64_t v)
 }
 
 static int64_t
-sign_extend(uint64_t v, int bits)
-{
+sign_extend(uint64_t v, int bits) {
     if (bits < 64 && (v & (1ULL << (bits - 1))))
         v |= ~0ULL << bits;
     return (int64_t)v;
@@ -468,8 +449,7 @@ sign_extend(uint64_t v, int bits)
 /* value + incr for a signed field of `bits`: returns true on overflow, with *out the wrapped or
  * saturated result; *out is the plain sum otherwise. */
 static bool
-bf_signed_add(int64_t value, int64_t incr, int bits, int overflow, int64_t *out)
-{
+bf_signed_add(int64_t value, int64_t incr, int bits, int overflow, int64_t *out) {
     int64_t max = bits == 64 ? INT64_MAX : (int64_t)((1ULL << (bits - 1)) - 1);
     int64_t min = -max - 1;
     bool up = incr > 0 && value > max - incr;
@@ -488,8 +468,7 @@ bf_signed_add(int64_t value, int64_t incr, int bits, int overflow, int64_t *out)
 }
 
 static bool
-bf_unsigned_add(uint64_t value, int64_t incr, int bits, int overflow, uint64_t *out)
-{
+bf_unsigned_add(uint64_t value, int64_t incr, int bits, int overflow, uint64_t *out) {
     uint64_t max = (1ULL << bits) - 1; /* bits <= 63 */
     bool up = value > max || (incr > 0 && (uint64_t)incr > max - value);
     bool down = !up && incr < 0 && (uint64_t)(-(incr + 1)) + 1 > value;
@@ -506,8 +485,7 @@ bf_unsigned_add(uint64_t value, int64_t incr, int bits, int overflow, uint64_t *
 
 /* "i8", "u16": signedness and width; replies the error and returns false when invalid. */
 static bool
-bf_parse_type(client_t *c, const karg_t *a, bf_op_t *op)
-{
+bf_parse_type(client_t *c, const karg_t *a, bf_op_t *op) {
     long long bits = 0;
     bool ok = a->n >= 2 && (a->p[0] == 'i' || a->p[0] == 'I' || a->p[0] == 'u' || a->p[0] == 'U') &&
               util_parse_ll(a->p + 1, a->n - 1, &bits);
@@ -523,8 +501,7 @@ bf_parse_type(client_t *c, const karg_t *a, bf_op_t *op)
 
 /* Parses every operation before running any; returns the count or -1 after an error reply. */
 static int
-bf_parse(client_t *c, bool readonly, bf_op_t **ops_io, int cap)
-{
+bf_parse(client_t *c, bool readonly, bf_op_t **ops_io, int cap) {
     bf_op_t *ops = *ops_io;
     int n = 0, overflow = BF_WRAP;
     for (int j = 2; j < c->argc; j++) {
@@ -588,8 +565,7 @@ bf_parse(client_t *c, bool readonly, bf_op_t **ops_io, int cap)
 
 /* Runs one SET/INCRBY on the value; replies its result; returns 1 if it wrote. */
 static int
-bf_write(client_t *c, uint8_t *p, size_t len, const bf_op_t *op)
-{
+bf_write(client_t *c, uint8_t *p, size_t len, const bf_op_t *op) {
     uint64_t raw = bf_get(p, len, op->offset, op->bits);
     bool over;
     uint64_t newval;
@@ -621,8 +597,7 @@ bf_write(client_t *c, uint8_t *p, size_t len, const bf_op_t *op)
 }
 
 static void
-bitfield_run(client_t *c, bool readonly)
-{
+bitfield_run(client_t *c, bool readonly) {
     bf_op_t stack[BF_OPS_STACK], *ops = stack;
     int n = bf_parse(c, readonly, &ops, BF_OPS_STACK);
     if (n < 0)
@@ -662,24 +637,34 @@ done:
 }
 
 static void
-cmd_bitfield(client_t *c)
-{
+cmd_bitfield(client_t *c) {
     bitfield_run(c, false);
 }
 
 static void
-cmd_bitfield_ro(client_t *c)
-{
+cmd_bitfield_ro(client_t *c) {
     bitfield_run(c, true);
 }
 
 cmd_def_t cmd_table_bitmap[] = {
-    {"setbit", cmd_setbit, 4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "2.2.0", "O(1)", "write bitmap slow"},
-    {"getbit", cmd_getbit, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "bitmap", "Returns a bit value by offset.", "2.2.0", "O(1)", "read bitmap fast"},
-    {"bitcount", cmd_bitcount, -2, CMD_READONLY, 1, 1, 1, "bitmap", "Counts the number of set bits (population counting) in a string.", "2.6.0", "O(N)", "read bitmap slow"},
-    {"bitpos", cmd_bitpos, -3, CMD_READONLY, 1, 1, 1, "bitmap", "Finds the first set (1) or clear (0) bit in a string.", "2.8.7", "O(N)", "read bitmap slow"},
-    {"bitop", cmd_bitop, -4, CMD_WRITE | CMD_DENYOOM, 2, -1, 1, "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "O(N)", "write bitmap slow"},
-    {"bitfield", cmd_bitfield, -2, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "bitmap", "Performs arbitrary bitfield integer operations on strings.", "3.2.0", "O(1) for each subcommand specified", "write bitmap slow"},
-    {"bitfield_ro", cmd_bitfield_ro, -2, CMD_READONLY | CMD_FAST, 1, 1, 1, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0", "O(1) for each subcommand specified", "read bitmap fast"},
+    {"setbit", cmd_setbit, 4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "bitmap",
+     "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
+     "2.2.0", "O(1)", "write bitmap slow"},
+    {"getbit", cmd_getbit, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "bitmap",
+     "Returns a bit value by offset.", "2.2.0", "O(1)", "read bitmap fast"},
+    {"bitcount", cmd_bitcount, -2, CMD_READONLY, 1, 1, 1, "bitmap",
+     "Counts the number of set bits (population counting) in a string.", "2.6.0", "O(N)",
+     "read bitmap slow"},
+    {"bitpos", cmd_bitpos, -3, CMD_READONLY, 1, 1, 1, "bitmap",
+     "Finds the first set (1) or clear (0) bit in a string.", "2.8.7", "O(N)", "read bitmap slow"},
+    {"bitop", cmd_bitop, -4, CMD_WRITE | CMD_DENYOOM, 2, -1, 1, "bitmap",
+     "Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "O(N)",
+     "write bitmap slow"},
+    {"bitfield", cmd_bitfield, -2, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "bitmap",
+     "Performs arbitrary bitfield integer operations on strings.", "3.2.0",
+     "O(1) for each subcommand specified", "write bitmap slow"},
+    {"bitfield_ro", cmd_bitfield_ro, -2, CMD_READONLY | CMD_FAST, 1, 1, 1, "bitmap",
+     "Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0",
+     "O(1) for each subcommand specified", "read bitmap fast"},
     {0},
 };

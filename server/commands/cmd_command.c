@@ -10,10 +10,12 @@ static const struct {
     uint32_t flag;
     const char *name;
 } flag_names[] = {
-    {CMD_WRITE, "write"},         {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
-    {CMD_ADMIN, "admin"},         {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
-    {CMD_BLOCKING, "blocking"},   {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},
-    {CMD_FAST, "fast"},           {CMD_NO_AUTH, "no_auth"},     {CMD_NO_MULTI, "no_multi"},
+    {CMD_WRITE, "write"},           {CMD_READONLY, "readonly"},
+    {CMD_DENYOOM, "denyoom"},       {CMD_ADMIN, "admin"},
+    {CMD_PUBSUB, "pubsub"},         {CMD_NOSCRIPT, "noscript"},
+    {CMD_BLOCKING, "blocking"},     {CMD_LOADING, "loading"},
+    {CMD_STALE, "stale"},           {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"},       {CMD_NO_MULTI, "no_multi"},
     {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
 };
 
@@ -21,8 +23,7 @@ static const struct {
  * keys (numkeys-style commands, which have a getkeys function). Cluster clients read it to know
  * they must ask COMMAND GETKEYS, so it has to be reported as Valkey does. */
 static void
-reply_flags(client_t *c, const cmd_def_t *cmd)
-{
+reply_flags(client_t *c, const cmd_def_t *cmd) {
     int n = cmd->getkeys != NULL;
     for (size_t i = 0; i < sizeof flag_names / sizeof *flag_names; i++)
         n += (cmd->flags & flag_names[i].flag) != 0;
@@ -37,8 +38,7 @@ reply_flags(client_t *c, const cmd_def_t *cmd)
 /* The next space-separated ACL category of *p ("write string fast"), advancing *p; false at
  * the end. */
 static bool
-acl_next(const char **p, const char **word, size_t *len)
-{
+acl_next(const char **p, const char **word, size_t *len) {
     while (**p == ' ')
         (*p)++;
     if (!**p)
@@ -51,8 +51,7 @@ acl_next(const char **p, const char **word, size_t *len)
 }
 
 static void
-reply_acl(client_t *c, const cmd_def_t *cmd)
-{
+reply_acl(client_t *c, const cmd_def_t *cmd) {
     const char *p, *w;
     size_t len;
     int n = 0;
@@ -71,8 +70,7 @@ reply_acl(client_t *c, const cmd_def_t *cmd)
 
 /* Key specs in Valkey's shape: one range spec for first/last/step, "keynum" for getkeys commands. */
 static void
-reply_key_specs(client_t *c, const cmd_def_t *cmd)
-{
+reply_key_specs(client_t *c, const cmd_def_t *cmd) {
     if (cmd->first_key <= 0) {
         reply_empty_array(c);
         return;
@@ -105,8 +103,7 @@ reply_key_specs(client_t *c, const cmd_def_t *cmd)
 }
 
 static int
-count_subs(const cmd_def_t *cmd)
-{
+count_subs(const cmd_def_t *cmd) {
     int n = 0;
     for (const cmd_def_t *s = cmd->subcmds; s && s->name; s++)
         n++;
@@ -114,8 +111,7 @@ count_subs(const cmd_def_t *cmd)
 }
 
 static void
-reply_info(client_t *c, const cmd_def_t *cmd)
-{
+reply_info(client_t *c, const cmd_def_t *cmd) {
     reply_array(c, 10);
     reply_bulk_cstr(c, cmd->fullname ? cmd->fullname : cmd->name);
     reply_int(c, cmd->arity);
@@ -141,9 +137,9 @@ typedef struct collect {
 } collect_t;
 
 static bool
-list_match(collect_t *k, cmd_def_t *cmd)
-{
-    if (k->pattern && !util_glob_match(k->pattern->p, k->pattern->n, cmd->name, strlen(cmd->name), true))
+list_match(collect_t *k, cmd_def_t *cmd) {
+    if (k->pattern &&
+        !util_glob_match(k->pattern->p, k->pattern->n, cmd->name, strlen(cmd->name), true))
         return false;
     if (k->aclcat) {
         const char *p = cmd->acl ? cmd->acl : "", *w;
@@ -158,8 +154,7 @@ list_match(collect_t *k, cmd_def_t *cmd)
 }
 
 static void
-emit_cb(cmd_def_t *cmd, void *ctx)
-{
+emit_cb(cmd_def_t *cmd, void *ctx) {
     collect_t *k = ctx;
     if (!list_match(k, cmd))
         return;
@@ -173,22 +168,19 @@ emit_cb(cmd_def_t *cmd, void *ctx)
 }
 
 static void
-command_all(client_t *c)
-{
+command_all(client_t *c) {
     collect_t k = {.c = c};
     reply_array(c, cmd_count(c->eng));
     cmd_foreach(c->eng, emit_cb, &k);
 }
 
 static void
-command_count(client_t *c)
-{
+command_count(client_t *c) {
     reply_int(c, cmd_count(c->eng));
 }
 
 static void
-command_list(client_t *c)
-{
+command_list(client_t *c) {
     collect_t k = {.c = c, .names_only = true};
     if (c->argc == 5 && util_eq_nocase(c->argv[2].p, c->argv[2].n, "filterby")) {
         if (util_eq_nocase(c->argv[3].p, c->argv[3].n, "pattern"))
@@ -214,8 +206,7 @@ command_list(client_t *c)
 }
 
 static cmd_def_t *
-lookup_full(client_t *c, const karg_t *a)
-{
+lookup_full(client_t *c, const karg_t *a) {
     const char *bar = memchr(a->p, '|', a->n);
     if (!bar)
         return cmd_lookup(c->eng, a->p, a->n);
@@ -224,8 +215,7 @@ lookup_full(client_t *c, const karg_t *a)
 }
 
 static void
-command_info(client_t *c)
-{
+command_info(client_t *c) {
     if (c->argc == 2) {
         command_all(c);
         return;
@@ -241,8 +231,7 @@ command_info(client_t *c)
 }
 
 static void
-reply_doc(client_t *c, cmd_def_t *cmd)
-{
+reply_doc(client_t *c, cmd_def_t *cmd) {
     int subs = count_subs(cmd);
     reply_bulk_cstr(c, cmd->fullname ? cmd->fullname : cmd->name);
     reply_map(c, subs ? 5 : 4);
@@ -263,14 +252,12 @@ reply_doc(client_t *c, cmd_def_t *cmd)
 }
 
 static void
-doc_cb(cmd_def_t *cmd, void *ctx)
-{
+doc_cb(cmd_def_t *cmd, void *ctx) {
     reply_doc(ctx, cmd);
 }
 
 static void
-command_docs(client_t *c)
-{
+command_docs(client_t *c) {
     if (c->argc == 2) {
         reply_map(c, cmd_count(c->eng));
         cmd_foreach(c->eng, doc_cb, c);
@@ -288,8 +275,7 @@ command_docs(client_t *c)
 }
 
 static void
-command_getkeys(client_t *c)
-{
+command_getkeys(client_t *c) {
     int argc = c->argc - 2;
     karg_t *argv = c->argv + 2;
     cmd_def_t *cmd = cmd_resolve(c->eng, argc, argv);
@@ -317,42 +303,59 @@ command_getkeys(client_t *c)
 }
 
 static void
-command_help(client_t *c)
-{
+command_help(client_t *c) {
     static const char *const lines[] = {
         "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "(no subcommand)", "    Return details about all commands.",
-        "COUNT", "    Return the total number of commands in this server.",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands in this server.",
         "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
         "    Return a list of all commands in this server.",
-        "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
-        "DOCS [<command-name> ...]", "    Return documentation details about commands.",
-        "GETKEYS <full-command>", "    Return the keys from a full command.",
-        "HELP", "    Print this help.",
+        "INFO [<command-name> ...]",
+        "    Return details about the given commands, or all of them.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full command.",
+        "HELP",
+        "    Print this help.",
     };
     reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static void
-command_root(client_t *c)
-{
+command_root(client_t *c) {
     if (c->argc == 1)
         command_all(c);
     else
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.", (int)c->argv[1].n, c->argv[1].p);
+        reply_errf(c, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.", (int)c->argv[1].n,
+                   c->argv[1].p);
 }
 
 static cmd_def_t command_subcmds[] = {
-    {"count", command_count, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns a count of commands.", "2.8.13", "O(1)", "slow connection"},
-    {"list", command_list, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns a list of command names.", "7.0.0", "O(N) where N is the total number of commands", "slow connection"},
-    {"info", command_info, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information about one, multiple or all commands.", "2.8.13", "O(N) where N is the number of commands to look up", "slow connection"},
-    {"docs", command_docs, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0", "O(N) where N is the number of commands to look up", "slow connection"},
-    {"getkeys", command_getkeys, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Extracts the key names from an arbitrary command.", "2.8.13", "O(N) where N is the number of arguments to the command", "slow connection"},
-    {"help", command_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
+    {"count", command_count, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns a count of commands.", "2.8.13", "O(1)", "slow connection"},
+    {"list", command_list, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns a list of command names.", "7.0.0", "O(N) where N is the total number of commands",
+     "slow connection"},
+    {"info", command_info, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns information about one, multiple or all commands.", "2.8.13",
+     "O(N) where N is the number of commands to look up", "slow connection"},
+    {"docs", command_docs, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns documentary information about one, multiple or all commands.", "7.0.0",
+     "O(N) where N is the number of commands to look up", "slow connection"},
+    {"getkeys", command_getkeys, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Extracts the key names from an arbitrary command.", "2.8.13",
+     "O(N) where N is the number of arguments to the command", "slow connection"},
+    {"help", command_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
     {0},
 };
 
 cmd_def_t cmd_table_command[] = {
-    {"command", command_root, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of commands", "slow connection", NULL, command_subcmds},
+    {"command", command_root, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns detailed information about all commands.", "2.8.13",
+     "O(N) where N is the total number of commands", "slow connection", NULL, command_subcmds},
     {0},
 };

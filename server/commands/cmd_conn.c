@@ -13,8 +13,7 @@
 #include "reply.h"
 
 static void
-cmd_ping(client_t *c)
-{
+cmd_ping(client_t *c) {
     if (c->argc > 2) {
         reply_err_arity(c, "ping");
         return;
@@ -35,28 +34,24 @@ cmd_ping(client_t *c)
 }
 
 static void
-cmd_echo(client_t *c)
-{
+cmd_echo(client_t *c) {
     reply_bulk(c, c->argv[1].p, c->argv[1].n);
 }
 
 static void
-cmd_quit(client_t *c)
-{
+cmd_quit(client_t *c) {
     reply_ok(c);
     c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
 static void
-select_db(client_t *c, int id)
-{
+select_db(client_t *c, int id) {
     c->db_id = id;
     c->db = c->eng->dbs[id];
 }
 
 static void
-cmd_select(client_t *c)
-{
+cmd_select(client_t *c) {
     long long id;
     if (!util_parse_ll(c->argv[1].p, c->argv[1].n, &id)) {
         reply_err(c, ERR_NOT_INT);
@@ -71,8 +66,7 @@ cmd_select(client_t *c)
 }
 
 static bool
-auth_ok(client_t *c, const karg_t *user, const karg_t *pass)
-{
+auth_ok(client_t *c, const karg_t *user, const karg_t *pass) {
     const char *rp = c->eng->cfg.requirepass;
     if (user && !cmd_arg_is(user, "default"))
         return false;
@@ -80,8 +74,7 @@ auth_ok(client_t *c, const karg_t *user, const karg_t *pass)
 }
 
 static void
-cmd_auth(client_t *c)
-{
+cmd_auth(client_t *c) {
     if (c->argc > 3) {
         reply_err(c, ERR_SYNTAX);
         return;
@@ -107,8 +100,7 @@ cmd_auth(client_t *c)
 }
 
 static bool
-valid_name(const karg_t *a)
-{
+valid_name(const karg_t *a) {
     for (size_t i = 0; i < a->n; i++)
         if (a->p[i] < '!' || a->p[i] > '~')
             return false;
@@ -116,15 +108,13 @@ valid_name(const karg_t *a)
 }
 
 static void
-set_name(client_t *c, const karg_t *a)
-{
+set_name(client_t *c, const karg_t *a) {
     kfree(c->name);
     c->name = a->n ? kstrndup(a->p, a->n) : NULL;
 }
 
 static void
-hello_reply(client_t *c)
-{
+hello_reply(client_t *c) {
     reply_map(c, 7);
     reply_bulk_cstr(c, "server");
     reply_bulk_cstr(c, "redis");
@@ -143,8 +133,7 @@ hello_reply(client_t *c)
 }
 
 static void
-cmd_hello(client_t *c)
-{
+cmd_hello(client_t *c) {
     long long ver = 0;
     int i = 1;
     if (c->argc >= 2) {
@@ -169,7 +158,8 @@ cmd_hello(client_t *c)
             name = &c->argv[i + 1];
             i++;
         } else {
-            reply_errf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].n, c->argv[i].p);
+            reply_errf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].n,
+                       c->argv[i].p);
             return;
         }
     }
@@ -183,9 +173,10 @@ cmd_hello(client_t *c)
         c->flags |= CLIENT_AUTHENTICATED;
     }
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
-        reply_err(c, "NOAUTH HELLO must be called with the client already authenticated, "
-                     "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
-                     "authenticate the client and select the RESP protocol version at the same time");
+        reply_err(c,
+                  "NOAUTH HELLO must be called with the client already authenticated, "
+                  "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                  "authenticate the client and select the RESP protocol version at the same time");
         return;
     }
     if (name) {
@@ -201,8 +192,7 @@ cmd_hello(client_t *c)
 }
 
 static void
-cmd_reset(client_t *c)
-{
+cmd_reset(client_t *c) {
     client_reset(c); /* MULTI, WATCH, subscriptions, blocking state */
     c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     select_db(c, 0);
@@ -218,14 +208,12 @@ cmd_reset(client_t *c)
 /* ---- CLIENT ---- */
 
 static void
-client_id(client_t *c)
-{
+client_id(client_t *c) {
     reply_int(c, (long long)c->id);
 }
 
 static void
-client_setname(client_t *c)
-{
+client_setname(client_t *c) {
     if (!valid_name(&c->argv[2])) {
         reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
         return;
@@ -235,8 +223,7 @@ client_setname(client_t *c)
 }
 
 static void
-client_getname(client_t *c)
-{
+client_getname(client_t *c) {
     if (c->name)
         reply_bulk_cstr(c, c->name);
     else
@@ -244,22 +231,21 @@ client_getname(client_t *c)
 }
 
 static void
-client_setinfo(client_t *c)
-{
+client_setinfo(client_t *c) {
     if (!cmd_arg_is(&c->argv[2], "lib-name") && !cmd_arg_is(&c->argv[2], "lib-ver")) {
         reply_errf(c, "ERR Unrecognized option '%.*s'", (int)c->argv[2].n, c->argv[2].p);
         return;
     }
     if (!valid_name(&c->argv[3]) && c->argv[3].n) {
-        reply_err(c, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
+        reply_err(
+            c, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
         return;
     }
     reply_ok(c);
 }
 
 static bool
-client_type_is(client_t *t, const karg_t *type)
-{
+client_type_is(client_t *t, const karg_t *type) {
     if (cmd_arg_is(type, "normal"))
         return t->pubsub == NULL;
     if (cmd_arg_is(type, "pubsub"))
@@ -269,8 +255,7 @@ client_type_is(client_t *t, const karg_t *type)
 
 /* One CLIENT LIST line (no trailing newline) into buf. */
 static int
-client_list_line(client_t *c, char *buf, size_t len)
-{
+client_list_line(client_t *c, char *buf, size_t len) {
     int64_t now = util_time_ms();
     char flags[16];
     int f = 0;
@@ -294,18 +279,20 @@ client_list_line(client_t *c, char *buf, size_t len)
                     "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
                     "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
                     "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
-                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd, c->name ? c->name : "",
-                    (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->conn.last_ms) / 1000),
-                    flags, c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL),
-                    pubsub_client_count(c, PUBSUB_PATTERN), pubsub_client_count(c, PUBSUB_SHARD),
+                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
+                    c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
+                    (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
+                    pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
+                    pubsub_client_count(c, PUBSUB_SHARD),
                     (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
                     c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
-                    conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL", c->resp);
+                    conn_out_pending(&c->conn), c->conn.ocap,
+                    c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL",
+                    c->resp);
 }
 
 static void
-client_list(client_t *c)
-{
+client_list(client_t *c) {
     engine_t *s = c->eng;
     const karg_t *type = NULL;
     int ids_from = 0;
@@ -361,8 +348,7 @@ client_list(client_t *c)
 }
 
 static void
-client_info(client_t *c)
-{
+client_info(client_t *c) {
     char line[1024];
     int n = client_list_line(c, line, sizeof line - 1);
     line[n++] = '\n';
@@ -371,12 +357,12 @@ client_info(client_t *c)
 
 /* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes/no]. */
 static void
-client_kill(client_t *c)
-{
+client_kill(client_t *c) {
     engine_t *s = c->eng;
     if (c->argc == 3) { /* old form: by address, error when not found */
         for (client_t *t = s->clients; t; t = t->next) {
-            if (strlen(t->conn.addr) == c->argv[2].n && !memcmp(t->conn.addr, c->argv[2].p, c->argv[2].n)) {
+            if (strlen(t->conn.addr) == c->argv[2].n &&
+                !memcmp(t->conn.addr, c->argv[2].p, c->argv[2].n)) {
                 client_close_async(t);
                 reply_ok(c);
                 return;
@@ -404,8 +390,8 @@ client_kill(client_t *c)
         } else if (cmd_arg_is(k, "laddr")) {
             laddr = v;
         } else if (cmd_arg_is(k, "type")) {
-            if (!cmd_arg_is(v, "normal") && !cmd_arg_is(v, "pubsub") &&
-                !cmd_arg_is(v, "master") && !cmd_arg_is(v, "replica") && !cmd_arg_is(v, "slave")) {
+            if (!cmd_arg_is(v, "normal") && !cmd_arg_is(v, "pubsub") && !cmd_arg_is(v, "master") &&
+                !cmd_arg_is(v, "replica") && !cmd_arg_is(v, "slave")) {
                 reply_errf(c, "ERR Unknown client type '%.*s'", (int)v->n, v->p);
                 return;
             }
@@ -432,7 +418,8 @@ client_kill(client_t *c)
             continue;
         if (addr && (strlen(t->conn.addr) != addr->n || memcmp(t->conn.addr, addr->p, addr->n)))
             continue;
-        if (laddr && (strlen(t->conn.laddr) != laddr->n || memcmp(t->conn.laddr, laddr->p, laddr->n)))
+        if (laddr &&
+            (strlen(t->conn.laddr) != laddr->n || memcmp(t->conn.laddr, laddr->p, laddr->n)))
             continue;
         if (type && !client_type_is(t, type))
             continue;
@@ -447,8 +434,7 @@ client_kill(client_t *c)
 }
 
 static void
-client_flag_onoff(client_t *c, uint32_t flag)
-{
+client_flag_onoff(client_t *c, uint32_t flag) {
     if (cmd_arg_is(&c->argv[2], "on"))
         c->flags |= flag;
     else if (cmd_arg_is(&c->argv[2], "off"))
@@ -461,21 +447,18 @@ client_flag_onoff(client_t *c, uint32_t flag)
 }
 
 static void
-client_no_evict(client_t *c)
-{
+client_no_evict(client_t *c) {
     client_flag_onoff(c, CLIENT_NO_EVICT);
 }
 
 static void
-client_no_touch(client_t *c)
-{
+client_no_touch(client_t *c) {
     client_flag_onoff(c, CLIENT_NO_TOUCH);
 }
 
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked and is now released. */
 static void
-client_unblock(client_t *c)
-{
+client_unblock(client_t *c) {
     long long id;
     bool with_error = false;
     if (c->argc > 4) {
@@ -504,53 +487,94 @@ client_unblock(client_t *c)
 }
 
 static void
-client_help(client_t *c)
-{
+client_help(client_t *c) {
     static const char *const lines[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GETNAME", "    Return the name of the current connection.",
-        "ID", "    Return the ID of the current connection.",
-        "INFO", "    Return information about the current client connection.",
-        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
-        "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> ...]", "    Return information about client connections.",
-        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-        "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
-        "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "SETINFO <option> <value>", "    Set client meta attributes (LIB-NAME, LIB-VER).",
-        "HELP", "    Print this help.",
+        "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> ...]",
+        "    Return information about client connections.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attributes (LIB-NAME, LIB-VER).",
+        "HELP",
+        "    Print this help.",
     };
     reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static cmd_def_t client_subcmds[] = {
-    {"id", client_id, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the unique client ID of the connection.", "5.0.0", "O(1)", "slow connection"},
-    {"setname", client_setname, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9", "O(1)", "slow connection"},
-    {"getname", client_getname, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the name of the connection.", "2.6.9", "O(1)", "slow connection"},
-    {"setinfo", client_setinfo, 4, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets information specific to the client or connection.", "7.2.0", "O(1)", "slow connection"},
-    {"list", client_list, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Lists open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
-    {"info", client_info, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns information about the connection.", "6.2.0", "O(1)", "slow connection"},
-    {"kill", client_kill, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Terminates open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
-    {"no-evict", client_no_evict, 3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "O(1)", "admin slow dangerous connection"},
-    {"no-touch", client_no_touch, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", "slow connection"},
-    {"unblock", client_unblock, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", "O(log N) where N is the number of client connections", "admin slow dangerous connection"},
-    {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
+    {"id", client_id, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns the unique client ID of the connection.", "5.0.0", "O(1)", "slow connection"},
+    {"setname", client_setname, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Sets the connection name.", "2.6.9", "O(1)", "slow connection"},
+    {"getname", client_getname, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns the name of the connection.", "2.6.9", "O(1)", "slow connection"},
+    {"setinfo", client_setinfo, 4, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Sets information specific to the client or connection.", "7.2.0", "O(1)", "slow connection"},
+    {"list", client_list, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Lists open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
+    {"info", client_info, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns information about the connection.", "6.2.0", "O(1)", "slow connection"},
+    {"kill", client_kill, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Terminates open connections.", "2.4.0", "O(N)", "admin slow dangerous connection"},
+    {"no-evict", client_no_evict, 3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Sets the client eviction mode of the connection.", "7.0.0", "O(1)",
+     "admin slow dangerous connection"},
+    {"no-touch", client_no_touch, 3, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0",
+     "O(1)", "slow connection"},
+    {"unblock", client_unblock, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0",
+     "O(log N) where N is the number of client connections", "admin slow dangerous connection"},
+    {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
     {0},
 };
 
 cmd_def_t cmd_table_conn[] = {
-    {"ping", cmd_ping, -1, CMD_FAST | CMD_SUBSCRIBER_OK | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "fast connection"},
-    {"echo", cmd_echo, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", "O(1)", "fast connection"},
-    {"quit", cmd_quit, -1, CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", "O(1)", "fast connection"},
-    {"reset", cmd_reset, 1, CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK | CMD_FAST, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", "O(1)", "fast connection"},
-    {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Handshakes with the server.", "6.0.0", "O(1)", "fast connection"},
-    {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", "fast connection"},
-    {"select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "connection", "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
-    {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
-    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 0, 0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
-    {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction", "slow transaction"},
-    {"discard", cmd_discard, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands", "fast transaction"},
+    {"ping", cmd_ping, -1, CMD_FAST | CMD_SUBSCRIBER_OK | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", "fast connection"},
+    {"echo", cmd_echo, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns the given string.", "1.0.0", "O(1)", "fast connection"},
+    {"quit", cmd_quit, -1,
+     CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK, 0,
+     0, 0, "connection", "Closes the connection.", "1.0.0", "O(1)", "fast connection"},
+    {"reset", cmd_reset, 1,
+     CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_LOADING | CMD_STALE | CMD_SUBSCRIBER_OK | CMD_MULTI_OK |
+         CMD_FAST,
+     0, 0, 0, "connection", "Resets the connection.", "6.2.0", "O(1)", "fast connection"},
+    {"hello", cmd_hello, -1, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0,
+     0, 0, "connection", "Handshakes with the server.", "6.0.0", "O(1)", "fast connection"},
+    {"auth", cmd_auth, -2, CMD_NO_AUTH | CMD_FAST | CMD_LOADING | CMD_STALE | CMD_ALLOW_BUSY, 0, 0,
+     0, "connection", "Authenticates the connection.", "1.0.0",
+     "O(N) where N is the number of passwords defined for the user", "fast connection"},
+    {"select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "connection",
+     "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
+    {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
+     "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
+    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 0,
+     0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
+    {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,
+     "transactions", "Executes all commands in a transaction.", "1.2.0",
+     "Depends on commands in the transaction", "slow transaction"},
+    {"discard", cmd_discard, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     0, 0, 0, "transactions", "Discards a transaction.", "2.0.0",
+     "O(N), when N is the number of queued commands", "fast transaction"},
     {0},
 };

@@ -27,17 +27,16 @@
 #define ERR_TOO_BIG        "ERR field or value is too large"
 
 static hash_limits_t
-limits(client_t *c)
-{
+limits(client_t *c) {
     const engine_config_t *cfg = &c->eng->cfg;
-    hash_limits_t l = {(size_t)cfg->hash_max_listpack_entries, (size_t)cfg->hash_max_listpack_value};
+    hash_limits_t l = {(size_t)cfg->hash_max_listpack_entries,
+                       (size_t)cfg->hash_max_listpack_value};
     return l;
 }
 
 /* The hash at argv[1] for a write, created empty when absent; NULL after WRONGTYPE. */
 static kobj_t *
-write_hash(client_t *c)
-{
+write_hash(client_t *c) {
     kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, 0);
     if (o) {
         if (obj_type(o) == OBJ_HASH)
@@ -54,8 +53,7 @@ write_hash(client_t *c)
 /* After a change: store h back, announce it, and delete the key when the hash became empty.
  * With changes == 0 only the empty-key cleanup happens (a key created for nothing). */
 static void
-hash_changed(client_t *c, kobj_t *o, const thash_t *h, const char *event, uint64_t changes)
-{
+hash_changed(client_t *c, kobj_t *o, const thash_t *h, const char *event, uint64_t changes) {
     const char *key = c->argv[1].p;
     size_t klen = c->argv[1].n;
     hash_store(o, h);
@@ -72,8 +70,7 @@ hash_changed(client_t *c, kobj_t *o, const thash_t *h, const char *event, uint64
 }
 
 static void
-reply_hval(client_t *c, const hval_t *v)
-{
+reply_hval(client_t *c, const hval_t *v) {
     if (v->p)
         reply_bulk(c, v->p, v->n);
     else
@@ -82,8 +79,7 @@ reply_hval(client_t *c, const hval_t *v)
 
 /* HSET and HMSET: field value pairs from argv[2]. */
 static void
-hset_generic(client_t *c, const char *name, bool ok_reply)
-{
+hset_generic(client_t *c, const char *name, bool ok_reply) {
     if (c->argc % 2 != 0) {
         reply_err_arity(c, name);
         return;
@@ -96,8 +92,7 @@ hset_generic(client_t *c, const char *name, bool ok_reply)
     hash_prepare(&h, c->argv + 2, (size_t)c->argc - 2, &lim);
     long long created = 0, touched = 0;
     for (int i = 2; i < c->argc; i += 2) {
-        int rc = hash_set(&h, c->argv[i].p, c->argv[i].n, c->argv[i + 1].p, c->argv[i + 1].n,
-                          &lim);
+        int rc = hash_set(&h, c->argv[i].p, c->argv[i].n, c->argv[i + 1].p, c->argv[i + 1].n, &lim);
         if (rc < 0) {
             hash_changed(c, o, &h, "hset", (uint64_t)touched);
             reply_err(c, ERR_TOO_BIG);
@@ -114,20 +109,17 @@ hset_generic(client_t *c, const char *name, bool ok_reply)
 }
 
 static void
-cmd_hset(client_t *c)
-{
+cmd_hset(client_t *c) {
     hset_generic(c, "hset", false);
 }
 
 static void
-cmd_hmset(client_t *c)
-{
+cmd_hmset(client_t *c) {
     hset_generic(c, "hmset", true);
 }
 
 static void
-cmd_hsetnx(client_t *c)
-{
+cmd_hsetnx(client_t *c) {
     kobj_t *o = write_hash(c);
     if (!o)
         return;
@@ -147,8 +139,7 @@ cmd_hsetnx(client_t *c)
 }
 
 static void
-cmd_hget(client_t *c)
-{
+cmd_hget(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -162,8 +153,7 @@ cmd_hget(client_t *c)
 }
 
 static void
-cmd_hmget(client_t *c)
-{
+cmd_hmget(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -180,8 +170,7 @@ cmd_hmget(client_t *c)
 }
 
 static void
-cmd_hdel(client_t *c)
-{
+cmd_hdel(client_t *c) {
     kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, 0);
     if (!o) {
         reply_int(c, 0);
@@ -200,8 +189,7 @@ cmd_hdel(client_t *c)
 }
 
 static void
-cmd_hlen(client_t *c)
-{
+cmd_hlen(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -211,8 +199,7 @@ cmd_hlen(client_t *c)
 }
 
 static void
-cmd_hstrlen(client_t *c)
-{
+cmd_hstrlen(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -230,8 +217,7 @@ cmd_hstrlen(client_t *c)
 }
 
 static void
-cmd_hexists(client_t *c)
-{
+cmd_hexists(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -243,8 +229,7 @@ cmd_hexists(client_t *c)
 enum { GETALL_KEYS = 1, GETALL_VALS = 2 };
 
 static void
-getall_generic(client_t *c, int what)
-{
+getall_generic(client_t *c, int what) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -275,27 +260,23 @@ getall_generic(client_t *c, int what)
 }
 
 static void
-cmd_hkeys(client_t *c)
-{
+cmd_hkeys(client_t *c) {
     getall_generic(c, GETALL_KEYS);
 }
 
 static void
-cmd_hvals(client_t *c)
-{
+cmd_hvals(client_t *c) {
     getall_generic(c, GETALL_VALS);
 }
 
 static void
-cmd_hgetall(client_t *c)
-{
+cmd_hgetall(client_t *c) {
     getall_generic(c, GETALL_KEYS | GETALL_VALS);
 }
 
 /* The current value of argv[2] as bytes (in buf when it was an integer entry); NULL if absent. */
 static const char *
-current_value(const thash_t *h, client_t *c, char *buf, size_t *n)
-{
+current_value(const thash_t *h, client_t *c, char *buf, size_t *n) {
     hval_t v;
     if (!hash_get(h, c->argv[2].p, c->argv[2].n, &v))
         return NULL;
@@ -303,8 +284,7 @@ current_value(const thash_t *h, client_t *c, char *buf, size_t *n)
 }
 
 static void
-cmd_hincrby(client_t *c)
-{
+cmd_hincrby(client_t *c) {
     long long incr, cur = 0;
     if (!util_parse_ll(c->argv[3].p, c->argv[3].n, &incr)) {
         reply_err(c, ERR_NOT_INT);
@@ -337,8 +317,7 @@ cmd_hincrby(client_t *c)
 }
 
 static void
-cmd_hincrbyfloat(client_t *c)
-{
+cmd_hincrbyfloat(client_t *c) {
     long double incr, cur = 0;
     if (!util_parse_ld(c->argv[3].p, c->argv[3].n, &incr)) {
         reply_err(c, ERR_NOT_FLOAT);
@@ -379,8 +358,7 @@ cmd_hincrbyfloat(client_t *c)
 /* ---- HRANDFIELD ---- */
 
 static void
-reply_pair(client_t *c, const hpair_t *pr, bool withvalues)
-{
+reply_pair(client_t *c, const hpair_t *pr, bool withvalues) {
     if (withvalues && c->resp >= 3)
         reply_array(c, 2);
     reply_hval(c, &pr->f);
@@ -390,8 +368,7 @@ reply_pair(client_t *c, const hpair_t *pr, bool withvalues)
 
 /* count distinct pairs, count < hash_len. */
 static void
-hrandfield_distinct(client_t *c, const thash_t *h, uint64_t count, bool withvalues)
-{
+hrandfield_distinct(client_t *c, const thash_t *h, uint64_t count, bool withvalues) {
     uint64_t len = hash_len(h);
     if (h->enc == OBJ_ENC_HT && count * 3 <= len) {
         /* Few of many: random draws, skipping repeats, cost O(count). */
@@ -420,8 +397,7 @@ hrandfield_distinct(client_t *c, const thash_t *h, uint64_t count, bool withvalu
 }
 
 static void
-hrandfield_count(client_t *c, long long l, bool withvalues)
-{
+hrandfield_count(client_t *c, long long l, bool withvalues) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)
@@ -467,8 +443,7 @@ hrandfield_count(client_t *c, long long l, bool withvalues)
 }
 
 static void
-cmd_hrandfield(client_t *c)
-{
+cmd_hrandfield(client_t *c) {
     if (c->argc >= 3) {
         long long l;
         bool withvalues;
@@ -499,8 +474,7 @@ typedef struct hscan_out {
 } hscan_out_t;
 
 static void
-hscan_collect_cb(void *ctx, const hpair_t *pair)
-{
+hscan_collect_cb(void *ctx, const hpair_t *pair) {
     hscan_out_t *out = ctx;
     if (out->n == out->cap) {
         out->cap = out->cap ? out->cap * 2 : 16;
@@ -511,8 +485,7 @@ hscan_collect_cb(void *ctx, const hpair_t *pair)
 
 /* Options from argv[3]: MATCH, COUNT, NOVALUES. Replies and returns false on a bad one. */
 static bool
-hscan_options(client_t *c, const karg_t **match, long long *count, bool *novalues)
-{
+hscan_options(client_t *c, const karg_t **match, long long *count, bool *novalues) {
     for (int i = 3; i < c->argc; i++) {
         const karg_t *a = &c->argv[i];
         bool more = i + 1 < c->argc;
@@ -539,8 +512,7 @@ hscan_options(client_t *c, const karg_t **match, long long *count, bool *novalue
 }
 
 static bool
-hval_matches(const karg_t *match, const hval_t *v)
-{
+hval_matches(const karg_t *match, const hval_t *v) {
     if (!match || (match->n == 1 && match->p[0] == '*'))
         return true;
     char buf[LP_INTBUF_MAX];
@@ -550,8 +522,7 @@ hval_matches(const karg_t *match, const hval_t *v)
 }
 
 static void
-cmd_hscan(client_t *c)
-{
+cmd_hscan(client_t *c) {
     unsigned long long cursor;
     if (!util_parse_ull(c->argv[2].p, c->argv[2].n, &cursor)) {
         reply_err(c, "ERR invalid cursor");
@@ -592,21 +563,49 @@ cmd_hscan(client_t *c)
 }
 
 cmd_def_t cmd_table_hash[] = {
-    {"hset", cmd_hset, -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash", "Creates or modifies the value of a field in a hash.", "2.0.0", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", "write hash fast"},
-    {"hsetnx", cmd_hsetnx, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)", "write hash fast"},
-    {"hmset", cmd_hmset, -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash", "Sets the values of multiple fields.", "2.0.0", "O(N) where N is the number of fields being set.", "write hash fast"},
-    {"hget", cmd_hget, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash", "Returns the value of a field in a hash.", "2.0.0", "O(1)", "read hash fast"},
-    {"hmget", cmd_hmget, -3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash", "Returns the values of all fields in a hash.", "2.0.0", "O(N) where N is the number of fields being requested.", "read hash fast"},
-    {"hdel", cmd_hdel, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "2.0.0", "O(N) where N is the number of fields to be removed.", "write hash fast"},
-    {"hlen", cmd_hlen, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash", "Returns the number of fields in a hash.", "2.0.0", "O(1)", "read hash fast"},
-    {"hstrlen", cmd_hstrlen, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash", "Returns the length of the value of a field.", "3.2.0", "O(1)", "read hash fast"},
-    {"hexists", cmd_hexists, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash", "Determines whether a field exists in a hash.", "2.0.0", "O(1)", "read hash fast"},
-    {"hkeys", cmd_hkeys, 2, CMD_READONLY, 1, 1, 1, "hash", "Returns all fields in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "read hash slow"},
-    {"hvals", cmd_hvals, 2, CMD_READONLY, 1, 1, 1, "hash", "Returns all values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "read hash slow"},
-    {"hgetall", cmd_hgetall, 2, CMD_READONLY, 1, 1, 1, "hash", "Returns all fields and values in a hash.", "2.0.0", "O(N) where N is the size of the hash.", "read hash slow"},
-    {"hincrby", cmd_hincrby, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "2.0.0", "O(1)", "write hash fast"},
-    {"hincrbyfloat", cmd_hincrbyfloat, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "2.6.0", "O(1)", "write hash fast"},
-    {"hrandfield", cmd_hrandfield, -2, CMD_READONLY, 1, 1, 1, "hash", "Returns one or more random fields from a hash.", "6.2.0", "O(N) where N is the number of fields returned", "read hash slow"},
-    {"hscan", cmd_hscan, -3, CMD_READONLY, 1, 1, 1, "hash", "Iterates over fields and values of a hash.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "read hash slow"},
+    {"hset", cmd_hset, -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Creates or modifies the value of a field in a hash.", "2.0.0",
+     "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+     "write hash fast"},
+    {"hsetnx", cmd_hsetnx, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Sets the value of a field in a hash only when the field doesn't exist.", "2.0.0", "O(1)",
+     "write hash fast"},
+    {"hmset", cmd_hmset, -4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Sets the values of multiple fields.", "2.0.0",
+     "O(N) where N is the number of fields being set.", "write hash fast"},
+    {"hget", cmd_hget, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the value of a field in a hash.", "2.0.0", "O(1)", "read hash fast"},
+    {"hmget", cmd_hmget, -3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the values of all fields in a hash.", "2.0.0",
+     "O(N) where N is the number of fields being requested.", "read hash fast"},
+    {"hdel", cmd_hdel, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+     "2.0.0", "O(N) where N is the number of fields to be removed.", "write hash fast"},
+    {"hlen", cmd_hlen, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the number of fields in a hash.", "2.0.0", "O(1)", "read hash fast"},
+    {"hstrlen", cmd_hstrlen, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the length of the value of a field.", "3.2.0", "O(1)", "read hash fast"},
+    {"hexists", cmd_hexists, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Determines whether a field exists in a hash.", "2.0.0", "O(1)", "read hash fast"},
+    {"hkeys", cmd_hkeys, 2, CMD_READONLY, 1, 1, 1, "hash", "Returns all fields in a hash.", "2.0.0",
+     "O(N) where N is the size of the hash.", "read hash slow"},
+    {"hvals", cmd_hvals, 2, CMD_READONLY, 1, 1, 1, "hash", "Returns all values in a hash.", "2.0.0",
+     "O(N) where N is the size of the hash.", "read hash slow"},
+    {"hgetall", cmd_hgetall, 2, CMD_READONLY, 1, 1, 1, "hash",
+     "Returns all fields and values in a hash.", "2.0.0", "O(N) where N is the size of the hash.",
+     "read hash slow"},
+    {"hincrby", cmd_hincrby, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+     "2.0.0", "O(1)", "write hash fast"},
+    {"hincrbyfloat", cmd_hincrbyfloat, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+     "2.6.0", "O(1)", "write hash fast"},
+    {"hrandfield", cmd_hrandfield, -2, CMD_READONLY, 1, 1, 1, "hash",
+     "Returns one or more random fields from a hash.", "6.2.0",
+     "O(N) where N is the number of fields returned", "read hash slow"},
+    {"hscan", cmd_hscan, -3, CMD_READONLY, 1, 1, 1, "hash",
+     "Iterates over fields and values of a hash.", "2.8.0",
+     "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+     "read hash slow"},
     {0},
 };

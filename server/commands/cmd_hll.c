@@ -32,8 +32,7 @@ static const char *const ERR_CORRUPT_HLL = "INVALIDOBJ Corrupted HLL object dete
 /* ---- format ---- */
 
 static unsigned
-dense_get(const uint8_t *r, uint32_t i)
-{
+dense_get(const uint8_t *r, uint32_t i) {
     uint32_t bit = i * 6, b = bit >> 3, fb = bit & 7;
     unsigned v = r[b] >> fb;
     if (fb > 2)
@@ -42,8 +41,7 @@ dense_get(const uint8_t *r, uint32_t i)
 }
 
 static void
-dense_set(uint8_t *r, uint32_t i, unsigned v)
-{
+dense_set(uint8_t *r, uint32_t i, unsigned v) {
     uint32_t bit = i * 6, b = bit >> 3, fb = bit & 7;
     r[b] = (uint8_t)((r[b] & ~(63u << fb)) | (v << fb));
     if (fb > 2)
@@ -51,8 +49,7 @@ dense_set(uint8_t *r, uint32_t i, unsigned v)
 }
 
 uint32_t
-hll_index(const void *p, size_t n, uint8_t *rank)
-{
+hll_index(const void *p, size_t n, uint8_t *rank) {
     uint64_t h = XXH64(p, n, HLL_HASH_SEED);
     uint32_t idx = (uint32_t)(h & (HLL_REGISTERS - 1));
     h >>= HLL_P;
@@ -62,16 +59,14 @@ hll_index(const void *p, size_t n, uint8_t *rank)
 }
 
 int
-hll_check_header(const uint8_t *v, size_t n)
-{
+hll_check_header(const uint8_t *v, size_t n) {
     if (n < HLL_HDR_BYTES || memcmp(v, "HYLL", 4) != 0 || v[4] > HLL_SPARSE)
         return 0;
     return v[4] == HLL_SPARSE || n == HLL_DENSE_BYTES;
 }
 
 int
-hll_decode(const uint8_t *v, size_t n, uint8_t *regs)
-{
+hll_decode(const uint8_t *v, size_t n, uint8_t *regs) {
     const uint8_t *p = v + HLL_HDR_BYTES, *end = v + n;
     if (v[4] == HLL_DENSE) {
         for (uint32_t i = 0; i < HLL_REGISTERS; i++)
@@ -104,8 +99,7 @@ hll_decode(const uint8_t *v, size_t n, uint8_t *regs)
 }
 
 static void
-put_header(uint8_t *out, int enc)
-{
+put_header(uint8_t *out, int enc) {
     memcpy(out, "HYLL", 4);
     memset(out + 4, 0, HLL_HDR_BYTES - 4);
     out[4] = (uint8_t)enc;
@@ -113,8 +107,7 @@ put_header(uint8_t *out, int enc)
 }
 
 size_t
-hll_encode_sparse(const uint8_t *regs, uint8_t *out, size_t cap)
-{
+hll_encode_sparse(const uint8_t *regs, uint8_t *out, size_t cap) {
     if (cap < HLL_HDR_BYTES)
         return 0;
     put_header(out, HLL_SPARSE);
@@ -139,8 +132,8 @@ hll_encode_sparse(const uint8_t *regs, uint8_t *out, size_t cap)
                 take = v == 0 ? run : (run > 4 ? 4 : run);
                 if (o + 1 > cap)
                     return 0;
-                out[o++] = v == 0 ? (uint8_t)(take - 1)
-                                  : (uint8_t)(0x80 | ((v - 1u) << 2) | (take - 1));
+                out[o++] =
+                    v == 0 ? (uint8_t)(take - 1) : (uint8_t)(0x80 | ((v - 1u) << 2) | (take - 1));
             }
             run -= take;
         }
@@ -149,8 +142,7 @@ hll_encode_sparse(const uint8_t *regs, uint8_t *out, size_t cap)
 }
 
 void
-hll_encode_dense(const uint8_t *regs, uint8_t *out)
-{
+hll_encode_dense(const uint8_t *regs, uint8_t *out) {
     put_header(out, HLL_DENSE);
     memset(out + HLL_HDR_BYTES, 0, HLL_DENSE_BYTES - HLL_HDR_BYTES);
     for (uint32_t i = 0; i < HLL_REGISTERS; i++)
@@ -160,8 +152,7 @@ hll_encode_dense(const uint8_t *regs, uint8_t *out)
 
 /* Ertl's sigma and tau series (see the paper named in cmd_hll.h). */
 static double
-hll_sigma(double x)
-{
+hll_sigma(double x) {
     if (x == 1.0)
         return INFINITY;
     double y = 1.0, z = x, prev;
@@ -175,8 +166,7 @@ hll_sigma(double x)
 }
 
 static double
-hll_tau(double x)
-{
+hll_tau(double x) {
     if (x == 0.0 || x == 1.0)
         return 0.0;
     double y = 1.0, z = 1.0 - x, prev;
@@ -190,8 +180,7 @@ hll_tau(double x)
 }
 
 uint64_t
-hll_estimate(const uint8_t *regs)
-{
+hll_estimate(const uint8_t *regs) {
     uint32_t hist[HLL_Q + 2] = {0};
     for (uint32_t i = 0; i < HLL_REGISTERS; i++)
         hist[regs[i] <= HLL_Q + 1 ? regs[i] : HLL_Q + 1]++;
@@ -209,8 +198,7 @@ hll_estimate(const uint8_t *regs)
 
 /* The HLL at key: 1 found (valid header), 0 absent, -1 after an error reply. */
 static int
-hll_lookup(client_t *c, const karg_t *key, kobj_t **out)
-{
+hll_lookup(client_t *c, const karg_t *key, kobj_t **out) {
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     *out = o;
     if (!o)
@@ -230,8 +218,7 @@ hll_lookup(client_t *c, const karg_t *key, kobj_t **out)
 
 /* OR the registers of key into regs; -1 after an error reply. *dense tells the encoding. */
 static int
-hll_union_key(client_t *c, const karg_t *key, uint8_t *regs, uint8_t *tmp, bool *dense)
-{
+hll_union_key(client_t *c, const karg_t *key, uint8_t *regs, uint8_t *tmp, bool *dense) {
     kobj_t *o;
     int rc = hll_lookup(c, key, &o);
     if (rc <= 0)
@@ -252,8 +239,7 @@ hll_union_key(client_t *c, const karg_t *key, uint8_t *regs, uint8_t *tmp, bool 
 /* Store registers as the value of o's key (sparse when allowed and small enough); returns the
  * object now stored. The key's expiry is kept. */
 static kobj_t *
-hll_store(client_t *c, kobj_t *o, const uint8_t *regs, bool allow_sparse)
-{
+hll_store(client_t *c, kobj_t *o, const uint8_t *regs, bool allow_sparse) {
     uint8_t sparse[HLL_SPARSE_BYTES_MAX];
     size_t n = allow_sparse ? hll_encode_sparse(regs, sparse, sizeof sparse) : 0;
     size_t len = n ? n : HLL_DENSE_BYTES;
@@ -267,16 +253,14 @@ hll_store(client_t *c, kobj_t *o, const uint8_t *regs, bool allow_sparse)
 }
 
 static void
-hll_changed(client_t *c, const karg_t *key)
-{
+hll_changed(client_t *c, const karg_t *key) {
     srv_key_modified(c->eng, c->db, key->p, key->n);
     srv_notify(c->eng, NOTIFY_STRING, "pfadd", key->p, key->n, c->db_id);
     srv_dirty(c->eng, 1);
 }
 
 static kobj_t *
-hll_create(client_t *c, const karg_t *key)
-{
+hll_create(client_t *c, const karg_t *key) {
     uint8_t v[HLL_HDR_BYTES + 2];
     static const uint8_t zero[HLL_REGISTERS];
     size_t n = hll_encode_sparse(zero, v, sizeof v); /* one XZERO: 18 bytes */
@@ -286,8 +270,7 @@ hll_create(client_t *c, const karg_t *key)
 }
 
 static void
-cmd_pfadd(client_t *c)
-{
+cmd_pfadd(client_t *c) {
     kobj_t *o;
     int found = hll_lookup(c, &c->argv[1], &o);
     if (found < 0)
@@ -334,8 +317,7 @@ cmd_pfadd(client_t *c)
 }
 
 static void
-cmd_pfcount(client_t *c)
-{
+cmd_pfcount(client_t *c) {
     if (c->argc == 2) {
         kobj_t *o;
         int found = hll_lookup(c, &c->argv[1], &o);
@@ -375,8 +357,7 @@ done:
 }
 
 static void
-cmd_pfmerge(client_t *c)
-{
+cmd_pfmerge(client_t *c) {
     uint8_t *regs = kcalloc(2, HLL_REGISTERS);
     bool dense = false;
     for (int i = 1; i < c->argc; i++)
@@ -394,8 +375,7 @@ done:
 
 /* PFDEBUG <GETREG|ENCODING|TODENSE|DECODE> key: inspection for tests and operators. */
 static void
-pfdebug_decode(client_t *c, const uint8_t *v, size_t n)
-{
+pfdebug_decode(client_t *c, const uint8_t *v, size_t n) {
     char *out = kmalloc(n * 12 + 1);
     size_t o = 0;
     for (const uint8_t *p = v + HLL_HDR_BYTES; p < v + n;) {
@@ -416,8 +396,7 @@ pfdebug_decode(client_t *c, const uint8_t *v, size_t n)
 }
 
 static void
-cmd_pfdebug(client_t *c)
-{
+cmd_pfdebug(client_t *c) {
     const karg_t *sub = &c->argv[1];
     kobj_t *o = db_lookup(c->db, c->argv[2].p, c->argv[2].n, 0);
     if (!o) {
@@ -461,9 +440,19 @@ cmd_pfdebug(client_t *c)
 }
 
 cmd_def_t cmd_table_hll[] = {
-    {"pfadd", cmd_pfadd, -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "O(1) to add every element.", "write hyperloglog fast"},
-    {"pfcount", cmd_pfcount, -2, CMD_READONLY, 1, -1, 1, "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "read hyperloglog slow"},
-    {"pfmerge", cmd_pfmerge, -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "hyperloglog", "Merges one or more HyperLogLog values into a single key.", "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "write hyperloglog slow"},
-    {"pfdebug", cmd_pfdebug, 3, CMD_WRITE | CMD_DENYOOM | CMD_ADMIN, 2, 2, 1, "hyperloglog", "Internal commands for debugging HyperLogLog values.", "2.8.9", "N/A", "write hyperloglog admin slow dangerous"},
+    {"pfadd", cmd_pfadd, -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hyperloglog",
+     "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9",
+     "O(1) to add every element.", "write hyperloglog fast"},
+    {"pfcount", cmd_pfcount, -2, CMD_READONLY, 1, -1, 1, "hyperloglog",
+     "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
+     "2.8.9",
+     "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+     "read hyperloglog slow"},
+    {"pfmerge", cmd_pfmerge, -2, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "hyperloglog",
+     "Merges one or more HyperLogLog values into a single key.", "2.8.9",
+     "O(N) to merge N HyperLogLogs, but with high constant times.", "write hyperloglog slow"},
+    {"pfdebug", cmd_pfdebug, 3, CMD_WRITE | CMD_DENYOOM | CMD_ADMIN, 2, 2, 1, "hyperloglog",
+     "Internal commands for debugging HyperLogLog values.", "2.8.9", "N/A",
+     "write hyperloglog admin slow dangerous"},
     {0},
 };

@@ -33,13 +33,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLL_P               14
-#define HLL_REGISTERS       (1 << HLL_P)
-#define HLL_Q               (64 - HLL_P)
-#define HLL_HDR_BYTES       16
-#define HLL_DENSE_BYTES     (HLL_HDR_BYTES + HLL_REGISTERS * 6 / 8)
+#define HLL_P                14
+#define HLL_REGISTERS        (1 << HLL_P)
+#define HLL_Q                (64 - HLL_P)
+#define HLL_HDR_BYTES        16
+#define HLL_DENSE_BYTES      (HLL_HDR_BYTES + HLL_REGISTERS * 6 / 8)
 #define HLL_SPARSE_BYTES_MAX 3000
-#define HLL_SPARSE_VAL_MAX  32
+#define HLL_SPARSE_VAL_MAX   32
 
 enum { HLL_DENSE = 0, HLL_SPARSE = 1 };
 

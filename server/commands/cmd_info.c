@@ -19,8 +19,7 @@
 #include "reply.h"
 
 static void
-human(char *buf, size_t len, double n)
-{
+human(char *buf, size_t len, double n) {
     const char *u = "BKMGTP";
     int i = 0;
     while (n >= 1024 && i < 5) {
@@ -34,27 +33,25 @@ human(char *buf, size_t len, double n)
 }
 
 static void
-sec_server(engine_t *s, sbuf_t *b)
-{
+sec_server(engine_t *s, sbuf_t *b) {
     struct utsname un;
     uname(&un);
     int64_t up = (util_time_ms() - s->stats.start_ms) / 1000;
-    sbuf_printf(b,
-                "redis_version:%s\r\nkeel_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
-                "arch_bits:%d\r\nmultiplexing_api:epoll\r\ngcc_version:%d.%d.%d\r\n"
-                "process_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
-                "uptime_in_days:%lld\r\nhz:%d\r\nlru_clock:%u\r\nexecutable:keel-server\r\n"
-                "config_file:%s\r\nio_threads_active:0\r\n",
-                KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
-                (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
-                (int)getpid(), s->port_bound, (long long)util_time_us(), (long long)up,
-                (long long)(up / 86400), s->cfg.hz, db_lru_clock(&s->dbenv),
-                s->config_file ? s->config_file : "");
+    sbuf_printf(
+        b,
+        "redis_version:%s\r\nkeel_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
+        "arch_bits:%d\r\nmultiplexing_api:epoll\r\ngcc_version:%d.%d.%d\r\n"
+        "process_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
+        "uptime_in_days:%lld\r\nhz:%d\r\nlru_clock:%u\r\nexecutable:keel-server\r\n"
+        "config_file:%s\r\nio_threads_active:0\r\n",
+        KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
+        (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
+        s->port_bound, (long long)util_time_us(), (long long)up, (long long)(up / 86400), s->cfg.hz,
+        db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "");
 }
 
 static void
-sec_clients(engine_t *s, sbuf_t *b)
-{
+sec_clients(engine_t *s, sbuf_t *b) {
     size_t blocked = 0, pubsub = 0, watching = 0;
     for (client_t *c = s->clients; c; c = c->next) {
         blocked += (c->flags & CLIENT_BLOCKED) != 0;
@@ -70,8 +67,7 @@ sec_clients(engine_t *s, sbuf_t *b)
 }
 
 static void
-sec_memory(engine_t *s, sbuf_t *b)
-{
+sec_memory(engine_t *s, sbuf_t *b) {
     size_t used = kmem_used(), rss = kmem_rss();
     static size_t peak;
     if (used > peak)
@@ -92,13 +88,12 @@ sec_memory(engine_t *s, sbuf_t *b)
                 "mem_allocator:%s\r\nlazyfree_pending_objects:%zu\r\nlazyfreed_objects:%zu\r\n",
                 used, h1, rss, h2, peak, h3, tables, used > tables ? used - tables : 0,
                 s->cfg.maxmemory, h4, evict_policy_name(s->cfg.maxmemory_policy),
-                used ? (double)rss / (double)used : 0.0, kmem_allocator(), lazyfree_pending(s->lazyfree),
-                lazyfree_freed(s->lazyfree));
+                used ? (double)rss / (double)used : 0.0, kmem_allocator(),
+                lazyfree_pending(s->lazyfree), lazyfree_freed(s->lazyfree));
 }
 
 static void
-sec_stats(engine_t *s, sbuf_t *b)
-{
+sec_stats(engine_t *s, sbuf_t *b) {
     engine_stats_t *st = &s->stats;
     static const net_stats_t none;
     const net_stats_t *ns = s->net ? net_stats(s->net) : &none;
@@ -111,33 +106,32 @@ sec_stats(engine_t *s, sbuf_t *b)
                 "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
                 (unsigned long long)ns->accepted, (unsigned long long)st->commands,
-                (unsigned long long)engine_ops_per_sec(s),
-                (unsigned long long)ns->bytes_in, (unsigned long long)ns->bytes_out,
-                (unsigned long long)ns->rejected, (unsigned long long)st->expired_keys,
-                (unsigned long long)st->evicted_keys, (unsigned long long)st->keyspace_hits,
-                (unsigned long long)st->keyspace_misses, pubsub_names_count(s, PUBSUB_CHANNEL),
-                pubsub_names_count(s, PUBSUB_PATTERN), pubsub_names_count(s, PUBSUB_SHARD),
+                (unsigned long long)engine_ops_per_sec(s), (unsigned long long)ns->bytes_in,
+                (unsigned long long)ns->bytes_out, (unsigned long long)ns->rejected,
+                (unsigned long long)st->expired_keys, (unsigned long long)st->evicted_keys,
+                (unsigned long long)st->keyspace_hits, (unsigned long long)st->keyspace_misses,
+                pubsub_names_count(s, PUBSUB_CHANNEL), pubsub_names_count(s, PUBSUB_PATTERN),
+                pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
 }
 
 static void
-sec_replication(engine_t *s, sbuf_t *b)
-{
+sec_replication(engine_t *s, sbuf_t *b) {
     (void)s;
     sbuf_printf(b, "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
                    "repl_backlog_active:0\r\n");
 }
 
 static void
-sec_cpu(engine_t *s, sbuf_t *b)
-{
+sec_cpu(engine_t *s, sbuf_t *b) {
     (void)s;
     struct rusage self, ch;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &ch);
-    sbuf_printf(b, "used_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
-                   "used_cpu_sys_children:%ld.%06ld\r\nused_cpu_user_children:%ld.%06ld\r\n",
+    sbuf_printf(b,
+                "used_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
+                "used_cpu_sys_children:%ld.%06ld\r\nused_cpu_user_children:%ld.%06ld\r\n",
                 (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
                 (long)self.ru_utime.tv_usec, (long)ch.ru_stime.tv_sec, (long)ch.ru_stime.tv_usec,
                 (long)ch.ru_utime.tv_sec, (long)ch.ru_utime.tv_usec);
@@ -149,35 +143,35 @@ typedef struct stat_ctx {
 } stat_ctx_t;
 
 static void
-stat_line(const stat_ctx_t *k, cmd_def_t *cmd)
-{
+stat_line(const stat_ctx_t *k, cmd_def_t *cmd) {
     const cmd_stats_t *st = cmd_stats(k->s, cmd);
     sbuf_t *b = k->b;
     if (!st->calls && !st->failed && !st->rejected)
         return;
     char name[128];
     snprintf(name, sizeof name, "%s", cmd->fullname ? cmd->fullname : cmd->name);
-    sbuf_printf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
-                name, (unsigned long long)st->calls, (unsigned long long)st->usec,
-                st->calls ? (double)st->usec / (double)st->calls : 0.0,
-                (unsigned long long)st->rejected, (unsigned long long)st->failed);
+    sbuf_printf(
+        b,
+        "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+        name, (unsigned long long)st->calls, (unsigned long long)st->usec,
+        st->calls ? (double)st->usec / (double)st->calls : 0.0, (unsigned long long)st->rejected,
+        (unsigned long long)st->failed);
 }
 
 static void
-cmdstat_cb(cmd_def_t *cmd, void *ctx)
-{
+cmdstat_cb(cmd_def_t *cmd, void *ctx) {
     stat_line(ctx, cmd);
     for (cmd_def_t *s = cmd->subcmds; s && s->name; s++)
         stat_line(ctx, s);
 }
 
 static void
-sec_keyspace(engine_t *s, sbuf_t *b)
-{
+sec_keyspace(engine_t *s, sbuf_t *b) {
     for (int i = 0; i < s->cfg.databases; i++) {
         size_t n = db_size(s->dbs[i]);
         if (n)
-            sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, n, db_expires_size(s->dbs[i]));
+            sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, n,
+                        db_expires_size(s->dbs[i]));
     }
 }
 
@@ -188,8 +182,7 @@ typedef struct section {
 } section_t;
 
 static void
-sec_commandstats(engine_t *s, sbuf_t *b)
-{
+sec_commandstats(engine_t *s, sbuf_t *b) {
     stat_ctx_t k = {s, b};
     cmd_foreach(s, cmdstat_cb, &k);
 }
@@ -209,8 +202,7 @@ static const section_t sections[] = {
 };
 
 static bool
-wanted(client_t *c, const section_t *sec)
-{
+wanted(client_t *c, const section_t *sec) {
     if (c->argc == 1)
         return sec->dflt;
     for (int i = 1; i < c->argc; i++) {
@@ -226,8 +218,7 @@ wanted(client_t *c, const section_t *sec)
 }
 
 static void
-cmd_info(client_t *c)
-{
+cmd_info(client_t *c) {
     engine_t *s = c->eng;
     sbuf_t b = {0};
     size_t n = sizeof sections / sizeof *sections;
@@ -247,6 +238,7 @@ cmd_info(client_t *c)
 }
 
 cmd_def_t cmd_table_info[] = {
-    {"info", cmd_info, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0", "O(1)", "slow dangerous"},
+    {"info", cmd_info, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns information and statistics about the server.", "1.0.0", "O(1)", "slow dangerous"},
     {0},
 };

@@ -8,8 +8,7 @@
  * earlier writes are durable in the local log (numlocal 1) and on numreplicas replicas (none
  * exist yet: such a call waits for its timeout and reports 0). Errors as Redis 7.2. */
 static void
-cmd_waitaof(client_t *c)
-{
+cmd_waitaof(client_t *c) {
     long long numlocal, numreplicas, timeout;
     if (!util_parse_ll(c->argv[1].p, c->argv[1].n, &numlocal) ||
         !util_parse_ll(c->argv[2].p, c->argv[2].n, &numreplicas)) {

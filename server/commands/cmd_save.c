@@ -9,8 +9,7 @@
 #define BGSAVE_BUSY "ERR Background save already in progress"
 
 static void
-cmd_save(client_t *c)
-{
+cmd_save(client_t *c) {
     char err[512] = "";
     if (snapshot_in_progress(c->eng)) {
         reply_err(c, BGSAVE_BUSY);
@@ -24,8 +23,7 @@ cmd_save(client_t *c)
 }
 
 static void
-cmd_bgsave(client_t *c)
-{
+cmd_bgsave(client_t *c) {
     char err[512] = "";
     bool schedule = false;
     if (c->argc > 2) {
@@ -56,8 +54,7 @@ cmd_bgsave(client_t *c)
 }
 
 static void
-cmd_lastsave(client_t *c)
-{
+cmd_lastsave(client_t *c) {
     reply_int(c, snapshot_lastsave_s(c->eng));
 }
 

@@ -27,8 +27,7 @@ typedef struct cfg_collect {
 } cfg_collect_t;
 
 static void
-config_get_cb(void *ctx, const char *name, const char *value)
-{
+config_get_cb(void *ctx, const char *name, const char *value) {
     cfg_collect_t *k = ctx;
     for (int i = 0; i < k->nseen; i++)
         if (!strcmp(k->seen[i], name))
@@ -43,8 +42,7 @@ config_get_cb(void *ctx, const char *name, const char *value)
 }
 
 static void
-config_get_cmd(client_t *c)
-{
+config_get_cmd(client_t *c) {
     cfg_collect_t *k = kcalloc(1, sizeof *k);
     k->c = c;
     for (int i = 2; i < c->argc; i++)
@@ -60,8 +58,7 @@ config_get_cmd(client_t *c)
 }
 
 static void
-config_set_cmd(client_t *c)
-{
+config_set_cmd(client_t *c) {
     if ((c->argc - 2) % 2) {
         reply_err(c, ERR_SYNTAX); /* Valkey: an odd number of name/value arguments */
         return;
@@ -71,8 +68,10 @@ config_set_cmd(client_t *c)
         for (int j = 2; j < i; j += 2)
             if (c->argv[i].n == c->argv[j].n &&
                 !strncasecmp(c->argv[i].p, c->argv[j].p, c->argv[i].n)) {
-                reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
-                              "duplicate parameter", (int)c->argv[i].n, c->argv[i].p);
+                reply_errf(c,
+                           "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
+                           "duplicate parameter",
+                           (int)c->argv[i].n, c->argv[i].p);
                 return;
             }
     /* All or nothing: every pair is validated on a scratch copy of the settings first, then
@@ -92,7 +91,8 @@ config_set_cmd(client_t *c)
                 if (!strncmp(err, "Unknown option", 14) || !strncmp(err, "CONFIG SET failed", 17))
                     reply_errf(c, "ERR %s", err);
                 else
-                    reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                    reply_errf(c,
+                               "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
                                (int)c->argv[i].n, c->argv[i].p, err);
                 return;
             }
@@ -102,8 +102,7 @@ config_set_cmd(client_t *c)
 }
 
 static void
-config_resetstat_cmd(client_t *c)
-{
+config_resetstat_cmd(client_t *c) {
     engine_t *s = c->eng;
     int64_t start = s->stats.start_ms;
     memset(&s->stats, 0, sizeof s->stats);
@@ -115,8 +114,7 @@ config_resetstat_cmd(client_t *c)
 }
 
 static void
-config_rewrite_cmd(client_t *c)
-{
+config_rewrite_cmd(client_t *c) {
     char err[256];
     if (config_rewrite(c->eng, err, sizeof err) < 0) {
         reply_errf(c, "ERR %s", err);
@@ -126,15 +124,19 @@ config_rewrite_cmd(client_t *c)
 }
 
 static void
-config_help_cmd(client_t *c)
-{
+config_help_cmd(client_t *c) {
     static const char *const lines[] = {
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-        "RESETSTAT", "    Reset statistics reported by the INFO command.",
-        "REWRITE", "    Rewrite the configuration file.",
-        "HELP", "    Print this help.",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
     };
     reply_help(c, lines, sizeof lines / sizeof *lines);
 }
@@ -142,16 +144,14 @@ config_help_cmd(client_t *c)
 /* ---- keyspace-wide ---- */
 
 static void
-cmd_dbsize(client_t *c)
-{
+cmd_dbsize(client_t *c) {
     reply_int(c, (long long)db_size(c->db));
 }
 
 /* FLUSHDB/FLUSHALL [ASYNC|SYNC]: 1 for ASYNC, 0 for SYNC (the default, as Valkey with
  * lazyfree-lazy-user-flush no), -1 after replying an error. */
 static int
-flush_mode(client_t *c)
-{
+flush_mode(client_t *c) {
     if (c->argc == 1)
         return 0;
     if (c->argc == 2 && cmd_arg_is(&c->argv[1], "async"))
@@ -163,8 +163,7 @@ flush_mode(client_t *c)
 }
 
 static void
-flush_one(engine_t *s, int id, bool async)
-{
+flush_one(engine_t *s, int id, bool async) {
     size_t n = db_size(s->dbs[id]);
     if (async)
         lazyfree_db(s->lazyfree, db_detach(s->dbs[id])); /* the tables go to the lazy-free thread */
@@ -175,8 +174,7 @@ flush_one(engine_t *s, int id, bool async)
 }
 
 static void
-cmd_flushdb(client_t *c)
-{
+cmd_flushdb(client_t *c) {
     int mode = flush_mode(c);
     if (mode < 0)
         return;
@@ -185,8 +183,7 @@ cmd_flushdb(client_t *c)
 }
 
 static void
-cmd_flushall(client_t *c)
-{
+cmd_flushall(client_t *c) {
     int mode = flush_mode(c);
     if (mode < 0)
         return;
@@ -197,8 +194,7 @@ cmd_flushall(client_t *c)
 }
 
 static void
-cmd_time(client_t *c)
-{
+cmd_time(client_t *c) {
     int64_t us = util_time_us();
     reply_array(c, 2);
     reply_bulk_ll(c, us / 1000000);
@@ -206,8 +202,7 @@ cmd_time(client_t *c)
 }
 
 static void
-cmd_shutdown(client_t *c)
-{
+cmd_shutdown(client_t *c) {
     for (int i = 1; i < c->argc; i++) {
         const karg_t *a = &c->argv[i];
         if (!cmd_arg_is(a, "nosave") && !cmd_arg_is(a, "save") && !cmd_arg_is(a, "now") &&
@@ -227,8 +222,7 @@ cmd_shutdown(client_t *c)
 /* ---- DEBUG ---- */
 
 static void
-debug_cmd(client_t *c)
-{
+debug_cmd(client_t *c) {
     engine_t *s = c->eng;
     const karg_t *sub = &c->argv[1];
     if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
@@ -249,31 +243,37 @@ debug_cmd(client_t *c)
             return;
         }
         char buf[256];
-        snprintf(buf, sizeof buf, "Value at:%p refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
-                 (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
+        snprintf(
+            buf, sizeof buf,
+            "Value at:%p refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
+            (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
         reply_simple(c, buf);
     } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {
         reply_ok(c);
     } else if (cmd_arg_is(sub, "help")) {
         static const char *const lines[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "OBJECT <key>", "    Show low level info about the key and associated value.",
-            "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
-            "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
-            "JMAP", "    Accepted for compatibility; does nothing.",
+            "OBJECT <key>",
+            "    Show low level info about the key and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "JMAP",
+            "    Accepted for compatibility; does nothing.",
         };
         reply_help(c, lines, sizeof lines / sizeof *lines);
     } else {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
-                   (int)sub->n, sub->p);
+        reply_errf(
+            c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+            (int)sub->n, sub->p);
     }
 }
 
 /* ---- MEMORY ---- */
 
 static size_t
-memory_usage(const kobj_t *o)
-{
+memory_usage(const kobj_t *o) {
     size_t n = obj_alloc_size(o) + 12; /* the object + its share of a table slot and tag */
     if (obj_type(o) != OBJ_STRING) {
         const obj_type_ops_t *ops = obj_ops(obj_type(o));
@@ -286,8 +286,7 @@ memory_usage(const kobj_t *o)
 }
 
 static void
-memory_usage_cmd(client_t *c)
-{
+memory_usage_cmd(client_t *c) {
     if (c->argc != 3 && !(c->argc == 5 && cmd_arg_is(&c->argv[3], "samples"))) {
         reply_err(c, ERR_SYNTAX);
         return;
@@ -308,8 +307,7 @@ memory_usage_cmd(client_t *c)
 }
 
 static void
-memory_stats_cmd(client_t *c)
-{
+memory_stats_cmd(client_t *c) {
     engine_t *s = c->eng;
     size_t keys = 0;
     for (int i = 0; i < s->cfg.databases; i++)
@@ -326,51 +324,81 @@ memory_stats_cmd(client_t *c)
 }
 
 static void
-memory_doctor_cmd(client_t *c)
-{
+memory_doctor_cmd(client_t *c) {
     static const char msg[] = "Hi Sam, I can't find any memory issue in your instance. "
                               "I can only account for what occurs on this base.";
     reply_verbatim(c, msg, sizeof msg - 1, "txt");
 }
 
 static void
-memory_help_cmd(client_t *c)
-{
+memory_help_cmd(client_t *c) {
     static const char *const lines[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
-        "STATS", "    Return information about the memory usage of the server.",
-        "DOCTOR", "    Return memory problems reports.",
-        "HELP", "    Print this help.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "HELP",
+        "    Print this help.",
     };
     reply_help(c, lines, sizeof lines / sizeof *lines);
 }
 
 static cmd_def_t config_subcmds[] = {
-    {"get", config_get_cmd, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the effective values of configuration parameters.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "admin slow dangerous"},
-    {"set", config_set_cmd, -4, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Sets configuration parameters in-flight.", "2.0.0", "O(N) when N is the number of configuration parameters provided", "admin slow dangerous"},
-    {"resetstat", config_resetstat_cmd, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Resets the server's statistics.", "2.0.0", "O(1)", "admin slow dangerous"},
-    {"rewrite", config_rewrite_cmd, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Persists the effective configuration to file.", "2.8.0", "O(1)", "admin slow dangerous"},
-    {"help", config_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow"},
+    {"get", config_get_cmd, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "Returns the effective values of configuration parameters.", "2.0.0",
+     "O(N) when N is the number of configuration parameters provided", "admin slow dangerous"},
+    {"set", config_set_cmd, -4, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "Sets configuration parameters in-flight.", "2.0.0",
+     "O(N) when N is the number of configuration parameters provided", "admin slow dangerous"},
+    {"resetstat", config_resetstat_cmd, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0,
+     0, "server", "Resets the server's statistics.", "2.0.0", "O(1)", "admin slow dangerous"},
+    {"rewrite", config_rewrite_cmd, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "Persists the effective configuration to file.", "2.8.0", "O(1)",
+     "admin slow dangerous"},
+    {"help", config_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow"},
     {0},
 };
 
 static cmd_def_t memory_subcmds[] = {
-    {"usage", memory_usage_cmd, -3, CMD_READONLY, 2, 2, 1, "server", "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.", "read slow"},
-    {"stats", memory_stats_cmd, 2, 0, 0, 0, 0, "server", "Returns details about memory usage.", "4.0.0", "O(1)", "slow"},
-    {"doctor", memory_doctor_cmd, 2, 0, 0, 0, 0, "server", "Outputs a memory problems report.", "4.0.0", "O(1)", "slow"},
-    {"help", memory_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", "slow"},
+    {"usage", memory_usage_cmd, -3, CMD_READONLY, 2, 2, 1, "server",
+     "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.",
+     "read slow"},
+    {"stats", memory_stats_cmd, 2, 0, 0, 0, 0, "server", "Returns details about memory usage.",
+     "4.0.0", "O(1)", "slow"},
+    {"doctor", memory_doctor_cmd, 2, 0, 0, 0, 0, "server", "Outputs a memory problems report.",
+     "4.0.0", "O(1)", "slow"},
+    {"help", memory_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", "slow"},
     {0},
 };
 
 cmd_def_t cmd_table_server[] = {
-    {"config", NULL, -2, 0, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", "Depends on subcommand.", "slow", NULL, config_subcmds},
-    {"memory", NULL, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", "slow", NULL, memory_subcmds},
-    {"dbsize", cmd_dbsize, 1, CMD_READONLY | CMD_FAST | CMD_TOUCHES_ALL, 0, 0, 0, "server", "Returns the number of keys in the database.", "1.0.0", "O(1)", "keyspace read fast"},
-    {"flushdb", cmd_flushdb, -1, CMD_WRITE, 0, 0, 0, "server", "Removes all keys from the current database.", "1.0.0", "O(N) where N is the number of keys in the selected database", "keyspace write slow dangerous"},
-    {"flushall", cmd_flushall, -1, CMD_WRITE, 0, 0, 0, "server", "Removes all keys from all databases.", "1.0.0", "O(N) where N is the total number of keys in all databases", "keyspace write slow dangerous"},
-    {"time", cmd_time, 1, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "server", "Returns the server time.", "2.6.0", "O(1)", "fast"},
-    {"shutdown", cmd_shutdown, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_ALLOW_BUSY, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "admin slow dangerous"},
-    {"debug", debug_cmd, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", "admin slow dangerous"},
+    {"config", NULL, -2, 0, 0, 0, 0, "server", "A container for server configuration commands.",
+     "2.0.0", "Depends on subcommand.", "slow", NULL, config_subcmds},
+    {"memory", NULL, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.",
+     "4.0.0", "Depends on subcommand.", "slow", NULL, memory_subcmds},
+    {"dbsize", cmd_dbsize, 1, CMD_READONLY | CMD_FAST | CMD_TOUCHES_ALL, 0, 0, 0, "server",
+     "Returns the number of keys in the database.", "1.0.0", "O(1)", "keyspace read fast"},
+    {"flushdb", cmd_flushdb, -1, CMD_WRITE, 0, 0, 0, "server",
+     "Removes all keys from the current database.", "1.0.0",
+     "O(N) where N is the number of keys in the selected database",
+     "keyspace write slow dangerous"},
+    {"flushall", cmd_flushall, -1, CMD_WRITE, 0, 0, 0, "server",
+     "Removes all keys from all databases.", "1.0.0",
+     "O(N) where N is the total number of keys in all databases", "keyspace write slow dangerous"},
+    {"time", cmd_time, 1, CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "server",
+     "Returns the server time.", "2.6.0", "O(1)", "fast"},
+    {"shutdown", cmd_shutdown, -1,
+     CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_ALLOW_BUSY, 0, 0, 0,
+     "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0",
+     "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+     "admin slow dangerous"},
+    {"debug", debug_cmd, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "A container for debugging commands.", "1.0.0", "Depends on subcommand.",
+     "admin slow dangerous"},
     {0},
 };

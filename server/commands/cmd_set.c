@@ -24,13 +24,12 @@
 #include "t_set.h"
 
 #define SPOP_SREM_BATCH_max 1024
-#define ERR_TOO_BIG "ERR member is too large"
-#define ERR_RANGE_LONG \
+#define ERR_TOO_BIG         "ERR member is too large"
+#define ERR_RANGE_LONG                                                                             \
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 
 static set_limits_t
-limits(client_t *c)
-{
+limits(client_t *c) {
     const engine_config_t *cfg = &c->eng->cfg;
     set_limits_t l = {(size_t)cfg->set_max_intset_entries, (size_t)cfg->set_max_listpack_entries,
                       (size_t)cfg->set_max_listpack_value};
@@ -40,8 +39,7 @@ limits(client_t *c)
 /* After members were removed from the set at key: store it, announce, delete when empty. */
 static void
 set_removed(client_t *c, const karg_t *key, kobj_t *o, const tset_t *s, const char *event,
-            uint64_t n)
-{
+            uint64_t n) {
     set_store(o, s);
     if (!n)
         return;
@@ -55,8 +53,7 @@ set_removed(client_t *c, const karg_t *key, kobj_t *o, const tset_t *s, const ch
 }
 
 static void
-reply_sval(client_t *c, const sval_t *m)
-{
+reply_sval(client_t *c, const sval_t *m) {
     if (m->p)
         reply_bulk(c, m->p, m->n);
     else
@@ -64,8 +61,7 @@ reply_sval(client_t *c, const sval_t *m)
 }
 
 static void
-cmd_sadd(client_t *c)
-{
+cmd_sadd(client_t *c) {
     const karg_t *key = &c->argv[1];
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     set_limits_t lim = limits(c);
@@ -105,8 +101,7 @@ cmd_sadd(client_t *c)
 }
 
 static void
-cmd_srem(client_t *c)
-{
+cmd_srem(client_t *c) {
     const karg_t *key = &c->argv[1];
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
     if (!o) {
@@ -126,8 +121,7 @@ cmd_srem(client_t *c)
 }
 
 static void
-cmd_scard(client_t *c)
-{
+cmd_scard(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
@@ -137,8 +131,7 @@ cmd_scard(client_t *c)
 }
 
 static void
-cmd_sismember(client_t *c)
-{
+cmd_sismember(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
@@ -148,8 +141,7 @@ cmd_sismember(client_t *c)
 }
 
 static void
-cmd_smismember(client_t *c)
-{
+cmd_smismember(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
@@ -161,8 +153,7 @@ cmd_smismember(client_t *c)
 }
 
 static void
-reply_whole_set(client_t *c, const tset_t *s)
-{
+reply_whole_set(client_t *c, const tset_t *s) {
     set_iter_t it;
     sval_t m;
     reply_set(c, (long long)set_len(s));
@@ -173,8 +164,7 @@ reply_whole_set(client_t *c, const tset_t *s)
 }
 
 static void
-cmd_smembers(client_t *c)
-{
+cmd_smembers(client_t *c) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
@@ -198,8 +188,7 @@ typedef struct popped {
 } popped_t;
 
 static void
-popped_add(popped_t *pp, const sval_t *m)
-{
+popped_add(popped_t *pp, const sval_t *m) {
     char num[LP_INTBUF_MAX];
     size_t n;
     const char *p = sval_bytes(m, num, &n);
@@ -220,8 +209,7 @@ popped_add(popped_t *pp, const sval_t *m)
 
 /* SREM key m1 m2 ... effects, SPOP_SREM_BATCH_max members per record entry. */
 static void
-popped_propagate(client_t *c, const popped_t *pp)
-{
+popped_propagate(client_t *c, const popped_t *pp) {
     karg_t *argv = kmalloc((SPOP_SREM_BATCH_max + 2) * sizeof *argv);
     argv[0] = (karg_t){"SREM", 4};
     argv[1] = c->argv[1];
@@ -235,8 +223,7 @@ popped_propagate(client_t *c, const popped_t *pp)
 }
 
 static void
-spop_count(client_t *c, kobj_t *o, uint64_t count)
-{
+spop_count(client_t *c, kobj_t *o, uint64_t count) {
     const karg_t *key = &c->argv[1];
     tset_t s = set_of(o);
     uint64_t len = set_len(&s);
@@ -270,8 +257,7 @@ spop_count(client_t *c, kobj_t *o, uint64_t count)
 }
 
 static void
-cmd_spop(client_t *c)
-{
+cmd_spop(client_t *c) {
     long long count = 1;
     if (c->argc > 3) {
         reply_err(c, ERR_SYNTAX);
@@ -318,8 +304,7 @@ cmd_spop(client_t *c)
 
 /* count distinct members, count < set_len. */
 static void
-srandmember_distinct(client_t *c, const tset_t *s, uint64_t count)
-{
+srandmember_distinct(client_t *c, const tset_t *s, uint64_t count) {
     uint64_t len = set_len(s);
     if (s->enc == OBJ_ENC_HT && count * 3 <= len) {
         ht_t *seen = ht_create(&ht_ptrset_type);
@@ -346,8 +331,7 @@ srandmember_distinct(client_t *c, const tset_t *s, uint64_t count)
 }
 
 static void
-srandmember_count(client_t *c, long long l)
-{
+srandmember_count(client_t *c, long long l) {
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)
@@ -393,8 +377,7 @@ srandmember_count(client_t *c, long long l)
 }
 
 static void
-cmd_srandmember(client_t *c)
-{
+cmd_srandmember(client_t *c) {
     if (c->argc > 3) {
         reply_err(c, ERR_SYNTAX);
         return;
@@ -429,8 +412,7 @@ cmd_srandmember(client_t *c)
 /* ---- SMOVE ---- */
 
 static void
-cmd_smove(client_t *c)
-{
+cmd_smove(client_t *c) {
     const karg_t *src = &c->argv[1], *dst = &c->argv[2], *mem = &c->argv[3];
     kobj_t *so = db_lookup(c->db, src->p, src->n, 0);
     kobj_t *dobj = db_lookup(c->db, dst->p, dst->n, 0);
@@ -478,8 +460,7 @@ enum { OP_INTER, OP_UNION, OP_DIFF };
 /* Loads the sets of n keys from argv[first]; a missing key is an empty set (p == NULL). Returns
  * NULL after replying WRONGTYPE. */
 static tset_t *
-load_sets(client_t *c, int first, int n)
-{
+load_sets(client_t *c, int first, int n) {
     tset_t *sets = kcalloc((size_t)n, sizeof *sets);
     for (int i = 0; i < n; i++) {
         bool bad;
@@ -495,30 +476,27 @@ load_sets(client_t *c, int first, int n)
 }
 
 static uint64_t
-len_or_0(const tset_t *s)
-{
+len_or_0(const tset_t *s) {
     return s->p ? set_len(s) : 0;
 }
 
 static int
-by_len_cb(const void *a, const void *b)
-{
+by_len_cb(const void *a, const void *b) {
     uint64_t x = len_or_0(a), y = len_or_0(b);
     return x < y ? -1 : x > y;
 }
 
 /* What to do with each member of the result. */
 typedef struct sink {
-    client_t *c;   /* reply each member (when out is NULL) */
-    tset_t *out;   /* or add it here */
-    uint64_t n;    /* members so far */
+    client_t *c;    /* reply each member (when out is NULL) */
+    tset_t *out;    /* or add it here */
+    uint64_t n;     /* members so far */
     uint64_t limit; /* SINTERCARD LIMIT: stop after this many (0: none) */
     bool count_only;
 } sink_t;
 
 static void
-sink_put(sink_t *k, const sval_t *m, const set_limits_t *lim)
-{
+sink_put(sink_t *k, const sval_t *m, const set_limits_t *lim) {
     k->n++;
     if (k->count_only)
         return;
@@ -533,8 +511,7 @@ sink_put(sink_t *k, const sval_t *m, const set_limits_t *lim)
 }
 
 static void
-op_inter(tset_t *sets, int n, sink_t *k, const set_limits_t *lim)
-{
+op_inter(tset_t *sets, int n, sink_t *k, const set_limits_t *lim) {
     for (int i = 0; i < n; i++)
         if (!sets[i].p)
             return; /* a missing key: the intersection is empty */
@@ -556,8 +533,7 @@ op_inter(tset_t *sets, int n, sink_t *k, const set_limits_t *lim)
 }
 
 static void
-op_diff(tset_t *sets, int n, sink_t *k, const set_limits_t *lim)
-{
+op_diff(tset_t *sets, int n, sink_t *k, const set_limits_t *lim) {
     if (!sets[0].p)
         return;
     set_iter_t it;
@@ -578,8 +554,7 @@ op_diff(tset_t *sets, int n, sink_t *k, const set_limits_t *lim)
 
 /* The union is built as a set (it removes the repeats), then replied or stored. */
 static void
-op_union(tset_t *sets, int n, tset_t *out, const set_limits_t *lim)
-{
+op_union(tset_t *sets, int n, tset_t *out, const set_limits_t *lim) {
     for (int i = 0; i < n; i++) {
         if (!sets[i].p)
             continue;
@@ -598,8 +573,7 @@ op_union(tset_t *sets, int n, tset_t *out, const set_limits_t *lim)
 
 /* Stores res at dst (or deletes dst when res is empty), replies its size. res is consumed. */
 static void
-store_result(client_t *c, const karg_t *dst, tset_t *res, const char *event)
-{
+store_result(client_t *c, const karg_t *dst, tset_t *res, const char *event) {
     uint64_t n = set_len(res);
     if (n == 0) {
         set_release(res);
@@ -621,8 +595,7 @@ store_result(client_t *c, const karg_t *dst, tset_t *res, const char *event)
 
 /* SINTER/SUNION/SDIFF (dst NULL, keys from argv[1]) and the STORE forms (keys from argv[2]). */
 static void
-setop_generic(client_t *c, int op, const karg_t *dst, const char *event)
-{
+setop_generic(client_t *c, int op, const karg_t *dst, const char *event) {
     int first = dst ? 2 : 1, n = c->argc - first;
     tset_t *sets = load_sets(c, first, n);
     if (!sets)
@@ -654,44 +627,37 @@ setop_generic(client_t *c, int op, const karg_t *dst, const char *event)
 }
 
 static void
-cmd_sinter(client_t *c)
-{
+cmd_sinter(client_t *c) {
     setop_generic(c, OP_INTER, NULL, NULL);
 }
 
 static void
-cmd_sinterstore(client_t *c)
-{
+cmd_sinterstore(client_t *c) {
     setop_generic(c, OP_INTER, &c->argv[1], "sinterstore");
 }
 
 static void
-cmd_sunion(client_t *c)
-{
+cmd_sunion(client_t *c) {
     setop_generic(c, OP_UNION, NULL, NULL);
 }
 
 static void
-cmd_sunionstore(client_t *c)
-{
+cmd_sunionstore(client_t *c) {
     setop_generic(c, OP_UNION, &c->argv[1], "sunionstore");
 }
 
 static void
-cmd_sdiff(client_t *c)
-{
+cmd_sdiff(client_t *c) {
     setop_generic(c, OP_DIFF, NULL, NULL);
 }
 
 static void
-cmd_sdiffstore(client_t *c)
-{
+cmd_sdiffstore(client_t *c) {
     setop_generic(c, OP_DIFF, &c->argv[1], "sdiffstore");
 }
 
 static void
-cmd_sintercard(client_t *c)
-{
+cmd_sintercard(client_t *c) {
     long long numkeys, limit = 0;
     if (!util_parse_ll(c->argv[1].p, c->argv[1].n, &numkeys) || numkeys <= 0) {
         reply_err(c, "ERR numkeys should be greater than 0");
@@ -728,8 +694,7 @@ cmd_sintercard(client_t *c)
 }
 
 static int
-sintercard_getkeys(int argc, karg_t *argv, int *idx, int max)
-{
+sintercard_getkeys(int argc, karg_t *argv, int *idx, int max) {
     long long n;
     if (argc < 3 || !util_parse_ll(argv[1].p, argv[1].n, &n) || n <= 0 || n > argc - 2)
         return -1;
@@ -747,8 +712,7 @@ typedef struct sscan_out {
 } sscan_out_t;
 
 static void
-sscan_collect_cb(void *ctx, const sval_t *m)
-{
+sscan_collect_cb(void *ctx, const sval_t *m) {
     sscan_out_t *out = ctx;
     if (out->n == out->cap) {
         out->cap = out->cap ? out->cap * 2 : 16;
@@ -759,8 +723,7 @@ sscan_collect_cb(void *ctx, const sval_t *m)
 
 /* MATCH and COUNT from argv[3]; replies and returns false on a bad option. */
 static bool
-sscan_options(client_t *c, const karg_t **match, long long *count)
-{
+sscan_options(client_t *c, const karg_t **match, long long *count) {
     for (int i = 3; i < c->argc; i++) {
         const karg_t *a = &c->argv[i];
         bool more = i + 1 < c->argc;
@@ -785,8 +748,7 @@ sscan_options(client_t *c, const karg_t **match, long long *count)
 }
 
 static void
-cmd_sscan(client_t *c)
-{
+cmd_sscan(client_t *c) {
     unsigned long long cursor;
     if (!util_parse_ull(c->argv[2].p, c->argv[2].n, &cursor)) {
         reply_err(c, "ERR invalid cursor");
@@ -828,22 +790,59 @@ cmd_sscan(client_t *c)
 }
 
 cmd_def_t cmd_table_set[] = {
-    {"sadd", cmd_sadd, -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "write set fast"},
-    {"srem", cmd_srem, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", "1.0.0", "O(N) where N is the number of members to be removed.", "write set fast"},
-    {"scard", cmd_scard, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "set", "Returns the number of members in a set.", "1.0.0", "O(1)", "read set fast"},
-    {"sismember", cmd_sismember, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "set", "Determines whether a member belongs to a set.", "1.0.0", "O(1)", "read set fast"},
-    {"smismember", cmd_smismember, -3, CMD_READONLY | CMD_FAST, 1, 1, 1, "set", "Determines whether multiple members belong to a set.", "6.2.0", "O(N) where N is the number of elements being checked for membership", "read set fast"},
-    {"smembers", cmd_smembers, 2, CMD_READONLY, 1, 1, 1, "set", "Returns all members of a set.", "1.0.0", "O(N) where N is the set cardinality.", "read set slow"},
-    {"spop", cmd_spop, -2, CMD_WRITE | CMD_FAST, 1, 1, 1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "write set fast"},
-    {"srandmember", cmd_srandmember, -2, CMD_READONLY, 1, 1, 1, "set", "Get one or multiple random members from a set", "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "read set slow"},
-    {"smove", cmd_smove, 4, CMD_WRITE | CMD_FAST, 1, 2, 1, "set", "Moves a member from one set to another.", "1.0.0", "O(1)", "write set fast"},
-    {"sinter", cmd_sinter, -2, CMD_READONLY, 1, -1, 1, "set", "Returns the intersect of multiple sets.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "read set slow"},
-    {"sintercard", cmd_sintercard, -3, CMD_READONLY, 0, 0, 0, "set", "Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "read set slow", sintercard_getkeys},
-    {"sinterstore", cmd_sinterstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set", "Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "write set slow"},
-    {"sunion", cmd_sunion, -2, CMD_READONLY, 1, -1, 1, "set", "Returns the union of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "read set slow"},
-    {"sunionstore", cmd_sunionstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set", "Stores the union of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "write set slow"},
-    {"sdiff", cmd_sdiff, -2, CMD_READONLY, 1, -1, 1, "set", "Returns the difference of multiple sets.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "read set slow"},
-    {"sdiffstore", cmd_sdiffstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set", "Stores the difference of multiple sets in a key.", "1.0.0", "O(N) where N is the total number of elements in all given sets.", "write set slow"},
-    {"sscan", cmd_sscan, -3, CMD_READONLY, 1, 1, 1, "set", "Iterates over members of a set.", "2.0.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "read set slow"},
+    {"sadd", cmd_sadd, -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "set",
+     "Adds one or more members to a set. Creates the key if it doesn't exist.", "1.0.0",
+     "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+     "write set fast"},
+    {"srem", cmd_srem, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "set",
+     "Removes one or more members from a set. Deletes the set if the last member was removed.",
+     "1.0.0", "O(N) where N is the number of members to be removed.", "write set fast"},
+    {"scard", cmd_scard, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "set",
+     "Returns the number of members in a set.", "1.0.0", "O(1)", "read set fast"},
+    {"sismember", cmd_sismember, 3, CMD_READONLY | CMD_FAST, 1, 1, 1, "set",
+     "Determines whether a member belongs to a set.", "1.0.0", "O(1)", "read set fast"},
+    {"smismember", cmd_smismember, -3, CMD_READONLY | CMD_FAST, 1, 1, 1, "set",
+     "Determines whether multiple members belong to a set.", "6.2.0",
+     "O(N) where N is the number of elements being checked for membership", "read set fast"},
+    {"smembers", cmd_smembers, 2, CMD_READONLY, 1, 1, 1, "set", "Returns all members of a set.",
+     "1.0.0", "O(N) where N is the set cardinality.", "read set slow"},
+    {"spop", cmd_spop, -2, CMD_WRITE | CMD_FAST, 1, 1, 1, "set",
+     "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+     "1.0.0",
+     "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+     "write set fast"},
+    {"srandmember", cmd_srandmember, -2, CMD_READONLY, 1, 1, 1, "set",
+     "Get one or multiple random members from a set", "1.0.0",
+     "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+     "read set slow"},
+    {"smove", cmd_smove, 4, CMD_WRITE | CMD_FAST, 1, 2, 1, "set",
+     "Moves a member from one set to another.", "1.0.0", "O(1)", "write set fast"},
+    {"sinter", cmd_sinter, -2, CMD_READONLY, 1, -1, 1, "set",
+     "Returns the intersect of multiple sets.", "1.0.0",
+     "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+     "read set slow"},
+    {"sintercard", cmd_sintercard, -3, CMD_READONLY, 0, 0, 0, "set",
+     "Returns the number of members of the intersect of multiple sets.", "7.0.0",
+     "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+     "read set slow", sintercard_getkeys},
+    {"sinterstore", cmd_sinterstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set",
+     "Stores the intersect of multiple sets in a key.", "1.0.0",
+     "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+     "write set slow"},
+    {"sunion", cmd_sunion, -2, CMD_READONLY, 1, -1, 1, "set", "Returns the union of multiple sets.",
+     "1.0.0", "O(N) where N is the total number of elements in all given sets.", "read set slow"},
+    {"sunionstore", cmd_sunionstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set",
+     "Stores the union of multiple sets in a key.", "1.0.0",
+     "O(N) where N is the total number of elements in all given sets.", "write set slow"},
+    {"sdiff", cmd_sdiff, -2, CMD_READONLY, 1, -1, 1, "set",
+     "Returns the difference of multiple sets.", "1.0.0",
+     "O(N) where N is the total number of elements in all given sets.", "read set slow"},
+    {"sdiffstore", cmd_sdiffstore, -3, CMD_WRITE | CMD_DENYOOM, 1, -1, 1, "set",
+     "Stores the difference of multiple sets in a key.", "1.0.0",
+     "O(N) where N is the total number of elements in all given sets.", "write set slow"},
+    {"sscan", cmd_sscan, -3, CMD_READONLY, 1, 1, 1, "set", "Iterates over members of a set.",
+     "2.0.0",
+     "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+     "read set slow"},
     {0},
 };

@@ -53,20 +53,19 @@ enum {
 /* Longest float text INCRBYFLOAT reads back, as Valkey's MAX_LONG_DOUBLE_CHARS. */
 #define LD_STR_MAX (5 * 1024)
 
-static const char ERR_STR_TOO_BIG[] = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+static const char ERR_STR_TOO_BIG[] =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static inline bool
-is_string(const kobj_t *o)
-{
+is_string(const kobj_t *o) {
     return obj_type(o) == OBJ_STRING;
 }
 
 /* Integer argument in the form Valkey's string2ll accepts; replies the error otherwise. */
 static bool
-arg_ll(client_t *c, const karg_t *a, long long *v)
-{
+arg_ll(client_t *c, const karg_t *a, long long *v) {
     if (util_str_is_canonical_int(a->p, a->n, v))
         return true;
     reply_err(c, ERR_NOT_INT);
@@ -75,32 +74,29 @@ arg_ll(client_t *c, const karg_t *a, long long *v)
 
 /* The log's replay and the loading phase must not judge expiry by the clock (point 3). */
 static inline bool
-clock_judges(const client_t *c)
-{
+clock_judges(const client_t *c) {
     return !(c->flags & CLIENT_FAKE) && !c->eng->loading;
 }
 
 static inline bool
-already_expired(const client_t *c, int64_t when_ms)
-{
+already_expired(const client_t *c, int64_t when_ms) {
     return clock_judges(c) && when_ms <= db_now_ms(&c->eng->dbenv);
 }
 
 /* Strings may not outgrow proto-max-bulk-len; the replayed log is exempt, as Valkey exempts
  * clients it must obey. */
 static bool
-length_ok(client_t *c, unsigned long long have, unsigned long long add)
-{
+length_ok(client_t *c, unsigned long long have, unsigned long long add) {
     unsigned long long total = have + add;
-    if (!clock_judges(c) || (total >= have && total <= (unsigned long long)c->eng->cfg.proto_max_bulk_len))
+    if (!clock_judges(c) ||
+        (total >= have && total <= (unsigned long long)c->eng->cfg.proto_max_bulk_len))
         return true;
     reply_err(c, ERR_STR_TOO_BIG);
     return false;
 }
 
 static void
-changed(client_t *c, const karg_t *k, int type, const char *event)
-{
+changed(client_t *c, const karg_t *k, int type, const char *event) {
     srv_key_modified(c->eng, c->db, k->p, k->n);
     srv_notify(c->eng, type, event, k->p, k->n, c->db_id);
     srv_dirty(c->eng, 1);
@@ -108,8 +104,7 @@ changed(client_t *c, const karg_t *k, int type, const char *event)
 
 /* Delete a key whose new absolute expiry has passed: logged as DEL, seen as an expiry. */
 static void
-delete_as_expired(client_t *c, const karg_t *k)
-{
+delete_as_expired(client_t *c, const karg_t *k) {
     db_delete(c->db, k->p, k->n);
     karg_t eff[2] = {{"DEL", 3}, *k};
     prop_add(&c->eng->prop, c->db_id, 2, eff);
@@ -120,8 +115,7 @@ delete_as_expired(client_t *c, const karg_t *k)
 /* ---- GET, SET and friends ---------------------------------------------------------------- */
 
 static void
-cmd_get(client_t *c)
-{
+cmd_get(client_t *c) {
     kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_null(c);
@@ -139,8 +133,7 @@ cmd_get(client_t *c)
 /* GET as a step of another command (SET ... GET, GETSET, GETDEL): replies the value or nil and
  * returns the object, or replies WRONGTYPE and returns false. */
 static bool
-get_step(client_t *c, kobj_t **out)
-{
+get_step(client_t *c, kobj_t **out) {
     kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     *out = o;
     if (!o) {
@@ -158,8 +151,7 @@ get_step(client_t *c, kobj_t **out)
 }
 
 static inline bool
-opt_is(const karg_t *a, char x, char y)
-{
+opt_is(const karg_t *a, char x, char y) {
     return a->n == 2 && (a->p[0] | 0x20) == x && (a->p[1] | 0x20) == y;
 }
 
@@ -167,8 +159,7 @@ opt_is(const karg_t *a, char x, char y)
  * exclude each other, an expiry excludes the other expiry kinds (repeating the same kind is
  * allowed, the last wins), KEEPTTL and PERSIST exclude any expiry. */
 static bool
-parse_opts(client_t *c, int first, bool is_set, int *flags, const karg_t **exp)
-{
+parse_opts(client_t *c, int first, bool is_set, int *flags, const karg_t **exp) {
     int f = 0;
     for (int j = first; j < c->argc; j++) {
         const karg_t *a = &c->argv[j];
@@ -213,8 +204,7 @@ parse_opts(client_t *c, int first, bool is_set, int *flags, const karg_t **exp)
 
 /* The absolute expiry in ms from an EX/PX/EXAT/PXAT argument; replies the error otherwise. */
 static bool
-expire_ms(client_t *c, const karg_t *a, int flags, const char *cmd, int64_t *out)
-{
+expire_ms(client_t *c, const karg_t *a, int flags, const char *cmd, int64_t *out) {
     long long v;
     if (!arg_ll(c, a, &v))
         return false;
@@ -240,8 +230,7 @@ bad:
 enum { REPLY_OK_NIL, REPLY_ONE_ZERO };
 
 static void
-reply_outcome(client_t *c, int style, bool done)
-{
+reply_outcome(client_t *c, int style, bool done) {
     if (style == REPLY_ONE_ZERO)
         reply_int(c, done ? 1 : 0);
     else if (done)
@@ -253,8 +242,7 @@ reply_outcome(client_t *c, int style, bool done)
 /* The SET family after option parsing: key argv[1], value val, expiry argument exp (or NULL). */
 static void
 set_generic(client_t *c, int flags, const karg_t *val, const karg_t *exp, const char *cmd,
-            int style)
-{
+            int style) {
     const karg_t *key = &c->argv[1];
     int64_t when = -1;
     if (exp && !expire_ms(c, exp, flags, cmd, &when))
@@ -293,8 +281,7 @@ set_generic(client_t *c, int flags, const karg_t *val, const karg_t *exp, const 
 }
 
 static void
-cmd_set(client_t *c)
-{
+cmd_set(client_t *c) {
     if (c->argc == 3) { /* the benchmarked path: no lookup beyond db_set's own */
         db_set(c->db, obj_new_str(c->argv[1].p, c->argv[1].n, c->argv[2].p, c->argv[2].n, -1),
                false);
@@ -310,26 +297,22 @@ cmd_set(client_t *c)
 }
 
 static void
-cmd_setnx(client_t *c)
-{
+cmd_setnx(client_t *c) {
     set_generic(c, OPT_NX, &c->argv[2], NULL, "setnx", REPLY_ONE_ZERO);
 }
 
 static void
-cmd_setex(client_t *c)
-{
+cmd_setex(client_t *c) {
     set_generic(c, OPT_EX, &c->argv[3], &c->argv[2], "setex", REPLY_OK_NIL);
 }
 
 static void
-cmd_psetex(client_t *c)
-{
+cmd_psetex(client_t *c) {
     set_generic(c, OPT_PX, &c->argv[3], &c->argv[2], "psetex", REPLY_OK_NIL);
 }
 
 static void
-cmd_getset(client_t *c)
-{
+cmd_getset(client_t *c) {
     kobj_t *old;
     if (!get_step(c, &old))
         return;
@@ -339,8 +322,7 @@ cmd_getset(client_t *c)
 }
 
 static void
-cmd_getdel(client_t *c)
-{
+cmd_getdel(client_t *c) {
     kobj_t *o;
     if (!get_step(c, &o) || !o)
         return;
@@ -349,8 +331,7 @@ cmd_getdel(client_t *c)
 }
 
 static void
-cmd_getex(client_t *c)
-{
+cmd_getex(client_t *c) {
     int flags;
     const karg_t *exp = NULL, *k = &c->argv[1];
     if (!parse_opts(c, 2, false, &flags, &exp))
@@ -391,8 +372,7 @@ cmd_getex(client_t *c)
 }
 
 static void
-cmd_mget(client_t *c)
-{
+cmd_mget(client_t *c) {
     reply_array(c, c->argc - 1);
     for (int j = 1; j < c->argc; j++) {
         kobj_t *o = cmd_lookup_read(c, &c->argv[j]);
@@ -407,8 +387,7 @@ cmd_mget(client_t *c)
 }
 
 static void
-mset_generic(client_t *c, bool nx, const char *cmd)
-{
+mset_generic(client_t *c, bool nx, const char *cmd) {
     if (c->argc % 2 == 0) {
         reply_err_arity(c, cmd);
         return;
@@ -433,20 +412,17 @@ mset_generic(client_t *c, bool nx, const char *cmd)
 }
 
 static void
-cmd_mset(client_t *c)
-{
+cmd_mset(client_t *c) {
     mset_generic(c, false, "mset");
 }
 
 static void
-cmd_msetnx(client_t *c)
-{
+cmd_msetnx(client_t *c) {
     mset_generic(c, true, "msetnx");
 }
 
 static void
-cmd_strlen(client_t *c)
-{
+cmd_strlen(client_t *c) {
     kobj_t *o = cmd_lookup_read(c, &c->argv[1]);
     if (!o) {
         reply_int(c, 0);
@@ -464,8 +440,7 @@ cmd_strlen(client_t *c)
 /* ---- APPEND, SETRANGE, GETRANGE ----------------------------------------------------------- */
 
 static void
-cmd_append(client_t *c)
-{
+cmd_append(client_t *c) {
     const karg_t *k = &c->argv[1], *add = &c->argv[2];
     kobj_t *o = cmd_lookup_write(c, k);
     size_t total;
@@ -493,8 +468,7 @@ cmd_append(client_t *c)
 }
 
 static void
-cmd_setrange(client_t *c)
-{
+cmd_setrange(client_t *c) {
     const karg_t *k = &c->argv[1], *val = &c->argv[3];
     long long off;
     if (!arg_ll(c, &c->argv[2], &off))
@@ -537,8 +511,7 @@ cmd_setrange(client_t *c)
 }
 
 static void
-cmd_getrange(client_t *c)
-{
+cmd_getrange(client_t *c) {
     long long start, end;
     if (!arg_ll(c, &c->argv[2], &start) || !arg_ll(c, &c->argv[3], &end))
         return;
@@ -581,8 +554,7 @@ cmd_getrange(client_t *c)
 /* Store a new value for key k (o: its current string object, or NULL), keeping the expiry.
  * Same length: rewritten in place, no allocation (the common case of a counter). */
 static void
-store_keep_ttl(client_t *c, kobj_t *o, const karg_t *k, const char *v, size_t n)
-{
+store_keep_ttl(client_t *c, kobj_t *o, const karg_t *k, const char *v, size_t n) {
     if (!o) {
         db_add(c->db, obj_new_str(k->p, k->n, v, n, -1));
         return;
@@ -595,8 +567,7 @@ store_keep_ttl(client_t *c, kobj_t *o, const karg_t *k, const char *v, size_t n)
 }
 
 static void
-incr_by(client_t *c, long long incr)
-{
+incr_by(client_t *c, long long incr) {
     const karg_t *k = &c->argv[1];
     kobj_t *o = cmd_lookup_write(c, k);
     long long v = 0;
@@ -612,7 +583,8 @@ incr_by(client_t *c, long long incr)
             return;
         }
     }
-    if ((incr < 0 && v < 0 && incr < LLONG_MIN - v) || (incr > 0 && v > 0 && incr > LLONG_MAX - v)) {
+    if ((incr < 0 && v < 0 && incr < LLONG_MIN - v) ||
+        (incr > 0 && v > 0 && incr > LLONG_MAX - v)) {
         reply_err(c, ERR_OVERFLOW);
         return;
     }
@@ -625,28 +597,24 @@ incr_by(client_t *c, long long incr)
 }
 
 static void
-cmd_incr(client_t *c)
-{
+cmd_incr(client_t *c) {
     incr_by(c, 1);
 }
 
 static void
-cmd_decr(client_t *c)
-{
+cmd_decr(client_t *c) {
     incr_by(c, -1);
 }
 
 static void
-cmd_incrby(client_t *c)
-{
+cmd_incrby(client_t *c) {
     long long by;
     if (arg_ll(c, &c->argv[2], &by))
         incr_by(c, by);
 }
 
 static void
-cmd_decrby(client_t *c)
-{
+cmd_decrby(client_t *c) {
     long long by;
     if (!arg_ll(c, &c->argv[2], &by))
         return;
@@ -660,8 +628,7 @@ cmd_decrby(client_t *c)
 /* A long double as Valkey's string2ld reads it: strtold syntax over the whole text, no leading
  * space, no NaN, no overflow to infinity or underflow to zero (a literal "inf" is fine). */
 static bool
-parse_ld(const char *s, size_t n, long double *out)
-{
+parse_ld(const char *s, size_t n, long double *out) {
     char buf[LD_STR_MAX + 1];
     if (n == 0 || n > LD_STR_MAX || isspace((unsigned char)s[0]) || memchr(s, 0, n))
         return false;
@@ -679,8 +646,7 @@ parse_ld(const char *s, size_t n, long double *out)
 }
 
 static void
-cmd_incrbyfloat(client_t *c)
-{
+cmd_incrbyfloat(client_t *c) {
     const karg_t *k = &c->argv[1];
     kobj_t *o = cmd_lookup_write(c, k);
     long double v = 0, by;
@@ -723,8 +689,7 @@ typedef struct lcs_opts {
 } lcs_opts_t;
 
 static bool
-lcs_parse(client_t *c, lcs_opts_t *op)
-{
+lcs_parse(client_t *c, lcs_opts_t *op) {
     *op = (lcs_opts_t){0};
     for (int j = 3; j < c->argc; j++) {
         const karg_t *a = &c->argv[j];
@@ -753,8 +718,7 @@ lcs_parse(client_t *c, lcs_opts_t *op)
 
 /* One matched range of the IDX reply: a[as..ae] equals b[bs..be]. */
 static void
-lcs_reply_range(client_t *c, const lcs_opts_t *op, uint32_t as, uint32_t bs, uint32_t len)
-{
+lcs_reply_range(client_t *c, const lcs_opts_t *op, uint32_t as, uint32_t bs, uint32_t len) {
     reply_array(c, op->withmatchlen ? 3 : 2);
     reply_array(c, 2);
     reply_int(c, as);
@@ -772,8 +736,7 @@ lcs_reply_range(client_t *c, const lcs_opts_t *op, uint32_t as, uint32_t bs, uin
  * of ranges replied. */
 static long long
 lcs_walk(client_t *c, const lcs_opts_t *op, const uint32_t *t, const char *a, uint32_t alen,
-         const char *b, uint32_t blen, char *out)
-{
+         const char *b, uint32_t blen, char *out) {
     size_t w = (size_t)blen + 1;
     uint32_t i = alen, j = blen, k = t[(size_t)alen * w + blen], run = 0;
     long long ranges = 0;
@@ -805,8 +768,7 @@ lcs_walk(client_t *c, const lcs_opts_t *op, const uint32_t *t, const char *a, ui
 
 /* The classic table: t[i][j] is the LCS length of a[0..i) and b[0..j), rows of blen+1. */
 static uint32_t *
-lcs_table(const char *a, uint32_t alen, const char *b, uint32_t blen)
-{
+lcs_table(const char *a, uint32_t alen, const char *b, uint32_t blen) {
     size_t w = (size_t)blen + 1;
     uint32_t *t = kmalloc((size_t)(alen + 1) * w * sizeof *t);
     for (size_t j = 0; j < w; j++)
@@ -815,14 +777,14 @@ lcs_table(const char *a, uint32_t alen, const char *b, uint32_t blen)
         uint32_t *row = t + (size_t)i * w, *up = row - w;
         row[0] = 0;
         for (uint32_t j = 1; j <= blen; j++)
-            row[j] = a[i - 1] == b[j - 1] ? up[j - 1] + 1 : (up[j] > row[j - 1] ? up[j] : row[j - 1]);
+            row[j] =
+                a[i - 1] == b[j - 1] ? up[j - 1] + 1 : (up[j] > row[j - 1] ? up[j] : row[j - 1]);
     }
     return t;
 }
 
 static void
-cmd_lcs(client_t *c)
-{
+cmd_lcs(client_t *c) {
     kobj_t *oa = cmd_lookup_read(c, &c->argv[1]);
     kobj_t *ob = cmd_lookup_read(c, &c->argv[2]);
     if ((oa && !is_string(oa)) || (ob && !is_string(ob))) {
@@ -879,27 +841,73 @@ cmd_lcs(client_t *c)
 #define F CMD_FAST
 
 cmd_def_t cmd_table_string[] = {
-    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", "1.0.0", "O(1)", "read string fast"},
-    {"set", cmd_set, -3, W | M, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)", "write string slow"},
-    {"setnx", cmd_setnx, 3, W | M | F, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)", "write string fast"},
-    {"setex", cmd_setex, 4, W | M, 1, 1, 1, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1)", "write string slow"},
-    {"psetex", cmd_psetex, 4, W | M, 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0", "O(1)", "write string slow"},
-    {"getset", cmd_getset, 3, W | M | F, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)", "write string fast"},
-    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", "6.2.0", "O(1)", "write string fast"},
-    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", "6.2.0", "O(1)", "write string fast"},
-    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", "1.0.0", "O(N) where N is the number of keys to retrieve.", "read string fast"},
-    {"mset", cmd_mset, -3, W | M, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "O(N) where N is the number of keys to set.", "write string slow"},
-    {"msetnx", cmd_msetnx, -3, W | M, 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set.", "write string slow"},
-    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.", "2.2.0", "O(1)", "read string fast"},
-    {"append", cmd_append, 3, W | M | F, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by the server will double the free space available on every reallocation.", "write string fast"},
-    {"setrange", cmd_setrange, 4, W | M, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "write string slow"},
-    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "read string slow"},
-    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "read string slow"},
-    {"incr", cmd_incr, 2, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "write string fast"},
-    {"decr", cmd_decr, 2, W | M | F, 1, 1, 1, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "write string fast"},
-    {"incrby", cmd_incrby, 3, W | M | F, 1, 1, 1, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "write string fast"},
-    {"decrby", cmd_decrby, 3, W | M | F, 1, 1, 1, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0", "O(1)", "write string fast"},
-    {"incrbyfloat", cmd_incrbyfloat, 3, W | M | F, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0", "O(1)", "write string fast"},
-    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "Finds the longest common substring.", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "read string slow"},
+    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "Returns the string value of a key.", "1.0.0",
+     "O(1)", "read string fast"},
+    {"set", cmd_set, -3, W | M, 1, 1, 1, "string",
+     "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+     "1.0.0", "O(1)", "write string slow"},
+    {"setnx", cmd_setnx, 3, W | M | F, 1, 1, 1, "string",
+     "Set the string value of a key only when the key doesn't exist.", "1.0.0", "O(1)",
+     "write string fast"},
+    {"setex", cmd_setex, 4, W | M, 1, 1, 1, "string",
+     "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+     "2.0.0", "O(1)", "write string slow"},
+    {"psetex", cmd_psetex, 4, W | M, 1, 1, 1, "string",
+     "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+     "2.6.0", "O(1)", "write string slow"},
+    {"getset", cmd_getset, 3, W | M | F, 1, 1, 1, "string",
+     "Returns the previous string value of a key after setting it to a new value.", "1.0.0", "O(1)",
+     "write string fast"},
+    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string",
+     "Returns the string value of a key after deleting the key.", "6.2.0", "O(1)",
+     "write string fast"},
+    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string",
+     "Returns the string value of a key after setting its expiration time.", "6.2.0", "O(1)",
+     "write string fast"},
+    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string",
+     "Atomically returns the string values of one or more keys.", "1.0.0",
+     "O(N) where N is the number of keys to retrieve.", "read string fast"},
+    {"mset", cmd_mset, -3, W | M, 1, -1, 2, "string",
+     "Atomically creates or modifies the string values of one or more keys.", "1.0.1",
+     "O(N) where N is the number of keys to set.", "write string slow"},
+    {"msetnx", cmd_msetnx, -3, W | M, 1, -1, 2, "string",
+     "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+     "1.0.1", "O(N) where N is the number of keys to set.", "write string slow"},
+    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "Returns the length of a string value.",
+     "2.2.0", "O(1)", "read string fast"},
+    {"append", cmd_append, 3, W | M | F, 1, 1, 1, "string",
+     "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0",
+     "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by the server will double the free space available on every reallocation.",
+     "write string fast"},
+    {"setrange", cmd_setrange, 4, W | M, 1, 1, 1, "string",
+     "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+     "2.2.0",
+     "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+     "write string slow"},
+    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string",
+     "Returns a substring of the string stored at a key.", "2.4.0",
+     "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+     "read string slow"},
+    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.",
+     "1.0.0",
+     "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+     "read string slow"},
+    {"incr", cmd_incr, 2, W | M | F, 1, 1, 1, "string",
+     "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+     "1.0.0", "O(1)", "write string fast"},
+    {"decr", cmd_decr, 2, W | M | F, 1, 1, 1, "string",
+     "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+     "1.0.0", "O(1)", "write string fast"},
+    {"incrby", cmd_incrby, 3, W | M | F, 1, 1, 1, "string",
+     "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+     "1.0.0", "O(1)", "write string fast"},
+    {"decrby", cmd_decrby, 3, W | M | F, 1, 1, 1, "string",
+     "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+     "1.0.0", "O(1)", "write string fast"},
+    {"incrbyfloat", cmd_incrbyfloat, 3, W | M | F, 1, 1, 1, "string",
+     "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+     "2.6.0", "O(1)", "write string fast"},
+    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "Finds the longest common substring.", "7.0.0",
+     "O(N*M) where N and M are the lengths of s1 and s2, respectively", "read string slow"},
     {0},
 };

@@ -10,8 +10,7 @@
 #include "reply.h"
 
 kobj_t *
-cmd_lookup_read(client_t *c, const karg_t *key)
-{
+cmd_lookup_read(client_t *c, const karg_t *key) {
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0); /* NO-TOUCH: db_set_touch_enabled */
     if (o) {
         c->eng->stats.keyspace_hits++;
@@ -23,8 +22,7 @@ cmd_lookup_read(client_t *c, const karg_t *key)
 }
 
 kobj_t *
-cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad)
-{
+cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad) {
     kobj_t *o = cmd_lookup_read(c, key);
     *bad = false;
     if (!o)
@@ -38,8 +36,7 @@ cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad)
 }
 
 bool
-cmd_parse_cursor(const karg_t *a, unsigned long long *cursor)
-{
+cmd_parse_cursor(const karg_t *a, unsigned long long *cursor) {
     bool neg = a->n > 1 && a->p[0] == '-';
     bool pos = a->n > 1 && a->p[0] == '+';
     if (!util_parse_ull(a->p + (neg || pos), a->n - (neg || pos), cursor))
@@ -50,8 +47,7 @@ cmd_parse_cursor(const karg_t *a, unsigned long long *cursor)
 }
 
 bool
-cmd_parse_rand_count(client_t *c, const char *with_word, long long *count, bool *with)
-{
+cmd_parse_rand_count(client_t *c, const char *with_word, long long *count, bool *with) {
     long long l;
     if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &l)) {
         reply_err(c, ERR_NOT_INT);

@@ -22,8 +22,7 @@ kobj_t *cmd_lookup_read(client_t *c, const karg_t *key);
 /* A write lookup as Valkey's lookupKeyWrite: lazy expiry, the access time updated (a key that
  * is written is not idle for LRU/LFU eviction), no statistics. */
 static inline kobj_t *
-cmd_lookup_write(client_t *c, const karg_t *key)
-{
+cmd_lookup_write(client_t *c, const karg_t *key) {
     return db_lookup(c->db, key->p, key->n, 0);
 }
 

@@ -4,8 +4,7 @@
 #include "reply.h"
 
 static void
-cmd_watch(client_t *c)
-{
+cmd_watch(client_t *c) {
     if (c->flags & CLIENT_MULTI) {
         reply_err(c, "ERR WATCH inside MULTI is not allowed");
         return;
@@ -18,15 +17,19 @@ cmd_watch(client_t *c)
 }
 
 static void
-cmd_unwatch(client_t *c)
-{
+cmd_unwatch(client_t *c) {
     watch_unwatch_all(c);
     c->flags &= ~CLIENT_DIRTY_CAS;
     reply_ok(c);
 }
 
 cmd_def_t cmd_table_watch[] = {
-    {"watch", cmd_watch, -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "O(1) for every key.", "fast transaction"},
-    {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", "2.2.0", "O(1)", "fast transaction"},
+    {"watch", cmd_watch, -2,
+     CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 1, -1, 1,
+     "transactions", "Monitors changes to keys to determine the execution of a transaction.",
+     "2.2.0", "O(1) for every key.", "fast transaction"},
+    {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", "2.2.0", "O(1)",
+     "fast transaction"},
     {0},
 };

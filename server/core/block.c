@@ -156,7 +156,8 @@ mark_ready(engine_t *eng, bkey_t *k) {
         return;
     if (eng->block->nready == eng->block->ready_cap) {
         eng->block->ready_cap = eng->block->ready_cap ? eng->block->ready_cap * 2 : 16;
-        eng->block->ready = krealloc(eng->block->ready, eng->block->ready_cap * sizeof *eng->block->ready);
+        eng->block->ready =
+            krealloc(eng->block->ready, eng->block->ready_cap * sizeof *eng->block->ready);
     }
     eng->block->ready[eng->block->nready++] = k;
     k->ready = true;
@@ -207,7 +208,8 @@ static void
 heap_add(engine_t *eng, bstate_t *b) {
     if (eng->block->nheap == eng->block->heap_cap) {
         eng->block->heap_cap = eng->block->heap_cap ? eng->block->heap_cap * 2 : 16;
-        eng->block->heap = krealloc(eng->block->heap, eng->block->heap_cap * sizeof *eng->block->heap);
+        eng->block->heap =
+            krealloc(eng->block->heap, eng->block->heap_cap * sizeof *eng->block->heap);
     }
     heap_put(eng, eng->block->nheap++, b);
     heap_up(eng, eng->block->nheap - 1);
@@ -248,7 +250,8 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
                block_timeout_cb on_timeout) {
     ASSERT(!c->bstate && nkeys > 0);
     if (c == c->eng->block->rerun)
-        deadline_ms = c->eng->block->rerun_deadline_ms; /* blocking again keeps the original deadline */
+        deadline_ms =
+            c->eng->block->rerun_deadline_ms; /* blocking again keeps the original deadline */
     bstate_t *b = kcalloc(1, sizeof *b + sizeof(bwait_t) * (size_t)nkeys);
     b->c = c;
     b->type = type;
@@ -319,7 +322,8 @@ static void
 resume_later(client_t *c) {
     if (c->eng->block->nresume == c->eng->block->resume_cap) {
         c->eng->block->resume_cap = c->eng->block->resume_cap ? c->eng->block->resume_cap * 2 : 16;
-        c->eng->block->resume = krealloc(c->eng->block->resume, c->eng->block->resume_cap * sizeof *c->eng->block->resume);
+        c->eng->block->resume = krealloc(c->eng->block->resume,
+                                         c->eng->block->resume_cap * sizeof *c->eng->block->resume);
     }
     c->eng->block->resume[c->eng->block->nresume++] = c;
 }

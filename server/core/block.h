@@ -66,7 +66,6 @@ void block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_
                     block_timeout_cb on_timeout);
 
 
-
 /* Event-loop step: expires deadlines, serves ready keys, resumes the input of unblocked clients.
  * Called from the server's before-sleep hook. */
 void block_before_sleep(engine_t *s);

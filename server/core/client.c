@@ -24,8 +24,7 @@
 #include "util.h"
 
 void
-client_discard_multi(client_t *c)
-{
+client_discard_multi(client_t *c) {
     for (int i = 0; i < c->mcount; i++)
         kfree(c->mstate[i].argv);
     kfree(c->mstate);
@@ -36,8 +35,7 @@ client_discard_multi(client_t *c)
 }
 
 void
-client_unwatch(client_t *c)
-{
+client_unwatch(client_t *c) {
     engine_t *s = c->eng;
     for (int i = 0; i < s->nhooks; i++)
         if (s->hooks[i].unwatch)
@@ -45,8 +43,7 @@ client_unwatch(client_t *c)
 }
 
 void
-client_reset(client_t *c)
-{
+client_reset(client_t *c) {
     engine_t *s = c->eng;
     client_discard_multi(c); /* the MULTI queue */
     client_unwatch(c);
@@ -57,8 +54,7 @@ client_reset(client_t *c)
 
 /* Input stops while the client is blocked or has too many parked replies. */
 void
-client_update_pause(client_t *c)
-{
+client_update_pause(client_t *c) {
     if ((c->flags & CLIENT_BLOCKED) || c->marks_len >= CLIENT_MARKS_MAX)
         c->conn.flags |= CONN_INPUT_PAUSED;
     else
@@ -67,14 +63,12 @@ client_update_pause(client_t *c)
 
 /* The hold follows the first mark. */
 static void
-update_hold(client_t *c)
-{
+update_hold(client_t *c) {
     c->conn.hold = c->marks_len ? c->marks[c->marks_head].start : CONN_HOLD_NONE;
 }
 
 client_t *
-client_create(engine_t *s, int fd)
-{
+client_create(engine_t *s, int fd) {
     client_t *c = kcalloc(1, sizeof *c);
     conn_init(&c->conn, s->net, fd);
     c->id = ++s->next_client_id;
@@ -98,8 +92,7 @@ client_create(engine_t *s, int fd)
 }
 
 static void
-unpark(client_t *c)
-{
+unpark(client_t *c) {
     engine_t *s = c->eng;
     if (!(c->flags & CLIENT_PARKED))
         return;
@@ -114,8 +107,7 @@ unpark(client_t *c)
 }
 
 void
-client_free(client_t *c)
-{
+client_free(client_t *c) {
     engine_t *s = c->eng;
     client_reset(c);
     if (!(c->flags & CLIENT_FAKE)) {
@@ -138,30 +130,26 @@ client_free(client_t *c)
 
 
 void
-client_close_async(client_t *c)
-{
+client_close_async(client_t *c) {
     if (c->flags & CLIENT_FAKE)
         return;
     conn_close_async(&c->conn);
 }
 
 void
-client_resume(client_t *c)
-{
+client_resume(client_t *c) {
     client_update_pause(c);
     if (!(c->conn.flags & CONN_INPUT_PAUSED))
         conn_resume_input(&c->conn);
 }
 
 bool
-client_raw_command(const client_t *c, const char **resp, size_t *len)
-{
+client_raw_command(const client_t *c, const char **resp, size_t *len) {
     return conn_raw_command(&c->conn, c->argc, c->argv, resp, len);
 }
 
 void
-client_mark_reply(client_t *c, uint64_t start, uint64_t lsn)
-{
+client_mark_reply(client_t *c, uint64_t start, uint64_t lsn) {
     uint64_t end = conn_out_end(&c->conn);
     if (end == start)
         return; /* no reply bytes (e.g. the client is closing) */
@@ -203,8 +191,7 @@ client_mark_reply(client_t *c, uint64_t start, uint64_t lsn)
 }
 
 void
-client_release_parked(engine_t *s)
-{
+client_release_parked(engine_t *s) {
     client_t *c = s->parked;
     while (c) {
         client_t *next = c->park_next;
@@ -223,8 +210,7 @@ client_release_parked(engine_t *s)
 }
 
 void
-client_fail_parked(engine_t *s, const char *why)
-{
+client_fail_parked(engine_t *s, const char *why) {
     for (client_t *c = s->parked; c;) {
         client_t *next = c->park_next;
         if (c->marks_len) {
@@ -245,8 +231,7 @@ client_fail_parked(engine_t *s, const char *why)
 }
 
 static bool
-obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms)
-{
+obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms) {
     bool pubsub = c->pubsub != NULL;
     long long hard = pubsub ? s->cfg.obuf_pubsub_hard : s->cfg.obuf_normal_hard;
     long long soft = pubsub ? s->cfg.obuf_pubsub_soft : s->cfg.obuf_normal_soft;
@@ -266,23 +251,21 @@ obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms)
 }
 
 void
-client_check_output_limit(client_t *c)
-{
+client_check_output_limit(client_t *c) {
     if (obuf_over_limit(c->eng, c, util_time_ms())) {
         klog(KLOG_WARNING, "Client id=%llu scheduled to be closed: output buffer limit",
-                   (unsigned long long)c->id);
+             (unsigned long long)c->id);
         client_close_async(c);
     }
 }
 
 void
-clients_cron(engine_t *s)
-{
+clients_cron(engine_t *s) {
     int64_t now = util_time_ms();
     for (client_t *c = s->clients; c;) {
         client_t *next = c->next;
-        if (s->cfg.timeout_s > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB)) &&
-            !c->pubsub && now - c->conn.last_ms > s->cfg.timeout_s * 1000) {
+        if (s->cfg.timeout_s > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB)) && !c->pubsub &&
+            now - c->conn.last_ms > s->cfg.timeout_s * 1000) {
             client_free(c);
         } else if (obuf_over_limit(s, c, now)) {
             client_close_async(c);

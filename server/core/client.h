@@ -29,13 +29,13 @@ enum {
     CLIENT_DIRTY_CAS = 1 << 3,  /* a WATCHed key changed: EXEC will fail */
     CLIENT_DIRTY_EXEC = 1 << 4, /* a command failed to queue: EXEC aborts */
     CLIENT_BLOCKED = 1 << 5,
-    CLIENT_PUBSUB = 1 << 6,     /* RESP2 subscriber mode: only (P|S)SUBSCRIBE and friends */
+    CLIENT_PUBSUB = 1 << 6, /* RESP2 subscriber mode: only (P|S)SUBSCRIBE and friends */
     CLIENT_NO_EVICT = 1 << 7,
     CLIENT_NO_TOUCH = 1 << 8,
     CLIENT_AUTHENTICATED = 1 << 9,
     CLIENT_IN_EXEC = 1 << 11,
-    CLIENT_FAKE = 1 << 12,      /* no socket: recovery replay, scripts */
-    CLIENT_PARKED = 1 << 13,    /* on the server's parked list (has marks) */
+    CLIENT_FAKE = 1 << 12,   /* no socket: recovery replay, scripts */
+    CLIENT_PARKED = 1 << 13, /* on the server's parked list (has marks) */
 };
 
 typedef struct reply_mark {
@@ -53,22 +53,22 @@ typedef struct multi_cmd {
 } multi_cmd_t;
 
 typedef struct client {
-    conn_t conn;                /* first member: a conn_t * from the net layer is the client */
+    conn_t conn; /* first member: a conn_t * from the net layer is the client */
     uint64_t id;
     struct engine *eng;
     uint32_t flags;
-    int resp;                   /* 2 or 3 */
+    int resp; /* 2 or 3 */
     db_t *db;
     int db_id;
-    char *name;                 /* CLIENT SETNAME, NULL if none */
-    int64_t ctime_ms;           /* connected at */
-    const char *last_cmd;       /* name of the last command, for CLIENT LIST */
+    char *name;           /* CLIENT SETNAME, NULL if none */
+    int64_t ctime_ms;     /* connected at */
+    const char *last_cmd; /* name of the last command, for CLIENT LIST */
 
     int argc;
-    karg_t *argv;               /* the command being executed; valid during the call only */
+    karg_t *argv; /* the command being executed; valid during the call only */
 
     /* Durability marks of the parked replies (client.c). */
-    reply_mark_t *marks;        /* ring of pending durability marks */
+    reply_mark_t *marks; /* ring of pending durability marks */
     uint32_t marks_head, marks_len, marks_cap;
     uint64_t reply_lsn;         /* tag of the reply being built (set by exec) */
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 if not */
@@ -76,23 +76,23 @@ typedef struct client {
     /* Transactions (MULTI/EXEC) and WATCH. */
     multi_cmd_t *mstate;
     int mcount, mcap;
-    size_t mbytes;              /* bytes queued; bounded by client-query-buffer-limit */
-    void *watched;              /* list of watched keys, owned by the tx module */
+    size_t mbytes; /* bytes queued; bounded by client-query-buffer-limit */
+    void *watched; /* list of watched keys, owned by the tx module */
 
     /* Pub/Sub. */
-    void *pubsub;               /* channels and patterns, owned by the pubsub module */
+    void *pubsub; /* channels and patterns, owned by the pubsub module */
 
     /* Blocking commands. */
-    void *bstate;               /* owned by the blocking module */
+    void *bstate; /* owned by the blocking module */
     int64_t block_deadline_ms;
 
-    struct client *prev, *next; /* server's list of clients */
+    struct client *prev, *next;           /* server's list of clients */
     struct client *park_prev, *park_next; /* parked list */
 } client_t;
 
 client_t *client_create(struct engine *e, int fd); /* fd -1: a fake client (replay, tests) */
 void client_free(client_t *c);
-void client_close_async(client_t *c);          /* CLIENT KILL, limits: closed at the next flush */
+void client_close_async(client_t *c); /* CLIENT KILL, limits: closed at the next flush */
 /* Park the reply that starts at absolute offset `start` until `lsn` is durable (no-op when it is
  * durable already and nothing is parked before it). */
 void client_mark_reply(client_t *c, uint64_t start, uint64_t lsn);

@@ -17,22 +17,19 @@ typedef struct name_key {
 } name_key_t;
 
 static uint64_t
-hash_key(const void *key)
-{
+hash_key(const void *key) {
     const name_key_t *k = key;
     return ht_hash_bytes_nocase(k->p, k->n);
 }
 
 static uint64_t
-hash_entry(const void *entry)
-{
+hash_entry(const void *entry) {
     const cmd_def_t *c = entry;
     return ht_hash_bytes_nocase(c->name, strlen(c->name));
 }
 
 static int
-key_eq(const void *entry, const void *key)
-{
+key_eq(const void *entry, const void *key) {
     const cmd_def_t *c = entry;
     const name_key_t *k = key;
     return strlen(c->name) == k->n && strncasecmp(c->name, k->p, k->n) == 0;
@@ -44,8 +41,7 @@ static const ht_type_t cmd_type = {hash_key, hash_entry, key_eq, NULL};
  * tests): their full names and parent links are filled in once, the first time; their ids are
  * the same at every registration (the order of the tables). Counters live in the engine. */
 static void
-register_cmd(ht_t *table, cmd_def_t *c, uint32_t *next_id)
-{
+register_cmd(ht_t *table, cmd_def_t *c, uint32_t *next_id) {
     c->id = (*next_id)++;
     for (cmd_def_t *s = c->subcmds; s && s->name; s++)
         s->id = (*next_id)++;
@@ -65,8 +61,7 @@ register_cmd(ht_t *table, cmd_def_t *c, uint32_t *next_id)
 }
 
 void
-cmd_table_init(engine_t *e, cmd_def_t *const *groups)
-{
+cmd_table_init(engine_t *e, cmd_def_t *const *groups) {
     ASSERT(e->cmds == NULL);
     e->cmds = ht_create(&cmd_type);
     e->cmd_groups = groups;
@@ -79,15 +74,13 @@ cmd_table_init(engine_t *e, cmd_def_t *const *groups)
 }
 
 cmd_def_t *
-cmd_lookup(const engine_t *e, const char *name, size_t n)
-{
+cmd_lookup(const engine_t *e, const char *name, size_t n) {
     name_key_t k = {name, n};
     return ht_find(e->cmds, &k);
 }
 
 cmd_def_t *
-cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n)
-{
+cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n) {
     for (cmd_def_t *s = parent->subcmds; s && s->name; s++)
         if (strlen(s->name) == n && strncasecmp(s->name, name, n) == 0)
             return s;
@@ -95,8 +88,7 @@ cmd_lookup_sub(cmd_def_t *parent, const char *name, size_t n)
 }
 
 cmd_def_t *
-cmd_resolve(const engine_t *e, int argc, karg_t *argv)
-{
+cmd_resolve(const engine_t *e, int argc, karg_t *argv) {
     cmd_def_t *c = cmd_lookup(e, argv[0].p, argv[0].n);
     if (c && c->subcmds && argc >= 2) {
         cmd_def_t *s = cmd_lookup_sub(c, argv[1].p, argv[1].n);
@@ -107,28 +99,24 @@ cmd_resolve(const engine_t *e, int argc, karg_t *argv)
 }
 
 int
-cmd_count(const engine_t *e)
-{
+cmd_count(const engine_t *e) {
     return (int)ht_size(e->cmds);
 }
 
 void
-cmd_foreach(const engine_t *e, void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx)
-{
+cmd_foreach(const engine_t *e, void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx) {
     for (int i = 0; e->cmd_groups[i]; i++)
         for (cmd_def_t *c = e->cmd_groups[i]; c->name; c++)
             fn(c, ctx);
 }
 
 bool
-cmd_arity_ok(const cmd_def_t *cmd, int argc)
-{
+cmd_arity_ok(const cmd_def_t *cmd, int argc) {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
 int
-cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max)
-{
+cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max) {
     if (cmd->getkeys)
         return cmd->getkeys(argc, argv, idx, max);
     if (cmd->first_key <= 0)
@@ -142,14 +130,12 @@ cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max)
 }
 
 void
-cmd_reset_stats(const engine_t *e)
-{
+cmd_reset_stats(const engine_t *e) {
     memset(e->cmd_stats, 0, sizeof *e->cmd_stats * e->ncmd_stats);
 }
 
 cmd_stats_t *
-cmd_stats(const engine_t *e, const cmd_def_t *cmd)
-{
+cmd_stats(const engine_t *e, const cmd_def_t *cmd) {
     ASSERT(cmd->id < e->ncmd_stats);
     return &e->cmd_stats[cmd->id];
 }

@@ -23,20 +23,20 @@ typedef int (*cmd_getkeys)(int argc, karg_t *argv, int *idx, int max);
 enum {
     CMD_WRITE = 1 << 0,
     CMD_READONLY = 1 << 1,
-    CMD_DENYOOM = 1 << 2,    /* refused with -OOM when over maxmemory (noeviction) */
+    CMD_DENYOOM = 1 << 2, /* refused with -OOM when over maxmemory (noeviction) */
     CMD_ADMIN = 1 << 3,
     CMD_PUBSUB = 1 << 4,
     CMD_NOSCRIPT = 1 << 5,
     CMD_BLOCKING = 1 << 6,
-    CMD_LOADING = 1 << 7,    /* allowed while loading */
+    CMD_LOADING = 1 << 7, /* allowed while loading */
     CMD_STALE = 1 << 8,
     CMD_FAST = 1 << 9,
-    CMD_NO_AUTH = 1 << 10,   /* allowed before AUTH */
-    CMD_NO_MULTI = 1 << 11,  /* not queued inside MULTI (rejected) */
+    CMD_NO_AUTH = 1 << 10,  /* allowed before AUTH */
+    CMD_NO_MULTI = 1 << 11, /* not queued inside MULTI (rejected) */
     CMD_ALLOW_BUSY = 1 << 12,
     CMD_SKIP_MONITOR = 1 << 13,
     CMD_SKIP_SLOWLOG = 1 << 14,
-    CMD_MULTI_OK = 1 << 15,  /* executed at once even inside MULTI (EXEC, DISCARD, WATCH...) */
+    CMD_MULTI_OK = 1 << 15,      /* executed at once even inside MULTI (EXEC, DISCARD, WATCH...) */
     CMD_SUBSCRIBER_OK = 1 << 16, /* allowed in RESP2 subscriber mode */
     CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
 };
@@ -46,21 +46,21 @@ typedef struct cmd_stats {
 } cmd_stats_t;
 
 typedef struct cmd_def {
-    const char *name;   /* lower case; container commands hold subcommands */
+    const char *name; /* lower case; container commands hold subcommands */
     cmd_proc proc;
     int arity;
     uint32_t flags;
     int first_key, last_key, key_step; /* last_key -1 = last argument */
-    const char *group;  /* COMMAND DOCS group: string, generic, server, connection, ... */
+    const char *group; /* COMMAND DOCS group: string, generic, server, connection, ... */
     const char *summary;
     const char *since;
     const char *complexity;
-    const char *acl;    /* ACL categories, space separated, without '@' ("write string fast") */
+    const char *acl; /* ACL categories, space separated, without '@' ("write string fast") */
     cmd_getkeys getkeys;
     struct cmd_def *subcmds; /* NULL-name-terminated; for CLIENT, CONFIG, OBJECT, ... */
     struct cmd_def *parent;
-    uint32_t id;        /* index of its counters in engine_t.cmd_stats, set at registration */
-    char *fullname;     /* "client|list" for subcommands, set at registration */
+    uint32_t id;    /* index of its counters in engine_t.cmd_stats, set at registration */
+    char *fullname; /* "client|list" for subcommands, set at registration */
 } cmd_def_t;
 
 struct engine;
@@ -84,8 +84,7 @@ cmd_stats_t *cmd_stats(const struct engine *e, const cmd_def_t *cmd);
 /* Whether an argument is the option word `word` (a C string), ignoring ASCII case, as Valkey's
  * strcasecmp on option names. */
 static inline bool
-cmd_arg_is(const karg_t *a, const char *word)
-{
+cmd_arg_is(const karg_t *a, const char *word) {
     return util_eq_nocase(a->p, a->n, word);
 }
 

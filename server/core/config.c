@@ -42,8 +42,8 @@ struct cfg_def {
 
 static const char *const yesno[] = {"no", "yes", NULL};
 static const char *const durability_names[] = {"off", "async", "sync", NULL};
-static const char *const policy_names[] = {"noeviction",   "allkeys-lru",     "allkeys-lfu",
-                                           "allkeys-random", "volatile-lru",  "volatile-lfu",
+static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
+                                           "allkeys-random",  "volatile-lru", "volatile-lfu",
                                            "volatile-random", "volatile-ttl", NULL};
 static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 
@@ -64,18 +64,23 @@ static const cfg_def_t defs[] = {
     {"maxclients", C_INT, OFF(maxclients), 1, 1000000, "10000", NULL, 0, NULL, NULL},
     {"timeout", C_INT, OFF(timeout_s), 0, 100000000, "0", NULL, 0, NULL, NULL},
     {"tcp-keepalive", C_INT, OFF(tcp_keepalive_s), 0, 100000000, "300", NULL, 0, NULL, NULL},
-    {"proto-max-bulk-len", C_MEM, OFF(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", NULL, 0, NULL, NULL},
-    {"client-query-buffer-limit", C_MEM, OFF(client_query_buffer_limit), 1024 * 1024, LLONG_MAX, "1gb", NULL, 0, NULL, NULL},
+    {"proto-max-bulk-len", C_MEM, OFF(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", NULL, 0,
+     NULL, NULL},
+    {"client-query-buffer-limit", C_MEM, OFF(client_query_buffer_limit), 1024 * 1024, LLONG_MAX,
+     "1gb", NULL, 0, NULL, NULL},
     {"max-multibulk-len", C_INT, OFF(multibulk_max), 1, INT32_MAX, "1048576", NULL, 0, NULL, NULL},
-    {"client-output-buffer-limit", C_SPECIAL, 0, 0, 0, NULL, NULL, 0, set_obuf_limit, get_obuf_limit},
+    {"client-output-buffer-limit", C_SPECIAL, 0, 0, 0, NULL, NULL, 0, set_obuf_limit,
+     get_obuf_limit},
     {"maxmemory", C_MEM, OFF(maxmemory), 0, LLONG_MAX, "0", NULL, 0, NULL, NULL},
-    {"maxmemory-policy", C_ENUM, OFF(maxmemory_policy), 0, 0, "noeviction", policy_names, 0, NULL, NULL},
+    {"maxmemory-policy", C_ENUM, OFF(maxmemory_policy), 0, 0, "noeviction", policy_names, 0, NULL,
+     NULL},
     {"maxmemory-samples", C_INT, OFF(maxmemory_samples), 1, 64, "5", NULL, 0, NULL, NULL},
     {"lfu-log-factor", C_INT, OFF(lfu_log_factor), 0, INT32_MAX, "10", NULL, 0, NULL, NULL},
     {"lfu-decay-time", C_INT, OFF(lfu_decay_time), 0, INT32_MAX, "1", NULL, 0, NULL, NULL},
     {"hz", C_INT, OFF(hz), 1, 500, "10", NULL, 0, NULL, NULL},
     {"active-expire-enabled", C_BOOL, OFF(active_expire), 0, 1, "yes", yesno, 0, NULL, NULL},
-    {"durability", C_ENUM, OFF(durability), 0, 0, "sync", durability_names, C_IMMUTABLE, NULL, NULL},
+    {"durability", C_ENUM, OFF(durability), 0, 0, "sync", durability_names, C_IMMUTABLE, NULL,
+     NULL},
     {"loglevel", C_ENUM, OFF(loglevel), 0, 0, "notice", loglevels, 0, NULL, NULL},
     {"logfile", C_STR, OFF(logfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
     {"pidfile", C_STR, OFF(pidfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
@@ -83,26 +88,41 @@ static const cfg_def_t defs[] = {
     /* Accepted for configuration files written for Valkey; I/O threads are not built yet
      * (docs/architecture.md, threads), so only 1 is allowed rather than silently ignoring a larger value. */
     {"io-threads", C_INT, OFF(io_threads), 1, 1, "1", NULL, C_IMMUTABLE, NULL, NULL},
-    {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "512", NULL, 0, NULL, NULL},
-    {"hash-max-listpack-value", C_INT, OFF(hash_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
-    {"set-max-intset-entries", C_INT, OFF(set_max_intset_entries), 0, LLONG_MAX, "512", NULL, 0, NULL, NULL},
-    {"set-max-listpack-entries", C_INT, OFF(set_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
-    {"set-max-listpack-value", C_INT, OFF(set_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
-    {"zset-max-listpack-entries", C_INT, OFF(zset_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
-    {"zset-max-listpack-value", C_INT, OFF(zset_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0, NULL, NULL},
-    {"list-max-listpack-size", C_INT, OFF(list_max_listpack_size), -5, LLONG_MAX, "-2", NULL, 0, NULL, NULL},
-    {"notify-keyspace-events", C_SPECIAL, OFF(notify_keyspace_events), 0, 0, "", NULL, 0, set_notify, NULL},
+    {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "512", NULL,
+     0, NULL, NULL},
+    {"hash-max-listpack-value", C_INT, OFF(hash_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0,
+     NULL, NULL},
+    {"set-max-intset-entries", C_INT, OFF(set_max_intset_entries), 0, LLONG_MAX, "512", NULL, 0,
+     NULL, NULL},
+    {"set-max-listpack-entries", C_INT, OFF(set_max_listpack_entries), 0, LLONG_MAX, "128", NULL, 0,
+     NULL, NULL},
+    {"set-max-listpack-value", C_INT, OFF(set_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0,
+     NULL, NULL},
+    {"zset-max-listpack-entries", C_INT, OFF(zset_max_listpack_entries), 0, LLONG_MAX, "128", NULL,
+     0, NULL, NULL},
+    {"zset-max-listpack-value", C_INT, OFF(zset_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0,
+     NULL, NULL},
+    {"list-max-listpack-size", C_INT, OFF(list_max_listpack_size), -5, LLONG_MAX, "-2", NULL, 0,
+     NULL, NULL},
+    {"notify-keyspace-events", C_SPECIAL, OFF(notify_keyspace_events), 0, 0, "", NULL, 0,
+     set_notify, NULL},
     {"wal-dir", C_SPECIAL, 0, 0, 0, NULL, NULL, C_IMMUTABLE, set_wal_dir, get_wal_dir},
     {"wal-quorum", C_INT, OFF(wal_quorum), 0, 64, "0", NULL, C_IMMUTABLE, NULL, NULL},
-    {"wal-segment-size", C_MEM, OFF(wal_segment_size), 1024 * 1024, LLONG_MAX, "64mb", NULL, C_IMMUTABLE, NULL, NULL},
-    {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL, NULL},
+    {"wal-segment-size", C_MEM, OFF(wal_segment_size), 1024 * 1024, LLONG_MAX, "64mb", NULL,
+     C_IMMUTABLE, NULL, NULL},
+    {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL,
+     NULL},
     {"snapshot-threads", C_INT, OFF(snapshot_threads), 1, 64, "2", NULL, 0, NULL, NULL},
-    {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, LLONG_MAX, "3600", NULL, 0, NULL, NULL},
-    {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL, NULL},
-    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 2, "0", NULL, 0, NULL, NULL},
+    {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, LLONG_MAX, "3600", NULL, 0, NULL,
+     NULL},
+    {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL,
+     NULL},
+    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 2, "0", NULL, 0, NULL,
+     NULL},
     {"wal-retention", C_INT, OFF(wal_retention_s), 0, LLONG_MAX, "86400", NULL, 0, NULL, NULL},
     {"snapshot-keep", C_INT, OFF(snapshot_keep), 1, 1000, "2", NULL, 0, NULL, NULL},
-    {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL, 0, NULL, NULL},
+    {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
+     0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
     /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
     {"save", C_SPECIAL, 0, 0, 0, "", NULL, C_COMPAT, set_compat, get_compat},
@@ -111,8 +131,7 @@ static const cfg_def_t defs[] = {
 };
 
 static const cfg_def_t *
-find_def(const char *name, size_t n)
-{
+find_def(const char *name, size_t n) {
     for (const cfg_def_t *d = defs; d->name; d++)
         if (strlen(d->name) == n && strncasecmp(d->name, name, n) == 0)
             return d;
@@ -120,15 +139,13 @@ find_def(const char *name, size_t n)
 }
 
 static void *
-field(engine_t *s, const cfg_def_t *d)
-{
+field(engine_t *s, const cfg_def_t *d) {
     return (char *)&s->cfg + d->off;
 }
 
 /* Integers of every C_INT field are stored as int or long long; tell them apart by name. */
 static bool
-is_int_field(const cfg_def_t *d)
-{
+is_int_field(const cfg_def_t *d) {
     return d->off == OFF(port) || d->off == OFF(databases) || d->off == OFF(maxmemory_samples) ||
            d->off == OFF(lfu_log_factor) || d->off == OFF(lfu_decay_time) || d->off == OFF(hz) ||
            d->off == OFF(io_threads) || d->off == OFF(wal_quorum) ||
@@ -137,8 +154,7 @@ is_int_field(const cfg_def_t *d)
 }
 
 static int
-set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errlen)
-{
+set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errlen) {
     long long n;
     switch (d->type) {
     case C_BOOL:
@@ -160,7 +176,8 @@ set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
             return -1;
         }
         if (n < d->min || n > d->max) {
-            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min,
+                     d->max);
             return -1;
         }
         if (is_int_field(d))
@@ -198,8 +215,7 @@ set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
 }
 
 static void
-get_value(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
-{
+get_value(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     switch (d->type) {
     case C_BOOL: snprintf(buf, len, "%s", *(bool *)field(s, d) ? "yes" : "no"); break;
     case C_INT:
@@ -224,15 +240,15 @@ get_value(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
         if (d->get)
             d->get(s, d, buf, len);
         else if (d->off == OFF(notify_keyspace_events))
-            snprintf(buf, len, "%s", s->cfg.notify_keyspace_events ? s->cfg.notify_keyspace_events : "");
+            snprintf(buf, len, "%s",
+                     s->cfg.notify_keyspace_events ? s->cfg.notify_keyspace_events : "");
         break;
     }
 }
 
 static int
 set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
-               size_t errlen)
-{
+               size_t errlen) {
     (void)d;
     /* "normal 0 0 0 pubsub 32mb 8mb 60": groups of four; one value holding them all too. */
     char buf[512], *words[64];
@@ -251,12 +267,14 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
     }
     for (int i = 0; i < n; i += 4) {
         long long h, so, sec;
-        int cls = !strcasecmp(words[i], "normal")                                  ? 0
-                  : !strcasecmp(words[i], "pubsub")                                ? 1
+        int cls = !strcasecmp(words[i], "normal")                                        ? 0
+                  : !strcasecmp(words[i], "pubsub")                                      ? 1
                   : (!strcasecmp(words[i], "replica") || !strcasecmp(words[i], "slave")) ? 2
-                                                                                   : -1;
-        if (cls < 0 || !util_parse_memory(words[i + 1], &h) || !util_parse_memory(words[i + 2], &so) ||
-            !util_parse_ll(words[i + 3], strlen(words[i + 3]), &sec) || h < 0 || so < 0 || sec < 0) {
+                                                                                         : -1;
+        if (cls < 0 || !util_parse_memory(words[i + 1], &h) ||
+            !util_parse_memory(words[i + 2], &so) ||
+            !util_parse_ll(words[i + 3], strlen(words[i + 3]), &sec) || h < 0 || so < 0 ||
+            sec < 0) {
             snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
             return -1;
         }
@@ -274,8 +292,7 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
 }
 
 static void
-get_obuf_limit(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
-{
+get_obuf_limit(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     (void)d;
     snprintf(buf, len, "normal %lld %lld %lld slave 268435456 67108864 60 pubsub %lld %lld %lld",
              s->cfg.obuf_normal_hard, s->cfg.obuf_normal_soft, s->cfg.obuf_normal_soft_s,
@@ -284,8 +301,7 @@ get_obuf_limit(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 
 static int
 set_wal_dir(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
-            size_t errlen)
-{
+            size_t errlen) {
     (void)d;
     for (int i = 0; i < argc; i++) {
         if (!argv[i][0]) {
@@ -296,15 +312,15 @@ set_wal_dir(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, 
             snprintf(err, errlen, "at most 16 wal-dir copies");
             return -1;
         }
-        s->cfg.wal_dirs = krealloc(s->cfg.wal_dirs, sizeof(char *) * (size_t)(s->cfg.wal_ndirs + 1));
+        s->cfg.wal_dirs =
+            krealloc(s->cfg.wal_dirs, sizeof(char *) * (size_t)(s->cfg.wal_ndirs + 1));
         s->cfg.wal_dirs[s->cfg.wal_ndirs++] = kstrndup(argv[i], strlen(argv[i]));
     }
     return 0;
 }
 
 static void
-get_wal_dir(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
-{
+get_wal_dir(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     (void)d;
     buf[0] = 0;
     for (int i = 0; i < s->cfg.wal_ndirs; i++) {
@@ -315,13 +331,14 @@ get_wal_dir(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 
 /* Letters as Valkey's notify-keyspace-events. */
 static int
-parse_notify(const char *v)
-{
+parse_notify(const char *v) {
     int f = 0;
     for (; *v; v++) {
         switch (*v) {
-        case 'A': f |= NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
-                       NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM; break;
+        case 'A':
+            f |= NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
+                 NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM;
+            break;
         case 'g': f |= NOTIFY_GENERIC; break;
         case '$': f |= NOTIFY_STRING; break;
         case 'l': f |= NOTIFY_LIST; break;
@@ -343,8 +360,7 @@ parse_notify(const char *v)
 
 static int
 set_notify(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
-           size_t errlen)
-{
+           size_t errlen) {
     (void)d;
     int f = parse_notify(argc ? argv[0] : "");
     if (f < 0) {
@@ -362,8 +378,7 @@ set_notify(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
 
 static int
 set_compat(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
-           size_t errlen)
-{
+           size_t errlen) {
     (void)s;
     (void)argc;
     (void)argv;
@@ -375,8 +390,7 @@ set_compat(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
 }
 
 static void
-get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
-{
+get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     if (!strcmp(d->name, "appendonly"))
         snprintf(buf, len, "%s", s->cfg.durability == DURABILITY_OFF ? "no" : "yes");
     else
@@ -384,8 +398,7 @@ get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len)
 }
 
 static void
-config_apply(engine_t *s)
-{
+config_apply(engine_t *s) {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
                s->cfg.maxmemory_policy == EVICT_VOLATILE_LFU;
     db_set_lfu_mode(&s->dbenv, lfu, s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
@@ -393,8 +406,7 @@ config_apply(engine_t *s)
 
 /* Every default, without applying derived state (a scratch copy must not touch globals). */
 static void
-set_defaults(engine_t *s)
-{
+set_defaults(engine_t *s) {
     char err[256];
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (!d->dflt || d->set == set_compat)
@@ -410,23 +422,24 @@ set_defaults(engine_t *s)
 }
 
 void
-config_defaults(engine_t *s)
-{
+config_defaults(engine_t *s) {
     set_defaults(s);
     config_apply(s);
 }
 
 static int
-set_one(engine_t *s, int argc, const char *const *argv, bool startup, char *err, size_t errlen)
-{
+set_one(engine_t *s, int argc, const char *const *argv, bool startup, char *err, size_t errlen) {
     const cfg_def_t *d = find_def(argv[0], strlen(argv[0]));
     if (!d) {
-        snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'", argv[0]);
+        snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'",
+                 argv[0]);
         return -1;
     }
     if (!startup && (d->flags & C_IMMUTABLE)) {
-        snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config",
-                 d->name);
+        snprintf(
+            err, errlen,
+            "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config",
+            d->name);
         return -1;
     }
     if (d->type == C_SPECIAL)
@@ -440,8 +453,7 @@ set_one(engine_t *s, int argc, const char *const *argv, bool startup, char *err,
 
 int
 config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
-           char *err, size_t errlen)
-{
+           char *err, size_t errlen) {
     (void)lens;
     int rc = set_one(s, argc, argv, startup, err, errlen);
     if (rc == 0)
@@ -450,8 +462,7 @@ config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, b
 }
 
 static void
-config_free(engine_t *s)
-{
+config_free(engine_t *s) {
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (d->type == C_STR || (d->type == C_ENUM && d->off == OFF(loglevel))) {
             char **p = field(s, d);
@@ -469,8 +480,7 @@ config_free(engine_t *s)
 }
 
 int
-config_validate(int argc, const char *const *argv, char *err, size_t errlen)
-{
+config_validate(int argc, const char *const *argv, char *err, size_t errlen) {
     engine_t *scratch = kcalloc(1, sizeof *scratch);
     set_defaults(scratch);
     int rc = set_one(scratch, argc, argv, false, err, errlen);
@@ -480,8 +490,7 @@ config_validate(int argc, const char *const *argv, char *err, size_t errlen)
 }
 
 int
-config_load_file(engine_t *s, const char *path, char *err, size_t errlen)
-{
+config_load_file(engine_t *s, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "can't open config file '%s': %s", path, strerror(errno));
@@ -523,8 +532,7 @@ config_load_file(engine_t *s, const char *path, char *err, size_t errlen)
 }
 
 int
-config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen)
-{
+config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen) {
     for (int i = 0; i < argc;) {
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2]) {
             snprintf(err, errlen, "unexpected argument '%s' (options are --name value)", argv[i]);
@@ -547,8 +555,7 @@ config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen)
 
 void
 config_get(engine_t *s, const char *pat, size_t plen,
-           void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
-{
+           void (*fn)(void *ctx, const char *name, const char *value), void *ctx) {
     char buf[4096];
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (!util_glob_match(pat, plen, d->name, strlen(d->name), true))
@@ -561,8 +568,7 @@ config_get(engine_t *s, const char *pat, size_t plen,
 
 /* Quote a value for the config file when it has spaces or is empty. */
 static void
-write_line(FILE *f, const cfg_def_t *d, const char *v)
-{
+write_line(FILE *f, const cfg_def_t *d, const char *v) {
     if (d->type == C_SPECIAL && !strcmp(d->name, "wal-dir")) {
         fprintf(f, "wal-dir %s\n", v);
         return;
@@ -583,8 +589,7 @@ write_line(FILE *f, const cfg_def_t *d, const char *v)
 }
 
 int
-config_rewrite(engine_t *s, char *err, size_t errlen)
-{
+config_rewrite(engine_t *s, char *err, size_t errlen) {
     if (!s->config_file) {
         snprintf(err, errlen, "The server is running without a config file");
         return -1;
@@ -629,13 +634,15 @@ config_rewrite(engine_t *s, char *err, size_t errlen)
         get_value(s, d, val, sizeof val);
         if (d->dflt && !strcmp(val, d->dflt))
             continue;
-        if (!strcmp(d->name, "client-output-buffer-limit") || (!strcmp(d->name, "wal-dir") && !val[0]))
+        if (!strcmp(d->name, "client-output-buffer-limit") ||
+            (!strcmp(d->name, "wal-dir") && !val[0]))
             continue;
         write_line(out, d, val);
     }
     if (in)
         fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, s->config_file) != 0) {
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
+        rename(tmp, s->config_file) != 0) {
         snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
         return -1;
     }

@@ -11,8 +11,7 @@
 
 void
 db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
-            void *ctx)
-{
+            void *ctx) {
     *env = (db_env_t){.expired = expired,
                       .ctx = ctx,
                       .expire_enabled = true,
@@ -22,47 +21,40 @@ db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key,
 }
 
 void
-db_set_now_ms(db_env_t *env, int64_t ms)
-{
+db_set_now_ms(db_env_t *env, int64_t ms) {
     env->now_ms = ms;
 }
 
 int64_t
-db_now_ms(db_env_t *env)
-{
+db_now_ms(db_env_t *env) {
     return env->now_ms ? env->now_ms : util_time_ms();
 }
 
 void
-db_set_touch_enabled(db_env_t *env, bool on)
-{
+db_set_touch_enabled(db_env_t *env, bool on) {
     env->touch_enabled = on;
 }
 
 void
-db_set_expire_enabled(db_env_t *env, bool on)
-{
+db_set_expire_enabled(db_env_t *env, bool on) {
     env->expire_enabled = on;
 }
 
 void
-db_set_lfu_mode(db_env_t *env, bool lfu, int log_factor, int decay_time_min)
-{
+db_set_lfu_mode(db_env_t *env, bool lfu, int log_factor, int decay_time_min) {
     env->lfu_mode = lfu;
     env->lfu_log_factor = log_factor;
     env->lfu_decay_min = decay_time_min;
 }
 
 uint32_t
-db_lru_clock(db_env_t *env)
-{
+db_lru_clock(db_env_t *env) {
     return (uint32_t)((db_now_ms(env) / 1000) & OBJ_LRU_MAX);
 }
 
 /* LFU: 8-bit logarithmic counter in the low byte, 16-bit minutes of the last decrement above. */
 static void
-touch(db_env_t *env, kobj_t *o)
-{
+touch(db_env_t *env, kobj_t *o) {
     if (!env->lfu_mode) {
         obj_set_lru(o, db_lru_clock(env));
         return;
@@ -85,23 +77,20 @@ touch(db_env_t *env, kobj_t *o)
 }
 
 static uint64_t
-hash_key(const void *key)
-{
+hash_key(const void *key) {
     const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
 static uint64_t
-hash_entry(const void *entry)
-{
+hash_entry(const void *entry) {
     size_t n;
     const char *k = obj_key(entry, &n);
     return ht_hash_bytes(k, n);
 }
 
 static int
-key_eq(const void *entry, const void *key)
-{
+key_eq(const void *entry, const void *key) {
     const karg_t *k = key;
     size_t n;
     const char *ek = obj_key(entry, &n);
@@ -109,16 +98,14 @@ key_eq(const void *entry, const void *key)
 }
 
 static void
-entry_free(void *entry)
-{
+entry_free(void *entry) {
     obj_free(entry);
 }
 
 /* Insert an object whose key must be absent. (ht_add would compare entries with key_eq, whose
  * second argument here is a karg_t slice, so every insert goes through find_pos.) */
 static void
-add_obj(ht_t *t, kobj_t *o)
-{
+add_obj(ht_t *t, kobj_t *o) {
     size_t n;
     const char *k = obj_key(o, &n);
     karg_t key = {k, n};
@@ -131,8 +118,7 @@ static const ht_type_t keys_type = {hash_key, hash_entry, key_eq, entry_free};
 static const ht_type_t expires_type = {hash_key, hash_entry, key_eq, NULL};
 
 db_t *
-db_create(int id, db_env_t *env)
-{
+db_create(int id, db_env_t *env) {
     db_t *db = kcalloc(1, sizeof *db);
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
@@ -142,8 +128,7 @@ db_create(int id, db_env_t *env)
 }
 
 void
-db_free(db_t *db)
-{
+db_free(db_t *db) {
     if (!db)
         return;
     ht_release(db->expires);
@@ -152,27 +137,23 @@ db_free(db_t *db)
 }
 
 size_t
-db_size(const db_t *db)
-{
+db_size(const db_t *db) {
     return ht_size(db->keys);
 }
 
 size_t
-db_expires_size(const db_t *db)
-{
+db_expires_size(const db_t *db) {
     return ht_size(db->expires);
 }
 
 kobj_t *
-db_find(db_t *db, const char *key, size_t klen)
-{
+db_find(db_t *db, const char *key, size_t klen) {
     karg_t k = {key, klen};
     return ht_find(db->keys, &k);
 }
 
 bool
-db_is_expired(db_env_t *env, const kobj_t *o)
-{
+db_is_expired(db_env_t *env, const kobj_t *o) {
     int64_t e = obj_expire(o);
     return e >= 0 && e <= db_now_ms(env);
 }
@@ -185,8 +166,7 @@ typedef struct keycopy {
 } keycopy_t;
 
 static void
-keycopy_init(keycopy_t *kc, const kobj_t *o)
-{
+keycopy_init(keycopy_t *kc, const kobj_t *o) {
     size_t n;
     const char *key = obj_key(o, &n);
     char *p = n <= sizeof kc->stack ? kc->stack : kmalloc(n);
@@ -195,16 +175,14 @@ keycopy_init(keycopy_t *kc, const kobj_t *o)
 }
 
 static void
-keycopy_done(keycopy_t *kc)
-{
+keycopy_done(keycopy_t *kc) {
     if (kc->k.p != kc->stack)
         kfree((char *)kc->k.p);
 }
 
 /* Delete an expired key on the server's behalf: the hook logs and notifies first. */
 static void
-expire_now(db_t *db, kobj_t *o)
-{
+expire_now(db_t *db, kobj_t *o) {
     keycopy_t kc;
     keycopy_init(&kc, o);
     if (db->env && db->env->expired)
@@ -214,15 +192,15 @@ expire_now(db_t *db, kobj_t *o)
 }
 
 kobj_t *
-db_lookup(db_t *db, const char *key, size_t klen, int flags)
-{
+db_lookup(db_t *db, const char *key, size_t klen, int flags) {
     karg_t k = {key, klen};
     kobj_t *o = ht_find(db->keys, &k);
     if (!o)
         return NULL;
     /* With expiry disabled (log replay) a key is live until the log says DEL: every expiry that
      * happened is in the log, so judging by the clock here would make replay diverge. */
-    if (db->env->expire_enabled && obj_has_expire(o) && db_is_expired(db->env, o) && !(flags & DB_LOOKUP_NOEXPIRE)) {
+    if (db->env->expire_enabled && obj_has_expire(o) && db_is_expired(db->env, o) &&
+        !(flags & DB_LOOKUP_NOEXPIRE)) {
         expire_now(db, o);
         return NULL;
     }
@@ -232,8 +210,7 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags)
 }
 
 void
-db_add(db_t *db, kobj_t *o)
-{
+db_add(db_t *db, kobj_t *o) {
     touch(db->env, o);
     add_obj(db->keys, o);
     if (obj_has_expire(o))
@@ -241,14 +218,12 @@ db_add(db_t *db, kobj_t *o)
 }
 
 uint64_t
-db_hash_key(const char *key, size_t klen)
-{
+db_hash_key(const char *key, size_t klen) {
     return ht_hash_bytes(key, klen); /* the same hash as hash_key/hash_entry */
 }
 
 int
-db_add_new(db_t *db, kobj_t *o, uint64_t hash)
-{
+db_add_new(db_t *db, kobj_t *o, uint64_t hash) {
     size_t n;
     const char *k = obj_key(o, &n);
     karg_t key = {k, n};
@@ -265,30 +240,26 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash)
 }
 
 void
-db_prefetch(const db_t *db, uint64_t hash, bool ttl)
-{
+db_prefetch(const db_t *db, uint64_t hash, bool ttl) {
     ht_prefetch(db->keys, hash);
     if (ttl)
         ht_prefetch(db->expires, hash);
 }
 
 void
-db_reserve(db_t *db, size_t keys, size_t volatile_keys)
-{
+db_reserve(db_t *db, size_t keys, size_t volatile_keys) {
     ht_reserve(db->keys, keys);
     ht_reserve(db->expires, volatile_keys);
 }
 
 void
-db_fit(db_t *db)
-{
+db_fit(db_t *db) {
     ht_fit(db->keys);
     ht_fit(db->expires);
 }
 
 uint32_t
-db_lru_fresh(db_env_t *env)
-{
+db_lru_fresh(db_env_t *env) {
     /* What touch(env) gives an object whose field is still 0: in LFU mode a counter of 0 always
      * goes up by one (probability 1 / (0 * factor + 1)), so no random draw is needed. */
     if (!env->lfu_mode)
@@ -298,8 +269,7 @@ db_lru_fresh(db_env_t *env)
 }
 
 kobj_t *
-db_set(db_t *db, kobj_t *o, bool keep_ttl)
-{
+db_set(db_t *db, kobj_t *o, bool keep_ttl) {
     size_t n;
     const char *key = obj_key(o, &n);
     karg_t k = {key, n};
@@ -327,8 +297,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl)
 }
 
 kobj_t *
-db_unlink(db_t *db, const char *key, size_t klen)
-{
+db_unlink(db_t *db, const char *key, size_t klen) {
     karg_t k = {key, klen};
     kobj_t *o = ht_pop(db->keys, &k);
     if (o && obj_has_expire(o))
@@ -337,16 +306,14 @@ db_unlink(db_t *db, const char *key, size_t klen)
 }
 
 bool
-db_delete(db_t *db, const char *key, size_t klen)
-{
+db_delete(db_t *db, const char *key, size_t klen) {
     kobj_t *o = db_unlink(db, key, klen);
     obj_free(o);
     return o != NULL;
 }
 
 kobj_t *
-db_set_expire(db_t *db, kobj_t *o, int64_t ms)
-{
+db_set_expire(db_t *db, kobj_t *o, int64_t ms) {
     bool had = obj_has_expire(o);
     if (had && ms >= 0) { /* same layout: in place, nothing moves */
         obj_set_expire_inplace(o, ms);
@@ -367,8 +334,7 @@ db_set_expire(db_t *db, kobj_t *o, int64_t ms)
 }
 
 kobj_t *
-db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
-{
+db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep) {
     keycopy_t kc;
     keycopy_init(&kc, o);
     void **ref = ht_find_ref(db->keys, &kc.k);
@@ -387,16 +353,14 @@ db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep)
 }
 
 void
-db_flush(db_t *db)
-{
+db_flush(db_t *db) {
     ht_clear(db->expires);
     ht_clear(db->keys);
     db->expire_cursor = 0;
 }
 
 db_t *
-db_detach(db_t *db)
-{
+db_detach(db_t *db) {
     db_t *old = kcalloc(1, sizeof *old);
     *old = *db;
     db->keys = ht_create(&keys_type);
@@ -406,8 +370,7 @@ db_detach(db_t *db)
 }
 
 void
-db_swap(db_t *a, db_t *b)
-{
+db_swap(db_t *a, db_t *b) {
     ht_t *k = a->keys, *e = a->expires;
     a->keys = b->keys;
     a->expires = b->expires;
@@ -417,8 +380,7 @@ db_swap(db_t *a, db_t *b)
 }
 
 kobj_t *
-db_random(db_t *db)
-{
+db_random(db_t *db) {
     /* A few tries: if every key is volatile and expired, give up rather than spin (Valkey
      * returns one of them in that case too; returning NULL is the honest answer for us). */
     for (int tries = 0; tries < 100 && ht_size(db->keys) > 0; tries++) {
@@ -433,8 +395,7 @@ db_random(db_t *db)
 }
 
 uint64_t
-db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv)
-{
+db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv) {
     return ht_scan(db->keys, cursor, fn, priv);
 }
 
@@ -445,16 +406,14 @@ typedef struct expire_scan {
 } expire_scan_t;
 
 static void
-collect_expired_cb(void *priv, void *entry)
-{
+collect_expired_cb(void *priv, void *entry) {
     expire_scan_t *s = priv;
     if (s->n < 64 && db_is_expired(s->env, entry))
         s->found[s->n++] = entry;
 }
 
 size_t
-db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled)
-{
+db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
     size_t expired = 0, seen = 0;
     if (!db->env->expire_enabled || ht_size(db->expires) == 0)
         return 0;
@@ -476,8 +435,7 @@ db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled)
 }
 
 void
-db_rehash_us(db_t *db, uint64_t us)
-{
+db_rehash_us(db_t *db, uint64_t us) {
     ht_rehash_us(db->keys, us);
     ht_rehash_us(db->expires, us);
 }

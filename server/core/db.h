@@ -36,15 +36,15 @@ void db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char 
                  void *ctx);
 
 struct db {
-    ht_t *keys;            /* kobj_t entries, owns them */
-    ht_t *expires;         /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
+    ht_t *keys;    /* kobj_t entries, owns them */
+    ht_t *expires; /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
     int id;
     uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
-    db_env_t *env;         /* shared by the engine's dbs */
+    db_env_t *env;          /* shared by the engine's dbs */
 };
 
 enum {
-    DB_LOOKUP_NOTOUCH = 1, /* do not update LRU/LFU (OBJECT IDLETIME, CLIENT NO-TOUCH) */
+    DB_LOOKUP_NOTOUCH = 1,  /* do not update LRU/LFU (OBJECT IDLETIME, CLIENT NO-TOUCH) */
     DB_LOOKUP_NOEXPIRE = 2, /* return logically expired keys too (never deletes) */
 };
 
@@ -67,11 +67,11 @@ void db_free(db_t *db);
 size_t db_size(const db_t *db);
 size_t db_expires_size(const db_t *db);
 
-kobj_t *db_find(db_t *db, const char *key, size_t klen);             /* raw, no expiry check */
+kobj_t *db_find(db_t *db, const char *key, size_t klen);              /* raw, no expiry check */
 kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags); /* lazy expiry, LRU touch */
 bool db_is_expired(db_env_t *env, const kobj_t *o);
 
-void db_add(db_t *db, kobj_t *o);            /* the key must be absent */
+void db_add(db_t *db, kobj_t *o); /* the key must be absent */
 
 /* Bulk loading (snapshot load). db_hash_key may run on any thread; the rest on the owner.
  * db_add_new inserts o with one probe that is also the duplicate check: KERR_EXISTS (o not
@@ -99,11 +99,11 @@ kobj_t *db_set_expire(db_t *db, kobj_t *o, int64_t ms);
 /* Resize a stored string object (obj_str_resize) and keep both tables pointing at it. */
 kobj_t *db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep);
 
-void db_flush(db_t *db);                     /* delete everything now */
+void db_flush(db_t *db); /* delete everything now */
 /* Detach every table into a new db the caller frees later (lazy free); db is left empty. */
 db_t *db_detach(db_t *db);
-void db_swap(db_t *a, db_t *b);              /* contents only; ids stay */
-kobj_t *db_random(db_t *db);                 /* a random non-expired key, or NULL */
+void db_swap(db_t *a, db_t *b); /* contents only; ids stay */
+kobj_t *db_random(db_t *db);    /* a random non-expired key, or NULL */
 uint64_t db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv);
 
 /* Active expiry over at most `budget_us`; returns keys expired. */

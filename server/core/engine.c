@@ -7,8 +7,7 @@
 
 
 void
-engine_sample_ops(engine_t *s)
-{
+engine_sample_ops(engine_t *s) {
     engine_stats_t *st = &s->stats;
     uint64_t now = util_mono_us();
     if (st->ops_last_us && now - st->ops_last_us < 100000)
@@ -23,11 +22,9 @@ engine_sample_ops(engine_t *s)
 }
 
 uint64_t
-engine_ops_per_sec(const engine_t *s)
-{
+engine_ops_per_sec(const engine_t *s) {
     uint64_t sum = 0;
     for (int i = 0; i < 16; i++)
         sum += s->stats.ops_sample[i];
     return sum / 16;
 }
-

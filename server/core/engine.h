@@ -18,9 +18,9 @@
 #include "events.h"
 #include "prop.h"
 
-#define KEEL_VERSION "0.1.0"
+#define KEEL_VERSION              "0.1.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
-#define SERVER_DBS_MAX 16
+#define SERVER_DBS_MAX            16
 
 enum { DURABILITY_OFF = 0, DURABILITY_ASYNC = 1, DURABILITY_SYNC = 2 };
 
@@ -74,12 +74,12 @@ typedef struct engine_config {
     int wal_quorum;
     long long wal_segment_size;
     long long wal_sync_interval_ms;
-    int snapshot_threads;             /* writer threads in the BGSAVE child, loader threads */
-    long long snapshot_interval_s;    /* automatic snapshot every N s (0 = off) */
-    long long snapshot_wal_bytes;     /* automatic snapshot when the log grew this much (0 = off) */
-    int snapshot_format_version;      /* 0 = newest */
-    long long wal_retention_s;        /* archived log kept for point-in-time restore (0 = delete) */
-    int snapshot_keep;                /* snapshots kept (at least 1) */
+    int snapshot_threads;          /* writer threads in the BGSAVE child, loader threads */
+    long long snapshot_interval_s; /* automatic snapshot every N s (0 = off) */
+    long long snapshot_wal_bytes;  /* automatic snapshot when the log grew this much (0 = off) */
+    int snapshot_format_version;   /* 0 = newest */
+    long long wal_retention_s;     /* archived log kept for point-in-time restore (0 = delete) */
+    int snapshot_keep;             /* snapshots kept (at least 1) */
     long long slowlog_log_slower_than, slowlog_max_len;
 } engine_config_t;
 
@@ -100,37 +100,37 @@ struct wal;
 
 typedef struct engine {
     engine_config_t cfg;
-    char *config_file;           /* absolute path, for CONFIG REWRITE; NULL if none */
+    char *config_file; /* absolute path, for CONFIG REWRITE; NULL if none */
     db_t *dbs[SERVER_DBS_MAX];
-    db_env_t dbenv;              /* the clock and switches the dbs share, the expiry hook */
-    struct ev_loop *loop;        /* the event loop (the top level owns it) */
-    struct net *net;             /* the listener and connections (the top level owns it) */
-    struct ht *cmds;             /* command name -> cmd_def_t (cmd.c) */
+    db_env_t dbenv;                    /* the clock and switches the dbs share, the expiry hook */
+    struct ev_loop *loop;              /* the event loop (the top level owns it) */
+    struct net *net;                   /* the listener and connections (the top level owns it) */
+    struct ht *cmds;                   /* command name -> cmd_def_t (cmd.c) */
     struct cmd_def *const *cmd_groups; /* the command tables indexed in cmds, in order */
-    struct cmd_stats *cmd_stats; /* per command and subcommand, by cmd_def_t.id */
+    struct cmd_stats *cmd_stats;       /* per command and subcommand, by cmd_def_t.id */
     uint32_t ncmd_stats;
     exec_hooks_t hooks[ENGINE_HOOKS_MAX]; /* added at init by WATCH, pub/sub, blocking, tags */
     int nhooks;
-    struct pubsub_state *pubsub; /* channels and patterns (pubsub.c) */
-    struct ht *watched_keys;     /* WATCHed keys -> clients (watch.c) */
-    struct block_state *block;   /* clients blocked on keys (block.c) */
-    struct tags_state *tags;     /* uncommitted keys' LSNs, sync mode only (tags.c) */
-    struct lazyfree *lazyfree;   /* the lazy-free thread (lazyfree.c); NULL: free at once */
-    prop_t prop;                 /* the running command's effects -> one log record (prop.c) */
+    struct pubsub_state *pubsub;   /* channels and patterns (pubsub.c) */
+    struct ht *watched_keys;       /* WATCHed keys -> clients (watch.c) */
+    struct block_state *block;     /* clients blocked on keys (block.c) */
+    struct tags_state *tags;       /* uncommitted keys' LSNs, sync mode only (tags.c) */
+    struct lazyfree *lazyfree;     /* the lazy-free thread (lazyfree.c); NULL: free at once */
+    prop_t prop;                   /* the running command's effects -> one log record (prop.c) */
     struct persist_state *persist; /* the log and snapshots (persist/), opaque to the engine */
-    int port_bound;              /* the real port (for port 0 in tests), for INFO */
+    int port_bound;                /* the real port (for port 0 in tests), for INFO */
     uint64_t next_client_id;
-    client_t *clients;           /* doubly linked list of every connection */
+    client_t *clients; /* doubly linked list of every connection */
     size_t nclients;
-    client_t *parked;            /* clients with durability marks */
-    client_t *current;           /* client whose command is executing */
-    uint64_t dirty;              /* changes since start (and since the last snapshot) */
+    client_t *parked;  /* clients with durability marks */
+    client_t *current; /* client whose command is executing */
+    uint64_t dirty;    /* changes since start (and since the last snapshot) */
     uint64_t dirty_at_last_save;
     bool shutdown_asap;
     int shutdown_flags;
     int64_t cron_loops;
-    uint64_t last_lsn_assigned;  /* newest LSN given to a write (0: no log) */
-    uint64_t durable_lsn;        /* newest LSN durable on a quorum; UINT64_MAX with no log */
+    uint64_t last_lsn_assigned; /* newest LSN given to a write (0: no log) */
+    uint64_t durable_lsn;       /* newest LSN durable on a quorum; UINT64_MAX with no log */
     struct wal *wal;
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
     engine_stats_t stats;
@@ -144,11 +144,10 @@ typedef struct engine {
  * modules, from s->cfg (set before). */
 void engine_init(engine_t *s, struct cmd_def *const *commands);
 static inline db_t *
-engine_db(engine_t *s, int id)
-{
+engine_db(engine_t *s, int id) {
     return id >= 0 && id < s->cfg.databases ? s->dbs[id] : NULL;
 }
 uint64_t engine_ops_per_sec(const engine_t *s); /* INFO instantaneous_ops_per_sec */
-void engine_sample_ops(engine_t *s); /* from the cron: one ops/s sample every 100 ms */
+void engine_sample_ops(engine_t *s);            /* from the cron: one ops/s sample every 100 ms */
 
 #endif

@@ -16,8 +16,7 @@
 #include "watch.h"
 
 void
-engine_init(engine_t *s, struct cmd_def *const *commands)
-{
+engine_init(engine_t *s, struct cmd_def *const *commands) {
     prop_init(&s->prop);
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */

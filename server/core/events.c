@@ -6,37 +6,32 @@
 #include "prop.h"
 
 void
-engine_add_hooks(engine_t *e, const exec_hooks_t *h)
-{
+engine_add_hooks(engine_t *e, const exec_hooks_t *h) {
     ASSERT(e->nhooks < ENGINE_HOOKS_MAX);
     e->hooks[e->nhooks++] = *h;
 }
 
 void
-srv_dirty(engine_t *s, uint64_t n)
-{
+srv_dirty(engine_t *s, uint64_t n) {
     s->dirty += n;
 }
 
 void
-srv_key_modified(engine_t *s, db_t *db, const char *key, size_t klen)
-{
+srv_key_modified(engine_t *s, db_t *db, const char *key, size_t klen) {
     for (int i = 0; i < s->nhooks; i++)
         if (s->hooks[i].key_modified)
             s->hooks[i].key_modified(s, db, key, klen);
 }
 
 void
-srv_db_modified(engine_t *s, int db_id)
-{
+srv_db_modified(engine_t *s, int db_id) {
     for (int i = 0; i < s->nhooks; i++)
         if (s->hooks[i].db_modified)
             s->hooks[i].db_modified(s, db_id);
 }
 
 void
-srv_notify(engine_t *s, int type, const char *event, const char *key, size_t klen, int db)
-{
+srv_notify(engine_t *s, int type, const char *event, const char *key, size_t klen, int db) {
     if (!(s->cfg.notify_flags & type))
         return;
     for (int i = 0; i < s->nhooks; i++)
@@ -45,11 +40,11 @@ srv_notify(engine_t *s, int type, const char *event, const char *key, size_t kle
 }
 
 void
-srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen)
-{
+srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen) {
     engine_t *s = ctx;
     karg_t del[2] = {{"DEL", 3}, {key, klen}};
-    prop_add_call(&s->prop, db->id, 2, del); /* not prop_add: the running command still logs its call */
+    prop_add_call(&s->prop, db->id, 2,
+                  del); /* not prop_add: the running command still logs its call */
     srv_key_modified(s, db, key, klen);
     srv_notify(s, NOTIFY_EXPIRED, "expired", key, klen, db->id);
     s->stats.expired_keys++;

@@ -23,7 +23,8 @@ typedef struct exec_hooks {
     void (*db_modified)(struct engine *s, int db_id);
     void (*client_cleanup)(struct client *c);
     void (*unwatch)(struct client *c); /* EXEC/DISCARD/UNWATCH: forget the client's watched keys */
-    void (*notify)(struct engine *s, int type, const char *event, const char *key, size_t klen, int db);
+    void (*notify)(struct engine *s, int type, const char *event, const char *key, size_t klen,
+                   int db);
     /* Durability tagging (docs/durability.md): the LSN a read must wait for, and the keys a
      * logged write touched. NULL when there is no log. */
     uint64_t (*read_tag)(struct client *c, struct cmd_def *cmd);

@@ -21,26 +21,23 @@
 #define EVICT_ROUNDS_MAX  10000 /* per call: bounds the time one command can spend evicting */
 
 static const char *const policy_names[] = {
-    "noeviction",      "allkeys-lru",    "allkeys-lfu",     "allkeys-random",
-    "volatile-lru",    "volatile-lfu",   "volatile-random", "volatile-ttl",
+    "noeviction",   "allkeys-lru",  "allkeys-lfu",     "allkeys-random",
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 };
 
 const char *
-evict_policy_name(int policy)
-{
+evict_policy_name(int policy) {
     return policy >= 0 && policy < 8 ? policy_names[policy] : "noeviction";
 }
 
 long long
-evict_idle_s(db_env_t *env, const kobj_t *o)
-{
+evict_idle_s(db_env_t *env, const kobj_t *o) {
     uint32_t now = db_lru_clock(env), lru = obj_lru(o);
     return now >= lru ? now - lru : (long long)(OBJ_LRU_MAX - lru + now);
 }
 
 int
-evict_lfu_freq(db_env_t *env, const kobj_t *o, int decay_time)
-{
+evict_lfu_freq(db_env_t *env, const kobj_t *o, int decay_time) {
     uint32_t v = obj_lru(o);
     uint32_t counter = v & 0xff, last = v >> 8;
     uint32_t now_min = (uint32_t)((db_now_ms(env) / 60000) & 0xffff);
@@ -54,8 +51,7 @@ evict_lfu_freq(db_env_t *env, const kobj_t *o, int decay_time)
 
 /* Higher is a better victim. */
 static double
-score(engine_t *s, const kobj_t *o)
-{
+score(engine_t *s, const kobj_t *o) {
     switch (s->cfg.maxmemory_policy) {
     case EVICT_ALLKEYS_LRU:
     case EVICT_VOLATILE_LRU: return (double)evict_idle_s(&s->dbenv, o);
@@ -67,15 +63,13 @@ score(engine_t *s, const kobj_t *o)
 }
 
 static bool
-volatile_policy(int p)
-{
+volatile_policy(int p) {
     return p >= EVICT_VOLATILE_LRU;
 }
 
 /* Evict one key; false when no candidate exists. */
 static bool
-evict_one(engine_t *s)
-{
+evict_one(engine_t *s) {
     void *sample[EVICT_SAMPLES_MAX];
     int n = s->cfg.maxmemory_samples;
     if (n > EVICT_SAMPLES_MAX)
@@ -115,8 +109,7 @@ evict_one(engine_t *s)
 }
 
 int
-evict_perform(engine_t *s)
-{
+evict_perform(engine_t *s) {
     if (s->cfg.maxmemory <= 0 || kmem_used() <= (size_t)s->cfg.maxmemory)
         return 0;
     if (s->cfg.maxmemory_policy == EVICT_NOEVICTION)

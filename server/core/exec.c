@@ -18,8 +18,7 @@
 #include "reply.h"
 
 void
-exec_call(client_t *c, cmd_def_t *cmd)
-{
+exec_call(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     uint64_t dirty = s->dirty;
     uint64_t out_start = c->conn.obase + c->conn.olen;
@@ -27,7 +26,8 @@ exec_call(client_t *c, cmd_def_t *cmd)
     s->current = c;
     prop_command_start(&c->eng->prop);
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
-    db_set_touch_enabled(&c->eng->dbenv, !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
+    db_set_touch_enabled(&c->eng->dbenv,
+                         !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
     uint64_t t0 = util_mono_us();
     cmd->proc(c);
     db_set_touch_enabled(&c->eng->dbenv, true);
@@ -38,22 +38,22 @@ exec_call(client_t *c, cmd_def_t *cmd)
     st->usec += dur;
     s->stats.commands++;
     c->last_cmd = cmd->fullname;
-    if (c->conn.olen > 0 && out_start >= c->conn.obase && out_start < c->conn.obase + c->conn.olen &&
-        c->conn.obuf[out_start - c->conn.obase] == '-')
+    if (c->conn.olen > 0 && out_start >= c->conn.obase &&
+        out_start < c->conn.obase + c->conn.olen && c->conn.obuf[out_start - c->conn.obase] == '-')
         st->failed++;
     if ((cmd->flags & CMD_WRITE) && s->dirty != dirty && !prop_command_has_effects(&c->eng->prop)) {
         const char *raw;
         size_t rawlen;
         if (prop_has_sink(&c->eng->prop) && client_raw_command(c, &raw, &rawlen))
-            prop_add_call_raw(&c->eng->prop, c->db_id, raw, rawlen); /* the bytes as they came: no re-encoding */
+            prop_add_call_raw(&c->eng->prop, c->db_id, raw,
+                              rawlen); /* the bytes as they came: no re-encoding */
         else
             prop_add_call(&c->eng->prop, c->db_id, c->argc, c->argv);
     }
 }
 
 static void
-queue_command(client_t *c, cmd_def_t *cmd)
-{
+queue_command(client_t *c, cmd_def_t *cmd) {
     if (c->mcount == c->mcap) {
         c->mcap = c->mcap ? c->mcap * 2 : 8;
         c->mstate = krealloc(c->mstate, sizeof *c->mstate * (size_t)c->mcap);
@@ -82,8 +82,7 @@ queue_command(client_t *c, cmd_def_t *cmd)
 }
 
 void
-cmd_multi(client_t *c)
-{
+cmd_multi(client_t *c) {
     if (c->flags & CLIENT_MULTI) {
         reply_err(c, "ERR MULTI calls can not be nested");
         return;
@@ -93,8 +92,7 @@ cmd_multi(client_t *c)
 }
 
 void
-cmd_discard(client_t *c)
-{
+cmd_discard(client_t *c) {
     if (!(c->flags & CLIENT_MULTI)) {
         reply_err(c, "ERR DISCARD without MULTI");
         return;
@@ -106,8 +104,7 @@ cmd_discard(client_t *c)
 
 /* The tag a read must wait for: the max over the hooks (0 when nothing it read is pending). */
 static uint64_t
-read_tag_of(client_t *c, cmd_def_t *cmd)
-{
+read_tag_of(client_t *c, cmd_def_t *cmd) {
     uint64_t tag = 0;
     for (int i = 0; i < c->eng->nhooks; i++)
         if (c->eng->hooks[i].read_tag) {
@@ -118,8 +115,7 @@ read_tag_of(client_t *c, cmd_def_t *cmd)
 }
 
 void
-cmd_exec(client_t *c)
-{
+cmd_exec(client_t *c) {
     if (!(c->flags & CLIENT_MULTI)) {
         reply_err(c, "ERR EXEC without MULTI");
         return;
@@ -165,14 +161,13 @@ cmd_exec(client_t *c)
 }
 
 static void
-reply_unknown(client_t *c)
-{
+reply_unknown(client_t *c) {
     char args[256];
     size_t off = 0;
     args[0] = 0;
     for (int i = 1; i < c->argc && off < 128; i++) {
-        int w = snprintf(args + off, sizeof args - off, "'%.*s' ", (int)(c->argv[i].n > 64 ? 64 : c->argv[i].n),
-                         c->argv[i].p);
+        int w = snprintf(args + off, sizeof args - off, "'%.*s' ",
+                         (int)(c->argv[i].n > 64 ? 64 : c->argv[i].n), c->argv[i].p);
         if (w < 0)
             break;
         off += (size_t)w;
@@ -183,8 +178,7 @@ reply_unknown(client_t *c)
 
 /* Checks before the call; returns the command to run or NULL when an error was replied. */
 static cmd_def_t *
-check_command(client_t *c)
-{
+check_command(client_t *c) {
     cmd_def_t *cmd = cmd_lookup(c->eng, c->argv[0].p, c->argv[0].n);
     if (!cmd) {
         reply_unknown(c);
@@ -196,7 +190,8 @@ check_command(client_t *c)
             char up[32];
             size_t k = 0;
             for (; cmd->name[k] && k < sizeof up - 1; k++)
-                up[k] = (char)(cmd->name[k] >= 'a' && cmd->name[k] <= 'z' ? cmd->name[k] - 32 : cmd->name[k]);
+                up[k] = (char)(cmd->name[k] >= 'a' && cmd->name[k] <= 'z' ? cmd->name[k] - 32
+                                                                          : cmd->name[k]);
             up[k] = 0;
             reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
                        (int)(c->argv[1].n > 128 ? 128 : c->argv[1].n), c->argv[1].p, up);
@@ -210,8 +205,10 @@ check_command(client_t *c)
     } else if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
     } else if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
-        reply_errf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                      "QUIT / RESET are allowed in this context", cmd->fullname);
+        reply_errf(c,
+                   "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                   "QUIT / RESET are allowed in this context",
+                   cmd->fullname);
     } else {
         return cmd;
     }
@@ -220,8 +217,7 @@ check_command(client_t *c)
 }
 
 static bool
-refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
-{
+refuse_oom_or_log(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     if (s->cfg.maxmemory > 0 && (cmd->flags & CMD_DENYOOM) && evict_perform(s) < 0) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
@@ -235,8 +231,7 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd)
 }
 
 void
-exec_command(client_t *c)
-{
+exec_command(client_t *c) {
     engine_t *s = c->eng;
     cmd_def_t *cmd = check_command(c);
     if (!cmd) {
@@ -290,14 +285,12 @@ exec_command(client_t *c)
 /* ---- the net layer's callbacks (registered by the top level with the engine as ctx) ---- */
 
 conn_t *
-exec_accept_cb(void *ctx, int fd)
-{
+exec_accept_cb(void *ctx, int fd) {
     return &client_create(ctx, fd)->conn;
 }
 
 void
-exec_command_cb(conn_t *conn, int argc, karg_t *argv)
-{
+exec_command_cb(conn_t *conn, int argc, karg_t *argv) {
     client_t *c = (client_t *)conn;
     c->argc = argc;
     c->argv = argv;
@@ -308,7 +301,6 @@ exec_command_cb(conn_t *conn, int argc, karg_t *argv)
 }
 
 void
-exec_close_cb(conn_t *conn)
-{
+exec_close_cb(conn_t *conn) {
     client_free((client_t *)conn);
 }

@@ -26,7 +26,6 @@ void cmd_exec(client_t *c);
 void cmd_discard(client_t *c);
 
 
-
 /* The net layer's callbacks (net_callbacks_t), with the engine as ctx: a connection becomes a
  * client, a parsed command is executed, a closed connection's client is freed. */
 conn_t *exec_accept_cb(void *engine, int fd);

@@ -32,8 +32,7 @@ struct lazyfree {
 };
 
 static void
-free_item(item_t it)
-{
+free_item(item_t it) {
     if (it.obj)
         obj_free(it.obj);
     if (it.db)
@@ -41,8 +40,7 @@ free_item(item_t it)
 }
 
 static void *
-lazyfree_main(void *arg)
-{
+lazyfree_main(void *arg) {
     lazyfree_t *L = arg;
     pthread_mutex_lock(&L->mu);
     for (;;) {
@@ -64,8 +62,7 @@ lazyfree_main(void *arg)
 }
 
 int
-lazyfree_start(lazyfree_t **out)
-{
+lazyfree_start(lazyfree_t **out) {
     lazyfree_t *L = kcalloc(1, sizeof *L);
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
@@ -80,8 +77,7 @@ lazyfree_start(lazyfree_t **out)
 }
 
 void
-lazyfree_stop(lazyfree_t *L)
-{
+lazyfree_stop(lazyfree_t *L) {
     if (!L)
         return;
     pthread_mutex_lock(&L->mu);
@@ -95,8 +91,7 @@ lazyfree_stop(lazyfree_t *L)
 }
 
 static void
-push(lazyfree_t *L, item_t it)
-{
+push(lazyfree_t *L, item_t it) {
     if (!L) {
         free_item(it);
         return;
@@ -115,8 +110,7 @@ push(lazyfree_t *L, item_t it)
 }
 
 void
-lazyfree_obj(lazyfree_t *L, kobj_t *o)
-{
+lazyfree_obj(lazyfree_t *L, kobj_t *o) {
     if (!o)
         return;
     const obj_type_ops_t *ops = obj_type(o) == OBJ_STRING ? NULL : obj_ops(obj_type(o));
@@ -128,20 +122,17 @@ lazyfree_obj(lazyfree_t *L, kobj_t *o)
 }
 
 void
-lazyfree_db(lazyfree_t *L, db_t *db)
-{
+lazyfree_db(lazyfree_t *L, db_t *db) {
     if (db)
         push(L, (item_t){.db = db});
 }
 
 size_t
-lazyfree_pending(const lazyfree_t *L)
-{
+lazyfree_pending(const lazyfree_t *L) {
     return L ? atomic_load(&L->pending) : 0;
 }
 
 size_t
-lazyfree_freed(const lazyfree_t *L)
-{
+lazyfree_freed(const lazyfree_t *L) {
     return L ? atomic_load(&L->freed) : 0;
 }

@@ -18,10 +18,10 @@ typedef struct lazyfree lazyfree_t;
 /* Starts the thread; *out is the handle the engine keeps (engine_t.lazyfree). A NULL handle is
  * valid everywhere below: everything is then freed at once (keel-restore, unit tests). */
 int lazyfree_start(lazyfree_t **out);
-void lazyfree_stop(lazyfree_t *lf);              /* frees what is queued, joins the thread */
-void lazyfree_obj(lazyfree_t *lf, kobj_t *o);    /* free o now if small, else in the background */
-void lazyfree_db(lazyfree_t *lf, db_t *db);      /* a db_detach()ed db: freed in the background */
-size_t lazyfree_pending(const lazyfree_t *lf);   /* items queued (INFO lazyfree_pending_objects) */
-size_t lazyfree_freed(const lazyfree_t *lf);     /* items freed by the thread so far */
+void lazyfree_stop(lazyfree_t *lf);            /* frees what is queued, joins the thread */
+void lazyfree_obj(lazyfree_t *lf, kobj_t *o);  /* free o now if small, else in the background */
+void lazyfree_db(lazyfree_t *lf, db_t *db);    /* a db_detach()ed db: freed in the background */
+size_t lazyfree_pending(const lazyfree_t *lf); /* items queued (INFO lazyfree_pending_objects) */
+size_t lazyfree_freed(const lazyfree_t *lf);   /* items freed by the thread so far */
 
 #endif

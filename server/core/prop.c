@@ -8,28 +8,24 @@
 #include "util.h"
 
 void
-prop_init(prop_t *p)
-{
+prop_init(prop_t *p) {
     memset(p, 0, sizeof *p);
     p->first_db = p->cur_db = -1;
 }
 
 void
-prop_set_sink(prop_t *p, prop_sink_fn fn, void *ctx)
-{
+prop_set_sink(prop_t *p, prop_sink_fn fn, void *ctx) {
     p->sink = fn;
     p->ctx = ctx;
 }
 
 int
-prop_has_sink(prop_t *p)
-{
+prop_has_sink(prop_t *p) {
     return p->sink != NULL;
 }
 
 void
-prop_begin(prop_t *p)
-{
+prop_begin(prop_t *p) {
     if (p->depth++ == 0) {
         p->len = 0;
         p->first_db = p->cur_db = -1;
@@ -38,8 +34,7 @@ prop_begin(prop_t *p)
 
 /* Room for n more bytes (the buffer only grows; prop_end gives a huge one back). */
 static void
-reserve(prop_t *p, size_t n)
-{
+reserve(prop_t *p, size_t n) {
     if (p->len + n <= p->cap)
         return;
     size_t cap = p->cap ? p->cap : 4096;
@@ -52,8 +47,7 @@ reserve(prop_t *p, size_t n)
 /* "<t><n>\r\n" at d; returns the end. Effects are built for every logged write, so the
  * common small lengths take no division loop (util_ull2str did, ~60 instructions each). */
 static char *
-fmt_hdr(char *d, char t, size_t n)
-{
+fmt_hdr(char *d, char t, size_t n) {
     *d++ = t;
     if (n < 10) {
         *d++ = (char)('0' + n);
@@ -69,16 +63,14 @@ fmt_hdr(char *d, char t, size_t n)
 }
 
 static void
-put_hdr(prop_t *p, char t, size_t n)
-{
+put_hdr(prop_t *p, char t, size_t n) {
     reserve(p, UTIL_LL_STR_MAX + 3);
     p->len = (size_t)(fmt_hdr(p->buf + p->len, t, n) - p->buf);
 }
 
 /* One bulk string: header, bytes, CRLF, with one capacity check. */
 static void
-put_bulk(prop_t *p, const char *bytes, size_t n)
-{
+put_bulk(prop_t *p, const char *bytes, size_t n) {
     reserve(p, n + UTIL_LL_STR_MAX + 5);
     char *d = fmt_hdr(p->buf + p->len, '$', n);
     memcpy(d, bytes, n);
@@ -89,8 +81,7 @@ put_bulk(prop_t *p, const char *bytes, size_t n)
 }
 
 static void
-select_db(prop_t *p, int db)
-{
+select_db(prop_t *p, int db) {
     if (p->first_db < 0) {
         p->first_db = p->cur_db = db;
         return;
@@ -106,8 +97,7 @@ select_db(prop_t *p, int db)
 }
 
 void
-prop_add_call(prop_t *p, int db, int argc, const karg_t *argv)
-{
+prop_add_call(prop_t *p, int db, int argc, const karg_t *argv) {
     if (!p->sink || p->depth == 0)
         return;
     select_db(p, db);
@@ -117,8 +107,7 @@ prop_add_call(prop_t *p, int db, int argc, const karg_t *argv)
 }
 
 void
-prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len)
-{
+prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len) {
     if (!p->sink || p->depth == 0)
         return;
     select_db(p, db);
@@ -128,27 +117,23 @@ prop_add_call_raw(prop_t *p, int db, const char *resp, size_t len)
 }
 
 void
-prop_add(prop_t *p, int db, int argc, const karg_t *argv)
-{
+prop_add(prop_t *p, int db, int argc, const karg_t *argv) {
     p->cmd_added = 1;
     prop_add_call(p, db, argc, argv);
 }
 
 int
-prop_command_has_effects(prop_t *p)
-{
+prop_command_has_effects(prop_t *p) {
     return p->cmd_added;
 }
 
 void
-prop_command_start(prop_t *p)
-{
+prop_command_start(prop_t *p) {
     p->cmd_added = 0;
 }
 
 int64_t
-prop_end(prop_t *p)
-{
+prop_end(prop_t *p) {
     ASSERT(p->depth > 0);
     if (--p->depth > 0)
         return 0;

@@ -30,7 +30,7 @@ typedef struct prop {
     int depth;
     char *buf;
     size_t len, cap;
-    int first_db;  /* db of the first effect, -1 before any */
+    int first_db; /* db of the first effect, -1 before any */
     int cur_db;
     int cmd_added; /* effects added by the running command itself */
 } prop_t;

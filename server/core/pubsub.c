@@ -21,7 +21,7 @@
 #include "reply.h"
 
 typedef struct psub_entry {
-    char *name;         /* owned, NUL-terminated for convenience */
+    char *name; /* owned, NUL-terminated for convenience */
     size_t n;
     client_t **clients; /* subscribers in no particular order */
     uint32_t nclients, cap;
@@ -43,30 +43,26 @@ struct pubsub_state {
 };
 
 static uint64_t
-hash_key(const void *key)
-{
+hash_key(const void *key) {
     const name_key_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
 static uint64_t
-hash_entry(const void *entry)
-{
+hash_entry(const void *entry) {
     const psub_entry_t *e = entry;
     return ht_hash_bytes(e->name, e->n);
 }
 
 static int
-key_eq(const void *entry, const void *key)
-{
+key_eq(const void *entry, const void *key) {
     const psub_entry_t *e = entry;
     const name_key_t *k = key;
     return e->n == k->n && memcmp(e->name, k->p, k->n) == 0;
 }
 
 static void
-entry_free(void *entry)
-{
+entry_free(void *entry) {
     psub_entry_t *e = entry;
     kfree(e->clients);
     kfree(e->name);
@@ -74,8 +70,7 @@ entry_free(void *entry)
 }
 
 static const void *
-entry_key_self(const void *entry)
-{
+entry_key_self(const void *entry) {
     /* A name_key_t is a prefix-compatible view: psub_entry_t starts with (name, n). */
     return entry;
 }
@@ -88,8 +83,7 @@ static_assert(offsetof(psub_entry_t, name) == offsetof(name_key_t, p) &&
               "an entry must read as its own lookup key");
 
 static psub_client_t *
-client_state(client_t *c, bool create)
-{
+client_state(client_t *c, bool create) {
     if (!c->pubsub && create) {
         psub_client_t *st = kcalloc(1, sizeof *st);
         for (int k = 0; k < PUBSUB_KINDS; k++)
@@ -100,15 +94,13 @@ client_state(client_t *c, bool create)
 }
 
 size_t
-pubsub_client_count(const client_t *c, int kind)
-{
+pubsub_client_count(const client_t *c, int kind) {
     const psub_client_t *st = c->pubsub;
     return st ? ht_size(st->sets[kind]) : 0;
 }
 
 static void
-entry_remove_client(psub_entry_t *e, client_t *c)
-{
+entry_remove_client(psub_entry_t *e, client_t *c) {
     for (uint32_t i = 0; i < e->nclients; i++) {
         if (e->clients[i] == c) {
             e->clients[i] = e->clients[--e->nclients];
@@ -119,8 +111,7 @@ entry_remove_client(psub_entry_t *e, client_t *c)
 }
 
 bool
-pubsub_add(client_t *c, int kind, const char *name, size_t n)
-{
+pubsub_add(client_t *c, int kind, const char *name, size_t n) {
     psub_client_t *st = client_state(c, true);
     c->flags |= CLIENT_PUBSUB;
     name_key_t k = {name, n};
@@ -144,8 +135,7 @@ pubsub_add(client_t *c, int kind, const char *name, size_t n)
 }
 
 bool
-pubsub_remove(client_t *c, int kind, const char *name, size_t n)
-{
+pubsub_remove(client_t *c, int kind, const char *name, size_t n) {
     psub_client_t *st = c->pubsub;
     name_key_t k = {name, n};
     psub_entry_t *e = st ? ht_pop(st->sets[kind], &k) : NULL;
@@ -158,8 +148,7 @@ pubsub_remove(client_t *c, int kind, const char *name, size_t n)
 }
 
 size_t
-pubsub_remove_all(client_t *c, int kind, pubsub_removed_cb cb, void *ctx)
-{
+pubsub_remove_all(client_t *c, int kind, pubsub_removed_cb cb, void *ctx) {
     psub_client_t *st = c->pubsub;
     if (!st)
         return 0;
@@ -182,8 +171,7 @@ pubsub_remove_all(client_t *c, int kind, pubsub_removed_cb cb, void *ctx)
 }
 
 void
-pubsub_client_gc(client_t *c)
-{
+pubsub_client_gc(client_t *c) {
     psub_client_t *st = c->pubsub;
     if (!st)
         return;
@@ -198,8 +186,7 @@ pubsub_client_gc(client_t *c)
 }
 
 static void
-pubsub_client_cleanup_cb(client_t *c)
-{
+pubsub_client_cleanup_cb(client_t *c) {
     for (int k = 0; k < PUBSUB_KINDS; k++)
         pubsub_remove_all(c, k, NULL, NULL);
     pubsub_client_gc(c);
@@ -207,8 +194,7 @@ pubsub_client_cleanup_cb(client_t *c)
 
 static void
 deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch, size_t chn,
-        const char *msg, size_t msgn)
-{
+        const char *msg, size_t msgn) {
     if (to->conn.flags & CONN_CLOSE_ASAP)
         return; /* already over its limit: do not grow the buffer of a client being closed */
     reply_push(to, pat ? 4 : 3);
@@ -221,8 +207,8 @@ deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch,
 }
 
 long long
-pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn, bool shard)
-{
+pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn,
+               bool shard) {
     long long receivers = 0;
     name_key_t k = {ch, chn};
     psub_entry_t *e = ht_find(eng->pubsub->tables[shard ? PUBSUB_SHARD : PUBSUB_CHANNEL], &k);
@@ -247,14 +233,12 @@ pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_
 }
 
 size_t
-pubsub_names_count(engine_t *eng, int kind)
-{
+pubsub_names_count(engine_t *eng, int kind) {
     return ht_size(eng->pubsub->tables[kind]);
 }
 
 size_t
-pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n)
-{
+pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n) {
     name_key_t k = {name, n};
     psub_entry_t *e = ht_find(eng->pubsub->tables[kind], &k);
     return e ? e->nclients : 0;
@@ -262,8 +246,7 @@ pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n)
 
 void
 pubsub_foreach_name(engine_t *eng, int kind, const char *pat, size_t patn,
-                    void (*fn)(void *ctx, const char *name, size_t n), void *ctx)
-{
+                    void (*fn)(void *ctx, const char *name, size_t n), void *ctx) {
     ht_iter_t it;
     ht_iter_init(&it, eng->pubsub->tables[kind]);
     psub_entry_t *e;
@@ -275,8 +258,7 @@ pubsub_foreach_name(engine_t *eng, int kind, const char *pat, size_t patn,
 
 /* "<prefix><middle>" into buf (or a heap buffer when it does not fit); returns the buffer. */
 static char *
-join(char *buf, size_t cap, const char *prefix, size_t pn, const char *mid, size_t mn)
-{
+join(char *buf, size_t cap, const char *prefix, size_t pn, const char *mid, size_t mn) {
     char *p = pn + mn <= cap ? buf : kmalloc(pn + mn);
     memcpy(p, prefix, pn);
     memcpy(p + pn, mid, mn);
@@ -285,8 +267,7 @@ join(char *buf, size_t cap, const char *prefix, size_t pn, const char *mid, size
 
 /* The exec `notify` hook: keyspace and keyevent channels, as Valkey's notifyKeyspaceEvent. */
 static void
-notify_cb(engine_t *s, int type, const char *event, const char *key, size_t klen, int db)
-{
+notify_cb(engine_t *s, int type, const char *event, const char *key, size_t klen, int db) {
     (void)type;
     int flags = s->cfg.notify_flags;
     char prefix[48], stack[256];
@@ -308,8 +289,7 @@ notify_cb(engine_t *s, int type, const char *event, const char *key, size_t klen
 }
 
 void
-pubsub_init(engine_t *eng)
-{
+pubsub_init(engine_t *eng) {
     ASSERT(eng->pubsub == NULL);
     eng->pubsub = kcalloc(1, sizeof *eng->pubsub);
     for (int k = 0; k < PUBSUB_KINDS; k++)

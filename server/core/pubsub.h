@@ -41,10 +41,11 @@ void pubsub_client_gc(client_t *c);
 size_t pubsub_client_count(const client_t *c, int kind);
 
 /* Deliver a message; returns the number of receivers (pattern matches count once each). */
-long long pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn, bool shard);
+long long pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn,
+                         bool shard);
 
 /* Introspection for PUBSUB and INFO. */
-size_t pubsub_names_count(engine_t *eng, int kind);                       /* distinct channels / patterns */
+size_t pubsub_names_count(engine_t *eng, int kind); /* distinct channels / patterns */
 size_t pubsub_subscribers(engine_t *eng, int kind, const char *name, size_t n);
 /* Calls fn for every name of a kind (patterns included) matching the glob pat (NULL: all). */
 void pubsub_foreach_name(engine_t *eng, int kind, const char *pat, size_t patn,

@@ -19,22 +19,19 @@ const char *const ERR_OVERFLOW = "ERR increment or decrement would overflow";
 const char *const ERR_DB_INDEX = "ERR DB index is out of range";
 
 static inline char *
-reserve(client_t *c, size_t n)
-{
+reserve(client_t *c, size_t n) {
     return conn_out_reserve(&c->conn, n);
 }
 
 /* n bytes were added to the output: the conn will be written to. */
 static inline void
-appended(client_t *c, size_t n)
-{
+appended(client_t *c, size_t n) {
     conn_out_commit(&c->conn, n);
 }
 
 /* "<type><n>\r\n" into buf (at least 32 bytes); returns its length. */
 static int
-fmt_hdr(char *buf, char type, long long n)
-{
+fmt_hdr(char *buf, char type, long long n) {
     buf[0] = type;
     int len = util_ll2str(buf + 1, 29, n) + 1;
     buf[len++] = '\r';
@@ -43,8 +40,7 @@ fmt_hdr(char *buf, char type, long long n)
 }
 
 static void
-reply_raw(client_t *c, const char *p, size_t n)
-{
+reply_raw(client_t *c, const char *p, size_t n) {
     if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return; /* nothing more after QUIT or a protocol error */
     memcpy(reserve(c, n), p, n);
@@ -52,21 +48,18 @@ reply_raw(client_t *c, const char *p, size_t n)
 }
 
 static void
-reply_hdr(client_t *c, char type, long long n)
-{
+reply_hdr(client_t *c, char type, long long n) {
     char buf[32];
     reply_raw(c, buf, (size_t)fmt_hdr(buf, type, n));
 }
 
 void
-reply_ok(client_t *c)
-{
+reply_ok(client_t *c) {
     reply_raw(c, "+OK\r\n", 5);
 }
 
 void
-reply_simple(client_t *c, const char *s)
-{
+reply_simple(client_t *c, const char *s) {
     size_t n = strlen(s);
     reply_raw(c, "+", 1);
     reply_raw(c, s, n);
@@ -75,16 +68,14 @@ reply_simple(client_t *c, const char *s)
 
 /* A HELP subcommand's text: one simple string a line, as Valkey's addReplyHelp sends it. */
 void
-reply_help(client_t *c, const char *const *lines, size_t n)
-{
+reply_help(client_t *c, const char *const *lines, size_t n) {
     reply_array(c, (long long)n);
     for (size_t i = 0; i < n; i++)
         reply_simple(c, lines[i]);
 }
 
 void
-reply_err(client_t *c, const char *msg)
-{
+reply_err(client_t *c, const char *msg) {
     size_t n = strlen(msg);
     char buf[512];
     /* Error text must be one line: newlines from user input would break the framing. */
@@ -99,8 +90,7 @@ reply_err(client_t *c, const char *msg)
 }
 
 void
-reply_errf(client_t *c, const char *fmt, ...)
-{
+reply_errf(client_t *c, const char *fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -110,14 +100,12 @@ reply_errf(client_t *c, const char *fmt, ...)
 }
 
 void
-reply_err_arity(client_t *c, const char *cmd)
-{
+reply_err_arity(client_t *c, const char *cmd) {
     reply_errf(c, "ERR wrong number of arguments for '%s' command", cmd);
 }
 
 void
-reply_int(client_t *c, long long v)
-{
+reply_int(client_t *c, long long v) {
     if (v == 0 || v == 1) {
         reply_raw(c, v ? ":1\r\n" : ":0\r\n", 4);
         return;
@@ -126,8 +114,7 @@ reply_int(client_t *c, long long v)
 }
 
 void
-reply_bulk(client_t *c, const char *p, size_t n)
-{
+reply_bulk(client_t *c, const char *p, size_t n) {
     if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return;
     char hdr[32];
@@ -141,8 +128,7 @@ reply_bulk(client_t *c, const char *p, size_t n)
 }
 
 void
-reply_bulk_cstr(client_t *c, const char *s)
-{
+reply_bulk_cstr(client_t *c, const char *s) {
     if (!s)
         reply_null(c);
     else
@@ -150,16 +136,14 @@ reply_bulk_cstr(client_t *c, const char *s)
 }
 
 void
-reply_bulk_ll(client_t *c, long long v)
-{
+reply_bulk_ll(client_t *c, long long v) {
     char buf[UTIL_LL_STR_MAX];
     int n = util_ll2str(buf, sizeof buf, v);
     reply_bulk(c, buf, (size_t)n);
 }
 
 void
-reply_null(client_t *c)
-{
+reply_null(client_t *c) {
     if (c->resp >= 3)
         reply_raw(c, "_\r\n", 3);
     else
@@ -167,8 +151,7 @@ reply_null(client_t *c)
 }
 
 void
-reply_null_array(client_t *c)
-{
+reply_null_array(client_t *c) {
     if (c->resp >= 3)
         reply_raw(c, "_\r\n", 3);
     else
@@ -176,14 +159,12 @@ reply_null_array(client_t *c)
 }
 
 void
-reply_array(client_t *c, long long n)
-{
+reply_array(client_t *c, long long n) {
     reply_hdr(c, '*', n);
 }
 
 void
-reply_map(client_t *c, long long n)
-{
+reply_map(client_t *c, long long n) {
     if (c->resp >= 3)
         reply_hdr(c, '%', n);
     else
@@ -191,26 +172,22 @@ reply_map(client_t *c, long long n)
 }
 
 void
-reply_set(client_t *c, long long n)
-{
+reply_set(client_t *c, long long n) {
     reply_hdr(c, c->resp >= 3 ? '~' : '*', n);
 }
 
 void
-reply_push(client_t *c, long long n)
-{
+reply_push(client_t *c, long long n) {
     reply_hdr(c, c->resp >= 3 ? '>' : '*', n);
 }
 
 void
-reply_empty_array(client_t *c)
-{
+reply_empty_array(client_t *c) {
     reply_raw(c, "*0\r\n", 4);
 }
 
 void
-reply_double(client_t *c, double d)
-{
+reply_double(client_t *c, double d) {
     char buf[UTIL_DBL_STR_MAX];
     int n = util_d2str(buf, sizeof buf, d);
     if (c->resp >= 3) {
@@ -223,8 +200,7 @@ reply_double(client_t *c, double d)
 }
 
 void
-reply_verbatim(client_t *c, const char *p, size_t n, const char *ext)
-{
+reply_verbatim(client_t *c, const char *p, size_t n, const char *ext) {
     if (c->resp < 3) {
         reply_bulk(c, p, n);
         return;
@@ -237,16 +213,14 @@ reply_verbatim(client_t *c, const char *p, size_t n, const char *ext)
 }
 
 size_t
-reply_defer(client_t *c)
-{
+reply_defer(client_t *c) {
     reserve(c, 0);
     return (size_t)(c->conn.obase + c->conn.olen);
 }
 
 /* Insert a header at an absolute spot recorded by reply_defer: shift what follows. */
 static void
-set_deferred(client_t *c, size_t spot, char type, long long n)
-{
+set_deferred(client_t *c, size_t spot, char type, long long n) {
     if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
         return;
     char hdr[32];
@@ -260,13 +234,11 @@ set_deferred(client_t *c, size_t spot, char type, long long n)
 }
 
 void
-reply_set_deferred_array(client_t *c, size_t spot, long long n)
-{
+reply_set_deferred_array(client_t *c, size_t spot, long long n) {
     set_deferred(c, spot, '*', n);
 }
 
 void
-reply_set_deferred_set(client_t *c, size_t spot, long long n)
-{
+reply_set_deferred_set(client_t *c, size_t spot, long long n) {
     set_deferred(c, spot, c->resp >= 3 ? '~' : '*', n);
 }

@@ -14,13 +14,13 @@
 
 #include "client.h"
 
-extern const char *const ERR_SYNTAX;     /* "ERR syntax error" */
-extern const char *const ERR_WRONGTYPE;  /* "WRONGTYPE Operation against a key holding ..." */
-extern const char *const ERR_NOT_INT;    /* "ERR value is not an integer or out of range" */
-extern const char *const ERR_NOT_FLOAT;  /* "ERR value is not a valid float" */
-extern const char *const ERR_NO_KEY;     /* "ERR no such key" */
-extern const char *const ERR_OVERFLOW;   /* "ERR increment or decrement would overflow" */
-extern const char *const ERR_DB_INDEX;   /* "ERR DB index is out of range" */
+extern const char *const ERR_SYNTAX;    /* "ERR syntax error" */
+extern const char *const ERR_WRONGTYPE; /* "WRONGTYPE Operation against a key holding ..." */
+extern const char *const ERR_NOT_INT;   /* "ERR value is not an integer or out of range" */
+extern const char *const ERR_NOT_FLOAT; /* "ERR value is not a valid float" */
+extern const char *const ERR_NO_KEY;    /* "ERR no such key" */
+extern const char *const ERR_OVERFLOW;  /* "ERR increment or decrement would overflow" */
+extern const char *const ERR_DB_INDEX;  /* "ERR DB index is out of range" */
 
 void reply_ok(client_t *c);
 void reply_simple(client_t *c, const char *s);
@@ -32,10 +32,10 @@ void reply_int(client_t *c, long long v);
 void reply_bulk(client_t *c, const char *p, size_t n);
 void reply_bulk_cstr(client_t *c, const char *s);
 void reply_bulk_ll(client_t *c, long long v);
-void reply_null(client_t *c);          /* missing value: $-1 / _ */
-void reply_null_array(client_t *c);    /* missing aggregate: *-1 / _ */
+void reply_null(client_t *c);       /* missing value: $-1 / _ */
+void reply_null_array(client_t *c); /* missing aggregate: *-1 / _ */
 void reply_array(client_t *c, long long n);
-void reply_map(client_t *c, long long n);   /* n pairs */
+void reply_map(client_t *c, long long n); /* n pairs */
 void reply_set(client_t *c, long long n);
 void reply_push(client_t *c, long long n);
 void reply_double(client_t *c, double d);

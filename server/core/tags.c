@@ -36,11 +36,12 @@
 #include "util.h"
 #include "ht.h"
 
-#define TAG_READ_KEYS_MAX 64         /* a read with more keys waits for the newest LSN instead */
-#define TAG_BUCKETS       (1u << 12) /* 288 KiB, cache-sized: ~1,600 keys are uncommitted at most
+#define TAG_READ_KEYS_MAX 64 /* a read with more keys waits for the newest LSN instead */
+#define TAG_BUCKETS                                                                                \
+    (1u << 12) /* 288 KiB, cache-sized: ~1,600 keys are uncommitted at most
                                         with 50 clients x pipeline 16 (spill odds ~1e-4) */
-#define TAG_WAYS          4
-#define TAG_PENDING_MAX   1024       /* keys changed by one effect scope before it is a barrier */
+#define TAG_WAYS        4
+#define TAG_PENDING_MAX 1024 /* keys changed by one effect scope before it is a barrier */
 
 typedef struct tag_bucket {
     uint64_t hash[TAG_WAYS];
@@ -58,21 +59,18 @@ struct tags_state {
 };
 
 static uint64_t
-tag_hash(int db, const char *key, size_t klen)
-{
+tag_hash(int db, const char *key, size_t klen) {
     return ht_hash_bytes(key, klen) ^ ((uint64_t)(db + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 static tag_bucket_t *
-tag_bucket(engine_t *eng, uint64_t h)
-{
+tag_bucket(engine_t *eng, uint64_t h) {
     return &eng->tags->b[(h >> 32) & (TAG_BUCKETS - 1)];
 }
 
 /* The newest uncommitted LSN the key with hash h may depend on (0 or <= durable: none). */
 static uint64_t
-tag_lookup(engine_t *eng, uint64_t h)
-{
+tag_lookup(engine_t *eng, uint64_t h) {
     const tag_bucket_t *b = tag_bucket(eng, h);
     uint64_t lsn = b->spill_lsn;
     for (int i = 0; i < TAG_WAYS; i++)
@@ -82,8 +80,7 @@ tag_lookup(engine_t *eng, uint64_t h)
 }
 
 static void
-tag_store(engine_t *eng, uint64_t h, uint64_t lsn)
-{
+tag_store(engine_t *eng, uint64_t h, uint64_t lsn) {
     tag_bucket_t *b = tag_bucket(eng, h);
     uint64_t durable = eng->durable_lsn;
     int free_way = -1;
@@ -105,8 +102,7 @@ tag_store(engine_t *eng, uint64_t h, uint64_t lsn)
 }
 
 static void
-tags_key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
-{
+tags_key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
     if (s->loading)
         return;
     if (s->tags->npending < TAG_PENDING_MAX) {
@@ -120,16 +116,14 @@ tags_key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 }
 
 static void
-tags_db_modified_cb(engine_t *s, int db_id)
-{
+tags_db_modified_cb(engine_t *s, int db_id) {
     (void)db_id;
     if (!s->loading)
         s->tags->barrier_pending = true;
 }
 
 void
-tags_logged(engine_t *eng, uint64_t lsn)
-{
+tags_logged(engine_t *eng, uint64_t lsn) {
     ASSERT(lsn > 0);
     for (uint32_t i = 0; i < eng->tags->npending; i++)
         tag_store(eng, eng->tags->pending[i], lsn);
@@ -141,8 +135,7 @@ tags_logged(engine_t *eng, uint64_t lsn)
 }
 
 size_t
-tags_count(engine_t *eng)
-{
+tags_count(engine_t *eng) {
     size_t n = 0;
     if (!eng->tags || !eng->tags->b)
         return 0;
@@ -155,15 +148,13 @@ tags_count(engine_t *eng)
 /* Changes that produced no record (a command reported a change without bumping dirty): they
  * are tagged with the newest LSN, which covers whatever they depend on. */
 static void
-tags_settle_pending(engine_t *s)
-{
+tags_settle_pending(engine_t *s) {
     if (s->tags->npending || s->tags->barrier_pending)
         tags_logged(s, s->last_lsn_assigned > 0 ? s->last_lsn_assigned : 1);
 }
 
 static uint64_t
-tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
-{
+tags_read_tag_cb(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     if (!(c->flags & CLIENT_IN_EXEC)) /* inside EXEC the pending keys get EXEC's LSN */
         tags_settle_pending(s);
@@ -185,8 +176,7 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd)
 }
 
 static void
-tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
-{
+tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn) {
     tags_settle_pending(c->eng);
     int idx[TAG_READ_KEYS_MAX];
     int n = cmd_get_keys(cmd, c->argc, c->argv, idx, TAG_READ_KEYS_MAX);
@@ -195,8 +185,7 @@ tags_write_logged_cb(client_t *c, cmd_def_t *cmd, uint64_t lsn)
 }
 
 void
-tags_init(engine_t *s)
-{
+tags_init(engine_t *s) {
     ASSERT(s->tags == NULL);
     s->tags = kcalloc(1, sizeof *s->tags);
     s->tags->b = kcalloc(TAG_BUCKETS, sizeof *s->tags->b);
@@ -210,8 +199,7 @@ tags_init(engine_t *s)
 }
 
 void
-tags_free(engine_t *eng)
-{
+tags_free(engine_t *eng) {
     if (!eng->tags)
         return;
     kfree(eng->tags->b);

@@ -13,9 +13,10 @@
 
 #include "engine.h"
 
-void tags_init(engine_t *s);     /* registers the exec hooks; call once in sync mode */
-void tags_logged(engine_t *eng, uint64_t lsn);  /* a record got this LSN: keys changed since get it */
-size_t tags_count(engine_t *eng);         /* keys with uncommitted writes (INFO) */
+void tags_init(engine_t *s); /* registers the exec hooks; call once in sync mode */
+void tags_logged(engine_t *eng,
+                 uint64_t lsn);   /* a record got this LSN: keys changed since get it */
+size_t tags_count(engine_t *eng); /* keys with uncommitted writes (INFO) */
 void tags_free(engine_t *eng);
 
 #endif

@@ -44,31 +44,27 @@ typedef struct wk_lookup {
 
 
 static uint64_t
-hash_key(const void *key)
-{
+hash_key(const void *key) {
     const wk_lookup_t *k = key;
     return ht_hash_bytes(k->key, k->n) ^ ((uint64_t)k->db * 0x9e3779b97f4a7c15ull);
 }
 
 static uint64_t
-hash_entry(const void *entry)
-{
+hash_entry(const void *entry) {
     const wkey_t *w = entry;
     wk_lookup_t k = {w->key, w->n, w->db};
     return hash_key(&k);
 }
 
 static int
-key_eq(const void *entry, const void *key)
-{
+key_eq(const void *entry, const void *key) {
     const wkey_t *w = entry;
     const wk_lookup_t *k = key;
     return w->db == k->db && w->n == k->n && memcmp(w->key, k->key, k->n) == 0;
 }
 
 static void
-wkey_free(void *entry)
-{
+wkey_free(void *entry) {
     wkey_t *w = entry;
     kfree(w->watchers);
     kfree(w->key);
@@ -76,8 +72,7 @@ wkey_free(void *entry)
 }
 
 static const void *
-wkey_self(const void *entry)
-{
+wkey_self(const void *entry) {
     return entry; /* a wkey_t starts with the fields of its lookup key */
 }
 
@@ -89,8 +84,7 @@ static_assert(offsetof(wkey_t, key) == offsetof(wk_lookup_t, key) &&
 static const ht_type_t wkey_type = {hash_key, hash_entry, key_eq, wkey_free, wkey_self};
 
 static watcher_t *
-find_watcher(wkey_t *w, const client_t *c)
-{
+find_watcher(wkey_t *w, const client_t *c) {
     for (uint32_t i = 0; i < w->nwatchers; i++)
         if (w->watchers[i].c == c)
             return &w->watchers[i];
@@ -98,8 +92,7 @@ find_watcher(wkey_t *w, const client_t *c)
 }
 
 void
-watch_key(client_t *c, const char *key, size_t klen)
-{
+watch_key(client_t *c, const char *key, size_t klen) {
     wk_lookup_t k = {key, klen, c->db_id};
     wkey_t *w = ht_find(c->eng->watched_keys, &k);
     if (w && find_watcher(w, c))
@@ -129,8 +122,7 @@ watch_key(client_t *c, const char *key, size_t klen)
 }
 
 void
-watch_unwatch_all(client_t *c)
-{
+watch_unwatch_all(client_t *c) {
     wlist_t *l = c->watched;
     if (!l)
         return;
@@ -150,8 +142,7 @@ watch_unwatch_all(client_t *c)
 }
 
 static bool
-watch_exec_check(client_t *c)
-{
+watch_exec_check(client_t *c) {
     wlist_t *l = c->watched;
     if (!l)
         return true;
@@ -171,8 +162,7 @@ watch_exec_check(client_t *c)
 /* The key_modified hook: runs for writes (after the change) and for expiry/eviction (before the
  * object is freed), so "absent or expired" means logically absent in both cases. */
 static void
-key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
-{
+key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
     if (!s->watched_keys || ht_size(s->watched_keys) == 0)
         return;
     wk_lookup_t k = {key, klen, db->id};
@@ -198,8 +188,7 @@ key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen)
 }
 
 static void
-db_modified_cb(engine_t *s, int db_id)
-{
+db_modified_cb(engine_t *s, int db_id) {
     if (!s->watched_keys || ht_size(s->watched_keys) == 0)
         return;
     ht_iter_t it;
@@ -213,8 +202,7 @@ db_modified_cb(engine_t *s, int db_id)
 }
 
 void
-watch_init(engine_t *eng)
-{
+watch_init(engine_t *eng) {
     if (eng->watched_keys)
         return;
     eng->watched_keys = ht_create(&wkey_type);

@@ -27,30 +27,28 @@
 #define READ_CHUNK (16 * 1024)
 #define WRITE_MAX  (1024 * 1024) /* per write event, so one conn cannot starve others */
 #define INLINE_MAX (64 * 1024)
-#define ACCEPT_MAX 100           /* connections accepted per readable event of the listener */
+#define ACCEPT_MAX 100 /* connections accepted per readable event of the listener */
 
 struct net {
     ev_loop_t *loop;
     net_callbacks_t cb;
     net_limits_t lim;
-    int listen_fd;           /* -1 until net_listen */
-    size_t nconns;           /* conns with a socket */
-    conn_t *pending_write;   /* conns with output to write before sleeping */
+    int listen_fd;         /* -1 until net_listen */
+    size_t nconns;         /* conns with a socket */
+    conn_t *pending_write; /* conns with output to write before sleeping */
     net_stats_t stats;
 };
 
 static void conn_event_cb(ev_loop_t *l, int fd, void *data, int mask);
 
 static int
-set_nonblock(int fd)
-{
+set_nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);
     return fl < 0 ? -errno : (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0);
 }
 
 static void
-fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
+fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len) {
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (ss->ss_family == AF_INET) {
@@ -66,8 +64,7 @@ fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
 }
 
 net_t *
-net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim)
-{
+net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim) {
     net_t *n = kcalloc(1, sizeof *n);
     n->loop = loop;
     n->cb = *cb;
@@ -77,8 +74,7 @@ net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim)
 }
 
 void
-net_free(net_t *n)
-{
+net_free(net_t *n) {
     if (!n)
         return;
     if (n->listen_fd >= 0) {
@@ -89,27 +85,23 @@ net_free(net_t *n)
 }
 
 void
-net_close_in_child(net_t *n)
-{
+net_close_in_child(net_t *n) {
     if (n && n->listen_fd >= 0)
         close(n->listen_fd);
 }
 
 const net_stats_t *
-net_stats(const net_t *n)
-{
+net_stats(const net_t *n) {
     return &n->stats;
 }
 
 void
-net_reset_stats(net_t *n)
-{
+net_reset_stats(net_t *n) {
     memset(&n->stats, 0, sizeof n->stats);
 }
 
 void
-conn_init(conn_t *c, net_t *n, int fd)
-{
+conn_init(conn_t *c, net_t *n, int fd) {
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->net = fd >= 0 ? n : NULL; /* a socket without a net (tests) is read and written by hand */
@@ -130,8 +122,7 @@ conn_init(conn_t *c, net_t *n, int fd)
 }
 
 void
-conn_release(conn_t *c)
-{
+conn_release(conn_t *c) {
     net_t *n = c->net;
     if (n) {
         ev_del(n->loop, c->fd, EV_READ | EV_WRITE);
@@ -156,14 +147,12 @@ conn_release(conn_t *c)
 
 /* The owner forgets its client and releases the conn (also frees the client). */
 static void
-conn_close(conn_t *c)
-{
+conn_close(conn_t *c) {
     c->net->cb.close_cb(c);
 }
 
 void
-conn_schedule_write(conn_t *c)
-{
+conn_schedule_write(conn_t *c) {
     if ((c->flags & CONN_PENDING_WRITE) || !c->net)
         return;
     c->flags |= CONN_PENDING_WRITE;
@@ -172,15 +161,13 @@ conn_schedule_write(conn_t *c)
 }
 
 void
-conn_close_async(conn_t *c)
-{
+conn_close_async(conn_t *c) {
     c->flags |= CONN_CLOSE_ASAP;
     conn_schedule_write(c);
 }
 
 char *
-conn_out_grow(conn_t *c, size_t n)
-{
+conn_out_grow(conn_t *c, size_t n) {
     /* Reclaim what was sent before growing. */
     if (c->osent > 0 && c->osent >= c->olen / 2) {
         memmove(c->obuf, c->obuf + c->osent, c->olen - c->osent);
@@ -199,16 +186,14 @@ conn_out_grow(conn_t *c, size_t n)
 }
 
 void
-conn_out_truncate(conn_t *c, uint64_t at)
-{
+conn_out_truncate(conn_t *c, uint64_t at) {
     ASSERT(at >= c->obase + c->osent && at <= c->obase + c->olen);
     c->olen = (size_t)(at - c->obase);
 }
 
 /* How many bytes of obuf may be written now: up to the hold. */
 static size_t
-sendable_end(const conn_t *c)
-{
+sendable_end(const conn_t *c) {
     if (c->hold == CONN_HOLD_NONE || c->hold >= c->obase + c->olen)
         return c->olen;
     return (size_t)(c->hold - c->obase);
@@ -216,8 +201,7 @@ sendable_end(const conn_t *c)
 
 /* Returns 0, or -1 if the conn was closed. */
 static int
-conn_write(conn_t *c)
-{
+conn_write(conn_t *c) {
     size_t end = sendable_end(c), total = 0;
     while (c->osent < end && total < WRITE_MAX) {
         ssize_t w = write(c->fd, c->obuf + c->osent, end - c->osent);
@@ -255,8 +239,7 @@ conn_write(conn_t *c)
 }
 
 void
-net_flush(net_t *n)
-{
+net_flush(net_t *n) {
     while (n->pending_write) {
         conn_t *c = n->pending_write;
         n->pending_write = c->pw_next;
@@ -271,8 +254,7 @@ net_flush(net_t *n)
 }
 
 static void
-protocol_error(conn_t *c, const char *msg)
-{
+protocol_error(conn_t *c, const char *msg) {
     char buf[256];
     int len = snprintf(buf, sizeof buf, "-ERR Protocol error: %s\r\n", msg);
     if (len < 0 || (size_t)len >= sizeof buf)
@@ -286,8 +268,7 @@ protocol_error(conn_t *c, const char *msg)
 
 /* Drop consumed bytes at the front of qbuf. */
 static void
-compact_qbuf(conn_t *c)
-{
+compact_qbuf(conn_t *c) {
     size_t used = c->parser.start;
     if (used == 0)
         return;
@@ -298,8 +279,7 @@ compact_qbuf(conn_t *c)
 
 /* Parse and hand over every complete command in qbuf. */
 static void
-process_input(conn_t *c)
-{
+process_input(conn_t *c) {
     net_t *n = c->net;
     resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX};
     char err[128];
@@ -307,7 +287,8 @@ process_input(conn_t *c)
         int argc;
         karg_t *argv;
         size_t hint;
-        int r = resp_parse(&c->parser, c->qbuf, c->qlen, &lim, &argc, &argv, &hint, err, sizeof err);
+        int r =
+            resp_parse(&c->parser, c->qbuf, c->qlen, &lim, &argc, &argv, &hint, err, sizeof err);
         if (r < 0) {
             protocol_error(c, err);
             break;
@@ -337,8 +318,7 @@ process_input(conn_t *c)
 
 /* Returns 0, or -1 if the conn was closed. */
 static int
-conn_read(conn_t *c)
-{
+conn_read(conn_t *c) {
     if (c->qcap - c->qlen < READ_CHUNK) {
         size_t cap = c->qcap ? c->qcap : READ_CHUNK;
         while (cap - c->qlen < READ_CHUNK)
@@ -370,8 +350,7 @@ conn_read(conn_t *c)
 }
 
 static void
-conn_event_cb(ev_loop_t *l, int fd, void *data, int mask)
-{
+conn_event_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l;
     (void)fd;
     conn_t *c = data;
@@ -382,15 +361,13 @@ conn_event_cb(ev_loop_t *l, int fd, void *data, int mask)
 }
 
 void
-conn_resume_input(conn_t *c)
-{
+conn_resume_input(conn_t *c) {
     if (c->net && (c->qlen > c->parser.pos || c->parser.start < c->qlen))
         process_input(c);
 }
 
 bool
-conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **resp, size_t *len)
-{
+conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **resp, size_t *len) {
     size_t start = c->parser.start, end = c->parser.pos;
     if (!c->qbuf || end <= start || end > c->qlen || c->qbuf[start] != '*' || argc < 1)
         return false;
@@ -404,8 +381,7 @@ conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **res
 }
 
 static void
-accept_cb(ev_loop_t *l, int fd, void *data, int mask)
-{
+accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)mask;
     net_t *n = data;
     for (int i = 0; i < ACCEPT_MAX; i++) {
@@ -436,8 +412,7 @@ accept_cb(ev_loop_t *l, int fd, void *data, int mask)
 }
 
 int
-net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound)
-{
+net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound) {
     struct sockaddr_storage ss;
     socklen_t sl;
     memset(&ss, 0, sizeof ss);
@@ -474,8 +449,7 @@ net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound)
     sl = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     *port_bound = family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
-                                      : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+                                    : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     n->listen_fd = fd;
     return ev_add(n->loop, fd, EV_READ, accept_cb, n);
 }
-

@@ -44,9 +44,9 @@ enum {
 #define CONN_HOLD_NONE UINT64_MAX
 
 struct conn {
-    int fd;                  /* -1: no socket (the engine's fake clients) */
-    uint32_t flags;          /* CONN_* */
-    net_t *net;              /* NULL for a conn without a socket */
+    int fd;         /* -1: no socket (the engine's fake clients) */
+    uint32_t flags; /* CONN_* */
+    net_t *net;     /* NULL for a conn without a socket */
 
     /* Input: the query buffer holds unparsed bytes; the parser keeps its place between reads. */
     char *qbuf;
@@ -58,20 +58,20 @@ struct conn {
     char *obuf;
     size_t olen, ocap, osent;
     uint64_t obase;
-    uint64_t hold;           /* absolute offset from which output is held back (owner sets) */
+    uint64_t hold; /* absolute offset from which output is held back (owner sets) */
 
     uint64_t net_in, net_out;
-    int64_t last_ms;         /* last read, for idle timeouts */
+    int64_t last_ms; /* last read, for idle timeouts */
     char addr[64], laddr[64];
-    conn_t *pw_next;         /* pending-write list */
+    conn_t *pw_next; /* pending-write list */
 };
 
 /* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
  * values (its configuration); the net keeps the pointers. */
 typedef struct net_limits {
-    const long long *bulk_max;          /* proto-max-bulk-len */
-    const long long *multibulk_max;     /* max-multibulk-len */
-    const long long *query_buffer_max;  /* client-query-buffer-limit */
+    const long long *bulk_max;         /* proto-max-bulk-len */
+    const long long *multibulk_max;    /* max-multibulk-len */
+    const long long *query_buffer_max; /* client-query-buffer-limit */
     const long long *maxclients;
     const long long *tcp_keepalive_s;
 } net_limits_t;
@@ -81,7 +81,7 @@ typedef struct net_callbacks {
      * and return it; NULL refuses the connection (the fd is closed). */
     conn_t *(*accept_cb)(void *ctx, int fd);
     void (*command_cb)(conn_t *c, int argc, karg_t *argv); /* one complete command */
-    void (*close_cb)(conn_t *c);        /* the owner must call conn_release(c) before returning */
+    void (*close_cb)(conn_t *c); /* the owner must call conn_release(c) before returning */
     void *ctx;
 } net_callbacks_t;
 
@@ -123,16 +123,14 @@ void conn_out_truncate(conn_t *c, uint64_t at);
 char *conn_out_grow(conn_t *c, size_t n);
 
 static inline char *
-conn_out_reserve(conn_t *c, size_t n)
-{
+conn_out_reserve(conn_t *c, size_t n) {
     if (c->olen + n <= c->ocap)
         return c->obuf + c->olen;
     return conn_out_grow(c, n);
 }
 
 static inline void
-conn_out_commit(conn_t *c, size_t n)
-{
+conn_out_commit(conn_t *c, size_t n) {
     c->olen += n;
     if (c->fd >= 0 && !(c->flags & CONN_PENDING_WRITE))
         conn_schedule_write(c);
@@ -140,15 +138,13 @@ conn_out_commit(conn_t *c, size_t n)
 
 /* Absolute offset of the end of the output: where the next reply starts. */
 static inline uint64_t
-conn_out_end(const conn_t *c)
-{
+conn_out_end(const conn_t *c) {
     return c->obase + c->olen;
 }
 
 /* Bytes appended and not yet written (output-buffer limits). */
 static inline size_t
-conn_out_pending(const conn_t *c)
-{
+conn_out_pending(const conn_t *c) {
     return c->olen - c->osent;
 }
 

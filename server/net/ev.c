@@ -33,8 +33,7 @@ struct ev_loop {
 };
 
 ev_loop_t *
-ev_create(int setsize)
-{
+ev_create(int setsize) {
     ev_loop_t *l = kcalloc(1, sizeof *l);
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0) {
@@ -49,8 +48,7 @@ ev_create(int setsize)
 }
 
 void
-ev_free(ev_loop_t *l)
-{
+ev_free(ev_loop_t *l) {
     if (!l)
         return;
     close(l->epfd);
@@ -60,20 +58,17 @@ ev_free(ev_loop_t *l)
 }
 
 int
-ev_setsize(const ev_loop_t *l)
-{
+ev_setsize(const ev_loop_t *l) {
     return l->setsize;
 }
 
 static uint32_t
-to_epoll(int mask)
-{
+to_epoll(int mask) {
     return (mask & EV_READ ? EPOLLIN : 0) | (mask & EV_WRITE ? EPOLLOUT : 0);
 }
 
 int
-ev_add(ev_loop_t *l, int fd, int mask, ev_fd_cb cb, void *data)
-{
+ev_add(ev_loop_t *l, int fd, int mask, ev_fd_cb cb, void *data) {
     if (fd < 0 || fd >= l->setsize)
         return -ERANGE;
     ev_fd_t *f = &l->fds[fd];
@@ -90,8 +85,7 @@ ev_add(ev_loop_t *l, int fd, int mask, ev_fd_cb cb, void *data)
 }
 
 void
-ev_del(ev_loop_t *l, int fd, int mask)
-{
+ev_del(ev_loop_t *l, int fd, int mask) {
     if (fd < 0 || fd >= l->setsize)
         return;
     ev_fd_t *f = &l->fds[fd];
@@ -104,8 +98,7 @@ ev_del(ev_loop_t *l, int fd, int mask)
 }
 
 void
-ev_set_timer(ev_loop_t *l, uint64_t period_ms, ev_timer_cb cb, void *data)
-{
+ev_set_timer(ev_loop_t *l, uint64_t period_ms, ev_timer_cb cb, void *data) {
     l->period_ms = period_ms;
     l->timer_cb = cb;
     l->timer_data = data;
@@ -113,34 +106,29 @@ ev_set_timer(ev_loop_t *l, uint64_t period_ms, ev_timer_cb cb, void *data)
 }
 
 void
-ev_set_before_sleep(ev_loop_t *l, ev_timer_cb cb, void *data)
-{
+ev_set_before_sleep(ev_loop_t *l, ev_timer_cb cb, void *data) {
     l->before_sleep = cb;
     l->before_sleep_data = data;
 }
 
 void
-ev_set_after_event(ev_loop_t *l, ev_timer_cb cb, void *data)
-{
+ev_set_after_event(ev_loop_t *l, ev_timer_cb cb, void *data) {
     l->after_event = cb;
     l->after_event_data = data;
 }
 
 void
-ev_set_max_wait_ms(ev_loop_t *l, int ms)
-{
+ev_set_max_wait_ms(ev_loop_t *l, int ms) {
     l->max_wait_ms = ms < 0 ? 0 : ms;
 }
 
 void
-ev_stop(ev_loop_t *l)
-{
+ev_stop(ev_loop_t *l) {
     l->stop = 1;
 }
 
 static void
-run_timer(ev_loop_t *l)
-{
+run_timer(ev_loop_t *l) {
     uint64_t now = util_mono_us();
     if (!l->timer_cb || now < l->next_timer_us)
         return;
@@ -149,8 +137,7 @@ run_timer(ev_loop_t *l)
 }
 
 void
-ev_run(ev_loop_t *l)
-{
+ev_run(ev_loop_t *l) {
     while (!l->stop) {
         if (l->before_sleep)
             l->before_sleep(l, l->before_sleep_data);

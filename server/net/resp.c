@@ -10,15 +10,13 @@
 #define RESP_SKIPPED 2 /* internal: an empty inline line was consumed */
 
 void
-resp_parser_init(resp_parser_t *p)
-{
+resp_parser_init(resp_parser_t *p) {
     memset(p, 0, sizeof *p);
     p->bulk_len = -1;
 }
 
 void
-resp_parser_free(resp_parser_t *p)
-{
+resp_parser_free(resp_parser_t *p) {
     kfree(p->off);
     kfree(p->len);
     kfree(p->args);
@@ -27,8 +25,7 @@ resp_parser_free(resp_parser_t *p)
 }
 
 void
-resp_parser_next(resp_parser_t *p)
-{
+resp_parser_next(resp_parser_t *p) {
     p->state = 0;
     p->argc = 0;
     p->left = 0;
@@ -37,8 +34,7 @@ resp_parser_next(resp_parser_t *p)
 }
 
 void
-resp_parser_shift(resp_parser_t *p, size_t n)
-{
+resp_parser_shift(resp_parser_t *p, size_t n) {
     p->pos -= n;
     p->start -= n;
     for (int i = 0; i < p->argc; i++)
@@ -46,8 +42,7 @@ resp_parser_shift(resp_parser_t *p, size_t n)
 }
 
 static void
-reserve_args(resp_parser_t *p, long long n)
-{
+reserve_args(resp_parser_t *p, long long n) {
     if (n <= p->argv_cap)
         return;
     /* Grow by what arrived, not what was announced: a "*1000000" header alone must not
@@ -63,8 +58,7 @@ reserve_args(resp_parser_t *p, long long n)
 
 /* Find CRLF from `from`; returns the index of '\r' or -1. */
 static long long
-find_crlf(const char *buf, size_t len, size_t from)
-{
+find_crlf(const char *buf, size_t len, size_t from) {
     const char *cr = from < len ? memchr(buf + from, '\r', len - from) : NULL;
     if (!cr)
         return -1;
@@ -75,16 +69,14 @@ find_crlf(const char *buf, size_t len, size_t from)
 }
 
 static int
-perr(char *err, size_t errlen, const char *msg)
-{
+perr(char *err, size_t errlen, const char *msg) {
     snprintf(err, errlen, "%s", msg);
     return -1;
 }
 
 static int
 parse_inline(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *lim, int *argc,
-             karg_t **argv, char *err, size_t errlen)
-{
+             karg_t **argv, char *err, size_t errlen) {
     const char *nl = memchr(buf + p->pos, '\n', len - p->pos);
     if (!nl) {
         if (len - p->pos > lim->inline_max)
@@ -124,8 +116,7 @@ parse_inline(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t 
 /* Read a "<prefix><number>\r\n" header at p->pos. 1 ok, 0 need more, -1 error. */
 static int
 read_header(resp_parser_t *p, const char *buf, size_t len, char prefix, const resp_limits_t *lim,
-            long long *val, char *err, size_t errlen)
-{
+            long long *val, char *err, size_t errlen) {
     long long cr = find_crlf(buf, len, p->pos);
     if (cr < 0) {
         if (len - p->pos > lim->inline_max)
@@ -140,15 +131,15 @@ read_header(resp_parser_t *p, const char *buf, size_t len, char prefix, const re
     }
     size_t start = p->pos + 1, n = (size_t)cr - start;
     if (buf[cr + 1] != '\n' || !util_parse_ll(buf + start, n, val))
-        return perr(err, errlen, prefix == '*' ? "invalid multibulk length" : "invalid bulk length");
+        return perr(err, errlen,
+                    prefix == '*' ? "invalid multibulk length" : "invalid bulk length");
     p->pos = (size_t)cr + 2;
     return 1;
 }
 
 int
 resp_parse(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *lim, int *argc,
-           karg_t **argv, size_t *need_hint, char *err, size_t errlen)
-{
+           karg_t **argv, size_t *need_hint, char *err, size_t errlen) {
     *need_hint = 0;
     for (;;) {
         if (p->pos >= len)
@@ -213,8 +204,7 @@ resp_parse(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *l
 }
 
 static int
-hexval(char c)
-{
+hexval(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -227,8 +217,7 @@ hexval(char c)
 /* One quoted argument starting at line[i] == '"' or '\''. Returns the index after the closing
  * quote, or -1 if unbalanced or the closing quote is not followed by a space or the end. */
 static long long
-split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o)
-{
+split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o) {
     char q = line[i++];
     for (;;) {
         if (i >= n)
@@ -241,7 +230,12 @@ split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o)
         } else if (ch == '\\' && i + 1 < n && (q == '"' || line[i + 1] == '\'')) {
             char e = line[++i];
             if (q == '"')
-                e = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e == 'b' ? '\b' : e == 'a' ? '\a' : e;
+                e = e == 'n'   ? '\n'
+                    : e == 'r' ? '\r'
+                    : e == 't' ? '\t'
+                    : e == 'b' ? '\b'
+                    : e == 'a' ? '\a'
+                               : e;
             out[(*o)++] = e;
             i++;
         } else if (ch == q) {
@@ -257,8 +251,7 @@ split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o)
 }
 
 int
-resp_split_args(const char *line, size_t n, char *out, size_t *offs, size_t *lens, int max)
-{
+resp_split_args(const char *line, size_t n, char *out, size_t *offs, size_t *lens, int max) {
     size_t i = 0, o = 0;
     int argc = 0;
     for (;;) {

@@ -35,10 +35,10 @@ typedef struct resp_parser {
     size_t start;       /* where the current command began */
     int argc;
     int argv_cap;
-    size_t *off;        /* argc offsets into the buffer (paired with len) */
+    size_t *off; /* argc offsets into the buffer (paired with len) */
     size_t *len;
-    karg_t *args;       /* filled from off/len when a command is complete */
-    char *inline_buf;   /* inline arguments are unescaped into here */
+    karg_t *args;     /* filled from off/len when a command is complete */
+    char *inline_buf; /* inline arguments are unescaped into here */
     size_t inline_cap;
 } resp_parser_t;
 

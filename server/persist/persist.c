@@ -38,15 +38,13 @@
 #include "wal_io.h"
 
 
-
 /* Test hooks, read from the environment at start (never set in production): they go through
  * the log's fault-injection interface, so the server's real paths run.
  *   KEEL_DEBUG_WAL_FSYNC_DELAY_MS  every fdatasync waits this long first (writes in flight)
  *   KEEL_DEBUG_WAL_FAIL_FILE       while this file exists, every fdatasync fails with EIO */
 
 static int
-debug_before_cb(void *ctx, wal_io_op_t *op)
-{
+debug_before_cb(void *ctx, wal_io_op_t *op) {
     persist_t *P = ctx;
     if (op->kind != WAL_IO_FSYNC)
         return 0;
@@ -58,8 +56,7 @@ debug_before_cb(void *ctx, wal_io_op_t *op)
 }
 
 static wal_io_t *
-debug_io(engine_t *s)
-{
+debug_io(engine_t *s) {
     persist_t *P = s->persist;
     const char *delay = getenv("KEEL_DEBUG_WAL_FSYNC_DELAY_MS");
     P->dbg.fail_file = getenv("KEEL_DEBUG_WAL_FAIL_FILE");
@@ -67,26 +64,23 @@ debug_io(engine_t *s)
     if (!P->dbg.fsync_delay_ms && !P->dbg.fail_file)
         return NULL;
     klog(KLOG_WARNING, "wal test hooks on: fsync delay %u ms, fail file %s", P->dbg.fsync_delay_ms,
-               P->dbg.fail_file ? P->dbg.fail_file : "(none)");
+         P->dbg.fail_file ? P->dbg.fail_file : "(none)");
     P->dbg.io = (wal_io_t){.ctx = P, .before_cb = debug_before_cb};
     return &P->dbg.io;
 }
 
 static void
-recover_log_cb(void *ctx, const char *msg)
-{
+recover_log_cb(void *ctx, const char *msg) {
     (void)ctx;
     klog(KLOG_NOTICE, "%s", msg);
 }
 
 /* The log copies from the configuration: every wal-dir, or <dir>/wal. */
 static int
-build_wal_config(engine_t *s)
-{
+build_wal_config(engine_t *s) {
     int n = s->cfg.wal_ndirs;
     if (n > WAL_COPIES_MAX) {
-        klog(KLOG_WARNING, "at most %d wal-dir copies are supported (%d given)",
-                   WAL_COPIES_MAX, n);
+        klog(KLOG_WARNING, "at most %d wal-dir copies are supported (%d given)", WAL_COPIES_MAX, n);
         return KERR_LIMIT;
     }
     if (n == 0) {
@@ -99,7 +93,7 @@ build_wal_config(engine_t *s)
     }
     if (s->cfg.wal_quorum > n) {
         klog(KLOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
-                   n);
+             n);
         return KERR_INVAL;
     }
     s->persist->cfg = (wal_config_t){
@@ -119,25 +113,24 @@ build_wal_config(engine_t *s)
  * of s->cfg.dir into the keyspace and return the LSN it contains in *lsn, so that only the log
  * records after it are replayed. Without snapshot support the log is replayed from its start. */
 static int
-load_snapshot(engine_t *s, uint64_t *lsn)
-{
+load_snapshot(engine_t *s, uint64_t *lsn) {
     char err[1024] = "";
     int rc = snapshot_recover(s, lsn, err, sizeof err);
     if (rc < 0)
-        klog(KLOG_WARNING, "Refusing to start: no snapshot could be loaded (%s): %s",
-                   kerr_str(rc), err);
+        klog(KLOG_WARNING, "Refusing to start: no snapshot could be loaded (%s): %s", kerr_str(rc),
+             err);
     return rc;
 }
 
 /* The log failed for good: refuse writes, turn every parked reply into an error. */
 static void
-fail_log(engine_t *s, const char *why)
-{
+fail_log(engine_t *s, const char *why) {
     if (!s->persist->failed) {
         s->persist->failed = true;
         snprintf(s->persist->reason, sizeof s->persist->reason, "the transaction log failed: %s",
                  why && why[0] ? why : "unknown reason");
-        snprintf(s->persist->parked_err, sizeof s->persist->parked_err, "ERR not durable, %s", s->persist->reason);
+        snprintf(s->persist->parked_err, sizeof s->persist->parked_err, "ERR not durable, %s",
+                 s->persist->reason);
         s->wal_refuse_reason = s->persist->reason;
         klog(KLOG_WARNING, "%s; writes are refused until a restart", s->persist->reason);
         waiters_fail(s, s->persist->parked_err);
@@ -148,8 +141,7 @@ fail_log(engine_t *s, const char *why)
 
 /* Pick up what the WAL thread did: durable LSN progress and failure. Cheap (atomic reads). */
 static void
-poll_log(engine_t *s)
-{
+poll_log(engine_t *s) {
     if (!s->wal)
         return;
     if (!s->persist->failed && !wal_healthy(s->wal))
@@ -169,8 +161,7 @@ poll_log(engine_t *s)
 }
 
 static void
-notify_cb(ev_loop_t *l, int fd, void *data, int mask)
-{
+notify_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l, (void)fd, (void)mask;
     engine_t *s = data;
     wal_notify_clear(s->wal);
@@ -179,8 +170,7 @@ notify_cb(ev_loop_t *l, int fd, void *data, int mask)
 
 /* prop.c's sink: a finished effect record goes to the log. */
 static int64_t
-sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
-{
+sink_cb(void *ctx, uint32_t db, const void *payload, size_t len) {
     engine_t *s = ctx;
     if (s->persist->failed)
         return KERR_FAILED;
@@ -201,18 +191,18 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len)
 }
 
 static int
-recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
-{
+recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn) {
     char err[1024] = "";
     replay_ctx_t rc;
     replay_begin(&rc, s, err, sizeof err);
     uint64_t t0 = util_mono_us();
-    int r = wal_recover(&s->persist->cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
+    int r =
+        wal_recover(&s->persist->cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
     uint64_t us = util_mono_us() - t0;
     replay_end(&rc);
     if (r < 0) {
         klog(KLOG_WARNING, "Refusing to start: log recovery failed (%s): %s", kerr_str(r),
-                   err[0] ? err : "no details");
+             err[0] ? err : "no details");
         return r;
     }
     s->persist->recovered_records = rc.records;
@@ -220,18 +210,16 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn)
     s->persist->recovery_ms = us / 1000;
     if (rc.records > 0 || *last_lsn > 0)
         klog(KLOG_NOTICE,
-                   "Log recovered: %llu records (%llu commands) after LSN %llu in %.3f s "
-                   "(%.0f records/s), last LSN %llu",
-                   (unsigned long long)rc.records, (unsigned long long)rc.commands,
-                   (unsigned long long)after_lsn, (double)us / 1e6,
-                   us ? (double)rc.records * 1e6 / (double)us : 0.0,
-                   (unsigned long long)*last_lsn);
+             "Log recovered: %llu records (%llu commands) after LSN %llu in %.3f s "
+             "(%.0f records/s), last LSN %llu",
+             (unsigned long long)rc.records, (unsigned long long)rc.commands,
+             (unsigned long long)after_lsn, (double)us / 1e6,
+             us ? (double)rc.records * 1e6 / (double)us : 0.0, (unsigned long long)*last_lsn);
     return 0;
 }
 
 void
-persist_create(engine_t *s)
-{
+persist_create(engine_t *s) {
     if (s->persist)
         return;
     s->persist = kcalloc(1, sizeof *s->persist);
@@ -240,8 +228,7 @@ persist_create(engine_t *s)
 }
 
 int
-persist_start(engine_t *s)
-{
+persist_start(engine_t *s) {
     persist_create(s);
     waiters_init(s);
     if (s->cfg.durability == DURABILITY_OFF) {
@@ -292,8 +279,7 @@ persist_start(engine_t *s)
 }
 
 void
-persist_stop(engine_t *s)
-{
+persist_stop(engine_t *s) {
     snapshot_stop(s);
     if (!s->wal)
         return;
@@ -303,20 +289,18 @@ persist_stop(engine_t *s)
     s->wal = NULL;
     tags_free(s);
     klog(KLOG_NOTICE, "Transaction log closed at LSN %llu",
-               (unsigned long long)s->last_lsn_assigned);
+         (unsigned long long)s->last_lsn_assigned);
 }
 
 void
-persist_cron(engine_t *s)
-{
+persist_cron(engine_t *s) {
     poll_log(s);
     waiters_check(s, util_time_ms());
     snapshot_cron(s);
 }
 
 void
-persist_before_sleep(engine_t *s)
-{
+persist_before_sleep(engine_t *s) {
     if (s->wal)
         wal_submit(s->wal); /* what this loop turn logged is one batch (group commit) */
     poll_log(s);
@@ -326,8 +310,7 @@ persist_before_sleep(engine_t *s)
  * replies now rather than at the end of the turn. Clients then come back one by one instead
  * of all at once, so the next batches form while this one is being answered. */
 bool
-persist_after_event(engine_t *s)
-{
+persist_after_event(engine_t *s) {
     if (!s->wal || s->cfg.durability != DURABILITY_SYNC ||
         wal_durable_lsn(s->wal) == s->persist->durable_seen)
         return false;
@@ -336,16 +319,14 @@ persist_after_event(engine_t *s)
 }
 
 static const char *
-durability_name(const engine_t *s)
-{
+durability_name(const engine_t *s) {
     return s->cfg.durability == DURABILITY_SYNC    ? "sync"
            : s->cfg.durability == DURABILITY_ASYNC ? "async"
                                                    : "off";
 }
 
 static void
-info_persistence(engine_t *s, sbuf_t *b)
-{
+info_persistence(engine_t *s, sbuf_t *b) {
     sbuf_printf(b, "loading:%d\r\nasync_loading:0\r\n", s->loading ? 1 : 0);
     snapshot_info(s, "persistence", b); /* rdb_*: snapshots */
     sbuf_printf(b,
@@ -355,8 +336,7 @@ info_persistence(engine_t *s, sbuf_t *b)
 }
 
 static void
-info_wal(engine_t *s, sbuf_t *b)
-{
+info_wal(engine_t *s, sbuf_t *b) {
     sbuf_printf(b, "wal_enabled:%d\r\ndurability:%s\r\n", s->wal != NULL, durability_name(s));
     if (!s->wal)
         return;
@@ -374,9 +354,11 @@ info_wal(engine_t *s, sbuf_t *b)
                 (unsigned long long)st.fsyncs, (unsigned long long)st.batches,
                 st.records_per_batch_avg, (unsigned long long)st.fsync_latency_p50_us,
                 (unsigned long long)st.fsync_latency_p99_us, st.healthy && !s->persist->failed,
-                s->persist->failed ? s->persist->reason : "", s->persist->cfg.quorum ? s->persist->cfg.quorum : s->persist->cfg.ndirs / 2 + 1,
+                s->persist->failed ? s->persist->reason : "",
+                s->persist->cfg.quorum ? s->persist->cfg.quorum : s->persist->cfg.ndirs / 2 + 1,
                 st.ncopies, tags_count(s), (unsigned long long)s->persist->recovered_records,
-                (unsigned long long)s->persist->recovery_ms, (unsigned long long)s->persist->snapshot_lsn);
+                (unsigned long long)s->persist->recovery_ms,
+                (unsigned long long)s->persist->snapshot_lsn);
     for (int i = 0; i < st.ncopies; i++)
         sbuf_printf(b, "wal_copy%d:dir=%s,state=%s,durable_lsn=%llu,reason=%s\r\n", i,
                     st.copy[i].dir, st.copy[i].ok ? "ok" : "failed",
@@ -384,8 +366,7 @@ info_wal(engine_t *s, sbuf_t *b)
 }
 
 void
-persist_info(engine_t *s, const char *section, sbuf_t *b)
-{
+persist_info(engine_t *s, const char *section, sbuf_t *b) {
     if (!strcmp(section, "persistence"))
         info_persistence(s, b);
     else if (!strcmp(section, "wal"))

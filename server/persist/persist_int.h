@@ -18,9 +18,9 @@
 
 
 /* waitaof.c: WAITAOF waiters (blocked clients). */
-void waiters_init(engine_t *s); /* registers the client-cleanup hook */
+void waiters_init(engine_t *s);                  /* registers the client-cleanup hook */
 void waiters_check(engine_t *s, int64_t now_ms); /* durable advanced / cron: reply the ready */
-void waiters_fail(engine_t *s, const char *why);  /* the log failed: reply errors to all */
+void waiters_fail(engine_t *s, const char *why); /* the log failed: reply errors to all */
 
 
 #define PERSIST_REASON_MAX (WAL_REASON_MAX * WAL_COPIES_MAX + 64)

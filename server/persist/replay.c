@@ -28,16 +28,14 @@
 
 
 void
-replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen)
-{
+replay_begin(replay_ctx_t *rc, engine_t *s, char *err, size_t errlen) {
     *rc = (replay_ctx_t){.s = s, .err = err, .errlen = errlen};
     rc->fake = client_create(s, -1);
     db_set_expire_enabled(&s->dbenv, false);
 }
 
 void
-replay_end(replay_ctx_t *rc)
-{
+replay_end(replay_ctx_t *rc) {
     client_free(rc->fake);
     rc->fake = NULL;
     kfree(rc->args);
@@ -51,8 +49,7 @@ replay_end(replay_ctx_t *rc)
 
 /* Reads "<t><decimal>\r\n" at *pos; returns the number or -1. */
 static long long
-read_hdr(const char *p, size_t len, size_t *pos, char t)
-{
+read_hdr(const char *p, size_t len, size_t *pos, char t) {
     size_t i = *pos;
     if (i >= len || p[i] != t)
         return -1;
@@ -72,8 +69,7 @@ read_hdr(const char *p, size_t len, size_t *pos, char t)
 
 /* Parses one effect command at *pos into args; returns argc or -1. */
 static int
-parse_command(replay_ctx_t *rc, const char *p, size_t len, size_t *pos)
-{
+parse_command(replay_ctx_t *rc, const char *p, size_t len, size_t *pos) {
     long long argc = read_hdr(p, len, pos, '*');
     if (argc < 1 || argc > REPLAY_ARGS_MAX)
         return -1;
@@ -96,18 +92,18 @@ parse_command(replay_ctx_t *rc, const char *p, size_t len, size_t *pos)
 }
 
 static int
-replay_fail(replay_ctx_t *rc, const wal_record_t *rec, size_t off, const char *what)
-{
-    snprintf(rc->err, rc->errlen, "record LSN %llu (db %u, %zu bytes): effect at payload offset %zu: %s",
+replay_fail(replay_ctx_t *rc, const wal_record_t *rec, size_t off, const char *what) {
+    snprintf(rc->err, rc->errlen,
+             "record LSN %llu (db %u, %zu bytes): effect at payload offset %zu: %s",
              (unsigned long long)rec->lsn, rec->db, rec->len, off, what);
     return KERR_CORRUPT;
 }
 
 static int
-replay_select(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
-{
+replay_select(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc) {
     long long id;
-    if (argc != 2 || !util_parse_ll(rc->args[1].p, rc->args[1].n, &id) || !engine_db(rc->s, (int)id))
+    if (argc != 2 || !util_parse_ll(rc->args[1].p, rc->args[1].n, &id) ||
+        !engine_db(rc->s, (int)id))
         return replay_fail(rc, rec, off, "bad SELECT");
     rc->fake->db = engine_db(rc->s, (int)id);
     rc->fake->db_id = (int)id;
@@ -116,14 +112,13 @@ replay_select(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
 
 /* Runs rc->args[0..argc) on the fake client; an error reply is corruption. */
 static int
-replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
-{
+replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc) {
     client_t *c = rc->fake;
     char what[200];
     cmd_def_t *cmd = cmd_resolve(rc->s, argc, rc->args);
     if (!cmd) {
-        snprintf(what, sizeof what, "unknown command '%.*s'", (int)(rc->args[0].n > 64 ? 64 : rc->args[0].n),
-                 rc->args[0].p);
+        snprintf(what, sizeof what, "unknown command '%.*s'",
+                 (int)(rc->args[0].n > 64 ? 64 : rc->args[0].n), rc->args[0].p);
         return replay_fail(rc, rec, off, what);
     }
     if (!cmd_arity_ok(cmd, argc)) {
@@ -151,8 +146,7 @@ replay_exec(replay_ctx_t *rc, const wal_record_t *rec, size_t off, int argc)
 }
 
 int
-replay_apply_cb(void *ctx, const wal_record_t *rec)
-{
+replay_apply_cb(void *ctx, const wal_record_t *rec) {
     replay_ctx_t *rc = ctx;
     const char *p = rec->payload;
     size_t pos = 0;
@@ -168,8 +162,9 @@ replay_apply_cb(void *ctx, const wal_record_t *rec)
         int argc = parse_command(rc, p, rec->len, &pos);
         if (argc < 0)
             return replay_fail(rc, rec, off, "not a RESP array of bulk strings");
-        int r = util_eq_nocase(rc->args[0].p, rc->args[0].n, "select") ? replay_select(rc, rec, off, argc)
-                                                               : replay_exec(rc, rec, off, argc);
+        int r = util_eq_nocase(rc->args[0].p, rc->args[0].n, "select")
+                    ? replay_select(rc, rec, off, argc)
+                    : replay_exec(rc, rec, off, argc);
         if (r < 0)
             return r;
     }

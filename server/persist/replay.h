@@ -23,7 +23,7 @@ typedef struct replay_ctx {
     uint64_t commands; /* effect commands executed */
     char *err;         /* message naming the LSN on failure */
     size_t errlen;
-    karg_t *args;      /* argv of the command being replayed; points into the record */
+    karg_t *args; /* argv of the command being replayed; points into the record */
     size_t args_cap;
 } replay_ctx_t;
 

@@ -40,14 +40,12 @@
 #define SEGMENTS_MAX 65536 /* archived segments looked at in one directory */
 
 void
-snapshot_path(const char *dir, uint64_t lsn, char *buf, size_t len)
-{
+snapshot_path(const char *dir, uint64_t lsn, char *buf, size_t len) {
     snprintf(buf, len, "%s/" SNAPSHOT_SUBDIR "/snap-%020" PRIu64 ".ksnap", dir, lsn);
 }
 
 int
-snapshot_dir(const char *dir, char *buf, size_t len, bool create)
-{
+snapshot_dir(const char *dir, char *buf, size_t len, bool create) {
     snprintf(buf, len, "%s/" SNAPSHOT_SUBDIR, dir);
     if (create && mkdir(buf, 0755) < 0 && errno != EEXIST)
         return KERR_SYS(errno);
@@ -56,8 +54,7 @@ snapshot_dir(const char *dir, char *buf, size_t len, bool create)
 
 /* "snap-<20 digits>.ksnap" -> lsn; 0 when the name is not a snapshot's. */
 static int
-parse_name(const char *name, uint64_t *lsn)
-{
+parse_name(const char *name, uint64_t *lsn) {
     size_t n = strlen(name);
     if (n != 5 + 20 + 6 || strncmp(name, "snap-", 5) != 0 || strcmp(name + 25, ".ksnap") != 0)
         return 0;
@@ -72,15 +69,13 @@ parse_name(const char *name, uint64_t *lsn)
 }
 
 static int
-cmp_file(const void *a, const void *b)
-{
+cmp_file(const void *a, const void *b) {
     uint64_t x = ((const snapshot_file_t *)a)->lsn, y = ((const snapshot_file_t *)b)->lsn;
     return x < y ? -1 : x > y;
 }
 
 int
-snapshot_list(const char *dir, snapshot_file_t **out, size_t *n)
-{
+snapshot_list(const char *dir, snapshot_file_t **out, size_t *n) {
     char d[SNAPSHOT_PATH_MAX - 512]; /* room for the name in f->path */
     *out = NULL;
     *n = 0;
@@ -109,8 +104,7 @@ snapshot_list(const char *dir, snapshot_file_t **out, size_t *n)
 }
 
 static void
-fsync_dir(const char *d)
-{
+fsync_dir(const char *d) {
     int fd = open(d, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         fsync(fd);
@@ -120,8 +114,7 @@ fsync_dir(const char *d)
 
 /* A crash while a snapshot was written leaves <name>.tmp: never loaded, removed here. */
 void
-snapshot_remove_tmp(const char *dir)
-{
+snapshot_remove_tmp(const char *dir) {
     char d[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 256];
     snapshot_dir(dir, d, sizeof d, false);
     DIR *dh = opendir(d);
@@ -145,8 +138,7 @@ snapshot_remove_tmp(const char *dir)
 }
 
 static const char *
-live_wal_dir(engine_t *s, char *buf, size_t len)
-{
+live_wal_dir(engine_t *s, char *buf, size_t len) {
     if (s->cfg.wal_ndirs > 0)
         return s->cfg.wal_dirs[0];
     snprintf(buf, len, "%s/wal", s->cfg.dir);
@@ -155,8 +147,7 @@ live_wal_dir(engine_t *s, char *buf, size_t len)
 
 /* First LSNs of the wal-*.log files of a directory, sorted; returns the count (<= max). */
 static size_t
-list_segments(const char *dir, uint64_t *first, size_t max)
-{
+list_segments(const char *dir, uint64_t *first, size_t max) {
     DIR *dh = opendir(dir);
     if (!dh)
         return 0;
@@ -165,8 +156,8 @@ list_segments(const char *dir, uint64_t *first, size_t max)
     while ((e = readdir(dh)) && n < max) {
         unsigned long long v;
         char tail[8];
-        if (strlen(e->d_name) == 4 + 20 + 4 &&
-            sscanf(e->d_name, "wal-%20llu%4s", &v, tail) == 2 && !strcmp(tail, ".log"))
+        if (strlen(e->d_name) == 4 + 20 + 4 && sscanf(e->d_name, "wal-%20llu%4s", &v, tail) == 2 &&
+            !strcmp(tail, ".log"))
             first[n++] = v;
     }
     closedir(dh);
@@ -183,8 +174,7 @@ list_segments(const char *dir, uint64_t *first, size_t max)
  * UINT64_MAX). A segment's last LSN is the next segment's first - 1, the newest archived one's
  * next being the live log's oldest. Returns the number deleted. */
 static uint64_t
-prune_archive(engine_t *s, uint64_t upto)
-{
+prune_archive(engine_t *s, uint64_t upto) {
     char arch[SNAPSHOT_PATH_MAX], live[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 64];
     snprintf(arch, sizeof arch, "%s/" SNAPSHOT_ARCHIVE, s->cfg.dir);
     uint64_t *a = kmalloc(sizeof *a * SEGMENTS_MAX), live_first = 0;
@@ -207,8 +197,7 @@ prune_archive(engine_t *s, uint64_t upto)
 }
 
 static void
-retention(engine_t *s)
-{
+retention(engine_t *s) {
     snapshot_file_t *f;
     size_t n;
     if (snapshot_list(s->cfg.dir, &f, &n) < 0 || n == 0)
@@ -263,8 +252,7 @@ retention(engine_t *s)
 
 void
 snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t start_ms,
-              uint64_t dirty_at_start)
-{
+              uint64_t dirty_at_start) {
     int64_t now = util_time_ms();
     s->persist->snap.last_duration_ms = now - start_ms;
     s->persist->snap.last_ok = rep->rc == 0;
@@ -285,16 +273,15 @@ snapshot_done(engine_t *s, const snap_child_report_t *rep, uint64_t lsn, int64_t
     s->persist->snap.last_cow_bytes = rep->cow_bytes;
     s->dirty_at_last_save = dirty_at_start;
     klog(KLOG_NOTICE,
-               "Snapshot at LSN %" PRIu64 " done: %" PRIu64 " keys, %" PRIu64
-               " bytes in %.3f s (%.0f keys/s)",
-               lsn, rep->keys, rep->bytes_file, rep->seconds,
-               rep->seconds > 0 ? (double)rep->keys / rep->seconds : 0.0);
+         "Snapshot at LSN %" PRIu64 " done: %" PRIu64 " keys, %" PRIu64
+         " bytes in %.3f s (%.0f keys/s)",
+         lsn, rep->keys, rep->bytes_file, rep->seconds,
+         rep->seconds > 0 ? (double)rep->keys / rep->seconds : 0.0);
     retention(s);
 }
 
 uint64_t
-snapshot_wal_bytes(engine_t *s)
-{
+snapshot_wal_bytes(engine_t *s) {
     if (!s->wal)
         return 0;
     wal_stats_t st;

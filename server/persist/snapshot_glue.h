@@ -25,10 +25,10 @@
 #include "engine.h"
 #include "snapshot.h"
 
-#define SNAPSHOT_SUBDIR     "snapshots"
-#define SNAPSHOT_ARCHIVE    "wal-archive"
-#define SNAPSHOT_PATH_MAX   4096
-#define SNAPSHOT_FILES_MAX  100000 /* snapshot files looked at in one directory */
+#define SNAPSHOT_SUBDIR    "snapshots"
+#define SNAPSHOT_ARCHIVE   "wal-archive"
+#define SNAPSHOT_PATH_MAX  4096
+#define SNAPSHOT_FILES_MAX 100000 /* snapshot files looked at in one directory */
 
 typedef struct snapshot_file {
     char path[SNAPSHOT_PATH_MAX];
@@ -63,11 +63,11 @@ int snapshot_save(engine_t *s, char *err, size_t errlen);
  * already running. */
 int snapshot_bgsave(engine_t *s, char *err, size_t errlen);
 bool snapshot_in_progress(engine_t *eng);
-void snapshot_schedule(engine_t *eng);         /* BGSAVE SCHEDULE: start one when the running one ends */
+void snapshot_schedule(engine_t *eng); /* BGSAVE SCHEDULE: start one when the running one ends */
 int64_t snapshot_lastsave_s(const engine_t *s); /* LASTSAVE: unix time of the last success */
 
-void snapshot_cron(engine_t *s);       /* reap the child, scheduled and automatic snapshots */
-void snapshot_stop(engine_t *s);       /* shutdown: kill a running child, remove its .tmp */
+void snapshot_cron(engine_t *s); /* reap the child, scheduled and automatic snapshots */
+void snapshot_stop(engine_t *s); /* shutdown: kill a running child, remove its .tmp */
 /* INFO: "persistence" gets the rdb_* fields, "snapshot" its own section. */
 void snapshot_info(engine_t *s, const char *section, sbuf_t *b);
 

@@ -24,16 +24,16 @@ typedef struct snap_child_report {
 
 /* All fields are owned by the main thread. */
 typedef struct snap_state {
-    pid_t child;               /* BGSAVE child, 0 when none */
-    int child_fd;              /* read end of the child's report pipe, -1 when none */
-    uint64_t child_lsn;        /* LSN the running child writes */
+    pid_t child;        /* BGSAVE child, 0 when none */
+    int child_fd;       /* read end of the child's report pipe, -1 when none */
+    uint64_t child_lsn; /* LSN the running child writes */
     int64_t child_start_ms;
-    uint64_t child_dirty;      /* s->dirty at the fork */
-    bool scheduled;            /* BGSAVE SCHEDULE while a child ran */
+    uint64_t child_dirty; /* s->dirty at the fork */
+    bool scheduled;       /* BGSAVE SCHEDULE while a child ran */
     /* The last finished save (SAVE or BGSAVE). */
     bool last_ok;
-    int64_t last_ok_ms;        /* LASTSAVE; the start time when nothing was saved yet */
-    int64_t last_try_ms;       /* start of the last attempt (automatic snapshots pace on it) */
+    int64_t last_ok_ms;  /* LASTSAVE; the start time when nothing was saved yet */
+    int64_t last_try_ms; /* start of the last attempt (automatic snapshots pace on it) */
     int64_t last_duration_ms;
     uint64_t last_lsn, last_keys, last_bytes_file, last_bytes_raw, last_cow_bytes;
     double last_seconds;

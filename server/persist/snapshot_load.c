@@ -34,10 +34,10 @@
 #include "snapshot_glue_int.h"
 #include "util.h"
 
-#define LOAD_BATCH_MAX    1024 /* objects per hand-over: one lock round trip per 1024 keys */
-#define LOAD_QUEUE_MAX    32   /* batches waiting for the main thread (32k objects in flight) */
-#define LOAD_PREFETCH_AHEAD 8  /* inserts between prefetching a bucket and probing it */
-#define LOAD_KEY_BYTES_MIN  32 /* memory a loaded key takes at the least (object + slot) */
+#define LOAD_BATCH_MAX      1024 /* objects per hand-over: one lock round trip per 1024 keys */
+#define LOAD_QUEUE_MAX      32   /* batches waiting for the main thread (32k objects in flight) */
+#define LOAD_PREFETCH_AHEAD 8    /* inserts between prefetching a bucket and probing it */
+#define LOAD_KEY_BYTES_MIN  32   /* memory a loaded key takes at the least (object + slot) */
 
 /* A built object, its db and its key's hash (computed by the decoder, so the main thread only
  * probes). Its access field is already set (saved metadata, or what a first access gives). */
@@ -59,27 +59,26 @@ typedef struct load_ctx {
     engine_t *s;
     const char *path;
     int nthreads;
-    pthread_mutex_t mu;  /* guards everything below it */
+    pthread_mutex_t mu;   /* guards everything below it */
     pthread_cond_t ready; /* a batch was queued, or the load ended */
     pthread_cond_t space; /* the queue shrank */
     load_batch_t *head, *tail;
     size_t queued;
     bool done;
-    int rc;              /* snap_load's result */
-    atomic_bool stop;    /* the main thread found damage: decoders stop (read unlocked) */
+    int rc;           /* snap_load's result */
+    atomic_bool stop; /* the main thread found damage: decoders stop (read unlocked) */
     char err[512];
     load_batch_t *local[SNAP_THREADS_MAX]; /* per decoder thread; only that thread touches it */
     snap_info_t info;
     uint32_t lru_fresh;   /* db_lru_fresh() at the start, for keys without saved metadata */
     uint64_t header_keys; /* keys the file's header announces; 0 when it could not be read */
     /* Main thread only. */
-    bool reserved;        /* the first database to receive a key was pre-sized */
-    uint64_t inserted;    /* keys inserted so far */
+    bool reserved;     /* the first database to receive a key was pre-sized */
+    uint64_t inserted; /* keys inserted so far */
 } load_ctx_t;
 
 static void
-enqueue(load_ctx_t *l, load_batch_t *b)
-{
+enqueue(load_ctx_t *l, load_batch_t *b) {
     pthread_mutex_lock(&l->mu);
     while (l->queued >= LOAD_QUEUE_MAX && !l->stop)
         pthread_cond_wait(&l->space, &l->mu);
@@ -95,8 +94,7 @@ enqueue(load_ctx_t *l, load_batch_t *b)
 }
 
 static int
-build_fail(load_ctx_t *l, const snap_rec_t *rec, const char *what)
-{
+build_fail(load_ctx_t *l, const snap_rec_t *rec, const char *what) {
     pthread_mutex_lock(&l->mu);
     if (!l->err[0])
         snprintf(l->err, sizeof l->err, "snapshot %s: key '%.*s' (db %u): %s", l->path,
@@ -106,8 +104,7 @@ build_fail(load_ctx_t *l, const snap_rec_t *rec, const char *what)
 }
 
 static int
-obj_type_of(int snap_type)
-{
+obj_type_of(int snap_type) {
     switch (snap_type) {
     case SNAP_LIST: return OBJ_LIST;
     case SNAP_HASH: return OBJ_HASH;
@@ -119,8 +116,7 @@ obj_type_of(int snap_type)
 
 /* Builds the object of a collection record through its type's create/add ops. */
 static int
-build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out)
-{
+build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out) {
     int type = obj_type_of(rec->type);
     const obj_type_ops_t *ops = type >= 0 ? obj_ops(type) : NULL;
     if (!ops || !ops->create || !ops->add)
@@ -139,8 +135,9 @@ build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out)
     }
     if (r < 0) {
         ops->free(ptr, enc);
-        return build_fail(l, rec, r == KERR_CORRUPT ? "malformed elements"
-                                                    : "an element the type refuses (duplicate?)");
+        return build_fail(l, rec,
+                          r == KERR_CORRUPT ? "malformed elements"
+                                            : "an element the type refuses (duplicate?)");
     }
     *out = obj_new_ptr(type, enc, rec->key, rec->klen, ptr, rec->expire_ms);
     return 0;
@@ -148,8 +145,7 @@ build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out)
 
 /* snap_apply_cb, on a decoder thread. */
 static int
-apply_cb(void *ctx, int thread, const snap_rec_t *rec)
-{
+apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     load_ctx_t *l = ctx;
     if (l->stop)
         return KERR_CORRUPT;
@@ -189,8 +185,7 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec)
 }
 
 static void *
-loader_main(void *arg)
-{
+loader_main(void *arg) {
     load_ctx_t *l = arg;
     char err[512] = "";
     int rc = snap_load(l->path, l->nthreads, apply_cb, l, &l->info, err, sizeof err);
@@ -218,8 +213,7 @@ loader_main(void *arg)
  * the first one did not use. Its expiry index is pre-sized by the share of keys with a TTL in
  * the first batch: 1024 keys in bucket (hash) order are a fair sample of the file. */
 static void
-reserve_first(load_ctx_t *l, db_t *db, const load_batch_t *b)
-{
+reserve_first(load_ctx_t *l, db_t *db, const load_batch_t *b) {
     l->reserved = true;
     if (l->header_keys <= l->inserted)
         return;
@@ -234,8 +228,7 @@ reserve_first(load_ctx_t *l, db_t *db, const load_batch_t *b)
  * or foreign file is not reserved (the load will fail anyway), rather than asking for an absurd
  * table. The file's size is no bound: a dense file holds well over a key per byte. */
 static uint64_t
-presize_keys(uint64_t header_keys)
-{
+presize_keys(uint64_t header_keys) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0)
         return 0;
@@ -244,8 +237,7 @@ presize_keys(uint64_t header_keys)
 }
 
 static void
-duplicate_found(load_ctx_t *l, const load_item_t *it)
-{
+duplicate_found(load_ctx_t *l, const load_item_t *it) {
     size_t klen;
     const char *key = obj_key(it->o, &klen);
     pthread_mutex_lock(&l->mu);
@@ -259,8 +251,7 @@ duplicate_found(load_ctx_t *l, const load_item_t *it)
 /* Main thread: insert one batch with one probe per key, the bucket prefetched a few keys ahead;
  * a duplicate key stops the load (the objects are freed). */
 static int
-insert_batch(load_ctx_t *l, load_batch_t *b, int rc)
-{
+insert_batch(load_ctx_t *l, load_batch_t *b, int rc) {
     db_t **dbs = l->s->dbs;
     if (rc == 0 && !l->reserved && b->n > 0)
         reserve_first(l, dbs[b->item[0].db], b);
@@ -288,8 +279,7 @@ insert_batch(load_ctx_t *l, load_batch_t *b, int rc)
 
 int
 snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
-                   size_t errlen)
-{
+                   size_t errlen) {
     load_ctx_t *l = kcalloc(1, sizeof *l);
     l->s = s;
     l->path = path;

@@ -40,7 +40,8 @@
 
 typedef struct save_ctx {
     engine_t *s;
-    uint32_t delay_ms; /* test hook: each part sleeps this long first (KEEL_DEBUG_SNAPSHOT_DELAY_MS) */
+    uint32_t
+        delay_ms; /* test hook: each part sleeps this long first (KEEL_DEBUG_SNAPSHOT_DELAY_MS) */
 } save_ctx_t;
 
 typedef struct walk_ctx {
@@ -51,8 +52,7 @@ typedef struct walk_ctx {
 } walk_ctx_t;
 
 static int
-snap_type_of(int type)
-{
+snap_type_of(int type) {
     switch (type) {
     case OBJ_LIST: return SNAP_LIST;
     case OBJ_HASH: return SNAP_HASH;
@@ -63,8 +63,7 @@ snap_type_of(int type)
 }
 
 static void
-put_elem_cb(void *ctx, const char *p, size_t n, double score)
-{
+put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     walk_ctx_t *w = ctx;
     if (w->rc)
         return;
@@ -72,8 +71,7 @@ put_elem_cb(void *ctx, const char *p, size_t n, double score)
 }
 
 static void
-put_key_cb(void *priv, void *entry)
-{
+put_key_cb(void *priv, void *entry) {
     walk_ctx_t *w = priv;
     const kobj_t *o = entry;
     if (w->rc)
@@ -109,8 +107,7 @@ put_key_cb(void *priv, void *entry)
 
 /* snap_produce_cb: part `part` of every database's table. */
 static int
-produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
-{
+produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
     save_ctx_t *sc = ctx;
     engine_t *s = sc->s;
     if (sc->delay_ms)
@@ -130,13 +127,14 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink)
 
 int
 snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthreads,
-                        uint32_t format_version, snap_write_stats_t *st, char *err, size_t errlen)
-{
+                        uint32_t format_version, snap_write_stats_t *st, char *err, size_t errlen) {
     const char *delay = getenv("KEEL_DEBUG_SNAPSHOT_DELAY_MS");
     save_ctx_t sc = {.s = s, .delay_ms = delay ? (uint32_t)atoi(delay) : 0};
     snap_write_opts_t o = {
         .path = path,
-        .nthreads = nthreads < 1 ? 1 : nthreads > SNAP_THREADS_MAX ? SNAP_THREADS_MAX : nthreads,
+        .nthreads = nthreads < 1                  ? 1
+                    : nthreads > SNAP_THREADS_MAX ? SNAP_THREADS_MAX
+                                                  : nthreads,
         .format_version = format_version,
         .lsn = lsn,
         .time_ms = util_time_ms(),
@@ -145,8 +143,7 @@ snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthread
 }
 
 static int
-snapshot_wait_log(engine_t *s, char *err, size_t errlen)
-{
+snapshot_wait_log(engine_t *s, char *err, size_t errlen) {
     if (!s->wal)
         return 0;
     uint64_t target = s->last_lsn_assigned;
@@ -155,8 +152,9 @@ snapshot_wait_log(engine_t *s, char *err, size_t errlen)
         wal_sync_now(s->wal); /* async mode: do not wait for the next interval */
     while (wal_durable_lsn(s->wal) < target) {
         if (!wal_healthy(s->wal) || s->wal_refuse_reason) {
-            snprintf(err, errlen, "the transaction log failed, a snapshot would claim effects "
-                                  "it does not hold");
+            snprintf(err, errlen,
+                     "the transaction log failed, a snapshot would claim effects "
+                     "it does not hold");
             return KERR_FAILED;
         }
         if (util_mono_us() - t0 > WAIT_LOG_MS_MAX * 1000ull) {
@@ -170,8 +168,7 @@ snapshot_wait_log(engine_t *s, char *err, size_t errlen)
 }
 
 static void
-report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st)
-{
+report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st) {
     rep->keys = st->keys;
     rep->bytes_raw = st->bytes_raw;
     rep->bytes_file = st->bytes_file;
@@ -180,8 +177,7 @@ report_from_stats(snap_child_report_t *rep, const snap_write_stats_t *st)
 }
 
 int
-snapshot_save(engine_t *s, char *err, size_t errlen)
-{
+snapshot_save(engine_t *s, char *err, size_t errlen) {
     if (s->persist->snap.child) {
         snprintf(err, errlen, "Background save already in progress");
         return KERR_EXISTS;
@@ -217,8 +213,7 @@ snapshot_save(engine_t *s, char *err, size_t errlen)
 
 /* Private dirty memory of this process: the pages copy-on-write duplicated since the fork. */
 static uint64_t
-private_dirty_bytes(void)
-{
+private_dirty_bytes(void) {
     FILE *f = fopen("/proc/self/smaps_rollup", "r");
     if (!f)
         return 0;
@@ -232,8 +227,7 @@ private_dirty_bytes(void)
 }
 
 static void __attribute__((noreturn))
-child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
-{
+child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a SIGKILLed server must not leave a writer behind */
     if (getppid() != parent)
         _exit(1);
@@ -252,8 +246,7 @@ child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn)
 }
 
 int
-snapshot_bgsave(engine_t *s, char *err, size_t errlen)
-{
+snapshot_bgsave(engine_t *s, char *err, size_t errlen) {
     if (s->persist->snap.child) {
         snprintf(err, errlen, "Background save already in progress");
         return KERR_EXISTS;
@@ -295,14 +288,13 @@ snapshot_bgsave(engine_t *s, char *err, size_t errlen)
     s->persist->snap.child_dirty = s->dirty;
     s->persist->snap.last_try_ms = s->persist->snap.child_start_ms;
     klog(KLOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
-               (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
+         (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
     return 0;
 }
 
 /* The child ended (status from waitpid): read its report, record the result. */
 static void
-child_reaped(engine_t *s, int status)
-{
+child_reaped(engine_t *s, int status) {
     snap_child_report_t rep = {0};
     ssize_t n = read(s->persist->snap.child_fd, &rep, sizeof rep);
     close(s->persist->snap.child_fd);
@@ -326,12 +318,12 @@ child_reaped(engine_t *s, int status)
         strcat(path, ".tmp");
         unlink(path); /* a killed child leaves its .tmp behind */
     }
-    snapshot_done(s, &rep, s->persist->snap.child_lsn, s->persist->snap.child_start_ms, s->persist->snap.child_dirty);
+    snapshot_done(s, &rep, s->persist->snap.child_lsn, s->persist->snap.child_start_ms,
+                  s->persist->snap.child_dirty);
 }
 
 int
-snapshot_reap(engine_t *s)
-{
+snapshot_reap(engine_t *s) {
     if (!s->persist->snap.child)
         return 0;
     int status;
@@ -345,8 +337,7 @@ snapshot_reap(engine_t *s)
 }
 
 void
-snapshot_stop(engine_t *s)
-{
+snapshot_stop(engine_t *s) {
     if (!s->persist->snap.child)
         return;
     kill(s->persist->snap.child, SIGKILL);

@@ -16,8 +16,7 @@
 #include "wal.h"
 
 static void
-waiter_reply(client_t *c, long acklocal)
-{
+waiter_reply(client_t *c, long acklocal) {
     reply_array(c, 2);
     reply_int(c, acklocal);
     reply_int(c, 0); /* no replicas yet */
@@ -25,8 +24,7 @@ waiter_reply(client_t *c, long acklocal)
 
 /* Removes waiter i and unblocks its client; the array may change under the caller. */
 static void
-waiter_finish(persist_t *p, size_t i, const char *err, long acklocal)
-{
+waiter_finish(persist_t *p, size_t i, const char *err, long acklocal) {
     persist_waiter_t w = p->waiters[i];
     p->waiters[i] = p->waiters[--p->nwaiters];
     if (err)
@@ -38,14 +36,12 @@ waiter_finish(persist_t *p, size_t i, const char *err, long acklocal)
 }
 
 static long
-acked_local(engine_t *s, uint64_t target)
-{
+acked_local(engine_t *s, uint64_t target) {
     return s->wal && !s->wal_refuse_reason && wal_durable_lsn(s->wal) >= target;
 }
 
 void
-waiters_check(engine_t *s, int64_t now_ms)
-{
+waiters_check(engine_t *s, int64_t now_ms) {
     persist_t *p = s->persist;
     for (size_t i = 0; i < p->nwaiters;) {
         const persist_waiter_t *w = &p->waiters[i];
@@ -60,16 +56,14 @@ waiters_check(engine_t *s, int64_t now_ms)
 }
 
 void
-waiters_fail(engine_t *s, const char *why)
-{
+waiters_fail(engine_t *s, const char *why) {
     persist_t *p = s->persist;
     while (p->nwaiters > 0)
         waiter_finish(p, p->nwaiters - 1, why, 0);
 }
 
 static void
-waiters_client_cleanup_cb(client_t *c)
-{
+waiters_client_cleanup_cb(client_t *c) {
     persist_t *p = c->eng->persist;
     for (size_t i = 0; i < p->nwaiters; i++)
         if (p->waiters[i].c == c) {
@@ -79,15 +73,13 @@ waiters_client_cleanup_cb(client_t *c)
 }
 
 void
-waiters_init(engine_t *s)
-{
+waiters_init(engine_t *s) {
     exec_hooks_t h = {.client_cleanup = waiters_client_cleanup_cb};
     engine_add_hooks(s, &h);
 }
 
 void
-persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms)
-{
+persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms) {
     engine_t *s = c->eng;
     persist_t *p = s->persist;
     if (numlocal && !s->wal) {
@@ -106,8 +98,9 @@ persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms
         p->waiters_cap = p->waiters_cap ? p->waiters_cap * 2 : 16;
         p->waiters = krealloc(p->waiters, sizeof *p->waiters * p->waiters_cap);
     }
-    p->waiters[p->nwaiters++] = (persist_waiter_t){
-        c, target, numlocal, numreplicas, timeout_ms > 0 ? util_time_ms() + timeout_ms : 0};
+    p->waiters[p->nwaiters++] =
+        (persist_waiter_t){c, target, numlocal, numreplicas,
+                           timeout_ms > 0 ? util_time_ms() + timeout_ms : 0};
     c->flags |= CLIENT_BLOCKED;
     if (s->wal && s->cfg.durability == DURABILITY_ASYNC)
         wal_sync_now(s->wal); /* do not make the caller wait for the next interval */

@@ -12,8 +12,7 @@
 static const obj_type_ops_t *type_ops[OBJ_TYPE_MAX];
 
 static size_t
-varint_put(uint8_t *p, uint64_t v)
-{
+varint_put(uint8_t *p, uint64_t v) {
     size_t n = 0;
     while (v >= 0x80) {
         p[n++] = (uint8_t)(v | 0x80);
@@ -24,8 +23,7 @@ varint_put(uint8_t *p, uint64_t v)
 }
 
 static size_t
-varint_get(const uint8_t *p, uint64_t *v)
-{
+varint_get(const uint8_t *p, uint64_t *v) {
     uint64_t r = 0;
     size_t n = 0;
     int shift = 0;
@@ -41,8 +39,7 @@ varint_get(const uint8_t *p, uint64_t *v)
 }
 
 static size_t
-varint_len(uint64_t v)
-{
+varint_len(uint64_t v) {
     size_t n = 1;
     while (v >= 0x80) {
         v >>= 7;
@@ -52,29 +49,25 @@ varint_len(uint64_t v)
 }
 
 static inline uint8_t *
-bytes(const kobj_t *o)
-{
+bytes(const kobj_t *o) {
     return (uint8_t *)o;
 }
 
 static inline size_t
-key_off(const kobj_t *o)
-{
+key_off(const kobj_t *o) {
     return HDR + (obj_has_expire(o) ? 8 : 0);
 }
 
 /* Collections keep their pointer 8-byte aligned in the object: cheaper to load, and visible to
  * LeakSanitizer, which only follows aligned pointers. Strings are packed. */
 static inline size_t
-ptr_align(int type, size_t off)
-{
+ptr_align(int type, size_t off) {
     return type == OBJ_STRING ? off : (off + 7) & ~(size_t)7;
 }
 
 /* Offset of the value part. */
 static size_t
-val_off(const kobj_t *o)
-{
+val_off(const kobj_t *o) {
     uint64_t klen;
     size_t off = key_off(o);
     off += varint_get(bytes(o) + off, &klen);
@@ -82,15 +75,13 @@ val_off(const kobj_t *o)
 }
 
 uint32_t
-obj_lru(const kobj_t *o)
-{
+obj_lru(const kobj_t *o) {
     const uint8_t *b = bytes(o);
     return (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16;
 }
 
 void
-obj_set_lru(kobj_t *o, uint32_t v)
-{
+obj_set_lru(kobj_t *o, uint32_t v) {
     uint8_t *b = bytes(o);
     b[2] = (uint8_t)v;
     b[3] = (uint8_t)(v >> 8);
@@ -98,14 +89,12 @@ obj_set_lru(kobj_t *o, uint32_t v)
 }
 
 void
-obj_set_encoding(kobj_t *o, int enc)
-{
+obj_set_encoding(kobj_t *o, int enc) {
     bytes(o)[0] = (uint8_t)((bytes(o)[0] & 0x0f) | (enc << 4));
 }
 
 const char *
-obj_key(const kobj_t *o, size_t *len)
-{
+obj_key(const kobj_t *o, size_t *len) {
     uint64_t klen;
     size_t off = key_off(o);
     off += varint_get(bytes(o) + off, &klen);
@@ -114,8 +103,7 @@ obj_key(const kobj_t *o, size_t *len)
 }
 
 int64_t
-obj_expire(const kobj_t *o)
-{
+obj_expire(const kobj_t *o) {
     int64_t ms;
     if (!obj_has_expire(o))
         return -1;
@@ -124,15 +112,13 @@ obj_expire(const kobj_t *o)
 }
 
 void
-obj_set_expire_inplace(kobj_t *o, int64_t ms)
-{
+obj_set_expire_inplace(kobj_t *o, int64_t ms) {
     ASSERT(obj_has_expire(o));
     memcpy(bytes(o) + HDR, &ms, 8);
 }
 
 const char *
-obj_str(const kobj_t *o, size_t *len)
-{
+obj_str(const kobj_t *o, size_t *len) {
     uint64_t vlen;
     DEBUG_ASSERT(obj_type(o) == OBJ_STRING);
     size_t off = val_off(o);
@@ -142,30 +128,26 @@ obj_str(const kobj_t *o, size_t *len)
 }
 
 char *
-obj_str_mut(kobj_t *o, size_t *len)
-{
+obj_str_mut(kobj_t *o, size_t *len) {
     return (char *)obj_str(o, len);
 }
 
 void *
-obj_ptr(const kobj_t *o)
-{
+obj_ptr(const kobj_t *o) {
     void *p;
     memcpy(&p, bytes(o) + val_off(o), sizeof p);
     return p;
 }
 
 void
-obj_set_ptr(kobj_t *o, void *p)
-{
+obj_set_ptr(kobj_t *o, void *p) {
     memcpy(bytes(o) + val_off(o), &p, sizeof p);
 }
 
 /* Allocate and fill header, expiry and key; returns the offset of the value part. */
 static kobj_t *
 alloc_obj(int type, int enc, const char *key, size_t klen, int64_t expire_ms, size_t val_bytes,
-          size_t *voff)
-{
+          size_t *voff) {
     size_t off = HDR + (expire_ms >= 0 ? 8 : 0);
     size_t total = ptr_align(type, off + varint_len(klen) + klen) + val_bytes;
     uint8_t *b = kmalloc(total);
@@ -181,11 +163,10 @@ alloc_obj(int type, int enc, const char *key, size_t klen, int64_t expire_ms, si
 }
 
 kobj_t *
-obj_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms)
-{
+obj_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms) {
     size_t voff;
-    kobj_t *o = alloc_obj(OBJ_STRING, OBJ_ENC_STR, key, klen, expire_ms, varint_len(vlen) + vlen,
-                          &voff);
+    kobj_t *o =
+        alloc_obj(OBJ_STRING, OBJ_ENC_STR, key, klen, expire_ms, varint_len(vlen) + vlen, &voff);
     voff += varint_put(bytes(o) + voff, vlen);
     if (vlen)
         memcpy(bytes(o) + voff, val, vlen);
@@ -193,8 +174,7 @@ obj_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t 
 }
 
 kobj_t *
-obj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr, int64_t expire_ms)
-{
+obj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr, int64_t expire_ms) {
     size_t voff;
     kobj_t *o = alloc_obj(type, enc, key, klen, expire_ms, sizeof ptr, &voff);
     memcpy(bytes(o) + voff, &ptr, sizeof ptr);
@@ -202,8 +182,7 @@ obj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr, int64_t 
 }
 
 kobj_t *
-obj_str_resize(kobj_t *o, size_t vlen, size_t keep)
-{
+obj_str_resize(kobj_t *o, size_t vlen, size_t keep) {
     size_t vo = val_off(o);
     uint64_t olen;
     size_t ovl = varint_get(bytes(o) + vo, &olen);
@@ -230,8 +209,7 @@ obj_str_resize(kobj_t *o, size_t vlen, size_t keep)
 }
 
 kobj_t *
-obj_with_expire(kobj_t *o, int64_t ms)
-{
+obj_with_expire(kobj_t *o, int64_t ms) {
     if (ms >= 0 && obj_has_expire(o)) {
         obj_set_expire_inplace(o, ms);
         return o;
@@ -260,8 +238,7 @@ obj_with_expire(kobj_t *o, int64_t ms)
 }
 
 kobj_t *
-obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms)
-{
+obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms) {
     kobj_t *n;
     if (obj_type(o) == OBJ_STRING) {
         size_t vlen;
@@ -278,8 +255,7 @@ obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms)
 }
 
 void
-obj_free(kobj_t *o)
-{
+obj_free(kobj_t *o) {
     if (!o)
         return;
     if (obj_type(o) != OBJ_STRING) {
@@ -291,27 +267,23 @@ obj_free(kobj_t *o)
 }
 
 size_t
-obj_alloc_size(const kobj_t *o)
-{
+obj_alloc_size(const kobj_t *o) {
     return kmem_usable(o);
 }
 
 void
-obj_register_type(int type, const obj_type_ops_t *ops)
-{
+obj_register_type(int type, const obj_type_ops_t *ops) {
     ASSERT(type > 0 && type < OBJ_TYPE_MAX);
     type_ops[type] = ops;
 }
 
 const obj_type_ops_t *
-obj_ops(int type)
-{
+obj_ops(int type) {
     return type >= 0 && type < OBJ_TYPE_MAX ? type_ops[type] : NULL;
 }
 
 const char *
-obj_type_name(int type)
-{
+obj_type_name(int type) {
     if (type == OBJ_STRING)
         return "string";
     const obj_type_ops_t *ops = obj_ops(type);
@@ -319,8 +291,7 @@ obj_type_name(int type)
 }
 
 const char *
-obj_encoding_name(const kobj_t *o)
-{
+obj_encoding_name(const kobj_t *o) {
     switch (obj_encoding(o)) {
     case OBJ_ENC_STR: {
         size_t n;

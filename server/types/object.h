@@ -36,15 +36,24 @@ enum {
 };
 
 #define OBJ_F_EXPIRE 0x01
-#define OBJ_KEY_MAX   (512u * 1024 * 1024)
-#define OBJ_LRU_BITS  24
-#define OBJ_LRU_MAX   ((1u << OBJ_LRU_BITS) - 1)
+#define OBJ_KEY_MAX  (512u * 1024 * 1024)
+#define OBJ_LRU_BITS 24
+#define OBJ_LRU_MAX  ((1u << OBJ_LRU_BITS) - 1)
 
 typedef struct kobj kobj_t; /* opaque: use the accessors */
 
-static inline int obj_type(const kobj_t *o) { return ((const uint8_t *)o)[0] & 0x0f; }
-static inline int obj_encoding(const kobj_t *o) { return ((const uint8_t *)o)[0] >> 4; }
-static inline bool obj_has_expire(const kobj_t *o) { return ((const uint8_t *)o)[1] & OBJ_F_EXPIRE; }
+static inline int
+obj_type(const kobj_t *o) {
+    return ((const uint8_t *)o)[0] & 0x0f;
+}
+static inline int
+obj_encoding(const kobj_t *o) {
+    return ((const uint8_t *)o)[0] >> 4;
+}
+static inline bool
+obj_has_expire(const kobj_t *o) {
+    return ((const uint8_t *)o)[1] & OBJ_F_EXPIRE;
+}
 uint32_t obj_lru(const kobj_t *o);
 void obj_set_lru(kobj_t *o, uint32_t v);
 void obj_set_encoding(kobj_t *o, int enc);

@@ -33,38 +33,33 @@ typedef struct hent {
 #define HENT_PART_max UINT32_MAX
 
 static uint64_t
-hent_hash_key(const void *key)
-{
+hent_hash_key(const void *key) {
     const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
 static uint64_t
-hent_hash_entry(const void *entry)
-{
+hent_hash_entry(const void *entry) {
     const hent_t *e = entry;
     return ht_hash_bytes(e->buf, e->fn);
 }
 
 static int
-hent_key_eq(const void *entry, const void *key)
-{
+hent_key_eq(const void *entry, const void *key) {
     const hent_t *e = entry;
     const karg_t *k = key;
     return e->fn == k->n && memcmp(e->buf, k->p, k->n) == 0;
 }
 
 static void
-hent_free(void *entry)
-{
+hent_free(void *entry) {
     kfree(entry);
 }
 
 static const ht_type_t hent_type = {hent_hash_key, hent_hash_entry, hent_key_eq, hent_free, NULL};
 
 static hent_t *
-hent_new(const char *f, size_t fn, const char *v, size_t vn)
-{
+hent_new(const char *f, size_t fn, const char *v, size_t vn) {
     hent_t *e = kmalloc(sizeof *e + fn + vn);
     e->fn = (uint32_t)fn;
     e->vn = (uint32_t)vn;
@@ -75,15 +70,13 @@ hent_new(const char *f, size_t fn, const char *v, size_t vn)
 }
 
 static void
-hent_pair(const hent_t *e, hpair_t *out)
-{
+hent_pair(const hent_t *e, hpair_t *out) {
     out->f = (hval_t){e->buf, e->fn, 0};
     out->v = (hval_t){e->buf + e->fn, e->vn, 0};
 }
 
 static void
-lp_hval(const uint8_t *p, hval_t *out)
-{
+lp_hval(const uint8_t *p, hval_t *out) {
     lp_val_t lv;
     lp_get(p, &lv);
     if (lv.str)
@@ -93,8 +86,7 @@ lp_hval(const uint8_t *p, hval_t *out)
 }
 
 const char *
-hval_bytes(const hval_t *v, char *buf, size_t *n)
-{
+hval_bytes(const hval_t *v, char *buf, size_t *n) {
     if (v->p) {
         *n = v->n;
         return v->p;
@@ -104,16 +96,14 @@ hval_bytes(const hval_t *v, char *buf, size_t *n)
 }
 
 thash_t
-hash_new(void)
-{
+hash_new(void) {
     uint8_t *lp = lp_new();
     ASSERT(lp);
     return (thash_t){lp, OBJ_ENC_LISTPACK};
 }
 
 void
-hash_release(thash_t *h)
-{
+hash_release(thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         lp_free(h->p);
     else
@@ -122,8 +112,7 @@ hash_release(thash_t *h)
 }
 
 uint64_t
-hash_len(const thash_t *h)
-{
+hash_len(const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         return lp_count(h->p) / 2;
     return ht_size(h->p);
@@ -131,8 +120,7 @@ hash_len(const thash_t *h)
 
 /* Inserts a pair whose field is known to be absent. */
 static void
-ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
-{
+ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn) {
     karg_t k = {f, fn};
     ht_pos_t pos;
     void *old = ht_find_pos(t, &k, &pos);
@@ -141,8 +129,7 @@ ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
 }
 
 static void
-hash_convert_to_ht(thash_t *h)
-{
+hash_convert_to_ht(thash_t *h) {
     if (h->enc == OBJ_ENC_HT)
         return;
     ht_t *t = ht_create(&hent_type);
@@ -161,8 +148,7 @@ hash_convert_to_ht(thash_t *h)
 }
 
 thash_t
-hash_dup(const thash_t *h)
-{
+hash_dup(const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK) {
         size_t n = lp_bytes(h->p);
         uint8_t *copy = kmalloc(n); /* lp_free() gives it back through kfree */
@@ -181,8 +167,7 @@ hash_dup(const thash_t *h)
 }
 
 static size_t
-hash_mem(const thash_t *h)
-{
+hash_mem(const thash_t *h) {
     enum { SAMPLE_max = 1024 };
     if (h->enc == OBJ_ENC_LISTPACK)
         return lp_bytes(h->p);
@@ -203,8 +188,7 @@ hash_mem(const thash_t *h)
 }
 
 int
-hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v)
-{
+hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v) {
     if (h->enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = h->p;
         uint8_t *p = lp_find(lp, lp_first(lp), f, fn, 1);
@@ -222,15 +206,13 @@ hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v)
 }
 
 bool
-hash_exists(const thash_t *h, const char *f, size_t fn)
-{
+hash_exists(const thash_t *h, const char *f, size_t fn) {
     hval_t v;
     return hash_get(h, f, fn, &v) == 1;
 }
 
 static int
-ht_set(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
-{
+ht_set(ht_t *t, const char *f, size_t fn, const char *v, size_t vn) {
     karg_t k = {f, fn};
     ht_pos_t pos;
     hent_t *e = ht_find_pos(t, &k, &pos);
@@ -251,8 +233,7 @@ ht_set(ht_t *t, const char *f, size_t fn, const char *v, size_t vn)
 
 /* 1 new, 0 updated, or KERR_LIMIT when the packed list cannot take the pair (caller converts). */
 static int
-lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn)
-{
+lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn) {
     uint8_t *p = lp_find(*lpp, lp_first(*lpp), f, fn, 1);
     if (p) {
         uint8_t *vp = lp_next(*lpp, p);
@@ -273,9 +254,7 @@ lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn)
 }
 
 int
-hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn,
-         const hash_limits_t *lim)
-{
+hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, const hash_limits_t *lim) {
     if (fn > HENT_PART_max || vn > HENT_PART_max)
         return KERR_LIMIT;
     if (h->enc == OBJ_ENC_LISTPACK) {
@@ -297,8 +276,7 @@ hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn,
 }
 
 void
-hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *lim)
-{
+hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *lim) {
     if (h->enc != OBJ_ENC_LISTPACK)
         return;
     if (nargs / 2 > lim->entries_max) {
@@ -318,8 +296,7 @@ hash_prepare(thash_t *h, const karg_t *args, size_t nargs, const hash_limits_t *
 }
 
 int
-hash_delete(thash_t *h, const char *f, size_t fn)
-{
+hash_delete(thash_t *h, const char *f, size_t fn) {
     if (h->enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = h->p;
         uint8_t *p = lp_find(lp, lp_first(lp), f, fn, 1);
@@ -336,8 +313,7 @@ hash_delete(thash_t *h, const char *f, size_t fn)
 }
 
 void
-hash_iter_init(hash_iter_t *it, const thash_t *h)
-{
+hash_iter_init(hash_iter_t *it, const thash_t *h) {
     it->h = h;
     if (h->enc == OBJ_ENC_LISTPACK)
         it->pos = lp_first(h->p);
@@ -346,8 +322,7 @@ hash_iter_init(hash_iter_t *it, const thash_t *h)
 }
 
 bool
-hash_iter_next(hash_iter_t *it, hpair_t *out)
-{
+hash_iter_next(hash_iter_t *it, hpair_t *out) {
     if (it->h->enc == OBJ_ENC_LISTPACK) {
         if (!it->pos)
             return false;
@@ -366,15 +341,13 @@ hash_iter_next(hash_iter_t *it, hpair_t *out)
 }
 
 void
-hash_iter_done(hash_iter_t *it)
-{
+hash_iter_done(hash_iter_t *it) {
     if (it->h->enc == OBJ_ENC_HT)
         ht_iter_done(&it->hti);
 }
 
 void
-hash_collect(const thash_t *h, hpair_t *out)
-{
+hash_collect(const thash_t *h, hpair_t *out) {
     hash_iter_t it;
     size_t i = 0;
     hash_iter_init(&it, h);
@@ -385,8 +358,7 @@ hash_collect(const thash_t *h, hpair_t *out)
 }
 
 void
-hash_random(const thash_t *h, uint64_t rnd, hpair_t *out)
-{
+hash_random(const thash_t *h, uint64_t rnd, hpair_t *out) {
     ASSERT(hash_len(h) > 0);
     if (h->enc == OBJ_ENC_LISTPACK) {
         uint8_t *lp = h->p;
@@ -404,8 +376,7 @@ typedef struct scan_ctx {
 } scan_ctx_t;
 
 static void
-hash_scan_entry_cb(void *privdata, void *entry)
-{
+hash_scan_entry_cb(void *privdata, void *entry) {
     scan_ctx_t *sc = privdata;
     hpair_t pr;
     hent_pair(entry, &pr);
@@ -413,8 +384,7 @@ hash_scan_entry_cb(void *privdata, void *entry)
 }
 
 uint64_t
-hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx)
-{
+hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx) {
     if (h->enc == OBJ_ENC_LISTPACK) {
         hash_iter_t it;
         hpair_t pr;
@@ -433,8 +403,7 @@ hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx)
 static const long long *cfg_entries_max, *cfg_value_max;
 
 static hash_limits_t
-load_limits(void)
-{
+load_limits(void) {
     hash_limits_t l = {128, 64};
     if (cfg_entries_max)
         l.entries_max = *cfg_entries_max < 0 ? 0 : (size_t)*cfg_entries_max;
@@ -444,37 +413,32 @@ load_limits(void)
 }
 
 static void
-ops_free(void *ptr, int enc)
-{
+ops_free(void *ptr, int enc) {
     thash_t h = {ptr, enc};
     hash_release(&h);
 }
 
 static void *
-ops_dup(const void *ptr, int enc)
-{
+ops_dup(const void *ptr, int enc) {
     thash_t h = {(void *)ptr, enc};
     return hash_dup(&h).p;
 }
 
 static size_t
-ops_mem(const void *ptr, int enc)
-{
+ops_mem(const void *ptr, int enc) {
     thash_t h = {(void *)ptr, enc};
     return hash_mem(&h);
 }
 
 static uint64_t
-ops_count(const void *ptr, int enc)
-{
+ops_count(const void *ptr, int enc) {
     thash_t h = {(void *)ptr, enc};
     return 2 * hash_len(&h);
 }
 
 static void
 ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n, double score),
-         void *ctx)
-{
+         void *ctx) {
     thash_t h = {(void *)ptr, enc};
     hash_iter_t it;
     hpair_t pr;
@@ -500,16 +464,14 @@ static _Thread_local struct {
 } load_pending;
 
 static void
-pending_clear(void)
-{
+pending_clear(void) {
     kfree(load_pending.f);
     load_pending.f = NULL;
     load_pending.owner = NULL;
 }
 
 static void *
-ops_create(uint64_t hint, int *enc)
-{
+ops_create(uint64_t hint, int *enc) {
     pending_clear();
     hash_limits_t lim = load_limits();
     thash_t h = hash_new();
@@ -521,8 +483,7 @@ ops_create(uint64_t hint, int *enc)
 
 /* Loading into a packed list: pairs are appended as they come; a field waits at the tail. */
 static int
-ops_add_lp(thash_t *h, const char *p, size_t n, const hash_limits_t *lim)
-{
+ops_add_lp(thash_t *h, const char *p, size_t n, const hash_limits_t *lim) {
     uint8_t *lp = h->p;
     if (lp_count(lp) % 2 == 0) { /* a field */
         if (lp_find(lp, lp_first(lp), p, n, 1))
@@ -552,8 +513,7 @@ ops_add_lp(thash_t *h, const char *p, size_t n, const hash_limits_t *lim)
 }
 
 static int
-ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
-{
+ops_add(void **ptr, int *enc, const char *p, size_t n, double score) {
     (void)score;
     hash_limits_t lim = load_limits();
     thash_t h = {*ptr, *enc};
@@ -592,8 +552,7 @@ static const obj_type_ops_t hash_ops = {
 };
 
 void
-hash_type_init(const long long *entries_max, const long long *value_max)
-{
+hash_type_init(const long long *entries_max, const long long *value_max) {
     cfg_entries_max = entries_max;
     cfg_value_max = value_max;
     obj_register_type(OBJ_HASH, &hash_ops);

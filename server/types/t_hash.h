@@ -51,16 +51,14 @@ typedef struct hpair {
 void hash_type_init(const long long *entries_max, const long long *value_max);
 
 static inline thash_t
-hash_of(const kobj_t *o)
-{
+hash_of(const kobj_t *o) {
     thash_t h = {obj_ptr(o), obj_encoding(o)};
     return h;
 }
 
 /* Writes a (possibly moved or converted) hash back into its object; the object does not move. */
 static inline void
-hash_store(kobj_t *o, const thash_t *h)
-{
+hash_store(kobj_t *o, const thash_t *h) {
     obj_set_ptr(o, h->p);
     obj_set_encoding(o, h->enc);
 }
@@ -88,8 +86,8 @@ int hash_delete(thash_t *h, const char *f, size_t fn);
  * change during the walk. */
 typedef struct hash_iter {
     const thash_t *h;
-    uint8_t *pos;   /* packed list: next field */
-    ht_iter_t hti;  /* hash table */
+    uint8_t *pos;  /* packed list: next field */
+    ht_iter_t hti; /* hash table */
 } hash_iter_t;
 void hash_iter_init(hash_iter_t *it, const thash_t *h);
 bool hash_iter_next(hash_iter_t *it, hpair_t *out);

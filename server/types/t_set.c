@@ -28,34 +28,30 @@ typedef struct sent {
     char buf[];
 } sent_t;
 
-#define SENT_LEN_max UINT32_MAX
+#define SENT_LEN_max       UINT32_MAX
 #define INTSET_ENTRIES_CAP (1u << 30) /* as Valkey's intsetMaxEntries() */
 
 static uint64_t
-sent_hash_key(const void *key)
-{
+sent_hash_key(const void *key) {
     const karg_t *k = key;
     return ht_hash_bytes(k->p, k->n);
 }
 
 static uint64_t
-sent_hash_entry(const void *entry)
-{
+sent_hash_entry(const void *entry) {
     const sent_t *e = entry;
     return ht_hash_bytes(e->buf, e->n);
 }
 
 static int
-sent_key_eq(const void *entry, const void *key)
-{
+sent_key_eq(const void *entry, const void *key) {
     const sent_t *e = entry;
     const karg_t *k = key;
     return e->n == k->n && memcmp(e->buf, k->p, k->n) == 0;
 }
 
 static void
-sent_free(void *entry)
-{
+sent_free(void *entry) {
     kfree(entry);
 }
 
@@ -63,8 +59,7 @@ static const ht_type_t sent_type = {sent_hash_key, sent_hash_entry, sent_key_eq,
 
 /* 1 inserted, 0 present. */
 static int
-ht_put(ht_t *t, const char *p, size_t n)
-{
+ht_put(ht_t *t, const char *p, size_t n) {
     karg_t k = {p, n};
     ht_pos_t pos;
     if (ht_find_pos(t, &k, &pos))
@@ -77,8 +72,7 @@ ht_put(ht_t *t, const char *p, size_t n)
 }
 
 static void
-lp_sval(const uint8_t *p, sval_t *out)
-{
+lp_sval(const uint8_t *p, sval_t *out) {
     lp_val_t lv;
     lp_get(p, &lv);
     if (lv.str)
@@ -88,8 +82,7 @@ lp_sval(const uint8_t *p, sval_t *out)
 }
 
 const char *
-sval_bytes(const sval_t *v, char *buf, size_t *n)
-{
+sval_bytes(const sval_t *v, char *buf, size_t *n) {
     if (v->p) {
         *n = v->n;
         return v->p;
@@ -99,14 +92,12 @@ sval_bytes(const sval_t *v, char *buf, size_t *n)
 }
 
 static size_t
-intset_cap(const set_limits_t *lim)
-{
+intset_cap(const set_limits_t *lim) {
     return lim->intset_max < INTSET_ENTRIES_CAP ? lim->intset_max : INTSET_ENTRIES_CAP;
 }
 
 tset_t
-set_new(const char *first, size_t n, size_t hint, const set_limits_t *lim)
-{
+set_new(const char *first, size_t n, size_t hint, const set_limits_t *lim) {
     int64_t v;
     if (lp_string_to_int(first, n, &v) && hint <= intset_cap(lim)) {
         intset_t *is = intset_new();
@@ -124,8 +115,7 @@ set_new(const char *first, size_t n, size_t hint, const set_limits_t *lim)
 }
 
 void
-set_release(tset_t *s)
-{
+set_release(tset_t *s) {
     switch (s->enc) {
     case OBJ_ENC_INTSET: intset_free(s->p); break;
     case OBJ_ENC_LISTPACK: lp_free(s->p); break;
@@ -135,8 +125,7 @@ set_release(tset_t *s)
 }
 
 uint64_t
-set_len(const tset_t *s)
-{
+set_len(const tset_t *s) {
     switch (s->enc) {
     case OBJ_ENC_INTSET: return intset_len(s->p);
     case OBJ_ENC_LISTPACK: return lp_count(s->p);
@@ -145,8 +134,7 @@ set_len(const tset_t *s)
 }
 
 static void
-set_convert_to_ht(tset_t *s)
-{
+set_convert_to_ht(tset_t *s) {
     if (s->enc == OBJ_ENC_HT)
         return;
     ht_t *t = ht_create(&sent_type);
@@ -166,8 +154,7 @@ set_convert_to_ht(tset_t *s)
 }
 
 static void
-set_convert_to_lp(tset_t *s)
-{
+set_convert_to_lp(tset_t *s) {
     ASSERT(s->enc == OBJ_ENC_INTSET);
     uint8_t *lp = lp_new();
     ASSERT(lp);
@@ -182,16 +169,14 @@ set_convert_to_lp(tset_t *s)
 }
 
 void
-set_prepare(tset_t *s, size_t hint, const set_limits_t *lim)
-{
+set_prepare(tset_t *s, size_t hint, const set_limits_t *lim) {
     if ((s->enc == OBJ_ENC_LISTPACK && hint > lim->lp_entries_max) ||
         (s->enc == OBJ_ENC_INTSET && hint > intset_cap(lim)))
         set_convert_to_ht(s);
 }
 
 static tset_t
-set_dup(const tset_t *s)
-{
+set_dup(const tset_t *s) {
     if (s->enc == OBJ_ENC_INTSET || s->enc == OBJ_ENC_LISTPACK) {
         size_t n = s->enc == OBJ_ENC_INTSET ? intset_bytes(s->p) : lp_bytes(s->p);
         void *copy = kmalloc(n); /* intset_free and lp_free give it back through kfree */
@@ -210,8 +195,7 @@ set_dup(const tset_t *s)
 }
 
 static size_t
-set_mem(const tset_t *s)
-{
+set_mem(const tset_t *s) {
     enum { SAMPLE_max = 1024 };
     if (s->enc == OBJ_ENC_INTSET)
         return intset_bytes(s->p);
@@ -233,8 +217,7 @@ set_mem(const tset_t *s)
 
 /* Rule 2: whether an intset may become a packed list to take a string member of n bytes. */
 static bool
-intset_fits_lp(const intset_t *is, size_t n, const set_limits_t *lim)
-{
+intset_fits_lp(const intset_t *is, size_t n, const set_limits_t *lim) {
     uint32_t len = intset_len(is);
     size_t widest = 0;
     if (len) {
@@ -249,8 +232,7 @@ intset_fits_lp(const intset_t *is, size_t n, const set_limits_t *lim)
 }
 
 static int
-intset_add_member(tset_t *s, const char *p, size_t n, const set_limits_t *lim)
-{
+intset_add_member(tset_t *s, const char *p, size_t n, const set_limits_t *lim) {
     int64_t v;
     if (lp_string_to_int(p, n, &v)) {
         intset_t *is = s->p;
@@ -276,8 +258,7 @@ intset_add_member(tset_t *s, const char *p, size_t n, const set_limits_t *lim)
 }
 
 int
-set_add(tset_t *s, const char *p, size_t n, const set_limits_t *lim)
-{
+set_add(tset_t *s, const char *p, size_t n, const set_limits_t *lim) {
     if (n > SENT_LEN_max)
         return KERR_LIMIT;
     if (s->enc == OBJ_ENC_INTSET)
@@ -297,8 +278,7 @@ set_add(tset_t *s, const char *p, size_t n, const set_limits_t *lim)
 }
 
 int
-set_remove(tset_t *s, const char *p, size_t n)
-{
+set_remove(tset_t *s, const char *p, size_t n) {
     if (s->enc == OBJ_ENC_INTSET) {
         int64_t v;
         int removed = 0;
@@ -323,8 +303,7 @@ set_remove(tset_t *s, const char *p, size_t n)
 }
 
 bool
-set_contains(const tset_t *s, const char *p, size_t n)
-{
+set_contains(const tset_t *s, const char *p, size_t n) {
     if (s->enc == OBJ_ENC_INTSET) {
         int64_t v;
         return lp_string_to_int(p, n, &v) && intset_find(s->p, v);
@@ -336,8 +315,7 @@ set_contains(const tset_t *s, const char *p, size_t n)
 }
 
 void
-set_iter_init(set_iter_t *it, const tset_t *s)
-{
+set_iter_init(set_iter_t *it, const tset_t *s) {
     it->s = s;
     it->idx = 0;
     if (s->enc == OBJ_ENC_LISTPACK)
@@ -347,8 +325,7 @@ set_iter_init(set_iter_t *it, const tset_t *s)
 }
 
 bool
-set_iter_next(set_iter_t *it, sval_t *out)
-{
+set_iter_next(set_iter_t *it, sval_t *out) {
     if (it->s->enc == OBJ_ENC_INTSET) {
         int64_t v;
         if (intset_get(it->s->p, it->idx, &v) < 0)
@@ -372,15 +349,13 @@ set_iter_next(set_iter_t *it, sval_t *out)
 }
 
 void
-set_iter_done(set_iter_t *it)
-{
+set_iter_done(set_iter_t *it) {
     if (it->s->enc == OBJ_ENC_HT)
         ht_iter_done(&it->hti);
 }
 
 void
-set_collect(const tset_t *s, sval_t *out)
-{
+set_collect(const tset_t *s, sval_t *out) {
     set_iter_t it;
     size_t i = 0;
     set_iter_init(&it, s);
@@ -391,8 +366,7 @@ set_collect(const tset_t *s, sval_t *out)
 }
 
 void
-set_random(const tset_t *s, uint64_t rnd, sval_t *out)
-{
+set_random(const tset_t *s, uint64_t rnd, sval_t *out) {
     ASSERT(set_len(s) > 0);
     if (s->enc == OBJ_ENC_INTSET) {
         *out = (sval_t){NULL, 0, intset_random(s->p, rnd)};
@@ -410,8 +384,7 @@ typedef struct scan_ctx {
 } scan_ctx_t;
 
 static void
-set_scan_entry_cb(void *privdata, void *entry)
-{
+set_scan_entry_cb(void *privdata, void *entry) {
     scan_ctx_t *sc = privdata;
     const sent_t *e = entry;
     sval_t m = {e->buf, e->n, 0};
@@ -419,8 +392,7 @@ set_scan_entry_cb(void *privdata, void *entry)
 }
 
 uint64_t
-set_scan(const tset_t *s, uint64_t cursor, set_scan_cb fn, void *ctx)
-{
+set_scan(const tset_t *s, uint64_t cursor, set_scan_cb fn, void *ctx) {
     if (s->enc != OBJ_ENC_HT) {
         set_iter_t it;
         sval_t m;
@@ -439,51 +411,44 @@ set_scan(const tset_t *s, uint64_t cursor, set_scan_cb fn, void *ctx)
 static const long long *cfg_intset_max, *cfg_lp_entries_max, *cfg_lp_value_max;
 
 static size_t
-cfg_or(const long long *v, size_t dflt)
-{
+cfg_or(const long long *v, size_t dflt) {
     return !v ? dflt : *v < 0 ? 0 : (size_t)*v;
 }
 
 static set_limits_t
-load_limits(void)
-{
+load_limits(void) {
     set_limits_t l = {cfg_or(cfg_intset_max, 512), cfg_or(cfg_lp_entries_max, 128),
                       cfg_or(cfg_lp_value_max, 64)};
     return l;
 }
 
 static void
-ops_free(void *ptr, int enc)
-{
+ops_free(void *ptr, int enc) {
     tset_t s = {ptr, enc};
     set_release(&s);
 }
 
 static void *
-ops_dup(const void *ptr, int enc)
-{
+ops_dup(const void *ptr, int enc) {
     tset_t s = {(void *)ptr, enc};
     return set_dup(&s).p;
 }
 
 static size_t
-ops_mem(const void *ptr, int enc)
-{
+ops_mem(const void *ptr, int enc) {
     tset_t s = {(void *)ptr, enc};
     return set_mem(&s);
 }
 
 static uint64_t
-ops_count(const void *ptr, int enc)
-{
+ops_count(const void *ptr, int enc) {
     tset_t s = {(void *)ptr, enc};
     return set_len(&s);
 }
 
 static void
 ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n, double score),
-         void *ctx)
-{
+         void *ctx) {
     tset_t s = {(void *)ptr, enc};
     set_iter_t it;
     sval_t m;
@@ -500,8 +465,7 @@ ops_each(const void *ptr, int enc, void (*cb)(void *ctx, const char *p, size_t n
 /* The loader does not know the first member yet: start as an intset when the hint allows one
  * (the first non-integer converts it), as SADD into a new key would. */
 static void *
-ops_create(uint64_t hint, int *enc)
-{
+ops_create(uint64_t hint, int *enc) {
     set_limits_t lim = load_limits();
     tset_t s = set_new("0", 1, (size_t)hint, &lim);
     *enc = s.enc;
@@ -509,8 +473,7 @@ ops_create(uint64_t hint, int *enc)
 }
 
 static int
-ops_add(void **ptr, int *enc, const char *p, size_t n, double score)
-{
+ops_add(void **ptr, int *enc, const char *p, size_t n, double score) {
     (void)score;
     set_limits_t lim = load_limits();
     tset_t s = {*ptr, *enc};
@@ -535,8 +498,7 @@ static const obj_type_ops_t set_ops = {
 
 void
 set_type_init(const long long *intset_max, const long long *lp_entries_max,
-              const long long *lp_value_max)
-{
+              const long long *lp_value_max) {
     cfg_intset_max = intset_max;
     cfg_lp_entries_max = lp_entries_max;
     cfg_lp_value_max = lp_value_max;

@@ -49,15 +49,13 @@ void set_type_init(const long long *intset_max, const long long *lp_entries_max,
                    const long long *lp_value_max);
 
 static inline tset_t
-set_of(const kobj_t *o)
-{
+set_of(const kobj_t *o) {
     tset_t s = {obj_ptr(o), obj_encoding(o)};
     return s;
 }
 
 static inline void
-set_store(kobj_t *o, const tset_t *s)
-{
+set_store(kobj_t *o, const tset_t *s) {
     obj_set_ptr(o, s->p);
     obj_set_encoding(o, s->enc);
 }

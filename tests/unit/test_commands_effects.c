@@ -171,8 +171,9 @@ Test(effects, expire_is_logged_as_pexpireat_with_the_absolute_time) {
 Test(effects, every_relative_form_logs_the_same_absolute_form) {
     RUN("SET", "k", "v");
     RUN("EXPIRE", "k", "1"); /* GT needs a TTL to compare with */
-    const char *forms[][2] = {
-        {"PEXPIRE", "5000"}, {"EXPIREAT", "4102444800"}, {"PEXPIREAT", "4102444800123"}};
+    const char *forms[][2] = {{"PEXPIRE", "5000"},
+                              {"EXPIREAT", "4102444800"},
+                              {"PEXPIREAT", "4102444800123"}};
     for (int i = 0; i < 3; i++) {
         clear_log();
         cr_assert_str_eq(RUN(forms[i][0], "k", forms[i][1], "GT"), ":1\r\n");

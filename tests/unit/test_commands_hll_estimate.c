@@ -14,8 +14,7 @@
 static uint8_t regs[HLL_REGISTERS];
 
 static void
-add_range(uint64_t from, uint64_t to)
-{
+add_range(uint64_t from, uint64_t to) {
     char buf[32];
     for (uint64_t i = from; i < to; i++) {
         int n = snprintf(buf, sizeof buf, "element:%llu", (unsigned long long)i);
@@ -27,27 +26,23 @@ add_range(uint64_t from, uint64_t to)
 }
 
 static double
-rel_error(uint64_t est, uint64_t truth)
-{
+rel_error(uint64_t est, uint64_t truth) {
     return fabs((double)est - (double)truth) / (double)truth;
 }
 
-Test(hll_estimate, empty_registers_count_zero)
-{
+Test(hll_estimate, empty_registers_count_zero) {
     memset(regs, 0, sizeof regs);
     cr_assert_eq(hll_estimate(regs), 0);
 }
 
-Test(hll_estimate, small_sets_are_nearly_exact)
-{
+Test(hll_estimate, small_sets_are_nearly_exact) {
     memset(regs, 0, sizeof regs);
     add_range(0, 100);
     uint64_t e = hll_estimate(regs);
     cr_assert(e >= 98 && e <= 102, "estimate %llu for 100", (unsigned long long)e);
 }
 
-Test(hll_estimate, error_at_100k_and_1m_within_three_standard_errors)
-{
+Test(hll_estimate, error_at_100k_and_1m_within_three_standard_errors) {
     memset(regs, 0, sizeof regs);
     add_range(0, 100000);
     uint64_t e1 = hll_estimate(regs);
@@ -59,8 +54,7 @@ Test(hll_estimate, error_at_100k_and_1m_within_three_standard_errors)
     cr_assert_lt(rel_error(e2, 1000000), 3 * 0.0081);
 }
 
-Test(hll_estimate, adding_the_same_elements_again_changes_nothing)
-{
+Test(hll_estimate, adding_the_same_elements_again_changes_nothing) {
     memset(regs, 0, sizeof regs);
     add_range(0, 5000);
     uint8_t copy[HLL_REGISTERS];
@@ -69,8 +63,7 @@ Test(hll_estimate, adding_the_same_elements_again_changes_nothing)
     cr_assert_eq(memcmp(copy, regs, sizeof regs), 0);
 }
 
-Test(hll_format, sparse_and_dense_round_trip)
-{
+Test(hll_format, sparse_and_dense_round_trip) {
     memset(regs, 0, sizeof regs);
     add_range(0, 300);
     uint8_t sparse[HLL_SPARSE_BYTES_MAX], dense[HLL_DENSE_BYTES], back[HLL_REGISTERS];
@@ -87,8 +80,7 @@ Test(hll_format, sparse_and_dense_round_trip)
     cr_assert_eq(memcmp(back, regs, sizeof regs), 0);
 }
 
-Test(hll_format, every_register_value_survives_dense_packing)
-{
+Test(hll_format, every_register_value_survives_dense_packing) {
     for (uint32_t i = 0; i < HLL_REGISTERS; i++)
         regs[i] = (uint8_t)((i * 7 + 3) % 52);
     uint8_t dense[HLL_DENSE_BYTES], back[HLL_REGISTERS];
@@ -97,8 +89,7 @@ Test(hll_format, every_register_value_survives_dense_packing)
     cr_assert_eq(memcmp(back, regs, sizeof regs), 0);
 }
 
-Test(hll_format, sparse_refuses_big_registers_and_big_sizes)
-{
+Test(hll_format, sparse_refuses_big_registers_and_big_sizes) {
     memset(regs, 0, sizeof regs);
     regs[5] = HLL_SPARSE_VAL_MAX + 1;
     uint8_t out[HLL_SPARSE_BYTES_MAX];
@@ -108,8 +99,7 @@ Test(hll_format, sparse_refuses_big_registers_and_big_sizes)
     cr_assert_eq(hll_encode_sparse(regs, out, sizeof out), 0);
 }
 
-Test(hll_format, malformed_sparse_bodies_are_corrupt)
-{
+Test(hll_format, malformed_sparse_bodies_are_corrupt) {
     uint8_t v[HLL_HDR_BYTES + 4], r[HLL_REGISTERS];
     memset(regs, 0, sizeof regs);
     size_t n = hll_encode_sparse(regs, v, sizeof v);

@@ -8,15 +8,13 @@
 #include "util.h"
 
 static const char *
-d2s(double v)
-{
+d2s(double v) {
     static char buf[UTIL_DBL_STR_MAX];
     util_d2str(buf, sizeof buf, v);
     return buf;
 }
 
-Test(util, doubles_print_shortest_and_whole_numbers_as_digits)
-{
+Test(util, doubles_print_shortest_and_whole_numbers_as_digits) {
     cr_assert_str_eq(d2s(30), "30");
     cr_assert_str_eq(d2s(10), "10");
     cr_assert_str_eq(d2s(1000000), "1000000");
@@ -52,8 +50,7 @@ Test(util, doubles_print_shortest_and_whole_numbers_as_digits)
     }
 }
 
-Test(util, canonical_integers_only)
-{
+Test(util, canonical_integers_only) {
     long long v;
     cr_assert(util_str_is_canonical_int("123", 3, &v) && v == 123);
     cr_assert(util_str_is_canonical_int("-9223372036854775808", 20, &v) && v == INT64_MIN);
@@ -64,8 +61,7 @@ Test(util, canonical_integers_only)
     cr_assert_not(util_parse_ll("9223372036854775808", 19, &v));
 }
 
-Test(util, glob_patterns)
-{
+Test(util, glob_patterns) {
     cr_assert(util_glob_match("h?llo", 5, "hello", 5, false));
     cr_assert(util_glob_match("h*o", 3, "heeeello", 8, false));
     cr_assert(util_glob_match("h[ae]llo", 8, "hallo", 5, false));

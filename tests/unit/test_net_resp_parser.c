@@ -23,8 +23,7 @@ typedef struct parsed {
 } parsed_t;
 
 static parsed_t
-parse_all(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *lim)
-{
+parse_all(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *lim) {
     parsed_t r = {0};
     karg_t *argv;
     size_t hint;
@@ -37,8 +36,7 @@ parse_all(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *li
 }
 
 static parsed_t
-parse_one(const char *s)
-{
+parse_one(const char *s) {
     resp_parser_t p;
     resp_parser_init(&p);
     parsed_t r = parse_all(&p, s, strlen(s), &LIM);
@@ -46,8 +44,7 @@ parse_one(const char *s)
     return r;
 }
 
-Test(resp, multibulk_command)
-{
+Test(resp, multibulk_command) {
     parsed_t r = parse_one("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n");
     cr_assert_eq(r.rc, RESP_COMMAND);
     cr_assert_eq(r.argc, 3);
@@ -55,8 +52,7 @@ Test(resp, multibulk_command)
     cr_assert_str_eq(r.args[2], "hello");
 }
 
-Test(resp, binary_bulk_with_crlf_inside)
-{
+Test(resp, binary_bulk_with_crlf_inside) {
     const char in[] = "*2\r\n$4\r\nECHO\r\n$4\r\na\r\nb\r\n";
     resp_parser_t p;
     resp_parser_init(&p);
@@ -71,8 +67,7 @@ Test(resp, binary_bulk_with_crlf_inside)
     resp_parser_free(&p);
 }
 
-Test(resp, every_split_point_gives_the_same_command)
-{
+Test(resp, every_split_point_gives_the_same_command) {
     const char *in = "*3\r\n$3\r\nSET\r\n$10\r\nkey-123456\r\n$12\r\nvalue-abcdef\r\n";
     size_t n = strlen(in);
     for (size_t cut = 0; cut < n; cut++) {
@@ -89,8 +84,7 @@ Test(resp, every_split_point_gives_the_same_command)
     }
 }
 
-Test(resp, pipeline_and_buffer_shift)
-{
+Test(resp, pipeline_and_buffer_shift) {
     const char *in = "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
     size_t n = strlen(in);
     char buf[256];
@@ -113,8 +107,7 @@ Test(resp, pipeline_and_buffer_shift)
     resp_parser_free(&p);
 }
 
-Test(resp, inline_commands_with_quotes_and_escapes)
-{
+Test(resp, inline_commands_with_quotes_and_escapes) {
     parsed_t r = parse_one("SET \"a b\" 'c d' \"\\x41\\n\"\r\n");
     cr_assert_eq(r.rc, RESP_COMMAND);
     cr_assert_eq(r.argc, 4);
@@ -126,16 +119,14 @@ Test(resp, inline_commands_with_quotes_and_escapes)
     cr_assert_str_eq(r.args[0], "PING");
 }
 
-Test(resp, empty_and_null_multibulk_are_skipped)
-{
+Test(resp, empty_and_null_multibulk_are_skipped) {
     parsed_t r = parse_one("*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n");
     cr_assert_eq(r.rc, RESP_COMMAND);
     cr_assert_str_eq(r.args[0], "PING");
 }
 
 static void
-expect_error(const char *in, const char *msg, const resp_limits_t *lim)
-{
+expect_error(const char *in, const char *msg, const resp_limits_t *lim) {
     resp_parser_t p;
     resp_parser_init(&p);
     parsed_t r = parse_all(&p, in, strlen(in), lim ? lim : &LIM);
@@ -144,8 +135,7 @@ expect_error(const char *in, const char *msg, const resp_limits_t *lim)
     resp_parser_free(&p);
 }
 
-Test(resp, malformed_input_gets_valkeys_errors)
-{
+Test(resp, malformed_input_gets_valkeys_errors) {
     expect_error("*abc\r\n", "invalid multibulk length", NULL);
     expect_error("*1\r\n$x\r\n", "invalid bulk length", NULL);
     expect_error("*1\r\n$-1\r\n", "invalid bulk length", NULL);
@@ -157,8 +147,7 @@ Test(resp, malformed_input_gets_valkeys_errors)
     expect_error("SET \"a\"b\r\n", "unbalanced quotes in request", NULL);
 }
 
-Test(resp, oversized_headers_and_inline_requests)
-{
+Test(resp, oversized_headers_and_inline_requests) {
     resp_limits_t small = {1024, 16, 64};
     char buf[256];
     memset(buf, 'A', sizeof buf - 1);
@@ -174,8 +163,7 @@ Test(resp, oversized_headers_and_inline_requests)
     expect_error(bulk, "too big bulk count string", &small);
 }
 
-Test(resp, big_bulk_asks_for_room_once)
-{
+Test(resp, big_bulk_asks_for_room_once) {
     const char *hdr = "*2\r\n$3\r\nSET\r\n$100000\r\n";
     resp_parser_t p;
     resp_parser_init(&p);
@@ -189,8 +177,7 @@ Test(resp, big_bulk_asks_for_room_once)
     resp_parser_free(&p);
 }
 
-Test(resp, random_bytes_never_crash_nor_escape_the_buffer)
-{
+Test(resp, random_bytes_never_crash_nor_escape_the_buffer) {
     unsigned seed = 12345;
     char buf[512];
     const char alphabet[] = "*$\r\n0123456789-\" '\\xPING";

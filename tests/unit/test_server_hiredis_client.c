@@ -26,8 +26,7 @@ static char dir[64];
 static redisContext *rc;
 
 static int
-free_port(void)
-{
+free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof a;
@@ -38,8 +37,7 @@ free_port(void)
 }
 
 static void
-start_server(void)
-{
+start_server(void) {
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     server_pid = fork();
@@ -62,8 +60,7 @@ start_server(void)
 }
 
 static void
-stop_server(int sig)
-{
+stop_server(int sig) {
     if (rc)
         redisFree(rc);
     rc = NULL;
@@ -75,8 +72,7 @@ stop_server(int sig)
 }
 
 static void
-setup(void)
-{
+setup(void) {
     snprintf(dir, sizeof dir, "/tmp/keel-hiredis-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     port = free_port();
@@ -84,8 +80,7 @@ setup(void)
 }
 
 static void
-teardown(void)
-{
+teardown(void) {
     stop_server(SIGKILL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -95,8 +90,7 @@ teardown(void)
 TestSuite(hiredis, .init = setup, .fini = teardown, .timeout = 60);
 
 static redisReply *
-cmd(const char *fmt, ...)
-{
+cmd(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(rc, fmt, ap);
@@ -105,8 +99,7 @@ cmd(const char *fmt, ...)
     return r;
 }
 
-Test(hiredis, binary_safe_set_and_get)
-{
+Test(hiredis, binary_safe_set_and_get) {
     const char val[] = {'a', 0, '\r', '\n', 'b'};
     freeReplyObject(cmd("SET %b %b", "k\0ey", (size_t)4, val, sizeof val));
     redisReply *r = cmd("GET %b", "k\0ey", (size_t)4);
@@ -116,8 +109,7 @@ Test(hiredis, binary_safe_set_and_get)
     freeReplyObject(r);
 }
 
-Test(hiredis, pipelined_commands_reply_in_order)
-{
+Test(hiredis, pipelined_commands_reply_in_order) {
     for (int i = 0; i < 1000; i++)
         redisAppendCommand(rc, "INCR counter");
     for (int i = 1; i <= 1000; i++) {
@@ -130,8 +122,7 @@ Test(hiredis, pipelined_commands_reply_in_order)
 }
 
 /* Debian's hiredis (0.14) speaks RESP2 only; RESP3 is covered by the Python raw client. */
-Test(hiredis, resp2_reply_types)
-{
+Test(hiredis, resp2_reply_types) {
     redisReply *r = cmd("GET missing");
     cr_assert_eq(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
@@ -154,8 +145,7 @@ Test(hiredis, resp2_reply_types)
     freeReplyObject(r);
 }
 
-Test(hiredis, errors_and_transactions)
-{
+Test(hiredis, errors_and_transactions) {
     redisReply *r = cmd("SET");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert_str_eq(r->str, "ERR wrong number of arguments for 'set' command");
@@ -175,8 +165,7 @@ Test(hiredis, errors_and_transactions)
     freeReplyObject(r);
 }
 
-Test(hiredis, acknowledged_write_survives_sigkill)
-{
+Test(hiredis, acknowledged_write_survives_sigkill) {
     char big[4096];
     memset(big, 'z', sizeof big);
     for (int i = 0; i < 200; i++)

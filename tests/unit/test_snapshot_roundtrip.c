@@ -160,8 +160,10 @@ progress_cb(void *ctx, uint64_t keys, uint64_t bytes) {
 Test(snapshot_roundtrip, progress_reports_every_chunk_up_to_all_keys) {
     snap_write_stats_t st;
     tk_produce_t prod = {.n = N_KEYS, .with_meta = 0};
-    snap_write_opts_t o = {
-        .path = path, .nthreads = 1, .chunk_bytes = 64 << 10, .progress = progress_cb};
+    snap_write_opts_t o = {.path = path,
+                           .nthreads = 1,
+                           .chunk_bytes = 64 << 10,
+                           .progress = progress_cb};
     cr_assert_eq(snap_write(&o, tk_produce_cb, &prod, &st, NULL, 0), 0);
     cr_assert_eq(progress_calls, st.chunks);
     cr_assert_eq(progress_last_keys, N_KEYS);

@@ -17,8 +17,7 @@ static char model[FIELDS][128];
 static bool present[FIELDS];
 
 static void
-check_model(const thash_t *h)
-{
+check_model(const thash_t *h) {
     size_t n = 0;
     for (int i = 0; i < FIELDS; i++) {
         char f[16];
@@ -46,8 +45,7 @@ check_model(const thash_t *h)
     cr_assert_eq(walked, n);
 }
 
-Test(hash_model, random_changes_agree_with_the_model_across_conversion)
-{
+Test(hash_model, random_changes_agree_with_the_model_across_conversion) {
     hash_limits_t lim = {8, 16};
     thash_t h = hash_new();
     memset(present, 0, sizeof present);
@@ -64,7 +62,8 @@ Test(hash_model, random_changes_agree_with_the_model_across_conversion)
         } else {
             char v[128];
             int len = (seed >> 4) % 2 ? snprintf(v, sizeof v, "%d", (int)(seed % 2000) - 1000)
-                                      : snprintf(v, sizeof v, "%.*s", (int)(seed % 20), "abcdefghijklmnopqrstuvwxyz");
+                                      : snprintf(v, sizeof v, "%.*s", (int)(seed % 20),
+                                                 "abcdefghijklmnopqrstuvwxyz");
             int enc_before = h.enc;
             size_t len_before = hash_len(&h);
             int rc = hash_set(&h, f, strlen(f), v, (size_t)len, &lim);
@@ -87,8 +86,7 @@ Test(hash_model, random_changes_agree_with_the_model_across_conversion)
     hash_release(&h);
 }
 
-Test(hash_model, converts_at_exactly_the_configured_limits)
-{
+Test(hash_model, converts_at_exactly_the_configured_limits) {
     hash_limits_t lim = {4, 5};
     thash_t h = hash_new();
     for (int i = 0; i < 4; i++) {
@@ -127,8 +125,7 @@ typedef struct capture {
 } capture_t;
 
 static void
-capture_cb(void *ctx, const char *p, size_t n, double score)
-{
+capture_cb(void *ctx, const char *p, size_t n, double score) {
     capture_t *c = ctx;
     (void)score;
     memcpy(c->buf + c->used, p, n);
@@ -138,8 +135,7 @@ capture_cb(void *ctx, const char *p, size_t n, double score)
 }
 
 static void
-round_trip(int nfields)
-{
+round_trip(int nfields) {
     hash_type_init(NULL, NULL); /* defaults: 128 entries, 64 bytes */
     const obj_type_ops_t *ops = obj_ops(OBJ_HASH);
     cr_assert(ops && ops->count && ops->each && ops->create && ops->add);
@@ -179,18 +175,15 @@ round_trip(int nfields)
     hash_release(&h);
 }
 
-Test(hash_model, snapshot_access_round_trips_a_packed_list)
-{
+Test(hash_model, snapshot_access_round_trips_a_packed_list) {
     round_trip(20);
 }
 
-Test(hash_model, snapshot_access_round_trips_a_table)
-{
+Test(hash_model, snapshot_access_round_trips_a_table) {
     round_trip(200);
 }
 
-Test(hash_model, dup_is_deep)
-{
+Test(hash_model, dup_is_deep) {
     hash_limits_t lim = {2, 64};
     thash_t h = hash_new();
     hash_set(&h, "a", 1, "1", 1, &lim);
@@ -207,8 +200,7 @@ Test(hash_model, dup_is_deep)
 
 /* A copy (COPY, the snapshot's dup) of a packed-list hash is accounted like any allocation, so
  * freeing it gives back exactly what it took: used_memory must not drift. */
-Test(hash_model, a_copy_of_a_packed_hash_is_accounted_when_made_and_freed)
-{
+Test(hash_model, a_copy_of_a_packed_hash_is_accounted_when_made_and_freed) {
     hash_limits_t lim = {128, 64};
     thash_t h = hash_new();
     hash_set(&h, "f", 1, "v", 1, &lim);

@@ -11,8 +11,7 @@
 #include "object.h"
 
 static void
-check_str(const kobj_t *o, const char *key, size_t klen, const char *val, size_t vlen)
-{
+check_str(const kobj_t *o, const char *key, size_t klen, const char *val, size_t vlen) {
     size_t n;
     const char *k = obj_key(o, &n);
     cr_assert_eq(n, klen);
@@ -22,8 +21,7 @@ check_str(const kobj_t *o, const char *key, size_t klen, const char *val, size_t
     cr_assert(vlen == 0 || memcmp(v, val, vlen) == 0);
 }
 
-Test(object, small_pair_is_one_small_allocation)
-{
+Test(object, small_pair_is_one_small_allocation) {
     kobj_t *o = obj_new_str("k000000000000001", 16, "vvvvvvvvvvvvvvvvvvvvvvvv", 24, -1);
     check_str(o, "k000000000000001", 16, "vvvvvvvvvvvvvvvvvvvvvvvv", 24);
     cr_assert_eq(obj_expire(o), -1);
@@ -31,8 +29,7 @@ Test(object, small_pair_is_one_small_allocation)
     obj_free(o);
 }
 
-Test(object, expiry_added_and_removed_keeps_everything_else)
-{
+Test(object, expiry_added_and_removed_keeps_everything_else) {
     kobj_t *o = obj_new_str("key", 3, "value", 5, -1);
     obj_set_lru(o, 0x123456);
     o = obj_with_expire(o, 1700000000123LL);
@@ -48,8 +45,7 @@ Test(object, expiry_added_and_removed_keeps_everything_else)
     obj_free(o);
 }
 
-Test(object, string_grows_across_varint_boundaries)
-{
+Test(object, string_grows_across_varint_boundaries) {
     static char big[20000];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (char)('a' + i % 26);
@@ -68,8 +64,7 @@ Test(object, string_grows_across_varint_boundaries)
     obj_free(o);
 }
 
-Test(object, long_keys_use_a_longer_length_prefix)
-{
+Test(object, long_keys_use_a_longer_length_prefix) {
     char key[300];
     memset(key, 'x', sizeof key);
     kobj_t *o = obj_new_str(key, sizeof key, "v", 1, -1);
@@ -79,12 +74,21 @@ Test(object, long_keys_use_a_longer_length_prefix)
     obj_free(o);
 }
 
-static void free_ptr(void *p, int enc) { (void)enc; kfree(p); }
-static void *dup_ptr(const void *p, int enc) { (void)enc; void *n = kmalloc(8); memcpy(n, p, 8); return n; }
+static void
+free_ptr(void *p, int enc) {
+    (void)enc;
+    kfree(p);
+}
+static void *
+dup_ptr(const void *p, int enc) {
+    (void)enc;
+    void *n = kmalloc(8);
+    memcpy(n, p, 8);
+    return n;
+}
 static const obj_type_ops_t list_ops = {free_ptr, dup_ptr, NULL, "list"};
 
-Test(object, collection_pointer_is_aligned_and_survives_reallocation)
-{
+Test(object, collection_pointer_is_aligned_and_survives_reallocation) {
     obj_register_type(OBJ_LIST, &list_ops);
     for (size_t klen = 1; klen < 40; klen++) {
         char key[40];
@@ -109,8 +113,7 @@ Test(object, collection_pointer_is_aligned_and_survives_reallocation)
     }
 }
 
-Test(object, encoding_names_follow_valkey)
-{
+Test(object, encoding_names_follow_valkey) {
     kobj_t *a = obj_new_str("k", 1, "12345", 5, -1);
     kobj_t *b = obj_new_str("k", 1, "012345", 6, -1);
     char v[45];

@@ -15,14 +15,12 @@ static bool present[MEMBERS];
 
 /* Member i: integers for even i, strings for odd i. */
 static size_t
-member(int i, char *buf)
-{
+member(int i, char *buf) {
     return (size_t)(i % 2 ? snprintf(buf, 24, "m%d", i) : snprintf(buf, 24, "%d", i * 1000 - 7));
 }
 
 static void
-check_model(const tset_t *s)
-{
+check_model(const tset_t *s) {
     size_t n = 0;
     for (int i = 0; i < MEMBERS; i++) {
         char m[24];
@@ -41,8 +39,7 @@ check_model(const tset_t *s)
     cr_assert_eq(walked, n);
 }
 
-Test(set_model, random_changes_agree_with_the_model_across_encodings)
-{
+Test(set_model, random_changes_agree_with_the_model_across_encodings) {
     set_limits_t lim = {6, 12, 16};
     memset(present, 0, sizeof present);
     tset_t s = set_new("1", 1, 1, &lim);
@@ -77,8 +74,7 @@ Test(set_model, random_changes_agree_with_the_model_across_encodings)
     set_release(&s);
 }
 
-Test(set_model, conversion_rules_at_the_limits)
-{
+Test(set_model, conversion_rules_at_the_limits) {
     set_limits_t lim = {3, 5, 4};
     tset_t s = set_new("1", 1, 1, &lim);
     set_add(&s, "1", 1, &lim);
@@ -129,8 +125,7 @@ typedef struct capture {
 } capture_t;
 
 static void
-capture_cb(void *ctx, const char *p, size_t n, double score)
-{
+capture_cb(void *ctx, const char *p, size_t n, double score) {
     capture_t *c = ctx;
     (void)score;
     memcpy(c->buf + c->used, p, n);
@@ -140,8 +135,7 @@ capture_cb(void *ctx, const char *p, size_t n, double score)
 }
 
 static void
-round_trip(int n, bool ints)
-{
+round_trip(int n, bool ints) {
     set_type_init(NULL, NULL, NULL);
     const obj_type_ops_t *ops = obj_ops(OBJ_SET);
     cr_assert(ops && ops->count && ops->each && ops->create && ops->add);
@@ -169,8 +163,7 @@ round_trip(int n, bool ints)
     set_release(&s);
 }
 
-Test(set_model, snapshot_access_round_trips_every_encoding)
-{
+Test(set_model, snapshot_access_round_trips_every_encoding) {
     round_trip(100, true);   /* intset */
     round_trip(100, false);  /* packed list */
     round_trip(1000, false); /* table */
@@ -179,8 +172,7 @@ Test(set_model, snapshot_access_round_trips_every_encoding)
 
 /* A copy (COPY, the snapshot's dup) of a compact set is accounted like any allocation, so
  * freeing it gives back exactly what it took: used_memory must not drift. */
-Test(set_model, a_copy_of_a_compact_set_is_accounted_when_made_and_freed)
-{
+Test(set_model, a_copy_of_a_compact_set_is_accounted_when_made_and_freed) {
     set_type_init(NULL, NULL, NULL);
     set_limits_t lim = {6, 12, 16};
     tset_t ints = set_new("1", 1, 1, &lim); /* intset */

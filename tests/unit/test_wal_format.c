@@ -45,8 +45,9 @@ Test(wal_format, record_check_rejects_flips_wrong_lsn_and_truncation) {
     cr_assert_eq(wal_rec_check(zero, sizeof zero, 5, &why), KERR_TORN, "zeros end the data");
 }
 
-static const uint8_t test_id[WAL_DATASET_ID_SIZE] = {
-    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0x4c, 0xde, 0x8f, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd};
+static const uint8_t test_id[WAL_DATASET_ID_SIZE] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba,
+                                                     0x4c, 0xde, 0x8f, 0x01, 0x23, 0x45,
+                                                     0x67, 0x89, 0xab, 0xcd};
 
 Test(wal_format, segment_header_round_trip_and_damage) {
     wal_seg_hdr_t h;

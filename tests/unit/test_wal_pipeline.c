@@ -9,11 +9,11 @@
 
 typedef struct hold {
     wal_io_t io;
-    int copy;               /* the copy whose next fdatasync is held */
-    atomic_int armed;       /* 1: hold the next fdatasync of `copy` */
-    atomic_int held;        /* 1 while it is held */
-    atomic_int release;     /* set by the test: let it go */
-    int fail;               /* the held fdatasync then fails with EIO */
+    int copy;                               /* the copy whose next fdatasync is held */
+    atomic_int armed;                       /* 1: hold the next fdatasync of `copy` */
+    atomic_int held;                        /* 1 while it is held */
+    atomic_int release;                     /* set by the test: let it go */
+    int fail;                               /* the held fdatasync then fails with EIO */
     atomic_ullong done_off[WAL_COPIES_MAX]; /* highest data offset a completed fdatasync covered */
     atomic_uint done[WAL_COPIES_MAX];       /* completed fdatasyncs */
 } hold_t;
@@ -37,7 +37,8 @@ hold_after_cb(void *ctx, const wal_io_op_t *op, int res) {
     hold_t *h = ctx;
     if (op->kind == WAL_IO_FSYNC && res == 0) {
         unsigned long long off = atomic_load(&h->done_off[op->copy]);
-        while (op->off > off && !atomic_compare_exchange_weak(&h->done_off[op->copy], &off, op->off))
+        while (op->off > off &&
+               !atomic_compare_exchange_weak(&h->done_off[op->copy], &off, op->off))
             ;
         atomic_fetch_add(&h->done[op->copy], 1);
     }

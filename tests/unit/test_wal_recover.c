@@ -294,8 +294,7 @@ Test(wal_recover, check_dir_prints_segments_and_names_damage) {
     tdirs_remove(&t);
 }
 
-Test(wal_recover, a_newest_segment_with_a_torn_header_is_removed)
-{
+Test(wal_recover, a_newest_segment_with_a_torn_header_is_removed) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);
@@ -319,14 +318,12 @@ Test(wal_recover, a_newest_segment_with_a_torn_header_is_removed)
 }
 
 static int
-stop_at_7_cb(void *ctx, const wal_record_t *r)
-{
+stop_at_7_cb(void *ctx, const wal_record_t *r) {
     *(uint64_t *)ctx = r->lsn;
     return r->lsn == 7 ? 42 : 0;
 }
 
-Test(wal_recover, a_non_zero_rc_from_apply_stops_the_replay)
-{
+Test(wal_recover, a_non_zero_rc_from_apply_stops_the_replay) {
     tdirs_t t;
     tdirs_make(&t, 1);
     wal_config_t cfg = tcfg(&t, 1);

@@ -226,8 +226,7 @@ Test(wal_writer, segments_are_cut_and_retired_into_the_archive) {
     tdirs_remove(&t);
 }
 
-Test(wal_writer, async_mode_syncs_a_segment_before_cutting_the_next)
-{
+Test(wal_writer, async_mode_syncs_a_segment_before_cutting_the_next) {
     tdirs_t t;
     tdirs_make(&t, 2);
     wal_faults_t f; /* no faults: only to count fdatasyncs per copy */
@@ -245,8 +244,7 @@ Test(wal_writer, async_mode_syncs_a_segment_before_cutting_the_next)
     for (int i = 0; i < 200; i++) /* ~67 KB: about 8 segments */
         cr_assert_gt(wal_append(w, 0, rec, sizeof rec), 0);
     /* Every cut synced the segment it closed, so the durable LSN moved without a timer. */
-    cr_assert(wait_durable(w, 150, 5000), "durable %llu",
-              (unsigned long long)wal_durable_lsn(w));
+    cr_assert(wait_durable(w, 150, 5000), "durable %llu", (unsigned long long)wal_durable_lsn(w));
     wal_stats_t st;
     wal_get_stats(w, &st);
     cr_assert_geq(st.segments, 7);
@@ -291,7 +289,7 @@ Test(wal_writer, one_copy_syncs_each_round_inline_and_flags_its_first_record) {
         wal_rec_hdr_t h;
         memcpy(&h, buf + off, sizeof h);
         if (h.lsn == 0)
-            break; /* zeros: the end of the data */
+            break;                    /* zeros: the end of the data */
         if (h.flags & WAL_REC_SEAL) { /* wal_close's seal ends the data: not a record */
             cr_assert_eq(h.lsn, 50);
             break;

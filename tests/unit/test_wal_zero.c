@@ -730,7 +730,7 @@ Test(zero, a_fast_writer_pauses_zeroing_and_a_slow_one_resumes_it, .timeout = 60
     cr_assert_eq(stats(z).chunks, paused, "no zeroing while the writer is fast");
     uint64_t ahead = (end + MIB - 1) & ~(MIB - 1);
     assert_unwritten(fd, ahead, 1 * MIB); /* chunks were due there, and left alone */
-    for (int i = 0; i < 3; i++) { /* 4 KiB per 25 ms: well under the limit */
+    for (int i = 0; i < 3; i++) {         /* 4 KiB per 25 ms: well under the limit */
         wal_zeroer_claim(z, 0, end, 4 * KIB);
         end += 4 * KIB;
         usleep(25000);
