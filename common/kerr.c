@@ -21,6 +21,8 @@ kerr_str(int rc) {
     case KERR_EXISTS: return "already exists";
     case KERR_NOMEM: return "out of memory";
     case KERR_TORN: return "torn record at the end of the log";
+    case KERR_BUSY: return "in use by another process";
+    case KERR_FOREIGN: return "belongs to another data set or history";
     default: break;
     }
     if (rc < 0 && rc > KERR__BASE)
