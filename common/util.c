@@ -321,6 +321,23 @@ util_random64(void) {
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+int
+util_random_bytes(void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
 bool
 util_parse_memory(const char *s, long long *out) {
     size_t n = strlen(s), i = 0;

@@ -40,6 +40,8 @@ int64_t util_time_us(void);                                   /* wall clock, uni
 uint64_t util_mono_us(void);                                  /* monotonic, for durations */
 uint64_t util_random64(void); /* xorshift, seeded from the OS at start */
 void util_random_seed(uint64_t seed);
+/* n bytes from the kernel's random source (getrandom): for ids, not for sampling. 0 or -errno. */
+int util_random_bytes(void *buf, size_t n);
 
 /* Memory sizes in config files: "100mb", "1gb", "512", "4k". */
 bool util_parse_memory(const char *s, long long *out);

@@ -80,6 +80,7 @@ typedef struct engine_config {
     int snapshot_format_version;   /* 0 = newest */
     long long wal_retention_s;     /* archived log kept for point-in-time restore (0 = delete) */
     int snapshot_keep;             /* snapshots kept (at least 1) */
+    bool wal_accept_loss;          /* start although the log lacks records it should hold */
     long long slowlog_log_slower_than, slowlog_max_len;
 } engine_config_t;
 

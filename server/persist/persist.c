@@ -72,7 +72,11 @@ debug_io(engine_t *s) {
 static void
 recover_log_cb(void *ctx, const char *msg) {
     (void)ctx;
-    klog(KLOG_NOTICE, "%s", msg);
+    static const char warn[] = "WARNING: "; /* the log marks its warnings so */
+    if (!strncmp(msg, warn, sizeof warn - 1))
+        klog(KLOG_WARNING, "%s", msg + sizeof warn - 1);
+    else
+        klog(KLOG_NOTICE, "%s", msg);
 }
 
 /* The log copies from the configuration: every wal-dir, or <dir>/wal. */
@@ -123,16 +127,36 @@ load_snapshot(engine_t *s, uint64_t *lsn) {
 }
 
 /* The log failed for good: refuse writes, turn every parked reply into an error. */
+/* Parked replies whose LSN is durable leave; WAITAOF waiters are checked. */
+static void
+release_durable(engine_t *s) {
+    uint64_t d = wal_durable_lsn(s->wal);
+    if (d == s->persist->durable_seen)
+        return;
+    s->persist->durable_seen = d;
+    if (s->cfg.durability == DURABILITY_SYNC) {
+        s->durable_lsn = d;
+        if (s->parked)
+            client_release_parked(s);
+    }
+    waiters_check(s, util_time_ms());
+}
+
 static void
 fail_log(engine_t *s, const char *why) {
     if (!s->persist->failed) {
         s->persist->failed = true;
         snprintf(s->persist->reason, sizeof s->persist->reason, "the transaction log failed: %s",
                  why && why[0] ? why : "unknown reason");
-        snprintf(s->persist->parked_err, sizeof s->persist->parked_err, "ERR not durable, %s",
+        snprintf(s->persist->parked_err, sizeof s->persist->parked_err,
+                 "ERR durability unknown: %s before this reply's write was durable on a quorum "
+                 "of log copies; that write may or may not be present after a restart",
                  s->persist->reason);
         s->wal_refuse_reason = s->persist->reason;
         klog(KLOG_WARNING, "%s; writes are refused until a restart", s->persist->reason);
+        /* What became durable before the failure is answered as a success: after a failure
+         * the durable LSN no longer moves (docs/formats/wal.md, I5 and I6). */
+        release_durable(s);
         waiters_fail(s, s->persist->parked_err);
     }
     if (s->parked)
@@ -144,20 +168,11 @@ static void
 poll_log(engine_t *s) {
     if (!s->wal)
         return;
+    release_durable(s);
     if (!s->persist->failed && !wal_healthy(s->wal))
         fail_log(s, wal_failure(s->wal));
     else if (s->persist->failed && s->parked)
         client_fail_parked(s, s->persist->parked_err); /* replies parked after the failure */
-    uint64_t d = wal_durable_lsn(s->wal);
-    if (d == s->persist->durable_seen)
-        return;
-    s->persist->durable_seen = d;
-    if (s->cfg.durability == DURABILITY_SYNC) {
-        s->durable_lsn = d;
-        if (s->parked)
-            client_release_parked(s);
-    }
-    waiters_check(s, util_time_ms());
 }
 
 static void
@@ -196,8 +211,9 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn) {
     replay_ctx_t rc;
     replay_begin(&rc, s, err, sizeof err);
     uint64_t t0 = util_mono_us();
-    int r =
-        wal_recover(&s->persist->cfg, after_lsn, replay_apply_cb, &rc, last_lsn, err, sizeof err);
+    wal_recover_info_t *ri = &s->persist->recovered;
+    int r = wal_recover_ex(&s->persist->cfg, after_lsn, replay_apply_cb, &rc, ri, err, sizeof err);
+    *last_lsn = ri->last_lsn;
     uint64_t us = util_mono_us() - t0;
     replay_end(&rc);
     if (r < 0) {
@@ -206,6 +222,7 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn) {
         return r;
     }
     s->persist->recovered_records = rc.records;
+    s->persist->snap.wal_bytes_before_open = rc.bytes;
     s->persist->recovered_last_lsn = *last_lsn;
     s->persist->recovery_ms = us / 1000;
     if (rc.records > 0 || *last_lsn > 0)
@@ -215,6 +232,9 @@ recover_log(engine_t *s, uint64_t after_lsn, uint64_t *last_lsn) {
              (unsigned long long)rc.records, (unsigned long long)rc.commands,
              (unsigned long long)after_lsn, (double)us / 1e6,
              us ? (double)rc.records * 1e6 / (double)us : 0.0, (unsigned long long)*last_lsn);
+    if (ri->sealed)
+        klog(KLOG_NOTICE, "The log was sealed at LSN %llu by a clean shutdown",
+             (unsigned long long)ri->seal_lsn);
     return 0;
 }
 
@@ -227,36 +247,67 @@ persist_create(engine_t *s) {
     s->persist->snap.last_ok = true;
 }
 
+/* durability off: no log, but the directory is owned and a cache still starts from its newest
+ * snapshot (its later snapshots keep that LSN). */
+static int
+start_without_log(engine_t *s) {
+    char d[WAL_PATH_MAX];
+    struct stat st;
+    snprintf(d, sizeof d, "%s/wal", s->cfg.dir);
+    if (s->cfg.wal_ndirs == 0 && stat(d, &st) == 0)
+        klog(KLOG_WARNING, "durability off: the log in %s is neither read nor written", d);
+    s->loading = true;
+    int rc = load_snapshot(s, &s->persist->snapshot_lsn);
+    s->loading = false;
+    s->last_lsn_assigned = s->persist->snapshot_lsn;
+    if (rc == 0)
+        rc = integrity_before_log(s);
+    if (rc == 0)
+        rc = integrity_after_log(s);
+    if (rc == 0)
+        rc = integrity_record(s, 0);
+    return rc;
+}
+
+/* Snapshot, then the log after it, then the data set's identity settled for what is written. */
+static int
+recover(engine_t *s, uint64_t *last) {
+    persist_t *p = s->persist;
+    s->loading = true;
+    int rc = load_snapshot(s, &p->snapshot_lsn);
+    if (rc == 0)
+        rc = integrity_before_log(s);
+    if (rc == 0)
+        rc = recover_log(s, p->snapshot_lsn, last);
+    s->loading = false;
+    if (rc == 0)
+        rc = integrity_after_log(s);
+    if (rc < 0)
+        return rc;
+    /* Changes since the newest snapshot on disk: automatic snapshots count from there, not
+     * from this start (otherwise frequent restarts would never snapshot). */
+    s->dirty = p->recovered_records;
+    s->dirty_at_last_save = 0;
+    if (*last < p->snapshot_lsn)
+        *last = p->snapshot_lsn; /* the log was trimmed up to the snapshot */
+    return 0;
+}
+
 int
 persist_start(engine_t *s) {
     persist_create(s);
     waiters_init(s);
-    if (s->cfg.durability == DURABILITY_OFF) {
-        char d[WAL_PATH_MAX];
-        struct stat st;
-        snprintf(d, sizeof d, "%s/wal", s->cfg.dir);
-        if (s->cfg.wal_ndirs == 0 && stat(d, &st) == 0)
-            klog(KLOG_WARNING, "durability off: the log in %s is neither read nor written", d);
-        /* A cache still starts from its newest snapshot; its later snapshots keep that LSN. */
-        s->loading = true;
-        int rc = load_snapshot(s, &s->persist->snapshot_lsn);
-        s->loading = false;
-        s->last_lsn_assigned = s->persist->snapshot_lsn;
-        return rc;
-    }
     int rc = build_wal_config(s);
-    if (rc < 0)
-        return rc;
-    s->loading = true;
-    rc = load_snapshot(s, &s->persist->snapshot_lsn);
-    uint64_t last = 0;
     if (rc == 0)
-        rc = recover_log(s, s->persist->snapshot_lsn, &last);
-    s->loading = false;
+        rc = integrity_lock(s);
     if (rc < 0)
         return rc;
-    if (last < s->persist->snapshot_lsn)
-        last = s->persist->snapshot_lsn; /* the log was trimmed up to the snapshot */
+    if (s->cfg.durability == DURABILITY_OFF)
+        return start_without_log(s);
+    uint64_t last = 0;
+    rc = recover(s, &last);
+    if (rc < 0)
+        return rc;
     rc = wal_open(&s->persist->cfg, last, &s->wal);
     if (rc < 0) {
         klog(KLOG_WARNING, "Can't open the transaction log: %s", kerr_str(rc));
@@ -265,9 +316,11 @@ persist_start(engine_t *s) {
     s->last_lsn_assigned = last;
     s->persist->durable_seen = last;
     s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
-    rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
+    rc = integrity_record(s, 0);
+    if (rc == 0)
+        rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
     if (rc < 0) {
-        klog(KLOG_WARNING, "Can't watch the log's notify fd: %s", kerr_str(rc));
+        klog(KLOG_WARNING, "Can't start the transaction log: %s", kerr_str(rc));
         wal_close(s->wal);
         s->wal = NULL;
         return rc;
@@ -281,15 +334,19 @@ persist_start(engine_t *s) {
 void
 persist_stop(engine_t *s) {
     snapshot_stop(s);
-    if (!s->wal)
-        return;
-    prop_set_sink(&s->prop, NULL, NULL);
-    ev_del(s->loop, wal_notify_fd(s->wal), EV_READ);
-    wal_close(s->wal); /* flushes and syncs every appended record */
-    s->wal = NULL;
-    tags_free(s);
-    klog(KLOG_NOTICE, "Transaction log closed at LSN %llu",
-         (unsigned long long)s->last_lsn_assigned);
+    if (s->wal) {
+        prop_set_sink(&s->prop, NULL, NULL);
+        ev_del(s->loop, wal_notify_fd(s->wal), EV_READ);
+        bool sealed = !s->persist->failed && wal_healthy(s->wal);
+        wal_close(s->wal); /* flushes, syncs and seals every appended record */
+        s->wal = NULL;
+        tags_free(s);
+        if (sealed)
+            integrity_record(s, s->last_lsn_assigned);
+        klog(KLOG_NOTICE, "Transaction log %s at LSN %llu", sealed ? "sealed" : "closed (failed)",
+             (unsigned long long)s->last_lsn_assigned);
+    }
+    integrity_unlock(s);
 }
 
 void

@@ -12,6 +12,8 @@
 #include "engine.h"
 #include "tags.h"
 #include "replay.h"
+#include "idfile.h"
+#include "klock.h"
 #include "snapshot_glue_int.h"
 #include "wal.h"
 #include "wal_io.h"
@@ -41,11 +43,18 @@ struct persist_state {
     uint64_t durable_seen;          /* last wal_durable_lsn() acted upon */
     bool failed;                    /* the log failed for good (quorum lost, record refused) */
     char reason[PERSIST_REASON_MAX];
-    char parked_err[PERSIST_REASON_MAX + 64];
+    char parked_err[PERSIST_REASON_MAX + 256];
     uint64_t recovered_records;
     uint64_t recovered_last_lsn;
     uint64_t recovery_ms;
     uint64_t snapshot_lsn;
+    wal_recover_info_t recovered;   /* what recovery found: id, epoch, seal, torn tail cut */
+    /* integrity.c: ownership and identity. */
+    klock_t dir_lock;               /* <dir>/keel.lock, exclusive for the server's life */
+    klock_t wal_locks[WAL_COPIES_MAX]; /* the same in every log copy */
+    idfile_t idf;                   /* <dir>/keel.id as read at start, then as last written */
+    snap_identity_t identity;       /* the data set's id and epochs: into every snapshot */
+    uint64_t newest_snapshot_lsn;   /* the newest snapshot file's LSN, loadable or not */
     /* persist.c: test hooks (KEEL_DEBUG_WAL_*), through the log's fault-injection interface. */
     struct {
         uint32_t fsync_delay_ms;
@@ -58,5 +67,18 @@ struct persist_state {
     persist_waiter_t *waiters;
     size_t nwaiters, waiters_cap;
 };
+
+/* integrity.c: before anything is read or written, own the data directory and every log copy
+ * (KERR_BUSY naming the holder's PID when another server does); read keel.id. */
+int integrity_lock(engine_t *s);
+void integrity_unlock(engine_t *s);
+/* After the snapshot was loaded: refuse a snapshot of another data set than keel.id's; set the
+ * log configuration's id and the LSN the log must reach (newest snapshot, last clean shutdown). */
+int integrity_before_log(engine_t *s);
+/* After log recovery: settle the data set's id and epoch (a new data set gets a random id) for
+ * the log's new segments and for snapshots; keel.id is written by integrity_record. */
+int integrity_after_log(engine_t *s);
+/* Write keel.id: at start (clean_lsn 0: the LSN the log reached) and at a clean shutdown. */
+int integrity_record(engine_t *s, uint64_t clean_lsn);
 
 #endif

@@ -169,5 +169,6 @@ replay_apply_cb(void *ctx, const wal_record_t *rec) {
             return r;
     }
     rc->records++;
+    rc->bytes += rec->len;
     return 0;
 }

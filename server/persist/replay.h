@@ -21,6 +21,7 @@ typedef struct replay_ctx {
     client_t *fake;    /* executes the effect commands; its replies are checked, then dropped */
     uint64_t records;  /* records applied */
     uint64_t commands; /* effect commands executed */
+    uint64_t bytes;    /* payload bytes of the records applied */
     char *err;         /* message naming the LSN on failure */
     size_t errlen;
     karg_t *args; /* argv of the command being replayed; points into the record */

@@ -286,5 +286,5 @@ snapshot_wal_bytes(engine_t *s) {
         return 0;
     wal_stats_t st;
     wal_get_stats(s->wal, &st);
-    return st.bytes_written;
+    return st.bytes_written + s->persist->snap.wal_bytes_before_open;
 }

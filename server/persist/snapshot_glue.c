@@ -53,6 +53,8 @@ snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen) {
         snprintf(err, errlen, "can't list %s/" SNAPSHOT_SUBDIR ": %s", s->cfg.dir, kerr_str(rc));
         return rc;
     }
+    if (n > 0)
+        s->persist->newest_snapshot_lsn = f[n - 1].lsn; /* the log must reach it, loaded or not */
     for (size_t i = n; i-- > 0;) {
         snap_info_t info;
         uint64_t t0 = util_mono_us();
@@ -64,6 +66,9 @@ snapshot_recover(engine_t *s, uint64_t *lsn_out, char *err, size_t errlen) {
             s->persist->snap.loaded_keys = info.keys;
             s->persist->snap.loaded_ms = us / 1000;
             s->persist->snap.last_lsn = info.lsn;
+            s->persist->identity = info.identity;
+            /* Automatic snapshots pace on the newest snapshot on disk, not on this start. */
+            s->persist->snap.last_ok_ms = s->persist->snap.last_try_ms = info.time_ms;
             klog(KLOG_NOTICE,
                  "Snapshot %s loaded: %" PRIu64 " keys at LSN %" PRIu64
                  " in %.3f s (%.0f keys/s, %d threads)",

@@ -17,6 +17,7 @@
  *           directory fsync), sends a report through a pipe and _exit()s.
  *   parent: snapshot_cron() reaps it (waitpid WNOHANG), reads the report, then retention.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -125,6 +126,8 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
     return w.rc;
 }
 
+static_assert(SNAP_FORMAT_VERSION_MAX == 3, "core/config.c bounds snapshot-format-version by it");
+
 int
 snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthreads,
                         uint32_t format_version, snap_write_stats_t *st, char *err, size_t errlen) {
@@ -138,6 +141,8 @@ snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthread
         .format_version = format_version,
         .lsn = lsn,
         .time_ms = util_time_ms(),
+        .identity = s->persist && !snap_id_is_zero(s->persist->identity.id) ? &s->persist->identity
+                                                                            : NULL,
     };
     return snap_write(&o, produce_cb, &sc, st, err, errlen);
 }

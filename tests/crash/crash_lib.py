@@ -126,7 +126,7 @@ class Workload:
         except redis.exceptions.ResponseError as e:
             # After a power cut the log fails: parked replies become errors and writes are
             # refused. Those writes were not acknowledged. Any other error is a bug.
-            if "not durable" not in str(e) and "write refused" not in str(e):
+            if "durability unknown" not in str(e) and "write refused" not in str(e):
                 with self.lock:
                     self.errors.append(repr(e))
         finally:

@@ -325,7 +325,7 @@ def test_quorum_loss_fails_parked_replies_and_refuses_writes(servers, tmpdir_kee
     r = s.client()
     r.set("durable", "yes")
     open(fail, "w").close()
-    with pytest.raises(redis.ResponseError, match="not durable"):
+    with pytest.raises(redis.ResponseError, match="durability unknown"):
         r.set("lost", "x")
     with pytest.raises(redis.ResponseError, match="write refused"):
         r.set("refused", "x")

@@ -1,0 +1,143 @@
+/* idfile.c - <dir>/keel.id, the data set's identity and clean-shutdown LSN (see idfile.h). */
+#include "idfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kerr.h"
+
+#define IDFILE_LINE_MAX 256
+
+void
+idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37])
+{
+    char *p = out;
+    for (int i = 0; i < IDFILE_ID_SIZE; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        p += sprintf(p, "%02x", id[i]);
+    }
+}
+
+bool
+idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE])
+{
+    for (int i = 0; i < IDFILE_ID_SIZE; i++)
+        if (id[i])
+            return false;
+    return true;
+}
+
+static bool
+parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE])
+{
+    int n = 0;
+    while (*s && n < IDFILE_ID_SIZE) {
+        if (*s == '-') {
+            s++;
+            continue;
+        }
+        unsigned v;
+        if (sscanf(s, "%2x", &v) != 1 || !s[1])
+            return false;
+        id[n++] = (uint8_t)v;
+        s += 2;
+    }
+    return n == IDFILE_ID_SIZE && *s == '\0';
+}
+
+static bool
+parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen)
+{
+    char path[4096], line[IDFILE_LINE_MAX];
+    memset(out, 0, sizeof *out);
+    snprintf(path, sizeof path, "%s/%s", dir, IDFILE_NAME);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : KERR_SYS(errno);
+    int rc = 0, lineno = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        char *val = strchr(line, ' ');
+        if (!line[0] || line[0] == '#')
+            continue;
+        bool ok = val != NULL;
+        if (ok) {
+            *val++ = 0;
+            if (!strcmp(line, "dataset_id"))
+                ok = parse_id(val, out->dataset_id);
+            else if (!strcmp(line, "epoch"))
+                ok = parse_u64(val, &out->epoch);
+            else if (!strcmp(line, "log_reached_lsn"))
+                ok = parse_u64(val, &out->log_reached_lsn);
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s line %d does not parse ('name value' expected)", path,
+                     lineno);
+            rc = KERR_CORRUPT;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = KERR_SYS(errno ? errno : EIO);
+    }
+    fclose(f);
+    out->present = rc == 0;
+    return rc;
+}
+
+static int
+fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return KERR_SYS(errno);
+    int rc = fsync(fd) < 0 ? KERR_SYS(errno) : 0;
+    close(fd);
+    return rc;
+}
+
+int
+idfile_write(const char *dir, const idfile_t *in)
+{
+    char path[4096], tmp[4100], id[37];
+    snprintf(path, sizeof path, "%s/%s", dir, IDFILE_NAME);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    idfile_id_str(in->dataset_id, id);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return KERR_SYS(errno);
+    int w = fprintf(f,
+                    "# Keel data set: which one this directory holds, and how far its log reached\n"
+                    "# at the last start or clean shutdown. Written by keel-server; do not edit.\n"
+                    "dataset_id %s\nepoch %" PRIu64 "\nlog_reached_lsn %" PRIu64 "\n",
+                    id, in->epoch, in->log_reached_lsn);
+    int rc = w < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ? KERR_SYS(errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && rc == 0)
+        rc = KERR_SYS(errno);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = KERR_SYS(errno);
+    if (rc == 0)
+        rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}

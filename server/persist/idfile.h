@@ -1,0 +1,45 @@
+/*
+ * idfile.h - <dir>/keel.id: the data directory's record of which data set it holds and where
+ * its log stood at the last start or clean shutdown.
+ *
+ * Format: text, one "name value" per line, written whole to keel.id.tmp, fsynced, renamed over
+ * keel.id and the directory fsynced (a crash leaves the old or the new file, never a mix):
+ *   dataset_id 1b4e28ba-2fa1-11d2-883f-0016d3cca427
+ *   epoch 1
+ *   log_reached_lsn 12345
+ * log_reached_lsn: the log held every record through this LSN when the server last started or
+ * last shut down cleanly; a later start refuses a log that ends before it.
+ * Unknown names are ignored (a newer build may add lines); a line that does not parse makes the
+ * file unreadable, and the server refuses to start rather than guess.
+ *
+ * Why a file besides the ids in the segments and snapshots: it survives the loss of the whole
+ * log (a deleted or mistyped wal-dir), and it remembers how far the log reached, which makes a
+ * log that ends earlier (a deleted or truncated newest segment) a refusal, not silence.
+ */
+#ifndef KEEL_IDFILE_H
+#define KEEL_IDFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDFILE_NAME    "keel.id"
+#define IDFILE_ID_SIZE 16
+
+typedef struct idfile {
+    bool present;                  /* the file existed */
+    uint8_t dataset_id[IDFILE_ID_SIZE];
+    uint64_t epoch;
+    uint64_t log_reached_lsn;      /* the log held every record through it (see above) */
+} idfile_t;
+
+/* Reads <dir>/keel.id; a missing file gives present = false and returns 0. A file that does not
+ * parse returns KERR_CORRUPT with a message naming the file and line. */
+int idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen);
+/* Replaces <dir>/keel.id durably (see above). */
+int idfile_write(const char *dir, const idfile_t *in);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (37 bytes with the NUL). */
+void idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37]);
+bool idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE]);
+
+#endif
