@@ -28,7 +28,8 @@ enum {
     KERR_NOMEM = -10010,    /* allocation failed */
     KERR_TORN = -10011,     /* a record at the very end of the log is incomplete */
     KERR_BUSY = -10012,     /* another process owns the directory (its lock is held) */
-    KERR_FOREIGN = -10013,  /* a file belongs to another data set, or does not continue its history */
+    KERR_FOREIGN =
+        -10013, /* a file belongs to another data set, or does not continue its history */
 };
 
 /* A static description of rc, strerror-style; system errors go through strerror(). */

@@ -12,8 +12,7 @@
 #include "kerr.h"
 
 static pid_t
-read_pid(int fd)
-{
+read_pid(int fd) {
     char buf[32];
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     if (n <= 0)
@@ -24,8 +23,7 @@ read_pid(int fd)
 }
 
 int
-klock_acquire(klock_t *l, const char *dir, bool exclusive, pid_t *holder_pid)
-{
+klock_acquire(klock_t *l, const char *dir, bool exclusive, pid_t *holder_pid) {
     char path[4096];
     l->fd = -1;
     if (holder_pid)
@@ -59,8 +57,7 @@ klock_acquire(klock_t *l, const char *dir, bool exclusive, pid_t *holder_pid)
 }
 
 void
-klock_release(klock_t *l)
-{
+klock_release(klock_t *l) {
     if (l->fd >= 0)
         close(l->fd); /* closing drops the flock */
     l->fd = -1;

@@ -322,8 +322,7 @@ util_random64(void) {
 }
 
 int
-util_random_bytes(void *buf, size_t n)
-{
+util_random_bytes(void *buf, size_t n) {
     uint8_t *p = buf;
     while (n > 0) {
         ssize_t r = getrandom(p, n, 0);

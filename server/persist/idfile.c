@@ -14,8 +14,7 @@
 #define IDFILE_LINE_MAX 256
 
 void
-idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37])
-{
+idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37]) {
     char *p = out;
     for (int i = 0; i < IDFILE_ID_SIZE; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -25,8 +24,7 @@ idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37])
 }
 
 bool
-idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE])
-{
+idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE]) {
     for (int i = 0; i < IDFILE_ID_SIZE; i++)
         if (id[i])
             return false;
@@ -34,8 +32,7 @@ idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE])
 }
 
 static bool
-parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE])
-{
+parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]) {
     int n = 0;
     while (*s && n < IDFILE_ID_SIZE) {
         if (*s == '-') {
@@ -52,8 +49,7 @@ parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE])
 }
 
 static bool
-parse_u64(const char *s, uint64_t *out)
-{
+parse_u64(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -64,8 +60,7 @@ parse_u64(const char *s, uint64_t *out)
 }
 
 int
-idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen)
-{
+idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen) {
     char path[4096], line[IDFILE_LINE_MAX];
     memset(out, 0, sizeof *out);
     snprintf(path, sizeof path, "%s/%s", dir, IDFILE_NAME);
@@ -105,8 +100,7 @@ idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen)
 }
 
 static int
-fsync_path(const char *path, int flags)
-{
+fsync_path(const char *path, int flags) {
     int fd = open(path, flags | O_CLOEXEC);
     if (fd < 0)
         return KERR_SYS(errno);
@@ -116,8 +110,7 @@ fsync_path(const char *path, int flags)
 }
 
 int
-idfile_write(const char *dir, const idfile_t *in)
-{
+idfile_write(const char *dir, const idfile_t *in) {
     char path[4096], tmp[4100], id[37];
     snprintf(path, sizeof path, "%s/%s", dir, IDFILE_NAME);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);

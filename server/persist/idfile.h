@@ -27,10 +27,10 @@
 #define IDFILE_ID_SIZE 16
 
 typedef struct idfile {
-    bool present;                  /* the file existed */
+    bool present; /* the file existed */
     uint8_t dataset_id[IDFILE_ID_SIZE];
     uint64_t epoch;
-    uint64_t log_reached_lsn;      /* the log held every record through it (see above) */
+    uint64_t log_reached_lsn; /* the log held every record through it (see above) */
 } idfile_t;
 
 /* Reads <dir>/keel.id; a missing file gives present = false and returns 0. A file that does not

@@ -39,8 +39,7 @@ lock_one(klock_t *l, const char *dir, const char *what) {
              "on one data set would each acknowledge writes the other overwrites",
              what, dir, (int)pid);
     else if (rc < 0)
-        klog(KLOG_WARNING, "Refusing to start: can't lock the %s %s: %s", what, dir,
-             kerr_str(rc));
+        klog(KLOG_WARNING, "Refusing to start: can't lock the %s %s: %s", what, dir, kerr_str(rc));
     return rc;
 }
 
@@ -83,8 +82,7 @@ integrity_lock(engine_t *s) {
     char err[512] = "";
     rc = idfile_read(s->cfg.dir, &p->idf, err, sizeof err);
     if (rc < 0)
-        klog(KLOG_WARNING, "Refusing to start: %s (%s)", err[0] ? err : IDFILE_NAME,
-             kerr_str(rc));
+        klog(KLOG_WARNING, "Refusing to start: %s (%s)", err[0] ? err : IDFILE_NAME, kerr_str(rc));
     return rc;
 }
 
@@ -107,10 +105,11 @@ integrity_before_log(engine_t *s) {
         memcmp(p->idf.dataset_id, snap_id, IDFILE_ID_SIZE) != 0) {
         idfile_id_str(snap_id, a);
         idfile_id_str(p->idf.dataset_id, b);
-        klog(KLOG_WARNING,
-             "Refusing to start: the snapshot at LSN %llu belongs to data set %s, but %s/" IDFILE_NAME
-             " says this directory holds data set %s",
-             (unsigned long long)p->snapshot_lsn, a, s->cfg.dir, b);
+        klog(
+            KLOG_WARNING,
+            "Refusing to start: the snapshot at LSN %llu belongs to data set %s, but %s/" IDFILE_NAME
+            " says this directory holds data set %s",
+            (unsigned long long)p->snapshot_lsn, a, s->cfg.dir, b);
         return KERR_FOREIGN;
     }
     if (p->idf.present && !idfile_id_is_zero(p->idf.dataset_id))

@@ -20,10 +20,12 @@
  */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -392,6 +394,24 @@ info_persistence(engine_t *s, sbuf_t *b) {
                 s->wal != NULL, s->persist->failed ? "err" : "ok", durability_name(s));
 }
 
+/* Space the copy's segments take on disk (allocated blocks: segments are preallocated). */
+static uint64_t
+disk_bytes(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (strncmp(e->d_name, "wal-", 4) != 0 || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+            continue;
+        total += (uint64_t)st.st_blocks * 512;
+    }
+    closedir(d);
+    return total;
+}
+
 static void
 info_wal(engine_t *s, sbuf_t *b) {
     sbuf_printf(b, "wal_enabled:%d\r\ndurability:%s\r\n", s->wal != NULL, durability_name(s));
@@ -416,10 +436,19 @@ info_wal(engine_t *s, sbuf_t *b) {
                 st.ncopies, tags_count(s), (unsigned long long)s->persist->recovered_records,
                 (unsigned long long)s->persist->recovery_ms,
                 (unsigned long long)s->persist->snapshot_lsn);
+    char id[37];
+    idfile_id_str(s->persist->identity.id, id);
+    const wal_recover_info_t *ri = &s->persist->recovered;
+    sbuf_printf(b,
+                "wal_dataset_id:%s\r\nwal_epoch:%llu\r\nwal_sealed_at_start:%d\r\n"
+                "wal_torn_records_cut:%llu\r\nwal_torn_bytes_cut:%llu\r\n",
+                id, (unsigned long long)s->persist->idf.epoch, ri->sealed,
+                (unsigned long long)ri->torn_records, (unsigned long long)ri->torn_bytes);
     for (int i = 0; i < st.ncopies; i++)
-        sbuf_printf(b, "wal_copy%d:dir=%s,state=%s,durable_lsn=%llu,reason=%s\r\n", i,
-                    st.copy[i].dir, st.copy[i].ok ? "ok" : "failed",
-                    (unsigned long long)st.copy[i].durable_lsn, st.copy[i].reason);
+        sbuf_printf(b, "wal_copy%d:dir=%s,state=%s,durable_lsn=%llu,disk_bytes=%llu,reason=%s\r\n",
+                    i, st.copy[i].dir, st.copy[i].ok ? "ok" : "failed",
+                    (unsigned long long)st.copy[i].durable_lsn,
+                    (unsigned long long)disk_bytes(st.copy[i].dir), st.copy[i].reason);
 }
 
 void

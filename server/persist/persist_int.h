@@ -48,13 +48,13 @@ struct persist_state {
     uint64_t recovered_last_lsn;
     uint64_t recovery_ms;
     uint64_t snapshot_lsn;
-    wal_recover_info_t recovered;   /* what recovery found: id, epoch, seal, torn tail cut */
+    wal_recover_info_t recovered; /* what recovery found: id, epoch, seal, torn tail cut */
     /* integrity.c: ownership and identity. */
-    klock_t dir_lock;               /* <dir>/keel.lock, exclusive for the server's life */
+    klock_t dir_lock;                  /* <dir>/keel.lock, exclusive for the server's life */
     klock_t wal_locks[WAL_COPIES_MAX]; /* the same in every log copy */
-    idfile_t idf;                   /* <dir>/keel.id as read at start, then as last written */
-    snap_identity_t identity;       /* the data set's id and epochs: into every snapshot */
-    uint64_t newest_snapshot_lsn;   /* the newest snapshot file's LSN, loadable or not */
+    idfile_t idf;                      /* <dir>/keel.id as read at start, then as last written */
+    snap_identity_t identity;          /* the data set's id and epochs: into every snapshot */
+    uint64_t newest_snapshot_lsn;      /* the newest snapshot file's LSN, loadable or not */
     /* persist.c: test hooks (KEEL_DEBUG_WAL_*), through the log's fault-injection interface. */
     struct {
         uint32_t fsync_delay_ms;

@@ -37,7 +37,7 @@ typedef struct snap_state {
     int64_t last_duration_ms;
     uint64_t last_lsn, last_keys, last_bytes_file, last_bytes_raw, last_cow_bytes;
     double last_seconds;
-    uint64_t wal_bytes_at_last; /* log bytes written when the last snapshot started */
+    uint64_t wal_bytes_at_last;     /* log bytes written when the last snapshot started */
     uint64_t wal_bytes_before_open; /* log bytes after the loaded snapshot, replayed at start */
     uint64_t saves_ok, saves_failed;
     char last_err[256];

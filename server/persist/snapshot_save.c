@@ -141,8 +141,8 @@ snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthread
         .format_version = format_version,
         .lsn = lsn,
         .time_ms = util_time_ms(),
-        .identity = s->persist && !snap_id_is_zero(s->persist->identity.id) ? &s->persist->identity
-                                                                            : NULL,
+        .identity =
+            s->persist && !snap_id_is_zero(s->persist->identity.id) ? &s->persist->identity : NULL,
     };
     return snap_write(&o, produce_cb, &sc, st, err, errlen);
 }
