@@ -39,7 +39,8 @@ print_segment(FILE *out, const wal_dir_scan_t *sc, int i) {
     fputc('\n', out);
 }
 
-/* Entries of dir other than "." and "..", up to 2 (enough to tell empty from not). */
+/* Entries of dir other than ".", ".." and the owner's lock file (a server locks every log copy,
+ * common/klock.h), up to 2 (enough to tell empty from not). */
 static int
 dir_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -47,7 +48,8 @@ dir_entries(const char *dir) {
         return -1;
     int n = 0;
     for (struct dirent *e; n < 2 && (e = readdir(d)) != NULL;)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             strcmp(e->d_name, "keel.lock") != 0;
     closedir(d);
     return n;
 }

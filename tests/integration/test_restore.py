@@ -269,19 +269,16 @@ def hold_lock(d, pid):
 
 
 def test_restore_reads_a_directory_a_live_server_holds_and_says_so(live, recorded, tmp_path):
-    s, marks = recorded
-    lock = hold_lock(s.dir, 4242)
-    try:
-        out = str(tmp_path / "o")
-        res = restore("--dir", s.dir, "--to", "lsn:%d" % marks[3][0], "--out", out)
-        assert res.returncode == 0, res.stderr
-        msg = [ln for ln in res.stderr.splitlines() if "in use by a running server" in ln]
-        assert len(msg) == 1 and "(pid 4242)" in msg[0] and "durable" in msg[0]
-        check_restored(live, out, marks[3][2])
-        res = restore("--dir", s.dir, "--list")
-        assert res.returncode == 0 and "(pid 4242)" in res.stderr
-    finally:
-        lock.close()
+    s, marks = recorded  # the recording server runs and holds its directory's lock
+    pid = "(pid %d)" % s.proc.pid
+    out = str(tmp_path / "o")
+    res = restore("--dir", s.dir, "--to", "lsn:%d" % marks[3][0], "--out", out)
+    assert res.returncode == 0, res.stderr
+    msg = [ln for ln in res.stderr.splitlines() if "in use by a running server" in ln]
+    assert len(msg) == 1 and pid in msg[0] and "durable" in msg[0]
+    check_restored(live, out, marks[3][2])
+    res = restore("--dir", s.dir, "--list")
+    assert res.returncode == 0 and pid in res.stderr
 
 
 def test_restore_locks_out_while_writing_it(recorded, tmp_path):
