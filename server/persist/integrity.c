@@ -67,7 +67,6 @@ integrity_lock(engine_t *s) {
         return rc;
     if (s->cfg.durability != DURABILITY_OFF) {
         for (int i = 0; i < p->cfg.ndirs; i++) {
-            p->wal_locks[i].fd = -1;
             rc = make_dirs(p->cfg.dirs[i]);
             if (rc < 0) {
                 klog(KLOG_WARNING, "Refusing to start: can't create the log copy %s: %s",

@@ -247,6 +247,9 @@ persist_create(engine_t *s) {
     s->persist = kcalloc(1, sizeof *s->persist);
     s->persist->snap.child_fd = -1;
     s->persist->snap.last_ok = true;
+    s->persist->dir_lock.fd = -1; /* no lock held (0 would be stdin) */
+    for (int i = 0; i < WAL_COPIES_MAX; i++)
+        s->persist->wal_locks[i].fd = -1;
 }
 
 /* durability off: no log, but the directory is owned and a cache still starts from its newest
