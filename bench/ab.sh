@@ -9,6 +9,7 @@
 # compare against peers.
 #
 # Usage: bench/ab.sh BIN_A BIN_B [ROUNDS] [REQUESTS]   (keel-server binaries; defaults 5, 200000)
+#   env DURS: the durability modes to run (default "off sync")
 #   e.g. git worktree add /tmp/before <rev> && cmake -S /tmp/before -B /tmp/before/build &&
 #        cmake --build /tmp/before/build --target keel-server && \
 #        bench/ab.sh /tmp/before/build/keel-server build/keel-server
@@ -34,8 +35,9 @@ run_one() { # label binary durability
     done
     stop_pid "$pid"
 }
+DURS=${DURS:-off sync}
 for round in $(seq 1 "$ROUNDS"); do
-    for dur in off sync; do
+    for dur in $DURS; do
         run_one A "$A" "$dur"
         run_one B "$B" "$dur"
     done
