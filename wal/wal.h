@@ -199,4 +199,62 @@ int wal_read_dir(const char *dir, uint64_t after_lsn, wal_apply_cb cb, void *ctx
 #define WAL_CHECK_EMPTY 2 /* an empty directory: no segment ("EMPTY: ...") */
 int wal_check_dir(const char *dir, FILE *out, int verbose);
 
+/* ---- Reading the log as it grows (replication), wal/cursor.c, docs/formats/wal.md 4b ---- */
+
+/* A record's wire form is its on-disk bytes (docs/formats/wal.md, section 2): a 32-byte header
+ * with the CRC32C, the payload, zero padding to a multiple of 8: wal_record_size(len) bytes. */
+size_t wal_record_size(size_t payload_len);
+/* Encode a record with the given LSN (>= 1) into dst, wal_record_size(len) bytes, CRC included.
+ * len <= 256 MiB (a longer payload is damage to every reader). */
+void wal_record_encode(void *dst, uint64_t lsn, int64_t ts_ms, uint32_t db, const void *payload,
+                       size_t len);
+/* Decode and verify the one record at the start of buf (len bytes): header length, payload
+ * length bound, whole record present, CRC, LSN >= 1, flags (a seal or an unknown flag is
+ * refused). Returns its encoded size (> 0; the caller of a framed protocol checks it equals
+ * the frame's length) and fills *rec, whose payload points into buf; or KERR_CORRUPT with a
+ * message. The LSN is not checked against anything: the caller compares it with what it
+ * expects (a replica: its last LSN + 1, before wal_append_at). */
+int wal_record_decode(const void *buf, size_t len, wal_record_t *rec, char *err, size_t errlen);
+
+/* A cursor reads one log copy from an LSN onward, in order, across the archive directory
+ * (segments wal_retire_before() moved there) and the live copy, and follows the copy as it
+ * grows, never past the limit its caller gives. It needs no wal_t, touches no state of the
+ * writer, and may run while the WAL thread writes the same files; one thread per cursor.
+ * docs/formats/wal.md section 4b has its invariants and the loop a caller runs. */
+typedef struct wal_cursor wal_cursor_t;
+/* One record: the decoded view and its encoded bytes as they are in the segment (what
+ * wal_record_decode() takes), both valid during the call only. Non-zero rc stops the read
+ * before this record (the next read delivers it again). */
+typedef int (*wal_cursor_cb)(void *ctx, const wal_record_t *rec, const void *enc, size_t enc_len);
+/* live_dir: the copy to read (a healthy one: wal_get_stats); archive_dir: where retired
+ * segments go, NULL or missing for none. from_lsn >= 1: the first LSN wanted. Returns 0,
+ * KERR_NOTFOUND when from_lsn is before the oldest segment held in archive + live (the caller
+ * then does a full sync), KERR_INVAL for a bad argument, another KERR_* with a message. Reads
+ * no record: the segment holding from_lsn is found by its name and opened. */
+int wal_cursor_open(const char *live_dir, const char *archive_dir, uint64_t from_lsn,
+                    wal_cursor_t **out, char *err, size_t errlen);
+/* Deliver the next records with LSN <= limit_lsn to cb, in order, while their encoded bytes fit
+ * in max_bytes (at least one record when one is due, however big). limit_lsn must be at most
+ * what is written to the copy, i.e. wal_durable_lsn() (durable implies written to every healthy
+ * copy). Records before from_lsn in its segment are read and verified, not delivered; the first
+ * calls after open spend their budget on them. Returns the number of records delivered;
+ * 0 when wal_cursor_next_lsn() > limit_lsn (caught up), or while the budget went into those
+ * skipped records (next_lsn <= limit_lsn then: call again). Errors, with a message naming the
+ * file and offset: KERR_CORRUPT damage (checksum, length, LSN order, header, records missing
+ * although a later segment follows), KERR_FOREIGN a segment of another data set, KERR_VERSION
+ * a newer format, KERR_NOTFOUND the next records are no longer held (their segment was retired
+ * without an archive, or deleted: full sync), KERR_FAILED this copy holds less than limit_lsn
+ * (it failed: read another copy from next_lsn); a negative rc of cb is returned as is. An
+ * error leaves the cursor at the record it could not deliver (those delivered before it in the
+ * call stay delivered). */
+int wal_cursor_read(wal_cursor_t *c, uint64_t limit_lsn, size_t max_bytes, wal_cursor_cb cb,
+                    void *ctx, char *err, size_t errlen);
+/* The LSN of the next record a read delivers (from_lsn until then). */
+uint64_t wal_cursor_next_lsn(const wal_cursor_t *c);
+void wal_cursor_close(wal_cursor_t *c); /* NULL is fine */
+/* The first LSN of the oldest segment in archive_dir (may be NULL) and live_dir: records from
+ * there on are held, unless some were deleted in between (a read then says KERR_NOTFOUND).
+ * *oldest = 0 when there is no segment. Returns 0 or a KERR_* listing a directory. */
+int wal_oldest_lsn(const char *live_dir, const char *archive_dir, uint64_t *oldest);
+
 #endif
