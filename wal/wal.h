@@ -242,8 +242,8 @@ int wal_cursor_open(const char *live_dir, const char *archive_dir, uint64_t from
  * skipped records (next_lsn <= limit_lsn then: call again). Errors, with a message naming the
  * file and offset: KERR_CORRUPT damage (checksum, length, LSN order, header, records missing
  * although a later segment follows), KERR_FOREIGN a segment of another data set, KERR_VERSION
- * a newer format, KERR_NOTFOUND the next records are no longer held (their segment was retired
- * without an archive, or deleted: full sync), KERR_FAILED this copy holds less than limit_lsn
+ * a newer format, KERR_NOTFOUND the next records are no longer held (their segments were
+ * retired without an archive: full sync), KERR_FAILED this copy holds less than limit_lsn
  * (it failed: read another copy from next_lsn); a negative rc of cb is returned as is. An
  * error leaves the cursor at the record it could not deliver (those delivered before it in the
  * call stay delivered). */
@@ -253,7 +253,7 @@ int wal_cursor_read(wal_cursor_t *c, uint64_t limit_lsn, size_t max_bytes, wal_c
 uint64_t wal_cursor_next_lsn(const wal_cursor_t *c);
 void wal_cursor_close(wal_cursor_t *c); /* NULL is fine */
 /* The first LSN of the oldest segment in archive_dir (may be NULL) and live_dir: records from
- * there on are held, unless some were deleted in between (a read then says KERR_NOTFOUND).
+ * there on are held, unless some were deleted in between (a read reports the hole).
  * *oldest = 0 when there is no segment. Returns 0 or a KERR_* listing a directory. */
 int wal_oldest_lsn(const char *live_dir, const char *archive_dir, uint64_t *oldest);
 

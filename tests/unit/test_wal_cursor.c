@@ -398,7 +398,7 @@ Test(wal_cursor, a_damaged_record_is_an_error_naming_the_file_and_offset) {
     tdirs_remove(&t);
 }
 
-Test(wal_cursor, zeros_where_records_should_be_before_the_next_segment_are_damage) {
+Test(wal_cursor, zeros_or_a_deleted_segment_where_records_should_be_are_damage) {
     tdirs_t t;
     make_fixed_log(&t, 4096, 300);
     char path[256], err[512], want[96];
@@ -414,6 +414,20 @@ Test(wal_cursor, zeros_where_records_should_be_before_the_next_segment_are_damag
     cr_assert_not_null(strstr(err, want), "%s", err);
     cr_assert_not_null(strstr(err, "starts at LSN 73: records are missing"), "%s", err);
     cr_assert_eq(k.n, 39);
+    wal_cursor_close(c);
+
+    /* A segment deleted by hand between two held ones is a hole, not a retirement (those go
+     * oldest first): from 100, the cursor reads wal-73..., then finds wal-145 gone. */
+    seg_path(path, sizeof path, t.dir[0], 2);
+    cr_assert_not_null(strstr(path, "wal-00000000000000000145.log"), "%s", path);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(wal_cursor_open(t.dir[0], NULL, 100, &c, err, sizeof err), 0, "%s", err);
+    k = (count_t){.next = 100};
+    cr_assert_eq(wal_cursor_read(c, 300, 1 << 20, count_cb, &k, err, sizeof err), KERR_CORRUPT);
+    cr_assert_not_null(strstr(err, "data ends before LSN 145, but the next segment held starts "
+                                   "at LSN 217: records are missing"),
+                       "%s", err);
+    cr_assert_eq(k.n, 45);
     wal_cursor_close(c);
     tdirs_remove(&t);
 }
