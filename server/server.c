@@ -30,6 +30,7 @@
 #include "lazyfree.h"
 #include "kmem.h"
 #include "persist.h"
+#include "repl.h"
 #include "prop.h"
 #include "pubsub.h"
 #include "util.h"
@@ -86,6 +87,7 @@ cron(ev_loop_t *l, void *data) {
     engine_sample_ops(s);
     clients_cron(s);
     persist_cron(s);
+    repl_cron(s);
 }
 
 static void
@@ -93,6 +95,7 @@ before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
     block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
     persist_before_sleep(s);
+    repl_before_sleep(s);
     net_flush(s->net);
     int64_t deadline = block_next_deadline_ms(s);
     if (deadline > 0)
@@ -133,6 +136,8 @@ server_init(engine_t *s) {
         return rc;
     }
     rc = persist_start(s);
+    if (rc == 0)
+        rc = repl_start(s);
     if (rc < 0)
         return rc;
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
@@ -163,6 +168,7 @@ void
 server_shutdown(engine_t *s) {
     klog(KLOG_NOTICE, "User requested shutdown...");
     net_flush(s->net); /* last replies out */
+    repl_stop(s);
     persist_stop(s);
     while (s->clients)
         client_free(s->clients);

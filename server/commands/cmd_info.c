@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "repl.h"
 #include "conn.h"
 #include "evict.h"
 #include "lazyfree.h"
@@ -114,13 +115,12 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
+    repl_info_stats(s, b);
 }
 
 static void
 sec_replication(engine_t *s, sbuf_t *b) {
-    (void)s;
-    sbuf_printf(b, "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
-                   "repl_backlog_active:0\r\n");
+    repl_info(s, b);
 }
 
 static void

@@ -17,5 +17,6 @@ extern cmd_def_t cmd_table_persist[], cmd_table_save[];
 extern cmd_def_t cmd_table_hash[], cmd_table_set[];
 extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
+extern cmd_def_t cmd_table_repl[];
 
 #endif

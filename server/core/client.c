@@ -264,7 +264,8 @@ clients_cron(engine_t *s) {
     int64_t now = util_time_ms();
     for (client_t *c = s->clients; c;) {
         client_t *next = c->next;
-        if (s->cfg.timeout_s > 0 && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB)) && !c->pubsub &&
+        if (s->cfg.timeout_s > 0 &&
+            !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_REPLICA)) && !c->pubsub &&
             now - c->conn.last_ms > s->cfg.timeout_s * 1000) {
             client_free(c);
         } else if (obuf_over_limit(s, c, now)) {

@@ -34,8 +34,9 @@ enum {
     CLIENT_NO_TOUCH = 1 << 8,
     CLIENT_AUTHENTICATED = 1 << 9,
     CLIENT_IN_EXEC = 1 << 11,
-    CLIENT_FAKE = 1 << 12,   /* no socket: recovery replay, scripts */
-    CLIENT_PARKED = 1 << 13, /* on the server's parked list (has marks) */
+    CLIENT_FAKE = 1 << 12,    /* no socket: recovery replay, scripts */
+    CLIENT_PARKED = 1 << 13,  /* on the server's parked list (has marks) */
+    CLIENT_REPLICA = 1 << 14, /* a replica that sent PSYNC: fed by repl/, no idle timeout */
 };
 
 typedef struct reply_mark {

@@ -126,6 +126,13 @@ static const cfg_def_t defs[] = {
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
      0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"replicaof", C_STR, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    {"replica-read-only", C_BOOL, OFF(replica_read_only), 0, 1, "yes", yesno, 0, NULL, NULL},
+    {"masterauth", C_STR, OFF(masterauth), 0, 0, "", NULL, 0, NULL, NULL},
+    {"masteruser", C_STR, OFF(masteruser), 0, 0, "", NULL, 0, NULL, NULL},
+    {"repl-timeout", C_INT, OFF(repl_timeout_s), 1, 100000000, "60", NULL, 0, NULL, NULL},
+    {"repl-ping-replica-period", C_INT, OFF(repl_ping_replica_period_s), 1, 100000000, "10", NULL,
+     0, NULL, NULL},
     /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
     {"save", C_SPECIAL, 0, 0, 0, "", NULL, C_COMPAT, set_compat, get_compat},
     {"appendonly", C_SPECIAL, 0, 0, 0, "no", NULL, C_COMPAT, set_compat, get_compat},

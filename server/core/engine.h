@@ -82,6 +82,11 @@ typedef struct engine_config {
     int snapshot_keep;             /* snapshots kept (at least 1) */
     bool wal_accept_loss;          /* start although the log lacks records it should hold */
     long long slowlog_log_slower_than, slowlog_max_len;
+    /* Replication (repl/). */
+    char *replicaof; /* "host port" at start, "" for a primary */
+    bool replica_read_only;
+    char *masterauth, *masteruser;
+    long long repl_timeout_s, repl_ping_replica_period_s;
 } engine_config_t;
 
 typedef struct engine_stats {
@@ -134,6 +139,8 @@ typedef struct engine {
     uint64_t durable_lsn;       /* newest LSN durable on a quorum; UINT64_MAX with no log */
     struct wal *wal;
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
+    bool read_only;                /* a read-only replica: clients' writes get -READONLY */
+    struct repl_state *repl;       /* replication (repl/), opaque to the engine */
     engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms;

@@ -221,6 +221,8 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     if (s->cfg.maxmemory > 0 && (cmd->flags & CMD_DENYOOM) && evict_perform(s) < 0) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+    } else if ((cmd->flags & CMD_WRITE) && s->read_only && !(c->flags & CLIENT_FAKE)) {
+        reply_err(c, "READONLY You can't write against a read only replica.");
     } else if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
         reply_errf(c, "ERR write refused: %s", s->wal_refuse_reason);
     } else {

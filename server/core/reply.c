@@ -66,6 +66,19 @@ reply_simple(client_t *c, const char *s) {
     reply_raw(c, "\r\n", 2);
 }
 
+void
+reply_simplef(client_t *c, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *p = buf; *p; p++) /* a simple string is one line */
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    reply_simple(c, buf);
+}
+
 /* A HELP subcommand's text: one simple string a line, as Valkey's addReplyHelp sends it. */
 void
 reply_help(client_t *c, const char *const *lines, size_t n) {

@@ -24,6 +24,7 @@ extern const char *const ERR_DB_INDEX;  /* "ERR DB index is out of range" */
 
 void reply_ok(client_t *c);
 void reply_simple(client_t *c, const char *s);
+void reply_simplef(client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_help(client_t *c, const char *const *lines, size_t n); /* array of simple strings */
 void reply_err(client_t *c, const char *msg);
 void reply_errf(client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -206,3 +206,13 @@ tags_free(engine_t *eng) {
     kfree(eng->tags);
     eng->tags = NULL;
 }
+
+void
+tags_reset(engine_t *eng) {
+    if (!eng->tags)
+        return;
+    memset(eng->tags->b, 0, sizeof *eng->tags->b * TAG_BUCKETS);
+    eng->tags->npending = 0;
+    eng->tags->barrier_pending = false;
+    eng->tags->barrier_lsn = 0;
+}

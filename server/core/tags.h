@@ -18,5 +18,7 @@ void tags_logged(engine_t *eng,
                  uint64_t lsn);   /* a record got this LSN: keys changed since get it */
 size_t tags_count(engine_t *eng); /* keys with uncommitted writes (INFO) */
 void tags_free(engine_t *eng);
+/* The log started over (a replica's full sync): no key is uncommitted any more. */
+void tags_reset(engine_t *eng);
 
 #endif

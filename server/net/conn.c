@@ -148,7 +148,7 @@ conn_release(conn_t *c) {
 /* The owner forgets its client and releases the conn (also frees the client). */
 static void
 conn_close(conn_t *c) {
-    c->net->cb.close_cb(c);
+    (c->cb ? c->cb : &c->net->cb)->close_cb(c);
 }
 
 void
@@ -277,6 +277,26 @@ compact_qbuf(conn_t *c) {
     resp_parser_shift(&c->parser, used);
 }
 
+/* CONN_LINES: one reply line (without its CRLF) as argv[0]; false when none is complete. A line
+ * longer than the inline limit is a protocol error. */
+static bool
+next_line(conn_t *c, size_t max) {
+    size_t from = c->parser.start;
+    const char *p = c->qbuf ? memchr(c->qbuf + from, '\n', c->qlen - from) : NULL;
+    if (!p) {
+        if (c->qlen - from > max)
+            protocol_error(c, "too big reply line");
+        return false;
+    }
+    size_t end = (size_t)(p - c->qbuf);
+    karg_t line = {c->qbuf + from, end - from};
+    if (line.n && line.p[line.n - 1] == '\r')
+        line.n--;
+    c->parser.start = c->parser.pos = end + 1;
+    (c->cb ? c->cb : &c->net->cb)->command_cb(c, 1, &line);
+    return true;
+}
+
 /* Parse and hand over every complete command in qbuf. */
 static void
 process_input(conn_t *c) {
@@ -284,6 +304,11 @@ process_input(conn_t *c) {
     resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX};
     char err[128];
     while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_INPUT_PAUSED))) {
+        if (c->flags & CONN_LINES) {
+            if (!next_line(c, lim.inline_max))
+                break;
+            continue;
+        }
         int argc;
         karg_t *argv;
         size_t hint;
@@ -305,7 +330,7 @@ process_input(conn_t *c) {
             }
             break;
         }
-        n->cb.command_cb(c, argc, argv);
+        (c->cb ? c->cb : &n->cb)->command_cb(c, argc, argv);
         resp_parser_next(&c->parser);
     }
     if (c->parser.start == c->qlen) { /* everything consumed: reuse from the start */
@@ -349,11 +374,38 @@ conn_read(conn_t *c) {
     return 0;
 }
 
+/* An outgoing connect finished (writable): report success or the socket's error once. */
+static void
+connect_done(conn_t *c) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    void (*cb)(conn_t *, int) = c->connected_cb;
+    c->connected_cb = NULL;
+    ev_del(c->net->loop, c->fd, EV_WRITE);
+    if (err == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+            fmt_addr(&ss, c->addr, sizeof c->addr);
+        sl = sizeof ss;
+        if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+            fmt_addr(&ss, c->laddr, sizeof c->laddr);
+    }
+    cb(c, -err);
+}
+
 static void
 conn_event_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l;
     (void)fd;
     conn_t *c = data;
+    if (c->connected_cb) {
+        if (mask & (EV_WRITE | EV_READ))
+            connect_done(c);
+        return;
+    }
     if ((mask & EV_READ) && conn_read(c) < 0)
         return;
     if ((mask & EV_WRITE) && !(c->flags & CONN_PENDING_WRITE))
@@ -364,6 +416,51 @@ void
 conn_resume_input(conn_t *c) {
     if (c->net && (c->qlen > c->parser.pos || c->parser.start < c->qlen))
         process_input(c);
+}
+
+int
+conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callbacks_t *cb,
+             void (*connected_cb)(conn_t *c, int err)) {
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    int family = strchr(h, ':') ? AF_INET6 : AF_INET;
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, h, &a->sin_addr) != 1)
+            return -EINVAL;
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, h, &a->sin6_addr) != 1)
+            return -EINVAL;
+        sl = sizeof *a;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    conn_init(c, n, fd);
+    c->cb = cb;
+    c->connected_cb = connected_cb;
+    int rc = ev_add(n->loop, fd, EV_READ | EV_WRITE, conn_event_cb, c);
+    if (rc < 0) {
+        c->connected_cb = NULL;
+        conn_release(c);
+        return rc;
+    }
+    return 0;
 }
 
 bool

@@ -33,12 +33,14 @@
 
 typedef struct net net_t;
 typedef struct conn conn_t;
+typedef struct net_callbacks net_callbacks_t;
 
 enum {
     CONN_CLOSE_AFTER_REPLY = 1 << 0, /* QUIT, protocol error: close once obuf is sent */
     CONN_CLOSE_ASAP = 1 << 1,        /* CLIENT KILL, output limit: close at the next flush */
     CONN_PENDING_WRITE = 1 << 2,     /* on the net's pending-write list */
     CONN_INPUT_PAUSED = 1 << 3,      /* the owner runs no more commands until conn_resume_input */
+    CONN_LINES = 1 << 4, /* input is reply lines ("+OK", "-ERR ..."), each one argv[0], not RESP */
 };
 
 #define CONN_HOLD_NONE UINT64_MAX
@@ -63,7 +65,9 @@ struct conn {
     uint64_t net_in, net_out;
     int64_t last_ms; /* last read, for idle timeouts */
     char addr[64], laddr[64];
-    conn_t *pw_next; /* pending-write list */
+    conn_t *pw_next;                          /* pending-write list */
+    const net_callbacks_t *cb;                /* this conn's callbacks; NULL: the net's */
+    void (*connected_cb)(conn_t *c, int err); /* an outgoing conn, until connected or failed */
 };
 
 /* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
@@ -76,14 +80,14 @@ typedef struct net_limits {
     const long long *tcp_keepalive_s;
 } net_limits_t;
 
-typedef struct net_callbacks {
+struct net_callbacks {
     /* A connection was accepted: allocate the owner's client embedding a conn_t, conn_init() it
      * and return it; NULL refuses the connection (the fd is closed). */
     conn_t *(*accept_cb)(void *ctx, int fd);
     void (*command_cb)(conn_t *c, int argc, karg_t *argv); /* one complete command */
     void (*close_cb)(conn_t *c); /* the owner must call conn_release(c) before returning */
     void *ctx;
-} net_callbacks_t;
+};
 
 /* Counters of the listener and all conns (INFO stats); reset by net_reset_stats. */
 typedef struct net_stats {
@@ -105,6 +109,12 @@ void net_reset_stats(net_t *n);
 
 /* fd >= 0: register for reads with n's loop; fd < 0: a conn without a socket (n may be NULL). */
 void conn_init(conn_t *c, net_t *n, int fd);
+/* An outgoing connection (a replica's link to its primary) to host:port (numeric IPv4/IPv6 or
+ * "localhost"), without blocking: connected_cb(c, 0) runs once connected, connected_cb(c, -errno)
+ * if it failed (the conn is then released by the caller). Commands arriving on it go to cb's
+ * command_cb and its closing to cb's close_cb, not to the net's. */
+int conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callbacks_t *cb,
+                 void (*connected_cb)(conn_t *c, int err));
 /* Unregister, close the socket, free the buffers. The conn_t itself belongs to the owner. */
 void conn_release(conn_t *c);
 void conn_close_async(conn_t *c);

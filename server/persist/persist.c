@@ -177,8 +177,8 @@ poll_log(engine_t *s) {
         client_fail_parked(s, s->persist->parked_err); /* replies parked after the failure */
 }
 
-static void
-notify_cb(ev_loop_t *l, int fd, void *data, int mask) {
+void
+persist_notify_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l, (void)fd, (void)mask;
     engine_t *s = data;
     wal_notify_clear(s->wal);
@@ -323,7 +323,7 @@ persist_start(engine_t *s) {
     s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
     rc = integrity_record(s, 0);
     if (rc == 0)
-        rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, notify_cb, s);
+        rc = ev_add(s->loop, wal_notify_fd(s->wal), EV_READ, persist_notify_cb, s);
     if (rc < 0) {
         klog(KLOG_WARNING, "Can't start the transaction log: %s", kerr_str(rc));
         wal_close(s->wal);

@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
 #include "sbuf.h"
 #include "engine.h"
 
@@ -36,5 +38,20 @@ void persist_info(engine_t *s, const char *section, sbuf_t *b);
  * [numlocal_acked, numreplicas_acked] at once when the client's earlier writes are durable (or
  * it may not block), else blocks the client until they are or the timeout (0 = none) passes. */
 void persist_waitaof(client_t *c, long numlocal, long numreplicas, int64_t timeout_ms);
+
+/* ---- for replication (replica_io.c) ---- */
+
+/* The log copy a primary streams from, and the archive of retired segments. */
+const char *persist_log_dir(const engine_t *s);
+void persist_archive_dir(const engine_t *s, char *buf, size_t len);
+/* The data set's id (16 bytes; all zero: unknown). */
+const uint8_t *persist_dataset_id(const engine_t *s);
+/* A record received from the primary, logged under its own LSN (which must be the next one):
+ * returns the LSN, or < 0 (KERR_INVAL for a gap, the log's error otherwise). */
+int64_t persist_append_replicated(engine_t *s, uint64_t lsn, int64_t ts_ms, uint32_t db,
+                                  const void *payload, size_t len);
+/* Full sync: the keyspace becomes the snapshot at tmp_path (a primary's), which replaces every
+ * snapshot here; the log starts over after its LSN as the primary's data set. */
+int persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen);
 
 #endif

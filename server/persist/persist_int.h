@@ -68,6 +68,9 @@ struct persist_state {
     size_t nwaiters, waiters_cap;
 };
 
+/* persist.c: the log's eventfd became readable (durable LSN moved, or the log failed). */
+void persist_notify_cb(struct ev_loop *l, int fd, void *data, int mask);
+
 /* integrity.c: before anything is read or written, own the data directory and every log copy
  * (KERR_BUSY naming the holder's PID when another server does); read keel.id. */
 int integrity_lock(engine_t *s);

@@ -1,0 +1,285 @@
+/*
+ * primary.c - the primary's side of replication: each replica is a client that sent PSYNC; the
+ * primary feeds its connection from the log files (wal_cursor) or, for a full sync, from the
+ * newest snapshot file, never from memory and never beyond the durable LSN.
+ *
+ * A replica's states (repl_replica_t.state), and what moves them:
+ *   0                 REPLCONF seen, not fed             PSYNC -> RR_STREAM or RR_WAIT_SNAPSHOT
+ *   RR_WAIT_SNAPSHOT  no snapshot recent enough yet      a snapshot file appears (BGSAVE)
+ *   RR_SEND_SNAPSHOT  SNAPSHOT, CHUNK... frames          end of file: SNAPEND -> RR_STREAM
+ *   RR_STREAM         RECORD frames from the cursor      the client closes (it reconnects)
+ * Frames are RESP arrays (docs/replication.md): RECORD lsn ts db crc payload; SNAPSHOT lsn size
+ * id; CHUNK bytes; SNAPEND; PING. Feeding stops while a replica has REPL_OBUF_BUDGET unsent bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "idfile.h"
+#include "kerr.h"
+#include "klog.h"
+#include "kmem.h"
+#include "persist.h"
+#include "repl.h"
+#include "repl_int.h"
+#include "reply.h"
+#include "snapshot_glue.h"
+#include "util.h"
+
+repl_replica_t *
+primary_find(engine_t *s, client_t *c, bool create) {
+    for (repl_replica_t *r = s->repl->replicas; r; r = r->next)
+        if (r->c == c)
+            return r;
+    if (!create)
+        return NULL;
+    repl_replica_t *r = kcalloc(1, sizeof *r);
+    r->c = c;
+    r->snap_fd = -1;
+    r->next = s->repl->replicas;
+    s->repl->replicas = r;
+    return r;
+}
+
+void
+primary_forget(engine_t *s, client_t *c) {
+    for (repl_replica_t **pp = &s->repl->replicas; *pp; pp = &(*pp)->next) {
+        repl_replica_t *r = *pp;
+        if (r->c != c)
+            continue;
+        *pp = r->next;
+        if (r->state)
+            s->repl->nreplicas--;
+        if (r->cur)
+            wal_cursor_close(r->cur);
+        if (r->snap_fd >= 0)
+            close(r->snap_fd);
+        kfree(r);
+        return;
+    }
+}
+
+int
+primary_replica_count(engine_t *s, uint64_t acked_lsn_min) {
+    int n = 0;
+    for (repl_replica_t *r = s->repl->replicas; r; r = r->next)
+        n += r->state == RR_STREAM && r->ack_lsn >= acked_lsn_min;
+    return n;
+}
+
+/* The log position replicas may be sent: durable on this primary's quorum. */
+static uint64_t
+durable_lsn(const engine_t *s) {
+    return s->wal ? wal_durable_lsn(s->wal) : 0;
+}
+
+static void
+send_bulk_u64(client_t *c, uint64_t v) {
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRIu64, v);
+    reply_bulk(c, b, (size_t)n);
+}
+
+static int
+send_record_cb(void *ctx, const wal_record_t *rec, const void *enc, size_t enc_len) {
+    (void)enc;
+    (void)enc_len;
+    repl_replica_t *r = ctx;
+    client_t *c = r->c;
+    reply_array(c, 6);
+    reply_bulk(c, "RECORD", 6);
+    send_bulk_u64(c, rec->lsn);
+    reply_bulk_ll(c, rec->ts_ms);
+    send_bulk_u64(c, rec->db);
+    send_bulk_u64(c, crc32c(rec->payload, rec->len));
+    reply_bulk(c, rec->payload, rec->len);
+    r->next_lsn = rec->lsn + 1;
+    return 0;
+}
+
+static int
+open_cursor(engine_t *s, repl_replica_t *r, uint64_t from, char *err, size_t errlen) {
+    char archive[4096];
+    persist_archive_dir(s, archive, sizeof archive);
+    return wal_cursor_open(persist_log_dir(s), archive, from, &r->cur, err, errlen);
+}
+
+/* The newest snapshot file, if its LSN is at least min_lsn (an empty data set's is LSN 0). */
+static bool
+newest_snapshot(engine_t *s, uint64_t min_lsn, char *path, size_t len, uint64_t *lsn) {
+    snapshot_file_t *f;
+    size_t n = 0;
+    bool found = false;
+    if (snapshot_list(s->cfg.dir, &f, &n) == 0 && n > 0 && f[n - 1].lsn >= min_lsn) {
+        *lsn = f[n - 1].lsn;
+        snprintf(path, len, "%s", f[n - 1].path);
+        found = true;
+    }
+    if (n)
+        kfree(f);
+    return found;
+}
+
+/* RR_WAIT_SNAPSHOT -> RR_SEND_SNAPSHOT once a snapshot will do; refuses a replica that cannot
+ * read its format. Returns false while waiting (or when the replica was dropped). */
+static bool
+start_snapshot(engine_t *s, repl_replica_t *r) {
+    char path[SNAPSHOT_PATH_MAX], err[256] = "";
+    uint64_t lsn = 0;
+    if (!newest_snapshot(s, r->snap_min_lsn, path, sizeof path, &lsn)) {
+        if (!snapshot_in_progress(s) && snapshot_bgsave(s, err, sizeof err) < 0)
+            klog(KLOG_WARNING, "Full sync of replica %s: can't start a snapshot: %s",
+                 r->c->conn.addr, err);
+        return false;
+    }
+    snap_peek_t pk;
+    uint32_t reads = r->ann.snapshot_max ? r->ann.snapshot_max : 1;
+    if (snap_peek(path, &pk, err, sizeof err) < 0 || pk.min_reader > reads) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "ERR full sync refused: the snapshot needs a reader of snapshot format %u, the "
+                 "replica reads up to %u (upgrade it, or set snapshot-format-version %u here)%s%s",
+                 pk.min_reader, reads, reads, err[0] ? ": " : "", err);
+        klog(KLOG_WARNING, "Replica %s: %s", r->c->conn.addr, msg + 4);
+        reply_err(r->c, msg);
+        client_close_async(r->c);
+        return false;
+    }
+    r->snap_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->snap_fd < 0) {
+        client_close_async(r->c);
+        return false;
+    }
+    r->snap_lsn = lsn;
+    r->snap_size = (uint64_t)lseek(r->snap_fd, 0, SEEK_END);
+    r->snap_sent = 0;
+    char id[37];
+    idfile_id_str(persist_dataset_id(s), id);
+    reply_array(r->c, 4);
+    reply_bulk(r->c, "SNAPSHOT", 8);
+    send_bulk_u64(r->c, lsn);
+    send_bulk_u64(r->c, r->snap_size);
+    reply_bulk(r->c, id, strlen(id));
+    r->state = RR_SEND_SNAPSHOT;
+    klog(KLOG_NOTICE, "Full sync of replica %s: sending the snapshot at LSN %" PRIu64 " (%" PRIu64
+                      " bytes)", r->c->conn.addr, lsn, r->snap_size);
+    return true;
+}
+
+/* One chunk of the snapshot file; at its end SNAPEND and the stream from its LSN. */
+static bool
+send_snapshot_chunk(engine_t *s, repl_replica_t *r) {
+    static char buf[REPL_READ_BUDGET];
+    ssize_t n = pread(r->snap_fd, buf, sizeof buf, (off_t)r->snap_sent);
+    if (n < 0) {
+        client_close_async(r->c);
+        return false;
+    }
+    if (n > 0) {
+        reply_array(r->c, 2);
+        reply_bulk(r->c, "CHUNK", 5);
+        reply_bulk(r->c, buf, (size_t)n);
+        r->snap_sent += (uint64_t)n;
+        return true;
+    }
+    close(r->snap_fd);
+    r->snap_fd = -1;
+    reply_array(r->c, 1);
+    reply_bulk(r->c, "SNAPEND", 7);
+    char err[256];
+    if (open_cursor(s, r, r->snap_lsn + 1, err, sizeof err) < 0) {
+        klog(KLOG_WARNING, "Replica %s: the log after the snapshot is gone (%s)", r->c->conn.addr,
+             err);
+        client_close_async(r->c);
+        return false;
+    }
+    r->next_lsn = r->snap_lsn + 1;
+    r->state = RR_STREAM;
+    return true;
+}
+
+static void
+feed(engine_t *s, repl_replica_t *r) {
+    char err[256];
+    while (!(r->c->conn.flags & CONN_CLOSE_ASAP) &&
+           conn_out_pending(&r->c->conn) < REPL_OBUF_BUDGET) {
+        bool more = false;
+        if (r->state == RR_WAIT_SNAPSHOT)
+            more = start_snapshot(s, r);
+        else if (r->state == RR_SEND_SNAPSHOT)
+            more = send_snapshot_chunk(s, r);
+        else if (r->state == RR_STREAM) {
+            uint64_t limit = durable_lsn(s);
+            int n = wal_cursor_read(r->cur, limit, REPL_READ_BUDGET, send_record_cb, r, err,
+                                    sizeof err);
+            if (n < 0) {
+                klog(KLOG_WARNING, "Replica %s: reading the log at LSN %" PRIu64 ": %s",
+                     r->c->conn.addr, r->next_lsn, err);
+                client_close_async(r->c);
+            }
+            /* 0 records with next <= limit: the budget went into records before the start */
+            more = n > 0 || (n == 0 && wal_cursor_next_lsn(r->cur) <= limit);
+        }
+        if (!more)
+            return;
+    }
+}
+
+void
+primary_feed_all(engine_t *s) {
+    for (repl_replica_t *r = s->repl->replicas; r; r = r->next)
+        if (r->state)
+            feed(s, r);
+}
+
+/* PSYNC <dataset id | ?> <next LSN>: a partial resync when the log still holds next LSN and the
+ * data set is the same, else a full sync (snapshot, then the records after it). */
+void
+primary_psync(client_t *c) {
+    engine_t *s = c->eng;
+    if (!s->wal) {
+        reply_err(c, "ERR replication needs a log: this primary runs with durability off");
+        return;
+    }
+    if (s->repl->host[0]) {
+        reply_err(c, "ERR this server is a replica: chained replication is not supported yet");
+        return;
+    }
+    repl_replica_t *r = primary_find(s, c, true);
+    if (r->state) {
+        reply_err(c, "ERR PSYNC was already sent on this connection");
+        return;
+    }
+    char id[37], err[256] = "";
+    idfile_id_str(persist_dataset_id(s), id);
+    unsigned long long next = 0;
+    bool same = c->argv[1].n == 36 && !memcmp(c->argv[1].p, id, 36);
+    bool parsed = util_parse_ull(c->argv[2].p, c->argv[2].n, &next) && next >= 1;
+    s->repl->nreplicas++;
+    c->flags |= CLIENT_REPLICA;
+    if (same && parsed && next <= durable_lsn(s) + 1 && open_cursor(s, r, next, err, sizeof err) == 0) {
+        r->state = RR_STREAM;
+        r->next_lsn = next;
+        s->repl->sync_partial_ok++;
+        reply_simplef(c, "CONTINUE %s %llu", id, next);
+        klog(KLOG_NOTICE, "Replica %s: partial resync from LSN %llu", c->conn.addr, next);
+        return;
+    }
+    if (same && parsed)
+        s->repl->sync_partial_err++;
+    s->repl->sync_full++;
+    r->state = RR_WAIT_SNAPSHOT;
+    uint64_t oldest = 0;
+    char archive[4096];
+    persist_archive_dir(s, archive, sizeof archive);
+    wal_oldest_lsn(persist_log_dir(s), archive, &oldest);
+    r->snap_min_lsn = oldest ? oldest - 1 : 0; /* the log must still hold what follows it */
+    reply_simplef(c, "FULLRESYNC %s 0", id);
+    klog(KLOG_NOTICE, "Replica %s: full sync (%s)", c->conn.addr,
+         !same ? "another data set or none" : !parsed ? "no position" : "its LSN is not in the log");
+}

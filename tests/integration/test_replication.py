@@ -1,0 +1,324 @@
+"""Replication (docs/replication.md): a replica follows its primary's log by LSN, catches up by
+partial resync after a restart or a cut link, takes a full sync from a snapshot when the log no
+longer holds its position, refuses writes, and can be promoted. Every comparison reads every key
+and value on both sides, not only DBSIZE."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from keel_harness import KeelServer
+
+
+@pytest.fixture
+def live():
+    made = []
+    yield made
+    for s in made:
+        s.cleanup()
+
+
+def server(live, args=(), data_dir=None, durability="sync"):
+    if data_dir:
+        os.makedirs(data_dir, exist_ok=True)
+    s = KeelServer(args=list(args), data_dir=data_dir, durability=durability)
+    live.append(s)
+    return s.start()
+
+
+def replica_of(live, primary_port, args=(), data_dir=None):
+    return server(live, ["--replicaof", "127.0.0.1 %d" % primary_port] + list(args), data_dir)
+
+
+def repl_info(r):
+    return r.info("replication")
+
+
+def wait_caught_up(p, r, timeout=30):
+    """Until the replica applied everything the primary made durable."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        target = repl_info(p)["master_repl_offset"]
+        ri = repl_info(r)
+        if ri.get("master_link_status") == "up" and ri["slave_repl_offset"] >= target:
+            return target
+        time.sleep(0.05)
+    raise AssertionError("replica did not catch up: primary %s, replica %s" %
+                         (repl_info(p), repl_info(r)))
+
+
+def snapshot_of(r):
+    """Every key with its type, value and TTL presence."""
+    out = {}
+    for k in r.scan_iter(count=1000):
+        t = r.type(k)
+        if t == b"string":
+            v = r.get(k)
+        elif t == b"list":
+            v = tuple(r.lrange(k, 0, -1))
+        elif t == b"hash":
+            v = tuple(sorted(r.hgetall(k).items()))
+        elif t == b"set":
+            v = tuple(sorted(r.smembers(k)))
+        elif t == b"zset":
+            v = tuple(r.zrange(k, 0, -1, withscores=True))
+        else:
+            v = None
+        out[k] = (t, v, r.ttl(k) >= 0)
+    return out
+
+
+def save(r):
+    """SAVE once no BGSAVE runs (a full sync may have started one)."""
+    for _ in range(200):
+        try:
+            return r.save()
+        except redis.ResponseError as e:
+            if "in progress" not in str(e):
+                raise
+            time.sleep(0.05)
+    raise AssertionError("a BGSAVE never ended")
+
+
+def write_everything(r, prefix, n):
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.set("%s:s:%d" % (prefix, i), "v%d" % i)
+        p.rpush("%s:l:%d" % (prefix, i % 10), i)
+        p.hset("%s:h:%d" % (prefix, i % 10), "f%d" % i, i)
+        p.sadd("%s:set:%d" % (prefix, i % 10), i)
+        p.zadd("%s:z:%d" % (prefix, i % 10), {"m%d" % i: i / 3})
+        if i % 7 == 0:
+            p.incr("%s:ctr" % prefix)
+            p.expire("%s:s:%d" % (prefix, i), 1000)
+        if i % 11 == 0:
+            p.delete("%s:s:%d" % (prefix, i - 1))
+    p.execute()
+    r.execute_command("MULTI")
+    r.execute_command("SET", prefix + ":tx1", "a")
+    r.execute_command("LPUSH", prefix + ":txl", "b")
+    r.execute_command("EXEC")
+
+
+def test_a_replica_follows_every_type_and_refuses_writes(live):
+    p = server(live)
+    r = replica_of(live, p.port)
+    pc, rc = p.client(), r.client()
+    write_everything(pc, "a", 500)
+    wait_caught_up(pc, rc)
+    assert snapshot_of(rc) == snapshot_of(pc)
+    with pytest.raises(redis.exceptions.ReadOnlyError):  # -READONLY ...
+        rc.set("x", 1)
+    assert rc.get("a:s:1") == b"v1"  # reads are served
+    role = rc.execute_command("ROLE")
+    assert role[0] == b"slave" and role[2] == p.port and role[3] == b"connected"
+    prole = pc.execute_command("ROLE")
+    assert prole[0] == b"master" and len(prole[2]) == 1
+    info = repl_info(pc)
+    assert info["connected_slaves"] == 1 and info["slave0"]["state"] == "online"
+
+
+def test_wait_counts_replicas_that_acknowledged(live):
+    p = server(live)
+    r = replica_of(live, p.port)
+    pc = p.client()
+    wait_caught_up(pc, r.client())
+    pc.set("k", "v")
+    assert pc.execute_command("WAIT", 1, 5000) == 1
+    assert pc.execute_command("WAIT", 2, 200) == 1  # only one replica: the timeout decides
+
+
+def test_a_restarted_replica_catches_up_by_partial_resync(live):
+    p = server(live)
+    r = replica_of(live, p.port)
+    pc = p.client()
+    write_everything(pc, "before", 200)
+    wait_caught_up(pc, r.client())
+    stop = threading.Event()
+
+    def writer():
+        c = p.client()
+        i = 0
+        while not stop.is_set():
+            c.set("live:%d" % i, i)
+            c.rpush("live:list", i)
+            i += 1
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    r.kill()  # SIGKILL mid-stream
+    time.sleep(0.5)
+    full_before = pc.info("stats")["sync_full"]
+    r2 = KeelServer(args=r.args, data_dir=r.dir, durability="sync", port=r.port)
+    live.append(r2)
+    r2.start()
+    time.sleep(0.5)
+    stop.set()
+    t.join(10)
+    wait_caught_up(pc, r2.client())
+    stats = pc.info("stats")
+    assert stats["sync_full"] == full_before  # no new full sync
+    assert stats["sync_partial_ok"] >= 1
+    assert snapshot_of(r2.client()) == snapshot_of(pc)
+
+
+def test_a_replica_attached_late_gets_a_full_sync_while_writes_go_on(live):
+    p = server(live)
+    pc = p.client()
+    n = 50000
+    for i in range(0, n, 5000):
+        pipe = pc.pipeline(transaction=False)
+        for j in range(i, i + 5000):
+            pipe.set("k:%d" % j, "value-%d" % j)
+        pipe.execute()
+    pc.bgsave()
+    time.sleep(0.5)
+    r = replica_of(live, p.port)
+    for i in range(1000):  # writes during the sync go to the log, then to the replica
+        pc.set("during:%d" % i, i)
+    wait_caught_up(pc, r.client(), timeout=60)
+    rc = r.client()
+    assert rc.dbsize() == pc.dbsize() == n + 1000
+    assert snapshot_of(rc) == snapshot_of(pc)
+    assert pc.info("stats")["sync_full"] >= 1
+
+
+def test_a_replica_that_lagged_past_the_log_gets_a_full_sync(live):
+    args = ["--wal-segment-size", "1mb", "--wal-retention", "0", "--snapshot-keep", "1"]
+    p = server(live, args)
+    r = replica_of(live, p.port)
+    pc = p.client()
+    pc.set("first", 1)
+    wait_caught_up(pc, r.client())
+    r.kill()
+    for round in range(3):  # three snapshots: the segments the replica needed are deleted
+        pipe = pc.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.set("fill:%d:%d" % (round, i), "x" * 400)
+        pipe.execute()
+        save(pc)
+    full_before = pc.info("stats")["sync_full"]
+    r2 = KeelServer(args=r.args, data_dir=r.dir, durability="sync", port=r.port)
+    live.append(r2)
+    r2.start()
+    wait_caught_up(pc, r2.client(), timeout=60)
+    assert pc.info("stats")["sync_full"] == full_before + 1
+    assert snapshot_of(r2.client()) == snapshot_of(pc)
+
+
+class Proxy:
+    """A TCP proxy that can cut or stall the link between a replica and its primary."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.stalled = threading.Event()
+        self.conns = []
+        self.accepts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.lsock.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target))
+            self.accepts += 1
+            self.conns += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                while self.stalled.is_set():
+                    time.sleep(0.05)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conns = []
+
+    def close(self):
+        self.cut()
+        self.lsock.close()
+
+
+def test_a_cut_or_stalled_link_is_detected_and_recovered(live):
+    p = server(live)
+    proxy = Proxy(p.port)
+    try:
+        r = replica_of(live, proxy.port, ["--repl-timeout", "2"])
+        pc, rc = p.client(), r.client()
+        pc.set("a", 1)
+        wait_caught_up(pc, rc)
+        proxy.cut()  # a dropped connection
+        pc.set("b", 2)
+        wait_caught_up(pc, rc, timeout=15)
+        assert rc.get("b") == b"2"
+        proxy.stalled.set()  # a silent link: only repl-timeout finds it
+        pc.set("c", 3)
+        time.sleep(3.5)
+        assert repl_info(rc)["master_link_status"] == "down" or proxy.accepts >= 3
+        proxy.stalled.clear()
+        wait_caught_up(pc, rc, timeout=15)
+        assert rc.get("c") == b"3"
+        assert pc.info("stats")["sync_full"] == 1  # every reconnection was a partial resync
+    finally:
+        proxy.close()
+
+
+def test_promotion_continues_the_log_and_the_old_primary_can_follow_it(live):
+    p = server(live)
+    r = replica_of(live, p.port)
+    pc, rc = p.client(), r.client()
+    write_everything(pc, "x", 100)
+    lsn = wait_caught_up(pc, rc)
+    p.kill()
+    assert rc.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    rc.set("after-promotion", 1)
+    info = repl_info(rc)
+    assert info["role"] == "master" and info["master_repl_offset"] > lsn  # the sequence goes on
+    old = KeelServer(args=["--replicaof", "127.0.0.1 %d" % r.port], data_dir=p.dir,
+                     durability="sync", port=p.port)
+    live.append(old)
+    old.start()
+    oc = old.client()
+    wait_caught_up(rc, oc)
+    assert oc.get("after-promotion") == b"1"
+    assert snapshot_of(oc) == snapshot_of(rc)
+
+
+def test_a_primary_without_a_log_refuses_replicas(live):
+    p = server(live, durability="off")
+    r = replica_of(live, p.port)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        err = repl_info(r.client()).get("keel_link_error", "")
+        if "durability off" in str(err):
+            return
+        time.sleep(0.1)
+    raise AssertionError("no refusal seen: %s" % repl_info(r.client()))
