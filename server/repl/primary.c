@@ -166,8 +166,9 @@ start_snapshot(engine_t *s, repl_replica_t *r) {
     send_bulk_u64(r->c, r->snap_size);
     reply_bulk(r->c, id, strlen(id));
     r->state = RR_SEND_SNAPSHOT;
-    klog(KLOG_NOTICE, "Full sync of replica %s: sending the snapshot at LSN %" PRIu64 " (%" PRIu64
-                      " bytes)", r->c->conn.addr, lsn, r->snap_size);
+    klog(KLOG_NOTICE,
+         "Full sync of replica %s: sending the snapshot at LSN %" PRIu64 " (%" PRIu64 " bytes)",
+         r->c->conn.addr, lsn, r->snap_size);
     return true;
 }
 
@@ -262,7 +263,8 @@ primary_psync(client_t *c) {
     bool parsed = util_parse_ull(c->argv[2].p, c->argv[2].n, &next) && next >= 1;
     s->repl->nreplicas++;
     c->flags |= CLIENT_REPLICA;
-    if (same && parsed && next <= durable_lsn(s) + 1 && open_cursor(s, r, next, err, sizeof err) == 0) {
+    if (same && parsed && next <= durable_lsn(s) + 1 &&
+        open_cursor(s, r, next, err, sizeof err) == 0) {
         r->state = RR_STREAM;
         r->next_lsn = next;
         s->repl->sync_partial_ok++;
@@ -281,5 +283,7 @@ primary_psync(client_t *c) {
     r->snap_min_lsn = oldest ? oldest - 1 : 0; /* the log must still hold what follows it */
     reply_simplef(c, "FULLRESYNC %s 0", id);
     klog(KLOG_NOTICE, "Replica %s: full sync (%s)", c->conn.addr,
-         !same ? "another data set or none" : !parsed ? "no position" : "its LSN is not in the log");
+         !same     ? "another data set or none"
+         : !parsed ? "no position"
+                   : "its LSN is not in the log");
 }

@@ -127,7 +127,8 @@ repl_cmd_replicaof(client_t *c) {
     engine_t *s = c->eng;
     if (cmd_arg_is(&c->argv[1], "no") && cmd_arg_is(&c->argv[2], "one")) {
         if (s->repl->host[0])
-            klog(KLOG_NOTICE, "REPLICAOF NO ONE: a primary now, continuing the log after LSN %" PRIu64,
+            klog(KLOG_NOTICE,
+                 "REPLICAOF NO ONE: a primary now, continuing the log after LSN %" PRIu64,
                  s->last_lsn_assigned);
         set_primary(s, NULL, 0);
         reply_ok(c);
@@ -155,7 +156,7 @@ repl_cmd_role(client_t *c) {
     engine_t *s = c->eng;
     if (s->repl->host[0]) {
         repl_link_t *l = s->repl->link;
-        const char *st = !l                         ? "connect"
+        const char *st = !l                          ? "connect"
                          : l->state == RL_CONNECTING ? "connecting"
                          : l->state == RL_STREAM     ? "connected"
                                                      : "sync";
@@ -319,8 +320,9 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                 l && (l->state == RL_WAIT_SNAPSHOT || l->state == RL_SNAPSHOT),
                 replica_applied_lsn(s), replica_applied_lsn(s));
     if (l && l->state == RL_SNAPSHOT)
-        sbuf_printf(b, "master_sync_total_bytes:%" PRIu64 "\r\nmaster_sync_read_bytes:%" PRIu64
-                       "\r\n", l->snap_size, l->snap_got);
+        sbuf_printf(b,
+                    "master_sync_total_bytes:%" PRIu64 "\r\nmaster_sync_read_bytes:%" PRIu64 "\r\n",
+                    l->snap_size, l->snap_got);
     if (!up)
         sbuf_printf(b, "master_link_down_since_seconds:%lld\r\nkeel_link_error:%s\r\n",
                     s->repl->link_down_since_ms
@@ -349,7 +351,8 @@ repl_info(engine_t *s, sbuf_t *b) {
 
 void
 repl_info_stats(engine_t *s, sbuf_t *b) {
-    sbuf_printf(b, "sync_full:%" PRIu64 "\r\nsync_partial_ok:%" PRIu64
-                   "\r\nsync_partial_err:%" PRIu64 "\r\n",
+    sbuf_printf(b,
+                "sync_full:%" PRIu64 "\r\nsync_partial_ok:%" PRIu64 "\r\nsync_partial_err:%" PRIu64
+                "\r\n",
                 s->repl->sync_full, s->repl->sync_partial_ok, s->repl->sync_partial_err);
 }

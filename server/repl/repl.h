@@ -28,9 +28,9 @@
 /* After persistence started: state, hooks; connects to cfg.replicaof when set. */
 int repl_start(engine_t *s);
 void repl_stop(engine_t *s);
-void repl_cron(engine_t *s);         /* reconnects, pings, timeouts */
-void repl_before_sleep(engine_t *s); /* feed replicas, acknowledge, serve WAIT */
-void repl_info(engine_t *s, sbuf_t *b); /* INFO replication */
+void repl_cron(engine_t *s);                  /* reconnects, pings, timeouts */
+void repl_before_sleep(engine_t *s);          /* feed replicas, acknowledge, serve WAIT */
+void repl_info(engine_t *s, sbuf_t *b);       /* INFO replication */
 void repl_info_stats(engine_t *s, sbuf_t *b); /* sync_full, sync_partial_ok, sync_partial_err */
 
 /* Commands (commands/cmd_repl.c). */

@@ -13,7 +13,7 @@
 #include "replay.h"
 #include "wal.h"
 
-#define REPL_OBUF_BUDGET   (1u << 20) /* a replica's unsent output before feeding pauses */
+#define REPL_OBUF_BUDGET   (1u << 20)   /* a replica's unsent output before feeding pauses */
 #define REPL_READ_BUDGET   (256u << 10) /* log or snapshot bytes read per feeding step */
 #define REPL_RECONNECT_MS  1000
 #define REPL_ACK_PERIOD_MS 1000
@@ -31,16 +31,16 @@ typedef struct repl_announce {
  * Made by its first REPLCONF (state 0: announced, not fed yet); PSYNC starts feeding. */
 typedef struct repl_replica {
     client_t *c;
-    int state;               /* 0 or RR_* */
+    int state; /* 0 or RR_* */
     repl_announce_t ann;
-    wal_cursor_t *cur;       /* RR_STREAM: reads the log from next_lsn */
-    uint64_t next_lsn;       /* the next record to send */
-    uint64_t ack_lsn;        /* durable on the replica (REPLCONF ACK) */
-    int64_t ack_ms;          /* when it last acknowledged */
-    int snap_fd;             /* RR_SEND_SNAPSHOT: the snapshot file, -1 otherwise */
+    wal_cursor_t *cur; /* RR_STREAM: reads the log from next_lsn */
+    uint64_t next_lsn; /* the next record to send */
+    uint64_t ack_lsn;  /* durable on the replica (REPLCONF ACK) */
+    int64_t ack_ms;    /* when it last acknowledged */
+    int snap_fd;       /* RR_SEND_SNAPSHOT: the snapshot file, -1 otherwise */
     uint64_t snap_lsn, snap_size, snap_sent;
-    uint64_t snap_min_lsn;   /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
-    int64_t ping_ms;         /* when the primary last sent it a PING */
+    uint64_t snap_min_lsn; /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
+    int64_t ping_ms;       /* when the primary last sent it a PING */
     struct repl_replica *next;
 } repl_replica_t;
 
@@ -48,18 +48,18 @@ enum { RL_CONNECTING = 1, RL_HANDSHAKE, RL_WAIT_SNAPSHOT, RL_SNAPSHOT, RL_STREAM
 
 /* This replica's link to its primary: a conn of its own (not a client of the engine). */
 typedef struct repl_link {
-    conn_t conn;             /* first member: the net layer's callbacks get this */
+    conn_t conn; /* first member: the net layer's callbacks get this */
     engine_t *s;
-    int state;               /* RL_* */
-    int replies_pending;     /* handshake replies still expected */
-    int snap_fd;             /* RL_SNAPSHOT: the file being received, -1 otherwise */
+    int state;           /* RL_* */
+    int replies_pending; /* handshake replies still expected */
+    int snap_fd;         /* RL_SNAPSHOT: the file being received, -1 otherwise */
     char snap_tmp[4200];
     uint64_t snap_lsn, snap_size, snap_got;
     int64_t last_io_ms;
-    replay_ctx_t rc;         /* RL_STREAM: applies records through a fake client */
+    replay_ctx_t rc; /* RL_STREAM: applies records through a fake client */
     bool rc_active;
-    char rerr[512];          /* replay's error text */
-    uint64_t acked_lsn;      /* the last LSN acknowledged to the primary */
+    char rerr[512];     /* replay's error text */
+    uint64_t acked_lsn; /* the last LSN acknowledged to the primary */
     int64_t acked_ms;
 } repl_link_t;
 
@@ -80,10 +80,10 @@ struct repl_state {
     /* As a replica: host is "" for a primary. */
     char host[256];
     int port;
-    repl_link_t *link;       /* NULL while not connected */
+    repl_link_t *link; /* NULL while not connected */
     int64_t next_connect_ms;
     int64_t link_down_since_ms;
-    char last_error[1024];   /* why the last link ended or was refused */
+    char last_error[1024]; /* why the last link ended or was refused */
     /* INFO stats, as Valkey counts them (on the primary). */
     uint64_t sync_full, sync_partial_ok, sync_partial_err;
 };

@@ -84,8 +84,9 @@ send_handshake(repl_link_t *l) {
     char port[16], next[24], id[37];
     l->replies_pending = 0;
     if (s->cfg.masterauth && s->cfg.masterauth[0]) {
-        const char *a[] = {"AUTH", s->cfg.masteruser && s->cfg.masteruser[0] ? s->cfg.masteruser
-                                                                              : "default",
+        const char *a[] = {"AUTH",
+                           s->cfg.masteruser && s->cfg.masteruser[0] ? s->cfg.masteruser
+                                                                     : "default",
                            s->cfg.masterauth};
         link_send(l, 3, a);
         l->replies_pending++;
@@ -96,7 +97,8 @@ send_handshake(repl_link_t *l) {
     char rec[8], snap[8];
     snprintf(rec, sizeof rec, "%d", REPL_RECORD_FORMAT);
     snprintf(snap, sizeof snap, "%d", SNAP_FORMAT_VERSION_MAX);
-    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records", rec, "snapshot", snap};
+    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records",
+                         rec,        "snapshot",     snap};
     link_send(l, 7, ver);
     l->replies_pending += 2;
     const uint8_t *raw = persist_dataset_id(s);
@@ -174,8 +176,8 @@ link_close_cb(conn_t *conn) {
         s->repl->link = NULL;
         s->repl->link_down_since_ms = util_time_ms();
         s->repl->next_connect_ms = util_time_ms() + REPL_RECONNECT_MS;
-        klog(KLOG_WARNING, "The link to the primary %s:%d closed%s%s", s->repl->host,
-             s->repl->port, s->repl->last_error[0] ? ": " : "", s->repl->last_error);
+        klog(KLOG_WARNING, "The link to the primary %s:%d closed%s%s", s->repl->host, s->repl->port,
+             s->repl->last_error[0] ? ": " : "", s->repl->last_error);
     }
     kfree(l);
 }
@@ -231,8 +233,8 @@ handshake_reply(repl_link_t *l, const karg_t *line) {
         klog(KLOG_NOTICE, "Full sync from the primary: waiting for its snapshot");
         l->state = RL_WAIT_SNAPSHOT;
     } else {
-        snprintf(s->repl->last_error, sizeof s->repl->last_error,
-                 "unexpected reply to PSYNC: %s", text);
+        snprintf(s->repl->last_error, sizeof s->repl->last_error, "unexpected reply to PSYNC: %s",
+                 text);
         conn_close_async(&l->conn);
     }
 }
@@ -292,8 +294,10 @@ snapshot_end(repl_link_t *l) {
     char err[512] = "";
     int rc = persist_adopt_snapshot(s, l->snap_tmp, err, sizeof err);
     if (rc < 0) {
-        snprintf(s->repl->last_error, sizeof s->repl->last_error, "loading the primary's "
-                 "snapshot: %s", err);
+        snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                 "loading the primary's "
+                 "snapshot: %s",
+                 err);
         unlink(l->snap_tmp);
         return rc;
     }
