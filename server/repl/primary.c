@@ -132,9 +132,14 @@ start_snapshot(engine_t *s, repl_replica_t *r) {
     char path[SNAPSHOT_PATH_MAX], err[256] = "";
     uint64_t lsn = 0;
     if (!newest_snapshot(s, r->snap_min_lsn, path, sizeof path, &lsn)) {
-        if (!snapshot_in_progress(s) && snapshot_bgsave(s, err, sizeof err) < 0)
-            klog(KLOG_WARNING, "Full sync of replica %s: can't start a snapshot: %s",
-                 r->c->conn.addr, err);
+        /* One attempt a second at most: a failing BGSAVE must not become a fork storm. */
+        int64_t now = util_time_ms();
+        if (!snapshot_in_progress(s) && now - r->bgsave_ms >= 1000) {
+            r->bgsave_ms = now;
+            if (snapshot_bgsave(s, err, sizeof err) < 0)
+                klog(KLOG_WARNING, "Full sync of replica %s: can't start a snapshot: %s",
+                     r->c->conn.addr, err);
+        }
         return false;
     }
     snap_peek_t pk;
