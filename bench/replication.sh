@@ -5,7 +5,8 @@
 #   2. the primary's SET throughput (redis-benchmark, 512-byte values, 50 clients, pipeline 16)
 #      with 0, 1 and 2 replicas attached, and the ratio to 0 replicas.
 # keel runs `durability sync`; the peer runs `appendonly yes, appendfsync always` (its durable
-# mode) and, when it is valkey-server 8, `dual-channel-replication-enabled yes`.
+# mode), `repl-diskless-sync-delay 0` and, when it is valkey-server 8,
+# `dual-channel-replication-enabled yes`.
 # Rounds are interleaved (keel, peer, keel, peer, ...); medians are printed.
 #
 # Usage: bench/replication.sh [ROUNDS] [KEYS] [REQUESTS]   (defaults 3, 1000000, 300000)
@@ -18,6 +19,8 @@ PEER=${PEER:-$(command -v valkey-server || command -v redis-server)}
 build_keel
 peer_extra=()
 "$PEER" --version | grep -qi valkey && peer_extra=(--dual-channel-replication-enabled yes)
+# No wait for more replicas before a diskless full sync (the default waits 5 s).
+peer_extra+=(--repl-diskless-sync-delay 0)
 
 start_node() { # kind port [replicaof-port]
     local kind=$1 port=$2 of=${3:-}

@@ -8,7 +8,7 @@
  *   RR_WAIT_SNAPSHOT  no snapshot recent enough yet      a snapshot file appears (BGSAVE)
  *   RR_SEND_SNAPSHOT  SNAPSHOT, CHUNK... frames          end of file: SNAPEND -> RR_STREAM
  *   RR_STREAM         RECORD frames from the cursor      the client closes (it reconnects)
- * Frames are RESP arrays (docs/replication.md): RECORD lsn ts db crc payload; SNAPSHOT lsn size
+ * Frames are RESP arrays (docs/replication.md): RECORD <record bytes>; SNAPSHOT lsn size
  * id; CHUNK bytes; SNAPEND; PING. Feeding stops while a replica has REPL_OBUF_BUDGET unsent bytes.
  */
 #include <errno.h>
@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crc32c.h"
 #include "idfile.h"
 #include "kerr.h"
 #include "klog.h"
@@ -85,19 +84,20 @@ send_bulk_u64(client_t *c, uint64_t v) {
     reply_bulk(c, b, (size_t)n);
 }
 
+/* RECORD <the record's bytes as on disk>: its header carries LSN, time, db and the CRC32C the WAL
+ * thread computed, so the replica checks the record end to end (wal_record_decode) and nothing
+ * is encoded again here. One reservation per record. */
 static int
 send_record_cb(void *ctx, const wal_record_t *rec, const void *enc, size_t enc_len) {
-    (void)enc;
-    (void)enc_len;
     repl_replica_t *r = ctx;
-    client_t *c = r->c;
-    reply_array(c, 6);
-    reply_bulk(c, "RECORD", 6);
-    send_bulk_u64(c, rec->lsn);
-    reply_bulk_ll(c, rec->ts_ms);
-    send_bulk_u64(c, rec->db);
-    send_bulk_u64(c, crc32c(rec->payload, rec->len));
-    reply_bulk(c, rec->payload, rec->len);
+    conn_t *c = &r->c->conn;
+    char hdr[48];
+    int h = snprintf(hdr, sizeof hdr, "*2\r\n$6\r\nRECORD\r\n$%zu\r\n", enc_len);
+    char *d = conn_out_reserve(c, (size_t)h + enc_len + 2);
+    memcpy(d, hdr, (size_t)h);
+    memcpy(d + h, enc, enc_len);
+    memcpy(d + h + enc_len, "\r\n", 2);
+    conn_out_commit(c, (size_t)h + enc_len + 2);
     r->next_lsn = rec->lsn + 1;
     return 0;
 }

@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crc32c.h"
 #include "idfile.h"
 #include "kerr.h"
 #include "klog.h"
@@ -305,28 +304,27 @@ snapshot_end(repl_link_t *l) {
     return 0;
 }
 
-/* RECORD lsn ts db crc payload: into this replica's log under the same LSN, then applied. */
+/* RECORD <record bytes>: verified (CRC, lengths), into this replica's log under the same LSN,
+ * then applied. */
 static int
 apply_record(repl_link_t *l, int argc, karg_t *argv) {
     engine_t *s = l->s;
-    uint64_t lsn, db, crc;
-    long long ts;
-    if (argc != 6 || !arg_u64(&argv[1], &lsn) || !util_parse_ll(argv[2].p, argv[2].n, &ts) ||
-        !arg_u64(&argv[3], &db) || !arg_u64(&argv[4], &crc))
-        return KERR_INVAL;
-    if (crc32c(argv[5].p, argv[5].n) != (uint32_t)crc) {
+    wal_record_t rec;
+    char err[256] = "";
+    int n = argc == 2 ? wal_record_decode(argv[1].p, argv[1].n, &rec, err, sizeof err) : KERR_INVAL;
+    if (n < 0 || (size_t)n != argv[1].n) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
-                 "record LSN %" PRIu64 " arrived damaged (checksum)", lsn);
-        return KERR_CORRUPT;
+                 "a record arrived damaged after LSN %" PRIu64 ": %s", s->last_lsn_assigned,
+                 err[0] ? err : "bad frame");
+        return n < 0 ? n : KERR_CORRUPT;
     }
-    int64_t got = persist_append_replicated(s, lsn, ts, (uint32_t)db, argv[5].p, argv[5].n);
+    int64_t got = persist_append_replicated(s, rec.lsn, rec.ts_ms, rec.db, rec.payload, rec.len);
     if (got < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
                  "record LSN %" PRIu64 " does not follow LSN %" PRIu64 " or the log refused it: %s",
-                 lsn, s->last_lsn_assigned, kerr_str((int)got));
+                 rec.lsn, s->last_lsn_assigned, kerr_str((int)got));
         return (int)got;
     }
-    wal_record_t rec = {lsn, ts, (uint32_t)db, argv[5].p, argv[5].n};
     s->loading = true; /* applied from the log: no reply tags, no effects logged again */
     int rc = replay_apply_cb(&l->rc, &rec);
     s->loading = false;
