@@ -138,6 +138,7 @@ replica_connect(engine_t *s) {
     l->s = s;
     l->snap_fd = -1;
     l->state = RL_CONNECTING;
+    l->last_io_ms = util_time_ms(); /* a connect that hangs is dropped after repl-timeout too */
     int rc = conn_connect(&l->conn, s->net, s->repl->host, s->repl->port, &link_callbacks,
                           link_connected_cb);
     if (rc < 0) {
@@ -381,7 +382,7 @@ replica_tick(engine_t *s, int64_t now) {
             replica_connect(s);
         return;
     }
-    if (l->state != RL_CONNECTING && now - l->last_io_ms > s->cfg.repl_timeout_s * 1000) {
+    if (now - l->last_io_ms > s->cfg.repl_timeout_s * 1000) {
         replica_drop_link(s, "no data from the primary within repl-timeout");
         return;
     }
