@@ -156,9 +156,6 @@ fail_log(engine_t *s, const char *why) {
                  s->persist->reason);
         s->wal_refuse_reason = s->persist->reason;
         klog(KLOG_WARNING, "%s; writes are refused until a restart", s->persist->reason);
-        /* What became durable before the failure is answered as a success: after a failure
-         * the durable LSN no longer moves (docs/formats/wal.md, I5 and I6). */
-        release_durable(s);
         waiters_fail(s, s->persist->parked_err);
     }
     if (s->parked)
@@ -171,9 +168,14 @@ poll_log(engine_t *s) {
     if (!s->wal)
         return;
     release_durable(s);
-    if (!s->persist->failed && !wal_healthy(s->wal))
+    if (!s->persist->failed && !wal_healthy(s->wal)) {
+        /* What became durable before the failure is answered as a success: once the log is
+         * unhealthy its durable LSN no longer moves (docs/formats/wal.md, I5 and I6), so this
+         * read is final. (Not from fail_log: the sink calls that inside a command, where
+         * released clients must not resume.) */
+        release_durable(s);
         fail_log(s, wal_failure(s->wal));
-    else if (s->persist->failed && s->parked)
+    } else if (s->persist->failed && s->parked)
         client_fail_parked(s, s->persist->parked_err); /* replies parked after the failure */
 }
 
