@@ -125,6 +125,8 @@ persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errl
     int rc = snap_peek(tmp_path, &pk, err, errlen);
     if (rc < 0)
         return rc;
+    /* A snapshot of the history being given up must not land after the adopted one. */
+    snapshot_stop(s);
     for (int i = 0; i < s->cfg.databases; i++)
         db_flush(s->dbs[i]);
     snap_info_t info;
