@@ -418,29 +418,33 @@ conn_resume_input(conn_t *c) {
         process_input(c);
 }
 
+/* A numeric IPv4 or IPv6 address and a port into ss; returns the family or -EINVAL. */
+static int
+make_addr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *sl) {
+    memset(ss, 0, sizeof *ss);
+    if (!strchr(ip, ':')) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *sl = sizeof *a;
+        return inet_pton(AF_INET, ip, &a->sin_addr) == 1 ? AF_INET : -EINVAL;
+    }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    *sl = sizeof *a;
+    return inet_pton(AF_INET6, ip, &a->sin6_addr) == 1 ? AF_INET6 : -EINVAL;
+}
+
 int
 conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callbacks_t *cb,
              void (*connected_cb)(conn_t *c, int err)) {
     struct sockaddr_storage ss;
     socklen_t sl;
-    memset(&ss, 0, sizeof ss);
     const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
-    int family = strchr(h, ':') ? AF_INET6 : AF_INET;
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, h, &a->sin_addr) != 1)
-            return -EINVAL;
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, h, &a->sin6_addr) != 1)
-            return -EINVAL;
-        sl = sizeof *a;
-    }
+    int family = make_addr(h, port, &ss, &sl);
+    if (family < 0)
+        return family;
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
@@ -512,27 +516,13 @@ int
 net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound) {
     struct sockaddr_storage ss;
     socklen_t sl;
-    memset(&ss, 0, sizeof ss);
     const char *bind_addr = bind_addrs && bind_addrs[0] ? bind_addrs : "127.0.0.1";
     char first[64];
     snprintf(first, sizeof first, "%s", bind_addr);
     first[strcspn(first, " ")] = 0; /* "bind a b": the first address (one listener for now) */
-    int family = strchr(first, ':') ? AF_INET6 : AF_INET;
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, first, &a->sin_addr) != 1)
-            return -EINVAL;
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, first, &a->sin6_addr) != 1)
-            return -EINVAL;
-        sl = sizeof *a;
-    }
+    int family = make_addr(first, port, &ss, &sl);
+    if (family < 0)
+        return family;
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

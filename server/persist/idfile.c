@@ -10,26 +10,9 @@
 #include <unistd.h>
 
 #include "kerr.h"
+#include "wal.h"
 
 #define IDFILE_LINE_MAX 256
-
-void
-idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37]) {
-    char *p = out;
-    for (int i = 0; i < IDFILE_ID_SIZE; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        p += sprintf(p, "%02x", id[i]);
-    }
-}
-
-bool
-idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE]) {
-    for (int i = 0; i < IDFILE_ID_SIZE; i++)
-        if (id[i])
-            return false;
-    return true;
-}
 
 static bool
 parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]) {
@@ -114,7 +97,7 @@ idfile_write(const char *dir, const idfile_t *in) {
     char path[4096], tmp[4100], id[37];
     snprintf(path, sizeof path, "%s/%s", dir, IDFILE_NAME);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    idfile_id_str(in->dataset_id, id);
+    wal_dataset_id_str(in->dataset_id, id, sizeof id);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return KERR_SYS(errno);

@@ -38,8 +38,7 @@ typedef struct idfile {
 int idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen);
 /* Replaces <dir>/keel.id durably (see above). */
 int idfile_write(const char *dir, const idfile_t *in);
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (37 bytes with the NUL). */
-void idfile_id_str(const uint8_t id[IDFILE_ID_SIZE], char out[37]);
-bool idfile_id_is_zero(const uint8_t id[IDFILE_ID_SIZE]);
+/* An id prints with wal_dataset_id_str (the UUID form this file holds), and is unknown when
+ * snap_id_is_zero. */
 
 #endif

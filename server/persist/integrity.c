@@ -100,10 +100,10 @@ integrity_before_log(engine_t *s) {
     persist_t *p = s->persist;
     const uint8_t *snap_id = p->identity.id;
     char a[37], b[37];
-    if (p->idf.present && !idfile_id_is_zero(p->idf.dataset_id) && !idfile_id_is_zero(snap_id) &&
+    if (p->idf.present && !snap_id_is_zero(p->idf.dataset_id) && !snap_id_is_zero(snap_id) &&
         memcmp(p->idf.dataset_id, snap_id, IDFILE_ID_SIZE) != 0) {
-        idfile_id_str(snap_id, a);
-        idfile_id_str(p->idf.dataset_id, b);
+        wal_dataset_id_str(snap_id, a, sizeof a);
+        wal_dataset_id_str(p->idf.dataset_id, b, sizeof b);
         klog(
             KLOG_WARNING,
             "Refusing to start: the snapshot at LSN %llu belongs to data set %s, but %s/" IDFILE_NAME
@@ -111,7 +111,7 @@ integrity_before_log(engine_t *s) {
             (unsigned long long)p->snapshot_lsn, a, s->cfg.dir, b);
         return KERR_FOREIGN;
     }
-    if (p->idf.present && !idfile_id_is_zero(p->idf.dataset_id))
+    if (p->idf.present && !snap_id_is_zero(p->idf.dataset_id))
         memcpy(p->cfg.dataset_id, p->idf.dataset_id, IDFILE_ID_SIZE);
     else
         memcpy(p->cfg.dataset_id, snap_id, IDFILE_ID_SIZE);
@@ -132,9 +132,9 @@ integrity_after_log(engine_t *s) {
     persist_t *p = s->persist;
     const wal_recover_info_t *ri = &p->recovered;
     uint8_t *id = p->cfg.dataset_id;
-    if (idfile_id_is_zero(id))
+    if (snap_id_is_zero(id))
         memcpy(id, ri->dataset_id, IDFILE_ID_SIZE);
-    bool created = idfile_id_is_zero(id);
+    bool created = snap_id_is_zero(id);
     if (created) {
         int rc = util_random_bytes(id, IDFILE_ID_SIZE);
         if (rc < 0) {
@@ -150,7 +150,7 @@ integrity_after_log(engine_t *s) {
     p->identity.nepochs = 1;
     p->identity.epochs[0] = (snap_epoch_t){.epoch = epoch, .first_lsn = 1};
     char str[37];
-    idfile_id_str(id, str);
+    wal_dataset_id_str(id, str, sizeof str);
     klog(KLOG_NOTICE, "Data set %s, epoch %llu%s", str, (unsigned long long)epoch,
          created ? " (new)" : "");
     if (ri->loss_accepted)

@@ -442,7 +442,7 @@ info_wal(engine_t *s, sbuf_t *b) {
                 (unsigned long long)s->persist->recovery_ms,
                 (unsigned long long)s->persist->snapshot_lsn);
     char id[37];
-    idfile_id_str(s->persist->identity.id, id);
+    wal_dataset_id_str(s->persist->identity.id, id, sizeof id);
     const wal_recover_info_t *ri = &s->persist->recovered;
     sbuf_printf(b,
                 "wal_dataset_id:%s\r\nwal_epoch:%llu\r\nwal_sealed_at_start:%d\r\n"

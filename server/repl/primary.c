@@ -164,7 +164,7 @@ start_snapshot(engine_t *s, repl_replica_t *r) {
     r->snap_size = (uint64_t)lseek(r->snap_fd, 0, SEEK_END);
     r->snap_sent = 0;
     char id[37];
-    idfile_id_str(persist_dataset_id(s), id);
+    wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
     reply_array(r->c, 4);
     reply_bulk(r->c, "SNAPSHOT", 8);
     send_bulk_u64(r->c, lsn);
@@ -262,7 +262,7 @@ primary_psync(client_t *c) {
         return;
     }
     char id[37], err[256] = "";
-    idfile_id_str(persist_dataset_id(s), id);
+    wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
     unsigned long long next = 0;
     bool same = c->argv[1].n == 36 && !memcmp(c->argv[1].p, id, 36);
     bool parsed = util_parse_ull(c->argv[2].p, c->argv[2].n, &next) && next >= 1;

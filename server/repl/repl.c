@@ -340,7 +340,7 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
 void
 repl_info(engine_t *s, sbuf_t *b) {
     char id[37];
-    idfile_id_str(persist_dataset_id(s), id);
+    wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
     if (s->repl->host[0])
         info_replica(s, b, id);
     else

@@ -101,10 +101,10 @@ send_handshake(repl_link_t *l) {
     link_send(l, 7, ver);
     l->replies_pending += 2;
     const uint8_t *raw = persist_dataset_id(s);
-    if (idfile_id_is_zero(raw))
+    if (snap_id_is_zero(raw))
         snprintf(id, sizeof id, "?");
     else
-        idfile_id_str(raw, id);
+        wal_dataset_id_str(raw, id, sizeof id);
     snprintf(next, sizeof next, "%" PRIu64, s->last_lsn_assigned + 1);
     const char *ps[] = {"PSYNC", id, next};
     link_send(l, 3, ps);
