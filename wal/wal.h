@@ -138,6 +138,11 @@ int64_t wal_append(wal_t *w, uint32_t db, const void *payload, size_t len);
 /* The same with the record's wall-clock timestamp given (the server passes the command's time,
  * which its effects were computed with; wal_append reads the clock). */
 int64_t wal_append_at(wal_t *w, uint32_t db, int64_t ts_ms, const void *payload, size_t len);
+/* The records appended from now on begin epoch (a promotion): they start a new segment stamped
+ * with it, so each segment's header names the epoch of all its records. KERR_INVAL for an epoch
+ * below the current one (I8), KERR_QUORUM after the log failed. The caller records the epoch
+ * history itself (first LSN of each epoch): the segments only bound it. */
+int wal_begin_epoch(wal_t *w, uint64_t epoch);
 /* Hand the staged records to the WAL thread (one lock round) and wake it when it sleeps.
  * Blocks while buffer_bytes_max bytes are pending (back-pressure). Cheap when nothing is
  * staged. wal_sync_now() and wal_close() submit first. */

@@ -102,6 +102,7 @@ typedef struct wal_buf {
     uint8_t *data;
     uint64_t len, cap;
     uint64_t first_lsn, last_lsn; /* records held: [first_lsn, last_lsn] when len > 0 */
+    uint64_t epoch;               /* non-zero: its records begin this epoch (wal_begin_epoch) */
     struct wal_buf *next;         /* on the queue or the free list */
 } wal_buf_t;
 
@@ -172,6 +173,7 @@ struct wal {
     wal_seg_hdr_t hdr;
     uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* stamped into new segments (identity_resolve) */
     uint64_t epoch;
+    uint64_t owner_epoch;   /* the owner thread's: the epoch of what it appends */
     uint64_t written_lsn;   /* mu: records through here were written to every healthy copy */
     uint64_t sync_req_lsn;  /* mu: a sync through here was requested (async mode, drains) */
     uint64_t barrier_bytes; /* bytes written since the last AFTER_SYNC record */
@@ -676,10 +678,34 @@ maybe_barrier(wal_t *w, uint8_t *p) {
     }
 }
 
+/* The records of b begin a new epoch: they start a segment stamped with it. An empty current
+ * segment gets the new header in place (its name is the LSN it starts at, which stays); the
+ * next fdatasync of the file covers the header too. */
+static void
+epoch_switch(wal_t *w, const wal_buf_t *b) {
+    w->epoch = b->epoch;
+    if (w->seg_off > WAL_SEG_HDR_SIZE) {
+        seg_cut(w, b->first_lsn);
+        return;
+    }
+    ASSERT(w->seg_first_lsn == b->first_lsn);
+    wal_seg_hdr_encode(&w->hdr, w->seg_first_lsn, wal_now_ms(), w->dataset_id, w->epoch);
+    int fds[WAL_COPIES_MAX];
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->ncopies; i++)
+        fds[i] = w->copy[i].ok ? w->copy[i].fd : -1;
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->ncopies; i++)
+        if (fds[i] >= 0)
+            write_all(w, i, fds[i], (const uint8_t *)&w->hdr, WAL_SEG_HDR_SIZE, 0);
+}
+
 static void
 write_batch(wal_t *w, wal_buf_t *b) {
     uint8_t *p = b->data;
     uint64_t rem = b->len, lsn = b->first_lsn, size = w->cfg.segment_size_bytes;
+    if (b->epoch && b->epoch != w->epoch && atomic_load(&w->healthy))
+        epoch_switch(w, b);
     while (rem && atomic_load(&w->healthy)) {
         wal_rec_hdr_t h;
         memcpy(&h, p, sizeof h);
@@ -707,6 +733,7 @@ chunks_recycle_locked(wal_t *w, wal_buf_t *list) {
     while (list) {
         wal_buf_t *next = list->next;
         list->len = 0;
+        list->epoch = 0;
         if (w->nfree < FREE_CHUNKS_MAX) {
             list->next = w->free_chunks;
             w->free_chunks = list;
@@ -866,6 +893,22 @@ wal_submit(wal_t *w) {
     if (w->thread_idle && batch_ready_locked(w))
         pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
+}
+
+int
+wal_begin_epoch(wal_t *w, uint64_t epoch) {
+    if (epoch < w->owner_epoch)
+        return KERR_INVAL; /* I8: an epoch never goes down */
+    if (!atomic_load(&w->healthy))
+        return KERR_QUORUM;
+    if (w->stage && w->stage->len)
+        wal_submit(w);
+    if (!w->stage)
+        w->stage = kcalloc(1, sizeof *w->stage);
+    if (epoch != w->owner_epoch)
+        w->stage->epoch = epoch;
+    w->owner_epoch = epoch;
+    return 0;
 }
 
 int64_t
@@ -1317,6 +1360,7 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
     if ((rc = seed_segments(w, last_lsn)) != 0 || (rc = identity_resolve(w)) != 0)
         goto fail;
     seg_open(w, last_lsn);
+    w->owner_epoch = w->epoch;
     if (!atomic_load(&w->healthy)) {
         rc = KERR_QUORUM;
         if (cfg->log) /* the reason dies with w: hand it to the caller's log first */

@@ -12,7 +12,7 @@
 #include "kerr.h"
 #include "wal.h"
 
-#define IDFILE_LINE_MAX 256
+#define IDFILE_LINE_MAX 4096 /* an epochs line of SNAP_EPOCHS_MAX pairs fits */
 
 static bool
 parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]) {
@@ -42,6 +42,29 @@ parse_u64(const char *s, uint64_t *out) {
     return true;
 }
 
+/* "e:l e:l ...": epochs strictly increasing, first LSNs >= 1 and never decreasing. */
+static bool
+parse_epochs(char *s, idfile_t *out) {
+    out->nepochs = 0;
+    for (char *save = NULL, *tok = strtok_r(s, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *colon = strchr(tok, ':');
+        if (!colon || out->nepochs == SNAP_EPOCHS_MAX)
+            return false;
+        *colon = 0;
+        snap_epoch_t e;
+        if (!parse_u64(tok, &e.epoch) || !parse_u64(colon + 1, &e.first_lsn) || e.epoch == 0 ||
+            e.first_lsn == 0)
+            return false;
+        if (out->nepochs) {
+            const snap_epoch_t *prev = &out->epochs[out->nepochs - 1];
+            if (e.epoch <= prev->epoch || e.first_lsn < prev->first_lsn)
+                return false;
+        }
+        out->epochs[out->nepochs++] = e;
+    }
+    return out->nepochs > 0;
+}
+
 int
 idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen) {
     char path[4096], line[IDFILE_LINE_MAX];
@@ -66,6 +89,8 @@ idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen) {
                 ok = parse_u64(val, &out->epoch);
             else if (!strcmp(line, "log_reached_lsn"))
                 ok = parse_u64(val, &out->log_reached_lsn);
+            else if (!strcmp(line, "epochs"))
+                ok = parse_epochs(val, out);
         }
         if (!ok) {
             snprintf(err, errlen, "%s line %d does not parse ('name value' expected)", path,
@@ -106,6 +131,13 @@ idfile_write(const char *dir, const idfile_t *in) {
                     "# at the last start or clean shutdown. Written by keel-server; do not edit.\n"
                     "dataset_id %s\nepoch %" PRIu64 "\nlog_reached_lsn %" PRIu64 "\n",
                     id, in->epoch, in->log_reached_lsn);
+    if (w >= 0 && in->nepochs) {
+        w = fprintf(f, "epochs");
+        for (uint32_t i = 0; w >= 0 && i < in->nepochs; i++)
+            w = fprintf(f, " %" PRIu64 ":%" PRIu64, in->epochs[i].epoch, in->epochs[i].first_lsn);
+        if (w >= 0)
+            w = fprintf(f, "\n");
+    }
     int rc = w < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ? KERR_SYS(errno ? errno : EIO) : 0;
     if (fclose(f) != 0 && rc == 0)
         rc = KERR_SYS(errno);

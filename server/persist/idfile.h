@@ -7,8 +7,14 @@
  *   dataset_id 1b4e28ba-2fa1-11d2-883f-0016d3cca427
  *   epoch 1
  *   log_reached_lsn 12345
+ *   epochs 1:1 112233445566778899:5001
  * log_reached_lsn: the log held every record through this LSN when the server last started or
  * last shut down cleanly; a later start refuses a log that ends before it.
+ * epochs: the epoch history, oldest first, as epoch:first LSN (the LSN of the epoch's first
+ * record); epoch numbers strictly increase, first LSNs never decrease; at most SNAP_EPOCHS_MAX
+ * (the newest). Written, durably, before the first record of a new epoch is logged, so it is
+ * the newest record of the history (snapshots hold it as of their LSN). Builds before 0.2.0
+ * wrote no such line (and ignore it).
  * Unknown names are ignored (a newer build may add lines); a line that does not parse makes the
  * file unreadable, and the server refuses to start rather than guess.
  *
@@ -23,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "snapshot.h"
+
 #define IDFILE_NAME    "keel.id"
 #define IDFILE_ID_SIZE 16
 
@@ -31,6 +39,8 @@ typedef struct idfile {
     uint8_t dataset_id[IDFILE_ID_SIZE];
     uint64_t epoch;
     uint64_t log_reached_lsn; /* the log held every record through it (see above) */
+    uint32_t nepochs;         /* 0: the file names no history (written before 0.2.0) */
+    snap_epoch_t epochs[SNAP_EPOCHS_MAX];
 } idfile_t;
 
 /* Reads <dir>/keel.id; a missing file gives present = false and returns 0. A file that does not

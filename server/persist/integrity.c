@@ -145,10 +145,10 @@ integrity_after_log(engine_t *s) {
         id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* a version 4 (random) UUID */
         id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
     }
-    uint64_t epoch = ri->epoch ? ri->epoch : p->idf.epoch ? p->idf.epoch : 1;
     memcpy(p->identity.id, id, IDFILE_ID_SIZE);
-    p->identity.nepochs = 1;
-    p->identity.epochs[0] = (snap_epoch_t){.epoch = epoch, .first_lsn = 1};
+    epochs_settle(s);
+    uint64_t epoch = p->identity.epochs[p->identity.nepochs - 1].epoch;
+    p->cfg.epoch = epoch; /* the log's new segments: the history's newest epoch */
     char str[37];
     wal_dataset_id_str(id, str, sizeof str);
     klog(KLOG_NOTICE, "Data set %s, epoch %llu%s", str, (unsigned long long)epoch,
@@ -167,7 +167,7 @@ integrity_record(engine_t *s, uint64_t clean_lsn) {
     persist_t *p = s->persist;
     p->idf.present = true;
     memcpy(p->idf.dataset_id, p->identity.id, IDFILE_ID_SIZE);
-    p->idf.epoch = p->identity.nepochs ? p->identity.epochs[p->identity.nepochs - 1].epoch : 1;
+    epochs_to_idfile(s);
     /* At start the log provably holds what it holds: that is the floor for the next start. */
     p->idf.log_reached_lsn = clean_lsn ? clean_lsn : s->last_lsn_assigned;
     int rc = idfile_write(s->cfg.dir, &p->idf);

@@ -193,7 +193,9 @@ sink_cb(void *ctx, uint32_t db, const void *payload, size_t len) {
     engine_t *s = ctx;
     if (s->persist->failed)
         return KERR_FAILED;
-    int64_t lsn = wal_append_at(s->wal, db, db_now_ms(&s->dbenv), payload, len);
+    int64_t lsn = s->persist->epoch_pending ? epochs_before_write(s) : 0;
+    if (lsn == 0)
+        lsn = wal_append_at(s->wal, db, db_now_ms(&s->dbenv), payload, len);
     if (lsn < 0) {
         /* The keyspace already holds the change: a log without it would rebuild a different
          * dataset, so any refusal (quorum lost, record over the buffer) fails the log. */

@@ -52,6 +52,20 @@ int64_t persist_append_replicated(engine_t *s, uint64_t lsn, int64_t ts_ms, uint
                                   const void *payload, size_t len);
 /* Full sync: the keyspace becomes the snapshot at tmp_path (a primary's), which replaces every
  * snapshot here; the log starts over after its LSN as the primary's data set. */
+/* The epoch history (epochs.c, docs/replication.md). A primary begins a new epoch before its
+ * first record after a start or a promotion (persist_set_primary(s, true)); a replica follows
+ * its primary's (persist_follow_epoch, before the epoch's first record). */
+void persist_set_primary(engine_t *s, bool primary);
+/* The epoch of the record at lsn (0 for LSN 0 or a record older than the history kept), and
+ * the LSN where that epoch began. */
+uint64_t persist_epoch_of(const engine_t *s, uint64_t lsn, uint64_t *first_lsn);
+/* The last LSN of epoch in this node's history (UINT64_MAX: the current one); KERR_NOTFOUND
+ * when the history does not hold it. */
+int persist_epoch_end(const engine_t *s, uint64_t epoch, uint64_t *end_lsn);
+/* The records from first_lsn on belong to the primary's epoch (recorded durably first).
+ * KERR_INVAL when that does not continue this node's history. */
+int persist_follow_epoch(engine_t *s, uint64_t epoch, uint64_t first_lsn);
+uint32_t persist_epoch_count(const engine_t *s);
 int persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen);
 
 #endif

@@ -54,7 +54,8 @@ struct persist_state {
     klock_t wal_locks[WAL_COPIES_MAX]; /* the same in every log copy */
     idfile_t idf;                      /* <dir>/keel.id as read at start, then as last written */
     snap_identity_t identity;          /* the data set's id and epochs: into every snapshot */
-    uint64_t newest_snapshot_lsn;      /* the newest snapshot file's LSN, loadable or not */
+    bool epoch_pending; /* epochs.c: a primary starts a new epoch before its next record */
+    uint64_t newest_snapshot_lsn; /* the newest snapshot file's LSN, loadable or not */
     /* persist.c: test hooks (KEEL_DEBUG_WAL_*), through the log's fault-injection interface. */
     struct {
         uint32_t fsync_delay_ms;
@@ -81,6 +82,14 @@ int integrity_before_log(engine_t *s);
 /* After log recovery: settle the data set's id and epoch (a new data set gets a random id) for
  * the log's new segments and for snapshots; keel.id is written by integrity_record. */
 int integrity_after_log(engine_t *s);
+/* epochs.c: settle the history at start (keel.id's, else the snapshot's, else one epoch; an
+ * epoch the log names beyond it is added); copy it into idf before keel.id is written. */
+void epochs_settle(engine_t *s);
+void epochs_to_idfile(engine_t *s);
+/* epochs.c, the log's sink: a primary's first record after start or promotion starts a new
+ * epoch when the current one holds records already. */
+int epochs_before_write(engine_t *s);
+
 /* Write keel.id: at start (clean_lsn 0: the LSN the log reached) and at a clean shutdown. */
 int integrity_record(engine_t *s, uint64_t clean_lsn);
 

@@ -106,6 +106,10 @@ restart_log(engine_t *s, const snap_identity_t *id, uint64_t lsn) {
         p->identity = *id;
         memcpy(p->cfg.dataset_id, id->id, sizeof p->cfg.dataset_id);
     }
+    if (!p->identity.nepochs) /* a snapshot that names no history: one epoch, unknown */
+        p->identity.epochs[p->identity.nepochs++] = (snap_epoch_t){.epoch = 1, .first_lsn = 1};
+    p->cfg.epoch = p->identity.epochs[p->identity.nepochs - 1].epoch;
+    p->epoch_pending = false;
     s->last_lsn_assigned = lsn;
     p->durable_seen = lsn;
     if (rc == 0 && s->cfg.durability != DURABILITY_OFF)

@@ -8,8 +8,9 @@
  *   RR_WAIT_SNAPSHOT  no snapshot recent enough yet      a snapshot file appears (BGSAVE)
  *   RR_SEND_SNAPSHOT  SNAPSHOT, CHUNK... frames          end of file: SNAPEND -> RR_STREAM
  *   RR_STREAM         RECORD frames from the cursor      the client closes (it reconnects)
- * Frames are RESP arrays (docs/replication.md): RECORD <record bytes>; SNAPSHOT lsn size
- * id; CHUNK bytes; SNAPEND; PING. Feeding stops while a replica has REPL_OBUF_BUDGET unsent bytes.
+ * Frames are RESP arrays (docs/replication.md): RECORD <record bytes>; EPOCH epoch first-LSN
+ * (before the first record of each epoch sent); SNAPSHOT lsn size id; CHUNK bytes; SNAPEND;
+ * PING. Feeding stops while a replica has REPL_OBUF_BUDGET unsent bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,16 @@ static int
 send_record_cb(void *ctx, const wal_record_t *rec, const void *enc, size_t enc_len) {
     repl_replica_t *r = ctx;
     conn_t *c = &r->c->conn;
+    if (r->epochs) {
+        uint64_t first = 0, e = persist_epoch_of(r->c->eng, rec->lsn, &first);
+        if (e != r->epoch_sent && e) {
+            reply_array(r->c, 3);
+            reply_bulk(r->c, "EPOCH", 5);
+            send_bulk_u64(r->c, e);
+            send_bulk_u64(r->c, first);
+            r->epoch_sent = e;
+        }
+    }
     char hdr[48];
     int h = snprintf(hdr, sizeof hdr, "*2\r\n$6\r\nRECORD\r\n$%zu\r\n", enc_len);
     char *d = conn_out_reserve(c, (size_t)h + enc_len + 2);
@@ -243,8 +254,41 @@ primary_feed_all(engine_t *s) {
             feed(s, r);
 }
 
-/* PSYNC <dataset id | ?> <next LSN>: a partial resync when the log still holds next LSN and the
- * data set is the same, else a full sync (snapshot, then the records after it). */
+/* Whether a replica whose last record is last_lsn, of epoch (when named: builds before 0.2.0
+ * name none), holds nothing this primary's history lacks; why not, into why. */
+static bool
+same_history(engine_t *s, uint64_t last_lsn, uint64_t epoch, bool named, char *why, size_t n) {
+    uint64_t end = 0;
+    if (last_lsn == 0)
+        return true;
+    if (!named) {
+        /* Its records are this primary's only when they all precede the primary's second
+         * epoch: the history was one line until then. */
+        uint64_t e0 = persist_epoch_of(s, 1, NULL);
+        if (persist_epoch_end(s, e0, &end) == 0 && last_lsn <= end)
+            return true;
+        snprintf(why, n,
+                 "it names no epoch (a build before 0.2.0) and its log reaches past "
+                 "this primary's first epoch");
+        return false;
+    }
+    if (persist_epoch_end(s, epoch, &end) < 0) {
+        snprintf(why, n, "its epoch %llu is not in this primary's history",
+                 (unsigned long long)epoch);
+        return false;
+    }
+    if (last_lsn > end) {
+        snprintf(why, n,
+                 "it diverged: its epoch %llu ends here at LSN %llu, its log goes on to LSN %llu",
+                 (unsigned long long)epoch, (unsigned long long)end, (unsigned long long)last_lsn);
+        return false;
+    }
+    return true;
+}
+
+/* PSYNC <dataset id | ?> <next LSN> [<epoch of the last record>]: a partial resync when the
+ * data set is the same, the replica's history is a prefix of this one (epochs), and the log
+ * still holds next LSN; else a full sync (snapshot, then the records after it). */
 void
 primary_psync(client_t *c) {
     engine_t *s = c->eng;
@@ -261,14 +305,16 @@ primary_psync(client_t *c) {
         reply_err(c, "ERR PSYNC was already sent on this connection");
         return;
     }
-    char id[37], err[256] = "";
+    char id[37], err[256] = "", why[256] = "its LSN is not in the log";
     wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
-    unsigned long long next = 0;
+    unsigned long long next = 0, epoch = 0;
     bool same = c->argv[1].n == 36 && !memcmp(c->argv[1].p, id, 36);
     bool parsed = util_parse_ull(c->argv[2].p, c->argv[2].n, &next) && next >= 1;
+    r->epochs = c->argc >= 4 && util_parse_ull(c->argv[3].p, c->argv[3].n, &epoch);
+    bool ahead = parsed && next > durable_lsn(s) + 1;
     s->repl->nreplicas++;
     c->flags |= CLIENT_REPLICA;
-    if (same && parsed && next <= durable_lsn(s) + 1 &&
+    if (same && parsed && !ahead && same_history(s, next - 1, epoch, r->epochs, why, sizeof why) &&
         open_cursor(s, r, next, err, sizeof err) == 0) {
         r->state = RR_STREAM;
         r->next_lsn = next;
@@ -290,5 +336,6 @@ primary_psync(client_t *c) {
     klog(KLOG_NOTICE, "Replica %s: full sync (%s)", c->conn.addr,
          !same     ? "another data set or none"
          : !parsed ? "no position"
-                   : "its LSN is not in the log");
+         : ahead   ? "it is ahead of this primary's log"
+                   : why);
 }

@@ -34,6 +34,7 @@ repl_client_cleanup_cb(client_t *c) {
 static void
 set_primary(engine_t *s, const char *host, int port) {
     replica_drop_link(s, "the primary changed");
+    persist_set_primary(s, host == NULL); /* a primary's next record begins a new epoch */
     if (!host) {
         s->repl->host[0] = 0;
         s->read_only = false;
@@ -62,6 +63,8 @@ repl_start(engine_t *s) {
             return -1;
         }
         set_primary(s, host, port);
+    } else {
+        persist_set_primary(s, true);
     }
     return 0;
 }
@@ -345,8 +348,11 @@ repl_info(engine_t *s, sbuf_t *b) {
         info_replica(s, b, id);
     else
         info_primary(s, b, id);
-    sbuf_printf(b, "keel_record_format:%d\r\nkeel_snapshot_format_max:%d\r\n", REPL_RECORD_FORMAT,
-                SNAP_FORMAT_VERSION_MAX);
+    sbuf_printf(b,
+                "keel_record_format:%d\r\nkeel_snapshot_format_max:%d\r\nkeel_epoch:%" PRIu64
+                "\r\nkeel_epochs:%u\r\n",
+                REPL_RECORD_FORMAT, SNAP_FORMAT_VERSION_MAX, persist_epoch_of(s, UINT64_MAX, NULL),
+                persist_epoch_count(s));
 }
 
 void

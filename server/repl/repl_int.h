@@ -41,6 +41,8 @@ typedef struct repl_replica {
     uint64_t snap_lsn, snap_size, snap_sent;
     uint64_t snap_min_lsn; /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
     int64_t ping_ms;       /* when the primary last sent it a PING */
+    bool epochs;           /* it named its last epoch in PSYNC: it takes EPOCH frames */
+    uint64_t epoch_sent;   /* the epoch of the records last sent (0: none yet) */
     int64_t bgsave_ms;     /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
     struct repl_replica *next;
 } repl_replica_t;

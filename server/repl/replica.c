@@ -106,8 +106,12 @@ send_handshake(repl_link_t *l) {
     else
         wal_dataset_id_str(raw, id, sizeof id);
     snprintf(next, sizeof next, "%" PRIu64, s->last_lsn_assigned + 1);
-    const char *ps[] = {"PSYNC", id, next};
-    link_send(l, 3, ps);
+    /* The epoch of the last record: the primary checks its history holds it up to that LSN.
+     * (Builds before 0.2.0 take a third argument and ignore it.) */
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%" PRIu64, persist_epoch_of(s, s->last_lsn_assigned, NULL));
+    const char *ps[] = {"PSYNC", id, next, epoch};
+    link_send(l, 4, ps);
     l->replies_pending++;
     l->state = RL_HANDSHAKE;
     l->conn.flags |= CONN_LINES;
@@ -334,6 +338,22 @@ apply_record(repl_link_t *l, int argc, karg_t *argv) {
     return rc;
 }
 
+/* EPOCH <epoch> <first LSN>: the records that follow belong to that epoch of the primary. */
+static int
+follow_epoch(repl_link_t *l, int argc, karg_t *argv) {
+    engine_t *s = l->s;
+    uint64_t epoch, first;
+    if (argc != 3 || !arg_u64(&argv[1], &epoch) || !arg_u64(&argv[2], &first))
+        return KERR_INVAL;
+    int rc = persist_follow_epoch(s, epoch, first);
+    if (rc < 0)
+        snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                 "the primary's epoch %" PRIu64 " from LSN %" PRIu64
+                 " does not continue this node's history at LSN %" PRIu64 ": %s",
+                 epoch, first, s->last_lsn_assigned, kerr_str(rc));
+    return rc;
+}
+
 static void
 link_command_cb(conn_t *conn, int argc, karg_t *argv) {
     repl_link_t *l = (repl_link_t *)conn;
@@ -350,6 +370,8 @@ link_command_cb(conn_t *conn, int argc, karg_t *argv) {
         return;
     if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "RECORD"))
         rc = apply_record(l, argc, argv);
+    else if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "EPOCH"))
+        rc = follow_epoch(l, argc, argv);
     else if (l->state == RL_WAIT_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPSHOT"))
         rc = snapshot_begin(l, argc, argv);
     else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "CHUNK") && argc == 2)

@@ -310,6 +310,57 @@ def test_promotion_continues_the_log_and_the_old_primary_can_follow_it(live):
     wait_caught_up(rc, oc)
     assert oc.get("after-promotion") == b"1"
     assert snapshot_of(oc) == snapshot_of(rc)
+    # It held nothing the new primary lacks: a partial resync, and it now has the new epoch.
+    stats = rc.info("stats")
+    assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 0, stats
+    assert repl_info(oc)["keel_epoch"] == repl_info(rc)["keel_epoch"]
+    assert repl_info(rc)["keel_epochs"] == 2
+
+
+def test_an_old_primary_with_an_unreplicated_tail_discards_it_on_rejoining(live):
+    """The case LSNs alone cannot see: the old primary logged records its replica never got,
+    and the new primary then wrote more, so the old one's next LSN is inside the new log. Its
+    epoch ends earlier in the new primary's history: it is resynced in full and its tail goes."""
+    p = server(live)
+    r = replica_of(live, p.port)
+    pc, rc = p.client(), r.client()
+    write_everything(pc, "x", 100)
+    wait_caught_up(pc, rc)
+    assert pc.execute_command("WAIT", 1, 10000) == 1  # durable on the replica too
+    r.kill()  # the replica misses what follows
+    for i in range(50):
+        pc.set("tail:%d" % i, i)  # durable on the old primary only
+    p_last = repl_info(pc)["master_repl_offset"]
+    p.kill()
+    # The replica is started as a primary (as after a failover) and writes more than the tail.
+    new = KeelServer(args=[], data_dir=r.dir, durability="sync", port=r.port)
+    live.append(new)
+    new.start()
+    nc = new.client()
+    for i in range(200):
+        nc.set("new:%d" % i, i)
+    assert repl_info(nc)["master_repl_offset"] > p_last  # its next LSN is inside the new log
+    old = KeelServer(args=["--replicaof", "127.0.0.1 %d" % new.port], data_dir=p.dir,
+                     durability="sync", port=p.port)
+    live.append(old)
+    old.start()
+    oc = old.client()
+    wait_caught_up(nc, oc)
+    assert nc.info("stats")["sync_full"] == 1, "the diverged node must be resynced in full"
+    assert oc.exists("tail:0") == 0 and oc.dbsize() == nc.dbsize()
+    assert snapshot_of(oc) == snapshot_of(nc)
+    assert "diverged" in old.read_log() or "diverged" in new.read_log()
+    # After a restart it stays on the new history: a partial resync this time.
+    old.stop()
+    old2 = KeelServer(args=["--replicaof", "127.0.0.1 %d" % new.port], data_dir=p.dir,
+                      durability="sync", port=p.port)
+    live.append(old2)
+    old2.start()
+    nc.set("later", 1)
+    wait_caught_up(nc, old2.client())
+    assert old2.client().get("later") == b"1"
+    assert nc.info("stats")["sync_full"] == 1
+    assert snapshot_of(old2.client()) == snapshot_of(nc)
 
 
 def test_a_primary_without_a_log_refuses_replicas(live):

@@ -254,3 +254,49 @@ Test(wal_identity, a_log_that_starts_after_after_lsn_is_refused_unless_accept_lo
     cr_assert_eq(lb.warnings, 1, "%s", lb.text);
     tdirs_remove(&t);
 }
+
+/* A promotion mid-session (wal_begin_epoch): the records after it start a segment of their own
+ * stamped with the new epoch, so every segment names the epoch of all its records; an epoch
+ * that would go down is refused; an empty current segment is restamped in place. */
+Test(wal_identity, a_new_epoch_starts_a_segment_stamped_with_it) {
+    tdirs_t t;
+    tdirs_make(&t, 1);
+    wal_config_t cfg = tcfg(&t, 1);
+    memcpy(cfg.dataset_id, id_a, sizeof id_a);
+    cfg.epoch = 2;
+    wal_t *w;
+    cr_assert_eq(wal_open(&cfg, 0, &w), 0);
+    cr_assert_eq(wal_begin_epoch(w, 3), 0, "before any record: the empty segment is restamped");
+    cr_assert_eq(append_n(w, 10), 10);
+    cr_assert(wait_durable(w, 10, 5000));
+    cr_assert_eq(wal_begin_epoch(w, 9), 0);
+    cr_assert_eq(wal_begin_epoch(w, 9), 0, "the same epoch again changes nothing");
+    cr_assert_eq(wal_begin_epoch(w, 8), KERR_INVAL, "an epoch never goes down");
+    cr_assert_eq(append_n(w, 5), 15);
+    wal_close(w);
+    cr_assert_eq(count_segments(t.dir[0]), 2);
+    char p[256];
+    seg_path(p, sizeof p, t.dir[0], 0);
+    wal_seg_hdr_t h = read_hdr(p);
+    cr_assert_eq(h.first_lsn, 1);
+    cr_assert_eq(h.epoch, 3);
+    seg_path(p, sizeof p, t.dir[0], 1);
+    h = read_hdr(p);
+    cr_assert_eq(h.first_lsn, 11, "the new epoch's first record starts the segment");
+    cr_assert_eq(h.epoch, 9);
+    wal_config_t plain = tcfg(&t, 1);
+    wal_recover_info_t info;
+    char err[512];
+    collect_t col = {0};
+    cr_assert_eq(wal_recover_ex(&plain, 0, collect_cb, &col, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(col.n, 15);
+    cr_assert(col.in_order);
+    cr_assert_eq(info.epoch, 9);
+    /* Reopened at the epoch on disk: a lower one is refused, a higher one goes on. */
+    cfg.epoch = 0;
+    session(&cfg, 15, 3);
+    cr_assert_eq(wal_recover_ex(&plain, 0, NULL, NULL, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.epoch, 9);
+    cr_assert_eq(info.last_lsn, 18);
+    tdirs_remove(&t);
+}
