@@ -95,8 +95,7 @@ def previous_release(root):
     other failure to find one raises."""
     head = git(root, "rev-parse", "HEAD").stdout.strip()
     releases = read_releases(releases_path(root))
-    shallow_hint = ("this clone is shallow: the commit object is missing (git fetch --unshallow, "
-                    "or git fetch origin tag v<version>)")
+    shallow_hint = "this clone is shallow and lacks the commit object: git fetch --unshallow"
     override = os.environ.get("KEEL_COMPAT_COMMIT")
     if override:
         r = git(root, "rev-parse", "--verify", "--quiet", override + "^{commit}", check=False)
@@ -114,8 +113,9 @@ def previous_release(root):
             continue
         if not has_commit(root, rel.commit):
             if is_shallow(root):
-                raise Unavailable("release %s (%s, tests/releases.txt line %d): %s" %
-                                  (rel.version, rel.commit, rel.line, shallow_hint))
+                raise Unavailable("release %s (%s, tests/releases.txt line %d): %s (or git "
+                                  "fetch origin tag v%s)" % (rel.version, rel.commit, rel.line,
+                                                             shallow_hint, rel.version))
             raise RuntimeError("release %s: commit %s (tests/releases.txt line %d) is not in "
                                "this repository" % (rel.version, rel.commit, rel.line))
         if is_ancestor(root, rel.commit, head):
@@ -195,7 +195,8 @@ def build(root, rel):
                   "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DKEEL_TESTS=OFF"], log)
             _run(["nice", "-n", "10", "cmake", "--build", os.path.join(src, "build"),
                   "--target", "keel-server", "-j" + jobs], log)
-            shutil.copy2(os.path.join(src, "build", "keel-server"), os.path.join(tmp, "keel-server"))
+            shutil.copy2(os.path.join(src, "build", "keel-server"),
+                         os.path.join(tmp, "keel-server"))
         finally:
             if os.path.isdir(src):
                 _remove_worktree(root, src)
