@@ -4,7 +4,8 @@
 #      function without a caller (the build itself refuses includes that go up a layer);
 #   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
 #      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
-#      crash tests;
+#      crash tests, and replication in both directions with the previous release (tests/compat:
+#      that release is built from git history);
 #   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
 #      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
@@ -35,6 +36,11 @@ stage "integration and crash tests (release)"
 suites=(tests/integration)
 [ -n "$(ls tests/crash/test_*.py 2>/dev/null)" ] && suites+=(tests/crash)
 KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${suites[@]}"
+
+stage "replication against the previous release"
+# Builds the newest release of tests/releases.txt older than HEAD from git history (cached in
+# build-compat/<commit>) and replicates between it and build/ in both directions.
+KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/compat
 
 stage "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=ON -DKEEL_WERROR=ON >/dev/null

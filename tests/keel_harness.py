@@ -41,9 +41,12 @@ def free_port():
 
 
 class KeelServer:
-    """One keel-server process. args: extra '--name value' strings."""
+    """One keel-server process. args: extra '--name value' strings. bin_path: another
+    keel-server binary than $KEEL_BIN's (tests/compat runs an older build)."""
 
-    def __init__(self, args=(), data_dir=None, durability="off", port=None, config_file=None):
+    def __init__(self, args=(), data_dir=None, durability="off", port=None, config_file=None,
+                 bin_path=None):
+        self.bin_path = bin_path
         self.port = port or free_port()
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="keel-test-")
@@ -54,7 +57,7 @@ class KeelServer:
         self.log_path = os.path.join(self.dir, "server.log")
 
     def cmdline(self):
-        cmd = [binary()]
+        cmd = [self.bin_path or binary()]
         if self.config_file:
             cmd.append(self.config_file)
         cmd += ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir]
