@@ -17,6 +17,7 @@
 #ifndef KEEL_WAL_H
 #define KEEL_WAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +151,10 @@ void wal_submit(wal_t *w);
 
 uint64_t wal_durable_lsn(const wal_t *w); /* highest LSN durable on a quorum (atomic read) */
 uint64_t wal_last_lsn(const wal_t *w);    /* highest LSN appended */
+/* Highest LSN written to the segment files (readable by wal_cursor), durable or not yet: a
+ * primary streams records to replicas from here, in parallel with its own fdatasync. */
+uint64_t wal_written_lsn(const wal_t *w);
+void wal_notify_written(wal_t *w, bool on); /* also signal wal_notify_fd after each write */
 int
 wal_notify_fd(const wal_t *w);   /* eventfd, readable when durable LSN advanced or state changed */
 void wal_notify_clear(wal_t *w); /* read the eventfd */

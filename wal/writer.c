@@ -173,10 +173,12 @@ struct wal {
     wal_seg_hdr_t hdr;
     uint8_t dataset_id[WAL_DATASET_ID_SIZE]; /* stamped into new segments (identity_resolve) */
     uint64_t epoch;
-    uint64_t owner_epoch;   /* the owner thread's: the epoch of what it appends */
-    uint64_t written_lsn;   /* mu: records through here were written to every healthy copy */
-    uint64_t sync_req_lsn;  /* mu: a sync through here was requested (async mode, drains) */
-    uint64_t barrier_bytes; /* bytes written since the last AFTER_SYNC record */
+    uint64_t owner_epoch;         /* the owner thread's: the epoch of what it appends */
+    _Atomic uint64_t written_pub; /* written_lsn, for wal_written_lsn() without the lock */
+    _Atomic int notify_written;   /* wal_notify_written(): the eventfd also on writes */
+    uint64_t written_lsn;         /* mu: records through here were written to every healthy copy */
+    uint64_t sync_req_lsn;        /* mu: a sync through here was requested (async mode, drains) */
+    uint64_t barrier_bytes;       /* bytes written since the last AFTER_SYNC record */
     struct timespec last_sync;
 
     /* segments of the live log, for wal_retire_before; guarded by mu */
@@ -617,6 +619,9 @@ write_piece(wal_t *w, const uint8_t *p, uint64_t len, uint64_t last_lsn) {
     pthread_mutex_lock(&w->mu);
     ASSERT(last_lsn > w->written_lsn); /* log order */
     w->written_lsn = last_lsn;
+    atomic_store_explicit(&w->written_pub, last_lsn, memory_order_release);
+    if (atomic_load_explicit(&w->notify_written, memory_order_relaxed))
+        notify(w); /* replicas are fed what is written, in parallel with the fdatasync */
     w->st_bytes += len;
     for (int i = 0; i < w->ncopies; i++) {
         wal_copy_t *c = &w->copy[i];
@@ -944,6 +949,16 @@ wal_append_at(wal_t *w, uint32_t db, int64_t ts_ms, const void *payload, size_t 
 uint64_t
 wal_durable_lsn(const wal_t *w) {
     return atomic_load_explicit(&((wal_t *)w)->durable_lsn, memory_order_acquire);
+}
+
+uint64_t
+wal_written_lsn(const wal_t *w) {
+    return atomic_load_explicit(&w->written_pub, memory_order_acquire);
+}
+
+void
+wal_notify_written(wal_t *w, bool on) {
+    atomic_store_explicit(&w->notify_written, on, memory_order_relaxed);
 }
 
 uint64_t
@@ -1354,6 +1369,7 @@ wal_open(const wal_config_t *cfg, uint64_t last_lsn, wal_t **out) {
         goto fail;
     atomic_store(&w->last_lsn, last_lsn);
     atomic_store(&w->durable_lsn, last_lsn);
+    atomic_store(&w->written_pub, last_lsn);
     w->written_lsn = w->sync_req_lsn = last_lsn;
     clock_gettime(CLOCK_MONOTONIC, &w->last_sync);
     copies_open(w, last_lsn);

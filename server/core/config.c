@@ -133,6 +133,11 @@ static const cfg_def_t defs[] = {
     {"repl-timeout", C_INT, OFF(repl_timeout_s), 1, 100000000, "60", NULL, 0, NULL, NULL},
     {"repl-ping-replica-period", C_INT, OFF(repl_ping_replica_period_s), 1, 100000000, "10", NULL,
      0, NULL, NULL},
+    {"wal-quorum-timeout", C_INT, OFF(wal_quorum_timeout_ms), 10, 3600000, "1000", NULL, 0, NULL,
+     NULL},
+    {"min-replicas-to-write", C_INT, OFF(min_replicas_to_write), 0, 1000, "0", NULL, 0, NULL, NULL},
+    {"min-replicas-max-lag", C_INT, OFF(min_replicas_max_lag), 0, 100000000, "10", NULL, 0, NULL,
+     NULL},
     /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
     {"save", C_SPECIAL, 0, 0, 0, "", NULL, C_COMPAT, set_compat, get_compat},
     {"appendonly", C_SPECIAL, 0, 0, 0, "no", NULL, C_COMPAT, set_compat, get_compat},

@@ -18,7 +18,7 @@
 #include "events.h"
 #include "prop.h"
 
-#define KEEL_VERSION              "0.1.0"
+#define KEEL_VERSION              "0.2.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
 #define SERVER_DBS_MAX            16
 
@@ -87,6 +87,8 @@ typedef struct engine_config {
     bool replica_read_only;
     char *masterauth, *masteruser;
     long long repl_timeout_s, repl_ping_replica_period_s;
+    long long wal_quorum_timeout_ms; /* an in-set replica this late leaves the write quorum */
+    long long min_replicas_to_write, min_replicas_max_lag;
 } engine_config_t;
 
 typedef struct engine_stats {
@@ -139,6 +141,7 @@ typedef struct engine {
     uint64_t durable_lsn;       /* newest LSN durable on a quorum; UINT64_MAX with no log */
     struct wal *wal;
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
+    const char *repl_refuse;       /* a whole error reply: too few replicas to write (repl/) */
     bool read_only;                /* a read-only replica: clients' writes get -READONLY */
     struct repl_state *repl;       /* replication (repl/), opaque to the engine */
     engine_stats_t stats;

@@ -225,6 +225,8 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd) {
         reply_err(c, "READONLY You can't write against a read only replica.");
     } else if ((cmd->flags & CMD_WRITE) && s->wal_refuse_reason) {
         reply_errf(c, "ERR write refused: %s", s->wal_refuse_reason);
+    } else if ((cmd->flags & CMD_WRITE) && s->repl_refuse && !(c->flags & CLIENT_FAKE)) {
+        reply_err(c, s->repl_refuse);
     } else {
         return false;
     }

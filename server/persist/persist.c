@@ -97,15 +97,13 @@ build_wal_config(engine_t *s) {
         for (int i = 0; i < n; i++)
             s->persist->dirs[i] = s->cfg.wal_dirs[i];
     }
-    if (s->cfg.wal_quorum > n) {
-        klog(KLOG_WARNING, "wal-quorum %d is more than the %d wal-dir copies", s->cfg.wal_quorum,
-             n);
-        return KERR_INVAL;
-    }
+    /* wal-quorum counts copies wherever they are: the local ones first, replicas for the rest
+     * (repl/quorum.c asks persist_quorum_replicas). */
+    int local_quorum = s->cfg.wal_quorum > n ? n : s->cfg.wal_quorum;
     s->persist->cfg = (wal_config_t){
         .dirs = s->persist->dirs,
         .ndirs = n,
-        .quorum = s->cfg.wal_quorum,
+        .quorum = local_quorum,
         .segment_size_bytes = (uint64_t)s->cfg.wal_segment_size,
         .sync_each_batch = s->cfg.durability == DURABILITY_SYNC,
         .sync_interval_ms = (uint32_t)s->cfg.wal_sync_interval_ms,
@@ -129,19 +127,25 @@ load_snapshot(engine_t *s, uint64_t *lsn) {
 }
 
 /* The log failed for good: refuse writes, turn every parked reply into an error. */
-/* Parked replies whose LSN is durable leave; WAITAOF waiters are checked. */
+/* Parked replies whose LSN is committed leave; WAITAOF waiters are checked. Committed: durable
+ * on the local quorum and, when the write quorum counts replicas, on them (commit_cb). */
 static void
 release_durable(engine_t *s) {
+    persist_t *p = s->persist;
     uint64_t d = wal_durable_lsn(s->wal);
-    if (d == s->persist->durable_seen)
+    uint64_t c = p->commit_cb ? p->commit_cb(s, d) : d;
+    if (d == p->durable_seen && c == p->commit_seen)
         return;
-    s->persist->durable_seen = d;
-    if (s->cfg.durability == DURABILITY_SYNC) {
-        s->durable_lsn = d;
+    bool waiters = d != p->durable_seen;
+    p->durable_seen = d;
+    p->commit_seen = c;
+    if (s->cfg.durability == DURABILITY_SYNC && c > s->durable_lsn) {
+        s->durable_lsn = c;
         if (s->parked)
             client_release_parked(s);
     }
-    waiters_check(s, util_time_ms());
+    if (waiters)
+        waiters_check(s, util_time_ms());
 }
 
 static void
@@ -323,7 +327,7 @@ persist_start(engine_t *s) {
         return rc;
     }
     s->last_lsn_assigned = last;
-    s->persist->durable_seen = last;
+    s->persist->durable_seen = s->persist->commit_seen = last;
     s->durable_lsn = s->cfg.durability == DURABILITY_SYNC ? last : UINT64_MAX;
     rc = integrity_record(s, 0);
     if (rc == 0)
@@ -375,6 +379,28 @@ persist_before_sleep(engine_t *s) {
 /* Between two events of a long loop turn: when the log made writes durable, send their parked
  * replies now rather than at the end of the turn. Clients then come back one by one instead
  * of all at once, so the next batches form while this one is being answered. */
+void
+persist_set_commit_cb(engine_t *s, persist_commit_cb cb) {
+    s->persist->commit_cb = cb;
+}
+
+int
+persist_quorum_replicas(const engine_t *s) {
+    int n = s->persist->cfg.ndirs;
+    return s->cfg.wal_quorum > n && s->wal ? s->cfg.wal_quorum - n : 0;
+}
+
+void
+persist_poll(engine_t *s) {
+    poll_log(s);
+}
+
+void
+persist_fail_parked(engine_t *s, const char *err) {
+    if (s->parked)
+        client_fail_parked(s, err);
+}
+
 bool
 persist_after_event(engine_t *s) {
     if (!s->wal || s->cfg.durability != DURABILITY_SYNC ||

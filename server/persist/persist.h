@@ -66,6 +66,17 @@ int persist_epoch_end(const engine_t *s, uint64_t epoch, uint64_t *end_lsn);
  * KERR_INVAL when that does not continue this node's history. */
 int persist_follow_epoch(engine_t *s, uint64_t epoch, uint64_t first_lsn);
 uint32_t persist_epoch_count(const engine_t *s);
+/* The write quorum beyond the local log copies (repl/quorum.c). commit_cb gets the LSN durable
+ * on the local quorum and returns the LSN committed (never less than it was); parked replies
+ * are released up to it. persist_quorum_replicas: replicas wal-quorum needs beyond the local
+ * copies (0: the local copies suffice). persist_poll re-reads the log and the commit and
+ * releases replies, persist_fail_parked turns every parked reply into err: both from the
+ * event loop only, never inside a command. */
+typedef uint64_t (*persist_commit_cb)(engine_t *s, uint64_t local_durable);
+void persist_set_commit_cb(engine_t *s, persist_commit_cb cb);
+int persist_quorum_replicas(const engine_t *s);
+void persist_poll(engine_t *s);
+void persist_fail_parked(engine_t *s, const char *err);
 int persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include "replay.h"
 #include "idfile.h"
 #include "klock.h"
+#include "persist.h"
 #include "snapshot_glue_int.h"
 #include "wal.h"
 #include "wal_io.h"
@@ -41,6 +42,8 @@ struct persist_state {
     const char *dirs[WAL_COPIES_MAX];
     char default_dir[WAL_PATH_MAX]; /* <dir>/wal when no wal-dir is configured */
     uint64_t durable_seen;          /* last wal_durable_lsn() acted upon */
+    uint64_t commit_seen;           /* last committed LSN acted upon (see commit_cb) */
+    persist_commit_cb commit_cb;    /* repl/: the LSN committed given the local durable one */
     bool failed;                    /* the log failed for good (quorum lost, record refused) */
     char reason[PERSIST_REASON_MAX];
     char parked_err[PERSIST_REASON_MAX + 256];

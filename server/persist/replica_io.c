@@ -111,7 +111,7 @@ restart_log(engine_t *s, const snap_identity_t *id, uint64_t lsn) {
     p->cfg.epoch = p->identity.epochs[p->identity.nepochs - 1].epoch;
     p->epoch_pending = false;
     s->last_lsn_assigned = lsn;
-    p->durable_seen = lsn;
+    p->durable_seen = p->commit_seen = lsn;
     if (rc == 0 && s->cfg.durability != DURABILITY_OFF)
         rc = wal_open(&p->cfg, lsn, &s->wal);
     if (rc == 0 && s->wal)

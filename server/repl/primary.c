@@ -41,6 +41,7 @@ primary_find(engine_t *s, client_t *c, bool create) {
     repl_replica_t *r = kcalloc(1, sizeof *r);
     r->c = c;
     r->snap_fd = -1;
+    r->in_set_sent = -1; /* the first COMMIT frame goes out whatever it says */
     r->next = s->repl->replicas;
     s->repl->replicas = r;
     return r;
@@ -55,6 +56,7 @@ primary_forget(engine_t *s, client_t *c) {
         *pp = r->next;
         if (r->state)
             s->repl->nreplicas--;
+        quorum_replica_gone(s, r);
         if (r->cur)
             wal_cursor_close(r->cur);
         if (r->snap_fd >= 0)
@@ -70,12 +72,6 @@ primary_replica_count(engine_t *s, uint64_t acked_lsn_min) {
     for (repl_replica_t *r = s->repl->replicas; r; r = r->next)
         n += r->state == RR_STREAM && r->ack_lsn >= acked_lsn_min;
     return n;
-}
-
-/* The log position replicas may be sent: durable on this primary's quorum. */
-static uint64_t
-durable_lsn(const engine_t *s) {
-    return s->wal ? wal_durable_lsn(s->wal) : 0;
 }
 
 static void
@@ -231,7 +227,8 @@ feed(engine_t *s, repl_replica_t *r) {
         else if (r->state == RR_SEND_SNAPSHOT)
             more = send_snapshot_chunk(s, r);
         else if (r->state == RR_STREAM) {
-            uint64_t limit = durable_lsn(s);
+            quorum_send_commit(s, r);
+            uint64_t limit = quorum_feed_limit(s, r);
             int n = wal_cursor_read(r->cur, limit, REPL_READ_BUDGET, send_record_cb, r, err,
                                     sizeof err);
             if (n < 0) {
@@ -243,8 +240,9 @@ feed(engine_t *s, repl_replica_t *r) {
             more = n > 0 || (n == 0 && wal_cursor_next_lsn(r->cur) <= limit);
         }
         if (!more)
-            return;
+            break;
     }
+    quorum_send_commit(s, r);
 }
 
 void
@@ -311,7 +309,8 @@ primary_psync(client_t *c) {
     bool same = c->argv[1].n == 36 && !memcmp(c->argv[1].p, id, 36);
     bool parsed = util_parse_ull(c->argv[2].p, c->argv[2].n, &next) && next >= 1;
     r->epochs = c->argc >= 4 && util_parse_ull(c->argv[3].p, c->argv[3].n, &epoch);
-    bool ahead = parsed && next > durable_lsn(s) + 1;
+    /* Replicas are fed records once written, before they are durable here. */
+    bool ahead = parsed && next > wal_written_lsn(s->wal) + 1;
     s->repl->nreplicas++;
     c->flags |= CLIENT_REPLICA;
     if (same && parsed && !ahead && same_history(s, next - 1, epoch, r->epochs, why, sizeof why) &&

@@ -33,8 +33,18 @@ repl_client_cleanup_cb(client_t *c) {
 /* Become a replica of host:port (host NULL: a primary again). */
 static void
 set_primary(engine_t *s, const char *host, int port) {
+    repl_state_t *R = s->repl;
+    if (!host && R->host[0]) {
+        /* Promotion: what this node logged from its primary is its history now, committed
+         * there or not, so it is applied before the first write of the new epoch. */
+        if (replica_apply_pending(s, UINT64_MAX) < 0)
+            klog(KLOG_WARNING, "Promotion: applying the records received last failed: %s",
+                 R->last_error);
+        quorum_became_primary(s);
+    }
     replica_drop_link(s, "the primary changed");
     persist_set_primary(s, host == NULL); /* a primary's next record begins a new epoch */
+    R->r_in_set = R->r_told = false;
     if (!host) {
         s->repl->host[0] = 0;
         s->read_only = false;
@@ -53,6 +63,8 @@ set_primary(engine_t *s, const char *host, int port) {
 int
 repl_start(engine_t *s) {
     s->repl = kcalloc(1, sizeof *s->repl);
+    s->repl->applied_lsn = s->last_lsn_assigned;
+    quorum_start(s);
     exec_hooks_t h = {.client_cleanup = repl_client_cleanup_cb};
     engine_add_hooks(s, &h);
     if (s->cfg.replicaof && s->cfg.replicaof[0]) {
@@ -97,6 +109,7 @@ void
 repl_before_sleep(engine_t *s) {
     if (!s->repl)
         return;
+    quorum_before_sleep(s);
     primary_feed_all(s);
     int64_t now = util_time_ms();
     replica_tick(s, now);
@@ -173,7 +186,7 @@ repl_cmd_role(client_t *c) {
     }
     reply_array(c, 3);
     reply_bulk_cstr(c, "master");
-    reply_int(c, (long long)(s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned));
+    reply_int(c, (long long)(s->wal ? s->repl->commit_lsn : s->last_lsn_assigned));
     reply_array(c, s->repl->nreplicas);
     for (repl_replica_t *r = s->repl->replicas; r; r = r->next) {
         if (!r->state)
@@ -203,6 +216,7 @@ repl_cmd_replconf(client_t *c) {
             lsn >= r->ack_lsn) {
             r->ack_lsn = lsn;
             r->ack_ms = util_time_ms();
+            s->repl->ack_moved = true;
         }
         return;
     }
@@ -223,9 +237,15 @@ repl_cmd_replconf(client_t *c) {
             r->ann.records_max = (uint32_t)v;
         else if (cmd_arg_is(&c->argv[i], "snapshot") && num)
             r->ann.snapshot_max = (uint32_t)v;
+        else if (cmd_arg_is(&c->argv[i], "durability"))
+            r->no_quorum = cmd_arg_is(val, "off");
         /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
     }
     if (r->ann.records_max && r->ann.records_max < REPL_RECORD_FORMAT) {
+        klog(KLOG_WARNING,
+             "Replica %s refused: this primary sends log records of format %d, replica %s reads "
+             "up to %u",
+             c->conn.addr, REPL_RECORD_FORMAT, r->ann.version, r->ann.records_max);
         reply_errf(c, "ERR this primary sends log records of format %d; replica %s reads up to %u",
                    REPL_RECORD_FORMAT, r->ann.version, r->ann.records_max);
         return;
@@ -293,20 +313,22 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
         sbuf_printf(b,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld,"
                     "keel_durable_lsn=%" PRIu64 ",keel_sent_lsn=%" PRIu64 ",keel_version=%s,"
-                    "keel_snapshot_format=%u\r\n",
+                    "keel_snapshot_format=%u,keel_in_set=%d\r\n",
                     i++, ip, r->ann.listening_port, st, r->ack_lsn,
                     r->ack_ms ? (long long)((now - r->ack_ms) / 1000) : -1, r->ack_lsn,
                     r->next_lsn ? r->next_lsn - 1 : 0, r->ann.version[0] ? r->ann.version : "?",
-                    r->ann.snapshot_max);
+                    r->ann.snapshot_max, r->in_set);
     }
-    uint64_t off = s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned;
+    uint64_t off = s->wal ? s->repl->commit_lsn : s->last_lsn_assigned;
     sbuf_printf(b,
                 "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                 "master_replid2:0000000000000000000000000000000000000000\r\n"
                 "master_repl_offset:%" PRIu64 "\r\nsecond_repl_offset:-1\r\n"
                 "repl_backlog_active:0\r\nrepl_backlog_size:0\r\n"
-                "repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                id, off);
+                "repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n"
+                "keel_commit_lsn:%" PRIu64 "\r\nkeel_quorum_replicas_needed:%d\r\n"
+                "keel_quorum_set:%d\r\n",
+                id, off, off, persist_quorum_replicas(s), s->repl->set_size);
 }
 
 static void
@@ -333,11 +355,16 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                         : -1,
                     s->repl->last_error);
     sbuf_printf(b,
-                "slave_priority:100\r\nslave_read_only:%d\r\nreplica_announced:1\r\n"
+                "slave_priority:%d\r\nslave_read_only:%d\r\nreplica_announced:1\r\n"
                 "connected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:%s\r\n"
-                "master_repl_offset:%" PRIu64 "\r\nkeel_durable_lsn:%" PRIu64 "\r\n",
-                s->read_only, id, replica_applied_lsn(s),
-                s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned);
+                "master_repl_offset:%" PRIu64 "\r\nkeel_durable_lsn:%" PRIu64 "\r\n"
+                "keel_applied_lsn:%" PRIu64 "\r\nkeel_commit_lsn:%" PRIu64 "\r\n"
+                "keel_in_set:%d\r\n",
+                /* outside its primary's write quorum set it may lack committed writes: not
+                 * promotable (a primary that never said, an older build, makes no claim) */
+                s->repl->r_in_set || !s->repl->r_told ? 100 : 0, s->read_only, id,
+                replica_applied_lsn(s), s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned,
+                replica_applied_lsn(s), s->repl->r_commit, s->repl->r_in_set);
 }
 
 void

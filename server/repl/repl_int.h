@@ -41,9 +41,14 @@ typedef struct repl_replica {
     uint64_t snap_lsn, snap_size, snap_sent;
     uint64_t snap_min_lsn; /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
     int64_t ping_ms;       /* when the primary last sent it a PING */
-    bool epochs;           /* it named its last epoch in PSYNC: it takes EPOCH frames */
-    uint64_t epoch_sent;   /* the epoch of the records last sent (0: none yet) */
-    int64_t bgsave_ms;     /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
+    bool epochs;           /* it named its last epoch in PSYNC: it takes EPOCH and COMMIT frames
+                              and is fed written records ahead of the commit */
+    bool in_set;           /* in the write quorum's set: every commit waits for it */
+    bool no_quorum;        /* announced durability off: its ACKs prove nothing */
+    uint64_t commit_sent;  /* the last COMMIT frame sent: LSN and in_set */
+    int in_set_sent;
+    uint64_t epoch_sent; /* the epoch of the records last sent (0: none yet) */
+    int64_t bgsave_ms;   /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
     struct repl_replica *next;
 } repl_replica_t;
 
@@ -66,6 +71,13 @@ typedef struct repl_link {
     int64_t acked_ms;
 } repl_link_t;
 
+/* When the primary's log reached which LSN: how long a replica has left a record unacked. */
+#define REPL_LSN_RING 16384
+typedef struct repl_lsn_time {
+    uint64_t lsn;
+    int64_t ms;
+} repl_lsn_time_t;
+
 typedef struct repl_waiter {
     client_t *c;
     uint64_t target_lsn;
@@ -87,9 +99,35 @@ struct repl_state {
     int64_t next_connect_ms;
     int64_t link_down_since_ms;
     char last_error[1024]; /* why the last link ended or was refused */
+    /* The write quorum (quorum.c), as a primary. */
+    uint64_t commit_lsn;   /* committed: on the local quorum and every replica of the set */
+    int set_size;          /* replicas in the set */
+    char refuse[256];      /* engine_t.repl_refuse when too few replicas: the error reply */
+    char parked_err[300];  /* what parked replies get when the set falls short */
+    repl_lsn_time_t *ring; /* REPL_LSN_RING samples, oldest overwritten */
+    uint64_t ring_n;       /* samples ever pushed */
+    bool ack_moved;        /* an ACK arrived: recompute the commit before sleeping */
+    /* As a replica: records logged, not yet applied (the primary has not committed them). */
+    uint64_t r_commit;   /* the primary's last COMMIT */
+    bool r_in_set;       /* it said this replica is in its set (promotable) */
+    bool r_told;         /* a COMMIT frame arrived since this became a replica */
+    bool r_commit_aware; /* this link sends COMMIT frames (apply only up to r_commit) */
+    uint8_t *pend;       /* [u32 length][record bytes]... */
+    size_t pend_len, pend_head, pend_cap;
+    uint64_t applied_lsn; /* the last record applied to the keyspace */
     /* INFO stats, as Valkey counts them (on the primary). */
     uint64_t sync_full, sync_partial_ok, sync_partial_err;
 };
+
+/* quorum.c */
+void quorum_start(engine_t *s);
+void quorum_before_sleep(engine_t *s); /* samples, membership, refusals, parked errors */
+uint64_t quorum_feed_limit(engine_t *s, const repl_replica_t *r);
+void quorum_send_commit(engine_t *s, repl_replica_t *r);
+void quorum_replica_gone(engine_t *s, repl_replica_t *r);
+void quorum_became_primary(engine_t *s);
+/* replica.c */
+int replica_apply_pending(engine_t *s, uint64_t upto); /* UINT64_MAX: all (promotion) */
 
 /* primary.c */
 void primary_feed_all(engine_t *s);

@@ -59,7 +59,7 @@ link_send(repl_link_t *l, int argc, const char *const *argv) {
 
 uint64_t
 replica_applied_lsn(const engine_t *s) {
-    return s->last_lsn_assigned;
+    return s->repl->pend_head < s->repl->pend_len ? s->repl->applied_lsn : s->last_lsn_assigned;
 }
 
 static uint64_t
@@ -96,9 +96,14 @@ send_handshake(repl_link_t *l) {
     char rec[8], snap[8];
     snprintf(rec, sizeof rec, "%d", REPL_RECORD_FORMAT);
     snprintf(snap, sizeof snap, "%d", SNAP_FORMAT_VERSION_MAX);
-    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records",
-                         rec,        "snapshot",     snap};
-    link_send(l, 7, ver);
+    /* durability: a replica that runs with durability off never counts in a write quorum (its
+     * ACKs would prove nothing); builds before 0.2.0 ignore the pair. */
+    const char *dur = s->cfg.durability == DURABILITY_SYNC    ? "sync"
+                      : s->cfg.durability == DURABILITY_ASYNC ? "async"
+                                                              : "off";
+    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records", rec,
+                         "snapshot", snap,           "durability", dur};
+    link_send(l, 9, ver);
     l->replies_pending += 2;
     const uint8_t *raw = persist_dataset_id(s);
     if (snap_id_is_zero(raw))
@@ -202,11 +207,94 @@ replica_drop_link(engine_t *s, const char *why) {
     conn_close_async(&l->conn);
 }
 
+/* ---- records logged, not yet applied (the primary has not committed them) ---- */
+
+static void
+pend_push(repl_state_t *R, const void *rec, size_t len) {
+    if (R->pend_head && R->pend_head == R->pend_len)
+        R->pend_head = R->pend_len = 0;
+    if (R->pend_len + 4 + len > R->pend_cap) {
+        if (R->pend_head) { /* compact first */
+            memmove(R->pend, R->pend + R->pend_head, R->pend_len - R->pend_head);
+            R->pend_len -= R->pend_head;
+            R->pend_head = 0;
+        }
+        size_t cap = R->pend_cap ? R->pend_cap : 1 << 16;
+        while (cap < R->pend_len + 4 + len)
+            cap *= 2;
+        if (cap != R->pend_cap) {
+            R->pend = krealloc(R->pend, cap);
+            R->pend_cap = cap;
+        }
+    }
+    uint32_t n = (uint32_t)len;
+    memcpy(R->pend + R->pend_len, &n, 4);
+    memcpy(R->pend + R->pend_len + 4, rec, len);
+    R->pend_len += 4 + len;
+}
+
+static void
+replica_pending_clear(engine_t *s) {
+    s->repl->pend_head = s->repl->pend_len = 0;
+}
+
+static int
+apply_one(engine_t *s, replay_ctx_t *rc, const wal_record_t *rec) {
+    s->loading = true; /* applied from the log: no reply tags, no effects logged again */
+    int r = replay_apply_cb(rc, rec);
+    s->loading = false;
+    if (r == 0)
+        s->repl->applied_lsn = rec->lsn;
+    return r;
+}
+
+int
+replica_apply_pending(engine_t *s, uint64_t upto) {
+    repl_state_t *R = s->repl;
+    repl_link_t *l = R->link && R->link->rc_active ? R->link : NULL;
+    replay_ctx_t tmp, *rc = l ? &l->rc : &tmp;
+    char err[512] = "";
+    bool began = false;
+    int rc_out = 0;
+    while (R->pend_head < R->pend_len) {
+        uint32_t n;
+        memcpy(&n, R->pend + R->pend_head, 4);
+        wal_record_t rec;
+        if (wal_record_decode(R->pend + R->pend_head + 4, n, &rec, err, sizeof err) < 0) {
+            rc_out = KERR_CORRUPT; /* checked when it arrived: memory went bad */
+            break;
+        }
+        if (rec.lsn > upto)
+            break;
+        if (!l && !began) {
+            replay_begin(&tmp, s, err, sizeof err);
+            began = true;
+        }
+        if ((rc_out = apply_one(s, rc, &rec)) < 0) {
+            snprintf(s->repl->last_error, sizeof s->repl->last_error, "applying: %s",
+                     l ? l->rerr : err);
+            break;
+        }
+        R->pend_head += 4 + n;
+    }
+    if (began) {
+        client_free(tmp.fake); /* not replay_end: the engine's counters stay */
+        kfree(tmp.args);
+    }
+    if (R->pend_head == R->pend_len)
+        R->pend_head = R->pend_len = 0;
+    return rc_out;
+}
+
 static void
 start_stream(repl_link_t *l) {
     replay_begin(&l->rc, l->s, l->rerr, sizeof l->rerr); /* expiry off: the primary's DELs rule */
     l->rc_active = true;
     l->state = RL_STREAM;
+    l->s->repl->r_commit_aware = false; /* until this primary's first COMMIT frame */
+    l->s->repl->r_commit = 0;
+    if (l->s->repl->pend_head == l->s->repl->pend_len)
+        l->s->repl->applied_lsn = l->s->last_lsn_assigned;
     l->s->repl->link_down_since_ms = 0;
     l->s->repl->last_error[0] = 0;
     send_ack(l, util_time_ms());
@@ -296,6 +384,8 @@ snapshot_end(repl_link_t *l) {
     close(l->snap_fd);
     l->snap_fd = -1;
     char err[512] = "";
+    replica_pending_clear(s); /* the history given up, applied or not */
+    s->repl->r_in_set = false;
     int rc = persist_adopt_snapshot(s, l->snap_tmp, err, sizeof err);
     if (rc < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
@@ -330,12 +420,30 @@ apply_record(repl_link_t *l, int argc, karg_t *argv) {
                  rec.lsn, s->last_lsn_assigned, kerr_str((int)got));
         return (int)got;
     }
-    s->loading = true; /* applied from the log: no reply tags, no effects logged again */
-    int rc = replay_apply_cb(&l->rc, &rec);
-    s->loading = false;
-    if (rc < 0)
+    repl_state_t *R = s->repl;
+    if (R->r_commit_aware && (rec.lsn > R->r_commit || R->pend_head < R->pend_len)) {
+        pend_push(R, argv[1].p, argv[1].n); /* applied once the primary commits it */
+        return 0;
+    }
+    int rc = R->pend_head < R->pend_len ? replica_apply_pending(s, UINT64_MAX) : 0;
+    if (rc == 0 && (rc = apply_one(s, &l->rc, &rec)) < 0)
         snprintf(s->repl->last_error, sizeof s->repl->last_error, "applying: %s", l->rerr);
     return rc;
+}
+
+/* COMMIT <LSN> <in set 0|1>: the primary committed every record through LSN (this replica may
+ * serve them), and whether this replica is in its write quorum's set (promotable). */
+static int
+commit_frame(repl_link_t *l, int argc, karg_t *argv) {
+    repl_state_t *R = l->s->repl;
+    uint64_t c;
+    if (argc != 3 || !arg_u64(&argv[1], &c))
+        return KERR_INVAL;
+    R->r_commit_aware = R->r_told = true;
+    if (c > R->r_commit)
+        R->r_commit = c;
+    R->r_in_set = argv[2].n == 1 && argv[2].p[0] == '1';
+    return replica_apply_pending(l->s, R->r_commit);
 }
 
 /* EPOCH <epoch> <first LSN>: the records that follow belong to that epoch of the primary. */
@@ -372,6 +480,8 @@ link_command_cb(conn_t *conn, int argc, karg_t *argv) {
         rc = apply_record(l, argc, argv);
     else if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "EPOCH"))
         rc = follow_epoch(l, argc, argv);
+    else if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "COMMIT"))
+        rc = commit_frame(l, argc, argv);
     else if (l->state == RL_WAIT_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPSHOT"))
         rc = snapshot_begin(l, argc, argv);
     else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "CHUNK") && argc == 2)
