@@ -54,7 +54,7 @@ primary_forget(engine_t *s, client_t *c) {
         if (r->c != c)
             continue;
         *pp = r->next;
-        if (r->state)
+        if (r->state && !r->channel)
             s->repl->nreplicas--;
         quorum_replica_gone(s, r);
         if (r->cur)
@@ -132,6 +132,74 @@ newest_snapshot(engine_t *s, uint64_t min_lsn, char *path, size_t len, uint64_t 
     return found;
 }
 
+static void
+send_snapshot_header(engine_t *s, repl_replica_t *r) {
+    char id[37];
+    wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
+    reply_array(r->c, 4);
+    reply_bulk(r->c, "SNAPSHOT", 8);
+    send_bulk_u64(r->c, r->snap_lsn);
+    send_bulk_u64(r->c, r->snap_size);
+    reply_bulk(r->c, id, strlen(id));
+    r->state = RR_SEND_SNAPSHOT;
+}
+
+/* Full sync on two channels: this connection streams the records after the snapshot at once,
+ * while the replica fetches the snapshot file on a second connection (REPLCONF
+ * keel-snapshot-channel <token>), so that what was written during the transfer is already
+ * there when the snapshot is loaded. The file stays open here until the channel takes it. */
+static bool
+offer_channel(engine_t *s, repl_replica_t *r) {
+    char err[256];
+    uint8_t raw[16];
+    util_random_bytes(raw, sizeof raw);
+    for (int i = 0; i < 16; i++)
+        snprintf(r->token + 2 * i, 3, "%02x", raw[i]);
+    if (open_cursor(s, r, r->snap_lsn + 1, err, sizeof err) < 0) {
+        klog(KLOG_WARNING, "Replica %s: the log after the snapshot is gone (%s)", r->c->conn.addr,
+             err);
+        client_close_async(r->c);
+        return false;
+    }
+    reply_array(r->c, 3);
+    reply_bulk(r->c, "SNAPCHANNEL", 11);
+    reply_bulk(r->c, r->token, 32);
+    send_bulk_u64(r->c, r->snap_lsn);
+    r->next_lsn = r->snap_lsn + 1;
+    r->state = RR_STREAM;
+    klog(KLOG_NOTICE,
+         "Full sync of replica %s: the snapshot at LSN %" PRIu64 " (%" PRIu64
+         " bytes) on a second channel, the records after it on this one",
+         r->c->conn.addr, r->snap_lsn, r->snap_size);
+    return true;
+}
+
+int
+primary_snapshot_channel(client_t *c, const karg_t *token) {
+    engine_t *s = c->eng;
+    repl_replica_t *m = NULL;
+    for (repl_replica_t *r = s->repl->replicas; r && !m; r = r->next)
+        if (!r->channel && r->snap_fd >= 0 && token->n == 32 && !memcmp(r->token, token->p, 32))
+            m = r;
+    if (!m)
+        return KERR_NOTFOUND;
+    repl_replica_t *ch = primary_find(s, c, true);
+    if (ch->state)
+        return KERR_INVAL;
+    ch->channel = true;
+    ch->snap_fd = m->snap_fd;
+    m->snap_fd = -1;
+    ch->snap_lsn = m->snap_lsn;
+    ch->snap_size = m->snap_size;
+    ch->snap_sent = 0;
+    c->flags |= CLIENT_REPLICA;
+    reply_ok(c);
+    send_snapshot_header(s, ch);
+    klog(KLOG_NOTICE, "Full sync of replica %s: sending the snapshot on channel %s",
+         m->c->conn.addr, c->conn.addr);
+    return 0;
+}
+
 /* RR_WAIT_SNAPSHOT -> RR_SEND_SNAPSHOT once a snapshot will do; refuses a replica that cannot
  * read its format. Returns false while waiting (or when the replica was dropped). */
 static bool
@@ -170,14 +238,9 @@ start_snapshot(engine_t *s, repl_replica_t *r) {
     r->snap_lsn = lsn;
     r->snap_size = (uint64_t)lseek(r->snap_fd, 0, SEEK_END);
     r->snap_sent = 0;
-    char id[37];
-    wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
-    reply_array(r->c, 4);
-    reply_bulk(r->c, "SNAPSHOT", 8);
-    send_bulk_u64(r->c, lsn);
-    send_bulk_u64(r->c, r->snap_size);
-    reply_bulk(r->c, id, strlen(id));
-    r->state = RR_SEND_SNAPSHOT;
+    if (r->ann.channels >= 2)
+        return offer_channel(s, r);
+    send_snapshot_header(s, r);
     klog(KLOG_NOTICE,
          "Full sync of replica %s: sending the snapshot at LSN %" PRIu64 " (%" PRIu64 " bytes)",
          r->c->conn.addr, lsn, r->snap_size);
@@ -204,6 +267,10 @@ send_snapshot_chunk(engine_t *s, repl_replica_t *r) {
     r->snap_fd = -1;
     reply_array(r->c, 1);
     reply_bulk(r->c, "SNAPEND", 7);
+    if (r->channel) { /* the replica closes it */
+        r->state = RR_CHANNEL_DONE;
+        return false;
+    }
     char err[256];
     if (open_cursor(s, r, r->snap_lsn + 1, err, sizeof err) < 0) {
         klog(KLOG_WARNING, "Replica %s: the log after the snapshot is gone (%s)", r->c->conn.addr,

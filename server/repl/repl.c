@@ -123,7 +123,8 @@ repl_cron(engine_t *s) {
         return;
     int64_t now = util_time_ms();
     for (repl_replica_t *r = s->repl->replicas; r; r = r->next)
-        if (r->state && now - r->ping_ms >= s->cfg.repl_ping_replica_period_s * 1000) {
+        if (r->state && r->state != RR_CHANNEL_DONE &&
+            now - r->ping_ms >= s->cfg.repl_ping_replica_period_s * 1000) {
             reply_array(r->c, 1); /* keeps an idle link from timing out on the replica */
             reply_bulk(r->c, "PING", 4);
             r->ping_ms = now;
@@ -189,7 +190,7 @@ repl_cmd_role(client_t *c) {
     reply_int(c, (long long)(s->wal ? s->repl->commit_lsn : s->last_lsn_assigned));
     reply_array(c, s->repl->nreplicas);
     for (repl_replica_t *r = s->repl->replicas; r; r = r->next) {
-        if (!r->state)
+        if (!r->state || r->channel)
             continue;
         char ip[64], port[16], off[24];
         snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
@@ -224,6 +225,11 @@ repl_cmd_replconf(client_t *c) {
         reply_err(c, "ERR syntax error");
         return;
     }
+    if (cmd_arg_is(&c->argv[1], "keel-snapshot-channel")) {
+        if (primary_snapshot_channel(c, &c->argv[2]) < 0)
+            reply_err(c, "ERR no full sync waits for this snapshot channel");
+        return;
+    }
     repl_replica_t *r = primary_find(s, c, true);
     for (int i = 1; i + 1 < c->argc; i += 2) {
         long long v = 0;
@@ -239,6 +245,8 @@ repl_cmd_replconf(client_t *c) {
             r->ann.snapshot_max = (uint32_t)v;
         else if (cmd_arg_is(&c->argv[i], "durability"))
             r->no_quorum = cmd_arg_is(val, "off");
+        else if (cmd_arg_is(&c->argv[i], "channels") && num)
+            r->ann.channels = (uint32_t)v;
         /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
     }
     if (r->ann.records_max && r->ann.records_max < REPL_RECORD_FORMAT) {
@@ -302,14 +310,16 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
     int i = 0;
     int64_t now = util_time_ms();
     for (repl_replica_t *r = s->repl->replicas; r; r = r->next) {
-        if (!r->state)
+        if (!r->state || r->channel)
             continue;
         char ip[64];
         snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
         char *colon = strrchr(ip, ':');
         if (colon)
             *colon = 0;
-        const char *st = r->state == RR_STREAM ? "online" : "wait_bgsave";
+        const char *st = r->state != RR_STREAM                     ? "wait_bgsave"
+                         : r->token[0] && r->ack_lsn < r->snap_lsn ? "send_bulk"
+                                                                   : "online";
         sbuf_printf(b,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld,"
                     "keel_durable_lsn=%" PRIu64 ",keel_sent_lsn=%" PRIu64 ",keel_version=%s,"
@@ -342,12 +352,14 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                 "slave_read_repl_offset:%" PRIu64 "\r\nslave_repl_offset:%" PRIu64 "\r\n",
                 s->repl->host, s->repl->port, up ? "up" : "down",
                 l ? (long long)((now - l->last_io_ms) / 1000) : -1,
-                l && (l->state == RL_WAIT_SNAPSHOT || l->state == RL_SNAPSHOT),
+                l && (l->state == RL_WAIT_SNAPSHOT || l->state == RL_SNAPSHOT ||
+                      l->state == RL_SPILL),
                 replica_applied_lsn(s), replica_applied_lsn(s));
-    if (l && l->state == RL_SNAPSHOT)
+    repl_link_t *sl = l && l->chan ? l->chan : l; /* the snapshot's link */
+    if (sl && sl->state == RL_SNAPSHOT)
         sbuf_printf(b,
                     "master_sync_total_bytes:%" PRIu64 "\r\nmaster_sync_read_bytes:%" PRIu64 "\r\n",
-                    l->snap_size, l->snap_got);
+                    sl->snap_size, sl->snap_got);
     if (!up)
         sbuf_printf(b, "master_link_down_since_seconds:%lld\r\nkeel_link_error:%s\r\n",
                     s->repl->link_down_since_ms

@@ -18,13 +18,15 @@
 #define REPL_RECONNECT_MS  1000
 #define REPL_ACK_PERIOD_MS 1000
 
-enum { RR_WAIT_SNAPSHOT = 1, RR_SEND_SNAPSHOT, RR_STREAM };
+enum { RR_WAIT_SNAPSHOT = 1, RR_SEND_SNAPSHOT, RR_STREAM, RR_CHANNEL_DONE };
 
 /* Per client on the primary: what the replica announced before PSYNC (REPLCONF). */
 typedef struct repl_announce {
     int listening_port;
     char version[32];
     uint32_t records_max, snapshot_max; /* formats it reads; 0: not announced (assume 1) */
+    uint32_t channels;                  /* 2: it fetches a full sync's snapshot on a second
+                                           connection (SNAPCHANNEL) */
 } repl_announce_t;
 
 /* A replica of this primary: its client connection, what it was sent, what it acknowledged.
@@ -44,6 +46,8 @@ typedef struct repl_replica {
     bool epochs;           /* it named its last epoch in PSYNC: it takes EPOCH and COMMIT frames
                               and is fed written records ahead of the commit */
     bool in_set;           /* in the write quorum's set: every commit waits for it */
+    bool channel;          /* a replica's second connection, sending it a snapshot only */
+    char token[33];        /* the snapshot offered on a second channel (SNAPCHANNEL) */
     bool no_quorum;        /* announced durability off: its ACKs prove nothing */
     uint64_t commit_sent;  /* the last COMMIT frame sent: LSN and in_set */
     int in_set_sent;
@@ -52,7 +56,7 @@ typedef struct repl_replica {
     struct repl_replica *next;
 } repl_replica_t;
 
-enum { RL_CONNECTING = 1, RL_HANDSHAKE, RL_WAIT_SNAPSHOT, RL_SNAPSHOT, RL_STREAM };
+enum { RL_CONNECTING = 1, RL_HANDSHAKE, RL_WAIT_SNAPSHOT, RL_SNAPSHOT, RL_SPILL, RL_STREAM };
 
 /* This replica's link to its primary: a conn of its own (not a client of the engine). */
 typedef struct repl_link {
@@ -69,6 +73,14 @@ typedef struct repl_link {
     char rerr[512];     /* replay's error text */
     uint64_t acked_lsn; /* the last LSN acknowledged to the primary */
     int64_t acked_ms;
+    /* Full sync on two channels: the main link spills the stream to a file while its channel
+     * (a second link) receives the snapshot. */
+    struct repl_link *chan; /* main link: its snapshot channel */
+    struct repl_link *main; /* channel: its main link (NULL once that closed) */
+    bool is_channel;
+    char token[33];
+    FILE *spill;
+    char spill_path[4200];
 } repl_link_t;
 
 /* When the primary's log reached which LSN: how long a replica has left a record unacked. */
@@ -134,6 +146,9 @@ void primary_feed_all(engine_t *s);
 void primary_forget(engine_t *s, client_t *c);
 repl_replica_t *primary_find(engine_t *s, client_t *c, bool create);
 void primary_psync(client_t *c);
+/* REPLCONF keel-snapshot-channel <token>: c is the second connection of a replica in a full
+ * sync; KERR_NOTFOUND for a token no replica waits with. */
+int primary_snapshot_channel(client_t *c, const karg_t *token);
 int primary_replica_count(engine_t *s, uint64_t acked_lsn_min);
 void replica_drop_link(engine_t *s, const char *why);
 void replica_tick(engine_t *s, int64_t now_ms);

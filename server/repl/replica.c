@@ -36,6 +36,7 @@
 
 static void link_command_cb(conn_t *conn, int argc, karg_t *argv);
 static void link_close_cb(conn_t *conn);
+static int replay_spill(repl_link_t *l);
 
 static const net_callbacks_t link_callbacks = {NULL, link_command_cb, link_close_cb, NULL};
 
@@ -101,9 +102,10 @@ send_handshake(repl_link_t *l) {
     const char *dur = s->cfg.durability == DURABILITY_SYNC    ? "sync"
                       : s->cfg.durability == DURABILITY_ASYNC ? "async"
                                                               : "off";
-    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records", rec,
-                         "snapshot", snap,           "durability", dur};
-    link_send(l, 9, ver);
+    /* channels 2: a full sync's snapshot may come on a second connection (SNAPCHANNEL) */
+    const char *ver[] = {"REPLCONF", "keel-version", KEEL_VERSION, "records",  rec, "snapshot",
+                         snap,       "durability",   dur,          "channels", "2"};
+    link_send(l, 11, ver);
     l->replies_pending += 2;
     const uint8_t *raw = persist_dataset_id(s);
     if (snap_id_is_zero(raw))
@@ -172,6 +174,27 @@ link_cleanup(repl_link_t *l) {
         close(l->snap_fd);
         unlink(l->snap_tmp);
         l->snap_fd = -1;
+    }
+    if (l->spill) {
+        fclose(l->spill);
+        unlink(l->spill_path);
+        l->spill = NULL;
+    }
+    if (l->chan) { /* a main link's end ends its channel */
+        l->chan->main = NULL;
+        conn_close_async(&l->chan->conn);
+        l->chan = NULL;
+    }
+    if (l->main) { /* a channel that ends before its snapshot was loaded ends the sync */
+        repl_link_t *m = l->main;
+        m->chan = NULL;
+        l->main = NULL;
+        if (m->state == RL_SPILL) {
+            if (!l->s->repl->last_error[0])
+                snprintf(l->s->repl->last_error, sizeof l->s->repl->last_error,
+                         "the snapshot channel closed before the snapshot was complete");
+            conn_close_async(&m->conn);
+        }
     }
 }
 
@@ -395,7 +418,18 @@ snapshot_end(repl_link_t *l) {
         unlink(l->snap_tmp);
         return rc;
     }
-    start_stream(l);
+    if (!l->is_channel) {
+        start_stream(l);
+        return 0;
+    }
+    repl_link_t *m = l->main; /* the records that arrived meanwhile, then the live stream */
+    start_stream(m);
+    rc = replay_spill(m);
+    m->chan = NULL;
+    l->main = NULL;
+    conn_close_async(&l->conn);
+    if (rc < 0)
+        conn_close_async(&m->conn);
     return 0;
 }
 
@@ -462,6 +496,210 @@ follow_epoch(repl_link_t *l, int argc, karg_t *argv) {
     return rc;
 }
 
+static bool
+is_stream_frame(const karg_t *a) {
+    return util_eq_nocase(a->p, a->n, "RECORD") || util_eq_nocase(a->p, a->n, "COMMIT") ||
+           util_eq_nocase(a->p, a->n, "EPOCH");
+}
+
+/* A frame of the record stream: RECORD, EPOCH or COMMIT. */
+static int
+stream_frame(repl_link_t *l, int argc, karg_t *argv) {
+    if (util_eq_nocase(argv[0].p, argv[0].n, "RECORD"))
+        return apply_record(l, argc, argv);
+    if (util_eq_nocase(argv[0].p, argv[0].n, "EPOCH"))
+        return follow_epoch(l, argc, argv);
+    return commit_frame(l, argc, argv);
+}
+
+/* ---- full sync on two channels: the snapshot on a second connection ---- */
+
+static void chan_command_cb(conn_t *conn, int argc, karg_t *argv);
+static void chan_close_cb(conn_t *conn);
+static const net_callbacks_t chan_callbacks = {NULL, chan_command_cb, chan_close_cb, NULL};
+
+static void
+chan_close_cb(conn_t *conn) {
+    repl_link_t *l = (repl_link_t *)conn;
+    link_cleanup(l);
+    conn_release(&l->conn);
+    kfree(l);
+}
+
+static void
+chan_connected_cb(conn_t *conn, int err) {
+    repl_link_t *l = (repl_link_t *)conn;
+    engine_t *s = l->s;
+    if (err < 0) {
+        snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                 "opening the snapshot channel: %s", strerror(-err));
+        conn_close_async(&l->conn); /* its cleanup ends the main link */
+        return;
+    }
+    l->replies_pending = 0;
+    if (s->cfg.masterauth && s->cfg.masterauth[0]) {
+        const char *a[] = {"AUTH",
+                           s->cfg.masteruser && s->cfg.masteruser[0] ? s->cfg.masteruser
+                                                                     : "default",
+                           s->cfg.masterauth};
+        link_send(l, 3, a);
+        l->replies_pending++;
+    }
+    const char *ch[] = {"REPLCONF", "keel-snapshot-channel", l->token};
+    link_send(l, 3, ch);
+    l->replies_pending++;
+    l->state = RL_HANDSHAKE;
+    l->conn.flags |= CONN_LINES;
+}
+
+/* SNAPCHANNEL <token> <LSN>: fetch the snapshot on a second connection; meanwhile the records
+ * after LSN arrive here and go to a spill file (memory stays bounded), applied once the
+ * snapshot is loaded. */
+static int
+start_channel(repl_link_t *l, int argc, karg_t *argv) {
+    engine_t *s = l->s;
+    uint64_t lsn;
+    if (argc != 3 || argv[1].n != 32 || !arg_u64(&argv[2], &lsn))
+        return KERR_INVAL;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/" SNAPSHOT_SUBDIR, s->cfg.dir);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return KERR_SYS(errno);
+    snprintf(l->spill_path, sizeof l->spill_path, "%s/replica-sync.records", dir);
+    l->spill = fopen(l->spill_path, "w+");
+    if (!l->spill)
+        return KERR_SYS(errno);
+    repl_link_t *c = kcalloc(1, sizeof *c);
+    c->s = s;
+    c->snap_fd = -1;
+    c->is_channel = true;
+    c->main = l;
+    c->state = RL_CONNECTING;
+    memcpy(c->token, argv[1].p, 32);
+    int rc = conn_connect(&c->conn, s->net, s->repl->host, s->repl->port, &chan_callbacks,
+                          chan_connected_cb);
+    if (rc < 0) {
+        kfree(c);
+        return rc;
+    }
+    l->chan = c;
+    l->state = RL_SPILL;
+    klog(KLOG_NOTICE,
+         "Full sync from the primary: its snapshot at LSN %" PRIu64
+         " on a second channel, the records after it spilled to %s meanwhile",
+         lsn, l->spill_path);
+    return 0;
+}
+
+/* RL_SPILL: a frame of the stream into the spill file: argc, then each argument's length and
+ * bytes. */
+static int
+spill_frame(repl_link_t *l, int argc, const karg_t *argv) {
+    uint32_t n = (uint32_t)argc;
+    if (fwrite(&n, 4, 1, l->spill) != 1)
+        return KERR_SYS(errno ? errno : EIO);
+    for (int i = 0; i < argc; i++) {
+        n = (uint32_t)argv[i].n;
+        if (fwrite(&n, 4, 1, l->spill) != 1 || (n && fwrite(argv[i].p, 1, n, l->spill) != n))
+            return KERR_SYS(errno ? errno : EIO);
+    }
+    return 0;
+}
+
+
+/* After the snapshot was loaded: the spilled frames, in order, as if they arrived now. */
+static int
+replay_spill(repl_link_t *l) {
+    engine_t *s = l->s;
+    if (fflush(l->spill) != 0 || fseek(l->spill, 0, SEEK_SET) != 0)
+        return KERR_SYS(errno);
+    enum { ARGS_MAX = 8 };
+    karg_t argv[ARGS_MAX];
+    char *buf = NULL;
+    size_t cap = 0;
+    uint64_t frames = 0;
+    int rc = 0;
+    uint32_t argc;
+    while (rc == 0 && fread(&argc, 4, 1, l->spill) == 1) {
+        if (argc == 0 || argc > ARGS_MAX) {
+            rc = KERR_CORRUPT;
+            break;
+        }
+        size_t off[ARGS_MAX], len[ARGS_MAX], used = 0;
+        for (uint32_t i = 0; rc == 0 && i < argc; i++) {
+            uint32_t n;
+            if (fread(&n, 4, 1, l->spill) != 1) {
+                rc = KERR_CORRUPT;
+                break;
+            }
+            if (used + n + 1 > cap) {
+                cap = (used + n + 1) * 2;
+                buf = krealloc(buf, cap);
+            }
+            if (n && fread(buf + used, 1, n, l->spill) != n)
+                rc = KERR_CORRUPT;
+            off[i] = used;
+            len[i] = n;
+            used += n;
+        }
+        for (uint32_t i = 0; rc == 0 && i < argc; i++)
+            argv[i] = (karg_t){.p = buf + off[i], .n = len[i]};
+        if (rc == 0)
+            rc = stream_frame(l, (int)argc, argv);
+        frames++;
+    }
+    kfree(buf);
+    if (rc == KERR_CORRUPT)
+        snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                 "the spill file %.900s is damaged after %" PRIu64 " frames", l->spill_path,
+                 frames);
+    klog(KLOG_NOTICE, "Full sync: %" PRIu64 " frames received during the snapshot applied", frames);
+    fclose(l->spill);
+    unlink(l->spill_path);
+    l->spill = NULL;
+    return rc;
+}
+
+static void
+chan_command_cb(conn_t *conn, int argc, karg_t *argv) {
+    repl_link_t *l = (repl_link_t *)conn;
+    engine_t *s = l->s;
+    if (argc < 1)
+        return;
+    if (l->main)
+        l->main->last_io_ms = util_time_ms(); /* the sync is alive */
+    int rc = 0;
+    if (l->state == RL_HANDSHAKE) {
+        if (argv[0].n == 0 || argv[0].p[0] == '-') {
+            snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                     "the primary refused the snapshot channel: %.*s",
+                     (int)(argv[0].n > 300 ? 300 : argv[0].n), argv[0].p);
+            rc = KERR_FAILED;
+        } else if (--l->replies_pending == 0) {
+            l->conn.flags &= ~CONN_LINES;
+            l->state = RL_WAIT_SNAPSHOT;
+        }
+    } else if (util_eq_nocase(argv[0].p, argv[0].n, "PING")) {
+        return;
+    } else if (l->state == RL_WAIT_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPSHOT")) {
+        rc = snapshot_begin(l, argc, argv);
+    } else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "CHUNK") &&
+               argc == 2) {
+        rc = snapshot_chunk(l, &argv[1]);
+    } else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPEND")) {
+        rc = l->main ? snapshot_end(l) : KERR_FAILED;
+    } else {
+        snprintf(s->repl->last_error, sizeof s->repl->last_error,
+                 "unexpected '%.*s' on the snapshot channel",
+                 (int)(argv[0].n > 64 ? 64 : argv[0].n), argv[0].p);
+        rc = KERR_INVAL;
+    }
+    if (rc < 0) {
+        klog(KLOG_WARNING, "Replication stopped: %s", s->repl->last_error);
+        conn_close_async(&l->conn); /* its cleanup ends the main link */
+    }
+}
+
 static void
 link_command_cb(conn_t *conn, int argc, karg_t *argv) {
     repl_link_t *l = (repl_link_t *)conn;
@@ -476,12 +714,12 @@ link_command_cb(conn_t *conn, int argc, karg_t *argv) {
     }
     if (util_eq_nocase(argv[0].p, argv[0].n, "PING"))
         return;
-    if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "RECORD"))
-        rc = apply_record(l, argc, argv);
-    else if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "EPOCH"))
-        rc = follow_epoch(l, argc, argv);
-    else if (l->state == RL_STREAM && util_eq_nocase(argv[0].p, argv[0].n, "COMMIT"))
-        rc = commit_frame(l, argc, argv);
+    if (l->state == RL_STREAM && is_stream_frame(&argv[0]))
+        rc = stream_frame(l, argc, argv);
+    else if (l->state == RL_SPILL && is_stream_frame(&argv[0]))
+        rc = spill_frame(l, argc, argv);
+    else if (l->state == RL_WAIT_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPCHANNEL"))
+        rc = start_channel(l, argc, argv);
     else if (l->state == RL_WAIT_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPSHOT"))
         rc = snapshot_begin(l, argc, argv);
     else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "CHUNK") && argc == 2)
