@@ -51,7 +51,10 @@ const uint8_t *persist_dataset_id(const engine_t *s);
 int64_t persist_append_replicated(engine_t *s, uint64_t lsn, int64_t ts_ms, uint32_t db,
                                   const void *payload, size_t len);
 /* Full sync: the keyspace becomes the snapshot at tmp_path (a primary's), which replaces every
- * snapshot here; the log starts over after its LSN as the primary's data set. */
-int persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen);
+ * snapshot here; the log starts over after its LSN as the primary's data set: the file's identity,
+ * or, in a file of format 1 or 2 that has none, primary_id (the id the primary named, UUID form;
+ * NULL: none). */
+int persist_adopt_snapshot(engine_t *s, const char *tmp_path, const char *primary_id, char *err,
+                           size_t errlen);
 
 #endif

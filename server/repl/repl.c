@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "snapshot.h"
 #include "util.h"
+#include "versions_int.h"
 
 static void
 repl_client_cleanup_cb(client_t *c) {
@@ -216,17 +217,17 @@ repl_cmd_replconf(client_t *c) {
             r->ann.listening_port = (int)v;
         else if (cmd_arg_is(&c->argv[i], "keel-version"))
             snprintf(r->ann.version, sizeof r->ann.version, "%.*s", (int)val->n, val->p);
-        else if (cmd_arg_is(&c->argv[i], "records") && num)
+        else if (cmd_arg_is(&c->argv[i], "records") && num && v >= 0 && v <= UINT32_MAX) {
             r->ann.records_max = (uint32_t)v;
-        else if (cmd_arg_is(&c->argv[i], "snapshot") && num)
+            r->ann.records_set = true;
+        } else if (cmd_arg_is(&c->argv[i], "snapshot") && num && v >= 0 && v <= UINT32_MAX) {
             r->ann.snapshot_max = (uint32_t)v;
+            r->ann.snapshot_set = true;
+        }
         /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
     }
-    if (r->ann.records_max && r->ann.records_max < REPL_RECORD_FORMAT) {
-        reply_errf(c, "ERR this primary sends log records of format %d; replica %s reads up to %u",
-                   REPL_RECORD_FORMAT, r->ann.version, r->ann.records_max);
-        return;
-    }
+    if (r->ann.records_set && !versions_records(s, r))
+        return; /* refused: closes after the error */
     reply_ok(c);
 }
 
@@ -290,11 +291,13 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
         sbuf_printf(b,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld,"
                     "keel_durable_lsn=%" PRIu64 ",keel_sent_lsn=%" PRIu64 ",keel_version=%s,"
-                    "keel_snapshot_format=%u\r\n",
+                    "keel_snapshot_format=%u",
                     i++, ip, r->ann.listening_port, st, r->ack_lsn,
                     r->ack_ms ? (long long)((now - r->ack_ms) / 1000) : -1, r->ack_lsn,
                     r->next_lsn ? r->next_lsn - 1 : 0, r->ann.version[0] ? r->ann.version : "?",
                     r->ann.snapshot_max);
+        versions_info_slave(r, b);
+        sbuf_printf(b, "\r\n");
     }
     uint64_t off = s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned;
     sbuf_printf(b,
@@ -347,6 +350,7 @@ repl_info(engine_t *s, sbuf_t *b) {
         info_primary(s, b, id);
     sbuf_printf(b, "keel_record_format:%d\r\nkeel_snapshot_format_max:%d\r\n", REPL_RECORD_FORMAT,
                 SNAP_FORMAT_VERSION_MAX);
+    versions_info(s, b);
 }
 
 void

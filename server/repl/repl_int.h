@@ -25,6 +25,7 @@ typedef struct repl_announce {
     int listening_port;
     char version[32];
     uint32_t records_max, snapshot_max; /* formats it reads; 0: not announced (assume 1) */
+    bool records_set, snapshot_set;     /* announced (negotiate.h: else taken as 1) */
 } repl_announce_t;
 
 /* A replica of this primary: its client connection, what it was sent, what it acknowledged.
@@ -42,6 +43,8 @@ typedef struct repl_replica {
     uint64_t snap_min_lsn; /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
     int64_t ping_ms;       /* when the primary last sent it a PING */
     int64_t bgsave_ms;     /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
+    uint32_t rec_format, snap_format; /* negotiated (versions.c): stream, full sync */
+    bool snap_export;                 /* waits for an export in snap_format (versions.c) */
     struct repl_replica *next;
 } repl_replica_t;
 
@@ -56,6 +59,7 @@ typedef struct repl_link {
     int snap_fd;         /* RL_SNAPSHOT: the file being received, -1 otherwise */
     char snap_tmp[4200];
     uint64_t snap_lsn, snap_size, snap_got;
+    char snap_id[40]; /* the data set id the SNAPSHOT frame named */
     int64_t last_io_ms;
     replay_ctx_t rc; /* RL_STREAM: applies records through a fake client */
     bool rc_active;
@@ -87,6 +91,7 @@ struct repl_state {
     char last_error[1024]; /* why the last link ended or was refused */
     /* INFO stats, as Valkey counts them (on the primary). */
     uint64_t sync_full, sync_partial_ok, sync_partial_err;
+    struct repl_versions *ver; /* versions.c: exports, refusals */
 };
 
 /* primary.c */
