@@ -229,3 +229,52 @@ def test_a_replica_that_reads_no_snapshot_format_of_the_primary_is_refused_at_fu
     assert want in pc.info("replication")["keel_replica_last_refusal"]
     assert pc.info("stats")["sync_full"] == 0  # refused before FULLRESYNC: nothing was sent
     assert rc.dbsize() == 0
+
+
+def test_a_newer_replica_of_a_primary_that_writes_an_older_format(live):
+    """A primary whose newest format is 2 (an older build, played by snapshot-format-version):
+    the replica reads 3, gets the primary's own format 2 file (no identity section), keeps the data
+    set the primary named and resumes by partial resync after a restart."""
+    p = server(live, ["--snapshot-format-version", "2"])
+    pc = p.client()
+    fill(pc)
+    pc.save()
+    assert [header(f)[0] for f in snapshots(p)] == [2]
+    r = replica_of(live, p.port)
+    rc = r.client()
+    wait_caught_up(pc, rc, timeout=60)
+    assert snapshot_of(rc) == snapshot_of(pc)
+    assert [header(f)[0] for f in snapshots(r)] == [2]
+    assert "Background export" not in p.read_log()  # its own file was sent
+    assert rc.info("replication")["master_replid"] == pc.info("replication")["master_replid"]
+    full = pc.info("stats")["sync_full"]
+    r.stop()
+    pc.set("while", "down")
+    r2 = replica_of(live, p.port, data_dir=r.dir)
+    wait_caught_up(pc, r2.client())
+    assert pc.info("stats")["sync_full"] == full
+    assert r2.client().get("while") == b"down"
+
+
+def test_an_export_left_by_a_crash_is_removed_and_the_primary_recovers_its_own_snapshot(live):
+    p = server(live)
+    pc = p.client()
+    fill(pc)
+    pc.save()
+    replid = pc.info("replication")["master_replid"]
+    want = snapshot_of(pc)
+    r = with_env({"KEEL_DEBUG_REPL_ANNOUNCE_SNAPSHOT": "1"}, lambda: replica_of(live, p.port))
+    wait_caught_up(pc, r.client(), timeout=60)
+    p.kill()
+    left = os.path.join(p.dir, "snapshots", "export-v1-%020d.ksnap" % 5)
+    with open(left, "wb") as f:
+        f.write(b"KEELSNAP" + b"\0" * 100)
+    p2 = KeelServer(data_dir=p.dir, durability="sync", port=p.port)
+    live.append(p2)
+    p2.start()
+    assert not os.path.exists(left)
+    assert "left by a full sync that never sent it" in p2.read_log()
+    c = p2.client()
+    assert c.info("replication")["master_replid"] == replid
+    assert c.info("snapshot")["snapshot_loaded_keys"] > 0
+    assert snapshot_of(c) == want
