@@ -31,8 +31,9 @@ negot_records(const negot_primary_t *p, const negot_replica_t *r, uint32_t *fmt,
     char who[128];
     describe(r, r->records_known, "record", who, sizeof who);
     snprintf(err, errlen,
-             "ERR replica refused: it reads log record format %u at most (%s), this primary sends "
-             "format %u at the oldest: upgrade the replica to a keel that reads record format %u",
+             "ERR replication refused: the replica reads log record format %u at most (%s), this "
+             "primary sends format %u at the oldest: upgrade the replica to a keel that reads "
+             "record format %u",
              reads, who, p->record_min, p->record_min);
     return KERR_VERSION;
 }

@@ -43,8 +43,10 @@ typedef struct repl_replica {
     uint64_t snap_min_lsn; /* RR_WAIT_SNAPSHOT: a snapshot at or after this LSN will do */
     int64_t ping_ms;       /* when the primary last sent it a PING */
     int64_t bgsave_ms;     /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
-    uint32_t rec_format, snap_format; /* negotiated (versions.c): stream, full sync */
-    bool snap_export;                 /* waits for an export in snap_format (versions.c) */
+    /* versions.c: the negotiated record format and full sync snapshot format (once sending, the
+     * format of the file it gets); whether it waits for an export in that format. */
+    uint32_t rec_format, snap_format;
+    bool snap_export;
     struct repl_replica *next;
 } repl_replica_t;
 

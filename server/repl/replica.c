@@ -175,7 +175,9 @@ link_close_cb(conn_t *conn) {
     if (s->repl->link == l) {
         s->repl->link = NULL;
         s->repl->link_down_since_ms = util_time_ms();
-        s->repl->next_connect_ms = util_time_ms() + REPL_RECONNECT_MS;
+        int64_t soon = util_time_ms() + REPL_RECONNECT_MS;
+        if (s->repl->next_connect_ms < soon) /* a refusal set a later one */
+            s->repl->next_connect_ms = soon;
         klog(KLOG_WARNING, "The link to the primary %s:%d closed%s%s", s->repl->host, s->repl->port,
              s->repl->last_error[0] ? ": " : "", s->repl->last_error);
     }
@@ -365,6 +367,7 @@ link_command_cb(conn_t *conn, int argc, karg_t *argv) {
         for (int i = 0; i < argc && n < cap - 1; i++)
             n += (size_t)snprintf(e + n, cap - n, " %.*s", (int)(argv[i].n - (i == 0)),
                                   argv[i].p + (i == 0));
+        s->repl->next_connect_ms = util_time_ms() + 5 * REPL_RECONNECT_MS;
         rc = KERR_FAILED;
     } else {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,

@@ -89,7 +89,7 @@ refuse(engine_t *s, repl_replica_t *r, const char *msg) {
             *p = ' ';
     reply_err(r->c, clean);
     r->c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
-    klog(KLOG_WARNING, "Replica %s refused: %s", r->c->conn.addr,
+    klog(KLOG_WARNING, "Replica %s: %s", r->c->conn.addr,
          !strncmp(clean, "ERR ", 4) ? clean + 4 : clean);
     V->refused++;
     snprintf(V->last_refusal, sizeof V->last_refusal, "%s", clean);
@@ -284,6 +284,7 @@ versions_snapshot_fd(engine_t *s, repl_replica_t *r, int *fd, uint64_t *lsn) {
                 client_close_async(r->c);
                 return -1;
             }
+            r->snap_format = pk.version; /* what it gets, for INFO (it waits no more) */
             return 1;
         }
     }

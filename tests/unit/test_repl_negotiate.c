@@ -75,16 +75,16 @@ Test(negotiate, records_refusal_text) {
     uint32_t fmt;
     char err[NEGOT_ERR_MAX];
     cr_assert_eq(negot_records(&p, &r, &fmt, err, sizeof err), KERR_VERSION);
-    cr_assert_str_eq(err, "ERR replica refused: it reads log record format 0 at most (keel 0.9.1), "
-                          "this primary sends format 1 at the oldest: upgrade the replica to a "
-                          "keel that reads record format 1");
+    cr_assert_str_eq(err, "ERR replication refused: the replica reads log record format 0 at most "
+                          "(keel 0.9.1), this primary sends format 1 at the oldest: upgrade the "
+                          "replica to a keel that reads record format 1");
     /* A future primary that sends format 2 at the oldest, to a replica that announced nothing. */
     p = primary(2, 3, 0);
     r = replica(NULL, NONE, NONE);
     cr_assert_eq(negot_records(&p, &r, &fmt, err, sizeof err), KERR_VERSION);
-    cr_assert_str_eq(err, "ERR replica refused: it reads log record format 1 at most (announced "
-                          "nothing: taken as 1), this primary sends format 2 at the oldest: "
-                          "upgrade the replica to a keel that reads record format 2");
+    cr_assert_str_eq(err, "ERR replication refused: the replica reads log record format 1 at most "
+                          "(announced nothing: taken as 1), this primary sends format 2 at the "
+                          "oldest: upgrade the replica to a keel that reads record format 2");
     /* It sends the newest both know: a primary that can send 1..3 to a replica reading 2. */
     p.record_min = 1;
     p.record_max = 3;
