@@ -448,8 +448,7 @@ snapshot_stop(engine_t *s) {
     int status;
     while (waitpid(s->persist->snap.child, &status, 0) < 0 && errno == EINTR)
         ;
-    klog(KLOG_NOTICE, "Killed the snapshot child %d (%s)", (int)s->persist->snap.child,
-         s->persist->snap.child_export ? "an export nobody waits for any more"
-                                       : "shutdown or full sync");
+    klog(KLOG_NOTICE, "Killed the snapshot child %d writing %s", (int)s->persist->snap.child,
+         s->persist->snap.child_path);
     child_reaped(s, status);
 }

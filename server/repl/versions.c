@@ -230,7 +230,7 @@ from_export(engine_t *s, repl_replica_t *r, int *fd, uint64_t *lsn) {
             uint32_t unused;
             char msg[NEGOT_ERR_MAX];
             negot_snapshot(&p, &a, &unused, msg, sizeof msg);
-            snprintf(V->exp_err, sizeof V->exp_err, "%s (the snapshot writer: %s)", msg, err);
+            snprintf(V->exp_err, sizeof V->exp_err, "%s (the snapshot writer: %.200s)", msg, err);
             V->exp_state = EXP_FAILED;
             V->need_format = fmt + 1;
             V->need_lsn = V->exp_lsn;
