@@ -14,8 +14,8 @@
 
 #define IDFILE_LINE_MAX 4096 /* an epochs line of SNAP_EPOCHS_MAX pairs fits */
 
-static bool
-parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]) {
+bool
+idfile_parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]) {
     int n = 0;
     while (*s && n < IDFILE_ID_SIZE) {
         if (*s == '-') {
@@ -84,7 +84,7 @@ idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen) {
         if (ok) {
             *val++ = 0;
             if (!strcmp(line, "dataset_id"))
-                ok = parse_id(val, out->dataset_id);
+                ok = idfile_parse_id(val, out->dataset_id);
             else if (!strcmp(line, "epoch"))
                 ok = parse_u64(val, &out->epoch);
             else if (!strcmp(line, "log_reached_lsn"))

@@ -49,6 +49,7 @@ int idfile_read(const char *dir, idfile_t *out, char *err, size_t errlen);
 /* Replaces <dir>/keel.id durably (see above). */
 int idfile_write(const char *dir, const idfile_t *in);
 /* An id prints with wal_dataset_id_str (the UUID form this file holds), and is unknown when
- * snap_id_is_zero. */
+ * snap_id_is_zero. This reads it back (hex digits, dashes anywhere); false when it is not one. */
+bool idfile_parse_id(const char *s, uint8_t id[IDFILE_ID_SIZE]);
 
 #endif

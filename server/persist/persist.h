@@ -50,8 +50,6 @@ const uint8_t *persist_dataset_id(const engine_t *s);
  * returns the LSN, or < 0 (KERR_INVAL for a gap, the log's error otherwise). */
 int64_t persist_append_replicated(engine_t *s, uint64_t lsn, int64_t ts_ms, uint32_t db,
                                   const void *payload, size_t len);
-/* Full sync: the keyspace becomes the snapshot at tmp_path (a primary's), which replaces every
- * snapshot here; the log starts over after its LSN as the primary's data set. */
 /* The epoch history (epochs.c, docs/replication.md). A primary begins a new epoch before its
  * first record after a start or a promotion (persist_set_primary(s, true)); a replica follows
  * its primary's (persist_follow_epoch, before the epoch's first record). */
@@ -77,6 +75,11 @@ void persist_set_commit_cb(engine_t *s, persist_commit_cb cb);
 int persist_quorum_replicas(const engine_t *s);
 void persist_poll(engine_t *s);
 void persist_fail_parked(engine_t *s, const char *err);
-int persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen);
+/* Full sync: the keyspace becomes the snapshot at tmp_path (a primary's), which replaces every
+ * snapshot here; the log starts over after its LSN as the primary's data set: the file's identity,
+ * or, in a file of format 1 or 2 that has none, primary_id (the id the primary named, UUID form;
+ * NULL: none). */
+int persist_adopt_snapshot(engine_t *s, const char *tmp_path, const char *primary_id, char *err,
+                           size_t errlen);
 
 #endif

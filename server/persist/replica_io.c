@@ -106,6 +106,9 @@ restart_log(engine_t *s, const snap_identity_t *id, uint64_t lsn) {
         p->identity = *id;
         memcpy(p->cfg.dataset_id, id->id, sizeof p->cfg.dataset_id);
     }
+    /* The history is the primary's, as of the snapshot: this node's own epochs are given up. */
+    p->identity.nepochs = id->nepochs;
+    memcpy(p->identity.epochs, id->epochs, id->nepochs * sizeof id->epochs[0]);
     if (!p->identity.nepochs) /* a snapshot that names no history: one epoch, unknown */
         p->identity.epochs[p->identity.nepochs++] = (snap_epoch_t){.epoch = 1, .first_lsn = 1};
     p->cfg.epoch = p->identity.epochs[p->identity.nepochs - 1].epoch;
@@ -124,11 +127,19 @@ restart_log(engine_t *s, const snap_identity_t *id, uint64_t lsn) {
 }
 
 int
-persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errlen) {
+persist_adopt_snapshot(engine_t *s, const char *tmp_path, const char *primary_id, char *err,
+                       size_t errlen) {
     snap_peek_t pk;
     int rc = snap_peek(tmp_path, &pk, err, errlen);
     if (rc < 0)
         return rc;
+    /* A file for an older reader has no identity section: the primary's word is the data set's
+     * (else this node would keep its own id and ask for a full sync at every reconnect). Its
+     * epoch history is unknown then. */
+    bool named = snap_id_is_zero(pk.identity.id) && primary_id &&
+                 idfile_parse_id(primary_id, pk.identity.id) && !snap_id_is_zero(pk.identity.id);
+    if (named)
+        pk.identity.nepochs = 0;
     /* A snapshot of the history being given up must not land after the adopted one. */
     snapshot_stop(s);
     for (int i = 0; i < s->cfg.databases; i++)
@@ -148,7 +159,10 @@ persist_adopt_snapshot(engine_t *s, const char *tmp_path, char *err, size_t errl
     if (rc < 0 && !err[0])
         snprintf(err, errlen, "%s", kerr_str(rc));
     if (rc == 0)
-        klog(KLOG_NOTICE, "Full sync: %llu keys loaded at LSN %llu; the log starts over after it",
-             (unsigned long long)info.keys, (unsigned long long)pk.lsn);
+        klog(KLOG_NOTICE,
+             "Full sync: %llu keys loaded at LSN %llu from a snapshot of format %u%s; the log "
+             "starts over after it",
+             (unsigned long long)info.keys, (unsigned long long)pk.lsn, pk.version,
+             named ? " (no identity section: the data set id is the one the primary named)" : "");
     return rc;
 }

@@ -112,7 +112,8 @@ fsync_dir(const char *d) {
     }
 }
 
-/* A crash while a snapshot was written leaves <name>.tmp: never loaded, removed here. */
+/* A crash while a snapshot was written leaves <name>.tmp: never loaded, removed here; so are
+ * exports (snapshot_export_start) a crash left before they were sent. */
 void
 snapshot_remove_tmp(const char *dir) {
     char d[SNAPSHOT_PATH_MAX], p[SNAPSHOT_PATH_MAX + 256];
@@ -124,10 +125,13 @@ snapshot_remove_tmp(const char *dir) {
     int removed = 0;
     while ((e = readdir(dh))) {
         size_t n = strlen(e->d_name);
-        if (n > 4 && !strcmp(e->d_name + n - 4, ".tmp")) {
+        bool tmp = n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+        bool export = !strncmp(e->d_name, SNAPSHOT_EXPORT_PREFIX, strlen(SNAPSHOT_EXPORT_PREFIX));
+        if (tmp || export) {
             snprintf(p, sizeof p, "%s/%s", d, e->d_name);
             if (unlink(p) == 0) {
-                klog(KLOG_NOTICE, "Removed %s, left by a snapshot that never finished", p);
+                klog(KLOG_NOTICE, "Removed %s, left by a %s", p,
+                     tmp ? "snapshot that never finished" : "full sync that never sent it");
                 removed++;
             }
         }

@@ -25,10 +25,11 @@
 #include "engine.h"
 #include "snapshot.h"
 
-#define SNAPSHOT_SUBDIR    "snapshots"
-#define SNAPSHOT_ARCHIVE   "wal-archive"
-#define SNAPSHOT_PATH_MAX  4096
-#define SNAPSHOT_FILES_MAX 100000 /* snapshot files looked at in one directory */
+#define SNAPSHOT_SUBDIR        "snapshots"
+#define SNAPSHOT_ARCHIVE       "wal-archive"
+#define SNAPSHOT_EXPORT_PREFIX "export-" /* <dir>/snapshots/export-v<F>-<LSN>.ksnap */
+#define SNAPSHOT_PATH_MAX      4096
+#define SNAPSHOT_FILES_MAX     100000 /* snapshot files looked at in one directory */
 
 typedef struct snapshot_file {
     char path[SNAPSHOT_PATH_MAX];
@@ -63,6 +64,24 @@ int snapshot_save(engine_t *s, char *err, size_t errlen);
  * already running. */
 int snapshot_bgsave(engine_t *s, char *err, size_t errlen);
 bool snapshot_in_progress(engine_t *eng);
+
+/* Exports: a copy of the keyspace for an older reader (a replica's full sync in the format it
+ * reads, docs/replication.md). Written like BGSAVE (the log durable through the LSN first, then a
+ * forked child) but in format_version and to <dir>/snapshots/export-v<F>-<LSN>.ksnap, a name that
+ * is not a snapshot of this node: never listed, loaded at start, counted by retention, nor
+ * moving LASTSAVE or the automatic schedule, so an older-format file (without the identity
+ * section, the access metadata, ...) never becomes this node's newest snapshot. Start-up removes
+ * leftovers. One child at a time: KERR_EXISTS while a BGSAVE or another export runs.
+ * *lsn: the LSN the export holds. */
+int snapshot_export_start(engine_t *s, uint32_t format_version, uint64_t *lsn, char *err,
+                          size_t errlen);
+/* The export started last: 1 while it runs; 0 when it is complete, with *fd an open descriptor
+ * of it (the name is removed at once: the file lives until the descriptor is closed); < 0 when it
+ * failed, the writer's error (KERR_VERSION: the keyspace does not fit that format) and its text in
+ * err; KERR_NOTFOUND when no export is pending. A result is given once. */
+int snapshot_export_poll(engine_t *s, int *fd, char *err, size_t errlen);
+/* Nobody wants the pending export any more: a running child is killed, a complete file removed. */
+void snapshot_export_cancel(engine_t *s);
 void snapshot_schedule(engine_t *eng); /* BGSAVE SCHEDULE: start one when the running one ends */
 int64_t snapshot_lastsave_s(const engine_t *s); /* LASTSAVE: unix time of the last success */
 

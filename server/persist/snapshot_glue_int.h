@@ -22,6 +22,8 @@ typedef struct snap_child_report {
     char err[256];
 } snap_child_report_t;
 
+enum { SNAP_EXPORT_NONE, SNAP_EXPORT_RUNNING, SNAP_EXPORT_DONE, SNAP_EXPORT_FAILED };
+
 /* All fields are owned by the main thread. */
 typedef struct snap_state {
     pid_t child;        /* BGSAVE child, 0 when none */
@@ -30,6 +32,13 @@ typedef struct snap_state {
     int64_t child_start_ms;
     uint64_t child_dirty; /* s->dirty at the fork */
     bool scheduled;       /* BGSAVE SCHEDULE while a child ran */
+    bool child_export;    /* the running child writes an export, not a snapshot of this node */
+    char child_path[SNAPSHOT_PATH_MAX]; /* the file the running child writes */
+    /* The last export (snapshot_export_start): a copy for an older reader, not this node's. */
+    int export_state; /* SNAP_EXPORT_* */
+    int export_rc;    /* SNAP_EXPORT_FAILED: the writer's error */
+    char export_path[SNAPSHOT_PATH_MAX];
+    char export_err[256];
     /* The last finished save (SAVE or BGSAVE). */
     bool last_ok;
     int64_t last_ok_ms;  /* LASTSAVE; the start time when nothing was saved yet */

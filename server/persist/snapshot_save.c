@@ -16,6 +16,10 @@
  *           server must be able to bind), writes the file (snap_write: .tmp, fsync, rename,
  *           directory fsync), sends a report through a pipe and _exit()s.
  *   parent: snapshot_cron() reaps it (waitpid WNOHANG), reads the report, then retention.
+ *
+ * Exports (snapshot_export_start): the same fork, in another format and to another name, for a
+ * replica that reads an older format; the result waits for snapshot_export_poll, and neither
+ * retention nor LASTSAVE sees it (the file is not this node's snapshot).
  */
 #include <assert.h>
 #include <errno.h>
@@ -232,7 +236,7 @@ private_dirty_bytes(void) {
 }
 
 static void __attribute__((noreturn))
-child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn) {
+child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn, uint32_t format) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a SIGKILLed server must not leave a writer behind */
     if (getppid() != parent)
         _exit(1);
@@ -241,8 +245,7 @@ child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn) {
     net_close_in_child(s->net);
     snap_child_report_t rep = {0};
     snap_write_stats_t st = {0};
-    rep.rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
-                                     (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
+    rep.rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads, format, &st, rep.err,
                                      sizeof rep.err);
     report_from_stats(&rep, &st);
     rep.cow_bytes = private_dirty_bytes();
@@ -250,9 +253,16 @@ child_main(engine_t *s, int fd, pid_t parent, const char *path, uint64_t lsn) {
     _exit(rep.rc == 0 && n == (ssize_t)sizeof rep ? 0 : 1);
 }
 
-int
-snapshot_bgsave(engine_t *s, char *err, size_t errlen) {
-    if (s->persist->snap.child) {
+/* The file a BGSAVE or an export at lsn writes. */
+typedef void (*name_fn)(engine_t *s, uint64_t lsn, uint32_t format, char *buf, size_t len);
+
+/* BGSAVE and exports: the log durable through the LSN, then a forked child writes the keyspace
+ * in `format` to the file `name` gives for that LSN. */
+static int
+fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *lsn_out, char *err,
+            size_t errlen) {
+    snap_state_t *st = &s->persist->snap;
+    if (st->child) {
         snprintf(err, errlen, "Background save already in progress");
         return KERR_EXISTS;
     }
@@ -263,13 +273,14 @@ snapshot_bgsave(engine_t *s, char *err, size_t errlen) {
     if (rc < 0)
         return rc;
     uint64_t lsn = s->last_lsn_assigned;
-    snapshot_path(s->cfg.dir, lsn, path, sizeof path);
+    name(s, lsn, format, path, sizeof path);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return KERR_SYS(errno);
     }
-    s->persist->snap.wal_bytes_at_last = snapshot_wal_bytes(s);
+    if (!export)
+        st->wal_bytes_at_last = snapshot_wal_bytes(s);
     pid_t parent = getpid();
     uint64_t t0 = util_mono_us();
     pid_t pid = fork();
@@ -282,19 +293,93 @@ snapshot_bgsave(engine_t *s, char *err, size_t errlen) {
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(s, fds[1], parent, path, lsn);
+        child_main(s, fds[1], parent, path, lsn, format);
     }
     close(fds[1]);
     ht_set_resize_policy(0);
-    s->persist->snap.child = pid;
-    s->persist->snap.child_fd = fds[0];
-    s->persist->snap.child_lsn = lsn;
-    s->persist->snap.child_start_ms = util_time_ms();
-    s->persist->snap.child_dirty = s->dirty;
-    s->persist->snap.last_try_ms = s->persist->snap.child_start_ms;
-    klog(KLOG_NOTICE, "Background saving started by pid %d (LSN %llu, fork %llu us)", (int)pid,
-         (unsigned long long)lsn, (unsigned long long)(util_mono_us() - t0));
+    st->child = pid;
+    st->child_fd = fds[0];
+    st->child_lsn = lsn;
+    st->child_start_ms = util_time_ms();
+    st->child_dirty = s->dirty;
+    st->child_export = export;
+    snprintf(st->child_path, sizeof st->child_path, "%s", path);
+    if (!export)
+        st->last_try_ms = st->child_start_ms;
+    *lsn_out = lsn;
+    klog(KLOG_NOTICE, "Background %s started by pid %d (LSN %llu, fork %llu us)",
+         export ? "export" : "saving", (int)pid, (unsigned long long)lsn,
+         (unsigned long long)(util_mono_us() - t0));
     return 0;
+}
+
+static void
+snapshot_name(engine_t *s, uint64_t lsn, uint32_t format, char *buf, size_t len) {
+    snapshot_path(s->cfg.dir, lsn, buf, len);
+}
+
+int
+snapshot_bgsave(engine_t *s, char *err, size_t errlen) {
+    uint64_t lsn;
+    return fork_writer(s, snapshot_name, (uint32_t)s->cfg.snapshot_format_version, false, &lsn, err,
+                       errlen);
+}
+
+static void
+export_name(engine_t *s, uint64_t lsn, uint32_t format, char *buf, size_t len) {
+    snprintf(buf, len, "%s/" SNAPSHOT_SUBDIR "/" SNAPSHOT_EXPORT_PREFIX "v%u-%020llu.ksnap",
+             s->cfg.dir, format, (unsigned long long)lsn);
+}
+
+int
+snapshot_export_start(engine_t *s, uint32_t format_version, uint64_t *lsn, char *err,
+                      size_t errlen) {
+    snap_state_t *st = &s->persist->snap;
+    if (st->export_state == SNAP_EXPORT_DONE) /* an untaken file: nobody will send it */
+        unlink(st->export_path);
+    st->export_state = SNAP_EXPORT_NONE;
+    int rc = fork_writer(s, export_name, format_version, true, lsn, err, errlen);
+    if (rc == 0) {
+        st->export_state = SNAP_EXPORT_RUNNING;
+        snprintf(st->export_path, sizeof st->export_path, "%s", st->child_path);
+    }
+    return rc;
+}
+
+int
+snapshot_export_poll(engine_t *s, int *fd, char *err, size_t errlen) {
+    snap_state_t *st = &s->persist->snap;
+    if (st->export_state == SNAP_EXPORT_RUNNING)
+        snapshot_reap(s); /* sooner than the cron's next turn */
+    switch (st->export_state) {
+    case SNAP_EXPORT_RUNNING: return 1;
+    case SNAP_EXPORT_FAILED:
+        st->export_state = SNAP_EXPORT_NONE;
+        snprintf(err, errlen, "%s", st->export_err);
+        return st->export_rc < 0 ? st->export_rc : KERR_FAILED;
+    case SNAP_EXPORT_DONE:
+        st->export_state = SNAP_EXPORT_NONE;
+        *fd = open(st->export_path, O_RDONLY | O_CLOEXEC);
+        if (*fd < 0) {
+            int e = errno;
+            snprintf(err, errlen, "opening the export %s: %s", st->export_path, strerror(e));
+            unlink(st->export_path);
+            return KERR_SYS(e);
+        }
+        unlink(st->export_path); /* read through the descriptor; nothing is left behind */
+        return 0;
+    default: return KERR_NOTFOUND;
+    }
+}
+
+void
+snapshot_export_cancel(engine_t *s) {
+    snap_state_t *st = &s->persist->snap;
+    if (st->export_state == SNAP_EXPORT_RUNNING && st->child && st->child_export)
+        snapshot_stop(s); /* kills it; child_reaped removes its .tmp */
+    if (st->export_state == SNAP_EXPORT_DONE)
+        unlink(st->export_path);
+    st->export_state = SNAP_EXPORT_NONE;
 }
 
 /* The child ended (status from waitpid): read its report, record the result. */
@@ -319,12 +404,26 @@ child_reaped(engine_t *s, int status) {
             rep.rc = KERR_FAILED;
         }
         char path[SNAPSHOT_PATH_MAX + 8];
-        snapshot_path(s->cfg.dir, s->persist->snap.child_lsn, path, SNAPSHOT_PATH_MAX);
-        strcat(path, ".tmp");
+        snprintf(path, sizeof path, "%s.tmp", s->persist->snap.child_path);
         unlink(path); /* a killed child leaves its .tmp behind */
     }
-    snapshot_done(s, &rep, s->persist->snap.child_lsn, s->persist->snap.child_start_ms,
-                  s->persist->snap.child_dirty);
+    snap_state_t *st = &s->persist->snap;
+    if (st->child_export) { /* not this node's snapshot: no retention, no LASTSAVE */
+        st->child_export = false;
+        if (st->export_state != SNAP_EXPORT_RUNNING) { /* cancelled meanwhile */
+            unlink(st->child_path);
+            return;
+        }
+        st->export_state = rep.rc < 0 ? SNAP_EXPORT_FAILED : SNAP_EXPORT_DONE;
+        st->export_rc = rep.rc;
+        snprintf(st->export_err, sizeof st->export_err, "%s", rep.err);
+        klog(rep.rc < 0 ? KLOG_WARNING : KLOG_NOTICE,
+             "Export at LSN %llu %s: %llu keys, %llu bytes%s%s", (unsigned long long)st->child_lsn,
+             rep.rc < 0 ? "failed" : "done", (unsigned long long)rep.keys,
+             (unsigned long long)rep.bytes_file, rep.rc < 0 ? ": " : "", rep.rc < 0 ? rep.err : "");
+        return;
+    }
+    snapshot_done(s, &rep, st->child_lsn, st->child_start_ms, st->child_dirty);
 }
 
 int
@@ -349,6 +448,7 @@ snapshot_stop(engine_t *s) {
     int status;
     while (waitpid(s->persist->snap.child, &status, 0) < 0 && errno == EINTR)
         ;
-    klog(KLOG_NOTICE, "Killed the snapshot child %d at shutdown", (int)s->persist->snap.child);
+    klog(KLOG_NOTICE, "Killed the snapshot child %d writing %s", (int)s->persist->snap.child,
+         s->persist->snap.child_path);
     child_reaped(s, status);
 }

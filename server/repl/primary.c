@@ -30,6 +30,7 @@
 #include "reply.h"
 #include "snapshot_glue.h"
 #include "util.h"
+#include "versions_int.h"
 
 repl_replica_t *
 primary_find(engine_t *s, client_t *c, bool create) {
@@ -54,6 +55,7 @@ primary_forget(engine_t *s, client_t *c) {
         if (r->c != c)
             continue;
         *pp = r->next;
+        versions_forget(s, r);
         if (r->state && !r->channel)
             s->repl->nreplicas--;
         quorum_replica_gone(s, r);
@@ -114,22 +116,6 @@ open_cursor(engine_t *s, repl_replica_t *r, uint64_t from, char *err, size_t err
     char archive[4096];
     persist_archive_dir(s, archive, sizeof archive);
     return wal_cursor_open(persist_log_dir(s), archive, from, &r->cur, err, errlen);
-}
-
-/* The newest snapshot file, if its LSN is at least min_lsn (an empty data set's is LSN 0). */
-static bool
-newest_snapshot(engine_t *s, uint64_t min_lsn, char *path, size_t len, uint64_t *lsn) {
-    snapshot_file_t *f;
-    size_t n = 0;
-    bool found = false;
-    if (snapshot_list(s->cfg.dir, &f, &n) == 0 && n > 0 && f[n - 1].lsn >= min_lsn) {
-        *lsn = f[n - 1].lsn;
-        snprintf(path, len, "%s", f[n - 1].path);
-        found = true;
-    }
-    if (n)
-        kfree(f);
-    return found;
 }
 
 static void
@@ -200,41 +186,14 @@ primary_snapshot_channel(client_t *c, const karg_t *token) {
     return 0;
 }
 
-/* RR_WAIT_SNAPSHOT -> RR_SEND_SNAPSHOT once a snapshot will do; refuses a replica that cannot
- * read its format. Returns false while waiting (or when the replica was dropped). */
+/* RR_WAIT_SNAPSHOT -> RR_SEND_SNAPSHOT once a snapshot in a format the replica reads is there
+ * (versions.c: the newest one, or an export in its format). Returns false while waiting (or when
+ * the replica was refused or dropped). */
 static bool
 start_snapshot(engine_t *s, repl_replica_t *r) {
-    char path[SNAPSHOT_PATH_MAX], err[256] = "";
     uint64_t lsn = 0;
-    if (!newest_snapshot(s, r->snap_min_lsn, path, sizeof path, &lsn)) {
-        /* One attempt a second at most: a failing BGSAVE must not become a fork storm. */
-        int64_t now = util_time_ms();
-        if (!snapshot_in_progress(s) && now - r->bgsave_ms >= 1000) {
-            r->bgsave_ms = now;
-            if (snapshot_bgsave(s, err, sizeof err) < 0)
-                klog(KLOG_WARNING, "Full sync of replica %s: can't start a snapshot: %s",
-                     r->c->conn.addr, err);
-        }
+    if (versions_snapshot_fd(s, r, &r->snap_fd, &lsn) <= 0)
         return false;
-    }
-    snap_peek_t pk;
-    uint32_t reads = r->ann.snapshot_max ? r->ann.snapshot_max : 1;
-    if (snap_peek(path, &pk, err, sizeof err) < 0 || pk.min_reader > reads) {
-        char msg[512];
-        snprintf(msg, sizeof msg,
-                 "ERR full sync refused: the snapshot needs a reader of snapshot format %u, the "
-                 "replica reads up to %u (upgrade it, or set snapshot-format-version %u here)%s%s",
-                 pk.min_reader, reads, reads, err[0] ? ": " : "", err);
-        klog(KLOG_WARNING, "Replica %s: %s", r->c->conn.addr, msg + 4);
-        reply_err(r->c, msg);
-        client_close_async(r->c);
-        return false;
-    }
-    r->snap_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->snap_fd < 0) {
-        client_close_async(r->c);
-        return false;
-    }
     r->snap_lsn = lsn;
     r->snap_size = (uint64_t)lseek(r->snap_fd, 0, SEEK_END);
     r->snap_sent = 0;
@@ -370,6 +329,8 @@ primary_psync(client_t *c) {
         reply_err(c, "ERR PSYNC was already sent on this connection");
         return;
     }
+    if (!versions_records(s, r))
+        return; /* refused: closes after the error */
     char id[37], err[256] = "", why[256] = "its LSN is not in the log";
     wal_dataset_id_str(persist_dataset_id(s), id, sizeof id);
     unsigned long long next = 0, epoch = 0;
@@ -391,8 +352,10 @@ primary_psync(client_t *c) {
     }
     if (same && parsed)
         s->repl->sync_partial_err++;
-    s->repl->sync_full++;
     r->state = RR_WAIT_SNAPSHOT;
+    if (!versions_full_sync(s, r))
+        return; /* refused: closes after the error */
+    s->repl->sync_full++;
     uint64_t oldest = 0;
     char archive[4096];
     persist_archive_dir(s, archive, sizeof archive);

@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "snapshot.h"
 #include "util.h"
+#include "versions_int.h"
 
 static void
 repl_client_cleanup_cb(client_t *c) {
@@ -239,25 +240,21 @@ repl_cmd_replconf(client_t *c) {
             r->ann.listening_port = (int)v;
         else if (cmd_arg_is(&c->argv[i], "keel-version"))
             snprintf(r->ann.version, sizeof r->ann.version, "%.*s", (int)val->n, val->p);
-        else if (cmd_arg_is(&c->argv[i], "records") && num)
+        else if (cmd_arg_is(&c->argv[i], "records") && num && v >= 0 && v <= UINT32_MAX) {
             r->ann.records_max = (uint32_t)v;
-        else if (cmd_arg_is(&c->argv[i], "snapshot") && num)
+            r->ann.records_set = true;
+        } else if (cmd_arg_is(&c->argv[i], "snapshot") && num && v >= 0 && v <= UINT32_MAX) {
             r->ann.snapshot_max = (uint32_t)v;
-        else if (cmd_arg_is(&c->argv[i], "durability"))
+            r->ann.snapshot_set = true;
+        } else if (cmd_arg_is(&c->argv[i], "durability")) {
             r->no_quorum = cmd_arg_is(val, "off");
-        else if (cmd_arg_is(&c->argv[i], "channels") && num)
+        } else if (cmd_arg_is(&c->argv[i], "channels") && num) {
             r->ann.channels = (uint32_t)v;
+        }
         /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
     }
-    if (r->ann.records_max && r->ann.records_max < REPL_RECORD_FORMAT) {
-        klog(KLOG_WARNING,
-             "Replica %s refused: this primary sends log records of format %d, replica %s reads "
-             "up to %u",
-             c->conn.addr, REPL_RECORD_FORMAT, r->ann.version, r->ann.records_max);
-        reply_errf(c, "ERR this primary sends log records of format %d; replica %s reads up to %u",
-                   REPL_RECORD_FORMAT, r->ann.version, r->ann.records_max);
-        return;
-    }
+    if (r->ann.records_set && !versions_records(s, r))
+        return; /* refused: closes after the error */
     reply_ok(c);
 }
 
@@ -323,11 +320,13 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
         sbuf_printf(b,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld,"
                     "keel_durable_lsn=%" PRIu64 ",keel_sent_lsn=%" PRIu64 ",keel_version=%s,"
-                    "keel_snapshot_format=%u,keel_in_set=%d\r\n",
+                    "keel_snapshot_format=%u,keel_in_set=%d",
                     i++, ip, r->ann.listening_port, st, r->ack_lsn,
                     r->ack_ms ? (long long)((now - r->ack_ms) / 1000) : -1, r->ack_lsn,
                     r->next_lsn ? r->next_lsn - 1 : 0, r->ann.version[0] ? r->ann.version : "?",
                     r->ann.snapshot_max, r->in_set);
+        versions_info_slave(r, b);
+        sbuf_printf(b, "\r\n");
     }
     uint64_t off = s->wal ? s->repl->commit_lsn : s->last_lsn_assigned;
     sbuf_printf(b,
@@ -392,6 +391,7 @@ repl_info(engine_t *s, sbuf_t *b) {
                 "\r\nkeel_epochs:%u\r\n",
                 REPL_RECORD_FORMAT, SNAP_FORMAT_VERSION_MAX, persist_epoch_of(s, UINT64_MAX, NULL),
                 persist_epoch_count(s));
+    versions_info(s, b);
 }
 
 void

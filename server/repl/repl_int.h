@@ -27,6 +27,7 @@ typedef struct repl_announce {
     uint32_t records_max, snapshot_max; /* formats it reads; 0: not announced (assume 1) */
     uint32_t channels;                  /* 2: it fetches a full sync's snapshot on a second
                                            connection (SNAPCHANNEL) */
+    bool records_set, snapshot_set;     /* announced (negotiate.h: else taken as 1) */
 } repl_announce_t;
 
 /* A replica of this primary: its client connection, what it was sent, what it acknowledged.
@@ -53,6 +54,10 @@ typedef struct repl_replica {
     int in_set_sent;
     uint64_t epoch_sent; /* the epoch of the records last sent (0: none yet) */
     int64_t bgsave_ms;   /* RR_WAIT_SNAPSHOT: when a snapshot was last asked for it */
+    /* versions.c: the negotiated record format and full sync snapshot format (once sending, the
+     * format of the file it gets); whether it waits for an export in that format. */
+    uint32_t rec_format, snap_format;
+    bool snap_export;
     struct repl_replica *next;
 } repl_replica_t;
 
@@ -67,6 +72,7 @@ typedef struct repl_link {
     int snap_fd;         /* RL_SNAPSHOT: the file being received, -1 otherwise */
     char snap_tmp[4200];
     uint64_t snap_lsn, snap_size, snap_got;
+    char snap_id[40]; /* the data set id the SNAPSHOT frame named */
     int64_t last_io_ms;
     replay_ctx_t rc; /* RL_STREAM: applies records through a fake client */
     bool rc_active;
@@ -129,6 +135,7 @@ struct repl_state {
     uint64_t applied_lsn; /* the last record applied to the keyspace */
     /* INFO stats, as Valkey counts them (on the primary). */
     uint64_t sync_full, sync_partial_ok, sync_partial_err;
+    struct repl_versions *ver; /* versions.c: exports, refusals */
 };
 
 /* quorum.c */

@@ -33,6 +33,7 @@
 #include "repl_int.h"
 #include "snapshot_glue.h"
 #include "util.h"
+#include "versions_int.h"
 
 static void link_command_cb(conn_t *conn, int argc, karg_t *argv);
 static void link_close_cb(conn_t *conn);
@@ -94,9 +95,8 @@ send_handshake(repl_link_t *l) {
     snprintf(port, sizeof port, "%d", s->port_bound);
     const char *lp[] = {"REPLCONF", "listening-port", port};
     link_send(l, 3, lp);
-    char rec[8], snap[8];
-    snprintf(rec, sizeof rec, "%d", REPL_RECORD_FORMAT);
-    snprintf(snap, sizeof snap, "%d", SNAP_FORMAT_VERSION_MAX);
+    char rec[16], snap[16];
+    versions_announce(rec, sizeof rec, snap, sizeof snap);
     /* durability: a replica that runs with durability off never counts in a write quorum (its
      * ACKs would prove nothing); builds before 0.2.0 ignore the pair. */
     const char *dur = s->cfg.durability == DURABILITY_SYNC    ? "sync"
@@ -207,7 +207,9 @@ link_close_cb(conn_t *conn) {
     if (s->repl->link == l) {
         s->repl->link = NULL;
         s->repl->link_down_since_ms = util_time_ms();
-        s->repl->next_connect_ms = util_time_ms() + REPL_RECONNECT_MS;
+        int64_t soon = util_time_ms() + REPL_RECONNECT_MS;
+        if (s->repl->next_connect_ms < soon) /* a refusal set a later one */
+            s->repl->next_connect_ms = soon;
         klog(KLOG_WARNING, "The link to the primary %s:%d closed%s%s", s->repl->host, s->repl->port,
              s->repl->last_error[0] ? ": " : "", s->repl->last_error);
     }
@@ -368,6 +370,8 @@ snapshot_begin(repl_link_t *l, int argc, karg_t *argv) {
     engine_t *s = l->s;
     if (argc != 4 || !arg_u64(&argv[1], &l->snap_lsn) || !arg_u64(&argv[2], &l->snap_size))
         return KERR_INVAL;
+    snprintf(l->snap_id, sizeof l->snap_id, "%.*s", (int)(argv[3].n < 39 ? argv[3].n : 39),
+             argv[3].p);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/" SNAPSHOT_SUBDIR, s->cfg.dir);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -409,7 +413,7 @@ snapshot_end(repl_link_t *l) {
     char err[512] = "";
     replica_pending_clear(s); /* the history given up, applied or not */
     s->repl->r_in_set = false;
-    int rc = persist_adopt_snapshot(s, l->snap_tmp, err, sizeof err);
+    int rc = persist_adopt_snapshot(s, l->snap_tmp, l->snap_id, err, sizeof err);
     if (rc < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
                  "loading the primary's "
@@ -726,9 +730,14 @@ link_command_cb(conn_t *conn, int argc, karg_t *argv) {
         rc = snapshot_chunk(l, &argv[1]);
     else if (l->state == RL_SNAPSHOT && util_eq_nocase(argv[0].p, argv[0].n, "SNAPEND"))
         rc = snapshot_end(l);
-    else if (argv[0].p[0] == '-') {
-        snprintf(s->repl->last_error, sizeof s->repl->last_error, "the primary: %.*s",
-                 (int)(argv[0].n > 200 ? 200 : argv[0].n), argv[0].p);
+    else if (argv[0].p[0] == '-') { /* an error line, split into words like an inline command */
+        char *e = s->repl->last_error;
+        size_t n = 0, cap = sizeof s->repl->last_error;
+        n += (size_t)snprintf(e, cap, "the primary refused:");
+        for (int i = 0; i < argc && n < cap - 1; i++)
+            n += (size_t)snprintf(e + n, cap - n, " %.*s", (int)(argv[i].n - (i == 0)),
+                                  argv[i].p + (i == 0));
+        s->repl->next_connect_ms = util_time_ms() + 5 * REPL_RECONNECT_MS;
         rc = KERR_FAILED;
     } else {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
