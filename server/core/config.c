@@ -127,7 +127,7 @@ static const cfg_def_t defs[] = {
      0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
     {"replicaof", C_STR, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
-    {"replica-read-only", C_BOOL, OFF(replica_read_only), 0, 1, "yes", yesno, 0, NULL, NULL},
+    {"replica-read-only", C_BOOL, OFF(replica_read_only), 1, 1, "yes", yesno, 0, NULL, NULL},
     {"masterauth", C_STR, OFF(masterauth), 0, 0, "", NULL, 0, NULL, NULL},
     {"masteruser", C_STR, OFF(masteruser), 0, 0, "", NULL, 0, NULL, NULL},
     {"repl-timeout", C_INT, OFF(repl_timeout_s), 1, 100000000, "60", NULL, 0, NULL, NULL},
@@ -172,6 +172,12 @@ set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
     long long n;
     switch (d->type) {
     case C_BOOL:
+        if (d->min == 1 && !strcasecmp(v, "no")) { /* replica-read-only */
+            snprintf(err, errlen,
+                     "Keel replicas are always read-only: a local write would take "
+                     "an LSN of the primary's log");
+            return -1;
+        }
         if (!strcasecmp(v, "yes") || !strcasecmp(v, "no")) {
             *(bool *)field(s, d) = !strcasecmp(v, "yes");
             return 0;

@@ -142,8 +142,8 @@ typedef struct engine {
     struct wal *wal;
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
     const char *repl_refuse;       /* a whole error reply: too few replicas to write (repl/) */
-    bool read_only;                /* a read-only replica: clients' writes get -READONLY */
-    struct repl_state *repl;       /* replication (repl/), opaque to the engine */
+    bool read_only; /* a replica: clients' writes get -READONLY (replica-read-only is always yes) */
+    struct repl_state *repl; /* replication (repl/), opaque to the engine */
     engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms;

@@ -56,7 +56,7 @@ set_primary(engine_t *s, const char *host, int port) {
     s->repl->port = port;
     s->repl->next_connect_ms = 0;
     s->repl->link_down_since_ms = util_time_ms();
-    s->read_only = s->cfg.replica_read_only;
+    s->read_only = true; /* replica-read-only no is refused: local writes would break the LSNs */
     /* A replica expires nothing itself: the primary's DELs do (they are in the stream). */
     db_set_expire_enabled(&s->dbenv, false);
 }

@@ -373,3 +373,14 @@ def test_a_primary_without_a_log_refuses_replicas(live):
             return
         time.sleep(0.1)
     raise AssertionError("no refusal seen: %s" % repl_info(r.client()))
+
+
+def test_a_replica_stays_read_only(live):
+    p = server(live)
+    r = replica_of(live, p.port)
+    rc = r.client()
+    with pytest.raises(redis.ResponseError, match="always read-only"):
+        rc.config_set("replica-read-only", "no")
+    assert rc.config_get("replica-read-only") == {"replica-read-only": "yes"}
+    with pytest.raises(redis.ResponseError, match="READONLY"):
+        rc.set("k", 1)
