@@ -54,9 +54,12 @@ start_redis() {
     wait_ping "$port"
 }
 
-stop_pid() {
+stop_pid() { # kills and forgets the PID (a reused PID must not be killed by cleanup later)
     kill -9 "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
 }
 
 # median of the numbers on stdin
