@@ -30,10 +30,20 @@ repl_client_cleanup_cb(client_t *c) {
         }
 }
 
+/* The replicaof setting follows the role, so CONFIG REWRITE keeps it across a restart. */
+static void
+remember_primary(engine_t *s, const char *host, int port) {
+    char v[300] = "";
+    int n = host ? snprintf(v, sizeof v, "%s %d", host, port) : 0;
+    kfree(s->cfg.replicaof);
+    s->cfg.replicaof = kstrndup(v, (size_t)n);
+}
+
 /* Become a replica of host:port (host NULL: a primary again). */
 static void
 set_primary(engine_t *s, const char *host, int port) {
     replica_drop_link(s, "the primary changed");
+    remember_primary(s, host, port);
     if (!host) {
         s->repl->host[0] = 0;
         s->read_only = false;
@@ -64,6 +74,23 @@ repl_start(engine_t *s) {
         set_primary(s, host, port);
     }
     return 0;
+}
+
+int
+repl_kill_primary_link(engine_t *s) {
+    if (!s->repl || !s->repl->link)
+        return 0;
+    replica_drop_link(s, "killed by CLIENT KILL TYPE master");
+    return 1;
+}
+
+/* The address a replica is known by: the one it announced, else its connection's. */
+static void
+replica_ip(const repl_replica_t *r, char *ip, size_t len) {
+    snprintf(ip, len, "%s", r->ann.ip[0] ? r->ann.ip : r->c->conn.addr);
+    char *colon = r->ann.ip[0] ? NULL : strrchr(ip, ':');
+    if (colon)
+        *colon = 0;
 }
 
 void
@@ -176,10 +203,7 @@ repl_cmd_role(client_t *c) {
         if (!r->state)
             continue;
         char ip[64], port[16], off[24];
-        snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = 0;
+        replica_ip(r, ip, sizeof ip);
         snprintf(port, sizeof port, "%d", r->ann.listening_port);
         snprintf(off, sizeof off, "%" PRIu64, r->ack_lsn);
         reply_array(c, 3);
@@ -214,13 +238,15 @@ repl_cmd_replconf(client_t *c) {
         bool num = util_parse_ll(val->p, val->n, &v);
         if (cmd_arg_is(&c->argv[i], "listening-port") && num)
             r->ann.listening_port = (int)v;
+        else if (cmd_arg_is(&c->argv[i], "ip-address"))
+            snprintf(r->ann.ip, sizeof r->ann.ip, "%.*s", (int)(val->n < 63 ? val->n : 63), val->p);
         else if (cmd_arg_is(&c->argv[i], "keel-version"))
             snprintf(r->ann.version, sizeof r->ann.version, "%.*s", (int)val->n, val->p);
         else if (cmd_arg_is(&c->argv[i], "records") && num)
             r->ann.records_max = (uint32_t)v;
         else if (cmd_arg_is(&c->argv[i], "snapshot") && num)
             r->ann.snapshot_max = (uint32_t)v;
-        /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
+        /* capa and other Valkey options: accepted, nothing to do yet */
     }
     if (r->ann.records_max && r->ann.records_max < REPL_RECORD_FORMAT) {
         reply_errf(c, "ERR this primary sends log records of format %d; replica %s reads up to %u",
@@ -282,10 +308,7 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
         if (!r->state)
             continue;
         char ip[64];
-        snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = 0;
+        replica_ip(r, ip, sizeof ip);
         const char *st = r->state == RR_STREAM ? "online" : "wait_bgsave";
         sbuf_printf(b,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld,"
@@ -330,11 +353,11 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                         : -1,
                     s->repl->last_error);
     sbuf_printf(b,
-                "slave_priority:100\r\nslave_read_only:%d\r\nreplica_announced:1\r\n"
+                "slave_priority:%lld\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n"
                 "connected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                 "master_repl_offset:%" PRIu64 "\r\nkeel_durable_lsn:%" PRIu64 "\r\n",
-                s->read_only, id, replica_applied_lsn(s),
-                s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned);
+                s->cfg.replica_priority, s->read_only, s->cfg.replica_announced, id,
+                replica_applied_lsn(s), s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned);
 }
 
 void
