@@ -3,8 +3,8 @@
 #   0. checks: private headers stay private, the tree matches .clang-format, no exported
 #      function without a caller (the build itself refuses includes that go up a layer);
 #   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
-#      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
-#      crash tests;
+#      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, the
+#      crash tests, and failovers driven by Redis Sentinel (tests/ha);
 #   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
 #      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
@@ -35,6 +35,11 @@ stage "integration and crash tests (release)"
 suites=(tests/integration)
 [ -n "$(ls tests/crash/test_*.py 2>/dev/null)" ] && suites+=(tests/crash)
 KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${suites[@]}"
+
+stage "failover under Sentinel (release)"
+# tests/ha: three nodes and three redis-sentinel processes, KEEL_HA_CYCLES (10) SIGKILLs of the
+# primary under pipelined writers; prints each cycle's failover time and lost writes.
+KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -s -rxX -p no:cacheprovider tests/ha
 
 stage "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=ON -DKEEL_WERROR=ON >/dev/null
