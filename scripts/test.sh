@@ -3,9 +3,9 @@
 #   0. checks: private headers stay private, the tree matches .clang-format, no exported
 #      function without a caller (the build itself refuses includes that go up a layer);
 #   1. release build (warnings are errors): Criterion unit tests, then integration tests with real
-#      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, and the
-#      crash tests, and replication in both directions with the previous release (tests/compat:
-#      that release is built from git history);
+#      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, the
+#      crash tests, replication in both directions with the previous release (tests/compat: that
+#      release is built from git history), and failovers driven by Redis Sentinel (tests/ha);
 #   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
 #      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
@@ -41,6 +41,11 @@ stage "replication against the previous release"
 # Builds the newest release of tests/releases.txt older than HEAD from git history (cached in
 # build-compat/<commit>) and replicates between it and build/ in both directions.
 KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/compat
+
+stage "failover under Sentinel (release)"
+# tests/ha: three nodes and three redis-sentinel processes, KEEL_HA_CYCLES (10) SIGKILLs of the
+# primary under pipelined writers; prints each cycle's failover time and lost writes.
+KEEL_BIN="$PWD/build" /usr/bin/python3 -m pytest -q -s -rxX -p no:cacheprovider tests/ha
 
 stage "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=ON -DKEEL_WERROR=ON >/dev/null

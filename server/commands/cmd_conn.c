@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "util.h"
 #include "reply.h"
+#include "repl.h"
 
 static void
 cmd_ping(client_t *c) {
@@ -244,13 +245,18 @@ client_setinfo(client_t *c) {
     reply_ok(c);
 }
 
+/* Valkey's client types: a replica (it sent PSYNC), else a subscriber, else normal. The link of
+ * a replica to its primary ("master") is not a client here: CLIENT KILL handles it apart. */
 static bool
 client_type_is(client_t *t, const karg_t *type) {
+    bool replica = (t->flags & CLIENT_REPLICA) != 0;
     if (cmd_arg_is(type, "normal"))
-        return t->pubsub == NULL;
+        return !replica && t->pubsub == NULL;
     if (cmd_arg_is(type, "pubsub"))
-        return t->pubsub != NULL;
-    return false; /* master, replica: none in this build */
+        return !replica && t->pubsub != NULL;
+    if (cmd_arg_is(type, "replica") || cmd_arg_is(type, "slave"))
+        return replica;
+    return false;
 }
 
 /* One CLIENT LIST line (no trailing newline) into buf. */
@@ -263,6 +269,8 @@ client_list_line(client_t *c, char *buf, size_t len) {
         flags[f++] = 'x';
     if (c->flags & CLIENT_BLOCKED)
         flags[f++] = 'b';
+    if (c->flags & CLIENT_REPLICA)
+        flags[f++] = 'S';
     if (c->pubsub)
         flags[f++] = 'P';
     if (c->flags & CLIENT_NO_EVICT)
@@ -430,6 +438,10 @@ client_kill(client_t *c) {
         client_close_async(t);
         killed++;
     }
+    /* TYPE master: the link to this replica's primary, which reconnects within a second. */
+    if (type && cmd_arg_is(type, "master") && !id && !addr && !laddr &&
+        (!user || cmd_arg_is(user, "default")))
+        killed += repl_kill_primary_link(s);
     reply_int(c, killed);
 }
 
@@ -500,7 +512,7 @@ client_help(client_t *c) {
         "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
-        "LIST [TYPE (NORMAL|PUBSUB)] [ID <id> ...]",
+        "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> ...]",
         "    Return information about client connections.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",

@@ -42,13 +42,13 @@ sec_server(engine_t *s, sbuf_t *b) {
         b,
         "redis_version:%s\r\nkeel_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
         "arch_bits:%d\r\nmultiplexing_api:epoll\r\ngcc_version:%d.%d.%d\r\n"
-        "process_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
+        "process_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
         "uptime_in_days:%lld\r\nhz:%d\r\nlru_clock:%u\r\nexecutable:keel-server\r\n"
         "config_file:%s\r\nio_threads_active:0\r\n",
         KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
         (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
-        s->port_bound, (long long)util_time_us(), (long long)up, (long long)(up / 86400), s->cfg.hz,
-        db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "");
+        s->run_id, s->port_bound, (long long)util_time_us(), (long long)up, (long long)(up / 86400),
+        s->cfg.hz, db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "");
 }
 
 static void

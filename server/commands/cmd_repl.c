@@ -28,12 +28,13 @@ cmd_wait(client_t *c) {
 }
 
 cmd_def_t cmd_table_repl[] = {
-    {"replicaof", cmd_replicaof, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, 0, 0, 0,
-     "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0",
+    /* Allowed in MULTI: Sentinel sends MULTI, SLAVEOF, CONFIG REWRITE, CLIENT KILL..., EXEC. */
+    {"replicaof", cmd_replicaof, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, "server",
+     "Configures a server as replica of another, or promotes it to a master.", "5.0.0", "O(1)",
+     "admin slow dangerous"},
+    {"slaveof", cmd_replicaof, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, "server",
+     "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0",
      "O(1)", "admin slow dangerous"},
-    {"slaveof", cmd_replicaof, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE | CMD_NO_MULTI, 0, 0, 0,
-     "server", "Sets a Redis server as a replica of another, or promotes it to being a master.",
-     "1.0.0", "O(1)", "admin slow dangerous"},
     {"role", cmd_role, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "server",
      "Returns the replication role.", "2.8.12", "O(1)", "admin fast dangerous"},
     {"replconf", cmd_replconf, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,

@@ -20,6 +20,7 @@
 enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_IMMUTABLE 1
 #define C_COMPAT    2 /* accepted and reported for client compatibility; no effect in Keel */
+#define C_ALIAS     4 /* Valkey's old name of the setting just above it in defs[] */
 
 typedef struct cfg_def cfg_def_t;
 typedef int (*cfg_set_fn)(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv,
@@ -54,6 +55,8 @@ static void get_wal_dir(engine_t *, const cfg_def_t *, char *, size_t);
 static int set_notify(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static int set_compat(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_compat(engine_t *, const cfg_def_t *, char *, size_t);
+static int set_replicaof(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_replicaof(engine_t *, const cfg_def_t *, char *, size_t);
 
 static const cfg_def_t defs[] = {
     {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
@@ -126,8 +129,23 @@ static const cfg_def_t defs[] = {
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
      0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
-    {"replicaof", C_STR, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    /* "host port" (one argument, or two as Valkey writes it); REPLICAOF changes it, so CONFIG
+     * REWRITE keeps a node a replica (or a primary) across a restart, as Sentinel relies on. */
+    {"replicaof", C_SPECIAL, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, set_replicaof,
+     get_replicaof},
+    {"slaveof", C_SPECIAL, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE | C_ALIAS, set_replicaof,
+     get_replicaof},
     {"replica-read-only", C_BOOL, OFF(replica_read_only), 1, 1, "yes", yesno, 0, NULL, NULL},
+    {"slave-read-only", C_BOOL, OFF(replica_read_only), 1, 1, "yes", yesno, C_ALIAS, NULL, NULL},
+    {"replica-priority", C_INT, OFF(replica_priority), 0, INT_MAX, "100", NULL, 0, NULL, NULL},
+    {"slave-priority", C_INT, OFF(replica_priority), 0, INT_MAX, "100", NULL, C_ALIAS, NULL, NULL},
+    {"replica-announce-ip", C_STR, OFF(replica_announce_ip), 0, 0, "", NULL, 0, NULL, NULL},
+    {"slave-announce-ip", C_STR, OFF(replica_announce_ip), 0, 0, "", NULL, C_ALIAS, NULL, NULL},
+    {"replica-announce-port", C_INT, OFF(replica_announce_port), 0, 65535, "0", NULL, 0, NULL,
+     NULL},
+    {"slave-announce-port", C_INT, OFF(replica_announce_port), 0, 65535, "0", NULL, C_ALIAS, NULL,
+     NULL},
+    {"replica-announced", C_BOOL, OFF(replica_announced), 0, 1, "yes", yesno, 0, NULL, NULL},
     {"masterauth", C_STR, OFF(masterauth), 0, 0, "", NULL, 0, NULL, NULL},
     {"masteruser", C_STR, OFF(masteruser), 0, 0, "", NULL, 0, NULL, NULL},
     {"repl-timeout", C_INT, OFF(repl_timeout_s), 1, 100000000, "60", NULL, 0, NULL, NULL},
@@ -150,6 +168,14 @@ find_def(const char *name, size_t n) {
         if (strlen(d->name) == n && strncasecmp(d->name, name, n) == 0)
             return d;
     return NULL;
+}
+
+/* The setting an alias names (aliases follow their setting in defs[]). */
+static const cfg_def_t *
+canonical(const cfg_def_t *d) {
+    while (d->flags & C_ALIAS)
+        d--;
+    return d;
 }
 
 static void *
@@ -417,6 +443,39 @@ get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
         snprintf(buf, len, "%s", d->dflt);
 }
 
+static int
+set_replicaof(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+              size_t errlen) {
+    char host[256] = "", rest[8] = "";
+    long long port = 0;
+    if (argc == 2) {
+        snprintf(host, sizeof host, "%s", argv[0]);
+        if (!util_parse_ll(argv[1], strlen(argv[1]), &port))
+            port = -1;
+    } else if (argc == 1 && argv[0][0]) {
+        if (sscanf(argv[0], "%255s %lld %7s", host, &port, rest) != 2)
+            port = -1;
+    } else if (argc != 1) {
+        port = -1;
+    }
+    if (port < 0 || port > 65535 || (host[0] && port == 0) || strlen(host) >= 255) {
+        snprintf(err, errlen, "expected 'host port'");
+        return -1;
+    }
+    char **p = field(s, d);
+    kfree(*p);
+    char v[280];
+    int n = host[0] ? snprintf(v, sizeof v, "%s %lld", host, port) : 0;
+    *p = kstrndup(v, (size_t)n);
+    return 0;
+}
+
+static void
+get_replicaof(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+    (void)d;
+    snprintf(buf, len, "%s", s->cfg.replicaof ? s->cfg.replicaof : "");
+}
+
 static void
 config_apply(engine_t *s) {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
@@ -429,7 +488,7 @@ static void
 set_defaults(engine_t *s) {
     char err[256];
     for (const cfg_def_t *d = defs; d->name; d++) {
-        if (!d->dflt || d->set == set_compat)
+        if (!d->dflt || d->set == set_compat || (d->flags & C_ALIAS))
             continue;
         const char *argv[1] = {d->dflt};
         if (d->type == C_SPECIAL)
@@ -484,7 +543,10 @@ config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, b
 static void
 config_free(engine_t *s) {
     for (const cfg_def_t *d = defs; d->name; d++) {
-        if (d->type == C_STR || (d->type == C_ENUM && d->off == OFF(loglevel))) {
+        if (d->flags & C_ALIAS)
+            continue;
+        if (d->type == C_STR || d->off == OFF(replicaof) ||
+            (d->type == C_ENUM && d->off == OFF(loglevel))) {
             char **p = field(s, d);
             kfree(*p);
             *p = NULL;
@@ -597,6 +659,11 @@ write_line(FILE *f, const cfg_def_t *d, const char *v) {
         fprintf(f, "%s %s\n", d->name, v);
         return;
     }
+    if (!strcmp(d->name, "replicaof")) { /* Valkey's form: two words; none for a primary */
+        if (v[0])
+            fprintf(f, "replicaof %s\n", v);
+        return;
+    }
     bool quote = !*v || strpbrk(v, " \t\"'\\");
     if (!quote) {
         fprintf(f, "%s %s\n", d->name, v);
@@ -606,6 +673,18 @@ write_line(FILE *f, const cfg_def_t *d, const char *v) {
     for (const char *p = v; *p; p++)
         fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
     fprintf(f, "\"\n");
+}
+
+/* Whether a value as CONFIG GET shows it is the default: numbers are compared as numbers (a
+ * memory setting shows bytes, its default is written "512mb"). */
+static bool
+is_default(const cfg_def_t *d, const char *val) {
+    if (!d->dflt)
+        return false;
+    long long a, b;
+    if (d->type == C_MEM && util_parse_memory(val, &a) && util_parse_memory(d->dflt, &b))
+        return a == b;
+    return !strcmp(val, d->dflt);
 }
 
 int
@@ -640,6 +719,7 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
             fputs(line, out);
             continue;
         }
+        d = canonical(d); /* a line under an old name is rewritten under the current one */
         size_t i = (size_t)(d - defs);
         if (written[i])
             continue;
@@ -649,10 +729,10 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
     }
     for (const cfg_def_t *d = defs; d->name; d++) {
         size_t i = (size_t)(d - defs);
-        if (written[i] || (d->flags & C_COMPAT))
+        if (written[i] || (d->flags & (C_COMPAT | C_ALIAS)))
             continue;
         get_value(s, d, val, sizeof val);
-        if (d->dflt && !strcmp(val, d->dflt))
+        if (is_default(d, val))
             continue;
         if (!strcmp(d->name, "client-output-buffer-limit") ||
             (!strcmp(d->name, "wal-dir") && !val[0]))

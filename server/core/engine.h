@@ -89,6 +89,11 @@ typedef struct engine_config {
     long long repl_timeout_s, repl_ping_replica_period_s;
     long long wal_quorum_timeout_ms; /* an in-set replica this late leaves the write quorum */
     long long min_replicas_to_write, min_replicas_max_lag;
+    /* What a replica tells Sentinel and its primary (Valkey's settings of the same names). */
+    long long replica_priority;      /* INFO slave_priority: lower is promoted first, 0 never */
+    char *replica_announce_ip;       /* sent as REPLCONF ip-address ("": the primary sees it) */
+    long long replica_announce_port; /* sent as REPLCONF listening-port (0: the real port) */
+    bool replica_announced;          /* INFO replica_announced: Sentinel lists this replica */
 } engine_config_t;
 
 typedef struct engine_stats {
@@ -108,6 +113,7 @@ struct wal;
 
 typedef struct engine {
     engine_config_t cfg;
+    char run_id[41];   /* 40 random hex digits, new at every start (INFO run_id, as Valkey) */
     char *config_file; /* absolute path, for CONFIG REWRITE; NULL if none */
     db_t *dbs[SERVER_DBS_MAX];
     db_env_t dbenv;                    /* the clock and switches the dbs share, the expiry hook */

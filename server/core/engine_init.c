@@ -3,6 +3,8 @@
  * and the modules that hang on the execution hooks (pub/sub, WATCH, blocking). The server's top
  * level and keel-restore build the same engine through engine_init.
  */
+#include <stdio.h>
+
 #include "block.h"
 #include "cmd.h"
 #include "engine.h"
@@ -15,8 +17,20 @@
 #include "util.h"
 #include "watch.h"
 
+/* A new run id at every start: Sentinel and replicas tell a restarted process by it. */
+static void
+make_run_id(engine_t *s) {
+    unsigned char raw[20];
+    if (util_random_bytes(raw, sizeof raw) < 0)
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (unsigned char)util_random64();
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(s->run_id + 2 * i, 3, "%02x", raw[i]);
+}
+
 void
 engine_init(engine_t *s, struct cmd_def *const *commands) {
+    make_run_id(s);
     prop_init(&s->prop);
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kassert.h"
+#include "klog.h"
 #include "evict.h"
 #include "kmem.h"
 #include "prop.h"
@@ -160,6 +161,26 @@ cmd_exec(client_t *c) {
     c->argv = argv;
 }
 
+/* A command refused before it ran (unknown command or subcommand, wrong arity, not allowed in
+ * MULTI) is logged at verbose level with the client that sent it and its first arguments, so a
+ * client such as Sentinel that needs something Keel lacks shows in the log, not only in the
+ * replies it got (tests check that no such line appears). */
+static void
+log_refused(client_t *c, const char *why) {
+    char args[320];
+    size_t off = 0;
+    for (int i = 0; i < c->argc && i < 4 && off < sizeof args - 80; i++) {
+        args[off++] = ' ';
+        for (size_t j = 0; j < c->argv[i].n && j < 64; j++) {
+            char ch = c->argv[i].p[j];
+            args[off++] = ch > ' ' && ch < 127 ? ch : '?';
+        }
+    }
+    args[off] = 0;
+    klog(KLOG_VERBOSE, "Refused command (%s) from %s name=%s:%s%s", why, c->conn.addr,
+         c->name ? c->name : "", args, c->argc > 4 ? " ..." : "");
+}
+
 static void
 reply_unknown(client_t *c) {
     char args[256];
@@ -181,12 +202,14 @@ static cmd_def_t *
 check_command(client_t *c) {
     cmd_def_t *cmd = cmd_lookup(c->eng, c->argv[0].p, c->argv[0].n);
     if (!cmd) {
+        log_refused(c, "unknown command");
         reply_unknown(c);
         return NULL;
     }
     if (cmd->subcmds && c->argc >= 2) {
         cmd_def_t *sub = cmd_lookup_sub(cmd, c->argv[1].p, c->argv[1].n);
         if (!sub) {
+            log_refused(c, "unknown subcommand");
             char up[32];
             size_t k = 0;
             for (; cmd->name[k] && k < sizeof up - 1; k++)
@@ -201,6 +224,7 @@ check_command(client_t *c) {
     }
     /* From here a refusal counts as the command's rejected_calls (INFO commandstats). */
     if (!cmd_arity_ok(cmd, c->argc)) {
+        log_refused(c, "wrong number of arguments");
         reply_err_arity(c, cmd->fullname);
     } else if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
@@ -245,6 +269,7 @@ exec_command(client_t *c) {
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
         if (cmd->flags & CMD_NO_MULTI) {
+            log_refused(c, "not allowed inside a transaction");
             reply_errf(c, "ERR Command not allowed inside a transaction");
             c->flags |= CLIENT_DIRTY_EXEC;
             return;

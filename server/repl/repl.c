@@ -31,6 +31,15 @@ repl_client_cleanup_cb(client_t *c) {
         }
 }
 
+/* The replicaof setting follows the role, so CONFIG REWRITE keeps it across a restart. */
+static void
+remember_primary(engine_t *s, const char *host, int port) {
+    char v[300] = "";
+    int n = host ? snprintf(v, sizeof v, "%s %d", host, port) : 0;
+    kfree(s->cfg.replicaof);
+    s->cfg.replicaof = kstrndup(v, (size_t)n);
+}
+
 /* Become a replica of host:port (host NULL: a primary again). */
 static void
 set_primary(engine_t *s, const char *host, int port) {
@@ -46,6 +55,7 @@ set_primary(engine_t *s, const char *host, int port) {
     replica_drop_link(s, "the primary changed");
     persist_set_primary(s, host == NULL); /* a primary's next record begins a new epoch */
     R->r_in_set = R->r_told = false;
+    remember_primary(s, host, port);
     if (!host) {
         s->repl->host[0] = 0;
         s->read_only = false;
@@ -80,6 +90,23 @@ repl_start(engine_t *s) {
         persist_set_primary(s, true);
     }
     return 0;
+}
+
+int
+repl_kill_primary_link(engine_t *s) {
+    if (!s->repl || !s->repl->link)
+        return 0;
+    replica_drop_link(s, "killed by CLIENT KILL TYPE master");
+    return 1;
+}
+
+/* The address a replica is known by: the one it announced, else its connection's. */
+static void
+replica_ip(const repl_replica_t *r, char *ip, size_t len) {
+    snprintf(ip, len, "%s", r->ann.ip[0] ? r->ann.ip : r->c->conn.addr);
+    char *colon = r->ann.ip[0] ? NULL : strrchr(ip, ':');
+    if (colon)
+        *colon = 0;
 }
 
 void
@@ -194,10 +221,7 @@ repl_cmd_role(client_t *c) {
         if (!r->state || r->channel)
             continue;
         char ip[64], port[16], off[24];
-        snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = 0;
+        replica_ip(r, ip, sizeof ip);
         snprintf(port, sizeof port, "%d", r->ann.listening_port);
         snprintf(off, sizeof off, "%" PRIu64, r->ack_lsn);
         reply_array(c, 3);
@@ -238,6 +262,8 @@ repl_cmd_replconf(client_t *c) {
         bool num = util_parse_ll(val->p, val->n, &v);
         if (cmd_arg_is(&c->argv[i], "listening-port") && num)
             r->ann.listening_port = (int)v;
+        else if (cmd_arg_is(&c->argv[i], "ip-address"))
+            snprintf(r->ann.ip, sizeof r->ann.ip, "%.*s", (int)(val->n < 63 ? val->n : 63), val->p);
         else if (cmd_arg_is(&c->argv[i], "keel-version"))
             snprintf(r->ann.version, sizeof r->ann.version, "%.*s", (int)val->n, val->p);
         else if (cmd_arg_is(&c->argv[i], "records") && num && v >= 0 && v <= UINT32_MAX) {
@@ -251,7 +277,7 @@ repl_cmd_replconf(client_t *c) {
         } else if (cmd_arg_is(&c->argv[i], "channels") && num) {
             r->ann.channels = (uint32_t)v;
         }
-        /* capa, ip-address and other Valkey options: accepted, nothing to do yet */
+        /* capa and other Valkey options: accepted, nothing to do yet */
     }
     if (r->ann.records_set && !versions_records(s, r))
         return; /* refused: closes after the error */
@@ -310,10 +336,7 @@ info_primary(engine_t *s, sbuf_t *b, const char *id) {
         if (!r->state || r->channel)
             continue;
         char ip[64];
-        snprintf(ip, sizeof ip, "%s", r->c->conn.addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = 0;
+        replica_ip(r, ip, sizeof ip);
         const char *st = r->state != RR_STREAM                     ? "wait_bgsave"
                          : r->token[0] && r->ack_lsn < r->snap_lsn ? "send_bulk"
                                                                    : "online";
@@ -366,16 +389,17 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                         : -1,
                     s->repl->last_error);
     sbuf_printf(b,
-                "slave_priority:%d\r\nslave_read_only:%d\r\nreplica_announced:1\r\n"
+                "slave_priority:%lld\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n"
                 "connected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                 "master_repl_offset:%" PRIu64 "\r\nkeel_durable_lsn:%" PRIu64 "\r\n"
                 "keel_applied_lsn:%" PRIu64 "\r\nkeel_commit_lsn:%" PRIu64 "\r\n"
                 "keel_in_set:%d\r\n",
                 /* outside its primary's write quorum set it may lack committed writes: not
                  * promotable (a primary that never said, an older build, makes no claim) */
-                s->repl->r_in_set || !s->repl->r_told ? 100 : 0, s->read_only, id,
-                replica_applied_lsn(s), s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned,
-                replica_applied_lsn(s), s->repl->r_commit, s->repl->r_in_set);
+                s->repl->r_in_set || !s->repl->r_told ? s->cfg.replica_priority : 0LL, s->read_only,
+                s->cfg.replica_announced, id, replica_applied_lsn(s),
+                s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned, replica_applied_lsn(s),
+                s->repl->r_commit, s->repl->r_in_set);
 }
 
 void

@@ -32,6 +32,7 @@ void repl_cron(engine_t *s);                  /* reconnects, pings, timeouts */
 void repl_before_sleep(engine_t *s);          /* feed replicas, acknowledge, serve WAIT */
 void repl_info(engine_t *s, sbuf_t *b);       /* INFO replication */
 void repl_info_stats(engine_t *s, sbuf_t *b); /* sync_full, sync_partial_ok, sync_partial_err */
+int repl_kill_primary_link(engine_t *s);      /* CLIENT KILL TYPE master: 1 if a link was cut */
 
 /* Commands (commands/cmd_repl.c). */
 void repl_cmd_replicaof(client_t *c); /* REPLICAOF host port | NO ONE (and SLAVEOF) */

@@ -23,6 +23,7 @@ enum { RR_WAIT_SNAPSHOT = 1, RR_SEND_SNAPSHOT, RR_STREAM, RR_CHANNEL_DONE };
 /* Per client on the primary: what the replica announced before PSYNC (REPLCONF). */
 typedef struct repl_announce {
     int listening_port;
+    char ip[64]; /* REPLCONF ip-address (replica-announce-ip); "": the connection's address */
     char version[32];
     uint32_t records_max, snapshot_max; /* formats it reads; 0: not announced (assume 1) */
     uint32_t channels;                  /* 2: it fetches a full sync's snapshot on a second

@@ -92,9 +92,16 @@ send_handshake(repl_link_t *l) {
         link_send(l, 3, a);
         l->replies_pending++;
     }
-    snprintf(port, sizeof port, "%d", s->port_bound);
+    /* replica-announce-port/-ip: how the primary (and Sentinel, from its INFO) reach this node */
+    snprintf(port, sizeof port, "%lld",
+             s->cfg.replica_announce_port ? s->cfg.replica_announce_port : s->port_bound);
     const char *lp[] = {"REPLCONF", "listening-port", port};
     link_send(l, 3, lp);
+    if (s->cfg.replica_announce_ip && s->cfg.replica_announce_ip[0]) {
+        const char *ip[] = {"REPLCONF", "ip-address", s->cfg.replica_announce_ip};
+        link_send(l, 3, ip);
+        l->replies_pending++;
+    }
     char rec[16], snap[16];
     versions_announce(rec, sizeof rec, snap, sizeof snap);
     /* durability: a replica that runs with durability off never counts in a write quorum (its

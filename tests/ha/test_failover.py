@@ -1,0 +1,62 @@
+"""Sentinel-driven failover of Keel (tests/ha/ha_lib.py): three Keel nodes with durability sync,
+three redis-sentinel processes, writers through redis-py's Sentinel client; KEEL_HA_CYCLES
+cycles (default 10) of SIGKILL of the primary at a random moment, promotion by Sentinel, restart
+of the killed node, which must rejoin as a replica; after each cycle the current primary is
+checked against every acknowledged write.
+
+Two things lose acknowledged writes today (docs/replication.md, "Sentinel"): replication is
+asynchronous (a write is acknowledged once it is on the primary's disk, the replicas get it
+after), and a killed primary that rejoins keeps a tail of records its successor never had,
+lacking the successor's records at those LSNs, which are lost once it is promoted later. The
+zero-loss test is marked xfail until replicas are in the write quorum and a rejoining node's
+epoch is compared. Everything else must hold now.
+"""
+import os
+
+import pytest
+
+from ha_lib import KeelNode, run_cycles, summary
+
+CYCLES = int(os.environ.get("KEEL_HA_CYCLES", "10"))
+SEED = int(os.environ["KEEL_HA_SEED"]) if os.environ.get("KEEL_HA_SEED") else None
+
+
+@pytest.fixture(scope="module")
+def ha():
+    results, refused = run_cycles(KeelNode, CYCLES, seed=SEED)
+    s = summary(results)
+    print("\nkeel: %(cycles)d failovers, %(acked)d acknowledged writes, lost %(lost_set)d SET + "
+          "%(lost_incr)d INCR; failover (kill to first write) median %(failover_median_s).2f s, "
+          "max %(failover_max_s).2f s" % s)
+    return results, refused
+
+
+def test_sentinel_promotes_a_replica_every_time_and_the_old_primary_rejoins(ha):
+    results, _ = ha
+    assert len(results) == CYCLES
+    for r in results:
+        assert r["promoted"] != r["killed"]
+        assert r["failover_s"] < 20, r  # down-after 1 s, then election and promotion
+        assert r["acked"] > 0
+
+
+def test_no_command_sentinel_sent_was_refused(ha):
+    _, refused = ha
+    assert not refused, "\n".join(refused[:20])
+
+
+def test_no_write_appears_that_was_not_sent_and_no_value_is_wrong(ha):
+    results, _ = ha
+    for r in results:
+        assert not r["extra"], r  # keys no writer sent
+        assert not r["wrong"], r  # a key with another value than its own
+        assert not r["counter_over_sent"], r  # a counter above the INCRs sent
+
+
+@pytest.mark.xfail(strict=False, reason="until replicas are in the write quorum and a rejoining "
+                   "primary's epoch is compared, a failover can lose acknowledged writes")
+def test_no_acknowledged_write_is_lost(ha):
+    results, _ = ha
+    lost = [(r["cycle"], r["lost_set"], r["lost_incr"]) for r in results
+            if r["lost_set"] or r["lost_incr"]]
+    assert not lost, "lost acknowledged writes (cycle, SET, INCR): %r" % lost
