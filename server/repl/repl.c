@@ -54,7 +54,7 @@ set_primary(engine_t *s, const char *host, int port) {
     }
     replica_drop_link(s, "the primary changed");
     persist_set_primary(s, host == NULL); /* a primary's next record begins a new epoch */
-    R->r_in_set = R->r_told = false;
+    R->r_in_set = R->r_told = R->r_streamed = false;
     remember_primary(s, host, port);
     if (!host) {
         s->repl->host[0] = 0;
@@ -395,9 +395,12 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                 "keel_applied_lsn:%" PRIu64 "\r\nkeel_commit_lsn:%" PRIu64 "\r\n"
                 "keel_in_set:%d\r\n",
                 /* outside its primary's write quorum set it may lack committed writes: not
-                 * promotable (a primary that never said, an older build, makes no claim) */
-                s->repl->r_in_set || !s->repl->r_told ? s->cfg.replica_priority : 0LL, s->read_only,
-                s->cfg.replica_announced, id, replica_applied_lsn(s),
+                 * promotable; nor while it has not streamed from it yet (a full sync); a primary
+                 * that never says (0.1.0) makes no claim once it streams */
+                (s->repl->r_told ? s->repl->r_in_set : s->repl->r_streamed)
+                    ? s->cfg.replica_priority
+                    : 0LL,
+                s->read_only, s->cfg.replica_announced, id, replica_applied_lsn(s),
                 s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned, replica_applied_lsn(s),
                 s->repl->r_commit, s->repl->r_in_set);
 }

@@ -130,6 +130,7 @@ struct repl_state {
     uint64_t r_commit;   /* the primary's last COMMIT */
     bool r_in_set;       /* it said this replica is in its set (promotable) */
     bool r_told;         /* a COMMIT frame arrived since this became a replica */
+    bool r_streamed;     /* it streamed from this primary since then (and no full sync since) */
     bool r_commit_aware; /* this link sends COMMIT frames (apply only up to r_commit) */
     uint8_t *pend;       /* [u32 length][record bytes]... */
     size_t pend_len, pend_head, pend_cap;

@@ -324,6 +324,7 @@ start_stream(repl_link_t *l) {
     l->rc_active = true;
     l->state = RL_STREAM;
     l->s->repl->r_commit_aware = false; /* until this primary's first COMMIT frame */
+    l->s->repl->r_streamed = true;
     l->s->repl->r_commit = 0;
     if (l->s->repl->pend_head == l->s->repl->pend_len)
         l->s->repl->applied_lsn = l->s->last_lsn_assigned;
@@ -355,6 +356,7 @@ handshake_reply(repl_link_t *l, const karg_t *line) {
         start_stream(l);
     } else if (!strncmp(text, "+FULLRESYNC", 11)) {
         klog(KLOG_NOTICE, "Full sync from the primary: waiting for its snapshot");
+        s->repl->r_in_set = s->repl->r_streamed = false; /* not promotable until it streams */
         l->state = RL_WAIT_SNAPSHOT;
     } else {
         snprintf(s->repl->last_error, sizeof s->repl->last_error, "unexpected reply to PSYNC: %s",

@@ -69,6 +69,9 @@ class KeelNode:
         self.config_file = os.path.join(self.dir, "keel.conf")
         with open(self.config_file, "w") as f:
             f.write("# ha test node\n")
+            # The write quorum counts replicas (docs/ha.md): one local copy + one replica, and
+            # every replica of the in-sync set. KEEL_HA_QUORUM=1: asynchronous replication.
+            f.write("wal-quorum %s\n" % os.environ.get("KEEL_HA_QUORUM", "2"))
             if replicaof_port:
                 f.write("replicaof 127.0.0.1 %d\n" % replicaof_port)
         self.srv = None

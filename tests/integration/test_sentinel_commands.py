@@ -245,8 +245,9 @@ def test_a_valkey_style_config_file_with_slaveof_and_slave_priority_loads(live):
     p = node(live)
     r = node(live, conf_lines=["slaveof 127.0.0.1 %d" % p.port, "slave-priority 3",
                                "slave-announce-port %d" % 4321])
-    ri = info(r)
-    assert ri["role"] == "slave" and ri["slave_priority"] == 3
+    assert info(r)["role"] == "slave"
+    # 0 until it streams from its primary (a replica in a full sync is not promotable)
+    wait_for(lambda: info(r)["slave_priority"] == 3, 20, "the configured priority")
     wait_for(lambda: "port=4321," in info_text(p, "replication"),
              20, "the announced port on the primary")
     r.client().config_rewrite()
