@@ -376,7 +376,11 @@ info_replica(engine_t *s, sbuf_t *b, const char *id) {
                 l ? (long long)((now - l->last_io_ms) / 1000) : -1,
                 l && (l->state == RL_WAIT_SNAPSHOT || l->state == RL_SNAPSHOT ||
                       l->state == RL_SPILL),
-                replica_applied_lsn(s), replica_applied_lsn(s));
+                s->last_lsn_assigned,
+                /* what its log holds durably (applied or waiting for the commit): Sentinel
+                 * promotes the replica with the greatest, which holds every acknowledged write
+                 * any replica holds (keel_applied_lsn is what it serves) */
+                s->wal ? wal_durable_lsn(s->wal) : s->last_lsn_assigned);
     repl_link_t *sl = l && l->chan ? l->chan : l; /* the snapshot's link */
     if (sl && sl->state == RL_SNAPSHOT)
         sbuf_printf(b,

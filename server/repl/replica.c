@@ -324,7 +324,6 @@ start_stream(repl_link_t *l) {
     l->rc_active = true;
     l->state = RL_STREAM;
     l->s->repl->r_commit_aware = false; /* until this primary's first COMMIT frame */
-    l->s->repl->r_streamed = true;
     l->s->repl->r_commit = 0;
     if (l->s->repl->pend_head == l->s->repl->pend_len)
         l->s->repl->applied_lsn = l->s->last_lsn_assigned;
@@ -468,6 +467,7 @@ apply_record(repl_link_t *l, int argc, karg_t *argv) {
         return (int)got;
     }
     repl_state_t *R = s->repl;
+    R->r_streamed = true; /* (a primary of 0.2.0 said whether this replica is in its set first) */
     if (R->r_commit_aware && (rec.lsn > R->r_commit || R->pend_head < R->pend_len)) {
         pend_push(R, argv[1].p, argv[1].n); /* applied once the primary commits it */
         return 0;

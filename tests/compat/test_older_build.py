@@ -48,7 +48,8 @@ def wait_caught_up(pc, rc, timeout=60):
     while time.time() < deadline:
         target = repl_info(pc)["master_repl_offset"]
         ri = repl_info(rc)
-        if ri.get("master_link_status") == "up" and ri["slave_repl_offset"] >= target:
+        if ri.get("master_link_status") == "up" and \
+                ri.get("keel_applied_lsn", ri["slave_repl_offset"]) >= target:
             return target
         time.sleep(0.05)
     raise AssertionError("replica did not catch up: primary %s, replica %s" %

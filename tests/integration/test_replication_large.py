@@ -111,7 +111,7 @@ def test_a_full_sync_of_a_million_keys_under_writes(live):
         t.join()
     target = pc.info("replication")["master_repl_offset"]
     deadline = time.time() + 60
-    while rc.info("replication")["slave_repl_offset"] < target:
+    while rc.info("replication")["keel_applied_lsn"] < target:
         assert time.time() < deadline, "the replica did not catch up"
         time.sleep(0.05)
     dp, dr = digest(pc), digest(rc)
