@@ -87,7 +87,8 @@ static uint64_t
 quorum_commit_cb(engine_t *s, uint64_t d) {
     repl_state_t *R = s->repl;
     if (s->repl->host[0])
-        return d; /* a replica: its own log's durable LSN */
+        return R->commit_lsn; /* a replica commits nothing: replies parked while it was a
+                               * primary must not leave on its own disk's say (a failover) */
     int need = persist_quorum_replicas(s), n = 0;
     int64_t now = util_time_ms();
     for (repl_replica_t *r = R->replicas; r; r = r->next) {
@@ -165,6 +166,12 @@ quorum_before_sleep(engine_t *s) {
     repl_state_t *R = s->repl;
     if (R->host[0]) {
         s->repl_refuse = NULL; /* a replica refuses writes as read-only, if at all */
+        if (R->demoted) {      /* replies parked while it was the primary: never committed here */
+            R->demoted = false;
+            persist_fail_parked(s, "ERR durability unknown: this node became a replica (a "
+                                   "failover) before the write was committed; it may or may not "
+                                   "be present on the new primary");
+        }
         return;
     }
     int64_t now = util_time_ms();

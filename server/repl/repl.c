@@ -52,6 +52,8 @@ set_primary(engine_t *s, const char *host, int port) {
                  R->last_error);
         quorum_became_primary(s);
     }
+    if (host && !R->host[0])
+        R->demoted = true;
     replica_drop_link(s, "the primary changed");
     persist_set_primary(s, host == NULL); /* a primary's next record begins a new epoch */
     R->r_in_set = R->r_told = R->r_streamed = false;

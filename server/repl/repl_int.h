@@ -126,6 +126,7 @@ struct repl_state {
     repl_lsn_time_t *ring; /* REPL_LSN_RING samples, oldest overwritten */
     uint64_t ring_n;       /* samples ever pushed */
     bool ack_moved;        /* an ACK arrived: recompute the commit before sleeping */
+    bool demoted;          /* it was a primary: its parked replies get an error (before_sleep) */
     /* As a replica: records logged, not yet applied (the primary has not committed them). */
     uint64_t r_commit;   /* the primary's last COMMIT */
     bool r_in_set;       /* it said this replica is in its set (promotable) */

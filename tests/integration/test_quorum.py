@@ -226,3 +226,33 @@ def _writes(pc):
         return pc.set("k", 1)
     except redis.ResponseError:
         return False
+
+
+def test_a_primary_made_a_replica_fails_its_parked_writes(live):
+    # A write parked for the replicas' acknowledgement when the primary is demoted (Sentinel's
+    # second thoughts, or an operator) was never committed: its reply must be an error, not an
+    # OK given on the demoted node's own disk.
+    p = server(live, ["--wal-quorum", "2", "--wal-quorum-timeout", "5000"])
+    r = server(live, ["--replicaof", "127.0.0.1 %d" % p.port])
+    other = server(live)
+    pc = p.client()
+    in_set(pc, 1)
+    os.kill(r.proc.pid, signal.SIGSTOP)
+    try:
+        result = {}
+
+        def write():
+            try:
+                result["r"] = p.client().set("parked", 1)
+            except redis.RedisError as e:
+                result["e"] = str(e)
+
+        w = threading.Thread(target=write)
+        w.start()
+        time.sleep(0.5)
+        assert not result, result  # parked: the stopped replica is still in the set
+        pc.execute_command("REPLICAOF", "127.0.0.1", other.port)
+        w.join(10)
+        assert "durability unknown" in result.get("e", ""), result
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
