@@ -36,24 +36,37 @@ write_keys(uint64_t n, int nthreads, uint32_t version, snap_write_stats_t *st) {
     cr_assert_eq(rc, 0, "write failed: %d %s", rc, err);
 }
 
-static void
-load_and_check(uint64_t n, int nthreads, int expect_meta) {
+/* One load, checked; returns how many loader threads applied keys. */
+static int
+load_once(uint64_t n, int nthreads, int expect_meta, snap_info_t *info) {
     tk_load_t l;
-    snap_info_t info;
     char err[256] = "";
 
     tk_load_init(&l, n, expect_meta);
-    int rc = snap_load(path, nthreads, tk_apply_cb, &l, &info, err, sizeof err);
+    int rc = snap_load(path, nthreads, tk_apply_cb, &l, info, err, sizeof err);
     cr_assert_eq(rc, 0, "load failed: %d %s", rc, err);
     cr_assert_eq(l.bad, 0, "%" PRIu64 " bad keys, first: %s", (uint64_t)l.bad, l.first_bad);
     cr_assert_eq(l.applied, n);
     cr_assert_eq(tk_load_missing(&l), 0);
-    cr_assert_eq(info.keys, n);
-    cr_assert_eq(info.lsn, 4242);
-    cr_assert_eq(info.time_ms, 1700000000123);
-    if (nthreads > 1 && info.chunks >= (uint32_t)nthreads * 4)
-        cr_assert_gt(__builtin_popcount(l.threads_seen), 1, "load did not run in parallel");
+    cr_assert_eq(info->keys, n);
+    cr_assert_eq(info->lsn, 4242);
+    cr_assert_eq(info->time_ms, 1700000000123);
+    int seen = __builtin_popcount(l.threads_seen);
     tk_load_free(&l);
+    return seen;
+}
+
+static void
+load_and_check(uint64_t n, int nthreads, int expect_meta) {
+    snap_info_t info;
+    int seen = load_once(n, nthreads, expect_meta, &info);
+    if (nthreads > 1 && info.chunks >= (uint32_t)nthreads * 4) {
+        /* On a busy machine one thread may take every chunk of a load; the loader must still
+         * spread them in one of a few loads. */
+        for (int i = 0; i < 10 && seen <= 1; i++)
+            seen = load_once(n, nthreads, expect_meta, &info);
+        cr_assert_gt(seen, 1, "load did not run in parallel in 11 loads");
+    }
 }
 
 static void
