@@ -272,9 +272,16 @@ replica_pending_clear(engine_t *s) {
 
 static int
 apply_one(engine_t *s, replay_ctx_t *rc, const wal_record_t *rec) {
-    s->loading = true; /* applied from the log: no reply tags, no effects logged again */
+    /* Applied from the log: no reply tags, and no effects logged again. The effect sink is
+     * detached, not only idle: a promotion applies the pending records inside the REPLICAOF
+     * command's (or Sentinel's EXEC's) effect scope, which would log them a second time. */
+    prop_sink_fn sink = s->prop.sink;
+    void *ctx = s->prop.ctx;
+    prop_set_sink(&s->prop, NULL, NULL);
+    s->loading = true;
     int r = replay_apply_cb(rc, rec);
     s->loading = false;
+    prop_set_sink(&s->prop, sink, ctx);
     if (r == 0)
         s->repl->applied_lsn = rec->lsn;
     return r;

@@ -256,3 +256,34 @@ def test_a_primary_made_a_replica_fails_its_parked_writes(live):
         assert "durability unknown" in result.get("e", ""), result
     finally:
         os.kill(r.proc.pid, signal.SIGCONT)
+
+
+def test_a_promotion_applies_the_uncommitted_tail_once(live):
+    # b is stopped but still in the set (a long timeout): the primary's INCRs reach a, which logs
+    # them and waits for their commit. The primary dies; a is promoted: it applies that tail
+    # (its history now), once, and its log must hold it once too (a restart replays it).
+    p = server(live, ["--wal-quorum", "2", "--wal-quorum-timeout", "60000"])
+    a = server(live, ["--replicaof", "127.0.0.1 %d" % p.port])
+    b = server(live, ["--replicaof", "127.0.0.1 %d" % p.port])
+    pc, ac = p.client(), a.client()
+    in_set(pc, 2)
+    pc.set("ctr", 100)
+    wait_for(lambda: ac.get("ctr") == b"100", what="a to apply")
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        raw = p.raw()
+        for _ in range(5):
+            raw.send_cmd("INCR", "ctr")  # parked: b does not acknowledge
+        logged = info(pc)["keel_commit_lsn"] + 5
+        wait_for(lambda: info(ac)["keel_durable_lsn"] >= logged, what="a to log the INCRs")
+        assert ac.get("ctr") == b"100"  # not committed: not served
+        p.kill()
+        assert ac.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+        assert ac.get("ctr") == b"105"
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+    a.stop()
+    a2 = KeelServer(args=[], data_dir=a.dir, durability="sync", port=a.port)
+    live.append(a2)
+    a2.start()
+    assert a2.client().get("ctr") == b"105"  # the log holds the tail once
