@@ -13,6 +13,20 @@ the writers were told:
 - every writer's INCR counter is >= the last value an INCR of it returned and <= the INCRs sent;
 - no key is there that no writer sent.
 
+With stall=True (run_cycles), one replica, drawn by the cycle's random generator, is stopped
+(SIGSTOP) for longer than wal-quorum-timeout before the kill, so that the primary drops it from
+the write quorum's set and goes on committing with the other replica; it is resumed (SIGCONT) and
+the primary is killed 0-100 ms later, mostly while the resumed replica is still behind (on the
+2-core development machine it catches up and rejoins the set 40-130 ms after the resume, and
+reports slave_priority 0 until then): the two replicas differ when the Sentinels choose one. A
+stop rather than a cut of the replication link alone: Sentinel reconfigures replicas with the
+nodes' real addresses, so a proxy in the link would cover only the first topology, and a firewall
+rule would need root and change the whole machine's firewall. A stopped replica does not answer
+Sentinel either (it is seen down while stopped), so this is not the window docs/ha.md leaves open
+(a link cut both ways while Sentinel still reads the replica's stale priority). The cycle records
+what each replica reported just before the kill (slave_priority, slave_repl_offset, keel_in_set)
+and which one was promoted.
+
 A lost write is an acknowledged SET whose key is missing or wrong, or the part of a counter below
 its last acknowledged value. Keys and counters are checked over every cycle so far, so a write
 lost in a later failover is found too. Every process is killed by PID in cleanup() (callers run it
@@ -177,9 +191,10 @@ class ValkeyNode:
             self.log.close()
 
 
-def repl_info(port):
+def repl_info(port, timeout=2):
     try:
-        return redis.Redis(port=port, socket_timeout=2, decode_responses=True).info("replication")
+        return redis.Redis(port=port, socket_timeout=timeout,
+                           decode_responses=True).info("replication")
     except redis.exceptions.RedisError:
         return {}
 
@@ -280,7 +295,7 @@ class Cluster:
         for n in self.nodes:
             n.cleanup()
         keep = os.environ.get("KEEL_HA_KEEP")
-        if keep and failed:  # the logs and data of a failed run, for a post-mortem
+        if keep and failed:  # the logs and data of a failed or lossy run, for a post-mortem
             dst = os.path.join(keep, os.path.basename(self.workdir))
             shutil.copytree(self.workdir, dst)
             for s in self.sentinels:
@@ -511,6 +526,84 @@ class Verifier:
 # ---- one cycle -------------------------------------------------------------------------------------
 
 
+# A replica stall (stall=True): longer than wal-quorum-timeout (the nodes' default, 1000 ms), so
+# the primary drops the replica from its set; the kill follows the resume within KILL_AFTER_RESUME,
+# shorter than the resumed replica's catch-up (40-130 ms measured: 0.3-1 s of writes committed
+# without it, replayed about ten times faster than they were written).
+RUN_BEFORE_STALL = (0.3, 1.0)
+STALL = (1.3, 2.0)
+KILL_AFTER_RESUME = (0.0, 0.1)
+REPLICA_FIELDS = ("slave_priority", "slave_repl_offset", "keel_in_set")
+
+
+def read_infos(ports, wait=0.03):
+    """INFO replication of every port at once (threads), waiting at most `wait` seconds, so the
+    kill that follows is hardly delayed by a node slow to answer: {port: dict, or {} when it did
+    not answer in time (a late answer is dropped: it could tell the state after the kill)}."""
+    out = {}
+    threads = [threading.Thread(target=lambda p=p: out.__setitem__(p, repl_info(p, 1)),
+                                daemon=True) for p in ports]
+    for t in threads:
+        t.start()
+    deadline = time.time() + wait
+    for t in threads:
+        t.join(max(0, deadline - time.time()))
+    return {p: dict(out.get(p) or {}) for p in ports}
+
+
+def stall_a_replica(cluster, primary, rng):
+    """Stops one replica (drawn by rng) for STALL seconds after RUN_BEFORE_STALL seconds of
+    writes, resumes it, waits KILL_AFTER_RESUME and returns whether the primary had dropped it
+    from its set by the end of the stall and what each replica and the primary reported after
+    the wait (the kill follows at once). The replica is resumed whatever happens."""
+    replicas = sorted((n for n in cluster.nodes if n.port != primary), key=lambda n: n.port)
+    stalled = rng.choice(replicas)
+    run_s, stall_s, after_s = (rng.uniform(*RUN_BEFORE_STALL), rng.uniform(*STALL),
+                               rng.uniform(*KILL_AFTER_RESUME))
+    time.sleep(run_s)
+    os.kill(stalled.pid, signal.SIGSTOP)
+    t_stop = time.time()
+    try:
+        time.sleep(stall_s)
+        # the primary's view at the end of the stall: the stalled replica is out of its set
+        seen = [v for k, v in repl_info(primary, 1).items()
+                if k.startswith("slave") and isinstance(v, dict) and v.get("port") == stalled.port]
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    t_resume = time.time()
+    stall_s = t_resume - t_stop
+    time.sleep(after_s)
+    infos = read_infos([n.port for n in replicas] + [primary])
+    p = infos.pop(primary)
+    mine, other = infos[stalled.port], infos[next(n.port for n in replicas if n is not stalled)]
+    if mine and other:  # it still lacks writes the other replica holds, or knows it is out
+        behind = (mine.get("keel_in_set") == 0 or
+                  mine.get("slave_repl_offset", 0) < other.get("slave_repl_offset", 0))
+    else:
+        behind = None  # a replica did not answer in time
+    return {"stalled": stalled.port, "stall_s": stall_s, "t_resume": t_resume, "behind": behind,
+            "dropped": bool(seen) and seen[0].get("keel_in_set") == 0,
+            "primary_set": p.get("keel_quorum_set"), "primary_commit": p.get("keel_commit_lsn"),
+            "replicas": {port: {k: i.get(k) for k in REPLICA_FIELDS} for port, i in infos.items()}}
+
+
+def stall_text(st, promoted):
+    """One line: the stall, and what each replica reported before the kill."""
+    reps = []
+    for port, i in sorted(st["replicas"].items()):
+        tag = ("stalled " if port == st["stalled"] else "") + \
+              ("PROMOTED " if port == promoted else "")
+        reps.append("%s%d prio %s off %s in_set %s" % (tag, port, i.get("slave_priority"),
+                                                        i.get("slave_repl_offset"),
+                                                        i.get("keel_in_set")))
+    return ("stalled %d for %.2f s (%s by the primary), killed %.3f s after resume (%s); primary "
+            "set %s, commit %s; %s" %
+            (st["stalled"], st["stall_s"], "dropped" if st["dropped"] else "NOT dropped",
+             st["kill_after_resume_s"], {True: "behind", False: "caught up",
+                                         None: "no answer"}[st["behind"]],
+             st["primary_set"], st["primary_commit"], "; ".join(reps)))
+
+
 def settled(cluster):
     """The primary once the Sentinels agree on it, it says it is one, and every other node is
     its replica with the link up; else None."""
@@ -521,8 +614,9 @@ def settled(cluster):
 
 
 def run_cycle(cluster, writers, verifier, cycle, rng, final=False, run_before_kill=(0.8, 2.0),
-              log=print):
-    """One failover; returns the cycle's figures (times in seconds).
+              log=print, stall=False):
+    """One failover; returns the cycle's figures (times in seconds). stall: a replica is stalled
+    before the kill (stall_a_replica), its figures in res["stall"].
 
     Under load Sentinel may fail over twice: just after a switch it can declare the new primary
     down too (its link to it is new, and the other Sentinels' votes about the old primary are
@@ -534,11 +628,17 @@ def run_cycle(cluster, writers, verifier, cycle, rng, final=False, run_before_ki
     switches0 = cluster.switches()
     acks0 = writers.acks()
     writers.start()
+    st = None
     try:
-        time.sleep(rng.uniform(*run_before_kill))
+        if stall:
+            st = stall_a_replica(cluster, old, rng)
+        else:
+            time.sleep(rng.uniform(*run_before_kill))
         t_kill = time.time()
         writers.mark_kill(t_kill)
         victim.kill()  # SIGKILL
+        if st:
+            st["kill_after_resume_s"] = t_kill - st.pop("t_resume")
         first = wait_for(lambda: (lambda p: p if p and p != old else None)(cluster.primary_port()),
                          60, "the Sentinels to promote a replica (cycle %d)" % cycle, step=0.02)
         t_switch = time.time()
@@ -564,18 +664,19 @@ def run_cycle(cluster, writers, verifier, cycle, rng, final=False, run_before_ki
                 "switches": cluster.switches() - switches0, "failover_s": failover_s,
                 "switch_s": t_switch - t_kill, "rejoin_s": rejoin_s,
                 "acked": writers.acks() - acks0, "errors": writers.errors(),
-                "check_s": time.time() - t0})
+                "check_s": time.time() - t0, "stall": st})
     extra = "" if res["switches"] == 1 else " (%d switches, now %d)" % (res["switches"], new)
     log("cycle %2d: killed %d, promoted %d%s: failover %.2f s (Sentinel switch %.2f s), rejoin "
-        "%.1f s, %d acknowledged writes, lost %d SET + %d INCR; %d keys%s checked in %.1f s" %
+        "%.1f s, %d acknowledged writes, lost %d SET + %d INCR; %d keys%s checked in %.1f s%s" %
         (cycle, old, first, extra, failover_s, res["switch_s"], rejoin_s, res["acked"],
          res["lost_set"], res["lost_incr"], res["keys"], " (all cycles, SCAN)" if final else "",
-         res["check_s"]))
+         res["check_s"], "\n          " + stall_text(st, first) if st else ""))
     return res
 
 
-def run_cycles(make_node, cycles, seed=None, writers=12, pipeline_len=32, log=print):
-    """Builds the cluster, runs the cycles, returns (results, refused lines); always cleans up."""
+def run_cycles(make_node, cycles, seed=None, writers=12, pipeline_len=32, log=print, stall=False):
+    """Builds the cluster, runs the cycles, returns (results, refused lines); always cleans up.
+    stall: every cycle stalls a replica before the kill (run_cycle)."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     log("seed %d" % seed)
@@ -588,10 +689,12 @@ def run_cycles(make_node, cycles, seed=None, writers=12, pipeline_len=32, log=pr
         results = []
         for c in range(1, cycles + 1):
             try:
-                results.append(run_cycle(cluster, w, verifier, c, rng, final=c == cycles, log=log))
+                results.append(run_cycle(cluster, w, verifier, c, rng, final=c == cycles, log=log,
+                                         stall=stall))
             except AssertionError as e:
                 raise AssertionError("%s\n%s" % (e, cluster.tails())) from None
-        failed = False
+        # KEEL_HA_KEEP keeps a run that lost writes too: its logs say which node was promoted
+        failed = any(r["lost_set"] or r["lost_incr"] or r["wrong"] for r in results)
         return results, cluster.refused()
     finally:
         cluster.cleanup(failed)
