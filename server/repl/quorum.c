@@ -86,9 +86,10 @@ eligible(const repl_replica_t *r) {
 static uint64_t
 quorum_commit_cb(engine_t *s, uint64_t d) {
     repl_state_t *R = s->repl;
-    if (s->repl->host[0])
-        return R->commit_lsn; /* a replica commits nothing: replies parked while it was a
-                               * primary must not leave on its own disk's say (a failover) */
+    if (s->repl->host[0]) /* a replica: its own log's durable LSN (what it holds), except that
+                           * replies parked while it was a primary must not leave on its own
+                           * disk's say (a failover): they get an error first (before_sleep) */
+        return R->demoted ? R->commit_lsn : d;
     int need = persist_quorum_replicas(s), n = 0;
     int64_t now = util_time_ms();
     for (repl_replica_t *r = R->replicas; r; r = r->next) {
