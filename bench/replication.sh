@@ -186,7 +186,7 @@ measure_sync() { # kind
     local how=""
     if [ "$kind" = keel ]; then # which snapshot went, and was it taken for this sync
         how=$(awk '/: full sync \(/ {f = 1} /Background saving started/ && f {d = 1}
-                   /sending the snapshot at LSN/ {l = $0; sub(/.*at LSN /, "", l); sub(/ .*/, "", l)}
+                   /(sending the snapshot|the snapshot) at LSN/ {l = $0; sub(/.*at LSN /, "", l); sub(/ .*/, "", l)}
                    END {printf "; snapshot at LSN %s, %s", l, d ? "taken for the sync" : "taken before"}' \
               "$pdir.log")
     fi
