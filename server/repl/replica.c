@@ -79,10 +79,10 @@ send_ack(repl_link_t *l, int64_t now) {
     l->acked_ms = now;
 }
 
+/* AUTH first when masterauth is set; the replies expected start over. */
 static void
-send_handshake(repl_link_t *l) {
+send_auth(repl_link_t *l) {
     engine_t *s = l->s;
-    char port[16], next[24], id[37];
     l->replies_pending = 0;
     if (s->cfg.masterauth && s->cfg.masterauth[0]) {
         const char *a[] = {"AUTH",
@@ -92,6 +92,13 @@ send_handshake(repl_link_t *l) {
         link_send(l, 3, a);
         l->replies_pending++;
     }
+}
+
+static void
+send_handshake(repl_link_t *l) {
+    engine_t *s = l->s;
+    char port[16], next[24], id[37];
+    send_auth(l);
     /* replica-announce-port/-ip: how the primary (and Sentinel, from its INFO) reach this node */
     snprintf(port, sizeof port, "%lld",
              s->cfg.replica_announce_port ? s->cfg.replica_announce_port : s->port_bound);
@@ -556,15 +563,7 @@ chan_connected_cb(conn_t *conn, int err) {
         conn_close_async(&l->conn); /* its cleanup ends the main link */
         return;
     }
-    l->replies_pending = 0;
-    if (s->cfg.masterauth && s->cfg.masterauth[0]) {
-        const char *a[] = {"AUTH",
-                           s->cfg.masteruser && s->cfg.masteruser[0] ? s->cfg.masteruser
-                                                                     : "default",
-                           s->cfg.masterauth};
-        link_send(l, 3, a);
-        l->replies_pending++;
-    }
+    send_auth(l);
     const char *ch[] = {"REPLCONF", "keel-snapshot-channel", l->token};
     link_send(l, 3, ch);
     l->replies_pending++;

@@ -34,3 +34,12 @@ def rb(server):
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def live():
+    """Servers a test starts (append them): each is killed and its files removed at the end."""
+    made = []
+    yield made
+    for s in made:
+        s.cleanup()

@@ -14,14 +14,6 @@ import redis
 from keel_harness import KeelServer, binary
 
 
-@pytest.fixture
-def live():
-    made = []
-    yield made
-    for s in made:
-        s.cleanup()
-
-
 def server(live, data_dir, args=(), durability="sync", wait=True):
     os.makedirs(data_dir, exist_ok=True)
     s = KeelServer(args=list(args), data_dir=data_dir, durability=durability)

@@ -13,14 +13,6 @@ import redis
 from keel_harness import KeelServer
 
 
-@pytest.fixture
-def live():
-    made = []
-    yield made
-    for s in made:
-        s.cleanup()
-
-
 def server(live, args=(), data_dir=None, durability="sync"):
     if data_dir:
         os.makedirs(data_dir, exist_ok=True)

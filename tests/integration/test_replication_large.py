@@ -8,21 +8,12 @@ import subprocess
 import threading
 import time
 
-import pytest
 
 from keel_harness import KeelServer
 
 # Under the sanitizers (5-10x slower) a fifth of it; KEEL_LARGE_SYNC_KEYS overrides.
 KEYS = int(os.environ.get("KEEL_LARGE_SYNC_KEYS",
                           "200000" if os.environ.get("KEEL_SANITIZED") else "1000000"))
-
-
-@pytest.fixture
-def live():
-    made = []
-    yield made
-    for s in made:
-        s.cleanup()
 
 
 def load(port, n):
@@ -67,7 +58,6 @@ def test_a_full_sync_of_a_million_keys_under_writes(live):
     load(p.port, KEYS)
     assert pc.dbsize() == KEYS
     stop = threading.Event()
-    counts = []  # (time, writes acknowledged so far)
     done = [0]
 
     def writer(wid):

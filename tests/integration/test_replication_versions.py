@@ -20,14 +20,6 @@ from keel_harness import KeelServer, RespError, binary
 from test_replication import replica_of, server, snapshot_of, wait_caught_up, write_everything
 
 
-@pytest.fixture
-def live():
-    made = []
-    yield made
-    for s in made:
-        s.cleanup()
-
-
 def with_env(env, start):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -23,14 +23,6 @@ from keel_harness import KeelServer, RespError
 from sentinel_harness import SENTINEL_BIN, SentinelProc, refused_lines, wait_for
 
 
-@pytest.fixture
-def live():
-    made = []
-    yield made
-    for s in made:
-        s.cleanup()
-
-
 def node(live, args=(), conf_lines=None, data_dir=None, port=None):
     """A Keel node with durability sync, a verbose log and, when conf_lines is given, a
     configuration file in its data directory (CONFIG REWRITE needs one)."""
