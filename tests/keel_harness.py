@@ -81,6 +81,8 @@ class KeelServer:
             try:
                 if redis.Redis(port=self.port, socket_timeout=1).ping():
                     return
+            except redis.exceptions.AuthenticationError:
+                return  # NOAUTH (requirepass): it is up; a ConnectionError subclass in redis-py
             except redis.exceptions.ConnectionError:
                 time.sleep(0.02)
             except redis.exceptions.ResponseError:

@@ -377,3 +377,19 @@ def test_a_replica_stays_read_only(live):
     assert rc.config_get("replica-read-only") == {"replica-read-only": "yes"}
     with pytest.raises(redis.exceptions.ReadOnlyError):
         rc.set("k", 1)
+
+
+def test_a_replica_authenticates_on_both_channels_with_masterauth(live):
+    p = server(live, ["--requirepass", "s3cret"])
+    pc = p.client(password="s3cret")
+    write_everything(pc, "a", 200)
+    save(pc)  # a full sync, on two channels: the second connection must authenticate too
+    write_everything(pc, "b", 50)
+    bad = replica_of(live, p.port)
+    r = replica_of(live, p.port, ["--masterauth", "s3cret"])
+    rc = r.client()
+    wait_caught_up(pc, rc)
+    assert snapshot_of(rc) == snapshot_of(pc)
+    assert "on a second channel" in p.read_log()
+    err = repl_info(bad.client()).get("keel_link_error", "")
+    assert "auth" in str(err).lower(), err  # no masterauth: refused, and it says why
