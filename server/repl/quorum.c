@@ -99,15 +99,17 @@ quorum_commit_cb(engine_t *s, uint64_t d) {
         int64_t age = r->ack_lsn < d ? unacked_age(R, r->ack_lsn, now) : 0;
         if (r->in_set && (!ok || age > s->cfg.wal_quorum_timeout_ms)) {
             r->in_set = false;
-            klog(KLOG_WARNING,
-                 "Replica %s leaves the write quorum's set (%s; acknowledged LSN %" PRIu64
-                 ", committed %" PRIu64 ")",
-                 r->c->conn.addr, ok ? "it lags" : "its link ended", r->ack_lsn, R->commit_lsn);
+            if (need > 0) /* without a replica quorum the set decides nothing: no noise */
+                klog(KLOG_WARNING,
+                     "Replica %s leaves the write quorum's set (%s; acknowledged LSN %" PRIu64
+                     ", committed %" PRIu64 ")",
+                     r->c->conn.addr, ok ? "it lags" : "its link ended", r->ack_lsn, R->commit_lsn);
         } else if (!r->in_set && ok && r->ack_lsn >= R->commit_lsn &&
                    age <= s->cfg.wal_quorum_timeout_ms / 2) { /* caught up: no flapping */
             r->in_set = true;
-            klog(KLOG_NOTICE, "Replica %s joins the write quorum's set at LSN %" PRIu64,
-                 r->c->conn.addr, r->ack_lsn);
+            if (need > 0)
+                klog(KLOG_NOTICE, "Replica %s joins the write quorum's set at LSN %" PRIu64,
+                     r->c->conn.addr, r->ack_lsn);
         }
         n += r->in_set;
     }
@@ -156,7 +158,7 @@ quorum_send_commit(engine_t *s, repl_replica_t *r) {
 
 void
 quorum_replica_gone(engine_t *s, repl_replica_t *r) {
-    if (r->in_set)
+    if (r->in_set && persist_quorum_replicas(s) > 0)
         klog(KLOG_WARNING, "Replica %s leaves the write quorum's set (disconnected)",
              r->c->conn.addr);
     s->repl->ack_moved = true;
