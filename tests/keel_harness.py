@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import redis
@@ -227,3 +228,63 @@ class RawConn:
         if t == b"(":
             return int(rest)
         raise ValueError("unknown RESP type %r" % line)
+
+
+class Proxy:
+    """A TCP proxy between a replica and its primary that can cut the link, stall it (both
+    directions: `stalled`) or hold only the replica's direction (its ACKs: `hold_up`) while the
+    primary's records still reach it."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.stalled = threading.Event()
+        self.hold_up = threading.Event()
+        self.conns = []
+        self.accepts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.lsock.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target))
+            self.accepts += 1
+            self.conns += [a, b]
+            for x, y, up in ((a, b, True), (b, a, False)):
+                threading.Thread(target=self._pump, args=(x, y, up), daemon=True).start()
+
+    def _pump(self, src, dst, upstream):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                while self.stalled.is_set() or (upstream and self.hold_up.is_set()):
+                    time.sleep(0.05)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conns = []
+
+    def close(self):
+        self.cut()
+        self.lsock.close()

@@ -4,14 +4,13 @@ means errors, never a hang; a replica serves only committed writes; a replica wi
 off never counts; min-replicas-to-write refuses as Valkey does."""
 import os
 import signal
-import socket
 import threading
 import time
 
 import pytest
 import redis
 
-from keel_harness import KeelServer
+from keel_harness import KeelServer, Proxy
 
 
 @pytest.fixture
@@ -130,67 +129,22 @@ def test_a_replica_serves_only_committed_writes(live):
     assert info(bc)["slave_priority"] == 100
 
 
-class AckStall:
-    """A TCP proxy between a replica and its primary that can hold the replica's direction
-    (its ACKs) while the primary's records and COMMIT frames still reach it."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(8)
-        self.port = self.lsock.getsockname()[1]
-        self.hold = threading.Event()
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _ = self.lsock.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.target))
-            self.socks += [a, b]
-            threading.Thread(target=self._pump, args=(a, b, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(b, a, False), daemon=True).start()
-
-    def _pump(self, src, dst, upstream):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                while upstream and self.hold.is_set():
-                    time.sleep(0.02)
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def close(self):
-        for x in self.socks + [self.lsock]:
-            try:
-                x.close()
-            except OSError:
-                pass
-
-
 def test_a_replica_outside_the_set_says_it_is_not_promotable(live):
     p = server(live, ["--wal-quorum", "2", "--wal-quorum-timeout", "300"])
     a = server(live, ["--replicaof", "127.0.0.1 %d" % p.port])
-    proxy = AckStall(p.port)
+    proxy = Proxy(p.port)
     try:
         b = server(live, ["--replicaof", "127.0.0.1 %d" % proxy.port])
         pc, bc = p.client(), b.client()
         in_set(pc, 2)
         wait_for(lambda: info(bc).get("keel_in_set") == 1, what="b told it is in the set")
         assert info(bc)["slave_priority"] == 100
-        proxy.hold.set()  # b's ACKs stop; the primary's frames still reach it
+        proxy.hold_up.set()  # b's ACKs stop; the primary's frames still reach it
         assert pc.set("x", 1)  # commits once b left the set (a holds it)
         assert info(pc)["keel_quorum_set"] == 1
         wait_for(lambda: info(bc).get("keel_in_set") == 0, what="b told it left the set")
         assert info(bc)["slave_priority"] == 0  # Sentinel must not promote it
-        proxy.hold.clear()
+        proxy.hold_up.clear()
         in_set(pc, 2)
         wait_for(lambda: info(bc).get("slave_priority") == 100, what="b promotable again")
         del a

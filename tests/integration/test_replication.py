@@ -3,14 +3,13 @@ partial resync after a restart or a cut link, takes a full sync from a snapshot 
 longer holds its position, refuses writes, and can be promoted. Every comparison reads every key
 and value on both sides, not only DBSIZE."""
 import os
-import socket
 import threading
 import time
 
 import pytest
 import redis
 
-from keel_harness import KeelServer
+from keel_harness import KeelServer, Proxy
 
 
 def server(live, args=(), data_dir=None, durability="sync"):
@@ -201,63 +200,6 @@ def test_a_replica_that_lagged_past_the_log_gets_a_full_sync(live):
     wait_caught_up(pc, r2.client(), timeout=60)
     assert pc.info("stats")["sync_full"] == full_before + 1
     assert snapshot_of(r2.client()) == snapshot_of(pc)
-
-
-class Proxy:
-    """A TCP proxy that can cut or stall the link between a replica and its primary."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(8)
-        self.port = self.lsock.getsockname()[1]
-        self.stalled = threading.Event()
-        self.conns = []
-        self.accepts = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _ = self.lsock.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.target))
-            self.accepts += 1
-            self.conns += [a, b]
-            for x, y in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                while self.stalled.is_set():
-                    time.sleep(0.05)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        for s in self.conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.conns = []
-
-    def close(self):
-        self.cut()
-        self.lsock.close()
 
 
 def test_a_cut_or_stalled_link_is_detected_and_recovered(live):
