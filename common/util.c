@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
@@ -71,17 +72,17 @@ util_str_is_canonical_int(const char *s, size_t n, long long *out) {
 
 bool
 util_parse_ld(const char *s, size_t n, long double *out) {
-    char buf[256];
-    if (n == 0 || n >= sizeof buf || isspace((unsigned char)s[0]))
+    char buf[UTIL_LD_STR_MAX + 1];
+    if (n == 0 || n > UTIL_LD_STR_MAX || isspace((unsigned char)s[0]) || memchr(s, 0, n))
         return false;
     memcpy(buf, s, n);
     buf[n] = 0;
-    if (strlen(buf) != n)
-        return false;
     errno = 0;
     char *end;
     long double v = strtold(buf, &end);
-    if (*end || isnan(v) || (errno == ERANGE && !isinf(v) && fabsl(v) > 1))
+    if ((size_t)(end - buf) != n || isnan(v) || errno == EINVAL)
+        return false;
+    if (errno == ERANGE && (isinf(v) || fpclassify(v) == FP_ZERO))
         return false;
     *out = v;
     return true;
@@ -367,4 +368,20 @@ util_parse_memory(const char *s, long long *out) {
         return false;
     *out = v * mul;
     return true;
+}
+
+unsigned long long
+util_raise_nofile(unsigned long long want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur >= want)
+        return rl.rlim_cur;
+    struct rlimit up = {want, rl.rlim_max >= want ? rl.rlim_max : want};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) /* beyond the hard limit only as root */
+        return want;
+    up = (struct rlimit){rl.rlim_max, rl.rlim_max};
+    if (rl.rlim_max > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+        return rl.rlim_max;
+    return rl.rlim_cur;
 }

@@ -21,7 +21,12 @@ bool util_parse_ll(const char *s, size_t n, long long *out);
 bool util_parse_ull(const char *s, size_t n, unsigned long long *out);
 /* Canonical integer: what util_ll2str would print for the value (so "01", "-0", "+1" are not). */
 bool util_str_is_canonical_int(const char *s, size_t n, long long *out);
-/* A float argument as Valkey takes it: strtold syntax, "inf"/"-inf"/"+inf", no NaN, no spaces. */
+/* Longest long double text read or written (Valkey's MAX_LONG_DOUBLE_CHARS): util_ld2str of any
+ * finite value fits, so whatever INCRBYFLOAT/HINCRBYFLOAT store they can read back. */
+#define UTIL_LD_STR_MAX (5 * 1024)
+/* A long double as Valkey's string2ld reads it: strtold syntax over the whole text (at most
+ * UTIL_LD_STR_MAX bytes), "inf"/"-inf"/"+inf", no leading space, no NaN, no overflow to
+ * infinity or underflow to zero. */
 bool util_parse_ld(const char *s, size_t n, long double *out);
 bool util_parse_double(const char *s, size_t n, double *out);
 int util_ll2str(char *buf, size_t len, long long v); /* returns length */
@@ -45,5 +50,8 @@ int util_random_bytes(void *buf, size_t n);
 
 /* Memory sizes in config files: "100mb", "1gb", "512", "4k". */
 bool util_parse_memory(const char *s, long long *out);
+/* Raise the soft limit of open files (RLIMIT_NOFILE) to `want` if it is lower, as far as the
+ * hard limit allows (or beyond it, for root); returns the limit now in force. */
+unsigned long long util_raise_nofile(unsigned long long want);
 
 #endif

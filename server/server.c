@@ -110,6 +110,31 @@ after_event(ev_loop_t *l, void *data) {
         net_flush(s->net);
 }
 
+/* maxclients needs that many descriptors beside ENGINE_FDS_RESERVED: raise the open files limit
+ * if allowed, else lower maxclients to what fits and say so (as Valkey), so that accept() does
+ * not run into EMFILE with clients waiting. */
+static int
+fit_maxclients(engine_t *s) {
+    unsigned long long want = (unsigned long long)s->cfg.maxclients + ENGINE_FDS_RESERVED;
+    unsigned long long got = util_raise_nofile(want);
+    if (got >= want)
+        return 0;
+    if (got <= ENGINE_FDS_RESERVED) {
+        klog(KLOG_WARNING,
+             "The open files limit (ulimit -n) is %llu: too low to start; raise it to at least "
+             "%llu",
+             got, want);
+        return -EMFILE;
+    }
+    long long fit = (long long)(got - ENGINE_FDS_RESERVED);
+    klog(KLOG_WARNING,
+         "maxclients lowered from %lld to %lld: the open files limit (ulimit -n) is %llu and "
+         "could not be raised; %lld clients need at least %llu",
+         s->cfg.maxclients, fit, got, s->cfg.maxclients, want);
+    s->cfg.maxclients = fit;
+    return 0;
+}
+
 int
 server_init(engine_t *s) {
     util_random_seed((uint64_t)util_time_us() ^ ((uint64_t)getpid() << 32));
@@ -120,7 +145,10 @@ server_init(engine_t *s) {
     if (r)
         fclose(r);
     engine_init(s, commands_registry);
-    s->loop = ev_create((int)s->cfg.maxclients + 128);
+    int rc = fit_maxclients(s);
+    if (rc < 0)
+        return rc;
+    s->loop = ev_create((int)s->cfg.maxclients + ENGINE_FDS_RESERVED);
     if (!s->loop)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
@@ -130,7 +158,7 @@ server_init(engine_t *s) {
         klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
         return -errno;
     }
-    int rc = lazyfree_start(&s->lazyfree);
+    rc = lazyfree_start(&s->lazyfree);
     if (rc < 0) {
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
         return rc;

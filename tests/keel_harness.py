@@ -56,19 +56,24 @@ class KeelServer:
         self.config_file = config_file
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
+        self.debug_command = True  # --enable-debug-command local (tests use DEBUG)
+        self.popen_kw = {}  # extra subprocess.Popen arguments (preexec_fn for rlimits)
 
     def cmdline(self):
         cmd = [self.bin_path or binary()]
         if self.config_file:
             cmd.append(self.config_file)
         cmd += ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir]
+        if self.debug_command and not self.bin_path:  # builds before 0.3 have no such setting
+            cmd += ["--enable-debug-command", "local"]
         if self.durability is not None:
             cmd += ["--durability", self.durability]
         return cmd + self.args
 
     def start(self, wait=True, timeout=30):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.cmdline(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.cmdline(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     **self.popen_kw)
         _live.add(self.proc)
         if wait:
             self.wait_ready(timeout)

@@ -17,6 +17,7 @@ static const struct {
     {CMD_STALE, "stale"},           {CMD_FAST, "fast"},
     {CMD_NO_AUTH, "no_auth"},       {CMD_NO_MULTI, "no_multi"},
     {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_PROTECTED, "protected"},
 };
 
 /* "movablekeys" is not a table flag: it says the first/last/step triple cannot describe the

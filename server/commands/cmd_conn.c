@@ -88,7 +88,7 @@ cmd_auth(client_t *c) {
     }
     const karg_t *user = c->argc == 3 ? &c->argv[1] : NULL;
     if ((!rp || !rp[0]) && user && cmd_arg_is(user, "default")) {
-        c->flags |= CLIENT_AUTHENTICATED; /* nopass default user accepts anything */
+        client_set_authenticated(c); /* nopass default user accepts anything */
         reply_ok(c);
         return;
     }
@@ -96,7 +96,7 @@ cmd_auth(client_t *c) {
         reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return;
     }
-    c->flags |= CLIENT_AUTHENTICATED;
+    client_set_authenticated(c);
     reply_ok(c);
 }
 
@@ -171,7 +171,7 @@ cmd_hello(client_t *c) {
             reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
             return;
         }
-        c->flags |= CLIENT_AUTHENTICATED;
+        client_set_authenticated(c);
     }
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
         reply_err(c,
@@ -363,6 +363,16 @@ client_info(client_t *c) {
     reply_verbatim(c, line, (size_t)n, "txt");
 }
 
+/* Close t soon; a client that kills itself gets its reply first (as Valkey): it is marked to
+ * close once the reply is out, after the caller replied (replies after the mark are dropped). */
+static bool
+kill_one(client_t *c, client_t *t) {
+    if (t == c)
+        return true;
+    client_close_async(t);
+    return false;
+}
+
 /* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes/no]. */
 static void
 client_kill(client_t *c) {
@@ -371,8 +381,10 @@ client_kill(client_t *c) {
         for (client_t *t = s->clients; t; t = t->next) {
             if (strlen(t->conn.addr) == c->argv[2].n &&
                 !memcmp(t->conn.addr, c->argv[2].p, c->argv[2].n)) {
-                client_close_async(t);
+                bool self = kill_one(c, t);
                 reply_ok(c);
+                if (self)
+                    c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
                 return;
             }
         }
@@ -421,6 +433,7 @@ client_kill(client_t *c) {
         }
     }
     long long killed = 0;
+    bool self = false;
     for (client_t *t = s->clients; t; t = t->next) {
         if (id && t->id != (uint64_t)id)
             continue;
@@ -435,7 +448,7 @@ client_kill(client_t *c) {
             continue;
         if (t == c && skipme)
             continue;
-        client_close_async(t);
+        self |= kill_one(c, t);
         killed++;
     }
     /* TYPE master: the link to this replica's primary, which reconnects within a second. */
@@ -443,6 +456,8 @@ client_kill(client_t *c) {
         (!user || cmd_arg_is(user, "default")))
         killed += repl_kill_primary_link(s);
     reply_int(c, killed);
+    if (self)
+        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
 }
 
 static void

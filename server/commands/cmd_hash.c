@@ -344,7 +344,7 @@ cmd_hincrbyfloat(client_t *c) {
         reply_err(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char out[UTIL_DBL_STR_MAX * 8];
+    char out[UTIL_LD_STR_MAX];
     int len = util_ld2str(out, sizeof out, cur);
     hash_limits_t lim = limits(c);
     hash_set(&h, c->argv[2].p, c->argv[2].n, out, (size_t)len, &lim);
@@ -483,34 +483,6 @@ hscan_collect_cb(void *ctx, const hpair_t *pair) {
     out->v[out->n++] = *pair;
 }
 
-/* Options from argv[3]: MATCH, COUNT, NOVALUES. Replies and returns false on a bad one. */
-static bool
-hscan_options(client_t *c, const karg_t **match, long long *count, bool *novalues) {
-    for (int i = 3; i < c->argc; i++) {
-        const karg_t *a = &c->argv[i];
-        bool more = i + 1 < c->argc;
-        if (util_eq_nocase(a->p, a->n, "count") && more) {
-            if (!util_parse_ll(c->argv[i + 1].p, c->argv[i + 1].n, count)) {
-                reply_err(c, ERR_NOT_INT);
-                return false;
-            }
-            if (*count < 1) {
-                reply_err(c, ERR_SYNTAX);
-                return false;
-            }
-            i++;
-        } else if (util_eq_nocase(a->p, a->n, "match") && more) {
-            *match = &c->argv[++i];
-        } else if (util_eq_nocase(a->p, a->n, "novalues")) {
-            *novalues = true;
-        } else {
-            reply_err(c, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool
 hval_matches(const karg_t *match, const hval_t *v) {
     if (!match || (match->n == 1 && match->p[0] == '*'))
@@ -528,11 +500,12 @@ cmd_hscan(client_t *c) {
         reply_err(c, "ERR invalid cursor");
         return;
     }
-    const karg_t *match = NULL;
-    long long count = 10;
-    bool novalues = false;
-    if (!hscan_options(c, &match, &count, &novalues))
+    cmd_scan_opts_t opt;
+    if (!cmd_parse_scan_options(c, 3, CMD_SCAN_NOVALUES, &opt))
         return;
+    const karg_t *match = opt.match;
+    long long count = opt.count;
+    bool novalues = opt.no_values;
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
     if (bad)

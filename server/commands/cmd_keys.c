@@ -19,7 +19,6 @@
 #include "util.h"
 #include "reply.h"
 
-#define SCAN_COUNT_MAX (LONG_MAX / 10) /* so the iteration bound count * 10 cannot overflow */
 
 /* A database index argument as Valkey's getIntFromObjectOrReply + selectDb check it; replies
  * and returns false on error. `err` replaces the "not an integer" text when given. */
@@ -307,39 +306,6 @@ scan_cb(void *priv, void *entry) {
     s->found[s->n++] = o;
 }
 
-/* Parses MATCH/COUNT/TYPE; replies and returns false on error. */
-static bool
-scan_options(client_t *c, scan_state_t *s, long *count) {
-    for (int i = 2; i < c->argc; i += 2) {
-        const karg_t *opt = &c->argv[i];
-        if (i + 1 >= c->argc) {
-            reply_err(c, ERR_SYNTAX);
-            return false;
-        }
-        const karg_t *val = &c->argv[i + 1];
-        if (cmd_arg_is(opt, "count")) {
-            long long v;
-            if (!util_parse_ll(val->p, val->n, &v) || v > LONG_MAX || v < LONG_MIN) {
-                reply_err(c, ERR_NOT_INT);
-                return false;
-            }
-            if (v < 1) {
-                reply_err(c, ERR_SYNTAX);
-                return false;
-            }
-            *count = v > SCAN_COUNT_MAX ? SCAN_COUNT_MAX : (long)v;
-        } else if (cmd_arg_is(opt, "match")) {
-            s->pattern = val->n == 1 && val->p[0] == '*' ? NULL : val;
-        } else if (cmd_arg_is(opt, "type")) {
-            s->type = val;
-        } else {
-            reply_err(c, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 cmd_scan(client_t *c) {
     unsigned long long cursor;
@@ -347,11 +313,11 @@ cmd_scan(client_t *c) {
         reply_err(c, "ERR invalid cursor");
         return;
     }
-    scan_state_t s = {0};
-    long count = 10;
-    if (!scan_options(c, &s, &count))
+    cmd_scan_opts_t opt;
+    if (!cmd_parse_scan_options(c, 2, CMD_SCAN_TYPE, &opt))
         return;
-    long iterations = count * 10;
+    scan_state_t s = {.pattern = opt.match, .type = opt.type};
+    long long count = opt.count, iterations = count * 10;
     do {
         cursor = db_scan(c->db, cursor, scan_cb, &s);
     } while (cursor && iterations-- && s.n < (size_t)count);

@@ -581,10 +581,12 @@ mpop_serve(client_t *c, const karg_t *keys, long nkeys, int where, long count) {
 /* Parses [B]LMPOP's numkeys key... LEFT|RIGHT [COUNT count] with numkeys at argv[at]. */
 static bool
 mpop_args(client_t *c, int at, long *nkeys, int *where, long *count) {
-    if (!arg_range(c, &c->argv[at], 1, LONG_MAX, "ERR numkeys should be greater than 0", nkeys))
+    long long n;
+    if (!cmd_parse_numkeys(c, at, "ERR numkeys should be greater than 0", &n))
         return false;
+    *nkeys = (long)n;
     long where_at = at + *nkeys + 1;
-    if (*nkeys > c->argc || where_at >= c->argc) {
+    if (where_at >= c->argc) {
         reply_err(c, ERR_SYNTAX);
         return false;
     }

@@ -63,17 +63,33 @@ config_set_cmd(client_t *c) {
         reply_err(c, ERR_SYNTAX); /* Valkey: an odd number of name/value arguments */
         return;
     }
-    /* Valkey refuses a setting named twice in one call before changing anything. */
-    for (int i = 2; i < c->argc; i += 2)
-        for (int j = 2; j < i; j += 2)
-            if (c->argv[i].n == c->argv[j].n &&
-                !strncasecmp(c->argv[i].p, c->argv[j].p, c->argv[i].n)) {
-                reply_errf(c,
-                           "ERR CONFIG SET failed (possibly related to argument '%.*s') - "
-                           "duplicate parameter",
-                           (int)c->argv[i].n, c->argv[i].p);
-                return;
-            }
+    /* Valkey refuses a setting named twice in one call before changing anything. Every name
+     * is looked up once and marked in a table of the settings, so a call with 100,000
+     * arguments costs 50,000 lookups, not 2.5 billion comparisons. */
+    uint8_t *seen = kcalloc((size_t)config_count(), 1);
+    bool ok = true;
+    for (int i = 2; ok && i < c->argc; i += 2) {
+        const karg_t *name = &c->argv[i], *val = &c->argv[i + 1];
+        int k = config_index(name->p, name->n);
+        if (k < 0) {
+            reply_errf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                       (int)(name->n > 128 ? 128 : name->n), name->p);
+            ok = false;
+            break;
+        }
+        const char *why = seen[k]                     ? "duplicate parameter"
+                          : memchr(val->p, 0, val->n) ? "argument must not contain a NUL byte"
+                                                      : NULL;
+        if (why) {
+            reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                       (int)name->n, name->p, why);
+            ok = false;
+        }
+        seen[k] = 1;
+    }
+    kfree(seen);
+    if (!ok)
+        return;
     /* All or nothing: every pair is validated on a scratch copy of the settings first, then
      * applied; a pair that fails leaves every setting as it was. */
     engine_t *s = c->eng;
@@ -245,8 +261,8 @@ debug_cmd(client_t *c) {
         char buf[256];
         snprintf(
             buf, sizeof buf,
-            "Value at:%p refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
-            (void *)o, obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
+            "Value at:0x0 refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
+            obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
         reply_simple(c, buf);
     } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {
         reply_ok(c);
@@ -429,8 +445,8 @@ cmd_def_t cmd_table_server[] = {
      "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0",
      "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
      "admin slow dangerous"},
-    {"debug", debug_cmd, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
-     "A container for debugging commands.", "1.0.0", "Depends on subcommand.",
+    {"debug", debug_cmd, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, 0,
+     0, 0, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.",
      "admin slow dangerous"},
     {0},
 };

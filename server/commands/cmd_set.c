@@ -721,32 +721,6 @@ sscan_collect_cb(void *ctx, const sval_t *m) {
     out->v[out->n++] = *m;
 }
 
-/* MATCH and COUNT from argv[3]; replies and returns false on a bad option. */
-static bool
-sscan_options(client_t *c, const karg_t **match, long long *count) {
-    for (int i = 3; i < c->argc; i++) {
-        const karg_t *a = &c->argv[i];
-        bool more = i + 1 < c->argc;
-        if (util_eq_nocase(a->p, a->n, "count") && more) {
-            if (!util_parse_ll(c->argv[i + 1].p, c->argv[i + 1].n, count)) {
-                reply_err(c, ERR_NOT_INT);
-                return false;
-            }
-            if (*count < 1) {
-                reply_err(c, ERR_SYNTAX);
-                return false;
-            }
-            i++;
-        } else if (util_eq_nocase(a->p, a->n, "match") && more) {
-            *match = &c->argv[++i];
-        } else {
-            reply_err(c, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 cmd_sscan(client_t *c) {
     unsigned long long cursor;
@@ -754,10 +728,11 @@ cmd_sscan(client_t *c) {
         reply_err(c, "ERR invalid cursor");
         return;
     }
-    const karg_t *match = NULL;
-    long long count = 10;
-    if (!sscan_options(c, &match, &count))
+    cmd_scan_opts_t opt;
+    if (!cmd_parse_scan_options(c, 3, 0, &opt))
         return;
+    const karg_t *match = opt.match;
+    long long count = opt.count;
     bool bad;
     kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_SET, &bad);
     if (bad)

@@ -51,7 +51,6 @@ enum {
 #define OPT_EXPIRE_ANY (OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT)
 
 /* Longest float text INCRBYFLOAT reads back, as Valkey's MAX_LONG_DOUBLE_CHARS. */
-#define LD_STR_MAX (5 * 1024)
 
 static const char ERR_STR_TOO_BIG[] =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
@@ -625,26 +624,6 @@ cmd_decrby(client_t *c) {
     incr_by(c, -by);
 }
 
-/* A long double as Valkey's string2ld reads it: strtold syntax over the whole text, no leading
- * space, no NaN, no overflow to infinity or underflow to zero (a literal "inf" is fine). */
-static bool
-parse_ld(const char *s, size_t n, long double *out) {
-    char buf[LD_STR_MAX + 1];
-    if (n == 0 || n > LD_STR_MAX || isspace((unsigned char)s[0]) || memchr(s, 0, n))
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    errno = 0;
-    char *end;
-    long double v = strtold(buf, &end);
-    if ((size_t)(end - buf) != n || isnan(v) || errno == EINVAL)
-        return false;
-    if (errno == ERANGE && (isinf(v) || fpclassify(v) == FP_ZERO))
-        return false;
-    *out = v;
-    return true;
-}
-
 static void
 cmd_incrbyfloat(client_t *c) {
     const karg_t *k = &c->argv[1];
@@ -657,12 +636,12 @@ cmd_incrbyfloat(client_t *c) {
     if (o) {
         size_t n;
         const char *s = obj_str(o, &n);
-        if (!parse_ld(s, n, &v)) {
+        if (!util_parse_ld(s, n, &v)) {
             reply_err(c, ERR_NOT_FLOAT);
             return;
         }
     }
-    if (!parse_ld(c->argv[2].p, c->argv[2].n, &by)) {
+    if (!util_parse_ld(c->argv[2].p, c->argv[2].n, &by)) {
         reply_err(c, ERR_NOT_FLOAT);
         return;
     }
@@ -671,7 +650,7 @@ cmd_incrbyfloat(client_t *c) {
         reply_err(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char buf[LD_STR_MAX];
+    char buf[UTIL_LD_STR_MAX];
     int n = util_ld2str(buf, sizeof buf, v);
     store_keep_ttl(c, o, k, buf, (size_t)n);
     changed(c, k, NOTIFY_STRING, "incrbyfloat");

@@ -70,3 +70,52 @@ cmd_parse_rand_count(client_t *c, const char *with_word, long long *count, bool 
     *count = l;
     return true;
 }
+
+bool
+cmd_parse_scan_options(client_t *c, int from, unsigned allow, cmd_scan_opts_t *o) {
+    *o = (cmd_scan_opts_t){.count = 10};
+    for (int i = from; i < c->argc; i++) {
+        const karg_t *opt = &c->argv[i];
+        bool more = i + 1 < c->argc;
+        if (cmd_arg_is(opt, "count") && more) {
+            long long v;
+            if (!util_parse_ll(c->argv[i + 1].p, c->argv[i + 1].n, &v)) {
+                reply_err(c, ERR_NOT_INT);
+                return false;
+            }
+            if (v < 1) {
+                reply_err(c, ERR_SYNTAX);
+                return false;
+            }
+            o->count = v > CMD_SCAN_COUNT_MAX ? CMD_SCAN_COUNT_MAX : v;
+            i++;
+        } else if (cmd_arg_is(opt, "match") && more) {
+            const karg_t *m = &c->argv[++i];
+            o->match = m->n == 1 && m->p[0] == '*' ? NULL : m;
+        } else if ((allow & CMD_SCAN_TYPE) && cmd_arg_is(opt, "type") && more) {
+            o->type = &c->argv[++i];
+        } else if (((allow & CMD_SCAN_NOVALUES) && cmd_arg_is(opt, "novalues")) ||
+                   ((allow & CMD_SCAN_NOSCORES) && cmd_arg_is(opt, "noscores"))) {
+            o->no_values = true;
+        } else {
+            reply_err(c, ERR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+cmd_parse_numkeys(client_t *c, int at, const char *nonpos_err, long long *numkeys) {
+    long long n;
+    if (!util_parse_ll(c->argv[at].p, c->argv[at].n, &n) || n <= 0) {
+        reply_err(c, nonpos_err);
+        return false;
+    }
+    if (n > c->argc - at - 1) {
+        reply_err(c, ERR_SYNTAX);
+        return false;
+    }
+    *numkeys = n;
+    return true;
+}

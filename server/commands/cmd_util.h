@@ -8,6 +8,7 @@
 #ifndef KEEL_CMD_UTIL_H
 #define KEEL_CMD_UTIL_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 #include "client.h"
@@ -34,6 +35,30 @@ kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad
 /* A SCAN cursor as Valkey reads it with strtoull, which also takes a sign ("-1" wraps to
  * 2^64 - 1: some clients start or probe with it). False when not a number. */
 bool cmd_parse_cursor(const karg_t *a, unsigned long long *cursor);
+
+/* The options of SCAN, HSCAN, SSCAN and ZSCAN, parsed the same way for all four. */
+enum {
+    CMD_SCAN_TYPE = 1 << 0,     /* TYPE type (SCAN) */
+    CMD_SCAN_NOVALUES = 1 << 1, /* NOVALUES (HSCAN) */
+    CMD_SCAN_NOSCORES = 1 << 2, /* NOSCORES (ZSCAN) */
+};
+typedef struct cmd_scan_opts {
+    const karg_t *match; /* NULL: none, or "*" */
+    const karg_t *type;  /* NULL: none */
+    long long count;     /* 10 unless given; at most CMD_SCAN_COUNT_MAX */
+    bool no_values;      /* NOVALUES or NOSCORES */
+} cmd_scan_opts_t;
+/* COUNT is clamped to this, so the bound on visited buckets, count * 10, cannot overflow. */
+#define CMD_SCAN_COUNT_MAX (LLONG_MAX / 10)
+/* Options from argv[from] on: MATCH, COUNT (an integer >= 1) and the words in `allow`.
+ * Replies and returns false on a bad one. */
+bool cmd_parse_scan_options(client_t *c, int from, unsigned allow, cmd_scan_opts_t *o);
+
+/* The numkeys argument at argv[at] of LMPOP, ZMPOP, SINTERCARD, ...: an integer from 1 to the
+ * number of arguments after it, else `nonpos_err` (not a positive integer) or a syntax error
+ * (more keys than arguments) is replied and false returned. Checked before any arithmetic on
+ * it, so "9223372036854775807" cannot overflow a position. */
+bool cmd_parse_numkeys(client_t *c, int at, const char *nonpos_err, long long *numkeys);
 
 /* The arguments after the key of HRANDFIELD/ZRANDMEMBER key [count [with_word]] (argc >= 3):
  * the count (LLONG_MIN refused: its negation is the number of picks) and whether with_word

@@ -746,35 +746,6 @@ zscan_cb(void *ctx, const uint8_t *m, size_t n, double score) {
     zvec_push(&s->found, m, n, score);
 }
 
-/* MATCH, COUNT, NOSCORES; false after replying. */
-static bool
-zscan_options(client_t *c, zscan_state_t *s, long long *count, bool *noscores) {
-    for (int i = 3; i < c->argc;) {
-        const karg_t *opt = &c->argv[i];
-        int left = c->argc - i;
-        if (cmd_arg_is(opt, "count") && left >= 2) {
-            if (!parse_long(c, &c->argv[i + 1], count))
-                return false;
-            if (*count < 1) {
-                reply_err(c, ERR_SYNTAX);
-                return false;
-            }
-            i += 2;
-        } else if (cmd_arg_is(opt, "match") && left >= 2) {
-            const karg_t *p = &c->argv[i + 1];
-            s->pattern = (p->n == 1 && p->p[0] == '*') ? NULL : p;
-            i += 2;
-        } else if (cmd_arg_is(opt, "noscores")) {
-            *noscores = true;
-            i++;
-        } else {
-            reply_err(c, ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 cmd_zscan(client_t *c) {
     unsigned long long cursor;
@@ -788,8 +759,14 @@ cmd_zscan(client_t *c) {
         return;
     zscan_state_t s = {0};
     long long count = 10;
-    if (o && !zscan_options(c, &s, &count, &noscores))
-        return;
+    cmd_scan_opts_t opt;
+    if (o) { /* a missing key answers an empty scan whatever the options, as Valkey */
+        if (!cmd_parse_scan_options(c, 3, CMD_SCAN_NOSCORES, &opt))
+            return;
+        s.pattern = opt.match;
+        count = opt.count;
+        noscores = opt.no_values;
+    }
     if (o && obj_encoding(o) == OBJ_ENC_LISTPACK) {
         zset_iter_t it;
         zset_elem_t e;

@@ -201,16 +201,13 @@ zcmd_bzpopmax(client_t *c) {
 static void
 zmpop_generic(client_t *c, int numkeys_idx, bool blocking) {
     long long numkeys, count = -1;
-    const char *nk_err = "ERR numkeys should be greater than 0";
-    if (!util_parse_ll(c->argv[numkeys_idx].p, c->argv[numkeys_idx].n, &numkeys) || numkeys < 1) {
-        reply_err(c, nk_err);
+    if (!cmd_parse_numkeys(c, numkeys_idx, "ERR numkeys should be greater than 0", &numkeys))
         return;
-    }
-    if (numkeys > c->argc - numkeys_idx - 2) {
+    int where_idx = numkeys_idx + (int)numkeys + 1;
+    if (where_idx >= c->argc) {
         reply_err(c, ERR_SYNTAX);
         return;
     }
-    int where_idx = numkeys_idx + (int)numkeys + 1;
     bool max = cmd_arg_is(&c->argv[where_idx], "max");
     if (!max && !cmd_arg_is(&c->argv[where_idx], "min")) {
         reply_err(c, ERR_SYNTAX);

@@ -77,10 +77,12 @@ client_create(engine_t *s, int fd) {
     c->db = s->dbs[0];
     c->db_id = 0;
     c->ctime_ms = util_time_ms();
-    if (!s->cfg.requirepass || !s->cfg.requirepass[0])
-        c->flags |= CLIENT_AUTHENTICATED;
+    if (!s->cfg.requirepass || !s->cfg.requirepass[0] || fd < 0)
+        client_set_authenticated(c);
+    else
+        c->conn.flags |= CONN_UNAUTH;
     if (fd < 0) {
-        c->flags |= CLIENT_FAKE | CLIENT_AUTHENTICATED;
+        c->flags |= CLIENT_FAKE;
         return c;
     }
     c->next = s->clients;
@@ -230,6 +232,8 @@ client_fail_parked(engine_t *s, const char *why) {
     }
 }
 
+#define OBUF_LIMIT_FREE (16 * 1024)
+
 static bool
 obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms) {
     bool pubsub = c->pubsub != NULL;
@@ -237,6 +241,11 @@ obuf_over_limit(engine_t *s, client_t *c, int64_t now_ms) {
     long long soft = pubsub ? s->cfg.obuf_pubsub_soft : s->cfg.obuf_normal_soft;
     long long soft_s = pubsub ? s->cfg.obuf_pubsub_soft_s : s->cfg.obuf_normal_soft_s;
     long long used = (long long)conn_out_pending(&c->conn);
+    if ((c->conn.flags & CONN_UNAUTH) && used > CONN_UNAUTH_OUTPUT_MAX)
+        return true; /* replies piling up for a client that knows no password */
+    /* The first 16 KiB are not counted, as Valkey does not count a client's reply buffer: a
+     * limit set below one reply must not close every client, the one that set it included. */
+    used = used > OBUF_LIMIT_FREE ? used - OBUF_LIMIT_FREE : 0;
     if (hard && used >= hard)
         return true;
     if (soft && used >= soft) {

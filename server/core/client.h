@@ -101,7 +101,16 @@ void client_mark_reply(client_t *c, uint64_t start, uint64_t lsn);
 void client_release_parked(struct engine *e);
 /* The log failed for good: every parked reply is replaced by the error `why`. */
 void client_fail_parked(struct engine *e, const char *why);
-/* Close the client soon if its output is over client-output-buffer-limit. */
+/* The client proved who it is (AUTH, HELLO AUTH, or no password is required): commands run, and
+ * the net layer's limits for unauthenticated connections no longer apply, not even after a
+ * RESET de-authenticates it again (Valkey's "ever authenticated"). */
+static inline void
+client_set_authenticated(client_t *c) {
+    c->flags |= CLIENT_AUTHENTICATED;
+    c->conn.flags &= ~(uint32_t)CONN_UNAUTH;
+}
+/* Close the client soon if its output is over client-output-buffer-limit, or over the 1 KiB
+ * allowed to a client that never authenticated. */
 void client_check_output_limit(client_t *c);
 /* Output limits and idle timeouts of every client; from the cron. */
 void clients_cron(struct engine *e);

@@ -39,6 +39,7 @@ enum {
     CMD_MULTI_OK = 1 << 15,      /* executed at once even inside MULTI (EXEC, DISCARD, WATCH...) */
     CMD_SUBSCRIBER_OK = 1 << 16, /* allowed in RESP2 subscriber mode */
     CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
+    CMD_PROTECTED = 1 << 18,     /* refused unless enable-debug-command allows it (DEBUG) */
 };
 
 typedef struct cmd_stats {

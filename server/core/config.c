@@ -41,11 +41,16 @@ struct cfg_def {
 
 #define OFF(f) offsetof(engine_config_t, f)
 
+/* The largest duration in seconds a setting takes (100 years): every conversion to ms or us
+ * (now - s * 1000, s * 1000000) stays far inside 64 bits. */
+#define SECONDS_MAX 3153600000LL
+
 static const char *const yesno[] = {"no", "yes", NULL};
 static const char *const durability_names[] = {"off", "async", "sync", NULL};
 static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
                                            "allkeys-random",  "volatile-lru", "volatile-lfu",
                                            "volatile-random", "volatile-ttl", NULL};
+static const char *const protected_names[] = {"no", "yes", "local", NULL};
 static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 
 static int set_obuf_limit(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
@@ -63,6 +68,9 @@ static const cfg_def_t defs[] = {
     {"port", C_INT, OFF(port), 0, 65535, "6379", NULL, C_IMMUTABLE, NULL, NULL},
     {"dir", C_STR, OFF(dir), 0, 0, "./data", NULL, C_IMMUTABLE, NULL, NULL},
     {"requirepass", C_STR, OFF(requirepass), 0, 0, "", NULL, 0, NULL, NULL},
+    {"protected-mode", C_BOOL, OFF(protected_mode), 0, 1, "yes", yesno, 0, NULL, NULL},
+    {"enable-debug-command", C_ENUM, OFF(enable_debug_command), 0, 0, "no", protected_names,
+     C_IMMUTABLE, NULL, NULL},
     {"databases", C_INT, OFF(databases), 1, SERVER_DBS_MAX, "16", NULL, C_IMMUTABLE, NULL, NULL},
     {"maxclients", C_INT, OFF(maxclients), 1, 1000000, "10000", NULL, 0, NULL, NULL},
     {"timeout", C_INT, OFF(timeout_s), 0, 100000000, "0", NULL, 0, NULL, NULL},
@@ -105,8 +113,8 @@ static const cfg_def_t defs[] = {
      0, NULL, NULL},
     {"zset-max-listpack-value", C_INT, OFF(zset_max_listpack_value), 0, LLONG_MAX, "64", NULL, 0,
      NULL, NULL},
-    {"list-max-listpack-size", C_INT, OFF(list_max_listpack_size), -5, LLONG_MAX, "-2", NULL, 0,
-     NULL, NULL},
+    {"list-max-listpack-size", C_INT, OFF(list_max_listpack_size), -5, INT_MAX, "-2", NULL, 0, NULL,
+     NULL},
     {"notify-keyspace-events", C_SPECIAL, OFF(notify_keyspace_events), 0, 0, "", NULL, 0,
      set_notify, NULL},
     {"wal-dir", C_SPECIAL, 0, 0, 0, NULL, NULL, C_IMMUTABLE, set_wal_dir, get_wal_dir},
@@ -116,7 +124,7 @@ static const cfg_def_t defs[] = {
     {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL,
      NULL},
     {"snapshot-threads", C_INT, OFF(snapshot_threads), 1, 64, "2", NULL, 0, NULL, NULL},
-    {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, LLONG_MAX, "3600", NULL, 0, NULL,
+    {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, SECONDS_MAX, "3600", NULL, 0, NULL,
      NULL},
     {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL,
      NULL},
@@ -124,7 +132,7 @@ static const cfg_def_t defs[] = {
     {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 3, "0", NULL, 0, NULL,
      NULL},
     {"wal-accept-loss", C_BOOL, OFF(wal_accept_loss), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
-    {"wal-retention", C_INT, OFF(wal_retention_s), 0, LLONG_MAX, "86400", NULL, 0, NULL, NULL},
+    {"wal-retention", C_INT, OFF(wal_retention_s), 0, SECONDS_MAX, "86400", NULL, 0, NULL, NULL},
     {"snapshot-keep", C_INT, OFF(snapshot_keep), 1, 1000, "2", NULL, 0, NULL, NULL},
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
      0, NULL, NULL},
@@ -178,6 +186,17 @@ canonical(const cfg_def_t *d) {
     return d;
 }
 
+int
+config_index(const char *name, size_t n) {
+    const cfg_def_t *d = find_def(name, n);
+    return d ? (int)(canonical(d) - defs) : -1;
+}
+
+int
+config_count(void) {
+    return (int)(sizeof defs / sizeof *defs);
+}
+
 static void *
 field(engine_t *s, const cfg_def_t *d) {
     return (char *)&s->cfg + d->off;
@@ -225,6 +244,16 @@ set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min,
                      d->max);
             return -1;
+        }
+        if (d->off == OFF(maxclients) && s->loop) { /* running: the descriptors must exist */
+            unsigned long long got = util_raise_nofile((unsigned long long)n + ENGINE_FDS_RESERVED);
+            if (got < (unsigned long long)n + ENGINE_FDS_RESERVED) {
+                snprintf(err, errlen,
+                         "The operating system is not able to handle the specified number of "
+                         "clients, try with %lld",
+                         got > ENGINE_FDS_RESERVED ? (long long)(got - ENGINE_FDS_RESERVED) : 0);
+                return -1;
+            }
         }
         if (is_int_field(d))
             *(int *)field(s, d) = (int)n;
@@ -322,6 +351,11 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
             !util_parse_ll(words[i + 3], strlen(words[i + 3]), &sec) || h < 0 || so < 0 ||
             sec < 0) {
             snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+            return -1;
+        }
+        if (sec > SECONDS_MAX) {
+            snprintf(err, errlen, "soft limit seconds must be between 0 and %lld inclusive",
+                     SECONDS_MAX);
             return -1;
         }
         if (cls == 0) {

@@ -19,6 +19,10 @@ int config_set(engine_t *s, int argc, const char *const *argv, const size_t *len
                char *err, size_t errlen);
 /* Check a CONFIG SET pair without changing anything (for all-or-nothing CONFIG SET). */
 int config_validate(int argc, const char *const *argv, char *err, size_t errlen);
+/* The setting `name` names (its own name or an old alias) as an index below config_count(), the
+ * same for a setting and its aliases; -1 when there is no such setting. */
+int config_index(const char *name, size_t n);
+int config_count(void);
 int config_load_file(engine_t *s, const char *path, char *err, size_t errlen);
 int config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen);
 /* Calls fn(name, value) for each setting whose name matches the glob pattern. */

@@ -35,8 +35,17 @@ enum {
     EVICT_VOLATILE_TTL,
 };
 
+/* File descriptors kept for everything but clients: listeners, log segments in every wal-dir,
+ * snapshot writers, replication files. maxclients + this must fit RLIMIT_NOFILE. */
+#define ENGINE_FDS_RESERVED 128
+
+/* enable-debug-command: who may run DEBUG (Valkey's values). */
+enum { PROTECTED_CMD_NO = 0, PROTECTED_CMD_YES = 1, PROTECTED_CMD_LOCAL = 2 };
+
 typedef struct engine_config {
     char *bind;
+    bool protected_mode;      /* no password: only local peers may connect */
+    int enable_debug_command; /* PROTECTED_CMD_* */
     int port;
     char *dir;
     char *requirepass;

@@ -197,6 +197,15 @@ reply_unknown(client_t *c) {
                (int)(c->argv[0].n > 128 ? 128 : c->argv[0].n), c->argv[0].p, args);
 }
 
+/* DEBUG and the like: off unless enable-debug-command says yes, or local and the peer is on this
+ * host (the engine's own clients, which have no socket, always may). */
+static bool
+protected_allowed(const client_t *c) {
+    int v = c->eng->cfg.enable_debug_command;
+    return v == PROTECTED_CMD_YES || (c->flags & CLIENT_FAKE) ||
+           (v == PROTECTED_CMD_LOCAL && conn_is_local(&c->conn));
+}
+
 /* Checks before the call; returns the command to run or NULL when an error was replied. */
 static cmd_def_t *
 check_command(client_t *c) {
@@ -228,6 +237,10 @@ check_command(client_t *c) {
         reply_err_arity(c, cmd->fullname);
     } else if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
+    } else if ((cmd->flags & CMD_PROTECTED) && !protected_allowed(c)) {
+        reply_err(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
+                     "\"local\", you can run it from a local connection, otherwise you need to set "
+                     "this option in the configuration file, and then restart the server.");
     } else if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
         reply_errf(c,
                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
@@ -265,6 +278,8 @@ exec_command(client_t *c) {
     if (!cmd) {
         if (c->flags & CLIENT_MULTI)
             c->flags |= CLIENT_DIRTY_EXEC;
+        if (c->conn.flags & CONN_UNAUTH) /* NOAUTH errors to a client that does not read */
+            client_check_output_limit(c);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
@@ -304,7 +319,8 @@ exec_command(client_t *c) {
     }
     if (c->conn.fd >= 0)
         client_mark_reply(c, start, tag);
-    if (c->conn.olen - c->conn.osent > 0 && (s->cfg.obuf_normal_hard || c->pubsub))
+    if (c->conn.olen - c->conn.osent > 0 &&
+        (s->cfg.obuf_normal_hard || c->pubsub || (c->conn.flags & CONN_UNAUTH)))
         client_check_output_limit(c);
     for (int i = 0; i < c->eng->nhooks; i++)
         if (c->eng->hooks[i].after_command)
@@ -313,9 +329,30 @@ exec_command(client_t *c) {
 
 /* ---- the net layer's callbacks (registered by the top level with the engine as ctx) ---- */
 
+/* Protected mode (as Valkey's): with no password set, a peer that is not on this host is told
+ * why and closed, so a server bound to a public address by mistake does not serve the world. */
+static const char DENIED_PROTECTED[] =
+    "-DENIED Keel is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. To accept clients from other hosts, either set a password "
+    "(requirepass, or ACL users), or turn protected mode off: 'CONFIG SET protected-mode no' "
+    "from a local connection (CONFIG REWRITE keeps it), or 'protected-mode no' in the "
+    "configuration file, or '--protected-mode no' on the command line. Make sure the server is "
+    "not reachable from the internet before you do.\r\n";
+
 conn_t *
 exec_accept_cb(void *ctx, int fd) {
-    return &client_create(ctx, fd)->conn;
+    engine_t *s = ctx;
+    client_t *c = client_create(s, fd);
+    if (s->cfg.protected_mode && !(s->cfg.requirepass && s->cfg.requirepass[0]) &&
+        !conn_is_local(&c->conn)) {
+        memcpy(conn_out_reserve(&c->conn, sizeof DENIED_PROTECTED - 1), DENIED_PROTECTED,
+               sizeof DENIED_PROTECTED - 1);
+        conn_out_commit(&c->conn, sizeof DENIED_PROTECTED - 1);
+        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
+        conn_schedule_write(&c->conn);
+    }
+    return &c->conn;
 }
 
 void

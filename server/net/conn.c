@@ -63,6 +63,23 @@ fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len) {
     snprintf(buf, len, "%s:%d", ip, port);
 }
 
+bool
+conn_is_local(const conn_t *c) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return false;
+    if (ss.ss_family == AF_UNIX)
+        return true;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
 net_t *
 net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim) {
     net_t *n = kcalloc(1, sizeof *n);
@@ -301,7 +318,9 @@ next_line(conn_t *c, size_t max) {
 static void
 process_input(conn_t *c) {
     net_t *n = c->net;
-    resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX};
+    resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX, false};
+    if (c->flags & CONN_UNAUTH)
+        lim = (resp_limits_t){CONN_UNAUTH_BULK_MAX, CONN_UNAUTH_MULTIBULK_MAX, INLINE_MAX, true};
     char err[128];
     while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_INPUT_PAUSED))) {
         if (c->flags & CONN_LINES) {
@@ -319,15 +338,12 @@ process_input(conn_t *c) {
             break;
         }
         if (r == RESP_NEED_MORE) {
-            if (hint > c->qcap) { /* a big bulk: make room once, not in 16 KiB steps */
-                size_t used = c->parser.start;
+            /* A bulk announced bigger than qbuf is not reserved here: conn_read grows the
+             * buffer as the bytes arrive (doubling), so memory follows what was received, and
+             * a "$536870000" header alone costs nothing. Its start moves to the front, so the
+             * buffer needs to hold only this command. */
+            if (hint > c->qcap)
                 compact_qbuf(c);
-                size_t need = hint - used;
-                if (need > c->qcap) {
-                    c->qbuf = krealloc(c->qbuf, need);
-                    c->qcap = need;
-                }
-            }
             break;
         }
         (c->cb ? c->cb : &n->cb)->command_cb(c, argc, argv);

@@ -41,7 +41,17 @@ enum {
     CONN_PENDING_WRITE = 1 << 2,     /* on the net's pending-write list */
     CONN_INPUT_PAUSED = 1 << 3,      /* the owner runs no more commands until conn_resume_input */
     CONN_LINES = 1 << 4, /* input is reply lines ("+OK", "-ERR ..."), each one argv[0], not RESP */
+    /* Never authenticated where authentication is required (the owner sets and clears it): the
+     * request limits below apply instead of the configured ones, so that a peer that knows no
+     * password cannot make the server hold much memory for it. */
+    CONN_UNAUTH = 1 << 5,
 };
+
+/* Limits of a CONN_UNAUTH connection, as Valkey's for unauthenticated clients: requests of at
+ * most 10 arguments of 16 KiB (AUTH and HELLO fit), replies held for it at most 1 KiB. */
+#define CONN_UNAUTH_BULK_MAX      (16 * 1024)
+#define CONN_UNAUTH_MULTIBULK_MAX 10
+#define CONN_UNAUTH_OUTPUT_MAX    1024
 
 #define CONN_HOLD_NONE UINT64_MAX
 
@@ -124,6 +134,8 @@ void conn_resume_input(conn_t *c);
  * them: a multibulk, not inline, not copied (MULTI-queued commands are copies). */
 bool conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **resp,
                       size_t *len);
+/* Whether the peer is on this host: a loopback address (127.0.0.0/8, ::1) or a Unix socket. */
+bool conn_is_local(const conn_t *c);
 /* Put c on the pending-write list (called when output appears or the hold moves). */
 void conn_schedule_write(conn_t *c);
 /* Drop the output from absolute offset `at` on (not yet sent: at >= obase + osent). */

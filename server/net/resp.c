@@ -2,6 +2,7 @@
 #include "resp.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 
 #include "kmem.h"
@@ -47,13 +48,15 @@ reserve_args(resp_parser_t *p, long long n) {
         return;
     /* Grow by what arrived, not what was announced: a "*1000000" header alone must not
      * allocate a million slots before any argument is there. */
-    int cap = p->argv_cap ? p->argv_cap * 2 : 8;
+    long long cap = p->argv_cap ? (long long)p->argv_cap * 2 : 8;
     while (cap < n)
         cap *= 2;
+    if (cap > INT_MAX) /* n <= INT_MAX: max-multibulk-len is an int */
+        cap = INT_MAX;
     p->off = krealloc(p->off, sizeof(size_t) * (size_t)cap);
     p->len = krealloc(p->len, sizeof(size_t) * (size_t)cap);
     p->args = krealloc(p->args, sizeof(karg_t) * (size_t)cap);
-    p->argv_cap = cap;
+    p->argv_cap = (int)cap;
 }
 
 /* Find CRLF from `from`; returns the index of '\r' or -1. */
@@ -156,7 +159,9 @@ resp_parse(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *l
             if (r <= 0)
                 return r;
             if (count > lim->multibulk_max)
-                return perr(err, errlen, "invalid multibulk length");
+                return perr(err, errlen,
+                            lim->unauth ? "unauthenticated multibulk length"
+                                        : "invalid multibulk length");
             if (count <= 0) { /* "*0" or "*-1": nothing to run */
                 resp_parser_next(p);
                 continue;
@@ -174,8 +179,12 @@ resp_parse(resp_parser_t *p, const char *buf, size_t len, const resp_limits_t *l
                 int r = read_header(p, buf, len, '$', lim, &bl, err, errlen);
                 if (r <= 0)
                     return r;
-                if (bl < 0 || bl > lim->bulk_max)
+                if (bl < 0)
                     return perr(err, errlen, "invalid bulk length");
+                if (bl > lim->bulk_max)
+                    return perr(err, errlen,
+                                lim->unauth ? "unauthenticated bulk length"
+                                            : "invalid bulk length");
                 p->bulk_len = bl;
             }
             size_t need = p->pos + (size_t)p->bulk_len + 2;

@@ -16,6 +16,7 @@
 #ifndef KEEL_RESP_H
 #define KEEL_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ typedef struct resp_limits {
     long long bulk_max;      /* proto-max-bulk-len */
     long long multibulk_max; /* elements in one request */
     size_t inline_max;       /* bytes of an inline request or a header line */
+    bool unauth; /* the limits are those of an unauthenticated client: say so in the errors */
 } resp_limits_t;
 
 typedef struct resp_parser {

@@ -147,6 +147,20 @@ Test(resp, malformed_input_gets_valkeys_errors) {
     expect_error("SET \"a\"b\r\n", "unbalanced quotes in request", NULL);
 }
 
+Test(resp, unauthenticated_limits_say_so) {
+    resp_limits_t unauth = {16 * 1024, 10, 64 * 1024, true};
+    expect_error("*11\r\n", "unauthenticated multibulk length", &unauth);
+    expect_error("*1\r\n$16385\r\n", "unauthenticated bulk length", &unauth);
+    expect_error("*1\r\n$-2\r\n", "invalid bulk length", &unauth); /* malformed, not too big */
+    resp_parser_t p;
+    resp_parser_init(&p);
+    const char *ok = "*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n";
+    parsed_t r = parse_all(&p, ok, strlen(ok), &unauth);
+    cr_assert_eq(r.rc, RESP_COMMAND);
+    cr_assert_str_eq(r.args[1], "pw");
+    resp_parser_free(&p);
+}
+
 Test(resp, oversized_headers_and_inline_requests) {
     resp_limits_t small = {1024, 16, 64};
     char buf[256];
