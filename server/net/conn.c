@@ -28,18 +28,26 @@
 #define WRITE_MAX  (1024 * 1024) /* per write event, so one conn cannot starve others */
 #define INLINE_MAX (64 * 1024)
 #define ACCEPT_MAX 100 /* connections accepted per readable event of the listener */
+/* Out of file descriptors (EMFILE/ENFILE): the listener stays readable, so accepting is paused
+ * this long instead of spinning, and the refusal is logged at most once per FD_LOG_MS. */
+#define ACCEPT_PAUSE_MS 100
+#define FD_LOG_MS       10000
 
 struct net {
     ev_loop_t *loop;
     net_callbacks_t cb;
     net_limits_t lim;
-    int listen_fd;         /* -1 until net_listen */
+    int listen_fd;            /* -1 until net_listen */
+    int spare_fd;             /* held open to answer one client when out of descriptors */
+    int64_t accept_resume_ms; /* > 0: accepting paused until then (out of descriptors) */
+    int64_t fd_logged_ms;
     size_t nconns;         /* conns with a socket */
     conn_t *pending_write; /* conns with output to write before sleeping */
     net_stats_t stats;
 };
 
 static void conn_event_cb(ev_loop_t *l, int fd, void *data, int mask);
+static void accept_cb(ev_loop_t *l, int fd, void *data, int mask);
 
 static int
 set_nonblock(int fd) {
@@ -87,6 +95,7 @@ net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim) 
     n->cb = *cb;
     n->lim = *lim;
     n->listen_fd = -1;
+    n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return n;
 }
 
@@ -98,6 +107,8 @@ net_free(net_t *n) {
         ev_del(n->loop, n->listen_fd, EV_READ);
         close(n->listen_fd);
     }
+    if (n->spare_fd >= 0)
+        close(n->spare_fd);
     kfree(n);
 }
 
@@ -257,6 +268,15 @@ conn_write(conn_t *c) {
 
 void
 net_flush(net_t *n) {
+    if (n->accept_resume_ms > 0) {
+        int64_t left = n->accept_resume_ms - util_time_ms();
+        if (left <= 0) {
+            n->accept_resume_ms = 0;
+            ev_add(n->loop, n->listen_fd, EV_READ, accept_cb, n);
+        } else {
+            ev_set_max_wait_ms(n->loop, (int)left);
+        }
+    }
     while (n->pending_write) {
         conn_t *c = n->pending_write;
         n->pending_write = c->pw_next;
@@ -497,18 +517,50 @@ conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **res
     return true;
 }
 
+static const char MAX_CLIENTS_ERR[] = "-ERR max number of clients reached\r\n";
+
+/* accept() failed for want of descriptors: the spare one lets the waiting client in just long
+ * enough to be told, then accepting pauses for ACCEPT_PAUSE_MS (net_flush resumes it). */
+static void
+out_of_descriptors(net_t *n, int lfd) {
+    int e = errno;
+    int64_t now = util_time_ms();
+    if (now - n->fd_logged_ms >= FD_LOG_MS) {
+        n->fd_logged_ms = now;
+        klog(KLOG_WARNING,
+             "Out of file descriptors (%s) with %zu clients: refusing new connections; lower "
+             "maxclients or raise the open files limit (ulimit -n)",
+             strerror(e), n->nconns);
+    }
+    if (n->spare_fd >= 0) {
+        close(n->spare_fd);
+        int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0) {
+            ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
+            (void)w;
+            close(cfd);
+            n->stats.rejected++;
+        }
+        n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    ev_del(n->loop, lfd, EV_READ);
+    n->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
 static void
 accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)mask;
     net_t *n = data;
     for (int i = 0; i < ACCEPT_MAX; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                out_of_descriptors(n, fd);
             return;
+        }
         n->stats.accepted++;
         if ((long long)n->nconns >= *n->lim.maxclients || cfd >= ev_setsize(l)) {
-            static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = write(cfd, msg, sizeof msg - 1);
+            ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
             (void)w;
             close(cfd);
             n->stats.rejected++;

@@ -392,3 +392,43 @@ def test_debug_local_allows_loopback_and_shows_no_address(server):
     c.set("k", "v")
     line = c.execute_command("DEBUG", "OBJECT", "k").decode()
     assert "at:0x0 " in line, line
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_does_not_spin(live):
+    """The open files limit lowered under a running server (as another process's descriptors
+    or a lower ulimit would): clients beyond it are told, the others keep being served, and the
+    server does not spin on a listener that stays readable (0.2.0: 100% of a core)."""
+    s = KeelServer()
+    live.append(s)
+    s.start()
+    c = s.client()
+    c.ping()
+    hard = resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE)[1]
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (48, hard))
+    socks = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(80)]
+    time.sleep(0.3)
+    cpu0 = cpu_seconds(s.proc.pid)
+    time.sleep(2)
+    assert cpu_seconds(s.proc.pid) - cpu0 < 0.15  # 0.2.0 spun: 0.36 s of CPU in these 2 s
+    told = 0
+    for k in socks:
+        k.settimeout(0.2)
+        try:
+            if k.recv(100).startswith(b"-ERR max number of clients reached"):
+                told += 1
+        except socket.timeout:
+            pass
+    assert told >= 1
+    assert c.ping()  # an established client is still served
+    assert "Out of file descriptors" in s.read_log()
+    for k in socks:
+        k.close()
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (4096, hard))
+    time.sleep(0.3)
+    assert s.client().ping()  # accepting again
