@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "kassert.h"
 #include "klog.h"
 #include "evict.h"
@@ -150,7 +151,9 @@ cmd_exec(client_t *c) {
     for (int i = 0; i < n; i++) {
         c->argc = q[i].argc;
         c->argv = q[i].argv;
-        exec_call(c, q[i].cmd);
+        /* The user's rules may have changed since the command was queued: check again. */
+        if (!(c->flags & CLIENT_ACL_LIMITED) || !acl_refuse_queued(c, q[i].cmd))
+            exec_call(c, q[i].cmd);
         uint64_t t = read_tag_of(c, q[i].cmd); /* an EXEC without a record: what it read */
         c->reply_lsn = t > c->reply_lsn ? t : c->reply_lsn;
         kfree(q[i].argv);
@@ -228,6 +231,8 @@ check_command(client_t *c) {
         reply_err_arity(c, cmd->fullname);
     } else if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
+    } else if ((c->flags & CLIENT_ACL_LIMITED) && acl_refuse(c, cmd)) {
+        /* -NOPERM replied and logged; a user allowed everything never gets here */
     } else if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
         reply_errf(c,
                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
