@@ -845,7 +845,7 @@ static void
 close_client(acl_state_t *a, client_t *c) {
     acl_client_set_user(c, a->dflt, false);
     if (c == a->e->current)
-        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
+        c->flags |= CLIENT_CLOSE_AFTER_COMMAND;
     else
         client_close_async(c);
 }
