@@ -24,6 +24,15 @@ reply_sub_syntax(client_t *c) {
                (int)(c->argv[1].n > 128 ? 128 : c->argv[1].n), c->argv[1].p);
 }
 
+/* After the reply of a command that may have removed the caller's own user (or closed it as a
+ * subscriber whose channels were revoked): the connection goes once the reply is out. Inside
+ * EXEC, EXEC does it at its end (replies after CONN_CLOSE_AFTER_REPLY are dropped). */
+static void
+close_if_gone(client_t *c) {
+    if ((c->flags & CLIENT_CLOSE_AFTER_COMMAND) && !(c->flags & CLIENT_IN_EXEC))
+        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
+}
+
 static void
 acl_setuser_cmd(client_t *c) {
     char err[512];
@@ -32,6 +41,7 @@ acl_setuser_cmd(client_t *c) {
         return;
     }
     reply_ok(c);
+    close_if_gone(c);
 }
 
 static void
@@ -45,6 +55,7 @@ acl_deluser_cmd(client_t *c) {
     for (int i = 2; i < c->argc; i++)
         n += acl_deluser(c->eng, c->argv[i].p, c->argv[i].n);
     reply_int(c, n);
+    close_if_gone(c);
 }
 
 static void
@@ -313,6 +324,7 @@ acl_load_cmd(client_t *c) {
     else
         reply_ok(c);
     sbuf_free(&errors);
+    close_if_gone(c);
 }
 
 static void

@@ -39,7 +39,9 @@ enum {
     CLIENT_PARKED = 1 << 13,      /* on the server's parked list (has marks) */
     CLIENT_REPLICA = 1 << 14,     /* a replica that sent PSYNC: fed by repl/, no idle timeout */
     CLIENT_ACL_LIMITED = 1 << 15, /* its user may not run everything: exec asks acl.c */
-    CLIENT_CLOSE_AFTER_COMMAND = 1 << 16, /* its user went away during its own command */
+    /* Its user went away during its own ACL command: closed once that command (or the EXEC
+     * around it) has replied. Set by acl.c, acted on by the ACL commands and EXEC. */
+    CLIENT_CLOSE_AFTER_COMMAND = 1 << 16,
 };
 
 typedef struct reply_mark {

@@ -160,6 +160,8 @@ cmd_exec(client_t *c) {
     }
     kfree(q);
     c->flags &= ~CLIENT_IN_EXEC;
+    if (c->flags & CLIENT_CLOSE_AFTER_COMMAND) /* an ACL command inside removed its user */
+        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
     c->argc = argc;
     c->argv = argv;
 }
@@ -329,8 +331,6 @@ exec_command_cb(conn_t *conn, int argc, karg_t *argv) {
     c->argc = argc;
     c->argv = argv;
     exec_command(c);
-    if (c->flags & CLIENT_CLOSE_AFTER_COMMAND) /* its reply goes out, then the connection */
-        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
     c->argc = 0;
     c->argv = NULL;
     client_update_pause(c);

@@ -225,6 +225,17 @@ def test_deluser_disconnects_its_clients(server, admin):
     with pytest.raises((ConnectionError, OSError)):
         raw.call("PING")
     raw.close()
+    # Inside MULTI: the whole EXEC reply first.
+    admin.execute_command("ACL", "SETUSER", "self", "on", ">pw", "+@all", "~*")
+    raw = server.raw()
+    raw.call("AUTH", "self", "pw")
+    raw.call("MULTI")
+    raw.call("ACL", "DELUSER", "self")
+    raw.call("PING")
+    assert raw.call("EXEC") == [1, "PONG"]
+    with pytest.raises((ConnectionError, OSError)):
+        raw.call("PING")
+    raw.close()
 
 
 def test_client_kill_user(server, admin):
