@@ -28,10 +28,6 @@ static char *
 client_info_dup(client_t *c) {
     char line[1024];
     int n = client_info_line(c, line, sizeof line);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof line)
-        n = (int)sizeof line - 1;
     return kstrndup(line, (size_t)n);
 }
 

@@ -301,19 +301,20 @@ client_info_line(client_t *c, char *buf, size_t len) {
     if (f == 0)
         flags[f++] = 'N';
     flags[f] = 0;
-    return snprintf(buf, len,
-                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
-                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                    "cmd=%s user=%s redir=-1 resp=%d lib-name= lib-ver=",
-                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
-                    c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
-                    (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
-                    pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
-                    pubsub_client_count(c, PUBSUB_SHARD),
-                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
-                    c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
-                    conn_out_pending(&c->conn), c->conn.ocap,
-                    c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL",
-                    acl_user_name(c->user), c->resp);
+    int n =
+        snprintf(buf, len,
+                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                 "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                 "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                 "cmd=%s user=%s redir=-1 resp=%d lib-name= lib-ver=",
+                 (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
+                 c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
+                 (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
+                 pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
+                 pubsub_client_count(c, PUBSUB_SHARD), (c->flags & CLIENT_MULTI) ? c->mcount : -1,
+                 c->conn.qlen, c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
+                 conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c,
+                 c->last_cmd ? c->last_cmd : "NULL", acl_user_name(c->user), c->resp);
+    /* A long client or user name may not fit: report what was written, never more. */
+    return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
 }

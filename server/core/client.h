@@ -124,7 +124,8 @@ void client_unwatch(client_t *c);
 void client_discard_multi(client_t *c);
 /* Pause input while the client is blocked or has CLIENT_MARKS_MAX parked replies, else not. */
 void client_update_pause(client_t *c);
-/* Its CLIENT LIST / CLIENT INFO line, without newline, into buf; returns snprintf's count. */
+/* Its CLIENT LIST / CLIENT INFO line, without newline, into buf (len > 0); returns the bytes
+ * written, cut at len - 1 when the line is longer. */
 int client_info_line(client_t *c, char *buf, size_t len);
 
 #endif

@@ -361,6 +361,19 @@ def test_list_users_whoami_and_log_length(server, admin):
         admin.execute_command("ACL", "SAVE")
 
 
+def test_the_longest_user_name_in_client_list(server, admin):
+    name = "n" * 256
+    admin.execute_command("ACL", "SETUSER", name, "on", "nopass", "+@all")
+    raw = server.raw()
+    assert raw.call("AUTH", name, "x") == "OK"
+    assert " user=%s " % name in admin.execute_command("CLIENT", "LIST")
+    # With a long client name too the line is cut, never overrun.
+    assert raw.call("CLIENT", "SETNAME", "c" * 700) == "OK"
+    info = raw.call("CLIENT", "INFO").decode()
+    assert info.startswith("id=") and info.endswith("\n") and len(info) <= 1024
+    raw.close()
+
+
 def test_rule_limits_and_errors(admin):
     with pytest.raises(redis.ResponseError) as ei:
         admin.execute_command("ACL", "SETUSER", "e", "on", "bogus")
