@@ -512,11 +512,17 @@ allow_with_bar(acl_state_t *a, acl_user_t *u, const char *body, size_t n, const 
     return 0;
 }
 
+static bool has_space(const char *p, size_t n);
+
 static int
 command_rule(acl_state_t *a, acl_user_t *u, const char *op, size_t n, const char **why) {
     bool allow = op[0] == '+';
     const char *body = op + 1;
     size_t bn = n - 1;
+    if (has_space(body, bn)) { /* it could not be written back as one word of ACL LIST */
+        *why = WHY_SYNTAX;
+        return -1;
+    }
     if (bn >= 1 && body[0] == '@') {
         int cat = acl_category_find(body + 1, bn - 1);
         if (cat < 0) {

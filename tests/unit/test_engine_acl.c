@@ -185,6 +185,8 @@ Test(acl, subcommands_and_first_arguments) {
     cr_assert_eq(setuser("c", "+select|"), -1);
     cr_assert(strstr(err, "Syntax error"), "%s", err);
     cr_assert_eq(setuser("c", "-select|0"), -1, "a first argument cannot be denied alone");
+    karg_t nm = {"c", 1}, nul = {"+select|a\0b", 11};
+    cr_assert_eq(acl_setuser(e, &nm, 1, &nul, err, sizeof err), -1, "a NUL in a rule");
 }
 
 Test(acl, commands_allowed_before_auth_are_never_refused) {
