@@ -25,6 +25,8 @@
 
 #include "commands.h"
 #include "block.h"
+#include "acl.h"
+#include "kerr.h"
 #include "config.h"
 #include "exec.h"
 #include "lazyfree.h"
@@ -145,6 +147,11 @@ server_init(engine_t *s) {
     if (r)
         fclose(r);
     engine_init(s, commands_registry);
+    char aclerr[2048];
+    if (acl_load_configured(s, aclerr, sizeof aclerr) < 0) {
+        klog(KLOG_WARNING, "ACL: %s", aclerr);
+        return KERR_INVAL;
+    }
     int rc = fit_maxclients(s);
     if (rc < 0)
         return rc;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "cmd.h"
 #include "pubsub.h"
 #include "block.h"
@@ -66,37 +67,23 @@ cmd_select(client_t *c) {
     reply_ok(c);
 }
 
-static bool
-auth_ok(client_t *c, const karg_t *user, const karg_t *pass) {
-    const char *rp = c->eng->cfg.requirepass;
-    if (user && !cmd_arg_is(user, "default"))
-        return false;
-    return rp && pass->n == strlen(rp) && memcmp(pass->p, rp, pass->n) == 0;
-}
-
+/* AUTH [user] pass: the two-argument form is the default user's, as Valkey. */
 static void
 cmd_auth(client_t *c) {
     if (c->argc > 3) {
         reply_err(c, ERR_SYNTAX);
         return;
     }
-    const char *rp = c->eng->cfg.requirepass;
-    if (c->argc == 2 && (!rp || !rp[0])) {
+    if (c->argc == 2 && acl_user_nopass(acl_default_user(c->eng))) {
         reply_err(c, "ERR AUTH <password> called without any password configured for the default "
                      "user. Are you sure your configuration is correct?");
         return;
     }
     const karg_t *user = c->argc == 3 ? &c->argv[1] : NULL;
-    if ((!rp || !rp[0]) && user && cmd_arg_is(user, "default")) {
-        client_set_authenticated(c); /* nopass default user accepts anything */
-        reply_ok(c);
-        return;
-    }
-    if (!auth_ok(c, user, &c->argv[c->argc - 1])) {
+    if (!acl_auth(c, user, &c->argv[c->argc - 1])) {
         reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return;
     }
-    client_set_authenticated(c);
     reply_ok(c);
 }
 
@@ -164,14 +151,9 @@ cmd_hello(client_t *c) {
             return;
         }
     }
-    if (user) {
-        const char *rp = c->eng->cfg.requirepass;
-        bool nopass = !rp || !rp[0];
-        if (!(nopass && cmd_arg_is(user, "default")) && !auth_ok(c, user, pass)) {
-            reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
-            return;
-        }
-        client_set_authenticated(c);
+    if (user && !acl_auth(c, user, pass)) {
+        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
     }
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
         reply_err(c,
@@ -200,9 +182,7 @@ cmd_reset(client_t *c) {
     c->resp = 2;
     kfree(c->name);
     c->name = NULL;
-    const char *rp = c->eng->cfg.requirepass;
-    if (rp && rp[0])
-        c->flags &= ~CLIENT_AUTHENTICATED;
+    acl_client_reset(c); /* back to the default user, authenticated only if it is nopass */
     reply_simple(c, "RESET");
 }
 
@@ -259,46 +239,6 @@ client_type_is(client_t *t, const karg_t *type) {
     return false;
 }
 
-/* One CLIENT LIST line (no trailing newline) into buf. */
-static int
-client_list_line(client_t *c, char *buf, size_t len) {
-    int64_t now = util_time_ms();
-    char flags[16];
-    int f = 0;
-    if (c->flags & CLIENT_MULTI)
-        flags[f++] = 'x';
-    if (c->flags & CLIENT_BLOCKED)
-        flags[f++] = 'b';
-    if (c->flags & CLIENT_REPLICA)
-        flags[f++] = 'S';
-    if (c->pubsub)
-        flags[f++] = 'P';
-    if (c->flags & CLIENT_NO_EVICT)
-        flags[f++] = 'e';
-    if (c->flags & CLIENT_NO_TOUCH)
-        flags[f++] = 'T';
-    if (c->conn.flags & CONN_CLOSE_ASAP)
-        flags[f++] = 'A';
-    if (f == 0)
-        flags[f++] = 'N';
-    flags[f] = 0;
-    return snprintf(buf, len,
-                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                    "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
-                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                    "cmd=%s user=default redir=-1 resp=%d lib-name= lib-ver=",
-                    (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
-                    c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
-                    (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
-                    pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
-                    pubsub_client_count(c, PUBSUB_SHARD),
-                    (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->conn.qlen,
-                    c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
-                    conn_out_pending(&c->conn), c->conn.ocap,
-                    c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL",
-                    c->resp);
-}
-
 static void
 client_list(client_t *c) {
     engine_t *s = c->eng;
@@ -341,7 +281,7 @@ client_list(client_t *c) {
             if (!hit)
                 continue;
         }
-        int n = client_list_line(t, line, sizeof line);
+        int n = client_info_line(t, line, sizeof line);
         if (len + (size_t)n + 2 > cap) {
             while (len + (size_t)n + 2 > cap)
                 cap *= 2;
@@ -358,7 +298,7 @@ client_list(client_t *c) {
 static void
 client_info(client_t *c) {
     char line[1024];
-    int n = client_list_line(c, line, sizeof line - 1);
+    int n = client_info_line(c, line, sizeof line - 1);
     line[n++] = '\n';
     reply_verbatim(c, line, (size_t)n, "txt");
 }
@@ -396,7 +336,8 @@ client_kill(client_t *c) {
         return;
     }
     long long id = 0;
-    const karg_t *addr = NULL, *laddr = NULL, *type = NULL, *user = NULL;
+    const karg_t *addr = NULL, *laddr = NULL, *type = NULL;
+    acl_user_t *user = NULL;
     bool skipme = true;
     for (int i = 2; i < c->argc; i += 2) {
         const karg_t *k = &c->argv[i], *v = &c->argv[i + 1];
@@ -417,7 +358,11 @@ client_kill(client_t *c) {
             }
             type = v;
         } else if (cmd_arg_is(k, "user")) {
-            user = v;
+            user = acl_user_find(s, v->p, v->n);
+            if (!user) {
+                reply_errf(c, "ERR No such user '%.*s'", (int)(v->n > 128 ? 128 : v->n), v->p);
+                return;
+            }
         } else if (cmd_arg_is(k, "skipme")) {
             if (cmd_arg_is(v, "yes"))
                 skipme = true;
@@ -444,7 +389,7 @@ client_kill(client_t *c) {
             continue;
         if (type && !client_type_is(t, type))
             continue;
-        if (user && !cmd_arg_is(user, "default"))
+        if (user && t->user != user)
             continue;
         if (t == c && skipme)
             continue;
@@ -453,7 +398,7 @@ client_kill(client_t *c) {
     }
     /* TYPE master: the link to this replica's primary, which reconnects within a second. */
     if (type && cmd_arg_is(type, "master") && !id && !addr && !laddr &&
-        (!user || cmd_arg_is(user, "default")))
+        (!user || user == acl_default_user(s)))
         killed += repl_kill_primary_link(s);
     reply_int(c, killed);
     if (self)

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "cmd.h"
 #include "repl.h"
 #include "conn.h"
@@ -115,6 +116,13 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
+    sbuf_printf(b,
+                "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
+                "acl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",
+                (unsigned long long)acl_denied_count(s, ACL_DENIED_AUTH),
+                (unsigned long long)acl_denied_count(s, ACL_DENIED_CMD),
+                (unsigned long long)acl_denied_count(s, ACL_DENIED_KEY),
+                (unsigned long long)acl_denied_count(s, ACL_DENIED_CHANNEL));
     repl_info_stats(s, b);
 }
 

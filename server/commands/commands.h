@@ -18,5 +18,6 @@ extern cmd_def_t cmd_table_hash[], cmd_table_set[];
 extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
 extern cmd_def_t cmd_table_repl[];
+extern cmd_def_t cmd_table_acl[];
 
 #endif

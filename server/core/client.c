@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "engine.h"
 #include "klog.h"
 #include "kmem.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "util.h"
 
@@ -77,14 +79,16 @@ client_create(engine_t *s, int fd) {
     c->db = s->dbs[0];
     c->db_id = 0;
     c->ctime_ms = util_time_ms();
-    if (!s->cfg.requirepass || !s->cfg.requirepass[0] || fd < 0)
-        client_set_authenticated(c);
-    else
-        c->conn.flags |= CONN_UNAUTH;
-    if (fd < 0) {
-        c->flags |= CLIENT_FAKE;
+    if (fd < 0) { /* the engine's own: no user, no limits */
+        c->flags |= CLIENT_FAKE | CLIENT_AUTHENTICATED;
         return c;
     }
+    if (s->acl)
+        acl_client_reset(c); /* the default user; authenticated when it is on and nopass */
+    else
+        c->flags |= CLIENT_AUTHENTICATED;
+    if (!(c->flags & CLIENT_AUTHENTICATED))
+        c->conn.flags |= CONN_UNAUTH; /* the net layer's limits until it authenticates */
     c->next = s->clients;
     if (s->clients)
         s->clients->prev = c;
@@ -282,4 +286,44 @@ clients_cron(engine_t *s) {
         }
         c = next;
     }
+}
+
+int
+client_info_line(client_t *c, char *buf, size_t len) {
+    int64_t now = util_time_ms();
+    char flags[16];
+    int f = 0;
+    if (c->flags & CLIENT_MULTI)
+        flags[f++] = 'x';
+    if (c->flags & CLIENT_BLOCKED)
+        flags[f++] = 'b';
+    if (c->flags & CLIENT_REPLICA)
+        flags[f++] = 'S';
+    if (c->pubsub)
+        flags[f++] = 'P';
+    if (c->flags & CLIENT_NO_EVICT)
+        flags[f++] = 'e';
+    if (c->flags & CLIENT_NO_TOUCH)
+        flags[f++] = 'T';
+    if (c->conn.flags & CONN_CLOSE_ASAP)
+        flags[f++] = 'A';
+    if (f == 0)
+        flags[f++] = 'N';
+    flags[f] = 0;
+    int n =
+        snprintf(buf, len,
+                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                 "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                 "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
+                 "cmd=%s user=%s redir=-1 resp=%d lib-name= lib-ver=",
+                 (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
+                 c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
+                 (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
+                 pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
+                 pubsub_client_count(c, PUBSUB_SHARD), (c->flags & CLIENT_MULTI) ? c->mcount : -1,
+                 c->conn.qlen, c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
+                 conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c,
+                 c->last_cmd ? c->last_cmd : "NULL", acl_user_name(c->user), c->resp);
+    /* A long client or user name may not fit: report what was written, never more. */
+    return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
 }

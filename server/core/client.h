@@ -23,6 +23,7 @@
 
 struct engine;
 struct cmd_def;
+struct acl_user;
 
 enum {
     CLIENT_MULTI = 1 << 2,
@@ -34,9 +35,13 @@ enum {
     CLIENT_NO_TOUCH = 1 << 8,
     CLIENT_AUTHENTICATED = 1 << 9,
     CLIENT_IN_EXEC = 1 << 11,
-    CLIENT_FAKE = 1 << 12,    /* no socket: recovery replay, scripts */
-    CLIENT_PARKED = 1 << 13,  /* on the server's parked list (has marks) */
-    CLIENT_REPLICA = 1 << 14, /* a replica that sent PSYNC: fed by repl/, no idle timeout */
+    CLIENT_FAKE = 1 << 12,        /* no socket: recovery replay, scripts */
+    CLIENT_PARKED = 1 << 13,      /* on the server's parked list (has marks) */
+    CLIENT_REPLICA = 1 << 14,     /* a replica that sent PSYNC: fed by repl/, no idle timeout */
+    CLIENT_ACL_LIMITED = 1 << 15, /* its user may not run everything: exec asks acl.c */
+    /* Its user went away during its own ACL command: closed once that command (or the EXEC
+     * around it) has replied. Set by acl.c, acted on by the ACL commands and EXEC. */
+    CLIENT_CLOSE_AFTER_COMMAND = 1 << 16,
 };
 
 typedef struct reply_mark {
@@ -61,9 +66,10 @@ typedef struct client {
     int resp; /* 2 or 3 */
     db_t *db;
     int db_id;
-    char *name;           /* CLIENT SETNAME, NULL if none */
-    int64_t ctime_ms;     /* connected at */
-    const char *last_cmd; /* name of the last command, for CLIENT LIST */
+    char *name;            /* CLIENT SETNAME, NULL if none */
+    struct acl_user *user; /* who it runs as (acl.h); NULL for fake clients: anything goes */
+    int64_t ctime_ms;      /* connected at */
+    const char *last_cmd;  /* name of the last command, for CLIENT LIST */
 
     int argc;
     karg_t *argv; /* the command being executed; valid during the call only */
@@ -127,5 +133,8 @@ void client_unwatch(client_t *c);
 void client_discard_multi(client_t *c);
 /* Pause input while the client is blocked or has CLIENT_MARKS_MAX parked replies, else not. */
 void client_update_pause(client_t *c);
+/* Its CLIENT LIST / CLIENT INFO line, without newline, into buf (len > 0); returns the bytes
+ * written, cut at len - 1 when the line is longer. */
+int client_info_line(client_t *c, char *buf, size_t len);
 
 #endif

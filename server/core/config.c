@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "evict.h"
 #include "exec.h"
 #include "kmem.h"
@@ -21,6 +22,7 @@ enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_IMMUTABLE 1
 #define C_COMPAT    2 /* accepted and reported for client compatibility; no effect in Keel */
 #define C_ALIAS     4 /* Valkey's old name of the setting just above it in defs[] */
+#define C_HIDDEN    8 /* a file directive, not a setting: CONFIG GET does not list it */
 
 typedef struct cfg_def cfg_def_t;
 typedef int (*cfg_set_fn)(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv,
@@ -61,13 +63,23 @@ static int set_notify(engine_t *, const cfg_def_t *, int, const char *const *, c
 static int set_compat(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_compat(engine_t *, const cfg_def_t *, char *, size_t);
 static int set_replicaof(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static int set_requirepass(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_requirepass(engine_t *, const cfg_def_t *, char *, size_t);
+static int set_user(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_replicaof(engine_t *, const cfg_def_t *, char *, size_t);
 
 static const cfg_def_t defs[] = {
     {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
     {"port", C_INT, OFF(port), 0, 65535, "6379", NULL, C_IMMUTABLE, NULL, NULL},
     {"dir", C_STR, OFF(dir), 0, 0, "./data", NULL, C_IMMUTABLE, NULL, NULL},
-    {"requirepass", C_STR, OFF(requirepass), 0, 0, "", NULL, 0, NULL, NULL},
+    /* The default user's password (acl.c); CONFIG GET shows the value last set, as Valkey. */
+    {"requirepass", C_SPECIAL, OFF(requirepass), 0, 0, "", NULL, 0, set_requirepass,
+     get_requirepass},
+    {"aclfile", C_STR, OFF(aclfile), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    {"acllog-max-len", C_INT, OFF(acllog_max_len), 0, ACL_LOG_MAX_LEN_MAX, "128", NULL, 0, NULL,
+     NULL},
+    /* `user <name> <rules...>` lines of keel.conf, applied at start by acl_load_configured. */
+    {"user", C_SPECIAL, 0, 0, 0, NULL, NULL, C_IMMUTABLE | C_HIDDEN, set_user, NULL},
     {"protected-mode", C_BOOL, OFF(protected_mode), 0, 1, "yes", yesno, 0, NULL, NULL},
     {"enable-debug-command", C_ENUM, OFF(enable_debug_command), 0, 0, "no", protected_names,
      C_IMMUTABLE, NULL, NULL},
@@ -510,6 +522,49 @@ get_replicaof(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     snprintf(buf, len, "%s", s->cfg.replicaof ? s->cfg.replicaof : "");
 }
 
+static int
+set_requirepass(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+                size_t errlen) {
+    (void)d;
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments for 'requirepass'");
+        return -1;
+    }
+    if (strlen(argv[0]) > ACL_PASSWORD_MAX) {
+        snprintf(err, errlen, "password too long (at most %d bytes)", ACL_PASSWORD_MAX);
+        return -1;
+    }
+    kfree(s->cfg.requirepass);
+    s->cfg.requirepass = kstrndup(argv[0], strlen(argv[0]));
+    if (s->acl) /* at start the ACL module reads it once it exists */
+        acl_set_default_password(s, s->cfg.requirepass);
+    return 0;
+}
+
+static void
+get_requirepass(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+    (void)d;
+    snprintf(buf, len, "%s", s->cfg.requirepass ? s->cfg.requirepass : "");
+}
+
+static int
+set_user(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+         size_t errlen) {
+    (void)d;
+    if (argc < 1 || !argv[0][0]) {
+        snprintf(err, errlen, "expected 'user <name> [rule ...]'");
+        return -1;
+    }
+    s->cfg.acl_users =
+        krealloc(s->cfg.acl_users, sizeof *s->cfg.acl_users * (size_t)(s->cfg.acl_nusers + 1));
+    acl_conf_user_t *u = &s->cfg.acl_users[s->cfg.acl_nusers++];
+    u->argc = argc;
+    u->argv = kmalloc(sizeof *u->argv * (size_t)argc);
+    for (int i = 0; i < argc; i++)
+        u->argv[i] = kstrndup(argv[i], strlen(argv[i]));
+    return 0;
+}
+
 static void
 config_apply(engine_t *s) {
     bool lfu = s->cfg.maxmemory_policy == EVICT_ALLKEYS_LFU ||
@@ -579,7 +634,7 @@ config_free(engine_t *s) {
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (d->flags & C_ALIAS)
             continue;
-        if (d->type == C_STR || d->off == OFF(replicaof) ||
+        if (d->type == C_STR || d->off == OFF(replicaof) || d->off == OFF(requirepass) ||
             (d->type == C_ENUM && d->off == OFF(loglevel))) {
             char **p = field(s, d);
             kfree(*p);
@@ -593,6 +648,14 @@ config_free(engine_t *s) {
     kfree(s->cfg.wal_dirs);
     s->cfg.wal_dirs = NULL;
     s->cfg.wal_ndirs = 0;
+    for (int i = 0; i < s->cfg.acl_nusers; i++) {
+        for (int j = 0; j < s->cfg.acl_users[i].argc; j++)
+            kfree(s->cfg.acl_users[i].argv[j]);
+        kfree(s->cfg.acl_users[i].argv);
+    }
+    kfree(s->cfg.acl_users);
+    s->cfg.acl_users = NULL;
+    s->cfg.acl_nusers = 0;
 }
 
 int
@@ -674,7 +737,7 @@ config_get(engine_t *s, const char *pat, size_t plen,
            void (*fn)(void *ctx, const char *name, const char *value), void *ctx) {
     char buf[4096];
     for (const cfg_def_t *d = defs; d->name; d++) {
-        if (!util_glob_match(pat, plen, d->name, strlen(d->name), true))
+        if ((d->flags & C_HIDDEN) || !util_glob_match(pat, plen, d->name, strlen(d->name), true))
             continue;
         buf[0] = 0;
         get_value(s, d, buf, sizeof buf);
@@ -758,6 +821,11 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
         if (written[i])
             continue;
         written[i] = true;
+        if (d->set == set_user) { /* the users as they are now, not as the file had them */
+            if (acl_rewrite_config(s, out, err, errlen) < 0)
+                goto fail;
+            continue;
+        }
         get_value(s, d, val, sizeof val);
         write_line(out, d, val);
     }
@@ -765,6 +833,11 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
         size_t i = (size_t)(d - defs);
         if (written[i] || (d->flags & (C_COMPAT | C_ALIAS)))
             continue;
+        if (d->set == set_user) {
+            if (acl_rewrite_config(s, out, err, errlen) < 0)
+                goto fail;
+            continue;
+        }
         get_value(s, d, val, sizeof val);
         if (is_default(d, val))
             continue;
@@ -781,4 +854,10 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
         return -1;
     }
     return 0;
+fail:
+    if (in)
+        fclose(in);
+    fclose(out);
+    unlink(tmp);
+    return -1;
 }

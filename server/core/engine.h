@@ -24,6 +24,12 @@
 
 enum { DURABILITY_OFF = 0, DURABILITY_ASYNC = 1, DURABILITY_SYNC = 2 };
 
+/* A `user <name> <rules...>` line of keel.conf, kept until acl_load_configured applies it. */
+typedef struct acl_conf_user {
+    int argc;
+    char **argv; /* argv[0] is the name, owned */
+} acl_conf_user_t;
+
 enum {
     EVICT_NOEVICTION = 0,
     EVICT_ALLKEYS_LRU,
@@ -49,6 +55,11 @@ typedef struct engine_config {
     int port;
     char *dir;
     char *requirepass;
+    /* ACL users (acl.c): the aclfile, or the `user` lines, and the ACL LOG's length. */
+    char *aclfile;
+    acl_conf_user_t *acl_users;
+    int acl_nusers;
+    long long acllog_max_len;
     int databases;
     long long maxclients;
     long long timeout_s;
@@ -159,6 +170,7 @@ typedef struct engine {
     const char *repl_refuse;       /* a whole error reply: too few replicas to write (repl/) */
     bool read_only; /* a replica: clients' writes get -READONLY (replica-read-only is always yes) */
     struct repl_state *repl; /* replication (repl/), opaque to the engine */
+    struct acl_state *acl;   /* users and the ACL LOG (acl.c) */
     engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms;

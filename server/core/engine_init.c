@@ -1,10 +1,12 @@
 /*
  * engine_init.c - making the engine: the keyspace, the command table, the value types' limits,
  * and the modules that hang on the execution hooks (pub/sub, WATCH, blocking). The server's top
- * level and keel-restore build the same engine through engine_init.
+ * level and keel-restore build the same engine through engine_init. The ACL users start as the
+ * default user alone (with requirepass); the top level then loads the configured ones.
  */
 #include <stdio.h>
 
+#include "acl.h"
 #include "block.h"
 #include "cmd.h"
 #include "engine.h"
@@ -38,6 +40,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->dbenv);
     cmd_table_init(s, commands);
+    acl_init(s);
     hash_type_init(&s->cfg.hash_max_listpack_entries, &s->cfg.hash_max_listpack_value);
     set_type_init(&s->cfg.set_max_intset_entries, &s->cfg.set_max_listpack_entries,
                   &s->cfg.set_max_listpack_value);

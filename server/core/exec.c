@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "kassert.h"
 #include "klog.h"
 #include "evict.h"
@@ -150,13 +151,17 @@ cmd_exec(client_t *c) {
     for (int i = 0; i < n; i++) {
         c->argc = q[i].argc;
         c->argv = q[i].argv;
-        exec_call(c, q[i].cmd);
+        /* The user's rules may have changed since the command was queued: check again. */
+        if (!(c->flags & CLIENT_ACL_LIMITED) || !acl_refuse_queued(c, q[i].cmd))
+            exec_call(c, q[i].cmd);
         uint64_t t = read_tag_of(c, q[i].cmd); /* an EXEC without a record: what it read */
         c->reply_lsn = t > c->reply_lsn ? t : c->reply_lsn;
         kfree(q[i].argv);
     }
     kfree(q);
     c->flags &= ~CLIENT_IN_EXEC;
+    if (c->flags & CLIENT_CLOSE_AFTER_COMMAND) /* an ACL command inside removed its user */
+        c->conn.flags |= CONN_CLOSE_AFTER_REPLY;
     c->argc = argc;
     c->argv = argv;
 }
@@ -241,6 +246,8 @@ check_command(client_t *c) {
         reply_err(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
                      "\"local\", you can run it from a local connection, otherwise you need to set "
                      "this option in the configuration file, and then restart the server.");
+    } else if ((c->flags & CLIENT_ACL_LIMITED) && acl_refuse(c, cmd)) {
+        /* -NOPERM replied and logged; a user allowed everything never gets here */
     } else if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBER_OK)) {
         reply_errf(c,
                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
@@ -344,7 +351,7 @@ conn_t *
 exec_accept_cb(void *ctx, int fd) {
     engine_t *s = ctx;
     client_t *c = client_create(s, fd);
-    if (s->cfg.protected_mode && !(s->cfg.requirepass && s->cfg.requirepass[0]) &&
+    if (s->cfg.protected_mode && s->acl && acl_user_nopass(acl_default_user(s)) &&
         !conn_is_local(&c->conn)) {
         memcpy(conn_out_reserve(&c->conn, sizeof DENIED_PROTECTED - 1), DENIED_PROTECTED,
                sizeof DENIED_PROTECTED - 1);

@@ -3,8 +3,8 @@
  *
  * exec_command(c) is the single entry from the network layer. The order of checks follows
  * Valkey's processCommand so that clients see the same error for the same mistake:
- *   unknown command -> arity -> NOAUTH -> subscriber context -> MULTI queueing -> OOM ->
- *   log failed (writes) -> call.
+ *   unknown command -> arity -> NOAUTH -> ACL (NOPERM) -> subscriber context -> MULTI queueing
+ *   -> OOM -> log failed (writes) -> call. EXEC checks the ACL again for each queued command.
  */
 #ifndef KEEL_EXEC_H
 #define KEEL_EXEC_H

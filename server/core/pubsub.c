@@ -99,6 +99,21 @@ pubsub_client_count(const client_t *c, int kind) {
     return st ? ht_size(st->sets[kind]) : 0;
 }
 
+bool
+pubsub_client_any(client_t *c, int kind, bool (*fn)(void *ctx, const char *name, size_t n),
+                  void *ctx) {
+    psub_client_t *st = c->pubsub;
+    if (!st)
+        return false;
+    bool hit = false;
+    ht_iter_t it;
+    ht_iter_init(&it, st->sets[kind]);
+    for (psub_entry_t *e; !hit && (e = ht_iter_next(&it));)
+        hit = fn(ctx, e->name, e->n);
+    ht_iter_done(&it);
+    return hit;
+}
+
 static void
 entry_remove_client(psub_entry_t *e, client_t *c) {
     for (uint32_t i = 0; i < e->nclients; i++) {

@@ -39,6 +39,10 @@ void pubsub_client_gc(client_t *c);
 
 /* Subscriptions of c of one kind (0 when none). */
 size_t pubsub_client_count(const client_t *c, int kind);
+/* Whether fn holds for one of c's names of a kind (stops at the first); fn must not change
+ * subscriptions. */
+bool pubsub_client_any(client_t *c, int kind, bool (*fn)(void *ctx, const char *name, size_t n),
+                       void *ctx);
 
 /* Deliver a message; returns the number of receivers (pattern matches count once each). */
 long long pubsub_publish(engine_t *eng, const char *ch, size_t chn, const char *msg, size_t msgn,

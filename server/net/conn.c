@@ -338,11 +338,13 @@ next_line(conn_t *c, size_t max) {
 static void
 process_input(conn_t *c) {
     net_t *n = c->net;
-    resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX, false};
-    if (c->flags & CONN_UNAUTH)
-        lim = (resp_limits_t){CONN_UNAUTH_BULK_MAX, CONN_UNAUTH_MULTIBULK_MAX, INLINE_MAX, true};
     char err[128];
     while (!(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_INPUT_PAUSED))) {
+        /* Per command: an AUTH in a pipeline lifts the limits for the commands after it. */
+        resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX, false};
+        if (c->flags & CONN_UNAUTH)
+            lim =
+                (resp_limits_t){CONN_UNAUTH_BULK_MAX, CONN_UNAUTH_MULTIBULK_MAX, INLINE_MAX, true};
         if (c->flags & CONN_LINES) {
             if (!next_line(c, lim.inline_max))
                 break;

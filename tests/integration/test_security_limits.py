@@ -80,6 +80,20 @@ def test_unauthenticated_multibulk_is_refused(locked):
     r.close()
 
 
+def test_auth_in_a_pipeline_lifts_the_limits_for_what_follows(locked):
+    r = locked.raw()
+    mset = ["MSET"] + ["k%d" % (i // 2) if i % 2 == 0 else "x" * 20000 for i in range(20)]
+    out = [b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(PW), PW.encode()),
+           b"*%d\r\n" % len(mset)]
+    for a in mset:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a.encode()))
+    r.send(b"".join(out))  # one write: AUTH and an 20-argument request with 20 KB values
+    assert r.read() == "OK"
+    assert r.read() == "OK"
+    assert r.call("STRLEN", "k9") == 20000
+    r.close()
+
+
 def test_unauthenticated_client_that_does_not_read_is_closed(locked):
     c = admin(locked)
     before = used_memory(c)
