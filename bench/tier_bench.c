@@ -17,8 +17,10 @@
  *             process read from storage per get (/proc/self/io: page-cache hits read none).
  * compress    LZ4 vs none (vs ZSTD) on random and on compressible values: load rate, SST
  *             bytes, get rate and latency with direct reads.
- * bloom       the Bloom filter (10 bits/key, optimize_filters_for_hits) on and off: storage
- *             bytes read per get and latency with direct reads, on a many-level tree.
+ * bloom       the Bloom filter (10 bits/key, optimize_filters_for_hits) on and off, without
+ *             and with deletes of older ids during the load (1 per 4 puts): storage bytes read
+ *             per get and latency with direct reads, on a many-level tree with a 2 MiB block
+ *             cache (standing for a tier far larger than its cache).
  * checkpoint  tier_checkpoint() with a full memtable, and tier_reader_get() over the result.
  *
  * Nothing is asserted: a measurement, not a test, so a CMake target of its own and not part of
@@ -187,6 +189,7 @@ typedef struct bench {
     uint64_t results, put_ok, put_stall, put_fail, get_ok, get_miss, get_fail;
     uint64_t *retry; /* stalled puts to submit again */
     uint64_t nretry, retry_cap;
+    uint8_t *deleted; /* by id, when load() deletes as it goes */
 } bench_t;
 
 static void
@@ -258,10 +261,15 @@ bench_open(bench_t *b, tier_config_t *c) {
     return b->t;
 }
 
-/* Put ids 1..n; returns the seconds it took until every put was stored. */
+/* Put ids 1..n, and with del_every > 0 delete a random earlier id after every del_every puts
+ * (the churn of values coming back from the tier); returns the seconds it took until every op
+ * was done. A put refused by a write stall is submitted again after 1 ms, as the server would
+ * keep the value and retry later. */
 static double
-load(bench_t *b, uint64_t n, int compressible) {
+load(bench_t *b, uint64_t n, int compressible, unsigned del_every) {
     unsigned char *v = kmalloc(g_vlen);
+    kfree(b->deleted);
+    b->deleted = kcalloc(n + 1, 1);
     uint64_t t0 = util_mono_us(), sent = 0, id = 1;
     while (id <= n || b->nretry > 0 || b->results < sent) {
         uint64_t next = b->nretry > 0 ? b->retry[b->nretry - 1] : id <= n ? id : 0;
@@ -269,6 +277,8 @@ load(bench_t *b, uint64_t n, int compressible) {
             wait_some(b);
             continue;
         }
+        if (b->nretry > 0)
+            usleep(1000);
         fill_value(v, g_vlen, next, compressible);
         int rc = tier_put(b->t, next, v, g_vlen, NULL);
         if (rc == KERR_LIMIT) {
@@ -278,10 +288,18 @@ load(bench_t *b, uint64_t n, int compressible) {
         if (rc < 0)
             die("tier_put", rc);
         sent++;
-        if (b->nretry > 0 && next == b->retry[b->nretry - 1])
+        if (b->nretry > 0 && next == b->retry[b->nretry - 1]) {
             b->nretry--;
-        else
+        } else {
+            if (del_every && id % del_every == 0 && id > 1000) {
+                uint64_t victim = 1 + util_random64() % (id - 1000); /* long stored */
+                if (!b->deleted[victim] && tier_del(b->t, victim, g_vlen, NULL) == 0) {
+                    b->deleted[victim] = 1;
+                    sent++;
+                }
+            }
             id++;
+        }
         if ((sent & 63) == 0)
             tier_poll(b->t, 0);
     }
@@ -289,7 +307,7 @@ load(bench_t *b, uint64_t n, int compressible) {
     return (double)(util_mono_us() - t0) / 1e6;
 }
 
-/* Random gets of ids 1..n for g_secs with `depth` in flight; gets/s. */
+/* Random gets of stored ids 1..n for g_secs with `depth` in flight; gets/s. */
 static double
 gets(bench_t *b, uint64_t n, uint32_t depth, uint64_t *storage_read_per_get) {
     uint64_t rd0, wr0, rd1, wr1;
@@ -298,7 +316,11 @@ gets(bench_t *b, uint64_t n, uint32_t depth, uint64_t *storage_read_per_get) {
     uint64_t t0 = util_mono_us(), end = t0 + (uint64_t)(g_secs * 1e6);
     while (util_mono_us() < end) {
         while (sent - (b->results - base) < depth) {
-            if (tier_get(b->t, 1 + util_random64() % n, NULL) < 0)
+            uint64_t id;
+            do
+                id = 1 + util_random64() % n;
+            while (b->deleted && b->deleted[id]);
+            if (tier_get(b->t, id, NULL) < 0)
                 break;
             sent++;
         }
@@ -353,14 +375,14 @@ typedef struct cfg_result {
 } cfg_result_t;
 
 static cfg_result_t
-run_config(tier_config_t c, int compressible) {
+run_config(tier_config_t c, int compressible, unsigned del_every) {
     bench_t b;
     bench_reset(&b);
     cfg_result_t r = {0};
     uint64_t rd0, wr0, rd1, wr1;
     bench_open(&b, &c);
     proc_io(&rd0, &wr0);
-    r.put_s = load(&b, g_n, compressible);
+    r.put_s = load(&b, g_n, compressible, del_every);
     r.puts_per_s = (double)g_n / r.put_s;
     r.stalls = b.put_stall;
     settle(b.t);
@@ -380,6 +402,7 @@ run_config(tier_config_t c, int compressible) {
         printf("  !! failures: put %" PRIu64 " get %" PRIu64 " miss %" PRIu64 "\n", b.put_fail,
                b.get_fail, b.get_miss);
     tier_close(b.t);
+    kfree(b.deleted);
     return r;
 }
 
@@ -395,7 +418,7 @@ run_ops(void) {
             tier_config_t c = {0};
             c.threads = th;
             c.use_direct_reads = direct;
-            cfg_result_t r = run_config(c, 0);
+            cfg_result_t r = run_config(c, 0, 0);
             printf("  %7d %6s | %8.0f %7" PRIu64 " %7.1f | %6.0f %5" PRIu64 " %5" PRIu64
                    " | %11" PRIu64 " %5" PRIu64 " | %8" PRIu64 " B\n",
                    th, direct ? "on" : "off", r.puts_per_s, r.stalls, r.put_s, r.gets_per_s, r.p50,
@@ -427,7 +450,7 @@ run_compress(void) {
             c.threads = 4;
             c.use_direct_reads = 1;
             c.compression = kinds[k].c;
-            cfg_result_t r = run_config(c, comp);
+            cfg_result_t r = run_config(c, comp, 0);
             printf("  %-12s %5s | %8.0f %7" PRIu64 " | %6.0f %5" PRIu64 " %5" PRIu64 " | %7" PRIu64
                    " %5" PRIu64 "\n",
                    comp ? "compressible" : "random", kinds[k].name, r.puts_per_s, r.sst_bytes / MIB,
@@ -438,20 +461,24 @@ run_compress(void) {
 
 static void
 run_bloom(void) {
-    printf("\n== bloom: 4 threads, direct reads, 4 MiB memtables (more levels), %" PRIu64
-           " values\n",
+    printf("\n== bloom: 4 threads, direct reads, 4 MiB memtables (more levels), 2 MiB block "
+           "cache, %" PRIu64 " values; gets of stored ids only\n",
            g_n);
-    printf("  filter | gets/s   p50   p99 | storage read/get | filter+index memory\n");
-    for (int bloom = 1; bloom >= 0; bloom--) {
+    printf("  filter  churn | gets/s   p50   p99 | storage read/get | filter+index memory\n");
+    for (int k = 0; k < 4; k++) {
+        int bloom = k % 2 == 0;
+        unsigned del_every = k < 2 ? 0 : 4;
         tier_config_t c = {0};
         c.threads = 4;
         c.use_direct_reads = 1;
         c.write_buffer_bytes = 4 * MIB;
-        c.bloom_bits_per_key = bloom ? 10 : -1;
-        cfg_result_t r = run_config(c, 0);
-        printf("  %6s | %6.0f %5" PRIu64 " %5" PRIu64 " | %8" PRIu64 " B       | %" PRIu64 " KB\n",
-               bloom ? "on" : "off", r.gets_per_s, r.p50, r.p99, r.read_per_get,
-               r.table_readers_mem / KIB);
+        c.block_cache_bytes = 2 * MIB; /* a tier far larger than its cache */
+        c.bloom_bits_per_key = bloom ? 10 : 0;
+        cfg_result_t r = run_config(c, 0, del_every);
+        printf("  %6s %6s | %6.0f %5" PRIu64 " %5" PRIu64 " | %8" PRIu64 " B       | %" PRIu64
+               " KB\n",
+               bloom ? "on" : "off", del_every ? "1 in 4" : "none", r.gets_per_s, r.p50, r.p99,
+               r.read_per_get, r.table_readers_mem / KIB);
     }
 }
 
@@ -463,7 +490,7 @@ run_checkpoint(void) {
     tier_config_t c = {0};
     c.threads = 4;
     bench_open(&b, &c);
-    load(&b, g_n, 0);
+    load(&b, g_n, 0, 0);
     settle(b.t);
     /* Fill most of one memtable (16 MiB by default) with fresh values. */
     uint64_t extra = (TIER_WRITE_BUFFER_DEFAULT * 9 / 10) / g_vlen;
@@ -519,6 +546,7 @@ run_checkpoint(void) {
     tier_reader_close(r);
     tier_checkpoint_remove(path);
     tier_close(b.t);
+    kfree(b.deleted);
 }
 
 int

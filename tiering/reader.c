@@ -9,15 +9,18 @@
  * structures and pread() on its own file descriptors. Two ways to use it after a fork:
  *   (a) the child opens it (tier_reader_open in the child): the open runs RocksDB's
  *       DB::OpenForReadOnly in a process that is a fork of a multi-threaded one. The open takes
- *       a mutex of RocksDB's process-wide default Env (its thread pools, when it sanitizes the
- *       options); if one of the parent's RocksDB background threads held it at the instant of
- *       the fork, the child's open would wait forever. The window is a few instructions per
- *       background job, so it is rare, but it is not zero.
+ *       a mutex of RocksDB's process-wide default Env (SanitizeOptions ->
+ *       IncBackgroundThreadsIfNeeded, its thread pools); if one of the parent's RocksDB
+ *       background threads held it at the instant of the fork, the child's open would wait
+ *       forever. The window is a few instructions per background job, so it is rare, but it is
+ *       not zero.
  *   (b) the parent opens it between tier_checkpoint() and fork(), the child uses it, the parent
  *       closes its copy right after the fork. No RocksDB code runs in the child but the get
  *       path. This is the way docs/tiering.md recommends; both are tested
  *       (tests/unit/test_tiering_checkpoint.c).
- * Either way the child leaves with _exit() and never closes the parent's tier_t.
+ * Either way the child leaves with _exit() without closing the reader (closing a database
+ * unschedules its background work under that same mutex) and never touches the parent's
+ * tier_t.
  */
 #include "tier_int.h"
 

@@ -444,8 +444,6 @@ fill_defaults(tier_config_t *c) {
         c->block_cache_bytes = TIER_BLOCK_CACHE_DEFAULT;
     if (c->write_buffer_bytes == 0)
         c->write_buffer_bytes = TIER_WRITE_BUFFER_DEFAULT;
-    if (c->bloom_bits_per_key == 0)
-        c->bloom_bits_per_key = TIER_BLOOM_BITS_DEFAULT;
 }
 
 /* Free what tier_open made; workers already joined (or never started). */

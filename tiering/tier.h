@@ -40,8 +40,7 @@ typedef struct tier_reader tier_reader_t;
 #define TIER_PUT_BYTES_MAX_DEFAULT (64ull << 20) /* value bytes of the puts in flight */
 #define TIER_OP_QUEUE_MAX_DEFAULT  65536         /* every op in flight: a stalled disk's ceiling */
 #define TIER_BLOCK_CACHE_DEFAULT   (64ull << 20)
-#define TIER_WRITE_BUFFER_DEFAULT  (16ull << 20) /* one memtable; up to 3 exist */
-#define TIER_BLOOM_BITS_DEFAULT    10
+#define TIER_WRITE_BUFFER_DEFAULT  (16ull << 20)  /* one memtable; up to 3 exist */
 #define TIER_VALUE_MAX             (512ull << 20) /* proto-max-bulk-len's default */
 #define TIER_MARKER_FILE           "KEEL-TIER"    /* what lets tier_open() wipe a directory */
 
@@ -94,7 +93,7 @@ typedef struct tier_config {
     uint64_t block_cache_bytes; /* RocksDB's block cache; 0 = default */
     tier_compression_t compression;
     uint64_t write_buffer_bytes; /* memtable size; 0 = default */
-    int bloom_bits_per_key;      /* 0 = TIER_BLOOM_BITS_DEFAULT, < 0: no filter */
+    int bloom_bits_per_key;      /* 0: no Bloom filter (the default: docs/tiering.md) */
     tier_done_cb done;           /* required: receives every result, on the owner thread */
     void *done_ctx;
     tier_fault_cb fault; /* tests only; NULL = none */
@@ -143,7 +142,8 @@ int tier_checkpoint_remove(const char *path);
 
 /* A read-only view of a checkpoint, for a forked snapshot child: it uses no thread and no lock
  * of the parent's tier. tier_reader_get is safe from several threads at once. docs/tiering.md
- * says where to open it (before or after the fork). */
+ * says where to open it (best: in the parent, just before the fork). A forked child does not
+ * call tier_reader_close: it _exit()s (reader.c says why). */
 int tier_reader_open(const char *path, tier_reader_t **out, char *errbuf, size_t errlen);
 /* 0 with *value (kmalloc'd, the caller kfree()s it) and *len; KERR_NOTFOUND; or an error. */
 int tier_reader_get(tier_reader_t *r, uint64_t id, void **value, size_t *len, char *errbuf,
