@@ -102,7 +102,8 @@ struct tier {
     int idle;                 /* qmu: workers waiting on qcv */
     int writers;              /* qmu: workers running a put or del */
     int writers_max;
-    int stop; /* qmu: tier_close() began */
+    int stop; /* tier_close() began; written by the owner under qmu, so the owner may read it
+                 without the lock */
 
     pthread_mutex_t cmu;
     tier_req_t *done_head, *done_tail; /* cmu */
@@ -387,6 +388,8 @@ submit(tier_t *t, tier_req_t *r) {
 
 int
 tier_put(tier_t *t, uint64_t id, const void *value, size_t len, void *cookie) {
+    if (t->stop) /* a callback run by tier_close(): nothing would run it (T1) */
+        return KERR_FAILED;
     if (len > TIER_VALUE_MAX)
         return KERR_INVAL;
     if (t->inflight_ops >= t->cfg.op_queue_max || t->inflight_puts >= t->cfg.put_queue_max ||
@@ -403,6 +406,8 @@ tier_put(tier_t *t, uint64_t id, const void *value, size_t len, void *cookie) {
 
 int
 tier_get(tier_t *t, uint64_t id, void *cookie) {
+    if (t->stop)
+        return KERR_FAILED;
     if (t->inflight_ops >= t->cfg.op_queue_max) {
         t->st.get_refused++;
         return KERR_LIMIT;
@@ -414,6 +419,8 @@ tier_get(tier_t *t, uint64_t id, void *cookie) {
 
 int
 tier_del(tier_t *t, uint64_t id, size_t len, void *cookie) {
+    if (t->stop)
+        return KERR_FAILED;
     if (t->inflight_ops >= t->cfg.op_queue_max) {
         t->st.del_refused++;
         return KERR_LIMIT;

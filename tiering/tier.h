@@ -126,6 +126,7 @@ int tier_poll(tier_t *t, unsigned max);
  *   KERR_LIMIT  the queue bound: for a put, put_queue_max puts or put_bytes_max bytes in flight
  *               (the caller keeps the value in memory); for any op, op_queue_max ops in flight
  *   KERR_INVAL  a put of more than TIER_VALUE_MAX bytes
+ *   KERR_FAILED from a done callback that tier_close() runs: the tier takes nothing more
  * tier_put copies the value, so the caller's buffer is free again on return. del's len is the
  * value's length as put (the caller's stub keeps it): it feeds the live-bytes figure only. */
 int tier_put(tier_t *t, uint64_t id, const void *value, size_t len, void *cookie);

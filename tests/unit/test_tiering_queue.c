@@ -61,12 +61,17 @@ typedef struct tally {
     uint64_t gets_ok, puts_ok;
     uint8_t seen[1024]; /* by cookie index */
     int dup;
+    tier_t *t;            /* set: submit again from cancelled results */
+    int resubmit_refused; /* ...and how those submits were answered */
 } tally_t;
 
 static void
 tally_cb(void *ctx, tier_result_t *r) {
     tally_t *y = ctx;
     y->n++;
+    if (y->t && r->status == -ECANCELED &&
+        tier_get(y->t, r->id, (void *)(uintptr_t)1023) == KERR_FAILED)
+        y->resubmit_refused++;
     uintptr_t k = (uintptr_t)r->cookie;
     if (k < sizeof y->seen) {
         if (y->seen[k]++)
@@ -187,8 +192,11 @@ Test(tiering_queue, close_with_work_queued_cancels_it_and_delivers_every_result)
      * the worker finishes that put and stops. */
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, open_later_main, &g), 0);
+    y.t = t; /* the callback tries to submit while the tier closes */
     tier_close(t);
     pthread_join(th, NULL);
+    cr_assert_eq(y.resubmit_refused, 99, "a closing tier takes no new op");
+    cr_assert_eq(y.seen[1023], 0, "and never delivers one");
     cr_assert_eq(y.n, 100, "one result per op");
     cr_assert_eq(y.dup, 0);
     for (uintptr_t i = 0; i < 100; i++)
