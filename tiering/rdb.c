@@ -9,11 +9,11 @@
  *     stall, and the owner keeps the value in memory: back-pressure without blocking. Dels
  *     wait a stall out instead (a refused del would leave the value behind until restart);
  *     gets never wait behind them (tier.c: at most threads - 1 workers run writes).
- *   - Memtable write_buffer_bytes (16 MiB), at most 3: values still in a memtable are in RAM
- *     twice until the owner drops its copy and once until the flush, so it stays small.
+ *   - Memtable write_buffer_bytes (16 MiB), at most 3: a value in a memtable is still in RAM
+ *     until the flush, and a checkpoint waits for that flush, so it stays small.
  *   - Block-based table, 4 KiB blocks: with direct reads a get of a small value is one 4 KiB
- *     read, the SSD's page. Index and filter blocks stay in the table readers (not the block
- *     cache), so a get never reads them from disk; their memory is the
+ *     read, the SSD's page. Index blocks (and filters, when on) stay in the table readers (not
+ *     the block cache), so a get never reads them from disk; their memory is the
  *     tiering_rocksdb_estimate_table_readers_mem figure.
  *   - No Bloom filter by default (bloom_bits_per_key adds one, with optimize_filters_for_hits:
  *     none on the bottom level, where every get for a stored id ends anyway). Ids grow, so the
@@ -100,7 +100,7 @@ options_base(const char *extra) {
  * builds RocksDB with assertions on) aborts the process at the next write after a failed one: a
  * full tier disk took the whole process down in 1 of 7 runs filling a small tmpfs, always in
  * the LOG write of a failed flush. At HEADER_LEVEL nothing is logged at run time (the LOG file
- * stays empty; 0 aborts in 25 runs); errors come back through statuses and INFO instead. */
+ * stays empty; 0 aborts in 30 runs); errors come back through statuses and INFO instead. */
 #define INFO_LOG_LEVEL_HEADER 5 /* rocksdb::InfoLogLevel::HEADER_LEVEL */
 static void
 no_info_log(rocksdb_options_t *o) {
