@@ -490,11 +490,13 @@ connect_report(conn_t *c, int err) {
 
 /* ---- TLS (see tls.h): the handshake and the events of a session ---- */
 
-/* Write interest: output the session can take now, or a read waiting for writability. */
+/* Write interest: output the session can take now (unless net_flush writes it before the loop
+ * sleeps anyway: no epoll_ctl for every reply), or a read waiting for writability. */
 static void
 tls_update_events(conn_t *c) {
     const tls_conn_t *t = c->tls;
-    bool out = c->osent < sendable_end(c) && !(t->want & TLS_WRITE_WANTS_READ);
+    bool out = !(c->flags & CONN_PENDING_WRITE) && c->osent < sendable_end(c) &&
+               !(t->want & TLS_WRITE_WANTS_READ);
     if (out || (t->want & TLS_READ_WANTS_WRITE))
         ev_add(c->net->loop, c->fd, EV_WRITE, conn_event_cb, c);
     else
