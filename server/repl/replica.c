@@ -140,13 +140,20 @@ send_handshake(repl_link_t *l) {
     l->conn.flags |= CONN_LINES;
 }
 
+/* Why connecting failed: the TLS handshake's reason when there is one (a certificate the CA
+ * does not vouch for), else the socket's. */
+static const char *
+link_error(const conn_t *conn, int err) {
+    return conn->tls && conn->tls->err[0] ? conn->tls->err : strerror(-err);
+}
+
 static void
 link_connected_cb(conn_t *conn, int err) {
     repl_link_t *l = (repl_link_t *)conn;
     engine_t *s = l->s;
     if (err < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error, "connecting to %s:%d: %s",
-                 s->repl->host, s->repl->port, strerror(-err));
+                 s->repl->host, s->repl->port, link_error(conn, err));
         conn_release(&l->conn);
         kfree(l);
         s->repl->link = NULL;
@@ -561,7 +568,7 @@ chan_connected_cb(conn_t *conn, int err) {
     engine_t *s = l->s;
     if (err < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
-                 "opening the snapshot channel: %s", strerror(-err));
+                 "opening the snapshot channel: %s", link_error(conn, err));
         conn_close_async(&l->conn); /* its cleanup ends the main link */
         return;
     }

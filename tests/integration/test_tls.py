@@ -488,4 +488,6 @@ def test_a_replica_refuses_a_primary_its_ca_does_not_trust(live, certs):
     while time.time() < deadline and "certificate verify failed" not in r.read_log():
         time.sleep(0.1)
     assert "certificate verify failed" in r.read_log()
-    assert r.client(decode_responses=True).info("replication")["master_link_status"] == "down"
+    info = r.client(decode_responses=True).info("replication")
+    assert info["master_link_status"] == "down"
+    assert "certificate verify failed" in info["keel_link_error"], info
