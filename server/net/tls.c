@@ -2,9 +2,9 @@
  * tls.c - OpenSSL contexts from the tls-* settings, and non-blocking sessions (see tls.h).
  *
  * Contexts: TLS_method() with the protocols of tls-protocols switched on (SSL_OP_NO_* for the
- * others), no compression, no client-initiated renegotiation (OpenSSL 3's default), partial writes and a moving write
- * buffer allowed (conn.c retries a write from its output buffer, which may have been compacted or
- * grown meanwhile), and read-ahead: one read() takes every record the socket holds, which is why
+ * others), no compression, no client-initiated renegotiation (OpenSSL 3's default), partial
+ * writes and a moving write buffer allowed (conn.c retries a write from its output buffer, which
+ * may have been compacted or grown meanwhile), and read-ahead: one read() takes every record the socket holds, which is why
  * a reader must drain tls_conn_pending() before it sleeps. A key file's password is handed to
  * OpenSSL by a callback while the key loads and kept nowhere else; without one, an encrypted key
  * fails to load rather than OpenSSL prompting on the terminal.
@@ -12,8 +12,11 @@
  * OpenSSL's error queue is per thread and must be empty before a call whose outcome is read with
  * SSL_get_error(), so every session call clears it first, and every failure empties it into text.
  *
- * Memory: OpenSSL allocates its contexts, sessions and record buffers itself (about 40 KB per
- * busy connection); like zstd's contexts, that memory is outside kmem's accounting.
+ * Memory: OpenSSL allocates its contexts, sessions and record buffers itself; like zstd's
+ * contexts, that memory is outside kmem's accounting. Record buffers are given back while a
+ * session is idle (SSL_MODE_RELEASE_BUFFERS): an idle TLS connection then costs about 22 KB of
+ * RSS beyond a plain one's, 32 KB without it (1,000 connections after a PING each), and a
+ * pipelined load showed no difference in CPU time.
  */
 #include "tls.h"
 
@@ -122,7 +125,8 @@ make_ctx(const tls_config_t *cfg, unsigned protocols, bool own_client, char *err
         SSL_CTX_set_options(ctx, SSL_OP_NO_TLSv1_2);
     if (!(protocols & TLS_PROTO_TLSV1_3))
         SSL_CTX_set_options(ctx, SSL_OP_NO_TLSv1_3);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_read_ahead(ctx, 1);
     /* Peers are verified: a replica verifies its primary; an accepted session relaxes this
      * according to tls-auth-clients (tls_conn_new). */
