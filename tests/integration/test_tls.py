@@ -333,8 +333,15 @@ def test_clients_that_never_handshake_block_nobody_and_are_dropped(live, certs):
         assert s.client().get("n") == b"200"
         assert time.time() - started < 5
         # They count as connections (maxclients) while they wait.
-        clients = s.client(decode_responses=True).info("clients")["connected_clients"]
+        admin = s.client(decode_responses=True)
+        clients = admin.info("clients")["connected_clients"]
         assert clients >= 6 + 2
+        admin.config_set("maxclients", clients)
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as refused:
+            assert refused.recv(100) == b"-ERR max number of clients reached\r\n"
+        with pytest.raises((redis.exceptions.ConnectionError, ssl.SSLError)):
+            s.tls_client().ping()  # over TLS: closed at once (no error it could read)
+        admin.config_set("maxclients", 10000)
         # Dropped at the handshake timeout (10 s), not before.
         for sock in silent + [half]:
             sock.settimeout(20)
@@ -344,7 +351,7 @@ def test_clients_that_never_handshake_block_nobody_and_are_dropped(live, certs):
                 pass
         waited = time.time() - started
         assert 8 < waited < 18, waited
-        assert s.client(decode_responses=True).info("clients")["connected_clients"] < clients
+        assert admin.info("clients")["connected_clients"] < clients
         assert c.incr("n") == 201  # a finished handshake is not subject to that deadline
     finally:
         for sock in silent + [half]:
