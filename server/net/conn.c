@@ -705,6 +705,7 @@ conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **res
  * handshake starts when the client's hello arrives. -1 if the conn was closed. */
 static int
 accept_tls(net_t *n, conn_t *c) {
+    ASSERT(n->tls); /* a TLS listener exists only with a context, and contexts are only replaced */
     char err[256];
     c->tls = tls_conn_new(n->tls, c->fd, false, NULL, err, sizeof err);
     if (!c->tls) {

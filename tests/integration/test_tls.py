@@ -418,6 +418,28 @@ def test_tls_protocols_and_ciphersuites_are_enforced(live, certs):
         s.client().config_set("tls-ciphers", "NO-SUCH-CIPHER")
 
 
+def resumed(certs, port):
+    """Whether a second connection resumes the first one's session."""
+    ctx = ssl_context(certs)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+            t.sendall(b"PING\r\n")
+            assert t.recv(64) == b"+PONG\r\n"  # (TLSv1.3 tickets come after the handshake)
+            session = t.session
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as t:
+            t.sendall(b"PING\r\n")
+            assert t.recv(64) == b"+PONG\r\n"
+            return t.session_reused
+
+
+def test_session_caching_lets_clients_resume(live, certs):
+    s = tls_server(live, certs)
+    assert resumed(certs, s.tls_port)
+    s.client().config_set("tls-session-caching", "no")
+    assert not resumed(certs, s.tls_port)
+
+
 def test_tls_only_with_port_0(live, certs):
     s = tls_server(live, certs, plain=False)
     with pytest.raises(redis.exceptions.ConnectionError):
