@@ -90,6 +90,7 @@ cron(ev_loop_t *l, void *data) {
     clients_cron(s);
     persist_cron(s);
     repl_cron(s);
+    net_cron(s->net);
 }
 
 static void
@@ -152,37 +153,60 @@ server_init(engine_t *s) {
         klog(KLOG_WARNING, "ACL: %s", aclerr);
         return KERR_INVAL;
     }
+    if (s->cfg.port == 0 && s->cfg.tls_port == 0) {
+        klog(KLOG_WARNING, "Configured to not listen anywhere (port 0 and no tls-port), exiting.");
+        return -EINVAL;
+    }
     int rc = fit_maxclients(s);
     if (rc < 0)
         return rc;
+    /* A bad certificate or key stops the start before any recovery work. */
+    tls_ctx_t *tls = NULL;
+    if (config_tls_enabled(s)) {
+        char err[512];
+        tls = tls_ctx_build(&s->cfg.tls, err, sizeof err);
+        if (!tls) {
+            klog(KLOG_WARNING, "Failed to configure TLS: %s", err);
+            return -EINVAL;
+        }
+    }
     s->loop = ev_create((int)s->cfg.maxclients + ENGINE_FDS_RESERVED);
-    if (!s->loop)
+    if (!s->loop) {
+        tls_ctx_free(tls);
         return -errno;
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (mkdir(s->cfg.dir, 0755) < 0 && errno != EEXIST) {
+        rc = -errno;
         klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
-        return -errno;
     }
-    rc = lazyfree_start(&s->lazyfree);
-    if (rc < 0) {
+    if (rc == 0 && (rc = lazyfree_start(&s->lazyfree)) < 0)
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
-        return rc;
-    }
-    rc = persist_start(s);
+    if (rc == 0)
+        rc = persist_start(s);
     if (rc == 0)
         rc = repl_start(s);
-    if (rc < 0)
+    if (rc < 0) {
+        tls_ctx_free(tls);
         return rc;
+    }
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
                         &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
                         &s->cfg.tcp_keepalive_s};
     net_callbacks_t cb = {exec_accept_cb, exec_command_cb, exec_close_cb, s};
     s->net = net_create(s->loop, &cb, &lim);
-    rc = net_listen(s->net, s->cfg.bind, s->cfg.port, &s->port_bound);
-    if (rc < 0) {
+    net_tls_set(s->net, tls);
+    if (s->cfg.port > 0 &&
+        (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0) {
         klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port,
+             strerror(-rc));
+        return rc;
+    }
+    if (s->cfg.tls_port > 0 && (rc = net_listen(s->net, s->cfg.bind, (int)s->cfg.tls_port, true,
+                                                &s->tls_port_bound)) < 0) {
+        klog(KLOG_WARNING, "Could not listen for TLS on %s:%lld: %s", s->cfg.bind, s->cfg.tls_port,
              strerror(-rc));
         return rc;
     }
@@ -194,8 +218,11 @@ server_init(engine_t *s) {
 
 void
 server_run(engine_t *s) {
-    klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d",
-         s->cfg.bind ? s->cfg.bind : "127.0.0.1", s->port_bound);
+    const char *bind = s->cfg.bind ? s->cfg.bind : "127.0.0.1";
+    if (s->port_bound)
+        klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d", bind, s->port_bound);
+    if (s->tls_port_bound)
+        klog(KLOG_NOTICE, "Ready to accept connections tls on %s:%d", bind, s->tls_port_bound);
     ev_run(s->loop);
 }
 

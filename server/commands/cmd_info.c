@@ -50,6 +50,15 @@ sec_server(engine_t *s, sbuf_t *b) {
         (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
         s->run_id, s->port_bound, (long long)util_time_us(), (long long)up, (long long)(up / 86400),
         s->cfg.hz, db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "");
+    /* Valkey's listener lines: one per listening socket (the first bind address is the one). */
+    char bind[64];
+    snprintf(bind, sizeof bind, "%s", s->cfg.bind && s->cfg.bind[0] ? s->cfg.bind : "127.0.0.1");
+    bind[strcspn(bind, " ")] = 0;
+    int i = 0;
+    if (s->port_bound)
+        sbuf_printf(b, "listener%d:name=tcp,bind=%s,port=%d\r\n", i++, bind, s->port_bound);
+    if (s->tls_port_bound)
+        sbuf_printf(b, "listener%d:name=tls,bind=%s,port=%d\r\n", i++, bind, s->tls_port_bound);
 }
 
 static void
@@ -106,7 +115,8 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
                 "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
                 "total_error_replies:%llu\r\n"
-                "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n",
+                "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n"
+                "keel_tls_handshake_errors:%llu\r\n",
                 (unsigned long long)ns->accepted, (unsigned long long)st->commands,
                 (unsigned long long)engine_ops_per_sec(s), (unsigned long long)ns->bytes_in,
                 (unsigned long long)ns->bytes_out, (unsigned long long)ns->rejected,
@@ -115,7 +125,9 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 pubsub_names_count(s, PUBSUB_CHANNEL), pubsub_names_count(s, PUBSUB_PATTERN),
                 pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
-                (unsigned long long)st->io_reads, (unsigned long long)st->io_writes);
+                (unsigned long long)st->io_reads, (unsigned long long)st->io_writes,
+                (unsigned long long)ns->tls_handshake_errors);
+
     sbuf_printf(b,
                 "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
                 "acl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",

@@ -94,7 +94,18 @@ config_set_cmd(client_t *c) {
      * applied; a pair that fails leaves every setting as it was. */
     engine_t *s = c->eng;
     char err[256];
+    tls_ctx_t *tls = NULL;
     for (int pass = 0; pass < 2; pass++) {
+        int bad;
+        if (pass == 1 &&
+            config_tls_prepare(s, c->argc - 2, c->argv + 2, &tls, &bad, err, sizeof err) < 0) {
+            klog(KLOG_WARNING, "CONFIG SET: the TLS configuration was not changed: %s", err);
+            reply_errf(c,
+                       "ERR CONFIG SET failed (possibly related to argument '%.*s') - Unable to "
+                       "update TLS configuration: %s",
+                       (int)c->argv[2 + bad].n, c->argv[2 + bad].p, err);
+            return;
+        }
         for (int i = 2; i < c->argc; i += 2) {
             char *name = kstrndup(c->argv[i].p, c->argv[i].n);
             char *val = kstrndup(c->argv[i + 1].p, c->argv[i + 1].n);
@@ -110,10 +121,15 @@ config_set_cmd(client_t *c) {
                     reply_errf(c,
                                "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
                                (int)c->argv[i].n, c->argv[i].p, err);
+                tls_ctx_free(tls); /* (pass 1 does not fail once pass 0 passed) */
                 return;
             }
         }
     }
+    if (tls && s->net)
+        net_tls_set(s->net, tls); /* new connections use it; existing ones keep theirs */
+    else
+        tls_ctx_free(tls);
     reply_ok(c);
 }
 

@@ -23,6 +23,7 @@ enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_COMPAT    2 /* accepted and reported for client compatibility; no effect in Keel */
 #define C_ALIAS     4 /* Valkey's old name of the setting just above it in defs[] */
 #define C_HIDDEN    8 /* a file directive, not a setting: CONFIG GET does not list it */
+#define C_TLS       16 /* part of the TLS context: CONFIG SET builds a new one (config_tls_prepare) */
 
 typedef struct cfg_def cfg_def_t;
 typedef int (*cfg_set_fn)(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv,
@@ -54,6 +55,7 @@ static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "a
                                            "volatile-random", "volatile-ttl", NULL};
 static const char *const protected_names[] = {"no", "yes", "local", NULL};
 static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL}; /* TLS_AUTH_* */
 
 static int set_obuf_limit(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_obuf_limit(engine_t *, const cfg_def_t *, char *, size_t);
@@ -67,6 +69,9 @@ static int set_requirepass(engine_t *, const cfg_def_t *, int, const char *const
 static void get_requirepass(engine_t *, const cfg_def_t *, char *, size_t);
 static int set_user(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_replicaof(engine_t *, const cfg_def_t *, char *, size_t);
+static int set_tls_protocols(engine_t *, const cfg_def_t *, int, const char *const *, char *,
+                             size_t);
+static void get_string(engine_t *, const cfg_def_t *, char *, size_t);
 
 static const cfg_def_t defs[] = {
     {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
@@ -179,6 +184,33 @@ static const cfg_def_t defs[] = {
     /* Read by redis-benchmark and other tools at start; Keel's persistence is `durability`. */
     {"save", C_SPECIAL, 0, 0, 0, "", NULL, C_COMPAT, set_compat, get_compat},
     {"appendonly", C_SPECIAL, 0, 0, 0, "no", NULL, C_COMPAT, set_compat, get_compat},
+    /* TLS, with Valkey's names and defaults (docs/security.md). The port is fixed at start, as
+     * `port` is; every other setting may change at run time. */
+    {"tls-port", C_INT, OFF(tls_port), 0, 65535, "0", NULL, C_IMMUTABLE, NULL, NULL},
+    {"tls-cert-file", C_STR, OFF(tls.cert_file), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-key-file", C_STR, OFF(tls.key_file), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-key-file-pass", C_STR, OFF(tls.key_file_pass), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-client-cert-file", C_STR, OFF(tls.client_cert_file), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-client-key-file", C_STR, OFF(tls.client_key_file), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-client-key-file-pass", C_STR, OFF(tls.client_key_file_pass), 0, 0, "", NULL, C_TLS, NULL,
+     NULL},
+    {"tls-ca-cert-file", C_STR, OFF(tls.ca_cert_file), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-ca-cert-dir", C_STR, OFF(tls.ca_cert_dir), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-auth-clients", C_ENUM, OFF(tls.auth_clients), 0, 0, "yes", tls_auth_names, C_TLS, NULL,
+     NULL},
+    {"tls-protocols", C_SPECIAL, OFF(tls.protocols), 0, 0, "", NULL, C_TLS, set_tls_protocols,
+     get_string},
+    {"tls-ciphers", C_STR, OFF(tls.ciphers), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-ciphersuites", C_STR, OFF(tls.ciphersuites), 0, 0, "", NULL, C_TLS, NULL, NULL},
+    {"tls-prefer-server-ciphers", C_BOOL, OFF(tls.prefer_server_ciphers), 0, 1, "no", yesno, C_TLS,
+     NULL, NULL},
+    {"tls-session-caching", C_BOOL, OFF(tls.session_caching), 0, 1, "yes", yesno, C_TLS, NULL,
+     NULL},
+    {"tls-session-cache-size", C_INT, OFF(tls.session_cache_size), 1, INT_MAX, "20480", NULL, C_TLS,
+     NULL, NULL},
+    {"tls-session-cache-timeout", C_INT, OFF(tls.session_cache_timeout_s), 1, INT_MAX, "300", NULL,
+     C_TLS, NULL, NULL},
+    {"tls-replication", C_BOOL, OFF(tls.replication), 0, 1, "no", yesno, C_TLS, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -541,6 +573,24 @@ set_requirepass(engine_t *s, const cfg_def_t *d, int argc, const char *const *ar
     return 0;
 }
 
+/* tls-protocols: checked here, so that a bad value fails at start and in CONFIG SET alike. */
+static int
+set_tls_protocols(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+                  size_t errlen) {
+    unsigned mask;
+    const char *v = argc == 1 ? argv[0] : NULL;
+    if (!v) {
+        snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
+        return -1;
+    }
+    if (tls_parse_protocols(v, &mask, err, errlen) < 0)
+        return -1;
+    char **p = field(s, d);
+    kfree(*p);
+    *p = kstrndup(v, strlen(v));
+    return 0;
+}
+
 static void
 get_requirepass(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
     (void)d;
@@ -563,6 +613,12 @@ set_user(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, cha
     for (int i = 0; i < argc; i++)
         u->argv[i] = kstrndup(argv[i], strlen(argv[i]));
     return 0;
+}
+
+static void
+get_string(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+    char *v = *(char **)field(s, d);
+    snprintf(buf, len, "%s", v ? v : "");
 }
 
 static void
@@ -635,7 +691,7 @@ config_free(engine_t *s) {
         if (d->flags & C_ALIAS)
             continue;
         if (d->type == C_STR || d->off == OFF(replicaof) || d->off == OFF(requirepass) ||
-            (d->type == C_ENUM && d->off == OFF(loglevel))) {
+            d->set == set_tls_protocols || (d->type == C_ENUM && d->off == OFF(loglevel))) {
             char **p = field(s, d);
             kfree(*p);
             *p = NULL;
@@ -663,6 +719,54 @@ config_validate(int argc, const char *const *argv, char *err, size_t errlen) {
     engine_t *scratch = kcalloc(1, sizeof *scratch);
     set_defaults(scratch);
     int rc = set_one(scratch, argc, argv, false, err, errlen);
+    config_free(scratch);
+    kfree(scratch);
+    return rc;
+}
+
+bool
+config_tls_enabled(const engine_t *s) {
+    return s->cfg.tls_port > 0 || s->cfg.tls.replication;
+}
+
+int
+config_tls_prepare(engine_t *s, int argc, const karg_t *argv, tls_ctx_t **out, int *bad, char *err,
+                   size_t errlen) {
+    *out = NULL;
+    *bad = -1;
+    for (int i = 0; i + 1 < argc && *bad < 0; i += 2) {
+        const cfg_def_t *d = find_def(argv[i].p, argv[i].n);
+        if (d && (d->flags & C_TLS))
+            *bad = i;
+    }
+    if (*bad < 0)
+        return 0;
+    /* The TLS settings as they are, then the pairs, on a scratch copy. */
+    engine_t *scratch = kcalloc(1, sizeof *scratch);
+    set_defaults(scratch);
+    scratch->cfg.tls_port = s->cfg.tls_port;
+    char *val = kmalloc(4096);
+    int rc = 0;
+    for (const cfg_def_t *d = defs; d->name && rc == 0; d++) {
+        if (!(d->flags & C_TLS) || (d->flags & C_ALIAS))
+            continue;
+        get_value(s, d, val, 4096);
+        const char *a[2] = {d->name, val};
+        rc = set_one(scratch, 2, a, true, err, errlen);
+    }
+    for (int i = 0; i + 1 < argc && rc == 0; i += 2) {
+        char *name = kstrndup(argv[i].p, argv[i].n);
+        char *v = kstrndup(argv[i + 1].p, argv[i + 1].n);
+        const char *a[2] = {name, v};
+        rc = set_one(scratch, 2, a, false, err, errlen);
+        kfree(name);
+        kfree(v);
+    }
+    kfree(val);
+    if (rc == 0 && config_tls_enabled(scratch)) {
+        *out = tls_ctx_build(&scratch->cfg.tls, err, errlen);
+        rc = *out ? 0 : -1;
+    }
     config_free(scratch);
     kfree(scratch);
     return rc;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "slice.h"
+#include "tls.h"
 
 void config_defaults(engine_t *s);
 /* Apply one setting from text arguments (argv[0] name, the rest values). 0, or -1 with err. */
@@ -29,5 +31,14 @@ int config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errle
 void config_get(engine_t *s, const char *pat, size_t plen,
                 void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 int config_rewrite(engine_t *s, char *err, size_t errlen);
+/* Whether the settings need a TLS context: a TLS port, or a replica link over TLS. */
+bool config_tls_enabled(const engine_t *s);
+/* CONFIG SET name value [name value ...] (argc words): when a pair is a tls-* setting and TLS is
+ * enabled, build the TLS context of the settings as they will be once every pair is set, before
+ * any is, so that a certificate that does not load refuses the whole CONFIG SET and leaves the
+ * running context alone. *out: the new context to install once the pairs are set (NULL: none);
+ * *bad: the index of the first tls-* name (for the error). 0, or -1 with err. */
+int config_tls_prepare(engine_t *s, int argc, const karg_t *argv, tls_ctx_t **out, int *bad,
+                       char *err, size_t errlen);
 
 #endif

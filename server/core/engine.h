@@ -17,6 +17,7 @@
 #include "db.h"
 #include "events.h"
 #include "prop.h"
+#include "tls.h"
 
 #define KEEL_VERSION              "0.2.0"
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
@@ -114,6 +115,10 @@ typedef struct engine_config {
     char *replica_announce_ip;       /* sent as REPLCONF ip-address ("": the primary sees it) */
     long long replica_announce_port; /* sent as REPLCONF listening-port (0: the real port) */
     bool replica_announced;          /* INFO replica_announced: Sentinel lists this replica */
+    /* TLS (net/tls.h, docs/security.md): the TLS listener's port (0: none) and what every TLS
+     * context is built from; a CONFIG SET of any tls-* setting builds a new context. */
+    long long tls_port;
+    tls_config_t tls;
 } engine_config_t;
 
 typedef struct engine_stats {
@@ -152,7 +157,8 @@ typedef struct engine {
     struct lazyfree *lazyfree;     /* the lazy-free thread (lazyfree.c); NULL: free at once */
     prop_t prop;                   /* the running command's effects -> one log record (prop.c) */
     struct persist_state *persist; /* the log and snapshots (persist/), opaque to the engine */
-    int port_bound;                /* the real port (for port 0 in tests), for INFO */
+    int port_bound;                /* the plain TCP port listened on (0: none), for INFO */
+    int tls_port_bound;            /* the TLS port listened on (0: none) */
     uint64_t next_client_id;
     client_t *clients; /* doubly linked list of every connection */
     size_t nclients;

@@ -6,6 +6,19 @@
  * owner appends output -> conn_schedule_write(): the conn joins the pending-write list
  * net_flush() (before sleeping) -> conn_write() for every pending conn: obuf up to its hold;
  *   bytes left over wait for a write event
+ *
+ * TLS connections (conn->tls) take the same paths; only the read()/write() calls become
+ * tls_conn_read()/tls_conn_write(), and their events go through tls_event():
+ *   accepted on the TLS listener -> accept_cb, session in TLS_ST_HANDSHAKE, on the handshake list
+ *   conn_connect(tls) -> TLS_ST_CONNECTING; writable: tls_connect_done() starts the handshake
+ *   any event while shaking hands -> handshake_step(): done -> connected_cb (outgoing), then
+ *     conn_read() for what arrived with the handshake; failed or net_cron() past the deadline ->
+ *     handshake_failed(): connected_cb(c, -err) or the conn is closed
+ *   ready -> conn_read() when readable (or writable while a read waits for that), conn_write()
+ *     when writable (or readable while a write waits for that); tls_update_events() keeps the
+ *     write interest to what the session needs
+ * conn_read() drains what OpenSSL has buffered (read-ahead) before it parses: epoll would not
+ * report those bytes again.
  */
 #include "conn.h"
 
@@ -22,6 +35,7 @@
 #include "kassert.h"
 #include "klog.h"
 #include "kmem.h"
+#include "tls.h"
 #include "util.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -41,13 +55,18 @@ struct net {
     int spare_fd;             /* held open to answer one client when out of descriptors */
     int64_t accept_resume_ms; /* > 0: accepting paused until then (out of descriptors) */
     int64_t fd_logged_ms;
+    int tls_listen_fd;     /* -1 unless net_listen(tls) */
     size_t nconns;         /* conns with a socket */
     conn_t *pending_write; /* conns with output to write before sleeping */
     net_stats_t stats;
+    tls_ctx_t *tls; /* the TLS context of new connections (net_tls_set); NULL: none */
+    /* TLS connections shaking hands, oldest first (deadlines in that order): net_cron. */
+    conn_t *hs_head, *hs_tail;
 };
 
 static void conn_event_cb(ev_loop_t *l, int fd, void *data, int mask);
 static void accept_cb(ev_loop_t *l, int fd, void *data, int mask);
+static void listeners_watch(net_t *n, bool on);
 
 static int
 set_nonblock(int fd) {
@@ -94,7 +113,7 @@ net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim) 
     n->loop = loop;
     n->cb = *cb;
     n->lim = *lim;
-    n->listen_fd = -1;
+    n->listen_fd = n->tls_listen_fd = -1;
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return n;
 }
@@ -109,6 +128,11 @@ net_free(net_t *n) {
     }
     if (n->spare_fd >= 0)
         close(n->spare_fd);
+    if (n->tls_listen_fd >= 0) {
+        ev_del(n->loop, n->tls_listen_fd, EV_READ);
+        close(n->tls_listen_fd);
+    }
+    tls_ctx_free(n->tls);
     kfree(n);
 }
 
@@ -116,6 +140,45 @@ void
 net_close_in_child(net_t *n) {
     if (n && n->listen_fd >= 0)
         close(n->listen_fd);
+    if (n && n->tls_listen_fd >= 0)
+        close(n->tls_listen_fd);
+}
+
+void
+net_tls_set(net_t *n, tls_ctx_t *ctx) {
+    tls_ctx_free(n->tls);
+    n->tls = ctx;
+}
+
+/* The handshake list: appended at the deadline's start, so it stays in deadline order. */
+static void
+hs_append(net_t *n, conn_t *c) {
+    tls_conn_t *t = c->tls;
+    t->deadline_ms = (int64_t)(util_mono_us() / 1000) + TLS_HANDSHAKE_TIMEOUT_MS;
+    t->hs_prev = n->hs_tail;
+    t->hs_next = NULL;
+    if (n->hs_tail)
+        n->hs_tail->tls->hs_next = c;
+    else
+        n->hs_head = c;
+    n->hs_tail = c;
+}
+
+static void
+hs_unlink(net_t *n, conn_t *c) {
+    tls_conn_t *t = c->tls;
+    if (!t->deadline_ms)
+        return; /* not on the list */
+    if (t->hs_prev)
+        t->hs_prev->tls->hs_next = t->hs_next;
+    else
+        n->hs_head = t->hs_next;
+    if (t->hs_next)
+        t->hs_next->tls->hs_prev = t->hs_prev;
+    else
+        n->hs_tail = t->hs_prev;
+    t->hs_prev = t->hs_next = NULL;
+    t->deadline_ms = 0;
 }
 
 const net_stats_t *
@@ -152,6 +215,12 @@ conn_init(conn_t *c, net_t *n, int fd) {
 void
 conn_release(conn_t *c) {
     net_t *n = c->net;
+    if (c->tls) { /* close_notify goes out before the socket closes */
+        if (n)
+            hs_unlink(n, c);
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
     if (n) {
         ev_del(n->loop, c->fd, EV_READ | EV_WRITE);
         n->nconns--;
@@ -227,12 +296,17 @@ sendable_end(const conn_t *c) {
     return (size_t)(c->hold - c->obase);
 }
 
+static void tls_update_events(conn_t *c);
+
 /* Returns 0, or -1 if the conn was closed. */
 static int
 conn_write(conn_t *c) {
+    if (c->tls && c->tls->state != TLS_ST_READY)
+        return 0; /* the output waits for the handshake */
     size_t end = sendable_end(c), total = 0;
     while (c->osent < end && total < WRITE_MAX) {
-        ssize_t w = write(c->fd, c->obuf + c->osent, end - c->osent);
+        ssize_t w = c->tls ? tls_conn_write(c->tls, c->obuf + c->osent, end - c->osent)
+                           : write(c->fd, c->obuf + c->osent, end - c->osent);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -255,7 +329,9 @@ conn_write(conn_t *c) {
             c->ocap = 0;
         }
     }
-    if (c->osent < end)
+    if (c->tls)
+        tls_update_events(c);
+    else if (c->osent < end)
         ev_add(c->net->loop, c->fd, EV_WRITE, conn_event_cb, c);
     else
         ev_del(c->net->loop, c->fd, EV_WRITE);
@@ -272,7 +348,7 @@ net_flush(net_t *n) {
         int64_t left = n->accept_resume_ms - util_time_ms();
         if (left <= 0) {
             n->accept_resume_ms = 0;
-            ev_add(n->loop, n->listen_fd, EV_READ, accept_cb, n);
+            listeners_watch(n, true);
         } else {
             ev_set_max_wait_ms(n->loop, (int)left);
         }
@@ -382,6 +458,8 @@ process_input(conn_t *c) {
 /* Returns 0, or -1 if the conn was closed. */
 static int
 conn_read(conn_t *c) {
+    size_t got = 0; /* TLS: bytes already read by this call (it drains OpenSSL's buffer) */
+more:
     if (c->qcap - c->qlen < READ_CHUNK) {
         size_t cap = c->qcap ? c->qcap : READ_CHUNK;
         while (cap - c->qlen < READ_CHUNK)
@@ -389,9 +467,13 @@ conn_read(conn_t *c) {
         c->qbuf = krealloc(c->qbuf, cap);
         c->qcap = cap;
     }
-    ssize_t r = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+    ssize_t r = c->tls ? tls_conn_read(c->tls, c->qbuf + c->qlen, c->qcap - c->qlen)
+                       : read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (got)
+            process_input(c);
         return 0;
+    }
     if (r <= 0) {
         conn_close(c);
         return -1;
@@ -408,19 +490,22 @@ conn_read(conn_t *c) {
         conn_close(c);
         return -1;
     }
+    if (c->tls && tls_conn_pending(c->tls)) {
+        got += (size_t)r;
+        goto more;
+    }
     process_input(c);
     return 0;
 }
 
-/* An outgoing connect finished (writable): report success or the socket's error once. */
-static void
-connect_done(conn_t *c) {
+/* An outgoing TCP connect finished (writable): 0 or the socket's error; the addresses of a
+ * connected socket are filled in. */
+static int
+connect_result(conn_t *c) {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    void (*cb)(conn_t *, int) = c->connected_cb;
-    c->connected_cb = NULL;
     ev_del(c->net->loop, c->fd, EV_WRITE);
     if (err == 0) {
         struct sockaddr_storage ss;
@@ -431,7 +516,127 @@ connect_done(conn_t *c) {
         if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
             fmt_addr(&ss, c->laddr, sizeof c->laddr);
     }
+    return err;
+}
+
+/* Tell the owner of an outgoing conn how connecting ended (err: 0 or an errno), once. */
+static void
+connect_report(conn_t *c, int err) {
+    void (*cb)(conn_t *, int) = c->connected_cb;
+    c->connected_cb = NULL;
     cb(c, -err);
+}
+
+/* ---- TLS (see tls.h): the handshake and the events of a session ---- */
+
+/* Write interest: output the session can take now (unless net_flush writes it before the loop
+ * sleeps anyway: no epoll_ctl for every reply), or a read waiting for writability. */
+static void
+tls_update_events(conn_t *c) {
+    const tls_conn_t *t = c->tls;
+    bool out = !(c->flags & CONN_PENDING_WRITE) && c->osent < sendable_end(c) &&
+               !(t->want & TLS_WRITE_WANTS_READ);
+    if (out || (t->want & TLS_READ_WANTS_WRITE))
+        ev_add(c->net->loop, c->fd, EV_WRITE, conn_event_cb, c);
+    else
+        ev_del(c->net->loop, c->fd, EV_WRITE);
+}
+
+/* The handshake failed or ran out of time: an outgoing link learns it through connected_cb (its
+ * owner releases it), an accepted connection is closed. */
+static void
+handshake_failed(conn_t *c, int err) {
+    tls_conn_t *t = c->tls;
+    hs_unlink(c->net, c);
+    t->state = TLS_ST_FAILED;
+    ev_del(c->net->loop, c->fd, EV_WRITE);
+    if (c->connected_cb) {
+        klog(KLOG_WARNING, "TLS handshake with %s failed: %s", c->addr, t->err);
+        connect_report(c, err);
+        return;
+    }
+    klog(KLOG_VERBOSE, "TLS handshake with client %s failed: %s", c->addr, t->err);
+    c->net->stats.tls_handshake_errors++;
+    conn_close(c);
+}
+
+static void
+handshake_step(conn_t *c) {
+    int r = tls_conn_handshake(c->tls);
+    if (r == TLS_WANT_WRITE) {
+        ev_add(c->net->loop, c->fd, EV_WRITE, conn_event_cb, c);
+        return;
+    }
+    if (r == TLS_WANT_READ) {
+        ev_del(c->net->loop, c->fd, EV_WRITE);
+        return;
+    }
+    if (r == TLS_ERR) {
+        handshake_failed(c, EPROTO);
+        return;
+    }
+    hs_unlink(c->net, c);
+    c->last_ms = util_time_ms();
+    if (c->connected_cb)
+        connect_report(c, 0);
+    /* A client may send its first command with the end of the handshake: OpenSSL may hold it. */
+    if (conn_read(c) == 0)
+        tls_update_events(c);
+}
+
+static void
+tls_connect_done(conn_t *c) {
+    int err = connect_result(c);
+    if (err) {
+        c->tls->state = TLS_ST_FAILED;
+        connect_report(c, err);
+        return;
+    }
+    c->tls->state = TLS_ST_HANDSHAKE;
+    hs_append(c->net, c);
+    handshake_step(c);
+}
+
+static void
+tls_event(conn_t *c, int mask) {
+    tls_conn_t *t = c->tls;
+    if (t->state == TLS_ST_CONNECTING) {
+        tls_connect_done(c);
+        return;
+    }
+    if (t->state == TLS_ST_HANDSHAKE) {
+        handshake_step(c);
+        return;
+    }
+    if (t->state != TLS_ST_READY)
+        return; /* failed: its owner closes it */
+    int want = t->want;
+    if ((mask & EV_READ) || ((mask & EV_WRITE) && (want & TLS_READ_WANTS_WRITE))) {
+        if (conn_read(c) < 0)
+            return;
+    }
+    if (((mask & EV_WRITE) || ((mask & EV_READ) && (want & TLS_WRITE_WANTS_READ))) &&
+        !(c->flags & CONN_PENDING_WRITE)) {
+        conn_write(c); /* sets the events itself */
+        return;
+    }
+    tls_update_events(c);
+}
+
+void
+net_cron(net_t *n) {
+    int64_t now = (int64_t)(util_mono_us() / 1000);
+    conn_t *c;
+    while ((c = n->hs_head) && now >= c->tls->deadline_ms) {
+        snprintf(c->tls->err, sizeof c->tls->err, "no handshake within %d ms",
+                 TLS_HANDSHAKE_TIMEOUT_MS);
+        handshake_failed(c, ETIMEDOUT);
+    }
+}
+
+static void
+connect_done(conn_t *c) {
+    connect_report(c, connect_result(c));
 }
 
 static void
@@ -439,6 +644,10 @@ conn_event_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l;
     (void)fd;
     conn_t *c = data;
+    if (c->tls) {
+        tls_event(c, mask);
+        return;
+    }
     if (c->connected_cb) {
         if (mask & (EV_WRITE | EV_READ))
             connect_done(c);
@@ -475,8 +684,10 @@ make_addr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *sl) 
 }
 
 int
-conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callbacks_t *cb,
+conn_connect(conn_t *c, net_t *n, const char *host, int port, bool tls, const net_callbacks_t *cb,
              void (*connected_cb)(conn_t *c, int err)) {
+    if (tls && !n->tls)
+        return -EPROTONOSUPPORT; /* TLS is not configured */
     struct sockaddr_storage ss;
     socklen_t sl;
     const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
@@ -496,6 +707,16 @@ conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callback
     conn_init(c, n, fd);
     c->cb = cb;
     c->connected_cb = connected_cb;
+    if (tls) {
+        char err[256];
+        c->tls = tls_conn_new(n->tls, fd, true, host, err, sizeof err);
+        if (!c->tls) {
+            klog(KLOG_WARNING, "Connecting to %s:%d: %s", host, port, err);
+            c->connected_cb = NULL;
+            conn_release(c);
+            return -ENOMEM;
+        }
+    }
     int rc = ev_add(n->loop, fd, EV_READ | EV_WRITE, conn_event_cb, c);
     if (rc < 0) {
         c->connected_cb = NULL;
@@ -521,6 +742,20 @@ conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **res
 
 static const char MAX_CLIENTS_ERR[] = "-ERR max number of clients reached\r\n";
 
+/* Watch the listeners for new connections, or stop (out of descriptors). */
+static void
+listeners_watch(net_t *n, bool on) {
+    int fds[2] = {n->listen_fd, n->tls_listen_fd};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (on)
+            ev_add(n->loop, fds[i], EV_READ, accept_cb, n);
+        else
+            ev_del(n->loop, fds[i], EV_READ);
+    }
+}
+
 /* accept() failed for want of descriptors: the spare one lets the waiting client in just long
  * enough to be told, then accepting pauses for ACCEPT_PAUSE_MS (net_flush resumes it). */
 static void
@@ -538,21 +773,40 @@ out_of_descriptors(net_t *n, int lfd) {
         close(n->spare_fd);
         int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
-            ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
-            (void)w;
+            if (lfd != n->tls_listen_fd) { /* a TLS client could not read it before a handshake */
+                ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
+                (void)w;
+            }
             close(cfd);
             n->stats.rejected++;
         }
         n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    ev_del(n->loop, lfd, EV_READ);
+    listeners_watch(n, false);
     n->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
+/* A connection accepted on the TLS listener: its session, and the handshake's deadline. The
+ * handshake starts when the client's hello arrives. -1 if the conn was closed. */
+static int
+accept_tls(net_t *n, conn_t *c) {
+    ASSERT(n->tls); /* a TLS listener exists only with a context, and contexts are only replaced */
+    char err[256];
+    c->tls = tls_conn_new(n->tls, c->fd, false, NULL, err, sizeof err);
+    if (!c->tls) {
+        klog(KLOG_WARNING, "Accepting a TLS connection from %s: %s", c->addr, err);
+        conn_close(c);
+        return -1;
+    }
+    hs_append(n, c);
+    return 0;
 }
 
 static void
 accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)mask;
     net_t *n = data;
+    bool tls = fd == n->tls_listen_fd;
     for (int i = 0; i < ACCEPT_MAX; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
@@ -562,8 +816,10 @@ accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
         }
         n->stats.accepted++;
         if ((long long)n->nconns >= *n->lim.maxclients || cfd >= ev_setsize(l)) {
-            ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
-            (void)w;
+            if (!tls) { /* a TLS client could not read it before a handshake */
+                ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
+                (void)w;
+            }
             close(cfd);
             n->stats.rejected++;
             continue;
@@ -577,13 +833,15 @@ accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
             close(cfd);
             continue;
         }
+        if (tls && accept_tls(n, c) < 0)
+            continue;
         if (ev_add(l, cfd, EV_READ, conn_event_cb, c) < 0)
             conn_close(c);
     }
 }
 
 int
-net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound) {
+net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound) {
     struct sockaddr_storage ss;
     socklen_t sl;
     const char *bind_addr = bind_addrs && bind_addrs[0] ? bind_addrs : "127.0.0.1";
@@ -607,6 +865,9 @@ net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound) {
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     *port_bound = family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
                                     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    n->listen_fd = fd;
+    if (tls)
+        n->tls_listen_fd = fd;
+    else
+        n->listen_fd = fd;
     return ev_add(n->loop, fd, EV_READ, accept_cb, n);
 }

@@ -12,6 +12,13 @@
  *                conn_release()
  *   net_flush() (before the loop sleeps) -> write each connection with pending output
  *
+ * TLS: a connection accepted on the TLS listener, or an outgoing one made with tls, carries a
+ * session (tls.h) in conn->tls; its reads and writes go through OpenSSL, everything above them
+ * (buffers, parsing, holds, callbacks) is the same. Plain connections test that one pointer and
+ * nothing more. An accepted TLS connection is handed to accept_cb at once (it counts against
+ * maxclients while it shakes hands) but reads no command before its handshake ended; a handshake
+ * not done within TLS_HANDSHAKE_TIMEOUT_MS is dropped by net_cron().
+ *
  * Output: the owner appends bytes (conn_out_reserve + conn_out_commit); net_flush() writes
  * obuf up to `hold`, an absolute output offset the owner sets to keep bytes back (the engine
  * parks replies there until the log made them durable). Offsets are absolute (obase + index)
@@ -30,6 +37,7 @@
 #include "ev.h"
 #include "resp.h"
 #include "slice.h"
+#include "tls.h"
 
 typedef struct net net_t;
 typedef struct conn conn_t;
@@ -78,6 +86,7 @@ struct conn {
     conn_t *pw_next;                          /* pending-write list */
     const net_callbacks_t *cb;                /* this conn's callbacks; NULL: the net's */
     void (*connected_cb)(conn_t *c, int err); /* an outgoing conn, until connected or failed */
+    tls_conn_t *tls;                          /* the TLS session; NULL: plain TCP */
 };
 
 /* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
@@ -103,6 +112,7 @@ struct net_callbacks {
 typedef struct net_stats {
     uint64_t accepted, rejected; /* connections; rejected: over maxclients */
     uint64_t protocol_errors;
+    uint64_t tls_handshake_errors; /* accepted TLS conns whose handshake failed or timed out */
     uint64_t bytes_in, bytes_out;
 } net_stats_t;
 
@@ -110,8 +120,14 @@ net_t *net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t
 void net_free(net_t *n);
 /* In a forked child: close the listening socket so the child holds no port (no loop changes). */
 void net_close_in_child(net_t *n);
-/* Listen on the first address of `bind` ("a b": the first); *port_bound gets the real port. */
-int net_listen(net_t *n, const char *bind_addrs, int port, int *port_bound);
+/* Listen on the first address of `bind` ("a b": the first); *port_bound gets the real port.
+ * tls: connections accepted there speak TLS (net_tls_set must have given a context). */
+int net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound);
+/* The TLS context of the connections made from now on; the net owns it and frees the previous
+ * one (the sessions made from that keep what they need). */
+void net_tls_set(net_t *n, tls_ctx_t *ctx);
+/* Drop TLS connections whose handshake is past its deadline (from the cron). */
+void net_cron(net_t *n);
 /* Write every connection with pending output (up to its hold), close those marked to close. */
 void net_flush(net_t *n);
 const net_stats_t *net_stats(const net_t *n);
@@ -120,11 +136,12 @@ void net_reset_stats(net_t *n);
 /* fd >= 0: register for reads with n's loop; fd < 0: a conn without a socket (n may be NULL). */
 void conn_init(conn_t *c, net_t *n, int fd);
 /* An outgoing connection (a replica's link to its primary) to host:port (numeric IPv4/IPv6 or
- * "localhost"), without blocking: connected_cb(c, 0) runs once connected, connected_cb(c, -errno)
- * if it failed (the conn is then released by the caller). Commands arriving on it go to cb's
- * command_cb and its closing to cb's close_cb, not to the net's. */
-int conn_connect(conn_t *c, net_t *n, const char *host, int port, const net_callbacks_t *cb,
-                 void (*connected_cb)(conn_t *c, int err));
+ * "localhost"), without blocking: connected_cb(c, 0) runs once connected (with tls: once the
+ * handshake verified the peer), connected_cb(c, -errno) if it failed (the conn is then released
+ * by the caller). Commands arriving on it go to cb's command_cb and its closing to cb's
+ * close_cb, not to the net's. */
+int conn_connect(conn_t *c, net_t *n, const char *host, int port, bool tls,
+                 const net_callbacks_t *cb, void (*connected_cb)(conn_t *c, int err));
 /* Unregister, close the socket, free the buffers. The conn_t itself belongs to the owner. */
 void conn_release(conn_t *c);
 void conn_close_async(conn_t *c);

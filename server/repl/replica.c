@@ -99,9 +99,11 @@ send_handshake(repl_link_t *l) {
     engine_t *s = l->s;
     char port[16], next[24], id[37];
     send_auth(l);
-    /* replica-announce-port/-ip: how the primary (and Sentinel, from its INFO) reach this node */
+    /* replica-announce-port/-ip: how the primary (and Sentinel, from its INFO) reach this node;
+     * over TLS, its TLS port (as Valkey) */
+    long long own = s->cfg.tls.replication && s->tls_port_bound ? s->tls_port_bound : s->port_bound;
     snprintf(port, sizeof port, "%lld",
-             s->cfg.replica_announce_port ? s->cfg.replica_announce_port : s->port_bound);
+             s->cfg.replica_announce_port ? s->cfg.replica_announce_port : own);
     const char *lp[] = {"REPLCONF", "listening-port", port};
     link_send(l, 3, lp);
     if (s->cfg.replica_announce_ip && s->cfg.replica_announce_ip[0]) {
@@ -138,13 +140,20 @@ send_handshake(repl_link_t *l) {
     l->conn.flags |= CONN_LINES;
 }
 
+/* Why connecting failed: the TLS handshake's reason when there is one (a certificate the CA
+ * does not vouch for), else the socket's. */
+static const char *
+link_error(const conn_t *conn, int err) {
+    return conn->tls && conn->tls->err[0] ? conn->tls->err : strerror(-err);
+}
+
 static void
 link_connected_cb(conn_t *conn, int err) {
     repl_link_t *l = (repl_link_t *)conn;
     engine_t *s = l->s;
     if (err < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error, "connecting to %s:%d: %s",
-                 s->repl->host, s->repl->port, strerror(-err));
+                 s->repl->host, s->repl->port, link_error(conn, err));
         conn_release(&l->conn);
         kfree(l);
         s->repl->link = NULL;
@@ -164,8 +173,8 @@ replica_connect(engine_t *s) {
     l->snap_fd = -1;
     l->state = RL_CONNECTING;
     l->last_io_ms = util_time_ms(); /* a connect that hangs is dropped after repl-timeout too */
-    int rc = conn_connect(&l->conn, s->net, s->repl->host, s->repl->port, &link_callbacks,
-                          link_connected_cb);
+    int rc = conn_connect(&l->conn, s->net, s->repl->host, s->repl->port, s->cfg.tls.replication,
+                          &link_callbacks, link_connected_cb);
     if (rc < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error, "connecting to %s:%d: %s",
                  s->repl->host, s->repl->port, strerror(-rc));
@@ -559,7 +568,7 @@ chan_connected_cb(conn_t *conn, int err) {
     engine_t *s = l->s;
     if (err < 0) {
         snprintf(s->repl->last_error, sizeof s->repl->last_error,
-                 "opening the snapshot channel: %s", strerror(-err));
+                 "opening the snapshot channel: %s", link_error(conn, err));
         conn_close_async(&l->conn); /* its cleanup ends the main link */
         return;
     }
@@ -595,8 +604,8 @@ start_channel(repl_link_t *l, int argc, karg_t *argv) {
     c->main = l;
     c->state = RL_CONNECTING;
     memcpy(c->token, argv[1].p, 32);
-    int rc = conn_connect(&c->conn, s->net, s->repl->host, s->repl->port, &chan_callbacks,
-                          chan_connected_cb);
+    int rc = conn_connect(&c->conn, s->net, s->repl->host, s->repl->port, s->cfg.tls.replication,
+                          &chan_callbacks, chan_connected_cb);
     if (rc < 0) {
         kfree(c);
         return rc;
