@@ -6,7 +6,8 @@ want=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev li
       libssl-dev librocksdb-dev)
 if [ "${1:-build}" = test ]; then
     want+=(libcriterion-dev libhiredis-dev redis-server redis-sentinel redis-tools python3
-           python3-redis python3-pytest xfsprogs e2fsprogs util-linux procps bc clang-format git)
+           python3-redis python3-pytest xfsprogs e2fsprogs util-linux procps bc clang-format git
+           clang libclang-rt-14-dev) # clang + libFuzzer's runtime: scripts/fuzz.sh
 fi
 missing=()
 for p in "${want[@]}"; do
