@@ -158,6 +158,19 @@ check_rewrite(engine_t *s) {
         fprintf(stderr, "settings before the rewrite:\n%.*s\nafter:\n%.*s\n", (int)a.n, a.p,
                 (int)b.n, b.p);
     FUZZ_CHECK(a.n == b.n && memcmp(a.p, b.p, a.n) == 0);
+    /* The strings themselves, whatever CONFIG GET shows of them. */
+    const char *const *sa = (const char *const[]){s->cfg.bind,        s->cfg.dir,
+                                                  s->cfg.requirepass, s->cfg.logfile,
+                                                  s->cfg.pidfile,     s->cfg.masterauth,
+                                                  s->cfg.masteruser,  s->cfg.replica_announce_ip,
+                                                  s->cfg.replicaof};
+    const char *const *ta = (const char *const[]){t->cfg.bind,        t->cfg.dir,
+                                                  t->cfg.requirepass, t->cfg.logfile,
+                                                  t->cfg.pidfile,     t->cfg.masterauth,
+                                                  t->cfg.masteruser,  t->cfg.replica_announce_ip,
+                                                  t->cfg.replicaof};
+    for (int i = 0; i < 9; i++)
+        FUZZ_CHECK(!sa[i] == !ta[i] && (!sa[i] || !strcmp(sa[i], ta[i])));
     /* CONFIG GET joins the log copies with spaces: compare the list itself. */
     FUZZ_CHECK(s->cfg.wal_ndirs == t->cfg.wal_ndirs);
     for (int i = 0; i < s->cfg.wal_ndirs; i++)
