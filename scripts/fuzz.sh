@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
     rc=$?
     set -e
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)
     echo "fuzz_$t: $(($(date +%s) - start)) s, ${execs:-?} inputs, ${cov:-no coverage line}"
     if [ $rc -ne 0 ]; then
         repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
