@@ -1,8 +1,9 @@
 /*
  * fuzz_wal.c - libFuzzer harness for the log's readers (wal/): the wire decoder of one record
  * (wal_record_decode, what a replica runs on bytes from the network), the directory scan
- * (wal_read_dir, wal_check_dir), the cursor replication reads with (wal_cursor_*), and
- * recovery across two copies (wal_recover_ex, which cuts torn tails and repairs copies).
+ * (wal_read_dir, wal_check_dir, and wal_dir_tail and wal_dir_identity, which wal_open reads),
+ * the cursor replication reads with (wal_cursor_*), and recovery across two copies
+ * (wal_recover_ex, which cuts torn tails and repairs copies).
  *
  * Input:
  *   byte 0  flags: 1 reseal (recompute every header and record CRC, so mutations get past
@@ -270,6 +271,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = wal_read_dir(live, after, apply_cb, &scanned, err, sizeof err);
     (void)wal_check_dir(live, getenv("KEEL_FUZZ_VERBOSE") ? stderr : fuzz_devnull(),
                         (flags & F_VERBOSE) || getenv("KEEL_FUZZ_VERBOSE"));
+
+    /* Where wal_open would go on: the newest segment alone, the identity. */
+    wal_tail_t tail;
+    uint8_t id[WAL_DATASET_ID_SIZE];
+    uint64_t epoch;
+    if (wal_dir_tail(live, &tail) == 0 && tail.clean)
+        FUZZ_CHECK(tail.end >= WAL_SEG_HDR_SIZE && tail.end <= tail.size);
+    (void)wal_dir_identity(live, id, &epoch);
 
     /* The cursor over a log the scan found sound: the same records, to the same end. */
     static const size_t budgets[4] = {1 << 20, 1, 100, 4096};
