@@ -153,6 +153,17 @@ write_segment(const char *dir, const seg_t *s) {
         fprintf(stderr, "wrote %s (%zu bytes)\n", path, s->n);
 }
 
+/* Moves segment wal-<lsn>.log from one directory to another, as retirement to an archive does. */
+static int
+move_segment(const char *from_dir, const char *to_dir, uint64_t lsn) {
+    char from[WAL_PATH_MAX + WAL_SEG_NAME_MAX], to[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
+    char name[WAL_SEG_NAME_MAX];
+    wal_seg_name(name, sizeof name, lsn);
+    snprintf(from, sizeof from, "%s/%s", from_dir, name);
+    snprintf(to, sizeof to, "%s/%s", to_dir, name);
+    return rename(from, to);
+}
+
 /* Reads dir through a cursor from `from` up to `limit`, budget bytes per call. */
 static int
 cursor_read_all(const char *dir, const char *archive, uint64_t from, uint64_t limit, size_t budget,
@@ -299,26 +310,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (oldest) {
         const char *arch = NULL;
         if ((flags & F_ARCHIVE) && nsegs > 1) {
-            char from[WAL_PATH_MAX + WAL_SEG_NAME_MAX], to[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
-            char name[WAL_SEG_NAME_MAX];
-            wal_seg_name(name, sizeof name, oldest);
-            snprintf(from, sizeof from, "%s/%s", live, name);
-            snprintf(to, sizeof to, "%s/%s", archive, name);
             fuzz_mkdir(archive);
-            if (rename(from, to) == 0)
+            if (move_segment(live, archive, oldest) == 0)
                 arch = archive;
         }
         seen_t any = {.after = oldest + (arg >> 2) - 1};
         (void)cursor_read_all(live, arch, oldest + (arg >> 2), UINT64_MAX - 1, budget, &any, err,
                               sizeof err);
-        if (arch) { /* put it back for recovery */
-            char from[WAL_PATH_MAX + WAL_SEG_NAME_MAX], to[WAL_PATH_MAX + WAL_SEG_NAME_MAX];
-            char name[WAL_SEG_NAME_MAX];
-            wal_seg_name(name, sizeof name, oldest);
-            snprintf(from, sizeof from, "%s/%s", archive, name);
-            snprintf(to, sizeof to, "%s/%s", live, name);
-            FUZZ_CHECK(rename(from, to) == 0);
-        }
+        if (arch) /* back for recovery */
+            FUZZ_CHECK(move_segment(archive, live, oldest) == 0);
     }
 
     /* Recovery last: it cuts and repairs files. */
