@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check-layers.sh - module-private headers (*_int.h) are included only inside their own folder,
-# or by the unit tests of that folder's layer (tests/unit/test_<layer>_*.c). Upward includes
-# between layers are caught by the build itself (each library exports only its own folder);
-# this catches the one thing the build cannot: a private header reached through a public path.
+# or by the unit tests of that folder's layer (tests/unit/test_<layer>_*.c) and its fuzz harness
+# (fuzz/fuzz_<layer>.c). Upward includes between layers are caught by the build itself (each
+# library exports only its own folder); this catches the one thing the build cannot: a private
+# header reached through a public path.
 # Usage: scripts/check-layers.sh   (exit 1 and one line per offence, 0 when clean)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,8 @@ while IFS= read -r f; do
         odir=$(dirname "$owner")
         fdir=$(dirname "$f")
         [ "$odir" = "$fdir" ] && continue
-        if [[ "$f" == tests/unit/test_* ]]; then
-            layer=$(basename "$f" | sed -E 's/^test_([a-z]+)_.*/\1/')
+        if [[ "$f" == tests/unit/test_* || "$f" == fuzz/fuzz_* ]]; then
+            layer=$(basename "$f" | sed -E 's/^(test|fuzz)_([a-z]+)[_.].*/\2/')
             case "$odir" in
                 "$layer" | server/"$layer") continue ;;
                 server/core) [ "$layer" = engine ] && continue ;;

@@ -7,7 +7,7 @@ want=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev li
 if [ "${1:-build}" = test ]; then
     want+=(libcriterion-dev libhiredis-dev redis-server redis-sentinel redis-tools python3
            python3-redis python3-pytest xfsprogs e2fsprogs util-linux procps bc clang-format git
-           openssl)
+           openssl clang libclang-rt-14-dev) # openssl: TLS tests; clang + libFuzzer's runtime: scripts/fuzz.sh
 fi
 missing=()
 for p in "${want[@]}"; do

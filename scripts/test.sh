@@ -7,6 +7,7 @@
 #      crash tests, replication in both directions with the previous release (tests/compat: that
 #      release is built from git history), and failovers driven by Redis Sentinel (tests/ha);
 #   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#      then the libFuzzer harnesses of fuzz/ (clang), each for KEEL_FUZZ_SECONDS (30) s;
 #   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
 #      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
 # Exits non-zero on the first failing stage.
@@ -58,6 +59,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 stage "integration tests (ASan + UBSan)"
 KEEL_BIN="$PWD/build-asan" KEEL_SANITIZED=1 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+stage "fuzzers (libFuzzer, ${KEEL_FUZZ_SECONDS:-30} s each)"
+# fuzz/: the RESP parser, the log's readers, the snapshot reader, the config parser, built with
+# clang into build-fuzz/ (ASan + UBSan) and each run KEEL_FUZZ_SECONDS from its seed corpus;
+# new inputs go to a scratch directory. A crash prints its reproducer and how to replay it.
+# (The corpus and the regressions were replayed by ctest in both builds above.)
+scripts/fuzz.sh
 
 stage "TSan build"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKEEL_TSAN=ON -DKEEL_WERROR=ON >/dev/null

@@ -76,11 +76,14 @@ pread_all(int fd, void *p, size_t n, uint64_t off) {
 }
 
 /* Accounted (kmem): a load runs inside the server, whose used_memory must see its buffers. The
- * sizes come from section headers whose CRC has been checked, bounded by SNAP_RAW_BYTES_MAX. */
+ * sizes come from section headers whose CRC has been checked, bounded by SNAP_RAW_BYTES_MAX.
+ * Never left NULL, not even for an empty chunk: the decoder computes raw + len, and NULL + 0 is
+ * undefined behaviour in C. */
 static void
 grow(unsigned char **p, size_t *cap, size_t n) {
-    if (n <= *cap)
+    if (n <= *cap && *p)
         return;
+    n = n ? n : 1;
     kfree(*p);
     *p = kmalloc(n);
     *cap = n;
@@ -704,7 +707,9 @@ snap_rctx_open(snap_rctx_t *r, const char *path, uint32_t reader_version, snap_i
             snap_errf(err, errlen, "snapshot %s: reading the table: %s", path, kerr_str(rc));
         return rc;
     }
-    if ((rc = read_identity(r, err, errlen)) == 0 && info)
+    /* Versions 1 and 2 have no identity (an IDENTITY section there is ignored, as snap_peek
+     * ignores it: both must tell the same data set). */
+    if (r->hdr.version >= 3 && (rc = read_identity(r, err, errlen)) == 0 && info)
         info->identity = r->ident;
     return rc;
 }

@@ -32,6 +32,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kassert.h"
@@ -257,6 +258,14 @@ fill(wal_cursor_t *c, uint64_t need, uint64_t ahead, const uint8_t **p, uint64_t
      size_t errlen) {
     if (c->off < c->buf_off || c->off + need > c->buf_off + c->buf_len) {
         uint64_t n = need > ahead ? need : ahead, got = 0;
+        struct stat st;
+        /* A record longer than the window: no more than the file holds, so that a damaged
+         * length (up to WAL_PAYLOAD_MAX) cannot make the cursor allocate 256 MiB for a record
+         * the check then finds cut short. A record due (<= the limit) is wholly in the file. */
+        if (n > WINDOW_MAX && n > c->cap && fstat(c->fd, &st) == 0) {
+            uint64_t in_file = (uint64_t)st.st_size > c->off ? (uint64_t)st.st_size - c->off : 0;
+            n = n < in_file ? n : in_file > WINDOW_MAX ? in_file : WINDOW_MAX;
+        }
         if (n > c->cap) {
             kfree(c->buf);
             c->buf = kmalloc((size_t)n);

@@ -166,6 +166,10 @@ wal_seg_hdr_check(const void *buf, size_t len, const char **why) {
         *why = "unexpected segment header size";
         return KERR_CORRUPT;
     }
+    if (h.first_lsn == 0 || h.first_lsn > WAL_LSN_MAX) { /* LSNs start at 1; see WAL_LSN_MAX */
+        *why = "segment first LSN out of range";
+        return KERR_CORRUPT;
+    }
     return 0;
 }
 
@@ -249,6 +253,12 @@ wal_rec_check(const uint8_t *p, uint64_t avail, uint64_t expect_lsn, const char 
         *why = "record checksum mismatch";
         return KERR_CORRUPT;
     }
+    /* Bits this format does not define are damage (docs/formats/wal.md: "other bits zero"),
+     * as wal_record_decode() says: a reader must not pass on what a replica refuses. */
+    if (h.flags & ~(uint32_t)(WAL_REC_AFTER_SYNC | WAL_REC_SEAL)) {
+        *why = "unknown record flags";
+        return KERR_CORRUPT;
+    }
     if (h.flags & WAL_REC_SEAL) {
         if (h.len != 0 || h.lsn != expect_lsn - 1) {
             *why = h.len ? "seal with a payload" : "seal LSN is not the last LSN";
@@ -275,6 +285,8 @@ wal_seg_name_parse(const char *name, uint64_t *first_lsn) {
     uint64_t v = 0;
     for (int i = 4; i < 24; i++) {
         if (name[i] < '0' || name[i] > '9')
+            return KERR_INVAL;
+        if (v > (WAL_LSN_MAX - (uint64_t)(name[i] - '0')) / 10) /* no writer names it */
             return KERR_INVAL;
         v = v * 10 + (uint64_t)(name[i] - '0');
     }

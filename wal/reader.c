@@ -380,8 +380,11 @@ scan_segment(seg_walk_t *sw, wal_dir_scan_t *sc, int i, char *err, size_t errlen
                  "), so this is damage, not a torn header",
                  path, why, seal);
         rc = KERR_CORRUPT;
-    } else if (sw->newest && !intact_record_after(p, size, 0, sw->seg->first_lsn)) {
-        /* A segment whose creation was torn (header never made it to disk): remove it. */
+    } else if (sw->newest && sw->seg->first_lsn == sw->expect_lsn &&
+               !intact_record_after(p, size, 0, sw->seg->first_lsn)) {
+        /* A segment whose creation was torn (header never made it to disk): remove it. Only
+         * where the writer would have created it, right after the log's last LSN (I1): a
+         * torn header under another name is damage, not a segment being made. */
         sc->torn = 1;
         sc->torn_seg = i;
         sc->torn_off = 0;

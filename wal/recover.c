@@ -4,7 +4,8 @@
  *   1. verify   every copy with wal_scan_dir(), read-only. Damage that is not a torn tail (I4;
  *               in a sealed copy none is, I9) anywhere returns KERR_CORRUPT.
  *   2. identity every copy carrying a data-set id carries the same, and the caller's (I8).
- *   3. choose   the copy with the highest last LSN ("best").
+ *   3. choose   the copy with the highest last LSN ("best"); of several, the one with the
+ *               newest segment (newest_made()).
  *   4. needed   the records after after_lsn and through cfg->expect_lsn_min are there (or
  *               cfg->accept_loss: a WARNING line).
  *   5. plan     per other copy and per segment of best: nothing, create, or replace. A segment
@@ -273,6 +274,17 @@ check_needed(recovery_t *r, uint64_t after_lsn) {
     return rc;
 }
 
+/* The first LSN of the newest segment whose header made it to disk (0: none). Of copies that
+ * reach the same LSN, best is the one that got furthest creating segments: where a segment's
+ * creation was torn on one copy but completed on another, the copy that has it is best and
+ * the other gets it back, so a second recovery finds the copies as the first left them
+ * (otherwise, once the torn one is cut, the other's is "unknown to the longest copy"). */
+static uint64_t
+newest_made(const wal_dir_scan_t *s) {
+    int n = s->nsegs - (s->torn && s->torn_off == 0); /* a torn creation is the newest */
+    return n > 0 ? s->segs[n - 1].first_lsn : 0;
+}
+
 /* Steps 1-5: everything that reads; nothing is modified before this returns 0. */
 static int
 verify_and_plan(recovery_t *r, uint64_t after_lsn) {
@@ -285,7 +297,9 @@ verify_and_plan(recovery_t *r, uint64_t after_lsn) {
             snprintf(r->err, r->errlen, "copy %d (%s): %s", i, cfg->dirs[i], e);
             return rc;
         }
-        if (r->sc[i].last_lsn > r->sc[r->best].last_lsn)
+        const wal_dir_scan_t *b = &r->sc[r->best], *c = &r->sc[i];
+        if (c->last_lsn > b->last_lsn ||
+            (c->last_lsn == b->last_lsn && newest_made(c) > newest_made(b)))
             r->best = i;
     }
     int rc = check_ids(r);

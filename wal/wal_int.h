@@ -20,6 +20,10 @@
 #define WAL_REC_ALIGN          8
 #define WAL_PAYLOAD_MAX        (256u << 20) /* a record payload larger than this is damage */
 #define WAL_SEG_NAME_MAX       32           /* "wal-" + 20 digits + ".log" + NUL */
+/* The highest first LSN a segment may name: wal_append() returns LSNs as int64_t, and a log that
+ * starts below this cannot reach 2^64 (a segment holds far fewer than 2^63 records), so no LSN
+ * arithmetic of a reader wraps around. */
+#define WAL_LSN_MAX ((uint64_t)INT64_MAX)
 
 /* Record flag: every byte before this record in its segment was fdatasynced on this copy
  * before this record was written (a write barrier). Set on the first record of every round

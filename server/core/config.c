@@ -15,8 +15,9 @@
 #include "evict.h"
 #include "exec.h"
 #include "kmem.h"
-#include "util.h"
 #include "resp.h"
+#include "sbuf.h"
+#include "util.h"
 
 enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_IMMUTABLE 1
@@ -28,7 +29,7 @@ enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 typedef struct cfg_def cfg_def_t;
 typedef int (*cfg_set_fn)(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv,
                           char *err, size_t errlen);
-typedef void (*cfg_get_fn)(engine_t *s, const cfg_def_t *d, char *buf, size_t len);
+typedef void (*cfg_get_fn)(engine_t *s, const cfg_def_t *d, sbuf_t *out);
 
 struct cfg_def {
     const char *name;
@@ -42,7 +43,8 @@ struct cfg_def {
     cfg_get_fn get;
 };
 
-#define OFF(f) offsetof(engine_config_t, f)
+#define OFF(f)          offsetof(engine_config_t, f)
+#define CONFIG_ARGS_MAX 64 /* arguments of one config file line */
 
 /* The largest duration in seconds a setting takes (100 years): every conversion to ms or us
  * (now - s * 1000, s * 1000000) stays far inside 64 bits. */
@@ -58,20 +60,20 @@ static const char *const loglevels[] = {"debug", "verbose", "notice", "warning",
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL}; /* TLS_AUTH_* */
 
 static int set_obuf_limit(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_obuf_limit(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_obuf_limit(engine_t *, const cfg_def_t *, sbuf_t *);
 static int set_wal_dir(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_wal_dir(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_wal_dir(engine_t *, const cfg_def_t *, sbuf_t *);
 static int set_notify(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static int set_compat(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_compat(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_compat(engine_t *, const cfg_def_t *, sbuf_t *);
 static int set_replicaof(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static int set_requirepass(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_requirepass(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_requirepass(engine_t *, const cfg_def_t *, sbuf_t *);
 static int set_user(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
-static void get_replicaof(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_replicaof(engine_t *, const cfg_def_t *, sbuf_t *);
 static int set_tls_protocols(engine_t *, const cfg_def_t *, int, const char *const *, char *,
                              size_t);
-static void get_string(engine_t *, const cfg_def_t *, char *, size_t);
+static void get_string(engine_t *, const cfg_def_t *, sbuf_t *);
 
 static const cfg_def_t defs[] = {
     {"bind", C_STR, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, NULL, NULL},
@@ -333,34 +335,35 @@ set_value(engine_t *s, const cfg_def_t *d, const char *v, char *err, size_t errl
     return -1;
 }
 
+/* The value as CONFIG GET shows it, appended to out whole (a value has no length limit). */
 static void
-get_value(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_value(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     switch (d->type) {
-    case C_BOOL: snprintf(buf, len, "%s", *(bool *)field(s, d) ? "yes" : "no"); break;
+    case C_BOOL: sbuf_printf(out, "%s", *(bool *)field(s, d) ? "yes" : "no"); break;
     case C_INT:
     case C_MEM:
         if (is_int_field(d))
-            snprintf(buf, len, "%d", *(int *)field(s, d));
+            sbuf_printf(out, "%d", *(int *)field(s, d));
         else
-            snprintf(buf, len, "%lld", *(long long *)field(s, d));
+            sbuf_printf(out, "%lld", *(long long *)field(s, d));
         break;
     case C_STR: {
         char *v = *(char **)field(s, d);
-        snprintf(buf, len, "%s", v ? v : "");
+        sbuf_printf(out, "%s", v ? v : "");
         break;
     }
     case C_ENUM:
         if (d->off == OFF(loglevel))
-            snprintf(buf, len, "%s", s->cfg.loglevel);
+            sbuf_printf(out, "%s", s->cfg.loglevel);
         else
-            snprintf(buf, len, "%s", d->enums[*(int *)field(s, d)]);
+            sbuf_printf(out, "%s", d->enums[*(int *)field(s, d)]);
         break;
     case C_SPECIAL:
         if (d->get)
-            d->get(s, d, buf, len);
+            d->get(s, d, out);
         else if (d->off == OFF(notify_keyspace_events))
-            snprintf(buf, len, "%s",
-                     s->cfg.notify_keyspace_events ? s->cfg.notify_keyspace_events : "");
+            sbuf_printf(out, "%s",
+                        s->cfg.notify_keyspace_events ? s->cfg.notify_keyspace_events : "");
         break;
     }
 }
@@ -416,11 +419,11 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
 }
 
 static void
-get_obuf_limit(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_obuf_limit(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (void)d;
-    snprintf(buf, len, "normal %lld %lld %lld slave 268435456 67108864 60 pubsub %lld %lld %lld",
-             s->cfg.obuf_normal_hard, s->cfg.obuf_normal_soft, s->cfg.obuf_normal_soft_s,
-             s->cfg.obuf_pubsub_hard, s->cfg.obuf_pubsub_soft, s->cfg.obuf_pubsub_soft_s);
+    sbuf_printf(out, "normal %lld %lld %lld slave 268435456 67108864 60 pubsub %lld %lld %lld",
+                s->cfg.obuf_normal_hard, s->cfg.obuf_normal_soft, s->cfg.obuf_normal_soft_s,
+                s->cfg.obuf_pubsub_hard, s->cfg.obuf_pubsub_soft, s->cfg.obuf_pubsub_soft_s);
 }
 
 static int
@@ -444,13 +447,10 @@ set_wal_dir(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, 
 }
 
 static void
-get_wal_dir(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_wal_dir(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (void)d;
-    buf[0] = 0;
-    for (int i = 0; i < s->cfg.wal_ndirs; i++) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, len - l, "%s%s", i ? " " : "", s->cfg.wal_dirs[i]);
-    }
+    for (int i = 0; i < s->cfg.wal_ndirs; i++)
+        sbuf_printf(out, "%s%s", i ? " " : "", s->cfg.wal_dirs[i]);
 }
 
 /* Letters as Valkey's notify-keyspace-events. */
@@ -514,11 +514,11 @@ set_compat(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
 }
 
 static void
-get_compat(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_compat(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     if (!strcmp(d->name, "appendonly"))
-        snprintf(buf, len, "%s", s->cfg.durability == DURABILITY_OFF ? "no" : "yes");
+        sbuf_printf(out, "%s", s->cfg.durability == DURABILITY_OFF ? "no" : "yes");
     else
-        snprintf(buf, len, "%s", d->dflt);
+        sbuf_printf(out, "%s", d->dflt);
 }
 
 static int
@@ -536,6 +536,11 @@ set_replicaof(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv
     } else if (argc != 1) {
         port = -1;
     }
+    /* Kept as one "host port" string: a host with a space or a control byte would read back
+     * as something else (CONFIG REWRITE, INFO). No host name or address has one. */
+    for (const char *h = host; *h; h++)
+        if ((unsigned char)*h <= ' ' || *h == 0x7f)
+            port = -1;
     if (port < 0 || port > 65535 || (host[0] && port == 0) || strlen(host) >= 255) {
         snprintf(err, errlen, "expected 'host port'");
         return -1;
@@ -549,9 +554,9 @@ set_replicaof(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv
 }
 
 static void
-get_replicaof(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_replicaof(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (void)d;
-    snprintf(buf, len, "%s", s->cfg.replicaof ? s->cfg.replicaof : "");
+    sbuf_printf(out, "%s", s->cfg.replicaof ? s->cfg.replicaof : "");
 }
 
 static int
@@ -592,9 +597,9 @@ set_tls_protocols(engine_t *s, const cfg_def_t *d, int argc, const char *const *
 }
 
 static void
-get_requirepass(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_requirepass(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (void)d;
-    snprintf(buf, len, "%s", s->cfg.requirepass ? s->cfg.requirepass : "");
+    sbuf_printf(out, "%s", s->cfg.requirepass ? s->cfg.requirepass : "");
 }
 
 static int
@@ -616,9 +621,9 @@ set_user(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, cha
 }
 
 static void
-get_string(engine_t *s, const cfg_def_t *d, char *buf, size_t len) {
+get_string(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     char *v = *(char **)field(s, d);
-    snprintf(buf, len, "%s", v ? v : "");
+    sbuf_printf(out, "%s", v ? v : "");
 }
 
 static void
@@ -685,7 +690,7 @@ config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, b
     return rc;
 }
 
-static void
+void
 config_free(engine_t *s) {
     for (const cfg_def_t *d = defs; d->name; d++) {
         if (d->flags & C_ALIAS)
@@ -745,13 +750,15 @@ config_tls_prepare(engine_t *s, int argc, const karg_t *argv, tls_ctx_t **out, i
     engine_t *scratch = kcalloc(1, sizeof *scratch);
     set_defaults(scratch);
     scratch->cfg.tls_port = s->cfg.tls_port;
-    char *val = kmalloc(4096);
+    sbuf_t val = {0};
     int rc = 0;
     for (const cfg_def_t *d = defs; d->name && rc == 0; d++) {
         if (!(d->flags & C_TLS) || (d->flags & C_ALIAS))
             continue;
-        get_value(s, d, val, 4096);
-        const char *a[2] = {d->name, val};
+        val.len = 0;
+        sbuf_append(&val, "", 0);
+        get_value(s, d, &val);
+        const char *a[2] = {d->name, val.p};
         rc = set_one(scratch, 2, a, true, err, errlen);
     }
     for (int i = 0; i + 1 < argc && rc == 0; i += 2) {
@@ -762,7 +769,7 @@ config_tls_prepare(engine_t *s, int argc, const karg_t *argv, tls_ctx_t **out, i
         kfree(name);
         kfree(v);
     }
-    kfree(val);
+    sbuf_free(&val);
     if (rc == 0 && config_tls_enabled(scratch)) {
         *out = tls_ctx_build(&scratch->cfg.tls, err, errlen);
         rc = *out ? 0 : -1;
@@ -772,6 +779,36 @@ config_tls_prepare(engine_t *s, int argc, const karg_t *argv, tls_ctx_t **out, i
     return rc;
 }
 
+/* One line of a config file split as the loader splits it (the inline-command rules: quotes,
+ * escapes): the argument pointers and the NUL-terminated arguments in one allocation, to
+ * kfree; *argc = 0 for a blank or comment line, -1 for unbalanced quotes. */
+static char **
+split_line(const char *line, size_t n, int *argc) {
+    char *out = kmalloc(n + 1);
+    size_t offs[CONFIG_ARGS_MAX], lens[CONFIG_ARGS_MAX];
+    char **args = NULL;
+    int k = resp_split_args(line, n, out, offs, lens, CONFIG_ARGS_MAX);
+    if (k > 0 && out[offs[0]] == '#')
+        k = 0;
+    if (k > 0) {
+        /* One block: the pointers, then the arguments with their terminators. */
+        size_t bytes = sizeof(char *) * (size_t)k;
+        for (int i = 0; i < k; i++)
+            bytes += lens[i] + 1;
+        args = kmalloc(bytes);
+        char *store = (char *)(args + k);
+        for (int i = 0; i < k; i++) {
+            memcpy(store, out + offs[i], lens[i]);
+            store[lens[i]] = 0;
+            args[i] = store;
+            store += lens[i] + 1;
+        }
+    }
+    kfree(out);
+    *argc = k;
+    return args;
+}
+
 int
 config_load_file(engine_t *s, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
@@ -779,37 +816,29 @@ config_load_file(engine_t *s, const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "can't open config file '%s': %s", path, strerror(errno));
         return -1;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t n = strlen(line);
-        char out[4096];
-        size_t offs[64], lens[64];
-        const char *args[64];
+    for (ssize_t n; (n = getline(&line, &cap, f)) >= 0;) { /* lines of any length */
+        int argc;
         char ebuf[256];
-        int argc = resp_split_args(line, n, out, offs, lens, 64);
+        lineno++;
+        char **args = split_line(line, (size_t)n, &argc);
         if (argc < 0) {
             snprintf(err, errlen, "%s:%d: unbalanced quotes", path, lineno);
             rc = -1;
             break;
         }
-        if (argc == 0 || out[offs[0]] == '#')
-            continue;
-        char store[4096 + 64];
-        size_t so = 0;
-        for (int i = 0; i < argc; i++) { /* split output is dense: copy each with a terminator */
-            memcpy(store + so, out + offs[i], lens[i]);
-            store[so + lens[i]] = 0;
-            args[i] = store + so;
-            so += lens[i] + 1;
-        }
-        if (config_set(s, argc, args, lens, true, ebuf, sizeof ebuf) < 0) {
+        if (argc > 0 &&
+            config_set(s, argc, (const char *const *)args, NULL, true, ebuf, sizeof ebuf) < 0) {
             snprintf(err, errlen, "%s:%d: '%s': %s", path, lineno, args[0], ebuf);
             rc = -1;
-            break;
         }
+        kfree(args);
+        if (rc)
+            break;
     }
+    free(line); /* getline's, from libc malloc */
     fclose(f);
     return rc;
 }
@@ -839,53 +868,116 @@ config_load_args(engine_t *s, int argc, char **argv, char *err, size_t errlen) {
 void
 config_get(engine_t *s, const char *pat, size_t plen,
            void (*fn)(void *ctx, const char *name, const char *value), void *ctx) {
-    char buf[4096];
+    sbuf_t buf = {0};
     for (const cfg_def_t *d = defs; d->name; d++) {
         if ((d->flags & C_HIDDEN) || !util_glob_match(pat, plen, d->name, strlen(d->name), true))
             continue;
-        buf[0] = 0;
-        get_value(s, d, buf, sizeof buf);
-        fn(ctx, d->name, buf);
+        buf.len = 0;
+        sbuf_append(&buf, "", 0); /* a value may be empty: still a string */
+        get_value(s, d, &buf);
+        fn(ctx, d->name, buf.p);
     }
+    sbuf_free(&buf);
 }
 
-/* Quote a value for the config file when it has spaces or is empty. */
+/* A value as the loader reads it back: bare when it is a plain word, else double-quoted with
+ * the escapes resp_split_args() undoes (as Valkey's rewrite does with sdscatrepr): a newline
+ * written bare would end the line, an empty value would vanish. */
 static void
-write_line(FILE *f, const cfg_def_t *d, const char *v) {
-    if (d->type == C_SPECIAL && !strcmp(d->name, "wal-dir")) {
-        fprintf(f, "wal-dir %s\n", v);
+write_value(FILE *f, const char *v) {
+    bool plain = *v != 0;
+    for (const unsigned char *p = (const unsigned char *)v; plain && *p; p++)
+        plain = *p > ' ' && *p < 0x7f && *p != '"' && *p != '\'' && *p != '\\';
+    if (plain) {
+        fputs(v, f);
         return;
     }
-    if (!strcmp(d->name, "client-output-buffer-limit")) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        switch (*p) {
+        case '\\': fputs("\\\\", f); break;
+        case '"': fputs("\\\"", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < ' ' || *p >= 0x7f)
+                fprintf(f, "\\x%02x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void
+write_line(FILE *f, engine_t *s, const cfg_def_t *d, const char *v) {
+    if (d->type == C_SPECIAL && !strcmp(d->name, "wal-dir")) { /* one line per log copy */
+        for (int i = 0; i < s->cfg.wal_ndirs; i++) {
+            fputs("wal-dir ", f);
+            write_value(f, s->cfg.wal_dirs[i]);
+            fputc('\n', f);
+        }
+        return;
+    }
+    if (!strcmp(d->name, "client-output-buffer-limit")) { /* class names and numbers */
         fprintf(f, "%s %s\n", d->name, v);
         return;
     }
     if (!strcmp(d->name, "replicaof")) { /* Valkey's form: two words; none for a primary */
-        if (v[0])
-            fprintf(f, "replicaof %s\n", v);
+        const char *sp = strrchr(v, ' ');
+        if (v[0] && sp) {
+            char *host = kstrndup(v, (size_t)(sp - v));
+            fputs("replicaof ", f);
+            write_value(f, host);
+            fprintf(f, " %s\n", sp + 1);
+            kfree(host);
+        }
         return;
     }
-    bool quote = !*v || strpbrk(v, " \t\"'\\");
-    if (!quote) {
-        fprintf(f, "%s %s\n", d->name, v);
-        return;
-    }
-    fprintf(f, "%s \"", d->name);
-    for (const char *p = v; *p; p++)
-        fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-    fprintf(f, "\"\n");
+    fprintf(f, "%s ", d->name);
+    write_value(f, v);
+    fputc('\n', f);
 }
 
-/* Whether a value as CONFIG GET shows it is the default: numbers are compared as numbers (a
- * memory setting shows bytes, its default is written "512mb"). */
-static bool
-is_default(const cfg_def_t *d, const char *val) {
-    if (!d->dflt)
-        return false;
-    long long a, b;
-    if (d->type == C_MEM && util_parse_memory(val, &a) && util_parse_memory(d->dflt, &b))
-        return a == b;
-    return !strcmp(val, d->dflt);
+/* Copies the lines of the config file in, rewriting the first line of each known setting with
+ * its value and dropping its repeats (written[] marks them); comments, blank and unknown lines
+ * are kept as they are. A line is read as the loader reads it (split_line). */
+static int
+rewrite_lines(engine_t *s, FILE *in, FILE *out, bool *written, sbuf_t *val, char *err,
+              size_t errlen) {
+    char *line = NULL;
+    size_t cap = 0;
+    for (ssize_t n; (n = getline(&line, &cap, in)) >= 0;) {
+        int argc;
+        char **args = split_line(line, (size_t)n, &argc);
+        const cfg_def_t *d = argc > 0 ? find_def(args[0], strlen(args[0])) : NULL;
+        kfree(args);
+        if (!d || (d->flags & C_COMPAT)) {
+            fwrite(line, 1, (size_t)n, out); /* as it is, NUL bytes and all */
+            if (line[n - 1] != '\n') /* a last line without one: what follows is a line too */
+                fputc('\n', out);
+            continue;
+        }
+        d = canonical(d); /* a line under an old name is rewritten under the current one */
+        size_t i = (size_t)(d - defs);
+        if (written[i])
+            continue;
+        written[i] = true;
+        if (d->set == set_user) { /* the users as they are now, not as the file had them */
+            if (acl_rewrite_config(s, out, err, errlen) < 0) {
+                free(line);
+                return -1;
+            }
+            continue;
+        }
+        val->len = 0;
+        sbuf_append(val, "", 0);
+        get_value(s, d, val);
+        write_line(out, s, d, val->p);
+    }
+    free(line); /* getline's, from libc malloc */
+    return 0;
 }
 
 int
@@ -908,31 +1000,18 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
         return -1;
     }
     bool written[sizeof defs / sizeof *defs] = {false};
-    char line[4096], val[4096];
-    while (in && fgets(line, sizeof line, in)) {
-        char name[128];
-        if (sscanf(line, " %127s", name) != 1 || name[0] == '#') {
-            fputs(line, out);
-            continue;
-        }
-        const cfg_def_t *d = find_def(name, strlen(name));
-        if (!d || (d->flags & C_COMPAT)) {
-            fputs(line, out);
-            continue;
-        }
-        d = canonical(d); /* a line under an old name is rewritten under the current one */
-        size_t i = (size_t)(d - defs);
-        if (written[i])
-            continue;
-        written[i] = true;
-        if (d->set == set_user) { /* the users as they are now, not as the file had them */
-            if (acl_rewrite_config(s, out, err, errlen) < 0)
-                goto fail;
-            continue;
-        }
-        get_value(s, d, val, sizeof val);
-        write_line(out, d, val);
+    sbuf_t val = {0}, dflt = {0};
+    engine_t *fresh = NULL;
+    if (in) {
+        int r = rewrite_lines(s, in, out, written, &val, err, errlen);
+        fclose(in);
+        in = NULL;
+        if (r < 0)
+            goto fail;
     }
+    /* A setting is the default when it reads back as a fresh engine's does. */
+    fresh = kcalloc(1, sizeof *fresh);
+    set_defaults(fresh);
     for (const cfg_def_t *d = defs; d->name; d++) {
         size_t i = (size_t)(d - defs);
         if (written[i] || (d->flags & (C_COMPAT | C_ALIAS)))
@@ -942,25 +1021,32 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
                 goto fail;
             continue;
         }
-        get_value(s, d, val, sizeof val);
-        if (is_default(d, val))
-            continue;
-        if (!strcmp(d->name, "client-output-buffer-limit") ||
-            (!strcmp(d->name, "wal-dir") && !val[0]))
-            continue;
-        write_line(out, d, val);
+        val.len = dflt.len = 0;
+        sbuf_append(&val, "", 0);
+        sbuf_append(&dflt, "", 0);
+        get_value(s, d, &val);
+        get_value(fresh, d, &dflt);
+        if (strcmp(val.p, dflt.p) != 0)
+            write_line(out, s, d, val.p);
     }
-    if (in)
-        fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
-        rename(tmp, s->config_file) != 0) {
+    config_free(fresh);
+    kfree(fresh);
+    sbuf_free(&val);
+    sbuf_free(&dflt);
+    int rc = fflush(out) != 0 || fsync(fileno(out)) != 0 ? -1 : 0;
+    if (fclose(out) != 0 || rc != 0 || rename(tmp, s->config_file) != 0) {
         snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+        unlink(tmp);
         return -1;
     }
     return 0;
 fail:
-    if (in)
-        fclose(in);
+    if (fresh) {
+        config_free(fresh);
+        kfree(fresh);
+    }
+    sbuf_free(&val);
+    sbuf_free(&dflt);
     fclose(out);
     unlink(tmp);
     return -1;

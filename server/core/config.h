@@ -16,6 +16,9 @@
 #include "tls.h"
 
 void config_defaults(engine_t *s);
+/* Frees what the settings own (strings, the wal-dir list) and leaves them NULL: for a scratch
+ * engine that is thrown away (config_validate, the config fuzzer); the server never frees. */
+void config_free(engine_t *s);
 /* Apply one setting from text arguments (argv[0] name, the rest values). 0, or -1 with err. */
 int config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
                char *err, size_t errlen);

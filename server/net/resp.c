@@ -1,6 +1,7 @@
 /* resp.c - incremental RESP request parser (see resp.h for the grammar and limits). */
 #include "resp.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <limits.h>
 #include <string.h>
@@ -223,8 +224,14 @@ hexval(char c) {
     return -1;
 }
 
+static bool
+is_sep(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* One quoted argument starting at line[i] == '"' or '\''. Returns the index after the closing
- * quote, or -1 if unbalanced or the closing quote is not followed by a space or the end. */
+ * quote, or -1 if unbalanced or the closing quote is not followed by a separator or the end
+ * (a config file line still holds its newline: `requirepass "a b"` must load). */
 static long long
 split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o) {
     char q = line[i++];
@@ -249,7 +256,7 @@ split_quoted(const char *line, size_t n, size_t i, char *out, size_t *o) {
             i++;
         } else if (ch == q) {
             i++;
-            if (i < n && line[i] != ' ' && line[i] != '\t')
+            if (i < n && !is_sep(line[i]))
                 return -1;
             return (long long)i;
         } else {
@@ -264,7 +271,7 @@ resp_split_args(const char *line, size_t n, char *out, size_t *offs, size_t *len
     size_t i = 0, o = 0;
     int argc = 0;
     for (;;) {
-        while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+        while (i < n && is_sep(line[i]))
             i++;
         if (i >= n)
             return argc;
@@ -277,7 +284,7 @@ resp_split_args(const char *line, size_t n, char *out, size_t *offs, size_t *len
                 return -1;
             i = (size_t)r;
         } else {
-            while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+            while (i < n && !is_sep(line[i]))
                 out[o++] = line[i++];
         }
         offs[argc] = start;

@@ -250,6 +250,30 @@ def test_a_valkey_style_config_file_with_slaveof_and_slave_priority_loads(live):
     assert not any(l.startswith(("slaveof", "slave-priority")) for l in lines)
 
 
+def test_config_rewrite_keeps_every_value_as_it_was_across_a_restart(live, tmp_path):
+    """CONFIG REWRITE writes what the loader reads back: a value with a space, a newline or a
+    quote, a log copy whose path has a space (one wal-dir line each), a setting changed at run
+    time after a last line without a newline (found by fuzz/fuzz_config.c)."""
+    spaced = str(tmp_path / "log copy")
+    r = node(live, conf_lines=['wal-dir "%s"' % spaced, "# a comment"])
+    with open(r.config_file, "a") as f:
+        f.write("# the last line, without a newline")
+    c = r.client(decode_responses=True)
+    value = 'x y\n"z\'\\'
+    c.config_set("masterauth", value)
+    c.config_set("client-output-buffer-limit", "normal 1mb 512kb 10")
+    c.config_rewrite()
+    with open(r.config_file) as f:
+        lines = f.read().splitlines()
+    assert "# the last line, without a newline" in lines and "# a comment" in lines
+    assert lines.count('wal-dir "%s"' % spaced) == 1
+    c2 = restart(live, r).client(decode_responses=True)
+    assert c2.config_get("masterauth")["masterauth"] == value
+    assert c2.config_get("wal-dir")["wal-dir"] == spaced
+    assert c2.config_get("client-output-buffer-limit")["client-output-buffer-limit"].startswith(
+        "normal 1048576 524288 10 ")
+
+
 def test_config_rewrite_without_a_file_is_an_error(live):
     s = node(live)
     with pytest.raises(redis.ResponseError, match="without a config file"):

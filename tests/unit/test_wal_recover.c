@@ -317,6 +317,45 @@ Test(wal_recover, a_newest_segment_with_a_torn_header_is_removed) {
     tdirs_remove(&t);
 }
 
+/* A crash while both copies create their next segment: the header made it to disk on copy 1,
+ * not on copy 0. Recovery must leave the copies so that a second one (a crash before wal_open)
+ * succeeds too: copy 1's segment is kept and copy 0 gets it back (fuzz/regressions/wal). */
+Test(wal_recover, a_segment_torn_on_one_copy_and_made_on_another_recovers_twice) {
+    tdirs_t t;
+    tdirs_make(&t, 2);
+    wal_config_t cfg = tcfg(&t, 1);
+    write_log(&t, &cfg, 30, 1 << 20);
+    char p0[256], p1[256];
+    snprintf(p0, sizeof p0, "%s/wal-00000000000000000031.log", t.dir[0]);
+    snprintf(p1, sizeof p1, "%s/wal-00000000000000000031.log", t.dir[1]);
+    int fd = open(p0, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 65536), 0);
+    cr_assert_eq(pwrite(fd, "KEELW", 5, 0), 5);
+    close(fd);
+    wal_seg_hdr_t h;
+    uint8_t id[WAL_DATASET_ID_SIZE];
+    uint64_t epoch;
+    cr_assert_eq(wal_dir_identity(t.dir[1], id, &epoch), 0);
+    wal_seg_hdr_encode(&h, 31, wal_now_ms(), id, epoch);
+    fd = open(p1, O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 65536), 0);
+    cr_assert_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    close(fd);
+    for (int round = 0; round < 2; round++) {
+        wal_recover_info_t info;
+        char err[512];
+        cr_assert_eq(wal_recover_ex(&cfg, 0, NULL, NULL, &info, err, sizeof err), 0,
+                     "recovery %d: %s", round + 1, err);
+        cr_assert_eq(info.last_lsn, 30);
+        cr_assert_eq(info.torn_copies, round == 0 ? 1 : 0);
+    }
+    cr_assert_eq(count_segments(t.dir[0]), 2, "copy 0 got the segment back");
+    cr_assert_eq(count_segments(t.dir[1]), 2);
+    tdirs_remove(&t);
+}
+
 static int
 stop_at_7_cb(void *ctx, const wal_record_t *r) {
     *(uint64_t *)ctx = r->lsn;
