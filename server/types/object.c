@@ -10,6 +10,9 @@
 #define HDR 5
 
 static const obj_type_ops_t *type_ops[OBJ_TYPE_MAX];
+/* Set once at start (tiering_start), read-only afterwards. */
+static void (*tiered_free_hook)(void *ctx, uint64_t id, uint32_t vlen);
+static void *tiered_free_ctx;
 
 static size_t
 varint_put(uint8_t *p, uint64_t v) {
@@ -121,6 +124,9 @@ const char *
 obj_str(const kobj_t *o, size_t *len) {
     uint64_t vlen;
     DEBUG_ASSERT(obj_type(o) == OBJ_STRING);
+    /* A stub's bytes are no value: a command reading one was not given its fetch (a bug that
+     * would reply or store garbage). */
+    ASSERT(obj_encoding(o) != OBJ_ENC_TIERED);
     size_t off = val_off(o);
     off += varint_get(bytes(o) + off, &vlen);
     *len = (size_t)vlen;
@@ -255,9 +261,45 @@ obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms) {
 }
 
 void
+obj_set_tiered_free_hook(void (*fn)(void *ctx, uint64_t id, uint32_t vlen), void *ctx) {
+    tiered_free_hook = fn;
+    tiered_free_ctx = ctx;
+}
+
+kobj_t *
+obj_new_tiered(const kobj_t *o, uint64_t id, uint32_t vlen) {
+    uint8_t stub[OBJ_TIERED_STUB_BYTES];
+    memcpy(stub, &id, 8);
+    memcpy(stub + 8, &vlen, 4);
+    size_t klen;
+    const char *key = obj_key(o, &klen);
+    kobj_t *n = obj_new_str(key, klen, (const char *)stub, sizeof stub, obj_expire(o));
+    obj_set_encoding(n, OBJ_ENC_TIERED);
+    obj_set_lru(n, obj_lru(o));
+    return n;
+}
+
+uint64_t
+obj_tiered_id(const kobj_t *o, uint32_t *vlen) {
+    ASSERT(obj_encoding(o) == OBJ_ENC_TIERED);
+    uint64_t n, id;
+    size_t off = val_off(o);
+    off += varint_get(bytes(o) + off, &n);
+    ASSERT(n == OBJ_TIERED_STUB_BYTES);
+    memcpy(&id, bytes(o) + off, 8);
+    memcpy(vlen, bytes(o) + off + 8, 4);
+    return id;
+}
+
+void
 obj_free(kobj_t *o) {
     if (!o)
         return;
+    if (obj_encoding(o) == OBJ_ENC_TIERED && tiered_free_hook) {
+        uint32_t vlen;
+        uint64_t id = obj_tiered_id(o, &vlen);
+        tiered_free_hook(tiered_free_ctx, id, vlen);
+    }
     if (obj_type(o) != OBJ_STRING) {
         const obj_type_ops_t *ops = type_ops[obj_type(o)];
         ASSERT(ops && ops->free);
@@ -305,6 +347,7 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_INTSET: return "intset";
     case OBJ_ENC_HT: return "hashtable";
     case OBJ_ENC_SKIPLIST: return "skiplist";
+    case OBJ_ENC_TIERED: return "tiered";
     default: return "unknown";
     }
 }

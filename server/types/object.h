@@ -33,7 +33,13 @@ enum {
     OBJ_ENC_INTSET = 3,
     OBJ_ENC_HT = 4,
     OBJ_ENC_SKIPLIST = 5,
+    /* A string whose value is in the value tier (docs/tiering.md): the object keeps its type,
+     * header, expiry and key; its value part is a 12-byte stub (id: uint64, value length:
+     * uint32, little-endian) in the string layout, so resizing and expiry changes move it like
+     * any string. obj_str() refuses it: a command must have its value fetched first. */
+    OBJ_ENC_TIERED = 6,
 };
+#define OBJ_TIERED_STUB_BYTES 12
 
 #define OBJ_F_EXPIRE 0x01
 #define OBJ_KEY_MAX  (512u * 1024 * 1024)
@@ -76,6 +82,18 @@ kobj_t *obj_with_expire(kobj_t *o, int64_t ms);
 /* A copy under another key (COPY, RENAME); the value is deep-copied for collections. */
 kobj_t *obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms);
 void obj_free(kobj_t *o);
+/* A stub of string object o (same key, expiry, lru) for a value stored in the tier under id;
+ * o is not consumed. */
+kobj_t *obj_new_tiered(const kobj_t *o, uint64_t id, uint32_t vlen);
+static inline bool
+obj_is_tiered(const kobj_t *o) {
+    return obj_encoding(o) == OBJ_ENC_TIERED;
+}
+/* The tier id of a stub, and the length of the value it stands for. */
+uint64_t obj_tiered_id(const kobj_t *o, uint32_t *vlen);
+/* Called by obj_free() for every stub freed, on whatever thread frees it (the lazy-free thread
+ * too): the tier's copy must go. Set once at start by the engine; NULL = nothing to do. */
+void obj_set_tiered_free_hook(void (*fn)(void *ctx, uint64_t id, uint32_t vlen), void *ctx);
 size_t obj_alloc_size(const kobj_t *o); /* the object itself, not what its pointer owns */
 
 /* Per-type hooks, registered by the type modules at start-up so that object.c depends on none. */
