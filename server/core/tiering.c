@@ -592,8 +592,9 @@ static int
 each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn fn, void *ctx) {
     if (!needs_values(cmd, argc, argv))
         return 0;
-    int idx[256];
-    int n = cmd_get_keys(cmd, argc, argv, idx, 256);
+    int stack[64];
+    int *idx = argc <= 64 ? stack : kmalloc(sizeof *idx * (size_t)argc); /* keys <= arguments */
+    int n = cmd_get_keys(cmd, argc, argv, idx, argc < 64 ? 64 : argc);
     int found = 0;
     for (int i = 0; i < n; i++) {
         kobj_t *o = db_find(db, argv[idx[i]].p, argv[idx[i]].n);
@@ -605,6 +606,8 @@ each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn
         if (fn)
             fn(ctx, db, o);
     }
+    if (idx != stack)
+        kfree(idx);
     return found;
 }
 
