@@ -562,6 +562,7 @@ static const char *const no_fetch_names[] = {
     "pexpireat",
     "persist",
     "touch",
+    "strlen",
     "object|encoding",
     "object|idletime",
     "object|freq",
@@ -589,7 +590,8 @@ needs_values(cmd_def_t *cmd, int argc, const karg_t *argv) {
 typedef void (*stub_fn)(void *ctx, db_t *db, kobj_t *o);
 
 static int
-each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn fn, void *ctx) {
+each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn fn, void *ctx,
+          int *checked) {
     if (!needs_values(cmd, argc, argv))
         return 0;
     int stack[64];
@@ -598,6 +600,8 @@ each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn
     int found = 0;
     for (int i = 0; i < n; i++) {
         kobj_t *o = db_find(db, argv[idx[i]].p, argv[idx[i]].n);
+        if (o && checked)
+            (*checked)++;
         if (!o || !obj_is_tiered(o))
             continue;
         if (s->dbenv.expire_enabled && db_is_expired(&s->dbenv, o))
@@ -701,18 +705,18 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     tstate_t *st = kcalloc(1, sizeof *st);
     park_ctx_t p = {ts, c, st, 0};
-    int found = 0;
+    int found = 0, checked = 0;
     if (!strcmp(cmd->name, "exec") && (c->flags & CLIENT_MULTI)) {
         for (int i = 0; i < c->mcount; i++) {
             db_t *db = engine_db(s, queued_db(c, i));
             found += each_stub(s, db, c->mstate[i].cmd, c->mstate[i].argc, c->mstate[i].argv,
-                               park_stub_cb, &p);
+                               park_stub_cb, &p, &checked);
         }
     } else {
-        found = each_stub(s, c->db, cmd, c->argc, c->argv, park_stub_cb, &p);
+        found = each_stub(s, c->db, cmd, c->argc, c->argv, park_stub_cb, &p, &checked);
     }
     if (found == 0) {
-        ts->memory_hits++;
+        ts->memory_hits += checked > 0; /* a command that read values, all of them in memory */
         kfree(st);
         return false;
     }
@@ -775,7 +779,7 @@ tiering_fetch_now(client_t *c, cmd_def_t *cmd) {
     int fails = 0, rc = 0;
     for (int round = 0; round < 1024; round++) { /* bounded: each round brings a value back */
         sync_ctx_t x = {0};
-        if (each_stub(c->eng, c->db, cmd, c->argc, c->argv, first_stub_cb, &x) == 0)
+        if (each_stub(c->eng, c->db, cmd, c->argc, c->argv, first_stub_cb, &x, NULL) == 0)
             return true;
         rc = fetch_sync_one(ts, x.db, x.stub);
         if (rc < 0 && ++fails >= SYNC_FETCH_TRIES)

@@ -152,6 +152,7 @@ def test_model_random_commands_while_values_go_out_and_come_back(live):
     for k in stubs[:50]:
         assert r.type(k) == b"string" and r.exists(k) == 1
         assert r.memory_usage(k) < 100
+        assert r.strlen(k) == len(model[k])
     assert tinfo(r)["tiering_tier_hits"] == hits
 
 
