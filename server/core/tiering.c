@@ -137,7 +137,7 @@ struct tiering_state {
     char ckpt[1100];
     tier_reader_t *reader;
     /* DEBUG TIERING-FAULT: read by the workers. */
-    atomic_int fault_put_error, fault_get_error, fault_put_delay_ms;
+    atomic_int fault_put_error, fault_get_error, fault_put_delay_ms, fault_get_delay_ms;
 };
 
 /* ---- tables ---------------------------------------------------------------------------- */
@@ -851,8 +851,13 @@ fault_cb(void *ctx, tier_op_t op, uint64_t id) {
         if (atomic_load(&ts->fault_put_error))
             return -EIO;
     }
-    if (op == TIER_OP_GET && atomic_load(&ts->fault_get_error))
-        return -EIO;
+    if (op == TIER_OP_GET) {
+        int ms = atomic_load(&ts->fault_get_delay_ms);
+        if (ms > 0)
+            usleep((useconds_t)ms * 1000u);
+        if (atomic_load(&ts->fault_get_error))
+            return -EIO;
+    }
     return 0;
 }
 
@@ -1078,6 +1083,8 @@ tiering_debug_fault(engine_t *s, const char *name, long long value) {
         atomic_store(&ts->fault_put_error, value != 0);
     else if (!strcmp(name, "get-error"))
         atomic_store(&ts->fault_get_error, value != 0);
+    else if (!strcmp(name, "get-delay-ms"))
+        atomic_store(&ts->fault_get_delay_ms, (int)(value < 0 ? 0 : value > 60000 ? 60000 : value));
     else if (!strcmp(name, "put-delay-ms"))
         atomic_store(&ts->fault_put_delay_ms, (int)(value < 0 ? 0 : value > 60000 ? 60000 : value));
     else

@@ -364,3 +364,61 @@ def test_tier_faults_keep_values_in_memory_and_show_in_info(live):
     r.execute_command("DEBUG", "TIERING-FAULT", "get-error", "0")
     assert r.get(cold[0]) == model[cold[0]]
     check_all(r, model)
+
+
+def test_a_parked_read_sees_a_write_made_while_it_waited(live):
+    s = tserver(live)
+    r = s.client()
+    model = fill(r, 3000, 600)
+    wait_tiered(r, 1500)
+    cold = [k for k in model if r.object("encoding", k) == b"tiered"][:3]
+    r.execute_command("DEBUG", "TIERING-FAULT", "get-delay-ms", "400")
+    waiting = s.raw()
+    waiting.send_cmd("GET", cold[0])  # parks for ~400 ms
+    waiting.send_cmd("APPEND", cold[1], "+")  # pipelined behind it: runs after, in order
+    time.sleep(0.1)
+    assert tinfo(r)["tiering_fetches_in_flight"] >= 1
+    r.set(cold[0], b"written-while-parked")  # a whole-value overwrite: no fetch, no wait
+    assert waiting.read() == b"written-while-parked"
+    assert waiting.read() == len(model[cold[1]]) + 1
+    # a client that goes away while parked: its fetch completes into nothing
+    gone = s.raw()
+    gone.send_cmd("GET", cold[2])
+    time.sleep(0.05)
+    gone.close()
+    time.sleep(0.6)
+    r.execute_command("DEBUG", "TIERING-FAULT", "get-delay-ms", "0")
+    assert r.get(cold[2]) == model[cold[2]]
+    assert r.ping()
+
+
+def test_going_out_and_coming_back_is_not_a_change_for_watch(live):
+    s = tserver(live)
+    r = s.client()
+    model = fill(r, 3000, 600)
+    wait_tiered(r, 1500)
+    cold = [k for k in model if r.object("encoding", k) == b"tiered"][:2]
+    with r.pipeline(transaction=True) as p:
+        p.watch(cold[0], cold[1])
+        assert p.get(cold[0]) == model[cold[0]]  # comes back meanwhile: not a write
+        p.multi()
+        p.get(cold[1])
+        assert p.execute() == [model[cold[1]]]
+
+
+def test_foreground_save_writes_tiered_values(live):
+    d = tempfile.mkdtemp(prefix="keel-tier-")
+    try:
+        s = tserver(live, durability="off", data_dir=d)
+        r = s.client()
+        model = fill(r, 3000, 600)
+        wait_tiered(r, 1500)
+        assert r.save()
+        s.kill()
+        s2 = tserver(live, durability="off", data_dir=d)
+        r2 = s2.client()
+        assert r2.dbsize() == len(model)
+        check_all(r2, model)
+        s2.kill()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
