@@ -117,7 +117,8 @@ struct tiering_state {
     size_t nready, ready_cap;
     deferred_put_t *deferred;
     size_t ndeferred, deferred_cap;
-    int sync_depth; /* inside tiering_fetch_now */
+    int sync_depth;  /* inside tiering_fetch_now */
+    client_t *rerun; /* run_ready is running this client's command again */
     int64_t backoff_until_ms;
     int db_cursor;
     /* Deletes not yet submitted (invariant 2). */
@@ -506,7 +507,9 @@ run_ready(struct tiering_state *ts) {
             } else if (!(c->conn.flags & CONN_CLOSE_ASAP)) {
                 c->argc = st->argc;
                 c->argv = st->argv;
+                ts->rerun = c;
                 exec_command(c);
+                ts->rerun = NULL;
                 c->argc = 0;
                 c->argv = NULL;
             }
@@ -716,7 +719,8 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
         found = each_stub(s, c->db, cmd, c->argc, c->argv, park_stub_cb, &p, &checked);
     }
     if (found == 0) {
-        ts->memory_hits += checked > 0; /* a command that read values, all of them in memory */
+        /* A command that read values, all of them in memory (a re-run was a tier hit). */
+        ts->memory_hits += checked > 0 && c != ts->rerun;
         kfree(st);
         return false;
     }
