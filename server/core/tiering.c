@@ -57,7 +57,10 @@
 #include "tier.h"
 #include "util.h"
 
-#define OUT_SAMPLES_MAX   16        /* keys sampled per choice of a value to send out */
+/* Keys sampled per choice of a value to send out: more than eviction's default 5, because the
+ * LRU clock has a 1 s resolution and ties among a few samples make the choice random; a put
+ * costs far more than 16 table samples. */
+#define OUT_SAMPLES 16
 #define OUT_PUTS_PER_STEP 256       /* puts submitted per out_step */
 #define STALL_BACKOFF_MS  100       /* after a put refused by RocksDB's write stall */
 #define ERROR_BACKOFF_MS  1000      /* after a failed put: values stay in memory meanwhile */
@@ -295,14 +298,12 @@ out_one(struct tiering_state *ts) {
     kobj_t *best = NULL;
     db_t *bdb = NULL;
     double bscore = -1;
-    int samples =
-        s->cfg.maxmemory_samples < OUT_SAMPLES_MAX ? s->cfg.maxmemory_samples : OUT_SAMPLES_MAX;
     for (int i = 0; i < s->cfg.databases; i++) {
         db_t *db = s->dbs[(ts->db_cursor + i) % s->cfg.databases];
         if (db_size(db) == 0)
             continue;
-        void *pick[OUT_SAMPLES_MAX];
-        size_t n = ht_sample(db->keys, pick, (size_t)samples);
+        void *pick[OUT_SAMPLES];
+        size_t n = ht_sample(db->keys, pick, OUT_SAMPLES);
         for (size_t j = 0; j < n; j++) {
             if (!out_candidate(ts, db, pick[j]))
                 continue;
