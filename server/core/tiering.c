@@ -60,7 +60,7 @@
 /* Keys sampled per choice of a value to send out: more than eviction's default 5, because the
  * LRU clock has a 1 s resolution and ties among a few samples make the choice random; a put
  * costs far more than 16 table samples. */
-#define OUT_SAMPLES 16
+#define OUT_SAMPLES       16
 #define OUT_PUTS_PER_STEP 256       /* puts submitted per out_step */
 #define STALL_BACKOFF_MS  100       /* after a put refused by RocksDB's write stall */
 #define ERROR_BACKOFF_MS  1000      /* after a failed put: values stay in memory meanwhile */
@@ -128,6 +128,9 @@ struct tiering_state {
     pthread_mutex_t dels_mu;
     pending_del_t *dels;
     size_t ndels, dels_cap;
+    /* Stubs freed on other threads, and their deletes beyond DELS_PENDING_MAX: the owner moves
+     * them into the counters below when it drains the list. Guarded by dels_mu. */
+    uint64_t other_freed, other_freed_bytes, other_leaked, other_leaked_bytes;
     atomic_size_t ndels_hint; /* read without the lock by the owner: anything to do? */
     /* Stubs in the keyspace and the bytes of their values (owner thread; deletes from other
      * threads are counted when the owner submits them). */
@@ -235,13 +238,19 @@ stub_freed_cb(void *ctx, uint64_t id, uint32_t len) {
         return;
     }
     pthread_mutex_lock(&ts->dels_mu);
-    if (ts->ndels == ts->dels_cap) {
-        ts->dels_cap = ts->dels_cap ? ts->dels_cap * 2 : 64;
-        ts->dels = krealloc(ts->dels, ts->dels_cap * sizeof *ts->dels);
+    ts->other_freed++;
+    ts->other_freed_bytes += len;
+    if (ts->ndels >= DELS_PENDING_MAX) {
+        ts->other_leaked++;
+        ts->other_leaked_bytes += len;
+    } else {
+        if (ts->ndels == ts->dels_cap) {
+            ts->dels_cap = ts->dels_cap ? ts->dels_cap * 2 : 64;
+            ts->dels = krealloc(ts->dels, ts->dels_cap * sizeof *ts->dels);
+        }
+        ts->dels[ts->ndels++] = (pending_del_t){id, len};
     }
-    /* The top bit says "the stub counters were not decremented yet" (ids stay below 2^63). */
-    ts->dels[ts->ndels++] = (pending_del_t){id | (1ull << 63), len};
-    atomic_store(&ts->ndels_hint, ts->ndels);
+    atomic_store(&ts->ndels_hint, ts->ndels + ts->other_freed);
     pthread_mutex_unlock(&ts->dels_mu);
 }
 
@@ -250,17 +259,15 @@ drain_dels(struct tiering_state *ts) {
     if (atomic_load(&ts->ndels_hint) == 0 || !ts->t)
         return;
     pthread_mutex_lock(&ts->dels_mu);
+    ts->stubs -= ts->other_freed;
+    ts->stub_bytes -= ts->other_freed_bytes;
+    ts->leaked_ids += ts->other_leaked;
+    ts->leaked_bytes += ts->other_leaked_bytes;
+    ts->other_freed = ts->other_freed_bytes = ts->other_leaked = ts->other_leaked_bytes = 0;
     size_t i = 0;
-    for (; i < ts->ndels; i++) {
-        pending_del_t *d = &ts->dels[i];
-        if (d->id >> 63) {
-            ts->stubs--;
-            ts->stub_bytes -= d->len;
-            d->id &= ~(1ull << 63);
-        }
-        if (tier_del(ts->t, d->id, d->len, NULL) < 0)
+    for (; i < ts->ndels; i++)
+        if (tier_del(ts->t, ts->dels[i].id, ts->dels[i].len, NULL) < 0)
             break;
-    }
     memmove(ts->dels, ts->dels + i, (ts->ndels - i) * sizeof *ts->dels);
     ts->ndels -= i;
     atomic_store(&ts->ndels_hint, ts->ndels);
