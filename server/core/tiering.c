@@ -512,6 +512,10 @@ run_ready(struct tiering_state *ts) {
             c->flags &= ~(uint32_t)CLIENT_TIER_WAIT;
             if (st->err[0]) {
                 reply_errf(c, "ERR tiering: %s", st->err);
+                if ((c->flags & CLIENT_MULTI) && st->argc > 0 && cmd_arg_is(&st->argv[0], "exec")) {
+                    client_discard_multi(c); /* EXEC failed: the transaction is over */
+                    client_unwatch(c);
+                }
             } else if (!(c->conn.flags & CONN_CLOSE_ASAP)) {
                 c->argc = st->argc;
                 c->argv = st->argv;

@@ -361,6 +361,11 @@ def test_tier_faults_keep_values_in_memory_and_show_in_info(live):
     r.execute_command("DEBUG", "TIERING-FAULT", "get-error", "1")
     with pytest.raises(redis.ResponseError, match="tiering"):
         r.get(cold[0])
+    raw = s.raw()  # an EXEC whose fetch failed ends the transaction
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("GET", cold[1]) == "QUEUED"
+    assert "tiering" in str(raw.call("EXEC"))
+    assert "without MULTI" in str(raw.call("EXEC"))
     r.execute_command("DEBUG", "TIERING-FAULT", "get-error", "0")
     assert r.get(cold[0]) == model[cold[0]]
     check_all(r, model)
