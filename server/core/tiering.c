@@ -60,7 +60,10 @@
 /* Keys sampled per choice of a value to send out: more than eviction's default 5, because the
  * LRU clock has a 1 s resolution and ties among a few samples make the choice random; a put
  * costs far more than 16 table samples. */
-#define OUT_SAMPLES       16
+#define OUT_SAMPLES 16
+/* Larger values stay in memory: the tier's bound on the bytes of puts in flight (64 MiB) would
+ * refuse them whenever other puts are in flight, and a refused pick ends a step. */
+#define OUT_VALUE_MAX     (TIER_PUT_BYTES_MAX_DEFAULT / 4)
 #define OUT_PUTS_PER_STEP 256       /* puts submitted per out_step */
 #define STALL_BACKOFF_MS  100       /* after a put refused by RocksDB's write stall */
 #define ERROR_BACKOFF_MS  1000      /* after a failed put: values stay in memory meanwhile */
@@ -284,7 +287,7 @@ out_candidate(struct tiering_state *ts, db_t *db, const kobj_t *o) {
         return false;
     size_t vlen, klen;
     (void)obj_str(o, &vlen);
-    if ((long long)vlen < ts->s->cfg.tiering_min_value_size || vlen > TIER_VALUE_MAX)
+    if ((long long)vlen < ts->s->cfg.tiering_min_value_size || vlen > OUT_VALUE_MAX)
         return false;
     const char *key = obj_key(o, &klen);
     out_lookup_t lk = {db->id, key, klen};
