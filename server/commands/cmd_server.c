@@ -326,7 +326,7 @@ script_help_cmd(client_t *c) {
 static size_t
 memory_usage(const kobj_t *o) {
     size_t n = obj_alloc_size(o) + 12; /* the object + its share of a table slot and tag */
-    if (obj_type(o) != OBJ_STRING) {
+    if (obj_type(o) != OBJ_STRING && !obj_is_tiered(o)) { /* a stub: only what is in memory */
         const obj_type_ops_t *ops = obj_ops(obj_type(o));
         if (ops && ops->mem)
             n += ops->mem(obj_ptr(o), obj_encoding(o));

@@ -73,6 +73,7 @@
 
 typedef struct out_rec {
     int db_id;
+    int type; /* the object's type when it was picked */
     uint64_t id;
     uint32_t len;
     uint64_t hash; /* of the value put: the key must still hold it (invariant 1) */
@@ -279,14 +280,36 @@ drain_dels(struct tiering_state *ts) {
 
 /* ---- going out ---------------------------------------------------------------------------- */
 
+/* The bytes a value takes in memory: a string's length, a collection's structure. */
+static size_t
+value_size(const kobj_t *o) {
+    size_t n = 0;
+    if (obj_type(o) == OBJ_STRING) {
+        (void)obj_str(o, &n);
+        return n;
+    }
+    const obj_type_ops_t *ops = obj_ops(obj_type(o));
+    return ops && ops->mem && ops->count && ops->each ? ops->mem(obj_ptr(o), obj_encoding(o)) : 0;
+}
+
+/* What goes to the tier: a string's bytes as they are, a collection's value encoding (object.h)
+ * in enc. Returns the bytes and their length. */
+static const char *
+value_bytes(const kobj_t *o, sbuf_t *enc, size_t *len) {
+    if (obj_type(o) == OBJ_STRING)
+        return obj_str(o, len);
+    obj_encode_value(o, enc);
+    *len = enc->len;
+    return enc->p ? enc->p : "";
+}
+
 static bool
 out_candidate(struct tiering_state *ts, db_t *db, const kobj_t *o) {
-    if (obj_type(o) != OBJ_STRING || obj_encoding(o) != OBJ_ENC_STR)
+    if (obj_is_tiered(o))
         return false;
     if (obj_has_expire(o) && db_is_expired(db->env, o))
         return false;
-    size_t vlen, klen;
-    (void)obj_str(o, &vlen);
+    size_t vlen = value_size(o), klen;
     if ((long long)vlen < ts->s->cfg.tiering_min_value_size || vlen > OUT_VALUE_MAX)
         return false;
     const char *key = obj_key(o, &klen);
@@ -328,16 +351,23 @@ out_one(struct tiering_state *ts) {
     if (!best)
         return 0;
     size_t vlen, klen;
-    const char *v = obj_str(best, &vlen);
+    sbuf_t enc = {0};
+    const char *v = value_bytes(best, &enc, &vlen);
+    if (vlen > OUT_VALUE_MAX) { /* a collection's encoding can exceed its estimate */
+        sbuf_free(&enc);
+        return 0;
+    }
     const char *key = obj_key(best, &klen);
     out_rec_t *r = kmalloc(sizeof *r + (klen ? klen : 1));
     memcpy(r->key, key, klen);
     *r = (out_rec_t){.db_id = bdb->id,
+                     .type = obj_type(best),
                      .id = ++ts->next_id,
                      .len = (uint32_t)vlen,
                      .hash = ht_hash_bytes(v, vlen),
                      .lk = {r->key, klen}};
-    int rc = tier_put(ts->t, r->id, v, vlen, r);
+    int rc = tier_put(ts->t, r->id, v, vlen, r); /* copies the bytes */
+    sbuf_free(&enc);
     if (rc < 0) {
         kfree(r);
         return rc;
@@ -383,10 +413,12 @@ put_done(struct tiering_state *ts, out_rec_t *r, int status) {
         db_t *db = engine_db(s, r->db_id);
         kobj_t *o = !r->cancelled && db ? db_find(db, r->lk.p, r->lk.n) : NULL;
         size_t vlen = 0;
-        const char *v = o && obj_type(o) == OBJ_STRING && obj_encoding(o) == OBJ_ENC_STR
-                            ? obj_str(o, &vlen)
-                            : NULL;
-        if (v && vlen == r->len && ht_hash_bytes(v, vlen) == r->hash) {
+        sbuf_t enc = {0};
+        const char *v =
+            o && obj_type(o) == r->type && !obj_is_tiered(o) ? value_bytes(o, &enc, &vlen) : NULL;
+        bool same = v && vlen == r->len && ht_hash_bytes(v, vlen) == r->hash;
+        sbuf_free(&enc);
+        if (same) {
             db_replace(db, o, obj_new_tiered(o, r->id, r->len));
             ts->stubs++;
             ts->stub_bytes += r->len;
@@ -428,14 +460,22 @@ get_done(struct tiering_state *ts, fetch_rec_t *f, tier_result_t *res) {
         kobj_t *o = db ? db_find(db, f->key, f->klen) : NULL;
         uint32_t vlen;
         if (o && obj_is_tiered(o) && obj_tiered_id(o, &vlen) == f->id) {
-            if (vlen == res->len) {
-                kobj_t *n = obj_new_str(f->key, f->klen, res->value, res->len, obj_expire(o));
+            kobj_t *n = NULL;
+            void *ptr;
+            int enc;
+            if (vlen != res->len)
+                n = NULL;
+            else if (obj_type(o) == OBJ_STRING)
+                n = obj_new_str(f->key, f->klen, res->value, res->len, obj_expire(o));
+            else if (obj_decode_value(obj_type(o), res->value, res->len, &ptr, &enc) == 0)
+                n = obj_new_ptr(obj_type(o), enc, f->key, f->klen, ptr, obj_expire(o));
+            if (n) {
                 obj_set_lru(n, obj_lru(o));
                 db_replace(db, o, n); /* frees the stub: its id is deleted (invariant 2) */
                 ts->ins++;
             } else { /* the tier gave other bytes than were put: never serve them */
                 status = KERR_CORRUPT;
-                msg = "the tier returned a value of the wrong length";
+                msg = "the tier returned a value that does not match its stub";
             }
         }
     }

@@ -77,6 +77,23 @@ put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     w->rc = w->zset ? snap_put_zelem(w->sink, p, n, score) : snap_put_elem(w->sink, p, n);
 }
 
+/* A tiered collection: its value encoding (object.h) read back into the snapshot's records. */
+static int
+put_encoded(walk_ctx_t *w, int type, const char *key, size_t klen, int64_t expire, const void *v,
+            size_t vlen) {
+    uint64_t count;
+    int st = snap_type_of(type);
+    if (!st || obj_value_each(type, v, vlen, &count, NULL, NULL) < 0)
+        return KERR_CORRUPT;
+    int rc =
+        snap_put_begin(w->sink, st, w->db, key, klen, expire, type == OBJ_HASH ? count / 2 : count);
+    if (rc)
+        return rc;
+    w->zset = type == OBJ_ZSET;
+    obj_value_each(type, v, vlen, &count, put_elem_cb, w);
+    return w->rc ? w->rc : snap_put_end(w->sink);
+}
+
 static void
 put_key_cb(void *priv, void *entry) {
     walk_ctx_t *w = priv;
@@ -88,19 +105,22 @@ put_key_cb(void *priv, void *entry) {
     int64_t expire = obj_expire(o) < 0 ? SNAP_NO_EXPIRE : obj_expire(o);
     snap_sink_set_meta(w->sink, obj_lru(o));
     int type = obj_type(o);
-    if (type == OBJ_STRING && obj_is_tiered(o)) {
+    if (obj_is_tiered(o)) {
         /* The value from the tier's checkpoint, written as if resident: the format does not
          * change (docs/tiering.md 8.5). */
         void *v;
         size_t vlen;
         char err[256] = "";
         w->rc = tiering_snapshot_value(w->s, o, &v, &vlen, err, sizeof err);
-        if (w->rc == 0) {
-            w->rc = snap_put_string(w->sink, w->db, key, klen, expire, v, vlen);
-            kfree(v);
-        } else {
+        if (w->rc < 0) {
             klog(KLOG_WARNING, "Snapshot: %s", err);
+            return;
         }
+        if (type == OBJ_STRING)
+            w->rc = snap_put_string(w->sink, w->db, key, klen, expire, v, vlen);
+        else
+            w->rc = put_encoded(w, type, key, klen, expire, v, vlen);
+        kfree(v);
         return;
     }
     if (type == OBJ_STRING) {

@@ -427,3 +427,94 @@ def test_foreground_save_writes_tiered_values(live):
         s2.kill()
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def collections_of(r, keys):
+    out = {}
+    for k in keys:
+        t = r.type(k)
+        if t == b"hash":
+            out[k] = ("hash", r.hgetall(k))
+        elif t == b"list":
+            out[k] = ("list", r.lrange(k, 0, -1))
+        elif t == b"set":
+            out[k] = ("set", r.smembers(k))
+        elif t == b"zset":
+            out[k] = ("zset", r.zrange(k, 0, -1, withscores=True))
+    return out
+
+
+def test_collections_go_out_come_back_and_survive_a_snapshot_restart(live):
+    d = tempfile.mkdtemp(prefix="keel-tier-")
+    try:
+        s = tserver(live, durability="sync", data_dir=d)
+        r = s.client()
+        rnd = random.Random(11)
+        model = {}
+        for i in range(0, 1600, 4):  # 400 of each type, ~1.5 KB each
+            p = r.pipeline(transaction=False)
+            h = {b"f%d" % j: os.urandom(20).hex().encode() for j in range(30)}
+            lst = [os.urandom(20).hex().encode() for _ in range(30)]
+            st = {os.urandom(20).hex().encode() for _ in range(30)}
+            z = {os.urandom(20).hex().encode(): float(j) for j in range(30)}
+            p.hset(b"h%d" % i, mapping=h)
+            p.rpush(b"l%d" % i, *lst)
+            p.sadd(b"s%d" % i, *st)
+            p.zadd(b"z%d" % i, z)
+            p.execute()
+            model[b"h%d" % i] = ("hash", h)
+            model[b"l%d" % i] = ("list", lst)
+            model[b"s%d" % i] = ("set", st)
+            model[b"z%d" % i] = ("zset", sorted(z.items(), key=lambda kv: (kv[1], kv[0])))
+        wait_tiered(r, 800)
+        enc = {t: 0 for t in ("hash", "list", "set", "zset")}
+        for k, (t, _) in model.items():
+            if r.object("encoding", k) == b"tiered":
+                enc[t] += 1
+                assert r.type(k) == t.encode()
+                assert r.memory_usage(k) < 100
+        assert all(n > 50 for n in enc.values()), enc
+        keys = list(model)
+        for _ in range(600):  # commands on cold and hot collections alike
+            k = rnd.choice(keys)
+            t, v = model[k]
+            if t == "hash":
+                f, nv = b"f%d" % rnd.randrange(40), os.urandom(8).hex().encode()
+                r.hset(k, f, nv)
+                v[f] = nv
+            elif t == "list":
+                e = os.urandom(8).hex().encode()
+                r.lpush(k, e)
+                v.insert(0, e)
+                assert r.rpop(k) == v.pop()
+            elif t == "set":
+                e = os.urandom(8).hex().encode()
+                r.sadd(k, e)
+                v.add(e)
+            else:
+                m = os.urandom(8).hex().encode()
+                r.zadd(k, {m: rnd.random()})
+                d_ = dict(v)
+                d_[m] = r.zscore(k, m)
+                model[k] = ("zset", sorted(d_.items(), key=lambda kv: (kv[1], kv[0])))
+        assert collections_of(r, keys) == model
+        info = tinfo(r)
+        assert info["tiering_values_in"] > 100 and info["tiering_errors"] == 0
+        wait_tiered(r, 800)
+        r.bgsave()
+        wait_for(lambda: r.info("snapshot")["snapshot_in_progress"] == 0 and
+                 r.info("snapshot")["snapshot_saves_ok"] >= 1, what="BGSAVE")
+        snaps = sorted(x for x in os.listdir(os.path.join(d, "snapshots")) if x.endswith(".ksnap"))
+        out = subprocess.run([binary("keel-check"), "snapshot",
+                              os.path.join(d, "snapshots", snaps[-1])],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "400 lists, 400 hashes, 400 sets, 400 sorted sets" in out.stdout
+        s.stop()
+        s2 = tserver(live, durability="sync", data_dir=d)
+        r2 = s2.client()
+        assert r2.info("snapshot")["snapshot_loaded_keys"] == len(model)
+        assert collections_of(r2, keys) == model
+        s2.kill()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
