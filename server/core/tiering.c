@@ -1,5 +1,5 @@
 /*
- * tiering.c - string values out to the tier and back (tiering.h; docs/tiering.md section 8).
+ * tiering.c - values out to the tier and back (tiering.h; docs/tiering.md section 8).
  *
  * Structures (main thread, engine_t.tiering):
  *
@@ -14,8 +14,9 @@
  *
  * Invariants:
  *   1. A key becomes a stub only in put_done(), when the put's status is 0, its record was not
- *      cancelled, and the key still holds a resident string of the same length and hash. So
- *      the tier holds the value the stub stands for, and a write that raced the put wins.
+ *      cancelled, and the key still holds a resident value of the same type whose bytes (a
+ *      collection encoded again) have the same length and hash. So the tier holds the value the
+ *      stub stands for, and a write that raced the put wins.
  *   2. Every id is put once (ids come from next_id) and deleted once: by put_done() when it was
  *      not stubbed, else when its stub is freed (obj_free -> stub_freed_cb), which is also what
  *      a fetch does when the value comes back (the stub is replaced by the value).

@@ -1,6 +1,7 @@
 /*
- * tiering.h - the value tier inside the engine (docs/tiering.md section 8): string values go
- * out to the tier (tiering/tier.h) when used memory is above tiering-memory-target and are
+ * tiering.h - the value tier inside the engine (docs/tiering.md section 8): values (strings as
+ * their bytes, collections in object.h's value encoding) go out to the tier (tiering/tier.h)
+ * when used memory is above tiering-memory-target and are
  * replaced by stubs (object.h, OBJ_ENC_TIERED); a command that needs a tiered value parks its
  * client until the value is back, then runs again from the start.
  *
