@@ -61,7 +61,8 @@
 /* Keys sampled per choice of a value to send out: more than eviction's default 5, because the
  * LRU clock has a 1 s resolution and ties among a few samples make the choice random; a put
  * costs far more than 16 table samples. */
-#define OUT_SAMPLES 16
+#define OUT_SAMPLES    16
+#define OUT_ROUNDS_MAX 8 /* samples per pick at most, until OUT_SAMPLES values were scored */
 /* Larger values stay in memory: the tier's bound on the bytes of puts in flight (64 MiB) would
  * refuse them whenever other puts are in flight, and a refused pick ends a step. */
 #define OUT_VALUE_MAX     (TIER_PUT_BYTES_MAX_DEFAULT / 4)
@@ -304,18 +305,18 @@ value_bytes(const kobj_t *o, sbuf_t *enc, size_t *len) {
     return enc->p ? enc->p : "";
 }
 
+/* Whether o may go out (the cheap tests first: most samples are stubs once much is out). */
 static bool
 out_candidate(struct tiering_state *ts, db_t *db, const kobj_t *o) {
-    if (obj_is_tiered(o))
+    if (obj_is_tiered(o) || (obj_has_expire(o) && db_is_expired(db->env, o)))
         return false;
-    if (obj_has_expire(o) && db_is_expired(db->env, o))
-        return false;
-    size_t vlen = value_size(o), klen;
-    if ((long long)vlen < ts->s->cfg.tiering_min_value_size || vlen > OUT_VALUE_MAX)
-        return false;
+    size_t klen;
     const char *key = obj_key(o, &klen);
     out_lookup_t lk = {db->id, key, klen};
-    return ht_find(ts->out, &lk) == NULL;
+    if (ht_size(ts->out) && ht_find(ts->out, &lk))
+        return false;
+    size_t vlen = value_size(o);
+    return (long long)vlen >= ts->s->cfg.tiering_min_value_size && vlen <= OUT_VALUE_MAX;
 }
 
 static double
@@ -332,23 +333,31 @@ out_one(struct tiering_state *ts) {
     kobj_t *best = NULL;
     db_t *bdb = NULL;
     double bscore = -1;
-    for (int i = 0; i < s->cfg.databases; i++) {
-        db_t *db = s->dbs[(ts->db_cursor + i) % s->cfg.databases];
-        if (db_size(db) == 0)
-            continue;
+    /* Samples until OUT_SAMPLES resident values were scored (stubs are skipped: with most
+     * values out, one sample of 16 keys holds few candidates and the choice would be random),
+     * at most OUT_ROUNDS_MAX samples; the databases in turn. */
+    int scored = 0;
+    for (int round = 0; round < OUT_ROUNDS_MAX && scored < OUT_SAMPLES; round++) {
+        db_t *db = NULL;
+        for (int i = 0; i < s->cfg.databases && !db; i++) {
+            db = s->dbs[ts->db_cursor];
+            ts->db_cursor = (ts->db_cursor + 1) % s->cfg.databases;
+            if (db_size(db) == 0)
+                db = NULL;
+        }
+        if (!db)
+            return 0;
         void *pick[OUT_SAMPLES];
         size_t n = ht_sample(db->keys, pick, OUT_SAMPLES);
         for (size_t j = 0; j < n; j++) {
-            if (!out_candidate(ts, db, pick[j]))
+            if (obj_is_tiered(pick[j]))
                 continue;
+            scored++;
             double sc = out_score(s, pick[j]);
-            if (sc > bscore)
+            if (sc > bscore && out_candidate(ts, db, pick[j]))
                 best = pick[j], bdb = db, bscore = sc;
         }
-        if (best)
-            break;
     }
-    ts->db_cursor = (ts->db_cursor + 1) % s->cfg.databases;
     if (!best)
         return 0;
     size_t vlen, klen;
