@@ -25,7 +25,8 @@
 /* Open the tier when `tiering yes` (after recovery: every loaded value is in memory), watch its
  * eventfd in s->loop, add the hooks. 0 when tiering is off or opened; on failure err says why. */
 int tiering_start(engine_t *s, char *err, size_t errlen);
-/* Close the tier (queued ops are cancelled; stubs cannot exist after this: only at exit). */
+/* Close the tier at shutdown: queued ops are cancelled, results still due are delivered (a
+ * value coming back still lands in its key), nothing goes out any more. */
 void tiering_stop(engine_t *s);
 /* From the cron: values go out while used memory is above the target; queued deletes. */
 void tiering_cron(engine_t *s);
@@ -40,10 +41,6 @@ bool tiering_park_if_needed(client_t *c, cmd_def_t *cmd);
  * SELECT or SWAPDB): fetch synchronously. False when a fetch failed: an error was replied and
  * the command must not run. */
 bool tiering_fetch_now(client_t *c, cmd_def_t *cmd);
-static inline bool
-tiering_on(const engine_t *s) {
-    return s->tiering != NULL;
-}
 
 /* Snapshots (persist/snapshot_save.c). Before a fork (or a foreground SAVE): a checkpoint of the
  * tier and a reader on it, so the writer can read every stub's value. After the fork the parent
