@@ -275,7 +275,7 @@ debug_cmd(client_t *c) {
             reply_err(c, "ERR value is not an integer or out of range");
         else if (tiering_debug_fault(s, name, v) < 0)
             reply_err(c, "ERR tiering is off, or no such fault (put-error, get-error, "
-                         "put-delay-ms, get-delay-ms)");
+                         "put-delay-ms, get-delay-ms, checkpoint-error)");
         else
             reply_ok(c);
     } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {

@@ -149,6 +149,14 @@ struct tiering_state {
     /* Snapshots. */
     char ckpt[1100];
     tier_reader_t *reader;
+    /* Recall: a snapshot's checkpoint failed (after a RocksDB background error the tier takes
+     * no writes and makes no checkpoints until a restart), so every value comes back into
+     * memory, nothing goes out any more, and snapshots, which need no checkpoint without
+     * stubs, work again. */
+    bool recall;
+    int recall_db;
+    uint64_t recall_cursor;
+    bool fault_checkpoint_error; /* DEBUG TIERING-FAULT checkpoint-error (main thread) */
     /* DEBUG TIERING-FAULT: read by the workers. */
     atomic_int fault_put_error, fault_get_error, fault_put_delay_ms, fault_get_delay_ms;
 };
@@ -393,7 +401,8 @@ out_one(struct tiering_state *ts) {
 static void
 out_step(struct tiering_state *ts) {
     engine_t *s = ts->s;
-    if (!ts->t || s->cfg.tiering_memory_target <= 0 || ts->sync_depth > 0 || s->loading)
+    if (!ts->t || s->cfg.tiering_memory_target <= 0 || ts->sync_depth > 0 || s->loading ||
+        ts->recall)
         return;
     if (ts->backoff_until_ms && util_time_ms() < ts->backoff_until_ms)
         return;
@@ -587,6 +596,8 @@ run_ready(struct tiering_state *ts) {
     }
 }
 
+static void recall_step(struct tiering_state *ts); /* below: it starts fetches */
+
 static void
 poll_tier(struct tiering_state *ts) {
     tier_poll(ts->t, 0);
@@ -595,7 +606,10 @@ poll_tier(struct tiering_state *ts) {
     run_deferred(ts);
     run_ready(ts);
     drain_dels(ts);
-    out_step(ts);
+    if (ts->recall)
+        recall_step(ts);
+    else
+        out_step(ts);
 }
 
 static void
@@ -996,13 +1010,53 @@ tiering_stop(engine_t *s) {
     ts->ndeferred = 0;
 }
 
+#define RECALL_FETCHES_MAX 256 /* fetches in flight while values are recalled */
+
+typedef struct recall_scan {
+    kobj_t *stubs[64];
+    size_t n;
+} recall_scan_t;
+
+static void
+recall_scan_cb(void *priv, void *entry) {
+    recall_scan_t *r = priv;
+    if (r->n < 64 && obj_is_tiered(entry))
+        r->stubs[r->n++] = entry;
+}
+
+/* Recall: fetch stubs back, a bounded number at a time, walking every db with a cursor. */
+static void
+recall_step(struct tiering_state *ts) {
+    engine_t *s = ts->s;
+    for (int calls = 0; calls < 1024 && ht_size(ts->fetch) < RECALL_FETCHES_MAX; calls++) {
+        if (ts->stubs == 0)
+            return;
+        db_t *db = s->dbs[ts->recall_db];
+        recall_scan_t r = {.n = 0};
+        if (db_size(db) > 0)
+            ts->recall_cursor = db_scan(db, ts->recall_cursor, recall_scan_cb, &r);
+        else
+            ts->recall_cursor = 0;
+        if (ts->recall_cursor == 0)
+            ts->recall_db = (ts->recall_db + 1) % s->cfg.databases;
+        for (size_t i = 0; i < r.n; i++) {
+            int rc;
+            if (!fetch_start(ts, db, r.stubs[i], &rc))
+                return; /* the tier's queue is full: the next step goes on */
+        }
+    }
+}
+
 void
 tiering_cron(engine_t *s) {
     struct tiering_state *ts = s->tiering;
     if (!ts || !ts->t || ts->sync_depth > 0)
         return;
     drain_dels(ts);
-    out_step(ts);
+    if (ts->recall)
+        recall_step(ts);
+    else
+        out_step(ts);
 }
 
 void
@@ -1022,16 +1076,29 @@ tiering_snapshot_prepare(engine_t *s, uint64_t lsn, char *err, size_t errlen) {
     if (!ts || !ts->t)
         return 0;
     tiering_snapshot_done(s);
+    if (ts->stubs == 0) /* never below the truth (tiering.c's counters): nothing to read */
+        return 0;
     static_assert(sizeof ts->ckpt > sizeof ts->dir + 64, "room for the checkpoint name");
     snprintf(ts->ckpt, sizeof ts->ckpt, "%s/ckpt-%020llu-%d", ts->dir, (unsigned long long)lsn,
              (int)getpid());
     tier_checkpoint_remove(ts->ckpt);
-    int rc = tier_checkpoint(ts->t, ts->ckpt, err, errlen);
+    int rc = ts->fault_checkpoint_error ? KERR_FAILED : 0;
+    if (rc < 0)
+        snprintf(err, errlen, "injected fault");
+    if (rc == 0)
+        rc = tier_checkpoint(ts->t, ts->ckpt, err, errlen);
     if (rc == 0)
         rc = tier_reader_open(ts->ckpt, &ts->reader, err, errlen);
     if (rc < 0) {
         set_error(ts, "a snapshot's checkpoint failed", rc, err);
         tiering_snapshot_done(s);
+        if (!ts->recall) {
+            ts->recall = true;
+            klog(KLOG_WARNING,
+                 "Tiering: a snapshot needs a checkpoint of the tier and none could be made (%s): "
+                 "every value comes back into memory and none goes out until a restart",
+                 err);
+        }
     }
     return rc;
 }
@@ -1086,6 +1153,7 @@ tiering_info(engine_t *s, sbuf_t *b) {
     sbuf_printf(b, "tiering_enabled:%d\r\n", ts && ts->t ? 1 : 0);
     if (!ts || !ts->t)
         return;
+    sbuf_printf(b, "tiering_recalling:%d\r\n", ts->recall ? 1 : 0);
     tier_stats_t st;
     tier_get_stats(ts->t, &st);
     size_t ndels = atomic_load(&ts->ndels_hint);
@@ -1148,7 +1216,9 @@ tiering_debug_fault(engine_t *s, const char *name, long long value) {
     struct tiering_state *ts = s->tiering;
     if (!ts)
         return KERR_FAILED;
-    if (!strcmp(name, "put-error"))
+    if (!strcmp(name, "checkpoint-error"))
+        ts->fault_checkpoint_error = value != 0;
+    else if (!strcmp(name, "put-error"))
         atomic_store(&ts->fault_put_error, value != 0);
     else if (!strcmp(name, "get-error"))
         atomic_store(&ts->fault_get_error, value != 0);

@@ -57,7 +57,8 @@ int tiering_snapshot_value(engine_t *s, const kobj_t *o, void **val, size_t *len
 void tiering_info(engine_t *s, sbuf_t *b);
 void tiering_reset_stats(engine_t *s);
 /* DEBUG TIERING-FAULT name value: put-error, get-error (0/1: the tier's ops fail with EIO),
- * put-delay-ms, get-delay-ms (each put or get waits that long on its worker first). KERR_INVAL for another name. */
+ * put-delay-ms, get-delay-ms (each put or get waits that long on its worker first),
+ * checkpoint-error (0/1: a snapshot's checkpoint fails, which starts the recall). KERR_INVAL for another name. */
 int tiering_debug_fault(engine_t *s, const char *name, long long value);
 
 #endif

@@ -284,8 +284,9 @@ def test_a_write_racing_a_value_going_out_keeps_the_newest_value(live):
     check_all(r, model)
     # a shutdown with puts held in flight cancels them and leaks nothing (sanitizer builds)
     r.execute_command("DEBUG", "TIERING-FAULT", "put-delay-ms", "200")
+    r.config_set("tiering-memory-target", "1")  # everything resident is to go out
     fill(r, 1000, 600, prefix="late")
-    assert tinfo(r)["tiering_going_out"] > 0
+    wait_for(lambda: tinfo(r)["tiering_going_out"] > 0, what="puts in flight at shutdown")
     assert s.stop() == 0
 
 
@@ -386,8 +387,7 @@ def test_a_parked_read_sees_a_write_made_while_it_waited(live):
     waiting = s.raw()
     waiting.send_cmd("GET", cold[0])  # parks for ~400 ms
     waiting.send_cmd("APPEND", cold[1], "+")  # pipelined behind it: runs after, in order
-    time.sleep(0.1)
-    assert tinfo(r)["tiering_fetches_in_flight"] >= 1
+    wait_for(lambda: tinfo(r)["tiering_fetches_in_flight"] >= 1, what="the parked GET's fetch")
     r.set(cold[0], b"written-while-parked")  # a whole-value overwrite: no fetch, no wait
     assert waiting.read() == b"written-while-parked"
     assert waiting.read() == len(model[cold[1]]) + 1
@@ -571,5 +571,38 @@ def test_sigkill_while_values_move_loses_no_acknowledged_write(live):
                 assert got == v or got == pending.get(k), (cycle, k)
                 model[k] = got
         assert s.stop() == 0
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_failed_checkpoint_brings_every_value_back_and_snapshots_work_again(live):
+    d = tempfile.mkdtemp(prefix="keel-tier-")
+    try:
+        s = tserver(live, durability="sync", data_dir=d)
+        r = s.client()
+        model = fill(r, 3000, 600)
+        wait_tiered(r, 1500)
+        r.execute_command("DEBUG", "TIERING-FAULT", "checkpoint-error", "1")
+        with pytest.raises(redis.ResponseError):
+            r.bgsave()
+        assert tinfo(r)["tiering_recalling"] == 1
+        info = wait_for(lambda: (lambda i: i if i["tiering_tiered_keys"] == 0 else None)(tinfo(r)),
+                        what="every value back in memory")
+        assert "checkpoint" in info["tiering_last_error"]
+        assert "every value comes back" in s.read_log()
+        more = fill(r, 1000, 600, prefix="after")
+        time.sleep(0.5)
+        assert tinfo(r)["tiering_tiered_keys"] == 0  # nothing goes out any more
+        r.bgsave()  # no stubs: no checkpoint needed
+        wait_for(lambda: r.info("snapshot")["snapshot_in_progress"] == 0 and
+                 r.info("snapshot")["snapshot_saves_ok"] >= 1, what="BGSAVE")
+        model.update(more)
+        check_all(r, model)
+        assert s.stop() == 0
+        s2 = tserver(live, durability="sync", data_dir=d)
+        r2 = s2.client()
+        assert r2.info("snapshot")["snapshot_loaded_keys"] == len(model)
+        check_all(r2, model)
+        s2.kill()
     finally:
         shutil.rmtree(d, ignore_errors=True)
