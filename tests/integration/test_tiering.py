@@ -188,39 +188,41 @@ def test_pipelined_reads_of_one_cold_key_share_one_fetch_and_keep_order(live):
 
 def test_sigkill_restart_and_snapshot_restore_keep_every_value(live):
     d = tempfile.mkdtemp(prefix="keel-tier-")
-    s = tserver(live, durability="sync", data_dir=d)
-    r = s.client()
-    model = fill(r, 3000, 1000)
-    wait_tiered(r, 1500)
-    for k in list(model)[:300]:  # overwrite and append some stubs
-        r.append(k, b"+tail")
-        model[k] += b"+tail"
-    s.kill()
-    s2 = tserver(live, durability="sync", data_dir=d)
-    r2 = s2.client()
-    check_all(r2, model)
-    assert r2.dbsize() == len(model)
-    wait_tiered(r2, 1000)
-    r2.bgsave()
-    wait_for(lambda: r2.info("snapshot")["snapshot_in_progress"] == 0 and
-             r2.info("snapshot")["snapshot_saves_ok"] >= 1, what="BGSAVE")
-    info = tinfo(r2)
-    assert info["tiering_checkpoints"] >= 1
-    assert not [e for e in os.listdir(os.path.join(d, "tier")) if e.startswith("ckpt")]
-    snaps = sorted(os.listdir(os.path.join(d, "snapshots")))
-    path = os.path.join(d, "snapshots", [x for x in snaps if x.endswith(".ksnap")][-1])
-    out = subprocess.run([binary("keel-check"), "snapshot", path], capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "3000 strings" in out.stdout
-    assert s2.stop() == 0  # a sanitizer report at exit fails it
-    # restart from the snapshot alone: the log after it is empty
-    s3 = tserver(live, durability="sync", data_dir=d)
-    r3 = s3.client()
-    assert r3.info("snapshot")["snapshot_loaded_keys"] == len(model)
-    check_all(r3, model)
-    s3.kill()
-    shutil.rmtree(d, ignore_errors=True)
+    try:
+        s = tserver(live, durability="sync", data_dir=d)
+        r = s.client()
+        model = fill(r, 3000, 1000)
+        wait_tiered(r, 1500)
+        for k in list(model)[:300]:  # overwrite and append some stubs
+            r.append(k, b"+tail")
+            model[k] += b"+tail"
+        s.kill()
+        s2 = tserver(live, durability="sync", data_dir=d)
+        r2 = s2.client()
+        check_all(r2, model)
+        assert r2.dbsize() == len(model)
+        wait_tiered(r2, 1000)
+        r2.bgsave()
+        wait_for(lambda: r2.info("snapshot")["snapshot_in_progress"] == 0 and
+                 r2.info("snapshot")["snapshot_saves_ok"] >= 1, what="BGSAVE")
+        info = tinfo(r2)
+        assert info["tiering_checkpoints"] >= 1
+        assert not [e for e in os.listdir(os.path.join(d, "tier")) if e.startswith("ckpt")]
+        snaps = sorted(os.listdir(os.path.join(d, "snapshots")))
+        path = os.path.join(d, "snapshots", [x for x in snaps if x.endswith(".ksnap")][-1])
+        out = subprocess.run([binary("keel-check"), "snapshot", path], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "3000 strings" in out.stdout
+        assert s2.stop() == 0  # a sanitizer report at exit fails it
+        # restart from the snapshot alone: the log after it is empty
+        s3 = tserver(live, durability="sync", data_dir=d)
+        r3 = s3.client()
+        assert r3.info("snapshot")["snapshot_loaded_keys"] == len(model)
+        check_all(r3, model)
+        s3.kill()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_multi_exec_over_tiered_keys_is_atomic_and_sees_current_values(live):
