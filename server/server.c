@@ -44,6 +44,7 @@
 #include "t_set.h"
 #include "t_list.h"
 #include "t_zset.h"
+#include "tiering.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -91,12 +92,14 @@ cron(ev_loop_t *l, void *data) {
     persist_cron(s);
     repl_cron(s);
     net_cron(s->net);
+    tiering_cron(s);
 }
 
 static void
 before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
-    block_before_sleep(s); /* deadlines of blocked clients: checked every loop turn */
+    block_before_sleep(s);   /* deadlines of blocked clients: checked every loop turn */
+    tiering_before_sleep(s); /* clients whose tiered values are back run again */
     persist_before_sleep(s);
     repl_before_sleep(s);
     net_flush(s->net);
@@ -192,6 +195,13 @@ server_init(engine_t *s) {
         tls_ctx_free(tls);
         return rc;
     }
+    char terr[512] = "";
+    rc = tiering_start(s, terr, sizeof terr); /* after recovery: every value is in memory */
+    if (rc < 0) {
+        klog(KLOG_WARNING, "Can't open the value tier: %s", terr[0] ? terr : kerr_str(rc));
+        tls_ctx_free(tls);
+        return rc;
+    }
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
                         &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
                         &s->cfg.tcp_keepalive_s};
@@ -232,6 +242,7 @@ server_shutdown(engine_t *s) {
     net_flush(s->net); /* last replies out */
     repl_stop(s);
     persist_stop(s);
+    tiering_stop(s);
     while (s->clients)
         client_free(s->clients);
     lazyfree_stop(s->lazyfree);

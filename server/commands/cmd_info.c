@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "tiering.h"
 #include "acl.h"
 #include "cmd.h"
 #include "repl.h"
@@ -217,6 +218,7 @@ static const section_t sections[] = {
     {"cpu", "CPU", sec_cpu, true},
     {"wal", "WAL", NULL, true},
     {"snapshot", "Snapshot", NULL, true},
+    {"tiering", "Tiering", tiering_info, true},
     {"commandstats", "Commandstats", sec_commandstats, false},
     {"keyspace", "Keyspace", sec_keyspace, true},
 };

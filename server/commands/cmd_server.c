@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "tiering.h"
 #include "cmd.h"
 #include "conn.h"
 #include "config.h"
@@ -142,6 +143,7 @@ config_resetstat_cmd(client_t *c) {
     if (s->net)
         net_reset_stats(s->net);
     cmd_reset_stats(c->eng);
+    tiering_reset_stats(c->eng);
     reply_ok(c);
 }
 
@@ -280,6 +282,18 @@ debug_cmd(client_t *c) {
             "Value at:0x0 refcount:1 encoding:%s serializedlength:0 lru:%u lru_seconds_idle:%lld",
             obj_encoding_name(o), obj_lru(o), evict_idle_s(&c->eng->dbenv, o));
         reply_simple(c, buf);
+    } else if (cmd_arg_is(sub, "tiering-fault") && c->argc == 4) {
+        long long v;
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)(c->argv[2].n < 31 ? c->argv[2].n : 31),
+                 c->argv[2].p);
+        if (!util_parse_ll(c->argv[3].p, c->argv[3].n, &v))
+            reply_err(c, "ERR value is not an integer or out of range");
+        else if (tiering_debug_fault(s, name, v) < 0)
+            reply_err(c, "ERR tiering is off, or no such fault (put-error, get-error, "
+                         "put-delay-ms, get-delay-ms, checkpoint-error)");
+        else
+            reply_ok(c);
     } else if (cmd_arg_is(sub, "jmap") || cmd_arg_is(sub, "stringmatch-len")) {
         reply_ok(c);
     } else if (cmd_arg_is(sub, "help")) {
@@ -328,7 +342,7 @@ script_help_cmd(client_t *c) {
 static size_t
 memory_usage(const kobj_t *o) {
     size_t n = obj_alloc_size(o) + 12; /* the object + its share of a table slot and tag */
-    if (obj_type(o) != OBJ_STRING) {
+    if (obj_type(o) != OBJ_STRING && !obj_is_tiered(o)) { /* a stub: only what is in memory */
         const obj_type_ops_t *ops = obj_ops(obj_type(o));
         if (ops && ops->mem)
             n += ops->mem(obj_ptr(o), obj_encoding(o));

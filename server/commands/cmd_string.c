@@ -431,6 +431,12 @@ cmd_strlen(client_t *c) {
         reply_err(c, ERR_WRONGTYPE);
         return;
     }
+    if (obj_is_tiered(o)) { /* the stub knows the length: no fetch (core/tiering.c) */
+        uint32_t vlen;
+        obj_tiered_id(o, &vlen);
+        reply_int(c, (long long)vlen);
+        return;
+    }
     size_t n;
     obj_str(o, &n);
     reply_int(c, (long long)n);

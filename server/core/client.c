@@ -57,7 +57,7 @@ client_reset(client_t *c) {
 /* Input stops while the client is blocked or has too many parked replies. */
 void
 client_update_pause(client_t *c) {
-    if ((c->flags & CLIENT_BLOCKED) || c->marks_len >= CLIENT_MARKS_MAX)
+    if ((c->flags & (CLIENT_BLOCKED | CLIENT_TIER_WAIT)) || c->marks_len >= CLIENT_MARKS_MAX)
         c->conn.flags |= CONN_INPUT_PAUSED;
     else
         c->conn.flags &= ~CONN_INPUT_PAUSED;

@@ -42,6 +42,9 @@ enum {
     /* Its user went away during its own ACL command: closed once that command (or the EXEC
      * around it) has replied. Set by acl.c, acted on by the ACL commands and EXEC. */
     CLIENT_CLOSE_AFTER_COMMAND = 1 << 16,
+    /* Parked until tiered values its command needs are back (tiering.c): input paused, the
+     * command not executed, run again from the start when they are in. */
+    CLIENT_TIER_WAIT = 1 << 17,
 };
 
 typedef struct reply_mark {
@@ -92,6 +95,9 @@ typedef struct client {
     /* Blocking commands. */
     void *bstate; /* owned by the blocking module */
     int64_t block_deadline_ms;
+
+    /* Waiting for tiered values (CLIENT_TIER_WAIT): owned by tiering.c. */
+    void *tstate;
 
     struct client *prev, *next;           /* server's list of clients */
     struct client *park_prev, *park_next; /* parked list */

@@ -56,6 +56,7 @@ static const char *const policy_names[] = {"noeviction",      "allkeys-lru",  "a
                                            "allkeys-random",  "volatile-lru", "volatile-lfu",
                                            "volatile-random", "volatile-ttl", NULL};
 static const char *const protected_names[] = {"no", "yes", "local", NULL};
+static const char *const tier_compressions[] = {"lz4", "none", "zstd", "snappy", NULL};
 static const char *const loglevels[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL}; /* TLS_AUTH_* */
 
@@ -142,6 +143,22 @@ static const cfg_def_t defs[] = {
      C_IMMUTABLE, NULL, NULL},
     {"wal-sync-interval-ms", C_INT, OFF(wal_sync_interval_ms), 1, 60000, "1000", NULL, 0, NULL,
      NULL},
+    /* The value tier (docs/tiering.md). The order of tier_compressions is tier_compression_t. */
+    {"tiering", C_BOOL, OFF(tiering), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
+    {"tiering-dir", C_STR, OFF(tiering_dir), 0, 0, "", NULL, C_IMMUTABLE, NULL, NULL},
+    {"tiering-memory-target", C_MEM, OFF(tiering_memory_target), 0, LLONG_MAX, "0", NULL, 0, NULL,
+     NULL},
+    {"tiering-min-value-size", C_MEM, OFF(tiering_min_value_size), 1, 512LL << 20, "64", NULL, 0,
+     NULL, NULL},
+    {"tiering-threads", C_INT, OFF(tiering_threads), 1, 64, "4", NULL, C_IMMUTABLE, NULL, NULL},
+    {"tiering-direct-reads", C_BOOL, OFF(tiering_direct_reads), 0, 1, "no", yesno, C_IMMUTABLE,
+     NULL, NULL},
+    {"tiering-block-cache", C_MEM, OFF(tiering_block_cache), 1 << 20, LLONG_MAX, "64mb", NULL,
+     C_IMMUTABLE, NULL, NULL},
+    {"tiering-compression", C_ENUM, OFF(tiering_compression), 0, 0, "lz4", tier_compressions,
+     C_IMMUTABLE, NULL, NULL},
+    {"tiering-write-buffer", C_MEM, OFF(tiering_write_buffer), 1 << 20, 1LL << 30, "16mb", NULL,
+     C_IMMUTABLE, NULL, NULL},
     {"snapshot-threads", C_INT, OFF(snapshot_threads), 1, 64, "2", NULL, 0, NULL, NULL},
     {"snapshot-interval-s", C_INT, OFF(snapshot_interval_s), 0, SECONDS_MAX, "3600", NULL, 0, NULL,
      NULL},

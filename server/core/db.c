@@ -352,6 +352,23 @@ db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep) {
     return nobj;
 }
 
+kobj_t *
+db_replace(db_t *db, kobj_t *o, kobj_t *n) {
+    ASSERT(obj_expire(o) == obj_expire(n));
+    keycopy_t kc;
+    keycopy_init(&kc, o);
+    void **ref = ht_find_ref(db->keys, &kc.k);
+    ASSERT(ref && *ref == o);
+    void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &kc.k) : NULL;
+    ASSERT(!obj_has_expire(o) || (eref && *eref == o));
+    *ref = n;
+    if (eref)
+        *eref = n;
+    obj_free(o);
+    keycopy_done(&kc);
+    return n;
+}
+
 void
 db_flush(db_t *db) {
     ht_clear(db->expires);

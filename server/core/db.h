@@ -99,6 +99,10 @@ kobj_t *db_set_expire(db_t *db, kobj_t *o, int64_t ms);
 /* Resize a stored string object (obj_str_resize) and keep both tables pointing at it. */
 kobj_t *db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep);
 
+/* Put n in the place of the stored object o (same key and expiry: a tiered stub for its value,
+ * or the value back for its stub), keep both tables pointing at it, free o. Returns n. */
+kobj_t *db_replace(db_t *db, kobj_t *o, kobj_t *n);
+
 void db_flush(db_t *db); /* delete everything now */
 /* Detach every table into a new db the caller frees later (lazy free); db is left empty. */
 db_t *db_detach(db_t *db);

@@ -119,6 +119,16 @@ typedef struct engine_config {
      * context is built from; a CONFIG SET of any tls-* setting builds a new context. */
     long long tls_port;
     tls_config_t tls;
+    /* The value tier (core/tiering.c, docs/tiering.md). */
+    bool tiering;                     /* open it at start (off: librocksdb is never opened) */
+    char *tiering_dir;                /* "" = <dir>/tier */
+    long long tiering_memory_target;  /* used memory above which values go out (0 = never) */
+    long long tiering_min_value_size; /* smaller values stay in memory */
+    long long tiering_threads;        /* the tier's worker threads */
+    bool tiering_direct_reads;        /* O_DIRECT reads of the tier's files */
+    long long tiering_block_cache;    /* RocksDB's block cache */
+    int tiering_compression;          /* tier_compression_t */
+    long long tiering_write_buffer;   /* one RocksDB memtable */
 } engine_config_t;
 
 typedef struct engine_stats {
@@ -175,8 +185,9 @@ typedef struct engine {
     const char *wal_refuse_reason; /* set when the log failed for good: writes are refused */
     const char *repl_refuse;       /* a whole error reply: too few replicas to write (repl/) */
     bool read_only; /* a replica: clients' writes get -READONLY (replica-read-only is always yes) */
-    struct repl_state *repl; /* replication (repl/), opaque to the engine */
-    struct acl_state *acl;   /* users and the ACL LOG (acl.c) */
+    struct repl_state *repl;       /* replication (repl/), opaque to the engine */
+    struct acl_state *acl;         /* users and the ACL LOG (acl.c) */
+    struct tiering_state *tiering; /* the value tier (tiering.c); NULL when tiering is off */
     engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms;

@@ -18,12 +18,19 @@
 #include "prop.h"
 #include "util.h"
 #include "reply.h"
+#include "tiering.h"
 
 void
 exec_call(client_t *c, cmd_def_t *cmd) {
     engine_t *s = c->eng;
     uint64_t dirty = s->dirty;
     uint64_t out_start = c->conn.obase + c->conn.olen;
+    /* Clients that cannot park (the replica's stream; a transaction whose SELECT or SWAPDB
+     * moved it to keys EXEC did not fetch) wait for tiered values here. */
+    if (s->tiering && (c->flags & (CLIENT_FAKE | CLIENT_IN_EXEC)) && !tiering_fetch_now(c, cmd)) {
+        cmd_stats(s, cmd)->failed++;
+        return;
+    }
     client_t *prev = s->current;
     s->current = c;
     prop_command_start(&c->eng->prop);
@@ -306,6 +313,10 @@ exec_command(client_t *c) {
     if (refuse_oom_or_log(c, cmd))
         return;
     db_set_now_ms(&c->eng->dbenv, util_time_ms());
+    /* Tiered values it needs (EXEC: every queued command's) come back first; the client waits
+     * with nothing executed, logged or tagged, and this runs again when they are in. */
+    if (s->tiering && tiering_park_if_needed(c, cmd))
+        return;
     uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);

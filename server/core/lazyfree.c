@@ -113,7 +113,8 @@ void
 lazyfree_obj(lazyfree_t *L, kobj_t *o) {
     if (!o)
         return;
-    const obj_type_ops_t *ops = obj_type(o) == OBJ_STRING ? NULL : obj_ops(obj_type(o));
+    const obj_type_ops_t *ops =
+        obj_type(o) == OBJ_STRING || obj_is_tiered(o) ? NULL : obj_ops(obj_type(o));
     if (!ops || !ops->count || ops->count(obj_ptr(o), obj_encoding(o)) <= LAZYFREE_THRESHOLD) {
         obj_free(o);
         return;

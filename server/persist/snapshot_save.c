@@ -40,6 +40,7 @@
 #include "util.h"
 #include "ht.h"
 #include "wal.h"
+#include "tiering.h"
 
 #define WAIT_LOG_MS_MAX 10000 /* longest SAVE/BGSAVE waits for the log to catch up */
 
@@ -50,6 +51,7 @@ typedef struct save_ctx {
 } save_ctx_t;
 
 typedef struct walk_ctx {
+    engine_t *s;
     snap_sink_t *sink;
     uint32_t db;
     bool zset;
@@ -75,6 +77,23 @@ put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     w->rc = w->zset ? snap_put_zelem(w->sink, p, n, score) : snap_put_elem(w->sink, p, n);
 }
 
+/* A tiered collection: its value encoding (object.h) read back into the snapshot's records. */
+static int
+put_encoded(walk_ctx_t *w, int type, const char *key, size_t klen, int64_t expire, const void *v,
+            size_t vlen) {
+    uint64_t count;
+    int st = snap_type_of(type);
+    if (!st || obj_value_each(type, v, vlen, &count, NULL, NULL) < 0)
+        return KERR_CORRUPT;
+    int rc =
+        snap_put_begin(w->sink, st, w->db, key, klen, expire, type == OBJ_HASH ? count / 2 : count);
+    if (rc)
+        return rc;
+    w->zset = type == OBJ_ZSET;
+    obj_value_each(type, v, vlen, &count, put_elem_cb, w);
+    return w->rc ? w->rc : snap_put_end(w->sink);
+}
+
 static void
 put_key_cb(void *priv, void *entry) {
     walk_ctx_t *w = priv;
@@ -86,6 +105,24 @@ put_key_cb(void *priv, void *entry) {
     int64_t expire = obj_expire(o) < 0 ? SNAP_NO_EXPIRE : obj_expire(o);
     snap_sink_set_meta(w->sink, obj_lru(o));
     int type = obj_type(o);
+    if (obj_is_tiered(o)) {
+        /* The value from the tier's checkpoint, written as if resident: the format does not
+         * change (docs/tiering.md 8.5). */
+        void *v;
+        size_t vlen;
+        char err[256] = "";
+        w->rc = tiering_snapshot_value(w->s, o, &v, &vlen, err, sizeof err);
+        if (w->rc < 0) {
+            klog(KLOG_WARNING, "Snapshot: %s", err);
+            return;
+        }
+        if (type == OBJ_STRING)
+            w->rc = snap_put_string(w->sink, w->db, key, klen, expire, v, vlen);
+        else
+            w->rc = put_encoded(w, type, key, klen, expire, v, vlen);
+        kfree(v);
+        return;
+    }
     if (type == OBJ_STRING) {
         size_t vlen;
         const char *v = obj_str(o, &vlen);
@@ -117,7 +154,7 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
     engine_t *s = sc->s;
     if (sc->delay_ms)
         usleep(sc->delay_ms * 1000u);
-    walk_ctx_t w = {.sink = sink};
+    walk_ctx_t w = {.s = s, .sink = sink};
     for (int d = 0; d < s->cfg.databases && !w.rc; d++) {
         ht_t *t = s->dbs[d]->keys;
         size_t span = ht_walk_span(t);
@@ -209,9 +246,12 @@ snapshot_save(engine_t *s, char *err, size_t errlen) {
     snap_write_stats_t st = {0};
     snap_child_report_t rep = {0};
     klog(KLOG_NOTICE, "Saving a snapshot in the foreground (LSN %llu)", (unsigned long long)lsn);
-    rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
-                                 (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
-                                 sizeof rep.err);
+    rc = tiering_snapshot_prepare(s, lsn, rep.err, sizeof rep.err);
+    if (rc == 0)
+        rc = snapshot_write_keyspace(s, path, lsn, s->cfg.snapshot_threads,
+                                     (uint32_t)s->cfg.snapshot_format_version, &st, rep.err,
+                                     sizeof rep.err);
+    tiering_snapshot_done(s);
     rep.rc = rc;
     report_from_stats(&rep, &st);
     snapshot_done(s, &rep, lsn, start, dirty);
@@ -279,6 +319,14 @@ fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *l
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return KERR_SYS(errno);
     }
+    /* Tiered values: a checkpoint of the tier and a reader on it, opened here in the parent
+     * (docs/tiering.md 8.5); the child reads stubs' values from it. */
+    rc = tiering_snapshot_prepare(s, lsn, err, errlen);
+    if (rc < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
     if (!export)
         st->wal_bytes_at_last = snapshot_wal_bytes(s);
     pid_t parent = getpid();
@@ -288,6 +336,7 @@ fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *l
         int e = errno;
         close(fds[0]);
         close(fds[1]);
+        tiering_snapshot_done(s);
         snprintf(err, errlen, "fork: %s", strerror(e));
         return KERR_SYS(e);
     }
@@ -296,6 +345,7 @@ fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *l
         child_main(s, fds[1], parent, path, lsn, format);
     }
     close(fds[1]);
+    tiering_snapshot_forked(s); /* the child has its copy; the checkpoint stays until reaped */
     ht_set_resize_policy(0);
     st->child = pid;
     st->child_fd = fds[0];
@@ -391,6 +441,7 @@ child_reaped(engine_t *s, int status) {
     s->persist->snap.child_fd = -1;
     s->persist->snap.child = 0;
     ht_set_resize_policy(1);
+    tiering_snapshot_done(s);
     if (n != (ssize_t)sizeof rep || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (n != (ssize_t)sizeof rep) {
             rep.rc = KERR_FAILED;

@@ -4,12 +4,16 @@
 #include <string.h>
 
 #include "kassert.h"
+#include "kerr.h"
 #include "kmem.h"
 #include "util.h"
 
 #define HDR 5
 
 static const obj_type_ops_t *type_ops[OBJ_TYPE_MAX];
+/* Set once at start (tiering_start), read-only afterwards. */
+static void (*tiered_free_hook)(void *ctx, uint64_t id, uint32_t vlen);
+static void *tiered_free_ctx;
 
 static size_t
 varint_put(uint8_t *p, uint64_t v) {
@@ -121,6 +125,9 @@ const char *
 obj_str(const kobj_t *o, size_t *len) {
     uint64_t vlen;
     DEBUG_ASSERT(obj_type(o) == OBJ_STRING);
+    /* A stub's bytes are no value: a command reading one was not given its fetch (a bug that
+     * would reply or store garbage). */
+    ASSERT(obj_encoding(o) != OBJ_ENC_TIERED);
     size_t off = val_off(o);
     off += varint_get(bytes(o) + off, &vlen);
     *len = (size_t)vlen;
@@ -219,7 +226,7 @@ obj_with_expire(kobj_t *o, int64_t ms) {
     size_t ko = key_off(o);
     size_t vo = val_off(o); /* padding included: the shift by 8 bytes keeps the alignment */
     size_t vbytes;
-    if (obj_type(o) == OBJ_STRING) {
+    if (obj_type(o) == OBJ_STRING || obj_encoding(o) == OBJ_ENC_TIERED) {
         uint64_t vlen;
         vbytes = varint_get(bytes(o) + vo, &vlen) + vlen;
     } else {
@@ -239,6 +246,7 @@ obj_with_expire(kobj_t *o, int64_t ms) {
 
 kobj_t *
 obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms) {
+    ASSERT(obj_encoding(o) != OBJ_ENC_TIERED); /* a stub is never copied: its id is its own */
     kobj_t *n;
     if (obj_type(o) == OBJ_STRING) {
         size_t vlen;
@@ -255,9 +263,148 @@ obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms) {
 }
 
 void
+obj_set_tiered_free_hook(void (*fn)(void *ctx, uint64_t id, uint32_t vlen), void *ctx) {
+    tiered_free_hook = fn;
+    tiered_free_ctx = ctx;
+}
+
+kobj_t *
+obj_new_tiered(const kobj_t *o, uint64_t id, uint32_t vlen) {
+    size_t klen, voff;
+    const char *key = obj_key(o, &klen);
+    kobj_t *n = alloc_obj(obj_type(o), OBJ_ENC_TIERED, key, klen, obj_expire(o),
+                          1 + OBJ_TIERED_STUB_BYTES, &voff);
+    voff += varint_put(bytes(n) + voff, OBJ_TIERED_STUB_BYTES);
+    memcpy(bytes(n) + voff, &id, 8);
+    memcpy(bytes(n) + voff + 8, &vlen, 4);
+    obj_set_lru(n, obj_lru(o));
+    return n;
+}
+
+/* The value encoding of a collection for the tier: varint count (calls of `each`), then per
+ * element varint length, bytes, and for sorted sets the score (8 bytes, host order: the tier
+ * never leaves this process's machine and is wiped at start). */
+static void
+encode_elem_cb(void *ctx, const char *p, size_t n, double score) {
+    void **c = ctx;
+    sbuf_t *out = c[0];
+    uint8_t v[10];
+    sbuf_append(out, (const char *)v, varint_put(v, n));
+    sbuf_append(out, p, n);
+    if (*(int *)c[1] == OBJ_ZSET)
+        sbuf_append(out, (const char *)&score, sizeof score);
+}
+
+void
+obj_encode_value(const kobj_t *o, sbuf_t *out) {
+    ASSERT(obj_type(o) != OBJ_STRING && obj_encoding(o) != OBJ_ENC_TIERED);
+    const obj_type_ops_t *ops = type_ops[obj_type(o)];
+    ASSERT(ops && ops->count && ops->each);
+    uint8_t v[10];
+    uint64_t count = ops->count(obj_ptr(o), obj_encoding(o));
+    sbuf_append(out, (const char *)v, varint_put(v, count));
+    int type = obj_type(o);
+    void *ctx[2] = {out, &type};
+    ops->each(obj_ptr(o), obj_encoding(o), encode_elem_cb, ctx);
+}
+
+/* A varint that must end within [p, end); 0 when it does not. */
+static size_t
+varint_get_bounded(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    uint64_t r = 0;
+    for (size_t n = 0; n < 10 && p + n < end; n++) {
+        r |= (uint64_t)(p[n] & 0x7f) << (7 * n);
+        if (!(p[n] & 0x80)) {
+            *v = r;
+            return n + 1;
+        }
+    }
+    return 0;
+}
+
+int
+obj_value_each(int type, const void *val, size_t len, uint64_t *count,
+               void (*cb)(void *ctx, const char *p, size_t n, double score), void *ctx) {
+    const uint8_t *p = val, *end = p + len;
+    size_t k = varint_get_bounded(p, end, count);
+    if (!k)
+        return KERR_CORRUPT;
+    p += k;
+    for (uint64_t i = 0; i < *count; i++) {
+        uint64_t n;
+        double score = 0;
+        if (!(k = varint_get_bounded(p, end, &n)) || n > (uint64_t)(end - p - k))
+            return KERR_CORRUPT;
+        p += k;
+        const char *e = (const char *)p;
+        p += n;
+        if (type == OBJ_ZSET) {
+            if ((size_t)(end - p) < sizeof score)
+                return KERR_CORRUPT;
+            memcpy(&score, p, sizeof score);
+            p += sizeof score;
+        }
+        if (cb)
+            cb(ctx, e, (size_t)n, score);
+    }
+    return p == end ? 0 : KERR_CORRUPT;
+}
+
+typedef struct decode_ctx {
+    const obj_type_ops_t *ops;
+    void *ptr;
+    int enc, rc;
+} decode_ctx_t;
+
+static void
+decode_elem_cb(void *ctx, const char *p, size_t n, double score) {
+    decode_ctx_t *d = ctx;
+    if (d->rc == 0)
+        d->rc = d->ops->add(&d->ptr, &d->enc, p, n, score);
+}
+
+int
+obj_decode_value(int type, const void *val, size_t len, void **ptr, int *enc) {
+    const obj_type_ops_t *ops = type > OBJ_STRING && type < OBJ_TYPE_MAX ? type_ops[type] : NULL;
+    uint64_t count;
+    if (!ops || !ops->create || !ops->add || obj_value_each(type, val, len, &count, NULL, NULL))
+        return KERR_CORRUPT;
+    decode_ctx_t d = {ops, NULL, 0, 0};
+    d.ptr = ops->create(count, &d.enc); /* the hint counts `each` calls, as the loader's */
+    obj_value_each(type, val, len, &count, decode_elem_cb, &d);
+    if (d.rc < 0) {
+        ops->free(d.ptr, d.enc);
+        return KERR_CORRUPT;
+    }
+    *ptr = d.ptr;
+    *enc = d.enc;
+    return 0;
+}
+
+uint64_t
+obj_tiered_id(const kobj_t *o, uint32_t *vlen) {
+    ASSERT(obj_encoding(o) == OBJ_ENC_TIERED);
+    uint64_t n, id;
+    size_t off = val_off(o);
+    off += varint_get(bytes(o) + off, &n);
+    ASSERT(n == OBJ_TIERED_STUB_BYTES);
+    memcpy(&id, bytes(o) + off, 8);
+    memcpy(vlen, bytes(o) + off + 8, 4);
+    return id;
+}
+
+void
 obj_free(kobj_t *o) {
     if (!o)
         return;
+    if (obj_encoding(o) == OBJ_ENC_TIERED) { /* no structure behind it: only its id */
+        uint32_t vlen;
+        uint64_t id = obj_tiered_id(o, &vlen);
+        if (tiered_free_hook)
+            tiered_free_hook(tiered_free_ctx, id, vlen);
+        kfree(o);
+        return;
+    }
     if (obj_type(o) != OBJ_STRING) {
         const obj_type_ops_t *ops = type_ops[obj_type(o)];
         ASSERT(ops && ops->free);
@@ -305,6 +452,7 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_INTSET: return "intset";
     case OBJ_ENC_HT: return "hashtable";
     case OBJ_ENC_SKIPLIST: return "skiplist";
+    case OBJ_ENC_TIERED: return "tiered";
     default: return "unknown";
     }
 }

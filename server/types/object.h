@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sbuf.h"
+
 enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_TYPE_MAX = 16 };
 
 /* Encodings. Strings are always stored inline; OBJECT ENCODING reports int/embstr/raw from the
@@ -33,7 +35,14 @@ enum {
     OBJ_ENC_INTSET = 3,
     OBJ_ENC_HT = 4,
     OBJ_ENC_SKIPLIST = 5,
+    /* A value that is in the value tier (docs/tiering.md): the object keeps its type, header,
+     * expiry and key; its value part is a 12-byte stub (id: uint64, value length: uint32,
+     * little-endian) in the string layout (varint 12 + the bytes, at the offset the type's
+     * value has), so expiry changes move it like any string. obj_str() refuses it, and no
+     * structure is behind it: a command must have its value fetched first. */
+    OBJ_ENC_TIERED = 6,
 };
+#define OBJ_TIERED_STUB_BYTES 12
 
 #define OBJ_F_EXPIRE 0x01
 #define OBJ_KEY_MAX  (512u * 1024 * 1024)
@@ -76,6 +85,27 @@ kobj_t *obj_with_expire(kobj_t *o, int64_t ms);
 /* A copy under another key (COPY, RENAME); the value is deep-copied for collections. */
 kobj_t *obj_dup_as(const kobj_t *o, const char *key, size_t klen, int64_t expire_ms);
 void obj_free(kobj_t *o);
+/* A stub of object o (same type, key, expiry, lru) for a value stored in the tier under id
+ * (vlen: the bytes stored); o is not consumed. */
+kobj_t *obj_new_tiered(const kobj_t *o, uint64_t id, uint32_t vlen);
+static inline bool
+obj_is_tiered(const kobj_t *o) {
+    return obj_encoding(o) == OBJ_ENC_TIERED;
+}
+/* The tier id of a stub, and the length of the value it stands for. */
+uint64_t obj_tiered_id(const kobj_t *o, uint32_t *vlen);
+/* Called by obj_free() for every stub freed, on whatever thread frees it (the lazy-free thread
+ * too): the tier's copy must go. Set once at start by the engine; NULL = nothing to do. */
+void obj_set_tiered_free_hook(void (*fn)(void *ctx, uint64_t id, uint32_t vlen), void *ctx);
+
+/* The value encoding of a collection in the tier: its elements in `each` order (a hash gives
+ * field, value, ...), varint count then varint length + bytes (+ score for sorted sets) each.
+ * Encode appends to out; obj_value_each walks an encoded value (count: elements) and checks it
+ * ends exactly; obj_decode_value builds the structure back. Both return 0 or KERR_CORRUPT. */
+void obj_encode_value(const kobj_t *o, sbuf_t *out);
+int obj_value_each(int type, const void *val, size_t len, uint64_t *count,
+                   void (*cb)(void *ctx, const char *p, size_t n, double score), void *ctx);
+int obj_decode_value(int type, const void *val, size_t len, void **ptr, int *enc);
 size_t obj_alloc_size(const kobj_t *o); /* the object itself, not what its pointer owns */
 
 /* Per-type hooks, registered by the type modules at start-up so that object.c depends on none. */

@@ -126,3 +126,48 @@ Test(object, encoding_names_follow_valkey) {
     cr_assert_str_eq(obj_encoding_name(d), "raw");
     obj_free(a), obj_free(b), obj_free(c), obj_free(d);
 }
+
+static uint64_t freed_id;
+static uint32_t freed_len;
+static int freed_calls;
+
+static void
+stub_freed(void *ctx, uint64_t id, uint32_t vlen) {
+    cr_assert_eq(ctx, &freed_calls);
+    freed_id = id;
+    freed_len = vlen;
+    freed_calls++;
+}
+
+Test(object, tiered_stub_keeps_key_expiry_lru_and_fits_key_plus_32_bytes) {
+    char key[100], val[3000];
+    memset(key, 'k', sizeof key);
+    memset(val, 'v', sizeof val);
+    kobj_t *o = obj_new_str(key, sizeof key, val, sizeof val, 1700000000123LL);
+    obj_set_lru(o, 0xabcdef);
+    kobj_t *t = obj_new_tiered(o, 0x0102030405060708ull, sizeof val);
+    cr_assert(obj_is_tiered(t) && !obj_is_tiered(o));
+    cr_assert_eq(obj_type(t), OBJ_STRING);
+    cr_assert_str_eq(obj_encoding_name(t), "tiered");
+    cr_assert_eq(obj_expire(t), 1700000000123LL);
+    cr_assert_eq(obj_lru(t), 0xabcdef);
+    size_t n;
+    const char *k = obj_key(t, &n);
+    cr_assert(n == sizeof key && memcmp(k, key, n) == 0);
+    uint32_t vlen;
+    cr_assert_eq(obj_tiered_id(t, &vlen), 0x0102030405060708ull);
+    cr_assert_eq(vlen, sizeof val);
+    cr_assert_leq(obj_alloc_size(t), sizeof key + 32 + 8, "key + 27 bytes, in a size class");
+    /* Removing the expiry moves the bytes: the stub stays a stub. */
+    t = obj_with_expire(t, -1);
+    cr_assert(obj_is_tiered(t) && obj_expire(t) == -1);
+    cr_assert_eq(obj_tiered_id(t, &vlen), 0x0102030405060708ull);
+    obj_set_tiered_free_hook(stub_freed, &freed_calls);
+    obj_free(o); /* a resident value: no call */
+    cr_assert_eq(freed_calls, 0);
+    obj_free(t);
+    cr_assert_eq(freed_calls, 1);
+    cr_assert_eq(freed_id, 0x0102030405060708ull);
+    cr_assert_eq(freed_len, sizeof val);
+    obj_set_tiered_free_hook(NULL, NULL);
+}
