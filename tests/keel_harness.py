@@ -41,6 +41,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(pred, timeout=20, what="condition", step=0.05):
+    """Until pred() is true; returns its value, or raises AssertionError naming `what` after
+    `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
 class KeelServer:
     """One keel-server process. args: extra '--name value' strings. bin_path: another
     keel-server binary than $KEEL_BIN's (tests/compat runs an older build)."""

@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from keel_harness import free_port
+from keel_harness import free_port, wait_for  # noqa: F401 (re-exported)
 
 SENTINEL_BIN = os.environ.get("REDIS_SENTINEL", "/usr/bin/redis-sentinel")
 _live = set()
@@ -98,15 +98,6 @@ class SentinelProc:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def wait_for(pred, timeout, what, step=0.05):
-    """Until pred() is true; raises AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
 REFUSED = "Refused command"

@@ -229,22 +229,6 @@ heap_remove(engine_t *eng, bstate_t *b) {
 
 /* ---- blocking and unblocking ------------------------------------------------------------ */
 
-static karg_t *
-copy_argv(int argc, const karg_t *argv) {
-    size_t bytes = sizeof(karg_t) * (size_t)argc;
-    for (int i = 0; i < argc; i++)
-        bytes += argv[i].n + 1;
-    karg_t *a = kmalloc(bytes);
-    char *p = (char *)(a + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].p, argv[i].n);
-        p[argv[i].n] = 0;
-        a[i] = (karg_t){p, argv[i].n};
-        p += argv[i].n + 1;
-    }
-    return a;
-}
-
 void
 block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
                block_timeout_cb on_timeout) {
@@ -259,7 +243,7 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
     b->seq = ++c->eng->block->seq;
     b->on_timeout = on_timeout;
     b->argc = c->argc;
-    b->argv = copy_argv(c->argc, c->argv);
+    b->argv = cmd_argv_copy(c->argc, c->argv);
     for (int i = 0; i < nkeys; i++) {
         bkey_t *k = bkey_get(c->eng, c->db_id, keys[i].p, keys[i].n, true);
         if (k->tail && k->tail->c == c)

@@ -110,6 +110,22 @@ cmd_foreach(const engine_t *e, void (*fn)(cmd_def_t *cmd, void *ctx), void *ctx)
             fn(c, ctx);
 }
 
+karg_t *
+cmd_argv_copy(int argc, const karg_t *argv) {
+    size_t bytes = sizeof(karg_t) * (size_t)argc;
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].n + 1;
+    karg_t *a = kmalloc(bytes);
+    char *p = (char *)(a + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].n);
+        p[argv[i].n] = 0;
+        a[i] = (karg_t){p, argv[i].n};
+        p += argv[i].n + 1;
+    }
+    return a;
+}
+
 bool
 cmd_arity_ok(const cmd_def_t *cmd, int argc) {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;

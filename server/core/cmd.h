@@ -78,6 +78,9 @@ void cmd_foreach(const struct engine *e, void (*fn)(cmd_def_t *cmd, void *ctx), 
 /* Key argument indexes of a call; -1 on bad syntax. */
 int cmd_get_keys(cmd_def_t *cmd, int argc, karg_t *argv, int *idx, int max);
 bool cmd_arity_ok(const cmd_def_t *cmd, int argc);
+/* A copy of a call's arguments that outlives its query buffer (a parked or blocked client): one
+ * allocation holding the array and the NUL-terminated bytes, to kfree. */
+karg_t *cmd_argv_copy(int argc, const karg_t *argv);
 void cmd_reset_stats(const struct engine *e);
 /* The engine's counters of cmd (INFO commandstats). */
 cmd_stats_t *cmd_stats(const struct engine *e, const cmd_def_t *cmd);

@@ -763,22 +763,6 @@ queued_db(client_t *c, int upto) {
     return db;
 }
 
-static karg_t *
-copy_argv(int argc, const karg_t *argv) {
-    size_t bytes = sizeof(karg_t) * (size_t)argc;
-    for (int i = 0; i < argc; i++)
-        bytes += argv[i].n + 1;
-    karg_t *a = kmalloc(bytes);
-    char *p = (char *)(a + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].p, argv[i].n);
-        p[argv[i].n] = 0;
-        a[i] = (karg_t){p, argv[i].n};
-        p += argv[i].n + 1;
-    }
-    return a;
-}
-
 bool
 tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
     struct tiering_state *ts = c->eng->tiering;
@@ -811,7 +795,7 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
     if (p.rc < 0)
         snprintf(st->err, sizeof st->err, "the tier refused a fetch (%s)", kerr_str(p.rc));
     st->argc = c->argc;
-    st->argv = copy_argv(c->argc, c->argv);
+    st->argv = cmd_argv_copy(c->argc, c->argv);
     c->tstate = st;
     c->flags |= CLIENT_TIER_WAIT;
     ts->parked_total++;

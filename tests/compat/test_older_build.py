@@ -23,7 +23,7 @@ import redis
 
 import compat_build
 from compat_build import note
-from keel_harness import KeelServer
+from keel_harness import KeelServer, wait_for
 
 
 # ---- servers and what they hold ----
@@ -160,13 +160,6 @@ class Writer:
         return self.n
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("waited %s s for %s" % (timeout, what))
 
 
 # ---- refusals ----

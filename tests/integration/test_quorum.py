@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from keel_harness import KeelServer, Proxy
+from keel_harness import KeelServer, Proxy, wait_for
 
 
 @pytest.fixture
@@ -35,14 +35,6 @@ def info(c):
     return c.info("replication")
 
 
-def wait_for(pred, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def in_set(pc, n):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from keel_harness import KeelServer, RespError, binary
+from keel_harness import KeelServer, RespError, binary, wait_for
 from test_replication import replica_of, server, snapshot_of, wait_caught_up, write_everything
 
 
@@ -45,14 +45,6 @@ def snapshots(s):
     return sorted(glob.glob(os.path.join(s.dir, "snapshots", "*")))
 
 
-def wait_for(what, cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def link_error(rc, containing):
@@ -196,7 +188,7 @@ def test_a_replica_that_reads_no_record_format_of_the_primary_is_refused(live):
     want = ("ERR replication refused: the replica reads log record format 0 at most (keel ",
             "), this primary sends format 1 at the oldest: upgrade the replica to a keel that "
             "reads record format 1")
-    err = wait_for("the refusal", lambda: link_error(rc, "refused"))
+    err = wait_for(lambda: link_error(rc, "refused"), what="the refusal")
     assert err.startswith("the primary refused: " + want[0]) and err.endswith(want[1]), err
     time.sleep(3)  # a refused replica tries again after 5 s, not every second
     info = pc.info("replication")
@@ -221,7 +213,7 @@ def test_a_replica_that_reads_no_snapshot_format_of_the_primary_is_refused_at_fu
     r = with_env({"KEEL_DEBUG_REPL_ANNOUNCE_SNAPSHOT": "0"}, lambda: replica_of(live, p.port))
     rc = r.client()
     want = "reads snapshot format 0 at most"
-    err = wait_for("the refusal", lambda: link_error(rc, want))
+    err = wait_for(lambda: link_error(rc, want), what="the refusal")
     assert err.startswith("the primary refused: ERR full sync refused:"), err
     assert err.endswith("upgrade the replica to a keel that reads snapshot format 1"), err
     assert want in pc.info("replication")["keel_replica_last_refusal"]

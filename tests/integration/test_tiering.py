@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from keel_harness import KeelServer, binary
+from keel_harness import KeelServer, binary, wait_for
 
 TARGET = "1500kb"  # an empty server uses ~0.75 MB: the data sets below are several times more
 
@@ -32,14 +32,6 @@ def tinfo(r):
     return r.info("tiering")
 
 
-def wait_for(pred, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def fill(r, n, size, prefix="k"):
