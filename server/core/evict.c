@@ -6,6 +6,10 @@
  * (idle time, low LFU counter, nearest expiry, or just random) and evicts it: logged as a DEL effect
  * in the running command's record, notified as "evicted". Rounds repeat until memory is under
  * the limit or nothing can be evicted.
+ *
+ * With the value tier open, values go out to it first (tiering_make_room: the command waits for
+ * the puts); keys are deleted only when the tier cannot bring memory under the limit (it fails,
+ * refuses, is too slow, or nothing tierable is left).
  */
 #include "evict.h"
 
@@ -15,6 +19,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
+#include "tiering.h"
 #include "util.h"
 
 #define EVICT_SAMPLES_MAX 64
@@ -111,6 +116,8 @@ evict_one(engine_t *s) {
 int
 evict_perform(engine_t *s) {
     if (s->cfg.maxmemory <= 0 || kmem_used() <= (size_t)s->cfg.maxmemory)
+        return 0;
+    if (s->tiering && tiering_make_room(s, (size_t)s->cfg.maxmemory) == 0)
         return 0;
     if (s->cfg.maxmemory_policy == EVICT_NOEVICTION)
         return -1;
