@@ -82,6 +82,7 @@
  * larger of the two): values keep going out below it without waiting. */
 #define LOAD_SLACK_MIN_BYTES (4u << 20)
 #define LOAD_SLACK_DIV       8
+#define LOAD_POLL_BYTES      (256u << 10)
 
 typedef struct out_rec {
     int db_id;
@@ -157,7 +158,8 @@ struct tiering_state {
         sync_fetches, memory_hits, tier_hits, leaked_ids, leaked_bytes, errors;
     /* Making room (tiering_make_room: maxmemory; tiering_load_pressure: loading). */
     uint64_t room_waits, room_fallbacks, load_waits;
-    size_t load_peak_used; /* used memory at its highest seen by tiering_load_pressure */
+    size_t load_peak_used;   /* used memory at its highest seen by tiering_load_pressure */
+    size_t load_polled_used; /* used memory when tiering_load_pressure last took results */
     char last_error[LAST_ERROR_MAX];
     int64_t last_error_ms;
     /* Snapshots. */
@@ -1024,10 +1026,12 @@ tiering_make_room(engine_t *s, size_t limit) {
         return KERR_FAILED;
     if (kmem_used() <= limit)
         return 0;
-    size_t goal = out_goal(s);
+    /* Only the excess is sent out here, so that the wait is one round of puts: the tier's
+     * copies count in used memory until their results come, and a larger batch would first
+     * raise it. The goal below the limit is out_step's, which runs after each batch of results
+     * and keeps the next writes from waiting. */
     ts->room_waits++;
-    int rc =
-        make_room(ts, limit, goal < limit ? goal : limit, util_time_ms() + MAKE_ROOM_WAIT_MS_MAX);
+    int rc = make_room(ts, limit, limit, util_time_ms() + MAKE_ROOM_WAIT_MS_MAX);
     ts->room_fallbacks += rc < 0;
     return rc;
 }
@@ -1043,13 +1047,19 @@ tiering_load_pressure(engine_t *s) {
     size_t goal = out_goal(s);
     if (used <= goal || ts->recall || ts->sync_depth > 0)
         return;
-    /* No loop runs while loading: results are taken here. */
-    tier_poll(ts->t, 0);
-    drain_dels(ts);
     size_t slack = goal / LOAD_SLACK_DIV;
     if (slack < LOAD_SLACK_MIN_BYTES)
         slack = LOAD_SLACK_MIN_BYTES;
-    if (kmem_used() <= goal + slack) {
+    /* Results are taken and puts submitted once memory grew by LOAD_POLL_BYTES since the last
+     * time: a replayed record is often smaller than a syscall, and when nothing could go out
+     * (keys alone above the goal) each record would sample the keyspace again for nothing. */
+    if (used < ts->load_polled_used + LOAD_POLL_BYTES)
+        return;
+    /* No loop runs while loading: results are taken here. */
+    tier_poll(ts->t, 0);
+    drain_dels(ts);
+    ts->load_polled_used = kmem_used();
+    if (ts->load_polled_used <= goal + slack) {
         if (!ts->error_until_ms || util_time_ms() >= ts->error_until_ms)
             out_fill(ts, goal);
         return;
@@ -1059,6 +1069,7 @@ tiering_load_pressure(engine_t *s) {
      * failing tier leaves the values in memory (and retries after ERROR_BACKOFF_MS); nothing
      * left to send out (keys, small values) leaves them too: the load goes on either way. */
     make_room(ts, goal + slack / 2, goal, 0);
+    ts->load_polled_used = kmem_used();
 }
 
 /* ---- start, stop, cron ------------------------------------------------------------------ */
