@@ -34,6 +34,13 @@
  *
  * A client needing a stub: running --tiering_park_if_needed--> TIER_WAIT --get_done (last)-->
  * ready --tiering_before_sleep: exec_command again--> running (or TIER_WAIT again).
+ *
+ * Making room (docs/tiering.md 8.7, 8.8): out_step keeps used memory at the goal (the target,
+ * or just below maxmemory) from the loop. Where no loop runs or a caller must not go on before
+ * memory is down, make_room submits puts and waits on the tier's eventfd for their results:
+ * tiering_load_pressure (the snapshot loader and the log's replay, between batches and records)
+ * and tiering_make_room (evict_perform, before a command runs). Neither runs inside a command,
+ * so both may stub keys (invariant 4).
  */
 #include "tiering.h"
 
