@@ -90,7 +90,7 @@ evict_one(engine_t *s) {
     /* When the tier holds most values, most samples are stubs: sample again (at most
      * EVICT_STUB_PASSES_MAX times) before a stub is chosen. */
     for (int pass = 0; pass < (s->tiering ? EVICT_STUB_PASSES_MAX : 1) && (!best || best_stub);
-         pass++)
+         pass++) {
         for (int d = 0; d < s->cfg.databases; d++) {
             db_t *db = s->dbs[d];
             ht_t *t = volatile_policy(s->cfg.maxmemory_policy) ? db->expires : db->keys;
@@ -108,6 +108,7 @@ evict_one(engine_t *s) {
                 }
             }
         }
+    }
     if (!best)
         return false;
     size_t klen;

@@ -1060,6 +1060,8 @@ tiering_load_pressure(engine_t *s) {
     /* Results are taken and puts submitted once memory grew by LOAD_POLL_BYTES since the last
      * time: a replayed record is often smaller than a syscall, and when nothing could go out
      * (keys alone above the goal) each record would sample the keyspace again for nothing. */
+    if (used < ts->load_polled_used)
+        ts->load_polled_used = used; /* grew since its lowest point, not since a higher one */
     if (used < ts->load_polled_used + LOAD_POLL_BYTES)
         return;
     /* No loop runs while loading: results are taken here. */
