@@ -187,18 +187,17 @@ server_init(engine_t *s) {
     }
     if (rc == 0 && (rc = lazyfree_start(&s->lazyfree)) < 0)
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
+    /* The tier opens before recovery (it is wiped at open), so values go out while the data
+     * set loads and one larger than memory can start. */
+    char terr[512] = "";
+    if (rc == 0 && (rc = tiering_start(s, terr, sizeof terr)) < 0)
+        klog(KLOG_WARNING, "Can't open the value tier: %s", terr[0] ? terr : kerr_str(rc));
     if (rc == 0)
         rc = persist_start(s);
     if (rc == 0)
         rc = repl_start(s);
     if (rc < 0) {
-        tls_ctx_free(tls);
-        return rc;
-    }
-    char terr[512] = "";
-    rc = tiering_start(s, terr, sizeof terr); /* after recovery: every value is in memory */
-    if (rc < 0) {
-        klog(KLOG_WARNING, "Can't open the value tier: %s", terr[0] ? terr : kerr_str(rc));
+        tiering_stop(s);
         tls_ctx_free(tls);
         return rc;
     }

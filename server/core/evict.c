@@ -6,6 +6,10 @@
  * (idle time, low LFU counter, nearest expiry, or just random) and evicts it: logged as a DEL effect
  * in the running command's record, notified as "evicted". Rounds repeat until memory is under
  * the limit or nothing can be evicted.
+ *
+ * With the value tier open, values go out to it first (tiering_make_room: the command waits for
+ * the puts); keys are deleted only when the tier cannot bring memory under the limit (it fails,
+ * refuses, is too slow, or nothing tierable is left).
  */
 #include "evict.h"
 
@@ -15,10 +19,12 @@
 #include "exec.h"
 #include "kmem.h"
 #include "prop.h"
+#include "tiering.h"
 #include "util.h"
 
-#define EVICT_SAMPLES_MAX 64
-#define EVICT_ROUNDS_MAX  10000 /* per call: bounds the time one command can spend evicting */
+#define EVICT_SAMPLES_MAX     64
+#define EVICT_ROUNDS_MAX      10000 /* per call: bounds the time one command can spend evicting */
+#define EVICT_STUB_PASSES_MAX 8     /* samples per eviction while they hold only tiered values */
 
 static const char *const policy_names[] = {
     "noeviction",   "allkeys-lru",  "allkeys-lfu",     "allkeys-random",
@@ -77,18 +83,29 @@ evict_one(engine_t *s) {
     kobj_t *best = NULL;
     db_t *best_db = NULL;
     double best_score = 0;
-    for (int d = 0; d < s->cfg.databases; d++) {
-        db_t *db = s->dbs[d];
-        ht_t *t = volatile_policy(s->cfg.maxmemory_policy) ? db->expires : db->keys;
-        if (ht_size(t) == 0)
-            continue;
-        size_t got = ht_sample(t, sample, (size_t)n);
-        for (size_t i = 0; i < got; i++) {
-            double sc = score(s, sample[i]);
-            if (!best || sc > best_score) {
-                best = sample[i];
-                best_db = db;
-                best_score = sc;
+    /* With the tier open, a key whose value is resident wins over a stub whatever their
+     * scores: the coldest keys are the stubs, and deleting one frees a few dozen bytes while
+     * the delete it queues in the tier takes about as much until it runs. */
+    bool best_stub = false;
+    /* When the tier holds most values, most samples are stubs: sample again (at most
+     * EVICT_STUB_PASSES_MAX times) before a stub is chosen. */
+    for (int pass = 0; pass < (s->tiering ? EVICT_STUB_PASSES_MAX : 1) && (!best || best_stub);
+         pass++) {
+        for (int d = 0; d < s->cfg.databases; d++) {
+            db_t *db = s->dbs[d];
+            ht_t *t = volatile_policy(s->cfg.maxmemory_policy) ? db->expires : db->keys;
+            if (ht_size(t) == 0)
+                continue;
+            size_t got = ht_sample(t, sample, (size_t)n);
+            for (size_t i = 0; i < got; i++) {
+                double sc = score(s, sample[i]);
+                bool stub = s->tiering && obj_is_tiered(sample[i]);
+                if (!best || (best_stub && !stub) || (stub == best_stub && sc > best_score)) {
+                    best = sample[i];
+                    best_db = db;
+                    best_score = sc;
+                    best_stub = stub;
+                }
             }
         }
     }
@@ -111,6 +128,8 @@ evict_one(engine_t *s) {
 int
 evict_perform(engine_t *s) {
     if (s->cfg.maxmemory <= 0 || kmem_used() <= (size_t)s->cfg.maxmemory)
+        return 0;
+    if (s->tiering && tiering_make_room(s, (size_t)s->cfg.maxmemory) == 0)
         return 0;
     if (s->cfg.maxmemory_policy == EVICT_NOEVICTION)
         return -1;

@@ -34,6 +34,13 @@
  *
  * A client needing a stub: running --tiering_park_if_needed--> TIER_WAIT --get_done (last)-->
  * ready --tiering_before_sleep: exec_command again--> running (or TIER_WAIT again).
+ *
+ * Making room (docs/tiering.md 8.7, 8.8): out_step keeps used memory at the goal (the target,
+ * or just below maxmemory) from the loop. Where no loop runs or a caller must not go on before
+ * memory is down, make_room submits puts and waits on the tier's eventfd for their results:
+ * tiering_load_pressure (the snapshot loader and the log's replay, between batches and records)
+ * and tiering_make_room (evict_perform, before a command runs). Neither runs inside a command,
+ * so both may stub keys (invariant 4).
  */
 #include "tiering.h"
 
@@ -72,6 +79,17 @@
 #define DELS_PENDING_MAX  (1 << 20) /* queued deletes; beyond, ids stay in the tier (leaked) */
 #define SYNC_FETCH_TRIES  3
 #define LAST_ERROR_MAX    256
+/* With maxmemory set, values go out once used memory passes maxmemory - maxmemory / this (even
+ * with no target), so that writes near the limit rarely wait for the tier. */
+#define MAXMEMORY_MARGIN_DIV 16
+/* Over maxmemory a command waits at most this long for values to go out; then eviction deletes
+ * (the tier cannot keep up). */
+#define MAKE_ROOM_WAIT_MS_MAX 500
+/* While loading, the loader waits for puts once used memory is this far above the goal (the
+ * larger of the two): values keep going out below it without waiting. */
+#define LOAD_SLACK_MIN_BYTES (4u << 20)
+#define LOAD_SLACK_DIV       8
+#define LOAD_POLL_BYTES      (256u << 10)
 
 typedef struct out_rec {
     int db_id;
@@ -126,9 +144,10 @@ struct tiering_state {
     size_t nready, ready_cap;
     deferred_put_t *deferred;
     size_t ndeferred, deferred_cap;
-    int sync_depth;  /* inside tiering_fetch_now */
-    client_t *rerun; /* run_ready is running this client's command again */
-    int64_t backoff_until_ms;
+    int sync_depth;           /* inside tiering_fetch_now */
+    client_t *rerun;          /* run_ready is running this client's command again */
+    int64_t backoff_until_ms; /* out_step waits until then (a stall or a failed put) */
+    int64_t error_until_ms;   /* a put failed: the tier is not trusted to make room until then */
     int db_cursor;
     /* Deletes not yet submitted (invariant 2). */
     pthread_mutex_t dels_mu;
@@ -144,6 +163,10 @@ struct tiering_state {
     /* Counters (INFO). */
     uint64_t outs, out_cancelled, out_failed, out_stalls, ins, fetches, fetch_failed, parked_total,
         sync_fetches, memory_hits, tier_hits, leaked_ids, leaked_bytes, errors;
+    /* Making room (tiering_make_room: maxmemory; tiering_load_pressure: loading). */
+    uint64_t room_waits, room_fallbacks, load_waits;
+    size_t load_peak_used;   /* used memory at its highest seen by tiering_load_pressure */
+    size_t load_polled_used; /* used memory when tiering_load_pressure last took results */
     char last_error[LAST_ERROR_MAX];
     int64_t last_error_ms;
     /* Snapshots. */
@@ -398,27 +421,53 @@ out_one(struct tiering_state *ts) {
     return 1;
 }
 
+/* The used memory values go out above: tiering-memory-target, and with maxmemory set a little
+ * below it too. SIZE_MAX: none go out. */
+static size_t
+out_goal(engine_t *s) {
+    size_t goal = SIZE_MAX;
+    if (s->cfg.tiering_memory_target > 0)
+        goal = (size_t)s->cfg.tiering_memory_target;
+    if (s->cfg.maxmemory > 0) {
+        size_t m = (size_t)s->cfg.maxmemory - (size_t)s->cfg.maxmemory / MAXMEMORY_MARGIN_DIV;
+        if (m < goal)
+            goal = m;
+    }
+    return goal;
+}
+
+/* Puts submitted while used memory, less what the puts in flight will free, is above goal. A
+ * put in flight frees its value and the tier's copy of it (both counted in used memory) when
+ * its result comes, hence twice out_bytes. Ends at the tier's bounds or when no candidate is
+ * found. Returns the puts submitted. */
+static int
+out_fill(struct tiering_state *ts, size_t goal) {
+    int misses = 0, n = 0;
+    for (int i = 0; i < OUT_PUTS_PER_STEP && misses < 8; i++) {
+        size_t used = kmem_used();
+        if (used <= goal || 2 * ts->out_bytes >= used - goal)
+            break; /* enough is on its way out */
+        int rc = out_one(ts);
+        if (rc < 0)
+            break; /* the tier's queue is full: results will come, then more */
+        misses += rc == 0;
+        n += rc;
+    }
+    return n;
+}
+
 static void
 out_step(struct tiering_state *ts) {
     engine_t *s = ts->s;
-    if (!ts->t || s->cfg.tiering_memory_target <= 0 || ts->sync_depth > 0 || s->loading ||
-        ts->recall)
+    if (!ts->t || ts->sync_depth > 0 || s->loading || ts->recall)
+        return;
+    size_t goal = out_goal(s);
+    if (goal == SIZE_MAX)
         return;
     if (ts->backoff_until_ms && util_time_ms() < ts->backoff_until_ms)
         return;
     ts->backoff_until_ms = 0;
-    int misses = 0;
-    for (int i = 0; i < OUT_PUTS_PER_STEP && misses < 8; i++) {
-        size_t used = kmem_used();
-        if ((long long)used <= s->cfg.tiering_memory_target)
-            return;
-        if (ts->out_bytes >= used - (size_t)s->cfg.tiering_memory_target)
-            return; /* enough is on its way out */
-        int rc = out_one(ts);
-        if (rc < 0)
-            return; /* the tier's queue is full: results will come, then more */
-        misses += rc == 0;
-    }
+    out_fill(ts, goal);
 }
 
 /* A put's result (invariant 1). */
@@ -452,6 +501,7 @@ put_done(struct tiering_state *ts, out_rec_t *r, int status) {
     } else {
         ts->out_failed++;
         ts->backoff_until_ms = util_time_ms() + ERROR_BACKOFF_MS;
+        ts->error_until_ms = ts->backoff_until_ms;
     }
     kfree(r);
 }
@@ -928,6 +978,93 @@ fault_cb(void *ctx, tier_op_t op, uint64_t id) {
     return 0;
 }
 
+/* ---- making room: maxmemory and loading --------------------------------------------------- */
+
+/* Values go out until used memory is at most limit, the caller waiting for the put results (it
+ * is not inside a command, so put_done may stub keys: invariant 4). Puts aim at goal (<= limit)
+ * so that the next writes find room. 0: under the limit. KERR_FAILED: a put failed (now or
+ * within ERROR_BACKOFF_MS): the tier is not to be relied on. KERR_LIMIT: nothing (more) can go
+ * out (no candidate, or the tier refused every put), or deadline_ms (0: none) passed. */
+static int
+make_room(struct tiering_state *ts, size_t limit, size_t goal, int64_t deadline_ms) {
+    uint64_t failed0 = ts->out_failed;
+    for (;;) {
+        if (kmem_used() <= limit)
+            return 0;
+        if (ts->out_failed != failed0 ||
+            (ts->error_until_ms && util_time_ms() < ts->error_until_ms))
+            return KERR_FAILED;
+        uint64_t stalls0 = ts->out_stalls;
+        out_fill(ts, goal);
+        if (ht_size(ts->out) == 0)
+            return KERR_LIMIT;
+        int64_t now = util_time_ms();
+        if (deadline_ms && now >= deadline_ms)
+            return KERR_LIMIT;
+        int wait_ms = deadline_ms && deadline_ms - now < 100 ? (int)(deadline_ms - now) : 100;
+        struct pollfd pfd = {tier_fd(ts->t), POLLIN, 0};
+        poll(&pfd, 1, wait_ms);
+        tier_poll(ts->t, 0); /* put_done stubs keys; a get's client goes on the ready list */
+        if (ts->out_stalls != stalls0)
+            poll(NULL, 0, 1); /* RocksDB's write stall: give its flush a moment */
+    }
+}
+
+int
+tiering_make_room(engine_t *s, size_t limit) {
+    struct tiering_state *ts = s->tiering;
+    if (!ts || !ts->t || ts->recall || ts->sync_depth > 0)
+        return KERR_FAILED;
+    if (kmem_used() <= limit)
+        return 0;
+    /* Only the excess is sent out here, so that the wait is one round of puts: the tier's
+     * copies count in used memory until their results come, and a larger batch would first
+     * raise it. The goal below the limit is out_step's, which runs after each batch of results
+     * and keeps the next writes from waiting. */
+    ts->room_waits++;
+    int rc = make_room(ts, limit, limit, util_time_ms() + MAKE_ROOM_WAIT_MS_MAX);
+    ts->room_fallbacks += rc < 0;
+    return rc;
+}
+
+void
+tiering_load_pressure(engine_t *s) {
+    struct tiering_state *ts = s->tiering;
+    if (!ts || !ts->t)
+        return;
+    size_t used = kmem_used();
+    if (used > ts->load_peak_used)
+        ts->load_peak_used = used;
+    size_t goal = out_goal(s);
+    if (used <= goal || ts->recall || ts->sync_depth > 0)
+        return;
+    size_t slack = goal / LOAD_SLACK_DIV;
+    if (slack < LOAD_SLACK_MIN_BYTES)
+        slack = LOAD_SLACK_MIN_BYTES;
+    /* Results are taken and puts submitted once memory grew by LOAD_POLL_BYTES since the last
+     * time: a replayed record is often smaller than a syscall, and when nothing could go out
+     * (keys alone above the goal) each record would sample the keyspace again for nothing. */
+    if (used < ts->load_polled_used)
+        ts->load_polled_used = used; /* grew since its lowest point, not since a higher one */
+    if (used < ts->load_polled_used + LOAD_POLL_BYTES)
+        return;
+    /* No loop runs while loading: results are taken here. */
+    tier_poll(ts->t, 0);
+    drain_dels(ts);
+    ts->load_polled_used = kmem_used();
+    if (ts->load_polled_used <= goal + slack) {
+        if (!ts->error_until_ms || util_time_ms() >= ts->error_until_ms)
+            out_fill(ts, goal);
+        return;
+    }
+    ts->load_waits++;
+    /* Back to the middle of the slack, so that the next waits are a batch of puts apart. A
+     * failing tier leaves the values in memory (and retries after ERROR_BACKOFF_MS); nothing
+     * left to send out (keys, small values) leaves them too: the load goes on either way. */
+    make_room(ts, goal + slack / 2, goal, 0);
+    ts->load_polled_used = kmem_used();
+}
+
 /* ---- start, stop, cron ------------------------------------------------------------------ */
 
 int
@@ -1161,7 +1298,9 @@ tiering_info(engine_t *s, sbuf_t *b) {
                 "tiering_pending_deletes:%zu\r\ntiering_leaked_ids:%llu\r\n"
                 "tiering_leaked_bytes:%llu\r\ntiering_errors:%llu\r\n"
                 "tiering_last_error:%s\r\ntiering_checkpoints:%llu\r\n"
-                "tiering_checkpoint_last_us:%llu\r\n",
+                "tiering_checkpoint_last_us:%llu\r\n"
+                "tiering_maxmemory_waits:%llu\r\ntiering_maxmemory_evictions_allowed:%llu\r\n"
+                "tiering_load_waits:%llu\r\ntiering_load_peak_used_memory:%zu\r\n",
                 ts->dir, s->cfg.tiering_memory_target, (unsigned long long)ts->stubs,
                 (unsigned long long)ts->stub_bytes, ht_size(ts->out),
                 (unsigned long long)ts->out_bytes, (unsigned long long)ts->outs,
@@ -1180,7 +1319,9 @@ tiering_info(engine_t *s, sbuf_t *b) {
                 (unsigned long long)st.live_keys, (unsigned long long)st.live_bytes, ndels,
                 (unsigned long long)ts->leaked_ids, (unsigned long long)ts->leaked_bytes,
                 (unsigned long long)ts->errors, ts->last_error, (unsigned long long)st.checkpoints,
-                (unsigned long long)st.checkpoint_last_us);
+                (unsigned long long)st.checkpoint_last_us, (unsigned long long)ts->room_waits,
+                (unsigned long long)ts->room_fallbacks, (unsigned long long)ts->load_waits,
+                ts->load_peak_used);
     tier_info_rocksdb(ts->t, b);
 }
 
@@ -1193,6 +1334,7 @@ tiering_reset_stats(engine_t *s) {
     ts->outs = ts->ins = ts->out_cancelled = ts->out_failed = ts->out_stalls = 0;
     ts->memory_hits = ts->tier_hits = ts->fetches = ts->fetch_failed = ts->sync_fetches = 0;
     ts->parked_total = ts->errors = 0;
+    ts->room_waits = ts->room_fallbacks = ts->load_waits = 0;
 }
 
 int

@@ -22,8 +22,9 @@
 #include "engine.h"
 #include "sbuf.h"
 
-/* Open the tier when `tiering yes` (after recovery: every loaded value is in memory), watch its
- * eventfd in s->loop, add the hooks. 0 when tiering is off or opened; on failure err says why. */
+/* Open the tier when `tiering yes` (before recovery: the tier is wiped at open, and values go out
+ * while the data set loads), watch its eventfd in s->loop, add the hooks. 0 when tiering is off
+ * or opened; on failure err says why. */
 int tiering_start(engine_t *s, char *err, size_t errlen);
 /* Close the tier at shutdown: queued ops are cancelled, results still due are delivered (a
  * value coming back still lands in its key), nothing goes out any more. */
@@ -32,6 +33,17 @@ void tiering_stop(engine_t *s);
 void tiering_cron(engine_t *s);
 /* Before the loop sleeps: clients whose fetches are back run again. */
 void tiering_before_sleep(engine_t *s);
+
+/* Loading (the snapshot loader between batches, the log's replay between records; never inside
+ * a command): values go out while used memory is above the going-out goal (the target, or just
+ * below maxmemory), and the caller waits for the put results while memory is more than a slack
+ * above it, so a data set larger than memory loads with memory near the goal. */
+void tiering_load_pressure(engine_t *s);
+/* evict_perform, before it deletes keys (not inside a command): values go out, the caller
+ * waiting for the put results (at most 500 ms), until used memory is at most limit. 0 when it
+ * is; <0 when the tier cannot get there (off, recalling, a put failed, nothing left to send
+ * out, too slow): eviction applies. */
+int tiering_make_room(engine_t *s, size_t limit);
 
 /* exec_command, before the command runs: when a key it needs holds a stub, fetch it and park
  * the client (true: the command did not run; it runs again when its values are back, or gets

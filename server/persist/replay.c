@@ -8,7 +8,9 @@
  *   - expiry switched off (db_set_expire_enabled(false)): the log holds every expiry that
  *     happened as a DEL, so judging TTLs against the replay's clock would delete keys twice or
  *     too early; the command clock is set to the record's timestamp for the commands that read it;
- *   - s->loading set.
+ *   - s->loading set;
+ *   - with the value tier open, values going out between records (tiering_load_pressure), so a
+ *     log that builds more than memory replays with memory near the tier's goal.
  * A payload that does not parse, an unknown command, a bad arity or an error reply is corruption
  * the checksums could not see (or a build that disagrees with the log): replay stops with a
  * message naming the LSN rather than build a different dataset.
@@ -22,6 +24,7 @@
 #include "exec.h"
 #include "kmem.h"
 #include "persist_int.h"
+#include "tiering.h"
 #include "util.h"
 
 #define REPLAY_ARGS_MAX (1024 * 1024) /* effect arguments per command (prop.c has no larger) */
@@ -170,5 +173,6 @@ replay_apply_cb(void *ctx, const wal_record_t *rec) {
     }
     rc->records++;
     rc->bytes += rec->len;
+    tiering_load_pressure(rc->s);
     return 0;
 }

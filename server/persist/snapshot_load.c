@@ -17,6 +17,11 @@
  * when every key has a TTL (2 threads, shared 2-core VM); the main thread and the two decoders
  * now take about a third of the CPU each.
  *
+ * With the value tier open (docs/tiering.md section 8.7), the main thread calls
+ * tiering_load_pressure after each batch: values go out while used memory is above the tier's
+ * goal, and the main thread waits for the puts when it is well above, so the decoders (bounded
+ * by LOAD_QUEUE_MAX) wait too and a data set larger than memory loads with memory near the goal.
+ *
  * Keys are loaded as they were, expired or not: the log replayed after the snapshot may still
  * reference a key whose TTL passed (its DEL is in the log), and keys that are still expired
  * after the replay expire normally. A key present twice is a damaged file (KERR_CORRUPT), not
@@ -32,12 +37,18 @@
 #include "kmem.h"
 #include "persist_int.h"
 #include "snapshot_glue_int.h"
+#include "tiering.h"
 #include "util.h"
 
 #define LOAD_BATCH_MAX      1024 /* objects per hand-over: one lock round trip per 1024 keys */
 #define LOAD_QUEUE_MAX      32   /* batches waiting for the main thread (32k objects in flight) */
 #define LOAD_PREFETCH_AHEAD 8    /* inserts between prefetching a bucket and probing it */
 #define LOAD_KEY_BYTES_MIN  32   /* memory a loaded key takes at the least (object + slot) */
+/* With the value tier open, objects between the decoders and the keyspace cannot go out yet:
+ * fewer batches wait and a batch is full at this many bytes of keys and values, so what is in
+ * flight stays a few MiB above the tier's goal whatever the value sizes. */
+#define LOAD_QUEUE_TIERED_MAX       2
+#define LOAD_BATCH_TIERED_BYTES_MAX (1u << 20)
 
 /* A built object, its db and its key's hash (computed by the decoder, so the main thread only
  * probes). Its access field is already set (saved metadata, or what a first access gives). */
@@ -52,6 +63,7 @@ typedef struct load_batch {
     struct load_batch *next;
     size_t n;
     size_t ttl_n; /* items with ttl set */
+    size_t bytes; /* of the items' keys and values (elements for a collection) */
     load_item_t item[LOAD_BATCH_MAX];
 } load_batch_t;
 
@@ -64,6 +76,8 @@ typedef struct load_ctx {
     pthread_cond_t space; /* the queue shrank */
     load_batch_t *head, *tail;
     size_t queued;
+    size_t queue_max;       /* batches waiting at most (set before the threads start) */
+    size_t batch_bytes_max; /* a batch is full at this many bytes (or LOAD_BATCH_MAX items) */
     bool done;
     int rc;           /* snap_load's result */
     atomic_bool stop; /* the main thread found damage: decoders stop (read unlocked) */
@@ -80,7 +94,7 @@ typedef struct load_ctx {
 static void
 enqueue(load_ctx_t *l, load_batch_t *b) {
     pthread_mutex_lock(&l->mu);
-    while (l->queued >= LOAD_QUEUE_MAX && !l->stop)
+    while (l->queued >= l->queue_max && !l->stop)
         pthread_cond_wait(&l->space, &l->mu);
     b->next = NULL;
     if (l->tail)
@@ -116,7 +130,7 @@ obj_type_of(int snap_type) {
 
 /* Builds the object of a collection record through its type's create/add ops. */
 static int
-build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out) {
+build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out, size_t *bytes) {
     int type = obj_type_of(rec->type);
     const obj_type_ops_t *ops = type >= 0 ? obj_ops(type) : NULL;
     if (!ops || !ops->create || !ops->add)
@@ -130,6 +144,7 @@ build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out) {
     double score = 0;
     int r;
     while ((r = snap_rec_next(&it, &p, &n, &score)) == 1) {
+        *bytes += n;
         if ((r = ops->add(&ptr, &enc, p, n, score)) < 0)
             break;
     }
@@ -154,6 +169,7 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     if (rec->type != SNAP_STRING && rec->count == 0)
         return 0; /* an empty collection is no key at all in the keyspace */
     kobj_t *o = NULL;
+    size_t bytes = rec->klen;
     if (rec->type == SNAP_STRING) {
         snap_rec_t it = *rec;
         const char *v;
@@ -161,8 +177,9 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
         if (snap_rec_next(&it, &v, &vlen, NULL) != 1)
             return build_fail(l, rec, "a string without a value");
         o = obj_new_str(rec->key, rec->klen, v, vlen, rec->expire_ms);
+        bytes += vlen;
     } else {
-        int rc = build_collection(l, rec, &o);
+        int rc = build_collection(l, rec, &o, &bytes);
         if (rc < 0)
             return rc;
     }
@@ -171,13 +188,15 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
         b = kmalloc(sizeof *b);
         b->n = 0;
         b->ttl_n = 0;
+        b->bytes = 0;
         l->local[thread] = b;
     }
     obj_set_lru(o, rec->has_meta ? rec->meta : l->lru_fresh);
     bool ttl = rec->expire_ms != SNAP_NO_EXPIRE;
     b->item[b->n++] = (load_item_t){o, db_hash_key(rec->key, rec->klen), rec->db, ttl};
     b->ttl_n += ttl;
-    if (b->n == LOAD_BATCH_MAX) {
+    b->bytes += bytes;
+    if (b->n == LOAD_BATCH_MAX || b->bytes >= l->batch_bytes_max) {
         l->local[thread] = NULL;
         enqueue(l, b);
     }
@@ -288,6 +307,8 @@ snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *inf
     pthread_cond_init(&l->ready, NULL);
     pthread_cond_init(&l->space, NULL);
     l->lru_fresh = db_lru_fresh(&s->dbenv);
+    l->queue_max = s->tiering ? LOAD_QUEUE_TIERED_MAX : LOAD_QUEUE_MAX;
+    l->batch_bytes_max = s->tiering ? LOAD_BATCH_TIERED_BYTES_MAX : SIZE_MAX;
     snap_info_t head;
     if (snap_read_info(path, &head, NULL, 0) == 0)
         l->header_keys = presize_keys(head.keys);
@@ -315,6 +336,8 @@ snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *inf
             load_batch_t *next = b->next;
             rc = insert_batch(l, b, rc);
             b = next;
+            if (rc == 0)
+                tiering_load_pressure(s);
         }
         pthread_mutex_lock(&l->mu);
     }

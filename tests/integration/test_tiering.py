@@ -600,3 +600,132 @@ def test_a_failed_checkpoint_brings_every_value_back_and_snapshots_work_again(li
         s2.kill()
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def rss_anon_bytes(pid):
+    """Anonymous resident memory: the heap, without file pages the log's reader maps."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def start_sampling_rss(live, args, data_dir, target):
+    """Starts the server and samples its anonymous RSS every 5 ms while it loads (it answers
+    nothing before the load is done). Returns the server and the peak seen."""
+    s = KeelServer(args=["--tiering", "yes", "--tiering-memory-target", str(target),
+                         "--tiering-min-value-size", "64", "--tiering-threads", "2"] + args,
+                   durability="async", data_dir=data_dir)
+    live.append(s)
+    s.start(wait=False)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_anon_bytes(s.proc.pid))
+            time.sleep(0.005)
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        s.wait_ready(timeout=120)
+    finally:
+        done.set()
+        t.join()
+    return s, peak[0]
+
+
+def check_bounded_start(r, rss_peak, data_bytes, target):
+    """The load took values out as it went: the peak of used memory the loader saw, and the
+    process's peak anonymous RSS while it loaded, stay far below the data set."""
+    info = tinfo(r)
+    peak = info["tiering_load_peak_used_memory"]
+    print("load: used_memory peak %d, anonymous RSS peak %d, data %d, load waits %d, tiered %d"
+          % (peak, rss_peak, data_bytes, info["tiering_load_waits"], info["tiering_tiered_keys"]))
+    # the goal plus its slack (4 MiB) plus what is between the decoders and the keyspace
+    assert peak < target + 16 * 2**20, (peak, target)
+    assert r.info("memory")["used_memory"] < target + 16 * 2**20
+    assert rss_peak > 0
+    if not os.environ.get("KEEL_SANITIZED"):  # ASan's shadow and quarantine inflate RSS
+        # RSS adds RocksDB's memtables and caches, and pages jemalloc has not given back
+        assert rss_peak < data_bytes * 0.5, (rss_peak, data_bytes)
+    assert info["tiering_load_waits"] > 0, info  # the loader did wait for the tier
+    assert info["tiering_tiered_keys"] > 0
+
+
+def test_start_up_tiers_values_while_it_loads_a_data_set_larger_than_the_target(live):
+    target = 16 * 2**20
+    d = tempfile.mkdtemp(prefix="keel-tier-")
+    args = ["--tiering-write-buffer", "2mb", "--tiering-block-cache", "2mb"]
+    try:
+        s = tserver(live, args=args, durability="async", data_dir=d, target=str(target),
+                    min_size="64")
+        r = s.client()
+        model = fill(r, 50000, 2000)  # 100 MB of values: six times the target
+        r.bgsave()
+        wait_for(lambda: r.info("snapshot")["snapshot_in_progress"] == 0 and
+                 r.info("snapshot")["snapshot_saves_ok"] >= 1, timeout=120, what="BGSAVE")
+        model.update(fill(r, 15000, 2000, prefix="after"))  # in the log only
+        for k in list(model)[:500]:
+            r.append(k, b"+tail")
+            model[k] += b"+tail"
+        data_bytes = sum(len(v) for v in model.values())
+        s.kill()  # SIGKILL: the snapshot, then the log after it
+        s2, rss2 = start_sampling_rss(live, args, d, target)
+        r2 = s2.client()
+        assert r2.info("snapshot")["snapshot_loaded_keys"] >= 50000
+        check_bounded_start(r2, rss2, data_bytes, target)
+        check_all(r2, model)
+        assert r2.dbsize() == len(model)
+        assert s2.stop() == 0  # clean shutdown
+        s3, rss3 = start_sampling_rss(live, args, d, target)
+        r3 = s3.client()
+        check_bounded_start(r3, rss3, data_bytes, target)
+        check_all(r3, model)
+        assert r3.dbsize() == len(model)
+        assert tinfo(r3)["tiering_errors"] == 0
+        s3.kill()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_maxmemory_sends_values_to_the_tier_before_it_evicts(live):
+    s = tserver(live, args=["--maxmemory", "12mb", "--maxmemory-policy", "allkeys-lru"],
+                target="0", min_size="64")
+    r = s.client()
+    try:
+        model = fill(r, 30000, 1000)  # 30 MB of values into 12 MB
+    except redis.ResponseError as e:
+        info = r.info()
+        raise AssertionError("a write was refused (%s): used_memory %d, evicted_keys %d, "
+                             "waits %d, evictions allowed %d" %
+                             (str(e)[-60:], info["used_memory"], info["evicted_keys"],
+                              info["tiering_maxmemory_waits"],
+                              info["tiering_maxmemory_evictions_allowed"]))
+    info = r.info()
+    assert info["evicted_keys"] == 0, {k: v for k, v in info.items() if "tiering" in k}
+    assert r.dbsize() == len(model)
+    assert info["tiering_tiered_keys"] > 10000
+    # at most the limit once each SET was let in, plus the log's buffer of the last writes
+    assert info["used_memory"] <= 13 * 2**20, info["used_memory"]
+    assert info["tiering_maxmemory_waits"] > 0
+    check_all(r, model)  # brings every value back in: reads do not evict
+    wait_for(lambda: r.info("memory")["used_memory"] <= 12 * 2**20, what="values out again")
+    assert r.info()["evicted_keys"] == 0
+    # the tier fails: values cannot go out, so eviction deletes keys again
+    r.execute_command("DEBUG", "TIERING-FAULT", "put-error", "1")
+    more = fill(r, 10000, 1000, prefix="x")
+    info = r.info()
+    assert info["evicted_keys"] > 0
+    assert info["tiering_maxmemory_evictions_allowed"] > 0
+    assert r.dbsize() == len(model) + len(more) - info["evicted_keys"]
+    everything = list(model.items()) + list(more.items())
+    for i in range(0, len(everything), 500):
+        part = everything[i:i + 500]
+        for (k, v), got in zip(part, r.mget([k for k, _ in part])):
+            assert got is None or got == v, k
+    r.execute_command("DEBUG", "TIERING-FAULT", "put-error", "0")
