@@ -104,6 +104,14 @@ child_check(tier_reader_t *r, const uint32_t *want) {
 
 static void
 fork_and_read(int open_in_child) {
+#ifdef KEEL_SANITIZE
+    /* GCC 12's libasan does not lock its allocator around fork() (no fork interceptor, no
+     * atfork handler): a child forked while one of RocksDB's flush or compaction threads is
+     * inside malloc can wait forever on that lock in its first malloc (seen once in CI, 300 s
+     * timeout). jemalloc, the release allocator, and TSan both handle fork; these two tests run
+     * in the release and TSan stages. */
+    cr_skip_test("fork with RocksDB threads allocating: libasan takes no allocator lock at fork");
+#endif
     tt_dir_t d;
     tt_dir_make(&d);
     state_t *s = kcalloc(1, sizeof *s);
