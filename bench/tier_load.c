@@ -4,11 +4,13 @@
  * measuring under a skew, where a hot set stays in memory and a cold tail lives on SSD.
  *
  *   tier-load load  PORT KEYS VALUE_BYTES            SET key:0..KEYS-1 (pipelined, 1 connection)
- *   tier-load run   PORT KEYS SECONDS THREADS HOT_PCT HOT_KEYS_PCT WRITE_PCT
+ *   tier-load run   PORT KEYS SECONDS THREADS HOT_PCT HOT_KEYS_PCT WRITE_PCT VALUE_BYTES
+ *   tier-load warm  PORT FIRST COUNT [DEPTH]          GET key:FIRST.. (pipelined DEPTH deep,
+ *                                                     default 256; 1 connection)
  *
  * run: THREADS connections (one thread each, one request in flight: the latency is a client's);
  * a request goes to the hot HOT_KEYS_PCT % of the keys with probability HOT_PCT %, else to any
- * key; WRITE_PCT % of requests are SETs of a new value of the same size (whole-value overwrites,
+ * key (HOT_PCT -1: only keys outside the hot part, the cold tail); WRITE_PCT % of requests are SETs of a new value of the same size (whole-value overwrites,
  * which need no fetch), the rest GETs. Prints requests/s and latency percentiles of each kind.
  */
 #include <hiredis/hiredis.h>
@@ -61,8 +63,13 @@ run_cb(void *arg) {
         hot = 1;
     uint64_t end = now_us() + (uint64_t)w->seconds * 1000000u;
     for (uint64_t t0 = now_us(); t0 < end; t0 = now_us()) {
-        long k = (long)(rnd(&seed) % 100) < w->hot_pct ? (long)(rnd(&seed) % (uint64_t)hot)
-                                                       : (long)(rnd(&seed) % (uint64_t)w->keys);
+        long k;
+        if (w->hot_pct < 0) /* the cold tail only */
+            k = hot + (long)(rnd(&seed) % (uint64_t)(w->keys > hot ? w->keys - hot : 1));
+        else if ((long)(rnd(&seed) % 100) < w->hot_pct)
+            k = (long)(rnd(&seed) % (uint64_t)hot);
+        else
+            k = (long)(rnd(&seed) % (uint64_t)w->keys);
         int kind = (int)(rnd(&seed) % 100) < w->write_pct;
         char key[32];
         snprintf(key, sizeof key, "key:%ld", k);
@@ -150,12 +157,45 @@ load(int port, long keys, size_t vlen) {
     return 0;
 }
 
+/* GET key:first .. key:first+count-1, pipelined: brings a hot set back into memory. */
+static int
+warm(int port, long first, long count, long depth) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) {
+        fprintf(stderr, "connect: %s\n", c ? c->errstr : "no memory");
+        return 1;
+    }
+    long missing = 0;
+    for (long i = 0; i < count; i += depth) {
+        long n = count - i < depth ? count - i : depth;
+        for (long j = 0; j < n; j++)
+            redisAppendCommand(c, "GET key:%ld", first + i + j);
+        for (long j = 0; j < n; j++) {
+            redisReply *r;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                fprintf(stderr, "warm: %s\n", c->errstr);
+                return 1;
+            }
+            missing += r->type != REDIS_REPLY_STRING;
+            freeReplyObject(r);
+        }
+    }
+    redisFree(c);
+    if (missing)
+        fprintf(stderr, "warm: %ld of %ld keys had no value\n", missing, count);
+    return missing != 0;
+}
+
 int
 main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "load"))
         return load(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "warm"))
+        return warm(atoi(argv[2]), atol(argv[3]), atol(argv[4]),
+                    argc == 6 && atol(argv[5]) > 0 ? atol(argv[5]) : 256);
     if (argc != 10 || strcmp(argv[1], "run") != 0) {
         fprintf(stderr, "usage: tier-load load PORT KEYS VALUE_BYTES\n"
+                        "       tier-load warm PORT FIRST COUNT [DEPTH]\n"
                         "       tier-load run PORT KEYS SECONDS THREADS HOT_PCT HOT_KEYS_PCT "
                         "WRITE_PCT VALUE_BYTES\n");
         return 2;

@@ -169,6 +169,9 @@ struct tiering_state {
     size_t load_polled_used; /* used memory when tiering_load_pressure last took results */
     char last_error[LAST_ERROR_MAX];
     int64_t last_error_ms;
+    /* no_fetch[cmd->id]: the command reads no value (no_fetch_names), built at start. */
+    uint8_t *no_fetch;
+    uint32_t nno_fetch;
     /* Snapshots. */
     char ckpt[1100];
     tier_reader_t *reader;
@@ -702,20 +705,33 @@ static const char *const no_fetch_names[] = {
     NULL,
 };
 
+/* The table of no_fetch_names by command id: one byte per command, so the check on every command
+ * is an index, not a walk over names (callgrind: the walk was half of a memory hit's cost). */
+static void
+no_fetch_build(struct tiering_state *ts, engine_t *s) {
+    ts->nno_fetch = s->ncmd_stats;
+    ts->no_fetch = kcalloc(ts->nno_fetch ? ts->nno_fetch : 1, 1);
+    for (int i = 0; no_fetch_names[i]; i++) {
+        const char *name = no_fetch_names[i], *bar = strchr(name, '|');
+        cmd_def_t *cmd = cmd_lookup(s, name, bar ? (size_t)(bar - name) : strlen(name));
+        if (cmd && bar)
+            cmd = cmd_lookup_sub(cmd, bar + 1, strlen(bar + 1));
+        ASSERT(cmd && cmd->id < ts->nno_fetch); /* a name of the list is not a command */
+        ts->no_fetch[cmd->id] = 1;
+    }
+}
+
 static bool
-needs_values(cmd_def_t *cmd, int argc, const karg_t *argv) {
+needs_values(const struct tiering_state *ts, cmd_def_t *cmd, int argc, const karg_t *argv) {
     if (cmd->flags & CMD_TOUCHES_ALL)
         return false;
-    for (int i = 0; no_fetch_names[i]; i++) {
-        if (strcmp(cmd->fullname, no_fetch_names[i]) != 0)
-            continue;
-        if (!strcmp(cmd->name, "set")) /* SET ... GET reads the old value */
-            for (int j = 3; j < argc; j++)
-                if (cmd_arg_is(&argv[j], "get"))
-                    return true;
-        return false;
-    }
-    return true;
+    if (cmd->id >= ts->nno_fetch || !ts->no_fetch[cmd->id])
+        return true;
+    if (argc > 3 && !strcmp(cmd->name, "set")) /* SET ... GET reads the old value */
+        for (int j = 3; j < argc; j++)
+            if (cmd_arg_is(&argv[j], "get"))
+                return true;
+    return false;
 }
 
 /* Stubs among the keys a call needs: calls fn(ctx, db, stub) for each; returns how many. */
@@ -724,7 +740,7 @@ typedef void (*stub_fn)(void *ctx, db_t *db, kobj_t *o);
 static int
 each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn fn, void *ctx,
           int *checked) {
-    if (!needs_values(cmd, argc, argv))
+    if (!needs_values(s->tiering, cmd, argc, argv))
         return 0;
     int stack[64];
     int *idx = argc <= 64 ? stack : kmalloc(sizeof *idx * (size_t)argc); /* keys <= arguments */
@@ -783,6 +799,8 @@ typedef struct park_ctx {
 static void
 park_stub_cb(void *ctx, db_t *db, kobj_t *o) {
     park_ctx_t *p = ctx;
+    if (!p->st) /* allocated at the first stub: a memory hit allocates nothing */
+        p->st = kcalloc(1, sizeof *p->st);
     if (p->rc < 0)
         return;
     fetch_rec_t *f = fetch_start(p->ts, db, o, &p->rc);
@@ -819,10 +837,9 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
     if (!ts->t || (c->flags & CLIENT_FAKE))
         return false;
     engine_t *s = c->eng;
-    tstate_t *st = kcalloc(1, sizeof *st);
-    park_ctx_t p = {ts, c, st, 0};
+    park_ctx_t p = {ts, c, NULL, 0};
     int found = 0, checked = 0;
-    if (!strcmp(cmd->name, "exec") && (c->flags & CLIENT_MULTI)) {
+    if ((c->flags & CLIENT_MULTI) && !strcmp(cmd->name, "exec")) {
         for (int i = 0; i < c->mcount; i++) {
             db_t *db = engine_db(s, queued_db(c, i));
             found += each_stub(s, db, c->mstate[i].cmd, c->mstate[i].argc, c->mstate[i].argv,
@@ -834,9 +851,9 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
     if (found == 0) {
         /* A command that read values, all of them in memory (a re-run was a tier hit). */
         ts->memory_hits += checked > 0 && c != ts->rerun;
-        kfree(st);
         return false;
     }
+    tstate_t *st = p.st; /* found > 0: the callback ran, so it exists */
     ts->tier_hits++;
     if (st->nwait == 0 && p.rc == 0) { /* cannot happen: every stub got a fetch or a waiter */
         kfree(st);
@@ -1075,6 +1092,7 @@ tiering_start(engine_t *s, char *err, size_t errlen) {
     ts->s = s;
     ts->owner = pthread_self();
     pthread_mutex_init(&ts->dels_mu, NULL);
+    no_fetch_build(ts, s);
     if (s->cfg.tiering_dir && s->cfg.tiering_dir[0])
         snprintf(ts->dir, sizeof ts->dir, "%s", s->cfg.tiering_dir);
     else
@@ -1094,6 +1112,7 @@ tiering_start(engine_t *s, char *err, size_t errlen) {
     int rc = tier_open(&tc, &ts->t, err, errlen);
     if (rc < 0) {
         pthread_mutex_destroy(&ts->dels_mu);
+        kfree(ts->no_fetch);
         kfree(ts);
         return rc;
     }
