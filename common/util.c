@@ -1,6 +1,8 @@
 /* util.c - number parsing and formatting, glob matching, clocks and randomness (see util.h). */
 #include "util.h"
 
+#include "kmem.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -90,22 +92,25 @@ util_parse_ld(const char *s, size_t n, long double *out) {
 
 bool
 util_parse_double(const char *s, size_t n, double *out) {
-    char buf[256];
-    if (n == 0 || n >= sizeof buf || isspace((unsigned char)s[0]))
+    char stack[256];
+    if (n == 0 || isspace((unsigned char)s[0]) || memchr(s, 0, n))
         return false;
+    /* Any length, as Valkey's (a 300-digit literal is a valid double); long ones are copied to
+     * the heap, since strtod needs a terminated string. */
+    char *buf = n < sizeof stack ? stack : kmalloc(n + 1);
     memcpy(buf, s, n);
     buf[n] = 0;
-    if (strlen(buf) != n)
-        return false;
     errno = 0;
     char *end;
     double v = strtod(buf, &end);
     /* As Valkey's getDoubleFromObject: a literal that overflows to HUGE_VAL ("1e400") or
      * underflows to zero is not a valid float; only a written "inf" is infinite. */
-    if (*end || isnan(v) || (errno == ERANGE && (isinf(v) || v == 0.0)))
-        return false;
-    *out = v;
-    return true;
+    bool ok = !*end && !isnan(v) && !(errno == ERANGE && (isinf(v) || v == 0.0));
+    if (buf != stack)
+        kfree(buf);
+    if (ok)
+        *out = v;
+    return ok;
 }
 
 int

@@ -540,7 +540,7 @@ cmd_def_t cmd_table_conn[] = {
      "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
     {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
      "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
-    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 0,
+    {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_NO_MULTI, 0,
      0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
     {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,
      "transactions", "Executes all commands in a transaction.", "1.2.0",

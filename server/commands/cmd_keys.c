@@ -233,8 +233,11 @@ cmd_swapdb(client_t *c) {
     if (!parse_db_index(c, &c->argv[1], "ERR invalid first DB index", &a) ||
         !parse_db_index(c, &c->argv[2], "ERR invalid second DB index", &b))
         return;
-    if (a != b)
+    if (a != b) {
+        srv_db_replacing(c->eng, a, b);
+        srv_db_replacing(c->eng, b, a);
         db_swap(c->eng->dbs[a], c->eng->dbs[b]);
+    }
     srv_db_modified(c->eng, a);
     srv_db_modified(c->eng, b);
     srv_dirty(c->eng, 1);

@@ -52,6 +52,10 @@ removed_cb(client_t *c, int kind, const char *name, size_t n, void *ctx) {
 
 static void
 unsubscribe_kind(client_t *c, int kind) {
+    if (!(c->flags & CLIENT_PUBSUB)) { /* no subscription of any kind: Valkey 8's answer */
+        reply_errf(c, "NOSUB '%s' command executed not in subscribed mode", kind_unsub[kind]);
+        return;
+    }
     if (c->argc == 1) {
         if (pubsub_remove_all(c, kind, removed_cb, NULL) == 0)
             confirm(c, kind_unsub[kind], NULL, 0, sub_count(c, kind));

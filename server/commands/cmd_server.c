@@ -199,6 +199,7 @@ flush_mode(client_t *c) {
 static void
 flush_one(engine_t *s, int id, bool async) {
     size_t n = db_size(s->dbs[id]);
+    srv_db_replacing(s, id, -1);
     if (async)
         lazyfree_db(s->lazyfree, db_detach(s->dbs[id])); /* the tables go to the lazy-free thread */
     else

@@ -669,11 +669,8 @@ cmd_sintercard(client_t *c) {
     }
     for (int i = 2 + (int)numkeys; i < c->argc; i++) {
         if (util_eq_nocase(c->argv[i].p, c->argv[i].n, "limit") && i + 1 < c->argc) {
-            if (!util_parse_ll(c->argv[i + 1].p, c->argv[i + 1].n, &limit)) {
-                reply_err(c, ERR_NOT_INT);
-                return;
-            }
-            if (limit < 0) {
+            /* Valkey answers this for anything but a non-negative integer */
+            if (!util_parse_ll(c->argv[i + 1].p, c->argv[i + 1].n, &limit) || limit < 0) {
                 reply_err(c, "ERR LIMIT can't be negative");
                 return;
             }

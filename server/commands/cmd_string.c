@@ -569,6 +569,7 @@ store_keep_ttl(client_t *c, kobj_t *o, const karg_t *k, const char *v, size_t n)
     if (olen != n)
         o = db_str_resize(c->db, o, n, 0);
     memcpy(obj_str_mut(o, &olen), v, n);
+    obj_str_clear_raw(o); /* a new value, as Valkey's INCR makes: int or embstr from its bytes */
 }
 
 static void

@@ -25,7 +25,7 @@ cmd_unwatch(client_t *c) {
 
 cmd_def_t cmd_table_watch[] = {
     {"watch", cmd_watch, -2,
-     CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 1, -1, 1,
+     CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_NO_MULTI, 1, -1, 1,
      "transactions", "Monitors changes to keys to determine the execution of a transaction.",
      "2.2.0", "O(1) for every key.", "fast transaction"},
     {"unwatch", cmd_unwatch, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,

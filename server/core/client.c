@@ -131,6 +131,7 @@ client_free(client_t *c) {
     conn_release(&c->conn);
     kfree(c->marks);
     kfree(c->name);
+    kfree(c->deferred_push);
     kfree(c);
 }
 

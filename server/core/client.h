@@ -91,6 +91,10 @@ typedef struct client {
 
     /* Pub/Sub. */
     void *pubsub; /* channels and patterns, owned by the pubsub module */
+    /* Pushes for this client made while its own command ran (a PUBLISH to its own channel, in
+     * MULTI or not): they follow the command's reply, as Valkey sends them (exec_call). */
+    char *deferred_push;
+    size_t deferred_push_len, deferred_push_cap;
 
     /* Blocking commands. */
     void *bstate; /* owned by the blocking module */

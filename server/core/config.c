@@ -512,6 +512,7 @@ set_notify(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
     if (!(f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
         f = 0;
     s->cfg.notify_flags = f;
+    s->dbenv.added = (f & NOTIFY_NEW) ? srv_key_added_cb : NULL;
     kfree(s->cfg.notify_keyspace_events);
     s->cfg.notify_keyspace_events = kstrndup(argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
     return 0;

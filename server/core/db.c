@@ -215,6 +215,11 @@ db_add(db_t *db, kobj_t *o) {
     add_obj(db->keys, o);
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (db->env->added) {
+        size_t n;
+        const char *k = obj_key(o, &n);
+        db->env->added(db->env->ctx, db, k, n);
+    }
 }
 
 uint64_t
@@ -236,6 +241,8 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash) {
         ASSERT(ht_find_pos_hashed(db->expires, &key, hash, &pos) == NULL);
         ht_insert_at(db->expires, &pos, o);
     }
+    if (db->env->added)
+        db->env->added(db->env->ctx, db, k, n);
     return 0;
 }
 
@@ -280,6 +287,8 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
         ht_insert_at(db->keys, &pos, o);
         if (obj_has_expire(o))
             add_obj(db->expires, o);
+        if (db->env->added)
+            db->env->added(db->env->ctx, db, key, n);
         return o;
     }
     void **ref = ht_find_ref(db->keys, &k);

@@ -24,6 +24,9 @@ typedef struct db db_t;
  * log a DEL effect, send the keyspace event, count it (called before the object is freed). */
 typedef struct db_env {
     void (*expired)(void *ctx, db_t *db, const char *key, size_t klen);
+    /* A key was added that did not exist (Valkey's "new" keyspace event, class n): set only while
+     * notify-keyspace-events has n, so adding a key costs one test otherwise. */
+    void (*added)(void *ctx, db_t *db, const char *key, size_t klen);
     void *ctx;
     int64_t now_ms;      /* the command's clock (0: read the wall clock) */
     bool expire_enabled; /* off during log replay: keys are never expired then */

@@ -40,6 +40,18 @@ srv_notify(engine_t *s, int type, const char *event, const char *key, size_t kle
 }
 
 void
+srv_db_replacing(engine_t *s, int db_id, int with_db) {
+    for (int i = 0; i < s->nhooks; i++)
+        if (s->hooks[i].db_replacing)
+            s->hooks[i].db_replacing(s, db_id, with_db);
+}
+
+void
+srv_key_added_cb(void *ctx, db_t *db, const char *key, size_t klen) {
+    srv_notify(ctx, NOTIFY_NEW, "new", key, klen, db->id);
+}
+
+void
 srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen) {
     engine_t *s = ctx;
     karg_t del[2] = {{"DEL", 3}, {key, klen}};

@@ -21,6 +21,9 @@ struct db;
 typedef struct exec_hooks {
     void (*key_modified)(struct engine *s, struct db *db, const char *key, size_t klen);
     void (*db_modified)(struct engine *s, int db_id);
+    /* Before FLUSHDB/FLUSHALL (with_db -1) or SWAPDB (with_db: the db whose keys take db_id's
+     * place): the keys of db_id are about to go or be replaced. */
+    void (*db_replacing)(struct engine *s, int db_id, int with_db);
     void (*client_cleanup)(struct client *c);
     void (*unwatch)(struct client *c); /* EXEC/DISCARD/UNWATCH: forget the client's watched keys */
     void (*notify)(struct engine *s, int type, const char *event, const char *key, size_t klen,
@@ -59,10 +62,13 @@ enum {
 void srv_key_modified(struct engine *s, struct db *db, const char *key, size_t klen);
 /* Every key of a db changed (FLUSHDB, SWAPDB): db id, or -1 for all (FLUSHALL). */
 void srv_db_modified(struct engine *s, int db_id);
+void srv_db_replacing(struct engine *s, int db_id, int with_db);
 void srv_dirty(struct engine *s, uint64_t n);
 void srv_notify(struct engine *s, int type, const char *event, const char *key, size_t klen,
                 int db);
 /* The db hook: a key expired (lazily or actively): log DEL, notify, count. */
 void srv_key_expired_cb(void *ctx, struct db *db, const char *key, size_t klen);
+/* db_env_t.added while notify-keyspace-events has n: the "new" event. */
+void srv_key_added_cb(void *ctx, struct db *db, const char *key, size_t klen);
 
 #endif

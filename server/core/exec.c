@@ -42,6 +42,13 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     db_set_touch_enabled(&c->eng->dbenv, true);
     uint64_t dur = util_mono_us() - t0;
     s->current = prev;
+    if (c->deferred_push_len && prev != c) { /* the outermost call of this client is over */
+        memcpy(conn_out_reserve(&c->conn, c->deferred_push_len), c->deferred_push,
+               c->deferred_push_len);
+        conn_out_commit(&c->conn, c->deferred_push_len);
+        c->deferred_push_len = 0;
+        client_check_output_limit(c);
+    }
     cmd_stats_t *st = cmd_stats(s, cmd);
     st->calls++;
     st->usec += dur;

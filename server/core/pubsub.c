@@ -212,12 +212,30 @@ deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch,
         const char *msg, size_t msgn) {
     if (to->conn.flags & CONN_CLOSE_ASAP)
         return; /* already over its limit: do not grow the buffer of a client being closed */
+    uint64_t at = to->conn.obase + to->conn.olen;
     reply_push(to, pat ? 4 : 3);
     reply_bulk(to, kind, strlen(kind));
     if (pat)
         reply_bulk(to, pat->name, pat->n);
     reply_bulk(to, ch, chn);
     reply_bulk(to, msg, msgn);
+    if (to == to->eng->current) {
+        /* Its own command is running: the push would land inside that command's reply (an
+         * EXEC array). Move it aside; exec_call appends it after the reply. */
+        size_t n = (size_t)(to->conn.obase + to->conn.olen - at);
+        if (to->deferred_push_len + n > to->deferred_push_cap) {
+            size_t cap = to->deferred_push_cap ? to->deferred_push_cap : 256;
+            while (cap < to->deferred_push_len + n)
+                cap *= 2;
+            to->deferred_push = krealloc(to->deferred_push, cap);
+            to->deferred_push_cap = cap;
+        }
+        memcpy(to->deferred_push + to->deferred_push_len,
+               to->conn.obuf + (size_t)(at - to->conn.obase), n);
+        to->deferred_push_len += n;
+        conn_out_truncate(&to->conn, at);
+        return;
+    }
     client_check_output_limit(to);
 }
 

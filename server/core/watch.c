@@ -187,17 +187,41 @@ key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
     }
 }
 
+/* FLUSHDB/FLUSHALL (with_id -1) and SWAPDB, before the change, with Valkey's rule: a watched key
+ * of db_id changes only if it exists there now or in the db replacing it; a key that was expired
+ * at WATCH and is now simply gone, or replaced by another expired one, is no change, and an absent
+ * key replaced by an expired one counts as expired at WATCH from now on. */
 static void
-db_modified_cb(engine_t *s, int db_id) {
+db_replacing_cb(engine_t *s, int db_id, int with_id) {
     if (!s->watched_keys || ht_size(s->watched_keys) == 0)
         return;
+    db_t *db = engine_db(s, db_id), *with = with_id >= 0 ? engine_db(s, with_id) : NULL;
     ht_iter_t it;
     ht_iter_init(&it, s->watched_keys);
     wkey_t *w;
-    while ((w = ht_iter_next(&it)))
-        if (db_id < 0 || w->db == db_id)
-            for (uint32_t i = 0; i < w->nwatchers; i++)
-                w->watchers[i].c->flags |= CLIENT_DIRTY_CAS;
+    while ((w = ht_iter_next(&it))) {
+        if (w->db != db_id)
+            continue;
+        kobj_t *old = db_find(db, w->key, w->n), *repl = with ? db_find(with, w->key, w->n) : NULL;
+        if (!old && !repl)
+            continue;
+        bool repl_expired = repl && db_is_expired(&s->dbenv, repl);
+        for (uint32_t i = 0; i < w->nwatchers; i++) {
+            watcher_t *wt = &w->watchers[i];
+            if (wt->expired_at_watch) {
+                if (!repl) {
+                    wt->expired_at_watch = false; /* deleted now: later changes are real ones */
+                    continue;
+                }
+                if (repl_expired)
+                    continue; /* still logically absent */
+            } else if (!old && repl_expired) {
+                wt->expired_at_watch = true;
+                continue;
+            }
+            wt->c->flags |= CLIENT_DIRTY_CAS;
+        }
+    }
     ht_iter_done(&it);
 }
 
@@ -208,7 +232,7 @@ watch_init(engine_t *eng) {
     eng->watched_keys = ht_create(&wkey_type);
     exec_hooks_t h = {0};
     h.key_modified = key_modified_cb;
-    h.db_modified = db_modified_cb;
+    h.db_replacing = db_replacing_cb;
     h.unwatch = watch_unwatch_all;
     h.exec_check = watch_exec_check;
     engine_add_hooks(eng, &h);

@@ -136,7 +136,13 @@ obj_str(const kobj_t *o, size_t *len) {
 
 char *
 obj_str_mut(kobj_t *o, size_t *len) {
+    ((uint8_t *)o)[1] |= OBJ_F_RAW;
     return (char *)obj_str(o, len);
+}
+
+void
+obj_str_clear_raw(kobj_t *o) {
+    ((uint8_t *)o)[1] &= (uint8_t)~OBJ_F_RAW;
 }
 
 void *
@@ -443,6 +449,8 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_STR: {
         size_t n;
         const char *s = obj_str(o, &n);
+        if (((const uint8_t *)o)[1] & OBJ_F_RAW)
+            return "raw";
         if (n <= 20 && util_str_is_canonical_int(s, n, NULL))
             return "int";
         return n <= 44 ? "embstr" : "raw";

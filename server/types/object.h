@@ -45,6 +45,9 @@ enum {
 #define OBJ_TIERED_STUB_BYTES 12
 
 #define OBJ_F_EXPIRE 0x01
+/* A string written in place (APPEND, SETRANGE, bit and HLL commands: obj_str_mut): OBJECT ENCODING
+ * says "raw" whatever its bytes, as Valkey's in-place strings are. Memory only, never stored. */
+#define OBJ_F_RAW    0x02
 #define OBJ_KEY_MAX  (512u * 1024 * 1024)
 #define OBJ_LRU_BITS 24
 #define OBJ_LRU_MAX  ((1u << OBJ_LRU_BITS) - 1)
@@ -71,8 +74,9 @@ const char *obj_key(const kobj_t *o, size_t *len);
 int64_t obj_expire(const kobj_t *o);                /* -1 when none */
 void obj_set_expire_inplace(kobj_t *o, int64_t ms); /* only when obj_has_expire() */
 const char *obj_str(const kobj_t *o, size_t *len);  /* OBJ_STRING only */
-char *obj_str_mut(kobj_t *o, size_t *len);          /* write in place, same length */
-void *obj_ptr(const kobj_t *o);                     /* collection types */
+char *obj_str_mut(kobj_t *o, size_t *len); /* write in place, same length; sets OBJ_F_RAW */
+void obj_str_clear_raw(kobj_t *o);         /* a new value (INCR): encoding from the bytes */
+void *obj_ptr(const kobj_t *o);            /* collection types */
 void obj_set_ptr(kobj_t *o, void *p);
 
 kobj_t *obj_new_str(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);

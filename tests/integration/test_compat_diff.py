@@ -150,6 +150,15 @@ def known_difference(args, keel, redis):
     # negated it, an overflow).
     if name == "LPOS" and "-9223372036854775808" in a and is_err(keel) and b"out of range" in keel[1]:
         return "7.2 LPOS RANK range"
+    # Valkey 8 flags MULTI and WATCH no-multi: inside a transaction they get the generic refusal
+    # (which also aborts the transaction); 7.0 had a message of their own for each.
+    if name in ("MULTI", "WATCH") and keel == ("-", b"ERR Command not allowed inside a transaction") \
+            and redis[1] in (b"ERR MULTI calls can not be nested", b"ERR WATCH inside MULTI is not allowed"):
+        return "Valkey 8 no-multi"
+    # Valkey 8 answers (P|S)UNSUBSCRIBE from a client with no subscription at all with -NOSUB.
+    if name in ("UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE") and is_err(keel) and \
+            keel[1].startswith(b"NOSUB '") and not is_err(redis):
+        return "Valkey 8 NOSUB"
     # Keel's HyperLogLog hashes elements with XXH64, Redis with MurmurHash64A (cmd_hll.h): the
     # registers differ, so PFADD's "a register changed" and PFCOUNT's estimate may differ by
     # the sketch's error (0.81% standard error); the estimator itself is Redis's.

@@ -49,10 +49,17 @@ def test_resp2_subscriber_mode_refuses_other_commands(conns):
     assert s.call("PING") == "PONG"  # out of subscriber mode
 
 
-def test_unsubscribe_without_subscriptions_replies_nil_channel(conns):
+def test_unsubscribe_without_subscriptions_is_nosub_as_valkey_8(conns):
+    for resp in (2, 3):
+        s = conns(resp=resp)
+        for cmd in ("UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"):
+            err = s.call(cmd)
+            assert isinstance(err, RespError), err
+            assert str(err) == "NOSUB '%s' command executed not in subscribed mode" % cmd.lower()
+    # subscribed to a channel only: PUNSUBSCRIBE answers as usual (no pattern, 1 subscription)
     s = conns()
-    assert s.call("UNSUBSCRIBE") == [b"unsubscribe", None, 0]
-    assert s.call("PUNSUBSCRIBE") == [b"punsubscribe", None, 0]
+    s.call("SUBSCRIBE", "c")
+    assert s.call("PUNSUBSCRIBE") == [b"punsubscribe", None, 1]
 
 
 def test_resp3_pushes_and_normal_commands_allowed(conns):
@@ -161,3 +168,26 @@ def test_redis_py_pubsub_round_trip(r):
     m = p.get_message(timeout=2)
     assert m["type"] == "message" and m["data"] == b"data"
     p.close()
+
+
+def test_new_key_events_class_n(conns, server):
+    s, w = conns(), conns()
+    w.call("CONFIG", "SET", "notify-keyspace-events", "En$")
+    try:
+        s.call("SUBSCRIBE", "__keyevent@0__:new", "__keyevent@0__:set")
+        w.call("DEL", "nk")
+        w.call("SET", "nk", "1")  # new key: "new" before "set", as Valkey sends them
+        assert s.read() == [b"message", b"__keyevent@0__:new", b"nk"]
+        assert s.read() == [b"message", b"__keyevent@0__:set", b"nk"]
+        w.call("SET", "nk", "2")  # an overwrite is not new
+        assert s.read() == [b"message", b"__keyevent@0__:set", b"nk"]
+        w.call("RPUSH", "nl", "x")  # any type: the key is new
+        w.call("SET", "nk", "3")
+        assert s.read() == [b"message", b"__keyevent@0__:new", b"nl"]
+        assert s.read() == [b"message", b"__keyevent@0__:set", b"nk"]
+        w.call("CONFIG", "SET", "notify-keyspace-events", "E$")  # without n: no more "new"
+        w.call("SET", "nk2", "1")
+        assert s.read() == [b"message", b"__keyevent@0__:set", b"nk2"]
+    finally:
+        w.call("CONFIG", "SET", "notify-keyspace-events", "")
+        w.call("DEL", "nk", "nl", "nk2")

@@ -788,3 +788,29 @@ def test_logged_effects_are_absolute_and_survive_restart(tmp_path):
             s2.cleanup()
     finally:
         s.cleanup()
+
+
+def test_strings_written_in_place_report_raw_as_valkey(r):
+    r.set("e1", "123")
+    assert r.object("encoding", "e1") == b"int"
+    r.append("e1", "4")  # still digits, but written in place: raw, as Valkey's APPEND makes
+    assert r.object("encoding", "e1") == b"raw" and r.get("e1") == b"1234"
+    r.set("e2", "abc")
+    assert r.object("encoding", "e2") == b"embstr"
+    r.setrange("e2", 0, "1")
+    assert r.object("encoding", "e2") == b"raw"
+    r.set("e3", "x")
+    r.setbit("e3", 1, 1)
+    assert r.object("encoding", "e3") == b"raw"
+    r.incr("e1")  # a new value from INCR: int again
+    assert r.object("encoding", "e1") == b"int" and r.get("e1") == b"1235"
+    r.set("e2", "abc")  # a new value from SET: from its bytes
+    assert r.object("encoding", "e2") == b"embstr"
+
+
+def test_a_300_digit_double_literal_is_a_valid_float(r):
+    lit = "1" * 300
+    assert r.execute_command("ZADD", "z300", lit, "m") == 1
+    assert float(r.zscore("z300", "m")) == float(lit)
+    assert float(r.incrbyfloat("f300", lit)) == float(lit)
+    assert ERR_FLOAT in err(r, "ZADD", "z300", "1" * 400, "m")  # 1e399: overflows

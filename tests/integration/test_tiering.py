@@ -52,10 +52,13 @@ def wait_tiered(r, at_least):
 
 def check_all(r, model):
     keys = list(model)
+    bad = []
     for i in range(0, len(keys), 500):
         got = r.mget(keys[i:i + 500])
-        for k, v in zip(keys[i:i + 500], got):
-            assert v == model[k], (k, v, model[k])
+        bad += [(k, None if v is None else len(v), len(model[k]))
+                for k, v in zip(keys[i:i + 500], got) if v != model[k]]
+    assert not bad, "%d values differ (key, length, expected length): %s ... %s" % (
+        len(bad), bad[:5], bad[-5:])
 
 
 def test_tiering_off_opens_nothing(live):
@@ -674,6 +677,9 @@ def test_start_up_tiers_values_while_it_loads_a_data_set_larger_than_the_target(
             r.append(k, b"+tail")
             model[k] += b"+tail"
         data_bytes = sum(len(v) for v in model.values())
+        # durability async acknowledges before the log thread writes: wait until the log has
+        # everything (WAITAOF numlocal 1), so the SIGKILL below cannot take acknowledged writes
+        assert r.execute_command("WAITAOF", 1, 0, 0)[0] == 1
         s.kill()  # SIGKILL: the snapshot, then the log after it
         s2, rss2 = start_sampling_rss(live, args, d, target)
         r2 = s2.client()

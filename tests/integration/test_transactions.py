@@ -60,17 +60,19 @@ def test_discard_drops_the_queue(c):
     assert str(c.call("EXEC")) == "ERR EXEC without MULTI"
 
 
-def test_nested_multi_is_an_error(c):
+def test_nested_multi_is_refused_and_aborts_the_transaction(c):
+    # Valkey 8: MULTI is no-multi, so a nested one is refused and EXEC discards the transaction
     c.call("MULTI")
-    assert str(c.call("MULTI")) == "ERR MULTI calls can not be nested"
-    c.call("SET", "n", "1")
-    assert c.call("EXEC") == ["OK"]
+    assert str(c.call("MULTI")) == "ERR Command not allowed inside a transaction"
+    assert c.call("SET", "n", "1") == "QUEUED"
+    assert str(c.call("EXEC")).startswith("EXECABORT")
+    assert c.call("GET", "n") is None
 
 
-def test_watch_inside_multi_is_refused(c):
+def test_watch_inside_multi_is_refused_and_aborts_the_transaction(c):
     c.call("MULTI")
-    assert str(c.call("WATCH", "k")) == "ERR WATCH inside MULTI is not allowed"
-    assert c.call("EXEC") == []
+    assert str(c.call("WATCH", "k")) == "ERR Command not allowed inside a transaction"
+    assert str(c.call("EXEC")).startswith("EXECABORT")
 
 
 def test_watch_unchanged_key_lets_exec_run(c):
@@ -181,12 +183,55 @@ def test_watch_aborts_on_swapdb(c, other):
     other.call("SWAPDB", "0", "1")
 
 
+def test_flushall_and_swapdb_leave_watched_keys_that_do_not_exist_alone(c, other):
+    # Valkey's rule: a flush or swap changes a watched key only if it exists in the db emptied
+    # or in the db taking its place
+    other.call("FLUSHALL")
+    c.call("WATCH", "absent")
+    other.call("SET", "elsewhere", "1")
+    other.call("FLUSHALL")  # "absent" never existed: no change
+    c.call("MULTI")
+    c.call("PING")
+    assert c.call("EXEC") == ["PONG"]
+    c.call("WATCH", "absent")
+    other.call("SWAPDB", "0", "1")  # absent in both dbs: no change
+    c.call("MULTI")
+    c.call("PING")
+    assert c.call("EXEC") == ["PONG"]
+    other.call("SELECT", "1")
+    other.call("SET", "absent", "x")  # now present in db 1: swapping it in is a change
+    c.call("WATCH", "absent")
+    other.call("SWAPDB", "0", "1")
+    c.call("MULTI")
+    c.call("PING")
+    assert c.call("EXEC") is None
+    other.call("FLUSHALL")
+
+
 def test_info_counts_watching_clients(c, other):
     c.call("WATCH", "a", "b")
     info = other.call("INFO", "clients")
     assert b"watching_clients:1" in info
     c.call("UNWATCH")
     assert b"watching_clients:0" in other.call("INFO", "clients")
+
+
+def test_resp3_pushes_to_self_follow_the_reply_even_inside_exec(server):
+    conn = server.raw(resp=3)
+    try:
+        conn.call("SUBSCRIBE", "selfch")
+        assert conn.call("PUBLISH", "selfch", "hi") == 1  # the count first, then the push
+        assert conn.read() == [b"message", b"selfch", b"hi"]
+        conn.call("MULTI")
+        conn.call("PUBLISH", "selfch", "a")
+        conn.call("SET", "pk", "v")
+        conn.call("PUBLISH", "selfch", "b")
+        assert conn.call("EXEC") == [1, "OK", 1]  # the whole array, no push inside it
+        assert conn.read() == [b"message", b"selfch", b"a"]
+        assert conn.read() == [b"message", b"selfch", b"b"]
+        assert conn.call("PING") == "PONG"
+    finally:
+        conn.close()
 
 
 def test_watch_with_redis_py_transaction_retry(r):

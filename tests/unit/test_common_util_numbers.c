@@ -76,3 +76,25 @@ Test(util, glob_patterns) {
     s[sizeof s - 1] = 0;
     cr_assert_not(util_glob_match(pat, strlen(pat), s, strlen(s), false));
 }
+
+Test(util, double_literals_of_any_length_parse_as_valkey_parses_them) {
+    char lit[301];
+    memset(lit, '1', 300);
+    lit[300] = 0;
+    double v = 0;
+    cr_assert(util_parse_double(lit, 300, &v)); /* longer than the stack buffer: the heap copy */
+    cr_assert_eq(v, strtod(lit, NULL));
+    cr_assert(util_parse_double("1.5", 3, &v) && v == 1.5);
+    cr_assert(util_parse_double("1.5xyz", 3, &v) && v == 1.5); /* only n bytes count */
+    cr_assert_not(util_parse_double("1.5x", 4, &v));
+    cr_assert_not(util_parse_double(" 1", 2, &v));
+    cr_assert_not(util_parse_double("1e400", 5, &v)); /* overflows: not a valid float */
+    cr_assert(util_parse_double("inf", 3, &v) && isinf(v));
+    cr_assert_not(util_parse_double("nan", 3, &v));
+    char big[400];
+    memset(big, '9', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_not(util_parse_double(big, sizeof big - 1, &v)); /* 1e399: overflows */
+    char z[2] = {'1', 0};
+    cr_assert_not(util_parse_double(z, 2, &v)); /* an embedded NUL */
+}
