@@ -14,6 +14,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "acl.h"
 #include "kerr.h"
 #include "config.h"
+#include "evict.h"
 #include "exec.h"
 #include "lazyfree.h"
 #include "kmem.h"
@@ -87,6 +89,12 @@ cron(ev_loop_t *l, void *data) {
     }
     for (int i = 0; i < s->cfg.databases; i++)
         db_rehash_us(s->dbs[i], 1000);
+    /* Used memory above maxmemory without a write coming (CONFIG SET maxmemory lowered it, a
+     * value grew): evict now as the policy says, not at the next write. A replica does not
+     * evict; its primary's deletions arrive through the log. With a value tier, its own step
+     * (tiering_cron) brings memory down from the loop without waiting here. */
+    if (s->cfg.maxmemory > 0 && !s->loading && !s->read_only && !s->tiering)
+        evict_perform(s);
     engine_sample_ops(s);
     clients_cron(s);
     persist_cron(s);
@@ -114,6 +122,52 @@ after_event(ev_loop_t *l, void *data) {
     engine_t *s = data;
     if (persist_after_event(s))
         net_flush(s->net);
+}
+
+/* A directory Keel writes in: created with its parents when missing, then a file created and
+ * removed in it, so a directory that cannot be used stops the start with one line that names
+ * it, the operation and the reason, before any recovery work talks about snapshots or logs. */
+static int
+usable_dir(const char *dir) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof path - 32) {
+        klog(KLOG_WARNING, "Refusing to start: directory path too long: '%s'", dir);
+        return -ENAMETOOLONG;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) { /* mkdir -p */
+        if (path[i] != '/' && path[i] != 0)
+            continue;
+        char c = path[i];
+        path[i] = 0;
+        int r = mkdir(path, 0755);
+        int e = errno;
+        path[i] = c;
+        if (r < 0 && e != EEXIST) {
+            klog(KLOG_WARNING, "Refusing to start: cannot create directory '%.*s': %s", (int)i,
+                 path, strerror(e));
+            return -e;
+        }
+    }
+    struct stat st;
+    int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (e) {
+        klog(KLOG_WARNING, "Refusing to start: cannot use '%s' as a directory: %s", dir,
+             strerror(e));
+        return -e;
+    }
+    snprintf(path, sizeof path, "%s/.keel-probe-%d", dir, (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        e = errno;
+        klog(KLOG_WARNING, "Refusing to start: cannot create a file in directory '%s': %s", dir,
+             strerror(e));
+        return -e;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
 }
 
 /* maxclients needs that many descriptors beside ENGINE_FDS_RESERVED: raise the open files limit
@@ -181,9 +235,12 @@ server_init(engine_t *s) {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    if (mkdir(s->cfg.dir, 0755) < 0 && errno != EEXIST) {
-        rc = -errno;
-        klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
+    for (int i = -2; rc == 0 && i < s->cfg.wal_ndirs; i++) {
+        const char *d = i == -2   ? s->cfg.dir
+                        : i == -1 ? (s->cfg.tiering ? s->cfg.tiering_dir : NULL)
+                                  : s->cfg.wal_dirs[i];
+        if (d && d[0])
+            rc = usable_dir(d);
     }
     if (rc == 0 && (rc = lazyfree_start(&s->lazyfree)) < 0)
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
@@ -227,11 +284,13 @@ server_init(engine_t *s) {
 
 void
 server_run(engine_t *s) {
-    const char *bind = s->cfg.bind ? s->cfg.bind : "127.0.0.1";
+    const char *bind = s->cfg.bind && s->cfg.bind[0] ? s->cfg.bind : "127.0.0.1";
+    int blen = (int)strcspn(bind, " "); /* the address net_listen uses: the first */
     if (s->port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d", bind, s->port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tcp on %.*s:%d", blen, bind, s->port_bound);
     if (s->tls_port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tls on %s:%d", bind, s->tls_port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tls on %.*s:%d", blen, bind,
+             s->tls_port_bound);
     ev_run(s->loop);
 }
 

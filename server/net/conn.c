@@ -846,8 +846,16 @@ net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound
     socklen_t sl;
     const char *bind_addr = bind_addrs && bind_addrs[0] ? bind_addrs : "127.0.0.1";
     char first[64];
+    /* "bind a b": the first address (one listener for now; config.c warns about the rest). A
+     * leading '-' (Valkey: "do not fail if the address is missing") is dropped; * and ::* are
+     * every address. */
+    bind_addr += bind_addr[0] == '-';
     snprintf(first, sizeof first, "%s", bind_addr);
-    first[strcspn(first, " ")] = 0; /* "bind a b": the first address (one listener for now) */
+    first[strcspn(first, " ")] = 0;
+    if (!strcmp(first, "*"))
+        snprintf(first, sizeof first, "0.0.0.0");
+    else if (!strcmp(first, "::*"))
+        snprintf(first, sizeof first, "::");
     int family = make_addr(first, port, &ss, &sl);
     if (family < 0)
         return family;
