@@ -96,7 +96,7 @@ config_set_call(engine_t *s, char **w, int k) {
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < k; i += 2) {
             const char *args[2] = {w[i], w[i + 1]};
-            int rc = pass == 0 ? config_validate(2, args, err, sizeof err)
+            int rc = pass == 0 ? config_validate(s, 2, args, err, sizeof err)
                                : config_set(s, 2, args, NULL, false, err, sizeof err);
             if (rc < 0) {
                 FUZZ_CHECK(pass == 0); /* what validates applies */

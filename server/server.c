@@ -124,19 +124,25 @@ after_event(ev_loop_t *l, void *data) {
         net_flush(s->net);
 }
 
-/* A directory Keel writes in: created with its parents when missing, then a file created and
- * removed in it, so a directory that cannot be used stops the start with one line that names
- * it, the operation and the reason, before any recovery work talks about snapshots or logs. */
+/* A directory Keel writes in: a file created and removed in it, so a directory that cannot be
+ * used stops the start with one line that names it, the operation and the reason, before any
+ * recovery work talks about snapshots or logs. create: the data directory, made with its
+ * parents when missing. A log copy or the tier directory that does not exist is left to its
+ * module, which creates it or refuses (a mistyped wal-dir of an existing data set must not be
+ * created empty: persist/integrity.c). */
 static int
-usable_dir(const char *dir) {
+usable_dir(const char *dir, bool create) {
     char path[4096];
     size_t n = strlen(dir);
+    struct stat st;
+    if (!create && stat(dir, &st) < 0 && errno == ENOENT)
+        return 0;
     if (n >= sizeof path - 32) {
         klog(KLOG_WARNING, "Refusing to start: directory path too long: '%s'", dir);
         return -ENAMETOOLONG;
     }
     memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) { /* mkdir -p */
+    for (size_t i = 1; create && i <= n; i++) { /* mkdir -p */
         if (path[i] != '/' && path[i] != 0)
             continue;
         char c = path[i];
@@ -150,7 +156,6 @@ usable_dir(const char *dir) {
             return -e;
         }
     }
-    struct stat st;
     int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
     if (e) {
         klog(KLOG_WARNING, "Refusing to start: cannot use '%s' as a directory: %s", dir,
@@ -240,7 +245,7 @@ server_init(engine_t *s) {
                         : i == -1 ? (s->cfg.tiering ? s->cfg.tiering_dir : NULL)
                                   : s->cfg.wal_dirs[i];
         if (d && d[0])
-            rc = usable_dir(d);
+            rc = usable_dir(d, i == -2);
     }
     if (rc == 0 && (rc = lazyfree_start(&s->lazyfree)) < 0)
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));

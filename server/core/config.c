@@ -894,9 +894,10 @@ config_free(engine_t *s) {
 }
 
 int
-config_validate(int argc, const char *const *argv, char *err, size_t errlen) {
+config_validate(engine_t *s, int argc, const char *const *argv, char *err, size_t errlen) {
     engine_t *scratch = kcalloc(1, sizeof *scratch);
     set_defaults(scratch);
+    scratch->cfg.durability = s->cfg.durability; /* what appendonly describes (set_compat) */
     int rc = set_one(scratch, argc, argv, false, err, errlen);
     config_free(scratch);
     kfree(scratch);

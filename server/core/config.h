@@ -26,8 +26,8 @@ void config_free(engine_t *s);
  * err. CONFIG SET (startup false) refuses what it would not honour. */
 int config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, bool startup,
                char *err, size_t errlen);
-/* Check a CONFIG SET pair without changing anything (for all-or-nothing CONFIG SET). */
-int config_validate(int argc, const char *const *argv, char *err, size_t errlen);
+/* Check a CONFIG SET pair without changing anything in s (for all-or-nothing CONFIG SET). */
+int config_validate(engine_t *s, int argc, const char *const *argv, char *err, size_t errlen);
 /* The setting `name` names (its own name or an old alias) as an index below config_count(), the
  * same for a setting and its aliases; -1 when there is no such setting. Valkey settings Keel does
  * not have (config_compat.c) have an index too: CONFIG SET refuses them with their reason. */

@@ -265,7 +265,7 @@ config_set_pair(const char *name, const char *value, char *err, size_t errlen) {
     const char *argv[] = {name, value};
     if (config_index(name, strlen(name)) < 0)
         return -2;
-    if (config_validate(2, argv, err, errlen) < 0)
+    if (config_validate(eng, 2, argv, err, errlen) < 0)
         return -1;
     return config_set(eng, 2, argv, NULL, false, err, errlen);
 }
