@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,7 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
         snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
         return -1;
     }
+    bool replica_differs = false;
     for (int i = 0; i < n; i += 4) {
         long long h, so, sec;
         int cls = !strcasecmp(words[i], "normal")                                        ? 0
@@ -464,7 +466,15 @@ set_obuf_limit(engine_t *s, const cfg_def_t *d, int argc, const char *const *arg
             s->cfg.obuf_pubsub_hard = h;
             s->cfg.obuf_pubsub_soft = so;
             s->cfg.obuf_pubsub_soft_s = sec;
+        } else {
+            replica_differs |= h != 268435456 || so != 67108864 || sec != 60;
         }
+    }
+    if (replica_differs) { /* the other classes are set; this one is reported (set_one) */
+        snprintf(err, errlen,
+                 "a replica is fed from the log files and paused at a fixed budget of unsent "
+                 "bytes, so the replica class stays 256mb 64mb 60 (docs/replication.md)");
+        return 1;
     }
     return 0;
 }
@@ -1144,6 +1154,17 @@ config_rewrite(engine_t *s, char *err, size_t errlen) {
         snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
         unlink(tmp);
         return -1;
+    }
+    /* The rename itself lasts once the directory is on disk. */
+    char *slash = strrchr(s->config_file, '/');
+    char *dir = slash ? kstrndup(s->config_file,
+                                 slash > s->config_file ? (size_t)(slash - s->config_file) : 1)
+                      : kstrndup(".", 1);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    kfree(dir);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
     }
     return 0;
 fail:

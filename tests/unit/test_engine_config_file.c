@@ -287,6 +287,15 @@ Test(config_file, config_set_refuses_what_keel_does_not_honour) {
     cr_assert_eq(config_set_pair("maxmemory-clients", "10mb", err, sizeof err), -1);
     cr_assert_eq(config_set_pair("list-compress-depth", "1", err, sizeof err), -1);
     cr_assert_eq(config_set_pair("no-such-thing", "1", err, sizeof err), -2);
+    /* client-output-buffer-limit: the replica class is fixed (replicas are fed from files). */
+    cr_assert_eq(config_set_pair("client-output-buffer-limit", "replica 1mb 1mb 10", err,
+                                 sizeof err),
+                 -1);
+    cr_assert(strstr(err, "not honoured by Keel: a replica is fed from the log files"), "%s", err);
+    cr_assert_eq(config_set_pair("client-output-buffer-limit",
+                                 "replica 256mb 64mb 60 pubsub 1mb 1mb 1", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(eng->cfg.obuf_pubsub_hard, 1048576);
     /* CONFIG GET shows the Valkey settings whose value describes Keel. */
     cr_assert_str_eq(get("cluster-enabled"), "no");
     cr_assert_str_eq(get("tcp-backlog"), "511");
