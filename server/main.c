@@ -27,7 +27,8 @@ usage(FILE *f) {
         "  keel-server --durability sync --wal-dir /az1/wal --wal-dir /az2/wal --wal-dir /az3/wal\n"
         "\n"
         "Common settings: bind, port, dir, requirepass, maxmemory, maxmemory-policy,\n"
-        "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. See README.md.\n"
+        "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. A redis.conf or\n"
+        "valkey.conf loads too; see docs/configuration.md for every setting.\n"
         "TLS: tls-port, tls-cert-file, tls-key-file, tls-ca-cert-file, tls-auth-clients,\n"
         "tls-replication. See docs/security.md.\n");
 }

@@ -29,10 +29,9 @@
 #define DISKLESS                                                                                   \
     "a Keel replica syncs from the primary's snapshot and log files, never from an RDB stream "    \
     "(docs/replication.md)"
-#define OS       "Keel does not manage this part of the operating system; set it outside the server"
-#define LATER    "not built in Keel yet"
-#define NOSUCH   "Keel has no such mechanism"
-#define ENCODING "Keel's encodings have no such limit (docs/encodings.md)"
+#define OS     "Keel does not manage this part of the operating system; set it outside the server"
+#define LATER  "not built in Keel yet"
+#define NOSUCH "Keel has no such mechanism"
 
 static const cfg_foreign_t foreign[] = {
     /* Persistence: the log and snapshots replace RDB and AOF. */
