@@ -164,6 +164,18 @@ static const cfg_foreign_t foreign[] = {
     {"aof_rewrite_cpulist", NULL, OS},
     {"bgsave_cpulist", NULL, OS},
     {"ignore-warnings", NULL, NOSUCH},
+    {"locale-collate", NULL, "Keel compares strings byte by byte"},
+    /* Valkey 7.2 and 8. */
+    {"dual-channel-replication-enabled", "no", DISKLESS},
+    {"availability-zone", NULL, NOSUCH},
+    {"extended-redis-compatibility", NULL, NOSUCH},
+    {"hide-user-data-from-log", NULL, NOSUCH},
+    {"max-new-connections-per-cycle", NULL, NOSUCH},
+    {"max-new-tls-connections-per-cycle", NULL, NOSUCH},
+    {"cluster-announce-human-nodename", NULL, CLUSTER},
+    {"cluster-announce-client-ipv4", NULL, CLUSTER},
+    {"cluster-announce-client-ipv6", NULL, CLUSTER},
+    {"cluster-slot-stats-enabled", NULL, CLUSTER},
 };
 
 const cfg_foreign_t *
