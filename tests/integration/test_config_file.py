@@ -6,6 +6,7 @@ at once when maxmemory goes below the memory in use, and shows notify-keyspace-e
 Valkey's order. The parser's details are unit tests (tests/unit/test_engine_config_file.c)."""
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -70,6 +71,7 @@ def test_debians_redis_conf_loads_and_serves(live, tmp_path):
     assert set(warned) == expected, (sorted(set(warned) - expected), sorted(expected - set(warned)))
     for name, n in warned.items():
         assert names[name] == n, (name, n)  # the warning names the line of the setting
+    assert s.stop() == 0  # (the sanitizer build: no report)
 
 
 CONF = """# Keel test config: comments and order survive CONFIG REWRITE.
@@ -168,6 +170,7 @@ def test_start_up_refusals_name_path_operation_and_reason(tmp_path):
         assert rc != 0, (args, out)
         assert want in out, (args, out)
         assert "snapshot" not in out and "quorum" not in out, out
+        assert "Sanitizer" not in out, out
     # Config file errors: the file, the line, the reason.
     conf = tmp_path / "bad.conf"
     conf.write_text("port 1\n# fine \"\ndir \"/x\"y\n")
@@ -175,6 +178,7 @@ def test_start_up_refusals_name_path_operation_and_reason(tmp_path):
     assert rc != 0 and "%s:3: unbalanced quotes" % conf in out, out
     conf.write_text("include missing.conf\n")
     rc, out = refusal([], tmp_path, str(conf))
+    assert "Sanitizer" not in out, out
     assert rc != 0 and ("%s:1: cannot open config file '%s/missing.conf': No such file or "
                         "directory" % (conf, tmp_path)) in out, out
 
@@ -228,3 +232,41 @@ def test_lowering_maxmemory_evicts_without_a_write(r):
     finally:
         r.config_set("maxmemory", "0")
         r.config_set("maxmemory-policy", "noeviction")
+
+
+def test_daemonize_yes_runs_in_the_background(tmp_path):
+    """daemonize was accepted and ignored; now the server forks, the command returns, and the
+    pid file names the process that serves."""
+    port = free_port()
+    pidfile, log = tmp_path / "k.pid", tmp_path / "k.log"
+    cmd = [binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp_path / "d"),
+           "--durability", "off", "--daemonize", "yes", "--pidfile", str(pidfile),
+           "--logfile", str(log)]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert p.returncode == 0, p.stdout
+    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), timeout=30,
+                       what="the pid file"))
+    try:
+        c = redis.Redis(port=port, socket_timeout=30)
+        wait_for(lambda: _pings(c), timeout=30, what="the daemon to serve")
+        assert c.info("server")["process_id"] == pid
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or _zombie(pid), timeout=60,
+             what="the daemon to exit")
+    assert "Ready to accept connections" in log.read_text()
+
+
+def _pings(c):
+    try:
+        return c.ping()
+    except redis.ConnectionError:
+        return False
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[1].split()[0] == "Z"
+    except OSError:
+        return True
