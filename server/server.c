@@ -270,17 +270,11 @@ server_init(engine_t *s) {
     s->net = net_create(s->loop, &cb, &lim);
     net_tls_set(s->net, tls);
     if (s->cfg.port > 0 &&
-        (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0) {
-        klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port,
-             strerror(-rc));
+        (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0)
+        return rc; /* net_listen said which address and why */
+    if (s->cfg.tls_port > 0 &&
+        (rc = net_listen(s->net, s->cfg.bind, (int)s->cfg.tls_port, true, &s->tls_port_bound)) < 0)
         return rc;
-    }
-    if (s->cfg.tls_port > 0 && (rc = net_listen(s->net, s->cfg.bind, (int)s->cfg.tls_port, true,
-                                                &s->tls_port_bound)) < 0) {
-        klog(KLOG_WARNING, "Could not listen for TLS on %s:%lld: %s", s->cfg.bind, s->cfg.tls_port,
-             strerror(-rc));
-        return rc;
-    }
     ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
     ev_set_before_sleep(s->loop, before_sleep, s);
     ev_set_after_event(s->loop, after_event, s);
@@ -290,12 +284,12 @@ server_init(engine_t *s) {
 void
 server_run(engine_t *s) {
     const char *bind = s->cfg.bind && s->cfg.bind[0] ? s->cfg.bind : "127.0.0.1";
-    int blen = (int)strcspn(bind, " "); /* the address net_listen uses: the first */
     if (s->port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tcp on %.*s:%d", blen, bind, s->port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tcp on port %d (bind %s)", s->port_bound,
+             bind);
     if (s->tls_port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tls on %.*s:%d", blen, bind,
-             s->tls_port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tls on port %d (bind %s)", s->tls_port_bound,
+             bind);
     ev_run(s->loop);
 }
 

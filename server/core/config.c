@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "conn.h"
 #include "config_int.h"
 #include "evict.h"
 #include "exec.h"
@@ -519,8 +520,8 @@ get_wal_dir(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
      NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
 
-/* bind: the addresses as Valkey takes them (one argument each, or one holding them all). Keel
- * listens on the first only (net_listen): more is accepted with a warning (1). */
+/* bind: the addresses as Valkey takes them (one argument each, or one holding them all), kept
+ * as one string of words for net_listen. */
 static int
 set_bind(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
          size_t errlen) {
@@ -528,15 +529,27 @@ set_bind(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, cha
         snprintf(err, errlen, "expected one or more addresses");
         return -1;
     }
+    char *v = join_words(argc, argv);
+    int words = 0;
+    for (const char *w = v; *w; w += strspn(w, " ")) {
+        size_t len = strcspn(w, " ");
+        if (len >= 64) {
+            snprintf(err, errlen, "Invalid bind address '%.*s'", (int)len, w);
+            kfree(v);
+            return -1;
+        }
+        words++;
+        w += len;
+    }
+    if (words > NET_LISTEN_MAX) {
+        snprintf(err, errlen, "Too many bind addresses specified.");
+        kfree(v);
+        return -1;
+    }
     char **p = field(s, d);
     kfree(*p);
-    *p = join_words(argc, argv);
-    const char *sp = strchr(*p, ' ');
-    if (!sp)
-        return 0;
-    snprintf(err, errlen, "Keel listens on the first address only ('%.*s'), not on '%s'",
-             (int)(sp - *p), *p, sp + 1);
-    return 1;
+    *p = v;
+    return 0;
 }
 
 static int

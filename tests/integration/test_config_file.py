@@ -7,6 +7,7 @@ Valkey's order. The parser's details are unit tests (tests/unit/test_engine_conf
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -19,7 +20,6 @@ DEBIAN_CONF = "/etc/redis/redis.conf"
 # The directives of Debian's redis.conf (redis-server 7.0) that Keel does not honour, as
 # docs/configuration.md decides them. Every other directive of the file must load silently.
 DEBIAN_NOT_HONOURED = {
-    "bind",  # 127.0.0.1 -::1: Keel listens on the first address only
     "set-proc-title", "proc-title-template", "stop-writes-on-bgsave-error", "rdbcompression",
     "rdbchecksum", "dbfilename", "rdb-del-sync-files", "replica-serve-stale-data",
     "repl-diskless-sync", "repl-diskless-sync-delay", "repl-diskless-sync-max-replicas",
@@ -156,6 +156,8 @@ def test_start_up_refusals_name_path_operation_and_reason(tmp_path):
          "Refusing to start: cannot use '%s' as a directory: Not a directory" % afile),
         (["--dir", ok, "--wal-dir", str(afile / "wal")],
          "Refusing to start: cannot use '%s' as a directory: Not a directory" % (afile / "wal")),
+        (["--dir", ok, "--bind", "127.0.0.1 192.0.2.1"],  # TEST-NET-1: on no host
+         "Refusing to start: cannot listen on 192.0.2.1:"),
         (["--dir", ok, "--logfile", str(tmp_path / "no" / "k.log")],
          "cannot open log file '%s': No such file or directory" % (tmp_path / "no" / "k.log")),
     ]
@@ -270,3 +272,20 @@ def _zombie(pid):
             return f.read().split(")")[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_bind_listens_on_every_address(live):
+    """bind 127.0.0.1 -::1 (Valkey's default): both, and '-' makes a missing one optional."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        ipv6 = True
+    except OSError:
+        ipv6 = False
+    s = KeelServer(args=["--bind", "127.0.0.1 -::1 -192.0.2.1"])
+    live.append(s)
+    s.start()
+    assert redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=30).ping()
+    if ipv6:
+        assert redis.Redis(host="::1", port=s.port, socket_timeout=30).ping()
+    assert "Not listening on 192.0.2.1: " in s.read_log()
