@@ -11,7 +11,8 @@
  * `include <path>` reads another file at that point: a relative path is taken from the
  * directory of the file that names it, a path with wildcards (* ? [) includes every match in
  * alphabetical order and nothing when none matches (as Valkey), at most
- * CONFIG_INCLUDE_DEPTH_MAX files deep (which also stops a file that includes itself).
+ * CONFIG_INCLUDE_DEPTH_MAX files deep (which also stops a file that includes itself); only
+ * regular files (a wildcard skips anything else, a name of anything else is an error).
  *
  * An error names the file and the line, and the chain of includes that led there. A setting
  * Keel accepts but does not honour (config_set() returns 1) is not an error: it adds one line
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config_int.h"
 #include "kmem.h"
@@ -118,8 +120,15 @@ load_include(load_ctx_t *L, const char *from, const char *pattern, int depth) {
                  CONFIG_INCLUDE_DEPTH_MAX);
         return -1;
     }
-    if (!strpbrk(pattern, "*?["))
+    if (!strpbrk(pattern, "*?[")) {
+        /* A device or a FIFO could be read forever (/dev/zero) or block (a pipe). */
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(L->err, L->errlen, "include '%s': not a regular file", path);
+            return -1;
+        }
         return load_file(L, path, depth + 1);
+    }
     glob_t g;
     int r = glob(path, 0, NULL, &g);
     if (r == GLOB_NOMATCH)
@@ -129,8 +138,11 @@ load_include(load_ctx_t *L, const char *from, const char *pattern, int depth) {
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
-        rc = load_file(L, g.gl_pathv[i], depth + 1);
+    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+        struct stat st; /* conf.d/ * skips what is not a file (a subdirectory, a socket) */
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
+            rc = load_file(L, g.gl_pathv[i], depth + 1);
+    }
     globfree(&g);
     return rc;
 }

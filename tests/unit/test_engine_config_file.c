@@ -187,6 +187,9 @@ Test(config_file, include_errors_name_the_inner_line_and_the_chain) {
     p = put("self.conf", "include self.conf\n");
     cr_assert_eq(config_load_file(eng, p, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "more than 16 files deep"), "%s", err);
+    p = put("dev.conf", "include /dev/zero\n");
+    cr_assert_eq(config_load_file(eng, p, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "dev.conf:1: include '/dev/zero': not a regular file"), "%s", err);
     p = put("args.conf", "include\n");
     cr_assert_eq(config_load_file(eng, p, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "args.conf:1: expected 'include <path>'"), "%s", err);
