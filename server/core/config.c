@@ -515,11 +515,6 @@ get_wal_dir(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
         sbuf_printf(out, "%s%s", i ? " " : "", s->cfg.wal_dirs[i]);
 }
 
-/* The classes 'A' stands for (n and m are not among them, as in Valkey). */
-#define NOTIFY_CLASSES_ALL                                                                         \
-    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
-     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
-
 /* bind: the addresses as Valkey takes them (one argument each, or one holding them all), kept
  * as one string of words for net_listen. */
 static int
@@ -574,6 +569,11 @@ get_wal_quorum(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
         sbuf_printf(out, "%d", s->cfg.wal_quorum);
 }
 
+/* The classes 'A' stands for (n and m are not among them, as in Valkey). */
+#define NOTIFY_CLASSES_ALL                                                                         \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
+     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
+
 /* Letters as Valkey's notify-keyspace-events. */
 static int
 parse_notify(const char *v) {
@@ -607,7 +607,7 @@ set_notify(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, c
     (void)d;
     int f = parse_notify(argc ? argv[0] : "");
     if (f < 0) {
-        snprintf(err, errlen, "Invalid event class character. Use 'Ag$lshzxeKEtmn'.");
+        snprintf(err, errlen, "Invalid event class character. Use 'Ag$lshzxeKEtmnd'.");
         return -1;
     }
     /* Shown as Valkey shows it (keyspaceEventsFlagsToString): A or the class letters in a fixed
@@ -820,7 +820,6 @@ config_defaults(engine_t *s) {
     config_apply(s);
 }
 
-
 /* A Valkey setting without a row: its Keel value is accepted, anything else is not honoured. */
 static int
 set_foreign(const cfg_foreign_t *f, int argc, const char *const *argv, char *err, size_t errlen) {
@@ -881,7 +880,7 @@ config_set(engine_t *s, int argc, const char *const *argv, const size_t *lens, b
            char *err, size_t errlen) {
     (void)lens;
     int rc = set_one(s, argc, argv, startup, err, errlen);
-    if (rc == 0)
+    if (rc >= 0)
         config_apply(s);
     return rc;
 }
