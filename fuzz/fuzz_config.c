@@ -96,7 +96,7 @@ config_set_call(engine_t *s, char **w, int k) {
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < k; i += 2) {
             const char *args[2] = {w[i], w[i + 1]};
-            int rc = pass == 0 ? config_validate(2, args, err, sizeof err)
+            int rc = pass == 0 ? config_validate(s, 2, args, err, sizeof err)
                                : config_set(s, 2, args, NULL, false, err, sizeof err);
             if (rc < 0) {
                 FUZZ_CHECK(pass == 0); /* what validates applies */
@@ -135,7 +135,7 @@ apply_args(engine_t *s, const char *p, size_t n) {
     char *store = kmalloc(n + WORDS_MAX + 1);
     char *w[WORDS_MAX], err[512];
     int k = words(p, n, store, w);
-    int rc = config_load_args(s, k, w, err, sizeof err);
+    int rc = config_load_args(s, k, w, NULL, err, sizeof err);
     kfree(store);
     return rc;
 }
@@ -147,7 +147,7 @@ check_rewrite(engine_t *s) {
     if (config_rewrite(s, err, sizeof err) < 0)
         return;
     engine_t *t = engine_new();
-    int rc = config_load_file(t, s->config_file, err, sizeof err);
+    int rc = config_load_file(t, s->config_file, NULL, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "the rewritten config file does not load: %s\n", err);
     FUZZ_CHECK(rc == 0);
@@ -197,7 +197,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t first = mode == 3 && nl ? (size_t)(nl - text) + 1 : n;
     if (mode == 0 || mode == 3) {
         fuzz_write_file(path, text, first);
-        loaded = config_load_file(s, path, err, sizeof err) == 0;
+        loaded = config_load_file(s, path, NULL, err, sizeof err) == 0;
         if (!loaded && getenv("KEEL_FUZZ_VERBOSE"))
             fprintf(stderr, "config file refused: %s\n", err);
     } else {

@@ -1,12 +1,14 @@
 /*
  * main.c - keel-server: keel-server [/path/to/keel.conf] [--name value ...]
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "klog.h"
 #include "kmem.h"
 #include "server.h"
 
@@ -25,7 +27,8 @@ usage(FILE *f) {
         "  keel-server --durability sync --wal-dir /az1/wal --wal-dir /az2/wal --wal-dir /az3/wal\n"
         "\n"
         "Common settings: bind, port, dir, requirepass, maxmemory, maxmemory-policy,\n"
-        "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. See README.md.\n"
+        "durability (sync|async|off), wal-dir, wal-quorum, snapshot-threads. A redis.conf or\n"
+        "valkey.conf loads too; see docs/configuration.md for every setting.\n"
         "TLS: tls-port, tls-cert-file, tls-key-file, tls-ca-cert-file, tls-auth-clients,\n"
         "tls-replication. See docs/security.md.\n");
 }
@@ -34,7 +37,8 @@ int
 main(int argc, char **argv) {
     static engine_t srv;
     engine_t *s = &srv;
-    char err[512];
+    char err[4400];
+    sbuf_t warnings = {0};
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
         return 0;
@@ -55,15 +59,30 @@ main(int argc, char **argv) {
         }
         s->config_file = kstrndup(abs, strlen(abs));
         free(abs);
-        if (config_load_file(s, s->config_file, err, sizeof err) < 0) {
+        if (config_load_file(s, s->config_file, &warnings, err, sizeof err) < 0) {
             fprintf(stderr, "*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
             return 1;
         }
         i = 2;
     }
-    if (config_load_args(s, argc - i, argv + i, err, sizeof err) < 0) {
+    if (config_load_args(s, argc - i, argv + i, &warnings, err, sizeof err) < 0) {
         fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", err);
         usage(stderr);
+        return 1;
+    }
+    /* A log file that cannot be opened would swallow every line below, refusals included. */
+    if (s->cfg.logfile && s->cfg.logfile[0]) {
+        FILE *f = fopen(s->cfg.logfile, "a");
+        if (!f) {
+            fprintf(stderr, "*** FATAL CONFIG ERROR ***\ncannot open log file '%s': %s\n",
+                    s->cfg.logfile, strerror(errno));
+            return 1;
+        }
+        fclose(f);
+    }
+    /* Before any thread starts (server_init): only the calling thread survives fork. */
+    if (s->cfg.daemonize && daemon(1, 0) < 0) {
+        fprintf(stderr, "*** FATAL ERROR ***\ncannot daemonize: %s\n", strerror(errno));
         return 1;
     }
     if (s->cfg.pidfile && s->cfg.pidfile[0]) {
@@ -71,6 +90,8 @@ main(int argc, char **argv) {
         if (f) {
             fprintf(f, "%d\n", (int)getpid());
             fclose(f);
+        } else {
+            klog(KLOG_WARNING, "cannot write pid file '%s': %s", s->cfg.pidfile, strerror(errno));
         }
     }
     klog(KLOG_NOTICE, "Keel %s starting, pid=%d, durability=%s, dir=%s", KEEL_VERSION,
@@ -79,6 +100,12 @@ main(int argc, char **argv) {
          : s->cfg.durability == DURABILITY_ASYNC ? "async"
                                                  : "off",
          s->cfg.dir);
+    /* One line per setting Keel accepted without honouring it (config_file.c). */
+    for (char *line = warnings.p, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        klog(KLOG_WARNING, "%.*s", (int)(nl - line), line);
+    }
+    sbuf_free(&warnings);
     if (server_init(s) < 0)
         return 1;
     server_run(s);

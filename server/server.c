@@ -14,6 +14,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "acl.h"
 #include "kerr.h"
 #include "config.h"
+#include "evict.h"
 #include "exec.h"
 #include "lazyfree.h"
 #include "kmem.h"
@@ -87,6 +89,12 @@ cron(ev_loop_t *l, void *data) {
     }
     for (int i = 0; i < s->cfg.databases; i++)
         db_rehash_us(s->dbs[i], 1000);
+    /* Used memory above maxmemory without a write coming (CONFIG SET maxmemory lowered it, a
+     * value grew): evict now as the policy says, not at the next write. A replica does not
+     * evict; its primary's deletions arrive through the log. With a value tier, its own step
+     * (tiering_cron) brings memory down from the loop without waiting here. */
+    if (s->cfg.maxmemory > 0 && !s->loading && !s->read_only && !s->tiering)
+        evict_perform(s);
     engine_sample_ops(s);
     clients_cron(s);
     persist_cron(s);
@@ -114,6 +122,57 @@ after_event(ev_loop_t *l, void *data) {
     engine_t *s = data;
     if (persist_after_event(s))
         net_flush(s->net);
+}
+
+/* A directory Keel writes in: a file created and removed in it, so a directory that cannot be
+ * used stops the start with one line that names it, the operation and the reason, before any
+ * recovery work talks about snapshots or logs. create: the data directory, made with its
+ * parents when missing. A log copy or the tier directory that does not exist is left to its
+ * module, which creates it or refuses (a mistyped wal-dir of an existing data set must not be
+ * created empty: persist/integrity.c). */
+static int
+usable_dir(const char *dir, bool create) {
+    char path[4096];
+    size_t n = strlen(dir);
+    struct stat st;
+    if (!create && stat(dir, &st) < 0 && errno == ENOENT)
+        return 0;
+    if (n >= sizeof path - 32) {
+        klog(KLOG_WARNING, "Refusing to start: directory path too long: '%s'", dir);
+        return -ENAMETOOLONG;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; create && i <= n; i++) { /* mkdir -p */
+        if (path[i] != '/' && path[i] != 0)
+            continue;
+        char c = path[i];
+        path[i] = 0;
+        int r = mkdir(path, 0755);
+        int e = errno;
+        path[i] = c;
+        if (r < 0 && e != EEXIST) {
+            klog(KLOG_WARNING, "Refusing to start: cannot create directory '%.*s': %s", (int)i,
+                 path, strerror(e));
+            return -e;
+        }
+    }
+    int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (e) {
+        klog(KLOG_WARNING, "Refusing to start: cannot use '%s' as a directory: %s", dir,
+             strerror(e));
+        return -e;
+    }
+    snprintf(path, sizeof path, "%s/.keel-probe-%d", dir, (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        e = errno;
+        klog(KLOG_WARNING, "Refusing to start: cannot create a file in directory '%s': %s", dir,
+             strerror(e));
+        return -e;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
 }
 
 /* maxclients needs that many descriptors beside ENGINE_FDS_RESERVED: raise the open files limit
@@ -181,9 +240,12 @@ server_init(engine_t *s) {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    if (mkdir(s->cfg.dir, 0755) < 0 && errno != EEXIST) {
-        rc = -errno;
-        klog(KLOG_WARNING, "Can't create the data directory '%s': %s", s->cfg.dir, strerror(errno));
+    for (int i = -2; rc == 0 && i < s->cfg.wal_ndirs; i++) {
+        const char *d = i == -2   ? s->cfg.dir
+                        : i == -1 ? (s->cfg.tiering ? s->cfg.tiering_dir : NULL)
+                                  : s->cfg.wal_dirs[i];
+        if (d && d[0])
+            rc = usable_dir(d, i == -2);
     }
     if (rc == 0 && (rc = lazyfree_start(&s->lazyfree)) < 0)
         klog(KLOG_WARNING, "Can't start the lazy-free thread: %s", strerror(-rc));
@@ -208,17 +270,11 @@ server_init(engine_t *s) {
     s->net = net_create(s->loop, &cb, &lim);
     net_tls_set(s->net, tls);
     if (s->cfg.port > 0 &&
-        (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0) {
-        klog(KLOG_WARNING, "Could not listen on %s:%d: %s", s->cfg.bind, s->cfg.port,
-             strerror(-rc));
+        (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0)
+        return rc; /* net_listen said which address and why */
+    if (s->cfg.tls_port > 0 &&
+        (rc = net_listen(s->net, s->cfg.bind, (int)s->cfg.tls_port, true, &s->tls_port_bound)) < 0)
         return rc;
-    }
-    if (s->cfg.tls_port > 0 && (rc = net_listen(s->net, s->cfg.bind, (int)s->cfg.tls_port, true,
-                                                &s->tls_port_bound)) < 0) {
-        klog(KLOG_WARNING, "Could not listen for TLS on %s:%lld: %s", s->cfg.bind, s->cfg.tls_port,
-             strerror(-rc));
-        return rc;
-    }
     ev_set_timer(s->loop, 1000 / (uint64_t)s->cfg.hz, cron, s);
     ev_set_before_sleep(s->loop, before_sleep, s);
     ev_set_after_event(s->loop, after_event, s);
@@ -227,11 +283,13 @@ server_init(engine_t *s) {
 
 void
 server_run(engine_t *s) {
-    const char *bind = s->cfg.bind ? s->cfg.bind : "127.0.0.1";
+    const char *bind = s->cfg.bind && s->cfg.bind[0] ? s->cfg.bind : "127.0.0.1";
     if (s->port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tcp on %s:%d", bind, s->port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tcp on port %d (bind %s)", s->port_bound,
+             bind);
     if (s->tls_port_bound)
-        klog(KLOG_NOTICE, "Ready to accept connections tls on %s:%d", bind, s->tls_port_bound);
+        klog(KLOG_NOTICE, "Ready to accept connections tls on port %d (bind %s)", s->tls_port_bound,
+             bind);
     ev_run(s->loop);
 }
 

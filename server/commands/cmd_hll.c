@@ -240,8 +240,13 @@ hll_union_key(client_t *c, const karg_t *key, uint8_t *regs, uint8_t *tmp, bool 
  * object now stored. The key's expiry is kept. */
 static kobj_t *
 hll_store(client_t *c, kobj_t *o, const uint8_t *regs, bool allow_sparse) {
-    uint8_t sparse[HLL_SPARSE_BYTES_MAX];
-    size_t n = allow_sparse ? hll_encode_sparse(regs, sparse, sizeof sparse) : 0;
+    /* hll-sparse-max-bytes: a sparse value larger than the dense one would never pay. */
+    uint8_t sparse[HLL_DENSE_BYTES];
+    long long cap = c->eng->cfg.hll_sparse_max_bytes;
+    size_t n = allow_sparse
+                   ? hll_encode_sparse(regs, sparse,
+                                       cap < (long long)sizeof sparse ? (size_t)cap : sizeof sparse)
+                   : 0;
     size_t len = n ? n : HLL_DENSE_BYTES;
     o = db_str_resize(c->db, o, len, 0);
     uint8_t *v = (uint8_t *)obj_str_mut(o, &len);

@@ -21,7 +21,7 @@
  *   01xxxxxx yyyyyyyy   XZERO: 1..16384 registers at 0 (14-bit length - 1)
  *   1vvvvvxx            VAL:   1..4 registers at value 1..32
  * A sparse value turns dense when a register needs more than 32 or when it would exceed
- * HLL_SPARSE_BYTES_MAX bytes (Valkey's hll-sparse-max-bytes default).
+ * hll-sparse-max-bytes bytes (HLL_SPARSE_BYTES_MAX by default, as Valkey).
  *
  * The estimate is Ertl's improved raw estimator over the register histogram ("New cardinality
  * estimation algorithms for HyperLogLog sketches", 2017), which needs no bias tables and is

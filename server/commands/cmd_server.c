@@ -111,7 +111,7 @@ config_set_cmd(client_t *c) {
             char *name = kstrndup(c->argv[i].p, c->argv[i].n);
             char *val = kstrndup(c->argv[i + 1].p, c->argv[i + 1].n);
             const char *args[2] = {name, val};
-            int rc = pass == 0 ? config_validate(2, args, err, sizeof err)
+            int rc = pass == 0 ? config_validate(s, 2, args, err, sizeof err)
                                : config_set(s, 2, args, NULL, false, err, sizeof err);
             kfree(name);
             kfree(val);

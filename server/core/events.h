@@ -57,6 +57,7 @@ enum {
     NOTIFY_STREAM = 1 << 10,   /* t */
     NOTIFY_KEY_MISS = 1 << 11, /* m */
     NOTIFY_NEW = 1 << 12,      /* n */
+    NOTIFY_MODULE = 1 << 13,   /* d: accepted and shown as Valkey; Keel loads no modules */
 };
 /* A key's value changed: invalidates WATCH, records it for durability tagging. */
 void srv_key_modified(struct engine *s, struct db *db, const char *key, size_t klen);

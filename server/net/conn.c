@@ -51,11 +51,13 @@ struct net {
     ev_loop_t *loop;
     net_callbacks_t cb;
     net_limits_t lim;
-    int listen_fd;            /* -1 until net_listen */
+    /* The listening sockets, one per bound address (net_listen), plain and TLS. */
+    int listen_fds[NET_LISTEN_MAX * 2];
+    bool listen_tls[NET_LISTEN_MAX * 2];
+    int nlisten;
     int spare_fd;             /* held open to answer one client when out of descriptors */
     int64_t accept_resume_ms; /* > 0: accepting paused until then (out of descriptors) */
     int64_t fd_logged_ms;
-    int tls_listen_fd;     /* -1 unless net_listen(tls) */
     size_t nconns;         /* conns with a socket */
     conn_t *pending_write; /* conns with output to write before sleeping */
     net_stats_t stats;
@@ -113,7 +115,6 @@ net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim) 
     n->loop = loop;
     n->cb = *cb;
     n->lim = *lim;
-    n->listen_fd = n->tls_listen_fd = -1;
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return n;
 }
@@ -122,26 +123,20 @@ void
 net_free(net_t *n) {
     if (!n)
         return;
-    if (n->listen_fd >= 0) {
-        ev_del(n->loop, n->listen_fd, EV_READ);
-        close(n->listen_fd);
+    for (int i = 0; i < n->nlisten; i++) {
+        ev_del(n->loop, n->listen_fds[i], EV_READ);
+        close(n->listen_fds[i]);
     }
     if (n->spare_fd >= 0)
         close(n->spare_fd);
-    if (n->tls_listen_fd >= 0) {
-        ev_del(n->loop, n->tls_listen_fd, EV_READ);
-        close(n->tls_listen_fd);
-    }
     tls_ctx_free(n->tls);
     kfree(n);
 }
 
 void
 net_close_in_child(net_t *n) {
-    if (n && n->listen_fd >= 0)
-        close(n->listen_fd);
-    if (n && n->tls_listen_fd >= 0)
-        close(n->tls_listen_fd);
+    for (int i = 0; n && i < n->nlisten; i++)
+        close(n->listen_fds[i]);
 }
 
 void
@@ -742,17 +737,22 @@ conn_raw_command(const conn_t *c, int argc, const karg_t *argv, const char **res
 
 static const char MAX_CLIENTS_ERR[] = "-ERR max number of clients reached\r\n";
 
+static bool
+is_tls_listener(const net_t *n, int fd) {
+    for (int i = 0; i < n->nlisten; i++)
+        if (n->listen_fds[i] == fd)
+            return n->listen_tls[i];
+    return false;
+}
+
 /* Watch the listeners for new connections, or stop (out of descriptors). */
 static void
 listeners_watch(net_t *n, bool on) {
-    int fds[2] = {n->listen_fd, n->tls_listen_fd};
-    for (int i = 0; i < 2; i++) {
-        if (fds[i] < 0)
-            continue;
+    for (int i = 0; i < n->nlisten; i++) {
         if (on)
-            ev_add(n->loop, fds[i], EV_READ, accept_cb, n);
+            ev_add(n->loop, n->listen_fds[i], EV_READ, accept_cb, n);
         else
-            ev_del(n->loop, fds[i], EV_READ);
+            ev_del(n->loop, n->listen_fds[i], EV_READ);
     }
 }
 
@@ -773,7 +773,7 @@ out_of_descriptors(net_t *n, int lfd) {
         close(n->spare_fd);
         int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
-            if (lfd != n->tls_listen_fd) { /* a TLS client could not read it before a handshake */
+            if (!is_tls_listener(n, lfd)) { /* a TLS client could not read it before a handshake */
                 ssize_t w = write(cfd, MAX_CLIENTS_ERR, sizeof MAX_CLIENTS_ERR - 1);
                 (void)w;
             }
@@ -806,7 +806,7 @@ static void
 accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)mask;
     net_t *n = data;
-    bool tls = fd == n->tls_listen_fd;
+    bool tls = is_tls_listener(n, fd);
     for (int i = 0; i < ACCEPT_MAX; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
@@ -840,34 +840,77 @@ accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     }
 }
 
-int
-net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound) {
+/* One listening socket on addr:port (addr numeric, "*" any IPv4, "::*" any IPv6). 0 with *fd,
+ * or -errno. */
+static int
+listen_one(const char *addr, int port, int *fd, int *port_bound) {
     struct sockaddr_storage ss;
     socklen_t sl;
-    const char *bind_addr = bind_addrs && bind_addrs[0] ? bind_addrs : "127.0.0.1";
-    char first[64];
-    snprintf(first, sizeof first, "%s", bind_addr);
-    first[strcspn(first, " ")] = 0; /* "bind a b": the first address (one listener for now) */
-    int family = make_addr(first, port, &ss, &sl);
+    const char *ip = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
+    int family = make_addr(ip, port, &ss, &sl);
     if (family < 0)
         return family;
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
         return -errno;
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 511) < 0 || set_nonblock(fd) < 0) {
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6) /* "::" beside "0.0.0.0", as Valkey */
+        setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&ss, sl) < 0 || listen(s, 511) < 0 || set_nonblock(s) < 0) {
         int e = errno;
-        close(fd);
+        close(s);
         return -e;
     }
     sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    getsockname(s, (struct sockaddr *)&ss, &sl);
     *port_bound = family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
                                     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    if (tls)
-        n->tls_listen_fd = fd;
-    else
-        n->listen_fd = fd;
-    return ev_add(n->loop, fd, EV_READ, accept_cb, n);
+    *fd = s;
+    return 0;
+}
+
+int
+net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound) {
+    const char *p = bind_addrs && bind_addrs[0] ? bind_addrs : "127.0.0.1";
+    int bound = 0, rc = 0;
+    *port_bound = 0;
+    while (*p && rc == 0) {
+        size_t len = strcspn(p, " ");
+        char addr[64];
+        bool optional = *p == '-'; /* Valkey: "do not fail if the address is not available" */
+        snprintf(addr, sizeof addr, "%.*s", (int)(len - optional), p + optional);
+        p += len + strspn(p + len, " ");
+        if (!addr[0])
+            continue;
+        if (n->nlisten >= NET_LISTEN_MAX * 2) {
+            klog(KLOG_WARNING, "Refusing to start: more than %d addresses in bind", NET_LISTEN_MAX);
+            return -E2BIG;
+        }
+        int fd = -1, got = 0;
+        /* port 0: the first address picks a port, the others take the same. */
+        rc = listen_one(addr, *port_bound ? *port_bound : port, &fd, &got);
+        if (rc < 0 && optional &&
+            (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT)) {
+            klog(KLOG_NOTICE, "Not listening on %s: %s (optional address)", addr, strerror(-rc));
+            rc = 0;
+            continue;
+        }
+        if (rc < 0) {
+            klog(KLOG_WARNING, "Refusing to start: cannot listen on %s:%d%s: %s", addr,
+                 *port_bound ? *port_bound : port, tls ? " (TLS)" : "", strerror(-rc));
+            break;
+        }
+        n->listen_fds[n->nlisten] = fd;
+        n->listen_tls[n->nlisten++] = tls;
+        *port_bound = got;
+        bound++;
+        rc = ev_add(n->loop, fd, EV_READ, accept_cb, n);
+    }
+    if (rc == 0 && !bound) {
+        klog(KLOG_WARNING, "Refusing to start: none of the addresses of bind '%s' is available",
+             bind_addrs);
+        rc = -EADDRNOTAVAIL;
+    }
+    return rc;
 }

@@ -120,8 +120,11 @@ net_t *net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t
 void net_free(net_t *n);
 /* In a forked child: close the listening socket so the child holds no port (no loop changes). */
 void net_close_in_child(net_t *n);
-/* Listen on the first address of `bind` ("a b": the first); *port_bound gets the real port.
+/* Listen on each address of `bind` ("a b ...", at most NET_LISTEN_MAX; "-a": skipped when not
+ * available on this host, as Valkey; "*" any IPv4, "::*" any IPv6); *port_bound gets the real
+ * port (port 0: the one the first address got, for all).
  * tls: connections accepted there speak TLS (net_tls_set must have given a context). */
+#define NET_LISTEN_MAX 16 /* addresses of `bind` (Valkey's CONFIG_BINDADDR_MAX) */
 int net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound);
 /* The TLS context of the connections made from now on; the net owns it and frees the previous
  * one (the sessions made from that keep what they need). */

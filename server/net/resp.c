@@ -284,8 +284,16 @@ resp_split_args(const char *line, size_t n, char *out, size_t *offs, size_t *len
                 return -1;
             i = (size_t)r;
         } else {
-            while (i < n && !is_sep(line[i]))
+            /* A quote inside a word opens a quoted part that ends the word (sdssplitargs:
+             * `a"b c"` is one argument `ab c`). */
+            while (i < n && !is_sep(line[i]) && line[i] != '"' && line[i] != '\'')
                 out[o++] = line[i++];
+            if (i < n && (line[i] == '"' || line[i] == '\'')) {
+                long long r = split_quoted(line, n, i, out, &o);
+                if (r < 0)
+                    return -1;
+                i = (size_t)r;
+            }
         }
         offs[argc] = start;
         lens[argc] = o - start;

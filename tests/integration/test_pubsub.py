@@ -174,7 +174,8 @@ def test_new_key_events_class_n(conns, server):
     s, w = conns(), conns()
     w.call("CONFIG", "SET", "notify-keyspace-events", "En$")
     try:
-        s.call("SUBSCRIBE", "__keyevent@0__:new", "__keyevent@0__:set")
+        s.call("SUBSCRIBE", "__keyevent@0__:new")
+        s.call("SUBSCRIBE", "__keyevent@0__:set")
         w.call("DEL", "nk")
         w.call("SET", "nk", "1")  # new key: "new" before "set", as Valkey sends them
         assert s.read() == [b"message", b"__keyevent@0__:new", b"nk"]

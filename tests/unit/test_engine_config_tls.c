@@ -73,7 +73,7 @@ Test(config_tls, values_are_checked_when_set) {
     cr_assert_eq(set("tls-port", "6380", true, err, sizeof err), 0);
     cr_assert(config_tls_enabled(eng));
     const char *bad[] = {"tls-protocols", "TLSv4"};
-    cr_assert_eq(config_validate(2, bad, err, sizeof err), -1);
+    cr_assert_eq(config_validate(eng, 2, bad, err, sizeof err), -1);
 }
 
 static karg_t
