@@ -183,6 +183,7 @@ keycopy_done(keycopy_t *kc) {
 /* Delete an expired key on the server's behalf: the hook logs and notifies first. */
 static void
 expire_now(db_t *db, kobj_t *o) {
+    db_hint_clear(db);
     keycopy_t kc;
     keycopy_init(&kc, o);
     if (db->env && db->env->expired)
@@ -193,8 +194,14 @@ expire_now(db_t *db, kobj_t *o) {
 
 kobj_t *
 db_lookup(db_t *db, const char *key, size_t klen, int flags) {
-    karg_t k = {key, klen};
-    kobj_t *o = ht_find(db->keys, &k);
+    kobj_t *o;
+    if (key == db->hint_key && klen == db->hint_klen) {
+        o = db->hint_obj; /* found a moment ago by the value tier's check (db_hint) */
+        db->hint_key = NULL;
+    } else {
+        karg_t k = {key, klen};
+        o = ht_find(db->keys, &k);
+    }
     if (!o)
         return NULL;
     /* With expiry disabled (log replay) a key is live until the log says DEL: every expiry that
@@ -211,6 +218,7 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags) {
 
 void
 db_add(db_t *db, kobj_t *o) {
+    db_hint_clear(db);
     touch(db->env, o);
     add_obj(db->keys, o);
     if (obj_has_expire(o))
@@ -229,6 +237,7 @@ db_hash_key(const char *key, size_t klen) {
 
 int
 db_add_new(db_t *db, kobj_t *o, uint64_t hash) {
+    db_hint_clear(db);
     size_t n;
     const char *k = obj_key(o, &n);
     karg_t key = {k, n};
@@ -277,6 +286,7 @@ db_lru_fresh(db_env_t *env) {
 
 kobj_t *
 db_set(db_t *db, kobj_t *o, bool keep_ttl) {
+    db_hint_clear(db);
     size_t n;
     const char *key = obj_key(o, &n);
     karg_t k = {key, n};
@@ -307,6 +317,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
 
 kobj_t *
 db_unlink(db_t *db, const char *key, size_t klen) {
+    db_hint_clear(db);
     karg_t k = {key, klen};
     kobj_t *o = ht_pop(db->keys, &k);
     if (o && obj_has_expire(o))
@@ -323,6 +334,7 @@ db_delete(db_t *db, const char *key, size_t klen) {
 
 kobj_t *
 db_set_expire(db_t *db, kobj_t *o, int64_t ms) {
+    db_hint_clear(db);
     bool had = obj_has_expire(o);
     if (had && ms >= 0) { /* same layout: in place, nothing moves */
         obj_set_expire_inplace(o, ms);
@@ -344,6 +356,7 @@ db_set_expire(db_t *db, kobj_t *o, int64_t ms) {
 
 kobj_t *
 db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep) {
+    db_hint_clear(db);
     keycopy_t kc;
     keycopy_init(&kc, o);
     void **ref = ht_find_ref(db->keys, &kc.k);
@@ -363,6 +376,7 @@ db_str_resize(db_t *db, kobj_t *o, size_t vlen, size_t keep) {
 
 kobj_t *
 db_replace(db_t *db, kobj_t *o, kobj_t *n) {
+    db_hint_clear(db);
     ASSERT(obj_expire(o) == obj_expire(n));
     keycopy_t kc;
     keycopy_init(&kc, o);
@@ -380,6 +394,7 @@ db_replace(db_t *db, kobj_t *o, kobj_t *n) {
 
 void
 db_flush(db_t *db) {
+    db_hint_clear(db);
     ht_clear(db->expires);
     ht_clear(db->keys);
     db->expire_cursor = 0;
@@ -387,6 +402,7 @@ db_flush(db_t *db) {
 
 db_t *
 db_detach(db_t *db) {
+    db_hint_clear(db);
     db_t *old = kcalloc(1, sizeof *old);
     *old = *db;
     db->keys = ht_create(&keys_type);
@@ -397,6 +413,8 @@ db_detach(db_t *db) {
 
 void
 db_swap(db_t *a, db_t *b) {
+    db_hint_clear(a);
+    db_hint_clear(b);
     ht_t *k = a->keys, *e = a->expires;
     a->keys = b->keys;
     a->expires = b->expires;
@@ -440,6 +458,7 @@ collect_expired_cb(void *priv, void *entry) {
 
 size_t
 db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
+    db_hint_clear(db);
     size_t expired = 0, seen = 0;
     if (!db->env->expire_enabled || ht_size(db->expires) == 0)
         return 0;

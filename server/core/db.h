@@ -44,6 +44,12 @@ struct db {
     int id;
     uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
     db_env_t *env;          /* shared by the engine's dbs */
+    /* db_hint: the object the value tier's check just found for the key at hint_key (the
+     * command's own argument buffer), so the command's lookup of it does not search again.
+     * Matched by pointer; cleared by its use, by every change to the db and after the command. */
+    const char *hint_key;
+    size_t hint_klen;
+    kobj_t *hint_obj;
 };
 
 enum {
@@ -70,8 +76,20 @@ void db_free(db_t *db);
 size_t db_size(const db_t *db);
 size_t db_expires_size(const db_t *db);
 
-kobj_t *db_find(db_t *db, const char *key, size_t klen);              /* raw, no expiry check */
-kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags); /* lazy expiry, LRU touch */
+kobj_t *db_find(db_t *db, const char *key, size_t klen); /* raw, no expiry check */
+kobj_t *db_lookup(db_t *db, const char *key, size_t klen, int flags);
+/* The next db_lookup of exactly this key buffer (same pointer and length) gets o without a
+ * search; see db_t.hint_key. db_hint_clear drops it. */
+static inline void
+db_hint(db_t *db, const char *key, size_t klen, kobj_t *o) {
+    db->hint_key = key;
+    db->hint_klen = klen;
+    db->hint_obj = o;
+}
+static inline void
+db_hint_clear(db_t *db) {
+    db->hint_key = NULL;
+} /* lazy expiry, LRU touch */
 bool db_is_expired(db_env_t *env, const kobj_t *o);
 
 void db_add(db_t *db, kobj_t *o); /* the key must be absent */

@@ -322,12 +322,16 @@ exec_command(client_t *c) {
     db_set_now_ms(&c->eng->dbenv, util_time_ms());
     /* Tiered values it needs (EXEC: every queued command's) come back first; the client waits
      * with nothing executed, logged or tagged, and this runs again when they are in. */
-    if (s->tiering && tiering_park_if_needed(c, cmd))
+    db_t *hint_db = c->db; /* the tier's check may leave a lookup hint there (db_hint) */
+    if (s->tiering && tiering_park_if_needed(c, cmd)) {
+        db_hint_clear(hint_db);
         return;
+    }
     uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);
     exec_call(c, cmd);
+    db_hint_clear(hint_db); /* unused (the command looked up something else): it ends here */
     int64_t lsn = prop_end(&c->eng->prop);
     uint64_t tag = 0;
     if (lsn > 0) {

@@ -739,7 +739,7 @@ typedef void (*stub_fn)(void *ctx, db_t *db, kobj_t *o);
 
 static int
 each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn fn, void *ctx,
-          int *checked) {
+          int *checked, bool hint) {
     if (!needs_values(s->tiering, cmd, argc, argv))
         return 0;
     int stack[64];
@@ -750,6 +750,8 @@ each_stub(engine_t *s, db_t *db, cmd_def_t *cmd, int argc, karg_t *argv, stub_fn
         kobj_t *o = db_find(db, argv[idx[i]].p, argv[idx[i]].n);
         if (o && checked)
             (*checked)++;
+        if (hint && n == 1 && o && !obj_is_tiered(o)) /* the command's lookup takes it from here */
+            db_hint(db, argv[idx[i]].p, argv[idx[i]].n, o);
         if (!o || !obj_is_tiered(o))
             continue;
         if (s->dbenv.expire_enabled && db_is_expired(&s->dbenv, o))
@@ -843,10 +845,10 @@ tiering_park_if_needed(client_t *c, cmd_def_t *cmd) {
         for (int i = 0; i < c->mcount; i++) {
             db_t *db = engine_db(s, queued_db(c, i));
             found += each_stub(s, db, c->mstate[i].cmd, c->mstate[i].argc, c->mstate[i].argv,
-                               park_stub_cb, &p, &checked);
+                               park_stub_cb, &p, &checked, false);
         }
     } else {
-        found = each_stub(s, c->db, cmd, c->argc, c->argv, park_stub_cb, &p, &checked);
+        found = each_stub(s, c->db, cmd, c->argc, c->argv, park_stub_cb, &p, &checked, true);
     }
     if (found == 0) {
         /* A command that read values, all of them in memory (a re-run was a tier hit). */
@@ -913,7 +915,7 @@ tiering_fetch_now(client_t *c, cmd_def_t *cmd) {
     int fails = 0, rc = 0;
     for (int round = 0; round < 1024; round++) { /* bounded: each round brings a value back */
         sync_ctx_t x = {0};
-        if (each_stub(c->eng, c->db, cmd, c->argc, c->argv, first_stub_cb, &x, NULL) == 0)
+        if (each_stub(c->eng, c->db, cmd, c->argc, c->argv, first_stub_cb, &x, NULL, false) == 0)
             return true;
         rc = fetch_sync_one(ts, x.db, x.stub);
         if (rc < 0 && ++fails >= SYNC_FETCH_TRIES)

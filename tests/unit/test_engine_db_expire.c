@@ -247,3 +247,28 @@ Test(db_expire, swap_and_detach_move_both_tables) {
     db_free(old);
     db_free(other);
 }
+
+/* db_hint: the tier's check hands its find to the command's lookup, once, for the very same key
+ * buffer; any change to the db drops it, so a lookup never returns a freed or moved object. */
+Test(db_expire, a_lookup_hint_is_used_once_for_its_buffer_and_dropped_by_changes) {
+    add_str("h1", "v1", -1);
+    add_str("h2", "v2", -1);
+    char buf[] = "h1", other[] = "h1";
+    kobj_t *o1 = find("h1"), *o2 = find("h2");
+    db_hint(db, buf, 2, o2); /* a deliberately wrong object shows whether the hint was taken */
+    cr_assert_eq(db_lookup(db, other, 2, 0), o1, "another buffer with the same bytes searches");
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o2, "the hinted buffer takes the hint");
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o1, "only once");
+    db_hint(db, buf, 2, o2);
+    add_str("h3", "v3", -1); /* any change drops it */
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o1);
+    db_hint(db, buf, 2, o2);
+    db_delete(db, "h3", 2);
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o1);
+    db_hint(db, buf, 2, o2);
+    o1 = db_set_expire(db, o1, 2000000); /* the object moves: the hint must not survive it */
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o1);
+    db_hint(db, buf, 2, o2);
+    db_hint_clear(db);
+    cr_assert_eq(db_lookup(db, buf, 2, 0), o1);
+}
