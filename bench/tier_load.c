@@ -5,21 +5,27 @@
  *
  *   tier-load load  PORT KEYS VALUE_BYTES            SET key:0..KEYS-1 (pipelined, 1 connection)
  *   tier-load run   PORT KEYS SECONDS THREADS HOT_PCT HOT_KEYS_PCT WRITE_PCT VALUE_BYTES
+ *   tier-load disk  SECONDS THREADS FILE...         random 4 KiB O_DIRECT reads: the disk's floor
  *   tier-load warm  PORT FIRST COUNT [DEPTH]          GET key:FIRST.. (pipelined DEPTH deep,
  *                                                     default 256; 1 connection)
  *
  * run: THREADS connections (one thread each, one request in flight: the latency is a client's);
  * a request goes to the hot HOT_KEYS_PCT % of the keys with probability HOT_PCT %, else to any
- * key (HOT_PCT -1: only keys outside the hot part, the cold tail); WRITE_PCT % of requests are SETs of a new value of the same size (whole-value overwrites,
+ * key (HOT_PCT -1: only keys outside the hot part, the cold tail; -2: a Zipf distribution with
+ * exponent 0.99 over all keys, key:0 first); WRITE_PCT % of requests are SETs of a new value of the same size (whole-value overwrites,
  * which need no fetch), the rest GETs. Prints requests/s and latency percentiles of each kind.
  */
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <sys/stat.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LAT_MAX (1u << 20) /* latency samples per thread and kind */
 
@@ -47,6 +53,38 @@ rnd(uint64_t *s) { /* xorshift64* */
     return *s * 2685821657736338717ull;
 }
 
+/* HOT_PCT -2: keys by a Zipf distribution (exponent ZIPF_S) over all keys, key:0 the most
+ * requested: one table of the cumulative probabilities, shared by the threads, read-only. */
+#define HOT_ZIPF -2
+#define ZIPF_S   0.99
+static double *zipf_cdf;
+static long zipf_n;
+
+static void
+zipf_init(long n) {
+    zipf_n = n;
+    zipf_cdf = malloc((size_t)n * sizeof *zipf_cdf);
+    double sum = 0;
+    for (long i = 0; i < n; i++)
+        zipf_cdf[i] = (sum += 1.0 / pow((double)(i + 1), ZIPF_S));
+    for (long i = 0; i < n; i++)
+        zipf_cdf[i] /= sum;
+}
+
+static long
+zipf_pick(uint64_t r) {
+    double u = (double)(r >> 11) / (double)(1ull << 53);
+    long lo = 0, hi = zipf_n - 1;
+    while (lo < hi) { /* the first rank whose cumulative probability reaches u */
+        long mid = lo + (hi - lo) / 2;
+        if (zipf_cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static void *
 run_cb(void *arg) {
     worker_t *w = arg;
@@ -55,7 +93,11 @@ run_cb(void *arg) {
         fprintf(stderr, "connect: %s\n", c ? c->errstr : "no memory");
         exit(1);
     }
-    uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1);
+    /* A new sequence of keys at every run: runs that repeated one would find the keys an earlier
+     * run had brought back into memory (a comparison's rounds run one after the other). */
+    uint64_t seed = (0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1)) ^ now_us() ^ ((uint64_t)getpid() << 32);
+    if (seed == 0)
+        seed = 1; /* xorshift's one fixed point */
     char *val = malloc(w->vlen);
     memset(val, 'w', w->vlen);
     long hot = w->keys * w->hot_keys_pct / 100;
@@ -64,7 +106,9 @@ run_cb(void *arg) {
     uint64_t end = now_us() + (uint64_t)w->seconds * 1000000u;
     for (uint64_t t0 = now_us(); t0 < end; t0 = now_us()) {
         long k;
-        if (w->hot_pct < 0) /* the cold tail only */
+        if (w->hot_pct == HOT_ZIPF)
+            k = zipf_pick(rnd(&seed));
+        else if (w->hot_pct < 0) /* the cold tail only */
             k = hot + (long)(rnd(&seed) % (uint64_t)(w->keys > hot ? w->keys - hot : 1));
         else if ((long)(rnd(&seed) % 100) < w->hot_pct)
             k = (long)(rnd(&seed) % (uint64_t)hot);
@@ -186,8 +230,93 @@ warm(int port, long first, long count, long depth) {
     return missing != 0;
 }
 
+/* The device's floor: random 4 KiB reads with O_DIRECT (no page cache) at aligned offsets of the
+ * given files (the tier's own SST files), THREADS threads for SECONDS. */
+typedef struct disk_worker {
+    int nfiles, id;
+    const int *fds;
+    const off_t *sizes;
+    long seconds;
+    uint64_t n;
+    uint32_t *lat;
+} disk_worker_t;
+
+static void *
+disk_cb(void *arg) {
+    disk_worker_t *w = arg;
+    void *buf;
+    if (posix_memalign(&buf, 4096, 4096) != 0)
+        exit(1);
+    uint64_t seed = now_us() ^ (uint64_t)(w->id + 1) * 0x9E3779B97F4A7C15ull;
+    uint64_t end = now_us() + (uint64_t)w->seconds * 1000000u;
+    for (uint64_t t0 = now_us(); t0 < end; t0 = now_us()) {
+        int f = (int)(rnd(&seed) % (uint64_t)w->nfiles);
+        off_t blocks = w->sizes[f] / 4096;
+        off_t off = (off_t)(rnd(&seed) % (uint64_t)(blocks > 0 ? blocks : 1)) * 4096;
+        if (pread(w->fds[f], buf, 4096, off) < 0) {
+            perror("pread");
+            exit(1);
+        }
+        uint64_t us = now_us() - t0;
+        if (w->n < LAT_MAX)
+            w->lat[w->n] = (uint32_t)(us > UINT32_MAX ? UINT32_MAX : us);
+        w->n++;
+    }
+    free(buf);
+    return NULL;
+}
+
+static int
+disk(long seconds, int threads, int nfiles, char **files) {
+    int *fds = calloc((size_t)nfiles, sizeof *fds);
+    off_t *sizes = calloc((size_t)nfiles, sizeof *sizes);
+    int n = 0;
+    for (int i = 0; i < nfiles; i++) {
+        int fd = open(files[i], O_RDONLY | O_DIRECT);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 4096) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        fds[n] = fd;
+        sizes[n++] = st.st_size;
+    }
+    if (n == 0) {
+        fprintf(stderr, "disk: no readable file of 4 KiB or more\n");
+        return 1;
+    }
+    disk_worker_t *ws = calloc((size_t)threads, sizeof *ws);
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    for (int i = 0; i < threads; i++) {
+        ws[i] = (disk_worker_t){n, i, fds, sizes, seconds, 0, malloc(LAT_MAX * sizeof(uint32_t))};
+        pthread_create(&th[i], NULL, disk_cb, &ws[i]);
+    }
+    size_t total = 0, kept = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += ws[i].n;
+        kept += ws[i].n < LAT_MAX ? ws[i].n : LAT_MAX;
+    }
+    uint32_t *all = malloc(kept * sizeof *all);
+    size_t off = 0;
+    for (int i = 0; i < threads; i++) {
+        size_t k = ws[i].n < LAT_MAX ? ws[i].n : LAT_MAX;
+        memcpy(all + off, ws[i].lat, k * sizeof *all);
+        off += k;
+    }
+    qsort(all, kept, sizeof *all, cmp_u32);
+    printf("disk: %d threads, %zu reads of 4 KiB (O_DIRECT), %.0f/s, latency us p50 %u p99 %u "
+           "p99.9 %u\n",
+           threads, total, (double)total / (double)seconds, all[kept / 2], all[kept * 99 / 100],
+           all[kept * 999 / 1000]);
+    return 0;
+}
+
 int
 main(int argc, char **argv) {
+    if (argc >= 5 && !strcmp(argv[1], "disk"))
+        return disk(atol(argv[2]), atoi(argv[3]), argc - 4, argv + 4);
     if (argc == 5 && !strcmp(argv[1], "load"))
         return load(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
     if ((argc == 5 || argc == 6) && !strcmp(argv[1], "warm"))
@@ -196,11 +325,14 @@ main(int argc, char **argv) {
     if (argc != 10 || strcmp(argv[1], "run") != 0) {
         fprintf(stderr, "usage: tier-load load PORT KEYS VALUE_BYTES\n"
                         "       tier-load warm PORT FIRST COUNT [DEPTH]\n"
+                        "       tier-load disk SECONDS THREADS FILE...\n"
                         "       tier-load run PORT KEYS SECONDS THREADS HOT_PCT HOT_KEYS_PCT "
                         "WRITE_PCT VALUE_BYTES\n");
         return 2;
     }
     int nw = atoi(argv[5]);
+    if (atoi(argv[6]) == HOT_ZIPF)
+        zipf_init(atol(argv[3]));
     worker_t *ws = calloc((size_t)nw, sizeof *ws);
     pthread_t *th = calloc((size_t)nw, sizeof *th);
     for (int i = 0; i < nw; i++) {

@@ -12,14 +12,18 @@
 #   memory hits: the hot part (the first HOT_KEYS_PCT % of the keys) is read once (warm), then THREADS
 #                clients (one request in flight each) GET random hot keys for SECONDS;
 #   SSD hits:    THREADS clients GET random keys of the cold tail for SECONDS (on tier these wait
-#                for the tier: the script prints how many did, from INFO tiering).
+#                for the tier: the script prints how many did, from INFO tiering);
+#   mixed:       MIXED_CLIENTS clients (default 50) for SECONDS, keys by a Zipf distribution
+#                (exponent 0.99) over all keys, 10 % SETs: GET and SET rates and latencies, and on
+#                tier the share of GETs that waited for the tier.
+# At the end, the device's floor: random 4 KiB O_DIRECT reads of the tier's files, 1 and 4 threads.
 # Prints medians of GET/s and latency per phase and server, the ratios tier/keel and tier/peer,
 # memory (used_memory, RSS) and what a tiered key costs in memory. Run by hand; not a test.
 #
 # Usage: bench/tiering_compare.sh [KEYS] [VALUE_BYTES] [TARGET] [ROUNDS] [SECONDS] [THREADS]
 #                                 [HOT_KEYS_PCT]
 #   defaults: 4000000 1024 512mb 5 10 8 2   (4 GB of values, a 512 MB target, a 80 MB hot part)
-#   env PEER, DURABILITY (keel's durability, default off: the peer runs without persistence),
+#   env PEER, MIXED_CLIENTS, DURABILITY (keel's durability, default off: the peer runs without persistence),
 #       TIER_ARGS (default "--tiering-direct-reads yes")
 source "$(dirname "$0")/common.sh"
 KEYS=${1:-4000000}
@@ -29,6 +33,7 @@ ROUNDS=${4:-5}
 SECS=${5:-10}
 THREADS=${6:-8}
 HOTPCT=${7:-2}
+MIXED_CLIENTS=${MIXED_CLIENTS:-50}
 PEER=${PEER:-$(command -v valkey-server || command -v redis-server)}
 TIER_ARGS=${TIER_ARGS:---tiering-direct-reads yes}
 LOADER=$ROOT/build/tier-load
@@ -84,11 +89,12 @@ done
 
 settle # after the load: nothing on its way out, memory near the target, RocksDB idle
 
-# One measurement -> "gets/s p50 p99 p99.9 tier_hits memory_hits"
-measure() { # server hot_pct
+# One measurement -> "gets/s p50 p99 p99.9 tier_hits memory_hits" (kind GET or SET)
+measure() { # server hot_pct [clients write_pct kind]
     local s=$1 h=$2 before after out
     before=$(info "$s" tiering)
-    out=$("$LOADER" run "${PORT[$s]}" "$KEYS" "$SECS" "$THREADS" "$h" "$HOTPCT" 0 "$VLEN" | grep '^GET:')
+    out=$("$LOADER" run "${PORT[$s]}" "$KEYS" "$SECS" "${3:-$THREADS}" "$h" "$HOTPCT" "${4:-0}" "$VLEN" |
+        tee "$BENCH_TMP/last-run" | grep '^GET:')
     after=$(info "$s" tiering)
     delta() {
         local a b
@@ -109,9 +115,16 @@ for round in $(seq 1 "$ROUNDS"); do
         [ "$s" = tier ] && settle
         m=$(measure "$s" 100)
         d=$(measure "$s" -1)
-        echo "round $round $s: memory hits [$m], SSD hits [$d] (GET/s p50 p99 p99.9 tier-hits memory-hits)" >&2
+        z=$(measure "$s" -2 "$MIXED_CLIENTS" 10) # Zipf over all keys, 10 % SETs
+        zs=$(grep '^SET:' "$BENCH_TMP/last-run" | awk '{gsub(/,/,""); for (i=1;i<=NF;i++) {
+            if ($i ~ /\/s$/) {r=$i; sub(/\/s$/,"",r)} if ($i=="p50") a=$(i+1); if ($i=="p99") b=$(i+1);
+            if ($i=="p99.9") c=$(i+1)} print r, a, b, c}')
+        echo "round $round $s: memory hits [$m], SSD hits [$d], mixed GETs [$z] SETs [$zs]" \
+            "(GET/s p50 p99 p99.9 tier-hits memory-hits)" >&2
         RES["$s,mem"]+="$m;"
         RES["$s,ssd"]+="$d;"
+        RES["$s,mix"]+="$z;"
+        RES["$s,mixset"]+="$zs;"
     done
 done
 
@@ -120,18 +133,28 @@ col() { # "a b c;a b c;" column -> median
 }
 echo
 printf '%-22s %10s %8s %8s %8s %12s\n' "GETs (medians)" "GET/s" "p50 us" "p99 us" "p99.9 us" "tier hits %"
-for ph in mem ssd; do
+for ph in mem ssd mix; do
     for s in "${SERVERS[@]}"; do
         v=${RES["$s,$ph"]}
         th=$(col "$v" 5)
         mh=$(col "$v" 6)
         pct=$(echo "$th $mh" | awk '{t=$1+$2; if (t>0) printf "%.1f", 100*$1/t; else print "-"}')
-        label=$([ $ph = mem ] && echo "memory hits" || echo "SSD hits (cold tail)")
+        case $ph in
+        mem) label="memory hits" ;;
+        ssd) label="SSD hits (cold tail)" ;;
+        mix) label="mixed (Zipf, 10% SET)" ;;
+        esac
         printf '%-22s %10.0f %8s %8s %8s %12s\n' "$label, $s" "$(col "$v" 1)" "$(col "$v" 2)" \
             "$(col "$v" 3)" "$(col "$v" 4)" "$pct"
     done
 done
-for ph in mem ssd; do
+for s in "${SERVERS[@]}"; do
+    v=${RES["$s,mixset"]}
+    printf '%-22s %10.0f %8s %8s %8s\n' "mixed SETs, $s" "$(col "$v" 1)" "$(col "$v" 2)" \
+        "$(col "$v" 3)" "$(col "$v" 4)"
+done
+echo "(mixed: $MIXED_CLIENTS clients; tier hits % of its GETs waited for the tier)"
+for ph in mem ssd mix; do
     t=$(col "${RES["tier,$ph"]}" 1)
     printf '%-22s tier/keel %.3f, tier/peer %.3f (GET/s)\n' "$ph" \
         "$(echo "$t / $(col "${RES["keel,$ph"]}" 1)" | bc -l)" "$(echo "$t / $(col "${RES["peer,$ph"]}" 1)" | bc -l)"
@@ -155,3 +178,11 @@ use_k=$(for k in $sample; do echo "MEMORY USAGE key:$k"; done | redis-cli -p "${
 paste <(echo "$sample") <(echo "$enc") <(echo "$use_t") <(echo "$use_k") |
     awk '$2=="tiered" {n++; klen=length("key:" $1); st+=$3-klen; sk+=$4-klen}
          END {if (n) printf "tiered key in memory: MEMORY USAGE - key length = %.1f bytes (mean of %d tiered keys; the same keys on keel: %.1f)\n", st/n, n, sk/n}'
+# The device's floor beside the SSD hits: random 4 KiB O_DIRECT reads of the tier's own files,
+# with the tier idle.
+settle
+sst=$(ls "$BENCH_TMP/keel-${PORT[tier]}/tier/db/"*.sst 2>/dev/null || true)
+if [ -n "$sst" ]; then
+    # shellcheck disable=SC2086
+    for t in 1 4; do "$LOADER" disk 5 "$t" $sst; done
+fi
