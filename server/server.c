@@ -30,6 +30,7 @@
 #include "config.h"
 #include "exec.h"
 #include "lazyfree.h"
+#include "latency.h"
 #include "kmem.h"
 #include "persist.h"
 #include "repl.h"
@@ -78,9 +79,11 @@ cron(ev_loop_t *l, void *data) {
         for (int i = 0; i < s->cfg.databases; i++)
             volatile_dbs += db_expires_size(s->dbs[i]) > 0;
         uint64_t budget = period_us / 4 / (volatile_dbs ? volatile_dbs : 1) + 1;
+        uint64_t t0 = util_mono_us();
         for (int i = 0; i < s->cfg.databases; i++)
             if (db_expires_size(s->dbs[i]) > 0)
                 db_active_expire(s->dbs[i], budget, NULL);
+        latency_add_sample_if_needed(s, "expire-cycle", (util_mono_us() - t0) / 1000);
         int64_t lsn = prop_end(&s->prop);
         if (lsn > 0)
             s->last_lsn_assigned = (uint64_t)lsn;

@@ -8,8 +8,10 @@
 #include "cmd.h"
 #include "conn.h"
 #include "config.h"
+#include "errstats.h"
 #include "evict.h"
 #include "exec.h"
+#include "latency.h"
 #include "lazyfree.h"
 #include "kmem.h"
 #include "engine.h"
@@ -143,6 +145,8 @@ config_resetstat_cmd(client_t *c) {
     if (s->net)
         net_reset_stats(s->net);
     cmd_reset_stats(c->eng);
+    latency_cmd_reset(c->eng);
+    errstats_reset(c->eng);
     tiering_reset_stats(c->eng);
     reply_ok(c);
 }

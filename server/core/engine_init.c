@@ -10,7 +10,10 @@
 #include "block.h"
 #include "cmd.h"
 #include "engine.h"
+#include "errstats.h"
 #include "events.h"
+#include "latency.h"
+#include "slowlog.h"
 #include "pubsub.h"
 #include "t_hash.h"
 #include "t_list.h"
@@ -49,4 +52,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     pubsub_init(s);
     watch_init(s);
     block_init(s);
+    slowlog_init(s);
+    latency_init(s);
+    errstats_init(s);
 }

@@ -15,10 +15,28 @@
 #include "klog.h"
 #include "evict.h"
 #include "kmem.h"
+#include "latency.h"
+#include "slowlog.h"
 #include "prop.h"
 #include "util.h"
 #include "reply.h"
 #include "tiering.h"
+
+/* What operators see of a call's duration: the slow log, the latency monitor's "command" and
+ * "fast-command" events, and the command's histogram. The engine's own replay is not a client's
+ * command and is left out. */
+static void
+note_latency(client_t *c, cmd_def_t *cmd, uint64_t ns) {
+    engine_t *s = c->eng;
+    if (c->flags & CLIENT_FAKE)
+        return;
+    if (s->cfg.latency_tracking)
+        latency_cmd_record(s, cmd, ns);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push_if_needed(s, c, c->argc, c->argv, ns / 1000);
+    latency_add_sample_if_needed(s, (cmd->flags & CMD_FAST) ? "fast-command" : "command",
+                                 ns / 1000000);
+}
 
 void
 exec_call(client_t *c, cmd_def_t *cmd) {
@@ -37,14 +55,15 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
     db_set_touch_enabled(&c->eng->dbenv,
                          !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
-    uint64_t t0 = util_mono_us();
+    uint64_t t0 = util_mono_ns();
     cmd->proc(c);
     db_set_touch_enabled(&c->eng->dbenv, true);
-    uint64_t dur = util_mono_us() - t0;
+    uint64_t dur_ns = util_mono_ns() - t0, dur = dur_ns / 1000;
     s->current = prev;
     cmd_stats_t *st = cmd_stats(s, cmd);
     st->calls++;
     st->usec += dur;
+    note_latency(c, cmd, dur_ns);
     s->stats.commands++;
     c->last_cmd = cmd->fullname;
     if (c->conn.olen > 0 && out_start >= c->conn.obase &&

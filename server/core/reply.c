@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "errstats.h"
 #include "kmem.h"
 #include "engine.h"
 #include "util.h"
@@ -98,8 +99,11 @@ reply_err(client_t *c, const char *msg) {
     reply_raw(c, "-", 1);
     reply_raw(c, buf, k);
     reply_raw(c, "\r\n", 2);
-    if (c->eng)
+    if (c->eng) {
         c->eng->stats.total_errors++;
+        if (c->eng->errstats)
+            errstats_add(c->eng, buf, k);
+    }
 }
 
 void

@@ -247,3 +247,17 @@ Test(db_expire, swap_and_detach_move_both_tables) {
     db_free(old);
     db_free(other);
 }
+
+Test(db_expire, active_expiry_estimates_the_average_ttl) {
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        add_str(k, "v", 1000000 + 10000 + (i % 2) * 20000); /* TTLs of 10 s and 30 s */
+    }
+    add_str("forever", "v", -1);
+    cr_assert_eq(db->avg_ttl_ms, 0);
+    db_active_expire(db, 1000000, NULL);
+    /* An estimate from samples: inside the range of the TTLs there are. */
+    cr_assert(db->avg_ttl_ms >= 10000 && db->avg_ttl_ms <= 30000, "avg_ttl %lld",
+              (long long)db->avg_ttl_ms);
+}

@@ -1,0 +1,101 @@
+"""Operator commands and INFO fields, with Valkey's reply shapes: INFO errorstats, latencystats,
+cluster and modules sections, the read/write counters and avg_ttl; SLOWLOG; LATENCY; the CLIENT
+extras; MONITOR. One server for the module (tests that change settings put them back)."""
+import time
+
+import pytest
+import redis
+
+from keel_harness import wait_for
+
+
+def info(r, section):
+    return r.info(section)
+
+
+# ---- INFO ----------------------------------------------------------------------------------
+
+
+def test_default_info_has_the_modules_errorstats_and_cluster_sections(server, rb):
+    raw = server.raw()
+    text = raw.call("INFO").decode()
+    raw.close()
+    heads = [line for line in text.splitlines() if line.startswith("# ")]
+    for h in ("# Modules", "# Errorstats", "# Cluster", "# Keyspace"):
+        assert h in heads, heads
+    # Valkey's order: ... CPU, Modules, Errorstats, Cluster, Keyspace.
+    assert heads.index("# Modules") < heads.index("# Errorstats") < heads.index("# Cluster") \
+        < heads.index("# Keyspace")
+    assert "# Latencystats" not in heads and "# Commandstats" not in heads
+    assert rb.info("cluster") == {"cluster_enabled": 0}
+
+
+def test_errorstats_count_error_replies_by_code(rb):
+    rb.config_resetstat()
+    rb.set("s", "x")
+    for _ in range(2):
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            rb.lpush("s", "a")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        rb.incr("s")
+    with pytest.raises(redis.ResponseError, match="wrong number"):
+        rb.execute_command("GET")
+    es = rb.info("errorstats")
+    # (redis-py leaves "count=N" as a string)
+    assert es == {"errorstat_WRONGTYPE": "count=2", "errorstat_ERR": "count=2"}
+    st = rb.info("stats")
+    assert st["total_error_replies"] == 4
+    cs = rb.info("commandstats")
+    assert cs["cmdstat_lpush"]["failed_calls"] == 2
+    assert cs["cmdstat_incrby"]["failed_calls"] == 1  # redis-py sends INCRBY
+    assert cs["cmdstat_get"]["rejected_calls"] == 1 and cs["cmdstat_get"]["calls"] == 0
+    rb.config_resetstat()
+    assert rb.info("errorstats") == {}
+
+
+def test_latencystats_report_the_configured_percentiles_per_command(rb):
+    rb.config_resetstat()
+    for i in range(20):
+        rb.set("k%d" % i, "v")
+    rb.execute_command("CLIENT", "ID")
+    ls = rb.info("latencystats")
+    s = ls["latency_percentiles_usec_set"]
+    assert set(s) == {"p50", "p99", "p99.9"}
+    assert 0 < s["p50"] <= s["p99"] <= s["p99.9"]
+    assert "latency_percentiles_usec_client|id" in ls
+    assert "latency_percentiles_usec_get" not in ls  # never called since the reset
+    try:
+        rb.config_set("latency-tracking-info-percentiles", "50 99.99 100")
+        assert rb.config_get("latency-tracking-info-percentiles") == {
+            "latency-tracking-info-percentiles": "50 99.99 100"}
+        s = rb.info("latencystats")["latency_percentiles_usec_set"]
+        assert set(s) == {"p50", "p99.99", "p100"}
+        with pytest.raises(redis.ResponseError, match="latency-tracking-info-percentiles"):
+            rb.config_set("latency-tracking-info-percentiles", "50 101")
+        rb.config_set("latency-tracking", "no")
+        rb.config_resetstat()
+        rb.set("a", "b")
+        assert "latency_percentiles_usec_set" not in rb.info("latencystats")
+    finally:
+        rb.config_set("latency-tracking", "yes")
+        rb.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+
+
+def test_stats_read_and_write_counters_move(rb):
+    before = rb.info("stats")
+    for _ in range(5):
+        rb.ping()
+    after = rb.info("stats")
+    for f in ("total_reads_processed", "total_writes_processed", "total_net_input_bytes",
+              "total_net_output_bytes", "total_commands_processed"):
+        assert after[f] >= before[f] + 5, f
+
+
+def test_keyspace_avg_ttl_estimates_the_ttl_in_ms(rb):
+    rb.select(0)
+    rb.mset({"p%d" % i: "v" for i in range(20)})
+    for i in range(20):
+        rb.expire("p%d" % i, 1000)
+    ks = wait_for(lambda: rb.info("keyspace")["db0"]["avg_ttl"] > 0 and rb.info("keyspace"),
+                  what="avg_ttl estimated by active expiry")
+    assert 900_000 < ks["db0"]["avg_ttl"] <= 1_000_000, ks
