@@ -56,3 +56,11 @@ khist_quantile(const khist_t *h, double q) {
     }
     return h->max;
 }
+
+uint64_t
+khist_count_le(const khist_t *h, uint64_t v) {
+    uint64_t n = 0;
+    for (unsigned b = 0; b < KHIST_BUCKETS - 1 && bucket_top(b) <= v; b++)
+        n += h->bucket[b];
+    return n;
+}

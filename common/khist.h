@@ -26,5 +26,8 @@ void khist_add(khist_t *h, uint64_t v);
 /* The value at quantile q (0 < q <= 1): the top of the bucket holding it, never above the
  * maximum seen; 0 when empty. */
 uint64_t khist_quantile(const khist_t *h, double q);
+/* How many values are at most v, when v + 1 is a power of two or v < KHIST_SUB (bucket edges);
+ * for other v, the count up to the bucket edge below it. */
+uint64_t khist_count_le(const khist_t *h, uint64_t v);
 
 #endif

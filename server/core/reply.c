@@ -259,3 +259,8 @@ void
 reply_set_deferred_set(client_t *c, size_t spot, long long n) {
     set_deferred(c, spot, c->resp >= 3 ? '~' : '*', n);
 }
+
+void
+reply_set_deferred_map(client_t *c, size_t spot, long long n) {
+    set_deferred(c, spot, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : n * 2);
+}

@@ -47,5 +47,6 @@ void reply_empty_array(client_t *c);
 size_t reply_defer(client_t *c);
 void reply_set_deferred_array(client_t *c, size_t spot, long long n);
 void reply_set_deferred_set(client_t *c, size_t spot, long long n);
+void reply_set_deferred_map(client_t *c, size_t spot, long long n); /* n pairs */
 
 #endif

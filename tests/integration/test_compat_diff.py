@@ -981,3 +981,78 @@ def test_lpos_rank_range_is_valkeys(pair):
     for rank in ("1", "-1", "2", "-2", "0", "9223372036854775807"):
         pair.same("LPOS", "l", "a", "RANK", rank)
     assert pair.k.call("LPOS", "l", "a", "RANK", "-9223372036854775808")[0] == "-"
+
+
+# ---- operator commands: SLOWLOG and LATENCY -----------------------------------------------------
+
+
+def norm_slowlog(rep):
+    """Ids, times, durations and client ports differ: keep the shape, the arguments and names."""
+    if rep[0] != "*" or rep[1] is None:
+        return rep
+    out = []
+    for e in rep[1]:
+        f = e[1]
+        out.append(("*", [(":", b"N"), (":", b"T"), (":", b"D"), f[3], ("$", b"ADDR"), f[5]]))
+    return ("*", out)
+
+
+def norm_histogram(rep):
+    """Bucket bounds depend on timing: keep command names, the keys and the call counts."""
+    def walk(x):
+        if x[0] in "%" and x[1] is not None:
+            return (x[0], [(walk(k), walk(v)) for k, v in x[1]])
+        if x[0] == "*" and x[1] is not None:
+            return (x[0], [walk(v) for v in x[1]])
+        return x
+    def strip(x):
+        if x[0] == "%":
+            return ("%", [(k, ("%", [(kk, vv) if kk[1] == b"calls" else (kk, vv[0])
+                                     for kk, vv in v[1]])) for k, v in x[1]])
+        if x[0] == "*" and x[1]:
+            items = x[1]
+            res = []
+            for i in range(0, len(items), 2):
+                inner = items[i + 1][1]
+                res += [items[i], ("*", [inner[0], inner[1], inner[2], ("*", "BUCKETS")])]
+            return ("*", res)
+        return x
+    return strip(walk(rep))
+
+
+def test_slowlog_replies_alike(pair):
+    try:
+        pair.both("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        pair.same("SLOWLOG", "RESET")
+        pair.same("SLOWLOG", "LEN")
+        pair.both("SET", "k", "v" * 200)
+        pair.both("RPUSH", "l", *["e%d" % i for i in range(40)])
+        pair.both("CLIENT", "SETNAME", "sweeper")
+        pair.both("GET", "k")
+        for args in (["SLOWLOG", "GET"], ["SLOWLOG", "GET", "2"], ["SLOWLOG", "GET", "-1"],
+                     ["SLOWLOG", "GET", "0"]):
+            pair.same(*args, norm=norm_slowlog)
+        for args in (["SLOWLOG", "GET", "x"], ["SLOWLOG", "GET", "-2"], ["SLOWLOG", "GET", "1", "2"],
+                     ["SLOWLOG", "LEN", "x"], ["SLOWLOG", "NOSUCH"], ["SLOWLOG"]):
+            pair.same(*args)
+        # The entries' trimmed arguments: 32 at most, each cut at 128 bytes with a note.
+        k = pair.k.call("SLOWLOG", "GET", "-1")[1]
+        rpush = [e for e in k if e[1][3][1][0][1] == b"RPUSH"][0]
+        assert rpush[1][3][1][-1] == ("$", b"... (11 more arguments)")  # 42 arguments
+    finally:
+        pair.both("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        pair.both("CLIENT", "SETNAME", "")
+
+
+def test_latency_replies_alike(pair):
+    pair.same("LATENCY", "RESET")
+    for args in (["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "command"],
+                 ["LATENCY", "HISTORY", "nosuch"], ["LATENCY", "RESET", "a", "b"],
+                 ["LATENCY", "HISTORY"], ["LATENCY", "NOSUCH"], ["LATENCY", "HISTOGRAM", "nosuch"],
+                 ["LATENCY"]):
+        pair.same(*args)
+    pair.both("CONFIG", "RESETSTAT")
+    for _ in range(3):
+        pair.both("SET", "a", "1")
+    pair.both("CLIENT", "ID")
+    pair.same("LATENCY", "HISTOGRAM", "set", "client|id", "nosuch", norm=norm_histogram)

@@ -11,6 +11,8 @@ HELPS = [
     ("PUBSUB", 14, "    Print this help."),
     ("OBJECT", 15, "    Print this help."),
     ("DEBUG", 9, "    Accepted for compatibility; does nothing."),
+    ("SLOWLOG", 12, "    Print this help."),
+    ("LATENCY", 15, "    Print this help."),
 ]
 
 

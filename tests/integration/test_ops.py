@@ -99,3 +99,80 @@ def test_keyspace_avg_ttl_estimates_the_ttl_in_ms(rb):
     ks = wait_for(lambda: rb.info("keyspace")["db0"]["avg_ttl"] > 0 and rb.info("keyspace"),
                   what="avg_ttl estimated by active expiry")
     assert 900_000 < ks["db0"]["avg_ttl"] <= 1_000_000, ks
+
+
+# ---- SLOWLOG ---------------------------------------------------------------------------------
+
+
+def test_slowlog_records_a_slow_command_with_its_client(rb):
+    # Thresholds far above what a quick command takes even on a loaded machine; the checks look
+    # at the DEBUG SLEEP entries.
+    try:
+        rb.config_set("slowlog-log-slower-than", "40000")
+        rb.execute_command("SLOWLOG", "RESET")
+        rb.client_setname("slowpoke")
+        rb.set("fast", "1")
+        rb.execute_command("DEBUG", "SLEEP", "0.06")
+        entries = rb.execute_command("SLOWLOG", "GET")
+        assert [e[3] for e in entries][0] == ["DEBUG", "SLEEP", "0.06"], entries
+        assert ["SET", "fast", "1"] not in [e[3] for e in entries]
+        eid, ts, dur, argv, addr, name = entries[0]
+        assert dur >= 60000 and abs(ts - time.time()) < 60
+        assert addr == rb.client_info()["addr"] and name == "slowpoke"
+        assert rb.execute_command("SLOWLOG", "LEN") == len(entries)
+        # slowlog-max-len keeps the newest; ids keep growing.
+        rb.config_set("slowlog-max-len", "2")
+        for d in ("0.041", "0.042", "0.043"):
+            rb.execute_command("DEBUG", "SLEEP", d)
+        got = rb.execute_command("SLOWLOG", "GET", "-1")
+        assert [e[3][2] for e in got] == ["0.043", "0.042"] and got[0][0] > got[1][0] > eid
+        # -1 turns it off.
+        rb.config_set("slowlog-log-slower-than", "-1")
+        rb.execute_command("DEBUG", "SLEEP", "0.041")
+        assert rb.execute_command("SLOWLOG", "GET", "1")[0][3][2] == "0.043"
+        assert rb.execute_command("SLOWLOG", "RESET") == "OK"
+        assert rb.execute_command("SLOWLOG", "LEN") == 0
+    finally:
+        rb.config_set("slowlog-log-slower-than", "10000")
+        rb.config_set("slowlog-max-len", "128")
+
+
+# ---- LATENCY ---------------------------------------------------------------------------------
+
+
+def test_latency_monitor_records_slow_commands_over_the_threshold(rb):
+    try:
+        rb.execute_command("LATENCY", "RESET")
+        rb.config_set("latency-monitor-threshold", "100")
+        assert "off" not in rb.execute_command("LATENCY", "DOCTOR")
+        rb.execute_command("DEBUG", "SLEEP", "0")  # under the threshold
+        assert rb.execute_command("LATENCY", "LATEST") == []
+        rb.execute_command("DEBUG", "SLEEP", "0.12")
+        latest = rb.execute_command("LATENCY", "LATEST")
+        assert len(latest) == 1
+        name, ts, last, worst = latest[0]
+        assert name == "command" and last >= 120 and worst == last and abs(ts - time.time()) < 60
+        hist = rb.execute_command("LATENCY", "HISTORY", "command")
+        assert hist == [[ts, last]]
+        doctor = rb.execute_command("LATENCY", "DOCTOR")
+        assert "command" in doctor and "SLOWLOG" in doctor
+        assert rb.execute_command("LATENCY", "RESET", "command", "nosuch") == 1
+        assert rb.execute_command("LATENCY", "LATEST") == []
+        rb.config_set("latency-monitor-threshold", "0")
+        rb.execute_command("DEBUG", "SLEEP", "0.12")
+        assert rb.execute_command("LATENCY", "LATEST") == []
+        assert "off" in rb.execute_command("LATENCY", "DOCTOR")
+    finally:
+        rb.config_set("latency-monitor-threshold", "0")
+
+
+def test_latency_histogram_counts_calls_per_command(rb):
+    rb.config_resetstat()
+    for _ in range(7):
+        rb.get("x")
+    h = rb.execute_command("LATENCY", "HISTOGRAM", "get", "nosuch")
+    # redis-py gives the RESP2 flat form as a list
+    assert h[0] == "get" and h[1][0:2] == ["calls", 7] and h[1][2] == "histogram_usec"
+    buckets = h[1][3]
+    counts = buckets[1::2]
+    assert counts == sorted(counts) and counts[-1] == 7
