@@ -31,6 +31,7 @@
 #include "exec.h"
 #include "lazyfree.h"
 #include "latency.h"
+#include "pause.h"
 #include "kmem.h"
 #include "persist.h"
 #include "repl.h"
@@ -71,7 +72,7 @@ cron(ev_loop_t *l, void *data) {
     }
     db_set_now_ms(&s->dbenv, util_time_ms());
     uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
-    if (s->cfg.active_expire && !s->loading) {
+    if (s->cfg.active_expire && !s->loading && !pause_active(s)) { /* (a pause stops it) */
         /* Expiries found here are logged as one record of DELs. */
         prop_begin(&s->prop);
         /* A quarter of the period, shared by the databases that have volatile keys only. */
@@ -103,12 +104,17 @@ before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
     block_before_sleep(s);   /* deadlines of blocked clients: checked every loop turn */
     tiering_before_sleep(s); /* clients whose tiered values are back run again */
+    int64_t pause_until = pause_before_sleep(s); /* commands that waited for CLIENT PAUSE */
     persist_before_sleep(s);
     repl_before_sleep(s);
     net_flush(s->net);
     int64_t deadline = block_next_deadline_ms(s);
-    if (deadline > 0)
-        ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
+    if (pause_until > 0 && (deadline <= 0 || pause_until < deadline))
+        deadline = pause_until;
+    if (deadline > 0) {
+        int64_t wait = deadline - util_time_ms() + 1;
+        ev_set_max_wait_ms(l, (int)(wait < 1000000 ? wait : 1000000));
+    }
 }
 
 static void

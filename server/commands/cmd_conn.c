@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pause.h"
 #include "acl.h"
 #include "cmd.h"
 #include "pubsub.h"
@@ -222,6 +223,64 @@ client_setinfo(client_t *c) {
             c, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
         return;
     }
+    char **field = cmd_arg_is(&c->argv[2], "lib-name") ? &c->lib_name : &c->lib_ver;
+    kfree(*field);
+    *field = c->argv[3].n ? kstrndup(c->argv[3].p, c->argv[3].n) : NULL;
+    reply_ok(c);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP: OFF and SKIP get no reply themselves (exec.c drops replies). */
+static void
+client_reply(client_t *c) {
+    const karg_t *a = &c->argv[2];
+    if (cmd_arg_is(a, "on")) {
+        c->flags &= ~(uint32_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+        reply_ok(c);
+    } else if (cmd_arg_is(a, "off")) {
+        c->flags |= CLIENT_REPLY_OFF;
+    } else if (cmd_arg_is(a, "skip")) {
+        if (!(c->flags & CLIENT_REPLY_OFF))
+            c->flags |= CLIENT_REPLY_SKIP_NEXT;
+    } else {
+        reply_err(c, ERR_SYNTAX);
+    }
+}
+
+/* CLIENT PAUSE timeout-ms [WRITE|ALL] (pause.c). */
+static void
+client_pause(client_t *c) {
+    long long ms;
+    int kind = PAUSE_ALL;
+    if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &ms)) {
+        reply_err(c, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_err(c, "ERR timeout is negative");
+        return;
+    }
+    if (c->argc > 4) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 4 && cmd_arg_is(&c->argv[3], "write")) {
+        kind = PAUSE_WRITE;
+    } else if (c->argc == 4 && !cmd_arg_is(&c->argv[3], "all")) {
+        reply_err(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+        return;
+    }
+    int64_t now = util_time_ms();
+    if (ms > INT64_MAX - now) {
+        reply_err(c, "ERR timeout is out of range");
+        return;
+    }
+    pause_start(c->eng, now + ms, kind);
+    reply_ok(c);
+}
+
+static void
+client_unpause(client_t *c) {
+    pause_end(c->eng);
     reply_ok(c);
 }
 
@@ -480,6 +539,12 @@ client_help(client_t *c) {
         "    Unblock the specified blocked client.",
         "NO-TOUCH (ON|OFF)",
         "    Will not touch LRU/LFU stats when this mode is on.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>",
@@ -514,6 +579,14 @@ static cmd_def_t client_subcmds[] = {
     {"unblock", client_unblock, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
      "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0",
      "O(log N) where N is the number of client connections", "admin slow dangerous connection"},
+    {"reply", client_reply, 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "slow connection"},
+    {"pause", client_pause, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "Suspends commands processing.", "3.0.0", "O(1)",
+     "admin slow dangerous connection"},
+    {"unpause", client_unpause, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "Resumes processing commands from paused clients.", "6.2.0",
+     "O(N) Where N is the number of paused clients", "admin slow dangerous connection"},
     {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
     {0},

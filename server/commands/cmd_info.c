@@ -17,6 +17,7 @@
 #include "errstats.h"
 #include "latency.h"
 #include "persist.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "sbuf.h"
 #include "engine.h"
@@ -72,12 +73,16 @@ sec_clients(engine_t *s, sbuf_t *b) {
         pubsub += c->pubsub != NULL;
         watching += c->watched != NULL;
     }
+    blocked += pause_waiting(s); /* Valkey counts clients waiting for a pause as blocked */
     sbuf_printf(b,
                 "connected_clients:%zu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
                 "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
                 "blocked_clients:%zu\r\ntracking_clients:0\r\npubsub_clients:%zu\r\n"
-                "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n",
-                s->nclients, s->cfg.maxclients, blocked, pubsub, watching, blocked);
+                "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n"
+                "paused_reason:%s\r\npaused_actions:%s\r\npaused_timeout_milliseconds:%lld\r\n",
+                s->nclients, s->cfg.maxclients, blocked, pubsub, watching, blocked,
+                pause_active(s) ? "client_pause" : "none", pause_actions_name(s),
+                (long long)pause_remaining_ms(s));
 }
 
 static void

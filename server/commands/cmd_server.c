@@ -15,6 +15,7 @@
 #include "lazyfree.h"
 #include "kmem.h"
 #include "engine.h"
+#include "sbuf.h"
 #include "util.h"
 #include "ev.h"
 #include "reply.h"
@@ -402,6 +403,26 @@ memory_doctor_cmd(client_t *c) {
 }
 
 static void
+memory_purge_cmd(client_t *c) {
+    kmem_purge();
+    reply_ok(c);
+}
+
+static void
+malloc_stats_cb(void *ctx, const char *text) {
+    sbuf_append(ctx, text, strlen(text));
+}
+
+static void
+memory_malloc_stats_cmd(client_t *c) {
+    sbuf_t b = {0};
+    if (!kmem_stats_print(malloc_stats_cb, &b))
+        sbuf_printf(&b, "Stats not supported for the current allocator (%s)", kmem_allocator());
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    sbuf_free(&b);
+}
+
+static void
 memory_help_cmd(client_t *c) {
     static const char *const lines[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -411,6 +432,10 @@ memory_help_cmd(client_t *c) {
         "    Return information about the memory usage of the server.",
         "DOCTOR",
         "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
         "HELP",
         "    Print this help.",
     };
@@ -450,6 +475,11 @@ static cmd_def_t memory_subcmds[] = {
      "4.0.0", "O(1)", "slow"},
     {"doctor", memory_doctor_cmd, 2, 0, 0, 0, 0, "server", "Outputs a memory problems report.",
      "4.0.0", "O(1)", "slow"},
+    {"malloc-stats", memory_malloc_stats_cmd, 2, 0, 0, 0, 0, "server",
+     "Returns the allocator statistics.", "4.0.0",
+     "Depends on how much memory is allocated, could be slow", "slow"},
+    {"purge", memory_purge_cmd, 2, 0, 0, 0, 0, "server", "Asks the allocator to release memory.",
+     "4.0.0", "Depends on how much memory is allocated, could be slow", "slow"},
     {"help", memory_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
      "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", "slow"},
     {0},

@@ -199,7 +199,10 @@ typedef struct engine {
     struct tiering_state *tiering; /* the value tier (tiering.c); NULL when tiering is off */
     engine_stats_t stats;
     bool loading;
-    int64_t paused_until_ms;
+    int64_t paused_until_ms; /* CLIENT PAUSE (pause.c): its end, its kind (PAUSE_*) and the */
+    int pause_kind;          /* clients whose command waits for it, in order */
+    client_t *pause_head, *pause_tail;
+    size_t pause_nwaiting;
     uint64_t lru_clock;
     /* Operator diagnostics, made by engine_init: SLOWLOG (slowlog.c), the latency monitor and
      * the per-command histograms (latency.c), INFO errorstats (errstats.c). */

@@ -16,6 +16,7 @@
 #include "evict.h"
 #include "kmem.h"
 #include "latency.h"
+#include "pause.h"
 #include "slowlog.h"
 #include "prop.h"
 #include "util.h"
@@ -51,6 +52,8 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     }
     client_t *prev = s->current;
     s->current = c;
+    c->last_cmd = cmd->fullname; /* CLIENT LIST cmd= shows the running command */
+    c->tot_cmds++;
     prop_command_start(&c->eng->prop);
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
     db_set_touch_enabled(&c->eng->dbenv,
@@ -65,7 +68,6 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     st->usec += dur;
     note_latency(c, cmd, dur_ns);
     s->stats.commands++;
-    c->last_cmd = cmd->fullname;
     if (c->conn.olen > 0 && out_start >= c->conn.obase &&
         out_start < c->conn.obase + c->conn.olen && c->conn.obuf[out_start - c->conn.obase] == '-')
         st->failed++;
@@ -304,15 +306,40 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd) {
     return true;
 }
 
+/* CLIENT REPLY OFF|SKIP: the command's reply (from `start`) is dropped; pushes to the client
+ * from other clients' commands are not replies and still go out, as in Valkey. SKIP_NEXT (set
+ * by CLIENT REPLY SKIP) turns into SKIP for the next command, which it then covers alone. */
+static void
+drop_reply(client_t *c, const cmd_def_t *cmd, uint64_t start) {
+    if ((c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) &&
+        start >= c->conn.obase + c->conn.osent && start <= c->conn.obase + c->conn.olen)
+        c->conn.olen = (size_t)(start - c->conn.obase);
+    if (!cmd || !cmd->parent || strcmp(cmd->parent->name, "client"))
+        c->flags &= ~(uint32_t)CLIENT_REPLY_SKIP;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags &= ~(uint32_t)CLIENT_REPLY_SKIP_NEXT;
+        c->flags |= CLIENT_REPLY_SKIP;
+    }
+}
+
+/* The command's reply is complete and takes no durability mark: CLIENT REPLY may drop it. */
+static void
+replied(client_t *c, const cmd_def_t *cmd, uint64_t start) {
+    if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT))
+        drop_reply(c, cmd, start);
+}
+
 void
 exec_command(client_t *c) {
     engine_t *s = c->eng;
+    uint64_t start = c->conn.obase + c->conn.olen;
     cmd_def_t *cmd = check_command(c);
     if (!cmd) {
         if (c->flags & CLIENT_MULTI)
             c->flags |= CLIENT_DIRTY_EXEC;
         if (c->conn.flags & CONN_UNAUTH) /* NOAUTH errors to a client that does not read */
             client_check_output_limit(c);
+        replied(c, NULL, start);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
@@ -320,23 +347,25 @@ exec_command(client_t *c) {
             log_refused(c, "not allowed inside a transaction");
             reply_errf(c, "ERR Command not allowed inside a transaction");
             c->flags |= CLIENT_DIRTY_EXEC;
-            return;
-        }
-        if (refuse_oom_or_log(c, cmd)) {
+        } else if (refuse_oom_or_log(c, cmd)) {
             c->flags |= CLIENT_DIRTY_EXEC;
-            return;
+        } else {
+            queue_command(c, cmd);
         }
-        queue_command(c, cmd);
+        replied(c, cmd, start);
         return;
     }
-    if (refuse_oom_or_log(c, cmd))
+    if (refuse_oom_or_log(c, cmd)) {
+        replied(c, cmd, start);
         return;
+    }
+    if (s->pause_kind != PAUSE_NONE && pause_park_if_needed(c, cmd))
+        return; /* runs when CLIENT PAUSE ends (pause.c) */
     db_set_now_ms(&c->eng->dbenv, util_time_ms());
     /* Tiered values it needs (EXEC: every queued command's) come back first; the client waits
      * with nothing executed, logged or tagged, and this runs again when they are in. */
     if (s->tiering && tiering_park_if_needed(c, cmd))
         return;
-    uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);
     exec_call(c, cmd);
@@ -354,6 +383,7 @@ exec_command(client_t *c) {
         tag = read_tag_of(c, cmd);
         tag = c->reply_lsn > tag ? c->reply_lsn : tag;
     }
+    replied(c, cmd, start);
     if (c->conn.fd >= 0)
         client_mark_reply(c, start, tag);
     if (c->conn.olen - c->conn.osent > 0 &&

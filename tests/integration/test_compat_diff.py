@@ -696,8 +696,9 @@ def command_table(conn):
 
 
 # Arity that differs on purpose: Redis 7.2 / Valkey 8 ZRANK/ZREVRANK take WITHSCORE (-3), 7.0 has 3;
-# Valkey 8's COMMAND GETKEYS has arity -3 (command-getkeys.json), 7.0 had -4.
-ARITY_72 = {b"zrank": b"-3", b"zrevrank": b"-3", b"command|getkeys": b"-3"}
+# Valkey 8's COMMAND GETKEYS and GETKEYSANDFLAGS have arity -3 (command-getkeys.json), 7.0 had -4.
+ARITY_72 = {b"zrank": b"-3", b"zrevrank": b"-3", b"command|getkeys": b"-3",
+            b"command|getkeysandflags": b"-3"}
 
 
 def info_fields(row):
@@ -1056,3 +1057,26 @@ def test_latency_replies_alike(pair):
         pair.both("SET", "a", "1")
     pair.both("CLIENT", "ID")
     pair.same("LATENCY", "HISTOGRAM", "set", "client|id", "nosuch", norm=norm_histogram)
+
+
+def test_client_reply_pause_and_getkeysandflags_reply_alike(pair):
+    for conn in (pair.k, pair.r):
+        for args in (("CLIENT", "REPLY", "OFF"), ("SET", "a", "1"), ("NOSUCH",),
+                     ("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "ON")):
+            conn.send_cmd(*args)
+    # Only CLIENT REPLY ON answered: the next reply of each is its OK.
+    assert pair.k.read() == pair.r.read() == ("+", b"OK")
+    pair.k.send_cmd("CLIENT", "REPLY", "SKIP")
+    pair.r.send_cmd("CLIENT", "REPLY", "SKIP")
+    pair.k.send_cmd("INCR", "a")
+    pair.r.send_cmd("INCR", "a")
+    pair.same("GET", "a")
+    for args in (["CLIENT", "REPLY", "MAYBE"], ["CLIENT", "REPLY"], ["CLIENT", "PAUSE", "x"],
+                 ["CLIENT", "PAUSE", "-1"], ["CLIENT", "PAUSE", "10", "NEVER"],
+                 ["CLIENT", "PAUSE"], ["CLIENT", "UNPAUSE", "x"], ["CLIENT", "UNPAUSE"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "GET", "k"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "NOSUCH", "k"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "PING", "x"], ["MEMORY", "PURGE"],
+                 ["COMMAND", "LIST", "FILTERBY", "PATTERN", "slowlog|*"],
+                 ["COMMAND", "LIST", "FILTERBY", "NOPE", "x"]):
+        pair.same(*args, norm=unordered if args[1] == "LIST" else norm_for(args))

@@ -176,3 +176,142 @@ def test_latency_histogram_counts_calls_per_command(rb):
     buckets = h[1][3]
     counts = buckets[1::2]
     assert counts == sorted(counts) and counts[-1] == 7
+
+
+# ---- CLIENT ----------------------------------------------------------------------------------
+
+VALKEY8_FIELDS = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub",
+                  "ssub", "multi", "watch", "qbuf", "qbuf-free", "argv-mem", "multi-mem", "rbs",
+                  "rbp", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user", "redir", "resp",
+                  "lib-name", "lib-ver", "tot-net-in", "tot-net-out", "tot-cmds"]
+
+
+def fields(line):
+    return dict(f.split("=", 1) for f in line.strip().split(" "))
+
+
+def test_client_info_has_valkey8_fields_with_real_values(server):
+    raw = server.raw(resp=3)
+    try:
+        assert raw.call("CLIENT", "SETINFO", "LIB-NAME", "keel-tests") == "OK"
+        assert raw.call("CLIENT", "SETINFO", "LIB-VER", "1.2.3") == "OK"
+        raw.call("WATCH", "w1", "w2")
+        line = raw.call("CLIENT", "INFO")
+        names = [f.split("=", 1)[0] for f in line.strip().split(" ")]
+        assert names == VALKEY8_FIELDS
+        f = fields(line)
+        assert f["cmd"] == "client|info"  # the running command, as Valkey
+        assert f["lib-name"] == "keel-tests" and f["lib-ver"] == "1.2.3"
+        assert f["watch"] == "2" and f["resp"] == "3"
+        assert f["tot-cmds"] == "5"  # HELLO, 2 x SETINFO, WATCH, CLIENT INFO
+        assert int(f["tot-net-in"]) > 50 and int(f["tot-net-out"]) > 20
+        raw.call("UNWATCH")
+        raw.call("MULTI")
+        raw.call("SET", "k", "v")
+        other = server.raw()
+        lst = other.call("CLIENT", "LIST").decode()
+        other.close()
+        mine = [fields(l) for l in lst.splitlines() if fields(l)["lib-name"] == "keel-tests"][0]
+        assert mine["cmd"] == "multi" and mine["multi"] == "1" and "x" in mine["flags"]
+        assert mine["watch"] == "0" and int(mine["multi-mem"]) > 0
+        raw.call("DISCARD")
+    finally:
+        raw.close()
+
+
+def test_client_reply_off_and_skip_drop_replies(server):
+    raw = server.raw()
+    try:
+        raw.send_cmd("CLIENT", "REPLY", "OFF")
+        raw.send_cmd("SET", "rk", "1")
+        raw.send_cmd("GET", "rk")
+        raw.send_cmd("NOSUCHCOMMAND")
+        assert raw.call("CLIENT", "REPLY", "ON") == "OK"  # the first reply since OFF
+        assert raw.call("GET", "rk") == b"1"  # the SET ran
+        raw.send_cmd("CLIENT", "REPLY", "SKIP")
+        raw.send_cmd("INCR", "rk")
+        assert raw.call("GET", "rk") == b"2"  # only INCR's reply was skipped
+        assert str(raw.call("CLIENT", "REPLY", "MAYBE")).startswith("ERR syntax")
+    finally:
+        raw.close()
+
+
+def test_client_pause_write_delays_a_write_but_not_a_read(server, rb):
+    rb.set("pk", "before")
+    writer, reader = server.raw(), server.raw()
+    try:
+        assert rb.execute_command("CLIENT", "PAUSE", "20000", "WRITE") == "OK"
+        t0 = time.time()
+        writer.send_cmd("SET", "pk", "after")
+        assert reader.call("GET", "pk") == b"before"  # reads go on
+        assert reader.call("PUBSUB", "NUMSUB") == []
+        wait_for(lambda: rb.info("clients")["blocked_clients"] == 1, what="the writer waits")
+        c = rb.info("clients")
+        assert c["paused_actions"] == "write" and c["paused_reason"] == "client_pause"
+        assert 0 < c["paused_timeout_milliseconds"] <= 20000
+        # A read-only transaction is not paused; one holding a write is.
+        reader.call("MULTI")
+        reader.call("GET", "pk")
+        assert reader.call("EXEC") == [b"before"]
+        assert rb.get("pk") == "before"
+        assert rb.execute_command("CLIENT", "UNPAUSE") == "OK"
+        assert writer.read() == "OK"
+        assert time.time() - t0 < 15
+        assert rb.get("pk") == "after"
+        assert rb.info("clients")["paused_actions"] == "none"
+    finally:
+        rb.execute_command("CLIENT", "UNPAUSE")
+        writer.close()
+        reader.close()
+
+
+def test_client_pause_all_holds_every_command_until_its_deadline(server, rb):
+    other = server.raw()
+    try:
+        t0 = time.time()
+        assert rb.execute_command("CLIENT", "PAUSE", "300") == "OK"
+        assert other.call("PING") == "PONG"
+        assert time.time() - t0 >= 0.25  # held until the pause ended by itself
+        with pytest.raises(redis.ResponseError, match="timeout is negative"):
+            rb.execute_command("CLIENT", "PAUSE", "-1")
+        with pytest.raises(redis.ResponseError, match="mode must be WRITE or ALL"):
+            rb.execute_command("CLIENT", "PAUSE", "10", "SOMETIMES")
+    finally:
+        other.close()
+
+
+# ---- COMMAND and MEMORY ----------------------------------------------------------------------
+
+
+def test_command_list_names_subcommands_and_filters(server):
+    raw = server.raw()  # (redis-py parses every COMMAND reply as COMMAND's own)
+    try:
+        names = [n.decode() for n in raw.call("COMMAND", "LIST")]
+        assert "client|list" in names and "config|get" in names and "get" in names
+        assert "slowlog|get" in names and "latency|latest" in names
+        assert len(names) == len(set(names))
+        client = raw.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "client|*")
+        assert client and all(n.startswith(b"client|") for n in client)
+        assert b"client|pause" in client
+        admin = raw.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin")
+        assert b"client|kill" in admin and b"get" not in admin
+        assert raw.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x") == []
+    finally:
+        raw.close()
+
+
+def test_command_getkeysandflags(server):
+    raw = server.raw()
+    try:
+        assert raw.call("COMMAND", "GETKEYSANDFLAGS", "GET", "k") == [[b"k", ["RO", "access"]]]
+        got = raw.call("COMMAND", "GETKEYSANDFLAGS", "MSET", "a", "1", "b", "2")
+        assert [g[0] for g in got] == [b"a", b"b"] and all("RW" in g[1] for g in got)
+        assert "Invalid command" in str(raw.call("COMMAND", "GETKEYSANDFLAGS", "NOSUCH", "k"))
+    finally:
+        raw.close()
+
+
+def test_memory_purge_and_malloc_stats(rb):
+    assert rb.execute_command("MEMORY", "PURGE") == "OK"
+    stats = rb.execute_command("MEMORY", "MALLOC-STATS")
+    assert "jemalloc statistics" in stats or "not supported" in stats
