@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "monitor.h"
 #include "pause.h"
 #include "acl.h"
 #include "cmd.h"
@@ -175,9 +176,19 @@ cmd_hello(client_t *c) {
     hello_reply(c);
 }
 
+/* MONITOR: from now on, a line for every command other clients run (monitor.c). */
+static void
+cmd_monitor(client_t *c) {
+    if (!monitor_is(c))
+        monitor_add(c);
+    reply_ok(c);
+}
+
 static void
 cmd_reset(client_t *c) {
     client_reset(c); /* MULTI, WATCH, subscriptions, blocking state */
+    monitor_remove(c);
+    c->flags &= ~(uint32_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
     c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     select_db(c, 0);
     c->resp = 2;
@@ -613,6 +624,9 @@ cmd_def_t cmd_table_conn[] = {
      "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
     {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
      "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
+    {"monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI,
+     0, 0, 0, "server", "Listens for all requests received by the server in real-time.", "1.0.0",
+     NULL, "admin slow dangerous"},
     {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_MULTI_OK, 0,
      0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
     {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,

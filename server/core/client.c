@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "klog.h"
 #include "kmem.h"
+#include "monitor.h"
 #include "pause.h"
 #include "pubsub.h"
 #include "watch.h"
@@ -132,6 +133,7 @@ client_free(client_t *c) {
     if (s->current == c)
         s->current = NULL;
     pause_client_gone(c);
+    monitor_remove(c);
     conn_release(&c->conn);
     kfree(c->marks);
     kfree(c->name);
@@ -297,9 +299,10 @@ clients_cron(engine_t *s) {
 /* Flags of the modules that keep their own client state (MONITOR, client-side caching). */
 static int
 client_info_flags_extra(const client_t *c, char *out) {
-    (void)c;
-    (void)out;
-    return 0;
+    int n = 0;
+    if (monitor_is(c))
+        out[n++] = 'O';
+    return n;
 }
 
 /* The client its invalidations go to (CLIENT TRACKING REDIRECT), -1 for none. */

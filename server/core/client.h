@@ -52,6 +52,7 @@ enum {
     CLIENT_REPLY_SKIP_NEXT = 1 << 20,
     /* Its command waits for CLIENT PAUSE to end (pause.c): input paused, the command not run. */
     CLIENT_PAUSE_WAIT = 1 << 21,
+    CLIENT_MONITOR = 1 << 22, /* MONITOR: gets a line for every command (monitor.c) */
 };
 
 typedef struct reply_mark {

@@ -209,6 +209,7 @@ typedef struct engine {
     struct slowlog *slowlog;
     struct latency *latency;
     struct errstats *errstats;
+    struct monitors *monitors; /* MONITOR clients (monitor.c); NULL until the first */
 } engine_t;
 
 

@@ -16,6 +16,7 @@
 #include "evict.h"
 #include "kmem.h"
 #include "latency.h"
+#include "monitor.h"
 #include "pause.h"
 #include "slowlog.h"
 #include "prop.h"
@@ -63,6 +64,8 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     db_set_touch_enabled(&c->eng->dbenv, true);
     uint64_t dur_ns = util_mono_ns() - t0, dur = dur_ns / 1000;
     s->current = prev;
+    if (s->monitors && !(c->flags & CLIENT_FAKE))
+        monitor_feed(s, c, cmd, c->argc, c->argv);
     cmd_stats_t *st = cmd_stats(s, cmd);
     st->calls++;
     st->usec += dur;

@@ -55,6 +55,11 @@ reply_hdr(client_t *c, char type, long long n) {
 }
 
 void
+reply_raw_bytes(client_t *c, const char *p, size_t n) {
+    reply_raw(c, p, n);
+}
+
+void
 reply_ok(client_t *c) {
     reply_raw(c, "+OK\r\n", 5);
 }

@@ -1080,3 +1080,30 @@ def test_client_reply_pause_and_getkeysandflags_reply_alike(pair):
                  ["COMMAND", "LIST", "FILTERBY", "PATTERN", "slowlog|*"],
                  ["COMMAND", "LIST", "FILTERBY", "NOPE", "x"]):
         pair.same(*args, norm=unordered if args[1] == "LIST" else norm_for(args))
+
+
+def test_monitor_lines_alike(pair):
+    """MONITOR's lines agree once the timestamps and client ports are taken out."""
+    import re
+    k_other, r_other = Exact(pair.k.sock.getpeername()[1], 2), Exact(pair.r.sock.getpeername()[1], 2)
+    try:
+        assert pair.k.call("MONITOR") == pair.r.call("MONITOR") == ("+", b"OK")
+        script = [("SELECT", "2"), ("SET", "k", 'a"b\\c\n\x01\xe9'), ("AUTH", "x", "y"),
+                  ("HELLO", "2", "AUTH", "u", "p"), ("CONFIG", "GET", "x"), ("MULTI",),
+                  ("GET", "k"), ("EXEC",), ("SELECT", "0")]
+        for args in script:
+            k_other.call(*args)
+            r_other.call(*args)
+        def lines(conn):
+            out = []
+            for _ in range(len(script) - 1):  # CONFIG is not shown
+                t, text = conn.read()
+                assert t == "+"
+                out.append(re.sub(rb"^\d+\.\d{6} \[(\d+) [^\]]+\]", rb"T [\1 ADDR]", text))
+            return out
+        assert lines(pair.k) == lines(pair.r)
+    finally:
+        k_other.close()
+        r_other.close()
+        pair.k.call("RESET")
+        pair.r.call("RESET")

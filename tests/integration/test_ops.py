@@ -315,3 +315,37 @@ def test_memory_purge_and_malloc_stats(rb):
     assert rb.execute_command("MEMORY", "PURGE") == "OK"
     stats = rb.execute_command("MEMORY", "MALLOC-STATS")
     assert "jemalloc statistics" in stats or "not supported" in stats
+
+
+# ---- MONITOR ---------------------------------------------------------------------------------
+
+
+def test_monitor_shows_other_clients_commands_in_valkeys_format(server):
+    mon, other = server.raw(), server.raw()
+    try:
+        assert mon.call("MONITOR") == "OK"
+        other.call("SELECT", "3")
+        other.call("SET", "mk", 'q"\n\x01')
+        other.call("CONFIG", "GET", "port")  # admin: not shown
+        other.call("AUTH", "secret")  # shown redacted (it fails: no password set)
+        other.call("GET", "mk")
+        addr = other.call("CLIENT", "INFO").decode().split(" ")[1].split("=", 1)[1]
+        lines = [mon.read() for _ in range(5)][:4]  # the fifth is CLIENT INFO
+        stamp = lines[0].split(" ", 1)[0]
+        assert abs(float(stamp) - time.time()) < 60 and "." in stamp
+        rest = [l.split(" ", 1)[1] for l in lines]
+        assert rest == ['[3 %s] "SELECT" "3"' % addr,
+                        '[3 %s] "SET" "mk" "q\\"\\n\\x01"' % addr,
+                        '[3 %s] "AUTH" "(redacted)"' % addr,
+                        '[3 %s] "GET" "mk"' % addr]
+        probe = server.raw()
+        lst = probe.call("CLIENT", "LIST").decode()
+        probe.close()
+        flags = [l for l in lst.splitlines() if "cmd=monitor" in l][0]
+        assert " flags=O " in flags
+        assert mon.call("RESET") == "RESET"
+        other.call("PING")
+        assert mon.call("PING") == "PONG"  # no monitor line came before the reply
+    finally:
+        mon.close()
+        other.close()
