@@ -32,6 +32,7 @@
 #include "lazyfree.h"
 #include "latency.h"
 #include "pause.h"
+#include "tracking.h"
 #include "kmem.h"
 #include "persist.h"
 #include "repl.h"
@@ -105,6 +106,7 @@ before_sleep(ev_loop_t *l, void *data) {
     block_before_sleep(s);   /* deadlines of blocked clients: checked every loop turn */
     tiering_before_sleep(s); /* clients whose tiered values are back run again */
     int64_t pause_until = pause_before_sleep(s); /* commands that waited for CLIENT PAUSE */
+    tracking_before_sleep(s);                    /* BCAST invalidations, the table's limit */
     persist_before_sleep(s);
     repl_before_sleep(s);
     net_flush(s->net);

@@ -19,6 +19,7 @@
 #include "persist.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "sbuf.h"
 #include "engine.h"
 #include "util.h"
@@ -74,13 +75,15 @@ sec_clients(engine_t *s, sbuf_t *b) {
         watching += c->watched != NULL;
     }
     blocked += pause_waiting(s); /* Valkey counts clients waiting for a pause as blocked */
+    size_t tracking, tkeys, titems, tprefixes;
+    tracking_info(s, &tracking, &tkeys, &titems, &tprefixes);
     sbuf_printf(b,
                 "connected_clients:%zu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
                 "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-                "blocked_clients:%zu\r\ntracking_clients:0\r\npubsub_clients:%zu\r\n"
+                "blocked_clients:%zu\r\ntracking_clients:%zu\r\npubsub_clients:%zu\r\n"
                 "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n"
                 "paused_reason:%s\r\npaused_actions:%s\r\npaused_timeout_milliseconds:%lld\r\n",
-                s->nclients, s->cfg.maxclients, blocked, pubsub, watching, blocked,
+                s->nclients, s->cfg.maxclients, blocked, tracking, pubsub, watching, blocked,
                 pause_active(s) ? "client_pause" : "none", pause_actions_name(s),
                 (long long)pause_remaining_ms(s));
 }
@@ -137,6 +140,12 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 (unsigned long long)ns->tls_handshake_errors,
                 (unsigned long long)st->unexpected_error_replies);
 
+    size_t tclients, tkeys, titems, tprefixes;
+    tracking_info(s, &tclients, &tkeys, &titems, &tprefixes);
+    sbuf_printf(b,
+                "tracking_total_keys:%zu\r\ntracking_total_items:%zu\r\n"
+                "tracking_total_prefixes:%zu\r\n",
+                tkeys, titems, tprefixes);
     sbuf_printf(b,
                 "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
                 "acl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",

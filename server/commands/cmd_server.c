@@ -16,6 +16,7 @@
 #include "kmem.h"
 #include "engine.h"
 #include "sbuf.h"
+#include "tracking.h"
 #include "util.h"
 #include "ev.h"
 #include "reply.h"
@@ -218,6 +219,7 @@ cmd_flushdb(client_t *c) {
     if (mode < 0)
         return;
     flush_one(c->eng, c->db_id, mode == 1);
+    tracking_invalidate_all(c->eng); /* Valkey: a flush tells every tracking client */
     reply_ok(c);
 }
 
@@ -229,6 +231,7 @@ cmd_flushall(client_t *c) {
     for (int i = 0; i < c->eng->cfg.databases; i++)
         flush_one(c->eng, i, mode == 1);
     srv_db_modified(c->eng, -1);
+    tracking_invalidate_all(c->eng);
     reply_ok(c);
 }
 

@@ -23,6 +23,7 @@
 #include "kmem.h"
 #include "monitor.h"
 #include "pause.h"
+#include "tracking.h"
 #include "pubsub.h"
 #include "watch.h"
 #include "reply.h"
@@ -302,14 +303,19 @@ client_info_flags_extra(const client_t *c, char *out) {
     int n = 0;
     if (monitor_is(c))
         out[n++] = 'O';
+    if (tracking_on(c))
+        out[n++] = 't';
+    if (tracking_flags(c) & TRACK_BROKEN_REDIR)
+        out[n++] = 'R';
+    if (tracking_flags(c) & TRACK_BCAST)
+        out[n++] = 'B';
     return n;
 }
 
 /* The client its invalidations go to (CLIENT TRACKING REDIRECT), -1 for none. */
 static long long
 client_info_redir(const client_t *c) {
-    (void)c;
-    return -1;
+    return tracking_redirect(c);
 }
 
 int

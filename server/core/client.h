@@ -109,6 +109,9 @@ typedef struct client {
     /* Waiting for tiered values (CLIENT_TIER_WAIT): owned by tiering.c. */
     void *tstate;
 
+    /* Client-side caching (CLIENT TRACKING): owned by tracking.c, NULL when off. */
+    void *track;
+
     /* Waiting for CLIENT PAUSE to end (CLIENT_PAUSE_WAIT): the command's copy, owned by
      * pause.c, and the next client in the queue of paused ones. */
     int pause_argc;

@@ -177,6 +177,8 @@ static const cfg_def_t defs[] = {
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
     {"latency-monitor-threshold", C_INT, OFF(latency_monitor_threshold_ms), 0, LLONG_MAX, "0", NULL,
      0, NULL, NULL},
+    {"tracking-table-max-keys", C_INT, OFF(tracking_table_max_keys), 0, LLONG_MAX, "1000000", NULL,
+     0, NULL, NULL},
     {"latency-tracking", C_BOOL, OFF(latency_tracking), 0, 1, "yes", yesno, 0, NULL, NULL},
     {"latency-tracking-info-percentiles", C_SPECIAL, 0, 0, 0, "50 99 99.9", NULL, 0,
      set_percentiles, get_percentiles},

@@ -106,6 +106,7 @@ typedef struct engine_config {
     int snapshot_keep;             /* snapshots kept (at least 1) */
     bool wal_accept_loss;          /* start although the log lacks records it should hold */
     long long slowlog_log_slower_than, slowlog_max_len;
+    long long tracking_table_max_keys; /* client-side caching's table (tracking.c), 0 = no limit */
     /* The latency monitor (latency.c): events at least this long are kept (0 = off). */
     long long latency_monitor_threshold_ms;
     /* Per-command latency histograms (INFO latencystats) and the percentiles reported. */
@@ -210,6 +211,7 @@ typedef struct engine {
     struct latency *latency;
     struct errstats *errstats;
     struct monitors *monitors; /* MONITOR clients (monitor.c); NULL until the first */
+    struct tracking *track;    /* client-side caching (tracking.c) */
 } engine_t;
 
 

@@ -19,6 +19,7 @@
 #include "t_list.h"
 #include "t_set.h"
 #include "t_zset.h"
+#include "tracking.h"
 #include "util.h"
 #include "watch.h"
 
@@ -55,4 +56,5 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     slowlog_init(s);
     latency_init(s);
     errstats_init(s);
+    tracking_init(s);
 }

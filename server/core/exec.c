@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "pause.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "prop.h"
 #include "util.h"
 #include "reply.h"
@@ -66,6 +67,8 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     s->current = prev;
     if (s->monitors && !(c->flags & CLIENT_FAKE))
         monitor_feed(s, c, cmd, c->argc, c->argv);
+    if (c->track)
+        tracking_remember_keys(c, cmd);
     cmd_stats_t *st = cmd_stats(s, cmd);
     st->calls++;
     st->usec += dur;

@@ -1107,3 +1107,41 @@ def test_monitor_lines_alike(pair):
         r_other.close()
         pair.k.call("RESET")
         pair.r.call("RESET")
+
+
+def test_client_tracking_replies_alike(pair):
+    try:
+        for args in (["CLIENT", "TRACKING", "MAYBE"], ["CLIENT", "TRACKING", "ON", "PREFIX", "a"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"],
+                     ["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"],
+                     ["CLIENT", "TRACKING", "ON", "REDIRECT", "999999"],
+                     ["CLIENT", "TRACKING", "ON", "REDIRECT", "x"],
+                     ["CLIENT", "TRACKING", "ON", "JUNK"], ["CLIENT", "CACHING", "YES"],
+                     ["CLIENT", "GETREDIR"], ["CLIENT", "TRACKINGINFO"],
+                     ["CLIENT", "TRACKING", "ON", "OPTIN"], ["CLIENT", "CACHING", "NO"],
+                     ["CLIENT", "CACHING", "MAYBE"], ["CLIENT", "CACHING", "YES"],
+                     ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "ON", "OPTOUT"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST"], ["CLIENT", "TRACKING", "OFF"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "a"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "abc"],
+                     ["CLIENT", "TRACKINGINFO"], ["CLIENT", "GETREDIR"],
+                     ["CLIENT", "TRACKING", "OFF"], ["CLIENT", "TRACKINGINFO"]):
+            pair.same(*args, norm=unordered if args[1] == "TRACKINGINFO" and pair.resp == 2
+                      else None)
+        if pair.resp == 3:
+            # The invalidation push itself, byte for byte.
+            pair.same("CLIENT", "TRACKING", "ON")
+            pair.same("GET", "tkey")
+            kw, rw = Exact(pair.k.sock.getpeername()[1], 2), Exact(pair.r.sock.getpeername()[1], 2)
+            kw.call("SET", "tkey", "1")
+            rw.call("SET", "tkey", "1")
+            assert pair.k.read() == pair.r.read() == (">", [("$", b"invalidate"),
+                                                            ("*", [("$", b"tkey")])])
+            kw.call("FLUSHALL")
+            rw.call("FLUSHALL")
+            assert pair.k.read() == pair.r.read()
+            kw.close()
+            rw.close()
+    finally:
+        pair.both("CLIENT", "TRACKING", "OFF")

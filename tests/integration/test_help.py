@@ -7,7 +7,7 @@ HELPS = [
     ("COMMAND", 17, "    Print this help."),
     ("CONFIG", 11, "    Print this help."),
     ("MEMORY", 13, "    Print this help."),
-    ("CLIENT", 31, "    Print this help."),
+    ("CLIENT", 40, "    Print this help."),
     ("PUBSUB", 14, "    Print this help."),
     ("OBJECT", 15, "    Print this help."),
     ("DEBUG", 9, "    Accepted for compatibility; does nothing."),

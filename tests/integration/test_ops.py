@@ -349,3 +349,136 @@ def test_monitor_shows_other_clients_commands_in_valkeys_format(server):
     finally:
         mon.close()
         other.close()
+
+
+# ---- client-side caching -----------------------------------------------------------------------
+
+
+def test_tracking_resp3_invalidates_a_read_key_once(server):
+    c, w = server.raw(resp=3), server.raw()
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == "OK"
+        c.call("GET", "tk1")
+        c.call("MGET", "tk2", "tk3")
+        w.call("SET", "tk1", "v")
+        w.call("SET", "tk3", "v")
+        assert c.read() == [b"invalidate", [b"tk1"]]
+        assert c.read() == [b"invalidate", [b"tk3"]]
+        w.call("SET", "tk1", "again")  # not read since: nothing to tell
+        assert c.call("PING") == "PONG"
+        info = c.call("CLIENT", "TRACKINGINFO")
+        assert info == {b"flags": {b"on"}, b"redirect": 0, b"prefixes": []}
+        assert c.call("CLIENT", "GETREDIR") == 0
+        lst = w.call("CLIENT", "LIST").decode()
+        mine = [l for l in lst.splitlines() if "cmd=client|getredir" in l][0]
+        assert " flags=t " in mine and " redir=0 " in mine
+        # Its own change comes after its reply; with NOLOOP it does not come at all.
+        c.call("GET", "tk1")
+        assert c.call("SET", "tk1", "mine") == "OK"
+        assert c.read() == [b"invalidate", [b"tk1"]]
+        assert c.call("CLIENT", "TRACKING", "ON", "NOLOOP") == "OK"
+        c.call("GET", "tk1")
+        c.call("SET", "tk1", "mine2")
+        assert c.call("PING") == "PONG"
+        # FLUSHALL: a null for everything.
+        w.call("FLUSHALL")
+        assert c.read() == [b"invalidate", None]
+        assert c.call("CLIENT", "TRACKING", "OFF") == "OK"
+        assert c.call("CLIENT", "GETREDIR") == -1
+    finally:
+        c.close()
+        w.close()
+
+
+def test_tracking_resp2_redirect_to_a_subscriber(server):
+    sub, c, w = server.raw(), server.raw(), server.raw()
+    try:
+        sid = sub.call("CLIENT", "ID")
+        assert sub.call("SUBSCRIBE", "__redis__:invalidate") == [b"subscribe",
+                                                                  b"__redis__:invalidate", 1]
+        assert c.call("CLIENT", "TRACKING", "ON", "REDIRECT", sid) == "OK"
+        assert c.call("CLIENT", "GETREDIR") == sid
+        c.call("GET", "rk1")
+        w.call("SET", "rk1", "x")
+        assert sub.read() == [b"message", b"__redis__:invalidate", [b"rk1"]]
+        w.call("FLUSHDB")
+        assert sub.read() == [b"message", b"__redis__:invalidate", None]
+        assert "does not exist" in str(c.call("CLIENT", "TRACKING", "ON", "REDIRECT", "999999"))
+    finally:
+        sub.close()
+        c.close()
+        w.close()
+
+
+def test_tracking_broken_redirect_is_reported(server):
+    target, c, w = server.raw(resp=3), server.raw(resp=3), server.raw()
+    try:
+        tid = target.call("CLIENT", "ID")
+        c.call("CLIENT", "TRACKING", "ON", "REDIRECT", tid)
+        c.call("GET", "bk")
+        target.close()
+        wait_for(lambda: all(not l.startswith("id=%d " % tid)
+                             for l in w.call("CLIENT", "LIST").decode().splitlines()),
+                 what="the redirect client to be gone")
+        w.call("SET", "bk", "1")
+        assert c.read() == [b"tracking-redir-broken", tid]
+        assert b"broken_redirect" in c.call("CLIENT", "TRACKINGINFO")[b"flags"]
+    finally:
+        c.close()
+        w.close()
+
+
+def test_tracking_bcast_prefixes_and_optin(server):
+    b, o, w = server.raw(resp=3), server.raw(resp=3), server.raw()
+    try:
+        assert b.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX",
+                      "cart:") == "OK"
+        assert "overlaps" in str(b.call("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:x"))
+        w.call("SET", "user:1", "a")
+        w.call("SET", "other", "b")
+        w.call("SET", "cart:9", "c")
+        got = []
+        while len(got) < 2:  # one batch per loop turn: one or two pushes
+            push = b.read()
+            assert push[0] == b"invalidate"
+            got += push[1]
+        assert sorted(got) == [b"cart:9", b"user:1"]
+        assert b.call("CLIENT", "TRACKINGINFO")[b"prefixes"] == [b"user:", b"cart:"]
+        # OPTIN: only the read right after CLIENT CACHING YES is tracked.
+        assert o.call("CLIENT", "TRACKING", "ON", "OPTIN") == "OK"
+        o.call("GET", "oa")
+        assert o.call("CLIENT", "CACHING", "YES") == "OK"
+        o.call("GET", "ob")
+        o.call("GET", "oc")
+        w.call("MSET", "oa", "1", "ob", "2", "oc", "3")
+        assert o.read() == [b"invalidate", [b"ob"]]
+        assert o.call("PING") == "PONG"
+        assert "OPTOUT" in str(o.call("CLIENT", "CACHING", "NO"))
+        st = w.call("INFO", "stats").decode()
+        assert "tracking_total_prefixes:2" in st
+    finally:
+        b.close()
+        o.close()
+        w.close()
+
+
+def test_tracking_table_max_keys_invalidates_past_the_limit(server, rb):
+    c = server.raw(resp=3)
+    try:
+        rb.config_set("tracking-table-max-keys", "2")
+        c.call("CLIENT", "TRACKING", "ON")
+        for i in range(6):
+            c.send_cmd("GET", "mk%d" % i)
+        got, replies = set(), 0
+        while len(got) < 4 or replies < 6:  # pushes come between the replies
+            item = c.read()
+            if item is None:
+                replies += 1
+            else:
+                assert item[0] == b"invalidate"
+                got.update(item[1])
+        assert got <= {b"mk%d" % i for i in range(6)}
+        assert rb.info("stats")["tracking_total_keys"] <= 2
+    finally:
+        rb.config_set("tracking-table-max-keys", "1000000")
+        c.close()
