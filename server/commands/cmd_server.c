@@ -6,6 +6,7 @@
 
 #include "tiering.h"
 #include "cmd.h"
+#include "commands.h"
 #include "conn.h"
 #include "config.h"
 #include "errstats.h"
@@ -267,7 +268,9 @@ static void
 debug_cmd(client_t *c) {
     engine_t *s = c->eng;
     const karg_t *sub = &c->argv[1];
-    if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
+    if (cmd_debug_extra(c)) {
+        /* RELOAD, DIGEST, DIGEST-VALUE, ERROR, POPULATE, PROTOCOL, ... (cmd_debug.c) */
+    } else if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
         double secs;
         if (!util_parse_double(c->argv[2].p, c->argv[2].n, &secs) || secs < 0) {
             reply_err(c, ERR_NOT_FLOAT);
@@ -313,6 +316,21 @@ debug_cmd(client_t *c) {
             "    Setting it to 0 disables expiring keys in background.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "RELOAD",
+            "    Write the keyspace to a snapshot file and load it back in this process.",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "ERROR <string>",
+            "    Return a Valkey protocol error with <string> as message.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>, or <prefix>:<num> when given.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type (string, integer, double, bignum,",
+            "    null, array, set, map, attrib, push, verbatim, true, false).",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Accepted (checked) for compatibility: Keel's lists keep every element packed.",
             "JMAP",
             "    Accepted for compatibility; does nothing.",
         };

@@ -21,4 +21,7 @@ extern cmd_def_t cmd_table_repl[];
 extern cmd_def_t cmd_table_acl[];
 extern cmd_def_t cmd_table_diag[];
 
+/* DEBUG's subcommands for client test suites (cmd_debug.c): true when it handled c's call. */
+bool cmd_debug_extra(client_t *c);
+
 #endif

@@ -19,9 +19,9 @@
 #include "kmem.h"
 #include "reply.h"
 
-#define PENDING_MAX       4096 /* a client's unsent keys; beyond, it gets a null (drop all) */
-#define EVICT_PER_SLEEP   1000 /* table keys dropped per loop turn when over the limit */
-#define TRACK_PREFIX_MAX  256
+#define PENDING_MAX      4096 /* a client's unsent keys; beyond, it gets a null (drop all) */
+#define EVICT_PER_SLEEP  1000 /* table keys dropped per loop turn when over the limit */
+#define TRACK_PREFIX_MAX 256
 
 typedef struct tkey {
     char *key; /* owned; first two fields read as a tk_lookup_t */
@@ -349,8 +349,8 @@ overlap(const karg_t *a, const karg_t *b) {
 }
 
 bool
-tracking_enable(client_t *c, uint32_t flags, uint64_t redirect, int nprefix,
-                const karg_t *prefixes, char *err, size_t errlen) {
+tracking_enable(client_t *c, uint32_t flags, uint64_t redirect, int nprefix, const karg_t *prefixes,
+                char *err, size_t errlen) {
     engine_t *s = c->eng;
     tclient_t *t = tc(c);
     int have = t ? t->nprefix : 0;

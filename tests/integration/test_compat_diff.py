@@ -170,7 +170,7 @@ def start_redis():
     d = tempfile.mkdtemp(prefix="keel-compat-redis-")
     proc = subprocess.Popen(
         [REDIS_BIN, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", d, "--protected-mode", "yes"],
+         "--dir", d, "--protected-mode", "yes", "--enable-debug-command", "local"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -1145,3 +1145,18 @@ def test_client_tracking_replies_alike(pair):
             rw.close()
     finally:
         pair.both("CLIENT", "TRACKING", "OFF")
+
+
+def test_debug_subcommands_for_test_suites_reply_alike(pair):
+    for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+              "push", "verbatim", "true", "false", "nosuch"):
+        pair.same("DEBUG", "PROTOCOL", t)
+    for args in (["DEBUG", "ERROR", "boom"], ["DEBUG", "ERROR", "-WRONGTYPE custom"],
+                 ["DEBUG", "DIGEST"], ["DEBUG", "DIGEST-VALUE", "nosuch"],
+                 ["DEBUG", "POPULATE", "5"], ["DBSIZE"], ["GET", "key:0"], ["GET", "key:4"],
+                 ["DEBUG", "POPULATE", "3", "pfx", "12"], ["GET", "pfx:2"],
+                 ["DEBUG", "POPULATE", "2", "pfx", "3"], ["GET", "pfx:1"], ["DBSIZE"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]):
+        pair.same(*args)

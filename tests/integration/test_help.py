@@ -10,7 +10,7 @@ HELPS = [
     ("CLIENT", 40, "    Print this help."),
     ("PUBSUB", 14, "    Print this help."),
     ("OBJECT", 15, "    Print this help."),
-    ("DEBUG", 9, "    Accepted for compatibility; does nothing."),
+    ("DEBUG", 24, "    Accepted for compatibility; does nothing."),
     ("SLOWLOG", 12, "    Print this help."),
     ("LATENCY", 15, "    Print this help."),
 ]

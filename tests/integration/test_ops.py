@@ -482,3 +482,60 @@ def test_tracking_table_max_keys_invalidates_past_the_limit(server, rb):
     finally:
         rb.config_set("tracking-table-max-keys", "1000000")
         c.close()
+
+
+# ---- DEBUG for test suites -----------------------------------------------------------------------
+
+
+def test_debug_digest_follows_the_data_not_its_encoding(rb):
+    zero = "0" * 40
+    assert rb.execute_command("DEBUG", "DIGEST") == zero
+    rb.execute_command("DEBUG", "POPULATE", "200", "pk", "16")
+    rb.rpush("l", "a", "b", "c")
+    rb.zadd("z", {"a": 1, "b": 2.5})
+    rb.set("e", "v", ex=1000)
+    d1 = rb.execute_command("DEBUG", "DIGEST")
+    assert len(d1) == 40 and d1 != zero
+    assert rb.execute_command("DEBUG", "RELOAD") == "OK"
+    assert rb.dbsize() == 203
+    assert rb.execute_command("DEBUG", "DIGEST") == d1  # the snapshot round trip kept everything
+    rb.set("pk:7", "changed")
+    assert rb.execute_command("DEBUG", "DIGEST") != d1
+    rb.set("pk:7", "value:7".ljust(16, "\0"))
+    assert rb.execute_command("DEBUG", "DIGEST") == d1
+    # The same hash and set, in a small (listpack/intset) and a large (table) encoding.
+    try:
+        rb.hset("h1", mapping={"f%d" % i: "v%d" % i for i in range(5)})
+        rb.sadd("s1", *range(5))
+        rb.config_set("hash-max-listpack-entries", "1")
+        rb.config_set("set-max-intset-entries", "1")
+        rb.hset("h2", mapping={"f%d" % i: "v%d" % i for i in reversed(range(5))})
+        rb.sadd("s2", *reversed(range(5)))
+        assert rb.object("encoding", "h1") != rb.object("encoding", "h2")
+        assert rb.object("encoding", "s1") != rb.object("encoding", "s2")
+        dv = rb.execute_command("DEBUG", "DIGEST-VALUE", "h1", "h2", "s1", "s2", "l", "nosuch")
+        assert dv[0] == dv[1] and dv[2] == dv[3] and len(set(dv[:5])) == 3
+        assert dv[5] == zero
+    finally:
+        rb.config_set("hash-max-listpack-entries", "128")
+        rb.config_set("set-max-intset-entries", "512")
+
+
+def test_debug_populate_error_and_protocol(server, rb):
+    rb.set("key:1", "mine")
+    assert rb.execute_command("DEBUG", "POPULATE", "3") == "OK"
+    assert rb.mget("key:0", "key:1", "key:2") == ["value:0", "mine", "value:2"]
+    assert rb.execute_command("DEBUG", "POPULATE", "1", "big", "10") == "OK"
+    assert rb.get("big:0") == "value:0\0\0\0"
+    rb.config_resetstat()
+    with pytest.raises(redis.ResponseError, match="^MYCODE custom$"):
+        rb.execute_command("DEBUG", "ERROR", "MYCODE custom")  # the message as given
+    assert rb.info("errorstats") == {"errorstat_MYCODE": "count=1"}
+    raw = server.raw(resp=3)
+    try:
+        assert raw.call("DEBUG", "PROTOCOL", "map") == {0: False, 1: True, 2: False}
+        assert raw.call("DEBUG", "PROTOCOL", "bignum") == 1234567999999999999999999999999999999
+        assert raw.call("DEBUG", "PROTOCOL", "push") == [b"server-cpu-usage", 42]
+        assert raw.read() == b"Some real reply following the push reply"
+    finally:
+        raw.close()
