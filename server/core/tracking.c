@@ -46,7 +46,8 @@ typedef struct tclient {
     int nprefix;
     karg_t *pending; /* owned copies of keys not sent yet */
     size_t npending, cap;
-    bool pending_overflow;
+    bool pending_overflow; /* too many keys waited: a null (drop everything) goes instead */
+    bool pending_null;     /* a flush happened while its target was running a command */
 } tclient_t;
 
 struct tracking {
@@ -133,6 +134,12 @@ tracking_client_by_id(engine_t *s, uint64_t id) {
     return NULL;
 }
 
+/* Where c's invalidations go: itself, or its redirect client (NULL when that one is gone). */
+static client_t *
+target_of(engine_t *s, client_t *c) {
+    return tc(c)->redirect ? client_by_id(s, tc(c)->redirect) : c;
+}
+
 /* One invalidation message for c: keys (NULL: the null of a flush), to c itself or to its
  * redirect client, in the form that client can take. */
 static void
@@ -196,15 +203,16 @@ pending_clear(tclient_t *t) {
         kfree((void *)t->pending[i].p);
     t->npending = 0;
     t->pending_overflow = false;
+    t->pending_null = false;
 }
 
 /* Send c's pending keys: BCAST as one batch, default mode one message per key (Valkey's). */
 static void
 flush_pending(engine_t *s, client_t *c) {
     tclient_t *t = tc(c);
-    if (!t->npending && !t->pending_overflow)
+    if (!t->npending && !t->pending_overflow && !t->pending_null)
         return;
-    if (t->pending_overflow)
+    if (t->pending_overflow || t->pending_null)
         deliver(s, c, NULL, 0);
     else if (t->flags & TRACK_BCAST)
         deliver(s, c, t->pending, t->npending);
@@ -237,8 +245,10 @@ key_modified_cb(engine_t *s, db_t *db, const char *key, size_t klen) {
             if (c == cur && (tc(c)->flags & TRACK_NOLOOP))
                 continue;
             karg_t k = {key, klen};
-            if (c == cur)
-                pending_add(tc(c), key, klen); /* after its reply (after_command_cb) */
+            /* A message to the client running a command would land inside its reply (an EXEC's
+             * array): it waits for the end of that command (after_command_cb). */
+            if (cur && target_of(s, c) == cur)
+                pending_add(tc(c), key, klen);
             else
                 deliver(s, c, &k, 1);
         }
@@ -300,11 +310,17 @@ tracking_remember_keys(client_t *c, cmd_def_t *cmd) {
  * lasts one command (a whole transaction when given before MULTI or inside it). */
 static void
 after_command_cb(client_t *c) {
+    engine_t *s = c->eng;
+    struct tracking *tr = s->track;
+    for (size_t i = 0; i < tr->n; i++) { /* messages held while c's command ran */
+        tclient_t *ti = tc(tr->clients[i]);
+        if ((ti->npending || ti->pending_null) && !(ti->flags & TRACK_BCAST) &&
+            target_of(s, tr->clients[i]) == c)
+            flush_pending(s, tr->clients[i]);
+    }
     if (!c->track)
         return;
     tclient_t *t = tc(c);
-    if (!(t->flags & TRACK_BCAST))
-        flush_pending(c->eng, c);
     if ((t->flags & TRACK_CACHING) && !(c->flags & CLIENT_MULTI) &&
         !(c->last_cmd && !strcmp(c->last_cmd, "client|caching")))
         t->flags &= ~(uint32_t)TRACK_CACHING;
@@ -314,8 +330,12 @@ void
 tracking_invalidate_all(engine_t *s) {
     struct tracking *tr = s->track;
     for (size_t i = 0; i < tr->n; i++) {
-        pending_clear(tc(tr->clients[i]));
-        deliver(s, tr->clients[i], NULL, 0);
+        client_t *c = tr->clients[i];
+        pending_clear(tc(c));
+        if (s->current && target_of(s, c) == s->current)
+            tc(c)->pending_null = true; /* after the running command (FLUSHALL inside EXEC) */
+        else
+            deliver(s, c, NULL, 0);
     }
     ht_clear(tr->keys);
     tr->items = 0;

@@ -376,6 +376,17 @@ def test_tracking_resp3_invalidates_a_read_key_once(server):
         c.call("GET", "tk1")
         assert c.call("SET", "tk1", "mine") == "OK"
         assert c.read() == [b"invalidate", [b"tk1"]]
+        # Inside EXEC too: the push waits for the end of the EXEC reply, never lands inside it.
+        c.call("GET", "tk1")
+        c.call("MULTI")
+        c.call("SET", "tk1", "in-exec")
+        c.call("GET", "tk1")
+        assert c.call("EXEC") == ["OK", b"in-exec"]
+        assert c.read() == [b"invalidate", [b"tk1"]]
+        c.call("MULTI")
+        c.call("FLUSHDB")
+        assert c.call("EXEC") == ["OK"]
+        assert c.read() == [b"invalidate", None]  # (a null covers every key)
         assert c.call("CLIENT", "TRACKING", "ON", "NOLOOP") == "OK"
         c.call("GET", "tk1")
         c.call("SET", "tk1", "mine2")
