@@ -95,7 +95,8 @@ run_cb(void *arg) {
     }
     /* A new sequence of keys at every run: runs that repeated one would find the keys an earlier
      * run had brought back into memory (a comparison's rounds run one after the other). */
-    uint64_t seed = (0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1)) ^ now_us() ^ ((uint64_t)getpid() << 32);
+    uint64_t seed =
+        (0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1)) ^ now_us() ^ ((uint64_t)getpid() << 32);
     if (seed == 0)
         seed = 1; /* xorshift's one fixed point */
     char *val = malloc(w->vlen);

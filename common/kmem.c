@@ -108,3 +108,26 @@ kmem_allocator(void) {
     return "libc";
 #endif
 }
+
+void
+kmem_purge(void) {
+#ifdef KEEL_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+#else
+    malloc_trim(0);
+#endif
+}
+
+bool
+kmem_stats_print(void (*write_cb)(void *ctx, const char *text), void *ctx) {
+#ifdef KEEL_JEMALLOC
+    malloc_stats_print(write_cb, ctx, NULL);
+    return true;
+#else
+    (void)write_cb;
+    (void)ctx;
+    return false;
+#endif
+}

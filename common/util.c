@@ -308,6 +308,13 @@ util_mono_us(void) {
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+uint64_t
+util_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 /* Per thread: the PRNG is a utility, not shared state (each thread seeds or uses the default). */
 static _Thread_local uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 

@@ -43,6 +43,7 @@ bool util_eq_nocase(const char *a, size_t an, const char *b); /* b is a C string
 int64_t util_time_ms(void);                                   /* wall clock, unix ms */
 int64_t util_time_us(void);                                   /* wall clock, unix us */
 uint64_t util_mono_us(void);                                  /* monotonic, for durations */
+uint64_t util_mono_ns(void);                                  /* monotonic, nanoseconds */
 uint64_t util_random64(void); /* xorshift, seeded from the OS at start */
 void util_random_seed(uint64_t seed);
 /* n bytes from the kernel's random source (getrandom): for ids, not for sampling. 0 or -errno. */

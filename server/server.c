@@ -32,6 +32,9 @@
 #include "evict.h"
 #include "exec.h"
 #include "lazyfree.h"
+#include "latency.h"
+#include "pause.h"
+#include "tracking.h"
 #include "kmem.h"
 #include "persist.h"
 #include "repl.h"
@@ -72,7 +75,7 @@ cron(ev_loop_t *l, void *data) {
     }
     db_set_now_ms(&s->dbenv, util_time_ms());
     uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
-    if (s->cfg.active_expire && !s->loading) {
+    if (s->cfg.active_expire && !s->loading && !pause_active(s)) { /* (a pause stops it) */
         /* Expiries found here are logged as one record of DELs. */
         prop_begin(&s->prop);
         /* A quarter of the period, shared by the databases that have volatile keys only. */
@@ -80,9 +83,11 @@ cron(ev_loop_t *l, void *data) {
         for (int i = 0; i < s->cfg.databases; i++)
             volatile_dbs += db_expires_size(s->dbs[i]) > 0;
         uint64_t budget = period_us / 4 / (volatile_dbs ? volatile_dbs : 1) + 1;
+        uint64_t t0 = util_mono_us();
         for (int i = 0; i < s->cfg.databases; i++)
             if (db_expires_size(s->dbs[i]) > 0)
                 db_active_expire(s->dbs[i], budget, NULL);
+        latency_add_sample_if_needed(s, "expire-cycle", (util_mono_us() - t0) / 1000);
         int64_t lsn = prop_end(&s->prop);
         if (lsn > 0)
             s->last_lsn_assigned = (uint64_t)lsn;
@@ -108,12 +113,18 @@ before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
     block_before_sleep(s);   /* deadlines of blocked clients: checked every loop turn */
     tiering_before_sleep(s); /* clients whose tiered values are back run again */
+    int64_t pause_until = pause_before_sleep(s); /* commands that waited for CLIENT PAUSE */
+    tracking_before_sleep(s);                    /* BCAST invalidations, the table's limit */
     persist_before_sleep(s);
     repl_before_sleep(s);
     net_flush(s->net);
     int64_t deadline = block_next_deadline_ms(s);
-    if (deadline > 0)
-        ev_set_max_wait_ms(l, (int)(deadline - util_time_ms() + 1));
+    if (pause_until > 0 && (deadline <= 0 || pause_until < deadline))
+        deadline = pause_until;
+    if (deadline > 0) {
+        int64_t wait = deadline - util_time_ms() + 1;
+        ev_set_max_wait_ms(l, (int)(wait < 1000000 ? wait : 1000000));
+    }
 }
 
 static void

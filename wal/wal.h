@@ -187,6 +187,8 @@ typedef struct wal_stats {
     wal_copy_stats_t copy[WAL_COPIES_MAX];
 } wal_stats_t;
 void wal_get_stats(const wal_t *w, wal_stats_t *st);
+/* The slowest fdatasync since the previous call (0: none), for the latency monitor. */
+uint64_t wal_take_fsync_max_us(wal_t *w);
 
 /* Retention: segments wholly below lsn leave the live log: deleted, or moved into archive_dir
  * (same file system) when archive_dir != NULL; directories fsynced. The newest segment never

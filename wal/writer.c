@@ -189,6 +189,7 @@ struct wal {
     uint64_t st_bytes, st_segments, st_fsyncs, st_batches, st_records, st_barriers;
     uint32_t lat_us[LAT_RING_MAX];
     uint32_t nlat;
+    uint64_t lat_max_us; /* the slowest fdatasync since wal_take_fsync_max_us; under mu */
 };
 
 static void
@@ -502,7 +503,18 @@ lane_has_work(const wal_copy_t *c) { /* under mu */
 static void
 record_fsync_locked(wal_t *w, uint64_t us) {
     w->lat_us[w->nlat++ % LAT_RING_MAX] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    if (us > w->lat_max_us)
+        w->lat_max_us = us;
     w->st_fsyncs++;
+}
+
+uint64_t
+wal_take_fsync_max_us(wal_t *w) {
+    pthread_mutex_lock(&w->mu);
+    uint64_t us = w->lat_max_us;
+    w->lat_max_us = 0;
+    pthread_mutex_unlock(&w->mu);
+    return us;
 }
 
 /* A unit completed: advance the copy's durable LSN over the units done in dispatch order (I5),

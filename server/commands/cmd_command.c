@@ -17,7 +17,7 @@ static const struct {
     {CMD_STALE, "stale"},           {CMD_FAST, "fast"},
     {CMD_NO_AUTH, "no_auth"},       {CMD_NO_MULTI, "no_multi"},
     {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
-    {CMD_PROTECTED, "protected"},
+    {CMD_PROTECTED, "protected"},   {CMD_MAY_REPLICATE, "may_replicate"},
 };
 
 /* "movablekeys" is not a table flag: it says the first/last/step triple cannot describe the
@@ -139,8 +139,8 @@ typedef struct collect {
 
 static bool
 list_match(collect_t *k, cmd_def_t *cmd) {
-    if (k->pattern &&
-        !util_glob_match(k->pattern->p, k->pattern->n, cmd->name, strlen(cmd->name), true))
+    const char *name = cmd->fullname ? cmd->fullname : cmd->name;
+    if (k->pattern && !util_glob_match(k->pattern->p, k->pattern->n, name, strlen(name), true))
         return false;
     if (k->aclcat) {
         const char *p = cmd->acl ? cmd->acl : "", *w;
@@ -157,13 +157,17 @@ list_match(collect_t *k, cmd_def_t *cmd) {
 static void
 emit_cb(cmd_def_t *cmd, void *ctx) {
     collect_t *k = ctx;
+    /* COMMAND LIST names subcommands too, as "container|subcommand" (Valkey). */
+    if (k->names_only)
+        for (cmd_def_t *sub = cmd->subcmds; sub && sub->name; sub++)
+            emit_cb(sub, ctx);
     if (!list_match(k, cmd))
         return;
     k->n++;
     if (k->count_only)
         return;
     if (k->names_only)
-        reply_bulk_cstr(k->c, cmd->name);
+        reply_bulk_cstr(k->c, cmd->fullname ? cmd->fullname : cmd->name);
     else
         reply_info(k->c, cmd);
 }
@@ -303,6 +307,43 @@ command_getkeys(client_t *c) {
         reply_bulk(c, argv[idx[i]].p, argv[idx[i]].n);
 }
 
+/* COMMAND GETKEYSANDFLAGS: each key with the flags of its key spec. Keel keeps no key specs:
+ * a read-only command's keys are RO+access, any other command's RW+update (a coarser answer
+ * than Valkey's per-spec flags, never a wrong direction). */
+static void
+command_getkeysandflags(client_t *c) {
+    int argc = c->argc - 2;
+    karg_t *argv = c->argv + 2;
+    cmd_def_t *cmd = cmd_resolve(c->eng, argc, argv);
+    if (!cmd) {
+        reply_err(c, "ERR Invalid command specified");
+        return;
+    }
+    if (!cmd_arity_ok(cmd, argc)) {
+        reply_err(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    int idx[256];
+    int n = cmd_get_keys(cmd, argc, argv, idx, 256);
+    if (n < 0) {
+        reply_err(c, "ERR Invalid arguments specified for command");
+        return;
+    }
+    if (n == 0) {
+        reply_err(c, "ERR The command has no key arguments");
+        return;
+    }
+    bool ro = (cmd->flags & CMD_READONLY) && !(cmd->flags & CMD_WRITE);
+    reply_array(c, n);
+    for (int i = 0; i < n; i++) {
+        reply_array(c, 2);
+        reply_bulk(c, argv[idx[i]].p, argv[idx[i]].n);
+        reply_set(c, 2);
+        reply_simple(c, ro ? "RO" : "RW");
+        reply_simple(c, ro ? "access" : "update");
+    }
+}
+
 static void
 command_help(client_t *c) {
     static const char *const lines[] = {
@@ -319,6 +360,8 @@ command_help(client_t *c) {
         "    Return documentation details about commands.",
         "GETKEYS <full-command>",
         "    Return the keys from a full command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full command.",
         "HELP",
         "    Print this help.",
     };
@@ -348,6 +391,9 @@ static cmd_def_t command_subcmds[] = {
      "O(N) where N is the number of commands to look up", "slow connection"},
     {"getkeys", command_getkeys, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
      "Extracts the key names from an arbitrary command.", "2.8.13",
+     "O(N) where N is the number of arguments to the command", "slow connection"},
+    {"getkeysandflags", command_getkeysandflags, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "Extracts the key names and access flags for an arbitrary command.", "7.0.0",
      "O(N) where N is the number of arguments to the command", "slow connection"},
     {"help", command_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},

@@ -3,6 +3,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "monitor.h"
+#include "pause.h"
+#include "tracking.h"
 #include "acl.h"
 #include "cmd.h"
 #include "pubsub.h"
@@ -174,9 +177,19 @@ cmd_hello(client_t *c) {
     hello_reply(c);
 }
 
+/* MONITOR: from now on, a line for every command other clients run (monitor.c). */
+static void
+cmd_monitor(client_t *c) {
+    if (!monitor_is(c))
+        monitor_add(c);
+    reply_ok(c);
+}
+
 static void
 cmd_reset(client_t *c) {
     client_reset(c); /* MULTI, WATCH, subscriptions, blocking state */
+    monitor_remove(c);
+    c->flags &= ~(uint32_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
     c->flags &= ~(CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     select_db(c, 0);
     c->resp = 2;
@@ -222,6 +235,213 @@ client_setinfo(client_t *c) {
             c, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
         return;
     }
+    char **field = cmd_arg_is(&c->argv[2], "lib-name") ? &c->lib_name : &c->lib_ver;
+    kfree(*field);
+    *field = c->argv[3].n ? kstrndup(c->argv[3].p, c->argv[3].n) : NULL;
+    reply_ok(c);
+}
+
+/* CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+ * (tracking.c), with Valkey's checks and messages. */
+static void
+client_tracking(client_t *c) {
+    bool on = cmd_arg_is(&c->argv[2], "on");
+    if (!on && !cmd_arg_is(&c->argv[2], "off")) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    uint32_t flags = 0;
+    long long redirect = 0;
+    int nprefix = 0;
+    karg_t *prefixes = kmalloc(sizeof *prefixes * (size_t)c->argc);
+    for (int i = 3; i < c->argc; i++) {
+        const karg_t *a = &c->argv[i];
+        bool more = i + 1 < c->argc;
+        if (cmd_arg_is(a, "redirect") && more) {
+            if (redirect) {
+                reply_err(c, "ERR A client can only redirect to a single other client");
+                goto done;
+            }
+            i++;
+            if (!util_parse_ll(c->argv[i].p, c->argv[i].n, &redirect)) {
+                reply_err(c, ERR_NOT_INT);
+                goto done;
+            }
+            client_t *t = c->eng->clients;
+            while (t && t->id != (uint64_t)redirect)
+                t = t->next;
+            if (!t) {
+                reply_err(c, "ERR The client ID you want redirect to does not exist");
+                goto done;
+            }
+        } else if (cmd_arg_is(a, "bcast")) {
+            flags |= TRACK_BCAST;
+        } else if (cmd_arg_is(a, "optin")) {
+            flags |= TRACK_OPTIN;
+        } else if (cmd_arg_is(a, "optout")) {
+            flags |= TRACK_OPTOUT;
+        } else if (cmd_arg_is(a, "noloop")) {
+            flags |= TRACK_NOLOOP;
+        } else if (cmd_arg_is(a, "prefix") && more) {
+            prefixes[nprefix++] = c->argv[++i];
+        } else {
+            reply_err(c, ERR_SYNTAX);
+            goto done;
+        }
+    }
+    if (!on) {
+        tracking_disable(c);
+        reply_ok(c);
+        goto done;
+    }
+    uint32_t old = tracking_flags(c);
+    const char *why = NULL;
+    if (!(flags & TRACK_BCAST) && nprefix)
+        why = "ERR PREFIX option requires BCAST mode to be enabled";
+    else if (tracking_on(c) && ((old & TRACK_BCAST) != (flags & TRACK_BCAST)))
+        why = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, "
+              "and then re-enabling it with a different mode.";
+    else if ((flags & TRACK_BCAST) && (flags & (TRACK_OPTIN | TRACK_OPTOUT)))
+        why = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+    else if ((flags & TRACK_OPTIN) && (flags & TRACK_OPTOUT))
+        why = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+    else if (((flags & TRACK_OPTIN) && (old & TRACK_OPTOUT)) ||
+             ((flags & TRACK_OPTOUT) && (old & TRACK_OPTIN)))
+        why = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
+              "and then re-enabling it with a different mode.";
+    if (why) {
+        reply_err(c, why);
+        goto done;
+    }
+    char err[512];
+    if (!tracking_enable(c, flags, (uint64_t)redirect, nprefix, prefixes, err, sizeof err)) {
+        reply_errf(c, "ERR %s", err);
+        goto done;
+    }
+    reply_ok(c);
+done:
+    kfree(prefixes);
+}
+
+static void
+client_caching(client_t *c) {
+    uint32_t f = tracking_flags(c);
+    if (!tracking_on(c) || !(f & (TRACK_OPTIN | TRACK_OPTOUT))) {
+        reply_err(c, "ERR CLIENT CACHING can be called only when the client is in tracking mode "
+                     "with OPTIN or OPTOUT mode enabled");
+    } else if (cmd_arg_is(&c->argv[2], "yes")) {
+        if (f & TRACK_OPTIN) {
+            tracking_set_caching(c);
+            reply_ok(c);
+        } else {
+            reply_err(c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN "
+                         "mode.");
+        }
+    } else if (cmd_arg_is(&c->argv[2], "no")) {
+        if (f & TRACK_OPTOUT) {
+            tracking_set_caching(c);
+            reply_ok(c);
+        } else {
+            reply_err(c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT "
+                         "mode.");
+        }
+    } else {
+        reply_err(c, ERR_SYNTAX);
+    }
+}
+
+static void
+client_getredir(client_t *c) {
+    reply_int(c, tracking_redirect(c));
+}
+
+static void
+client_trackinginfo(client_t *c) {
+    uint32_t f = tracking_flags(c);
+    const char *names[8];
+    int n = 0;
+    names[n++] = tracking_on(c) ? "on" : "off";
+    if (f & TRACK_BCAST)
+        names[n++] = "bcast";
+    if (f & TRACK_OPTIN)
+        names[n++] = "optin";
+    if (f & TRACK_OPTOUT)
+        names[n++] = "optout";
+    if ((f & TRACK_CACHING) && (f & TRACK_OPTIN))
+        names[n++] = "caching-yes";
+    if ((f & TRACK_CACHING) && (f & TRACK_OPTOUT))
+        names[n++] = "caching-no";
+    if (f & TRACK_NOLOOP)
+        names[n++] = "noloop";
+    if (f & TRACK_BROKEN_REDIR)
+        names[n++] = "broken_redirect";
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "flags");
+    reply_set(c, n);
+    for (int i = 0; i < n; i++)
+        reply_bulk_cstr(c, names[i]);
+    reply_bulk_cstr(c, "redirect");
+    reply_int(c, tracking_redirect(c));
+    reply_bulk_cstr(c, "prefixes");
+    int np;
+    const karg_t *p = tracking_prefixes(c, &np);
+    reply_array(c, np);
+    for (int i = 0; i < np; i++)
+        reply_bulk(c, p[i].p, p[i].n);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP: OFF and SKIP get no reply themselves (exec.c drops replies). */
+static void
+client_reply(client_t *c) {
+    const karg_t *a = &c->argv[2];
+    if (cmd_arg_is(a, "on")) {
+        c->flags &= ~(uint32_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+        reply_ok(c);
+    } else if (cmd_arg_is(a, "off")) {
+        c->flags |= CLIENT_REPLY_OFF;
+    } else if (cmd_arg_is(a, "skip")) {
+        if (!(c->flags & CLIENT_REPLY_OFF))
+            c->flags |= CLIENT_REPLY_SKIP_NEXT;
+    } else {
+        reply_err(c, ERR_SYNTAX);
+    }
+}
+
+/* CLIENT PAUSE timeout-ms [WRITE|ALL] (pause.c). */
+static void
+client_pause(client_t *c) {
+    long long ms;
+    int kind = PAUSE_ALL;
+    if (!util_parse_ll(c->argv[2].p, c->argv[2].n, &ms)) {
+        reply_err(c, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_err(c, "ERR timeout is negative");
+        return;
+    }
+    if (c->argc > 4) {
+        reply_err(c, ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 4 && cmd_arg_is(&c->argv[3], "write")) {
+        kind = PAUSE_WRITE;
+    } else if (c->argc == 4 && !cmd_arg_is(&c->argv[3], "all")) {
+        reply_err(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+        return;
+    }
+    int64_t now = util_time_ms();
+    if (ms > INT64_MAX - now) {
+        reply_err(c, "ERR timeout is out of range");
+        return;
+    }
+    pause_start(c->eng, now + ms, kind);
+    reply_ok(c);
+}
+
+static void
+client_unpause(client_t *c) {
+    pause_end(c->eng);
     reply_ok(c);
 }
 
@@ -480,6 +700,21 @@ client_help(client_t *c) {
         "    Unblock the specified blocked client.",
         "NO-TOUCH (ON|OFF)",
         "    Will not touch LRU/LFU stats when this mode is on.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>",
@@ -514,6 +749,28 @@ static cmd_def_t client_subcmds[] = {
     {"unblock", client_unblock, -3, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
      "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0",
      "O(log N) where N is the number of client connections", "admin slow dangerous connection"},
+    {"tracking", client_tracking, -3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Controls server-assisted client-side caching for the connection.", "6.0.0",
+     "O(1). Some options may introduce additional complexity.", "slow connection"},
+    {"caching", client_caching, 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)",
+     "slow connection"},
+    {"getredir", client_getredir, 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Returns the client ID to which the connection's tracking notifications are redirected.",
+     "6.0.0", "O(1)", "slow connection"},
+    {"trackinginfo", client_trackinginfo, 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection",
+     "Returns information about server-assisted client-side caching for the "
+     "connection.",
+     "6.2.0", "O(1)", "slow connection"},
+    {"reply", client_reply, 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
+     "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", "slow connection"},
+    {"pause", client_pause, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "Suspends commands processing.", "3.0.0", "O(1)",
+     "admin slow dangerous connection"},
+    {"unpause", client_unpause, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "Resumes processing commands from paused clients.", "6.2.0",
+     "O(N) Where N is the number of paused clients", "admin slow dangerous connection"},
     {"help", client_help, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "connection",
      "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow connection"},
     {0},
@@ -540,6 +797,9 @@ cmd_def_t cmd_table_conn[] = {
      "Changes the selected database.", "1.0.0", "O(1)", "fast connection"},
     {"client", NULL, -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
      "2.4.0", "Depends on subcommand.", "slow", NULL, client_subcmds},
+    {"monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI,
+     0, 0, 0, "server", "Listens for all requests received by the server in real-time.", "1.0.0",
+     NULL, "admin slow dangerous"},
     {"multi", cmd_multi, 1, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_NO_MULTI, 0,
      0, 0, "transactions", "Starts a transaction.", "1.2.0", "O(1)", "fast transaction"},
     {"exec", cmd_exec, 1, CMD_MULTI_OK | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0, 0,

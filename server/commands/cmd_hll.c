@@ -448,7 +448,7 @@ cmd_def_t cmd_table_hll[] = {
     {"pfadd", cmd_pfadd, -2, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hyperloglog",
      "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9",
      "O(1) to add every element.", "write hyperloglog fast"},
-    {"pfcount", cmd_pfcount, -2, CMD_READONLY, 1, -1, 1, "hyperloglog",
+    {"pfcount", cmd_pfcount, -2, CMD_READONLY | CMD_MAY_REPLICATE, 1, -1, 1, "hyperloglog",
      "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
      "2.8.9",
      "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",

@@ -14,8 +14,12 @@
 #include "evict.h"
 #include "lazyfree.h"
 #include "kmem.h"
+#include "errstats.h"
+#include "latency.h"
 #include "persist.h"
+#include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "sbuf.h"
 #include "engine.h"
 #include "util.h"
@@ -70,12 +74,18 @@ sec_clients(engine_t *s, sbuf_t *b) {
         pubsub += c->pubsub != NULL;
         watching += c->watched != NULL;
     }
+    blocked += pause_waiting(s); /* Valkey counts clients waiting for a pause as blocked */
+    size_t tracking, tkeys, titems, tprefixes;
+    tracking_info(s, &tracking, &tkeys, &titems, &tprefixes);
     sbuf_printf(b,
                 "connected_clients:%zu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
                 "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-                "blocked_clients:%zu\r\ntracking_clients:0\r\npubsub_clients:%zu\r\n"
-                "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n",
-                s->nclients, s->cfg.maxclients, blocked, pubsub, watching, blocked);
+                "blocked_clients:%zu\r\ntracking_clients:%zu\r\npubsub_clients:%zu\r\n"
+                "watching_clients:%zu\r\nclients_in_timeout_table:%zu\r\n"
+                "paused_reason:%s\r\npaused_actions:%s\r\npaused_timeout_milliseconds:%lld\r\n",
+                s->nclients, s->cfg.maxclients, blocked, tracking, pubsub, watching, blocked,
+                pause_active(s) ? "client_pause" : "none", pause_actions_name(s),
+                (long long)pause_remaining_ms(s));
 }
 
 static void
@@ -117,7 +127,7 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
                 "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n"
-                "keel_tls_handshake_errors:%llu\r\n",
+                "keel_tls_handshake_errors:%llu\r\nunexpected_error_replies:%llu\r\n",
                 (unsigned long long)ns->accepted, (unsigned long long)st->commands,
                 (unsigned long long)engine_ops_per_sec(s), (unsigned long long)ns->bytes_in,
                 (unsigned long long)ns->bytes_out, (unsigned long long)ns->rejected,
@@ -126,9 +136,16 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 pubsub_names_count(s, PUBSUB_CHANNEL), pubsub_names_count(s, PUBSUB_PATTERN),
                 pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
-                (unsigned long long)st->io_reads, (unsigned long long)st->io_writes,
-                (unsigned long long)ns->tls_handshake_errors);
+                (unsigned long long)ns->reads, (unsigned long long)ns->writes,
+                (unsigned long long)ns->tls_handshake_errors,
+                (unsigned long long)st->unexpected_error_replies);
 
+    size_t tclients, tkeys, titems, tprefixes;
+    tracking_info(s, &tclients, &tkeys, &titems, &tprefixes);
+    sbuf_printf(b,
+                "tracking_total_keys:%zu\r\ntracking_total_items:%zu\r\n"
+                "tracking_total_prefixes:%zu\r\n",
+                tkeys, titems, tprefixes);
     sbuf_printf(b,
                 "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
                 "acl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",
@@ -191,8 +208,9 @@ sec_keyspace(engine_t *s, sbuf_t *b) {
     for (int i = 0; i < s->cfg.databases; i++) {
         size_t n = db_size(s->dbs[i]);
         if (n)
-            sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, n,
-                        db_expires_size(s->dbs[i]));
+            sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, n,
+                        db_expires_size(s->dbs[i]),
+                        db_expires_size(s->dbs[i]) ? (long long)s->dbs[i]->avg_ttl_ms : 0LL);
     }
 }
 
@@ -208,6 +226,49 @@ sec_commandstats(engine_t *s, sbuf_t *b) {
     cmd_foreach(s, cmdstat_cb, &k);
 }
 
+/* Keel loads no modules: the section is there, empty, as on a Valkey without modules. */
+static void
+sec_modules(engine_t *s, sbuf_t *b) {
+    (void)s;
+    (void)b;
+}
+
+/* Clients (redis-py's own test setup among them) read cluster_enabled to pick their mode. */
+static void
+sec_cluster(engine_t *s, sbuf_t *b) {
+    (void)s;
+    sbuf_printf(b, "cluster_enabled:0\r\n");
+}
+
+static void
+latency_line(const stat_ctx_t *k, cmd_def_t *cmd) {
+    const khist_t *h = latency_cmd_hist(k->s, cmd);
+    if (!h || !h->count)
+        return;
+    engine_t *s = k->s;
+    sbuf_printf(k->b, "latency_percentiles_usec_%s:", cmd->fullname ? cmd->fullname : cmd->name);
+    for (int i = 0; i < s->cfg.latency_npercentiles; i++) {
+        double p = s->cfg.latency_percentiles[i];
+        uint64_t ns = khist_quantile(h, p > 0 ? p / 100.0 : 1e-9);
+        sbuf_printf(k->b, "%sp%g=%.3f", i ? "," : "", p, (double)ns / 1000.0);
+    }
+    sbuf_printf(k->b, "\r\n");
+}
+
+static void
+latency_cb(cmd_def_t *cmd, void *ctx) {
+    latency_line(ctx, cmd);
+    for (cmd_def_t *sub = cmd->subcmds; sub && sub->name; sub++)
+        latency_line(ctx, sub);
+}
+
+/* Valkey's latency_percentiles_usec_<command>:p50=..,p99=..,p99.9=.. (latency-tracking). */
+static void
+sec_latencystats(engine_t *s, sbuf_t *b) {
+    stat_ctx_t k = {s, b};
+    cmd_foreach(s, latency_cb, &k);
+}
+
 static const section_t sections[] = {
     {"server", "Server", sec_server, true},
     {"clients", "Clients", sec_clients, true},
@@ -219,7 +280,11 @@ static const section_t sections[] = {
     {"wal", "WAL", NULL, true},
     {"snapshot", "Snapshot", NULL, true},
     {"tiering", "Tiering", tiering_info, true},
+    {"modules", "Modules", sec_modules, true},
     {"commandstats", "Commandstats", sec_commandstats, false},
+    {"errorstats", "Errorstats", errstats_info, true},
+    {"latencystats", "Latencystats", sec_latencystats, false},
+    {"cluster", "Cluster", sec_cluster, true},
     {"keyspace", "Keyspace", sec_keyspace, true},
 };
 

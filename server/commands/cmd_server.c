@@ -6,13 +6,18 @@
 
 #include "tiering.h"
 #include "cmd.h"
+#include "commands.h"
 #include "conn.h"
 #include "config.h"
+#include "errstats.h"
 #include "evict.h"
 #include "exec.h"
+#include "latency.h"
 #include "lazyfree.h"
 #include "kmem.h"
 #include "engine.h"
+#include "sbuf.h"
+#include "tracking.h"
 #include "util.h"
 #include "ev.h"
 #include "reply.h"
@@ -143,6 +148,8 @@ config_resetstat_cmd(client_t *c) {
     if (s->net)
         net_reset_stats(s->net);
     cmd_reset_stats(c->eng);
+    latency_cmd_reset(c->eng);
+    errstats_reset(c->eng);
     tiering_reset_stats(c->eng);
     reply_ok(c);
 }
@@ -214,6 +221,7 @@ cmd_flushdb(client_t *c) {
     if (mode < 0)
         return;
     flush_one(c->eng, c->db_id, mode == 1);
+    tracking_invalidate_all(c->eng); /* Valkey: a flush tells every tracking client */
     reply_ok(c);
 }
 
@@ -225,6 +233,7 @@ cmd_flushall(client_t *c) {
     for (int i = 0; i < c->eng->cfg.databases; i++)
         flush_one(c->eng, i, mode == 1);
     srv_db_modified(c->eng, -1);
+    tracking_invalidate_all(c->eng);
     reply_ok(c);
 }
 
@@ -260,7 +269,9 @@ static void
 debug_cmd(client_t *c) {
     engine_t *s = c->eng;
     const karg_t *sub = &c->argv[1];
-    if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
+    if (cmd_debug_extra(c)) {
+        /* RELOAD, DIGEST, DIGEST-VALUE, ERROR, POPULATE, PROTOCOL, ... (cmd_debug.c) */
+    } else if (cmd_arg_is(sub, "sleep") && c->argc == 3) {
         double secs;
         if (!util_parse_double(c->argv[2].p, c->argv[2].n, &secs) || secs < 0) {
             reply_err(c, ERR_NOT_FLOAT);
@@ -306,6 +317,21 @@ debug_cmd(client_t *c) {
             "    Setting it to 0 disables expiring keys in background.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "RELOAD",
+            "    Write the keyspace to a snapshot file and load it back in this process.",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "ERROR <string>",
+            "    Return a Valkey protocol error with <string> as message.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>, or <prefix>:<num> when given.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type (string, integer, double, bignum,",
+            "    null, array, set, map, attrib, push, verbatim, true, false).",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Accepted (checked) for compatibility: Keel's lists keep every element packed.",
             "JMAP",
             "    Accepted for compatibility; does nothing.",
         };
@@ -399,6 +425,26 @@ memory_doctor_cmd(client_t *c) {
 }
 
 static void
+memory_purge_cmd(client_t *c) {
+    kmem_purge();
+    reply_ok(c);
+}
+
+static void
+malloc_stats_cb(void *ctx, const char *text) {
+    sbuf_append(ctx, text, strlen(text));
+}
+
+static void
+memory_malloc_stats_cmd(client_t *c) {
+    sbuf_t b = {0};
+    if (!kmem_stats_print(malloc_stats_cb, &b))
+        sbuf_printf(&b, "Stats not supported for the current allocator (%s)", kmem_allocator());
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    sbuf_free(&b);
+}
+
+static void
 memory_help_cmd(client_t *c) {
     static const char *const lines[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -408,6 +454,10 @@ memory_help_cmd(client_t *c) {
         "    Return information about the memory usage of the server.",
         "DOCTOR",
         "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
         "HELP",
         "    Print this help.",
     };
@@ -447,6 +497,11 @@ static cmd_def_t memory_subcmds[] = {
      "4.0.0", "O(1)", "slow"},
     {"doctor", memory_doctor_cmd, 2, 0, 0, 0, 0, "server", "Outputs a memory problems report.",
      "4.0.0", "O(1)", "slow"},
+    {"malloc-stats", memory_malloc_stats_cmd, 2, 0, 0, 0, 0, "server",
+     "Returns the allocator statistics.", "4.0.0",
+     "Depends on how much memory is allocated, could be slow", "slow"},
+    {"purge", memory_purge_cmd, 2, 0, 0, 0, 0, "server", "Asks the allocator to release memory.",
+     "4.0.0", "Depends on how much memory is allocated, could be slow", "slow"},
     {"help", memory_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
      "Returns helpful text about the different subcommands.", "4.0.0", "O(1)", "slow"},
     {0},

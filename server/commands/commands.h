@@ -19,5 +19,9 @@ extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
 extern cmd_def_t cmd_table_repl[];
 extern cmd_def_t cmd_table_acl[];
+extern cmd_def_t cmd_table_diag[];
+
+/* DEBUG's subcommands for client test suites (cmd_debug.c): true when it handled c's call. */
+bool cmd_debug_extra(client_t *c);
 
 #endif

@@ -21,7 +21,11 @@
 #include "engine.h"
 #include "klog.h"
 #include "kmem.h"
+#include "monitor.h"
+#include "pause.h"
+#include "tracking.h"
 #include "pubsub.h"
+#include "watch.h"
 #include "reply.h"
 #include "util.h"
 
@@ -57,7 +61,8 @@ client_reset(client_t *c) {
 /* Input stops while the client is blocked or has too many parked replies. */
 void
 client_update_pause(client_t *c) {
-    if ((c->flags & (CLIENT_BLOCKED | CLIENT_TIER_WAIT)) || c->marks_len >= CLIENT_MARKS_MAX)
+    if ((c->flags & (CLIENT_BLOCKED | CLIENT_TIER_WAIT | CLIENT_PAUSE_WAIT)) ||
+        c->marks_len >= CLIENT_MARKS_MAX)
         c->conn.flags |= CONN_INPUT_PAUSED;
     else
         c->conn.flags &= ~CONN_INPUT_PAUSED;
@@ -128,10 +133,14 @@ client_free(client_t *c) {
     }
     if (s->current == c)
         s->current = NULL;
+    pause_client_gone(c);
+    monitor_remove(c);
     conn_release(&c->conn);
     kfree(c->marks);
     kfree(c->name);
     kfree(c->deferred_push);
+    kfree(c->lib_name);
+    kfree(c->lib_ver);
     kfree(c);
 }
 
@@ -289,42 +298,74 @@ clients_cron(engine_t *s) {
     }
 }
 
+/* Flags of the modules that keep their own client state (MONITOR, client-side caching). */
+static int
+client_info_flags_extra(const client_t *c, char *out) {
+    int n = 0;
+    if (monitor_is(c))
+        out[n++] = 'O';
+    if (tracking_on(c))
+        out[n++] = 't';
+    if (tracking_flags(c) & TRACK_BROKEN_REDIR)
+        out[n++] = 'R';
+    if (tracking_flags(c) & TRACK_BCAST)
+        out[n++] = 'B';
+    return n;
+}
+
+/* The client its invalidations go to (CLIENT TRACKING REDIRECT), -1 for none. */
+static long long
+client_info_redir(const client_t *c) {
+    return tracking_redirect(c);
+}
+
 int
 client_info_line(client_t *c, char *buf, size_t len) {
     int64_t now = util_time_ms();
-    char flags[16];
+    char flags[24];
     int f = 0;
-    if (c->flags & CLIENT_MULTI)
-        flags[f++] = 'x';
-    if (c->flags & CLIENT_BLOCKED)
-        flags[f++] = 'b';
     if (c->flags & CLIENT_REPLICA)
         flags[f++] = 'S';
     if (c->pubsub)
         flags[f++] = 'P';
+    if (c->flags & CLIENT_MULTI)
+        flags[f++] = 'x';
+    if (c->flags & (CLIENT_BLOCKED | CLIENT_PAUSE_WAIT))
+        flags[f++] = 'b';
+    if (c->flags & CLIENT_DIRTY_CAS)
+        flags[f++] = 'd';
+    if (c->conn.flags & CONN_CLOSE_AFTER_REPLY)
+        flags[f++] = 'c';
+    if (c->conn.flags & CONN_CLOSE_ASAP)
+        flags[f++] = 'A';
     if (c->flags & CLIENT_NO_EVICT)
         flags[f++] = 'e';
     if (c->flags & CLIENT_NO_TOUCH)
         flags[f++] = 'T';
-    if (c->conn.flags & CONN_CLOSE_ASAP)
-        flags[f++] = 'A';
+    f += client_info_flags_extra(c, flags + f);
     if (f == 0)
         flags[f++] = 'N';
     flags[f] = 0;
-    int n =
-        snprintf(buf, len,
-                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                 "sub=%zu psub=%zu ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 "
-                 "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r "
-                 "cmd=%s user=%s redir=-1 resp=%d lib-name= lib-ver=",
-                 (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd,
-                 c->name ? c->name : "", (long long)((now - c->ctime_ms) / 1000),
-                 (long long)((now - c->conn.last_ms) / 1000), flags, c->db_id,
-                 pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
-                 pubsub_client_count(c, PUBSUB_SHARD), (c->flags & CLIENT_MULTI) ? c->mcount : -1,
-                 c->conn.qlen, c->conn.qcap - c->conn.qlen, c->conn.qcap, c->conn.qbuf_peak,
-                 conn_out_pending(&c->conn), c->conn.ocap, c->conn.qcap + c->conn.ocap + sizeof *c,
-                 c->last_cmd ? c->last_cmd : "NULL", acl_user_name(c->user), c->resp);
+    size_t argv_mem = 0;
+    for (int i = 0; i < c->argc; i++)
+        argv_mem += c->argv[i].n;
+    /* Valkey 8's fields, in its order. */
+    int n = snprintf(
+        buf, len,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+        "psub=%zu ssub=%zu multi=%d watch=%zu qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+        "rbs=%zu rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=%s redir=%lld "
+        "resp=%d lib-name=%s lib-ver=%s tot-net-in=%llu tot-net-out=%llu tot-cmds=%llu",
+        (unsigned long long)c->id, c->conn.addr, c->conn.laddr, c->conn.fd, c->name ? c->name : "",
+        (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->conn.last_ms) / 1000), flags,
+        c->db_id, pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
+        pubsub_client_count(c, PUBSUB_SHARD), (c->flags & CLIENT_MULTI) ? c->mcount : -1,
+        watch_count(c), c->conn.qlen, c->conn.qcap - c->conn.qlen, argv_mem, c->mbytes,
+        c->conn.qcap, c->conn.qbuf_peak, conn_out_pending(&c->conn), c->conn.ocap,
+        c->conn.qcap + c->conn.ocap + sizeof *c, c->last_cmd ? c->last_cmd : "NULL",
+        acl_user_name(c->user), client_info_redir(c), c->resp, c->lib_name ? c->lib_name : "",
+        c->lib_ver ? c->lib_ver : "", (unsigned long long)c->conn.net_in,
+        (unsigned long long)c->conn.net_out, (unsigned long long)c->tot_cmds);
     /* A long client or user name may not fit: report what was written, never more. */
     return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
 }

@@ -45,6 +45,14 @@ enum {
     /* Parked until tiered values its command needs are back (tiering.c): input paused, the
      * command not executed, run again from the start when they are in. */
     CLIENT_TIER_WAIT = 1 << 17,
+    /* CLIENT REPLY OFF / SKIP: the replies of its commands are dropped (exec.c); SKIP_NEXT
+     * becomes SKIP for the command after CLIENT REPLY SKIP. */
+    CLIENT_REPLY_OFF = 1 << 18,
+    CLIENT_REPLY_SKIP = 1 << 19,
+    CLIENT_REPLY_SKIP_NEXT = 1 << 20,
+    /* Its command waits for CLIENT PAUSE to end (pause.c): input paused, the command not run. */
+    CLIENT_PAUSE_WAIT = 1 << 21,
+    CLIENT_MONITOR = 1 << 22, /* MONITOR: gets a line for every command (monitor.c) */
 };
 
 typedef struct reply_mark {
@@ -69,10 +77,12 @@ typedef struct client {
     int resp; /* 2 or 3 */
     db_t *db;
     int db_id;
-    char *name;            /* CLIENT SETNAME, NULL if none */
-    struct acl_user *user; /* who it runs as (acl.h); NULL for fake clients: anything goes */
-    int64_t ctime_ms;      /* connected at */
-    const char *last_cmd;  /* name of the last command, for CLIENT LIST */
+    char *name;               /* CLIENT SETNAME, NULL if none */
+    struct acl_user *user;    /* who it runs as (acl.h); NULL for fake clients: anything goes */
+    int64_t ctime_ms;         /* connected at */
+    const char *last_cmd;     /* full name of the running or last command, for CLIENT LIST */
+    char *lib_name, *lib_ver; /* CLIENT SETINFO, NULL if not set */
+    uint64_t tot_cmds;        /* commands run (CLIENT LIST tot-cmds) */
 
     int argc;
     karg_t *argv; /* the command being executed; valid during the call only */
@@ -102,6 +112,15 @@ typedef struct client {
 
     /* Waiting for tiered values (CLIENT_TIER_WAIT): owned by tiering.c. */
     void *tstate;
+
+    /* Client-side caching (CLIENT TRACKING): owned by tracking.c, NULL when off. */
+    void *track;
+
+    /* Waiting for CLIENT PAUSE to end (CLIENT_PAUSE_WAIT): the command's copy, owned by
+     * pause.c, and the next client in the queue of paused ones. */
+    int pause_argc;
+    karg_t *pause_argv;
+    struct client *pause_next;
 
     struct client *prev, *next;           /* server's list of clients */
     struct client *park_prev, *park_next; /* parked list */

@@ -40,6 +40,7 @@ enum {
     CMD_SUBSCRIBER_OK = 1 << 16, /* allowed in RESP2 subscriber mode */
     CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
     CMD_PROTECTED = 1 << 18,     /* refused unless enable-debug-command allows it (DEBUG) */
+    CMD_MAY_REPLICATE = 1 << 19, /* not a write, but may add to the log (PUBLISH, PFCOUNT) */
 };
 
 typedef struct cmd_stats {

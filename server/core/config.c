@@ -83,6 +83,8 @@ static int set_wal_quorum(engine_t *, const cfg_def_t *, int, const char *const 
 static void get_wal_quorum(engine_t *, const cfg_def_t *, sbuf_t *);
 static char *join_words(int argc, const char *const *argv);
 static int set_def(engine_t *, const cfg_def_t *, int, const char *const *, bool, char *, size_t);
+static int set_percentiles(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_percentiles(engine_t *, const cfg_def_t *, sbuf_t *);
 
 static const cfg_def_t defs[] = {
     {"bind", C_SPECIAL, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, set_bind, get_string},
@@ -195,6 +197,13 @@ static const cfg_def_t defs[] = {
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
      0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    {"latency-monitor-threshold", C_INT, OFF(latency_monitor_threshold_ms), 0, LLONG_MAX, "0", NULL,
+     0, NULL, NULL},
+    {"tracking-table-max-keys", C_INT, OFF(tracking_table_max_keys), 0, LLONG_MAX, "1000000", NULL,
+     0, NULL, NULL},
+    {"latency-tracking", C_BOOL, OFF(latency_tracking), 0, 1, "yes", yesno, 0, NULL, NULL},
+    {"latency-tracking-info-percentiles", C_SPECIAL, 0, 0, 0, "50 99 99.9", NULL, 0,
+     set_percentiles, get_percentiles},
     /* "host port" (one argument, or two as Valkey writes it); REPLICAOF changes it, so CONFIG
      * REWRITE keeps a node a replica (or a primary) across a restart, as Sentinel relies on. */
     {"replicaof", C_SPECIAL, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, set_replicaof,
@@ -789,6 +798,46 @@ static void
 get_string(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     char *v = *(char **)field(s, d);
     sbuf_printf(out, "%s", v ? v : "");
+}
+
+/* latency-tracking-info-percentiles: numbers in [0, 100], in one argument ("50 99 99.9", as
+ * CONFIG SET gives it) or several (a config file line); an empty list reports none. */
+static int
+set_percentiles(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+                size_t errlen) {
+    double vals[ENGINE_PERCENTILES_MAX];
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *p = argv[i];
+        while (*p) {
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                break;
+            size_t len = strcspn(p, " ");
+            double v;
+            if (n == ENGINE_PERCENTILES_MAX) {
+                snprintf(err, errlen, "at most %d percentiles", ENGINE_PERCENTILES_MAX);
+                return -1;
+            }
+            if (!util_parse_double(p, len, &v) || v < 0 || v > 100) {
+                snprintf(err, errlen, "'%s' takes numbers between 0.0 and 100.0", d->name);
+                return -1;
+            }
+            vals[n++] = v;
+            p += len;
+        }
+    }
+    memcpy(s->cfg.latency_percentiles, vals, sizeof(double) * (size_t)n);
+    s->cfg.latency_npercentiles = n;
+    return 0;
+}
+
+static void
+get_percentiles(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
+    (void)d;
+    for (int i = 0; i < s->cfg.latency_npercentiles; i++)
+        sbuf_printf(out, "%s%g", i ? " " : "", s->cfg.latency_percentiles[i]);
 }
 
 static void

@@ -125,10 +125,6 @@ static const cfg_foreign_t foreign[] = {
     /* Commands and scripting. */
     {"busy-reply-threshold", NULL, LATER},
     {"lua-time-limit", NULL, LATER},
-    {"tracking-table-max-keys", NULL, LATER},
-    {"latency-monitor-threshold", "0", LATER},
-    {"latency-tracking", NULL, LATER},
-    {"latency-tracking-info-percentiles", NULL, LATER},
     {"enable-module-command", "no", "Keel loads no modules"},
     {"enable-protected-configs", NULL, "Keel has no protected settings"},
     {"sanitize-dump-payload", NULL, LATER},

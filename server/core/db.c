@@ -447,13 +447,33 @@ typedef struct expire_scan {
     db_env_t *env;
     kobj_t *found[64];
     size_t n;
+    int64_t ttl_sum_ms; /* TTLs of the keys seen that are not expired */
+    int64_t ttl_count;
 } expire_scan_t;
 
 static void
 collect_expired_cb(void *priv, void *entry) {
     expire_scan_t *s = priv;
-    if (s->n < 64 && db_is_expired(s->env, entry))
-        s->found[s->n++] = entry;
+    if (db_is_expired(s->env, entry)) {
+        if (s->n < 64)
+            s->found[s->n++] = entry;
+        return;
+    }
+    int64_t ttl = obj_expire(entry) - db_now_ms(s->env);
+    if (ttl > 0) {
+        s->ttl_sum_ms += ttl;
+        s->ttl_count++;
+    }
+}
+
+/* avg_ttl as Valkey estimates it: each batch's mean moves the estimate 1/50 of the way (the
+ * first batch sets it), so it follows the keyspace without ever walking all of it. */
+static void
+update_avg_ttl(db_t *db, const expire_scan_t *s) {
+    if (!s->ttl_count)
+        return;
+    int64_t avg = s->ttl_sum_ms / s->ttl_count;
+    db->avg_ttl_ms = db->avg_ttl_ms ? (db->avg_ttl_ms / 50) * 49 + avg / 50 : avg;
 }
 
 size_t
@@ -468,6 +488,7 @@ db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
         size_t before = ht_size(db->expires);
         db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
         seen += before ? 1 : 0;
+        update_avg_ttl(db, &s);
         for (size_t i = 0; i < s.n; i++)
             expire_now(db, s.found[i]);
         expired += s.n;

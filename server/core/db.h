@@ -43,6 +43,7 @@ struct db {
     ht_t *expires; /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
     int id;
     uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
+    int64_t avg_ttl_ms;     /* running estimate from the keys active expiry sampled (INFO) */
     db_env_t *env;          /* shared by the engine's dbs */
     /* db_hint: the object the value tier's check just found for the key at hint_key (the
      * command's own argument buffer), so the command's lookup of it does not search again.

@@ -46,6 +46,9 @@ enum {
  * snapshot writers, replication files. maxclients + this must fit RLIMIT_NOFILE. */
 #define ENGINE_FDS_RESERVED 128
 
+/* latency-tracking-info-percentiles: how many values it may list. */
+#define ENGINE_PERCENTILES_MAX 16
+
 /* enable-debug-command: who may run DEBUG (Valkey's values). */
 enum { PROTECTED_CMD_NO = 0, PROTECTED_CMD_YES = 1, PROTECTED_CMD_LOCAL = 2 };
 
@@ -104,6 +107,13 @@ typedef struct engine_config {
     int snapshot_keep;             /* snapshots kept (at least 1) */
     bool wal_accept_loss;          /* start although the log lacks records it should hold */
     long long slowlog_log_slower_than, slowlog_max_len;
+    long long tracking_table_max_keys; /* client-side caching's table (tracking.c), 0 = no limit */
+    /* The latency monitor (latency.c): events at least this long are kept (0 = off). */
+    long long latency_monitor_threshold_ms;
+    /* Per-command latency histograms (INFO latencystats) and the percentiles reported. */
+    bool latency_tracking;
+    double latency_percentiles[ENGINE_PERCENTILES_MAX];
+    int latency_npercentiles;
     /* Replication (repl/). */
     char *replicaof; /* "host port" at start, "" for a primary */
     bool replica_read_only;
@@ -191,8 +201,18 @@ typedef struct engine {
     struct tiering_state *tiering; /* the value tier (tiering.c); NULL when tiering is off */
     engine_stats_t stats;
     bool loading;
-    int64_t paused_until_ms;
+    int64_t paused_until_ms; /* CLIENT PAUSE (pause.c): its end, its kind (PAUSE_*) and the */
+    int pause_kind;          /* clients whose command waits for it, in order */
+    client_t *pause_head, *pause_tail;
+    size_t pause_nwaiting;
     uint64_t lru_clock;
+    /* Operator diagnostics, made by engine_init: SLOWLOG (slowlog.c), the latency monitor and
+     * the per-command histograms (latency.c), INFO errorstats (errstats.c). */
+    struct slowlog *slowlog;
+    struct latency *latency;
+    struct errstats *errstats;
+    struct monitors *monitors; /* MONITOR clients (monitor.c); NULL until the first */
+    struct tracking *track;    /* client-side caching (tracking.c) */
 } engine_t;
 
 

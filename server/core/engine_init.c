@@ -10,12 +10,16 @@
 #include "block.h"
 #include "cmd.h"
 #include "engine.h"
+#include "errstats.h"
 #include "events.h"
+#include "latency.h"
+#include "slowlog.h"
 #include "pubsub.h"
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
 #include "t_zset.h"
+#include "tracking.h"
 #include "util.h"
 #include "watch.h"
 
@@ -51,4 +55,8 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     pubsub_init(s);
     watch_init(s);
     block_init(s);
+    slowlog_init(s);
+    latency_init(s);
+    errstats_init(s);
+    tracking_init(s);
 }

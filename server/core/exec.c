@@ -15,10 +15,31 @@
 #include "klog.h"
 #include "evict.h"
 #include "kmem.h"
+#include "latency.h"
+#include "monitor.h"
+#include "pause.h"
+#include "slowlog.h"
+#include "tracking.h"
 #include "prop.h"
 #include "util.h"
 #include "reply.h"
 #include "tiering.h"
+
+/* What operators see of a call's duration: the slow log, the latency monitor's "command" and
+ * "fast-command" events, and the command's histogram. The engine's own replay is not a client's
+ * command and is left out. */
+static void
+note_latency(client_t *c, cmd_def_t *cmd, uint64_t ns) {
+    engine_t *s = c->eng;
+    if (c->flags & CLIENT_FAKE)
+        return;
+    if (s->cfg.latency_tracking)
+        latency_cmd_record(s, cmd, ns);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlog_push_if_needed(s, c, c->argc, c->argv, ns / 1000);
+    latency_add_sample_if_needed(s, (cmd->flags & CMD_FAST) ? "fast-command" : "command",
+                                 ns / 1000000);
+}
 
 void
 exec_call(client_t *c, cmd_def_t *cmd) {
@@ -33,14 +54,16 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     }
     client_t *prev = s->current;
     s->current = c;
+    c->last_cmd = cmd->fullname; /* CLIENT LIST cmd= shows the running command */
+    c->tot_cmds++;
     prop_command_start(&c->eng->prop);
     /* CLIENT NO-TOUCH leaves access times alone, except for TOUCH itself (as Valkey). */
     db_set_touch_enabled(&c->eng->dbenv,
                          !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
-    uint64_t t0 = util_mono_us();
+    uint64_t t0 = util_mono_ns();
     cmd->proc(c);
     db_set_touch_enabled(&c->eng->dbenv, true);
-    uint64_t dur = util_mono_us() - t0;
+    uint64_t dur_ns = util_mono_ns() - t0, dur = dur_ns / 1000;
     s->current = prev;
     if (c->deferred_push_len && prev != c) { /* the outermost call of this client is over */
         memcpy(conn_out_reserve(&c->conn, c->deferred_push_len), c->deferred_push,
@@ -49,11 +72,15 @@ exec_call(client_t *c, cmd_def_t *cmd) {
         c->deferred_push_len = 0;
         client_check_output_limit(c);
     }
+    if (s->monitors && !(c->flags & CLIENT_FAKE))
+        monitor_feed(s, c, cmd, c->argc, c->argv);
+    if (c->track)
+        tracking_remember_keys(c, cmd);
     cmd_stats_t *st = cmd_stats(s, cmd);
     st->calls++;
     st->usec += dur;
+    note_latency(c, cmd, dur_ns);
     s->stats.commands++;
-    c->last_cmd = cmd->fullname;
     if (c->conn.olen > 0 && out_start >= c->conn.obase &&
         out_start < c->conn.obase + c->conn.olen && c->conn.obuf[out_start - c->conn.obase] == '-')
         st->failed++;
@@ -292,15 +319,40 @@ refuse_oom_or_log(client_t *c, cmd_def_t *cmd) {
     return true;
 }
 
+/* CLIENT REPLY OFF|SKIP: the command's reply (from `start`) is dropped; pushes to the client
+ * from other clients' commands are not replies and still go out, as in Valkey. SKIP_NEXT (set
+ * by CLIENT REPLY SKIP) turns into SKIP for the next command, which it then covers alone. */
+static void
+drop_reply(client_t *c, const cmd_def_t *cmd, uint64_t start) {
+    if ((c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) &&
+        start >= c->conn.obase + c->conn.osent && start <= c->conn.obase + c->conn.olen)
+        c->conn.olen = (size_t)(start - c->conn.obase);
+    if (!cmd || !cmd->parent || strcmp(cmd->parent->name, "client"))
+        c->flags &= ~(uint32_t)CLIENT_REPLY_SKIP;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags &= ~(uint32_t)CLIENT_REPLY_SKIP_NEXT;
+        c->flags |= CLIENT_REPLY_SKIP;
+    }
+}
+
+/* The command's reply is complete and takes no durability mark: CLIENT REPLY may drop it. */
+static void
+replied(client_t *c, const cmd_def_t *cmd, uint64_t start) {
+    if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT))
+        drop_reply(c, cmd, start);
+}
+
 void
 exec_command(client_t *c) {
     engine_t *s = c->eng;
+    uint64_t start = c->conn.obase + c->conn.olen;
     cmd_def_t *cmd = check_command(c);
     if (!cmd) {
         if (c->flags & CLIENT_MULTI)
             c->flags |= CLIENT_DIRTY_EXEC;
         if (c->conn.flags & CONN_UNAUTH) /* NOAUTH errors to a client that does not read */
             client_check_output_limit(c);
+        replied(c, NULL, start);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
@@ -308,17 +360,20 @@ exec_command(client_t *c) {
             log_refused(c, "not allowed inside a transaction");
             reply_errf(c, "ERR Command not allowed inside a transaction");
             c->flags |= CLIENT_DIRTY_EXEC;
-            return;
-        }
-        if (refuse_oom_or_log(c, cmd)) {
+        } else if (refuse_oom_or_log(c, cmd)) {
             c->flags |= CLIENT_DIRTY_EXEC;
-            return;
+        } else {
+            queue_command(c, cmd);
         }
-        queue_command(c, cmd);
+        replied(c, cmd, start);
         return;
     }
-    if (refuse_oom_or_log(c, cmd))
+    if (refuse_oom_or_log(c, cmd)) {
+        replied(c, cmd, start);
         return;
+    }
+    if (s->pause_kind != PAUSE_NONE && pause_park_if_needed(c, cmd))
+        return; /* runs when CLIENT PAUSE ends (pause.c) */
     db_set_now_ms(&c->eng->dbenv, util_time_ms());
     /* Tiered values it needs (EXEC: every queued command's) come back first; the client waits
      * with nothing executed, logged or tagged, and this runs again when they are in. */
@@ -327,7 +382,6 @@ exec_command(client_t *c) {
         db_hint_clear(hint_db);
         return;
     }
-    uint64_t start = c->conn.obase + c->conn.olen;
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);
     exec_call(c, cmd);
@@ -346,6 +400,7 @@ exec_command(client_t *c) {
         tag = read_tag_of(c, cmd);
         tag = c->reply_lsn > tag ? c->reply_lsn : tag;
     }
+    replied(c, cmd, start);
     if (c->conn.fd >= 0)
         client_mark_reply(c, start, tag);
     if (c->conn.olen - c->conn.osent > 0 &&

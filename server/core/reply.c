@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "errstats.h"
 #include "kmem.h"
 #include "engine.h"
 #include "util.h"
@@ -54,6 +55,11 @@ reply_hdr(client_t *c, char type, long long n) {
 }
 
 void
+reply_raw_bytes(client_t *c, const char *p, size_t n) {
+    reply_raw(c, p, n);
+}
+
+void
 reply_ok(client_t *c) {
     reply_raw(c, "+OK\r\n", 5);
 }
@@ -98,8 +104,11 @@ reply_err(client_t *c, const char *msg) {
     reply_raw(c, "-", 1);
     reply_raw(c, buf, k);
     reply_raw(c, "\r\n", 2);
-    if (c->eng)
+    if (c->eng) {
         c->eng->stats.total_errors++;
+        if (c->eng->errstats)
+            errstats_add(c->eng, buf, k);
+    }
 }
 
 void
@@ -254,4 +263,9 @@ reply_set_deferred_array(client_t *c, size_t spot, long long n) {
 void
 reply_set_deferred_set(client_t *c, size_t spot, long long n) {
     set_deferred(c, spot, c->resp >= 3 ? '~' : '*', n);
+}
+
+void
+reply_set_deferred_map(client_t *c, size_t spot, long long n) {
+    set_deferred(c, spot, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : n * 2);
 }

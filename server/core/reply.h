@@ -23,6 +23,8 @@ extern const char *const ERR_OVERFLOW;  /* "ERR increment or decrement would ove
 extern const char *const ERR_DB_INDEX;  /* "ERR DB index is out of range" */
 
 void reply_ok(client_t *c);
+/* Bytes already in RESP form (a MONITOR line), appended as they are. */
+void reply_raw_bytes(client_t *c, const char *p, size_t n);
 void reply_simple(client_t *c, const char *s);
 void reply_simplef(client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_help(client_t *c, const char *const *lines, size_t n); /* array of simple strings */
@@ -47,5 +49,6 @@ void reply_empty_array(client_t *c);
 size_t reply_defer(client_t *c);
 void reply_set_deferred_array(client_t *c, size_t spot, long long n);
 void reply_set_deferred_set(client_t *c, size_t spot, long long n);
+void reply_set_deferred_map(client_t *c, size_t spot, long long n); /* n pairs */
 
 #endif

@@ -237,3 +237,9 @@ watch_init(engine_t *eng) {
     h.exec_check = watch_exec_check;
     engine_add_hooks(eng, &h);
 }
+
+size_t
+watch_count(const client_t *c) {
+    const wlist_t *l = c->watched;
+    return l ? l->n : 0;
+}

@@ -25,5 +25,7 @@ void watch_init(engine_t *eng);
 void watch_key(client_t *c, const char *key, size_t klen);
 /* Forget every watched key of c (UNWATCH, EXEC, DISCARD, disconnect). */
 void watch_unwatch_all(client_t *c);
+/* How many keys c watches (CLIENT LIST watch=). */
+size_t watch_count(const client_t *c);
 
 #endif

@@ -315,6 +315,8 @@ conn_write(conn_t *c) {
         c->net_out += (uint64_t)w;
         c->net->stats.bytes_out += (uint64_t)w;
     }
+    if (total)
+        c->net->stats.writes++;
     if (c->osent == c->olen) {
         c->obase += c->olen;
         c->olen = c->osent = 0;
@@ -474,6 +476,7 @@ more:
         return -1;
     }
     c->qlen += (size_t)r;
+    c->net->stats.reads++;
     c->net_in += (uint64_t)r;
     c->net->stats.bytes_in += (uint64_t)r;
     c->last_ms = util_time_ms();

@@ -114,6 +114,7 @@ typedef struct net_stats {
     uint64_t protocol_errors;
     uint64_t tls_handshake_errors; /* accepted TLS conns whose handshake failed or timed out */
     uint64_t bytes_in, bytes_out;
+    uint64_t reads, writes; /* read and write calls on client sockets (total_*_processed) */
 } net_stats_t;
 
 net_t *net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim);

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "latency.h"
 #include "kerr.h"
 #include "kmem.h"
 #include "persist_int.h"
@@ -365,6 +366,8 @@ persist_stop(engine_t *s) {
 void
 persist_cron(engine_t *s) {
     poll_log(s);
+    if (s->wal) /* the latency monitor's "wal-fsync": the slowest fdatasync since the last cron */
+        latency_add_sample_if_needed(s, "wal-fsync", wal_take_fsync_max_us(s->wal) / 1000);
     waiters_check(s, util_time_ms());
     snapshot_cron(s);
 }

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "latency.h"
 #include "conn.h"
 #include "kerr.h"
 #include "kmem.h"
@@ -345,6 +346,8 @@ fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *l
         child_main(s, fds[1], parent, path, lsn, format);
     }
     close(fds[1]);
+    uint64_t fork_us = util_mono_us() - t0;
+    latency_add_sample_if_needed(s, "fork", fork_us / 1000);
     tiering_snapshot_forked(s); /* the child has its copy; the checkpoint stays until reaped */
     ht_set_resize_policy(0);
     st->child = pid;
@@ -359,7 +362,7 @@ fork_writer(engine_t *s, name_fn name, uint32_t format, bool export, uint64_t *l
     *lsn_out = lsn;
     klog(KLOG_NOTICE, "Background %s started by pid %d (LSN %llu, fork %llu us)",
          export ? "export" : "saving", (int)pid, (unsigned long long)lsn,
-         (unsigned long long)(util_mono_us() - t0));
+         (unsigned long long)fork_us);
     return 0;
 }
 

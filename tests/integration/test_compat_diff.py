@@ -179,7 +179,7 @@ def start_redis():
     d = tempfile.mkdtemp(prefix="keel-compat-redis-")
     proc = subprocess.Popen(
         [REDIS_BIN, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", d, "--protected-mode", "yes"],
+         "--dir", d, "--protected-mode", "yes", "--enable-debug-command", "local"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -705,8 +705,9 @@ def command_table(conn):
 
 
 # Arity that differs on purpose: Redis 7.2 / Valkey 8 ZRANK/ZREVRANK take WITHSCORE (-3), 7.0 has 3;
-# Valkey 8's COMMAND GETKEYS has arity -3 (command-getkeys.json), 7.0 had -4.
-ARITY_72 = {b"zrank": b"-3", b"zrevrank": b"-3", b"command|getkeys": b"-3"}
+# Valkey 8's COMMAND GETKEYS and GETKEYSANDFLAGS have arity -3 (command-getkeys.json), 7.0 had -4.
+ARITY_72 = {b"zrank": b"-3", b"zrevrank": b"-3", b"command|getkeys": b"-3",
+            b"command|getkeysandflags": b"-3"}
 
 
 def info_fields(row):
@@ -990,3 +991,181 @@ def test_lpos_rank_range_is_valkeys(pair):
     for rank in ("1", "-1", "2", "-2", "0", "9223372036854775807"):
         pair.same("LPOS", "l", "a", "RANK", rank)
     assert pair.k.call("LPOS", "l", "a", "RANK", "-9223372036854775808")[0] == "-"
+
+
+# ---- operator commands: SLOWLOG and LATENCY -----------------------------------------------------
+
+
+def norm_slowlog(rep):
+    """Ids, times, durations and client ports differ: keep the shape, the arguments and names."""
+    if rep[0] != "*" or rep[1] is None:
+        return rep
+    out = []
+    for e in rep[1]:
+        f = e[1]
+        out.append(("*", [(":", b"N"), (":", b"T"), (":", b"D"), f[3], ("$", b"ADDR"), f[5]]))
+    return ("*", out)
+
+
+def norm_histogram(rep):
+    """Bucket bounds depend on timing: keep command names, the keys and the call counts."""
+    def walk(x):
+        if x[0] in "%" and x[1] is not None:
+            return (x[0], [(walk(k), walk(v)) for k, v in x[1]])
+        if x[0] == "*" and x[1] is not None:
+            return (x[0], [walk(v) for v in x[1]])
+        return x
+    def strip(x):
+        if x[0] == "%":
+            return ("%", [(k, ("%", [(kk, vv) if kk[1] == b"calls" else (kk, vv[0])
+                                     for kk, vv in v[1]])) for k, v in x[1]])
+        if x[0] == "*" and x[1]:
+            items = x[1]
+            res = []
+            for i in range(0, len(items), 2):
+                inner = items[i + 1][1]
+                res += [items[i], ("*", [inner[0], inner[1], inner[2], ("*", "BUCKETS")])]
+            return ("*", res)
+        return x
+    return strip(walk(rep))
+
+
+def test_slowlog_replies_alike(pair):
+    try:
+        pair.both("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        pair.same("SLOWLOG", "RESET")
+        pair.same("SLOWLOG", "LEN")
+        pair.both("SET", "k", "v" * 200)
+        pair.both("RPUSH", "l", *["e%d" % i for i in range(40)])
+        pair.both("CLIENT", "SETNAME", "sweeper")
+        pair.both("GET", "k")
+        for args in (["SLOWLOG", "GET"], ["SLOWLOG", "GET", "2"], ["SLOWLOG", "GET", "-1"],
+                     ["SLOWLOG", "GET", "0"]):
+            pair.same(*args, norm=norm_slowlog)
+        for args in (["SLOWLOG", "GET", "x"], ["SLOWLOG", "GET", "-2"], ["SLOWLOG", "GET", "1", "2"],
+                     ["SLOWLOG", "LEN", "x"], ["SLOWLOG", "NOSUCH"], ["SLOWLOG"]):
+            pair.same(*args)
+        # The entries' trimmed arguments: 32 at most, each cut at 128 bytes with a note.
+        k = pair.k.call("SLOWLOG", "GET", "-1")[1]
+        rpush = [e for e in k if e[1][3][1][0][1] == b"RPUSH"][0]
+        assert rpush[1][3][1][-1] == ("$", b"... (11 more arguments)")  # 42 arguments
+    finally:
+        pair.both("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        pair.both("CLIENT", "SETNAME", "")
+
+
+def test_latency_replies_alike(pair):
+    pair.same("LATENCY", "RESET")
+    for args in (["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "command"],
+                 ["LATENCY", "HISTORY", "nosuch"], ["LATENCY", "RESET", "a", "b"],
+                 ["LATENCY", "HISTORY"], ["LATENCY", "NOSUCH"], ["LATENCY", "HISTOGRAM", "nosuch"],
+                 ["LATENCY"]):
+        pair.same(*args)
+    pair.both("CONFIG", "RESETSTAT")
+    for _ in range(3):
+        pair.both("SET", "a", "1")
+    pair.both("CLIENT", "ID")
+    pair.same("LATENCY", "HISTOGRAM", "set", "client|id", "nosuch", norm=norm_histogram)
+
+
+def test_client_reply_pause_and_getkeysandflags_reply_alike(pair):
+    for conn in (pair.k, pair.r):
+        for args in (("CLIENT", "REPLY", "OFF"), ("SET", "a", "1"), ("NOSUCH",),
+                     ("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "ON")):
+            conn.send_cmd(*args)
+    # Only CLIENT REPLY ON answered: the next reply of each is its OK.
+    assert pair.k.read() == pair.r.read() == ("+", b"OK")
+    pair.k.send_cmd("CLIENT", "REPLY", "SKIP")
+    pair.r.send_cmd("CLIENT", "REPLY", "SKIP")
+    pair.k.send_cmd("INCR", "a")
+    pair.r.send_cmd("INCR", "a")
+    pair.same("GET", "a")
+    for args in (["CLIENT", "REPLY", "MAYBE"], ["CLIENT", "REPLY"], ["CLIENT", "PAUSE", "x"],
+                 ["CLIENT", "PAUSE", "-1"], ["CLIENT", "PAUSE", "10", "NEVER"],
+                 ["CLIENT", "PAUSE"], ["CLIENT", "UNPAUSE", "x"], ["CLIENT", "UNPAUSE"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "GET", "k"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "NOSUCH", "k"],
+                 ["COMMAND", "GETKEYSANDFLAGS", "PING", "x"], ["MEMORY", "PURGE"],
+                 ["COMMAND", "LIST", "FILTERBY", "PATTERN", "slowlog|*"],
+                 ["COMMAND", "LIST", "FILTERBY", "NOPE", "x"]):
+        pair.same(*args, norm=unordered if args[1] == "LIST" else norm_for(args))
+
+
+def test_monitor_lines_alike(pair):
+    """MONITOR's lines agree once the timestamps and client ports are taken out."""
+    import re
+    k_other, r_other = Exact(pair.k.sock.getpeername()[1], 2), Exact(pair.r.sock.getpeername()[1], 2)
+    try:
+        assert pair.k.call("MONITOR") == pair.r.call("MONITOR") == ("+", b"OK")
+        script = [("SELECT", "2"), ("SET", "k", 'a"b\\c\n\x01\xe9'), ("AUTH", "x", "y"),
+                  ("HELLO", "2", "AUTH", "u", "p"), ("CONFIG", "GET", "x"), ("MULTI",),
+                  ("GET", "k"), ("EXEC",), ("SELECT", "0")]
+        for args in script:
+            k_other.call(*args)
+            r_other.call(*args)
+        def lines(conn):
+            out = []
+            for _ in range(len(script) - 1):  # CONFIG is not shown
+                t, text = conn.read()
+                assert t == "+"
+                out.append(re.sub(rb"^\d+\.\d{6} \[(\d+) [^\]]+\]", rb"T [\1 ADDR]", text))
+            return out
+        assert lines(pair.k) == lines(pair.r)
+    finally:
+        k_other.close()
+        r_other.close()
+        pair.k.call("RESET")
+        pair.r.call("RESET")
+
+
+def test_client_tracking_replies_alike(pair):
+    try:
+        for args in (["CLIENT", "TRACKING", "MAYBE"], ["CLIENT", "TRACKING", "ON", "PREFIX", "a"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"],
+                     ["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"],
+                     ["CLIENT", "TRACKING", "ON", "REDIRECT", "999999"],
+                     ["CLIENT", "TRACKING", "ON", "REDIRECT", "x"],
+                     ["CLIENT", "TRACKING", "ON", "JUNK"], ["CLIENT", "CACHING", "YES"],
+                     ["CLIENT", "GETREDIR"], ["CLIENT", "TRACKINGINFO"],
+                     ["CLIENT", "TRACKING", "ON", "OPTIN"], ["CLIENT", "CACHING", "NO"],
+                     ["CLIENT", "CACHING", "MAYBE"], ["CLIENT", "CACHING", "YES"],
+                     ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "ON", "OPTOUT"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST"], ["CLIENT", "TRACKING", "OFF"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "a"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab"],
+                     ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "abc"],
+                     ["CLIENT", "TRACKINGINFO"], ["CLIENT", "GETREDIR"],
+                     ["CLIENT", "TRACKING", "OFF"], ["CLIENT", "TRACKINGINFO"]):
+            pair.same(*args, norm=unordered if args[1] == "TRACKINGINFO" and pair.resp == 2
+                      else None)
+        if pair.resp == 3:
+            # The invalidation push itself, byte for byte.
+            pair.same("CLIENT", "TRACKING", "ON")
+            pair.same("GET", "tkey")
+            kw, rw = Exact(pair.k.sock.getpeername()[1], 2), Exact(pair.r.sock.getpeername()[1], 2)
+            kw.call("SET", "tkey", "1")
+            rw.call("SET", "tkey", "1")
+            assert pair.k.read() == pair.r.read() == (">", [("$", b"invalidate"),
+                                                            ("*", [("$", b"tkey")])])
+            kw.call("FLUSHALL")
+            rw.call("FLUSHALL")
+            assert pair.k.read() == pair.r.read()
+            kw.close()
+            rw.close()
+    finally:
+        pair.both("CLIENT", "TRACKING", "OFF")
+
+
+def test_debug_subcommands_for_test_suites_reply_alike(pair):
+    for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+              "push", "verbatim", "true", "false", "nosuch"):
+        pair.same("DEBUG", "PROTOCOL", t)
+    for args in (["DEBUG", "ERROR", "boom"], ["DEBUG", "ERROR", "-WRONGTYPE custom"],
+                 ["DEBUG", "DIGEST"], ["DEBUG", "DIGEST-VALUE", "nosuch"],
+                 ["DEBUG", "POPULATE", "5"], ["DBSIZE"], ["GET", "key:0"], ["GET", "key:4"],
+                 ["DEBUG", "POPULATE", "3", "pfx", "12"], ["GET", "pfx:2"],
+                 ["DEBUG", "POPULATE", "2", "pfx", "3"], ["GET", "pfx:1"], ["DBSIZE"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"],
+                 ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]):
+        pair.same(*args)

@@ -4,13 +4,15 @@ import pytest
 
 # (command, lines in the reply, last line): the counts are those of the tables in the sources.
 HELPS = [
-    ("COMMAND", 15, "    Print this help."),
+    ("COMMAND", 17, "    Print this help."),
     ("CONFIG", 11, "    Print this help."),
-    ("MEMORY", 9, "    Print this help."),
-    ("CLIENT", 25, "    Print this help."),
+    ("MEMORY", 13, "    Print this help."),
+    ("CLIENT", 40, "    Print this help."),
     ("PUBSUB", 14, "    Print this help."),
     ("OBJECT", 15, "    Print this help."),
-    ("DEBUG", 9, "    Accepted for compatibility; does nothing."),
+    ("DEBUG", 24, "    Accepted for compatibility; does nothing."),
+    ("SLOWLOG", 12, "    Print this help."),
+    ("LATENCY", 15, "    Print this help."),
 ]
 
 

@@ -272,3 +272,17 @@ Test(db_expire, a_lookup_hint_is_used_once_for_its_buffer_and_dropped_by_changes
     db_hint_clear(db);
     cr_assert_eq(db_lookup(db, buf, 2, 0), o1);
 }
+
+Test(db_expire, active_expiry_estimates_the_average_ttl) {
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        add_str(k, "v", 1000000 + 10000 + (i % 2) * 20000); /* TTLs of 10 s and 30 s */
+    }
+    add_str("forever", "v", -1);
+    cr_assert_eq(db->avg_ttl_ms, 0);
+    db_active_expire(db, 1000000, NULL);
+    /* An estimate from samples: inside the range of the TTLs there are. */
+    cr_assert(db->avg_ttl_ms >= 10000 && db->avg_ttl_ms <= 30000, "avg_ttl %lld",
+              (long long)db->avg_ttl_ms);
+}
