@@ -1072,6 +1072,16 @@ check_keys(const acl_user_t *u, const cmd_def_t *cmd, int argc, const karg_t *ar
     return rc;
 }
 
+bool
+acl_user_reads_all_keys(const acl_user_t *u) {
+    if (!u || (u->flags & ACL_U_ALLKEYS))
+        return true;
+    for (uint32_t i = 0; i < u->nkeys; i++)
+        if (u->keys[i].n == 1 && u->keys[i].p[0] == '*' && (u->keys[i].perm & ACL_PERM_R))
+            return true;
+    return false;
+}
+
 int
 acl_check(const engine_t *e, const acl_user_t *u, const cmd_def_t *cmd, int argc,
           const karg_t *argv, int *errpos) {

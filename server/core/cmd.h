@@ -40,6 +40,9 @@ enum {
     CMD_SUBSCRIBER_OK = 1 << 16, /* allowed in RESP2 subscriber mode */
     CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
     CMD_PROTECTED = 1 << 18,     /* refused unless enable-debug-command allows it (DEBUG) */
+    /* Reads keys its arguments name by pattern, not by position (SORT's BY and GET): a read's
+     * durability tag waits for the newest LSN, as for CMD_TOUCHES_ALL. Not a Valkey flag. */
+    CMD_PATTERN_READS = 1 << 19,
 };
 
 typedef struct cmd_stats {
