@@ -147,7 +147,7 @@ lookup_pattern(client_t *c, const karg_t *pat, const char *elem, size_t en, sort
         thash_t h = hash_of(o);
         hval_t v;
         const char *f = field + 2;
-        if (hash_get(&h, f, (size_t)(end - f), &v) == 0) {
+        if (hash_get(&h, f, (size_t)(end - f), &v) == 1) {
             out->p = hval_bytes(&v, out->buf, &out->n);
             found = true;
         }

@@ -70,6 +70,11 @@ Test(geohash, points_outside_the_limits_do_not_encode) {
     cr_assert_not(geo_encode_wgs84(0, 0, 0, &h));
     cr_assert_not(geo_encode_wgs84(0, 0, 33, &h));
     cr_assert(geo_encode_wgs84(180, GEO_LAT_MAX, GEO_STEP_MAX, &h));
+    /* Other ranges (GEOHASH's -90..90) still refuse what the stored ranges refuse. */
+    const geo_range_t lon_r = {-180, 180}, lat_r = {-90, 90};
+    cr_assert_not(geo_encode(&lon_r, &lat_r, 0, 86, GEO_STEP_MAX, &h));
+    cr_assert(geo_encode(&lon_r, &lat_r, 0, 0, 1, &h));
+    cr_assert_eq(h.bits, 3); /* the upper half of both ranges: 1 then 1 */
 }
 
 Test(geohash, scores_that_are_no_geohash_still_decode) {
