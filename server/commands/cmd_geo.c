@@ -594,18 +594,31 @@ keys_georadius(int argc, karg_t *argv, int *idx, int max) {
     return n;
 }
 
+/* The searched key is only read: argument 1, or GEOSEARCHSTORE's 2. */
+static bool
+radius_key_read_only(int argc, const karg_t *argv, int pos) {
+    (void)argc, (void)argv;
+    return pos == 1;
+}
+
+static bool
+searchstore_key_read_only(int argc, const karg_t *argv, int pos) {
+    (void)argc, (void)argv;
+    return pos == 2;
+}
+
 /* clang-format off */
 cmd_def_t cmd_table_geo[] = {
     {"geoadd", cmd_geoadd, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", "3.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "write geo slow"},
     {"geodist", cmd_geodist, -4, CMD_READONLY, 1, 1, 1, "geo", "Returns the distance between two members of a geospatial index.", "3.2.0", "O(1)", "read geo slow"},
     {"geohash", cmd_geohash, -2, CMD_READONLY, 1, 1, 1, "geo", "Returns members from a geospatial index as geohash strings.", "3.2.0", "O(1) for each member requested.", "read geo slow"},
     {"geopos", cmd_geopos, -2, CMD_READONLY, 1, 1, 1, "geo", "Returns the longitude and latitude of members from a geospatial index.", "3.2.0", "O(1) for each member requested.", "read geo slow"},
-    {"georadius", cmd_georadius, -6, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius},
+    {"georadius", cmd_georadius, -6, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius, .key_read_only = radius_key_read_only},
     {"georadius_ro", cmd_georadius_ro, -6, CMD_READONLY, 1, 1, 1, "geo", "Returns members from a geospatial index that are within a distance from a coordinate.", "3.2.10", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "read geo slow"},
-    {"georadiusbymember", cmd_georadiusbymember, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius},
+    {"georadiusbymember", cmd_georadiusbymember, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius, .key_read_only = radius_key_read_only},
     {"georadiusbymember_ro", cmd_georadiusbymember_ro, -5, CMD_READONLY, 1, 1, 1, "geo", "Returns members from a geospatial index that are within a distance from a member.", "3.2.10", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "read geo slow"},
     {"geosearch", cmd_geosearch, -7, CMD_READONLY, 1, 1, 1, "geo", "Queries a geospatial index for members inside an area of a box or a circle.", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "read geo slow"},
-    {"geosearchstore", cmd_geosearchstore, -8, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, "geo", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "write geo slow"},
+    {"geosearchstore", cmd_geosearchstore, -8, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, "geo", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "write geo slow", .key_read_only = searchstore_key_read_only},
     {0},
 };
 /* clang-format on */

@@ -530,9 +530,16 @@ keys_sort_ro(int argc, karg_t *argv, int *idx, int max) {
     return 1;
 }
 
+/* The sorted key is only read; the STORE destination is written. */
+static bool
+sort_key_read_only(int argc, const karg_t *argv, int pos) {
+    (void)argc, (void)argv;
+    return pos == 1;
+}
+
 /* clang-format off */
 cmd_def_t cmd_table_sort[] = {
-    {"sort", cmd_sort, -2, CMD_WRITE | CMD_DENYOOM | CMD_PATTERN_READS, 1, 1, 1, "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "write set sortedset list slow dangerous", keys_sort},
+    {"sort", cmd_sort, -2, CMD_WRITE | CMD_DENYOOM | CMD_PATTERN_READS, 1, 1, 1, "generic", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "write set sortedset list slow dangerous", keys_sort, .key_read_only = sort_key_read_only},
     {"sort_ro", cmd_sort_ro, -2, CMD_READONLY | CMD_PATTERN_READS, 1, 1, 1, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "read set sortedset list slow dangerous", keys_sort_ro},
     {0},
 };

@@ -65,6 +65,10 @@ typedef struct cmd_def {
     struct cmd_def *parent;
     uint32_t id;    /* index of its counters in engine_t.cmd_stats, set at registration */
     char *fullname; /* "client|list" for subcommands, set at registration */
+    /* For a write command that only reads some of its keys (SORT's sorted key, GEOSEARCHSTORE's
+     * source): true for the argument positions that are only read, which ACLs then check for
+     * read permission instead of write (Valkey's RO key specs). NULL: every key is written. */
+    bool (*key_read_only)(int argc, const karg_t *argv, int pos);
 } cmd_def_t;
 
 struct engine;

@@ -83,6 +83,34 @@ def test_by_and_get_patterns_need_read_access_to_every_key(server, r):
         r.execute_command("ACL", "DELUSER", "sorter")
 
 
+def test_the_sorted_key_needs_read_and_the_store_key_write_permission(server, r):
+    people(r)
+    r.execute_command("ACL", "SETUSER", "ro", "on", "nopass", "+sort", "+sort_ro", "+geosearchstore",
+                      "+georadius", "%R~ids", "%R~src", "%W~out")
+    r.geoadd("src", [13.361389, 38.115556, "Palermo"])
+    c = server.client()
+    try:
+        c.execute_command("AUTH", "ro", "x")
+        for name in ("GEORADIUS", "GEOSEARCHSTORE"):
+            c.response_callbacks.pop(name, None)  # raw replies
+        assert c.sort("ids") == [b"1", b"2", b"3"]  # SORT reads its key, as in Valkey
+        assert c.execute_command("SORT_RO", "ids") == [b"1", b"2", b"3"]
+        assert c.sort("ids", store="out") == 3
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            c.sort("ids", store="ids")  # read permission only
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            c.sort("out")
+        assert c.execute_command("GEOSEARCHSTORE", "out", "src", "FROMLONLAT", "13", "38",
+                                 "BYRADIUS", "100", "km") == 1
+        assert c.execute_command("GEORADIUS", "src", "13", "38", "100", "km", "STORE", "out") == 1
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            c.execute_command("GEOSEARCHSTORE", "src", "out", "FROMLONLAT", "13", "38",
+                              "BYRADIUS", "100", "km")
+    finally:
+        c.close()
+        r.execute_command("ACL", "DELUSER", "ro")
+
+
 def test_keyspace_events(server, r):
     r.config_set("notify-keyspace-events", "KEA")
     p = server.client().pubsub()
