@@ -579,19 +579,33 @@ cmd_geosearchstore(client_t *c) {
     georadius_generic(c, 2, GEO_SEARCH | GEO_SEARCHSTORE);
 }
 
-/* GEORADIUS and GEORADIUSBYMEMBER: the key, and the last STORE/STOREDIST key if any. */
+/* GEORADIUS and GEORADIUSBYMEMBER: the key, then the keys after the first STORE and the first
+ * STOREDIST from the options on, as Valkey's keyword key specs find them (so both are checked
+ * when both are given, although the last one wins). */
+static int
+keys_store_options(int argc, karg_t *argv, int *idx, int max, int from) {
+    if (max < 3 || argc < 2)
+        return -1;
+    int n = 0;
+    idx[n++] = 1;
+    static const char *const words[] = {"store", "storedist"};
+    for (int w = 0; w < 2; w++)
+        for (int i = from; i + 1 < argc; i++)
+            if (cmd_arg_is(&argv[i], words[w])) {
+                idx[n++] = i + 1;
+                break;
+            }
+    return n;
+}
+
 static int
 keys_georadius(int argc, karg_t *argv, int *idx, int max) {
-    if (max < 2 || argc < 2)
-        return -1;
-    int n = 0, stored = -1;
-    idx[n++] = 1;
-    for (int i = 5; i < argc; i++)
-        if ((cmd_arg_is(&argv[i], "store") || cmd_arg_is(&argv[i], "storedist")) && i + 1 < argc)
-            stored = ++i;
-    if (stored > 0)
-        idx[n++] = stored;
-    return n;
+    return keys_store_options(argc, argv, idx, max, 6);
+}
+
+static int
+keys_georadiusbymember(int argc, karg_t *argv, int *idx, int max) {
+    return keys_store_options(argc, argv, idx, max, 5);
 }
 
 /* The searched key is only read: argument 1, or GEOSEARCHSTORE's 2. */
@@ -615,7 +629,7 @@ cmd_def_t cmd_table_geo[] = {
     {"geopos", cmd_geopos, -2, CMD_READONLY, 1, 1, 1, "geo", "Returns the longitude and latitude of members from a geospatial index.", "3.2.0", "O(1) for each member requested.", "read geo slow"},
     {"georadius", cmd_georadius, -6, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius, .key_read_only = radius_key_read_only},
     {"georadius_ro", cmd_georadius_ro, -6, CMD_READONLY, 1, 1, 1, "geo", "Returns members from a geospatial index that are within a distance from a coordinate.", "3.2.10", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "read geo slow"},
-    {"georadiusbymember", cmd_georadiusbymember, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadius, .key_read_only = radius_key_read_only},
+    {"georadiusbymember", cmd_georadiusbymember, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "geo", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "write geo slow", keys_georadiusbymember, .key_read_only = radius_key_read_only},
     {"georadiusbymember_ro", cmd_georadiusbymember_ro, -5, CMD_READONLY, 1, 1, 1, "geo", "Returns members from a geospatial index that are within a distance from a member.", "3.2.10", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "read geo slow"},
     {"geosearch", cmd_geosearch, -7, CMD_READONLY, 1, 1, 1, "geo", "Queries a geospatial index for members inside an area of a box or a circle.", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "read geo slow"},
     {"geosearchstore", cmd_geosearchstore, -8, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, "geo", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "6.2.0", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "write geo slow", .key_read_only = searchstore_key_read_only},
