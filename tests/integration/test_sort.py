@@ -4,6 +4,7 @@ patterns need read access to every key; keyspace events; STORE surviving a SIGKI
 keys whose values are in the tier. Exact agreement with redis-server 7.0 over thousands of
 random calls is test_compat_diff.py's job, the ordering rules are unit-tested
 (test_commands_sort_geo.c)."""
+import os
 import time
 
 import pytest
@@ -149,6 +150,32 @@ def test_stored_results_survive_a_crash_without_the_keys_they_came_from(tmp_path
         assert c.exists("age_1", "user_1") == 0
     finally:
         s.cleanup()
+
+
+def test_a_sort_reading_an_uncommitted_by_key_waits_for_it(live, tmp_path):
+    """durability sync: a read waits for the uncommitted writes of the keys it reads. SORT's BY
+    and GET keys are not declared, so SORT waits for the newest write (CMD_PATTERN_READS)."""
+    os.environ["KEEL_DEBUG_WAL_FSYNC_DELAY_MS"] = "600"
+    try:
+        s = KeelServer(data_dir=str(tmp_path), durability="sync")
+        live.append(s)
+        s.start()
+    finally:
+        del os.environ["KEEL_DEBUG_WAL_FSYNC_DELAY_MS"]
+    r = s.client()
+    r.pipeline(transaction=False).rpush("ids", 1, 2).set("cold", "c").execute()  # one fsync
+    writer, reader = s.raw(), s.raw()
+    writer.send_cmd("SET", "w_1", "9")
+    time.sleep(0.05)  # the SET has run; its record is being synced for 600 ms
+    t0 = time.time()
+    assert reader.call("GET", "cold") == b"c"
+    assert time.time() - t0 < 0.3  # an unrelated read does not wait
+    t0 = time.time()
+    assert reader.call("SORT", "ids", "BY", "w_*") == [b"2", b"1"]
+    assert time.time() - t0 > 0.3  # it read w_1's new value: its reply waited for the record
+    assert writer.read() == "OK"
+    writer.close()
+    reader.close()
 
 
 def test_get_and_by_keys_in_the_tier_are_fetched(live):
