@@ -9,9 +9,10 @@
  * neighbours N, S, E, W, NE, NW, SE, SW, skipping a cell equal to the one scanned just before),
  * so that results without ASC/DESC, and COUNT ANY's choice, come out in Valkey's order too.
  *
- * GEOADD is deterministic and logged as called. The STORE forms are logged in effect form (DEL
- * of the destination, then ZADDs of the stored scores): a replica or a replay with another libm
- * could otherwise round a distance at a boundary differently.
+ * Everything is logged in effect form: GEOADD as the ZADD it runs (so a log reader or replica
+ * that predates GEO can apply it), the STORE forms as a DEL of the destination and ZADDs of the
+ * stored scores (a replica or a replay with another libm could otherwise round a distance at a
+ * boundary differently).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,11 +158,16 @@ cmd_geoadd(client_t *c) {
     }
     int saved_argc = c->argc;
     karg_t *saved_argv = c->argv;
+    uint64_t dirty = c->eng->dirty;
     c->argc = argc;
     c->argv = argv;
     zcmd_zadd(c);
     c->argc = saved_argc;
     c->argv = saved_argv;
+    if (c->eng->dirty != dirty) { /* logged as the ZADD it ran: any reader of the log knows it */
+        argv[0] = (karg_t){"ZADD", 4};
+        prop_add(&c->eng->prop, c->db_id, argc, argv);
+    }
 done:
     kfree(scores);
     kfree(argv);

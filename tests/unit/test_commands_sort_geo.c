@@ -2,7 +2,7 @@
  * test_commands_sort_geo.c - SORT and the GEO commands through exec_command with a capturing
  * log sink: what they write to the log (SORT STORE and the GEO STORE forms in effect form, so
  * replay never re-reads the keys the patterns named; reads and SORT without STORE nothing;
- * GEOADD as called) and the ordering rules of SORT that the integration tests only sample
+ * GEOADD as the ZADD it runs) and the ordering rules of SORT that the integration tests only sample
  * (numeric ties broken by the elements' bytes, ALPHA, missing BY keys, LIMIT clamping).
  */
 #include <criterion/criterion.h>
@@ -195,12 +195,19 @@ Test(sort_geo, nosort_keeps_list_and_zset_order_and_limit_is_clamped) {
     cr_assert_str_eq(RUN("LRANGE", "d", "0", "-1"), "*3\r\n$1\r\np\r\n$1\r\nq\r\n$1\r\nr\r\n");
 }
 
-Test(sort_geo, geoadd_is_logged_as_called_and_geosearchstore_as_zadd) {
+Test(sort_geo, geoadd_and_geosearchstore_are_logged_as_zadd) {
     clear_log();
     cr_assert_str_eq(RUN("GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269",
                          "37.502669", "Catania"),
                      ":2\r\n");
-    cr_assert_not_null(strstr(rec, "GEOADD"), "%s", rec);
+    cr_assert_str_eq(rec, "*6\r\n$4\r\nZADD\r\n$1\r\ng\r\n$16\r\n3479099956230698\r\n"
+                          "$7\r\nPalermo\r\n$16\r\n3479447370796909\r\n$7\r\nCatania\r\n");
+    clear_log();
+    cr_assert_str_eq(RUN("GEOADD", "g", "NX", "CH", "13.361389", "38.115556", "Palermo"), ":0\r\n");
+    cr_assert_eq(nrec, 0, "nothing changed, nothing logged");
+    cr_assert_str_eq(RUN("GEOADD", "g", "XX", "CH", "13.361389", "38.116", "Palermo"), ":1\r\n");
+    cr_assert_not_null(strstr(rec, "$4\r\nZADD\r\n$1\r\ng\r\n$2\r\nXX\r\n$2\r\nCH\r\n"), "%s", rec);
+    RUN("GEOADD", "g", "13.361389", "38.115556", "Palermo"); /* back where it was */
     clear_log();
     cr_assert_str_eq(RUN("GEOSEARCHSTORE", "d", "g", "FROMLONLAT", "15", "37", "BYRADIUS", "200",
                          "km", "ASC"),
