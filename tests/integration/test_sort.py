@@ -152,6 +152,29 @@ def test_stored_results_survive_a_crash_without_the_keys_they_came_from(tmp_path
         s.cleanup()
 
 
+def test_a_replica_gets_the_stored_results_and_serves_the_read_only_forms(live):
+    p = KeelServer(durability="sync")
+    live.append(p)
+    p.start()
+    r = KeelServer(args=["--replicaof", "127.0.0.1 %d" % p.port], durability="sync")
+    live.append(r)
+    r.start()
+    pc, rc = p.client(), r.client()
+    people(pc)
+    pc.sort("ids", by="age_*", get="user_*->name", store="out")
+    pc.geoadd("g", [13.361389, 38.115556, "Palermo", 15.087269, 37.502669, "Catania"])
+    pc.geosearchstore("near", "g", longitude=15, latitude=37, radius=100, unit="km")
+    wait_for(lambda: rc.exists("near") == 1, what="the replica to apply the stores")
+    assert rc.lrange("out", 0, -1) == [b"bob", b"ann", b"cy"]
+    assert rc.zrange("near", 0, -1, withscores=True) == pc.zrange("near", 0, -1, withscores=True)
+    assert rc.zrange("g", 0, -1, withscores=True) == pc.zrange("g", 0, -1, withscores=True)
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        rc.sort("ids")  # a write command, as in Valkey, even without STORE
+    assert rc.execute_command("SORT_RO", "ids", "BY", "age_*") == [b"2", b"1", b"3"]
+    rc.response_callbacks.pop("GEORADIUS_RO", None)
+    assert rc.execute_command("GEORADIUS_RO", "g", "15", "37", "100", "km") == [b"Catania"]
+
+
 def test_a_sort_reading_an_uncommitted_by_key_waits_for_it(live, tmp_path):
     """durability sync: a read waits for the uncommitted writes of the keys it reads. SORT's BY
     and GET keys are not declared, so SORT waits for the newest write (CMD_PATTERN_READS)."""
