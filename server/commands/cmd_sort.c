@@ -102,23 +102,29 @@ typedef struct sort_val {
 } sort_val_t;
 
 /* A read lookup that brings a tiered value back first (the key is not declared, so the
- * command could not park for it). NULL when missing or when the fetch failed. */
+ * command could not park for it). NULL when missing, or when the fetch failed (*failed set:
+ * the command then fails rather than treat the key as missing). */
 static kobj_t *
-lookup_value(client_t *c, const char *key, size_t klen) {
+lookup_value(client_t *c, const char *key, size_t klen, bool *failed) {
     karg_t k = {key, klen};
     kobj_t *o = cmd_lookup_read(c, &k);
     for (int tries = 0; o && obj_is_tiered(o) && tries < 8; tries++) {
         if (tiering_fetch_stub_now(c->eng, c->db, o) < 0)
-            return NULL;
+            break;
         o = db_lookup(c->db, key, klen, 0);
     }
-    return o && !obj_is_tiered(o) ? o : NULL;
+    if (o && obj_is_tiered(o)) {
+        *failed = true;
+        return NULL;
+    }
+    return o;
 }
 
 /* Valkey's lookupKeyByPattern: false when the pattern names nothing (no '*', missing key or
  * field, or a key of the wrong type). */
 static bool
-lookup_pattern(client_t *c, const karg_t *pat, const char *elem, size_t en, sort_val_t *out) {
+lookup_pattern(client_t *c, const karg_t *pat, const char *elem, size_t en, sort_val_t *out,
+               bool *failed) {
     if (pat->n == 1 && pat->p[0] == '#') {
         out->p = elem;
         out->n = en;
@@ -141,7 +147,7 @@ lookup_pattern(client_t *c, const karg_t *pat, const char *elem, size_t en, sort
     memcpy(key, pat->p, pre);
     memcpy(key + pre, elem, en);
     memcpy(key + pre + en, star + 1, post);
-    kobj_t *o = lookup_value(c, key, klen);
+    kobj_t *o = lookup_value(c, key, klen, failed);
     bool found = false;
     if (o && field && obj_type(o) == OBJ_HASH) {
         thash_t h = hash_of(o);
@@ -317,12 +323,12 @@ weight_of(const char *p, size_t n, double *score) {
 
 /* The scores (or ALPHA's BY values) of every element; false when one is not a number. */
 static bool
-load_weights(client_t *c, const sort_args_t *a, sort_vec_t *v) {
+load_weights(client_t *c, const sort_args_t *a, sort_vec_t *v, bool *failed) {
     bool ok = true;
     for (size_t j = 0; j < v->n; j++) {
         sort_item_t *it = &v->v[j];
         sort_val_t val = {.p = it->p, .n = it->n};
-        if (a->by && !lookup_pattern(c, a->by, it->p, it->n, &val))
+        if (a->by && !lookup_pattern(c, a->by, it->p, it->n, &val, failed))
             continue;
         if (a->alpha) {
             if (a->by) {
@@ -338,21 +344,55 @@ load_weights(client_t *c, const sort_args_t *a, sort_vec_t *v) {
 
 /* ---- output ---- */
 
+/* The output: the elements, or their GET values (p NULL for nil), GET values copied (later
+ * lookups may move what an earlier one pointed at). */
+typedef struct sort_rows {
+    karg_t *v;
+    size_t n;
+    char **owned;
+    size_t nowned;
+} sort_rows_t;
+
 static void
-reply_result(client_t *c, const sort_args_t *a, sort_vec_t *v, long start, long end) {
+rows_collect(client_t *c, const sort_args_t *a, sort_vec_t *v, long start, long end, sort_rows_t *r,
+             bool *failed) {
     long rows = end - start + 1;
-    reply_array(c, a->ngets ? (long long)a->ngets * rows : rows);
+    size_t n = a->ngets ? (size_t)a->ngets * (size_t)rows : (size_t)rows;
+    r->v = kmalloc(sizeof *r->v * (n ? n : 1));
+    r->owned = kmalloc(sizeof *r->owned * (n ? n : 1));
+    r->n = r->nowned = 0;
     for (long j = start; j <= end; j++) {
         const sort_item_t *it = &v->v[j];
         if (!a->ngets)
-            reply_bulk(c, it->p, it->n);
+            r->v[r->n++] = (karg_t){it->p, it->n};
         for (int g = 0; g < a->ngets; g++) {
             sort_val_t val;
-            if (lookup_pattern(c, a->gets[g], it->p, it->n, &val))
-                reply_bulk(c, val.p, val.n);
-            else
-                reply_null(c);
+            if (!lookup_pattern(c, a->gets[g], it->p, it->n, &val, failed)) {
+                r->v[r->n++] = (karg_t){NULL, 0};
+                continue;
+            }
+            r->owned[r->nowned] = dup0(val.p, val.n);
+            r->v[r->n++] = (karg_t){r->owned[r->nowned++], val.n};
         }
+    }
+}
+
+static void
+rows_free(sort_rows_t *r) {
+    for (size_t i = 0; i < r->nowned; i++)
+        kfree(r->owned[i]);
+    kfree(r->owned);
+    kfree(r->v);
+}
+
+static void
+reply_rows(client_t *c, const sort_rows_t *r) {
+    reply_array(c, (long long)r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->v[i].p)
+            reply_bulk(c, r->v[i].p, r->v[i].n);
+        else
+            reply_null(c);
     }
 }
 
@@ -371,27 +411,14 @@ log_store(client_t *c, const karg_t *dst, karg_t *elems, size_t n) {
     kfree(argv);
 }
 
-/* STORE: the rows (elements, or their GET values with "" for nil) become the list dst. */
+/* STORE: the rows (nil GET values as "") become the list dst. */
 static void
-store_result(client_t *c, const sort_args_t *a, sort_vec_t *v, long start, long end) {
-    const karg_t *dst = a->store;
-    long rows = end - start + 1;
-    size_t n = a->ngets ? (size_t)a->ngets * (size_t)rows : (size_t)rows, k = 0;
-    karg_t *elems = kmalloc(sizeof *elems * (n ? n : 1));
-    char **owned = kmalloc(sizeof *owned * (n ? n : 1)); /* GET values copied: lookups move */
-    size_t nowned = 0;
-    for (long j = start; j <= end; j++) {
-        const sort_item_t *it = &v->v[j];
-        if (!a->ngets)
-            elems[k++] = (karg_t){it->p, it->n};
-        for (int g = 0; g < a->ngets; g++) {
-            sort_val_t val;
-            if (!lookup_pattern(c, a->gets[g], it->p, it->n, &val))
-                val.p = "", val.n = 0;
-            owned[nowned] = dup0(val.p, val.n);
-            elems[k++] = (karg_t){owned[nowned++], val.n};
-        }
-    }
+store_rows(client_t *c, const karg_t *dst, sort_rows_t *r) {
+    size_t n = r->n;
+    karg_t *elems = r->v;
+    for (size_t i = 0; i < n; i++)
+        if (!elems[i].p)
+            elems[i] = (karg_t){"", 0};
     db_lookup(c->db, dst->p, dst->n, DB_LOOKUP_NOTOUCH); /* an expired dst goes first (DEL) */
     if (n) {
         kobj_t *o = list_obj_new(dst->p, dst->n);
@@ -413,10 +440,6 @@ store_result(client_t *c, const sort_args_t *a, sort_vec_t *v, long start, long 
         log_store(c, dst, elems, 0);
     }
     reply_int(c, (long long)n);
-    for (size_t i = 0; i < nowned; i++)
-        kfree(owned[i]);
-    kfree(owned);
-    kfree(elems);
 }
 
 /* ---- the command ---- */
@@ -461,21 +484,27 @@ sort_generic(client_t *c, bool readonly) {
     } else if (o) {
         load_all(o, &v);
     }
-    bool bad = false;
+    bool bad = false, failed = false;
     if (!a.dontsort) {
         sort_args_t w = a;
         w.by = sortby ? a.by : NULL;
-        bad = !load_weights(c, &w, &v);
+        bad = !load_weights(c, &w, &v, &failed);
         sort_cfg_t cfg = {a.desc, a.alpha, sortby, a.store != NULL};
         if (v.n > 1)
             qsort_r(v.v, v.n, sizeof *v.v, sort_cmp, &cfg);
     }
-    if (bad)
+    sort_rows_t rows = {0};
+    if (!bad)
+        rows_collect(c, &a, &v, start, end, &rows, &failed);
+    if (failed)
+        reply_err(c, "ERR tiering: a fetch failed for a key that BY or GET named");
+    else if (bad)
         reply_err(c, "ERR One or more scores can't be converted into double");
     else if (!a.store)
-        reply_result(c, &a, &v, start, end);
+        reply_rows(c, &rows);
     else
-        store_result(c, &a, &v, start, end);
+        store_rows(c, a.store, &rows);
+    rows_free(&rows);
 done:
     vec_free(&v);
     kfree(a.gets);

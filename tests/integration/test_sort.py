@@ -218,6 +218,13 @@ def test_get_and_by_keys_in_the_tier_are_fetched(live):
         pipe.execute()
     c.rpush("ids", *range(n))
     wait_for(lambda: c.info("tiering")["tiering_tiered_keys"] >= n // 2, what="values going out")
+    # A fetch that fails fails the command (a value in the tier is not a missing key): the
+    # sorted key's own fetch, if it went out too, or that of a BY key.
+    c.rpush("few", *range(40))
+    c.execute_command("DEBUG", "TIERING-FAULT", "get-error", "1")
+    with pytest.raises(redis.ResponseError, match="^tiering: "):
+        c.sort("few", by="val_*", alpha=True)
+    c.execute_command("DEBUG", "TIERING-FAULT", "get-error", "0")
     before = c.info("tiering")["tiering_sync_fetches"]
     got = c.sort("ids", by="val_*", alpha=True, get=["#", "val_*"], start=0, num=50)
     order = sorted(range(n), key=lambda j: vals[j])[:50]
