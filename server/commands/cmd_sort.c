@@ -444,6 +444,20 @@ store_rows(client_t *c, const karg_t *dst, sort_rows_t *r) {
 
 /* ---- the command ---- */
 
+/* LIMIT offset count as Valkey clamps it: rows [*start, *end] of len (none when end < start). */
+static void
+clamp_limit(const sort_args_t *a, long len, long *start, long *end) {
+    *start = a->limit_start < 0 ? 0 : a->limit_start > len ? len : (long)a->limit_start;
+    long count = a->limit_count < -1 ? -1 : a->limit_count > len ? len : (long)a->limit_count;
+    *end = count < 0 ? len - 1 : *start + count - 1;
+    if (*start >= len) {
+        *start = len - 1;
+        *end = len - 2;
+    }
+    if (*end >= len)
+        *end = len - 1;
+}
+
 static void
 sort_generic(client_t *c, bool readonly) {
     sort_args_t a = {0};
@@ -463,18 +477,8 @@ sort_generic(client_t *c, bool readonly) {
         a.alpha = true;
         sortby = false;
     }
-    long len = (long)length_of(o);
-    /* LIMIT, clamped as Valkey does. */
-    long start = a.limit_start < 0 ? 0 : a.limit_start > len ? len : (long)a.limit_start;
-    long count = a.limit_count < -1 ? -1 : a.limit_count > len ? len : (long)a.limit_count;
-    long end = count < 0 ? len - 1 : start + count - 1;
-    if (start >= len) {
-        start = len - 1;
-        end = len - 2;
-    }
-    if (end >= len)
-        end = len - 1;
-
+    long start, end;
+    clamp_limit(&a, (long)length_of(o), &start, &end);
     if (o && a.dontsort && type != OBJ_SET) {
         /* Natural order: only the range is loaded, from the tail with DESC. */
         if (end >= start)
