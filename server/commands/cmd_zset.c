@@ -308,6 +308,11 @@ cmd_zadd(client_t *c) {
     zadd_generic(c, 0);
 }
 
+void
+zcmd_zadd(client_t *c) {
+    zadd_generic(c, 0);
+}
+
 /* ZINCRBY key increment member is ZADD key INCR increment member. */
 static void
 cmd_zincrby(client_t *c) {

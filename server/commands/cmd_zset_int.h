@@ -42,6 +42,9 @@ void zcmd_reply_elems(client_t *c, const zset_buf_elem_t *v, size_t n, bool with
  * none; replies with the count. */
 void zcmd_store(client_t *c, const karg_t *dst, zvec_t *res, const char *event);
 
+/* ZADD on c's arguments (GEOADD runs it with the geohashes as scores, cmd_geo.c). */
+void zcmd_zadd(client_t *c);
+
 /* Procs living in cmd_zset2.c, listed in cmd_zset.c's table. */
 void zcmd_zpopmin(client_t *c);
 void zcmd_zpopmax(client_t *c);

@@ -1,6 +1,7 @@
 /* registry.c - the list of command tables, one per group. Add a group's table here. */
 #include "commands.h"
 
+/* clang-format off */
 cmd_def_t *const commands_registry[] = {
     cmd_table_server, cmd_table_conn,   cmd_table_string,
     cmd_table_keys,   cmd_table_expire, cmd_table_command,
@@ -8,5 +9,7 @@ cmd_def_t *const commands_registry[] = {
     cmd_table_pubsub, cmd_table_watch,  cmd_table_persist,
     cmd_table_save,   cmd_table_hash,   cmd_table_set,
     cmd_table_list,   cmd_table_zset,   cmd_table_repl,
-    cmd_table_acl,    cmd_table_diag,   NULL,
+    cmd_table_acl,    cmd_table_diag,   cmd_table_geo,
+    cmd_table_sort,   NULL,
 };
+/* clang-format on */

@@ -12,7 +12,8 @@
  * `%R~p`) matching each key it names, a write command (CMD_WRITE) one with write permission, a
  * command that is neither any matching pattern. Valkey decides per key from its key specs; Keel's
  * table has none, so a write command that also reads a key (SET ... GET, ZUNIONSTORE's sources)
- * asks write permission for every key it names. Channels: PUBLISH/SPUBLISH and (S)SUBSCRIBE
+ * asks write permission for every key it names, unless its table row says which keys it only
+ * reads (cmd_def_t.key_read_only: SORT, GEORADIUS*, GEOSEARCHSTORE). Channels: PUBLISH/SPUBLISH and (S)SUBSCRIBE
  * channels must match a channel pattern; PSUBSCRIBE patterns must equal one literally.
  *
  * Invariants:
@@ -1062,7 +1063,11 @@ check_keys(const acl_user_t *u, const cmd_def_t *cmd, int argc, const karg_t *ar
     int perm = (cmd->flags & CMD_WRITE) ? ACL_PERM_W : (cmd->flags & CMD_READONLY) ? ACL_PERM_R : 0;
     int rc = ACL_OK;
     for (int i = 0; i < nk; i++)
-        if (!key_allowed(u, &argv[idx[i]], perm)) {
+        if (!key_allowed(u, &argv[idx[i]],
+                         perm == ACL_PERM_W && cmd->key_read_only &&
+                                 cmd->key_read_only(argc, argv, idx[i])
+                             ? ACL_PERM_R
+                             : perm)) {
             *errpos = idx[i];
             rc = ACL_DENIED_KEY;
             break;
@@ -1070,6 +1075,16 @@ check_keys(const acl_user_t *u, const cmd_def_t *cmd, int argc, const karg_t *ar
     if (idx != stack)
         kfree(idx);
     return rc;
+}
+
+bool
+acl_user_reads_all_keys(const acl_user_t *u) {
+    if (!u || (u->flags & ACL_U_ALLKEYS))
+        return true;
+    for (uint32_t i = 0; i < u->nkeys; i++)
+        if (u->keys[i].n == 1 && u->keys[i].p[0] == '*' && (u->keys[i].perm & ACL_PERM_R))
+            return true;
+    return false;
 }
 
 int

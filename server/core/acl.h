@@ -101,6 +101,9 @@ int acl_check(const engine_t *e, const acl_user_t *u, const cmd_def_t *cmd, int 
 bool acl_refuse(client_t *c, cmd_def_t *cmd);
 /* The same at EXEC, for a command queued earlier (the rules may have changed since). */
 bool acl_refuse_queued(client_t *c, cmd_def_t *cmd);
+/* Whether u may read every key (allkeys, or a `*` pattern with read permission): SORT's BY and
+ * GET patterns need it, as Valkey's ACLUserCheckCmdWithUnrestrictedKeyAccess. NULL: yes. */
+bool acl_user_reads_all_keys(const acl_user_t *u);
 /* ACL DRYRUN's words for a refusal ("User x has no permissions to access the 'k' key"). */
 void acl_denied_message(int reason, const acl_user_t *u, const cmd_def_t *cmd, const karg_t *arg,
                         char *buf, size_t len);

@@ -41,6 +41,9 @@ enum {
     CMD_TOUCHES_ALL = 1 << 17,   /* no declared keys but reads the whole keyspace (KEYS, SCAN) */
     CMD_PROTECTED = 1 << 18,     /* refused unless enable-debug-command allows it (DEBUG) */
     CMD_MAY_REPLICATE = 1 << 19, /* not a write, but may add to the log (PUBLISH, PFCOUNT) */
+    /* Reads keys its arguments name by pattern, not by position (SORT's BY and GET): a read's
+     * durability tag waits for the newest LSN, as for CMD_TOUCHES_ALL. Not a Valkey flag. */
+    CMD_PATTERN_READS = 1 << 20,
 };
 
 typedef struct cmd_stats {
@@ -63,6 +66,10 @@ typedef struct cmd_def {
     struct cmd_def *parent;
     uint32_t id;    /* index of its counters in engine_t.cmd_stats, set at registration */
     char *fullname; /* "client|list" for subcommands, set at registration */
+    /* For a write command that only reads some of its keys (SORT's sorted key, GEOSEARCHSTORE's
+     * source): true for the argument positions that are only read, which ACLs then check for
+     * read permission instead of write (Valkey's RO key specs). NULL: every key is written. */
+    bool (*key_read_only)(int argc, const karg_t *argv, int pos);
 } cmd_def_t;
 
 struct engine;

@@ -222,6 +222,19 @@ reply_double(client_t *c, double d) {
 }
 
 void
+reply_double_human(client_t *c, double d) {
+    char buf[512]; /* any finite double in %.17Lf fits: at most 309 + 18 characters */
+    int n = util_ld2str(buf, sizeof buf, (long double)d);
+    if (c->resp >= 3) {
+        reply_raw(c, ",", 1);
+        reply_raw(c, buf, (size_t)n);
+        reply_raw(c, "\r\n", 2);
+    } else {
+        reply_bulk(c, buf, (size_t)n);
+    }
+}
+
+void
 reply_verbatim(client_t *c, const char *p, size_t n, const char *ext) {
     if (c->resp < 3) {
         reply_bulk(c, p, n);

@@ -42,6 +42,9 @@ void reply_map(client_t *c, long long n); /* n pairs */
 void reply_set(client_t *c, long long n);
 void reply_push(client_t *c, long long n);
 void reply_double(client_t *c, double d);
+/* A double as Valkey's addReplyHumanLongDouble prints it (%.17Lf, trailing zeros trimmed):
+ * GEOPOS and WITHCOORD positions. */
+void reply_double_human(client_t *c, double d);
 void reply_verbatim(client_t *c, const char *p, size_t n, const char *ext);
 void reply_empty_array(client_t *c);
 

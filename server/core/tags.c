@@ -23,7 +23,8 @@
  *
  * Keyless writes (FLUSHALL, FLUSHDB, SWAPDB; hook db_modified) set a global barrier: every read
  * waits for that record. Keyless reads of the whole keyspace (CMD_TOUCHES_ALL: KEYS, SCAN,
- * DBSIZE, RANDOMKEY) wait for the newest LSN assigned. A read of nothing uncommitted gets tag 0
+ * DBSIZE, RANDOMKEY), and reads of keys named by pattern (CMD_PATTERN_READS: SORT BY/GET), wait
+ * for the newest LSN assigned. A read of nothing uncommitted gets tag 0
  * and leaves at once (unless an earlier reply of the same connection is still parked).
  */
 #include <string.h>
@@ -159,7 +160,7 @@ tags_read_tag_cb(client_t *c, cmd_def_t *cmd) {
     if (!(c->flags & CLIENT_IN_EXEC)) /* inside EXEC the pending keys get EXEC's LSN */
         tags_settle_pending(s);
     uint64_t tag = c->eng->tags->barrier_lsn > s->durable_lsn ? c->eng->tags->barrier_lsn : 0;
-    if (cmd->flags & CMD_TOUCHES_ALL)
+    if (cmd->flags & (CMD_TOUCHES_ALL | CMD_PATTERN_READS))
         return s->last_lsn_assigned;
     if (s->last_lsn_assigned <= s->durable_lsn)
         return tag; /* nothing is uncommitted */

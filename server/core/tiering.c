@@ -928,6 +928,14 @@ tiering_fetch_now(client_t *c, cmd_def_t *cmd) {
     return false;
 }
 
+int
+tiering_fetch_stub_now(engine_t *s, db_t *db, kobj_t *o) {
+    struct tiering_state *ts = s->tiering;
+    if (!ts || !ts->t)
+        return KERR_FAILED; /* no tier: a stub cannot exist */
+    return fetch_sync_one(ts, db, o);
+}
+
 /* ---- hooks ---------------------------------------------------------------------------- */
 
 static void

@@ -53,6 +53,10 @@ bool tiering_park_if_needed(client_t *c, cmd_def_t *cmd);
  * SELECT or SWAPDB): fetch synchronously. False when a fetch failed: an error was replied and
  * the command must not run. */
 bool tiering_fetch_now(client_t *c, cmd_def_t *cmd);
+/* A command found stub o under a key it reads without declaring it (SORT's BY and GET
+ * patterns), so it could not park: fetch the value while the caller waits. 0: look the key up
+ * again (the value is back, or the key changed meanwhile); <0: the fetch failed. */
+int tiering_fetch_stub_now(engine_t *s, db_t *db, kobj_t *o);
 
 /* Snapshots (persist/snapshot_save.c). Before a fork (or a foreground SAVE): a checkpoint of the
  * tier and a reader on it, so the writer can read every stub's value. After the fork the parent

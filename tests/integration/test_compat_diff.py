@@ -5,6 +5,8 @@ each call (order of unordered replies, time-dependent numbers) and except for th
 listed in KNOWN_DIFFERENCES below, each of which is a deliberate Valkey 8 / Redis 7.2 behaviour.
 
 Coverage: strings, keys and expiry, hashes, sets, sorted sets, bitmaps, HLL (counts), lists,
+GEO (points across the globe, the poles' limits and the antimeridian, every search option and
+STORE form), SORT/SORT_RO (BY, GET, LIMIT, ALPHA, STORE on lists, sets and sorted sets),
 transactions, pub/sub replies, COMMAND INFO key positions and arity, CONFIG GET, and the error
 replies of every command both servers know (no arguments, wrong-type key, junk options). Seeded
 random command sequences per type (thousands of commands, fixed seeds) are compared reply by reply.
@@ -278,6 +280,8 @@ def norm_for(args):
             rep[1][1])]) if rep[0] == "*" else rep
     if name in TTLS:
         return ttl_class
+    if name in ("SORT", "SORT_RO"):
+        return norm_sort(args)
     if name in RANDOM_PICKS:
         # Which member comes out is random; how many and in what reply type is not.
         return count_only if len(args) > 2 else type_only
@@ -632,11 +636,220 @@ def gen_hll(g):
     return ["PFCOUNT", k, "hll:%d" % g.rnd.randrange(3)]
 
 
+# GEO: points from a fixed pool (random ones across the globe, and the corners of the stored
+# range: the poles' limit latitudes and the antimeridian), so searches meet the same members
+# often; each member keeps its point unless moved to a fresh one (no two members share a point,
+# so ASC/DESC never meet equal distances, whose order qsort leaves open).
+_geo_rnd = random.Random(19)
+GEO_POINTS = [(round(_geo_rnd.uniform(-180, 180), 6), round(_geo_rnd.uniform(-85.05, 85.05), 6))
+              for _ in range(48)]
+GEO_POINTS += [(180, 0), (-180, 0.5), (179.999, 85.05112878), (-179.999, -85.05112878),
+               (0, 85.05), (0.5, -85.05), (179.99, 10), (-179.99, 10.01), (0, 0), (13.361389, 38.115556)]
+GEO_UNITS = ["m", "km", "mi", "ft", "KM", "M", "yd"]
+
+
+def geo_point(g):
+    """A search centre: a point of the pool, or a fresh one."""
+    if g.rnd.random() < 0.7:
+        return g.pick(GEO_POINTS)
+    return fresh_point(g)
+
+
+def fresh_point(g):
+    return (round(g.rnd.uniform(-180, 180), 7), round(g.rnd.uniform(-85.05112878, 85.05112878), 7))
+
+
+def geo_member(g):
+    return "m%d" % g.rnd.randrange(len(GEO_POINTS) // 2 + 3)
+
+
+def geo_triple(g):
+    i = g.rnd.randrange(len(GEO_POINTS) // 2 + 3)
+    # Member mi has pool point 2i (or a fresh random point): no two members share a point.
+    lon, lat = GEO_POINTS[2 * i] if 2 * i < len(GEO_POINTS) and g.rnd.random() < 0.8 else fresh_point(g)
+    if g.rnd.random() < 0.03:
+        lon, lat = g.pick([(181, 0), (0, 85.06), ("x", 0), (0, "nan"), (-180.0001, 10)])
+    return [str(lon), str(lat), "m%d" % i]
+
+
+def geo_options(g, store_word=None):
+    opts = []
+    if g.rnd.random() < 0.5:
+        opts.append(g.pick(["ASC", "DESC"]))
+    if g.rnd.random() < 0.4:
+        opts += ["COUNT", g.pick(["1", "2", "3", "5", "1", "2", "0", "-1", "x"])]
+        if g.rnd.random() < 0.4:
+            opts.append("ANY")
+    elif g.rnd.random() < 0.03:
+        opts.append("ANY")
+    for w in ("WITHCOORD", "WITHDIST", "WITHHASH"):
+        if g.rnd.random() < 0.3:
+            opts.append(w)
+    if store_word and g.rnd.random() < 0.3:
+        opts += [g.pick(store_word), g.key("zset")]
+    if g.rnd.random() < 0.02:
+        opts.append("JUNK")
+    g.rnd.shuffle(opts)  # option order is free, but a word must stay before its arguments
+    return fix_option_order(opts)
+
+
+def fix_option_order(opts):
+    """Keeps each option word before its argument after a shuffle."""
+    words, args = [], []
+    for o in opts:
+        (args if o not in ("ASC", "DESC", "COUNT", "ANY", "WITHCOORD", "WITHDIST", "WITHHASH",
+                            "STORE", "STOREDIST", "JUNK") else words).append(o)
+    out, args = [], list(args)
+    for w in words:
+        out.append(w)
+        if w in ("COUNT", "STORE", "STOREDIST") and args:
+            out.append(args.pop(0))
+    return out + args
+
+
+def geo_radius(g):
+    if g.rnd.random() < 0.05:
+        return [g.pick(["-1", "x", "1"]), g.pick(GEO_UNITS)]
+    return [g.pick(["0", "5", "500", "3000", "5000", "9000", "20000", "0.3"]), g.pick(["km", "KM", "mi", "m"])]
+
+
+def geo_from(g):
+    if g.rnd.random() < 0.5:
+        return ["FROMMEMBER", geo_member(g)]
+    lon, lat = geo_point(g)
+    return ["FROMLONLAT", str(lon), str(lat)]
+
+
+def geo_by(g):
+    if g.rnd.random() < 0.5:
+        return ["BYRADIUS"] + geo_radius(g)
+    if g.rnd.random() < 0.05:
+        return ["BYBOX", g.pick(["-5", "x", "1"]), g.pick(["1", "x", "-1"]), g.pick(GEO_UNITS)]
+    return ["BYBOX", g.pick(["0", "2", "1000", "8000", "20000", "40000"]),
+            g.pick(["0", "300", "1000", "5000", "12000"]), g.pick(["km", "mi", "KM"])]
+
+
+def gen_geo(g):
+    k = g.key("zset")
+    c = g.rnd.randrange(16)
+    if c <= 2:
+        opts = g.pick([[], [], ["NX"], ["XX"], ["CH"], ["NX", "CH"], ["CH", "XX"], ["NX", "XX"]])
+        triples = sum((geo_triple(g) for _ in range(g.rnd.randint(1, 8))), [])
+        return ["GEOADD", k] + opts + triples
+    if c == 3 and g.rnd.random() < 0.2:  # a large key: the skiplist encoding
+        triples = []
+        for _ in range(40):  # fresh points: p members never share one with another member
+            lon, lat = round(g.rnd.uniform(-180, 180), 7), round(g.rnd.uniform(-85.05, 85.05), 7)
+            triples += [str(lon), str(lat), "p%d" % g.rnd.randrange(400)]
+        return ["GEOADD", "zset:2"] + triples
+    if c == 3:
+        return ["GEODIST", k, geo_member(g), geo_member(g)] + ([g.pick(GEO_UNITS)] if g.rnd.random() < 0.6 else [])
+    if c == 4:
+        return ["GEOHASH", k] + [geo_member(g) for _ in range(g.rnd.randint(1, 3))]
+    if c == 5:
+        return ["GEOPOS", k] + [geo_member(g) for _ in range(g.rnd.randint(1, 3))]
+    if c in (6, 7, 8):
+        parts = [geo_from(g), geo_by(g)]
+        if g.rnd.random() < 0.03:
+            parts = g.pick([[geo_from(g)], [geo_by(g)], [geo_from(g), geo_from(g), geo_by(g)]])
+        return ["GEOSEARCH", k] + sum(parts, []) + geo_options(g)
+    if c == 9:
+        opts = [o for o in geo_options(g) if not o.startswith("WITH")]
+        if g.rnd.random() < 0.4:
+            opts.append("STOREDIST")
+        return ["GEOSEARCHSTORE", g.key("zset"), k] + geo_from(g) + geo_by(g) + opts
+    if c in (10, 11):
+        lon, lat = geo_point(g)
+        name = g.pick(["GEORADIUS", "GEORADIUS", "GEORADIUS_RO"])
+        return [name, k, str(lon), str(lat)] + geo_radius(g) + geo_options(g, ["STORE", "STOREDIST"])
+    if c in (12, 13):
+        name = g.pick(["GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER_RO"])
+        return [name, k, geo_member(g)] + geo_radius(g) + geo_options(g, ["STORE", "STOREDIST"])
+    if c == 14 and g.rnd.random() < 0.4:
+        return ["ZREM", k, geo_member(g)]
+    return ["ZRANGE", k, "0", "-1", "WITHSCORES"]
+
+
+# SORT: elements from a small pool; every element has a distinct weight (w_*, h_*->f) and a
+# distinct word (a_*, h_*->g), so no two elements ever compare equal except identical ones
+# (their order cannot show). ALPHA BY only uses the words, which all exist: missing BY values
+# compare equal in ALPHA, and qsort (Keel) and pqsort (SORT with LIMIT) may order such ties
+# differently.
+SORT_POOL = ["1", "2", "3", "10", "-1", "2.5", "07", "1e2", "0", "a", "b", "x1", " 5", "99"]
+
+
+def sort_setup():
+    cmds = []
+    for i, e in enumerate(SORT_POOL):
+        w = (i * 37) % len(SORT_POOL) - 3
+        cmds += [("SET", "w_" + e, str(w)), ("SET", "a_" + e, "word%02d" % ((i * 5) % len(SORT_POOL))),
+                 ("HSET", "h_" + e, "f", str(w * 2.5), "g", "g%02d" % ((i * 3) % len(SORT_POOL)))]
+    return cmds
+
+
+def gen_sort(g):
+    if not getattr(g, "sort_ready", False):
+        g.sort_ready = True
+        g.pending = sort_setup()
+    if g.pending:
+        return list(g.pending.pop(0))
+    fam = g.pick(["list", "list", "set", "zset"])
+    k = g.key(fam)
+    c = g.rnd.randrange(10)
+    numeric = [e for e in SORT_POOL if e not in ("a", "b", "x1")]
+    pool = numeric if g.rnd.random() < 0.95 else SORT_POOL
+    if c <= 2:
+        elems = [g.pick(pool) for _ in range(g.rnd.randint(1, 4))]
+        if fam == "list":
+            return [g.pick(["RPUSH", "LPUSH"]), k] + elems
+        if fam == "set":
+            return ["SADD", k] + elems
+        return ["ZADD", k] + sum(([str(g.rnd.randint(-3, 3)), e] for e in elems), [])
+    if c == 3:  # keep lists short (sets and sorted sets hold at most the pool)
+        return {"list": ["LTRIM", k, "0", "24"], "set": ["SREM", k, g.pick(SORT_POOL)],
+                "zset": ["ZPOPMIN", k]}[fam]
+    args = [g.pick(["SORT", "SORT", "SORT_RO"]), k]
+    alpha = g.rnd.random() < 0.3
+    by = None
+    r = g.rnd.random()
+    if r < 0.2:
+        by = g.pick(["a_*", "h_*->g"]) if alpha else g.pick(["w_*", "h_*->f", "nokey_*", "w_*->f"])
+    elif r < 0.35:
+        by = "nosort"
+    opts = []
+    if by:
+        opts.append(["BY", by])
+    if alpha:
+        opts.append(["ALPHA"])
+    if g.rnd.random() < 0.4:
+        opts.append([g.pick(["ASC", "DESC"])])
+    if g.rnd.random() < 0.4:
+        opts.append(["LIMIT", g.pick(["0", "1", "2", "-1", "5", "x"]), g.pick(["0", "1", "2", "3", "-1", "10"])])
+    for _ in range(g.pick([0, 0, 1, 2])):
+        opts.append(["GET", g.pick(["#", "w_*", "h_*->f", "a_*", "nokey_*", "nostar", "h_*->"])])
+    if args[0] == "SORT" and g.rnd.random() < 0.3:
+        # Results go to keys SORT never reads: stored GET values have no weights of their own.
+        opts.append(["STORE", g.pick(["sortdst:0", "sortdst:1"])])
+    if g.rnd.random() < 0.02:
+        opts.append(["JUNK"])
+    g.rnd.shuffle(opts)
+    return args + sum(opts, [])
+
+
+def norm_sort(args):
+    """SORT of a set with BY nosort and no STORE replies in the set's hash order."""
+    up = _upper(args)
+    if "NOSORT" in up and "STORE" not in up and not args[1].startswith(("list", "zset")):
+        return count_only  # a set (or a key that may hold one)
+    return None
+
+
 SETUP = [("SET", "str:0", "s"), ("HSET", "hash:0", "f", "v"), ("SADD", "set:0", "m"),
          ("ZADD", "zset:0", "1", "m"), ("RPUSH", "list:0", "e")]
 
 
 STATE_KEYS = ["%s:%d" % (f, i) for f in ("str", "hash", "set", "zset", "list", "hll", "zlex") for i in range(3)]
+STATE_KEYS += ["sortdst:0", "sortdst:1"]
 DUMP = {b"string": ("GET",), b"hash": ("HGETALL",), b"set": ("SMEMBERS",),
         b"zset": ("ZRANGE", "0", "-1", "WITHSCORES"), b"list": ("LRANGE", "0", "-1")}
 
@@ -683,7 +896,7 @@ def run_random(p, gen, seed, n, check_every=int(os.environ.get("COMPAT_CHECK_EVE
 RANDOM_FAMILIES = [("string", gen_string, 3000, 11), ("keys", gen_keys, 2000, 12),
                    ("hash", gen_hash, 3000, 13), ("set", gen_set, 3000, 14),
                    ("zset", gen_zset, 4000, 15), ("bitmap", gen_bitmap, 2000, 16),
-                   ("hll", gen_hll, 600, 17)]
+                   ("hll", gen_hll, 600, 17), ("geo", gen_geo, 3000, 18), ("sort", gen_sort, 2500, 19)]
 
 
 @pytest.mark.parametrize("family,gen,n,seed", RANDOM_FAMILIES, ids=[f[0] for f in RANDOM_FAMILIES])
