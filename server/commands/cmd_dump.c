@@ -94,12 +94,11 @@ parse_restore_opts(client_t *c, restore_opts_t *o) {
     return true;
 }
 
-/* The access field of a restored object: fresh, or as IDLETIME / FREQ say (Valkey's
- * objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME under any other). */
+/* The access field of a restored object after db_add touched it: as IDLETIME / FREQ say
+ * (Valkey's objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME under any other). */
 static void
 set_access(client_t *c, kobj_t *o, const restore_opts_t *opt) {
     db_env_t *env = &c->eng->dbenv;
-    obj_set_lru(o, db_lru_fresh(env));
     if (env->lfu_mode) {
         if (opt->freq >= 0) {
             uint32_t now_min = (uint32_t)((db_now_ms(env) / 60000) & 0xffff);
@@ -252,8 +251,8 @@ cmd_restore(client_t *c) {
         reply_ok(c);
         return;
     }
-    set_access(c, o, &opt);
     db_add(c->db, o);
+    set_access(c, o, &opt);
     log_restored(c, o, exists);
     srv_key_modified(c->eng, c->db, key->p, key->n);
     srv_notify(c->eng, NOTIFY_GENERIC, "restore", key->p, key->n, c->db_id);
