@@ -195,8 +195,12 @@ def test_errors_match_the_peer(r, peer):
     v12 = body + b"\x0c\x00"
     v12 += crc(v12).to_bytes(8, "little")
     calls.append(("RESTORE", "n", "0", v12))
-    # a sealed payload whose value is broken: both say Bad data format
-    broken = b"\x00\x05ab" + b"\x09\x00"
+    # sealed payloads whose value is broken (an empty list, an unknown type): Bad data format.
+    # (A string longer than the body is no common case: Redis reads on into the trailer.)
+    empty = b"\x01\x00" + b"\x09\x00"
+    empty += crc(empty).to_bytes(8, "little")
+    calls.append(("RESTORE", "n", "0", empty))
+    broken = b"\x08\x00" + b"\x09\x00"
     broken += crc(broken).to_bytes(8, "little")
     calls.append(("RESTORE", "n", "0", broken))
     for call in calls:
