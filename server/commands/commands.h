@@ -19,6 +19,6 @@ extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
 extern cmd_def_t cmd_table_repl[];
 extern cmd_def_t cmd_table_acl[];
-extern cmd_def_t cmd_table_dump[];
+extern cmd_def_t cmd_table_dump[], cmd_table_migrate[];
 
 #endif

@@ -190,6 +190,15 @@ def test_errors_match_the_peer(r, peer):
         ("RESTORE", "taken", "0", bad_crc, "REPLACE"),
         ("DUMP", "missing"),
         ("RESTORE", "n"),
+        # MIGRATE: what is refused before any connection, and no key at all
+        ("MIGRATE", "127.0.0.1", "1", "src", "0", "100", "BOGUS"),
+        ("MIGRATE", "127.0.0.1", "1", "src", "0", "100", "KEYS", "a"),
+        ("MIGRATE", "127.0.0.1", "1", "src", "x", "100"),
+        ("MIGRATE", "127.0.0.1", "1", "src", "0", "1.5"),
+        ("MIGRATE", "127.0.0.1", "1", "src", "0", "100", "AUTH2", "u"),
+        ("MIGRATE", "127.0.0.1", "1", "missing", "0", "100"),
+        ("MIGRATE", "127.0.0.1", "1", "", "0", "100", "KEYS", "m1", "m2"),
+        ("MIGRATE", "127.0.0.1", "1"),
     ]
     # version 12: refused by both (Redis 7.0 and Valkey 8 read <= 10 and <= 11)
     v12 = body + b"\x0c\x00"
@@ -248,9 +257,70 @@ def test_idletime_and_freq(r):
         r.config_set("maxmemory-policy", "noeviction")
 
 
-def test_restore_survives_restart(live):
+def test_migrate_to_the_peer(r, peer):
+    """MIGRATE moves keys (deleted here), COPY keeps them, REPLACE overwrites, KEYS moves several
+    with their TTLs, the target's errors come back as Valkey words them, AUTH and AUTH2 log in,
+    and the peer's own MIGRATE into Keel works (Keel as the target)."""
+    peer.r.flushall()
+    host, port = "127.0.0.1", peer.port
+    r.set("a", "1")
+    r.rpush("l", "x", "y")
+    r.set("t", "v", px=50000)
+    r.zadd("z", {"m": 2.5})
+    assert r.migrate(host, port, "a", 0, 5000) == b"OK"
+    assert r.exists("a") == 0 and peer.r.get("a") == b"1"
+    assert r.migrate(host, port, ["l", "t", "z", "nokey"], 0, 5000, copy=True) == b"OK"
+    assert r.exists("l", "t", "z") == 3
+    assert peer.r.lrange("l", 0, -1) == [b"x", b"y"] and 40000 < peer.r.pttl("t") <= 50000
+    assert peer.r.zscore("z", "m") == 2.5
+    with pytest.raises(redis.ResponseError,
+                       match="^Target instance replied with error: BUSYKEY Target key name "
+                             "already exists.$"):
+        r.migrate(host, port, "l", 0, 5000)
+    assert r.exists("l") == 1
+    r.rpush("l", "z")
+    assert r.migrate(host, port, "l", 0, 5000, replace=True) == b"OK"
+    assert r.exists("l") == 0 and peer.r.lrange("l", 0, -1) == [b"x", b"y", b"z"]
+    assert r.migrate(host, port, "gone", 0, 5000) == b"NOKEY"
+    r.set("d1", "one")
+    assert r.migrate(host, port, "d1", 3, 5000) == b"OK"
+    peer.r.select(3)
+    try:
+        assert peer.r.get("d1") == b"one"
+    finally:
+        peer.r.select(0)
+    with pytest.raises(redis.ResponseError, match="^IOERR error or timeout connecting"):
+        r.migrate(host, free_port(), "t", 0, 1000)
+    # AUTH and AUTH2
+    peer.r.execute_command("ACL", "SETUSER", "mover", "on", ">pw2", "~*", "+@all")
+    peer.r.config_set("requirepass", "pw")
+    try:
+        r.set("p1", "x")
+        with pytest.raises(redis.ResponseError, match="^Target instance replied with error: "
+                                                      "NOAUTH"):
+            r.migrate(host, port, "p1", 0, 5000)
+        assert r.exists("p1") == 1
+        assert r.migrate(host, port, "p1", 0, 5000, auth="pw") == b"OK"
+        r.set("p2", "y")
+        assert r.execute_command("MIGRATE", host, port, "p2", 0, 5000, "AUTH2", "mover",
+                                 "pw2") == b"OK"
+        assert r.exists("p1", "p2") == 0
+    finally:
+        peer.r.execute_command("AUTH", "pw")
+        peer.r.config_set("requirepass", "")
+        peer.r.execute_command("ACL", "DELUSER", "mover")
+    assert peer.r.mget("p1", "p2") == [b"x", b"y"]
+    # the peer migrates into Keel
+    peer.r.hset("ph", mapping={"f": "v"})
+    assert peer.r.migrate("127.0.0.1", r.connection_pool.connection_kwargs["port"], "ph", 0,
+                          5000) == b"OK"
+    assert r.hgetall("ph") == {b"f": b"v"}
+
+
+def test_restore_survives_restart(live, server):
     """RESTORE is logged as plain writes: after a restart (log replay) every value, its TTL and a
-    big value spread over several logged commands are back."""
+    big value spread over several logged commands are back; a key MIGRATE moved out (to the
+    module's other Keel) stays gone, one it copied stays."""
     s = KeelServer(durability="sync")
     live.append(s)
     s.start()
@@ -268,11 +338,19 @@ def test_restore_survives_restart(live):
         c.restore(k + "2", 3600 * 1000, p)
         c.restore(k, 0, p, replace=True)
     exp = {k: c.pexpiretime(k + "2") for k in want}
+    c.set("moved", "m")
+    c.set("copied", "c")
+    other = server.client()
+    other.delete("moved", "copied")
+    assert c.migrate("127.0.0.1", server.port, "moved", 0, 5000) == b"OK"
+    assert c.migrate("127.0.0.1", server.port, "copied", 0, 5000, copy=True) == b"OK"
+    assert other.mget("moved", "copied") == [b"m", b"c"]
     c.close()
     s.kill()
     s.start()
     c = s.client()
-    wait_for(lambda: c.dbsize() == 10, what="the keys back")
+    wait_for(lambda: c.dbsize() == 11, what="the keys back")
+    assert c.exists("moved") == 0 and c.get("copied") == b"c"
     for k, v in want.items():
         assert read_value(c, k) == v
         assert read_value(c, k + "2") == v
