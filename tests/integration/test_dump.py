@@ -244,6 +244,23 @@ def test_ttl_absttl_replace(r):
     assert r.get("e") == b"v" and r.ttl("e") == -1
 
 
+def test_restore_sends_its_keyspace_event(r):
+    r.config_set("notify-keyspace-events", "KEg")
+    ps = r.pubsub()
+    try:
+        ps.psubscribe("__keyevent@0__:*")
+        wait_for(lambda: ps.get_message(timeout=0.1) is not None, what="the subscription")
+        r.set("src", "v")
+        r.restore("ev", 0, r.dump("src"))
+        got = []
+        wait_for(lambda: got.append(ps.get_message(timeout=0.1)) or
+                 any(m and m["channel"] == b"__keyevent@0__:restore" and m["data"] == b"ev"
+                     for m in got), what="the restore event")
+    finally:
+        ps.close()
+        r.config_set("notify-keyspace-events", "")
+
+
 def test_idletime_and_freq(r):
     r.set("src", "v")
     p = r.dump("src")
