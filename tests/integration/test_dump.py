@@ -159,7 +159,10 @@ def both(r, peer, *args):
     out = []
     for c in (r, peer.r):
         try:
-            out.append(c.execute_command(*args))
+            if args[:2] == ("COMMAND", "GETKEYS"):  # redis-py parses COMMAND replies as COMMAND INFO
+                out.append(c.command_getkeys(*args[2:]))
+            else:
+                out.append(c.execute_command(*args))
         except redis.ResponseError as e:
             out.append("ERR: " + str(e))
     return out
@@ -199,6 +202,11 @@ def test_errors_match_the_peer(r, peer):
         ("MIGRATE", "127.0.0.1", "1", "missing", "0", "100"),
         ("MIGRATE", "127.0.0.1", "1", "", "0", "100", "KEYS", "m1", "m2"),
         ("MIGRATE", "127.0.0.1", "1"),
+        ("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "5"),
+        ("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "COPY", "KEYS", "a", "b"),
+        ("COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "AUTH2", "u", "p", "KEYS", "c"),
+        ("COMMAND", "GETKEYS", "RESTORE", "k", "0", "x"),
+        ("COMMAND", "GETKEYS", "DUMP", "k"),
     ]
     # version 12: refused by both (Redis 7.0 and Valkey 8 read <= 10 and <= 11)
     v12 = body + b"\x0c\x00"
