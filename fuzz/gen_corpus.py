@@ -5,7 +5,7 @@ The seeds are valid inputs (plus a few near misses) in each harness's input form
 at the top of each fuzz/fuzz_<target>.c): requests for resp, the golden log copies of tests/data
 (written by the project's own log writer) for wal, the golden snapshots of tests/data (written by
 the project's snapshot writer) and records encoded as docs/formats/snapshot.md defines them for
-snapshot, settings for config. Deterministic: running it again gives the same files.
+snapshot, settings for config, the DUMP payloads of tests/data/dump for restore. Deterministic: running it again gives the same files.
 
 Usage: fuzz/gen_corpus.py   (from anywhere; rewrites fuzz/corpus/, keeps nothing else there)
 """
@@ -212,12 +212,29 @@ def gen_config():
     write("config", "file-then-set", bytes([3]) + b"dir /tmp/k\nmaxmemory 1mb\nhz 11\n*memory*")
 
 
+# ---- restore: byte 0 bit 0 = whole payload (else a body), bit 1 = tiny encoding limits ----
+
+def gen_restore():
+    """The DUMP payloads of tests/data/dump (redis-server 7.0's, and the older encodings built
+    and checked against it by make_payloads.py): whole, and as bodies under tiny limits."""
+    d = os.path.join(DATA, "dump")
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".bin"):
+            continue
+        with open(os.path.join(d, name), "rb") as f:
+            payload = f.read()
+        stem = name[:-4]
+        write("restore", stem, bytes([1]) + payload)
+        write("restore", stem + "-body-tiny", bytes([2]) + payload[:-10])
+
+
 def main():
     shutil.rmtree(CORPUS, ignore_errors=True)
     gen_resp()
     gen_wal()
     gen_snapshot()
     gen_config()
+    gen_restore()
 
 
 if __name__ == "__main__":

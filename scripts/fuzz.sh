@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 secs=${KEEL_FUZZ_SECONDS:-30}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(resp wal snapshot config)
+[ ${#targets[@]} -gt 0 ] || targets=(resp wal snapshot config restore)
 jobs=${JOBS:-$(nproc)}
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/deps.sh test)" >&2; exit 2; }

@@ -24,5 +24,6 @@ extern cmd_def_t cmd_table_diag[];
 /* DEBUG's subcommands for client test suites (cmd_debug.c): true when it handled c's call. */
 bool cmd_debug_extra(client_t *c);
 extern cmd_def_t cmd_table_geo[], cmd_table_sort[];
+extern cmd_def_t cmd_table_dump[], cmd_table_migrate[];
 
 #endif

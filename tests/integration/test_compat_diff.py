@@ -972,8 +972,9 @@ def test_command_count_and_getkeys(pair2):
 # ---- error replies of every command ------------------------------------------------------------
 
 # Never sent by the sweep: they stop the server, change the connection's mode or protocol, block,
-# or touch every database or the configuration.
-SWEEP_SKIP = {b"shutdown", b"debug", b"monitor", b"sync", b"psync", b"subscribe", b"psubscribe",
+# or touch every database or the configuration; DUMP's payloads differ by design (Keel writes the
+# plain RDB forms at version 9: docs/dump.md; test_dump.py compares DUMP/RESTORE with the peer).
+SWEEP_SKIP = {b"dump", b"shutdown", b"debug", b"monitor", b"sync", b"psync", b"subscribe", b"psubscribe",
               b"ssubscribe", b"unsubscribe", b"punsubscribe", b"sunsubscribe", b"quit", b"reset",
               b"hello", b"auth", b"multi", b"exec", b"discard", b"watch", b"save", b"bgsave",
               b"flushall", b"flushdb", b"swapdb", b"select", b"replicaof", b"slaveof", b"failover",

@@ -1,0 +1,226 @@
+/*
+ * test_commands_dump_effects.c - what RESTORE writes to the log (cmd_dump.c): the value as plain
+ * write commands (SET ... PXAT, RPUSH / SADD / ZADD / HSET in batches, PEXPIREAT), a DEL first
+ * when REPLACE removed a key, only a DEL when the TTL is already past, and never the payload;
+ * all in one record. Run through exec_command with a fake client and a capturing sink, with the
+ * real collection types.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "engine.h"
+#include "exec.h"
+#include "kmem.h"
+#include "prop.h"
+#include "t_hash.h"
+#include "t_list.h"
+#include "t_set.h"
+#include "t_zset.h"
+#include "util.h"
+
+static engine_t srv;
+static client_t *c;
+static char *rec; /* every record captured since the last clear, concatenated */
+static size_t rec_len, rec_cap;
+static int nrec;
+static char reply[1 << 16];
+static size_t reply_len;
+static long long list_fill = -2;
+
+static int64_t
+capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
+    (void)ctx;
+    (void)db;
+    if (rec_len + len + 1 > rec_cap) {
+        rec_cap = (rec_len + len + 1) * 2;
+        rec = realloc(rec, rec_cap);
+    }
+    memcpy(rec + rec_len, payload, len);
+    rec_len += len;
+    rec[rec_len] = 0;
+    return ++nrec;
+}
+
+static void
+clear_log(void) {
+    rec_len = 0;
+    if (rec)
+        rec[0] = 0;
+    nrec = 0;
+}
+
+static void
+setup(void) {
+    memset(&srv, 0, sizeof srv);
+    prop_init(&srv.prop);
+    config_defaults(&srv);
+    srv.durable_lsn = UINT64_MAX;
+    db_env_init(&srv.dbenv, srv_key_expired_cb, &srv);
+    for (int i = 0; i < srv.cfg.databases; i++)
+        srv.dbs[i] = db_create(i, &srv.dbenv);
+    hash_type_init(NULL, NULL);
+    set_type_init(NULL, NULL, NULL);
+    zset_type_init(NULL, NULL);
+    list_type_init(&list_fill);
+    cmd_table_init(&srv, commands_registry);
+    prop_set_sink(&srv.prop, capture_sink, NULL);
+    c = client_create(&srv, -1);
+    clear_log();
+}
+
+TestSuite(dump_effects, .init = setup);
+
+/* Runs one command (argc arguments, binary-safe); the reply is in reply[0 .. reply_len). */
+static const char *
+run(int argc, karg_t *argv) {
+    c->argc = argc;
+    c->argv = argv;
+    size_t from = c->conn.olen;
+    exec_command(c);
+    reply_len = c->conn.olen - from;
+    cr_assert_lt(reply_len, sizeof reply);
+    memcpy(reply, c->conn.obuf + from, reply_len);
+    reply[reply_len] = 0;
+    c->argc = 0;
+    c->argv = NULL;
+    return reply;
+}
+
+static const char *
+run_s(const char *const *args) {
+    karg_t argv[2100];
+    int argc = 0;
+    for (; args[argc]; argc++)
+        argv[argc] = (karg_t){args[argc], strlen(args[argc])};
+    return run(argc, argv);
+}
+#define RUN(...) run_s((const char *const[]){__VA_ARGS__, NULL})
+
+/* DUMP key: the payload (malloc'd). */
+static char *
+dump(const char *key, size_t *n) {
+    RUN("DUMP", key);
+    cr_assert_eq(reply[0], '$', "%s", reply);
+    char *end;
+    long len = strtol(reply + 1, &end, 10);
+    cr_assert_gt(len, 0);
+    char *p = malloc((size_t)len);
+    memcpy(p, end + 2, (size_t)len);
+    *n = (size_t)len;
+    return p;
+}
+
+static const char *
+restore(const char *key, const char *ttl, const char *payload, size_t n, const char *opt1,
+        const char *opt2) {
+    karg_t argv[6] = {{"RESTORE", 7}, {key, strlen(key)}, {ttl, strlen(ttl)}, {payload, n}};
+    int argc = 4;
+    if (opt1)
+        argv[argc++] = (karg_t){opt1, strlen(opt1)};
+    if (opt2)
+        argv[argc++] = (karg_t){opt2, strlen(opt2)};
+    return run(argc, argv);
+}
+
+static int
+count_of(const char *needle) {
+    int n = 0;
+    for (const char *p = rec; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+Test(dump_effects, a_string_is_logged_as_set_with_its_absolute_expiry) {
+    RUN("SET", "src", "value");
+    size_t n;
+    char *p = dump("src", &n);
+    clear_log();
+    int64_t now = util_time_ms();
+    cr_assert_str_eq(restore("k", "100000", p, n, NULL, NULL), "+OK\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert(strstr(rec, "$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n$4\r\nPXAT\r\n") != NULL, "%s",
+              rec);
+    long long at = strtoll(strstr(rec, "PXAT\r\n$") + 9, NULL, 10);
+    cr_assert(at >= now + 100000 && at < now + 200000, "PXAT %lld", at);
+    cr_assert_eq(count_of("RESTORE"), 0);
+    free(p);
+}
+
+Test(dump_effects, a_big_list_is_rpush_batches_in_one_record) {
+    const char *args[1300] = {"RPUSH", "src"};
+    char items[1200][8];
+    for (int i = 0; i < 1200; i++) {
+        snprintf(items[i], sizeof items[i], "e%d", i);
+        args[2 + i] = items[i];
+    }
+    run_s(args);
+    size_t n;
+    char *p = dump("src", &n);
+    clear_log();
+    cr_assert_str_eq(restore("k", "0", p, n, NULL, NULL), "+OK\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert_eq(count_of("$5\r\nRPUSH\r\n$1\r\nk\r\n"), 3); /* 512 + 512 + 176 */
+    cr_assert(strstr(rec, "*514\r\n$5\r\nRPUSH\r\n") == rec, "%.40s", rec);
+    cr_assert(strstr(rec, "*178\r\n$5\r\nRPUSH\r\n") != NULL);
+    cr_assert_eq(count_of("PEXPIREAT"), 0);
+    RUN("LINDEX", "k", "1199");
+    cr_assert_str_eq(reply, "$5\r\ne1199\r\n");
+    free(p);
+}
+
+Test(dump_effects, replace_logs_del_first_and_collections_their_ttl_after) {
+    RUN("ZADD", "src", "1.5", "a", "-inf", "b");
+    RUN("HSET", "h", "f", "v");
+    RUN("SADD", "s", "1", "2");
+    size_t zn, hn, sn;
+    char *z = dump("src", &zn), *h = dump("h", &hn), *s = dump("s", &sn);
+    RUN("SET", "k", "old");
+    clear_log();
+    cr_assert_str_eq(restore("k", "5000", z, zn, "REPLACE", NULL), "+OK\r\n");
+    cr_assert_eq(nrec, 1);
+    const char *del = strstr(rec, "$3\r\nDEL\r\n$1\r\nk\r\n");
+    const char *zadd = strstr(rec, "$4\r\nZADD\r\n$1\r\nk\r\n$4\r\n-inf\r\n$1\r\nb\r\n$3\r\n1.5\r\n"
+                                   "$1\r\na\r\n");
+    const char *pexp = strstr(rec, "$9\r\nPEXPIREAT\r\n$1\r\nk\r\n");
+    cr_assert(del && zadd && pexp && del < zadd && zadd < pexp, "%s", rec);
+    clear_log();
+    restore("h2", "0", h, hn, NULL, NULL);
+    cr_assert(strstr(rec, "$4\r\nHSET\r\n$2\r\nh2\r\n$1\r\nf\r\n$1\r\nv\r\n") != NULL, "%s", rec);
+    clear_log();
+    restore("s2", "0", s, sn, NULL, NULL);
+    cr_assert(strstr(rec, "$4\r\nSADD\r\n$2\r\ns2\r\n$1\r\n1\r\n$1\r\n2\r\n") != NULL, "%s", rec);
+    free(z), free(h), free(s);
+}
+
+Test(dump_effects, a_past_absolute_ttl_logs_only_the_del_of_the_replaced_key) {
+    RUN("SET", "src", "v");
+    size_t n;
+    char *p = dump("src", &n);
+    RUN("SET", "k", "old");
+    clear_log();
+    cr_assert_str_eq(restore("k", "1000", p, n, "ABSTTL", "REPLACE"), "+OK\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert_str_eq(rec, "*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n");
+    clear_log();
+    cr_assert_str_eq(restore("absent", "1000", p, n, "ABSTTL", NULL), "+OK\r\n");
+    cr_assert_eq(nrec, 0);
+    RUN("EXISTS", "absent");
+    cr_assert_str_eq(reply, ":0\r\n");
+    free(p);
+}
+
+Test(dump_effects, refused_payloads_log_nothing) {
+    RUN("SET", "src", "v");
+    size_t n;
+    char *p = dump("src", &n);
+    clear_log();
+    p[1] ^= 1;
+    cr_assert_str_eq(restore("k", "0", p, n, NULL, NULL),
+                     "-ERR DUMP payload version or checksum are wrong\r\n");
+    cr_assert_eq(nrec, 0);
+    free(p);
+}
