@@ -50,7 +50,7 @@ typedef struct check_ctx {
     uint64_t databases;
     int keys_too; /* the whole-file duplicate key check */
     int refused;  /* the first error is one of these checks' (set by one thread, read after) */
-    _Atomic uint64_t by_type[SNAP_ZSET + 1];
+    _Atomic uint64_t by_type[SNAP_BLOOM + 1];
     _Atomic uint64_t elems, bytes, with_meta, with_expiry, empty;
     check_thread_t th[SNAP_THREADS_MAX];
 } check_ctx_t;
@@ -168,7 +168,8 @@ check_rec_cb(void *ctx, int thread, const snap_rec_t *rec, const snap_rec_pos_t 
         atomic_fetch_add_explicit(&c->empty, 1, memory_order_relaxed);
         return 0; /* a server skips it: no key, no duplicate */
     }
-    if (rec->type != SNAP_LIST && rec->type != SNAP_STRING && (dup = duplicate_member(t, rec))) {
+    if (rec->type != SNAP_LIST && rec->type != SNAP_STRING && rec->type != SNAP_BLOOM &&
+        (dup = duplicate_member(t, rec))) {
         if (snap_rctx_fail(c->r, KERR_CORRUPT,
                            "snapshot %s: chunk at offset %" PRIu64 ": %s record at byte %zu of "
                            "the decoded chunk (key '%s', db %u): %s '%s' appears twice",
