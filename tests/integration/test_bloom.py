@@ -255,3 +255,32 @@ def test_restart_through_log_then_snapshot_gives_the_same_bits(live):
     c = s.client()
     assert state(c) == before
     assert c.execute_command("BF.MEXISTS", "res", "r7", "after-save-2") == [1, 1]
+
+
+def test_filters_go_to_the_value_tier_and_come_back(live):
+    """A bloom filter is tierable: its parts (the snapshot's elements) are its value encoding."""
+    s = KeelServer(args=["--tiering", "yes", "--tiering-memory-target", "1500kb",
+                         "--tiering-min-value-size", "8", "--tiering-threads", "2"],
+                   durability="async")
+    live.append(s)
+    s.start()
+    r = s.client()
+    n = 1200  # ~1.5 KB each (1000 items at 1%): twice the target
+    for i in range(0, n, 200):
+        p = r.pipeline(transaction=False)
+        for j in range(i, i + 200):
+            p.execute_command("BF.RESERVE", "bf%d" % j, "0.01", "1000")
+            p.execute_command("BF.MADD", "bf%d" % j, "a%d" % j, "b%d" % j, "c%d" % j)
+        p.execute()
+    wait_for(lambda: r.info("tiering")["tiering_tiered_keys"] >= 300, what="filters going out")
+    cold = [j for j in range(n) if r.object("encoding", "bf%d" % j) == b"tiered"]
+    assert len(cold) >= 300
+    assert r.type("bf%d" % cold[0]) == b"bloomfltr"
+    for j in cold[:200]:  # each read brings the filter back, bit for bit
+        assert r.execute_command("BF.MEXISTS", "bf%d" % j, "a%d" % j, "c%d" % j) == [1, 1]
+        assert r.execute_command("BF.CARD", "bf%d" % j) == 3
+    j = cold[-1]
+    assert r.execute_command("BF.ADD", "bf%d" % j, "d") == 1
+    assert r.execute_command("BF.CARD", "bf%d" % j) == 4
+    assert r.info("tiering")["tiering_values_in"] >= 200
+    assert r.info("tiering")["tiering_errors"] == 0
