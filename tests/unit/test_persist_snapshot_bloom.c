@@ -39,6 +39,7 @@ static void
 engine_down(engine_t *s) {
     for (int i = 0; i < s->cfg.databases; i++)
         db_free(s->dbs[i]);
+    config_free(s);
 }
 
 static void
