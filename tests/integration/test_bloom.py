@@ -284,3 +284,21 @@ def test_filters_go_to_the_value_tier_and_come_back(live):
     assert r.execute_command("BF.CARD", "bf%d" % j) == 4
     assert r.info("tiering")["tiering_values_in"] >= 200
     assert r.info("tiering")["tiering_errors"] == 0
+
+
+def test_a_replica_with_other_settings_builds_the_same_filters(live):
+    """The creation effect carries every parameter: a replica whose bf.* settings differ still
+    builds the primary's filters bit for bit, from its full sync and from the stream."""
+    from test_replication import replica_of, server, wait_caught_up
+    p = server(live)
+    pc = p.client()
+    pc.execute_command("BF.ADD", "before", "x")  # reaches the replica by full sync
+    r = replica_of(live, p.port, ["--bf.bloom-capacity", "7", "--bf.bloom-fp-rate", "0.3",
+                                  "--bf.bloom-tightening-ratio", "0.9"])
+    rc = r.client()
+    wait_caught_up(pc, rc)
+    build(pc)  # reaches it through the stream
+    wait_caught_up(pc, rc)
+    assert state(rc) == state(pc)
+    assert info(rc, "before") == info(pc, "before")
+    assert info(rc, "auto")[b"Error rate"] == b"0.01"
