@@ -150,7 +150,7 @@ Test(bloom_scaling, scale_out_over_the_memory_limit_is_refused_but_not_without_l
  * count is rounded up from 6.64 to 7): the check allows that and 4 standard deviations of a
  * 1,000,000-probe measurement (0.04%), and also compares with the theory, which a poor hash
  * would miss by far more. */
-Test(bloom_fp, one_million_inserts_stay_within_the_rate, .timeout = 120) {
+Test(bloom_fp, one_million_inserts_stay_within_the_rate) {
     const uint64_t n = 1000000;
     const double p = 0.01;
     bloom_t *b = make(n, p, 0);
@@ -180,7 +180,7 @@ Test(bloom_fp, one_million_inserts_stay_within_the_rate, .timeout = 120) {
 
 /* A scaling filter from valkey-bloom's default capacity (100) to 1,000,000 items: 14
  * sub-filters with rates 1%, 0.5%, 0.25% ...; their sum bounds the rate at p / (1 - 0.5). */
-Test(bloom_fp, scaled_to_one_million_stays_within_the_compound_bound, .timeout = 120) {
+Test(bloom_fp, scaled_to_one_million_stays_within_the_compound_bound) {
     const uint64_t n = 1000000;
     const double p = 0.01;
     bloom_t *b = make(100, p, 2);
