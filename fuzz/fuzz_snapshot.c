@@ -156,7 +156,8 @@ record_end(const uint8_t *p, const uint8_t *end, bool *key) {
     const uint8_t *q = p + 2;
     if (snap_varint_get(&q, end, &blen) < 0 || blen > (uint64_t)(end - q))
         return NULL;
-    *key = (type >= SNAP_REC_STRING && type <= SNAP_REC_ZSET) || type == SNAP_REC_INTSTR;
+    *key = (type >= SNAP_REC_STRING && type <= SNAP_REC_ZSET) || type == SNAP_REC_INTSTR ||
+           type == SNAP_REC_BLOOM;
     return q + blen;
 }
 
@@ -281,7 +282,7 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     uint64_t want = rec->type == SNAP_HASH ? 2 * rec->count : rec->count, got = 0;
     uint8_t x = 0;
     int k;
-    FUZZ_CHECK(rec->type >= SNAP_STRING && rec->type <= SNAP_ZSET);
+    FUZZ_CHECK((rec->type >= SNAP_STRING && rec->type <= SNAP_ZSET) || rec->type == SNAP_BLOOM);
     FUZZ_CHECK(thread >= 0 && thread < SNAP_THREADS_MAX);
     for (size_t i = 0; i < rec->klen; i++)
         x ^= (uint8_t)rec->key[i];

@@ -166,7 +166,7 @@ def gen_snapshot():
     st = rec(4, 1, head(2, b"set") + elems([b"x", b"y"]))
     zs = rec(5, 1, head(0, b"zset") + elems([b"m1", b"m2"], [1.5, -2.0]))
     meta = rec(6, 2, varint(12345), required=False)
-    unknown = rec(9, 4, b"later", required=False)
+    unknown = rec(40, 5, b"later", required=False)  # a type no version has assigned yet
     v1 = string + lst + hsh + st + zs
     v2 = meta + string + intstr + lst + meta + hsh + st + zs + unknown
     write("snapshot", "built-v1", bytes([2]) + built(1, 1, 0, 1, 100, v1))

@@ -155,7 +155,7 @@ key_record(unsigned type, const unsigned char *p, const unsigned char *end, snap
         rec->priv.end = tb->num + 1 + n;
         return 0;
     }
-    rec->type = (int)type; /* SNAP_REC_STRING..ZSET equal SNAP_STRING..ZSET */
+    rec->type = (int)type; /* SNAP_REC_STRING..ZSET, BLOOM equal SNAP_STRING..ZSET, BLOOM */
     if (type == SNAP_REC_STRING) {
         rec->count = rec->priv.left = 1;
         rec->priv.p = p;
@@ -192,7 +192,8 @@ elems_check(const snap_rec_t *rec) {
 
 const char *
 snap_rec_type_name(unsigned t) {
-    static const char *names[] = {"?", "string", "list", "hash", "set", "zset", "meta", "intstr"};
+    static const char *names[] = {"?",    "string", "list",   "hash", "set",
+                                  "zset", "meta",   "intstr", "?",    "bloom"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 

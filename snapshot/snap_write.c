@@ -332,14 +332,19 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
 
     if ((rc = key_start(s, klen, expire_ms)) < 0)
         return rc;
-    if (type < SNAP_LIST || type > SNAP_ZSET)
+    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_BLOOM)
         return sink_fail(s, KERR_INVAL, "snap_put_begin() of a type other than a collection");
+    if (type == SNAP_BLOOM && s->w->version < 4)
+        return sink_fail(s, KERR_INVAL, "a bloom filter needs snapshot format version 4");
     if (type == SNAP_HASH && count > UINT64_MAX / 2)
         return sink_fail(s, KERR_INVAL, "hash pair count");
     if (sink_reserve(s, 3 + 4 * SNAP_VARINT_MAX + klen) < 0)
         return s->rc;
+    unsigned since = snap_rec_since((unsigned)type);
     s->raw[s->raw_len++] = (unsigned char)type | SNAP_REC_F_REQUIRED;
-    s->raw[s->raw_len++] = 1;
+    s->raw[s->raw_len++] = (unsigned char)since;
+    if (since > s->min_reader)
+        s->min_reader = since;
     s->raw_len++; /* the body length, one byte if the body turns out short; see snap_put_end() */
     s->body_start = s->raw_len;
     put_varint(s, db);

@@ -42,9 +42,11 @@
 
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
- * (an optional section, so it alone never raises the reader version a file needs). */
+ * (an optional section, so it alone never raises the reader version a file needs). 4: record
+ * type 9 BLOOM (required): a file that holds one needs reader 4, one without keeps its
+ * min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
-#define SNAP_FORMAT_VERSION_MAX 3
+#define SNAP_FORMAT_VERSION_MAX 4
 
 #define SNAP_NO_EXPIRE (-1) /* expire_ms of a key without a TTL */
 
@@ -57,6 +59,9 @@
 
 /* Value types of records. */
 enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
+/* v4: a bloom filter (the server's OBJ_BLOOM); its elements are the parts its type gives
+ * (header, sub-filter headers, bitmap pieces), put as list elements are. */
+enum { SNAP_BLOOM = 9 };
 
 /* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
  * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
@@ -103,7 +108,8 @@ int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, i
                     const void *val, size_t vlen);
 int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
                    int64_t expire_ms, uint64_t count);
-/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET; a string goes through snap_put_string(). */
+/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET and SNAP_BLOOM (KERR_INVAL when writing a format
+ * version older than 4, which cannot hold one); a string goes through snap_put_string(). */
 /* A list/set member, a hash field or value. */
 int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
@@ -187,7 +193,7 @@ int snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen);
  * score. apply may iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
  * already checked every element before the call and does not look at the cursor after it. */
 typedef struct snap_rec {
-    int type; /* SNAP_STRING .. SNAP_ZSET */
+    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_BLOOM */
     uint32_t db;
     const char *key;
     size_t klen;

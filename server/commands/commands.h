@@ -25,5 +25,6 @@ extern cmd_def_t cmd_table_diag[];
 bool cmd_debug_extra(client_t *c);
 extern cmd_def_t cmd_table_geo[], cmd_table_sort[];
 extern cmd_def_t cmd_table_dump[], cmd_table_migrate[];
+extern cmd_def_t cmd_table_bloom[];
 
 #endif

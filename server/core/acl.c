@@ -39,11 +39,11 @@
 #include "reply.h"
 #include "util.h"
 
-/* Valkey's categories, in its order (ACL CAT). */
+/* Valkey's categories, in its order (ACL CAT), then valkey-bloom's @bloom. */
 static const char *const cat_names[] = {
     "keyspace", "read",        "write",      "set",         "sortedset", "list",  "hash", "string",
     "bitmap",   "hyperloglog", "geo",        "stream",      "pubsub",    "admin", "fast", "slow",
-    "blocking", "dangerous",   "connection", "transaction", "scripting", NULL,
+    "blocking", "dangerous",   "connection", "transaction", "scripting", "bloom", NULL,
 };
 
 /* Valkey's words for a rule it cannot apply (ACLSetUserStringError). */

@@ -85,6 +85,8 @@ static char *join_words(int argc, const char *const *argv);
 static int set_def(engine_t *, const cfg_def_t *, int, const char *const *, bool, char *, size_t);
 static int set_percentiles(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
 static void get_percentiles(engine_t *, const cfg_def_t *, sbuf_t *);
+static int set_ratio(engine_t *, const cfg_def_t *, int, const char *const *, char *, size_t);
+static void get_ratio(engine_t *, const cfg_def_t *, sbuf_t *);
 
 static const cfg_def_t defs[] = {
     {"bind", C_SPECIAL, OFF(bind), 0, 0, "127.0.0.1", NULL, C_IMMUTABLE, set_bind, get_string},
@@ -157,6 +159,14 @@ static const cfg_def_t defs[] = {
      NULL, NULL},
     {"hll-sparse-max-bytes", C_MEM, OFF(hll_sparse_max_bytes), 0, LLONG_MAX, "3000", NULL, 0, NULL,
      NULL},
+    /* valkey-bloom's module settings, under its names (docs/bloom.md). */
+    {"bf.bloom-capacity", C_INT, OFF(bf_capacity), 1, LLONG_MAX, "100", NULL, 0, NULL, NULL},
+    {"bf.bloom-expansion", C_INT, OFF(bf_expansion), 1, UINT32_MAX, "2", NULL, 0, NULL, NULL},
+    {"bf.bloom-fp-rate", C_SPECIAL, OFF(bf_fp_rate), 0, 0, "0.01", NULL, 0, set_ratio, get_ratio},
+    {"bf.bloom-tightening-ratio", C_SPECIAL, OFF(bf_tightening), 0, 0, "0.5", NULL, 0, set_ratio,
+     get_ratio},
+    {"bf.bloom-memory-usage-limit", C_MEM, OFF(bf_memory_limit), 0, LLONG_MAX, "128mb", NULL, 0,
+     NULL, NULL},
     {"notify-keyspace-events", C_SPECIAL, OFF(notify_keyspace_events), 0, 0, "", NULL, 0,
      set_notify, NULL},
     {"wal-dir", C_SPECIAL, 0, 0, 0, NULL, NULL, C_IMMUTABLE, set_wal_dir, get_wal_dir},
@@ -189,7 +199,7 @@ static const cfg_def_t defs[] = {
     {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL,
      NULL},
     /* The bound is snapshot/'s SNAP_FORMAT_VERSION_MAX (static_assert in persist/snapshot_save.c). */
-    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 3, "0", NULL, 0, NULL,
+    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 4, "0", NULL, 0, NULL,
      NULL},
     {"wal-accept-loss", C_BOOL, OFF(wal_accept_loss), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
     {"wal-retention", C_INT, OFF(wal_retention_s), 0, SECONDS_MAX, "86400", NULL, 0, NULL, NULL},
@@ -833,11 +843,42 @@ set_percentiles(engine_t *s, const cfg_def_t *d, int argc, const char *const *ar
     return 0;
 }
 
+/* bf.bloom-fp-rate and bf.bloom-tightening-ratio: a number strictly between 0 and 1, refused
+ * with valkey-bloom's words. */
+static int
+set_ratio(engine_t *s, const cfg_def_t *d, int argc, const char *const *argv, char *err,
+          size_t errlen) {
+    double v;
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
+        return -1;
+    }
+    if (!util_parse_double(argv[0], strlen(argv[0]), &v)) {
+        snprintf(err, errlen, "Invalid floating-point value");
+        return -1;
+    }
+    if (!(v > 0 && v < 1)) {
+        snprintf(err, errlen, "%s",
+                 d->off == OFF(bf_fp_rate) ? "(0 < error rate range < 1)"
+                                           : "(0 < tightening ratio range < 1)");
+        return -1;
+    }
+    *(double *)field(s, d) = v;
+    return 0;
+}
+
 static void
 get_percentiles(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
     (void)d;
     for (int i = 0; i < s->cfg.latency_npercentiles; i++)
         sbuf_printf(out, "%s%g", i ? " " : "", s->cfg.latency_percentiles[i]);
+}
+
+static void
+get_ratio(engine_t *s, const cfg_def_t *d, sbuf_t *out) {
+    char buf[64];
+    util_d2str(buf, sizeof buf, *(double *)field(s, d));
+    sbuf_printf(out, "%s", buf);
 }
 
 static void

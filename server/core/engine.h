@@ -89,6 +89,10 @@ typedef struct engine_config {
     long long hash_max_listpack_entries, hash_max_listpack_value;
     long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
     long long zset_max_listpack_entries, zset_max_listpack_value;
+    /* valkey-bloom's bf.* settings: what BF.ADD/MADD/INSERT create a missing filter with, and
+     * the per-object memory limit (docs/bloom.md). */
+    long long bf_capacity, bf_expansion, bf_memory_limit;
+    double bf_fp_rate, bf_tightening;
     long long list_max_listpack_size;
     long long hll_sparse_max_bytes; /* a sparse HyperLogLog above it turns dense */
     char *notify_keyspace_events;

@@ -15,6 +15,7 @@
 #include "latency.h"
 #include "slowlog.h"
 #include "pubsub.h"
+#include "t_bloom.h"
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
@@ -52,6 +53,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
                   &s->cfg.set_max_listpack_value);
     list_type_init(&s->cfg.list_max_listpack_size);
     zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
+    bloom_type_init();
     pubsub_init(s);
     watch_init(s);
     block_init(s);

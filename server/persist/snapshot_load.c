@@ -124,6 +124,7 @@ obj_type_of(int snap_type) {
     case SNAP_HASH: return OBJ_HASH;
     case SNAP_SET: return OBJ_SET;
     case SNAP_ZSET: return OBJ_ZSET;
+    case SNAP_BLOOM: return OBJ_BLOOM;
     default: return -1;
     }
 }
@@ -148,6 +149,8 @@ build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out, size_t *byt
         if ((r = ops->add(&ptr, &enc, p, n, score)) < 0)
             break;
     }
+    if (r == 0 && ops->done)
+        r = ops->done(ptr, enc);
     if (r < 0) {
         ops->free(ptr, enc);
         return build_fail(l, rec,

@@ -378,6 +378,8 @@ obj_decode_value(int type, const void *val, size_t len, void **ptr, int *enc) {
     decode_ctx_t d = {ops, NULL, 0, 0};
     d.ptr = ops->create(count, &d.enc); /* the hint counts `each` calls, as the loader's */
     obj_value_each(type, val, len, &count, decode_elem_cb, &d);
+    if (d.rc == 0 && ops->done)
+        d.rc = ops->done(d.ptr, d.enc);
     if (d.rc < 0) {
         ops->free(d.ptr, d.enc);
         return KERR_CORRUPT;
@@ -461,6 +463,7 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_HT: return "hashtable";
     case OBJ_ENC_SKIPLIST: return "skiplist";
     case OBJ_ENC_TIERED: return "tiered";
+    case OBJ_ENC_BLOOM: return "raw";
     default: return "unknown";
     }
 }

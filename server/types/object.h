@@ -24,7 +24,15 @@
 
 #include "sbuf.h"
 
-enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_TYPE_MAX = 16 };
+enum {
+    OBJ_STRING = 0,
+    OBJ_LIST = 1,
+    OBJ_SET = 2,
+    OBJ_ZSET = 3,
+    OBJ_HASH = 4,
+    OBJ_BLOOM = 6,
+    OBJ_TYPE_MAX = 16
+};
 
 /* Encodings. Strings are always stored inline; OBJECT ENCODING reports int/embstr/raw from the
  * bytes, as Valkey would have encoded them. */
@@ -41,6 +49,7 @@ enum {
      * value has), so expiry changes move it like any string. obj_str() refuses it, and no
      * structure is behind it: a command must have its value fetched first. */
     OBJ_ENC_TIERED = 6,
+    OBJ_ENC_BLOOM = 8, /* a bloom_t (t_bloom.h); OBJECT ENCODING says "raw" as Valkey's modules */
 };
 #define OBJ_TIERED_STUB_BYTES 12
 
@@ -129,6 +138,9 @@ typedef struct obj_type_ops {
      * add returns 0 or a negative KERR_* on bad input (duplicate member, NaN score). */
     void *(*create)(uint64_t hint, int *enc);
     int (*add)(void **ptr, int *enc, const char *p, size_t n, double score);
+    /* Optional: after the last add, whether the value is complete (0, or KERR_CORRUPT when an
+     * element is missing). For types whose elements are parts of one structure (bloom). */
+    int (*done)(void *ptr, int enc);
 } obj_type_ops_t;
 void obj_register_type(int type, const obj_type_ops_t *ops);
 const obj_type_ops_t *obj_ops(int type);
