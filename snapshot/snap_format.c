@@ -2,7 +2,7 @@
  * snap_format.c - the snapshot file format: its specification, and the sealing and checking of
  * its fixed structs. The writer is snap_write.c, the reader snap_read.c.
  *
- * SPECIFICATION (format versions 1 to 3; docs/formats/snapshot.md says the same at length)
+ * SPECIFICATION (format versions 1 to 4; docs/formats/snapshot.md says the same at length)
  *
  * All integers little-endian. CRC = CRC32C (common/crc32c.h). varint = unsigned LEB128, at most
  * 10 bytes. zigzag(v) = (v << 1) ^ (v >> 63).
@@ -42,6 +42,9 @@
  *     5 ZSET    as LIST, each element followed by its score as an 8-byte IEEE-754 double
  *     7 INTSTR  (since 2) varint db, varint expire, varint klen, key, varint zigzag(int64);
  *               stands for a STRING whose value is that integer in canonical decimal.
+ *    10 HASH_TTL (since 4) a hash with field expiries: as LIST with count fields, each three
+ *               elements (varint len, bytes): field, value, expiry, where the expiry is 8 bytes
+ *               (little-endian int64, absolute unix ms, >= 0) or 0 bytes (the field has none).
  *   where expire = 0 for none, else absolute unix ms + 1.
  *   Other records:
  *     6 META    (optional, since 2) varint lru_or_lfu: access metadata of the key record that
@@ -50,11 +53,12 @@
  *   (KERR_VERSION, naming its since_version) when set.
  *
  * Versions: v1 has record types 1-5 and no flags. v2 adds META and INTSTR and the two flags.
- *   v3 adds the optional IDENTITY section. A writer told to produce v1 writes INTSTR values as
- *   STRING and drops META; told to produce v1 or v2 it drops the identity. min_reader is the
- *   newest since_version among the required records and sections the file actually holds, so a
- *   v2 or v3 file without integer strings loads in a v1 reader, which skips META records and the
- *   IDENTITY section.
+ *   v3 adds the optional IDENTITY section. v4 adds HASH_TTL; a hash without field expiries is
+ *   still a HASH record, and a writer told to produce v1-v3 refuses a HASH_TTL. A writer told to
+ *   produce v1 writes INTSTR values as STRING and drops META; told to produce v1 or v2 it drops
+ *   the identity. min_reader is the newest since_version among the required records and
+ *   sections the file actually holds, so a v2, v3 or v4 file without integer strings or hashes
+ *   with field expiries loads in a v1 reader, which skips META records and the IDENTITY section.
  *
  * Invariants:
  *   1. A key record, and the META before it, lie wholly inside one chunk; so chunks decode
@@ -118,7 +122,10 @@ snap_trailer_valid(const snap_trailer_t *t) {
 
 uint64_t
 snap_flags_known(uint32_t v) {
-    return v >= 3 ? SNAP_F_KNOWN_V3 : v >= 2 ? SNAP_F_KNOWN_V2 : SNAP_F_KNOWN_V1;
+    return v >= 4   ? SNAP_F_KNOWN_V4
+           : v >= 3 ? SNAP_F_KNOWN_V3
+           : v >= 2 ? SNAP_F_KNOWN_V2
+                    : SNAP_F_KNOWN_V1;
 }
 
 int

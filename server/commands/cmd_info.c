@@ -128,6 +128,7 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)st->io_reads, (unsigned long long)st->io_writes,
                 (unsigned long long)ns->tls_handshake_errors);
+    sbuf_printf(b, "expired_fields:%llu\r\n", (unsigned long long)st->expired_fields);
 
     sbuf_printf(b,
                 "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"

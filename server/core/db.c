@@ -7,7 +7,14 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "kmem.h"
+#include "t_hash.h"
 #include "util.h"
+
+/* A hash that can hold field expiries: it belongs in `hexpires`. */
+static inline bool
+is_hash_ttl(const kobj_t *o) {
+    return obj_encoding(o) == OBJ_ENC_HASH_TTL && obj_type(o) == OBJ_HASH;
+}
 
 void
 db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
@@ -122,6 +129,7 @@ db_create(int id, db_env_t *env) {
     db_t *db = kcalloc(1, sizeof *db);
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
+    db->hexpires = ht_create(&expires_type);
     db->id = id;
     db->env = env;
     return db;
@@ -132,6 +140,7 @@ db_free(db_t *db) {
     if (!db)
         return;
     ht_release(db->expires);
+    ht_release(db->hexpires);
     ht_release(db->keys);
     kfree(db);
 }
@@ -191,6 +200,8 @@ expire_now(db_t *db, kobj_t *o) {
     keycopy_done(&kc);
 }
 
+static bool expire_fields_max(db_t *db, kobj_t *o, size_t max);
+
 kobj_t *
 db_lookup(db_t *db, const char *key, size_t klen, int flags) {
     karg_t k = {key, klen};
@@ -204,6 +215,10 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags) {
         expire_now(db, o);
         return NULL;
     }
+    if (is_hash_ttl(o) && db->env->expire_enabled &&
+        !(flags & (DB_LOOKUP_NOEXPIRE | DB_LOOKUP_KEEP_FIELDS)) &&
+        expire_fields_max(db, o, SIZE_MAX))
+        return NULL;
     if (!(flags & DB_LOOKUP_NOTOUCH) && db->env->touch_enabled)
         touch(db->env, o);
     return o;
@@ -215,6 +230,8 @@ db_add(db_t *db, kobj_t *o) {
     add_obj(db->keys, o);
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (is_hash_ttl(o))
+        add_obj(db->hexpires, o);
 }
 
 uint64_t
@@ -235,6 +252,10 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash) {
     if (obj_has_expire(o)) {
         ASSERT(ht_find_pos_hashed(db->expires, &key, hash, &pos) == NULL);
         ht_insert_at(db->expires, &pos, o);
+    }
+    if (is_hash_ttl(o)) {
+        ASSERT(ht_find_pos_hashed(db->hexpires, &key, hash, &pos) == NULL);
+        ht_insert_at(db->hexpires, &pos, o);
     }
     return 0;
 }
@@ -280,18 +301,24 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
         ht_insert_at(db->keys, &pos, o);
         if (obj_has_expire(o))
             add_obj(db->expires, o);
+        if (is_hash_ttl(o))
+            add_obj(db->hexpires, o);
         return o;
     }
     void **ref = ht_find_ref(db->keys, &k);
     int64_t old_exp = obj_expire(old);
     if (old_exp >= 0)
         ht_pop(db->expires, &k);
+    if (is_hash_ttl(old))
+        ht_pop(db->hexpires, &k);
     if (keep_ttl && old_exp >= 0)
         o = obj_with_expire(o, old_exp);
     touch(db->env, o);
     *ref = o;
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (is_hash_ttl(o))
+        add_obj(db->hexpires, o);
     obj_free(old);
     return o;
 }
@@ -302,6 +329,8 @@ db_unlink(db_t *db, const char *key, size_t klen) {
     kobj_t *o = ht_pop(db->keys, &k);
     if (o && obj_has_expire(o))
         ht_pop(db->expires, &k);
+    if (o && is_hash_ttl(o))
+        ht_pop(db->hexpires, &k);
     return o;
 }
 
@@ -325,10 +354,15 @@ db_set_expire(db_t *db, kobj_t *o, int64_t ms) {
     ASSERT(ref && *ref == o);
     if (had)
         ASSERT(ht_pop(db->expires, &kc.k) != NULL);
+    bool httl = is_hash_ttl(o);
+    if (httl)
+        ASSERT(ht_pop(db->hexpires, &kc.k) != NULL);
     o = obj_with_expire(o, ms);
     *ref = o;
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (httl)
+        add_obj(db->hexpires, o);
     keycopy_done(&kc);
     return o;
 }
@@ -361,9 +395,13 @@ db_replace(db_t *db, kobj_t *o, kobj_t *n) {
     ASSERT(ref && *ref == o);
     void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &kc.k) : NULL;
     ASSERT(!obj_has_expire(o) || (eref && *eref == o));
+    if (is_hash_ttl(o)) /* a hash with field expiries is never tiered (core/tiering.c) */
+        ht_pop(db->hexpires, &kc.k);
     *ref = n;
     if (eref)
         *eref = n;
+    if (is_hash_ttl(n))
+        add_obj(db->hexpires, n);
     obj_free(o);
     keycopy_done(&kc);
     return n;
@@ -372,8 +410,9 @@ db_replace(db_t *db, kobj_t *o, kobj_t *n) {
 void
 db_flush(db_t *db) {
     ht_clear(db->expires);
+    ht_clear(db->hexpires);
     ht_clear(db->keys);
-    db->expire_cursor = 0;
+    db->expire_cursor = db->hexpire_cursor = 0;
 }
 
 db_t *
@@ -382,18 +421,22 @@ db_detach(db_t *db) {
     *old = *db;
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
-    db->expire_cursor = 0;
+    db->hexpires = ht_create(&expires_type);
+    db->expire_cursor = db->hexpire_cursor = 0;
     return old;
 }
 
 void
 db_swap(db_t *a, db_t *b) {
-    ht_t *k = a->keys, *e = a->expires;
+    ht_t *k = a->keys, *e = a->expires, *he = a->hexpires;
     a->keys = b->keys;
     a->expires = b->expires;
+    a->hexpires = b->hexpires;
     b->keys = k;
     b->expires = e;
+    b->hexpires = he;
     a->expire_cursor = b->expire_cursor = 0;
+    a->hexpire_cursor = b->hexpire_cursor = 0;
 }
 
 kobj_t *
@@ -429,23 +472,126 @@ collect_expired_cb(void *priv, void *entry) {
         s->found[s->n++] = entry;
 }
 
+/* ---- hash fields ---- */
+
+size_t
+db_hexpires_size(const db_t *db) {
+    return ht_size(db->hexpires);
+}
+
+void
+db_hash_ttl_track(db_t *db, kobj_t *o) {
+    if (!is_hash_ttl(o))
+        return;
+    size_t n;
+    const char *k = obj_key(o, &n);
+    karg_t key = {k, n};
+    ht_pos_t pos;
+    if (ht_find_pos(db->hexpires, &key, &pos) == NULL)
+        ht_insert_at(db->hexpires, &pos, o);
+}
+
+/* Field names of one pass, copied: the hook gets them all at once, before they are freed. */
+typedef struct field_batch {
+    karg_t *f;
+    size_t n, cap;
+} field_batch_t;
+
+static void
+collect_field_cb(void *ctx, const char *f, size_t fn) {
+    field_batch_t *b = ctx;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->f = krealloc(b->f, b->cap * sizeof *b->f);
+    }
+    char *copy = kmalloc(fn ? fn : 1);
+    memcpy(copy, f, fn);
+    b->f[b->n++] = (karg_t){copy, fn};
+}
+
+/* The most fields one pass removes from one hash: a hash with a million due fields is emptied
+ * over several cron turns (or by the next commands), each turn bounded. */
+#define DB_FIELD_EXPIRE_max 1024
+
+/* Removes up to max expired fields of the stored hash o. True when the key went with them. */
+static bool
+expire_fields_max(db_t *db, kobj_t *o, size_t max) {
+    thash_t h = hash_of(o);
+    int64_t now = db_now_ms(db->env);
+    if (hash_next_expire(&h) > now)
+        return false;
+    field_batch_t b = {0};
+    size_t n = hash_expire_fields(&h, now, max, collect_field_cb, &b);
+    hash_store(o, &h);
+    bool gone = n > 0 && hash_len(&h) == 0;
+    if (n) {
+        size_t klen;
+        const char *key = obj_key(o, &klen);
+        if (db->env && db->env->fields_expired)
+            db->env->fields_expired(db->env->ctx, db, key, klen, b.f, b.n, gone);
+    }
+    for (size_t i = 0; i < b.n; i++)
+        kfree((char *)b.f[i].p);
+    kfree(b.f);
+    if (gone) {
+        keycopy_t kc;
+        keycopy_init(&kc, o);
+        db_delete(db, kc.k.p, kc.k.n);
+        keycopy_done(&kc);
+    }
+    return gone;
+}
+
+typedef struct hexpire_scan {
+    int64_t now;
+    kobj_t *found[64];
+    size_t n;
+} hexpire_scan_t;
+
+static void
+collect_due_hash_cb(void *priv, void *entry) {
+    hexpire_scan_t *s = priv;
+    thash_t h = hash_of(entry);
+    if (s->n < 64 && hash_next_expire(&h) <= s->now)
+        s->found[s->n++] = entry;
+}
+
+/* The field half of the active cycle: the same walk as for keys, over `hexpires`. */
+static void
+active_expire_fields(db_t *db, uint64_t start, uint64_t budget_us) {
+    if (ht_size(db->hexpires) == 0)
+        return;
+    do {
+        hexpire_scan_t s = {.now = db_now_ms(db->env), .n = 0};
+        db->hexpire_cursor = ht_scan(db->hexpires, db->hexpire_cursor, collect_due_hash_cb, &s);
+        for (size_t i = 0; i < s.n; i++)
+            expire_fields_max(db, s.found[i], DB_FIELD_EXPIRE_max);
+        if (db->hexpire_cursor == 0)
+            break;
+    } while (util_mono_us() - start < budget_us);
+}
+
 size_t
 db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
     size_t expired = 0, seen = 0;
-    if (!db->env->expire_enabled || ht_size(db->expires) == 0)
+    if (!db->env->expire_enabled)
         return 0;
     uint64_t start = util_mono_us();
-    do {
-        expire_scan_t s = {.env = db->env, .n = 0};
-        size_t before = ht_size(db->expires);
-        db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
-        seen += before ? 1 : 0;
-        for (size_t i = 0; i < s.n; i++)
-            expire_now(db, s.found[i]);
-        expired += s.n;
-        if (db->expire_cursor == 0)
-            break;
-    } while (util_mono_us() - start < budget_us);
+    if (ht_size(db->expires) > 0) {
+        do {
+            expire_scan_t s = {.env = db->env, .n = 0};
+            size_t before = ht_size(db->expires);
+            db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
+            seen += before ? 1 : 0;
+            for (size_t i = 0; i < s.n; i++)
+                expire_now(db, s.found[i]);
+            expired += s.n;
+            if (db->expire_cursor == 0)
+                break;
+        } while (util_mono_us() - start < budget_us);
+    }
+    /* Fields get at least one scan step even when the keys used the budget up. */
+    active_expire_fields(db, start, budget_us);
     if (sampled)
         *sampled = seen;
     return expired;
@@ -455,4 +601,5 @@ void
 db_rehash_us(db_t *db, uint64_t us) {
     ht_rehash_us(db->keys, us);
     ht_rehash_us(db->expires, us);
+    ht_rehash_us(db->hexpires, us);
 }

@@ -37,6 +37,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     s->stats.start_ms = util_time_ms();
     s->durable_lsn = UINT64_MAX; /* no log: everything is "durable" as soon as it is done */
     db_env_init(&s->dbenv, srv_key_expired_cb, s);
+    s->dbenv.fields_expired = srv_fields_expired_cb;
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->dbenv);
     cmd_table_init(s, commands);

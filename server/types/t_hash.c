@@ -10,6 +10,15 @@
  * so a lookup touches the bucket and then one entry, and updating a value reallocates only that
  * entry. The lookup key of the table is a karg_t {bytes, length} of the field.
  *
+ * Field expiry (OBJ_ENC_HASH_TTL): a hash that has had a field expiry is a table whose entries
+ * all carry 8 more bytes after the value, the field's absolute expiry in unix ms (int64, -1 for
+ * none, unaligned, read with memcpy), behind a small header (hvol_t) that counts the volatile
+ * fields and keeps a lower bound of their earliest expiry. So a hash without field expiries is
+ * exactly what it was (no byte more per entry, no test more per lookup than the encoding's), and
+ * a field expiry costs 8 bytes per field of that hash. A packed list never holds expiries: the
+ * first expiry converts it. Finding the expired fields walks the table (hash_expire_fields),
+ * which happens only when the lower bound says one may be due; the walk recomputes the bound.
+ *
  * Conversion rules (Valkey's): a packed list becomes a table when, after an insert, it has more
  * than entries_max pairs, when a field or value longer than value_max bytes is written, or when
  * the blob would pass LP_BYTES_MAX. HSET looks ahead at all its arguments first (hash_prepare)
@@ -31,6 +40,30 @@ typedef struct hent {
 } hent_t;
 
 #define HENT_PART_max UINT32_MAX
+
+/* The header of an OBJ_ENC_HASH_TTL hash (thash_t.p). */
+typedef struct hvol {
+    ht_t *t;         /* hent_t entries, each with its 8-byte expiry after the value */
+    uint64_t nvol;   /* entries whose expiry is not -1 */
+    int64_t next_ms; /* no field expires before this (a lower bound); INT64_MAX when nvol == 0 */
+} hvol_t;
+
+static inline ht_t *
+tab(const thash_t *h) {
+    return h->enc == OBJ_ENC_HT ? h->p : ((hvol_t *)h->p)->t;
+}
+
+static inline int64_t
+hent_exp(const hent_t *e) {
+    int64_t ms;
+    memcpy(&ms, e->buf + e->fn + e->vn, 8);
+    return ms;
+}
+
+static inline void
+hent_set_exp(hent_t *e, int64_t ms) {
+    memcpy(e->buf + e->fn + e->vn, &ms, 8);
+}
 
 static uint64_t
 hent_hash_key(const void *key) {
@@ -104,10 +137,14 @@ hash_new(void) {
 
 void
 hash_release(thash_t *h) {
-    if (h->enc == OBJ_ENC_LISTPACK)
+    if (h->enc == OBJ_ENC_LISTPACK) {
         lp_free(h->p);
-    else
+    } else if (h->enc == OBJ_ENC_HT) {
         ht_release(h->p);
+    } else {
+        ht_release(((hvol_t *)h->p)->t);
+        kfree(h->p);
+    }
     h->p = NULL;
 }
 
@@ -115,7 +152,17 @@ uint64_t
 hash_len(const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         return lp_count(h->p) / 2;
-    return ht_size(h->p);
+    return ht_size(tab(h));
+}
+
+/* Inserts an entry whose field is known to be absent (ht_add would compare entries with
+ * hent_key_eq, whose second argument is a karg_t). */
+static void
+ht_insert_new(ht_t *t, hent_t *e) {
+    karg_t k = {e->buf, e->fn};
+    ht_pos_t pos;
+    ASSERT(ht_find_pos(t, &k, &pos) == NULL);
+    ht_insert_at(t, &pos, e);
 }
 
 /* Inserts a pair whose field is known to be absent. */
@@ -130,7 +177,7 @@ ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn) {
 
 static void
 hash_convert_to_ht(thash_t *h) {
-    if (h->enc == OBJ_ENC_HT)
+    if (h->enc != OBJ_ENC_LISTPACK)
         return;
     ht_t *t = ht_create(&hent_type);
     ASSERT(t);
@@ -157,6 +204,23 @@ hash_dup(const thash_t *h) {
     }
     ht_t *t = ht_create(&hent_type);
     ASSERT(t);
+    ht_reserve(t, hash_len(h));
+    if (h->enc == OBJ_ENC_HASH_TTL) {
+        const hvol_t *src = h->p;
+        hvol_t *hv = kmalloc(sizeof *hv);
+        *hv = (hvol_t){t, src->nvol, src->next_ms};
+        ht_iter_t it;
+        const hent_t *e;
+        ht_iter_init(&it, src->t);
+        while ((e = ht_iter_next(&it))) {
+            size_t n = sizeof *e + e->fn + e->vn + 8;
+            hent_t *copy = kmalloc(n);
+            memcpy(copy, e, n);
+            ht_insert_new(t, copy);
+        }
+        ht_iter_done(&it);
+        return (thash_t){hv, OBJ_ENC_HASH_TTL};
+    }
     hash_iter_t it;
     hpair_t pr;
     hash_iter_init(&it, h);
@@ -181,10 +245,10 @@ hash_mem(const thash_t *h) {
         n++;
     }
     hash_iter_done(&it);
-    size_t total = ht_size(h->p);
+    size_t total = ht_size(tab(h));
     if (n)
         bytes = (size_t)((double)bytes * (double)total / (double)n);
-    return ht_mem_bytes(h->p) + bytes;
+    return ht_mem_bytes(tab(h)) + bytes + (h->enc == OBJ_ENC_HASH_TTL ? sizeof(hvol_t) : 0);
 }
 
 int
@@ -198,7 +262,7 @@ hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v) {
         return 1;
     }
     karg_t k = {f, fn};
-    const hent_t *e = ht_find(h->p, &k);
+    const hent_t *e = ht_find(tab(h), &k);
     if (!e)
         return 0;
     *v = (hval_t){e->buf + e->fn, e->vn, 0};
@@ -253,10 +317,221 @@ lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn) {
     return 1;
 }
 
+/* ---- field expiry (OBJ_ENC_HASH_TTL) ---- */
+
+static hent_t *
+hent_new_ttl(const char *f, size_t fn, const char *v, size_t vn, int64_t ms) {
+    hent_t *e = kmalloc(sizeof *e + fn + vn + 8);
+    e->fn = (uint32_t)fn;
+    e->vn = (uint32_t)vn;
+    memcpy(e->buf, f, fn);
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    hent_set_exp(e, ms);
+    return e;
+}
+
+static void
+vol_note(hvol_t *hv, int64_t old_ms, int64_t ms) {
+    if (old_ms != HASH_NO_TTL)
+        hv->nvol--;
+    if (ms != HASH_NO_TTL) {
+        hv->nvol++;
+        if (ms < hv->next_ms)
+            hv->next_ms = ms;
+    }
+    if (hv->nvol == 0)
+        hv->next_ms = INT64_MAX;
+}
+
+/* Set a field's value (and expiry: ms, or the field's own with keep): 1 new, 0 updated. */
+static int
+ttl_set(hvol_t *hv, const char *f, size_t fn, const char *v, size_t vn, int64_t ms, bool keep) {
+    karg_t k = {f, fn};
+    ht_pos_t pos;
+    hent_t *e = ht_find_pos(hv->t, &k, &pos);
+    if (!e) {
+        ht_insert_at(hv->t, &pos, hent_new_ttl(f, fn, v, vn, ms));
+        vol_note(hv, HASH_NO_TTL, ms);
+        return 1;
+    }
+    int64_t old = hent_exp(e);
+    if (keep)
+        ms = old;
+    if (e->vn != vn) {
+        void **ref = ht_find_ref(hv->t, &k);
+        e = krealloc(e, sizeof *e + fn + vn + 8);
+        e->vn = (uint32_t)vn;
+        *ref = e;
+    }
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    hent_set_exp(e, ms);
+    vol_note(hv, old, ms);
+    return 0;
+}
+
+/* Converts to OBJ_ENC_HASH_TTL (every entry gets its expiry slot, -1). */
+static void
+hash_convert_to_ttl(thash_t *h) {
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        return;
+    hvol_t *hv = kmalloc(sizeof *hv);
+    *hv = (hvol_t){ht_create(&hent_type), 0, INT64_MAX};
+    ASSERT(hv->t);
+    ht_reserve(hv->t, hash_len(h));
+    hash_iter_t it;
+    hpair_t pr;
+    char fb[LP_INTBUF_MAX], vb[LP_INTBUF_MAX];
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &pr)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        ht_insert_new(hv->t, hent_new_ttl(f, fn, v, vn, HASH_NO_TTL));
+    }
+    hash_iter_done(&it);
+    hash_release(h);
+    h->p = hv;
+    h->enc = OBJ_ENC_HASH_TTL;
+}
+
+uint64_t
+hash_volatile_count(const thash_t *h) {
+    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->nvol : 0;
+}
+
+int64_t
+hash_next_expire(const thash_t *h) {
+    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->next_ms : INT64_MAX;
+}
+
+int
+hash_get_expire(const thash_t *h, const char *f, size_t fn, int64_t *ms) {
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        *ms = HASH_NO_TTL;
+        return hash_exists(h, f, fn) ? 1 : 0;
+    }
+    karg_t k = {f, fn};
+    const hent_t *e = ht_find(((hvol_t *)h->p)->t, &k);
+    if (!e)
+        return 0;
+    *ms = hent_exp(e);
+    return 1;
+}
+
+int
+hash_set_expire(thash_t *h, const char *f, size_t fn, int64_t ms) {
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        if (!hash_exists(h, f, fn))
+            return 0;
+        if (ms == HASH_NO_TTL)
+            return 1; /* nothing to clear */
+        hash_convert_to_ttl(h);
+    }
+    hvol_t *hv = h->p;
+    karg_t k = {f, fn};
+    hent_t *e = ht_find(hv->t, &k);
+    if (!e)
+        return 0;
+    int64_t old = hent_exp(e);
+    hent_set_exp(e, ms);
+    vol_note(hv, old, ms);
+    return 1;
+}
+
+int
+hash_set_ex(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms, bool keep,
+            const hash_limits_t *lim) {
+    if (fn > HENT_PART_max || vn > HENT_PART_max)
+        return KERR_LIMIT;
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        if (ms == HASH_NO_TTL || keep)
+            return hash_set(h, f, fn, v, vn, lim); /* no expiry to keep outside the TTL table */
+        hash_convert_to_ttl(h);
+    }
+    return ttl_set(h->p, f, fn, v, vn, ms, keep);
+}
+
+size_t
+hash_expire_fields(thash_t *h, int64_t now_ms, size_t max, hash_field_cb fn, void *ctx) {
+    if (h->enc != OBJ_ENC_HASH_TTL)
+        return 0;
+    hvol_t *hv = h->p;
+    if (hv->next_ms > now_ms)
+        return 0;
+    size_t n = 0;
+    int64_t next = INT64_MAX;
+    ht_iter_t it;
+    hent_t *e;
+    ht_iter_init(&it, hv->t);
+    while ((e = ht_iter_next(&it))) {
+        int64_t ms = hent_exp(e);
+        if (ms == HASH_NO_TTL)
+            continue;
+        if (ms > now_ms || n == max) {
+            if (ms < next)
+                next = ms;
+            continue;
+        }
+        if (fn)
+            fn(ctx, e->buf, e->fn);
+        karg_t k = {e->buf, e->fn};
+        ASSERT(ht_pop(hv->t, &k) == e); /* the entry just returned may go (ht.h) */
+        kfree(e);
+        hv->nvol--;
+        n++;
+    }
+    ht_iter_done(&it);
+    hv->next_ms = hv->nvol ? next : INT64_MAX;
+    return n;
+}
+
+bool
+hash_iter_next_ttl(hash_iter_t *it, hpair_t *out, int64_t *ms) {
+    if (it->h->enc != OBJ_ENC_HASH_TTL) {
+        *ms = HASH_NO_TTL;
+        return hash_iter_next(it, out);
+    }
+    const hent_t *e = ht_iter_next(&it->hti);
+    if (!e)
+        return false;
+    hent_pair(e, out);
+    *ms = hent_exp(e);
+    return true;
+}
+
+thash_t
+hash_new_ttl(uint64_t hint) {
+    thash_t h = hash_new();
+    hash_convert_to_ttl(&h);
+    ht_reserve(((hvol_t *)h.p)->t, hint);
+    return h;
+}
+
+int
+hash_load_ttl_add(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms) {
+    ASSERT(h->enc == OBJ_ENC_HASH_TTL);
+    if (fn > HENT_PART_max || vn > HENT_PART_max)
+        return KERR_LIMIT;
+    if (ms < HASH_NO_TTL)
+        return KERR_CORRUPT;
+    hvol_t *hv = h->p;
+    karg_t k = {f, fn};
+    ht_pos_t pos;
+    if (ht_find_pos(hv->t, &k, &pos))
+        return KERR_CORRUPT; /* duplicate field */
+    ht_insert_at(hv->t, &pos, hent_new_ttl(f, fn, v, vn, ms));
+    vol_note(hv, HASH_NO_TTL, ms);
+    return 0;
+}
+
 int
 hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, const hash_limits_t *lim) {
     if (fn > HENT_PART_max || vn > HENT_PART_max)
         return KERR_LIMIT;
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        return ttl_set(h->p, f, fn, v, vn, HASH_NO_TTL, false);
     if (h->enc == OBJ_ENC_LISTPACK) {
         if (fn > lim->value_max || vn > lim->value_max) {
             hash_convert_to_ht(h);
@@ -309,6 +584,18 @@ hash_delete(thash_t *h, const char *f, size_t fn) {
         return 1;
     }
     karg_t k = {f, fn};
+    if (h->enc == OBJ_ENC_HASH_TTL) {
+        hvol_t *hv = h->p;
+        hent_t *e = ht_pop(hv->t, &k);
+        if (!e)
+            return 0;
+        if (hent_exp(e) != HASH_NO_TTL)
+            hv->nvol--;
+        if (hv->nvol == 0)
+            hv->next_ms = INT64_MAX;
+        kfree(e);
+        return 1;
+    }
     return ht_delete(h->p, &k);
 }
 
@@ -318,7 +605,7 @@ hash_iter_init(hash_iter_t *it, const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         it->pos = lp_first(h->p);
     else
-        ht_iter_init(&it->hti, h->p);
+        ht_iter_init(&it->hti, tab(h));
 }
 
 bool
@@ -342,7 +629,7 @@ hash_iter_next(hash_iter_t *it, hpair_t *out) {
 
 void
 hash_iter_done(hash_iter_t *it) {
-    if (it->h->enc == OBJ_ENC_HT)
+    if (it->h->enc != OBJ_ENC_LISTPACK)
         ht_iter_done(&it->hti);
 }
 
@@ -367,7 +654,7 @@ hash_random(const thash_t *h, uint64_t rnd, hpair_t *out) {
         lp_hval(lp_next(lp, p), &out->v);
         return;
     }
-    hent_pair(ht_random(h->p), out);
+    hent_pair(ht_random(tab(h)), out);
 }
 
 typedef struct scan_ctx {
@@ -395,7 +682,7 @@ hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx) {
         return 0;
     }
     scan_ctx_t sc = {fn, ctx};
-    return ht_scan(h->p, cursor, hash_scan_entry_cb, &sc);
+    return ht_scan(tab(h), cursor, hash_scan_entry_cb, &sc);
 }
 
 /* ---- obj_type_ops_t: free, dup, memory, snapshot element access ---- */
