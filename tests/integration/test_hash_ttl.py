@@ -244,3 +244,31 @@ def test_point_in_time_restore_keeps_field_expiries(live, tmp_path):
     tc = t.client()
     assert tc.hgetall("h") == {b"a": b"1", b"b": b"2", b"c": b"3"}
     assert expiries(tc, "h", ["a", "b", "c"]) == want
+
+
+def test_hashes_with_field_expiries_stay_out_of_the_value_tier(live):
+    """The tier's value encoding has no place for field expiries: such a hash is never sent out;
+    a plain hash that was out comes back for HEXPIRE and then stays in memory."""
+    s = KeelServer(args=["--tiering", "yes", "--tiering-memory-target", "1500kb",
+                         "--tiering-min-value-size", "8", "--tiering-threads", "2"])
+    live.append(s)
+    s.start()
+    r = s.client()
+    for i in range(0, 600, 50):
+        p = r.pipeline(transaction=False)
+        for j in range(i, i + 50):
+            p.hset("h%d" % j, mapping={"f%d" % k: os.urandom(20).hex() for k in range(30)})
+            if j % 2:
+                p.execute_command("HEXPIRE", "h%d" % j, 3600, "FIELDS", 1, "f0")
+        p.execute()
+    wait_for(lambda: r.info("tiering")["tiering_tiered_keys"] >= 150, what="values going out")
+    enc = {j: r.object("encoding", "h%d" % j) for j in range(600)}
+    assert all(enc[j] == b"hashtable" for j in range(1, 600, 2)), "a TTL hash went out"
+    cold = [j for j in range(0, 600, 2) if enc[j] == b"tiered"]
+    assert len(cold) >= 100
+    k = "h%d" % cold[0]
+    assert r.execute_command("HPEXPIRE", k, 3600000, "FIELDS", 1, "f1") == [1]
+    assert r.execute_command("HTTL", k, "FIELDS", 2, "f1", "f2") == [3600, -1]
+    assert r.hlen(k) == 30
+    time.sleep(0.3)
+    assert r.object("encoding", k) == b"hashtable"
