@@ -196,11 +196,12 @@ overflow:
 static void
 hexpire_generic(client_t *c, const char *name, int64_t basetime, long long unit_ms) {
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
-    int fi = find_fields(c, 3), flags;
-    long long nf = parse_numfields(c, fi < 0 ? -1 : fi + 1, 1, ERR_NUMFIELDS);
-    long long when;
-    if (nf < 0 || parse_cond(c, 3, fi, &flags) < 0 ||
-        !parse_when(c, &c->argv[2], name, basetime, unit_ms, &when))
+    /* Valkey's order: the conditions, the field count, then the time. */
+    int fi = find_fields(c, 3), flags = 0;
+    if (fi >= 0 && parse_cond(c, 3, fi, &flags) < 0)
+        return;
+    long long nf = parse_numfields(c, fi < 0 ? -1 : fi + 1, 1, ERR_NUMFIELDS), when;
+    if (nf < 0 || !parse_when(c, &c->argv[2], name, basetime, unit_ms, &when))
         return;
     bool bad;
     kobj_t *o = lookup_hash(c, &bad);
