@@ -11,13 +11,23 @@
  * entry. The lookup key of the table is a karg_t {bytes, length} of the field.
  *
  * Field expiry (OBJ_ENC_HASH_TTL): a hash that has had a field expiry is a table whose entries
- * all carry 8 more bytes after the value, the field's absolute expiry in unix ms (int64, -1 for
- * none, unaligned, read with memcpy), behind a small header (hvol_t) that counts the volatile
- * fields and keeps a lower bound of their earliest expiry. So a hash without field expiries is
- * exactly what it was (no byte more per entry, no test more per lookup than the encoding's), and
- * a field expiry costs 8 bytes per field of that hash. A packed list never holds expiries: the
- * first expiry converts it. Finding the expired fields walks the table (hash_expire_fields),
- * which happens only when the lower bound says one may be due; the walk recomputes the bound.
+ * all carry 12 more bytes after the value,
+ *
+ *   +---------+---------+-------------+-------------+------------+--------------+
+ *   | fn u32  | vn u32  | field bytes | value bytes | expiry i64 | heap idx u32 |
+ *   +---------+---------+-------------+-------------+------------+--------------+
+ *
+ * (the field's absolute expiry in unix ms, -1 for none, and its place in the heap when it has
+ * one; unaligned, read with memcpy), behind a header (hvol_t) holding a binary min-heap, by
+ * expiry, of the entries that have one. So the earliest expiry is heap[0]'s, and removing the k
+ * due fields of a hash costs O(k log n), whatever its size. A hash without field expiries is
+ * exactly what it was (no byte more per entry, no test more per lookup than the encoding's); a
+ * field expiry costs 12 bytes per entry of that hash and an 8-byte heap slot per volatile field.
+ * A packed list never holds expiries: the first expiry converts it.
+ *
+ * Heap invariants: heap[0 .. n) are exactly the entries whose expiry is not -1; an entry at
+ * heap[i] stores i as its heap idx; a parent's expiry is <= its children's. An entry that is
+ * reallocated (its value changed size) is re-pointed in heap[idx].
  *
  * Conversion rules (Valkey's): a packed list becomes a table when, after an insert, it has more
  * than entries_max pairs, when a field or value longer than value_max bytes is written, or when
@@ -43,10 +53,12 @@ typedef struct hent {
 
 /* The header of an OBJ_ENC_HASH_TTL hash (thash_t.p). */
 typedef struct hvol {
-    ht_t *t;         /* hent_t entries, each with its 8-byte expiry after the value */
-    uint64_t nvol;   /* entries whose expiry is not -1 */
-    int64_t next_ms; /* no field expires before this (a lower bound); INT64_MAX when nvol == 0 */
+    ht_t *t;         /* hent_t entries, each with expiry and heap idx after the value (owned) */
+    hent_t **heap;   /* the entries with an expiry, a min-heap by expiry (borrowed from t) */
+    uint32_t n, cap; /* entries in the heap, its allocated slots */
 } hvol_t;
+
+#define HENT_TTL_BYTES 12 /* expiry i64 + heap idx u32 after the value */
 
 static inline ht_t *
 tab(const thash_t *h) {
@@ -63,6 +75,101 @@ hent_exp(const hent_t *e) {
 static inline void
 hent_set_exp(hent_t *e, int64_t ms) {
     memcpy(e->buf + e->fn + e->vn, &ms, 8);
+}
+
+static inline uint32_t
+hent_idx(const hent_t *e) {
+    uint32_t i;
+    memcpy(&i, e->buf + e->fn + e->vn + 8, 4);
+    return i;
+}
+
+static inline void
+hent_set_idx(hent_t *e, uint32_t i) {
+    memcpy(e->buf + e->fn + e->vn + 8, &i, 4);
+}
+
+/* ---- the expiry heap ---- */
+
+static inline void
+heap_put(hvol_t *hv, uint32_t i, hent_t *e) {
+    hv->heap[i] = e;
+    hent_set_idx(e, i);
+}
+
+static void
+heap_up(hvol_t *hv, uint32_t i) {
+    hent_t *e = hv->heap[i];
+    int64_t ms = hent_exp(e);
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (hent_exp(hv->heap[parent]) <= ms)
+            break;
+        heap_put(hv, i, hv->heap[parent]);
+        i = parent;
+    }
+    heap_put(hv, i, e);
+}
+
+static void
+heap_down(hvol_t *hv, uint32_t i) {
+    hent_t *e = hv->heap[i];
+    int64_t ms = hent_exp(e);
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = i;
+        int64_t best = ms;
+        if (l < hv->n && hent_exp(hv->heap[l]) < best)
+            m = l, best = hent_exp(hv->heap[l]);
+        if (l + 1 < hv->n && hent_exp(hv->heap[l + 1]) < best)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_put(hv, i, hv->heap[m]);
+        i = m;
+    }
+    heap_put(hv, i, e);
+}
+
+static void
+heap_add(hvol_t *hv, hent_t *e) {
+    if (hv->n == hv->cap) {
+        ASSERT(hv->cap < UINT32_MAX / 2);
+        hv->cap = hv->cap ? 2 * hv->cap : 4;
+        hv->heap = krealloc(hv->heap, hv->cap * sizeof *hv->heap);
+    }
+    heap_put(hv, hv->n++, e);
+    heap_up(hv, hv->n - 1);
+}
+
+static void
+heap_remove(hvol_t *hv, uint32_t i) {
+    ASSERT(i < hv->n);
+    hent_t *last = hv->heap[--hv->n];
+    if (i < hv->n) {
+        heap_put(hv, i, last);
+        heap_down(hv, i);
+        heap_up(hv, hent_idx(last));
+    }
+    if (hv->n == 0) { /* give the slots back when nothing is volatile any more */
+        kfree(hv->heap);
+        hv->heap = NULL;
+        hv->cap = 0;
+    }
+}
+
+/* Moves e (in the heap or not, by its old expiry) to expiry ms. */
+static void
+heap_set(hvol_t *hv, hent_t *e, int64_t old, int64_t ms) {
+    hent_set_exp(e, ms);
+    if (old == HASH_NO_TTL && ms != HASH_NO_TTL) {
+        heap_add(hv, e);
+    } else if (old != HASH_NO_TTL && ms == HASH_NO_TTL) {
+        heap_remove(hv, hent_idx(e));
+    } else if (old != HASH_NO_TTL) {
+        uint32_t i = hent_idx(e);
+        heap_down(hv, i);
+        heap_up(hv, hent_idx(e));
+    }
 }
 
 static uint64_t
@@ -142,8 +249,10 @@ hash_release(thash_t *h) {
     } else if (h->enc == OBJ_ENC_HT) {
         ht_release(h->p);
     } else {
-        ht_release(((hvol_t *)h->p)->t);
-        kfree(h->p);
+        hvol_t *hv = h->p;
+        ht_release(hv->t);
+        kfree(hv->heap);
+        kfree(hv);
     }
     h->p = NULL;
 }
@@ -207,16 +316,18 @@ hash_dup(const thash_t *h) {
     ht_reserve(t, hash_len(h));
     if (h->enc == OBJ_ENC_HASH_TTL) {
         const hvol_t *src = h->p;
-        hvol_t *hv = kmalloc(sizeof *hv);
-        *hv = (hvol_t){t, src->nvol, src->next_ms};
+        hvol_t *hv = kcalloc(1, sizeof *hv);
+        hv->t = t;
         ht_iter_t it;
         const hent_t *e;
         ht_iter_init(&it, src->t);
         while ((e = ht_iter_next(&it))) {
-            size_t n = sizeof *e + e->fn + e->vn + 8;
+            size_t n = sizeof *e + e->fn + e->vn + HENT_TTL_BYTES;
             hent_t *copy = kmalloc(n);
             memcpy(copy, e, n);
             ht_insert_new(t, copy);
+            if (hent_exp(copy) != HASH_NO_TTL)
+                heap_add(hv, copy);
         }
         ht_iter_done(&it);
         return (thash_t){hv, OBJ_ENC_HASH_TTL};
@@ -248,7 +359,9 @@ hash_mem(const thash_t *h) {
     size_t total = ht_size(tab(h));
     if (n)
         bytes = (size_t)((double)bytes * (double)total / (double)n);
-    return ht_mem_bytes(tab(h)) + bytes + (h->enc == OBJ_ENC_HASH_TTL ? sizeof(hvol_t) : 0);
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        bytes += sizeof(hvol_t) + ((const hvol_t *)h->p)->cap * sizeof(hent_t *);
+    return ht_mem_bytes(tab(h)) + bytes;
 }
 
 int
@@ -320,28 +433,16 @@ lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn) {
 /* ---- field expiry (OBJ_ENC_HASH_TTL) ---- */
 
 static hent_t *
-hent_new_ttl(const char *f, size_t fn, const char *v, size_t vn, int64_t ms) {
-    hent_t *e = kmalloc(sizeof *e + fn + vn + 8);
+hent_new_ttl(const char *f, size_t fn, const char *v, size_t vn) {
+    hent_t *e = kmalloc(sizeof *e + fn + vn + HENT_TTL_BYTES);
     e->fn = (uint32_t)fn;
     e->vn = (uint32_t)vn;
     memcpy(e->buf, f, fn);
     if (vn)
         memcpy(e->buf + fn, v, vn);
-    hent_set_exp(e, ms);
+    hent_set_exp(e, HASH_NO_TTL);
+    hent_set_idx(e, 0); /* the caller puts it in the heap (heap_set) when it gets an expiry */
     return e;
-}
-
-static void
-vol_note(hvol_t *hv, int64_t old_ms, int64_t ms) {
-    if (old_ms != HASH_NO_TTL)
-        hv->nvol--;
-    if (ms != HASH_NO_TTL) {
-        hv->nvol++;
-        if (ms < hv->next_ms)
-            hv->next_ms = ms;
-    }
-    if (hv->nvol == 0)
-        hv->next_ms = INT64_MAX;
 }
 
 /* Set a field's value (and expiry: ms, or the field's own with keep): 1 new, 0 updated. */
@@ -351,23 +452,28 @@ ttl_set(hvol_t *hv, const char *f, size_t fn, const char *v, size_t vn, int64_t 
     ht_pos_t pos;
     hent_t *e = ht_find_pos(hv->t, &k, &pos);
     if (!e) {
-        ht_insert_at(hv->t, &pos, hent_new_ttl(f, fn, v, vn, ms));
-        vol_note(hv, HASH_NO_TTL, ms);
+        e = hent_new_ttl(f, fn, v, vn);
+        ht_insert_at(hv->t, &pos, e);
+        heap_set(hv, e, HASH_NO_TTL, keep ? HASH_NO_TTL : ms);
         return 1;
     }
     int64_t old = hent_exp(e);
+    uint32_t idx = hent_idx(e);
     if (keep)
         ms = old;
-    if (e->vn != vn) {
+    if (e->vn != vn) { /* the tail moves with the value's end: carry it over */
         void **ref = ht_find_ref(hv->t, &k);
-        e = krealloc(e, sizeof *e + fn + vn + 8);
+        e = krealloc(e, sizeof *e + fn + vn + HENT_TTL_BYTES);
         e->vn = (uint32_t)vn;
         *ref = e;
+        hent_set_exp(e, old);
+        hent_set_idx(e, idx);
+        if (old != HASH_NO_TTL)
+            hv->heap[idx] = e;
     }
     if (vn)
         memcpy(e->buf + fn, v, vn);
-    hent_set_exp(e, ms);
-    vol_note(hv, old, ms);
+    heap_set(hv, e, old, ms);
     return 0;
 }
 
@@ -376,8 +482,8 @@ static void
 hash_convert_to_ttl(thash_t *h) {
     if (h->enc == OBJ_ENC_HASH_TTL)
         return;
-    hvol_t *hv = kmalloc(sizeof *hv);
-    *hv = (hvol_t){ht_create(&hent_type), 0, INT64_MAX};
+    hvol_t *hv = kcalloc(1, sizeof *hv);
+    hv->t = ht_create(&hent_type);
     ASSERT(hv->t);
     ht_reserve(hv->t, hash_len(h));
     hash_iter_t it;
@@ -388,7 +494,7 @@ hash_convert_to_ttl(thash_t *h) {
         size_t fn, vn;
         const char *f = hval_bytes(&pr.f, fb, &fn);
         const char *v = hval_bytes(&pr.v, vb, &vn);
-        ht_insert_new(hv->t, hent_new_ttl(f, fn, v, vn, HASH_NO_TTL));
+        ht_insert_new(hv->t, hent_new_ttl(f, fn, v, vn));
     }
     hash_iter_done(&it);
     hash_release(h);
@@ -398,12 +504,14 @@ hash_convert_to_ttl(thash_t *h) {
 
 uint64_t
 hash_volatile_count(const thash_t *h) {
-    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->nvol : 0;
+    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->n : 0;
 }
 
 int64_t
 hash_next_expire(const thash_t *h) {
-    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->next_ms : INT64_MAX;
+    if (h->enc != OBJ_ENC_HASH_TTL || ((const hvol_t *)h->p)->n == 0)
+        return INT64_MAX;
+    return hent_exp(((const hvol_t *)h->p)->heap[0]);
 }
 
 int
@@ -434,9 +542,7 @@ hash_set_expire(thash_t *h, const char *f, size_t fn, int64_t ms) {
     hent_t *e = ht_find(hv->t, &k);
     if (!e)
         return 0;
-    int64_t old = hent_exp(e);
-    hent_set_exp(e, ms);
-    vol_note(hv, old, ms);
+    heap_set(hv, e, hent_exp(e), ms);
     return 1;
 }
 
@@ -458,32 +564,17 @@ hash_expire_fields(thash_t *h, int64_t now_ms, size_t max, hash_field_cb fn, voi
     if (h->enc != OBJ_ENC_HASH_TTL)
         return 0;
     hvol_t *hv = h->p;
-    if (hv->next_ms > now_ms)
-        return 0;
     size_t n = 0;
-    int64_t next = INT64_MAX;
-    ht_iter_t it;
-    hent_t *e;
-    ht_iter_init(&it, hv->t);
-    while ((e = ht_iter_next(&it))) {
-        int64_t ms = hent_exp(e);
-        if (ms == HASH_NO_TTL)
-            continue;
-        if (ms > now_ms || n == max) {
-            if (ms < next)
-                next = ms;
-            continue;
-        }
+    while (n < max && hv->n > 0 && hent_exp(hv->heap[0]) <= now_ms) {
+        hent_t *e = hv->heap[0];
+        heap_remove(hv, 0);
         if (fn)
             fn(ctx, e->buf, e->fn);
         karg_t k = {e->buf, e->fn};
-        ASSERT(ht_pop(hv->t, &k) == e); /* the entry just returned may go (ht.h) */
+        ASSERT(ht_pop(hv->t, &k) == e);
         kfree(e);
-        hv->nvol--;
         n++;
     }
-    ht_iter_done(&it);
-    hv->next_ms = hv->nvol ? next : INT64_MAX;
     return n;
 }
 
@@ -521,8 +612,9 @@ hash_load_ttl_add(thash_t *h, const char *f, size_t fn, const char *v, size_t vn
     ht_pos_t pos;
     if (ht_find_pos(hv->t, &k, &pos))
         return KERR_CORRUPT; /* duplicate field */
-    ht_insert_at(hv->t, &pos, hent_new_ttl(f, fn, v, vn, ms));
-    vol_note(hv, HASH_NO_TTL, ms);
+    hent_t *e = hent_new_ttl(f, fn, v, vn);
+    ht_insert_at(hv->t, &pos, e);
+    heap_set(hv, e, HASH_NO_TTL, ms);
     return 0;
 }
 
@@ -590,9 +682,7 @@ hash_delete(thash_t *h, const char *f, size_t fn) {
         if (!e)
             return 0;
         if (hent_exp(e) != HASH_NO_TTL)
-            hv->nvol--;
-        if (hv->nvol == 0)
-            hv->next_ms = INT64_MAX;
+            heap_remove(hv, hent_idx(e));
         kfree(e);
         return 1;
     }

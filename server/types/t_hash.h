@@ -13,8 +13,8 @@
  * the unit tests drive them against a model directly.
  *
  * Field expiry (Valkey 9's hash-field expiration): a third encoding, OBJ_ENC_HASH_TTL, is a hash
- * table whose entries carry an absolute expiry in unix ms; a hash gets it with its first field
- * expiry and keeps it. This module stores expiries and removes expired fields when asked
+ * table whose entries carry an absolute expiry in unix ms, with a heap of the volatile ones; a
+ * hash gets it with its first field expiry and keeps it. This module stores expiries and removes expired fields when asked
  * (hash_expire_fields); it never looks at a clock. Deciding when (lazily on access, in the active
  * cycle) and telling the log is the keyspace's job (core/db.c). Elements read back are hval_t: either
  * bytes (p != NULL) pointing into the structure, or an integer (p == NULL) that a packed list
@@ -115,8 +115,7 @@ uint64_t hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx
 
 /* Fields with an expiry (0 unless OBJ_ENC_HASH_TTL). */
 uint64_t hash_volatile_count(const thash_t *h);
-/* No field expires before this (a lower bound, exact after hash_expire_fields); INT64_MAX when
- * no field has an expiry. */
+/* The earliest field expiry; INT64_MAX when no field has one. */
 int64_t hash_next_expire(const thash_t *h);
 /* 1 and *ms (HASH_NO_TTL when none) when the field exists, else 0. */
 int hash_get_expire(const thash_t *h, const char *f, size_t fn, int64_t *ms);
@@ -128,9 +127,8 @@ int hash_set_expire(thash_t *h, const char *f, size_t fn, int64_t ms);
  * does. */
 int hash_set_ex(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms,
                 bool keep, const hash_limits_t *lim);
-/* Removes at most max fields whose expiry is <= now_ms, calling fn(ctx, field) for each before
- * it is freed; returns how many. Walks the whole table, so only when hash_next_expire() says one
- * may be due (it returns 0 at once otherwise), and it makes that bound exact again. */
+/* Removes at most max fields whose expiry is <= now_ms, earliest first, calling fn(ctx, field)
+ * for each before it is freed; returns how many. O(k log n) for k fields removed. */
 typedef void (*hash_field_cb)(void *ctx, const char *f, size_t fn);
 size_t hash_expire_fields(thash_t *h, int64_t now_ms, size_t max, hash_field_cb fn, void *ctx);
 /* hash_iter_next with the field's expiry (HASH_NO_TTL when none). */
