@@ -272,3 +272,33 @@ def test_hashes_with_field_expiries_stay_out_of_the_value_tier(live):
     assert r.hlen(k) == 30
     time.sleep(0.3)
     assert r.object("encoding", k) == b"hashtable"
+
+
+def test_a_replica_gets_the_expiries_and_the_hdel_of_due_fields(live):
+    """A full sync carries HASH_TTL records; the stream carries absolute times and, for fields
+    that expire on the primary, HDEL: the replica never expires fields itself."""
+    p = KeelServer(durability="sync")
+    live.append(p)
+    p.start()
+    pc = p.client()
+    pc.hset("before", mapping={"a": 1, "b": 2})
+    pc.execute_command("HEXPIRE", "before", 3600, "FIELDS", 1, "a")
+    rep = KeelServer(durability="sync", args=["--replicaof", "127.0.0.1 %d" % p.port])
+    live.append(rep)
+    rep.start()
+    rc = rep.client()
+
+    def caught_up():
+        ri = rc.info("replication")
+        return ri.get("master_link_status") == "up" and \
+            ri.get("keel_applied_lsn", ri["slave_repl_offset"]) >= \
+            pc.info("replication")["master_repl_offset"]
+    wait_for(caught_up, what="replica caught up")
+    assert expiries(rc, "before", ["a", "b"]) == expiries(pc, "before", ["a", "b"])
+    pc.execute_command("HSETEX", "after", "PX", 300, "FIELDS", 2, "x", "1", "y", "2")
+    pc.execute_command("HSETEX", "after", "EX", 3600, "FIELDS", 1, "z", "3")
+    wait_for(caught_up, what="replica caught up")
+    assert expiries(rc, "after", ["z"]) == expiries(pc, "after", ["z"])
+    wait_for(lambda: pc.execute_command("HLEN", "after") == 1, timeout=10,
+             what="the primary's active cycle")
+    wait_for(lambda: rc.hgetall("after") == {b"z": b"3"}, timeout=10, what="HDEL on the replica")
