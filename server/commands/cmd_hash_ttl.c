@@ -519,6 +519,33 @@ cmd_hgetex(client_t *c) {
         hash_touched(c, o, &h, (uint64_t)changed);
 }
 
+/* HSETEX's FNX (no field may exist) or FXX (every field must): false when it fails. */
+static bool
+fields_condition_holds(client_t *c, kobj_t *o, int first, int opts) {
+    if (!(opts & (OPT_FNX | OPT_FXX)))
+        return true;
+    thash_t h = o ? hash_of(o) : (thash_t){0};
+    for (int i = first; i < c->argc; i += 2) {
+        bool exists = o && hash_exists(&h, c->argv[i].p, c->argv[i].n);
+        if (exists == !!(opts & OPT_FNX))
+            return false;
+    }
+    return true;
+}
+
+/* HSETEX's events, as Valkey 9 sends them. */
+static void
+hsetex_notify(client_t *c, bool timed, bool past, uint64_t changes) {
+    const karg_t *k = &c->argv[1];
+    srv_notify(c->eng, NOTIFY_HASH, "hset", k->p, k->n, c->db_id);
+    if (timed && !past)
+        srv_notify(c->eng, NOTIFY_HASH, "hexpire", k->p, k->n, c->db_id);
+    if (past) {
+        srv_notify(c->eng, NOTIFY_HASH, "hexpired", k->p, k->n, c->db_id);
+        c->eng->stats.expired_fields += changes;
+    }
+}
+
 static void
 cmd_hsetex(client_t *c) {
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
@@ -536,19 +563,11 @@ cmd_hsetex(client_t *c) {
         return;
     const karg_t *key = &c->argv[1];
     int first = fi + 2;
-    if (opts & (OPT_FNX | OPT_FXX)) {
-        thash_t h = o ? hash_of(o) : (thash_t){0};
-        for (int i = first; i < c->argc; i += 2) {
-            bool exists = o && hash_exists(&h, c->argv[i].p, c->argv[i].n);
-            if (exists == !!(opts & OPT_FNX)) {
-                reply_int(c, 0);
-                return;
-            }
-        }
+    if (!fields_condition_holds(c, o, first, opts)) {
+        reply_int(c, 0);
+        return;
     }
     bool keep = opts & OPT_KEEPTTL, past = when != HASH_NO_TTL && already_expired(c, when);
-    if (when < HASH_NO_TTL)
-        when = 0;
     if (!o) {
         thash_t nh = hash_new();
         o = obj_new_ptr(OBJ_HASH, nh.enc, key->p, key->n, nh.p, -1);
@@ -590,14 +609,7 @@ cmd_hsetex(client_t *c) {
         if (!past)
             eff.v[head - 1].n = (size_t)util_ll2str(cnt, sizeof cnt, (long long)changes);
         effect_log(&eff, c);
-        const char *k = key->p;
-        srv_notify(c->eng, NOTIFY_HASH, "hset", k, key->n, c->db_id);
-        if (when != HASH_NO_TTL && !past)
-            srv_notify(c->eng, NOTIFY_HASH, "hexpire", k, key->n, c->db_id);
-        if (past) {
-            srv_notify(c->eng, NOTIFY_HASH, "hexpired", k, key->n, c->db_id);
-            c->eng->stats.expired_fields += changes;
-        }
+        hsetex_notify(c, when != HASH_NO_TTL, past, changes);
     }
     effect_free(&eff);
     hash_touched(c, o, &h, changes);
