@@ -10,7 +10,7 @@
  * log the effect in absolute form, as Valkey propagates it: `HPEXPIREAT key <ms> FIELDS n f...`
  * for the fields whose expiry was set, `HPERSIST key FIELDS n f...`, `HDEL key f...` for fields
  * deleted because their time is past, and HSETEX as `HSETEX key [PXAT ms | KEEPTTL] FIELDS n
- * f v...` without FNX/FXX. A field that expires on its own is logged by the keyspace (core/db.c,
+ * f v...` without NX/XX/FNX/FXX. A field that expires on its own is logged by the keyspace (core/db.c,
  * `HDEL`). While the log replays (or on a replica), a past time sets the expiry instead of
  * deleting, as for keys (cmd_expire.c): the log holds every deletion that really happened.
  */
@@ -391,11 +391,14 @@ enum {
     OPT_PERSIST = 16,
     OPT_KEEPTTL = 32,
     OPT_FNX = 64,
-    OPT_FXX = 128
+    OPT_FXX = 128,
+    OPT_NX = 256,
+    OPT_XX = 512,
 };
 
 /* The options in argv[2 .. fi): at most one time option (EX PX EXAT PXAT, and PERSIST or
- * KEEPTTL where allowed), FNX or FXX where allowed. Replies and returns -1 on error. */
+ * KEEPTTL where allowed), one of FNX FXX and one of NX XX where allowed. Replies and returns -1
+ * on error. */
 static int
 parse_opts(client_t *c, const char *name, int fi, int allowed, int *opts, long long *when) {
     *opts = 0;
@@ -405,15 +408,18 @@ parse_opts(client_t *c, const char *name, int fi, int allowed, int *opts, long l
         int flag;
     } names[] = {{"ex", OPT_EX},     {"px", OPT_PX},           {"exat", OPT_EXAT},
                  {"pxat", OPT_PXAT}, {"persist", OPT_PERSIST}, {"keepttl", OPT_KEEPTTL},
-                 {"fnx", OPT_FNX},   {"fxx", OPT_FXX}};
+                 {"fnx", OPT_FNX},   {"fxx", OPT_FXX},         {"nx", OPT_NX},
+                 {"xx", OPT_XX}};
     const int time_opts = OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT | OPT_PERSIST | OPT_KEEPTTL;
     for (int j = 2; j < fi; j++) {
         int flag = 0;
         for (size_t k = 0; k < sizeof names / sizeof names[0] && !flag; k++)
             if (util_eq_nocase(c->argv[j].p, c->argv[j].n, names[k].name))
                 flag = names[k].flag;
-        bool clash =
-            (flag & time_opts) ? (*opts & time_opts) != 0 : (*opts & (OPT_FNX | OPT_FXX)) != 0;
+        int group = flag & time_opts             ? time_opts
+                    : flag & (OPT_FNX | OPT_FXX) ? OPT_FNX | OPT_FXX
+                                                 : OPT_NX | OPT_XX;
+        bool clash = (*opts & group) != 0;
         if (!(flag & allowed) || clash) {
             reply_err(c, ERR_SYNTAX);
             return -1;
@@ -552,15 +558,19 @@ cmd_hsetex(client_t *c) {
     int fi = find_fields(c, 2), opts;
     long long when;
     long long nf = parse_numfields(c, fi < 0 ? -1 : fi + 1, 2, ERR_NUMFIELDS);
-    if (nf < 0 ||
-        parse_opts(c, "hsetex", fi,
-                   OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT | OPT_KEEPTTL | OPT_FNX | OPT_FXX, &opts,
-                   &when) < 0)
+    if (nf < 0 || parse_opts(c, "hsetex", fi,
+                             OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT | OPT_KEEPTTL | OPT_FNX |
+                                 OPT_FXX | OPT_NX | OPT_XX,
+                             &opts, &when) < 0)
         return;
     bool bad;
     kobj_t *o = lookup_hash(c, &bad);
     if (bad)
         return;
+    if ((opts & OPT_NX && o) || (opts & OPT_XX && !o)) { /* the key must not / must exist */
+        reply_int(c, 0);
+        return;
+    }
     const karg_t *key = &c->argv[1];
     int first = fi + 2;
     if (!fields_condition_holds(c, o, first, opts)) {

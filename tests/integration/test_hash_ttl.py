@@ -105,6 +105,15 @@ def test_hpersist_hgetex_hsetex(r):
     assert r.execute_command("HTTL", "n", "FIELDS", 1, "x") == [-1]  # no option: no expiry
     assert r.execute_command("HSETEX", "n", "EXAT", 1, "FIELDS", 2, "x", "5", "y", "5") == 1
     assert r.exists("n") == 0
+    # NX / XX: the key must not / must exist.
+    assert r.execute_command("HSETEX", "n", "XX", "FIELDS", 1, "x", "1") == 0
+    assert r.exists("n") == 0
+    assert r.execute_command("HSETEX", "n", "NX", "FNX", "FIELDS", 1, "x", "1") == 1
+    assert r.execute_command("HSETEX", "n", "NX", "FIELDS", 1, "y", "1") == 0
+    assert r.execute_command("HSETEX", "n", "XX", "FIELDS", 1, "y", "2") == 1
+    assert r.hgetall("n") == {b"x": b"1", b"y": b"2"}
+    r.delete("n")
+    assert "syntax error" in err(r, "HSETEX", "n", "NX", "XX", "FIELDS", 1, "x", "1")
     assert NUMFIELDS in err(r, "HSETEX", "n", "FIELDS", 2, "x", "1")
     assert "syntax error" in err(r, "HSETEX", "n", "FNX", "FXX", "FIELDS", 1, "x", "1")
     assert "syntax error" in err(r, "HSETEX", "n", "PERSIST", "FIELDS", 1, "x", "1")
