@@ -154,6 +154,9 @@ heap_remove(hvol_t *hv, uint32_t i) {
         kfree(hv->heap);
         hv->heap = NULL;
         hv->cap = 0;
+    } else if (hv->cap > 64 && hv->n < hv->cap / 4) { /* and most of them when few are */
+        hv->cap /= 2;
+        hv->heap = krealloc(hv->heap, hv->cap * sizeof *hv->heap);
     }
 }
 

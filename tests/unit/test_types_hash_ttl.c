@@ -226,3 +226,26 @@ Test(hash_ttl, a_hash_without_expiries_keeps_its_layout) {
     cr_assert_eq(ms, HASH_NO_TTL);
     hash_release(&h);
 }
+
+Test(hash_ttl, the_heap_shrinks_as_fields_go_and_stays_ordered) {
+    hash_type_init(NULL, NULL);
+    const obj_type_ops_t *ops = obj_ops(OBJ_HASH);
+    thash_t h = hash_new_ttl(0);
+    for (int i = 0; i < 4000; i++) {
+        char f[16];
+        fname(i, f, sizeof f);
+        /* expiries in a shuffled order: i * 7919 mod 4001 is a permutation of 1..4000 */
+        int64_t ms = 1000 + (int64_t)((i + 1) * 7919 % 4001);
+        cr_assert_eq(hash_load_ttl_add(&h, f, strlen(f), "v", 1, ms), 0);
+    }
+    size_t big = ops->mem(h.p, h.enc);
+    cr_assert_eq(hash_expire_fields(&h, 1000 + 3990, SIZE_MAX, NULL, NULL), 3990);
+    cr_assert_lt(ops->mem(h.p, h.enc), big, "the heap's slots are given back");
+    for (int64_t t = 1000 + 3991; t <= 1000 + 4000; t++) {
+        cr_assert_eq(hash_next_expire(&h), t, "earliest first");
+        cr_assert_eq(hash_expire_fields(&h, t, SIZE_MAX, NULL, NULL), 1);
+    }
+    cr_assert_eq(hash_len(&h), 0);
+    cr_assert_eq(hash_next_expire(&h), INT64_MAX);
+    hash_release(&h);
+}
