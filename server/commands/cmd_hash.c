@@ -15,6 +15,7 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "cmd.h"
+#include "cmd_hash_ttl.h"
 #include "cmd_util.h"
 #include "exec.h"
 #include "kmem.h"
@@ -602,5 +603,39 @@ cmd_def_t cmd_table_hash[] = {
      "Iterates over fields and values of a hash.", "2.8.0",
      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
      "read hash slow"},
+    /* Field expiry (Valkey 9), in cmd_hash_ttl.c. */
+    {"hexpire", cmd_hexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hpexpire", cmd_hpexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash object.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hexpireat", cmd_hexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hpexpireat", cmd_hpexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiration time on hash field.", "9.0.0",
+     "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"httl", cmd_httl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the remaining time to live in seconds of a hash key's field(s) that have an associated expiration.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpttl", cmd_hpttl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hexpiretime", cmd_hexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpexpiretime", cmd_hpexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpersist", cmd_hpersist, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Remove the existing expiration on a hash key's field(s).", "9.0.0",
+     "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"hgetex", cmd_hgetex, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Get the value of one or more fields of a given hash key, and optionally set their expiration time or time-to-live (TTL).",
+     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"hsetex", cmd_hsetex, -6, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Set the value of one or more fields of a given hash key, and optionally set their expiration time.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
     {0},
 };

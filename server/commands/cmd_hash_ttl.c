@@ -10,14 +10,16 @@
  * log the effect in absolute form, as Valkey propagates it: `HPEXPIREAT key <ms> FIELDS n f...`
  * for the fields whose expiry was set, `HPERSIST key FIELDS n f...`, `HDEL key f...` for fields
  * deleted because their time is past, and HSETEX as `HSETEX key [PXAT ms | KEEPTTL] FIELDS n
- * f v...` without NX/XX/FNX/FXX. A field that expires on its own is logged by the keyspace (core/db.c,
- * `HDEL`). While the log replays (or on a replica), a past time sets the expiry instead of
- * deleting, as for keys (cmd_expire.c): the log holds every deletion that really happened.
+ * f v...` without NX/XX/FNX/FXX (they held). A field that expires on its own is logged by the
+ * keyspace (core/db.c, `HDEL`). While the log replays (or on a replica), a past time sets the
+ * expiry instead of deleting, as for keys (cmd_expire.c): the log holds every deletion that
+ * really happened. The commands are rows of the hash group's table (cmd_hash.c).
  */
 #include <limits.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_hash_ttl.h"
 #include "cmd_util.h"
 #include "engine.h"
 #include "exec.h"
@@ -258,22 +260,22 @@ hexpire_generic(client_t *c, const char *name, int64_t basetime, long long unit_
     hash_touched(c, o, &h, (uint64_t)changed);
 }
 
-static void
+void
 cmd_hexpire(client_t *c) {
     hexpire_generic(c, "hexpire", db_now_ms(&c->eng->dbenv), 1000);
 }
 
-static void
+void
 cmd_hpexpire(client_t *c) {
     hexpire_generic(c, "hpexpire", db_now_ms(&c->eng->dbenv), 1);
 }
 
-static void
+void
 cmd_hexpireat(client_t *c) {
     hexpire_generic(c, "hexpireat", 0, 1000);
 }
 
-static void
+void
 cmd_hpexpireat(client_t *c) {
     hexpire_generic(c, "hpexpireat", 0, 1);
 }
@@ -310,29 +312,29 @@ httl_generic(client_t *c, int64_t basetime, bool seconds) {
     }
 }
 
-static void
+void
 cmd_httl(client_t *c) {
     httl_generic(c, db_now_ms(&c->eng->dbenv), true);
 }
 
-static void
+void
 cmd_hpttl(client_t *c) {
     httl_generic(c, db_now_ms(&c->eng->dbenv), false);
 }
 
-static void
+void
 cmd_hexpiretime(client_t *c) {
     httl_generic(c, 0, true);
 }
 
-static void
+void
 cmd_hpexpiretime(client_t *c) {
     httl_generic(c, 0, false);
 }
 
 /* ---- HPERSIST ---- */
 
-static void
+void
 cmd_hpersist(client_t *c) {
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
     if (!util_eq_nocase(c->argv[2].p, c->argv[2].n, "fields")) {
@@ -461,7 +463,7 @@ reply_field(client_t *c, const thash_t *h, const karg_t *f) {
     }
 }
 
-static void
+void
 cmd_hgetex(client_t *c) {
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
     int fi = find_fields(c, 2), opts;
@@ -552,7 +554,7 @@ hsetex_notify(client_t *c, bool timed, bool past, uint64_t changes) {
     }
 }
 
-static void
+void
 cmd_hsetex(client_t *c) {
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
     int fi = find_fields(c, 2), opts;
@@ -628,40 +630,3 @@ cmd_hsetex(client_t *c) {
     else
         reply_int(c, 1);
 }
-
-cmd_def_t cmd_table_hash_ttl[] = {
-    {"hexpire", cmd_hexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
-     "write hash fast"},
-    {"hpexpire", cmd_hpexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Set expiry time on hash object.", "9.0.0", "O(N) where N is the number of specified fields.",
-     "write hash fast"},
-    {"hexpireat", cmd_hexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
-     "write hash fast"},
-    {"hpexpireat", cmd_hpexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Set expiration time on hash field.", "9.0.0",
-     "O(N) where N is the number of specified fields.", "write hash fast"},
-    {"httl", cmd_httl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
-     "Returns the remaining time to live in seconds of a hash key's field(s) that have an associated expiration.",
-     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
-    {"hpttl", cmd_hpttl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
-     "Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration.",
-     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
-    {"hexpiretime", cmd_hexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
-     "Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire",
-     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
-    {"hpexpiretime", cmd_hpexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
-     "Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire",
-     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
-    {"hpersist", cmd_hpersist, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Remove the existing expiration on a hash key's field(s).", "9.0.0",
-     "O(N) where N is the number of specified fields.", "write hash fast"},
-    {"hgetex", cmd_hgetex, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
-     "Get the value of one or more fields of a given hash key, and optionally set their expiration time or time-to-live (TTL).",
-     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
-    {"hsetex", cmd_hsetex, -6, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
-     "Set the value of one or more fields of a given hash key, and optionally set their expiration time.",
-     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
-    {0},
-};

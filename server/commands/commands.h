@@ -14,7 +14,7 @@ extern cmd_def_t cmd_table_server[], cmd_table_conn[], cmd_table_string[], cmd_t
 extern cmd_def_t cmd_table_bitmap[], cmd_table_hll[], cmd_table_pubsub[], cmd_table_watch[];
 extern cmd_def_t cmd_table_expire[];
 extern cmd_def_t cmd_table_persist[], cmd_table_save[];
-extern cmd_def_t cmd_table_hash[], cmd_table_hash_ttl[], cmd_table_set[];
+extern cmd_def_t cmd_table_hash[], cmd_table_set[];
 extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
 extern cmd_def_t cmd_table_repl[];
