@@ -459,19 +459,6 @@ db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv) {
     return ht_scan(db->keys, cursor, fn, priv);
 }
 
-typedef struct expire_scan {
-    db_env_t *env;
-    kobj_t *found[64];
-    size_t n;
-} expire_scan_t;
-
-static void
-collect_expired_cb(void *priv, void *entry) {
-    expire_scan_t *s = priv;
-    if (s->n < 64 && db_is_expired(s->env, entry))
-        s->found[s->n++] = entry;
-}
-
 /* ---- hash fields ---- */
 
 size_t
@@ -542,56 +529,80 @@ expire_fields_max(db_t *db, kobj_t *o, size_t max) {
     return gone;
 }
 
-typedef struct hexpire_scan {
-    int64_t now;
+/* ---- the active cycle: keys, then hash fields, by one walk ---- */
+
+/* One kind of expiry the cycle walks: a table of candidates, its SCAN cursor, which candidates
+ * are due, and what removing one's due part is. */
+typedef struct expiry_kind {
+    ht_t *table;
+    uint64_t *cursor;
+    bool (*due)(db_t *db, const kobj_t *o);
+    void (*act)(db_t *db, kobj_t *o);
+} expiry_kind_t;
+
+typedef struct due_scan {
+    db_t *db;
+    const expiry_kind_t *k;
     kobj_t *found[64];
     size_t n;
-} hexpire_scan_t;
+} due_scan_t;
 
 static void
-collect_due_hash_cb(void *priv, void *entry) {
-    hexpire_scan_t *s = priv;
-    thash_t h = hash_of(entry);
-    if (s->n < 64 && hash_next_expire(&h) <= s->now)
+collect_due_cb(void *priv, void *entry) {
+    due_scan_t *s = priv;
+    if (s->n < 64 && s->k->due(s->db, entry))
         s->found[s->n++] = entry;
 }
 
-/* The field half of the active cycle: the same walk as for keys, over `hexpires`. */
-static void
-active_expire_fields(db_t *db, uint64_t start, uint64_t budget_us) {
-    if (ht_size(db->hexpires) == 0)
-        return;
+/* SCAN steps over k's table from its cursor, acting on the due candidates each step finds
+ * (collected first: the table must not change under ht_scan), until the walk wraps or the
+ * budget since start is spent; at least one step. Returns candidates acted on; *steps counts
+ * the steps. */
+static size_t
+active_walk(db_t *db, const expiry_kind_t *k, uint64_t start, uint64_t budget_us, size_t *steps) {
+    size_t acted = 0;
+    if (ht_size(k->table) == 0)
+        return 0;
     do {
-        hexpire_scan_t s = {.now = db_now_ms(db->env), .n = 0};
-        db->hexpire_cursor = ht_scan(db->hexpires, db->hexpire_cursor, collect_due_hash_cb, &s);
+        due_scan_t s = {.db = db, .k = k, .n = 0};
+        *k->cursor = ht_scan(k->table, *k->cursor, collect_due_cb, &s);
+        (*steps)++;
         for (size_t i = 0; i < s.n; i++)
-            expire_fields_max(db, s.found[i], DB_FIELD_EXPIRE_max);
-        if (db->hexpire_cursor == 0)
+            k->act(db, s.found[i]);
+        acted += s.n;
+        if (*k->cursor == 0)
             break;
     } while (util_mono_us() - start < budget_us);
+    return acted;
+}
+
+static bool
+key_due(db_t *db, const kobj_t *o) {
+    return db_is_expired(db->env, o);
+}
+
+static bool
+fields_due(db_t *db, const kobj_t *o) {
+    thash_t h = hash_of(o);
+    return hash_next_expire(&h) <= db_now_ms(db->env);
+}
+
+static void
+expire_fields_act(db_t *db, kobj_t *o) {
+    expire_fields_max(db, o, DB_FIELD_EXPIRE_max);
 }
 
 size_t
 db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
-    size_t expired = 0, seen = 0;
     if (!db->env->expire_enabled)
         return 0;
+    const expiry_kind_t keys = {db->expires, &db->expire_cursor, key_due, expire_now};
+    const expiry_kind_t fields = {db->hexpires, &db->hexpire_cursor, fields_due, expire_fields_act};
+    size_t seen = 0, field_steps = 0;
     uint64_t start = util_mono_us();
-    if (ht_size(db->expires) > 0) {
-        do {
-            expire_scan_t s = {.env = db->env, .n = 0};
-            size_t before = ht_size(db->expires);
-            db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
-            seen += before ? 1 : 0;
-            for (size_t i = 0; i < s.n; i++)
-                expire_now(db, s.found[i]);
-            expired += s.n;
-            if (db->expire_cursor == 0)
-                break;
-        } while (util_mono_us() - start < budget_us);
-    }
+    size_t expired = active_walk(db, &keys, start, budget_us, &seen);
     /* Fields get at least one scan step even when the keys used the budget up. */
-    active_expire_fields(db, start, budget_us);
+    active_walk(db, &fields, start, budget_us, &field_steps);
     if (sampled)
         *sampled = seen;
     return expired;
