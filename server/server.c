@@ -76,16 +76,16 @@ cron(ev_loop_t *l, void *data) {
     db_set_now_ms(&s->dbenv, util_time_ms());
     uint64_t period_us = 1000000 / (uint64_t)s->cfg.hz;
     if (s->cfg.active_expire && !s->loading && !pause_active(s)) { /* (a pause stops it) */
-        /* Expiries found here are logged as one record of DELs. */
+        /* Expiries found here are logged as one record of DELs (and HDELs for fields). */
         prop_begin(&s->prop);
         /* A quarter of the period, shared by the databases that have volatile keys only. */
         uint64_t volatile_dbs = 0;
         for (int i = 0; i < s->cfg.databases; i++)
-            volatile_dbs += db_expires_size(s->dbs[i]) > 0;
+            volatile_dbs += db_expires_size(s->dbs[i]) + db_hexpires_size(s->dbs[i]) > 0;
         uint64_t budget = period_us / 4 / (volatile_dbs ? volatile_dbs : 1) + 1;
         uint64_t t0 = util_mono_us();
         for (int i = 0; i < s->cfg.databases; i++)
-            if (db_expires_size(s->dbs[i]) > 0)
+            if (db_expires_size(s->dbs[i]) + db_hexpires_size(s->dbs[i]) > 0)
                 db_active_expire(s->dbs[i], budget, NULL);
         latency_add_sample_if_needed(s, "expire-cycle", (util_mono_us() - t0) / 1000);
         int64_t lsn = prop_end(&s->prop);

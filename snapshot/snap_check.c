@@ -50,7 +50,7 @@ typedef struct check_ctx {
     uint64_t databases;
     int keys_too; /* the whole-file duplicate key check */
     int refused;  /* the first error is one of these checks' (set by one thread, read after) */
-    _Atomic uint64_t by_type[SNAP_BLOOM + 1];
+    _Atomic uint64_t by_type[SNAP_BLOOM + 1]; /* a SNAP_HASH_TTL counts as a hash */
     _Atomic uint64_t elems, bytes, with_meta, with_expiry, empty;
     check_thread_t th[SNAP_THREADS_MAX];
 } check_ctx_t;
@@ -87,7 +87,8 @@ count_record(check_ctx_t *c, const snap_rec_t *rec) {
         elems++;
         bytes += n;
     }
-    atomic_fetch_add_explicit(&c->by_type[rec->type], 1, memory_order_relaxed);
+    int t = rec->type == SNAP_HASH_TTL ? SNAP_HASH : rec->type;
+    atomic_fetch_add_explicit(&c->by_type[t], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->elems, elems, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->bytes, bytes, memory_order_relaxed);
     if (rec->has_meta)
@@ -119,7 +120,7 @@ duplicate_member(check_thread_t *t, const snap_rec_t *rec) {
         t->mem = kmalloc(t->mem_cap * sizeof *t->mem);
     }
     for (uint64_t i = 0; snap_rec_next(&it, &p, &n, NULL) == 1; i++)
-        if (rec->type != SNAP_HASH || i % 2 == 0) /* a hash's values may repeat */
+        if (rec->type == SNAP_HASH_TTL ? i % 3 == 0 : rec->type != SNAP_HASH || i % 2 == 0)
             t->mem[k++] = (member_t){p, n};
     ASSERT(k == rec->count); /* the loader checked the elements before the call */
     qsort(t->mem, k, sizeof *t->mem, member_cmp);
@@ -175,7 +176,8 @@ check_rec_cb(void *ctx, int thread, const snap_rec_t *rec, const snap_rec_pos_t 
                            "the decoded chunk (key '%s', db %u): %s '%s' appears twice",
                            c->r->path, pos->chunk_off, snap_rec_type_name((unsigned)rec->type),
                            pos->at, quote(rec->key, rec->klen, key, sizeof key), rec->db,
-                           rec->type == SNAP_HASH ? "field" : "member",
+                           rec->type == SNAP_HASH || rec->type == SNAP_HASH_TTL ? "field"
+                                                                                : "member",
                            quote(dup->p, dup->n, mem, sizeof mem)))
             c->refused = 1;
         return KERR_CORRUPT;

@@ -45,6 +45,9 @@
  *     9 BLOOM   (since 4) as LIST; the elements are a bloom filter's parts in order: a 32-byte
  *               header, then per sub-filter a 32-byte filter header and its bitmap in pieces
  *               of at most 64 KiB (layout: server/types/t_bloom.h, docs/bloom.md).
+ *    10 HASH_TTL (since 4) a hash with field expiries: as LIST with count fields, each three
+ *               elements (varint len, bytes): field, value, expiry, where the expiry is 8 bytes
+ *               (little-endian int64, absolute unix ms, >= 0) or 0 bytes (the field has none).
  *   where expire = 0 for none, else absolute unix ms + 1.
  *   Other records:
  *     6 META    (optional, since 2) varint lru_or_lfu: access metadata of the key record that
@@ -53,11 +56,13 @@
  *   (KERR_VERSION, naming its since_version) when set.
  *
  * Versions: v1 has record types 1-5 and no flags. v2 adds META and INTSTR and the two flags.
- *   v3 adds the optional IDENTITY section. v4 adds the BLOOM record. A writer told to produce v1 writes INTSTR values as
- *   STRING and drops META; told to produce v1 or v2 it drops the identity. min_reader is the
- *   newest since_version among the required records and sections the file actually holds, so a
- *   v2 or v3 file without integer strings loads in a v1 reader, which skips META records and the
- *   IDENTITY section.
+ *   v3 adds the optional IDENTITY section. v4 adds BLOOM and HASH_TTL; a hash without field
+ *   expiries is still a HASH record, and a writer told to produce v1-v3 refuses a BLOOM or a
+ *   HASH_TTL. A writer told to produce v1 writes INTSTR values as STRING and drops META; told to
+ *   produce v1 or v2 it drops the identity. min_reader is the newest since_version among the
+ *   required records and sections the file actually holds, so a v2, v3 or v4 file without
+ *   integer strings, bloom filters or hashes with field expiries loads in a v1 reader, which
+ *   skips META records and the IDENTITY section.
  *
  * Invariants:
  *   1. A key record, and the META before it, lie wholly inside one chunk; so chunks decode
@@ -121,7 +126,10 @@ snap_trailer_valid(const snap_trailer_t *t) {
 
 uint64_t
 snap_flags_known(uint32_t v) {
-    return v >= 3 ? SNAP_F_KNOWN_V3 : v >= 2 ? SNAP_F_KNOWN_V2 : SNAP_F_KNOWN_V1;
+    return v >= 4   ? SNAP_F_KNOWN_V4
+           : v >= 3 ? SNAP_F_KNOWN_V3
+           : v >= 2 ? SNAP_F_KNOWN_V2
+                    : SNAP_F_KNOWN_V1;
 }
 
 int

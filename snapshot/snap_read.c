@@ -166,11 +166,14 @@ key_record(unsigned type, const unsigned char *p, const unsigned char *end, snap
     /* Every element takes at least one byte (zset: nine), so a count beyond that is damage and
      * must not make a caller reserve room for it. */
     uint64_t room = (uint64_t)(end - p);
-    uint64_t per = type == SNAP_REC_ZSET ? 9 : type == SNAP_REC_HASH ? 2 : 1;
+    uint64_t per = type == SNAP_REC_ZSET       ? 9
+                   : type == SNAP_REC_HASH_TTL ? 3
+                   : type == SNAP_REC_HASH     ? 2
+                                               : 1;
     if (v > room / per)
         return KERR_CORRUPT;
     rec->count = v;
-    rec->priv.left = type == SNAP_REC_HASH ? 2 * v : v;
+    rec->priv.left = per <= 3 ? per * v : v;
     rec->priv.p = p;
     return 0;
 }
@@ -184,16 +187,21 @@ elems_check(const snap_rec_t *rec) {
     double sc;
     int k;
 
-    while ((k = snap_rec_next(&it, &p, &n, &sc)) == 1)
+    uint64_t i = 0;
+    while ((k = snap_rec_next(&it, &p, &n, &sc)) == 1) {
         if (rec->type == SNAP_ZSET && sc != sc)
             return KERR_CORRUPT;
+        /* A field's expiry: none (0 bytes) or an int64 (8 bytes; the loader checks >= 0). */
+        if (rec->type == SNAP_HASH_TTL && i++ % 3 == 2 && n != 0 && n != SNAP_FIELD_TTL_BYTES)
+            return KERR_CORRUPT;
+    }
     return k < 0 || it.priv.p != it.priv.end ? KERR_CORRUPT : 0;
 }
 
 const char *
 snap_rec_type_name(unsigned t) {
-    static const char *names[] = {"?",    "string", "list",   "hash", "set",
-                                  "zset", "meta",   "intstr", "?",    "bloom"};
+    static const char *names[] = {"?",    "string", "list", "hash",  "set",     "zset",
+                                  "meta", "intstr", "?",    "bloom", "hash_ttl"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 

@@ -332,12 +332,17 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
 
     if ((rc = key_start(s, klen, expire_ms)) < 0)
         return rc;
-    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_BLOOM)
+    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_BLOOM && type != SNAP_HASH_TTL)
         return sink_fail(s, KERR_INVAL, "snap_put_begin() of a type other than a collection");
     if (type == SNAP_BLOOM && s->w->version < 4)
         return sink_fail(s, KERR_INVAL, "a bloom filter needs snapshot format version 4");
     if (type == SNAP_HASH && count > UINT64_MAX / 2)
         return sink_fail(s, KERR_INVAL, "hash pair count");
+    if (type == SNAP_HASH_TTL && s->w->version < 4)
+        return sink_fail(s, KERR_INVAL,
+                         "a hash with field expiries needs snapshot format version 4 or newer");
+    if (type == SNAP_HASH_TTL && count > UINT64_MAX / 3)
+        return sink_fail(s, KERR_INVAL, "hash field count");
     if (sink_reserve(s, 3 + 4 * SNAP_VARINT_MAX + klen) < 0)
         return s->rc;
     unsigned since = snap_rec_since((unsigned)type);
@@ -353,7 +358,7 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
     put_bytes(s, key, klen);
     put_varint(s, count);
     s->open_type = type;
-    s->want = type == SNAP_HASH ? count * 2 : count;
+    s->want = type == SNAP_HASH ? count * 2 : type == SNAP_HASH_TTL ? count * 3 : count;
     s->got = 0;
     return 0;
 }

@@ -15,7 +15,7 @@
  *
  *   Appending a key: snap_put_string(), or snap_put_begin() + exactly `count` elements +
  *   snap_put_end(). For a hash, count is the number of pairs and snap_put_elem() is called twice
- *   per pair (field, then value). For a sorted set, snap_put_zelem() is called count times. A key
+ *   per pair (field, then value); for SNAP_HASH_TTL three times per field (field, value, expiry). For a sorted set, snap_put_zelem() is called count times. A key
  *   is never split across chunks, so one key bigger than chunk_bytes makes one big chunk.
  *   Errors are sticky: after a put fails, every later put on that sink returns the same error and
  *   snap_write() fails with it; produce should stop when a put returns non-zero.
@@ -43,8 +43,8 @@
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
  * (an optional section, so it alone never raises the reader version a file needs). 4: record
- * type 9 BLOOM (required): a file that holds one needs reader 4, one without keeps its
- * min_reader. */
+ * type 9 BLOOM and type 10 HASH_TTL, a hash with field expiries (both required): a file that
+ * holds one needs reader 4, one without keeps its min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
 #define SNAP_FORMAT_VERSION_MAX 4
 
@@ -62,6 +62,12 @@ enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
 /* v4: a bloom filter (the server's OBJ_BLOOM); its elements are the parts its type gives
  * (header, sub-filter headers, bitmap pieces), put as list elements are. */
 enum { SNAP_BLOOM = 9 };
+/* v4: a hash with field expiries. Its count is the number of fields, and each field is three
+ * elements: field, value, expiry (8 bytes, little-endian int64 absolute unix ms, or 0 bytes for
+ * none). A writer of format version 1 to 3 refuses it (KERR_INVAL): dropping the expiries would
+ * make fields live for ever. */
+#define SNAP_HASH_TTL        10
+#define SNAP_FIELD_TTL_BYTES 8
 
 /* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
  * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
@@ -108,8 +114,9 @@ int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, i
                     const void *val, size_t vlen);
 int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
                    int64_t expire_ms, uint64_t count);
-/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET and SNAP_BLOOM (KERR_INVAL when writing a format
- * version older than 4, which cannot hold one); a string goes through snap_put_string(). */
+/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET, SNAP_BLOOM and SNAP_HASH_TTL (KERR_INVAL when
+ * writing a format version older than 4, which cannot hold those two); a string goes through
+ * snap_put_string(). */
 /* A list/set member, a hash field or value. */
 int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
@@ -190,10 +197,11 @@ int snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen);
 /* A decoded record; pointers valid during the callback only. Elements through snap_rec_next():
  * a string has count 1 and one element (its value); a list or set count elements; a hash count
  * pairs, i.e. 2*count elements (field, value, field, ...); a sorted set count elements with a
- * score. apply may iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
+ * score; a SNAP_HASH_TTL count fields, i.e. 3*count elements (field, value, expiry). apply may
+ * iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
  * already checked every element before the call and does not look at the cursor after it. */
 typedef struct snap_rec {
-    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_BLOOM */
+    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_BLOOM, SNAP_HASH_TTL */
     uint32_t db;
     const char *key;
     size_t klen;

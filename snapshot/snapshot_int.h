@@ -27,6 +27,7 @@
 #define SNAP_F_KNOWN_V1      0ull
 #define SNAP_F_KNOWN_V2      (SNAP_F_META | SNAP_F_INTSTR)
 #define SNAP_F_KNOWN_V3      SNAP_F_KNOWN_V2 /* v3 adds a section, no flag */
+#define SNAP_F_KNOWN_V4      SNAP_F_KNOWN_V3 /* v4 adds record types, no flag */
 
 typedef struct snap_file_hdr {
     char magic[8];       /* SNAP_MAGIC */
@@ -120,9 +121,10 @@ enum {
     SNAP_REC_HASH = 3,
     SNAP_REC_SET = 4,
     SNAP_REC_ZSET = 5,
-    SNAP_REC_META = 6,   /* v2, optional: access metadata of the next key record */
-    SNAP_REC_INTSTR = 7, /* v2, required: a string whose value is a canonical int64 */
-    SNAP_REC_BLOOM = 9,  /* v4, required: a bloom filter, laid out as a LIST */
+    SNAP_REC_META = 6,                 /* v2, optional: access metadata of the next key record */
+    SNAP_REC_INTSTR = 7,               /* v2, required: a string whose value is a canonical int64 */
+    SNAP_REC_BLOOM = 9,                /* v4, required: a bloom filter, laid out as a LIST */
+    SNAP_REC_HASH_TTL = SNAP_HASH_TTL, /* v4, required: a hash with field expiries */
 };
 #define SNAP_REC_F_REQUIRED 0x80u
 #define SNAP_REC_TYPE_MASK  0x7fu
@@ -134,7 +136,7 @@ enum {
 /* The format version that introduced a record type, 0 if unknown to this build. */
 static inline unsigned
 snap_rec_since(unsigned type) {
-    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 0, 4};
+    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 0, 4, 4};
     return type < sizeof since ? since[type] : 0;
 }
 

@@ -3,7 +3,10 @@
  *
  * Replies, errors and keyspace events follow Valkey 8. Every command here is deterministic on
  * replay and logged as called, except HINCRBYFLOAT, whose float formatting could differ between
- * builds: it logs HSET key field <result>. HRANDFIELD is read-only and never logged.
+ * builds: it logs HSET key field <result> (HSETEX ... KEEPTTL in a hash with field expiries).
+ * HRANDFIELD is read-only and never logged. Field expiry (Valkey 9) is in cmd_hash_ttl.c; here
+ * it shows as: a lookup removes a hash's expired fields first (core/db.c), except HLEN's; HSET
+ * clears a field's expiry and HINCRBY/HINCRBYFLOAT keep it.
  */
 #include <limits.h>
 #include <math.h>
@@ -12,6 +15,7 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "cmd.h"
+#include "cmd_hash_ttl.h"
 #include "cmd_util.h"
 #include "exec.h"
 #include "kmem.h"
@@ -188,12 +192,21 @@ cmd_hdel(client_t *c) {
     reply_int(c, deleted);
 }
 
+/* HLEN counts fields whose expiry is past until they are removed (by the active cycle or the
+ * next other command on the key), as Valkey 9 does: the lookup leaves them in place. */
 static void
 cmd_hlen(client_t *c) {
-    bool bad;
-    kobj_t *o = cmd_lookup_read_type(c, &c->argv[1], OBJ_HASH, &bad);
-    if (bad)
+    kobj_t *o = db_lookup(c->db, c->argv[1].p, c->argv[1].n, DB_LOOKUP_KEEP_FIELDS);
+    if (o) {
+        c->eng->stats.keyspace_hits++;
+    } else {
+        c->eng->stats.keyspace_misses++;
+        srv_notify(c->eng, NOTIFY_KEY_MISS, "keymiss", c->argv[1].p, c->argv[1].n, c->db_id);
+    }
+    if (o && obj_type(o) != OBJ_HASH) {
+        reply_err(c, ERR_WRONGTYPE);
         return;
+    }
     thash_t h = o ? hash_of(o) : (thash_t){0};
     reply_int(c, o ? (long long)hash_len(&h) : 0);
 }
@@ -311,7 +324,8 @@ cmd_hincrby(client_t *c) {
     char out[UTIL_LL_STR_MAX];
     int len = util_ll2str(out, sizeof out, cur);
     hash_limits_t lim = limits(c);
-    hash_set(&h, c->argv[2].p, c->argv[2].n, out, (size_t)len, &lim);
+    /* The field keeps its expiry (Valkey 9): the value changes, not the field. */
+    hash_set_ex(&h, c->argv[2].p, c->argv[2].n, out, (size_t)len, HASH_NO_TTL, true, &lim);
     hash_changed(c, o, &h, "hincrby", 1);
     reply_int(c, cur);
 }
@@ -347,12 +361,21 @@ cmd_hincrbyfloat(client_t *c) {
     char out[UTIL_LD_STR_MAX];
     int len = util_ld2str(out, sizeof out, cur);
     hash_limits_t lim = limits(c);
-    hash_set(&h, c->argv[2].p, c->argv[2].n, out, (size_t)len, &lim);
+    hash_set_ex(&h, c->argv[2].p, c->argv[2].n, out, (size_t)len, HASH_NO_TTL, true, &lim);
+    bool ttl = h.enc == OBJ_ENC_HASH_TTL;
     hash_changed(c, o, &h, "hincrbyfloat", 1);
     reply_bulk(c, out, (size_t)len);
-    /* The text, not the float arithmetic, goes to the log so a replay stores the same bytes. */
-    karg_t eff[4] = {{"HSET", 4}, c->argv[1], c->argv[2], {out, (size_t)len}};
-    prop_add(&c->eng->prop, c->db_id, 4, eff);
+    /* The text, not the float arithmetic, goes to the log so a replay stores the same bytes;
+     * in a hash with field expiries as HSETEX KEEPTTL, which keeps the field's expiry as this
+     * command does (HSET would clear it). */
+    if (ttl) {
+        karg_t eff[7] = {{"HSETEX", 6}, c->argv[1], {"KEEPTTL", 7},    {"FIELDS", 6},
+                         {"1", 1},      c->argv[2], {out, (size_t)len}};
+        prop_add(&c->eng->prop, c->db_id, 7, eff);
+    } else {
+        karg_t eff[4] = {{"HSET", 4}, c->argv[1], c->argv[2], {out, (size_t)len}};
+        prop_add(&c->eng->prop, c->db_id, 4, eff);
+    }
 }
 
 /* ---- HRANDFIELD ---- */
@@ -370,7 +393,7 @@ reply_pair(client_t *c, const hpair_t *pr, bool withvalues) {
 static void
 hrandfield_distinct(client_t *c, const thash_t *h, uint64_t count, bool withvalues) {
     uint64_t len = hash_len(h);
-    if (h->enc == OBJ_ENC_HT && count * 3 <= len) {
+    if (h->enc != OBJ_ENC_LISTPACK && count * 3 <= len) {
         /* Few of many: random draws, skipping repeats, cost O(count). */
         ht_t *seen = ht_create(&ht_ptrset_type);
         ASSERT(seen);
@@ -417,7 +440,7 @@ hrandfield_count(client_t *c, long long l, bool withvalues) {
         hpair_t *all = NULL;
         /* A packed list is indexed once instead of seeked each time; a table too when the picks
          * are many, because its random pick is only roughly fair (ht_random). */
-        if (h.enc != OBJ_ENC_HT || count >= len / 2) {
+        if (h.enc == OBJ_ENC_LISTPACK || count >= len / 2) {
             all = kmalloc(len * sizeof *all);
             hash_collect(&h, all);
         }
@@ -580,5 +603,39 @@ cmd_def_t cmd_table_hash[] = {
      "Iterates over fields and values of a hash.", "2.8.0",
      "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
      "read hash slow"},
+    /* Field expiry (Valkey 9), in cmd_hash_ttl.c. */
+    {"hexpire", cmd_hexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hpexpire", cmd_hpexpire, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash object.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hexpireat", cmd_hexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiry time on hash fields.", "9.0.0", "O(N) where N is the number of specified fields.",
+     "write hash fast"},
+    {"hpexpireat", cmd_hpexpireat, -6, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Set expiration time on hash field.", "9.0.0",
+     "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"httl", cmd_httl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the remaining time to live in seconds of a hash key's field(s) that have an associated expiration.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpttl", cmd_hpttl, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the remaining time to live in milliseconds of a hash key's field(s) that have an associated expiration.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hexpiretime", cmd_hexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns Unix timestamps in seconds since the epoch at which the given key's field(s) will expire",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpexpiretime", cmd_hpexpiretime, -5, CMD_READONLY | CMD_FAST, 1, 1, 1, "hash",
+     "Returns the Unix timestamp in milliseconds since Unix epoch at which the given key's field(s) will expire",
+     "9.0.0", "O(N) where N is the number of specified fields.", "read hash fast"},
+    {"hpersist", cmd_hpersist, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Remove the existing expiration on a hash key's field(s).", "9.0.0",
+     "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"hgetex", cmd_hgetex, -5, CMD_WRITE | CMD_FAST, 1, 1, 1, "hash",
+     "Get the value of one or more fields of a given hash key, and optionally set their expiration time or time-to-live (TTL).",
+     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
+    {"hsetex", cmd_hsetex, -6, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "hash",
+     "Set the value of one or more fields of a given hash key, and optionally set their expiration time.",
+     "9.0.0", "O(N) where N is the number of specified fields.", "write hash fast"},
     {0},
 };

@@ -101,7 +101,8 @@ sec_memory(engine_t *s, sbuf_t *b) {
     human(h4, sizeof h4, (double)s->cfg.maxmemory);
     size_t tables = 0;
     for (int i = 0; i < s->cfg.databases; i++)
-        tables += ht_mem_bytes(s->dbs[i]->keys) + ht_mem_bytes(s->dbs[i]->expires);
+        tables += ht_mem_bytes(s->dbs[i]->keys) + ht_mem_bytes(s->dbs[i]->expires) +
+                  ht_mem_bytes(s->dbs[i]->hexpires);
     sbuf_printf(b,
                 "used_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
                 "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
@@ -139,6 +140,7 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 (unsigned long long)ns->reads, (unsigned long long)ns->writes,
                 (unsigned long long)ns->tls_handshake_errors,
                 (unsigned long long)st->unexpected_error_replies);
+    sbuf_printf(b, "expired_fields:%llu\r\n", (unsigned long long)st->expired_fields);
 
     size_t tclients, tkeys, titems, tprefixes;
     tracking_info(s, &tclients, &tkeys, &titems, &tprefixes);

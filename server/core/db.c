@@ -7,7 +7,14 @@
 #include "kassert.h"
 #include "kerr.h"
 #include "kmem.h"
+#include "t_hash.h"
 #include "util.h"
+
+/* A hash that can hold field expiries: it belongs in `hexpires`. */
+static inline bool
+is_hash_ttl(const kobj_t *o) {
+    return obj_encoding(o) == OBJ_ENC_HASH_TTL && obj_type(o) == OBJ_HASH;
+}
 
 void
 db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
@@ -122,6 +129,7 @@ db_create(int id, db_env_t *env) {
     db_t *db = kcalloc(1, sizeof *db);
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
+    db->hexpires = ht_create(&expires_type);
     db->id = id;
     db->env = env;
     return db;
@@ -132,6 +140,7 @@ db_free(db_t *db) {
     if (!db)
         return;
     ht_release(db->expires);
+    ht_release(db->hexpires);
     ht_release(db->keys);
     kfree(db);
 }
@@ -192,6 +201,8 @@ expire_now(db_t *db, kobj_t *o) {
     keycopy_done(&kc);
 }
 
+static bool expire_fields_max(db_t *db, kobj_t *o, size_t max);
+
 kobj_t *
 db_lookup(db_t *db, const char *key, size_t klen, int flags) {
     kobj_t *o;
@@ -211,6 +222,10 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags) {
         expire_now(db, o);
         return NULL;
     }
+    if (is_hash_ttl(o) && db->env->expire_enabled &&
+        !(flags & (DB_LOOKUP_NOEXPIRE | DB_LOOKUP_KEEP_FIELDS)) &&
+        expire_fields_max(db, o, SIZE_MAX))
+        return NULL;
     if (!(flags & DB_LOOKUP_NOTOUCH) && db->env->touch_enabled)
         touch(db->env, o);
     return o;
@@ -223,6 +238,8 @@ db_add(db_t *db, kobj_t *o) {
     add_obj(db->keys, o);
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (is_hash_ttl(o))
+        add_obj(db->hexpires, o);
     if (db->env->added) {
         size_t n;
         const char *k = obj_key(o, &n);
@@ -249,6 +266,10 @@ db_add_new(db_t *db, kobj_t *o, uint64_t hash) {
     if (obj_has_expire(o)) {
         ASSERT(ht_find_pos_hashed(db->expires, &key, hash, &pos) == NULL);
         ht_insert_at(db->expires, &pos, o);
+    }
+    if (is_hash_ttl(o)) {
+        ASSERT(ht_find_pos_hashed(db->hexpires, &key, hash, &pos) == NULL);
+        ht_insert_at(db->hexpires, &pos, o);
     }
     if (db->env->added)
         db->env->added(db->env->ctx, db, k, n);
@@ -297,6 +318,8 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
         ht_insert_at(db->keys, &pos, o);
         if (obj_has_expire(o))
             add_obj(db->expires, o);
+        if (is_hash_ttl(o))
+            add_obj(db->hexpires, o);
         if (db->env->added)
             db->env->added(db->env->ctx, db, key, n);
         return o;
@@ -305,12 +328,16 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
     int64_t old_exp = obj_expire(old);
     if (old_exp >= 0)
         ht_pop(db->expires, &k);
+    if (is_hash_ttl(old))
+        ht_pop(db->hexpires, &k);
     if (keep_ttl && old_exp >= 0)
         o = obj_with_expire(o, old_exp);
     touch(db->env, o);
     *ref = o;
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (is_hash_ttl(o))
+        add_obj(db->hexpires, o);
     obj_free(old);
     return o;
 }
@@ -322,6 +349,8 @@ db_unlink(db_t *db, const char *key, size_t klen) {
     kobj_t *o = ht_pop(db->keys, &k);
     if (o && obj_has_expire(o))
         ht_pop(db->expires, &k);
+    if (o && is_hash_ttl(o))
+        ht_pop(db->hexpires, &k);
     return o;
 }
 
@@ -346,10 +375,15 @@ db_set_expire(db_t *db, kobj_t *o, int64_t ms) {
     ASSERT(ref && *ref == o);
     if (had)
         ASSERT(ht_pop(db->expires, &kc.k) != NULL);
+    bool httl = is_hash_ttl(o);
+    if (httl)
+        ht_pop(db->hexpires, &kc.k); /* (absent only before db_hash_ttl_track: added below) */
     o = obj_with_expire(o, ms);
     *ref = o;
     if (obj_has_expire(o))
         add_obj(db->expires, o);
+    if (httl)
+        add_obj(db->hexpires, o);
     keycopy_done(&kc);
     return o;
 }
@@ -384,9 +418,13 @@ db_replace(db_t *db, kobj_t *o, kobj_t *n) {
     ASSERT(ref && *ref == o);
     void **eref = obj_has_expire(o) ? ht_find_ref(db->expires, &kc.k) : NULL;
     ASSERT(!obj_has_expire(o) || (eref && *eref == o));
+    if (is_hash_ttl(o)) /* a hash with field expiries is never tiered (core/tiering.c) */
+        ht_pop(db->hexpires, &kc.k);
     *ref = n;
     if (eref)
         *eref = n;
+    if (is_hash_ttl(n))
+        add_obj(db->hexpires, n);
     obj_free(o);
     keycopy_done(&kc);
     return n;
@@ -396,8 +434,9 @@ void
 db_flush(db_t *db) {
     db_hint_clear(db);
     ht_clear(db->expires);
+    ht_clear(db->hexpires);
     ht_clear(db->keys);
-    db->expire_cursor = 0;
+    db->expire_cursor = db->hexpire_cursor = 0;
 }
 
 db_t *
@@ -407,7 +446,8 @@ db_detach(db_t *db) {
     *old = *db;
     db->keys = ht_create(&keys_type);
     db->expires = ht_create(&expires_type);
-    db->expire_cursor = 0;
+    db->hexpires = ht_create(&expires_type);
+    db->expire_cursor = db->hexpire_cursor = 0;
     return old;
 }
 
@@ -415,12 +455,15 @@ void
 db_swap(db_t *a, db_t *b) {
     db_hint_clear(a);
     db_hint_clear(b);
-    ht_t *k = a->keys, *e = a->expires;
+    ht_t *k = a->keys, *e = a->expires, *he = a->hexpires;
     a->keys = b->keys;
     a->expires = b->expires;
+    a->hexpires = b->hexpires;
     b->keys = k;
     b->expires = e;
+    b->hexpires = he;
     a->expire_cursor = b->expire_cursor = 0;
+    a->hexpire_cursor = b->hexpire_cursor = 0;
 }
 
 kobj_t *
@@ -443,58 +486,177 @@ db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv) {
     return ht_scan(db->keys, cursor, fn, priv);
 }
 
-typedef struct expire_scan {
-    db_env_t *env;
-    kobj_t *found[64];
+/* ---- hash fields ---- */
+
+size_t
+db_hexpires_size(const db_t *db) {
+    return ht_size(db->hexpires);
+}
+
+void
+db_hash_ttl_track(db_t *db, kobj_t *o) {
+    if (!is_hash_ttl(o))
+        return;
     size_t n;
-    int64_t ttl_sum_ms; /* TTLs of the keys seen that are not expired */
-    int64_t ttl_count;
-} expire_scan_t;
+    const char *k = obj_key(o, &n);
+    karg_t key = {k, n};
+    ht_pos_t pos;
+    if (ht_find_pos(db->hexpires, &key, &pos) == NULL)
+        ht_insert_at(db->hexpires, &pos, o);
+}
+
+/* Field names of one pass, copied: the hook gets them all at once, before they are freed. */
+typedef struct field_batch {
+    karg_t *f;
+    size_t n, cap;
+} field_batch_t;
 
 static void
-collect_expired_cb(void *priv, void *entry) {
-    expire_scan_t *s = priv;
-    if (db_is_expired(s->env, entry)) {
+collect_field_cb(void *ctx, const char *f, size_t fn) {
+    field_batch_t *b = ctx;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->f = krealloc(b->f, b->cap * sizeof *b->f);
+    }
+    char *copy = kmalloc(fn ? fn : 1);
+    memcpy(copy, f, fn);
+    b->f[b->n++] = (karg_t){copy, fn};
+}
+
+/* The most fields one pass removes from one hash: a hash with a million due fields is emptied
+ * over several cron turns (or by the next commands), each turn bounded. */
+#define DB_FIELD_EXPIRE_max 1024
+
+/* Removes up to max expired fields of the stored hash o. True when the key went with them. */
+static bool
+expire_fields_max(db_t *db, kobj_t *o, size_t max) {
+    thash_t h = hash_of(o);
+    int64_t now = db_now_ms(db->env);
+    if (hash_next_expire(&h) > now)
+        return false;
+    field_batch_t b = {0};
+    size_t n = hash_expire_fields(&h, now, max, collect_field_cb, &b);
+    hash_store(o, &h);
+    bool gone = n > 0 && hash_len(&h) == 0;
+    if (n) {
+        size_t klen;
+        const char *key = obj_key(o, &klen);
+        if (db->env && db->env->fields_expired)
+            db->env->fields_expired(db->env->ctx, db, key, klen, b.f, b.n, gone);
+    }
+    for (size_t i = 0; i < b.n; i++)
+        kfree((char *)b.f[i].p);
+    kfree(b.f);
+    if (gone) {
+        keycopy_t kc;
+        keycopy_init(&kc, o);
+        db_delete(db, kc.k.p, kc.k.n);
+        keycopy_done(&kc);
+    }
+    return gone;
+}
+
+/* ---- the active cycle: keys, then hash fields, by one walk ---- */
+
+/* One kind of expiry the cycle walks: a table of candidates, its SCAN cursor, which candidates
+ * are due, and what removing one's due part is. */
+typedef struct expiry_kind {
+    ht_t *table;
+    uint64_t *cursor;
+    bool (*due)(db_t *db, const kobj_t *o);
+    void (*act)(db_t *db, kobj_t *o);
+    bool ttl_stats; /* keys: the TTLs of those not due feed avg_ttl (INFO keyspace) */
+} expiry_kind_t;
+
+typedef struct due_scan {
+    db_t *db;
+    const expiry_kind_t *k;
+    kobj_t *found[64];
+    size_t n;
+    int64_t ttl_sum_ms; /* TTLs of the candidates seen that are not due (ttl_stats) */
+    int64_t ttl_count;
+} due_scan_t;
+
+static void
+collect_due_cb(void *priv, void *entry) {
+    due_scan_t *s = priv;
+    if (s->k->due(s->db, entry)) {
         if (s->n < 64)
             s->found[s->n++] = entry;
         return;
     }
-    int64_t ttl = obj_expire(entry) - db_now_ms(s->env);
-    if (ttl > 0) {
-        s->ttl_sum_ms += ttl;
-        s->ttl_count++;
+    if (s->k->ttl_stats) {
+        int64_t ttl = obj_expire(entry) - db_now_ms(s->db->env);
+        if (ttl > 0) {
+            s->ttl_sum_ms += ttl;
+            s->ttl_count++;
+        }
     }
 }
 
 /* avg_ttl as Valkey estimates it: each batch's mean moves the estimate 1/50 of the way (the
  * first batch sets it), so it follows the keyspace without ever walking all of it. */
 static void
-update_avg_ttl(db_t *db, const expire_scan_t *s) {
+update_avg_ttl(db_t *db, const due_scan_t *s) {
     if (!s->ttl_count)
         return;
     int64_t avg = s->ttl_sum_ms / s->ttl_count;
     db->avg_ttl_ms = db->avg_ttl_ms ? (db->avg_ttl_ms / 50) * 49 + avg / 50 : avg;
 }
 
+/* SCAN steps over k's table from its cursor, acting on the due candidates each step finds
+ * (collected first: the table must not change under ht_scan), until the walk wraps or the
+ * budget since start is spent; at least one step. Returns candidates acted on; *steps counts
+ * the steps. */
+static size_t
+active_walk(db_t *db, const expiry_kind_t *k, uint64_t start, uint64_t budget_us, size_t *steps) {
+    size_t acted = 0;
+    if (ht_size(k->table) == 0)
+        return 0;
+    do {
+        due_scan_t s = {.db = db, .k = k, .n = 0};
+        *k->cursor = ht_scan(k->table, *k->cursor, collect_due_cb, &s);
+        (*steps)++;
+        if (k->ttl_stats)
+            update_avg_ttl(db, &s);
+        for (size_t i = 0; i < s.n; i++)
+            k->act(db, s.found[i]);
+        acted += s.n;
+        if (*k->cursor == 0)
+            break;
+    } while (util_mono_us() - start < budget_us);
+    return acted;
+}
+
+static bool
+key_due(db_t *db, const kobj_t *o) {
+    return db_is_expired(db->env, o);
+}
+
+static bool
+fields_due(db_t *db, const kobj_t *o) {
+    thash_t h = hash_of(o);
+    return hash_next_expire(&h) <= db_now_ms(db->env);
+}
+
+static void
+expire_fields_act(db_t *db, kobj_t *o) {
+    expire_fields_max(db, o, DB_FIELD_EXPIRE_max);
+}
+
 size_t
 db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled) {
     db_hint_clear(db);
-    size_t expired = 0, seen = 0;
-    if (!db->env->expire_enabled || ht_size(db->expires) == 0)
+    if (!db->env->expire_enabled)
         return 0;
+    const expiry_kind_t keys = {db->expires, &db->expire_cursor, key_due, expire_now, true};
+    const expiry_kind_t fields = {db->hexpires, &db->hexpire_cursor, fields_due, expire_fields_act,
+                                  false};
+    size_t seen = 0, field_steps = 0;
     uint64_t start = util_mono_us();
-    do {
-        expire_scan_t s = {.env = db->env, .n = 0};
-        size_t before = ht_size(db->expires);
-        db->expire_cursor = ht_scan(db->expires, db->expire_cursor, collect_expired_cb, &s);
-        seen += before ? 1 : 0;
-        update_avg_ttl(db, &s);
-        for (size_t i = 0; i < s.n; i++)
-            expire_now(db, s.found[i]);
-        expired += s.n;
-        if (db->expire_cursor == 0)
-            break;
-    } while (util_mono_us() - start < budget_us);
+    size_t expired = active_walk(db, &keys, start, budget_us, &seen);
+    /* Fields get at least one scan step even when the keys used the budget up. */
+    active_walk(db, &fields, start, budget_us, &field_steps);
     if (sampled)
         *sampled = seen;
     return expired;
@@ -504,4 +666,5 @@ void
 db_rehash_us(db_t *db, uint64_t us) {
     ht_rehash_us(db->keys, us);
     ht_rehash_us(db->expires, us);
+    ht_rehash_us(db->hexpires, us);
 }

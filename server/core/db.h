@@ -27,6 +27,11 @@ typedef struct db_env {
     /* A key was added that did not exist (Valkey's "new" keyspace event, class n): set only while
      * notify-keyspace-events has n, so adding a key costs one test otherwise. */
     void (*added)(void *ctx, db_t *db, const char *key, size_t klen);
+    /* Fields of a hash expired on their own: log `HDEL key fields...`, send `hexpired` (and
+     * `del` when key_gone: the hash is empty and db.c deletes the key right after). Called
+     * before the fields are freed. NULL: nothing to do (unit tests). */
+    void (*fields_expired)(void *ctx, db_t *db, const char *key, size_t klen, const karg_t *fields,
+                           size_t n, bool key_gone);
     void *ctx;
     int64_t now_ms;      /* the command's clock (0: read the wall clock) */
     bool expire_enabled; /* off during log replay: keys are never expired then */
@@ -41,10 +46,15 @@ void db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char 
 struct db {
     ht_t *keys;    /* kobj_t entries, owns them */
     ht_t *expires; /* kobj_t entries with OBJ_F_EXPIRE, borrowed from keys */
+    /* Hashes that can hold field expiries (OBJ_ENC_HASH_TTL), borrowed from keys: what the
+     * active cycle visits for fields. Kept in step with `keys` wherever an object is added,
+     * removed or moved, like `expires`. */
+    ht_t *hexpires;
     int id;
-    uint64_t expire_cursor; /* active expiry's SCAN cursor over `expires` */
-    int64_t avg_ttl_ms;     /* running estimate from the keys active expiry sampled (INFO) */
-    db_env_t *env;          /* shared by the engine's dbs */
+    uint64_t expire_cursor;  /* active expiry's SCAN cursor over `expires` */
+    uint64_t hexpire_cursor; /* and over `hexpires` */
+    int64_t avg_ttl_ms;      /* running estimate from the keys active expiry sampled (INFO) */
+    db_env_t *env;           /* shared by the engine's dbs */
     /* db_hint: the object the value tier's check just found for the key at hint_key (the
      * command's own argument buffer), so the command's lookup of it does not search again.
      * Matched by pointer; cleared by its use, by every change to the db and after the command. */
@@ -56,6 +66,10 @@ struct db {
 enum {
     DB_LOOKUP_NOTOUCH = 1,  /* do not update LRU/LFU (OBJECT IDLETIME, CLIENT NO-TOUCH) */
     DB_LOOKUP_NOEXPIRE = 2, /* return logically expired keys too (never deletes) */
+    /* Leave a hash's expired fields in place (HLEN counts them until they are removed, as
+     * Valkey 9 does). Without it a lookup of a hash with a due field removes its expired
+     * fields first (and the key when none is left), so commands never see them. */
+    DB_LOOKUP_KEEP_FIELDS = 4,
 };
 
 /* Expiry is judged against a clock the server sets once per command, so one command sees one
@@ -132,8 +146,13 @@ void db_swap(db_t *a, db_t *b); /* contents only; ids stay */
 kobj_t *db_random(db_t *db);    /* a random non-expired key, or NULL */
 uint64_t db_scan(db_t *db, uint64_t cursor, ht_scan_cb fn, void *priv);
 
-/* Active expiry over at most `budget_us`; returns keys expired. */
+/* Active expiry over at most `budget_us`: keys, then hash fields; returns keys expired. */
 size_t db_active_expire(db_t *db, uint64_t budget_us, size_t *sampled);
+/* Hashes that can hold field expiries (the active cycle's work beside db_expires_size). */
+size_t db_hexpires_size(const db_t *db);
+/* After a command may have given the stored hash o its first field expiry (its encoding became
+ * OBJ_ENC_HASH_TTL): puts it in the active cycle's set. Cheap when nothing changed. */
+void db_hash_ttl_track(db_t *db, kobj_t *o);
 void db_rehash_us(db_t *db, uint64_t us);
 
 #endif

@@ -151,6 +151,7 @@ typedef struct engine_stats {
     uint64_t commands, expired_keys, evicted_keys, keyspace_hits, keyspace_misses, total_errors,
         expired_stale_perc, io_reads, io_writes;
     uint64_t unexpected_error_replies;
+    uint64_t expired_fields; /* hash fields removed by their expiry (INFO expired_fields) */
     int64_t start_ms;
     /* instantaneous_ops_per_sec: ops/s sampled every 100 ms by the cron, averaged over 16. */
     uint64_t ops_sample[16];

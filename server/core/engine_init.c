@@ -44,6 +44,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     db_env_init(&s->dbenv, srv_key_expired_cb, s);
     if (s->cfg.notify_flags & NOTIFY_NEW) /* set by the configuration read before */
         s->dbenv.added = srv_key_added_cb;
+    s->dbenv.fields_expired = srv_fields_expired_cb;
     for (int i = 0; i < s->cfg.databases; i++)
         s->dbs[i] = db_create(i, &s->dbenv);
     cmd_table_init(s, commands);

@@ -3,6 +3,7 @@
 
 #include "engine.h"
 #include "kassert.h"
+#include "kmem.h"
 #include "prop.h"
 
 void
@@ -60,5 +61,28 @@ srv_key_expired_cb(void *ctx, db_t *db, const char *key, size_t klen) {
     srv_key_modified(s, db, key, klen);
     srv_notify(s, NOTIFY_EXPIRED, "expired", key, klen, db->id);
     s->stats.expired_keys++;
+    s->dirty++;
+}
+
+void
+srv_fields_expired_cb(void *ctx, db_t *db, const char *key, size_t klen, const karg_t *fields,
+                      size_t n, bool key_gone) {
+    engine_t *s = ctx;
+    /* The effect Valkey propagates for a field expiry: HDEL of the fields, which also removes
+     * the key on replay when they were its last. */
+    karg_t stack[34];
+    karg_t *argv = n + 2 <= 34 ? stack : kmalloc((n + 2) * sizeof *argv);
+    argv[0] = (karg_t){"HDEL", 4};
+    argv[1] = (karg_t){key, klen};
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = fields[i];
+    prop_add_call(&s->prop, db->id, (int)(n + 2), argv);
+    if (argv != stack)
+        kfree(argv);
+    srv_key_modified(s, db, key, klen);
+    srv_notify(s, NOTIFY_HASH, "hexpired", key, klen, db->id);
+    if (key_gone)
+        srv_notify(s, NOTIFY_GENERIC, "del", key, klen, db->id);
+    s->stats.expired_fields += n;
     s->dirty++;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slice.h"
+
 struct engine;
 struct client;
 struct cmd_def;
@@ -71,5 +73,8 @@ void srv_notify(struct engine *s, int type, const char *event, const char *key, 
 void srv_key_expired_cb(void *ctx, struct db *db, const char *key, size_t klen);
 /* db_env_t.added while notify-keyspace-events has n: the "new" event. */
 void srv_key_added_cb(void *ctx, struct db *db, const char *key, size_t klen);
+/* The db hook: fields of a hash expired: log HDEL, notify `hexpired` (and `del`), count. */
+void srv_fields_expired_cb(void *ctx, struct db *db, const char *key, size_t klen,
+                           const karg_t *fields, size_t n, bool key_gone);
 
 #endif

@@ -128,6 +128,11 @@ prop_command_has_effects(prop_t *p) {
 }
 
 void
+prop_no_call(prop_t *p) {
+    p->cmd_added = 1;
+}
+
+void
 prop_command_start(prop_t *p) {
     p->cmd_added = 0;
 }

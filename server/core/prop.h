@@ -57,5 +57,9 @@ void prop_add(prop_t *p, int db, int argc, const karg_t *argv);
 /* Whether the running command has added effects itself (then exec does not add the call). */
 int prop_command_has_effects(prop_t *p);
 void prop_command_start(prop_t *p); /* exec: a new command begins inside the current scope */
+/* The running command is never logged as called, only through what it adds with prop_add
+ * (perhaps nothing): for commands whose call depends on the clock even when they change nothing
+ * (a lazy expiry during the command would otherwise make exec log it). */
+void prop_no_call(prop_t *p);
 
 #endif

@@ -38,6 +38,7 @@
 #include "persist_int.h"
 #include "snapshot_glue_int.h"
 #include "tiering.h"
+#include "t_hash.h"
 #include "util.h"
 
 #define LOAD_BATCH_MAX      1024 /* objects per hand-over: one lock round trip per 1024 keys */
@@ -121,7 +122,8 @@ static int
 obj_type_of(int snap_type) {
     switch (snap_type) {
     case SNAP_LIST: return OBJ_LIST;
-    case SNAP_HASH: return OBJ_HASH;
+    case SNAP_HASH:
+    case SNAP_HASH_TTL: return OBJ_HASH;
     case SNAP_SET: return OBJ_SET;
     case SNAP_ZSET: return OBJ_ZSET;
     case SNAP_BLOOM: return OBJ_BLOOM;
@@ -129,9 +131,45 @@ obj_type_of(int snap_type) {
     }
 }
 
+/* A hash with field expiries (HASH_TTL): fields, values and expiries in threes. */
+static int
+build_hash_ttl(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out, size_t *bytes) {
+    thash_t h = hash_new_ttl(rec->count);
+    snap_rec_t it = *rec;
+    const char *p[3];
+    size_t n[3];
+    int r = 0;
+    for (uint64_t i = 0; i < rec->count && r >= 0; i++) {
+        for (int k = 0; k < 3; k++)
+            if (snap_rec_next(&it, &p[k], &n[k], NULL) != 1)
+                r = KERR_CORRUPT;
+        if (r < 0)
+            break;
+        int64_t ms = HASH_NO_TTL;
+        if (n[2] == SNAP_FIELD_TTL_BYTES)
+            memcpy(&ms, p[2], sizeof ms);
+        if (ms < HASH_NO_TTL || (n[2] && ms < 0)) {
+            r = KERR_CORRUPT;
+            break;
+        }
+        *bytes += n[0] + n[1];
+        r = hash_load_ttl_add(&h, p[0], n[0], p[1], n[1], ms);
+    }
+    if (r < 0) {
+        hash_release(&h);
+        return build_fail(l, rec,
+                          r == KERR_CORRUPT ? "malformed field, duplicate field or bad expiry"
+                                            : "a field or value too long");
+    }
+    *out = obj_new_ptr(OBJ_HASH, h.enc, rec->key, rec->klen, h.p, rec->expire_ms);
+    return 0;
+}
+
 /* Builds the object of a collection record through its type's create/add ops. */
 static int
 build_collection(load_ctx_t *l, const snap_rec_t *rec, kobj_t **out, size_t *bytes) {
+    if (rec->type == SNAP_HASH_TTL)
+        return build_hash_ttl(l, rec, out, bytes);
     int type = obj_type_of(rec->type);
     const obj_type_ops_t *ops = type >= 0 ? obj_ops(type) : NULL;
     if (!ops || !ops->create || !ops->add)

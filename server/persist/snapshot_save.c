@@ -42,6 +42,8 @@
 #include "ht.h"
 #include "wal.h"
 #include "tiering.h"
+#include "t_hash.h"
+#include "lp.h"
 
 #define WAIT_LOG_MS_MAX 10000 /* longest SAVE/BGSAVE waits for the log to catch up */
 
@@ -96,6 +98,26 @@ put_encoded(walk_ctx_t *w, int type, const char *key, size_t klen, int64_t expir
     return w->rc ? w->rc : snap_put_end(w->sink);
 }
 
+/* A hash with field expiries: a HASH_TTL record, each field as field, value, expiry. */
+static int
+put_hash_ttl(walk_ctx_t *w, const thash_t *h, const char *key, size_t klen, int64_t expire) {
+    int rc = snap_put_begin(w->sink, SNAP_HASH_TTL, w->db, key, klen, expire, hash_len(h));
+    hash_iter_t it;
+    hpair_t pr;
+    int64_t ms;
+    char fb[LP_INTBUF_MAX], vb[LP_INTBUF_MAX];
+    hash_iter_init(&it, h);
+    while (rc == 0 && hash_iter_next_ttl(&it, &pr, &ms)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        if ((rc = snap_put_elem(w->sink, f, fn)) == 0 && (rc = snap_put_elem(w->sink, v, vn)) == 0)
+            rc = snap_put_elem(w->sink, &ms, ms == HASH_NO_TTL ? 0 : SNAP_FIELD_TTL_BYTES);
+    }
+    hash_iter_done(&it);
+    return rc ? rc : snap_put_end(w->sink);
+}
+
 static void
 put_key_cb(void *priv, void *entry) {
     walk_ctx_t *w = priv;
@@ -130,6 +152,13 @@ put_key_cb(void *priv, void *entry) {
         const char *v = obj_str(o, &vlen);
         w->rc = snap_put_string(w->sink, w->db, key, klen, expire, v, vlen);
         return;
+    }
+    if (type == OBJ_HASH && obj_encoding(o) == OBJ_ENC_HASH_TTL) {
+        thash_t h = hash_of(o);
+        if (hash_volatile_count(&h) > 0) { /* else an ordinary HASH record, for older readers */
+            w->rc = put_hash_ttl(w, &h, key, klen, expire);
+            return;
+        }
     }
     const obj_type_ops_t *ops = obj_ops(type);
     int st = snap_type_of(type);

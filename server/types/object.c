@@ -460,7 +460,8 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_LISTPACK: return "listpack";
     case OBJ_ENC_QUICKLIST: return "quicklist";
     case OBJ_ENC_INTSET: return "intset";
-    case OBJ_ENC_HT: return "hashtable";
+    case OBJ_ENC_HT:
+    case OBJ_ENC_HASH_TTL: return "hashtable";
     case OBJ_ENC_SKIPLIST: return "skiplist";
     case OBJ_ENC_TIERED: return "tiered";
     case OBJ_ENC_BLOOM: return "raw";

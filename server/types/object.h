@@ -49,6 +49,10 @@ enum {
      * value has), so expiry changes move it like any string. obj_str() refuses it, and no
      * structure is behind it: a command must have its value fetched first. */
     OBJ_ENC_TIERED = 6,
+    /* A hash with field expiries (t_hash.h): a hash table whose entries carry an expiry, behind
+     * a small header. OBJECT ENCODING reports "hashtable", as Valkey does. In memory only: no
+     * file format stores encodings. */
+    OBJ_ENC_HASH_TTL = 7,
     OBJ_ENC_BLOOM = 8, /* a bloom_t (t_bloom.h); OBJECT ENCODING says "raw" as Valkey's modules */
 };
 #define OBJ_TIERED_STUB_BYTES 12

@@ -10,6 +10,25 @@
  * so a lookup touches the bucket and then one entry, and updating a value reallocates only that
  * entry. The lookup key of the table is a karg_t {bytes, length} of the field.
  *
+ * Field expiry (OBJ_ENC_HASH_TTL): a hash that has had a field expiry is a table whose entries
+ * all carry 12 more bytes after the value,
+ *
+ *   +---------+---------+-------------+-------------+------------+--------------+
+ *   | fn u32  | vn u32  | field bytes | value bytes | expiry i64 | heap idx u32 |
+ *   +---------+---------+-------------+-------------+------------+--------------+
+ *
+ * (the field's absolute expiry in unix ms, -1 for none, and its place in the heap when it has
+ * one; unaligned, read with memcpy), behind a header (hvol_t) holding a binary min-heap, by
+ * expiry, of the entries that have one. So the earliest expiry is heap[0]'s, and removing the k
+ * due fields of a hash costs O(k log n), whatever its size. A hash without field expiries is
+ * exactly what it was (no byte more per entry, no test more per lookup than the encoding's); a
+ * field expiry costs 12 bytes per entry of that hash and an 8-byte heap slot per volatile field.
+ * A packed list never holds expiries: the first expiry converts it.
+ *
+ * Heap invariants: heap[0 .. n) are exactly the entries whose expiry is not -1; an entry at
+ * heap[i] stores i as its heap idx; a parent's expiry is <= its children's. An entry that is
+ * reallocated (its value changed size) is re-pointed in heap[idx].
+ *
  * Conversion rules (Valkey's): a packed list becomes a table when, after an insert, it has more
  * than entries_max pairs, when a field or value longer than value_max bytes is written, or when
  * the blob would pass LP_BYTES_MAX. HSET looks ahead at all its arguments first (hash_prepare)
@@ -31,6 +50,130 @@ typedef struct hent {
 } hent_t;
 
 #define HENT_PART_max UINT32_MAX
+
+/* The header of an OBJ_ENC_HASH_TTL hash (thash_t.p). */
+typedef struct hvol {
+    ht_t *t;         /* hent_t entries, each with expiry and heap idx after the value (owned) */
+    hent_t **heap;   /* the entries with an expiry, a min-heap by expiry (borrowed from t) */
+    uint32_t n, cap; /* entries in the heap, its allocated slots */
+} hvol_t;
+
+#define HENT_TTL_BYTES 12 /* expiry i64 + heap idx u32 after the value */
+
+static inline ht_t *
+tab(const thash_t *h) {
+    return h->enc == OBJ_ENC_HT ? h->p : ((hvol_t *)h->p)->t;
+}
+
+static inline int64_t
+hent_exp(const hent_t *e) {
+    int64_t ms;
+    memcpy(&ms, e->buf + e->fn + e->vn, 8);
+    return ms;
+}
+
+static inline void
+hent_set_exp(hent_t *e, int64_t ms) {
+    memcpy(e->buf + e->fn + e->vn, &ms, 8);
+}
+
+static inline uint32_t
+hent_idx(const hent_t *e) {
+    uint32_t i;
+    memcpy(&i, e->buf + e->fn + e->vn + 8, 4);
+    return i;
+}
+
+static inline void
+hent_set_idx(hent_t *e, uint32_t i) {
+    memcpy(e->buf + e->fn + e->vn + 8, &i, 4);
+}
+
+/* ---- the expiry heap ---- */
+
+static inline void
+heap_put(hvol_t *hv, uint32_t i, hent_t *e) {
+    hv->heap[i] = e;
+    hent_set_idx(e, i);
+}
+
+static void
+heap_up(hvol_t *hv, uint32_t i) {
+    hent_t *e = hv->heap[i];
+    int64_t ms = hent_exp(e);
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (hent_exp(hv->heap[parent]) <= ms)
+            break;
+        heap_put(hv, i, hv->heap[parent]);
+        i = parent;
+    }
+    heap_put(hv, i, e);
+}
+
+static void
+heap_down(hvol_t *hv, uint32_t i) {
+    hent_t *e = hv->heap[i];
+    int64_t ms = hent_exp(e);
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = i;
+        int64_t best = ms;
+        if (l < hv->n && hent_exp(hv->heap[l]) < best)
+            m = l, best = hent_exp(hv->heap[l]);
+        if (l + 1 < hv->n && hent_exp(hv->heap[l + 1]) < best)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_put(hv, i, hv->heap[m]);
+        i = m;
+    }
+    heap_put(hv, i, e);
+}
+
+static void
+heap_add(hvol_t *hv, hent_t *e) {
+    if (hv->n == hv->cap) {
+        ASSERT(hv->cap < UINT32_MAX / 2);
+        hv->cap = hv->cap ? 2 * hv->cap : 4;
+        hv->heap = krealloc(hv->heap, hv->cap * sizeof *hv->heap);
+    }
+    heap_put(hv, hv->n++, e);
+    heap_up(hv, hv->n - 1);
+}
+
+static void
+heap_remove(hvol_t *hv, uint32_t i) {
+    ASSERT(i < hv->n);
+    hent_t *last = hv->heap[--hv->n];
+    if (i < hv->n) {
+        heap_put(hv, i, last);
+        heap_down(hv, i);
+        heap_up(hv, hent_idx(last));
+    }
+    if (hv->n == 0) { /* give the slots back when nothing is volatile any more */
+        kfree(hv->heap);
+        hv->heap = NULL;
+        hv->cap = 0;
+    } else if (hv->cap > 64 && hv->n < hv->cap / 4) { /* and most of them when few are */
+        hv->cap /= 2;
+        hv->heap = krealloc(hv->heap, hv->cap * sizeof *hv->heap);
+    }
+}
+
+/* Moves e (in the heap or not, by its old expiry) to expiry ms. */
+static void
+heap_set(hvol_t *hv, hent_t *e, int64_t old, int64_t ms) {
+    hent_set_exp(e, ms);
+    if (old == HASH_NO_TTL && ms != HASH_NO_TTL) {
+        heap_add(hv, e);
+    } else if (old != HASH_NO_TTL && ms == HASH_NO_TTL) {
+        heap_remove(hv, hent_idx(e));
+    } else if (old != HASH_NO_TTL) {
+        uint32_t i = hent_idx(e);
+        heap_down(hv, i);
+        heap_up(hv, hent_idx(e));
+    }
+}
 
 static uint64_t
 hent_hash_key(const void *key) {
@@ -104,10 +247,16 @@ hash_new(void) {
 
 void
 hash_release(thash_t *h) {
-    if (h->enc == OBJ_ENC_LISTPACK)
+    if (h->enc == OBJ_ENC_LISTPACK) {
         lp_free(h->p);
-    else
+    } else if (h->enc == OBJ_ENC_HT) {
         ht_release(h->p);
+    } else {
+        hvol_t *hv = h->p;
+        ht_release(hv->t);
+        kfree(hv->heap);
+        kfree(hv);
+    }
     h->p = NULL;
 }
 
@@ -115,7 +264,17 @@ uint64_t
 hash_len(const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         return lp_count(h->p) / 2;
-    return ht_size(h->p);
+    return ht_size(tab(h));
+}
+
+/* Inserts an entry whose field is known to be absent (ht_add would compare entries with
+ * hent_key_eq, whose second argument is a karg_t). */
+static void
+ht_insert_new(ht_t *t, hent_t *e) {
+    karg_t k = {e->buf, e->fn};
+    ht_pos_t pos;
+    ASSERT(ht_find_pos(t, &k, &pos) == NULL);
+    ht_insert_at(t, &pos, e);
 }
 
 /* Inserts a pair whose field is known to be absent. */
@@ -130,7 +289,7 @@ ht_put_new(ht_t *t, const char *f, size_t fn, const char *v, size_t vn) {
 
 static void
 hash_convert_to_ht(thash_t *h) {
-    if (h->enc == OBJ_ENC_HT)
+    if (h->enc != OBJ_ENC_LISTPACK)
         return;
     ht_t *t = ht_create(&hent_type);
     ASSERT(t);
@@ -157,6 +316,25 @@ hash_dup(const thash_t *h) {
     }
     ht_t *t = ht_create(&hent_type);
     ASSERT(t);
+    ht_reserve(t, hash_len(h));
+    if (h->enc == OBJ_ENC_HASH_TTL) {
+        const hvol_t *src = h->p;
+        hvol_t *hv = kcalloc(1, sizeof *hv);
+        hv->t = t;
+        ht_iter_t it;
+        const hent_t *e;
+        ht_iter_init(&it, src->t);
+        while ((e = ht_iter_next(&it))) {
+            size_t n = sizeof *e + e->fn + e->vn + HENT_TTL_BYTES;
+            hent_t *copy = kmalloc(n);
+            memcpy(copy, e, n);
+            ht_insert_new(t, copy);
+            if (hent_exp(copy) != HASH_NO_TTL)
+                heap_add(hv, copy);
+        }
+        ht_iter_done(&it);
+        return (thash_t){hv, OBJ_ENC_HASH_TTL};
+    }
     hash_iter_t it;
     hpair_t pr;
     hash_iter_init(&it, h);
@@ -181,10 +359,12 @@ hash_mem(const thash_t *h) {
         n++;
     }
     hash_iter_done(&it);
-    size_t total = ht_size(h->p);
+    size_t total = ht_size(tab(h));
     if (n)
         bytes = (size_t)((double)bytes * (double)total / (double)n);
-    return ht_mem_bytes(h->p) + bytes;
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        bytes += sizeof(hvol_t) + ((const hvol_t *)h->p)->cap * sizeof(hent_t *);
+    return ht_mem_bytes(tab(h)) + bytes;
 }
 
 int
@@ -198,7 +378,7 @@ hash_get(const thash_t *h, const char *f, size_t fn, hval_t *v) {
         return 1;
     }
     karg_t k = {f, fn};
-    const hent_t *e = ht_find(h->p, &k);
+    const hent_t *e = ht_find(tab(h), &k);
     if (!e)
         return 0;
     *v = (hval_t){e->buf + e->fn, e->vn, 0};
@@ -253,10 +433,200 @@ lp_set(uint8_t **lpp, const char *f, size_t fn, const char *v, size_t vn) {
     return 1;
 }
 
+/* ---- field expiry (OBJ_ENC_HASH_TTL) ---- */
+
+static hent_t *
+hent_new_ttl(const char *f, size_t fn, const char *v, size_t vn) {
+    hent_t *e = kmalloc(sizeof *e + fn + vn + HENT_TTL_BYTES);
+    e->fn = (uint32_t)fn;
+    e->vn = (uint32_t)vn;
+    memcpy(e->buf, f, fn);
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    hent_set_exp(e, HASH_NO_TTL);
+    hent_set_idx(e, 0); /* the caller puts it in the heap (heap_set) when it gets an expiry */
+    return e;
+}
+
+/* Set a field's value (and expiry: ms, or the field's own with keep): 1 new, 0 updated. */
+static int
+ttl_set(hvol_t *hv, const char *f, size_t fn, const char *v, size_t vn, int64_t ms, bool keep) {
+    karg_t k = {f, fn};
+    ht_pos_t pos;
+    hent_t *e = ht_find_pos(hv->t, &k, &pos);
+    if (!e) {
+        e = hent_new_ttl(f, fn, v, vn);
+        ht_insert_at(hv->t, &pos, e);
+        heap_set(hv, e, HASH_NO_TTL, keep ? HASH_NO_TTL : ms);
+        return 1;
+    }
+    int64_t old = hent_exp(e);
+    uint32_t idx = hent_idx(e);
+    if (keep)
+        ms = old;
+    if (e->vn != vn) { /* the tail moves with the value's end: carry it over */
+        void **ref = ht_find_ref(hv->t, &k);
+        e = krealloc(e, sizeof *e + fn + vn + HENT_TTL_BYTES);
+        e->vn = (uint32_t)vn;
+        *ref = e;
+        hent_set_exp(e, old);
+        hent_set_idx(e, idx);
+        if (old != HASH_NO_TTL)
+            hv->heap[idx] = e;
+    }
+    if (vn)
+        memcpy(e->buf + fn, v, vn);
+    heap_set(hv, e, old, ms);
+    return 0;
+}
+
+/* Converts to OBJ_ENC_HASH_TTL (every entry gets its expiry slot, -1). */
+static void
+hash_convert_to_ttl(thash_t *h) {
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        return;
+    hvol_t *hv = kcalloc(1, sizeof *hv);
+    hv->t = ht_create(&hent_type);
+    ASSERT(hv->t);
+    ht_reserve(hv->t, hash_len(h));
+    hash_iter_t it;
+    hpair_t pr;
+    char fb[LP_INTBUF_MAX], vb[LP_INTBUF_MAX];
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &pr)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        ht_insert_new(hv->t, hent_new_ttl(f, fn, v, vn));
+    }
+    hash_iter_done(&it);
+    hash_release(h);
+    h->p = hv;
+    h->enc = OBJ_ENC_HASH_TTL;
+}
+
+uint64_t
+hash_volatile_count(const thash_t *h) {
+    return h->enc == OBJ_ENC_HASH_TTL ? ((const hvol_t *)h->p)->n : 0;
+}
+
+int64_t
+hash_next_expire(const thash_t *h) {
+    if (h->enc != OBJ_ENC_HASH_TTL || ((const hvol_t *)h->p)->n == 0)
+        return INT64_MAX;
+    return hent_exp(((const hvol_t *)h->p)->heap[0]);
+}
+
+int
+hash_get_expire(const thash_t *h, const char *f, size_t fn, int64_t *ms) {
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        *ms = HASH_NO_TTL;
+        return hash_exists(h, f, fn) ? 1 : 0;
+    }
+    karg_t k = {f, fn};
+    const hent_t *e = ht_find(((hvol_t *)h->p)->t, &k);
+    if (!e)
+        return 0;
+    *ms = hent_exp(e);
+    return 1;
+}
+
+int
+hash_set_expire(thash_t *h, const char *f, size_t fn, int64_t ms) {
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        if (!hash_exists(h, f, fn))
+            return 0;
+        if (ms == HASH_NO_TTL)
+            return 1; /* nothing to clear */
+        hash_convert_to_ttl(h);
+    }
+    hvol_t *hv = h->p;
+    karg_t k = {f, fn};
+    hent_t *e = ht_find(hv->t, &k);
+    if (!e)
+        return 0;
+    heap_set(hv, e, hent_exp(e), ms);
+    return 1;
+}
+
+int
+hash_set_ex(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms, bool keep,
+            const hash_limits_t *lim) {
+    if (fn > HENT_PART_max || vn > HENT_PART_max)
+        return KERR_LIMIT;
+    if (h->enc != OBJ_ENC_HASH_TTL) {
+        if (ms == HASH_NO_TTL || keep)
+            return hash_set(h, f, fn, v, vn, lim); /* no expiry to keep outside the TTL table */
+        hash_convert_to_ttl(h);
+    }
+    return ttl_set(h->p, f, fn, v, vn, ms, keep);
+}
+
+size_t
+hash_expire_fields(thash_t *h, int64_t now_ms, size_t max, hash_field_cb fn, void *ctx) {
+    if (h->enc != OBJ_ENC_HASH_TTL)
+        return 0;
+    hvol_t *hv = h->p;
+    size_t n = 0;
+    while (n < max && hv->n > 0 && hent_exp(hv->heap[0]) <= now_ms) {
+        hent_t *e = hv->heap[0];
+        heap_remove(hv, 0);
+        if (fn)
+            fn(ctx, e->buf, e->fn);
+        karg_t k = {e->buf, e->fn};
+        ASSERT(ht_pop(hv->t, &k) == e);
+        kfree(e);
+        n++;
+    }
+    return n;
+}
+
+bool
+hash_iter_next_ttl(hash_iter_t *it, hpair_t *out, int64_t *ms) {
+    if (it->h->enc != OBJ_ENC_HASH_TTL) {
+        *ms = HASH_NO_TTL;
+        return hash_iter_next(it, out);
+    }
+    const hent_t *e = ht_iter_next(&it->hti);
+    if (!e)
+        return false;
+    hent_pair(e, out);
+    *ms = hent_exp(e);
+    return true;
+}
+
+thash_t
+hash_new_ttl(uint64_t hint) {
+    thash_t h = hash_new();
+    hash_convert_to_ttl(&h);
+    ht_reserve(((hvol_t *)h.p)->t, hint);
+    return h;
+}
+
+int
+hash_load_ttl_add(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms) {
+    ASSERT(h->enc == OBJ_ENC_HASH_TTL);
+    if (fn > HENT_PART_max || vn > HENT_PART_max)
+        return KERR_LIMIT;
+    if (ms < HASH_NO_TTL)
+        return KERR_CORRUPT;
+    hvol_t *hv = h->p;
+    karg_t k = {f, fn};
+    ht_pos_t pos;
+    if (ht_find_pos(hv->t, &k, &pos))
+        return KERR_CORRUPT; /* duplicate field */
+    hent_t *e = hent_new_ttl(f, fn, v, vn);
+    ht_insert_at(hv->t, &pos, e);
+    heap_set(hv, e, HASH_NO_TTL, ms);
+    return 0;
+}
+
 int
 hash_set(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, const hash_limits_t *lim) {
     if (fn > HENT_PART_max || vn > HENT_PART_max)
         return KERR_LIMIT;
+    if (h->enc == OBJ_ENC_HASH_TTL)
+        return ttl_set(h->p, f, fn, v, vn, HASH_NO_TTL, false);
     if (h->enc == OBJ_ENC_LISTPACK) {
         if (fn > lim->value_max || vn > lim->value_max) {
             hash_convert_to_ht(h);
@@ -309,6 +679,16 @@ hash_delete(thash_t *h, const char *f, size_t fn) {
         return 1;
     }
     karg_t k = {f, fn};
+    if (h->enc == OBJ_ENC_HASH_TTL) {
+        hvol_t *hv = h->p;
+        hent_t *e = ht_pop(hv->t, &k);
+        if (!e)
+            return 0;
+        if (hent_exp(e) != HASH_NO_TTL)
+            heap_remove(hv, hent_idx(e));
+        kfree(e);
+        return 1;
+    }
     return ht_delete(h->p, &k);
 }
 
@@ -318,7 +698,7 @@ hash_iter_init(hash_iter_t *it, const thash_t *h) {
     if (h->enc == OBJ_ENC_LISTPACK)
         it->pos = lp_first(h->p);
     else
-        ht_iter_init(&it->hti, h->p);
+        ht_iter_init(&it->hti, tab(h));
 }
 
 bool
@@ -342,7 +722,7 @@ hash_iter_next(hash_iter_t *it, hpair_t *out) {
 
 void
 hash_iter_done(hash_iter_t *it) {
-    if (it->h->enc == OBJ_ENC_HT)
+    if (it->h->enc != OBJ_ENC_LISTPACK)
         ht_iter_done(&it->hti);
 }
 
@@ -367,7 +747,7 @@ hash_random(const thash_t *h, uint64_t rnd, hpair_t *out) {
         lp_hval(lp_next(lp, p), &out->v);
         return;
     }
-    hent_pair(ht_random(h->p), out);
+    hent_pair(ht_random(tab(h)), out);
 }
 
 typedef struct scan_ctx {
@@ -395,7 +775,7 @@ hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx) {
         return 0;
     }
     scan_ctx_t sc = {fn, ctx};
-    return ht_scan(h->p, cursor, hash_scan_entry_cb, &sc);
+    return ht_scan(tab(h), cursor, hash_scan_entry_cb, &sc);
 }
 
 /* ---- obj_type_ops_t: free, dup, memory, snapshot element access ---- */

@@ -10,7 +10,13 @@
  *
  * A value is handled as a thash_t {pointer, encoding} loaded from the object and stored back
  * after a change (hash_of / hash_store), so the functions here do not depend on the keyspace and
- * the unit tests drive them against a model directly. Elements read back are hval_t: either
+ * the unit tests drive them against a model directly.
+ *
+ * Field expiry (Valkey 9's hash-field expiration): a third encoding, OBJ_ENC_HASH_TTL, is a hash
+ * table whose entries carry an absolute expiry in unix ms, with a heap of the volatile ones; a
+ * hash gets it with its first field expiry and keeps it. This module stores expiries and removes expired fields when asked
+ * (hash_expire_fields); it never looks at a clock. Deciding when (lazily on access, in the active
+ * cycle) and telling the log is the keyspace's job (core/db.c). Elements read back are hval_t: either
  * bytes (p != NULL) pointing into the structure, or an integer (p == NULL) that a packed list
  * stored as such; both are valid until the hash next changes.
  */
@@ -26,9 +32,11 @@
 #include "slice.h"
 
 typedef struct thash {
-    void *p; /* uint8_t * packed list or ht_t * */
-    int enc; /* OBJ_ENC_LISTPACK or OBJ_ENC_HT */
+    void *p; /* uint8_t * packed list, ht_t *, or the field-expiry header (t_hash.c) */
+    int enc; /* OBJ_ENC_LISTPACK, OBJ_ENC_HT or OBJ_ENC_HASH_TTL */
 } thash_t;
+
+#define HASH_NO_TTL (-1) /* the expiry of a field that has none */
 
 typedef struct hash_limits {
     size_t entries_max; /* hash-max-listpack-entries */
@@ -102,6 +110,34 @@ void hash_random(const thash_t *h, uint64_t rnd, hpair_t *out);
  * is returned whole with cursor 0, as Valkey does. */
 typedef void (*hash_scan_cb)(void *ctx, const hpair_t *pair);
 uint64_t hash_scan(const thash_t *h, uint64_t cursor, hash_scan_cb fn, void *ctx);
+
+/* ---- field expiry ---- */
+
+/* Fields with an expiry (0 unless OBJ_ENC_HASH_TTL). */
+uint64_t hash_volatile_count(const thash_t *h);
+/* The earliest field expiry; INT64_MAX when no field has one. */
+int64_t hash_next_expire(const thash_t *h);
+/* 1 and *ms (HASH_NO_TTL when none) when the field exists, else 0. */
+int hash_get_expire(const thash_t *h, const char *f, size_t fn, int64_t *ms);
+/* Sets (ms >= 0) or clears (HASH_NO_TTL) an existing field's expiry: 1, or 0 when the field is
+ * absent. Setting one converts the hash to OBJ_ENC_HASH_TTL. */
+int hash_set_expire(thash_t *h, const char *f, size_t fn, int64_t ms);
+/* hash_set with an expiry for the field: ms (HASH_NO_TTL: none), or with keep the expiry the
+ * field already has (a new field gets none). hash_set itself clears a field's expiry, as HSET
+ * does. */
+int hash_set_ex(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms,
+                bool keep, const hash_limits_t *lim);
+/* Removes at most max fields whose expiry is <= now_ms, earliest first, calling fn(ctx, field)
+ * for each before it is freed; returns how many. O(k log n) for k fields removed. */
+typedef void (*hash_field_cb)(void *ctx, const char *f, size_t fn);
+size_t hash_expire_fields(thash_t *h, int64_t now_ms, size_t max, hash_field_cb fn, void *ctx);
+/* hash_iter_next with the field's expiry (HASH_NO_TTL when none). */
+bool hash_iter_next_ttl(hash_iter_t *it, hpair_t *out, int64_t *ms);
+/* Loading a hash with field expiries (snapshot record HASH_TTL): an empty OBJ_ENC_HASH_TTL hash
+ * sized for hint fields, then each field once: 0, KERR_CORRUPT for a duplicate field or a bad
+ * expiry, KERR_LIMIT for a part too long. */
+thash_t hash_new_ttl(uint64_t hint);
+int hash_load_ttl_add(thash_t *h, const char *f, size_t fn, const char *v, size_t vn, int64_t ms);
 
 /* The bytes of an element: its own, or the integer formatted into buf (21 bytes). */
 const char *hval_bytes(const hval_t *v, char *buf, size_t *n);
