@@ -64,8 +64,8 @@ struct bkey {
 };
 
 typedef struct bstate {
-    client_t *c;         /* the blocked client */
-    int type;            /* OBJ_LIST, OBJ_ZSET: what a ready key must hold */
+    client_t *c; /* the blocked client */
+    int type;    /* OBJ_LIST, OBJ_ZSET, ...: what a ready key must hold, or BLOCK_ANY_CHANGE */
     int64_t deadline_ms; /* absolute unix ms, 0 = none */
     uint64_t seq;        /* arrival order, for ties in the heap */
     size_t heap_at;      /* index in the heap (only with a deadline) */
@@ -265,6 +265,11 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
     c->eng->block->nblocked++;
 }
 
+bool
+block_rerunning(const client_t *c) {
+    return c->eng->block->rerun == c;
+}
+
 /* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
  * caller frees them), else frees them. */
 static karg_t *
@@ -335,6 +340,8 @@ serve_waiter(engine_t *eng, bwait_t *w) {
 /* Whether the key holds a value of the waiter's type now (no side effects on the keyspace). */
 static bool
 key_has_data_for(db_t *db, const bkey_t *k, int type) {
+    if (type == BLOCK_ANY_CHANGE)
+        return true;
     kobj_t *o = db_find(db, k->lk.p, k->lk.n);
     return o && !db_is_expired(db->env, o) && obj_type(o) == type;
 }

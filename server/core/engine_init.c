@@ -16,6 +16,7 @@
 #include "t_list.h"
 #include "t_set.h"
 #include "t_zset.h"
+#include "t_stream.h"
 #include "util.h"
 #include "watch.h"
 
@@ -46,6 +47,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
                   &s->cfg.set_max_listpack_value);
     list_type_init(&s->cfg.list_max_listpack_size);
     zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
+    stream_type_init();
     pubsub_init(s);
     watch_init(s);
     block_init(s);

@@ -24,7 +24,15 @@
 
 #include "sbuf.h"
 
-enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_TYPE_MAX = 16 };
+enum {
+    OBJ_STRING = 0,
+    OBJ_LIST = 1,
+    OBJ_SET = 2,
+    OBJ_ZSET = 3,
+    OBJ_HASH = 4,
+    OBJ_STREAM = 5,
+    OBJ_TYPE_MAX = 16
+};
 
 /* Encodings. Strings are always stored inline; OBJECT ENCODING reports int/embstr/raw from the
  * bytes, as Valkey would have encoded them. */
@@ -41,6 +49,7 @@ enum {
      * value has), so expiry changes move it like any string. obj_str() refuses it, and no
      * structure is behind it: a command must have its value fetched first. */
     OBJ_ENC_TIERED = 6,
+    OBJ_ENC_STREAM = 7, /* t_stream.h: packed nodes; OBJECT ENCODING says "stream" */
 };
 #define OBJ_TIERED_STUB_BYTES 12
 
