@@ -50,7 +50,7 @@ typedef struct check_ctx {
     uint64_t databases;
     int keys_too; /* the whole-file duplicate key check */
     int refused;  /* the first error is one of these checks' (set by one thread, read after) */
-    _Atomic uint64_t by_type[SNAP_ZSET + 1];
+    _Atomic uint64_t by_type[SNAP_STREAM + 1];
     _Atomic uint64_t elems, bytes, with_meta, with_expiry, empty;
     check_thread_t th[SNAP_THREADS_MAX];
 } check_ctx_t;

@@ -192,7 +192,8 @@ elems_check(const snap_rec_t *rec) {
 
 const char *
 snap_rec_type_name(unsigned t) {
-    static const char *names[] = {"?", "string", "list", "hash", "set", "zset", "meta", "intstr"};
+    static const char *names[] = {"?",    "string", "list",   "hash",  "set",
+                                  "zset", "meta",   "intstr", "stream"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 

@@ -332,14 +332,21 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
 
     if ((rc = key_start(s, klen, expire_ms)) < 0)
         return rc;
-    if (type < SNAP_LIST || type > SNAP_ZSET)
+    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_STREAM)
         return sink_fail(s, KERR_INVAL, "snap_put_begin() of a type other than a collection");
+    if (type == SNAP_STREAM && (count != 1 || s->w->version < 4))
+        return sink_fail(s, KERR_INVAL,
+                         count != 1 ? "a stream record holds one element"
+                                    : "a stream needs snapshot format version 4 or later");
     if (type == SNAP_HASH && count > UINT64_MAX / 2)
         return sink_fail(s, KERR_INVAL, "hash pair count");
     if (sink_reserve(s, 3 + 4 * SNAP_VARINT_MAX + klen) < 0)
         return s->rc;
+    unsigned since = snap_rec_since((unsigned)type);
     s->raw[s->raw_len++] = (unsigned char)type | SNAP_REC_F_REQUIRED;
-    s->raw[s->raw_len++] = 1;
+    s->raw[s->raw_len++] = (unsigned char)since;
+    if (s->min_reader < since)
+        s->min_reader = since;
     s->raw_len++; /* the body length, one byte if the body turns out short; see snap_put_end() */
     s->body_start = s->raw_len;
     put_varint(s, db);

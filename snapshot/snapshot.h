@@ -42,9 +42,10 @@
 
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
- * (an optional section, so it alone never raises the reader version a file needs). */
+ * (an optional section, so it alone never raises the reader version a file needs). 4: new value
+ * types as required records (8 STREAM); a file that holds none keeps its older min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
-#define SNAP_FORMAT_VERSION_MAX 3
+#define SNAP_FORMAT_VERSION_MAX 4
 
 #define SNAP_NO_EXPIRE (-1) /* expire_ms of a key without a TTL */
 
@@ -55,8 +56,9 @@
 #define SNAP_THREADS_MAX         64
 #define SNAP_ZSTD_LEVEL_DEFAULT  1
 
-/* Value types of records. */
-enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
+/* Value types of records. SNAP_STREAM (format version 4) is put like a collection of exactly one
+ * element: the stream's own value encoding (server/types/t_stream.c), opaque to this module. */
+enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET, SNAP_STREAM = 8 };
 
 /* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
  * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
@@ -103,7 +105,8 @@ int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, i
                     const void *val, size_t vlen);
 int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
                    int64_t expire_ms, uint64_t count);
-/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET; a string goes through snap_put_string(). */
+/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET and SNAP_STREAM (count 1; KERR_INVAL when writing
+ * a format version before 4, which has no place for it); a string goes through snap_put_string(). */
 /* A list/set member, a hash field or value. */
 int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
@@ -187,7 +190,7 @@ int snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen);
  * score. apply may iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
  * already checked every element before the call and does not look at the cursor after it. */
 typedef struct snap_rec {
-    int type; /* SNAP_STRING .. SNAP_ZSET */
+    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_STREAM */
     uint32_t db;
     const char *key;
     size_t klen;

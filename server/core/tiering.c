@@ -341,6 +341,10 @@ static bool
 out_candidate(struct tiering_state *ts, db_t *db, const kobj_t *o) {
     if (obj_is_tiered(o) || (obj_has_expire(o) && db_is_expired(db->env, o)))
         return false;
+    /* Streams stay resident: their consumer groups change on reads (XREADGROUP), and blocked
+     * readers are re-run against the value, which a stub would not hold. */
+    if (obj_type(o) == OBJ_STREAM)
+        return false;
     size_t klen;
     const char *key = obj_key(o, &klen);
     out_lookup_t lk = {db->id, key, klen};

@@ -124,6 +124,7 @@ obj_type_of(int snap_type) {
     case SNAP_HASH: return OBJ_HASH;
     case SNAP_SET: return OBJ_SET;
     case SNAP_ZSET: return OBJ_ZSET;
+    case SNAP_STREAM: return OBJ_STREAM;
     default: return -1;
     }
 }

@@ -65,6 +65,7 @@ snap_type_of(int type) {
     case OBJ_HASH: return SNAP_HASH;
     case OBJ_SET: return SNAP_SET;
     case OBJ_ZSET: return SNAP_ZSET;
+    case OBJ_STREAM: return SNAP_STREAM;
     default: return 0;
     }
 }
@@ -167,7 +168,7 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
     return w.rc;
 }
 
-static_assert(SNAP_FORMAT_VERSION_MAX == 3, "core/config.c bounds snapshot-format-version by it");
+static_assert(SNAP_FORMAT_VERSION_MAX == 4, "core/config.c bounds snapshot-format-version by it");
 
 int
 snapshot_write_keyspace(engine_t *s, const char *path, uint64_t lsn, int nthreads,

@@ -366,3 +366,46 @@ Test(stream_encoding, damaged_input_is_refused) {
     cr_assert_null(stream_decode(a.p, a.len));
     sbuf_free(&a);
 }
+
+/* The value in tests/data/snapshot-v4-stream.ksnap (tests/unit/test_snapshot_stream.c holds the
+ * same bytes): it must keep decoding to this stream in every later build. */
+static const unsigned char golden_blob[] = {
+    0x05, 0x01, 0x03, 0x02, 0x00, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x04, 0x6e, 0x61,
+    0x6d, 0x65, 0x03, 0x41, 0x64, 0x61, 0x05, 0x01, 0x02, 0x04, 0x6e, 0x61, 0x6d, 0x65,
+    0x05, 0x47, 0x72, 0x61, 0x63, 0x65, 0x03, 0x61, 0x67, 0x65, 0x02, 0x38, 0x35, 0x01,
+    0x07, 0x77, 0x6f, 0x72, 0x6b, 0x65, 0x72, 0x73, 0x05, 0x01, 0x04, 0x01, 0x05, 0x61,
+    0x6c, 0x69, 0x63, 0x65, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, 0x81, 0xd0, 0x95, 0xff,
+    0xbc, 0x31, 0x01, 0x01, 0x00, 0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, 0x02, 0x00};
+
+Test(stream_encoding, golden_value_decodes) {
+    stream_t *s = stream_decode((const char *)golden_blob, sizeof golden_blob);
+    cr_assert_not_null(s);
+    cr_assert_eq(stream_len(s), 2);
+    cr_assert_eq(stream_entries_added(s), 3);
+    sid_t last = stream_last_id(s), md = stream_max_deleted_id(s), first = stream_first_id(s);
+    cr_assert(last.ms == 5 && last.seq == 1);
+    cr_assert(md.ms == 2 && md.seq == 0);
+    cr_assert(first.ms == 1 && first.seq == 0);
+    sentry_t e;
+    cr_assert(stream_get(s, &last, &e));
+    cr_assert_eq(e.nfields, 2);
+    sfield_iter_t it;
+    const char *f, *v;
+    size_t fn, vn;
+    stream_fields_init(&it, &e);
+    cr_assert(stream_fields_next(&it, &f, &fn, &v, &vn));
+    cr_assert(fn == 4 && memcmp(f, "name", 4) == 0 && vn == 5 && memcmp(v, "Grace", 5) == 0);
+    scg_t *g = stream_group_find(s, "workers", 7);
+    cr_assert_not_null(g);
+    cr_assert(g->last_id.ms == 5 && g->entries_read == 3 && g->pel_len == 1);
+    const spel_t *pe = scg_pel_at(g, 0);
+    cr_assert(pe->id.ms == 1 && pe->delivery_ms == 1700000000000 && pe->delivery_count == 2);
+    cr_assert_eq(pe->owner, scg_consumer_find(g, "alice", 5));
+    cr_assert_eq(pe->owner->active_ms, 1700000000000);
+    sbuf_t b = {0};
+    stream_encode(s, &b);
+    cr_assert(b.len == sizeof golden_blob && memcmp(b.p, golden_blob, b.len) == 0,
+              "this build encodes the same stream to the same bytes");
+    sbuf_free(&b);
+    stream_free(s);
+}
