@@ -732,8 +732,12 @@ serve_history(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t
             n++;
         }
     }
-    if (n)
+    if (n) {
+        /* Valkey leaves the active time alone here, but the XCLAIM effects of this read set it
+         * when replayed: set it now too, so that a restart gives back the same consumer. */
+        cons->active_ms = now;
         srv_dirty(c->eng, (uint64_t)n);
+    }
     reply_set_deferred_array(c, spot, n);
 }
 
@@ -830,7 +834,8 @@ xread_block(client_t *c, xread_t *x) {
     kfree(bufs);
 }
 
-/* XREADGROUP's group lookups; false after replying (NOGROUP, or the waited-on key went away). */
+/* XREADGROUP's group lookups; false after replying NOGROUP (also what a blocked reader gets
+ * when its stream or group goes away: Valkey re-runs it too). */
 static bool
 xread_groups(client_t *c, xread_t *x, stream_t **ss, scg_t **gs) {
     for (int k = 0; k < x->nkeys; k++) {
@@ -838,16 +843,10 @@ xread_groups(client_t *c, xread_t *x, stream_t **ss, scg_t **gs) {
         gs[k] = ss[k] ? stream_group_find(ss[k], x->gname->p, x->gname->n) : NULL;
         if (gs[k])
             continue;
-        if (block_rerunning(c) && !ss[k])
-            reply_err(c, "UNBLOCKED the stream key no longer exists");
-        else if (block_rerunning(c))
-            reply_err(c, "NOGROUP the consumer group this client was blocked on no longer "
-                         "exists");
-        else
-            reply_errf(c,
-                       "NOGROUP No such key '%.*s' or consumer group '%.*s' in XREADGROUP with "
-                       "GROUP option",
-                       (int)key->n, key->p, (int)x->gname->n, x->gname->p);
+        reply_errf(c,
+                   "NOGROUP No such key '%.*s' or consumer group '%.*s' in XREADGROUP with "
+                   "GROUP option",
+                   (int)key->n, key->p, (int)x->gname->n, x->gname->p);
         return false;
     }
     return true;

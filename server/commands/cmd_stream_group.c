@@ -397,7 +397,7 @@ claim(client_t *c, scg_t *g, spel_t *pe, sconsumer_t *cons, int64_t when, long l
         pe->delivery_count++;
     if (pe->owner != cons)
         scg_pel_set_owner(pe, cons);
-    cons->active_ms = db_now_ms(c->db->env);
+    cons->active_ms = db_now_ms(c->db->env); /* a replay runs at the record's time */
     xeffect_claim(c, &c->argv[1], g, cons, pe);
     srv_dirty(c->eng, 1);
 }

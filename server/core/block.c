@@ -265,11 +265,6 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
     c->eng->block->nblocked++;
 }
 
-bool
-block_rerunning(const client_t *c) {
-    return c->eng->block->rerun == c;
-}
-
 /* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
  * caller frees them), else frees them. */
 static karg_t *

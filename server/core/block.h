@@ -64,9 +64,6 @@ bool block_allowed(const client_t *c);
  * (XREADGROUP: a deleted stream or a destroyed group must end the wait with an error). */
 #define BLOCK_ANY_CHANGE (-1)
 
-/* Whether c's command is being re-run after its key got ready (not its first call). */
-bool block_rerunning(const client_t *c);
-
 /* Blocks c on nkeys keys of c->db (duplicates are ignored) until one holds a value of `type`
  * or deadline_ms passes. c->argv is copied. The command must not reply after this. */
 void block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
