@@ -252,15 +252,36 @@ apply_trim(stream_t *s, const trim_args_t *t) {
                     : stream_trim_maxlen(s, t->maxlen, t->approx, t->limit);
 }
 
-/* The ID XADD will use: explicit, "ms-*" or "*". false after replying. */
+/* XADD's ID argument: "*", "ms-*" or explicit, checked for syntax before anything else. */
+typedef struct xadd_idspec {
+    bool auto_ms, auto_seq;
+    sid_t id;
+} xadd_idspec_t;
+
 static bool
-xadd_id(client_t *c, const karg_t *a, const stream_t *s, sid_t *id) {
+xadd_parse_id(client_t *c, const karg_t *a, xadd_idspec_t *sp) {
+    *sp = (xadd_idspec_t){0};
+    if (a->n == 1 && a->p[0] == '*') {
+        sp->auto_ms = true;
+        return true;
+    }
+    sp->auto_seq = a->n > 2 && a->p[a->n - 2] == '-' && a->p[a->n - 1] == '*';
+    bool ok = sp->auto_seq ? sid_parse(a->p, a->n - 2, 0, &sp->id) && !memchr(a->p, '-', a->n - 2)
+                           : sid_parse(a->p, a->n, 0, &sp->id);
+    if (!ok)
+        reply_err(c, XERR_INVALID_ID);
+    return ok;
+}
+
+/* The ID XADD will use, from its spec and the stream's last ID. false after replying. */
+static bool
+xadd_id(client_t *c, const xadd_idspec_t *sp, const stream_t *s, sid_t *id) {
     sid_t last = s ? stream_last_id(s) : (sid_t){0, 0};
     if (last.ms == UINT64_MAX && last.seq == UINT64_MAX) {
         reply_err(c, XERR_EXHAUSTED);
         return false;
     }
-    if (a->n == 1 && a->p[0] == '*') {
+    if (sp->auto_ms) {
         uint64_t now = (uint64_t)db_now_ms(c->db->env);
         if (now > last.ms)
             *id = (sid_t){now, 0};
@@ -270,32 +291,13 @@ xadd_id(client_t *c, const karg_t *a, const stream_t *s, sid_t *id) {
         }
         return true;
     }
-    bool auto_seq = a->n > 2 && a->p[a->n - 2] == '-' && a->p[a->n - 1] == '*';
-    if (auto_seq) {
-        if (!sid_parse(a->p, a->n - 2, 0, id) || memchr(a->p, '-', a->n - 2)) {
-            reply_err(c, XERR_INVALID_ID);
-            return false;
-        }
-        if (id->ms == last.ms) {
-            if (last.seq == UINT64_MAX) {
-                reply_err(c, XERR_ADD_SMALL);
-                return false;
-            }
-            id->seq = last.seq + 1;
-        }
-        if (sid_cmp(id, &last) <= 0) {
+    *id = sp->id;
+    if (sp->auto_seq && id->ms == last.ms) {
+        if (last.seq == UINT64_MAX) {
             reply_err(c, XERR_ADD_SMALL);
             return false;
         }
-        return true;
-    }
-    if (!sid_parse(a->p, a->n, 0, id)) {
-        reply_err(c, XERR_INVALID_ID);
-        return false;
-    }
-    if (sid_is_zero(id)) {
-        reply_err(c, XERR_ADD_ZERO);
-        return false;
+        id->seq = last.seq + 1;
     }
     if (sid_cmp(id, &last) <= 0) {
         reply_err(c, XERR_ADD_SMALL);
@@ -311,9 +313,16 @@ cmd_xadd(client_t *c) {
     int idpos = parse_trim_args(c, 2, true, &t);
     if (idpos < 0)
         return;
+    xadd_idspec_t spec;
+    if (idpos < c->argc && !xadd_parse_id(c, &c->argv[idpos], &spec))
+        return;
     int npairs2 = c->argc - idpos - 1;
     if (npairs2 < 2 || npairs2 % 2) {
         reply_err_arity(c, "xadd");
+        return;
+    }
+    if (!spec.auto_ms && !spec.auto_seq && sid_is_zero(&spec.id)) {
+        reply_err(c, XERR_ADD_ZERO);
         return;
     }
     bool bad;
@@ -325,7 +334,7 @@ cmd_xadd(client_t *c) {
         return;
     }
     sid_t id;
-    if (!xadd_id(c, &c->argv[idpos], s, &id))
+    if (!xadd_id(c, &spec, s, &id))
         return;
     if (!s) {
         s = stream_new();
@@ -365,10 +374,6 @@ cmd_xadd(client_t *c) {
 static void
 cmd_xtrim(client_t *c) {
     const karg_t *key = &c->argv[1];
-    bool bad;
-    stream_t *s = xlookup(c, key, true, &bad);
-    if (bad)
-        return;
     trim_args_t t;
     if (parse_trim_args(c, 2, false, &t) < 0)
         return;
@@ -376,6 +381,10 @@ cmd_xtrim(client_t *c) {
         reply_err(c, ERR_SYNTAX);
         return;
     }
+    bool bad;
+    stream_t *s = xlookup(c, key, true, &bad);
+    if (bad)
+        return;
     if (!s) {
         reply_int(c, 0);
         return;
@@ -418,12 +427,12 @@ range_generic(client_t *c, bool rev) {
     stream_t *s = xlookup(c, &c->argv[1], false, &bad);
     if (bad)
         return;
-    if (count == 0) {
-        reply_null_array(c); /* Valkey: a COUNT of 0 (or less) answers a null array */
-        return;
-    }
     if (!s) {
         reply_empty_array(c);
+        return;
+    }
+    if (count == 0) {
+        reply_null_array(c); /* Valkey: a COUNT of 0 (or less) answers a null array */
         return;
     }
     size_t spot = reply_defer(c);
@@ -460,6 +469,14 @@ cmd_xlen(client_t *c) {
 static void
 cmd_xdel(client_t *c) {
     const karg_t *key = &c->argv[1];
+    bool bad;
+    stream_t *s = xlookup(c, key, true, &bad);
+    if (bad)
+        return;
+    if (!s) {
+        reply_int(c, 0);
+        return;
+    }
     sid_t *ids = kmalloc((size_t)(c->argc - 2) * sizeof *ids);
     for (int i = 2; i < c->argc; i++) {
         if (!xparse_id(c, &c->argv[i], 0, false, false, true, &ids[i - 2])) {
@@ -467,15 +484,10 @@ cmd_xdel(client_t *c) {
             return;
         }
     }
-    bool bad;
-    stream_t *s = xlookup(c, key, true, &bad);
     long long n = 0;
-    if (s)
-        for (int i = 0; i < c->argc - 2; i++)
-            n += stream_delete(s, &ids[i]);
+    for (int i = 0; i < c->argc - 2; i++)
+        n += stream_delete(s, &ids[i]);
     kfree(ids);
-    if (bad)
-        return;
     if (n) {
         srv_notify(c->eng, NOTIFY_STREAM, "xdel", key->p, key->n, c->db_id);
         srv_key_modified(c->eng, c->db, key->p, key->n);
@@ -711,7 +723,7 @@ serve_history(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t
               const sid_t *after, long long count) {
     sid_t from = *after;
     size_t spot = reply_defer(c);
-    long long n = 0;
+    long long n = 0, delivered = 0;
     int64_t now = db_now_ms(c->db->env);
     if (sid_incr(&from)) {
         for (size_t i = scg_pel_lower(g, &from); i < g->pel_len && (!count || n < count); i++) {
@@ -719,24 +731,25 @@ serve_history(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t
             if (pe->owner != cons)
                 continue;
             sentry_t e;
-            if (stream_get(s, &pe->id, &e)) {
-                xreply_entry(c, &e);
-            } else {
+            n++;
+            if (!stream_get(s, &pe->id, &e)) { /* deleted since: a null entry, not a delivery */
                 reply_array(c, 2);
                 xreply_id(c, &pe->id);
                 reply_null_array(c);
+                continue;
             }
+            xreply_entry(c, &e);
             pe->delivery_ms = now;
             pe->delivery_count++;
             xeffect_claim(c, key, g, cons, pe);
-            n++;
+            delivered++;
         }
     }
-    if (n) {
+    if (delivered) {
         /* Valkey leaves the active time alone here, but the XCLAIM effects of this read set it
          * when replayed: set it now too, so that a restart gives back the same consumer. */
         cons->active_ms = now;
-        srv_dirty(c->eng, (uint64_t)n);
+        srv_dirty(c->eng, (uint64_t)delivered);
     }
     reply_set_deferred_array(c, spot, n);
 }
@@ -852,6 +865,22 @@ xread_groups(client_t *c, xread_t *x, stream_t **ss, scg_t **gs) {
     return true;
 }
 
+/* Valkey makes (and touches) the consumer in every group read, before looking for data: a read
+ * that finds nothing, or blocks, still creates it. */
+static void
+xread_consumers(client_t *c, const xread_t *x, scg_t **gs) {
+    int64_t now = db_now_ms(c->db->env);
+    for (int k = 0; k < x->nkeys; k++) {
+        bool created;
+        sconsumer_t *cons = scg_consumer_get(gs[k], x->cname->p, x->cname->n, now, &created);
+        if (created) {
+            xconsumer_created(c, &c->argv[x->keys_at + k], gs[k], cons);
+            srv_dirty(c->eng, 1);
+        }
+        cons->seen_ms = now;
+    }
+}
+
 static void
 xread_serve(client_t *c, xread_t *x, stream_t **ss, scg_t **gs, const bool *has, int nhas) {
     if (c->resp >= 3)
@@ -869,12 +898,7 @@ xread_serve(client_t *c, xread_t *x, stream_t **ss, scg_t **gs, const bool *has,
             serve_plain(c, ss[k], x, k);
             continue;
         }
-        bool created;
-        sconsumer_t *cons =
-            scg_consumer_get(gs[k], x->cname->p, x->cname->n, db_now_ms(c->db->env), &created);
-        if (created)
-            xconsumer_created(c, key, gs[k], cons);
-        cons->seen_ms = db_now_ms(c->db->env);
+        sconsumer_t *cons = scg_consumer_find(gs[k], x->cname->p, x->cname->n);
         if (x->kind[k] == XID_NEW)
             serve_new(c, key, ss[k], gs[k], cons, x->count, x->noack);
         else
@@ -902,6 +926,8 @@ xread_generic(client_t *c, bool group) {
         ok = xread_groups(c, &x, ss, gs);
     if (ok)
         ok = xread_ids(c, &x, ss, gs);
+    if (ok && group)
+        xread_consumers(c, &x, gs);
     if (ok) {
         int nhas = 0;
         for (int k = 0; k < x.nkeys; k++)

@@ -254,6 +254,15 @@ xgroup_help(client_t *c) {
 
 static void
 cmd_xack(client_t *c) {
+    bool bad;
+    stream_t *s = xlookup(c, &c->argv[1], true, &bad);
+    if (bad)
+        return;
+    scg_t *g = s ? stream_group_find(s, c->argv[2].p, c->argv[2].n) : NULL;
+    if (!g) {
+        reply_int(c, 0); /* no key or no group: nothing to acknowledge */
+        return;
+    }
     int n = c->argc - 3;
     sid_t *ids = kmalloc((size_t)n * sizeof *ids);
     for (int i = 0; i < n; i++) {
@@ -262,16 +271,10 @@ cmd_xack(client_t *c) {
             return;
         }
     }
-    bool bad;
-    stream_t *s = xlookup(c, &c->argv[1], true, &bad);
-    scg_t *g = s ? stream_group_find(s, c->argv[2].p, c->argv[2].n) : NULL;
     long long acked = 0;
-    if (g)
-        for (int i = 0; i < n; i++)
-            acked += scg_pel_remove(g, &ids[i]);
+    for (int i = 0; i < n; i++)
+        acked += scg_pel_remove(g, &ids[i]);
     kfree(ids);
-    if (bad)
-        return;
     if (acked) {
         srv_key_modified(c->eng, c->db, c->argv[1].p, c->argv[1].n);
         srv_dirty(c->eng, (uint64_t)acked);
