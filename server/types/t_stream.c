@@ -716,11 +716,26 @@ stream_group_destroy(stream_t *s, const char *name, size_t n) {
     return false;
 }
 
+/* Index of the first consumer whose name is >= name (binary search: groups may have many). */
+static size_t
+consumer_lower(const scg_t *g, const char *name, size_t n) {
+    size_t lo = 0, hi = g->nconsumers;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (name_cmp(g->consumers[mid]->name, g->consumers[mid]->name_len, name, n) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 sconsumer_t *
 scg_consumer_find(const scg_t *g, const char *name, size_t n) {
-    for (size_t i = 0; i < g->nconsumers; i++)
-        if (g->consumers[i]->name_len == n && memcmp(g->consumers[i]->name, name, n) == 0)
-            return g->consumers[i];
+    size_t i = consumer_lower(g, name, n);
+    if (i < g->nconsumers && g->consumers[i]->name_len == n &&
+        memcmp(g->consumers[i]->name, name, n) == 0)
+        return g->consumers[i];
     return NULL;
 }
 
@@ -736,10 +751,7 @@ scg_consumer_get(scg_t *g, const char *name, size_t n, int64_t now_ms, bool *cre
     c->seen_ms = now_ms;
     c->active_ms = -1;
     g->consumers = krealloc(g->consumers, (g->nconsumers + 1) * sizeof *g->consumers);
-    size_t at = 0;
-    while (at < g->nconsumers &&
-           name_cmp(g->consumers[at]->name, g->consumers[at]->name_len, name, n) < 0)
-        at++;
+    size_t at = consumer_lower(g, name, n);
     memmove(g->consumers + at + 1, g->consumers + at, (g->nconsumers - at) * sizeof *g->consumers);
     g->consumers[at] = c;
     g->nconsumers++;
