@@ -628,7 +628,12 @@ xread_parse(client_t *c, bool group, xread_t *x) {
             x->gname = &c->argv[i + 1];
             x->cname = &c->argv[i + 2];
             i += 2;
-        } else if (group && cmd_arg_is(a, "noack")) {
+        } else if (cmd_arg_is(a, "noack")) {
+            if (!group) {
+                reply_err(c, "ERR The NOACK option is only supported by XREADGROUP. You called "
+                             "XREAD instead.");
+                return false;
+            }
             x->noack = true;
         } else {
             reply_err(c, ERR_SYNTAX);

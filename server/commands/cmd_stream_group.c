@@ -23,6 +23,8 @@
 #include "util.h"
 
 #define XAUTOCLAIM_ATTEMPTS_FACTOR 10
+/* Larger COUNTs are refused as Valkey's failed allocation of COUNT IDs refuses them. */
+#define XAUTOCLAIM_COUNT_ALLOC_max (1ull << 32)
 #define XERR_KEY_MUST_EXIST                                                                        \
     "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to "   \
     "use the MKSTREAM option to create an empty stream automatically."
@@ -344,11 +346,7 @@ cmd_xpending(client_t *c) {
             !xparse_id(c, &c->argv[at + 1], UINT64_MAX, true, true, false, &end))
             return;
         if (at + 3 < c->argc)
-            consumer = &c->argv[at + 3];
-        if (at + 4 < c->argc) {
-            reply_err(c, ERR_SYNTAX);
-            return;
-        }
+            consumer = &c->argv[at + 3]; /* Valkey ignores what follows it */
     }
     stream_t *s;
     scg_t *g;
@@ -577,6 +575,12 @@ cmd_xautoclaim(client_t *c) {
             reply_err(c, ERR_SYNTAX);
             return;
         }
+    }
+    /* Valkey allocates COUNT IDs up front and says so when it cannot. */
+    if ((unsigned long long)count > XAUTOCLAIM_COUNT_ALLOC_max) {
+        reply_err(c,
+                  "ERR Insufficient memory, failed allocating transient memory, COUNT too high.");
+        return;
     }
     stream_t *s;
     scg_t *g;
@@ -831,16 +835,16 @@ xinfo_stream(client_t *c) {
     bool full = false;
     long long count = 10;
     if (c->argc > 3) {
-        if (!cmd_arg_is(&c->argv[3], "full") || (c->argc != 4 && c->argc != 6)) {
-            reply_err(c, ERR_SYNTAX);
+        if (!cmd_arg_is(&c->argv[3], "full") || (c->argc != 4 && c->argc != 6) ||
+            (c->argc == 6 && !cmd_arg_is(&c->argv[4], "count"))) {
+            reply_errf(c,
+                       "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                       "XINFO HELP.",
+                       (int)c->argv[1].n, c->argv[1].p);
             return;
         }
         full = true;
         if (c->argc == 6) {
-            if (!cmd_arg_is(&c->argv[4], "count")) {
-                reply_err(c, ERR_SYNTAX);
-                return;
-            }
             if (!util_parse_ll(c->argv[5].p, c->argv[5].n, &count)) {
                 reply_err(c, ERR_NOT_INT);
                 return;
