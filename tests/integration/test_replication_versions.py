@@ -175,7 +175,7 @@ def test_a_newer_replica_gets_the_newest_format_this_primary_writes(live):
     pc = p.client()
     fill(pc)
     lsn, _, data = raw_full_sync(p, "keel-version", "99.0", "records", "7", "snapshot", "42")
-    assert struct.unpack("<II", data[8:16]) == (3, 2)
+    assert struct.unpack("<II", data[8:16]) == (4, 2)
     assert snapshot_of(load_as_server(live, lsn, data).client()) == snapshot_of(pc)
 
 
