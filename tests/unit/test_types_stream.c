@@ -409,3 +409,41 @@ Test(stream_encoding, golden_value_decodes) {
     sbuf_free(&b);
     stream_free(s);
 }
+
+/* Damaged values that still parse must give a usable stream (walkable, encodable, freeable), and
+ * none may read outside its input: run under ASan in the sanitizer build. */
+Test(stream_encoding, mutated_values_decode_safely_or_are_refused) {
+    stream_t *s = build_with_groups();
+    sbuf_t a = {0};
+    stream_encode(s, &a);
+    stream_free(s);
+    char *buf = kmalloc(a.len);
+    uint64_t seed = 7;
+    int accepted = 0;
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, a.p, a.len);
+        for (int k = 0; k < 1 + round % 3; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            buf[(seed >> 33) % a.len] ^= (char)(1u << ((seed >> 20) % 8));
+        }
+        /* An exact-size copy, so that ASan sees a read past the end. */
+        char *exact = kmalloc(a.len);
+        memcpy(exact, buf, a.len);
+        stream_t *d = stream_decode(exact, a.len);
+        if (d) {
+            accepted++;
+            sbuf_t b = {0};
+            stream_encode(d, &b);
+            stream_t *again = stream_decode(b.p, b.len);
+            cr_assert_not_null(again, "a stream this build accepted re-encodes to a valid value");
+            cr_assert_eq(stream_len(again), stream_len(d));
+            stream_free(again);
+            sbuf_free(&b);
+            stream_free(d);
+        }
+        kfree(exact);
+    }
+    cr_assert(accepted < 3000, "damage is noticed at least sometimes");
+    kfree(buf);
+    sbuf_free(&a);
+}
