@@ -32,9 +32,8 @@
 
 #define XERR_ADD_SMALL                                                                             \
     "ERR The ID specified in XADD is equal or smaller than the target stream top item"
-#define XERR_ADD_ZERO       "ERR The ID specified in XADD must be greater than 0-0"
-#define XERR_EXHAUSTED      "ERR The stream has exhausted the last possible ID, unable to add more items"
-#define XTRIM_LIMIT_DEFAULT (100 * STREAM_NODE_ENTRIES_max)
+#define XERR_ADD_ZERO  "ERR The ID specified in XADD must be greater than 0-0"
+#define XERR_EXHAUSTED "ERR The stream has exhausted the last possible ID, unable to add more items"
 
 /* ---- shared helpers ------------------------------------------------------------------------- */
 
@@ -239,8 +238,8 @@ parse_trim_args(client_t *c, int i, bool xadd, trim_args_t *t) {
         reply_err(c, "ERR syntax error, LIMIT cannot be used without the special ~ option");
         return -1;
     }
-    if (!limit_given)
-        t->limit = t->approx ? XTRIM_LIMIT_DEFAULT : 0;
+    if (!limit_given) /* Valkey's default: 100 nodes' worth */
+        t->limit = t->approx ? 100 * (uint64_t)stream_node_max_entries() : 0;
     return i;
 }
 

@@ -87,6 +87,7 @@ typedef struct engine_config {
     long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
     long long zset_max_listpack_entries, zset_max_listpack_value;
     long long list_max_listpack_size;
+    long long stream_node_max_bytes, stream_node_max_entries; /* 0: no limit */
     char *notify_keyspace_events;
     int notify_flags;
     /* Log (wal/) and snapshots: set by config, used by the persistence modules. */

@@ -47,7 +47,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
                   &s->cfg.set_max_listpack_value);
     list_type_init(&s->cfg.list_max_listpack_size);
     zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
-    stream_type_init();
+    stream_type_init(&s->cfg.stream_node_max_bytes, &s->cfg.stream_node_max_entries);
     pubsub_init(s);
     watch_init(s);
     block_init(s);

@@ -43,6 +43,19 @@ typedef struct snode {
     uint8_t data[];
 } snode_t;
 
+/* The configured node limits (stream_type_init), read-only after start; NULL: the defaults. */
+static const long long *cfg_node_max_bytes, *cfg_node_max_entries;
+
+long long
+stream_node_max_entries(void) {
+    return cfg_node_max_entries ? *cfg_node_max_entries : STREAM_NODE_ENTRIES_max;
+}
+
+static long long
+node_max_bytes(void) {
+    return cfg_node_max_bytes ? *cfg_node_max_bytes : STREAM_NODE_BYTES_max;
+}
+
 struct stream {
     snode_t **nodes;
     size_t nnodes, nodes_cap;
@@ -387,8 +400,10 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
     }
     snode_t *nd = s->nnodes ? s->nodes[s->nnodes - 1] : NULL;
     size_t est = 1 + 20 + vlen(npairs) + fbytes + vbytes;
-    if (!nd || nd->total >= STREAM_NODE_ENTRIES_max ||
-        (nd->len + est > STREAM_NODE_BYTES_max && nd->total > 0)) {
+    long long max_entries = stream_node_max_entries(), max_bytes = node_max_bytes();
+    if (!nd || (max_entries && nd->total >= (uint64_t)max_entries) ||
+        (max_bytes && nd->len + est > (uint64_t)max_bytes && nd->total > 0) ||
+        nd->len + est > UINT32_MAX / 2) {
         nd = node_new(id, npairs, p, n);
         if (s->nnodes == s->nodes_cap) {
             s->nodes_cap = s->nodes_cap ? s->nodes_cap * 2 : 4;
@@ -1212,6 +1227,8 @@ static const obj_type_ops_t stream_ops = {
 };
 
 void
-stream_type_init(void) {
+stream_type_init(const long long *node_max_bytes, const long long *node_max_entries) {
+    cfg_node_max_bytes = node_max_bytes;
+    cfg_node_max_entries = node_max_entries;
     obj_register_type(OBJ_STREAM, &stream_ops);
 }

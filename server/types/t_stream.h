@@ -2,8 +2,8 @@
  * t_stream.h - the stream value type behind OBJ_STREAM: entries with 128-bit IDs, consumer
  * groups, their pending entries lists (PEL) and consumers.
  *
- * Entries live in packed nodes (t_stream.c has the byte layout), at most STREAM_NODE_ENTRIES_max
- * entries or STREAM_NODE_BYTES_max bytes each (Valkey's stream-node-max-entries/-bytes defaults),
+ * Entries live in packed nodes (t_stream.c has the byte layout), at most stream-node-max-entries
+ * entries or stream-node-max-bytes bytes each (defaults STREAM_NODE_ENTRIES_max, _BYTES_max),
  * in a vector ordered by ID, so an ID is found by a binary search over nodes then a scan of one
  * node. Deleting marks the entry in place (as Valkey does) and frees a node once all of its
  * entries are gone. IDs only grow (XADD refuses an ID at or below last_id).
@@ -189,7 +189,11 @@ bool stream_group_lag(const stream_t *s, const scg_t *g, int64_t *lag);
 void stream_encode(const stream_t *s, sbuf_t *out);
 stream_t *stream_decode(const char *p, size_t n);
 
-/* Registers the OBJ_STREAM obj_type_ops_t. */
-void stream_type_init(void);
+/* Registers the OBJ_STREAM obj_type_ops_t; called once from engine_init() with the live
+ * stream-node-max-bytes / -entries settings (0: no limit) that stream_append() reads (NULL:
+ * Valkey's defaults STREAM_NODE_BYTES_max and STREAM_NODE_ENTRIES_max). */
+void stream_type_init(const long long *node_max_bytes, const long long *node_max_entries);
+/* The node limits in force (for XADD/XTRIM's default approximate LIMIT). */
+long long stream_node_max_entries(void);
 
 #endif
