@@ -244,3 +244,20 @@ def test_pel_survives_sigkill_by_log_and_by_snapshot(live):
     s = restart(live, s)
     c = s.raw()
     assert strip_idle(pel_state(c, "jobs", "workers")) == before
+
+
+def test_node_settings_shape_approximate_trims(server):
+    c = raw(server)
+    assert c.call("CONFIG", "GET", "stream-node-max-entries") == [b"stream-node-max-entries", b"100"]
+    assert c.call("CONFIG", "GET", "stream-node-max-bytes") == [b"stream-node-max-bytes", b"4096"]
+    try:
+        assert c.call("CONFIG", "SET", "stream-node-max-entries", "2") == "OK"
+        for i in range(1, 6):
+            c.call("XADD", "s", "%d-1" % i, "a", "1")
+        assert c.call("XINFO", "STREAM", "s")[3] == 3, "nodes of two entries"
+        # "~" removes whole nodes only: [1 2] goes, [3 4] would leave fewer than 2.
+        assert c.call("XTRIM", "s", "MAXLEN", "~", "2") == 2
+        assert c.call("XLEN", "s") == 3
+        assert c.call("XTRIM", "s", "MAXLEN", "=", "2") == 1
+    finally:
+        c.call("CONFIG", "SET", "stream-node-max-entries", "100")
