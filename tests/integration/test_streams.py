@@ -261,3 +261,23 @@ def test_node_settings_shape_approximate_trims(server):
         assert c.call("XTRIM", "s", "MAXLEN", "=", "2") == 1
     finally:
         c.call("CONFIG", "SET", "stream-node-max-entries", "100")
+
+
+def test_streams_stay_resident_when_values_go_to_the_tier(live):
+    """Streams are not tiered (docs/streams.md): with a memory target far below the data set,
+    strings go out while every stream stays in memory and keeps working."""
+    s = KeelServer(args=["--tiering", "yes", "--tiering-memory-target", "1500kb",
+                         "--tiering-min-value-size", "8", "--tiering-threads", "1"])
+    live.append(s)
+    s.start()
+    r = s.client()
+    p = r.pipeline(transaction=False)
+    for i in range(3000):
+        p.set("str:%d" % i, "v" * 1000)
+    for i in range(40):
+        for j in range(50):
+            p.xadd("st:%d" % i, {"payload": "x" * 200, "n": str(j)})
+    p.execute()
+    wait_for(lambda: r.info("tiering")["tiering_tiered_keys"] >= 1000, what="values going out")
+    assert all(r.object("encoding", "st:%d" % i) == b"stream" for i in range(40))
+    assert r.xlen("st:7") == 50 and r.xrange("st:7", count=1)[0][1][b"n"] == b"0"
