@@ -336,12 +336,13 @@ print_ok(FILE *out, const char *path, const check_ctx_t *c) {
         snprintf(dbs, sizeof dbs, "every key in databases 0..%" PRIu64, c->databases - 1);
     fprintf(out,
             "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
-            " sets, %" PRIu64 " sorted sets; %" PRIu64 " elements, %" PRIu64 " key+element "
+            " sets, %" PRIu64 " sorted sets, %" PRIu64 " streams; %" PRIu64 " elements, %" PRIu64
+            " key+element "
             "bytes; %" PRIu64 " with expiry, %" PRIu64 " with access metadata; %" PRIu64
             " empty collections (a server skips them); %s; no duplicate %s\n",
             path, c->by_type[SNAP_STRING], c->by_type[SNAP_LIST], c->by_type[SNAP_HASH],
-            c->by_type[SNAP_SET], c->by_type[SNAP_ZSET], c->elems, c->bytes, c->with_expiry,
-            c->with_meta, c->empty, dbs,
+            c->by_type[SNAP_SET], c->by_type[SNAP_ZSET], c->by_type[SNAP_STREAM], c->elems,
+            c->bytes, c->with_expiry, c->with_meta, c->empty, dbs,
             c->keys_too ? "keys, members or fields" : "members or fields (keys not checked)");
 }
 
