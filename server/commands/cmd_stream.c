@@ -134,6 +134,7 @@ xconsumer_created(client_t *c, const karg_t *key, const scg_t *g, const sconsume
                    {cons->name, cons->name_len}};
     xeffect(c, 5, a);
     srv_notify(c->eng, NOTIFY_STREAM, "xgroup-createconsumer", key->p, key->n, c->db_id);
+    srv_dirty(c->eng, 1);
 }
 
 /* The XTRIM effect: the length left after a trim. */
@@ -877,10 +878,8 @@ xread_consumers(client_t *c, const xread_t *x, scg_t **gs) {
     for (int k = 0; k < x->nkeys; k++) {
         bool created;
         sconsumer_t *cons = scg_consumer_get(gs[k], x->cname->p, x->cname->n, now, &created);
-        if (created) {
+        if (created)
             xconsumer_created(c, &c->argv[x->keys_at + k], gs[k], cons);
-            srv_dirty(c->eng, 1);
-        }
         cons->seen_ms = now;
     }
 }
