@@ -134,6 +134,7 @@ xconsumer_created(client_t *c, const karg_t *key, const scg_t *g, const sconsume
                    {cons->name, cons->name_len}};
     xeffect(c, 5, a);
     srv_notify(c->eng, NOTIFY_STREAM, "xgroup-createconsumer", key->p, key->n, c->db_id);
+    srv_key_modified(c->eng, c->db, key->p, key->n);
     srv_dirty(c->eng, 1);
 }
 
@@ -722,8 +723,9 @@ xread_has_data(const xread_t *x, int k, stream_t *s) {
     return any;
 }
 
-/* XREADGROUP's history: the consumer's pending entries after x->ids[k]. */
-static void
+/* XREADGROUP's history: the consumer's pending entries after x->ids[k]. Returns how many were
+ * delivered again. */
+static long long
 serve_history(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t *cons,
               const sid_t *after, long long count) {
     sid_t from = *after;
@@ -757,10 +759,11 @@ serve_history(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t
         srv_dirty(c->eng, (uint64_t)delivered);
     }
     reply_set_deferred_array(c, spot, n);
+    return delivered;
 }
 
-/* XREADGROUP with '>': new entries, into the PEL unless NOACK. */
-static void
+/* XREADGROUP with '>': new entries, into the PEL unless NOACK. Returns how many. */
+static long long
 serve_new(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t *cons, long long count,
           bool noack) {
     sid_t from = g->last_id, hi = {UINT64_MAX, UINT64_MAX};
@@ -801,6 +804,7 @@ serve_new(client_t *c, const karg_t *key, stream_t *s, scg_t *g, sconsumer_t *co
         srv_dirty(c->eng, (uint64_t)n);
     }
     reply_set_deferred_array(c, spot, n);
+    return n;
 }
 
 /* Plain XREAD of key k. */
@@ -902,11 +906,11 @@ xread_serve(client_t *c, xread_t *x, stream_t **ss, scg_t **gs, const bool *has,
             continue;
         }
         sconsumer_t *cons = scg_consumer_find(gs[k], x->cname->p, x->cname->n);
-        if (x->kind[k] == XID_NEW)
-            serve_new(c, key, ss[k], gs[k], cons, x->count, x->noack);
-        else
-            serve_history(c, key, ss[k], gs[k], cons, &x->ids[k], x->count);
-        srv_key_modified(c->eng, c->db, key->p, key->n);
+        long long changed = x->kind[k] == XID_NEW
+                                ? serve_new(c, key, ss[k], gs[k], cons, x->count, x->noack)
+                                : serve_history(c, key, ss[k], gs[k], cons, &x->ids[k], x->count);
+        if (changed) /* the group changed: WATCH, reply tags, and other waiters to try again */
+            srv_key_modified(c->eng, c->db, key->p, key->n);
     }
 }
 
