@@ -8,6 +8,7 @@
  *   entries, back to back, each:
  *     flags        1 byte: SE_DELETED (a tombstone, still walked over), SE_SAME (same fields as
  *                  the master: the names are not repeated)
+ *     body length  varint: the bytes that follow, so a walk steps over an entry at once
  *     ms delta     varint: id.ms - first.ms
  *     seq          varint: id.seq - first.seq when the ms delta is 0, else id.seq
  *     SE_SAME:     nmaster x (varint len, value bytes)
@@ -187,35 +188,22 @@ vget_safe(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
 
 /* ---- entries in a node ---------------------------------------------------------------------- */
 
-static const uint8_t *
-skip_str(const uint8_t *p) {
-    uint64_t n = vget(&p);
-    return p + n;
-}
-
 /* Parses the entry at byte off of node n into e (flags into *flags); returns the next offset. */
 static uint32_t
 entry_parse(const snode_t *n, uint32_t off, sentry_t *e, uint8_t *flags) {
     const uint8_t *p = n->data + off;
     uint8_t fl = *p++;
+    uint64_t body = vget(&p);
+    const uint8_t *next = p + body; /* no walk over the fields to find the next entry */
     uint64_t dms = vget(&p), seq = vget(&p);
     e->id.ms = n->first.ms + dms;
     e->id.seq = dms == 0 ? n->first.seq + seq : seq;
     e->same_fields = fl & SE_SAME;
     e->master = n->data;
-    if (e->same_fields) {
-        e->nfields = n->nmaster;
-        e->data = p;
-        for (uint32_t i = 0; i < n->nmaster; i++)
-            p = skip_str(p);
-    } else {
-        e->nfields = (uint32_t)vget(&p);
-        e->data = p;
-        for (uint32_t i = 0; i < 2 * e->nfields; i++)
-            p = skip_str(p);
-    }
+    e->nfields = e->same_fields ? n->nmaster : (uint32_t)vget(&p);
+    e->data = p;
     *flags = fl;
-    return (uint32_t)(p - n->data);
+    return (uint32_t)(next - n->data);
 }
 
 void
@@ -399,7 +387,7 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
         vbytes += vlen(n[2 * i + 1]) + n[2 * i + 1];
     }
     snode_t *nd = s->nnodes ? s->nodes[s->nnodes - 1] : NULL;
-    size_t est = 1 + 20 + vlen(npairs) + fbytes + vbytes;
+    size_t est = 1 + 30 + vlen(npairs) + fbytes + vbytes; /* flags, lengths, ID deltas */
     long long max_entries = stream_node_max_entries(), max_bytes = node_max_bytes();
     if (!nd || (max_entries && nd->total >= (uint64_t)max_entries) ||
         (max_bytes && nd->len + est > (uint64_t)max_bytes && nd->total > 0) ||
@@ -414,7 +402,8 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
     bool same = same_as_master(nd, npairs, p, n);
     uint64_t dms = id->ms - nd->first.ms;
     uint64_t seq = dms == 0 ? id->seq - nd->first.seq : id->seq;
-    size_t need = 1 + vlen(dms) + vlen(seq) + vbytes + (same ? 0 : vlen(npairs) + fbytes);
+    size_t body = vlen(dms) + vlen(seq) + vbytes + (same ? 0 : vlen(npairs) + fbytes);
+    size_t need = 1 + vlen(body) + body;
     if (nd->len + need > nd->cap) {
         size_t want = sizeof *nd + nd->len + need;
         nd = krealloc(nd, want);
@@ -423,6 +412,7 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
     }
     uint8_t *q = nd->data + nd->len;
     *q++ = same ? SE_SAME : 0;
+    q += vput(q, body);
     q += vput(q, dms);
     q += vput(q, seq);
     if (!same)
