@@ -830,6 +830,56 @@ serve_plain(client_t *c, stream_t *s, const xread_t *x, int k) {
     reply_set_deferred_array(c, spot, n);
 }
 
+/* The argument after STREAMS that holds the ID of key (saved arguments of a blocked read), or
+ * -1. */
+static int
+saved_id_at(int argc, const karg_t *argv, const char *key, size_t klen) {
+    for (int i = 1; i < argc; i++) {
+        if (!cmd_arg_is(&argv[i], "streams"))
+            continue;
+        int n = (argc - i - 1) / 2;
+        for (int k = 0; k < n; k++)
+            if (argv[i + 1 + k].n == klen && memcmp(argv[i + 1 + k].p, key, klen) == 0)
+                return i + 1 + n + k;
+        return -1;
+    }
+    return -1;
+}
+
+/* block_ready_cb of XREAD: entries after the saved ID ('$' and '+' were made explicit). */
+static bool
+xread_ready_cb(const kobj_t *o, const char *key, size_t klen, int argc, const karg_t *argv) {
+    if (!o || obj_type(o) != OBJ_STREAM)
+        return false;
+    const stream_t *s = obj_ptr(o);
+    int at = saved_id_at(argc, argv, key, klen);
+    sid_t id, last = stream_last_id(s);
+    if (at < 0 || !sid_parse(argv[at].p, argv[at].n, 0, &id))
+        return true; /* cannot tell: let the re-run decide */
+    return stream_len(s) > 0 && sid_cmp(&last, &id) > 0;
+}
+
+/* block_ready_cb of XREADGROUP: entries after the group's last ID, or the stream or group gone
+ * (the re-run answers NOGROUP or WRONGTYPE, as Valkey's does). */
+static bool
+xreadgroup_ready_cb(const kobj_t *o, const char *key, size_t klen, int argc, const karg_t *argv) {
+    (void)key;
+    (void)klen;
+    if (!o || obj_type(o) != OBJ_STREAM)
+        return true;
+    const stream_t *s = obj_ptr(o);
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!cmd_arg_is(&argv[i], "group"))
+            continue;
+        const scg_t *g = stream_group_find(s, argv[i + 1].p, argv[i + 1].n);
+        if (!g)
+            return true;
+        sid_t last = stream_last_id(s);
+        return stream_len(s) > 0 && sid_cmp(&last, &g->last_id) > 0;
+    }
+    return true;
+}
+
 static void
 xread_timeout_cb(client_t *c) {
     reply_null_array(c);
@@ -848,8 +898,9 @@ xread_block(client_t *c, xread_t *x) {
             *a = (karg_t){bufs[k], (size_t)sid_fmt(&x->ids[k], bufs[k])};
         }
     }
-    block_for_keys(c, &c->argv[x->keys_at], x->nkeys, x->group ? BLOCK_ANY_CHANGE : OBJ_STREAM,
-                   x->deadline_ms, xread_timeout_cb);
+    block_for_keys_when(c, &c->argv[x->keys_at], x->nkeys,
+                        x->group ? xreadgroup_ready_cb : xread_ready_cb, x->deadline_ms,
+                        xread_timeout_cb);
     for (int k = 0; k < x->nkeys; k++)
         c->argv[x->keys_at + x->nkeys + k] = saved[k];
     kfree(saved);
