@@ -30,6 +30,7 @@
 #include "reply.h"
 #include "util.h"
 
+#define XADD_EFFECT_STACK_max 64
 #define XERR_ADD_SMALL                                                                             \
     "ERR The ID specified in XADD is equal or smaller than the target stream top item"
 #define XERR_ADD_ZERO  "ERR The ID specified in XADD must be greater than 0-0"
@@ -341,26 +342,20 @@ cmd_xadd(client_t *c) {
         s = stream_new();
         db_add(c->db, obj_new_ptr(OBJ_STREAM, OBJ_ENC_STREAM, key->p, key->n, s, -1));
     }
-    size_t np = (size_t)npairs2 / 2;
-    const char **p = kmalloc(2 * np * sizeof *p);
-    size_t *n = kmalloc(2 * np * sizeof *n);
-    for (size_t i = 0; i < 2 * np; i++) {
-        p[i] = c->argv[idpos + 1 + (int)i].p;
-        n[i] = c->argv[idpos + 1 + (int)i].n;
-    }
-    stream_append(s, &id, np, p, n);
-    kfree(p);
-    kfree(n);
+    stream_append(s, &id, (size_t)npairs2 / 2, c->argv + idpos + 1);
     char idbuf[STREAM_ID_STR_max];
     size_t idlen = (size_t)sid_fmt(&id, idbuf);
-    /* Effect: XADD key id field value ... */
-    karg_t *eff = kmalloc(((size_t)npairs2 + 3) * sizeof *eff);
+    /* Effect: XADD key id field value ... (on the stack for the usual few fields) */
+    karg_t small[XADD_EFFECT_STACK_max];
+    size_t neff = (size_t)npairs2 + 3;
+    karg_t *eff = neff <= XADD_EFFECT_STACK_max ? small : kmalloc(neff * sizeof *eff);
     eff[0] = xarg("XADD");
     eff[1] = *key;
     eff[2] = (karg_t){idbuf, idlen};
     memcpy(eff + 3, c->argv + idpos + 1, (size_t)npairs2 * sizeof *eff);
-    xeffect(c, npairs2 + 3, eff);
-    kfree(eff);
+    xeffect(c, (int)neff, eff);
+    if (eff != small)
+        kfree(eff);
     reply_bulk(c, idbuf, idlen);
     srv_notify(c->eng, NOTIFY_STREAM, "xadd", key->p, key->n, c->db_id);
     uint64_t trimmed = apply_trim(s, &t);

@@ -346,18 +346,18 @@ update_first_id(stream_t *s) {
 }
 
 static snode_t *
-node_new(const sid_t *id, size_t npairs, const char *const *p, const size_t *n) {
+node_new(const sid_t *id, size_t npairs, const karg_t *fv) {
     size_t mlen = 0;
     for (size_t i = 0; i < npairs; i++)
-        mlen += vlen(n[2 * i]) + n[2 * i];
+        mlen += vlen(fv[2 * i].n) + fv[2 * i].n;
     size_t cap = mlen + 64;
     snode_t *nd = kmalloc(sizeof *nd + cap);
     *nd = (snode_t){.first = *id, .last = *id, .nmaster = (uint32_t)npairs};
     uint8_t *q = nd->data;
     for (size_t i = 0; i < npairs; i++) {
-        q += vput(q, n[2 * i]);
-        memcpy(q, p[2 * i], n[2 * i]);
-        q += n[2 * i];
+        q += vput(q, fv[2 * i].n);
+        memcpy(q, fv[2 * i].p, fv[2 * i].n);
+        q += fv[2 * i].n;
     }
     nd->master_len = nd->len = (uint32_t)mlen;
     nd->cap = (uint32_t)cap;
@@ -365,13 +365,13 @@ node_new(const sid_t *id, size_t npairs, const char *const *p, const size_t *n) 
 }
 
 static bool
-same_as_master(const snode_t *nd, size_t npairs, const char *const *p, const size_t *n) {
+same_as_master(const snode_t *nd, size_t npairs, const karg_t *fv) {
     if (nd->nmaster != npairs)
         return false;
     const uint8_t *m = nd->data;
     for (size_t i = 0; i < npairs; i++) {
         uint64_t l = vget(&m);
-        if (l != n[2 * i] || memcmp(m, p[2 * i], l) != 0)
+        if (l != fv[2 * i].n || memcmp(m, fv[2 * i].p, l) != 0)
             return false;
         m += l;
     }
@@ -379,12 +379,12 @@ same_as_master(const snode_t *nd, size_t npairs, const char *const *p, const siz
 }
 
 void
-stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p, const size_t *n) {
+stream_append(stream_t *s, const sid_t *id, size_t npairs, const karg_t *fv) {
     ASSERT(sid_cmp(id, &s->last_id) > 0);
     size_t vbytes = 0, fbytes = 0;
     for (size_t i = 0; i < npairs; i++) {
-        fbytes += vlen(n[2 * i]) + n[2 * i];
-        vbytes += vlen(n[2 * i + 1]) + n[2 * i + 1];
+        fbytes += vlen(fv[2 * i].n) + fv[2 * i].n;
+        vbytes += vlen(fv[2 * i + 1].n) + fv[2 * i + 1].n;
     }
     snode_t *nd = s->nnodes ? s->nodes[s->nnodes - 1] : NULL;
     size_t est = 1 + 30 + vlen(npairs) + fbytes + vbytes; /* flags, lengths, ID deltas */
@@ -392,14 +392,14 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
     if (!nd || (max_entries && nd->total >= (uint64_t)max_entries) ||
         (max_bytes && nd->len + est > (uint64_t)max_bytes && nd->total > 0) ||
         nd->len + est > UINT32_MAX / 2) {
-        nd = node_new(id, npairs, p, n);
+        nd = node_new(id, npairs, fv);
         if (s->nnodes == s->nodes_cap) {
             s->nodes_cap = s->nodes_cap ? s->nodes_cap * 2 : 4;
             s->nodes = krealloc(s->nodes, s->nodes_cap * sizeof *s->nodes);
         }
         s->nodes[s->nnodes++] = nd;
     }
-    bool same = same_as_master(nd, npairs, p, n);
+    bool same = same_as_master(nd, npairs, fv);
     uint64_t dms = id->ms - nd->first.ms;
     uint64_t seq = dms == 0 ? id->seq - nd->first.seq : id->seq;
     size_t body = vlen(dms) + vlen(seq) + vbytes + (same ? 0 : vlen(npairs) + fbytes);
@@ -419,14 +419,14 @@ stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
         q += vput(q, npairs);
     for (size_t i = 0; i < npairs; i++) {
         if (!same) {
-            q += vput(q, n[2 * i]);
-            memcpy(q, p[2 * i], n[2 * i]);
-            q += n[2 * i];
+            q += vput(q, fv[2 * i].n);
+            memcpy(q, fv[2 * i].p, fv[2 * i].n);
+            q += fv[2 * i].n;
         }
-        q += vput(q, n[2 * i + 1]);
-        if (n[2 * i + 1])
-            memcpy(q, p[2 * i + 1], n[2 * i + 1]);
-        q += n[2 * i + 1];
+        q += vput(q, fv[2 * i + 1].n);
+        if (fv[2 * i + 1].n)
+            memcpy(q, fv[2 * i + 1].p, fv[2 * i + 1].n);
+        q += fv[2 * i + 1].n;
     }
     nd->len = (uint32_t)(q - nd->data);
     nd->last = *id;
@@ -1036,8 +1036,8 @@ ds(dec_t *d, size_t *n) {
 
 static bool
 decode_entries(dec_t *d, stream_t *s, uint64_t count) {
-    const char **p = NULL;
-    size_t *n = NULL, cap = 0;
+    karg_t *fv = NULL;
+    size_t cap = 0;
     sid_t prev = {0, 0};
     bool ok = true;
     for (uint64_t i = 0; i < count && ok; i++) {
@@ -1051,20 +1051,18 @@ decode_entries(dec_t *d, stream_t *s, uint64_t count) {
         }
         if (2 * nf > cap) {
             cap = 2 * nf;
-            p = krealloc(p, cap * sizeof *p);
-            n = krealloc(n, cap * sizeof *n);
+            fv = krealloc(fv, cap * sizeof *fv);
         }
         for (uint64_t j = 0; j < 2 * nf; j++)
-            p[j] = ds(d, &n[j]);
+            fv[j].p = ds(d, &fv[j].n);
         if (d->bad) {
             ok = false;
             break;
         }
-        stream_append(s, &id, nf, p, n);
+        stream_append(s, &id, nf, fv);
         prev = id;
     }
-    kfree(p);
-    kfree(n);
+    kfree(fv);
     return ok;
 }
 

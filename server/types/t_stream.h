@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "sbuf.h"
+#include "slice.h"
 
 #define STREAM_NODE_ENTRIES_max 100
 #define STREAM_NODE_BYTES_max   4096
@@ -116,10 +117,9 @@ void stream_set_meta(stream_t *s, const sid_t *last_id, uint64_t entries_added,
 size_t stream_node_count(const stream_t *s);
 size_t stream_mem(const stream_t *s);
 
-/* Appends an entry with an ID above last_id (the caller checked). argv holds field, value
- * pairs (npairs of them) as pointer/length arrays. */
-void stream_append(stream_t *s, const sid_t *id, size_t npairs, const char *const *p,
-                   const size_t *n);
+/* Appends an entry with an ID above last_id (the caller checked): npairs field, value pairs in
+ * fv[0 .. 2 * npairs). */
+void stream_append(stream_t *s, const sid_t *id, size_t npairs, const karg_t *fv);
 /* Marks the entry deleted: true when it existed. */
 bool stream_delete(stream_t *s, const sid_t *id);
 /* Finds an entry: true and *e filled when present. */

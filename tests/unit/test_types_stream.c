@@ -105,7 +105,10 @@ build(void) {
         }
         M.live[i] = true;
         M.nf[i] = nf;
-        stream_append(s, &M.id[i], (size_t)nf, p, n);
+        karg_t fv[8];
+        for (int j = 0; j < 2 * nf; j++)
+            fv[j] = (karg_t){p[j], n[j]};
+        stream_append(s, &M.id[i], (size_t)nf, fv);
     }
     return s;
 }
@@ -264,11 +267,10 @@ Test(stream_lag, follows_valkey_rules) {
     int64_t lag;
     cr_assert(stream_group_lag(s, g, &lag));
     cr_assert_eq(lag, 0, "a never-used stream has lag 0");
-    const char *p[2] = {"f", "v"};
-    size_t n[2] = {1, 1};
+    karg_t fv[2] = {{"f", 1}, {"v", 1}};
     for (uint64_t i = 1; i <= 5; i++) {
         sid_t id = {i, 0};
-        stream_append(s, &id, 1, p, n);
+        stream_append(s, &id, 1, fv);
     }
     cr_assert(stream_group_lag(s, g, &lag));
     cr_assert_eq(lag, 5, "a group at 0-0 with no tombstones is estimated");
