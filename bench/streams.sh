@@ -6,8 +6,9 @@
 #   XREADGROUP  XREADGROUP GROUP g c<n> COUNT 1 STREAMS s >, 50 clients (50 consumers), pipeline 1,
 #               on a stream prefilled with more entries than the run reads (each call delivers one
 #               new entry and puts it in the PEL)
-#   memory      used_memory after ENTRIES entries of the XADD above in one stream, minus before,
-#               divided by ENTRIES (both servers count their allocator's bytes)
+#   memory      used_memory after ENTRIES entries of the XADD above in one stream, minus before
+#               (taken after FLUSHALL SYNC and a pause), divided by ENTRIES (both servers count
+#               their allocator's bytes)
 #
 # ROUNDS interleaved rounds (keel, peer, keel, peer, ...); medians and the ratio keel/peer. Both
 # servers keep data in memory only (keel --durability off, peer --save '' --appendonly no).
@@ -45,7 +46,10 @@ for round in $(seq 1 "$ROUNDS"); do
         # The stream now holds 2N entries: the group reads N of them.
         redis-cli -p "$port" XGROUP CREATE s g 0 >/dev/null
         RES["$srv,XREADGROUP,1"]+="$(bench_rps "$port" 1 "$N" 50 XREADGROUP GROUP g c__rand_int__ COUNT 1 STREAMS s '>') "
-        redis-cli -p "$port" DEL s >/dev/null
+        # A synchronous flush, then a pause: Valkey 8 frees a DEL'd value in the background
+        # (lazyfree-lazy-user-del yes), which would overlap the measurement.
+        redis-cli -p "$port" FLUSHALL SYNC >/dev/null
+        sleep 1
         before=$(used_memory "$port")
         redis-benchmark -p "$port" -c 50 -P 16 -n "$ENTRIES" -r 1000000000 -q "${XADD_ARGS[@]}" >/dev/null
         len=$(redis-cli -p "$port" XLEN s)
