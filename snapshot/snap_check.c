@@ -50,7 +50,7 @@ typedef struct check_ctx {
     uint64_t databases;
     int keys_too; /* the whole-file duplicate key check */
     int refused;  /* the first error is one of these checks' (set by one thread, read after) */
-    _Atomic uint64_t by_type[SNAP_BLOOM + 1]; /* a SNAP_HASH_TTL counts as a hash */
+    _Atomic uint64_t by_type[SNAP_HASH_TTL + 1]; /* a SNAP_HASH_TTL counts as a hash */
     _Atomic uint64_t elems, bytes, with_meta, with_expiry, empty;
     check_thread_t th[SNAP_THREADS_MAX];
 } check_ctx_t;
@@ -341,12 +341,13 @@ print_ok(FILE *out, const char *path, const check_ctx_t *c) {
         snprintf(dbs, sizeof dbs, "every key in databases 0..%" PRIu64, c->databases - 1);
     fprintf(out,
             "%s: OK: %" PRIu64 " strings, %" PRIu64 " lists, %" PRIu64 " hashes, %" PRIu64
-            " sets, %" PRIu64 " sorted sets%s; %" PRIu64 " elements, %" PRIu64 " key+element "
+            " sets, %" PRIu64 " sorted sets, %" PRIu64 " streams%s; %" PRIu64 " elements, %" PRIu64
+            " key+element "
             "bytes; %" PRIu64 " with expiry, %" PRIu64 " with access metadata; %" PRIu64
             " empty collections (a server skips them); %s; no duplicate %s\n",
             path, c->by_type[SNAP_STRING], c->by_type[SNAP_LIST], c->by_type[SNAP_HASH],
-            c->by_type[SNAP_SET], c->by_type[SNAP_ZSET], blooms, c->elems, c->bytes, c->with_expiry,
-            c->with_meta, c->empty, dbs,
+            c->by_type[SNAP_SET], c->by_type[SNAP_ZSET], c->by_type[SNAP_STREAM], blooms, c->elems,
+            c->bytes, c->with_expiry, c->with_meta, c->empty, dbs,
             c->keys_too ? "keys, members or fields" : "members or fields (keys not checked)");
 }
 

@@ -200,8 +200,8 @@ elems_check(const snap_rec_t *rec) {
 
 const char *
 snap_rec_type_name(unsigned t) {
-    static const char *names[] = {"?",    "string", "list", "hash",  "set",     "zset",
-                                  "meta", "intstr", "?",    "bloom", "hash_ttl"};
+    static const char *names[] = {"?",    "string", "list",   "hash",  "set",     "zset",
+                                  "meta", "intstr", "stream", "bloom", "hash_ttl"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 

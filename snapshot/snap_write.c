@@ -332,10 +332,15 @@ snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t kl
 
     if ((rc = key_start(s, klen, expire_ms)) < 0)
         return rc;
-    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_BLOOM && type != SNAP_HASH_TTL)
+    if ((type < SNAP_LIST || type > SNAP_ZSET) && type != SNAP_BLOOM && type != SNAP_HASH_TTL &&
+        type != SNAP_STREAM)
         return sink_fail(s, KERR_INVAL, "snap_put_begin() of a type other than a collection");
     if (type == SNAP_BLOOM && s->w->version < 4)
         return sink_fail(s, KERR_INVAL, "a bloom filter needs snapshot format version 4");
+    if (type == SNAP_STREAM && (count != 1 || s->w->version < 4))
+        return sink_fail(s, KERR_INVAL,
+                         count != 1 ? "a stream record holds one element"
+                                    : "a stream needs snapshot format version 4 or later");
     if (type == SNAP_HASH && count > UINT64_MAX / 2)
         return sink_fail(s, KERR_INVAL, "hash pair count");
     if (type == SNAP_HASH_TTL && s->w->version < 4)

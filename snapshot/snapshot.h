@@ -43,7 +43,7 @@
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
  * (an optional section, so it alone never raises the reader version a file needs). 4: record
- * type 9 BLOOM and type 10 HASH_TTL, a hash with field expiries (both required): a file that
+ * types 8 STREAM, 9 BLOOM and 10 HASH_TTL, a hash with field expiries (all required): a file that
  * holds one needs reader 4, one without keeps its min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
 #define SNAP_FORMAT_VERSION_MAX 4
@@ -57,8 +57,9 @@
 #define SNAP_THREADS_MAX         64
 #define SNAP_ZSTD_LEVEL_DEFAULT  1
 
-/* Value types of records. */
-enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
+/* Value types of records. SNAP_STREAM (format version 4) is put like a collection of exactly one
+ * element: the stream's own value encoding (server/types/t_stream.c), opaque to this module. */
+enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET, SNAP_STREAM = 8 };
 /* v4: a bloom filter (the server's OBJ_BLOOM); its elements are the parts its type gives
  * (header, sub-filter headers, bitmap pieces), put as list elements are. */
 enum { SNAP_BLOOM = 9 };
@@ -114,9 +115,9 @@ int snap_put_string(snap_sink_t *s, uint32_t db, const void *key, size_t klen, i
                     const void *val, size_t vlen);
 int snap_put_begin(snap_sink_t *s, int type, uint32_t db, const void *key, size_t klen,
                    int64_t expire_ms, uint64_t count);
-/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET, SNAP_BLOOM and SNAP_HASH_TTL (KERR_INVAL when
- * writing a format version older than 4, which cannot hold those two); a string goes through
- * snap_put_string(). */
+/* snap_put_begin() is for SNAP_LIST..SNAP_ZSET, SNAP_STREAM (count 1), SNAP_BLOOM and
+ * SNAP_HASH_TTL (KERR_INVAL when writing a format version older than 4, which cannot hold the last
+ * three); a string goes through snap_put_string(). */
 /* A list/set member, a hash field or value. */
 int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
@@ -201,7 +202,7 @@ int snap_peek(const char *path, snap_peek_t *out, char *err, size_t errlen);
  * iterate a copy (snap_rec_t it = *rec;) or the record itself: the loader has
  * already checked every element before the call and does not look at the cursor after it. */
 typedef struct snap_rec {
-    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_BLOOM, SNAP_HASH_TTL */
+    int type; /* SNAP_STRING .. SNAP_ZSET, SNAP_STREAM, SNAP_BLOOM, SNAP_HASH_TTL */
     uint32_t db;
     const char *key;
     size_t klen;

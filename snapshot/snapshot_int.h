@@ -123,6 +123,7 @@ enum {
     SNAP_REC_ZSET = 5,
     SNAP_REC_META = 6,                 /* v2, optional: access metadata of the next key record */
     SNAP_REC_INTSTR = 7,               /* v2, required: a string whose value is a canonical int64 */
+    SNAP_REC_STREAM = 8,               /* v4, required: a stream, one element: its value encoding */
     SNAP_REC_BLOOM = 9,                /* v4, required: a bloom filter, laid out as a LIST */
     SNAP_REC_HASH_TTL = SNAP_HASH_TTL, /* v4, required: a hash with field expiries */
 };
@@ -136,7 +137,7 @@ enum {
 /* The format version that introduced a record type, 0 if unknown to this build. */
 static inline unsigned
 snap_rec_since(unsigned type) {
-    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 0, 4, 4};
+    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 4, 4, 4};
     return type < sizeof since ? since[type] : 0;
 }
 

@@ -26,5 +26,6 @@ bool cmd_debug_extra(client_t *c);
 extern cmd_def_t cmd_table_geo[], cmd_table_sort[];
 extern cmd_def_t cmd_table_dump[], cmd_table_migrate[];
 extern cmd_def_t cmd_table_bloom[];
+extern cmd_def_t cmd_table_stream[], cmd_table_stream_group[];
 
 #endif

@@ -64,11 +64,12 @@ struct bkey {
 };
 
 typedef struct bstate {
-    client_t *c;         /* the blocked client */
-    int type;            /* OBJ_LIST, OBJ_ZSET: what a ready key must hold */
-    int64_t deadline_ms; /* absolute unix ms, 0 = none */
-    uint64_t seq;        /* arrival order, for ties in the heap */
-    size_t heap_at;      /* index in the heap (only with a deadline) */
+    client_t *c;          /* the blocked client */
+    int type;             /* OBJ_LIST, OBJ_ZSET: what a ready key must hold (ready NULL) */
+    block_ready_cb ready; /* or this test decides (block_for_keys_when) */
+    int64_t deadline_ms;  /* absolute unix ms, 0 = none */
+    uint64_t seq;         /* arrival order, for ties in the heap */
+    size_t heap_at;       /* index in the heap (only with a deadline) */
     block_timeout_cb on_timeout;
     int argc;
     karg_t *argv; /* copy of the command, one allocation with its bytes */
@@ -229,9 +230,9 @@ heap_remove(engine_t *eng, bstate_t *b) {
 
 /* ---- blocking and unblocking ------------------------------------------------------------ */
 
-void
-block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
-               block_timeout_cb on_timeout) {
+static void
+block_common(client_t *c, const karg_t *keys, int nkeys, int type, block_ready_cb ready,
+             int64_t deadline_ms, block_timeout_cb on_timeout) {
     ASSERT(!c->bstate && nkeys > 0);
     if (c == c->eng->block->rerun)
         deadline_ms =
@@ -239,6 +240,7 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
     bstate_t *b = kcalloc(1, sizeof *b + sizeof(bwait_t) * (size_t)nkeys);
     b->c = c;
     b->type = type;
+    b->ready = ready;
     b->deadline_ms = deadline_ms;
     b->seq = ++c->eng->block->seq;
     b->on_timeout = on_timeout;
@@ -263,6 +265,18 @@ block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t dea
     c->block_deadline_ms = deadline_ms;
     c->flags |= CLIENT_BLOCKED;
     c->eng->block->nblocked++;
+}
+
+void
+block_for_keys(client_t *c, const karg_t *keys, int nkeys, int type, int64_t deadline_ms,
+               block_timeout_cb on_timeout) {
+    block_common(c, keys, nkeys, type, NULL, deadline_ms, on_timeout);
+}
+
+void
+block_for_keys_when(client_t *c, const karg_t *keys, int nkeys, block_ready_cb ready,
+                    int64_t deadline_ms, block_timeout_cb on_timeout) {
+    block_common(c, keys, nkeys, -1, ready, deadline_ms, on_timeout);
 }
 
 /* Takes c out of every queue and the heap. Returns its saved arguments when keep_argv (the
@@ -332,11 +346,16 @@ serve_waiter(engine_t *eng, bwait_t *w) {
         resume_later(c);
 }
 
-/* Whether the key holds a value of the waiter's type now (no side effects on the keyspace). */
+/* Whether the key can serve the waiter now: holds a value of its type, or passes its own test
+ * (no side effects on the keyspace). */
 static bool
-key_has_data_for(db_t *db, const bkey_t *k, int type) {
+key_has_data_for(db_t *db, const bkey_t *k, const bstate_t *b) {
     kobj_t *o = db_find(db, k->lk.p, k->lk.n);
-    return o && !db_is_expired(db->env, o) && obj_type(o) == type;
+    if (o && db_is_expired(db->env, o))
+        o = NULL;
+    if (b->ready)
+        return b->ready(o, k->lk.p, k->lk.n, b->argc, b->argv);
+    return o && obj_type(o) == b->type;
 }
 
 /* Tries each waiter that was queued on k when serving began, oldest first. */
@@ -348,7 +367,7 @@ serve_key(engine_t *s, bkey_t *k) {
     while (db && w && budget-- > 0) {
         bwait_t *next = w->next;
         const bstate_t *b = w->c->bstate;
-        if (!(w->c->conn.flags & CONN_CLOSE_ASAP) && key_has_data_for(db, k, b->type))
+        if (!(w->c->conn.flags & CONN_CLOSE_ASAP) && key_has_data_for(db, k, b))
             serve_waiter(s, w); /* frees w; `next` belongs to another client and stays valid */
         w = next;
     }

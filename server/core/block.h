@@ -42,6 +42,7 @@
 #include "client.h"
 #include "db.h"
 #include "engine.h"
+#include "object.h"
 
 /* Writes the reply of a blocked command whose deadline passed (or CLIENT UNBLOCK ... TIMEOUT). */
 typedef void (*block_timeout_cb)(client_t *c);
@@ -59,6 +60,17 @@ int block_parse_timeout(client_t *c, const karg_t *arg, int64_t *deadline_ms);
 
 /* Whether a blocking command running now may block (see step 3 above). */
 bool block_allowed(const client_t *c);
+
+/* A waiter's own test, instead of a type, of whether its command should run again now that its
+ * key changed: o is the key's value (NULL when absent or expired), argv the saved arguments. It
+ * must not change anything. XREAD waits for entries after its ID, XREADGROUP for entries after
+ * its group's last ID or for the stream or group to go (then the re-run answers the error). */
+typedef bool (*block_ready_cb)(const kobj_t *o, const char *key, size_t klen, int argc,
+                               const karg_t *argv);
+
+/* block_for_keys() with a readiness test instead of a type. */
+void block_for_keys_when(client_t *c, const karg_t *keys, int nkeys, block_ready_cb ready,
+                         int64_t deadline_ms, block_timeout_cb on_timeout);
 
 /* Blocks c on nkeys keys of c->db (duplicates are ignored) until one holds a value of `type`
  * or deadline_ms passes. c->argv is copied. The command must not reply after this. */

@@ -95,6 +95,7 @@ typedef struct engine_config {
     double bf_fp_rate, bf_tightening;
     long long list_max_listpack_size;
     long long hll_sparse_max_bytes; /* a sparse HyperLogLog above it turns dense */
+    long long stream_node_max_bytes, stream_node_max_entries; /* 0: no limit */
     char *notify_keyspace_events;
     int notify_flags;
     /* Log (wal/) and snapshots: set by config, used by the persistence modules. */

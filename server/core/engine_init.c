@@ -21,6 +21,7 @@
 #include "t_set.h"
 #include "t_zset.h"
 #include "tracking.h"
+#include "t_stream.h"
 #include "util.h"
 #include "watch.h"
 
@@ -55,6 +56,7 @@ engine_init(engine_t *s, struct cmd_def *const *commands) {
     list_type_init(&s->cfg.list_max_listpack_size);
     zset_type_init(&s->cfg.zset_max_listpack_entries, &s->cfg.zset_max_listpack_value);
     bloom_type_init();
+    stream_type_init(&s->cfg.stream_node_max_bytes, &s->cfg.stream_node_max_entries);
     pubsub_init(s);
     watch_init(s);
     block_init(s);

@@ -345,8 +345,10 @@ out_candidate(struct tiering_state *ts, db_t *db, const kobj_t *o) {
     if (obj_is_tiered(o) || (obj_has_expire(o) && db_is_expired(db->env, o)))
         return false;
     /* A hash with field expiries stays resident: the value encoding has no place for them, and
-     * the keyspace must see its fields' expiries to remove them (docs/hash-field-expiry.md). */
-    if (obj_encoding(o) == OBJ_ENC_HASH_TTL)
+     * the keyspace must see its fields' expiries to remove them (docs/hash-field-expiry.md).
+     * Streams stay resident: their consumer groups change on reads (XREADGROUP), and blocked
+     * readers are re-run against the value, which a stub would not hold. */
+    if (obj_encoding(o) == OBJ_ENC_HASH_TTL || obj_type(o) == OBJ_STREAM)
         return false;
     size_t klen;
     const char *key = obj_key(o, &klen);

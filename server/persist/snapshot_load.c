@@ -127,6 +127,7 @@ obj_type_of(int snap_type) {
     case SNAP_SET: return OBJ_SET;
     case SNAP_ZSET: return OBJ_ZSET;
     case SNAP_BLOOM: return OBJ_BLOOM;
+    case SNAP_STREAM: return OBJ_STREAM;
     default: return -1;
     }
 }

@@ -69,6 +69,7 @@ snap_type_of(int type) {
     case OBJ_SET: return SNAP_SET;
     case OBJ_ZSET: return SNAP_ZSET;
     case OBJ_BLOOM: return SNAP_BLOOM;
+    case OBJ_STREAM: return SNAP_STREAM;
     default: return 0;
     }
 }

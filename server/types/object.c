@@ -465,6 +465,7 @@ obj_encoding_name(const kobj_t *o) {
     case OBJ_ENC_SKIPLIST: return "skiplist";
     case OBJ_ENC_TIERED: return "tiered";
     case OBJ_ENC_BLOOM: return "raw";
+    case OBJ_ENC_STREAM: return "stream";
     default: return "unknown";
     }
 }

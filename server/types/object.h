@@ -30,6 +30,7 @@ enum {
     OBJ_SET = 2,
     OBJ_ZSET = 3,
     OBJ_HASH = 4,
+    OBJ_STREAM = 5,
     OBJ_BLOOM = 6,
     OBJ_TYPE_MAX = 16
 };
@@ -53,7 +54,8 @@ enum {
      * a small header. OBJECT ENCODING reports "hashtable", as Valkey does. In memory only: no
      * file format stores encodings. */
     OBJ_ENC_HASH_TTL = 7,
-    OBJ_ENC_BLOOM = 8, /* a bloom_t (t_bloom.h); OBJECT ENCODING says "raw" as Valkey's modules */
+    OBJ_ENC_BLOOM = 8,  /* a bloom_t (t_bloom.h); OBJECT ENCODING says "raw" as Valkey's modules */
+    OBJ_ENC_STREAM = 9, /* t_stream.h: packed nodes; OBJECT ENCODING says "stream" */
 };
 #define OBJ_TIERED_STUB_BYTES 12
 

@@ -62,7 +62,7 @@ def fill(pc):
     p.execute()
 
 
-@pytest.mark.parametrize("fmt", [1, 2, 3])
+@pytest.mark.parametrize("fmt", [1, 2, 3, 4])
 def test_a_replica_gets_the_snapshot_format_it_reads_and_every_key(live, fmt):
     p = server(live)
     pc = p.client()
