@@ -571,8 +571,10 @@ rdb_value_dump(const kobj_t *o, sbuf_t *out) {
         [OBJ_ZSET] = RDB_TYPE_ZSET_2,   [OBJ_HASH] = RDB_TYPE_HASH,
     };
     /* Types added later (OBJ_STREAM: RDB type 15/19/21 with the reader's hook rd_stream) get
-     * their writer here; until then DUMP refuses them. */
-    if (obj_is_tiered(o) || type > OBJ_HASH)
+     * their writer here; until then DUMP refuses them. So does a hash with field expiries: the
+     * plain hash encoding has no place for them, and dropping them would make its fields live
+     * for ever after a RESTORE. */
+    if (obj_is_tiered(o) || type > OBJ_HASH || obj_encoding(o) == OBJ_ENC_HASH_TTL)
         return KERR_INVAL;
     size_t start = out->len;
     put_byte(out, (uint8_t)rdb_type[type]);

@@ -233,6 +233,23 @@ def test_stream_payload_is_refused_cleanly(r, peer):
     assert r.exists("s") == 0
 
 
+def test_values_without_an_rdb_encoding_are_refused_not_truncated(r):
+    # a stream, a bloom filter, and a hash with field expiries (a plain hash payload would drop
+    # the expiries and make its fields live for ever after a RESTORE)
+    r.delete("ks", "kb", "kh")
+    r.xadd("ks", {"f": "v"}, id="1-1")
+    r.execute_command("BF.ADD", "kb", "x")
+    r.hset("kh", mapping={"f": "v", "g": "w"})
+    r.execute_command("HEXPIRE", "kh", 100, "FIELDS", 1, "f")
+    for k in ("ks", "kb", "kh"):
+        with pytest.raises(redis.ResponseError, match="no DUMP encoding"):
+            r.dump(k)
+    r.execute_command("HPERSIST", "kh", "FIELDS", 1, "f")  # no expiry left: a plain hash again?
+    r.delete("kh")
+    r.hset("kh", mapping={"f": "v"})
+    assert r.dump("kh") is not None
+
+
 def test_ttl_absttl_replace(r):
     r.set("src", "v")
     p = r.dump("src")
