@@ -19,5 +19,6 @@ extern cmd_def_t cmd_table_list[];
 extern cmd_def_t cmd_table_zset[];
 extern cmd_def_t cmd_table_repl[];
 extern cmd_def_t cmd_table_acl[];
+extern cmd_def_t cmd_table_script[];
 
 #endif

@@ -2,8 +2,11 @@
 #include "commands.h"
 
 cmd_def_t *const commands_registry[] = {
-    cmd_table_server,  cmd_table_conn,    cmd_table_string, cmd_table_keys, cmd_table_expire,
-    cmd_table_command, cmd_table_info,    cmd_table_bitmap, cmd_table_hll,  cmd_table_pubsub,
-    cmd_table_watch,   cmd_table_persist, cmd_table_save,   cmd_table_hash, cmd_table_set,
-    cmd_table_list,    cmd_table_zset,    cmd_table_repl,   cmd_table_acl,  NULL,
+    cmd_table_server, cmd_table_conn,   cmd_table_string,
+    cmd_table_keys,   cmd_table_expire, cmd_table_command,
+    cmd_table_info,   cmd_table_bitmap, cmd_table_hll,
+    cmd_table_pubsub, cmd_table_watch,  cmd_table_persist,
+    cmd_table_save,   cmd_table_hash,   cmd_table_set,
+    cmd_table_list,   cmd_table_zset,   cmd_table_repl,
+    cmd_table_acl,    cmd_table_script, NULL,
 };

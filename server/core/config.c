@@ -173,6 +173,11 @@ static const cfg_def_t defs[] = {
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than), -1, LLONG_MAX, "10000", NULL,
      0, NULL, NULL},
     {"slowlog-max-len", C_INT, OFF(slowlog_max_len), 0, LLONG_MAX, "128", NULL, 0, NULL, NULL},
+    /* A script running longer is "busy": other clients get -BUSY, SCRIPT KILL works (0: never). */
+    {"busy-reply-threshold", C_INT, OFF(busy_reply_threshold_ms), 0, LLONG_MAX, "5000", NULL, 0,
+     NULL, NULL},
+    {"lua-time-limit", C_INT, OFF(busy_reply_threshold_ms), 0, LLONG_MAX, "5000", NULL, C_ALIAS,
+     NULL, NULL},
     /* "host port" (one argument, or two as Valkey writes it); REPLICAOF changes it, so CONFIG
      * REWRITE keeps a node a replica (or a primary) across a restart, as Sentinel relies on. */
     {"replicaof", C_SPECIAL, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, set_replicaof,
