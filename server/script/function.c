@@ -214,7 +214,7 @@ drop_library(script_state_t *st, const char *name) {
     lua_pop(L, 2);
 }
 
-int
+static int
 function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *err,
                    size_t errlen) {
     script_state_t *st = script_state(s);
@@ -345,7 +345,8 @@ function_load_code(engine_t *s, const char *code, size_t len, bool replace, char
     return 0;
 }
 
-void
+/* Drop every library. */
+static void
 function_flush_all(engine_t *s) {
     script_state_t *st = s->script;
     if (!st)
@@ -379,7 +380,7 @@ push_sorted_libs(lua_State *L) {
     return n;
 }
 
-void
+static void
 function_foreach(engine_t *s, void (*fn)(void *ctx, const char *code, size_t len), void *ctx) {
     script_state_t *st = s->script;
     if (!st || st->nlibs == 0)
@@ -475,11 +476,11 @@ reply_flags(client_t *c, uint32_t flags) {
 static void
 reply_library(client_t *c, lua_State *L, const char *name, bool withcode) {
     reply_map(c, withcode ? 4 : 3);
-    reply_simple(c, "library_name");
+    reply_bulk_cstr(c, "library_name");
     reply_bulk_cstr(c, name);
-    reply_simple(c, "engine");
+    reply_bulk_cstr(c, "engine");
     reply_bulk_cstr(c, "LUA");
-    reply_simple(c, "functions");
+    reply_bulk_cstr(c, "functions");
     lua_getfield(L, -1, "funcs");
     lua_newtable(L);
     int n = 0;
@@ -501,9 +502,9 @@ reply_library(client_t *c, lua_State *L, const char *name, bool withcode) {
         const char *fname = lua_tostring(L, -1);
         lua_gettable(L, -2);
         reply_map(c, 3);
-        reply_simple(c, "name");
+        reply_bulk_cstr(c, "name");
         reply_bulk_cstr(c, fname ? fname : "");
-        reply_simple(c, "description");
+        reply_bulk_cstr(c, "description");
         lua_getfield(L, -1, "desc");
         size_t dl;
         const char *d = lua_tolstring(L, -1, &dl);
@@ -512,14 +513,14 @@ reply_library(client_t *c, lua_State *L, const char *name, bool withcode) {
         else
             reply_null(c);
         lua_pop(L, 1);
-        reply_simple(c, "flags");
+        reply_bulk_cstr(c, "flags");
         lua_getfield(L, -1, "flags");
         reply_flags(c, (uint32_t)lua_tonumber(L, -1));
         lua_pop(L, 2);
     }
     lua_pop(L, 3);
     if (withcode) {
-        reply_simple(c, "library_code");
+        reply_bulk_cstr(c, "library_code");
         lua_getfield(L, -1, "code");
         size_t len;
         const char *code = lua_tolstring(L, -1, &len);

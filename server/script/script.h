@@ -44,13 +44,4 @@ void function_kill_cmd(client_t *c);
 void function_fcall_cmd(client_t *c);
 void function_fcall_ro_cmd(client_t *c);
 
-/* Persistence of functions (the snapshot's FUNCTION records, persist/): each library's code in
- * name order, and loading one library's code (replace = a library of that name is replaced).
- * Returns 0, or -1 with the reason in err. */
-void function_foreach(engine_t *s, void (*fn)(void *ctx, const char *code, size_t len), void *ctx);
-int function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *err,
-                       size_t errlen);
-/* Drop every library (FUNCTION FLUSH, a full sync's or a restore's fresh start). */
-void function_flush_all(engine_t *s);
-
 #endif

@@ -76,10 +76,6 @@ void slua_call(script_state_t *st, client_t *c, script_run_t *run, int nkeys, co
                int nargs, const karg_t *args, bool eval);
 /* Pushes the error table {err = msg} with Valkey's normalisation ("-CODE msg" or "msg" -> ERR). */
 void slua_push_error(lua_State *L, const char *msg, size_t len);
-/* Lua value at the top -> a reply to c (popped), in c's protocol. */
-void slua_reply(client_t *c, lua_State *L);
-/* A RESP reply (one element at p) -> a Lua value pushed; returns the end of the element. */
-const char *slua_push_resp(lua_State *L, const char *p, const char *end);
 /* Run fn with the error handler; the error or result is on the stack (returns lua_pcall's). */
 int slua_pcall(lua_State *L, int nargs);
 

@@ -122,7 +122,7 @@ parse_len(const char **pp, const char *end) {
     return v;
 }
 
-const char *
+static const char *
 slua_push_resp(lua_State *L, const char *p, const char *end) {
     luaL_checkstack(L, 4, "reply too deep");
     if (p >= end) {
@@ -249,10 +249,10 @@ reply_sanitized_status(client_t *c, const char *s, size_t n) {
     kfree(tmp);
 }
 
-static void reply_table(client_t *c, lua_State *L);
+static void reply_table(client_t *c, lua_State *L, int sresp);
 
-void
-slua_reply(client_t *c, lua_State *L) {
+static void
+slua_reply(client_t *c, lua_State *L, int sresp) {
     if (!lua_checkstack(L, 4)) {
         reply_err(c, "ERR reached lua stack limit");
         lua_pop(L, 1);
@@ -266,7 +266,7 @@ slua_reply(client_t *c, lua_State *L) {
         break;
     }
     case LUA_TBOOLEAN:
-        if (c->resp >= 3)
+        if (sresp >= 3) /* the script's protocol (redis.setresp) decides, as in Valkey */
             reply_bool(c, lua_toboolean(L, -1));
         else if (lua_toboolean(L, -1))
             reply_int(c, 1);
@@ -274,7 +274,7 @@ slua_reply(client_t *c, lua_State *L) {
             reply_null(c);
         break;
     case LUA_TNUMBER: reply_int(c, (long long)lua_tonumber(L, -1)); break;
-    case LUA_TTABLE: reply_table(c, L); break;
+    case LUA_TTABLE: reply_table(c, L, sresp); break;
     default: reply_null(c);
     }
     lua_pop(L, 1);
@@ -283,7 +283,7 @@ slua_reply(client_t *c, lua_State *L) {
 /* The table at the top (left there): error, status, double, big number, verbatim, map, set, or
  * an array up to its first nil. */
 static void
-reply_table(client_t *c, lua_State *L) {
+reply_table(client_t *c, lua_State *L, int sresp) {
     size_t n;
     const char *s;
     if ((s = field_str(L, "err", &n))) {
@@ -345,11 +345,11 @@ reply_table(client_t *c, lua_State *L) {
         while (lua_next(L, -2)) {
             lua_pushvalue(L, -2);
             if (kind == 0) {
-                slua_reply(c, L); /* the key copy */
-                slua_reply(c, L); /* the value */
+                slua_reply(c, L, sresp); /* the key copy */
+                slua_reply(c, L, sresp); /* the value */
             } else {
                 lua_remove(L, -2); /* the value (true) */
-                slua_reply(c, L);
+                slua_reply(c, L, sresp);
             }
         }
         lua_pop(L, 1);
@@ -366,7 +366,7 @@ reply_table(client_t *c, lua_State *L) {
     reply_array(c, len);
     for (int i = 1; i <= len; i++) {
         lua_rawgeti(L, -1, i);
-        slua_reply(c, L);
+        slua_reply(c, L, sresp);
     }
 }
 
@@ -1065,7 +1065,7 @@ slua_call(script_state_t *st, client_t *c, script_run_t *run, int nkeys, const k
     if (rc != 0)
         reply_error(c, L, run->name);
     else
-        slua_reply(c, L);
+        slua_reply(c, L, st->fake->resp);
     lua_settop(L, 0);
     lua_gc(L, LUA_GCSTEP, 1);
 }

@@ -1,0 +1,158 @@
+/*
+ * test_commands_script.c - scripts through exec_command with a fake client and a sink that
+ * captures each log record: a script's writes are ONE record in effect form (its commands as
+ * they ran, SELECT where the database changes, EXPIRE as PEXPIREAT), a read-only script logs
+ * nothing, an error stops it with what ran so far logged as one record; the RESP <-> Lua
+ * conversions both ways in RESP2 and RESP3; the sandbox's refusals; FUNCTION LOAD logged as its
+ * call.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "engine.h"
+#include "exec.h"
+#include "prop.h"
+
+static engine_t srv;
+static client_t *c;
+static char rec[65536];
+static size_t rec_len;
+static int nrec;
+static char reply[65536];
+
+static int64_t
+capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
+    (void)ctx;
+    (void)db;
+    cr_assert_lt(rec_len + len, sizeof rec);
+    memcpy(rec + rec_len, payload, len);
+    rec_len += len;
+    rec[rec_len] = 0;
+    return ++nrec;
+}
+
+static void
+setup(void) {
+    memset(&srv, 0, sizeof srv);
+    prop_init(&srv.prop);
+    config_defaults(&srv);
+    srv.durable_lsn = UINT64_MAX;
+    db_env_init(&srv.dbenv, srv_key_expired_cb, &srv);
+    for (int i = 0; i < srv.cfg.databases; i++)
+        srv.dbs[i] = db_create(i, &srv.dbenv);
+    cmd_table_init(&srv, commands_registry);
+    prop_set_sink(&srv.prop, capture_sink, NULL);
+    c = client_create(&srv, -1);
+    rec_len = 0;
+    nrec = 0;
+}
+
+TestSuite(script, .init = setup);
+
+static const char *
+run_v(const char *first, ...) {
+    karg_t argv[16];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *))
+        argv[argc++] = (karg_t){a, strlen(a)};
+    va_end(ap);
+    c->argc = argc;
+    c->argv = argv;
+    size_t from = c->conn.olen;
+    exec_command(c);
+    size_t n = c->conn.olen - from;
+    cr_assert_lt(n, sizeof reply);
+    memcpy(reply, c->conn.obuf + from, n);
+    reply[n] = 0;
+    c->argc = 0;
+    c->argv = NULL;
+    return reply;
+}
+#define run(...) run_v(__VA_ARGS__, NULL)
+
+Test(script, writes_are_one_record_in_effect_form) {
+    cr_assert_str_eq(run("EVAL",
+                         "redis.call('set', KEYS[1], 'a') redis.call('select', 1) "
+                         "redis.call('set', 'x', 5) redis.call('expire', 'x', 100) return 1",
+                         "1", "k"),
+                     ":1\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert(strstr(rec, "*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\na\r\n"), "%s", rec);
+    cr_assert(strstr(rec, "$6\r\nSELECT\r\n$1\r\n1\r\n"), "%s", rec);
+    cr_assert(strstr(rec, "PEXPIREAT"), "EXPIRE is logged in its absolute form: %s", rec);
+    cr_assert_null(strstr(rec, "EVAL"), "replay never runs Lua: %s", rec);
+    /* The caller's database did not move (SELECT inside a script is the script's own). */
+    cr_assert_str_eq(run("GET", "k"), "$1\r\na\r\n");
+}
+
+Test(script, reads_log_nothing_and_an_error_keeps_what_ran) {
+    run("SET", "n", "1");
+    rec_len = 0;
+    nrec = 0;
+    run("EVAL", "return redis.call('get', 'n')", "0");
+    cr_assert_eq(nrec, 0);
+    const char *r = run("EVAL", "redis.call('incr', 'n') redis.call('nosuch')", "0");
+    cr_assert(strstr(r, "-ERR Unknown Redis command called from script script: "), "%s", r);
+    cr_assert_eq(nrec, 1); /* as Valkey: no rollback, what ran is one record */
+    cr_assert(strstr(rec, "incr"), "%s", rec);
+}
+
+Test(script, conversions_resp2) {
+    run("SET", "s", "v");
+    cr_assert_str_eq(run("EVAL", "return {1, 'a', false, {2}}", "0"),
+                     "*4\r\n:1\r\n$1\r\na\r\n$-1\r\n*1\r\n:2\r\n");
+    cr_assert_str_eq(run("EVAL", "return redis.call('set', 's', 'w')", "0"), "+OK\r\n");
+    cr_assert_str_eq(run("EVAL", "return {double=1.5}", "0"), "$3\r\n1.5\r\n");
+    cr_assert_str_eq(run("EVAL", "return {map={a='b'}}", "0"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    cr_assert_str_eq(run("EVAL", "return {big_number='123'}", "0"), "$3\r\n123\r\n");
+    cr_assert_str_eq(run("EVAL", "return {err='MY err'}", "0"), "-MY err\r\n");
+    cr_assert_str_eq(run("EVAL", "return type(redis.call('get', 'nokey'))", "0"),
+                     "$7\r\nboolean\r\n");
+    cr_assert_str_eq(run("EVAL", "return redis.call('incr', 'cnt') + 1", "0"), ":2\r\n");
+}
+
+Test(script, conversions_resp3) {
+    c->resp = 3;
+    run("HSET", "h", "f", "v");
+    cr_assert_str_eq(run("EVAL", "return {double=1.5}", "0"), ",1.5\r\n");
+    cr_assert_str_eq(run("EVAL", "return {set={x=true}}", "0"), "~1\r\n$1\r\nx\r\n");
+    cr_assert_str_eq(run("EVAL", "return false", "0"), "_\r\n");
+    cr_assert_str_eq(run("EVAL", "redis.setresp(3) return true", "0"), "#t\r\n");
+    cr_assert_str_eq(run("EVAL", "return {verbatim_string={format='txt', string='hi'}}", "0"),
+                     "=6\r\ntxt:hi\r\n");
+    cr_assert_str_eq(run("EVAL", "redis.setresp(3) return redis.call('hgetall', 'h').map.f", "0"),
+                     "$1\r\nv\r\n");
+    cr_assert_str_eq(run("EVAL", "redis.setresp(3) return redis.call('get', 'nokey') == nil", "0"),
+                     "#t\r\n");
+    c->resp = 2;
+}
+
+Test(script, sandbox_refuses_files_and_processes) {
+    static const char *const code[] = {"os.execute('true')", "io.open('/etc/passwd')",
+                                       "loadfile('/etc/passwd')", "require('x')"};
+    for (size_t i = 0; i < sizeof code / sizeof *code; i++) {
+        const char *r = run("EVAL", code[i], "0");
+        cr_assert(strstr(r, "Script attempted to access nonexistent global variable"), "%s", r);
+    }
+    cr_assert(strstr(run("EVAL", "x = 1", "0"), "Attempt to modify a readonly table"));
+    cr_assert(strstr(run("EVAL", "rawset(string, 'x', 1)", "0"), "readonly table"));
+    cr_assert_str_eq(run("EVAL", "return string.rep('a', 3)", "0"), "$3\r\naaa\r\n");
+}
+
+Test(script, function_load_is_logged_as_called) {
+    const char *lib = "#!lua name=l\nredis.register_function('f', function(k, a) "
+                      "return redis.call('incr', k[1]) end)";
+    cr_assert_str_eq(run("FUNCTION", "LOAD", lib), "$1\r\nl\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert(strstr(rec, "register_function"), "%s", rec);
+    rec_len = 0;
+    nrec = 0;
+    cr_assert_str_eq(run("FCALL", "f", "1", "c"), ":1\r\n");
+    cr_assert_eq(nrec, 1);
+    cr_assert(strstr(rec, "incr"), "%s", rec);
+}
