@@ -2,7 +2,7 @@
  * snap_format.c - the snapshot file format: its specification, and the sealing and checking of
  * its fixed structs. The writer is snap_write.c, the reader snap_read.c.
  *
- * SPECIFICATION (format versions 1 to 3; docs/formats/snapshot.md says the same at length)
+ * SPECIFICATION (format versions 1 to 4; docs/formats/snapshot.md says the same at length)
  *
  * All integers little-endian. CRC = CRC32C (common/crc32c.h). varint = unsigned LEB128, at most
  * 10 bytes. zigzag(v) = (v << 1) ^ (v >> 63).
@@ -46,11 +46,13 @@
  *   Other records:
  *     6 META    (optional, since 2) varint lru_or_lfu: access metadata of the key record that
  *               follows it in the same chunk.
+ *    11 FUNCTION (required, since 4) varint len, code: a function library (its Lua code, which
+ *               names the library); not a key, not counted in the chunk's or header's keys.
  *   An unknown record type is skipped through body_len when bit 7 is clear and refused
  *   (KERR_VERSION, naming its since_version) when set.
  *
  * Versions: v1 has record types 1-5 and no flags. v2 adds META and INTSTR and the two flags.
- *   v3 adds the optional IDENTITY section. A writer told to produce v1 writes INTSTR values as
+ *   v3 adds the optional IDENTITY section. v4 adds the FUNCTION record. A writer told to produce v1 writes INTSTR values as
  *   STRING and drops META; told to produce v1 or v2 it drops the identity. min_reader is the
  *   newest since_version among the required records and sections the file actually holds, so a
  *   v2 or v3 file without integer strings loads in a v1 reader, which skips META records and the

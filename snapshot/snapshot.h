@@ -42,9 +42,10 @@
 
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
- * (an optional section, so it alone never raises the reader version a file needs). */
+ * (an optional section, so it alone never raises the reader version a file needs). 4: new required
+ * records (FUNCTION: a function library's code); a file without them keeps its min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
-#define SNAP_FORMAT_VERSION_MAX 3
+#define SNAP_FORMAT_VERSION_MAX 4
 
 #define SNAP_NO_EXPIRE (-1) /* expire_ms of a key without a TTL */
 
@@ -57,6 +58,9 @@
 
 /* Value types of records. */
 enum { SNAP_STRING = 1, SNAP_LIST, SNAP_HASH, SNAP_SET, SNAP_ZSET };
+/* Not a key: a function library (v4). Its snap_rec_t has the code as key/klen, db 0, count 0, no
+ * expiry; it is not counted in the header's keys. */
+enum { SNAP_FUNCTION = 11 };
 
 /* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
  * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
@@ -109,6 +113,9 @@ int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
 int snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score);
 int snap_put_end(snap_sink_t *s);
+/* v4: a function library's code (a required record; loading it needs a reader of version 4).
+ * KERR_INVAL when the file is written for an older format version, which cannot hold it. */
+int snap_put_function(snap_sink_t *s, const void *code, size_t len);
 /* v2: access metadata (LRU clock or LFU counter) for the next key put on this sink. Ignored when
  * writing format version 1, which has no place for it. */
 void snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu);

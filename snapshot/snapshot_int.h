@@ -120,8 +120,9 @@ enum {
     SNAP_REC_HASH = 3,
     SNAP_REC_SET = 4,
     SNAP_REC_ZSET = 5,
-    SNAP_REC_META = 6,   /* v2, optional: access metadata of the next key record */
-    SNAP_REC_INTSTR = 7, /* v2, required: a string whose value is a canonical int64 */
+    SNAP_REC_META = 6,      /* v2, optional: access metadata of the next key record */
+    SNAP_REC_INTSTR = 7,    /* v2, required: a string whose value is a canonical int64 */
+    SNAP_REC_FUNCTION = 11, /* v4, required: a function library's code (not a key) */
 };
 #define SNAP_REC_F_REQUIRED 0x80u
 #define SNAP_REC_TYPE_MASK  0x7fu
@@ -133,7 +134,7 @@ enum {
 /* The format version that introduced a record type, 0 if unknown to this build. */
 static inline unsigned
 snap_rec_since(unsigned type) {
-    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2};
+    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 0, 0, 0, 4};
     return type < sizeof since ? since[type] : 0;
 }
 

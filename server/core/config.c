@@ -165,7 +165,7 @@ static const cfg_def_t defs[] = {
     {"snapshot-wal-bytes", C_MEM, OFF(snapshot_wal_bytes), 0, LLONG_MAX, "256mb", NULL, 0, NULL,
      NULL},
     /* The bound is snapshot/'s SNAP_FORMAT_VERSION_MAX (static_assert in persist/snapshot_save.c). */
-    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 3, "0", NULL, 0, NULL,
+    {"snapshot-format-version", C_INT, OFF(snapshot_format_version), 0, 4, "0", NULL, 0, NULL,
      NULL},
     {"wal-accept-loss", C_BOOL, OFF(wal_accept_loss), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
     {"wal-retention", C_INT, OFF(wal_retention_s), 0, SECONDS_MAX, "86400", NULL, 0, NULL, NULL},

@@ -214,7 +214,7 @@ drop_library(script_state_t *st, const char *name) {
     lua_pop(L, 2);
 }
 
-static int
+int
 function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *err,
                    size_t errlen) {
     script_state_t *st = script_state(s);
@@ -345,8 +345,7 @@ function_load_code(engine_t *s, const char *code, size_t len, bool replace, char
     return 0;
 }
 
-/* Drop every library. */
-static void
+void
 function_flush_all(engine_t *s) {
     script_state_t *st = s->script;
     if (!st)
@@ -380,7 +379,7 @@ push_sorted_libs(lua_State *L) {
     return n;
 }
 
-static void
+void
 function_foreach(engine_t *s, void (*fn)(void *ctx, const char *code, size_t len), void *ctx) {
     script_state_t *st = s->script;
     if (!st || st->nlibs == 0)

@@ -44,4 +44,13 @@ void function_kill_cmd(client_t *c);
 void function_fcall_cmd(client_t *c);
 void function_fcall_ro_cmd(client_t *c);
 
+/* Persistence of functions (the snapshot's FUNCTION records, persist/): each library's code in
+ * name order; loading one library's code (replace: a library of that name is replaced), which
+ * returns 0 with the library's name in msg, or -1 with the error in msg; dropping them all (a
+ * snapshot load replaces them). */
+void function_foreach(engine_t *s, void (*fn)(void *ctx, const char *code, size_t len), void *ctx);
+int function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *msg,
+                       size_t msglen);
+void function_flush_all(engine_t *s);
+
 #endif

@@ -69,7 +69,7 @@ def test_a_replica_gets_the_snapshot_format_it_reads_and_every_key(live, fmt):
     fill(pc)
     pc.save()  # this primary's own newest snapshot: the newest format, needs reader 2
     own = snapshots(p)
-    assert [header(f) for f in own] == [(3, 2)]
+    assert [header(f) for f in own] == [(4, 2)]
     r = with_env({"KEEL_DEBUG_REPL_ANNOUNCE_SNAPSHOT": str(fmt)},
                  lambda: replica_of(live, p.port))
     rc = r.client()
@@ -81,9 +81,9 @@ def test_a_replica_gets_the_snapshot_format_it_reads_and_every_key(live, fmt):
     slave = p.client().info("replication")["slave0"]
     assert slave["keel_sync_snapshot_format"] == fmt and slave["keel_snapshot_format"] == fmt
     # The primary keeps its own snapshot as it was; no export is left behind.
-    assert snapshots(p) == own and header(own[0]) == (3, 2)
+    assert snapshots(p) == own and header(own[0]) == (4, 2)
     log = p.read_log()
-    assert ("in snapshot format %d, the newest it reads" % fmt in log) == (fmt < 3)
+    assert ("in snapshot format %d, the newest it reads" % fmt in log) == (fmt < 4)
     # The same data set (a file of format 1 or 2 has no identity: the SNAPSHOT frame names it), so
     # the stream goes on, and a restart of the replica resumes by partial resync.
     assert rc.info("replication")["master_replid"] == pc.info("replication")["master_replid"]
@@ -175,7 +175,7 @@ def test_a_newer_replica_gets_the_newest_format_this_primary_writes(live):
     pc = p.client()
     fill(pc)
     lsn, _, data = raw_full_sync(p, "keel-version", "99.0", "records", "7", "snapshot", "42")
-    assert struct.unpack("<II", data[8:16]) == (3, 2)
+    assert struct.unpack("<II", data[8:16]) == (4, 2)
     assert snapshot_of(load_as_server(live, lsn, data).client()) == snapshot_of(pc)
 
 

@@ -1,6 +1,7 @@
 """Lua scripting and functions: EVAL/EVALSHA/SCRIPT/FUNCTION/FCALL with Valkey's reply shapes and
 error texts, the sandbox, busy scripts and SCRIPT KILL, a script's writes as one log record that
-survives SIGKILL, functions across a restart (from the log), and redis-py's Lock."""
+survives SIGKILL, functions across restarts (log and snapshot) and point-in-time restore, and
+redis-py's Lock."""
 import glob
 import os
 import subprocess
@@ -295,11 +296,43 @@ def test_script_writes_are_one_record_and_survive_sigkill(live):
     r.execute_command("SELECT", 1)
     assert r.get("db1") == b"x"
     r.execute_command("SELECT", 0)
-    # The library came back from the log (FUNCTION LOAD is logged as called).
+    # The library came back from the log (FUNCTION LOAD is logged as called), and comes back
+    # from a snapshot (its FUNCTION record) once the log before it is gone.
     assert r.fcall("incr_get", 1, "c") == b"2"
+    r.execute_command("SAVE")
+    s.kill()
+    s.start()
+    r = s.client()
+    assert r.fcall("incr_get", 1, "c") == b"3"
+    assert r.function_list()[0][1] == b"mylib"
     res = subprocess.run([binary("keel-check"), "--live", "wal", os.path.join(s.dir, "wal")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_functions_survive_point_in_time_restore(live, tmp_path):
+    s = KeelServer(durability="sync")
+    live.append(s)
+    s.start()
+    r = s.client()
+    r.function_load(LIB)
+    r.execute_command("SAVE")  # the library in the snapshot the restore starts from
+    r.fcall("incr_get", 1, "c")
+    at = wal_lsn(r)
+    r.function_flush()
+    r.function_load(LIB.replace("mylib", "later"))
+    s.stop()
+    out = str(tmp_path / "out")
+    res = subprocess.run([binary("keel-restore"), "--dir", s.dir, "--to", "lsn:%d" % at,
+                          "--out", out], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    t = KeelServer(data_dir=out, durability="sync")
+    live.append(t)
+    t.start()
+    r = t.client()
+    assert r.get("c") == b"1"
+    assert [lib[1] for lib in r.function_list()] == [b"mylib"]
+    assert r.fcall("incr_get", 1, "c") == b"2"
 
 
 def test_redis_py_lock(r):
