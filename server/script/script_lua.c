@@ -34,9 +34,11 @@
 #include "script_int.h"
 #include "util.h"
 
-/* Debian's packages lua-cjson-dev and lua-bitop-dev. */
+/* Debian's packages (lua-cjson-dev, lua-bitop-dev) and our own (lua_cmsgpack.c, lua_struct.c). */
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
+int luaopen_cmsgpack(lua_State *L);
+int luaopen_struct(lua_State *L);
 
 #define HOOK_INSTRUCTIONS 100000 /* the count hook's period: about a millisecond of Lua */
 
@@ -806,6 +808,8 @@ slua_create(script_state_t *st) {
     open_lib(L, LUA_MATHLIBNAME, luaopen_math);
     open_lib(L, "cjson", luaopen_cjson);
     open_lib(L, "bit", luaopen_bit);
+    open_lib(L, "cmsgpack", luaopen_cmsgpack);
+    open_lib(L, "struct", luaopen_struct);
     static const char *const removed[] = {"print",    "dofile", "loadfile", "getfenv", "setfenv",
                                           "newproxy", "module", "require",  NULL};
     for (int i = 0; removed[i]; i++) {

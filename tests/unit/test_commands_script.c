@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
@@ -155,4 +156,53 @@ Test(script, function_load_is_logged_as_called) {
     cr_assert_str_eq(run("FCALL", "f", "1", "c"), ":1\r\n");
     cr_assert_eq(nrec, 1);
     cr_assert(strstr(rec, "incr"), "%s", rec);
+}
+
+/* EVAL of `return hex(<expr>)`: the bytes of a packed string as hex digits. */
+static const char *
+hex_of(const char *expr) {
+    static char code[512];
+    snprintf(code, sizeof code,
+             "local s = %s return (s:gsub('.', function(c) "
+             "return string.format('%%02x', c:byte()) end))",
+             expr);
+    return run("EVAL", code, "0");
+}
+
+Test(script, cmsgpack_packs_as_messagepack_and_round_trips) {
+    cr_assert_str_eq(hex_of("cmsgpack.pack({1, 2, 3})"), "$8\r\n93010203\r\n");
+    cr_assert_str_eq(hex_of("cmsgpack.pack('abc', true, nil)"), "$12\r\na3616263c3c0\r\n");
+    cr_assert_str_eq(hex_of("cmsgpack.pack(1.5, -200, 70000, -5)"),
+                     "$28\r\nca3fc00000d1ff38ce00011170fb\r\n");
+    cr_assert_str_eq(hex_of("cmsgpack.pack(0.1)"), "$18\r\ncb3fb999999999999a\r\n");
+    cr_assert_str_eq(hex_of("cmsgpack.pack({a = 1})"), "$8\r\n81a16101\r\n");
+    cr_assert_str_eq(run("EVAL",
+                         "local t = cmsgpack.unpack(cmsgpack.pack({a = {1, 'x'}, b = 2.25})) "
+                         "return {t.a[2], tostring(t.b)}",
+                         "0"),
+                     "*2\r\n$1\r\nx\r\n$4\r\n2.25\r\n");
+    cr_assert_str_eq(run("EVAL", "return {cmsgpack.unpack_one(cmsgpack.pack(7, 8))}", "0"),
+                     "*2\r\n:1\r\n:7\r\n");
+    cr_assert_str_eq(run("EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(7, 8), 2)}", "0"),
+                     "*3\r\n:-1\r\n:7\r\n:8\r\n");
+    const char *r = run("EVAL", "return cmsgpack.unpack(string.char(0xdc, 0, 5))", "0");
+    cr_assert(strstr(r, "Missing bytes in input."), "%s", r);
+}
+
+Test(script, struct_packs_unpacks_and_sizes) {
+    cr_assert_str_eq(hex_of("struct.pack('>I2c3', 258, 'ab')"), "$10\r\n0102616200\r\n");
+    cr_assert_str_eq(hex_of("struct.pack('<i2bxB', -2, -1, 200)"), "$10\r\nfeffff00c8\r\n");
+    cr_assert_str_eq(hex_of("struct.pack('!4 b i4', 1, 2)"), "$16\r\n0100000002000000\r\n");
+    cr_assert_str_eq(run("EVAL",
+                         "return {struct.unpack('<i4hBs', struct.pack('<i4hBs', -5, 300, 255, "
+                         "'hi'))}",
+                         "0"),
+                     "*5\r\n:-5\r\n:300\r\n:255\r\n$2\r\nhi\r\n:11\r\n");
+    cr_assert_str_eq(run("EVAL", "return {struct.unpack('Bc0', struct.pack('Bc0', 3, 'xyz'))}",
+                         "0"),
+                     "*2\r\n$3\r\nxyz\r\n:5\r\n");
+    cr_assert_str_eq(run("EVAL", "return struct.size('!4 b i4 d')", "0"), ":16\r\n");
+    cr_assert(strstr(run("EVAL", "return struct.size('s')", "0"), "undefined sizes"));
+    cr_assert(
+        strstr(run("EVAL", "return struct.unpack('i4', 'ab')", "0"), "data string too short"));
 }
