@@ -54,6 +54,7 @@ typedef struct script_state {
     char (*numbuf)[40]; /* the text of numeric arguments */
     int argv_cap;
     uint64_t nscripts, nlibs, nfuncs;
+    uint64_t runs; /* scripts and functions run (the garbage collector's pace) */
 } script_state_t;
 
 /* The engine's state, made at first use (NULL only if Lua could not start). */
