@@ -23,6 +23,7 @@
 #include "klog.h"
 #include "kmem.h"
 #include "reply.h"
+#include "sbuf.h"
 #include "script.h"
 #include "script_int.h"
 #include "util.h"
@@ -328,4 +329,19 @@ script_kill_cmd(client_t *c) {
 void
 function_kill_cmd(client_t *c) {
     kill_generic(c, false);
+}
+
+void
+script_info_memory(engine_t *s, sbuf_t *b) {
+    script_state_t *st = s->script;
+    long long vm =
+        st ? (long long)lua_gc(st->L, LUA_GCCOUNT, 0) * 1024 + lua_gc(st->L, LUA_GCCOUNTB, 0) : 0;
+    sbuf_printf(b,
+                "used_memory_lua:%lld\r\nused_memory_vm_eval:%lld\r\n"
+                "used_memory_vm_functions:%lld\r\nused_memory_vm_total:%lld\r\n"
+                "number_of_cached_scripts:%llu\r\nnumber_of_functions:%llu\r\n"
+                "number_of_libraries:%llu\r\n",
+                vm, vm, vm, vm, st ? (unsigned long long)st->nscripts : 0ULL,
+                st ? (unsigned long long)st->nfuncs : 0ULL,
+                st ? (unsigned long long)st->nlibs : 0ULL);
 }

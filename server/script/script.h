@@ -19,6 +19,8 @@
 #include "client.h"
 #include "engine.h"
 
+struct sbuf;
+
 /* EVAL family: EVAL script numkeys key... arg..., EVALSHA sha1 ..., the _RO variants. */
 void script_eval_cmd(client_t *c);
 void script_evalsha_cmd(client_t *c);
@@ -43,6 +45,10 @@ void function_stats_cmd(client_t *c);
 void function_kill_cmd(client_t *c);
 void function_fcall_cmd(client_t *c);
 void function_fcall_ro_cmd(client_t *c);
+
+/* INFO memory's scripting fields (Valkey's names): the Lua state's memory (one state holds both
+ * EVAL scripts and functions), cached scripts, functions, libraries. */
+void script_info_memory(engine_t *s, struct sbuf *b);
 
 /* Persistence of functions (the snapshot's FUNCTION records, persist/): each library's code in
  * name order; loading one library's code (replace: a library of that name is replaced), which
