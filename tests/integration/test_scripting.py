@@ -138,8 +138,10 @@ def test_script_commands(r):
     assert r.script_exists(sha, "0" * 40) == [True, False]
     assert r.execute_command("SCRIPT", "EXISTS", sha.upper()) == [1]
     assert r.evalsha(sha, 0) == b"hi"
+    assert r.info("memory")["number_of_cached_scripts"] >= 1
     assert r.script_flush() is True
     assert r.script_exists(sha) == [False]
+    assert r.info("memory")["number_of_cached_scripts"] == 0
     with pytest.raises(redis.ResponseError, match="NOTBUSY"):
         r.script_kill()
 
@@ -308,6 +310,33 @@ def test_script_writes_are_one_record_and_survive_sigkill(live):
     res = subprocess.run([binary("keel-check"), "--live", "wal", os.path.join(s.dir, "wal")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_script_reads_wait_for_uncommitted_keys_in_sync_mode(live):
+    """durability sync: a script that reads a key whose write is not durable yet replies only
+    once it is (its reply is tagged as EXEC's is), even when the key is not declared in KEYS; a
+    script reading only committed keys does not wait."""
+    s = KeelServer(durability="sync")
+    s.popen_kw = {"env": dict(os.environ, KEEL_DEBUG_WAL_FSYNC_DELAY_MS="600")}
+    live.append(s)
+    s.start()
+    s.client().set("cold", "c")
+    writer, reader = s.raw(), s.raw()
+    try:
+        writer.send_cmd("SET", "hot", "new")
+        time.sleep(0.05)  # executed, its record is being synced
+        t0 = time.time()
+        assert reader.call("EVAL", "return redis.call('get', 'cold')", "0") == b"c"
+        cold_s = time.time() - t0
+        t0 = time.time()
+        assert reader.call("EVAL", "return redis.call('get', 'hot')", "0") == b"new"
+        hot_s = time.time() - t0
+        assert writer.read() == "OK"
+        assert cold_s < 0.3, cold_s
+        assert hot_s > 0.3, hot_s
+    finally:
+        writer.close()
+        reader.close()
 
 
 def test_functions_survive_point_in_time_restore(live, tmp_path):
