@@ -55,6 +55,8 @@ typedef struct script_state {
     int argv_cap;
     uint64_t nscripts, nlibs, nfuncs;
     uint64_t runs; /* scripts and functions run (the garbage collector's pace) */
+    uint8_t *deny; /* by cmd_def_t.id: 0 not known yet, 1 allowed in scripts, 2 refused */
+    uint32_t ndeny;
 } script_state_t;
 
 /* The engine's state, made at first use (NULL only if Lua could not start). */

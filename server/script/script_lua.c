@@ -431,7 +431,16 @@ static const char *
 refuse_call(script_state_t *st, cmd_def_t *cmd) {
     engine_t *s = st->eng;
     script_run_t *run = st->run;
-    if (denied_in_script(cmd))
+    /* The answer per command id, worked out once (the deny list is a loop of strcmp). */
+    if (cmd->id >= st->ndeny) {
+        uint32_t n = s->ncmd_stats > cmd->id ? s->ncmd_stats : cmd->id + 1;
+        st->deny = krealloc(st->deny, n);
+        memset(st->deny + st->ndeny, 0, n - st->ndeny);
+        st->ndeny = n;
+    }
+    if (!st->deny[cmd->id])
+        st->deny[cmd->id] = denied_in_script(cmd) ? 2 : 1;
+    if (st->deny[cmd->id] == 2)
         return "This Redis command is not allowed from script";
     if (cmd->flags & CMD_WRITE) {
         if (run->read_only)
@@ -1066,6 +1075,16 @@ slua_call(script_state_t *st, client_t *c, script_run_t *run, int nkeys, const k
     }
     int rc = slua_pcall(L, eval ? 0 : 2);
     lua_sethook(L, NULL, 0, 0);
+    if (eval) { /* no later script (a function of another user) sees this one's arguments */
+        lua_pushvalue(L, LUA_GLOBALSINDEX);
+        lua_pushstring(L, "KEYS");
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pushstring(L, "ARGV");
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
     st->run = NULL;
     if (rc != 0)
         reply_error(c, L, run->name);

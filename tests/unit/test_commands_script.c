@@ -156,6 +156,12 @@ Test(script, function_load_is_logged_as_called) {
     cr_assert_str_eq(run("FCALL", "f", "1", "c"), ":1\r\n");
     cr_assert_eq(nrec, 1);
     cr_assert(strstr(rec, "incr"), "%s", rec);
+    /* An EVAL's KEYS are gone once it ends: a function never sees another script's arguments. */
+    run("FUNCTION", "LOAD",
+        "#!lua name=peek\nredis.register_function('peek', function() return KEYS[1] end)");
+    run("EVAL", "return 1", "1", "secret");
+    const char *r = run("FCALL", "peek", "0");
+    cr_assert(strstr(r, "nonexistent global variable 'KEYS'"), "%s", r);
 }
 
 /* EVAL of `return hex(<expr>)`: the bytes of a packed string as hex digits. */
