@@ -189,6 +189,23 @@ push_env(script_state_t *st) {
     lua_insert(L, -2); /* env, overrides */
 }
 
+/* A library's code runs at most FN_LOAD_TIMEOUT_MS (Valkey's limit): the loop is not polled
+ * while it loads, so a code that never returns must not hang the server. */
+#define FN_LOAD_TIMEOUT_MS 500
+
+static void
+load_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_getfield(L, LUA_REGISTRYINDEX, "keel_state");
+    script_state_t *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!st || util_mono_us() - st->load_start_us < FN_LOAD_TIMEOUT_MS * 1000ull)
+        return;
+    lua_sethook(L, load_hook, LUA_MASKLINE, 0); /* a pcall in the code cannot go on */
+    slua_push_error(L, "FUNCTION LOAD timeout", 21);
+    lua_error(L);
+}
+
 /* Remove library `name` and its functions (REG_LIBS, REG_FUNCS). */
 static void
 drop_library(script_state_t *st, const char *name) {
@@ -269,7 +286,10 @@ function_load_code(engine_t *s, const char *code, size_t len, bool replace, char
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "keel_pending");
     st->loading = true;
+    st->load_start_us = util_mono_us();
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int rc = slua_pcall(L, 0);
+    lua_sethook(L, NULL, 0, 0);
     st->loading = false;
     /* overrides, result: from now on the library's code sees the full API */
     lua_pushnil(L);

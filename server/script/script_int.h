@@ -47,11 +47,12 @@ typedef struct script_run {
 typedef struct script_state {
     engine_t *eng;
     lua_State *L;
-    client_t *fake;     /* runs the scripts' commands; its resp is redis.setresp's */
-    script_run_t *run;  /* NULL when no script runs */
-    bool loading;       /* FUNCTION LOAD runs a library's code: register_function works */
-    karg_t *argv;       /* redis.call's arguments (grown, reused) */
-    char (*numbuf)[40]; /* the text of numeric arguments */
+    client_t *fake;         /* runs the scripts' commands; its resp is redis.setresp's */
+    script_run_t *run;      /* NULL when no script runs */
+    bool loading;           /* FUNCTION LOAD runs a library's code: register_function works */
+    uint64_t load_start_us; /* when that load began (its timeout, function.c) */
+    karg_t *argv;           /* redis.call's arguments (grown, reused) */
+    char (*numbuf)[40];     /* the text of numeric arguments */
     int argv_cap;
     uint64_t nscripts, nlibs, nfuncs;
     uint64_t runs; /* scripts and functions run (the garbage collector's pace) */

@@ -202,6 +202,8 @@ def test_functions(r):
         r.function_load("return 1")
     with pytest.raises(redis.ResponseError, match="Function incr_get already exists"):
         r.function_load("#!lua name=other\nredis.register_function('incr_get', function() end)")
+    with pytest.raises(redis.ResponseError, match="FUNCTION LOAD timeout"):
+        r.function_load("#!lua name=spin\nwhile true do end")
     with pytest.raises(redis.ResponseError):  # redis.call is not there while a library loads
         r.function_load("#!lua name=bad\nredis.call('set', 'x', 1)\n"
                         "redis.register_function('f', function() end)")
