@@ -150,14 +150,86 @@ cache_get(lua_State *L, const char *sha) {
     return false;
 }
 
+static void
+lru_unlink(script_state_t *st, script_lru_t *n) {
+    *(n->prev ? &n->prev->next : &st->lru_head) = n->next;
+    *(n->next ? &n->next->prev : &st->lru_tail) = n->prev;
+    n->prev = n->next = NULL;
+    st->lru_len--;
+}
+
+static void
+lru_append(script_state_t *st, script_lru_t *n) {
+    n->prev = st->lru_tail;
+    n->next = NULL;
+    *(st->lru_tail ? &st->lru_tail->next : &st->lru_head) = n;
+    st->lru_tail = n;
+    st->lru_len++;
+}
+
+/* The entry at the top was used: an EVAL-loaded one moves to the tail; keep=true (SCRIPT LOAD)
+ * makes it permanent. */
+static void
+lru_touch(script_state_t *st, bool keep) {
+    lua_State *L = st->L;
+    lua_getfield(L, -1, "lru");
+    script_lru_t *n = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!n)
+        return;
+    lru_unlink(st, n);
+    if (!keep) {
+        lru_append(st, n);
+        return;
+    }
+    kfree(n);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "lru");
+}
+
+/* A new EVAL-loaded entry (at the top) joins the order; the least recently used one goes when
+ * there are more than SCRIPT_EVAL_CACHE_MAX. */
+static void
+lru_add(script_state_t *st, const char *sha) {
+    lua_State *L = st->L;
+    script_lru_t *n = kmalloc(sizeof *n);
+    memcpy(n->sha, sha, 41);
+    lru_append(st, n);
+    lua_pushlightuserdata(L, n);
+    lua_setfield(L, -2, "lru");
+    if (st->lru_len <= SCRIPT_EVAL_CACHE_MAX)
+        return;
+    script_lru_t *old = st->lru_head;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_SCRIPTS);
+    lua_pushnil(L);
+    lua_setfield(L, -2, old->sha);
+    lua_pop(L, 1);
+    lru_unlink(st, old);
+    kfree(old);
+    st->nscripts--;
+    st->evicted_scripts++;
+}
+
+static void
+lru_free(script_state_t *st) {
+    while (st->lru_head) {
+        script_lru_t *n = st->lru_head;
+        lru_unlink(st, n);
+        kfree(n);
+    }
+}
+
 /* Compile body into the cache under its sha (hex out); pushes its {fn, flags}. Returns false
- * after replying the error. */
+ * after replying the error. from_eval: EVAL's (evictable), else SCRIPT LOAD's. */
 static bool
-cache_add(script_state_t *st, client_t *c, const char *body, size_t len, char sha[41]) {
+cache_add(script_state_t *st, client_t *c, const char *body, size_t len, char sha[41],
+          bool from_eval) {
     lua_State *L = st->L;
     script_sha1_hex(body, len, sha);
-    if (cache_get(L, sha))
+    if (cache_get(L, sha)) {
+        lru_touch(st, !from_eval);
         return true;
+    }
     uint32_t flags;
     size_t sl;
     char err[512];
@@ -179,6 +251,8 @@ cache_add(script_state_t *st, client_t *c, const char *body, size_t len, char sh
     lua_setfield(L, -2, sha);
     lua_pop(L, 1);
     st->nscripts++;
+    if (from_eval)
+        lru_add(st, sha);
     return true;
 }
 
@@ -205,7 +279,8 @@ eval_generic(client_t *c, bool by_sha, bool ro) {
             reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
             return;
         }
-    } else if (!cache_add(st, c, c->argv[1].p, c->argv[1].n, sha)) {
+        lru_touch(st, false);
+    } else if (!cache_add(st, c, c->argv[1].p, c->argv[1].n, sha, true)) {
         return;
     }
     lua_getfield(L, -1, "flags");
@@ -252,7 +327,7 @@ script_load_cmd(client_t *c) {
         return;
     }
     char sha[41];
-    if (!cache_add(st, c, c->argv[2].p, c->argv[2].n, sha))
+    if (!cache_add(st, c, c->argv[2].p, c->argv[2].n, sha, false))
         return;
     lua_settop(st->L, 0);
     reply_bulk(c, sha, 40);
@@ -292,6 +367,7 @@ script_flush_cmd(client_t *c) {
         lua_setfield(st->L, LUA_REGISTRYINDEX, REG_SCRIPTS);
         lua_gc(st->L, LUA_GCCOLLECT, 0);
         st->nscripts = 0;
+        lru_free(st);
     }
     reply_ok(c);
 }
@@ -340,8 +416,9 @@ script_info_memory(engine_t *s, sbuf_t *b) {
                 "used_memory_lua:%lld\r\nused_memory_vm_eval:%lld\r\n"
                 "used_memory_vm_functions:%lld\r\nused_memory_vm_total:%lld\r\n"
                 "number_of_cached_scripts:%llu\r\nnumber_of_functions:%llu\r\n"
-                "number_of_libraries:%llu\r\n",
+                "number_of_libraries:%llu\r\nevicted_scripts:%llu\r\n",
                 vm, vm, vm, vm, st ? (unsigned long long)st->nscripts : 0ULL,
                 st ? (unsigned long long)st->nfuncs : 0ULL,
-                st ? (unsigned long long)st->nlibs : 0ULL);
+                st ? (unsigned long long)st->nlibs : 0ULL,
+                st ? (unsigned long long)st->evicted_scripts : 0ULL);
 }

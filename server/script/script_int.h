@@ -44,6 +44,14 @@ typedef struct script_run {
     uint64_t start_us;
 } script_run_t;
 
+/* An EVAL-loaded script in the eviction order (SCRIPT LOAD's are never evicted). */
+typedef struct script_lru {
+    struct script_lru *prev, *next;
+    char sha[41];
+} script_lru_t;
+
+#define SCRIPT_EVAL_CACHE_MAX 500 /* EVAL-loaded scripts kept (Valkey's LRU_LIST_LENGTH) */
+
 typedef struct script_state {
     engine_t *eng;
     lua_State *L;
@@ -57,6 +65,11 @@ typedef struct script_state {
     uint64_t nscripts, nlibs, nfuncs;
     uint64_t runs; /* scripts and functions run (the garbage collector's pace) */
     uint8_t *deny; /* by cmd_def_t.id: 0 not known yet, 1 allowed in scripts, 2 refused */
+    /* EVAL-loaded scripts, least recently used first; each cache entry's "lru" field points to
+     * its node. Past SCRIPT_EVAL_CACHE_MAX the head is dropped from the cache. */
+    script_lru_t *lru_head, *lru_tail;
+    uint32_t lru_len;
+    uint64_t evicted_scripts;
     uint32_t ndeny;
 } script_state_t;
 

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -211,4 +212,28 @@ Test(script, struct_packs_unpacks_and_sizes) {
     cr_assert(strstr(run("EVAL", "return struct.size('s')", "0"), "undefined sizes"));
     cr_assert(
         strstr(run("EVAL", "return struct.unpack('i4', 'ab')", "0"), "data string too short"));
+}
+
+Test(script, eval_loaded_scripts_are_evicted_past_500_script_load_ones_never) {
+    char body[64], sha_first[41];
+    run("SCRIPT", "LOAD", "return 'kept'");
+    for (int i = 0; i < 502; i++) {
+        snprintf(body, sizeof body, "return %d", i);
+        cr_assert_eq(atoi(run("EVAL", body, "0") + 1), i);
+        if (i == 1) { /* used again later: moves to the tail, so it stays */
+            const char *r = run("SCRIPT", "LOAD", "return 0");
+            memcpy(sha_first, strstr(r, "\r\n") + 2, 40);
+            sha_first[40] = 0;
+        }
+        if (i == 300)
+            run("EVAL", "return 1", "0");
+    }
+    /* 'return 0' became permanent by SCRIPT LOAD and 'return 1' was used again, so the 501st
+     * EVAL script pushed out 'return 2', the least recently used. */
+    cr_assert_str_eq(run("EVALSHA", sha_first, "0"), ":0\r\n");
+    cr_assert_str_eq(run("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"), ":1\r\n",
+                     "sha1('return 1')");
+    cr_assert(strstr(run("EVALSHA", "7f923f79fe76194c868d7e1d0820de36700eb649", "0"), "NOSCRIPT"),
+              "sha1('return 2') was evicted");
+    cr_assert_str_eq(run("EVAL", "return 501", "0"), ":501\r\n");
 }
