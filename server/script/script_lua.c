@@ -507,6 +507,11 @@ call_generic(lua_State *L, bool raise) {
     lua_settop(L, 0);
     slua_push_resp(L, out, end);
     f->conn.olen = f->conn.osent = 0;
+    if (f->conn.ocap > 64 * 1024) { /* a big reply (KEYS *) does not keep its buffer */
+        kfree(f->conn.obuf);
+        f->conn.obuf = NULL;
+        f->conn.ocap = 0;
+    }
     if (raise && is_err)
         return lua_error(L);
     return 1;
@@ -994,10 +999,12 @@ count_hook(lua_State *L, lua_Debug *ar) {
         s->busy_script = run->eval ? ENGINE_BUSY_EVAL : ENGINE_BUSY_FUNCTION;
         run->caller->conn.flags |= CONN_PROTECTED;
     }
-    /* Other clients get -BUSY (exec.c), SCRIPT KILL and SHUTDOWN NOSAVE run. */
-    if (s->loop)
+    /* Other clients get -BUSY (exec.c), SCRIPT KILL and SHUTDOWN NOSAVE run. Not on a replica:
+     * its link to the primary would apply the primary's records in the middle of the script
+     * (and inside its effect scope), so a replica's long script runs to its end. */
+    if (s->loop && !s->read_only)
         ev_poll(s->loop, 0);
-    if (s->net)
+    if (s->net && !s->read_only)
         net_flush(s->net);
     if (s->shutdown_asap)
         run->killed = true;
