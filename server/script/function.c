@@ -673,17 +673,27 @@ function_restore_cmd(client_t *c) {
             }
         }
     }
+    /* All or nothing: the libraries as they were come back if one of the payload's fails, so
+     * a refused RESTORE changes nothing and is not logged (replay must never see it fail). */
+    sbuf_t before = {0};
+    function_foreach(c->eng, dump_one_cb, &before);
     if (policy == 2)
         function_flush_all(c->eng);
+    char err[1024];
     for (size_t off = 4; off < n - 4; off += 4 + rd32(p + off)) {
-        char err[1024];
         if (function_load_code(c->eng, p + off + 4, rd32(p + off), policy != 0, err, sizeof err) <
             0) {
-            c->eng->dirty++; /* what loaded so far stays, and is logged with the call */
+            function_flush_all(c->eng);
+            char again[256];
+            for (size_t o = 0; o + 4 <= before.len; o += 4 + rd32(before.p + o))
+                function_load_code(c->eng, before.p + o + 4, rd32(before.p + o), true, again,
+                                   sizeof again);
+            sbuf_free(&before);
             reply_err(c, err);
             return;
         }
     }
+    sbuf_free(&before);
     c->eng->dirty++;
     reply_ok(c);
 }

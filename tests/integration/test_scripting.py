@@ -202,6 +202,18 @@ def test_functions(r):
         r.function_load("return 1")
     with pytest.raises(redis.ResponseError, match="Function incr_get already exists"):
         r.function_load("#!lua name=other\nredis.register_function('incr_get', function() end)")
+    # RESTORE is all or nothing: a library of the payload that fails takes the others back out.
+    r.function_flush()
+    r.function_load("#!lua name=b\nredis.register_function('fb', function() return 1 end)")
+    r.function_load("#!lua name=c\nredis.register_function('fa', function() return 1 end)")
+    both = r.function_dump()
+    r.function_flush()
+    r.function_load("#!lua name=a\nredis.register_function('fa', function() return 2 end)")
+    with pytest.raises(redis.ResponseError, match="Function fa already exists"):
+        r.function_restore(both, "REPLACE")
+    assert [lib[1] for lib in r.function_list()] == [b"a"]
+    assert r.fcall("fa", 0) == 2
+    r.function_flush()
     with pytest.raises(redis.ResponseError, match="FUNCTION LOAD timeout"):
         r.function_load("#!lua name=spin\nwhile true do end")
     with pytest.raises(redis.ResponseError):  # redis.call is not there while a library loads
