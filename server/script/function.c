@@ -231,9 +231,11 @@ drop_library(script_state_t *st, const char *name) {
     lua_pop(L, 2);
 }
 
-int
-function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *err,
-                   size_t errlen) {
+/* function_load_code, with the load time limited when limit (a client's FUNCTION LOAD or
+ * RESTORE; never replay, a replica's stream or a snapshot, which must load what was loaded). */
+static int
+load_code(engine_t *s, const char *code, size_t len, bool replace, bool limit, char *err,
+          size_t errlen) {
     script_state_t *st = script_state(s);
     if (!st) {
         snprintf(err, errlen, "ERR the Lua engine could not start");
@@ -287,7 +289,8 @@ function_load_code(engine_t *s, const char *code, size_t len, bool replace, char
     lua_setfield(L, LUA_REGISTRYINDEX, "keel_pending");
     st->loading = true;
     st->load_start_us = util_mono_us();
-    lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
+    if (limit)
+        lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int rc = slua_pcall(L, 0);
     lua_sethook(L, NULL, 0, 0);
     st->loading = false;
@@ -365,6 +368,12 @@ function_load_code(engine_t *s, const char *code, size_t len, bool replace, char
     return 0;
 }
 
+int
+function_load_code(engine_t *s, const char *code, size_t len, bool replace, char *err,
+                   size_t errlen) {
+    return load_code(s, code, len, replace, false, err, errlen);
+}
+
 void
 function_flush_all(engine_t *s) {
     script_state_t *st = s->script;
@@ -439,7 +448,8 @@ function_load_cmd(client_t *c) {
         return;
     }
     char err[1024];
-    if (function_load_code(c->eng, c->argv[i].p, c->argv[i].n, replace, err, sizeof err) < 0) {
+    bool limit = !(c->flags & CLIENT_FAKE);
+    if (load_code(c->eng, c->argv[i].p, c->argv[i].n, replace, limit, err, sizeof err) < 0) {
         reply_err(c, err);
         return;
     }
@@ -681,8 +691,8 @@ function_restore_cmd(client_t *c) {
         function_flush_all(c->eng);
     char err[1024];
     for (size_t off = 4; off < n - 4; off += 4 + rd32(p + off)) {
-        if (function_load_code(c->eng, p + off + 4, rd32(p + off), policy != 0, err, sizeof err) <
-            0) {
+        if (load_code(c->eng, p + off + 4, rd32(p + off), policy != 0, !(c->flags & CLIENT_FAKE),
+                      err, sizeof err) < 0) {
             function_flush_all(c->eng);
             char again[256];
             for (size_t o = 0; o + 4 <= before.len; o += 4 + rd32(before.p + o))
