@@ -15,7 +15,8 @@
  * Conversions (both directions, RESP2 and RESP3) follow Valkey's: a status is {ok=}, an error
  * {err=}, a nil bulk or array false, a RESP3 null nil, a double {double=}, a map {map={}}, a set
  * {set={k=true}}, a big number {big_number=}, a verbatim string {verbatim_string={format=,
- * string=}}; and back, false is a null (or :0 under RESP2? no: a null) and true :1 / #t.
+ * string=}}; and back the same tables, with false a null and true :1 (#t/#f when the script
+ * called redis.setresp(3)). docs/scripting.md has the whole table.
  */
 #include <lauxlib.h>
 #include <lualib.h>
