@@ -137,29 +137,19 @@ l_register_function(lua_State *L) {
     return 0;
 }
 
-/* The library environment's __index: upvalue 1 holds what loading overrides (redis, server). */
-static int
-l_env_index(lua_State *L) {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-    if (!lua_isnil(L, -1))
-        return 1;
-    lua_pop(L, 1);
-    lua_pushvalue(L, 2);
-    lua_gettable(L, LUA_GLOBALSINDEX); /* a missing global raises the sandbox's error */
-    return 1;
-}
-
 static int
 l_env_newindex(lua_State *L) {
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
-/* Pushes a new environment and its overrides table (the load API as redis and server). */
+/* Pushes a library's new environment twice (for setfenv, and to take the load API out after
+ * the load). It holds `redis` and `server` as the load API while the code loads; its other
+ * globals, and those two afterwards, are the sandbox's, through __index = the globals table (a
+ * table, so a global's lookup stays in the VM: no C call per access). */
 static void
 push_env(script_state_t *st) {
     lua_State *L = st->L;
-    lua_newtable(L); /* overrides */
+    lua_newtable(L); /* env */
     lua_newtable(L); /* the load API */
     lua_pushlightuserdata(L, st);
     lua_pushcclosure(L, l_register_function, 1);
@@ -173,20 +163,26 @@ push_env(script_state_t *st) {
         lua_setfield(L, -3, copied[i]);
     }
     lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "redis");
-    lua_setfield(L, -2, "server");
-    lua_newtable(L); /* env */
+    lua_pushstring(L, "redis");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_pushstring(L, "server");
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
     lua_newtable(L); /* its metatable */
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, l_env_index, 1);
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_env_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
-    lua_insert(L, -2); /* env, overrides */
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_RO); /* rawset refuses it too */
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1); /* env, env */
 }
 
 /* A library's code runs at most FN_LOAD_TIMEOUT_MS (Valkey's limit): the loop is not polled
@@ -280,7 +276,7 @@ load_code(engine_t *s, const char *code, size_t len, bool replace, bool limit, c
         snprintf(err, errlen, "ERR Error compiling function: %s", cerr);
         return -1;
     }
-    push_env(st); /* fn, env, overrides */
+    push_env(st); /* fn, env, env (overrides) */
     lua_pushvalue(L, -2);
     lua_setfenv(L, -4);
     lua_remove(L, -2); /* fn, overrides */
@@ -295,10 +291,12 @@ load_code(engine_t *s, const char *code, size_t len, bool replace, bool limit, c
     lua_sethook(L, NULL, 0, 0);
     st->loading = false;
     /* overrides, result: from now on the library's code sees the full API */
+    lua_pushstring(L, "redis");
     lua_pushnil(L);
-    lua_setfield(L, -3, "redis");
+    lua_rawset(L, -4);
+    lua_pushstring(L, "server");
     lua_pushnil(L);
-    lua_setfield(L, -3, "server");
+    lua_rawset(L, -4);
     if (rc != 0) {
         lua_getfield(L, -1, "err");
         const char *m = lua_tostring(L, -1);
