@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test]   (test adds the clients and tools the test suite uses)
 set -euo pipefail
 want=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev libjemalloc-dev
-      libssl-dev librocksdb-dev liblzf-dev)
+      libssl-dev librocksdb-dev liblzf-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev) # Lua: scripting
 if [ "${1:-build}" = test ]; then
     want+=(libcriterion-dev libhiredis-dev redis-server redis-sentinel redis-tools python3
            python3-redis python3-pytest xfsprogs e2fsprogs util-linux procps bc clang-format git

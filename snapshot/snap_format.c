@@ -52,17 +52,19 @@
  *   Other records:
  *     6 META    (optional, since 2) varint lru_or_lfu: access metadata of the key record that
  *               follows it in the same chunk.
+ *    11 FUNCTION (required, since 4) varint len, code: a function library (its Lua code, which
+ *               names the library); not a key, not counted in the chunk's or header's keys.
  *   An unknown record type is skipped through body_len when bit 7 is clear and refused
  *   (KERR_VERSION, naming its since_version) when set.
  *
  * Versions: v1 has record types 1-5 and no flags. v2 adds META and INTSTR and the two flags.
- *   v3 adds the optional IDENTITY section. v4 adds BLOOM and HASH_TTL; a hash without field
- *   expiries is still a HASH record, and a writer told to produce v1-v3 refuses a BLOOM or a
- *   HASH_TTL. A writer told to produce v1 writes INTSTR values as STRING and drops META; told to
- *   produce v1 or v2 it drops the identity. min_reader is the newest since_version among the
+ *   v3 adds the optional IDENTITY section. v4 adds STREAM, BLOOM, HASH_TTL and FUNCTION; a hash
+ *   without field expiries is still a HASH record, and a writer told to produce v1-v3 refuses
+ *   those four. A writer told to produce v1 writes INTSTR values as STRING and drops META; told
+ *   to produce v1 or v2 it drops the identity. min_reader is the newest since_version among the
  *   required records and sections the file actually holds, so a v2, v3 or v4 file without
- *   integer strings, bloom filters or hashes with field expiries loads in a v1 reader, which
- *   skips META records and the IDENTITY section.
+ *   integer strings or the v4 records loads in a v1 reader, which skips META records and the
+ *   IDENTITY section.
  *
  * Invariants:
  *   1. A key record, and the META before it, lie wholly inside one chunk; so chunks decode

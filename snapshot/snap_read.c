@@ -200,8 +200,8 @@ elems_check(const snap_rec_t *rec) {
 
 const char *
 snap_rec_type_name(unsigned t) {
-    static const char *names[] = {"?",    "string", "list",   "hash",  "set",     "zset",
-                                  "meta", "intstr", "stream", "bloom", "hash_ttl"};
+    static const char *names[] = {"?",    "string", "list",   "hash",  "set",      "zset",
+                                  "meta", "intstr", "stream", "bloom", "hash_ttl", "function"};
     return t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
@@ -254,6 +254,27 @@ decode_record(snap_rctx_t *r, int thread, snap_rbuf_t *tb, chunk_state_t *cs,
         cs->meta = (uint32_t)v;
         cs->has_meta = 1;
         return 0;
+    }
+    if (type == SNAP_REC_FUNCTION) { /* not a key: handed over, not counted */
+        if (cs->has_meta || snap_varint_get(&body, bend, &v) < 0 || v != (uint64_t)(bend - body))
+            return KERR_CORRUPT;
+        memset(&rec, 0, sizeof rec);
+        rec.type = SNAP_FUNCTION;
+        rec.key = (const char *)body;
+        rec.klen = (size_t)v;
+        rec.expire_ms = SNAP_NO_EXPIRE;
+        snap_rec_pos_t fpos = {.chunk_off = cs->off,
+                               .table_idx = cs->table_idx,
+                               .key_no = UINT64_MAX,
+                               .at = at};
+        rc =
+            r->apply_at ? r->apply_at(r->ctx, thread, &rec, &fpos) : r->apply(r->ctx, thread, &rec);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : KERR_FAILED;
+            snap_rctx_fail(r, rc, "snapshot %s: load stopped by the apply callback: %s", r->path,
+                           kerr_str(rc));
+        }
+        return rc;
     }
     if (key_record(type, body, bend, &rec, tb) < 0 || elems_check(&rec) < 0)
         return KERR_CORRUPT;

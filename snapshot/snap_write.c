@@ -432,6 +432,28 @@ snap_put_end(snap_sink_t *s) {
     return key_done(s);
 }
 
+int
+snap_put_function(snap_sink_t *s, const void *code, size_t len) {
+    if (s->rc)
+        return s->rc;
+    if (s->w->version < 4)
+        return sink_fail(s, KERR_INVAL, "function libraries need snapshot format version 4");
+    if (len > SNAP_ELEM_BYTES_MAX)
+        return sink_fail(s, KERR_LIMIT, "function library longer than the limit");
+    if (s->open_type)
+        return sink_fail(s, KERR_INVAL, "a function inside a key");
+    if (sink_reserve(s, 2 + 2 * SNAP_VARINT_MAX + len) < 0)
+        return s->rc;
+    s->raw[s->raw_len++] = SNAP_REC_FUNCTION | SNAP_REC_F_REQUIRED;
+    s->raw[s->raw_len++] = 4;
+    put_varint(s, varint_len(len) + len);
+    put_varint(s, len);
+    put_bytes(s, code, len);
+    if (s->min_reader < 4)
+        s->min_reader = 4;
+    return 0;
+}
+
 void
 snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu) {
     s->meta = lru_or_lfu;

@@ -43,8 +43,9 @@
 /* Format versions this build writes and reads. 1: the base. 2: per-key access metadata
  * (optional) and integer-encoded strings (required). 3: the data set's identity and epoch history
  * (an optional section, so it alone never raises the reader version a file needs). 4: record
- * types 8 STREAM, 9 BLOOM and 10 HASH_TTL, a hash with field expiries (all required): a file that
- * holds one needs reader 4, one without keeps its min_reader. */
+ * types 8 STREAM, 9 BLOOM, 10 HASH_TTL (a hash with field expiries) and 11 FUNCTION (a function
+ * library's code), all required: a file that holds one needs reader 4, one without keeps its
+ * min_reader. */
 #define SNAP_FORMAT_VERSION_MIN 1
 #define SNAP_FORMAT_VERSION_MAX 4
 
@@ -69,6 +70,9 @@ enum { SNAP_BLOOM = 9 };
  * make fields live for ever. */
 #define SNAP_HASH_TTL        10
 #define SNAP_FIELD_TTL_BYTES 8
+/* Not a key: a function library (v4). Its snap_rec_t has the code as key/klen, db 0, count 0, no
+ * expiry; it is not counted in the header's keys. */
+enum { SNAP_FUNCTION = 11 };
 
 /* Feature flags in the header (snap_info_t.flags). Bits 0-31 are informational ("optional"):
  * a reader ignores ones it does not know. Bits 32-63 are required: a reader refuses a file with a
@@ -123,6 +127,9 @@ int snap_put_elem(snap_sink_t *s, const void *p, size_t n);
 /* A sorted set member; score must not be NaN. */
 int snap_put_zelem(snap_sink_t *s, const void *p, size_t n, double score);
 int snap_put_end(snap_sink_t *s);
+/* v4: a function library's code (a required record; loading it needs a reader of version 4).
+ * KERR_INVAL when the file is written for an older format version, which cannot hold it. */
+int snap_put_function(snap_sink_t *s, const void *code, size_t len);
 /* v2: access metadata (LRU clock or LFU counter) for the next key put on this sink. Ignored when
  * writing format version 1, which has no place for it. */
 void snap_sink_set_meta(snap_sink_t *s, uint32_t lru_or_lfu);

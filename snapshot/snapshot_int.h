@@ -126,6 +126,7 @@ enum {
     SNAP_REC_STREAM = 8,               /* v4, required: a stream, one element: its value encoding */
     SNAP_REC_BLOOM = 9,                /* v4, required: a bloom filter, laid out as a LIST */
     SNAP_REC_HASH_TTL = SNAP_HASH_TTL, /* v4, required: a hash with field expiries */
+    SNAP_REC_FUNCTION = 11,            /* v4, required: a function library's code (not a key) */
 };
 #define SNAP_REC_F_REQUIRED 0x80u
 #define SNAP_REC_TYPE_MASK  0x7fu
@@ -137,7 +138,7 @@ enum {
 /* The format version that introduced a record type, 0 if unknown to this build. */
 static inline unsigned
 snap_rec_since(unsigned type) {
-    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 4, 4, 4};
+    static const unsigned char since[] = {0, 1, 1, 1, 1, 1, 2, 2, 4, 4, 4, 4};
     return type < sizeof since ? since[type] : 0;
 }
 

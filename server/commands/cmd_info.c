@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "util.h"
 #include "reply.h"
+#include "script.h"
 
 static void
 human(char *buf, size_t len, double n) {
@@ -113,6 +114,7 @@ sec_memory(engine_t *s, sbuf_t *b) {
                 s->cfg.maxmemory, h4, evict_policy_name(s->cfg.maxmemory_policy),
                 used ? (double)rss / (double)used : 0.0, kmem_allocator(),
                 lazyfree_pending(s->lazyfree), lazyfree_freed(s->lazyfree));
+    script_info_memory(s, b);
 }
 
 static void

@@ -1,4 +1,4 @@
-/* cmd_server.c - server commands: CONFIG DBSIZE FLUSHDB FLUSHALL TIME SHUTDOWN DEBUG SCRIPT MEMORY. */
+/* cmd_server.c - server commands: CONFIG DBSIZE FLUSHDB FLUSHALL TIME SHUTDOWN DEBUG MEMORY. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -343,27 +343,6 @@ debug_cmd(client_t *c) {
     }
 }
 
-/* ---- SCRIPT ---- */
-
-/* Keel runs no scripts, so one is never busy: SCRIPT KILL answers as Valkey does when none runs
- * (Sentinel sends it to an instance that answers -BUSY). */
-static void
-script_kill_cmd(client_t *c) {
-    reply_err(c, "NOTBUSY No scripts in execution right now.");
-}
-
-static void
-script_help_cmd(client_t *c) {
-    static const char *const lines[] = {
-        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "KILL",
-        "    Kill the currently executing Lua script (Keel runs no scripts: always NOTBUSY).",
-        "HELP",
-        "    Print this help.",
-    };
-    reply_help(c, lines, sizeof lines / sizeof *lines);
-}
-
 /* ---- MEMORY ---- */
 
 static size_t
@@ -481,14 +460,6 @@ static cmd_def_t config_subcmds[] = {
     {0},
 };
 
-static cmd_def_t script_subcmds[] = {
-    {"kill", script_kill_cmd, 2, CMD_NOSCRIPT | CMD_ALLOW_BUSY, 0, 0, 0, "scripting",
-     "Terminates a server-side Lua script during execution.", "2.6.0", "O(1)", "slow scripting"},
-    {"help", script_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "scripting",
-     "Returns helpful text about the different subcommands.", "5.0.0", "O(1)", "slow scripting"},
-    {0},
-};
-
 static cmd_def_t memory_subcmds[] = {
     {"usage", memory_usage_cmd, -3, CMD_READONLY, 2, 2, 1, "server",
      "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.",
@@ -510,9 +481,6 @@ static cmd_def_t memory_subcmds[] = {
 cmd_def_t cmd_table_server[] = {
     {"config", NULL, -2, 0, 0, 0, 0, "server", "A container for server configuration commands.",
      "2.0.0", "Depends on subcommand.", "slow", NULL, config_subcmds},
-    {"script", NULL, -2, 0, 0, 0, 0, "scripting",
-     "A container for Lua scripts management commands.", "2.6.0", "Depends on subcommand.", "slow",
-     NULL, script_subcmds},
     {"memory", NULL, -2, 0, 0, 0, 0, "server", "A container for memory diagnostics commands.",
      "4.0.0", "Depends on subcommand.", "slow", NULL, memory_subcmds},
     {"dbsize", cmd_dbsize, 1, CMD_READONLY | CMD_FAST | CMD_TOUCHES_ALL, 0, 0, 0, "server",

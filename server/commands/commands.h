@@ -27,5 +27,6 @@ extern cmd_def_t cmd_table_geo[], cmd_table_sort[];
 extern cmd_def_t cmd_table_dump[], cmd_table_migrate[];
 extern cmd_def_t cmd_table_bloom[];
 extern cmd_def_t cmd_table_stream[], cmd_table_stream_group[];
+extern cmd_def_t cmd_table_script[];
 
 #endif

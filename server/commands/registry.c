@@ -8,7 +8,7 @@ cmd_def_t *const commands_registry[] = {
     cmd_table_watch, cmd_table_persist, cmd_table_save, cmd_table_hash, cmd_table_set,
     cmd_table_list, cmd_table_zset, cmd_table_repl, cmd_table_acl, cmd_table_diag,
     cmd_table_geo, cmd_table_sort, cmd_table_dump, cmd_table_migrate, cmd_table_bloom,
-    cmd_table_stream, cmd_table_stream_group,
+    cmd_table_stream, cmd_table_stream_group, cmd_table_script,
     NULL,
 };
 /* clang-format on */

@@ -218,6 +218,11 @@ static const cfg_def_t defs[] = {
     {"latency-tracking", C_BOOL, OFF(latency_tracking), 0, 1, "yes", yesno, 0, NULL, NULL},
     {"latency-tracking-info-percentiles", C_SPECIAL, 0, 0, 0, "50 99 99.9", NULL, 0,
      set_percentiles, get_percentiles},
+    /* A script running longer is "busy": other clients get -BUSY, SCRIPT KILL works (0: never). */
+    {"busy-reply-threshold", C_INT, OFF(busy_reply_threshold_ms), 0, LLONG_MAX, "5000", NULL, 0,
+     NULL, NULL},
+    {"lua-time-limit", C_INT, OFF(busy_reply_threshold_ms), 0, LLONG_MAX, "5000", NULL, C_ALIAS,
+     NULL, NULL},
     /* "host port" (one argument, or two as Valkey writes it); REPLICAOF changes it, so CONFIG
      * REWRITE keeps a node a replica (or a primary) across a restart, as Sentinel relies on. */
     {"replicaof", C_SPECIAL, OFF(replicaof), 0, 0, "", NULL, C_IMMUTABLE, set_replicaof,

@@ -23,6 +23,8 @@
 #define KEEL_REDIS_COMPAT_VERSION "7.2.4" /* what INFO reports as redis_version, for clients */
 #define SERVER_DBS_MAX            16
 
+enum { ENGINE_BUSY_NONE = 0, ENGINE_BUSY_EVAL = 1, ENGINE_BUSY_FUNCTION = 2 };
+
 enum { DURABILITY_OFF = 0, DURABILITY_ASYNC = 1, DURABILITY_SYNC = 2 };
 
 /* A `user <name> <rules...>` line of keel.conf, kept until acl_load_configured applies it. */
@@ -119,6 +121,7 @@ typedef struct engine_config {
     bool latency_tracking;
     double latency_percentiles[ENGINE_PERCENTILES_MAX];
     int latency_npercentiles;
+    long long busy_reply_threshold_ms; /* busy-reply-threshold (lua-time-limit), script/ */
     /* Replication (repl/). */
     char *replicaof; /* "host port" at start, "" for a primary */
     bool replica_read_only;
@@ -205,6 +208,11 @@ typedef struct engine {
     struct repl_state *repl;       /* replication (repl/), opaque to the engine */
     struct acl_state *acl;         /* users and the ACL LOG (acl.c) */
     struct tiering_state *tiering; /* the value tier (tiering.c); NULL when tiering is off */
+    /* Scripts and functions (server/script/), made at first use; opaque to the engine. */
+    struct script_state *script;
+    /* A script has run past busy-reply-threshold and the loop is polled from inside it: exec
+     * answers -BUSY to anything but CMD_ALLOW_BUSY commands (ENGINE_BUSY_*, set by script/). */
+    int busy_script;
     engine_stats_t stats;
     bool loading;
     int64_t paused_until_ms; /* CLIENT PAUSE (pause.c): its end, its kind (PAUSE_*) and the */

@@ -146,8 +146,8 @@ cmd_discard(client_t *c) {
 }
 
 /* The tag a read must wait for: the max over the hooks (0 when nothing it read is pending). */
-static uint64_t
-read_tag_of(client_t *c, cmd_def_t *cmd) {
+uint64_t
+exec_read_tag(client_t *c, cmd_def_t *cmd) {
     uint64_t tag = 0;
     for (int i = 0; i < c->eng->nhooks; i++)
         if (c->eng->hooks[i].read_tag) {
@@ -195,7 +195,7 @@ cmd_exec(client_t *c) {
         /* The user's rules may have changed since the command was queued: check again. */
         if (!(c->flags & CLIENT_ACL_LIMITED) || !acl_refuse_queued(c, q[i].cmd))
             exec_call(c, q[i].cmd);
-        uint64_t t = read_tag_of(c, q[i].cmd); /* an EXEC without a record: what it read */
+        uint64_t t = exec_read_tag(c, q[i].cmd); /* an EXEC without a record: what it read */
         c->reply_lsn = t > c->reply_lsn ? t : c->reply_lsn;
         kfree(q[i].argv);
     }
@@ -342,6 +342,25 @@ replied(client_t *c, const cmd_def_t *cmd, uint64_t start) {
         drop_reply(c, cmd, start);
 }
 
+/* A script runs past busy-reply-threshold and the loop is polled from inside it: only the
+ * commands that may run meanwhile do (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, AUTH...). */
+static bool
+refuse_busy(client_t *c, cmd_def_t *cmd) {
+    bool nosave = false;
+    for (int i = 1; i < c->argc; i++)
+        nosave |= cmd_arg_is(&c->argv[i], "nosave");
+    if ((cmd->flags & CMD_ALLOW_BUSY) && (strcmp(cmd->name, "shutdown") != 0 || nosave))
+        return false;
+    reply_errf(c,
+               "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN "
+               "NOSAVE.",
+               c->eng->busy_script == ENGINE_BUSY_FUNCTION ? "FUNCTION" : "SCRIPT");
+    cmd_stats(c->eng, cmd)->rejected++;
+    if (c->flags & CLIENT_MULTI)
+        c->flags |= CLIENT_DIRTY_EXEC;
+    return true;
+}
+
 void
 exec_command(client_t *c) {
     engine_t *s = c->eng;
@@ -355,6 +374,8 @@ exec_command(client_t *c) {
         replied(c, NULL, start);
         return;
     }
+    if (s->busy_script && refuse_busy(c, cmd))
+        return;
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_MULTI_OK)) {
         if (cmd->flags & CMD_NO_MULTI) {
             log_refused(c, "not allowed inside a transaction");
@@ -397,7 +418,7 @@ exec_command(client_t *c) {
     } else if (lsn < 0) {
         tag = UINT64_MAX; /* the log refused the record: never release, fail with the log */
     } else {
-        tag = read_tag_of(c, cmd);
+        tag = exec_read_tag(c, cmd);
         tag = c->reply_lsn > tag ? c->reply_lsn : tag;
     }
     replied(c, cmd, start);

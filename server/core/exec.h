@@ -19,6 +19,9 @@
 void exec_command(client_t *c);
 /* Run cmd with c->argc/argv now, inside the current effect scope; updates stats. */
 void exec_call(client_t *c, cmd_def_t *cmd);
+/* The durability tag a read by c of cmd (its argv now) must wait for: 0 when nothing it read is
+ * uncommitted. EXEC and scripts raise their reply's tag to it after each command they run. */
+uint64_t exec_read_tag(client_t *c, cmd_def_t *cmd);
 
 /* Transactions (exec.c): MULTI, EXEC, DISCARD are in the conn table. */
 void cmd_multi(client_t *c);

@@ -32,6 +32,13 @@ prop_begin(prop_t *p) {
     }
 }
 
+void
+prop_discard(prop_t *p) {
+    p->len = 0;
+    p->first_db = p->cur_db = -1;
+    p->cmd_added = 0;
+}
+
 /* Room for n more bytes (the buffer only grows; prop_end gives a huge one back). */
 static void
 reserve(prop_t *p, size_t n) {

@@ -46,6 +46,9 @@ void prop_begin(prop_t *p);
 /* Ends a scope; returns the record's LSN, 0 if nothing was logged, <0 on log failure. */
 int64_t prop_end(prop_t *p);
 
+/* Forget the effects collected so far in the open scopes: a script stopped by SHUTDOWN NOSAVE
+ * must not leave half of its writes in the log. */
+void prop_discard(prop_t *p);
 /* The running command's own call becomes an effect (done by exec when dirty moved and the
  * command did not call prop_add for itself). */
 void prop_add_call(prop_t *p, int db, int argc, const karg_t *argv);

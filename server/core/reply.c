@@ -173,6 +173,25 @@ reply_null(client_t *c) {
 }
 
 void
+reply_bool(client_t *c, bool v) {
+    if (c->resp >= 3)
+        reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        reply_raw(c, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+void
+reply_bignum(client_t *c, const char *p, size_t n) {
+    if (c->resp < 3) {
+        reply_bulk(c, p, n);
+        return;
+    }
+    reply_raw(c, "(", 1);
+    reply_raw(c, p, n);
+    reply_raw(c, "\r\n", 2);
+}
+
+void
 reply_null_array(client_t *c) {
     if (c->resp >= 3)
         reply_raw(c, "_\r\n", 3);

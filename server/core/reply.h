@@ -35,8 +35,10 @@ void reply_int(client_t *c, long long v);
 void reply_bulk(client_t *c, const char *p, size_t n);
 void reply_bulk_cstr(client_t *c, const char *s);
 void reply_bulk_ll(client_t *c, long long v);
-void reply_null(client_t *c);       /* missing value: $-1 / _ */
-void reply_null_array(client_t *c); /* missing aggregate: *-1 / _ */
+void reply_null(client_t *c);                            /* missing value: $-1 / _ */
+void reply_null_array(client_t *c);                      /* missing aggregate: *-1 / _ */
+void reply_bool(client_t *c, bool v);                    /* #t/#f, or :1/:0 in RESP2 */
+void reply_bignum(client_t *c, const char *p, size_t n); /* (digits, or a bulk in RESP2 */
 void reply_array(client_t *c, long long n);
 void reply_map(client_t *c, long long n); /* n pairs */
 void reply_set(client_t *c, long long n);

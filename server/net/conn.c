@@ -350,9 +350,15 @@ net_flush(net_t *n) {
             ev_set_max_wait_ms(n->loop, (int)left);
         }
     }
+    conn_t *kept = NULL; /* protected conns stay pending, untouched, until unprotected */
     while (n->pending_write) {
         conn_t *c = n->pending_write;
         n->pending_write = c->pw_next;
+        if (c->flags & CONN_PROTECTED) {
+            c->pw_next = kept;
+            kept = c;
+            continue;
+        }
         c->flags &= ~CONN_PENDING_WRITE;
         c->pw_next = NULL;
         if (c->flags & CONN_CLOSE_ASAP) {
@@ -361,6 +367,7 @@ net_flush(net_t *n) {
         }
         conn_write(c);
     }
+    n->pending_write = kept;
 }
 
 static void
@@ -642,6 +649,8 @@ conn_event_cb(ev_loop_t *l, int fd, void *data, int mask) {
     (void)l;
     (void)fd;
     conn_t *c = data;
+    if (c->flags & CONN_PROTECTED)
+        return; /* its owner is inside its command: it is served once that ends */
     if (c->tls) {
         tls_event(c, mask);
         return;

@@ -53,6 +53,9 @@ enum {
      * request limits below apply instead of the configured ones, so that a peer that knows no
      * password cannot make the server hold much memory for it. */
     CONN_UNAUTH = 1 << 5,
+    /* Its command is still running while the loop is polled from inside it (a busy script):
+     * nothing is read from it and it is not closed (its owner still uses it) until cleared. */
+    CONN_PROTECTED = 1 << 6,
 };
 
 /* Limits of a CONN_UNAUTH connection, as Valkey's for unauthenticated clients: requests of at

@@ -136,6 +136,35 @@ run_timer(ev_loop_t *l) {
     l->timer_cb(l, l->timer_data);
 }
 
+/* One epoll_wait and the callbacks of what it returned; -1 when the wait failed. */
+static int
+dispatch(ev_loop_t *l, int timeout) {
+    int n = epoll_wait(l->epfd, l->events, l->setsize, timeout);
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        int fd = l->events[i].data.fd;
+        ev_fd_t *f = &l->fds[fd];
+        uint32_t e = l->events[i].events;
+        int mask = 0;
+        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            mask |= EV_READ;
+        if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            mask |= EV_WRITE;
+        mask &= f->mask;
+        if (mask && f->cb)
+            f->cb(l, fd, f->data, mask);
+        if (l->after_event)
+            l->after_event(l, l->after_event_data);
+    }
+    return 0;
+}
+
+void
+ev_poll(ev_loop_t *l, int timeout_ms) {
+    (void)dispatch(l, timeout_ms);
+}
+
 void
 ev_run(ev_loop_t *l) {
     while (!l->stop) {
@@ -149,24 +178,8 @@ ev_run(ev_loop_t *l) {
         if (l->max_wait_ms >= 0 && (timeout < 0 || l->max_wait_ms < timeout))
             timeout = l->max_wait_ms;
         l->max_wait_ms = -1;
-        int n = epoll_wait(l->epfd, l->events, l->setsize, timeout);
-        if (n < 0 && errno != EINTR)
+        if (dispatch(l, timeout) < 0)
             break;
-        for (int i = 0; i < n; i++) {
-            int fd = l->events[i].data.fd;
-            ev_fd_t *f = &l->fds[fd];
-            uint32_t e = l->events[i].events;
-            int mask = 0;
-            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                mask |= EV_READ;
-            if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-                mask |= EV_WRITE;
-            mask &= f->mask;
-            if (mask && f->cb)
-                f->cb(l, fd, f->data, mask);
-            if (l->after_event)
-                l->after_event(l, l->after_event_data);
-        }
         run_timer(l);
     }
 }

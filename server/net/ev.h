@@ -28,6 +28,10 @@ void ev_set_after_event(ev_loop_t *l, ev_timer_cb cb, void *data);
 /* The next wait for events lasts at most ms (from a before-sleep hook; applies once). */
 void ev_set_max_wait_ms(ev_loop_t *l, int ms);
 void ev_run(ev_loop_t *l);
+/* One wait of at most timeout_ms for fd events, and their callbacks; no timer, no before-sleep
+ * hook. For a caller that must keep the loop turning from inside a long callback (a busy
+ * script, script/): it runs only what is ready. */
+void ev_poll(ev_loop_t *l, int timeout_ms);
 void ev_stop(ev_loop_t *l);
 
 #endif

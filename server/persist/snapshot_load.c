@@ -36,6 +36,8 @@
 #include "kerr.h"
 #include "kmem.h"
 #include "persist_int.h"
+#include "sbuf.h"
+#include "script.h"
 #include "snapshot_glue_int.h"
 #include "tiering.h"
 #include "t_hash.h"
@@ -87,6 +89,7 @@ typedef struct load_ctx {
     snap_info_t info;
     uint32_t lru_fresh;   /* db_lru_fresh() at the start, for keys without saved metadata */
     uint64_t header_keys; /* keys the file's header announces; 0 when it could not be read */
+    sbuf_t funcs; /* FUNCTION records: (u32 length, code) each, loaded once the keys are in */
     /* Main thread only. */
     bool reserved;     /* the first database to receive a key was pre-sized */
     uint64_t inserted; /* keys inserted so far */
@@ -206,6 +209,14 @@ apply_cb(void *ctx, int thread, const snap_rec_t *rec) {
     load_ctx_t *l = ctx;
     if (l->stop)
         return KERR_CORRUPT;
+    if (rec->type == SNAP_FUNCTION) { /* Lua is the main thread's: the code waits for it */
+        uint32_t n = (uint32_t)rec->klen;
+        pthread_mutex_lock(&l->mu);
+        sbuf_append(&l->funcs, (const char *)&n, sizeof n);
+        sbuf_append(&l->funcs, rec->key, rec->klen);
+        pthread_mutex_unlock(&l->mu);
+        return 0;
+    }
     if ((int64_t)rec->db >= (int64_t)l->s->cfg.databases)
         return build_fail(l, rec, "database index beyond the configured databases");
     if (rec->type != SNAP_STRING && rec->count == 0)
@@ -338,9 +349,28 @@ insert_batch(load_ctx_t *l, load_batch_t *b, int rc) {
     return rc;
 }
 
+/* Main thread, after the keys: the libraries of the FUNCTION records (a library that does not
+ * load is a damaged file: the server that wrote it had loaded it). */
+static int
+load_functions(load_ctx_t *l) {
+    for (size_t off = 0; off + 4 <= l->funcs.len;) {
+        uint32_t n;
+        memcpy(&n, l->funcs.p + off, sizeof n);
+        char why[256];
+        if (function_load_code(l->s, l->funcs.p + off + 4, n, true, why, sizeof why) < 0) {
+            snprintf(l->err, sizeof l->err, "snapshot %.200s: a function library does not load: %s",
+                     l->path, why);
+            return KERR_CORRUPT;
+        }
+        off += 4 + (size_t)n;
+    }
+    return 0;
+}
+
 int
 snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *info, char *err,
                    size_t errlen) {
+    function_flush_all(s); /* the snapshot replaces them, as it replaces the keyspace */
     load_ctx_t *l = kcalloc(1, sizeof *l);
     l->s = s;
     l->path = path;
@@ -389,11 +419,14 @@ snapshot_load_file(engine_t *s, const char *path, int nthreads, snap_info_t *inf
         db_fit(s->dbs[d]);
     if (rc == 0)
         rc = l->rc;
+    if (rc == 0)
+        rc = load_functions(l);
     if (rc == 0 && info)
         *info = l->info;
     if (rc < 0)
         snprintf(err, errlen, "%s", l->err[0] ? l->err : kerr_str(rc));
 out:
+    sbuf_free(&l->funcs);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->ready);
     pthread_cond_destroy(&l->space);

@@ -37,6 +37,7 @@
 #include "kerr.h"
 #include "kmem.h"
 #include "persist_int.h"
+#include "script.h"
 #include "snapshot_glue_int.h"
 #include "util.h"
 #include "ht.h"
@@ -179,6 +180,14 @@ put_key_cb(void *priv, void *entry) {
         w->rc = snap_put_end(w->sink);
 }
 
+/* function_foreach's callback: one FUNCTION record per library. */
+static void
+put_function_cb(void *ctx, const char *code, size_t len) {
+    walk_ctx_t *w = ctx;
+    if (!w->rc)
+        w->rc = snap_put_function(w->sink, code, len);
+}
+
 /* snap_produce_cb: part `part` of every database's table. */
 static int
 produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
@@ -196,6 +205,8 @@ produce_cb(void *ctx, int part, int nparts, snap_sink_t *sink) {
         if (from < to)
             ht_walk_range(t, from, to, put_key_cb, &w);
     }
+    if (part == 0 && !w.rc) /* the function libraries (server/script/), after part 0's keys */
+        function_foreach(s, put_function_cb, &w);
     return w.rc;
 }
 

@@ -1476,3 +1476,42 @@ def test_debug_subcommands_for_test_suites_reply_alike(pair):
                  ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"],
                  ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]):
         pair.same(*args)
+
+
+# ---- scripting: EVAL, SCRIPT, FUNCTION ---------------------------------------------------------
+
+SCRIPT_LIB = "#!lua name=difflib\nredis.register_function('f', function(k, a) " \
+             "return redis.call('incr', k[1]) end)"
+SCRIPTING_SCRIPT = [
+    ["EVAL", "return 1", "0"], ["EVAL", "return {1, 'a', {2, false}, nil, 3}", "0"],
+    ["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "k", "v"],
+    ["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
+    ["EVAL", "return redis.call('incr', 'k')", "0"], ["EVAL", "return redis.pcall('incr', 'k')", "0"],
+    ["EVAL", "return redis.call('nosuch')", "0"], ["EVAL", "return redis.call('get')", "0"],
+    ["EVAL", "return redis.error_reply('MY err')", "0"], ["EVAL", "return redis.status_reply('FINE')", "0"],
+    ["EVAL", "return x", "0"], ["EVAL", "x = 1", "0"], ["EVAL", "return os.execute('true')", "0"],
+    ["EVAL", "return (", "0"], ["EVAL", "return 1", "2", "a"], ["EVAL", "return 1", "-1"],
+    ["EVAL", "return 1", "x"], ["EVAL", "return 3.7", "0"], ["EVAL", "return true", "0"],
+    ["EVAL", "return false", "0"], ["EVAL", "return {double=1.5}", "0"], ["EVAL", "return {map={a=1}}", "0"],
+    ["EVAL", "return {set={a=true}}", "0"], ["EVAL", "return cjson.encode({1, 2})", "0"],
+    ["EVAL", "return bit.band(6, 3)", "0"], ["EVAL", "return redis.sha1hex('x')", "0"],
+    ["EVAL", "redis.setresp(3) return redis.call('hgetall', 'nokey')", "0"],
+    ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')", "0"],
+    ["EVAL", "#!lua flags=bad\nreturn 1", "0"], ["EVAL_RO", "return redis.call('set', 'a', 'b')", "0"],
+    ["EVAL_RO", "#!lua\nreturn 1", "0"], ["SCRIPT", "LOAD", "return 'hi'"],
+    ["EVALSHA", "2f31ba2bb6d6a0f42cc159d2e2dad55440778de3", "0"],
+    ["SCRIPT", "EXISTS", "2f31ba2bb6d6a0f42cc159d2e2dad55440778de3", "ffff"],
+    ["EVALSHA", "ffff", "0"], ["SCRIPT", "KILL"], ["SCRIPT", "FLUSH", "BAD"],
+    ["FUNCTION", "FLUSH"], ["FUNCTION", "LOAD", SCRIPT_LIB], ["FUNCTION", "LOAD", SCRIPT_LIB],
+    ["FCALL", "f", "1", "c"], ["FCALL_RO", "f", "1", "c"], ["FCALL", "nosuch", "0"],
+    ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"], ["FUNCTION", "DELETE", "nolib"],
+    ["FUNCTION", "LOAD", "return 1"], ["FUNCTION", "LOAD", "#!lua name=e\nreturn 1"],
+    ["FUNCTION", "KILL"], ["FUNCTION", "DELETE", "difflib"], ["FUNCTION", "FLUSH"],
+]
+
+
+def test_scripting_replies_alike(pair):
+    diffs = run_script(pair, SCRIPTING_SCRIPT)
+    pair.k.call("FUNCTION", "FLUSH")
+    pair.r.call("FUNCTION", "FLUSH")
+    assert not diffs, "\n".join(diffs)
