@@ -30,7 +30,6 @@
     "a Keel replica syncs from the primary's snapshot and log files, never from an RDB stream "    \
     "(docs/replication.md)"
 #define OS     "Keel does not manage this part of the operating system; set it outside the server"
-#define LATER  "not built in Keel yet"
 #define NOSUCH "Keel has no such mechanism"
 
 static const cfg_foreign_t foreign[] = {
@@ -120,14 +119,10 @@ static const cfg_foreign_t foreign[] = {
     {"lazyfree-lazy-user-del", "no", "DEL frees at once; use UNLINK"},
     {"lazyfree-lazy-user-flush", "no", "FLUSHALL and FLUSHDB free at once; give them ASYNC"},
     {"list-compress-depth", "0", "Keel does not compress list nodes (docs/encodings.md)"},
-    {"stream-node-max-bytes", NULL, LATER},
-    {"stream-node-max-entries", NULL, LATER},
     /* Commands and scripting. */
-    {"busy-reply-threshold", NULL, LATER},
-    {"lua-time-limit", NULL, LATER},
     {"enable-module-command", "no", "Keel loads no modules"},
     {"enable-protected-configs", NULL, "Keel has no protected settings"},
-    {"sanitize-dump-payload", NULL, LATER},
+    {"sanitize-dump-payload", "yes", "Keel checks every RESTORE payload in full (docs/dump.md)"},
     {"acl-pubsub-default", "resetchannels", "a new ACL user gets no channels; give &pattern rules"},
     {"rename-command", NULL, "deny commands with ACL rules (user ... -command)"},
     {"loadmodule", NULL, "Keel loads no modules"},

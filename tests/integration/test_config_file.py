@@ -26,8 +26,7 @@ DEBIAN_NOT_HONOURED = {
     "repl-diskless-load", "replica-lazy-flush", "oom-score-adj-values", "disable-thp",
     "appendonly", "appendfilename", "appenddirname", "appendfsync", "no-appendfsync-on-rewrite",
     "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size", "aof-load-truncated",
-    "aof-use-rdb-preamble", "aof-timestamp-enabled", "stream-node-max-bytes",
-    "stream-node-max-entries", "dynamic-hz", "aof-rewrite-incremental-fsync",
+    "aof-use-rdb-preamble", "aof-timestamp-enabled", "dynamic-hz", "aof-rewrite-incremental-fsync",
     "rdb-save-incremental-fsync", "jemalloc-bg-thread",
 }
 
