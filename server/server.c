@@ -111,6 +111,7 @@ cron(ev_loop_t *l, void *data) {
 static void
 before_sleep(ev_loop_t *l, void *data) {
     engine_t *s = data;
+    net_run_reads(s->net);   /* the commands of this turn's reads (io-threads: read by threads) */
     block_before_sleep(s);   /* deadlines of blocked clients: checked every loop turn */
     tiering_before_sleep(s); /* clients whose tiered values are back run again */
     int64_t pause_until = pause_before_sleep(s); /* commands that waited for CLIENT PAUSE */
@@ -277,8 +278,13 @@ server_init(engine_t *s) {
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
                         &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
                         &s->cfg.tcp_keepalive_s};
-    net_callbacks_t cb = {exec_accept_cb, exec_command_cb, exec_close_cb, s};
+    net_callbacks_t cb = {exec_accept_cb, exec_command_cb, exec_close_cb, exec_prepare_cb, s};
     s->net = net_create(s->loop, &cb, &lim);
+    if ((rc = net_set_io_threads(s->net, s->cfg.io_threads)) < 0) {
+        klog(KLOG_WARNING, "Refusing to start: cannot start %d I/O threads: %s",
+             s->cfg.io_threads - 1, strerror(-rc));
+        return rc;
+    }
     net_tls_set(s->net, tls);
     if (s->cfg.port > 0 &&
         (rc = net_listen(s->net, s->cfg.bind, s->cfg.port, false, &s->port_bound)) < 0)

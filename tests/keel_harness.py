@@ -16,6 +16,9 @@ import time
 import redis
 
 BIN_DIR = os.environ.get("KEEL_BIN", os.path.join(os.path.dirname(__file__), "..", "build"))
+# Extra arguments for every server of the current build ("--io-threads 4": scripts/test.sh runs
+# the ASan integration stage so); a test's own arguments come after and win.
+EXTRA_ARGS = os.environ.get("KEEL_SERVER_ARGS", "").split()
 SANITIZED = os.environ.get("KEEL_SANITIZED") == "1"
 _live = set()
 
@@ -80,6 +83,8 @@ class KeelServer:
             cmd += ["--enable-debug-command", "local"]
         if self.durability is not None:
             cmd += ["--durability", self.durability]
+        if not self.bin_path:
+            cmd += EXTRA_ARGS
         return cmd + self.args
 
     def start(self, wait=True, timeout=30):

@@ -51,11 +51,12 @@ sec_server(engine_t *s, sbuf_t *b) {
         "arch_bits:%d\r\nmultiplexing_api:epoll\r\ngcc_version:%d.%d.%d\r\n"
         "process_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
         "uptime_in_days:%lld\r\nhz:%d\r\nlru_clock:%u\r\nexecutable:keel-server\r\n"
-        "config_file:%s\r\nio_threads_active:0\r\n",
+        "config_file:%s\r\nio_threads_active:%d\r\n",
         KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, un.sysname, un.release, un.machine,
         (int)(sizeof(void *) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
         s->run_id, s->port_bound, (long long)util_time_us(), (long long)up, (long long)(up / 86400),
-        s->cfg.hz, db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "");
+        s->cfg.hz, db_lru_clock(&s->dbenv), s->config_file ? s->config_file : "",
+        s->net ? net_io_threads_active(s->net) : 0);
     /* Valkey's listener lines: one per listening socket (the first bind address is the one). */
     char bind[64];
     snprintf(bind, sizeof bind, "%s", s->cfg.bind && s->cfg.bind[0] ? s->cfg.bind : "127.0.0.1");
@@ -130,6 +131,7 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsubshard_channels:%zu\r\n"
                 "total_error_replies:%llu\r\n"
                 "total_reads_processed:%llu\r\ntotal_writes_processed:%llu\r\n"
+                "io_threaded_reads_processed:%llu\r\nio_threaded_writes_processed:%llu\r\n"
                 "keel_tls_handshake_errors:%llu\r\nunexpected_error_replies:%llu\r\n",
                 (unsigned long long)ns->accepted, (unsigned long long)st->commands,
                 (unsigned long long)engine_ops_per_sec(s), (unsigned long long)ns->bytes_in,
@@ -140,6 +142,7 @@ sec_stats(engine_t *s, sbuf_t *b) {
                 pubsub_names_count(s, PUBSUB_SHARD),
                 (unsigned long long)(st->total_errors + ns->protocol_errors),
                 (unsigned long long)ns->reads, (unsigned long long)ns->writes,
+                (unsigned long long)ns->io_reads, (unsigned long long)ns->io_writes,
                 (unsigned long long)ns->tls_handshake_errors,
                 (unsigned long long)st->unexpected_error_replies);
     sbuf_printf(b, "expired_fields:%llu\r\n", (unsigned long long)st->expired_fields);

@@ -130,7 +130,7 @@ static const cfg_def_t defs[] = {
     {"daemonize", C_BOOL, OFF(daemonize), 0, 1, "no", yesno, C_IMMUTABLE, NULL, NULL},
     /* Accepted for configuration files written for Valkey; I/O threads are not built yet
      * (docs/architecture.md, threads), so only 1 is allowed rather than silently ignoring a larger value. */
-    {"io-threads", C_INT, OFF(io_threads), 1, 1, "1", NULL, C_IMMUTABLE, NULL, NULL},
+    {"io-threads", C_INT, OFF(io_threads), 1, 16, "1", NULL, C_IMMUTABLE, NULL, NULL},
     {"hash-max-listpack-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "512", NULL,
      0, NULL, NULL},
     {"hash-max-ziplist-entries", C_INT, OFF(hash_max_listpack_entries), 0, LLONG_MAX, "512", NULL,

@@ -132,7 +132,7 @@ static const cfg_foreign_t foreign[] = {
     {"unixsocketperm", NULL, "Keel listens on TCP only"},
     {"bind-source-addr", NULL, NOSUCH},
     {"socket-mark-id", NULL, NOSUCH},
-    {"io-threads-do-reads", NULL, "Keel runs one I/O thread (io-threads)"},
+    {"io-threads-do-reads", "yes", "with io-threads above 1 the I/O threads always read"},
     {"supervised", "no", "Keel does not talk to upstart or systemd; run it in the foreground"},
     {"always-show-logo", "no", "Keel prints no logo"},
     {"set-proc-title", "no", "Keel does not change its process title"},

@@ -255,7 +255,9 @@ protected_allowed(const client_t *c) {
 /* Checks before the call; returns the command to run or NULL when an error was replied. */
 static cmd_def_t *
 check_command(client_t *c) {
-    cmd_def_t *cmd = cmd_lookup(c->eng, c->argv[0].p, c->argv[0].n);
+    /* An I/O thread may have looked the name up already (exec_prepare_cb). */
+    cmd_def_t *cmd =
+        c->conn.cmd_hint ? c->conn.cmd_hint : cmd_lookup(c->eng, c->argv[0].p, c->argv[0].n);
     if (!cmd) {
         log_refused(c, "unknown command");
         reply_unknown(c);
@@ -469,6 +471,12 @@ exec_command_cb(conn_t *conn, int argc, karg_t *argv) {
     c->argc = 0;
     c->argv = NULL;
     client_update_pause(c);
+}
+
+void *
+exec_prepare_cb(void *ctx, int argc, const karg_t *argv) {
+    (void)argc;
+    return cmd_lookup(ctx, argv[0].p, argv[0].n);
 }
 
 void

@@ -33,6 +33,8 @@ void cmd_discard(client_t *c);
  * client, a parsed command is executed, a closed connection's client is freed. */
 conn_t *exec_accept_cb(void *engine, int fd);
 void exec_command_cb(conn_t *conn, int argc, karg_t *argv);
+/* On an I/O thread, for a command parsed ahead: its entry in the command table (read only). */
+void *exec_prepare_cb(void *ctx, int argc, const karg_t *argv);
 void exec_close_cb(conn_t *conn);
 
 #endif

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iot.h"
 #include "kassert.h"
 #include "klog.h"
 #include "kmem.h"
@@ -64,7 +65,19 @@ struct net {
     tls_ctx_t *tls; /* the TLS context of new connections (net_tls_set); NULL: none */
     /* TLS connections shaking hands, oldest first (deadlines in that order): net_cron. */
     conn_t *hs_head, *hs_tail;
+    /* io-threads: the pool, the conns reported readable this turn (net_run_reads), the write
+     * batch of a running net_flush; a released conn's slot becomes NULL. */
+    iot_t *iot;
+    conn_t **rq, **wq;
+    int nrq, rq_cap, nwq, wq_cap;
+    int rq_next;   /* the next conn of rq whose commands run */
+    bool in_reads; /* net_run_reads is running commands: reads go the direct way meanwhile */
 };
+
+/* conn->io_err after a threaded read or write: what the main thread must do. */
+enum { IO_OK = 0, IO_CLOSE = 1, IO_OVER_LIMIT = 2 };
+
+#define PARSE_AHEAD_MAX 64 /* commands an I/O thread parses ahead per read */
 
 static void conn_event_cb(ev_loop_t *l, int fd, void *data, int mask);
 static void accept_cb(ev_loop_t *l, int fd, void *data, int mask);
@@ -130,6 +143,9 @@ net_free(net_t *n) {
     if (n->spare_fd >= 0)
         close(n->spare_fd);
     tls_ctx_free(n->tls);
+    iot_free(n->iot);
+    kfree(n->rq);
+    kfree(n->wq);
     kfree(n);
 }
 
@@ -219,6 +235,13 @@ conn_release(conn_t *c) {
     if (n) {
         ev_del(n->loop, c->fd, EV_READ | EV_WRITE);
         n->nconns--;
+        for (int i = 0; (c->flags & CONN_IO_READ_QUEUED) && i < n->nrq; i++)
+            if (n->rq[i] == c)
+                n->rq[i] = NULL;
+        for (int i = 0; (c->flags & CONN_IO_WRITE_QUEUED) && i < n->nwq; i++)
+            if (n->wq[i] == c)
+                n->wq[i] = NULL;
+        c->flags &= ~(uint32_t)(CONN_IO_READ_QUEUED | CONN_IO_WRITE_QUEUED);
         if (c->flags & CONN_PENDING_WRITE) {
             conn_t **pp = &n->pending_write;
             while (*pp && *pp != c)
@@ -235,6 +258,12 @@ conn_release(conn_t *c) {
     kfree(c->qbuf);
     kfree(c->obuf);
     c->qbuf = c->obuf = NULL;
+    if (c->batch) {
+        kfree(c->batch->cmd);
+        kfree(c->batch->args);
+        kfree(c->batch);
+        c->batch = NULL;
+    }
 }
 
 /* The owner forgets its client and releases the conn (also frees the client). */
@@ -293,30 +322,41 @@ sendable_end(const conn_t *c) {
 
 static void tls_update_events(conn_t *c);
 
-/* Returns 0, or -1 if the conn was closed. */
-static int
-conn_write(conn_t *c) {
-    if (c->tls && c->tls->state != TLS_ST_READY)
-        return 0; /* the output waits for the handshake */
+/* Write obuf up to the hold, at most WRITE_MAX; touches only c (an I/O thread may run it).
+ * Returns the bytes written; *err: IO_CLOSE when the socket failed. */
+static size_t
+write_some(conn_t *c, int *err) {
     size_t end = sendable_end(c), total = 0;
+    *err = IO_OK;
     while (c->osent < end && total < WRITE_MAX) {
         ssize_t w = c->tls ? tls_conn_write(c->tls, c->obuf + c->osent, end - c->osent)
                            : write(c->fd, c->obuf + c->osent, end - c->osent);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN)
-                break;
-            conn_close(c);
-            return -1;
+            if (errno != EAGAIN)
+                *err = IO_CLOSE;
+            break;
         }
         c->osent += (size_t)w;
         total += (size_t)w;
         c->net_out += (uint64_t)w;
-        c->net->stats.bytes_out += (uint64_t)w;
     }
+    return total;
+}
+
+/* The main thread's part after write_some: counters, the buffer, write interest, closing.
+ * Returns 0, or -1 if the conn was closed. */
+static int
+write_done(conn_t *c, size_t total, int err) {
+    c->net->stats.bytes_out += (uint64_t)total;
     if (total)
         c->net->stats.writes++;
+    if (err) {
+        conn_close(c);
+        return -1;
+    }
+    size_t end = sendable_end(c);
     if (c->osent == c->olen) {
         c->obase += c->olen;
         c->olen = c->osent = 0;
@@ -325,6 +365,7 @@ conn_write(conn_t *c) {
             c->obuf = NULL;
             c->ocap = 0;
         }
+        end = 0;
     }
     if (c->tls)
         tls_update_events(c);
@@ -339,6 +380,67 @@ conn_write(conn_t *c) {
     return 0;
 }
 
+/* Returns 0, or -1 if the conn was closed. */
+static int
+conn_write(conn_t *c) {
+    if (c->tls && c->tls->state != TLS_ST_READY)
+        return 0; /* the output waits for the handshake */
+    int err;
+    size_t total = write_some(c, &err);
+    return write_done(c, total, err);
+}
+
+/* An I/O thread's write of one conn of the batch. */
+static void
+io_write_job(void *item, void *ctx) {
+    (void)ctx;
+    conn_t *c = item;
+    c->io_bytes = write_some(c, &c->io_err);
+}
+
+/* Threads take the batch's conns when they are plain TCP with bytes to send now. */
+static bool
+write_threadable(const conn_t *c) {
+    return !c->tls && !c->cb && c->osent < sendable_end(c);
+}
+
+static void
+wq_push(net_t *n, conn_t *c) {
+    if (n->nwq == n->wq_cap) {
+        n->wq_cap = n->wq_cap ? n->wq_cap * 2 : 64;
+        n->wq = krealloc(n->wq, sizeof *n->wq * (size_t)n->wq_cap);
+    }
+    c->flags |= CONN_IO_WRITE_QUEUED;
+    n->wq[n->nwq++] = c;
+}
+
+/* Write the batch: in parallel when it is big enough to use a thread, then finish each conn
+ * here. A conn released meanwhile (another one's close) left a NULL. */
+static void
+flush_batch(net_t *n) {
+    if (n->nwq >= IOT_ITEMS_PER_THREAD) {
+        uint64_t by_workers = iot_items_by_workers(n->iot);
+        iot_run(n->iot, io_write_job, NULL, (void **)n->wq, n->nwq);
+        n->stats.io_writes += iot_items_by_workers(n->iot) - by_workers;
+        for (int i = 0; i < n->nwq; i++) {
+            conn_t *c = n->wq[i];
+            if (!c)
+                continue;
+            c->flags &= ~(uint32_t)CONN_IO_WRITE_QUEUED;
+            write_done(c, c->io_bytes, c->io_err);
+        }
+    } else {
+        for (int i = 0; i < n->nwq; i++) {
+            conn_t *c = n->wq[i];
+            if (!c)
+                continue;
+            c->flags &= ~(uint32_t)CONN_IO_WRITE_QUEUED;
+            conn_write(c);
+        }
+    }
+    n->nwq = 0;
+}
+
 void
 net_flush(net_t *n) {
     if (n->accept_resume_ms > 0) {
@@ -351,6 +453,7 @@ net_flush(net_t *n) {
         }
     }
     conn_t *kept = NULL; /* protected conns stay pending, untouched, until unprotected */
+again:
     while (n->pending_write) {
         conn_t *c = n->pending_write;
         n->pending_write = c->pw_next;
@@ -365,7 +468,14 @@ net_flush(net_t *n) {
             conn_close(c);
             continue;
         }
-        conn_write(c);
+        if (n->iot && write_threadable(c))
+            wq_push(n, c);
+        else
+            conn_write(c);
+    }
+    if (n->nwq) { /* closing or writing those may have made more output pending */
+        flush_batch(n);
+        goto again;
     }
     n->pending_write = kept;
 }
@@ -501,6 +611,220 @@ more:
     }
     process_input(c);
     return 0;
+}
+
+/* ---- I/O threads: reads ---- */
+
+/* Room for READ_CHUNK more bytes in qbuf. */
+static void
+qbuf_reserve(conn_t *c) {
+    if (c->qcap - c->qlen >= READ_CHUNK)
+        return;
+    size_t cap = c->qcap ? c->qcap : READ_CHUNK;
+    while (cap - c->qlen < READ_CHUNK)
+        cap *= 2;
+    c->qbuf = krealloc(c->qbuf, cap);
+    c->qcap = cap;
+}
+
+/* Parse the complete multibulk commands of qbuf ahead into c->batch, stopping at the first
+ * inline command, protocol error or incomplete command: the main thread's process_input takes
+ * over from there with the parser exactly where it stopped (a failed parse is undone). */
+static void
+parse_ahead(conn_t *c) {
+    net_t *n = c->net;
+    conn_batch_t *b = c->batch;
+    b->n = b->nargs = 0;
+    resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX, false};
+    char err[128];
+    while (b->n < PARSE_AHEAD_MAX) {
+        resp_parser_t *p = &c->parser;
+        if (p->state == 0 && (p->pos >= c->qlen || c->qbuf[p->pos] != '*'))
+            break; /* nothing, or an inline command: the main thread's */
+        resp_parser_t saved = *p;
+        int argc;
+        karg_t *argv;
+        size_t hint;
+        int r = resp_parse(p, c->qbuf, c->qlen, &lim, &argc, &argv, &hint, err, sizeof err);
+        if (r < 0) {
+            /* Undo: the main thread parses it again and answers the error. The arrays stay
+             * (a growth kept their contents); the scalars go back. */
+            saved.off = p->off;
+            saved.len = p->len;
+            saved.args = p->args;
+            saved.argv_cap = p->argv_cap;
+            saved.inline_buf = p->inline_buf;
+            saved.inline_cap = p->inline_cap;
+            *p = saved;
+            break;
+        }
+        if (r == RESP_NEED_MORE)
+            break;
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->cmd = krealloc(b->cmd, sizeof *b->cmd * (size_t)b->cap);
+        }
+        if (b->nargs + argc > b->args_cap) {
+            int cap = b->args_cap ? b->args_cap : 64;
+            while (cap < b->nargs + argc)
+                cap *= 2;
+            b->args = krealloc(b->args, sizeof *b->args * (size_t)cap);
+            b->args_cap = cap;
+        }
+        memcpy(b->args + b->nargs, argv, sizeof *argv * (size_t)argc);
+        conn_parsed_t *e = &b->cmd[b->n++];
+        e->start = p->start;
+        e->end = p->pos;
+        e->argc = argc;
+        e->argi = b->nargs;
+        e->hint = n->cb.prepare_cb ? n->cb.prepare_cb(n->cb.ctx, argc, argv) : NULL;
+        b->nargs += argc;
+        resp_parser_next(p);
+    }
+}
+
+/* An I/O thread's read of one conn of the batch: one read() into qbuf, then parse_ahead. */
+static void
+io_read_job(void *item, void *ctx) {
+    (void)ctx;
+    conn_t *c = item;
+    c->io_err = IO_OK;
+    c->io_bytes = 0;
+    qbuf_reserve(c);
+    ssize_t r;
+    do
+        r = read(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN)
+        return;
+    if (r <= 0) {
+        c->io_err = IO_CLOSE;
+        return;
+    }
+    c->qlen += (size_t)r;
+    c->io_bytes = (size_t)r;
+    c->net_in += (uint64_t)r;
+    c->last_ms = util_time_ms();
+    if (c->qlen > c->qbuf_peak)
+        c->qbuf_peak = c->qlen;
+    if ((long long)c->qlen > *c->net->lim.query_buffer_max) {
+        c->io_err = IO_OVER_LIMIT;
+        return;
+    }
+    parse_ahead(c);
+}
+
+/* Threads take a readable conn when it is plain TCP, served by the net's callbacks, running
+ * its commands normally and authenticated (the limits of an unauthenticated conn change with
+ * each command, so its commands are parsed one at a time by the main thread). */
+static bool
+read_threadable(const conn_t *c) {
+    return !c->tls && !c->cb &&
+           !(c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_INPUT_PAUSED | CONN_LINES |
+                         CONN_UNAUTH | CONN_PROTECTED | CONN_IO_READ_QUEUED));
+}
+
+static void
+rq_push(net_t *n, conn_t *c) {
+    if (n->nrq == n->rq_cap) {
+        n->rq_cap = n->rq_cap ? n->rq_cap * 2 : 64;
+        n->rq = krealloc(n->rq, sizeof *n->rq * (size_t)n->rq_cap);
+    }
+    if (!c->batch)
+        c->batch = kcalloc(1, sizeof *c->batch);
+    c->batch->n = 0;
+    c->flags |= CONN_IO_READ_QUEUED;
+    n->rq[n->nrq++] = c;
+}
+
+/* The main thread after a threaded read: counters, closing, then the commands parsed ahead
+ * (each with its bytes as the parser's current command, as process_input hands them), then
+ * process_input for whatever the thread left (inline, an error, an incomplete command). */
+static void
+run_parsed(conn_t *c) {
+    net_t *n = c->net;
+    n->stats.reads++;
+    n->stats.bytes_in += (uint64_t)c->io_bytes;
+    if (c->io_err == IO_CLOSE) {
+        conn_close(c);
+        return;
+    }
+    if (c->io_err == IO_OVER_LIMIT) {
+        klog(KLOG_WARNING, "Closing client %s: query buffer of %zu bytes over the limit", c->addr,
+             c->qlen);
+        conn_close(c);
+        return;
+    }
+    if (!c->io_bytes)
+        return;
+    conn_batch_t *b = c->batch;
+    if (b->n) {
+        const net_callbacks_t *cb = c->cb ? c->cb : &n->cb;
+        size_t start = c->parser.start, pos = c->parser.pos; /* where the thread stopped */
+        for (int k = 0; k < b->n; k++) {
+            conn_parsed_t *e = &b->cmd[k];
+            if (c->flags & (CONN_CLOSE_AFTER_REPLY | CONN_CLOSE_ASAP | CONN_INPUT_PAUSED)) {
+                /* The rest waits: the parser goes back to this command's start, forgetting
+                 * what it parsed after (it is parsed again when input resumes). */
+                resp_parser_next(&c->parser);
+                c->parser.start = c->parser.pos = e->start;
+                b->n = 0;
+                process_input(c);
+                return;
+            }
+            c->parser.start = e->start;
+            c->parser.pos = e->end;
+            c->cmd_hint = e->hint;
+            cb->command_cb(c, e->argc, b->args + e->argi);
+            c->cmd_hint = NULL;
+        }
+        c->parser.start = start;
+        c->parser.pos = pos;
+        b->n = 0;
+    }
+    process_input(c);
+}
+
+void
+net_run_reads(net_t *n) {
+    bool outer = !n->in_reads;
+    if (outer) {
+        if (!n->nrq)
+            return;
+        n->in_reads = true;
+        n->rq_next = 0;
+        uint64_t by_workers = iot_items_by_workers(n->iot);
+        iot_run(n->iot, io_read_job, NULL, (void **)n->rq, n->nrq);
+        n->stats.io_reads += iot_items_by_workers(n->iot) - by_workers;
+    }
+    /* Commands run in the order epoll reported the conns; one of them may close another (its
+     * slot is then NULL). A call from inside a command (a busy script polling the loop) goes
+     * on with the conns after it, whose commands were read already: a SCRIPT KILL among them
+     * runs. Meanwhile reads go the direct way (in_reads), none is queued. */
+    while (n->rq_next < n->nrq) {
+        conn_t *c = n->rq[n->rq_next++];
+        if (!c)
+            continue;
+        c->flags &= ~(uint32_t)CONN_IO_READ_QUEUED;
+        run_parsed(c);
+    }
+    if (outer) {
+        n->nrq = n->rq_next = 0;
+        n->in_reads = false;
+    }
+}
+
+int
+net_set_io_threads(net_t *n, int threads) {
+    if (threads <= 1 || n->iot)
+        return 0;
+    n->iot = iot_create(threads - 1);
+    return n->iot ? 0 : -EAGAIN;
+}
+
+int
+net_io_threads_active(const net_t *n) {
+    return n->iot ? iot_active(n->iot) : 0;
 }
 
 /* An outgoing TCP connect finished (writable): 0 or the socket's error; the addresses of a
@@ -660,8 +984,14 @@ conn_event_cb(ev_loop_t *l, int fd, void *data, int mask) {
             connect_done(c);
         return;
     }
-    if ((mask & EV_READ) && conn_read(c) < 0)
-        return;
+    if (mask & EV_READ) {
+        if (c->net->iot && !c->net->in_reads && read_threadable(c))
+            rq_push(c->net, c); /* read, parsed and run by net_run_reads */
+        else if (c->flags & CONN_IO_READ_QUEUED)
+            ; /* already queued this turn */
+        else if (conn_read(c) < 0)
+            return;
+    }
     if ((mask & EV_WRITE) && !(c->flags & CONN_PENDING_WRITE))
         conn_write(c);
 }

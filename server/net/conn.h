@@ -24,8 +24,12 @@
  * parks replies there until the log made them durable). Offsets are absolute (obase + index)
  * so that they survive the buffer being compacted.
  *
- * Threading: main thread only. Reading+parsing and writing touch nothing but the conn, which
- * is what lets I/O threads take them over later.
+ * Threading: main thread, but for the I/O threads (io-threads > 1, iot.h): between two batches
+ * the main thread owns every conn; in a read batch a thread reads one conn's socket into its
+ * qbuf and parses its complete commands ahead (conn->batch), in a write batch it writes its
+ * obuf; net counters are added by the main thread afterwards. The commands always run on the
+ * main thread. TLS conns, replica links and conns not yet authenticated stay on the main
+ * thread.
  */
 #ifndef KEEL_CONN_H
 #define KEEL_CONN_H
@@ -56,7 +60,26 @@ enum {
     /* Its command is still running while the loop is polled from inside it (a busy script):
      * nothing is read from it and it is not closed (its owner still uses it) until cleared. */
     CONN_PROTECTED = 1 << 6,
+    /* On the net's read queue (io-threads): epoll said readable, an I/O thread reads and parses
+     * it before the loop sleeps (net_run_reads). */
+    CONN_IO_READ_QUEUED = 1 << 7,
+    CONN_IO_WRITE_QUEUED = 1 << 8, /* on the write batch of a running net_flush */
 };
+
+/* Commands an I/O thread parsed ahead for the main thread (conn.c): each one's bytes in qbuf,
+ * its arguments, and what the owner's prepare_cb said about it. */
+typedef struct conn_parsed {
+    size_t start, end; /* the command's bytes in qbuf */
+    int argc, argi;    /* its arguments: args[argi .. argi + argc) */
+    void *hint;        /* prepare_cb's result */
+} conn_parsed_t;
+
+typedef struct conn_batch {
+    int n, cap;
+    conn_parsed_t *cmd;
+    int nargs, args_cap;
+    karg_t *args;
+} conn_batch_t;
 
 /* Limits of a CONN_UNAUTH connection, as Valkey's for unauthenticated clients: requests of at
  * most 10 arguments of 16 KiB (AUTH and HELLO fit), replies held for it at most 1 KiB. */
@@ -90,6 +113,11 @@ struct conn {
     const net_callbacks_t *cb;                /* this conn's callbacks; NULL: the net's */
     void (*connected_cb)(conn_t *c, int err); /* an outgoing conn, until connected or failed */
     tls_conn_t *tls;                          /* the TLS session; NULL: plain TCP */
+    /* io-threads: what the I/O thread did with this conn, for the main thread to finish. */
+    conn_batch_t *batch; /* commands parsed ahead (made at the first threaded read) */
+    void *cmd_hint;      /* while command_cb runs: prepare_cb's result for it, or NULL */
+    size_t io_bytes;     /* read or written by the thread */
+    int io_err;          /* 0, or what the main thread must do: close (IO_*, conn.c) */
 };
 
 /* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
@@ -108,6 +136,10 @@ struct net_callbacks {
     conn_t *(*accept_cb)(void *ctx, int fd);
     void (*command_cb)(conn_t *c, int argc, karg_t *argv); /* one complete command */
     void (*close_cb)(conn_t *c); /* the owner must call conn_release(c) before returning */
+    /* Optional, with io-threads: runs on an I/O thread for each command it parsed ahead, while
+     * the main thread runs no command; the result reaches command_cb as conn->cmd_hint. It may
+     * only read what commands do not change (the command table). */
+    void *(*prepare_cb)(void *ctx, int argc, const karg_t *argv);
     void *ctx;
 };
 
@@ -117,7 +149,8 @@ typedef struct net_stats {
     uint64_t protocol_errors;
     uint64_t tls_handshake_errors; /* accepted TLS conns whose handshake failed or timed out */
     uint64_t bytes_in, bytes_out;
-    uint64_t reads, writes; /* read and write calls on client sockets (total_*_processed) */
+    uint64_t reads, writes;       /* read and write calls on client sockets (total_*_processed) */
+    uint64_t io_reads, io_writes; /* of those, by I/O threads (io_threaded_*_processed) */
 } net_stats_t;
 
 net_t *net_create(ev_loop_t *loop, const net_callbacks_t *cb, const net_limits_t *lim);
@@ -135,8 +168,19 @@ int net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_b
 void net_tls_set(net_t *n, tls_ctx_t *ctx);
 /* Drop TLS connections whose handshake is past its deadline (from the cron). */
 void net_cron(net_t *n);
-/* Write every connection with pending output (up to its hold), close those marked to close. */
+/* Write every connection with pending output (up to its hold), close those marked to close.
+ * With I/O threads and enough connections to write, threads write them (iot.h). */
 void net_flush(net_t *n);
+/* io-threads: threads (the main thread counted, as Valkey's io-threads) to read, parse and
+ * write; 1 = the main thread alone. Before the first connection; 0 or -errno. */
+int net_set_io_threads(net_t *n, int threads);
+/* Workers the last threaded batch used (INFO io_threads_active). */
+int net_io_threads_active(const net_t *n);
+/* Read, parse and hand over the commands of the connections queued readable this loop turn
+ * (I/O threads read and parse them in parallel; the commands run here, on the calling main
+ * thread, connection by connection in the order epoll reported them). Call it before the other
+ * before-sleep work, and wherever the loop is polled by hand (a busy script). */
+void net_run_reads(net_t *n);
 const net_stats_t *net_stats(const net_t *n);
 void net_reset_stats(net_t *n);
 

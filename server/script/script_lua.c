@@ -1003,8 +1003,10 @@ count_hook(lua_State *L, lua_Debug *ar) {
     /* Other clients get -BUSY (exec.c), SCRIPT KILL and SHUTDOWN NOSAVE run. Not on a replica:
      * its link to the primary would apply the primary's records in the middle of the script
      * (and inside its effect scope), so a replica's long script runs to its end. */
-    if (s->loop && !s->read_only)
+    if (s->loop && !s->read_only) {
         ev_poll(s->loop, 0);
+        net_run_reads(s->net); /* other clients' commands read by I/O threads: -BUSY */
+    }
     if (s->net && !s->read_only)
         net_flush(s->net);
     if (s->shutdown_asap)

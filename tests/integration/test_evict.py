@@ -50,6 +50,9 @@ def limit_then_write(r, policy, prefix, n, headroom=20000):
     """Limit memory to what is used now plus headroom and write n new persistent keys one by one
     (each SET may evict). Returns the evicted_keys delta."""
     r.config_set("maxmemory-policy", policy)
+    # The client's own buffers (query buffer, with io-threads its commands parsed ahead) grow
+    # to their size for the pipelines of alive() now, not after the count below has settled.
+    alive(r, prefix, 300)
     before = evicted(r)
     r.config_set("maxmemory", str(used(r) + headroom))
     for i in range(n):

@@ -24,6 +24,7 @@ are listed in tests/tsan/tsan.supp.
 """
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -198,6 +199,161 @@ def test_concurrent_load_has_no_data_race(monkeypatch, mode, durability, copies,
         if keep and servers:
             shutil.copy(servers[0].log_path, keep)
         shutil.rmtree(d, ignore_errors=True)
+    assert REPORT not in log, "%d ThreadSanitizer report(s); the first:\n%s" % (
+        len(reports), reports[0])
+    assert ANY_TSAN not in log, "ThreadSanitizer complained:\n" + log[-4000:]
+
+
+IO_LOAD_S = float(os.environ.get("KEEL_TSAN_IO_LOAD_S", "8"))
+BIG = 3 * 1024 * 1024  # a reply bigger than one write of a thread (WRITE_MAX, 1 MiB)
+
+
+def io_threads_clients(port, stop, errors, counts):
+    """The clients of the io-threads run: each a thread, each checks what it reads."""
+
+    def guard(name, fn):
+        def run():
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - any failure of a client is a test failure
+                errors.append("%s: %r" % (name, e))
+        return threading.Thread(target=run, name=name)
+
+    def pipelines(tid):
+        r = redis.Redis(port=port, socket_timeout=60)
+        n = 0
+        while not stop.is_set():
+            p = r.pipeline(transaction=tid % 2 == 0)  # odd: plain pipelines, even: MULTI/EXEC
+            keys = ["io:%d:%d" % (tid, n + i) for i in range(16)]
+            for k in keys:
+                p.set(k, k * 8)
+                p.get(k)
+            out = p.execute()
+            assert out[1::2] == [(k * 8).encode() for k in keys], "pipeline %d" % tid
+            n += len(keys)
+        counts["pipelined"] = counts.get("pipelined", 0) + n
+
+    def big_replies():
+        r = redis.Redis(port=port, socket_timeout=60)
+        r.set("io:big", b"x" * BIG)
+        n = 0
+        while not stop.is_set():
+            assert len(r.get("io:big")) == BIG
+            n += 1
+        counts["big"] = n
+
+    def slow_reader():
+        s = socket.create_connection(("127.0.0.1", port))
+        want = 0
+        for _ in range(4):
+            s.sendall(b"*2\r\n$3\r\nGET\r\n$6\r\nio:big\r\n")
+            want += len(b"$%d\r\n" % BIG) + BIG + 2
+        got = 0
+        while got < want:
+            chunk = s.recv(16384)  # slower than the server writes: it waits for writability
+            assert chunk, "closed after %d of %d bytes" % (got, want)
+            got += len(chunk)
+            time.sleep(0.001)
+        s.close()
+        counts["slow"] = got
+
+    def killed_mid_pipeline():
+        k = redis.Redis(port=port, socket_timeout=60)
+        n = 0
+        while not stop.is_set():
+            v = redis.Redis(port=port, socket_timeout=60)
+            vid = v.client_id()
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nio:k\r\n$1\r\n1\r\n" * 200)
+            s.close()  # closes with replies unread and commands maybe unparsed
+            p = v.pipeline(transaction=False)
+            for i in range(50):
+                p.incr("io:ctr")
+            t = threading.Thread(target=lambda: k.client_kill_filter(_id=vid))
+            t.start()
+            try:
+                p.execute()
+            except redis.exceptions.ConnectionError:
+                pass
+            t.join()
+            v.close()
+            n += 1
+        counts["kills"] = n
+
+    def pubsub():
+        sub = redis.Redis(port=port, socket_timeout=60).pubsub()
+        sub.subscribe("io:ch")
+        pub = redis.Redis(port=port, socket_timeout=60)
+        sent = got = 0
+        while not stop.is_set():
+            for i in range(20):
+                pub.publish("io:ch", "m%d" % i)
+            sent += 20
+            while got < sent:
+                m = sub.get_message(timeout=30)
+                assert m is not None, "a published message did not arrive"
+                if m["type"] == "message":
+                    got += 1
+        counts["pubsub"] = got
+
+    def blocking():
+        popper = redis.Redis(port=port, socket_timeout=60)
+        pusher = redis.Redis(port=port, socket_timeout=60)
+        n = 0
+        while not stop.is_set():
+            t = threading.Thread(target=lambda: pusher.rpush("io:q", n))
+            t.start()
+            got = popper.blpop("io:q", timeout=30)
+            t.join()
+            assert got is not None and got[1] == str(n).encode()
+            n += 1
+        counts["blpop"] = n
+
+    ts = [guard("pipelines-%d" % i, lambda i=i: pipelines(i)) for i in range(6)]
+    ts += [guard("big", big_replies), guard("kills", killed_mid_pipeline),
+           guard("pubsub", pubsub), guard("blocking", blocking)]
+    return ts, guard("slow-reader", slow_reader)
+
+
+def test_io_threads_load_has_no_data_race(monkeypatch):
+    """io-threads 4: threads read, parse and write while the main thread runs the commands;
+    pipelines (MULTI/EXEC among them), replies of 3 MiB, a reader slower than the replies,
+    CLIENT KILL of a client in the middle of its pipeline and clients that close with commands
+    unread, pub/sub, BLPOP served by another client's push, durable replies parked and released
+    by the log (durability sync). Every client checks its replies; the log holds no report."""
+    monkeypatch.setenv("TSAN_OPTIONS", TSAN_OPTIONS)
+    d = tempfile.mkdtemp(prefix="keel-tsan-io-")
+    s = KeelServer(args=["--io-threads", "4"], data_dir=d, durability="sync")
+    try:
+        s.start(timeout=120)
+        r = s.client(socket_timeout=120)
+        r.set("io:big", b"x" * BIG)
+        stop = threading.Event()
+        errors, counts = [], {}
+        ts, slow = io_threads_clients(s.port, stop, errors, counts)
+        for t in ts:
+            t.start()
+        time.sleep(1)
+        slow.start()
+        time.sleep(IO_LOAD_S)
+        stop.set()
+        for t in ts + [slow]:
+            t.join(180)
+            assert not t.is_alive(), "client %s hung" % t.name
+        assert not errors, errors[:3]
+        info = r.info("all")
+        print("TSan io-threads load: %s; io_threaded_reads_processed %s, writes %s" % (
+            counts, info["io_threaded_reads_processed"], info["io_threaded_writes_processed"]))
+        assert info["io_threaded_reads_processed"] > 0 and info["io_threaded_writes_processed"] > 0
+        for what in ("pipelined", "big", "kills", "pubsub", "blpop", "slow"):
+            assert counts.get(what), "the %s client hardly ran: %s" % (what, counts)
+        r.close()
+        assert s.stop() == 0, "keel-server exited non-zero:\n" + s.read_log()[-4000:]
+    finally:
+        s.kill()
+        log = s.read_log()
+        shutil.rmtree(d, ignore_errors=True)
+    reports = tsan_reports(log)
     assert REPORT not in log, "%d ThreadSanitizer report(s); the first:\n%s" % (
         len(reports), reports[0])
     assert ANY_TSAN not in log, "ThreadSanitizer complained:\n" + log[-4000:]
