@@ -31,9 +31,11 @@
 #include "object.h"
 #include "sbuf.h"
 
-#define RDB_VERSION_WRITE    9
-#define RDB_VERSION_READ_MAX 11
-#define RDB_TRAILER_BYTES    10 /* version (2) + CRC-64 (8) */
+#define RDB_VERSION_WRITE 9
+/* Streams are written as type 21 (consumers' active time), which needs RDB 11 (Valkey 7.2+). */
+#define RDB_VERSION_STREAM_WRITE 11
+#define RDB_VERSION_READ_MAX     11
+#define RDB_TRAILER_BYTES        10 /* version (2) + CRC-64 (8) */
 
 /* RDB type bytes (the first byte of a payload). */
 enum {
