@@ -28,6 +28,7 @@
 #include "prop.h"
 #include "rdb_value.h"
 #include "reply.h"
+#include "t_hash.h"
 #include "t_stream.h"
 #include "util.h"
 
@@ -394,6 +395,28 @@ log_collection(client_t *c, const kobj_t *o, const char *key, size_t klen) {
     kfree(b.ends);
 }
 
+/* The field expiries of a restored hash, after its HSET: HPEXPIREAT key ms FIELDS 1 field. */
+static void
+log_field_expiries(client_t *c, const kobj_t *o, const char *key, size_t klen) {
+    thash_t h = {obj_ptr(o), obj_encoding(o)};
+    hash_iter_t it;
+    hpair_t pr;
+    int64_t ms;
+    char fb[UTIL_LL_STR_MAX], num[UTIL_LL_STR_MAX];
+    hash_iter_init(&it, &h);
+    while (hash_iter_next_ttl(&it, &pr, &ms)) {
+        if (ms == HASH_NO_TTL)
+            continue;
+        size_t fn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        karg_t argv[6] = {{"HPEXPIREAT", 10}, {key, klen}, {num, 0},
+                          {"FIELDS", 6},      {"1", 1},    {f, fn}};
+        argv[2].n = (size_t)util_ll2str(num, sizeof num, ms);
+        prop_add(&c->eng->prop, c->db_id, 6, argv);
+    }
+    hash_iter_done(&it);
+}
+
 static void
 log_restored(client_t *c, const kobj_t *o, bool deleted) {
     size_t klen;
@@ -417,6 +440,8 @@ log_restored(client_t *c, const kobj_t *o, bool deleted) {
         log_stream(c, key, klen, obj_ptr(o));
     } else {
         log_collection(c, o, key, klen);
+        if (obj_type(o) == OBJ_HASH && obj_encoding(o) == OBJ_ENC_HASH_TTL)
+            log_field_expiries(c, o, key, klen);
     }
     if (ttl.n) {
         karg_t pexpireat[3] = {{"PEXPIREAT", 9}, {key, klen}, ttl};

@@ -255,18 +255,6 @@ rd_id16(rdb_rdr_t *r, sid_t *id) {
     return 0;
 }
 
-static int
-rd_ms8(rdb_rdr_t *r, int64_t *v) {
-    const uint8_t *b;
-    if (rdb_rd_bytes(r, 8, &b) < 0)
-        return KERR_CORRUPT;
-    uint64_t u = 0;
-    for (int j = 7; j >= 0; j--)
-        u = u << 8 | b[j];
-    *v = (int64_t)u;
-    return 0;
-}
-
 /* A count of items of at least per bytes each, checked against the bytes left. */
 static int
 rd_count(rdb_rdr_t *r, size_t per, uint64_t *n) {
@@ -292,7 +280,7 @@ rd_consumers(rdb_rdr_t *r, scg_t *g, int rdbtype) {
         rdb_str_release(&name);
         if (!created)
             return rdb_rd_fail(r, "a duplicate stream consumer");
-        if (rd_ms8(r, &seen) < 0 || (rdbtype >= 21 && rd_ms8(r, &active) < 0))
+        if (rdb_rd_ms8(r, &seen) < 0 || (rdbtype >= 21 && rdb_rd_ms8(r, &active) < 0))
             return KERR_CORRUPT;
         c->seen_ms = seen;
         c->active_ms = rdbtype >= 21 ? active : seen;
@@ -347,7 +335,7 @@ rd_group(rdb_rdr_t *r, stream_t *s, int rdbtype) {
         sid_t id;
         int64_t when;
         uint64_t count;
-        if (rd_id16(r, &id) < 0 || rd_ms8(r, &when) < 0 || rdb_rd_len(r, &count, NULL) < 0)
+        if (rd_id16(r, &id) < 0 || rdb_rd_ms8(r, &when) < 0 || rdb_rd_len(r, &count, NULL) < 0)
             return KERR_CORRUPT;
         if (sid_is_zero(&id) ||
             (g->pel_len && sid_cmp(&id, &scg_pel_at(g, g->pel_len - 1)->id) <= 0))
@@ -504,14 +492,6 @@ put_id16(sbuf_t *out, const sid_t *id) {
     sbuf_append(out, (const char *)b, ID16);
 }
 
-static void
-put_ms8(sbuf_t *out, int64_t v) {
-    uint8_t b[8];
-    for (int j = 0; j < 8; j++)
-        b[j] = (uint8_t)((uint64_t)v >> (8 * j));
-    sbuf_append(out, (const char *)b, 8);
-}
-
 static bool
 same_fields(const sentry_t *a, const sentry_t *b) {
     if (a->nfields != b->nfields)
@@ -608,7 +588,8 @@ put_nodes(const stream_t *s, sbuf_t *out) {
     node_flush(&nw, &nodes_buf, &nodes);
     stream_iter_done(&it);
     rdb_put_len(out, nodes);
-    sbuf_append(out, nodes_buf.p, nodes_buf.len);
+    if (nodes_buf.len) /* an empty stream has no node: no buffer either */
+        sbuf_append(out, nodes_buf.p, nodes_buf.len);
     sbuf_free(&nodes_buf);
     sbuf_free(&nw.master.body);
     sbuf_free(&nw.entries.body);
@@ -636,7 +617,7 @@ put_group(const scg_t *g, sbuf_t *out) {
     for (size_t i = 0; i < g->pel_len; i++) {
         const spel_t *pe = scg_pel_at(g, i);
         put_id16(out, &pe->id);
-        put_ms8(out, pe->delivery_ms);
+        rdb_put_ms8(out, pe->delivery_ms);
         rdb_put_len(out, pe->delivery_count);
         sconsumer_t *const *at =
             bsearch(&pe->owner, g->consumers, g->nconsumers, sizeof *g->consumers, consumer_cmp);
@@ -655,8 +636,8 @@ put_group(const scg_t *g, sbuf_t *out) {
     for (size_t j = 0; j < g->nconsumers; j++) {
         const sconsumer_t *c = g->consumers[j];
         rdb_put_string(out, c->name, c->name_len);
-        put_ms8(out, c->seen_ms);
-        put_ms8(out, c->active_ms);
+        rdb_put_ms8(out, c->seen_ms);
+        rdb_put_ms8(out, c->active_ms);
         rdb_put_len(out, start[j + 1] - start[j]);
         for (size_t k = start[j]; k < start[j + 1]; k++)
             put_id16(out, &scg_pel_at(g, order[k])->id);

@@ -57,6 +57,7 @@
 #include "kerr.h"
 #include "kmem.h"
 #include "rdb_value_int.h"
+#include "t_hash.h"
 #include "t_stream.h"
 #include "util.h"
 
@@ -137,6 +138,18 @@ rdb_rd_len(rdb_rdr_t *r, uint64_t *len, int *special) {
         *len = 0;
         return 0;
     }
+}
+
+int
+rdb_rd_ms8(rdb_rdr_t *r, int64_t *v) {
+    const uint8_t *b;
+    if (rdb_rd_bytes(r, 8, &b) < 0)
+        return KERR_CORRUPT;
+    uint64_t u = 0;
+    for (int j = 7; j >= 0; j--)
+        u = u << 8 | b[j];
+    *v = (int64_t)u;
+    return 0;
 }
 
 void
@@ -345,6 +358,70 @@ rd_plain(rdb_rdr_t *r, build_t *b, int rdbtype) {
     return 0;
 }
 
+/* Type 22 (Valkey 9): a count, then (field, value, ms8 expiry, -1 for none) per field. Fields
+ * with an expiry make an OBJ_ENC_HASH_TTL hash; when no field has one, the hash is built like
+ * any other (the type's create/add), so it gets the encoding a plain hash of it would have.
+ * Fields already due are kept: the first lookup of the key removes them, as after a load. */
+static int
+rd_hash2(rdb_rdr_t *r, const char *key, size_t klen, int64_t expire_ms, kobj_t **out) {
+    uint64_t len;
+    if (rdb_rd_len(r, &len, NULL) < 0)
+        return KERR_CORRUPT;
+    if (len == 0 || len > rdb_rd_left(r) / 10)
+        return rdb_rd_fail(r, "bad element count");
+    rdb_rdr_t scan = *r; /* first pass: is there an expiry at all? */
+    bool any = false;
+    for (uint64_t i = 0; i < len; i++) {
+        rdb_str_t f, v;
+        int64_t ms;
+        if (rdb_rd_string(&scan, &f) < 0)
+            return rdb_rd_fail(r, scan.why);
+        rdb_str_release(&f);
+        if (rdb_rd_string(&scan, &v) < 0)
+            return rdb_rd_fail(r, scan.why);
+        rdb_str_release(&v);
+        if (rdb_rd_ms8(&scan, &ms) < 0)
+            return rdb_rd_fail(r, scan.why);
+        if (ms < HASH_NO_TTL)
+            return rdb_rd_fail(r, "a negative field expiry");
+        any = any || ms != HASH_NO_TTL;
+    }
+    const obj_type_ops_t *ops = obj_ops(OBJ_HASH);
+    build_t b = {.ops = ops, .type = OBJ_HASH, .why = &r->why};
+    thash_t h = {0};
+    if (any)
+        h = hash_new_ttl(len);
+    else
+        build_begin(&b, 2 * len);
+    int rc = 0;
+    for (uint64_t i = 0; i < len && rc == 0; i++) {
+        rdb_str_t f, v;
+        int64_t ms;
+        rdb_rd_string(r, &f); /* the first pass read these same bytes */
+        rdb_rd_string(r, &v);
+        rdb_rd_ms8(r, &ms);
+        if (any) {
+            rc = hash_load_ttl_add(&h, f.p, f.n, v.p, v.n, ms);
+            if (rc < 0)
+                rc = rdb_rd_fail(r, "a duplicate field, or one too long");
+        } else if ((rc = build_add(&b, f.p, f.n, 0)) == 0) {
+            rc = build_add(&b, v.p, v.n, 0);
+        }
+        rdb_str_release(&f);
+        rdb_str_release(&v);
+    }
+    if (rc < 0) {
+        if (any)
+            hash_release(&h);
+        else
+            ops->free(b.ptr, b.enc);
+        return KERR_CORRUPT;
+    }
+    *out = any ? obj_new_ptr(OBJ_HASH, h.enc, key, klen, h.p, expire_ms)
+               : obj_new_ptr(OBJ_HASH, b.enc, key, klen, b.ptr, expire_ms);
+    return 0;
+}
+
 /* The Keel type an RDB type byte becomes; -1 when none. */
 static int
 obj_type_of_rdb(int t) {
@@ -412,6 +489,14 @@ rdb_value_decode(const void *body, size_t len, const char *key, size_t klen, int
         *out = obj_new_ptr(OBJ_STREAM, OBJ_ENC_STREAM, key, klen, st, expire_ms);
         goto done;
     }
+    if (t[0] == RDB_TYPE_HASH_2) {
+        if ((rc = rd_hash2(&r, key, klen, expire_ms, out)) == 0 && r.pos != r.n) {
+            obj_free(*out);
+            *out = NULL;
+            rc = rdb_rd_fail(&r, "bytes after the value");
+        }
+        goto done;
+    }
     int type = obj_type_of_rdb(t[0]);
     const obj_type_ops_t *ops = type > OBJ_STRING ? obj_ops(type) : NULL;
     if (type < 0 || (type > OBJ_STRING && (!ops || !ops->create || !ops->add))) {
@@ -456,7 +541,7 @@ rdb_payload_check(const void *payload, size_t len, size_t *body_len, unsigned *v
     unsigned ver = (unsigned)f[0] | (unsigned)f[1] << 8;
     if (version)
         *version = ver;
-    if (ver == 0 || ver > RDB_VERSION_READ_MAX)
+    if (ver == 0 || (ver > RDB_VERSION_READ_MAX && ver != RDB_VERSION_VALKEY9))
         return KERR_VERSION;
     uint64_t crc = crc64_extend(0, p, len - 8), got = 0;
     for (int i = 7; i >= 0; i--)
@@ -472,6 +557,14 @@ rdb_payload_check(const void *payload, size_t len, size_t *body_len, unsigned *v
 void
 rdb_put_byte(sbuf_t *out, uint8_t b) {
     sbuf_append(out, (const char *)&b, 1);
+}
+
+void
+rdb_put_ms8(sbuf_t *out, int64_t v) {
+    uint8_t b[8];
+    for (int j = 0; j < 8; j++)
+        b[j] = (uint8_t)((uint64_t)v >> (8 * j));
+    sbuf_append(out, (const char *)b, 8);
 }
 
 void
@@ -542,6 +635,26 @@ put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     }
 }
 
+/* Type 22: every field with its expiry, -1 for none (as Valkey 9 writes it). */
+static void
+put_hash2(const thash_t *h, sbuf_t *out) {
+    rdb_put_len(out, hash_len(h));
+    hash_iter_t it;
+    hpair_t pr;
+    int64_t ms;
+    char fb[UTIL_LL_STR_MAX], vb[UTIL_LL_STR_MAX];
+    hash_iter_init(&it, h);
+    while (hash_iter_next_ttl(&it, &pr, &ms)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        rdb_put_string(out, f, fn);
+        rdb_put_string(out, v, vn);
+        rdb_put_ms8(out, ms);
+    }
+    hash_iter_done(&it);
+}
+
 int
 rdb_value_dump(const kobj_t *o, sbuf_t *out) {
     int type = obj_type(o);
@@ -549,14 +662,18 @@ rdb_value_dump(const kobj_t *o, sbuf_t *out) {
         [OBJ_STRING] = RDB_TYPE_STRING, [OBJ_LIST] = RDB_TYPE_LIST, [OBJ_SET] = RDB_TYPE_SET,
         [OBJ_ZSET] = RDB_TYPE_ZSET_2,   [OBJ_HASH] = RDB_TYPE_HASH,
     };
-    /* A hash with field expiries has no place for them in the plain hash encoding, and
-     * dropping them would make its fields live for ever after a RESTORE. */
-    if (obj_is_tiered(o) || (type > OBJ_HASH && type != OBJ_STREAM) ||
-        obj_encoding(o) == OBJ_ENC_HASH_TTL)
+    if (obj_is_tiered(o) || (type > OBJ_HASH && type != OBJ_STREAM))
         return KERR_INVAL;
     unsigned version = RDB_VERSION_WRITE;
     size_t start = out->len;
-    if (type == OBJ_STREAM) {
+    thash_t h = {obj_ptr(o), obj_encoding(o)};
+    if (type == OBJ_HASH && h.enc == OBJ_ENC_HASH_TTL && hash_volatile_count(&h) > 0) {
+        /* the plain hash encoding has no place for the expiries: dropping them would make the
+         * fields live for ever after a RESTORE */
+        rdb_put_byte(out, RDB_TYPE_HASH_2);
+        put_hash2(&h, out);
+        version = RDB_VERSION_VALKEY9;
+    } else if (type == OBJ_STREAM) {
         rdb_put_byte(out, RDB_TYPE_STREAM_LISTPACKS_3);
         rdb_stream_write(obj_ptr(o), out);
         version = RDB_VERSION_STREAM_WRITE;

@@ -56,6 +56,8 @@ int rdb_rd_fail(rdb_rdr_t *r, const char *why);
 int rdb_rd_bytes(rdb_rdr_t *r, size_t n, const uint8_t **out);
 /* An RDB length, or with special != NULL also a special string encoding (*special >= 0). */
 int rdb_rd_len(rdb_rdr_t *r, uint64_t *len, int *special);
+/* 8 bytes, a signed little-endian integer (Valkey's millisecond times). */
+int rdb_rd_ms8(rdb_rdr_t *r, int64_t *v);
 /* An RDB string in any encoding (plain, integer, LZF). */
 int rdb_rd_string(rdb_rdr_t *r, rdb_str_t *s);
 void rdb_str_release(rdb_str_t *s);
@@ -63,6 +65,7 @@ void rdb_str_release(rdb_str_t *s);
 /* ---- the writer's building blocks ---- */
 void rdb_put_byte(sbuf_t *out, uint8_t b);
 void rdb_put_len(sbuf_t *out, uint64_t len);
+void rdb_put_ms8(sbuf_t *out, int64_t v);
 /* A string as Redis writes it: integer form, LZF, or length and bytes. */
 void rdb_put_string(sbuf_t *out, const char *p, size_t n);
 

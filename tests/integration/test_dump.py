@@ -227,18 +227,34 @@ def test_errors_match_the_peer(r, peer):
 
 
 def test_values_without_an_rdb_encoding_are_refused_not_truncated(r):
-    # a bloom filter, and a hash with field expiries (a plain hash payload would drop the
-    # expiries and make its fields live for ever after a RESTORE)
-    r.delete("kb", "kh")
+    r.delete("kb")
     r.execute_command("BF.ADD", "kb", "x")
-    r.hset("kh", mapping={"f": "v", "g": "w"})
-    r.execute_command("HEXPIRE", "kh", 100, "FIELDS", 1, "f")
-    for k in ("kb", "kh"):
-        with pytest.raises(redis.ResponseError, match="no DUMP encoding"):
-            r.dump(k)
-    r.delete("kh")
-    r.hset("kh", mapping={"f": "v"})
-    assert r.dump("kh") is not None
+    with pytest.raises(redis.ResponseError, match="no DUMP encoding"):
+        r.dump("kb")
+
+
+def test_hash_field_expiries(r, peer):
+    """A hash with field expiries DUMPs as Valkey 9's type 22 at RDB 80: it RESTOREs into Keel
+    with every field's expiry (and is logged so: a restart keeps them, see below), the peers
+    (RDB <= 11) refuse its version; once no field has an expiry it DUMPs as a plain hash, which
+    the peer takes."""
+    peer.r.flushall()
+    r.delete("kh", "kh2")
+    r.hset("kh", mapping={"f": "v", "g": "w", "n": "12"})
+    at = int(time.time() * 1000) + 3600 * 1000
+    r.execute_command("HPEXPIREAT", "kh", at, "FIELDS", 2, "f", "n")
+    p = r.dump("kh")
+    assert p[0] == 22 and p[-10:-8] == b"\x50\x00"
+    r.restore("kh2", 0, p)
+    assert r.hgetall("kh2") == r.hgetall("kh")
+    assert r.execute_command("HPEXPIRETIME", "kh2", "FIELDS", 3, "f", "g", "n") == [at, -1, at]
+    with pytest.raises(redis.ResponseError, match="version or checksum are wrong"):
+        peer.r.restore("kh", 0, p)
+    r.execute_command("HPERSIST", "kh", "FIELDS", 2, "f", "n")
+    plain = r.dump("kh")
+    assert plain[0] == 4 and plain[-10:-8] == b"\x09\x00"
+    peer.r.restore("kh", 0, plain)
+    assert peer.r.hgetall("kh") == r.hgetall("kh")
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "dump"))
@@ -278,7 +294,8 @@ def test_stream_peer_to_keel_and_back(r, peer):
 def test_stream_restore_survives_restart(live):
     """A restored stream is logged as XADD / XGROUP / XCLAIM / XDEL / XSETID: after a restart the
     stream is back equal (a pending entry whose entry is gone included), but for the consumers'
-    seen and active times, which become the time of the RESTORE."""
+    seen and active times, which become the time of the RESTORE. A restored hash's field
+    expiries (logged as HPEXPIREAT) are back too."""
     s = KeelServer(durability="sync")
     live.append(s)
     s.start()
@@ -289,6 +306,10 @@ def test_stream_restore_survives_restart(live):
     c.execute_command("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM")
     c.execute_command("XSETID", "empty", "5-5", "ENTRIESADDED", "9", "MAXDELETEDID", "5-1")
     c.restore("empty2", 0, c.dump("empty"))
+    c.hset("h", mapping={"f": "v", "g": "w"})
+    at = int(time.time() * 1000) + 3600 * 1000
+    c.execute_command("HPEXPIREAT", "h", at, "FIELDS", 1, "g")
+    c.restore("h2", 0, c.dump("h"))
     c.xadd("bare", {"f": "v"}, id="7-0")
     c.xdel("bare", "7-0")
     c.restore("bare2", 0, c.dump("bare"))
@@ -300,7 +321,9 @@ def test_stream_restore_survives_restart(live):
     s.kill()
     s.start()
     c = s.client()
-    wait_for(lambda: c.exists("s", "e", "empty2", "bare2") == 4, what="the streams back")
+    wait_for(lambda: c.exists("s", "e", "empty2", "bare2", "h2") == 5, what="the keys back")
+    assert c.hgetall("h2") == {b"f": b"v", b"g": b"w"}
+    assert c.execute_command("HPEXPIRETIME", "h2", "FIELDS", 2, "f", "g") == [-1, at]
     for k, v in want.items():
         assert drop_times(stream_lines(c, k)) == drop_times(v), k
     assert c.pexpiretime("e") == exp

@@ -64,6 +64,10 @@ def rstr(s):
     return rlen(len(s)) + s
 
 
+def ms8(v):
+    return struct.pack("<q", v)
+
+
 def ziplist(items):
     """items: bytes (strings) or ints; the encodings Redis 6 picks for each."""
     entries = []
@@ -182,6 +186,12 @@ def crafted():
     # 20: a listpack set (Valkey 7.2+ / 8, RDB 11): redis-server 7.0 refuses version 11.
     lps = listpack([b"red", b"green", 5, -3000])
     out["v11_set_listpack"] = (seal(b"\x14" + rstr(lps), 11), None)
+    # 22: a hash with field expiries (Valkey 9, RDB 80; Valkey's rdb.c: a count, then field,
+    # value and an 8-byte little-endian expiry in ms, -1 for none, per field). Neither
+    # redis-server 7.0 nor Valkey 8 reads it; field f2 is integer-encoded as Valkey writes "42".
+    h2 = (rlen(3) + rstr(b"f1") + rstr(b"v1") + ms8(-1) + rstr(b"f2") + b"\xc0\x2a" +
+          ms8(4102444800000) + rstr(b"f3") + rstr(b"x" * 30) + ms8(4102444800123))
+    out["v80_hash_ttl"] = (seal(b"\x16" + h2, 80), None)
     return out
 
 
@@ -189,10 +199,6 @@ def crafted():
 
 def id16(ms, seq):
     return struct.pack(">QQ", ms, seq)
-
-
-def ms8(v):
-    return struct.pack("<q", v)
 
 
 def stream_node(key, master_fields, entries, live=None, dead=None):
