@@ -34,7 +34,9 @@
  *   18 quicklist 2   length n, n (container: length 1 = PLAIN, 2 = PACKED; string: the element
  *                    itself when PLAIN, a listpack of elements when PACKED)
  *   20 set listpack  string holding a listpack
- *   15, 19, 21 streams, 6, 7 module values: refused (KERR_INVAL): Keel has no such type here.
+ *   15, 19, 21 streams   node listpacks, metadata, consumer groups: rdb_stream.c has the layout
+ *   22 hash 2        (Valkey 9, RDB 80) length n, n (field, value, 8-byte LE expiry ms, -1 none)
+ *   6, 7 module values: refused (KERR_INVAL): Keel has no such type.
  *
  * Reading, in two steps per value: the RDB structure is walked with every length checked
  * against the bytes that remain (an LZF string may claim at most LZF_EXPAND_MAX times its
@@ -44,7 +46,8 @@
  * size hint never exceeds the bytes rdb_rd_left, so a lying length cannot cause a large allocation.
  * Duplicates, NaN scores, empty collections and bytes after the value are refused.
  *
- * Writing: the plain forms only (types 0, 1, 2, 4, 5), version RDB_VERSION_WRITE; see rdb_value.h
+ * Writing: the plain forms (types 0, 1, 2, 4, 5) at version RDB_VERSION_WRITE, a stream as type
+ * 21 at RDB_VERSION_STREAM_WRITE, a hash with field expiries as type 22 at RDB_VERSION_VALKEY9; see rdb_value.h
  * for why. The elements come from the type's `each`, so every encoding writes the same bytes.
  */
 #include "rdb_value.h"
@@ -666,7 +669,9 @@ rdb_value_dump(const kobj_t *o, sbuf_t *out) {
         return KERR_INVAL;
     unsigned version = RDB_VERSION_WRITE;
     size_t start = out->len;
-    thash_t h = {obj_ptr(o), obj_encoding(o)};
+    thash_t h = {0}; /* only a hash has one (obj_ptr of a string is no pointer) */
+    if (type == OBJ_HASH)
+        h = (thash_t){obj_ptr(o), obj_encoding(o)};
     if (type == OBJ_HASH && h.enc == OBJ_ENC_HASH_TTL && hash_volatile_count(&h) > 0) {
         /* the plain hash encoding has no place for the expiries: dropping them would make the
          * fields live for ever after a RESTORE */
