@@ -286,6 +286,14 @@ def test_stream_peer_to_keel_and_back(r, peer):
     if peer.r.info("server").get("redis_version", "").startswith("7.0"):
         with pytest.raises(redis.ResponseError, match="version or checksum are wrong"):
             peer.r.restore("back", 0, mine)
+        # MIGRATE moves what the target takes and keeps the stream here
+        r.set("m_plain", "1")
+        r.restore("m_s", 0, mine)
+        with pytest.raises(redis.ResponseError, match="^Target instance replied with error: "
+                                                      "ERR DUMP payload version or checksum"):
+            r.migrate("127.0.0.1", peer.port, ["m_plain", "m_s"], 0, 5000)
+        assert r.exists("m_plain") == 0 and r.exists("m_s") == 1
+        assert peer.r.get("m_plain") == b"1" and peer.r.exists("m_s") == 0
         return
     peer.r.restore("back", 0, mine)
     assert stream_lines(peer.r, "back") == want
