@@ -11,7 +11,9 @@
  *
  * Effects (docs/durability.md): RESTORE is logged as the plain write commands that build the
  * same value: `DEL key` when REPLACE removed a key, then `SET key value [PXAT ms]`, or
- * RPUSH / SADD / ZADD / HSET in batches of EFFECT_BATCH_ELEMS elements followed by
+ * RPUSH / SADD / ZADD / HSET in batches of EFFECT_BATCH_ELEMS elements (a hash's field
+ * expiries then as HPEXPIREAT per field), or for a stream XADD per entry, XGROUP CREATE /
+ * CREATECONSUMER, XCLAIM per pending entry and XSETID (log_stream), followed by
  * `PEXPIREAT key ms`, all in the command's one log record. The payload itself is not logged:
  * replay and replicas then never need an RDB reader, let alone one that knows the version a
  * client sent.

@@ -79,7 +79,7 @@ int rdb_payload_check(const void *payload, size_t len, size_t *body_len, unsigne
 /* Decodes a payload body (type byte and value, no trailer) into a new object under key with
  * expiry expire_ms (-1: none) and a zero access field: 0 and *out; KERR_CORRUPT (malformed,
  * bytes left over, or a value the type refuses: duplicate member, NaN score, empty),
- * KERR_INVAL (a type Keel does not have or cannot restore yet: streams, modules). *why, when not
+ * KERR_INVAL (a type Keel does not have: module values). *why, when not
  * NULL, gets a static text saying what was wrong. */
 int rdb_value_decode(const void *body, size_t len, const char *key, size_t klen, int64_t expire_ms,
                      kobj_t **out, const char **why);
