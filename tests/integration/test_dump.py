@@ -4,7 +4,9 @@ so it checks our payloads deeply, killed by PID at the end) and, when the enviro
 a valkey-server (VALKEY=/path/to/valkey-server as tests/ha uses, or PEER as the benches use, when
 it is a valkey-server; skipped otherwise). Also: the error replies against redis-server's for the
 same calls, the TTL/ABSTTL/IDLETIME/FREQ semantics, and that a RESTORE survives a restart through
-the log (it is logged as plain write commands, in batches for big values)."""
+the log (it is logged as plain write commands, in batches for big values). Streams go peer ->
+Keel -> peer with groups, PEL and consumers (redis-server 7.0 refusing Keel's RDB 11); hashes
+with field expiries Keel -> Keel as Valkey 9's type 22."""
 import os
 import shutil
 import socket

@@ -12,6 +12,13 @@ Redis before 7.0, and type 20, the listpack set of Valkey 7.2+/8 at RDB version 
 produced by redis-server 7.0, so they are built here byte by byte from the RDB format; every one
 at a version redis-server 7.0 reads is then RESTOREd into it with sanitize-dump-payload yes and
 must read back as the same value, so the bytes are checked by a real reader, not only by us.
+
+Streams: stream_v19 is redis-server 7.0's DUMP of STREAM_CMDS, stream_v15 a type 15 payload built
+here and read back by redis-server, stream_v21 valkey-server's DUMP (with VALKEY only); each
+<name>.txt is what that server's XINFO STREAM FULL said (stream_lines), the text the unit test
+renders Keel's decoded stream into. stream_bad_*.bin each break one rule of the stream reader
+(those redis-server refuses too are checked there). v80_hash_ttl is Valkey 9's type 22, built
+from its layout (no server here reads RDB 80).
 """
 import os
 import socket
