@@ -1,6 +1,6 @@
 /*
- * fuzz_restore.c - libFuzzer harness for RESTORE's payload reader (server/types/rdb_value.c and
- * the blob walkers of rdb_blob.c): the trailer check (rdb_payload_check) and the value decoder
+ * fuzz_restore.c - libFuzzer harness for RESTORE's payload reader (server/types/rdb_value.c, the
+ * blob walkers of rdb_blob.c and the stream reader of rdb_stream.c): the trailer check (rdb_payload_check) and the value decoder
  * (rdb_value_decode) over every RDB type, with the collection types registered as the server
  * registers them.
  *
@@ -9,7 +9,8 @@
  *   bit 0 clear  the rest is a payload body (type byte and value): it is decoded directly;
  *   bit 0 set    the rest is a whole payload: trailer check, then the body is decoded;
  *   bit 1        the encoding limits are tiny (list-max-listpack-size 2, 2 entries per packed
- *                hash, set or sorted set), so the decoder's values land in the big encodings.
+ *                hash, set or sorted set, stream nodes of 2 entries or 64 bytes), so the
+ *                decoder's values land in the big encodings.
  *
  * Oracle, besides the sanitizers: a value that decodes is written back (rdb_value_dump) and that
  * payload must pass the trailer check, decode, and write back to the same bytes: what DUMP
@@ -26,10 +27,12 @@
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
+#include "t_stream.h"
 #include "t_zset.h"
 
 static long long list_fill = -2, hash_entries = 128, hash_value = 64, zset_entries = 128,
-                 zset_value = 64, set_intset = 512, set_entries = 128, set_value = 64;
+                 zset_value = 64, set_intset = 512, set_entries = 128, set_value = 64,
+                 stream_bytes = 4096, stream_entries = 100;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -39,6 +42,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv) {
     set_type_init(&set_intset, &set_entries, &set_value);
     zset_type_init(&zset_entries, &zset_value);
     list_type_init(&list_fill);
+    stream_type_init(&stream_bytes, &stream_entries);
     return 0;
 }
 
@@ -47,6 +51,8 @@ set_limits(bool tiny) {
     list_fill = tiny ? 2 : -2;
     hash_entries = zset_entries = set_intset = set_entries = tiny ? 2 : 128;
     hash_value = zset_value = set_value = tiny ? 8 : 64;
+    stream_bytes = tiny ? 64 : 4096;
+    stream_entries = tiny ? 2 : 100;
 }
 
 int

@@ -34,17 +34,20 @@
  *   18 quicklist 2   length n, n (container: length 1 = PLAIN, 2 = PACKED; string: the element
  *                    itself when PLAIN, a listpack of elements when PACKED)
  *   20 set listpack  string holding a listpack
- *   15, 19, 21 streams, 6, 7 module values: refused (KERR_INVAL): Keel has no such type here.
+ *   15, 19, 21 streams   node listpacks, metadata, consumer groups: rdb_stream.c has the layout
+ *   22 hash 2        (Valkey 9, RDB 80) length n, n (field, value, 8-byte LE expiry ms, -1 none)
+ *   6, 7 module values: refused (KERR_INVAL): Keel has no such type.
  *
  * Reading, in two steps per value: the RDB structure is walked with every length checked
  * against the bytes that remain (an LZF string may claim at most LZF_EXPAND_MAX times its
  * compressed size), then the elements go into a structure built by the type's own create/add
  * (object.h), which picks the encoding from this server's limits exactly as a snapshot load does.
  * A packed blob is checked whole (rdb_blob.c) before its first element is added, and a collection's
- * size hint never exceeds the bytes left, so a lying length cannot cause a large allocation.
+ * size hint never exceeds the bytes rdb_rd_left, so a lying length cannot cause a large allocation.
  * Duplicates, NaN scores, empty collections and bytes after the value are refused.
  *
- * Writing: the plain forms only (types 0, 1, 2, 4, 5), version RDB_VERSION_WRITE; see rdb_value.h
+ * Writing: the plain forms (types 0, 1, 2, 4, 5) at version RDB_VERSION_WRITE, a stream as type
+ * 21 at RDB_VERSION_STREAM_WRITE, a hash with field expiries as type 22 at RDB_VERSION_VALKEY9; see rdb_value.h
  * for why. The elements come from the type's `each`, so every encoding writes the same bytes.
  */
 #include "rdb_value.h"
@@ -57,6 +60,8 @@
 #include "kerr.h"
 #include "kmem.h"
 #include "rdb_value_int.h"
+#include "t_hash.h"
+#include "t_stream.h"
 #include "util.h"
 
 /* LZF's longest back reference is 3 bytes for 264 bytes of output: a compressed string can never
@@ -68,21 +73,6 @@
 enum { RDB_ENC_INT8 = 0, RDB_ENC_INT16 = 1, RDB_ENC_INT32 = 2, RDB_ENC_LZF = 3 };
 
 /* ---- reading ---------------------------------------------------------------------------- */
-
-typedef struct rdr {
-    const uint8_t *p;
-    size_t n, pos;
-    const char *why;
-} rdr_t;
-
-/* A string read from the payload: n bytes at p, which points into the payload, into num (an
- * integer encoding) or into heap (LZF output, owned). */
-typedef struct rstr {
-    const char *p;
-    size_t n;
-    char *heap;
-    char num[UTIL_LL_STR_MAX];
-} rstr_t;
 
 /* The value under construction through the type's create/add. */
 typedef struct build {
@@ -99,40 +89,35 @@ typedef struct build {
     const char **why;
 } build_t;
 
-static int
-fail(rdr_t *r, const char *why) {
+int
+rdb_rd_fail(rdb_rdr_t *r, const char *why) {
     if (!r->why)
         r->why = why;
     return KERR_CORRUPT;
 }
 
-static size_t
-left(const rdr_t *r) {
-    return r->n - r->pos;
-}
-
-static int
-rd_bytes(rdr_t *r, size_t n, const uint8_t **out) {
-    if (n > left(r))
-        return fail(r, "truncated value");
+int
+rdb_rd_bytes(rdb_rdr_t *r, size_t n, const uint8_t **out) {
+    if (n > rdb_rd_left(r))
+        return rdb_rd_fail(r, "truncated value");
     *out = r->p + r->pos;
     r->pos += n;
     return 0;
 }
 
 /* A length, or with special != NULL also a special encoding (*special >= 0 then). */
-static int
-rd_len(rdr_t *r, uint64_t *len, int *special) {
+int
+rdb_rd_len(rdb_rdr_t *r, uint64_t *len, int *special) {
     const uint8_t *b;
     if (special)
         *special = -1;
-    if (rd_bytes(r, 1, &b) < 0)
+    if (rdb_rd_bytes(r, 1, &b) < 0)
         return KERR_CORRUPT;
     switch (b[0] >> 6) {
     case 0: *len = b[0] & 0x3F; return 0;
     case 1: {
         const uint8_t *c;
-        if (rd_bytes(r, 1, &c) < 0)
+        if (rdb_rd_bytes(r, 1, &c) < 0)
             return KERR_CORRUPT;
         *len = (uint64_t)(b[0] & 0x3F) << 8 | c[0];
         return 0;
@@ -141,8 +126,8 @@ rd_len(rdr_t *r, uint64_t *len, int *special) {
         size_t w = b[0] == 0x80 ? 4 : b[0] == 0x81 ? 8 : 0;
         const uint8_t *c;
         if (w == 0)
-            return fail(r, "bad length encoding");
-        if (rd_bytes(r, w, &c) < 0)
+            return rdb_rd_fail(r, "bad length encoding");
+        if (rdb_rd_bytes(r, w, &c) < 0)
             return KERR_CORRUPT;
         *len = 0;
         for (size_t i = 0; i < w; i++)
@@ -151,49 +136,61 @@ rd_len(rdr_t *r, uint64_t *len, int *special) {
     }
     default:
         if (!special)
-            return fail(r, "special encoding where a length belongs");
+            return rdb_rd_fail(r, "special encoding where a length belongs");
         *special = b[0] & 0x3F;
         *len = 0;
         return 0;
     }
 }
 
-static void
-rstr_release(rstr_t *s) {
+int
+rdb_rd_ms8(rdb_rdr_t *r, int64_t *v) {
+    const uint8_t *b;
+    if (rdb_rd_bytes(r, 8, &b) < 0)
+        return KERR_CORRUPT;
+    uint64_t u = 0;
+    for (int j = 7; j >= 0; j--)
+        u = u << 8 | b[j];
+    *v = (int64_t)u;
+    return 0;
+}
+
+void
+rdb_str_release(rdb_str_t *s) {
     kfree(s->heap);
     s->heap = NULL;
 }
 
 static int
-rd_lzf(rdr_t *r, rstr_t *s) {
+rd_lzf(rdb_rdr_t *r, rdb_str_t *s) {
     uint64_t clen, ulen;
     const uint8_t *c;
-    if (rd_len(r, &clen, NULL) < 0 || rd_len(r, &ulen, NULL) < 0)
+    if (rdb_rd_len(r, &clen, NULL) < 0 || rdb_rd_len(r, &ulen, NULL) < 0)
         return KERR_CORRUPT;
-    if (clen > left(r) || ulen == 0 || clen == 0 || ulen / LZF_EXPAND_MAX > clen ||
+    if (clen > rdb_rd_left(r) || ulen == 0 || clen == 0 || ulen / LZF_EXPAND_MAX > clen ||
         clen > UINT32_MAX || ulen > UINT32_MAX)
-        return fail(r, "bad LZF lengths");
-    rd_bytes(r, (size_t)clen, &c);
+        return rdb_rd_fail(r, "bad LZF lengths");
+    rdb_rd_bytes(r, (size_t)clen, &c);
     s->heap = kmalloc((size_t)ulen);
     if (lzf_decompress(c, (unsigned)clen, s->heap, (unsigned)ulen) != ulen) {
-        rstr_release(s);
-        return fail(r, "bad LZF data");
+        rdb_str_release(s);
+        return rdb_rd_fail(r, "bad LZF data");
     }
     s->p = s->heap;
     s->n = (size_t)ulen;
     return 0;
 }
 
-static int
-rd_string(rdr_t *r, rstr_t *s) {
+int
+rdb_rd_string(rdb_rdr_t *r, rdb_str_t *s) {
     uint64_t len;
     int special;
     s->heap = NULL;
-    if (rd_len(r, &len, &special) < 0)
+    if (rdb_rd_len(r, &len, &special) < 0)
         return KERR_CORRUPT;
     if (special < 0) {
         const uint8_t *b;
-        if (rd_bytes(r, len > SIZE_MAX ? SIZE_MAX : (size_t)len, &b) < 0)
+        if (rdb_rd_bytes(r, len > SIZE_MAX ? SIZE_MAX : (size_t)len, &b) < 0)
             return KERR_CORRUPT;
         s->p = (const char *)b;
         s->n = (size_t)len;
@@ -202,10 +199,10 @@ rd_string(rdr_t *r, rstr_t *s) {
     if (special == RDB_ENC_LZF)
         return rd_lzf(r, s);
     if (special > RDB_ENC_INT32)
-        return fail(r, "unknown string encoding");
+        return rdb_rd_fail(r, "unknown string encoding");
     size_t w = (size_t)1 << special;
     const uint8_t *b;
-    if (rd_bytes(r, w, &b) < 0)
+    if (rdb_rd_bytes(r, w, &b) < 0)
         return KERR_CORRUPT;
     int64_t v = w == 1   ? (int8_t)b[0]
                 : w == 2 ? (int16_t)(b[0] | b[1] << 8)
@@ -263,47 +260,47 @@ typedef int (*walk_fn)(const uint8_t *p, size_t n, rdb_elem_cb cb, void *ctx, ui
 /* A string holding a packed blob: checked whole first, then its elements added. `started`:
  * the structure already exists (quicklist nodes after the first). */
 static int
-rd_blob(rdr_t *r, build_t *b, walk_fn walk, bool started) {
-    rstr_t s;
+rd_blob(rdb_rdr_t *r, build_t *b, walk_fn walk, bool started) {
+    rdb_str_t s;
     uint64_t count;
-    if (rd_string(r, &s) < 0)
+    if (rdb_rd_string(r, &s) < 0)
         return KERR_CORRUPT;
     const uint8_t *p = (const uint8_t *)s.p;
     int rc = walk(p, s.n, NULL, NULL, &count, &r->why);
     if (rc == 0 && (b->type == OBJ_HASH || b->type == OBJ_ZSET) && count % 2)
-        rc = fail(r, "an odd number of elements in a blob of pairs");
+        rc = rdb_rd_fail(r, "an odd number of elements in a blob of pairs");
     if (rc == 0) {
         if (!started)
             build_begin(b, count);
         rc = walk(p, s.n, blob_elem_cb, b, &count, &r->why);
     }
-    rstr_release(&s);
+    rdb_str_release(&s);
     return rc < 0 ? KERR_CORRUPT : 0;
 }
 
 /* A quicklist (types 14 and 18): a length, then nodes. */
 static int
-rd_quicklist(rdr_t *r, build_t *b, bool v2) {
+rd_quicklist(rdb_rdr_t *r, build_t *b, bool v2) {
     uint64_t nodes;
-    if (rd_len(r, &nodes, NULL) < 0)
+    if (rdb_rd_len(r, &nodes, NULL) < 0)
         return KERR_CORRUPT;
-    if (nodes == 0 || nodes > left(r))
-        return fail(r, "bad quicklist node count");
+    if (nodes == 0 || nodes > rdb_rd_left(r))
+        return rdb_rd_fail(r, "bad quicklist node count");
     build_begin(b, 0);
     for (uint64_t i = 0; i < nodes; i++) {
         uint64_t container = 2;
-        if (v2 && rd_len(r, &container, NULL) < 0)
+        if (v2 && rdb_rd_len(r, &container, NULL) < 0)
             return KERR_CORRUPT;
         if (container == 1) { /* PLAIN: one element */
-            rstr_t s;
-            if (rd_string(r, &s) < 0)
+            rdb_str_t s;
+            if (rdb_rd_string(r, &s) < 0)
                 return KERR_CORRUPT;
             int rc = build_add(b, s.p, s.n, 0);
-            rstr_release(&s);
+            rdb_str_release(&s);
             if (rc < 0)
                 return rc;
         } else if (container != 2) {
-            return fail(r, "unknown quicklist container");
+            return rdb_rd_fail(r, "unknown quicklist container");
         } else if (rd_blob(r, b, v2 ? rdb_listpack_walk : rdb_ziplist_walk, true) < 0) {
             return KERR_CORRUPT;
         }
@@ -312,66 +309,120 @@ rd_quicklist(rdr_t *r, build_t *b, bool v2) {
 }
 
 static int
-rd_score(rdr_t *r, int rdbtype, double *score) {
+rd_score(rdb_rdr_t *r, int rdbtype, double *score) {
     const uint8_t *b;
     if (rdbtype == RDB_TYPE_ZSET_2) {
-        if (rd_bytes(r, 8, &b) < 0)
+        if (rdb_rd_bytes(r, 8, &b) < 0)
             return KERR_CORRUPT;
         uint64_t u = 0;
         for (int i = 7; i >= 0; i--)
             u = u << 8 | b[i];
         memcpy(score, &u, 8);
     } else {
-        if (rd_bytes(r, 1, &b) < 0)
+        if (rdb_rd_bytes(r, 1, &b) < 0)
             return KERR_CORRUPT;
         if (b[0] >= 253) {
             *score = b[0] == 253 ? NAN : b[0] == 254 ? INFINITY : -INFINITY;
         } else {
             const uint8_t *t;
-            if (rd_bytes(r, b[0], &t) < 0 || !util_parse_double((const char *)t, b[0], score))
-                return fail(r, "a score that is not a number");
+            if (rdb_rd_bytes(r, b[0], &t) < 0 || !util_parse_double((const char *)t, b[0], score))
+                return rdb_rd_fail(r, "a score that is not a number");
         }
     }
     if (isnan(*score))
-        return fail(r, "a NaN score");
+        return rdb_rd_fail(r, "a NaN score");
     return 0;
 }
 
 /* Types 1-5: a count, then strings (and scores). */
 static int
-rd_plain(rdr_t *r, build_t *b, int rdbtype) {
+rd_plain(rdb_rdr_t *r, build_t *b, int rdbtype) {
     uint64_t len;
-    if (rd_len(r, &len, NULL) < 0)
+    if (rdb_rd_len(r, &len, NULL) < 0)
         return KERR_CORRUPT;
     uint64_t elems = rdbtype == RDB_TYPE_HASH ? len * 2 : len;
-    if (len == 0 || len > left(r) || elems > left(r))
-        return fail(r, "bad element count");
+    if (len == 0 || len > rdb_rd_left(r) || elems > rdb_rd_left(r))
+        return rdb_rd_fail(r, "bad element count");
     build_begin(b, elems);
     for (uint64_t i = 0; i < elems; i++) {
-        rstr_t s;
+        rdb_str_t s;
         double score = 0;
-        if (rd_string(r, &s) < 0)
+        if (rdb_rd_string(r, &s) < 0)
             return KERR_CORRUPT;
         int rc = 0;
         if (b->type == OBJ_ZSET)
             rc = rd_score(r, rdbtype, &score);
         if (rc == 0)
             rc = build_add(b, s.p, s.n, score);
-        rstr_release(&s);
+        rdb_str_release(&s);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-/* Streams: another part of issue 17 adds OBJ_STREAM; its RDB reader plugs in here (types 15, 19
- * and 21: listpacks of entries, then the consumer groups). Until then they are refused. */
+/* Type 22 (Valkey 9): a count, then (field, value, ms8 expiry, -1 for none) per field. Fields
+ * with an expiry make an OBJ_ENC_HASH_TTL hash; when no field has one, the hash is built like
+ * any other (the type's create/add), so it gets the encoding a plain hash of it would have.
+ * Fields already due are kept: the first lookup of the key removes them, as after a load. */
 static int
-rd_stream(rdr_t *r, build_t *b, int rdbtype) {
-    (void)b;
-    (void)rdbtype;
-    r->why = "stream values cannot be restored yet";
-    return KERR_INVAL;
+rd_hash2(rdb_rdr_t *r, const char *key, size_t klen, int64_t expire_ms, kobj_t **out) {
+    uint64_t len;
+    if (rdb_rd_len(r, &len, NULL) < 0)
+        return KERR_CORRUPT;
+    if (len == 0 || len > rdb_rd_left(r) / 10)
+        return rdb_rd_fail(r, "bad element count");
+    rdb_rdr_t scan = *r; /* first pass: is there an expiry at all? */
+    bool any = false;
+    for (uint64_t i = 0; i < len; i++) {
+        rdb_str_t f, v;
+        int64_t ms;
+        if (rdb_rd_string(&scan, &f) < 0)
+            return rdb_rd_fail(r, scan.why);
+        rdb_str_release(&f);
+        if (rdb_rd_string(&scan, &v) < 0)
+            return rdb_rd_fail(r, scan.why);
+        rdb_str_release(&v);
+        if (rdb_rd_ms8(&scan, &ms) < 0)
+            return rdb_rd_fail(r, scan.why);
+        if (ms < HASH_NO_TTL)
+            return rdb_rd_fail(r, "a negative field expiry");
+        any = any || ms != HASH_NO_TTL;
+    }
+    const obj_type_ops_t *ops = obj_ops(OBJ_HASH);
+    build_t b = {.ops = ops, .type = OBJ_HASH, .why = &r->why};
+    thash_t h = {0};
+    if (any)
+        h = hash_new_ttl(len);
+    else
+        build_begin(&b, 2 * len);
+    int rc = 0;
+    for (uint64_t i = 0; i < len && rc == 0; i++) {
+        rdb_str_t f, v;
+        int64_t ms;
+        rdb_rd_string(r, &f); /* the first pass read these same bytes */
+        rdb_rd_string(r, &v);
+        rdb_rd_ms8(r, &ms);
+        if (any) {
+            rc = hash_load_ttl_add(&h, f.p, f.n, v.p, v.n, ms);
+            if (rc < 0)
+                rc = rdb_rd_fail(r, "a duplicate field, or one too long");
+        } else if ((rc = build_add(&b, f.p, f.n, 0)) == 0) {
+            rc = build_add(&b, v.p, v.n, 0);
+        }
+        rdb_str_release(&f);
+        rdb_str_release(&v);
+    }
+    if (rc < 0) {
+        if (any)
+            hash_release(&h);
+        else
+            ops->free(b.ptr, b.enc);
+        return KERR_CORRUPT;
+    }
+    *out = any ? obj_new_ptr(OBJ_HASH, h.enc, key, klen, h.p, expire_ms)
+               : obj_new_ptr(OBJ_HASH, b.enc, key, klen, b.ptr, expire_ms);
+    return 0;
 }
 
 /* The Keel type an RDB type byte becomes; -1 when none. */
@@ -399,7 +450,7 @@ obj_type_of_rdb(int t) {
 }
 
 static int
-rd_collection(rdr_t *r, build_t *b, int t) {
+rd_collection(rdb_rdr_t *r, build_t *b, int t) {
     switch (t) {
     case RDB_TYPE_LIST:
     case RDB_TYPE_SET:
@@ -422,15 +473,31 @@ rd_collection(rdr_t *r, build_t *b, int t) {
 int
 rdb_value_decode(const void *body, size_t len, const char *key, size_t klen, int64_t expire_ms,
                  kobj_t **out, const char **why) {
-    rdr_t r = {body, len, 0, NULL};
+    rdb_rdr_t r = {body, len, 0, NULL};
     const uint8_t *t;
     int rc = KERR_CORRUPT;
     *out = NULL;
-    if (rd_bytes(&r, 1, &t) < 0)
+    if (rdb_rd_bytes(&r, 1, &t) < 0)
         goto done;
     if (t[0] == RDB_TYPE_STREAM_LISTPACKS || t[0] == RDB_TYPE_STREAM_LISTPACKS_2 ||
         t[0] == RDB_TYPE_STREAM_LISTPACKS_3) {
-        rc = rd_stream(&r, NULL, t[0]);
+        stream_t *st;
+        if ((rc = rdb_stream_read(&r, t[0], &st)) < 0)
+            goto done;
+        if (r.pos != r.n) {
+            stream_free(st);
+            rc = rdb_rd_fail(&r, "bytes after the value");
+            goto done;
+        }
+        *out = obj_new_ptr(OBJ_STREAM, OBJ_ENC_STREAM, key, klen, st, expire_ms);
+        goto done;
+    }
+    if (t[0] == RDB_TYPE_HASH_2) {
+        if ((rc = rd_hash2(&r, key, klen, expire_ms, out)) == 0 && r.pos != r.n) {
+            obj_free(*out);
+            *out = NULL;
+            rc = rdb_rd_fail(&r, "bytes after the value");
+        }
         goto done;
     }
     int type = obj_type_of_rdb(t[0]);
@@ -441,17 +508,17 @@ rdb_value_decode(const void *body, size_t len, const char *key, size_t klen, int
         goto done;
     }
     if (type == OBJ_STRING) {
-        rstr_t s;
-        if ((rc = rd_string(&r, &s)) < 0)
+        rdb_str_t s;
+        if ((rc = rdb_rd_string(&r, &s)) < 0)
             goto done;
         if (r.pos == r.n)
             *out = obj_new_str(key, klen, s.p, s.n, expire_ms);
-        rstr_release(&s);
+        rdb_str_release(&s);
     } else {
         build_t b = {.ops = ops, .type = type, .why = &r.why};
         rc = rd_collection(&r, &b, t[0]);
         if (rc == 0 && b.added == 0)
-            rc = fail(&r, "an empty collection");
+            rc = rdb_rd_fail(&r, "an empty collection");
         if (rc == 0 && r.pos == r.n) {
             *out = obj_new_ptr(type, b.enc, key, klen, b.ptr, expire_ms);
         } else if (b.ptr) {
@@ -459,7 +526,7 @@ rdb_value_decode(const void *body, size_t len, const char *key, size_t klen, int
         }
     }
     if (rc == 0 && !*out)
-        rc = fail(&r, "bytes after the value");
+        rc = rdb_rd_fail(&r, "bytes after the value");
 done:
     if (!*out && rc == 0)
         rc = KERR_CORRUPT;
@@ -477,7 +544,7 @@ rdb_payload_check(const void *payload, size_t len, size_t *body_len, unsigned *v
     unsigned ver = (unsigned)f[0] | (unsigned)f[1] << 8;
     if (version)
         *version = ver;
-    if (ver == 0 || ver > RDB_VERSION_READ_MAX)
+    if (ver == 0 || (ver > RDB_VERSION_READ_MAX && ver != RDB_VERSION_VALKEY9))
         return KERR_VERSION;
     uint64_t crc = crc64_extend(0, p, len - 8), got = 0;
     for (int i = 7; i >= 0; i--)
@@ -490,13 +557,21 @@ rdb_payload_check(const void *payload, size_t len, size_t *body_len, unsigned *v
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-static void
-put_byte(sbuf_t *out, uint8_t b) {
+void
+rdb_put_byte(sbuf_t *out, uint8_t b) {
     sbuf_append(out, (const char *)&b, 1);
 }
 
-static void
-put_len(sbuf_t *out, uint64_t len) {
+void
+rdb_put_ms8(sbuf_t *out, int64_t v) {
+    uint8_t b[8];
+    for (int j = 0; j < 8; j++)
+        b[j] = (uint8_t)((uint64_t)v >> (8 * j));
+    sbuf_append(out, (const char *)b, 8);
+}
+
+void
+rdb_put_len(sbuf_t *out, uint64_t len) {
     uint8_t b[9];
     size_t n;
     if (len < 64) {
@@ -515,8 +590,8 @@ put_len(sbuf_t *out, uint64_t len) {
 
 /* As Redis: a canonical integer that fits 32 bits takes the integer form, a long string the LZF
  * form when that saves at least 4 bytes, anything else its length and bytes. */
-static void
-put_string(sbuf_t *out, const char *p, size_t n) {
+void
+rdb_put_string(sbuf_t *out, const char *p, size_t n) {
     long long v;
     if (n <= 11 && util_str_is_canonical_int(p, n, &v) && v >= INT32_MIN && v <= INT32_MAX) {
         uint8_t b[5];
@@ -531,16 +606,16 @@ put_string(sbuf_t *out, const char *p, size_t n) {
         char *c = kmalloc(n);
         unsigned cn = lzf_compress(p, (unsigned)n, c, (unsigned)(n - 4));
         if (cn > 0) {
-            put_byte(out, 0xC0 | RDB_ENC_LZF);
-            put_len(out, cn);
-            put_len(out, n);
+            rdb_put_byte(out, 0xC0 | RDB_ENC_LZF);
+            rdb_put_len(out, cn);
+            rdb_put_len(out, n);
             sbuf_append(out, c, cn);
             kfree(c);
             return;
         }
         kfree(c);
     }
-    put_len(out, n);
+    rdb_put_len(out, n);
     sbuf_append(out, p, n);
 }
 
@@ -552,7 +627,7 @@ typedef struct put_ctx {
 static void
 put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     put_ctx_t *pc = ctx;
-    put_string(pc->out, p, n);
+    rdb_put_string(pc->out, p, n);
     if (pc->scores) {
         uint64_t u;
         uint8_t b[8];
@@ -563,6 +638,26 @@ put_elem_cb(void *ctx, const char *p, size_t n, double score) {
     }
 }
 
+/* Type 22: every field with its expiry, -1 for none (as Valkey 9 writes it). */
+static void
+put_hash2(const thash_t *h, sbuf_t *out) {
+    rdb_put_len(out, hash_len(h));
+    hash_iter_t it;
+    hpair_t pr;
+    int64_t ms;
+    char fb[UTIL_LL_STR_MAX], vb[UTIL_LL_STR_MAX];
+    hash_iter_init(&it, h);
+    while (hash_iter_next_ttl(&it, &pr, &ms)) {
+        size_t fn, vn;
+        const char *f = hval_bytes(&pr.f, fb, &fn);
+        const char *v = hval_bytes(&pr.v, vb, &vn);
+        rdb_put_string(out, f, fn);
+        rdb_put_string(out, v, vn);
+        rdb_put_ms8(out, ms);
+    }
+    hash_iter_done(&it);
+}
+
 int
 rdb_value_dump(const kobj_t *o, sbuf_t *out) {
     int type = obj_type(o);
@@ -570,26 +665,37 @@ rdb_value_dump(const kobj_t *o, sbuf_t *out) {
         [OBJ_STRING] = RDB_TYPE_STRING, [OBJ_LIST] = RDB_TYPE_LIST, [OBJ_SET] = RDB_TYPE_SET,
         [OBJ_ZSET] = RDB_TYPE_ZSET_2,   [OBJ_HASH] = RDB_TYPE_HASH,
     };
-    /* Types added later (OBJ_STREAM: RDB type 15/19/21 with the reader's hook rd_stream) get
-     * their writer here; until then DUMP refuses them. So does a hash with field expiries: the
-     * plain hash encoding has no place for them, and dropping them would make its fields live
-     * for ever after a RESTORE. */
-    if (obj_is_tiered(o) || type > OBJ_HASH || obj_encoding(o) == OBJ_ENC_HASH_TTL)
+    if (obj_is_tiered(o) || (type > OBJ_HASH && type != OBJ_STREAM))
         return KERR_INVAL;
+    unsigned version = RDB_VERSION_WRITE;
     size_t start = out->len;
-    put_byte(out, (uint8_t)rdb_type[type]);
-    if (type == OBJ_STRING) {
+    thash_t h = {0}; /* only a hash has one (obj_ptr of a string is no pointer) */
+    if (type == OBJ_HASH)
+        h = (thash_t){obj_ptr(o), obj_encoding(o)};
+    if (type == OBJ_HASH && h.enc == OBJ_ENC_HASH_TTL && hash_volatile_count(&h) > 0) {
+        /* the plain hash encoding has no place for the expiries: dropping them would make the
+         * fields live for ever after a RESTORE */
+        rdb_put_byte(out, RDB_TYPE_HASH_2);
+        put_hash2(&h, out);
+        version = RDB_VERSION_VALKEY9;
+    } else if (type == OBJ_STREAM) {
+        rdb_put_byte(out, RDB_TYPE_STREAM_LISTPACKS_3);
+        rdb_stream_write(obj_ptr(o), out);
+        version = RDB_VERSION_STREAM_WRITE;
+    } else if (type == OBJ_STRING) {
+        rdb_put_byte(out, (uint8_t)rdb_type[type]);
         size_t n;
         const char *p = obj_str(o, &n);
-        put_string(out, p, n);
+        rdb_put_string(out, p, n);
     } else {
+        rdb_put_byte(out, (uint8_t)rdb_type[type]);
         const obj_type_ops_t *ops = obj_ops(type);
         uint64_t count = ops->count(obj_ptr(o), obj_encoding(o));
-        put_len(out, type == OBJ_HASH ? count / 2 : count);
+        rdb_put_len(out, type == OBJ_HASH ? count / 2 : count);
         put_ctx_t pc = {out, type == OBJ_ZSET};
         ops->each(obj_ptr(o), obj_encoding(o), put_elem_cb, &pc);
     }
-    uint8_t trailer[RDB_TRAILER_BYTES] = {RDB_VERSION_WRITE & 0xFF, RDB_VERSION_WRITE >> 8};
+    uint8_t trailer[RDB_TRAILER_BYTES] = {(uint8_t)version, (uint8_t)(version >> 8)};
     sbuf_append(out, (const char *)trailer, 2);
     uint64_t crc = crc64_extend(0, out->p + start, out->len - start);
     for (int i = 0; i < 8; i++)

@@ -885,7 +885,7 @@ stream_range_has_tombstones(const stream_t *s, const sid_t *start, const sid_t *
     return sid_cmp(&a, &s->max_deleted) <= 0 && sid_cmp(&s->max_deleted, &b) <= 0;
 }
 
-static int64_t
+int64_t
 stream_estimate_distance(const stream_t *s, const sid_t *id) {
     if (s->entries_added == 0)
         return 0;

@@ -181,6 +181,9 @@ void scg_pel_set_owner(spel_t *pe, sconsumer_t *c);
 /* Valkey's lag arithmetic (its streamEstimateDistanceFromFirstEverEntry and tombstone test). */
 /* After delivering entry id to group g with '>': last_id and entries_read as Valkey moves them. */
 void stream_group_delivered(const stream_t *s, scg_t *g, const sid_t *id);
+/* Valkey's estimate of a group's entries_read for last delivered ID id (a group loaded from a
+ * payload without it: RDB type 15); STREAM_ENTRIES_READ_INVALID when unknowable. */
+int64_t stream_estimate_distance(const stream_t *s, const sid_t *id);
 /* XINFO GROUPS lag: false when it cannot be known (null reply). */
 bool stream_group_lag(const stream_t *s, const scg_t *g, int64_t *lag);
 

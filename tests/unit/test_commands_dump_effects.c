@@ -1,6 +1,7 @@
 /*
  * test_commands_dump_effects.c - what RESTORE writes to the log (cmd_dump.c): the value as plain
- * write commands (SET ... PXAT, RPUSH / SADD / ZADD / HSET in batches, PEXPIREAT), a DEL first
+ * write commands (SET ... PXAT, RPUSH / SADD / ZADD / HSET in batches, HPEXPIREAT per field
+ * expiry, a stream's XADD / XGROUP / XCLAIM / XDEL / XSETID, PEXPIREAT), a DEL first
  * when REPLACE removed a key, only a DEL when the TTL is already past, and never the payload;
  * all in one record. Run through exec_command with a fake client and a capturing sink, with the
  * real collection types.
@@ -19,6 +20,7 @@
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
+#include "t_stream.h"
 #include "t_zset.h"
 #include "util.h"
 
@@ -66,6 +68,7 @@ setup(void) {
     set_type_init(NULL, NULL, NULL);
     zset_type_init(NULL, NULL);
     list_type_init(&list_fill);
+    stream_type_init(NULL, NULL);
     cmd_table_init(&srv, commands_registry);
     prop_set_sink(&srv.prop, capture_sink, NULL);
     c = client_create(&srv, -1);
@@ -222,5 +225,87 @@ Test(dump_effects, refused_payloads_log_nothing) {
     cr_assert_str_eq(restore("k", "0", p, n, NULL, NULL),
                      "-ERR DUMP payload version or checksum are wrong\r\n");
     cr_assert_eq(nrec, 0);
+    free(p);
+}
+
+/* The position of needle in the record; fails when absent. */
+static const char *
+at_(const char *needle) {
+    const char *p = strstr(rec, needle);
+    cr_assert(p != NULL, "no %s in %s", needle, rec);
+    return p;
+}
+
+Test(dump_effects, a_stream_is_its_entries_groups_claims_and_setid_in_order) {
+    RUN("XADD", "src", "1-1", "a", "1");
+    RUN("XADD", "src", "1-2", "a", "2");
+    RUN("XADD", "src", "2-0", "b", "3");
+    RUN("XGROUP", "CREATE", "src", "g", "0");
+    RUN("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "src", ">");
+    RUN("XGROUP", "CREATECONSUMER", "src", "g", "idle");
+    RUN("XDEL", "src", "1-2"); /* pending, but its entry is gone */
+    size_t n;
+    char *p = dump("src", &n);
+    clear_log();
+    cr_assert_str_eq(restore("k", "0", p, n, NULL, NULL), "+OK\r\n");
+    cr_assert_eq(nrec, 1);
+    const char *x1 = at_("$4\r\nXADD\r\n$1\r\nk\r\n$3\r\n1-1\r\n$1\r\na\r\n$1\r\n1\r\n");
+    const char *x2 = at_("$4\r\nXADD\r\n$1\r\nk\r\n$3\r\n1-2\r\n$7\r\nrestore\r\n$0\r\n");
+    const char *x3 = at_("$4\r\nXADD\r\n$1\r\nk\r\n$3\r\n2-0\r\n$1\r\nb\r\n$1\r\n3\r\n");
+    const char *gc = at_("$6\r\nXGROUP\r\n$6\r\nCREATE\r\n$1\r\nk\r\n$1\r\ng\r\n$3\r\n1-2\r\n"
+                         "$11\r\nENTRIESREAD\r\n$1\r\n2\r\n");
+    const char *cc = at_("$14\r\nCREATECONSUMER\r\n$1\r\nk\r\n$1\r\ng\r\n$4\r\nidle\r\n");
+    const char *cl = at_("$6\r\nXCLAIM\r\n$1\r\nk\r\n$1\r\ng\r\n$1\r\nc\r\n$1\r\n0\r\n$3\r\n1-2\r\n"
+                         "$4\r\nTIME\r\n");
+    const char *dl = at_("$4\r\nXDEL\r\n$1\r\nk\r\n$3\r\n1-2\r\n");
+    const char *si =
+        at_("$6\r\nXSETID\r\n$1\r\nk\r\n$3\r\n2-0\r\n$12\r\nENTRIESADDED\r\n$1\r\n3\r\n"
+            "$12\r\nMAXDELETEDID\r\n$3\r\n1-2\r\n");
+    cr_assert(x1 < x2 && x2 < x3 && x3 < gc && gc < cc && cc < cl && cl < dl && dl < si, "%s", rec);
+    cr_assert_eq(count_of("$6\r\nXCLAIM\r\n"), 2);
+    cr_assert_eq(count_of("RETRYCOUNT\r\n$1\r\n1\r\n$5\r\nFORCE\r\n$6\r\nJUSTID\r\n"), 2);
+    cr_assert_eq(count_of("RESTORE"), 0);
+    free(p);
+}
+
+Test(dump_effects, a_stream_without_entries_is_made_by_its_first_group) {
+    RUN("XGROUP", "CREATE", "src", "g", "$", "MKSTREAM");
+    RUN("XSETID", "src", "5-5");
+    RUN("XADD", "bare", "7-0", "f", "v");
+    RUN("XDEL", "bare", "7-0");
+    size_t n, bn;
+    char *p = dump("src", &n), *b = dump("bare", &bn);
+    clear_log();
+    restore("k", "0", p, n, NULL, NULL);
+    const char *mk = at_("$6\r\nCREATE\r\n$1\r\nk\r\n$1\r\ng\r\n$1\r\n0\r\n$8\r\nMKSTREAM\r\n");
+    const char *set = at_("$5\r\nSETID\r\n$1\r\nk\r\n$1\r\ng\r\n$3\r\n0-0\r\n");
+    const char *si = at_("$6\r\nXSETID\r\n$1\r\nk\r\n$3\r\n5-5\r\n");
+    cr_assert(mk < set && set < si, "%s", rec);
+    clear_log();
+    restore("k2", "0", b, bn, NULL, NULL);
+    const char *tmp =
+        at_("$6\r\nCREATE\r\n$2\r\nk2\r\n$7\r\nrestore\r\n$1\r\n0\r\n$8\r\nMKSTREAM\r\n");
+    const char *destroy = at_("$7\r\nDESTROY\r\n$2\r\nk2\r\n$7\r\nrestore\r\n");
+    const char *si2 =
+        at_("$6\r\nXSETID\r\n$2\r\nk2\r\n$3\r\n7-0\r\n$12\r\nENTRIESADDED\r\n$1\r\n1\r\n");
+    cr_assert(tmp < destroy && destroy < si2, "%s", rec);
+    RUN("XINFO", "GROUPS", "k2");
+    cr_assert_str_eq(reply, "*0\r\n");
+    free(p);
+    free(b);
+}
+
+Test(dump_effects, field_expiries_follow_the_hset) {
+    RUN("HSET", "src", "f", "v", "g", "w");
+    RUN("HPEXPIREAT", "src", "99999999999999", "FIELDS", "1", "g");
+    size_t n;
+    char *p = dump("src", &n);
+    clear_log();
+    cr_assert_str_eq(restore("k", "0", p, n, NULL, NULL), "+OK\r\n");
+    const char *hset = at_("$4\r\nHSET\r\n$1\r\nk\r\n");
+    const char *hexp = at_("*6\r\n$10\r\nHPEXPIREAT\r\n$1\r\nk\r\n$14\r\n99999999999999\r\n"
+                           "$6\r\nFIELDS\r\n$1\r\n1\r\n$1\r\ng\r\n");
+    cr_assert(hset < hexp, "%s", rec);
+    cr_assert_eq(count_of("HPEXPIREAT"), 1);
     free(p);
 }

@@ -2,6 +2,7 @@
 """Regenerates the DUMP payloads in this folder (tests/unit/test_types_rdb_value.c reads them).
 
 Run from anywhere: /usr/bin/python3 tests/data/dump/make_payloads.py
+(VALKEY=/path/to/valkey-server also regenerates stream_v21, which only Valkey 7.2+ writes.)
 It starts Debian's redis-server 7.0 on a free port of 127.0.0.1 (killed by PID at the end), with
 rdbcompression on (strings and blobs over 20 bytes are LZF-compressed, as by default), builds each
 value below in the encoding named, and writes DUMP's reply to <name>.bin.
@@ -11,6 +12,13 @@ Redis before 7.0, and type 20, the listpack set of Valkey 7.2+/8 at RDB version 
 produced by redis-server 7.0, so they are built here byte by byte from the RDB format; every one
 at a version redis-server 7.0 reads is then RESTOREd into it with sanitize-dump-payload yes and
 must read back as the same value, so the bytes are checked by a real reader, not only by us.
+
+Streams: stream_v19 is redis-server 7.0's DUMP of STREAM_CMDS, stream_v15 a type 15 payload built
+here and read back by redis-server, stream_v21 valkey-server's DUMP (with VALKEY only); each
+<name>.txt is what that server's XINFO STREAM FULL said (stream_lines), the text the unit test
+renders Keel's decoded stream into. stream_bad_*.bin each break one rule of the stream reader
+(those redis-server refuses too are checked there). v80_hash_ttl is Valkey 9's type 22, built
+from its layout (no server here reads RDB 80).
 """
 import os
 import socket
@@ -61,6 +69,10 @@ def rlen(n):
 
 def rstr(s):
     return rlen(len(s)) + s
+
+
+def ms8(v):
+    return struct.pack("<q", v)
 
 
 def ziplist(items):
@@ -181,7 +193,183 @@ def crafted():
     # 20: a listpack set (Valkey 7.2+ / 8, RDB 11): redis-server 7.0 refuses version 11.
     lps = listpack([b"red", b"green", 5, -3000])
     out["v11_set_listpack"] = (seal(b"\x14" + rstr(lps), 11), None)
+    # 22: a hash with field expiries (Valkey 9, RDB 80; Valkey's rdb.c: a count, then field,
+    # value and an 8-byte little-endian expiry in ms, -1 for none, per field). Neither
+    # redis-server 7.0 nor Valkey 8 reads it; field f2 is integer-encoded as Valkey writes "42".
+    h2 = (rlen(3) + rstr(b"f1") + rstr(b"v1") + ms8(-1) + rstr(b"f2") + b"\xc0\x2a" +
+          ms8(4102444800000) + rstr(b"f3") + rstr(b"x" * 30) + ms8(4102444800123))
+    out["v80_hash_ttl"] = (seal(b"\x16" + h2, 80), None)
     return out
+
+
+# ---- streams --------------------------------------------------------------------------------------
+
+def id16(ms, seq):
+    return struct.pack(">QQ", ms, seq)
+
+
+def stream_node(key, master_fields, entries, live=None, dead=None):
+    """entries: (flags, ms-diff, seq-diff, fields or None when same, values); returns the node's
+    key string and listpack string, lp-counts as Valkey writes them."""
+    items = []
+    nlive = sum(1 for e in entries if not e[0] & 1)
+    items += [nlive if live is None else live, len(entries) - nlive if dead is None else dead,
+              len(master_fields)] + list(master_fields) + [0]
+    for flags, msd, seqd, fields, values in entries:
+        items += [flags, msd, seqd]
+        if fields is None:
+            items += list(values)
+            items.append(len(values) + 3)
+        else:
+            items.append(len(fields))
+            for f, v in zip(fields, values):
+                items += [f, v]
+            items.append(2 * len(fields) + 4)
+    return rstr(id16(*key)) + rstr(listpack(items))
+
+
+def stream_v15(node=None, length=2, groups=None):
+    """A type 15 stream (Redis 5 - 6.2): node 1-1 holds 1-1 (same fields as the master), 1-2
+    (deleted) and 2-0 (other fields, seq-diff -1); group g1 with 1-1 and 1-2 pending for alice
+    and a consumer bob with nothing pending."""
+    if node is None:
+        node = stream_node((1, 1), [b"a", b"b"], [(2, 0, 0, None, [b"1", b"2"]),
+                                                  (3, 0, 1, None, [b"3", b"4"]),
+                                                  (0, 1, -1, [b"x"], [b"y"])])
+    if groups is None:
+        groups = (rlen(1) + rstr(b"g1") + rlen(2) + rlen(0) +
+                  rlen(2) + id16(1, 1) + ms8(1700000000000) + rlen(2) +
+                  id16(1, 2) + ms8(1700000000001) + rlen(1) +
+                  rlen(2) + rstr(b"alice") + ms8(1700000000005) + rlen(2) + id16(1, 1) + id16(1, 2) +
+                  rstr(b"bob") + ms8(1700000000009) + rlen(0))
+    return seal(b"\x0f" + rlen(1) + node + rlen(length) + rlen(2) + rlen(0) + groups, 9)
+
+
+def bad_streams():
+    """name -> (payload, whether redis-server 7.0 refuses it too): every one breaks a rule of
+    server/types/rdb_stream.c's reader; Keel must refuse each."""
+    g = lambda *parts: b"".join(parts)
+    one_consumer = lambda pel_ids, extra=b"": (
+        rlen(1) + rstr(b"g1") + rlen(2) + rlen(0) + rlen(1) + id16(1, 1) + ms8(1) + rlen(1) +
+        rlen(1) + rstr(b"c") + ms8(1) + rlen(len(pel_ids)) + b"".join(id16(*i) for i in pel_ids) +
+        extra)
+    out = {
+        "length_mismatch": (stream_v15(length=3), False),
+        "node_counts": (stream_v15(node=stream_node((1, 1), [b"a"], [(2, 0, 0, None, [b"1"])],
+                                                    live=2)), False),
+        "ids_descend": (stream_v15(node=stream_node((1, 1), [b"a"], [(2, 0, 5, None, [b"1"]),
+                                                                     (2, 0, 1, None, [b"2"])])),
+                        False),
+        "empty_node": (stream_v15(node=stream_node((1, 1), [b"a"], []), length=0,
+                                  groups=rlen(0)), False),
+        "key_not_id": (seal(b"\x0f" + rlen(1) + rstr(b"short") + rstr(listpack([0])) + rlen(0) +
+                            rlen(0) + rlen(0) + rlen(0), 9), True),
+        "pel_not_in_group": (stream_v15(groups=one_consumer([(1, 1), (9, 9)])), True),
+        "pel_ownerless": (stream_v15(groups=one_consumer([])), False),
+        "duplicate_group": (stream_v15(groups=g(rlen(2), rstr(b"g"), rlen(0), rlen(0), rlen(0),
+                                                rlen(0), rstr(b"g"), rlen(0), rlen(0), rlen(0),
+                                                rlen(0))), True),
+        "duplicate_consumer": (stream_v15(groups=g(rlen(1), rstr(b"g"), rlen(0), rlen(0), rlen(0),
+                                                   rlen(2), rstr(b"c"), ms8(1), rlen(0),
+                                                   rstr(b"c"), ms8(1), rlen(0))), True),
+        "bad_lp_count": (stream_v15(node=rstr(id16(1, 1)) + rstr(listpack(
+            [1, 0, 1, b"a", 0, 2, 0, 0, b"1", 9]))), False),
+        "huge_group_count": (stream_v15(groups=b"\x81" + struct.pack(">Q", 1 << 60)), True),
+    }
+    return out
+
+
+def stream_lines(r, key, active=True):
+    """The stream as lines of text (the unit test renders Keel's stream the same way): the
+    metadata, the entries, each group with its PEL (ID, owner, delivery time, count) and its
+    consumers (seen and active time; a server without active-time gives the seen time, as Valkey
+    loads a type 19 payload)."""
+    pairs = lambda l: dict(zip(l[::2], l[1::2]))
+    full = pairs(r.execute_command("XINFO", "STREAM", key, "FULL"))
+    out = ["stream length=%d last=%s maxdel=%s added=%d" % (
+        full[b"length"], full[b"last-generated-id"].decode(),
+        full[b"max-deleted-entry-id"].decode(), full[b"entries-added"])]
+    for eid, fv in full[b"entries"]:
+        out.append("entry %s %s" % (eid.decode(), " ".join(
+            "%s=%s" % (fv[i].decode(), fv[i + 1].decode()) for i in range(0, len(fv), 2))))
+    for gr in full[b"groups"]:
+        gd = pairs(gr)
+        er = gd[b"entries-read"]
+        out.append("group %s last=%s read=%d" % (gd[b"name"].decode(),
+                                                 gd[b"last-delivered-id"].decode(),
+                                                 -1 if er is None else er))
+        for pid, owner, when, count in gd[b"pending"]:
+            out.append("pel %s %s %d %d" % (pid.decode(), owner.decode(), when, count))
+        for c in gd[b"consumers"]:
+            cd = pairs(c)
+            seen = cd[b"seen-time"]
+            out.append("consumer %s seen=%d active=%d" % (cd[b"name"].decode(), seen,
+                                                          cd.get(b"active-time", seen)))
+    return "\n".join(out) + "\n"
+
+
+STREAM_CMDS = [("config", "set", "stream-node-max-entries", "2"),
+               ("xadd", "k", "1-1", "a", "1", "b", "2"),
+               ("xadd", "k", "1-2", "a", "3", "b", "4"),
+               ("xadd", "k", "2-0", "x", "y"),
+               ("xadd", "k", "3-0", "a", "5", "b", "six"),
+               ("xadd", "k", "3-1", "a", "-70000", "b", "x" * 30),
+               ("xgroup", "create", "k", "g1", "0"),
+               ("xreadgroup", "group", "g1", "alice", "count", "2", "streams", "k", ">"),
+               ("xreadgroup", "group", "g1", "bob", "count", "1", "streams", "k", ">"),
+               ("xgroup", "createconsumer", "k", "g1", "carol"),
+               ("xdel", "k", "1-2"),
+               ("xgroup", "create", "k", "g2", "$"),
+               ("xgroup", "create", "k", "g0", "1-1", "entriesread", "1")]
+
+
+def write_stream(r, name, payload):
+    r.delete("k")
+    r.restore("k", 0, payload)
+    with open(os.path.join(HERE, name + ".bin"), "wb") as f:
+        f.write(payload)
+    with open(os.path.join(HERE, name + ".txt"), "w") as f:
+        f.write(stream_lines(r, "k"))
+
+
+def streams(r):
+    """stream_v19 (redis-server 7.0's own DUMP), stream_v15 (built here, read by redis-server),
+    the broken ones, and stream_v21 from valkey-server when VALKEY names one."""
+    r.flushall()
+    for c in STREAM_CMDS:
+        r.execute_command(*c)
+    write_stream(r, "stream_v19", r.dump("k"))
+    write_stream(r, "stream_v15", stream_v15())
+    for name, (payload, redis_refuses) in bad_streams().items():
+        if redis_refuses:
+            try:
+                r.restore("bad", 0, payload, replace=True)
+                sys.exit("redis-server accepts the broken stream %s" % name)
+            except redis.ResponseError:
+                pass
+        with open(os.path.join(HERE, "stream_bad_" + name + ".bin"), "wb") as f:
+            f.write(payload)
+    vk = os.environ.get("VALKEY")
+    if not vk:
+        return
+    port = free_port()
+    p = subprocess.Popen([vk, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--sanitize-dump-payload", "yes"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        v = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                v.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        for c in STREAM_CMDS:
+            v.execute_command(*c)
+        write_stream(v, "stream_v21", v.dump("k"))
+    finally:
+        p.kill()
+        p.wait()
 
 
 # ---- from redis-server --------------------------------------------------------------------------
@@ -246,6 +434,7 @@ def main():
                     sys.exit("redis-server reads %s differently" % name)
             with open(os.path.join(HERE, name + ".bin"), "wb") as f:
                 f.write(payload)
+        streams(r)
     finally:
         p.kill()
         p.wait()
