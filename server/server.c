@@ -278,7 +278,8 @@ server_init(engine_t *s) {
     net_limits_t lim = {&s->cfg.proto_max_bulk_len, &s->cfg.multibulk_max,
                         &s->cfg.client_query_buffer_limit, &s->cfg.maxclients,
                         &s->cfg.tcp_keepalive_s};
-    net_callbacks_t cb = {exec_accept_cb, exec_command_cb, exec_close_cb, exec_prepare_cb, s};
+    net_callbacks_t cb = {exec_accept_cb,  exec_command_cb,  exec_close_cb,
+                          exec_prepare_cb, exec_prefetch_cb, s};
     s->net = net_create(s->loop, &cb, &lim);
     if ((rc = net_set_io_threads(s->net, s->cfg.io_threads)) < 0) {
         klog(KLOG_WARNING, "Refusing to start: cannot start %d I/O threads: %s",

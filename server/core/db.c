@@ -89,6 +89,16 @@ hash_key(const void *key) {
     return ht_hash_bytes(k->p, k->n);
 }
 
+/* The key's hash: the one an I/O thread computed for the running command when these are its
+ * bytes (db_env_hash_hint), else computed here. */
+static inline uint64_t
+key_hash(const db_env_t *env, const char *key, size_t klen) {
+    if (klen == env->hash_hint_klen && env->hash_hint_key &&
+        (key == env->hash_hint_key || memcmp(key, env->hash_hint_key, klen) == 0))
+        return env->hash_hint;
+    return ht_hash_bytes(key, klen);
+}
+
 static uint64_t
 hash_entry(const void *entry) {
     size_t n;
@@ -211,7 +221,7 @@ db_lookup(db_t *db, const char *key, size_t klen, int flags) {
         db->hint_key = NULL;
     } else {
         karg_t k = {key, klen};
-        o = ht_find(db->keys, &k);
+        o = ht_find_hashed(db->keys, &k, key_hash(db->env, key, klen));
     }
     if (!o)
         return NULL;
@@ -312,7 +322,8 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
     const char *key = obj_key(o, &n);
     karg_t k = {key, n};
     ht_pos_t pos;
-    kobj_t *old = ht_find_pos(db->keys, &k, &pos);
+    uint64_t h = key_hash(db->env, key, n);
+    kobj_t *old = ht_find_pos_hashed(db->keys, &k, h, &pos);
     if (!old) {
         touch(db->env, o);
         ht_insert_at(db->keys, &pos, o);
@@ -324,7 +335,7 @@ db_set(db_t *db, kobj_t *o, bool keep_ttl) {
             db->env->added(db->env->ctx, db, key, n);
         return o;
     }
-    void **ref = ht_find_ref(db->keys, &k);
+    void **ref = ht_find_ref_hashed(db->keys, &k, h);
     int64_t old_exp = obj_expire(old);
     if (old_exp >= 0)
         ht_pop(db->expires, &k);

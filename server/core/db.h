@@ -38,7 +38,20 @@ typedef struct db_env {
     bool touch_enabled;  /* off while a CLIENT NO-TOUCH client's command runs */
     bool lfu_mode;       /* LRU/LFU bookkeeping on access: LFU counter when set */
     int lfu_log_factor, lfu_decay_min;
+    /* The hash of one key of the running command, computed ahead by an I/O thread: used by a
+     * lookup of exactly these bytes (same pointer and length), set and cleared by exec around
+     * each command (db_env_hash_hint). */
+    const char *hash_hint_key;
+    size_t hash_hint_klen;
+    uint64_t hash_hint;
 } db_env_t;
+
+static inline void
+db_env_hash_hint(db_env_t *env, const char *key, size_t klen, uint64_t hash) {
+    env->hash_hint_key = key;
+    env->hash_hint_klen = klen;
+    env->hash_hint = hash;
+}
 
 void db_env_init(db_env_t *env, void (*expired)(void *ctx, db_t *db, const char *key, size_t klen),
                  void *ctx);

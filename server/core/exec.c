@@ -407,7 +407,11 @@ exec_command(client_t *c) {
     }
     c->reply_lsn = 0; /* EXEC raises it to the tags of the reads it ran */
     prop_begin(&c->eng->prop);
+    if (c->conn.key_idx > 0 && c->conn.key_idx < c->argc) /* the key's hash, from an I/O thread */
+        db_env_hash_hint(&s->dbenv, c->argv[c->conn.key_idx].p, c->argv[c->conn.key_idx].n,
+                         c->conn.key_hash);
     exec_call(c, cmd);
+    db_env_hash_hint(&s->dbenv, NULL, 0, 0);
     db_hint_clear(hint_db); /* unused (the command looked up something else): it ends here */
     int64_t lsn = prop_end(&c->eng->prop);
     uint64_t tag = 0;
@@ -474,9 +478,19 @@ exec_command_cb(conn_t *conn, int argc, karg_t *argv) {
 }
 
 void *
-exec_prepare_cb(void *ctx, int argc, const karg_t *argv) {
-    (void)argc;
-    return cmd_lookup(ctx, argv[0].p, argv[0].n);
+exec_prepare_cb(void *ctx, int argc, const karg_t *argv, int *key_idx, uint64_t *key_hash) {
+    cmd_def_t *cmd = cmd_lookup(ctx, argv[0].p, argv[0].n);
+    if (cmd && !cmd->subcmds && cmd->first_key > 0 && cmd->first_key < argc) {
+        *key_idx = cmd->first_key;
+        *key_hash = db_hash_key(argv[cmd->first_key].p, argv[cmd->first_key].n);
+    }
+    return cmd;
+}
+
+void
+exec_prefetch_cb(conn_t *conn, uint64_t key_hash) {
+    client_t *c = (client_t *)conn;
+    db_prefetch(c->db, key_hash, false);
 }
 
 void

@@ -34,7 +34,9 @@ void cmd_discard(client_t *c);
 conn_t *exec_accept_cb(void *engine, int fd);
 void exec_command_cb(conn_t *conn, int argc, karg_t *argv);
 /* On an I/O thread, for a command parsed ahead: its entry in the command table (read only). */
-void *exec_prepare_cb(void *ctx, int argc, const karg_t *argv);
+void *exec_prepare_cb(void *ctx, int argc, const karg_t *argv, int *key_idx, uint64_t *key_hash);
+/* Before a client's commands parsed ahead run: their first keys' buckets into the cache. */
+void exec_prefetch_cb(conn_t *conn, uint64_t key_hash);
 void exec_close_cb(conn_t *conn);
 
 #endif

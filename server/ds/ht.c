@@ -276,10 +276,7 @@ chain_find(const ht_t *t, bucket_t *b, uint8_t tag, const void *key, loc_t *loc)
 }
 
 static bool
-locate(const ht_t *t, const void *key, loc_t *loc) {
-    if (t->used[0] + t->used[1] == 0)
-        return false;
-    uint64_t h = t->type->hash_key(key);
+locate_hashed(const ht_t *t, const void *key, uint64_t h, loc_t *loc) {
     uint8_t tag = tag_of(h);
     size_t i0 = h & mask_of(t->exp[0]);
     if (!rehashing(t) || i0 >= t->rehash_idx) {
@@ -291,6 +288,13 @@ locate(const ht_t *t, const void *key, loc_t *loc) {
         return false;
     loc->table = 1;
     return chain_find(t, &t->tab[1][h & mask_of(t->exp[1])], tag, key, loc);
+}
+
+static bool
+locate(const ht_t *t, const void *key, loc_t *loc) {
+    if (t->used[0] + t->used[1] == 0)
+        return false;
+    return locate_hashed(t, key, t->type->hash_key(key), loc);
 }
 
 /* ---- resizing ---- */
@@ -523,6 +527,22 @@ void *
 ht_find(ht_t *t, const void *key) {
     loc_t loc;
     return locate(t, key, &loc) ? loc.b->slots[loc.slot] : NULL;
+}
+
+void *
+ht_find_hashed(ht_t *t, const void *key, uint64_t hash) {
+    loc_t loc;
+    if (t->used[0] + t->used[1] == 0)
+        return NULL;
+    return locate_hashed(t, key, hash, &loc) ? loc.b->slots[loc.slot] : NULL;
+}
+
+void **
+ht_find_ref_hashed(ht_t *t, const void *key, uint64_t hash) {
+    loc_t loc;
+    if (t->used[0] + t->used[1] == 0)
+        return NULL;
+    return locate_hashed(t, key, hash, &loc) ? &loc.b->slots[loc.slot] : NULL;
 }
 
 void **

@@ -50,6 +50,9 @@ void ht_release(ht_t *t); /* entry_free on every entry, then free; NULL is a no-
 void ht_clear(ht_t *t);   /* entry_free on every entry, table stays usable */
 size_t ht_size(const ht_t *t);
 void *ht_find(ht_t *t, const void *key); /* entry or NULL; never allocates, never mutates */
+/* ht_find with the key's hash already computed (hash == type->hash_key(key)). */
+void *ht_find_hashed(ht_t *t, const void *key, uint64_t hash);
+void **ht_find_ref_hashed(ht_t *t, const void *key, uint64_t hash);
 /* Address of the slot holding key's entry, or NULL. Valid until the next mutation of t. Lets the
  * caller replace an entry by a reallocated one with the same key without a second lookup. The
  * replaced entry is not freed by the table. */

@@ -677,7 +677,10 @@ parse_ahead(conn_t *c) {
         e->end = p->pos;
         e->argc = argc;
         e->argi = b->nargs;
-        e->hint = n->cb.prepare_cb ? n->cb.prepare_cb(n->cb.ctx, argc, argv) : NULL;
+        e->key_idx = 0;
+        e->hint = n->cb.prepare_cb
+                      ? n->cb.prepare_cb(n->cb.ctx, argc, argv, &e->key_idx, &e->key_hash)
+                      : NULL;
         b->nargs += argc;
         resp_parser_next(p);
     }
@@ -775,14 +778,27 @@ run_parsed(conn_t *c) {
             c->parser.start = e->start;
             c->parser.pos = e->end;
             c->cmd_hint = e->hint;
+            c->key_idx = e->key_idx;
+            c->key_hash = e->key_hash;
             cb->command_cb(c, e->argc, b->args + e->argi);
             c->cmd_hint = NULL;
+            c->key_idx = 0;
         }
         c->parser.start = start;
         c->parser.pos = pos;
         b->n = 0;
     }
     process_input(c);
+}
+
+/* The keys of a conn's commands parsed ahead: their buckets into the cache (prefetch_cb). */
+static void
+prefetch_keys(net_t *n, conn_t *c) {
+    if (!c || !n->cb.prefetch_cb || c->io_err || !c->batch)
+        return;
+    for (int k = 0; k < c->batch->n; k++)
+        if (c->batch->cmd[k].key_idx > 0)
+            n->cb.prefetch_cb(c, c->batch->cmd[k].key_hash);
 }
 
 void
@@ -801,10 +817,14 @@ net_run_reads(net_t *n) {
      * slot is then NULL). A call from inside a command (a busy script polling the loop) goes
      * on with the conns after it, whose commands were read already: a SCRIPT KILL among them
      * runs. Meanwhile reads go the direct way (in_reads), none is queued. */
+    if (outer && n->nrq)
+        prefetch_keys(n, n->rq[0]);
     while (n->rq_next < n->nrq) {
         conn_t *c = n->rq[n->rq_next++];
         if (!c)
             continue;
+        if (n->rq_next < n->nrq) /* the next conn's keys load while this one's commands run */
+            prefetch_keys(n, n->rq[n->rq_next]);
         c->flags &= ~(uint32_t)CONN_IO_READ_QUEUED;
         run_parsed(c);
     }

@@ -72,6 +72,8 @@ typedef struct conn_parsed {
     size_t start, end; /* the command's bytes in qbuf */
     int argc, argi;    /* its arguments: args[argi .. argi + argc) */
     void *hint;        /* prepare_cb's result */
+    int key_idx;       /* > 0: argv[key_idx]'s hash is key_hash (prepare_cb) */
+    uint64_t key_hash;
 } conn_parsed_t;
 
 typedef struct conn_batch {
@@ -116,8 +118,10 @@ struct conn {
     /* io-threads: what the I/O thread did with this conn, for the main thread to finish. */
     conn_batch_t *batch; /* commands parsed ahead (made at the first threaded read) */
     void *cmd_hint;      /* while command_cb runs: prepare_cb's result for it, or NULL */
-    size_t io_bytes;     /* read or written by the thread */
-    int io_err;          /* 0, or what the main thread must do: close (IO_*, conn.c) */
+    int key_idx;         /* and, when > 0, the hash of its argument key_idx */
+    uint64_t key_hash;
+    size_t io_bytes; /* read or written by the thread */
+    int io_err;      /* 0, or what the main thread must do: close (IO_*, conn.c) */
 };
 
 /* Limits read at every use, so that CONFIG SET changes them at once. The owner keeps the
@@ -138,8 +142,13 @@ struct net_callbacks {
     void (*close_cb)(conn_t *c); /* the owner must call conn_release(c) before returning */
     /* Optional, with io-threads: runs on an I/O thread for each command it parsed ahead, while
      * the main thread runs no command; the result reaches command_cb as conn->cmd_hint. It may
-     * only read what commands do not change (the command table). */
-    void *(*prepare_cb)(void *ctx, int argc, const karg_t *argv);
+     * only read what commands do not change (the command table, the hash seed). It may also name
+ * one argument (*key_idx > 0) and give its hash (the keyspace's), for prefetch_cb and the
+ * lookup. */
+    void *(*prepare_cb)(void *ctx, int argc, const karg_t *argv, int *key_idx, uint64_t *key_hash);
+    /* Optional: the main thread, before running a conn's commands parsed ahead, for each one
+     * prepare_cb gave a key hash: bring what the lookup will touch into the cache. */
+    void (*prefetch_cb)(conn_t *c, uint64_t key_hash);
     void *ctx;
 };
 

@@ -209,8 +209,10 @@ iot_run(iot_t *t, iot_fn fn, void *ctx, void **items, int n) {
     }
     t->fn = fn;
     t->ctx = ctx;
-    /* Item i goes to thread i % (active + 1); the last share is the main thread's. */
-    int share = active + 1;
+    /* Item i goes to part i % parts. With one worker the main thread takes a share (two
+     * threads at work); with more it takes none and only waits: its own time is for the
+     * commands, which only it can run. */
+    int parts = active >= 2 ? active : active + 1;
     uint64_t handed = 0;
     for (int k = 0; k < active; k++) {
         worker_t *w = &t->w[k];
@@ -218,18 +220,18 @@ iot_run(iot_t *t, iot_fn fn, void *ctx, void **items, int n) {
         /* Empty between batches (iot_run waits for every item): each ring takes RING_SIZE. */
         ASSERT(atomic_load_explicit(&w->tail, memory_order_acquire) == head);
         uint64_t put = 0;
-        for (int i = k; i < n && put < RING_SIZE; i += share, put++)
+        for (int i = k; i < n && put < RING_SIZE; i += parts, put++)
             w->ring[(head + put) % RING_SIZE] = items[i];
         atomic_store(&w->head, head + put); /* seq_cst: then the sleeping word is read */
         wake_worker(w);
         handed += put;
     }
     /* The main thread's share, then what did not fit in a worker's ring (a batch of more than
-     * RING_SIZE * (active + 1) items). */
-    for (int i = active; i < n; i += share)
+     * RING_SIZE * parts items). */
+    for (int i = active; parts > active && i < n; i += parts)
         fn(items[i], ctx);
     for (int k = 0; k < active; k++)
-        for (int i = k + share * (int)RING_SIZE; i < n; i += share)
+        for (int i = k + parts * (int)RING_SIZE; i < n; i += parts)
             fn(items[i], ctx);
     for (int k = 0; k < active; k++)
         wait_worker(t, &t->w[k]);

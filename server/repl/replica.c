@@ -39,7 +39,8 @@ static void link_command_cb(conn_t *conn, int argc, karg_t *argv);
 static void link_close_cb(conn_t *conn);
 static int replay_spill(repl_link_t *l);
 
-static const net_callbacks_t link_callbacks = {NULL, link_command_cb, link_close_cb, NULL};
+static const net_callbacks_t link_callbacks = {.command_cb = link_command_cb,
+                                               .close_cb = link_close_cb};
 
 /* A RESP array of C strings onto the link's output. */
 static void
@@ -552,7 +553,8 @@ stream_frame(repl_link_t *l, int argc, karg_t *argv) {
 
 static void chan_command_cb(conn_t *conn, int argc, karg_t *argv);
 static void chan_close_cb(conn_t *conn);
-static const net_callbacks_t chan_callbacks = {NULL, chan_command_cb, chan_close_cb, NULL};
+static const net_callbacks_t chan_callbacks = {.command_cb = chan_command_cb,
+                                               .close_cb = chan_close_cb};
 
 static void
 chan_close_cb(conn_t *conn) {
