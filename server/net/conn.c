@@ -524,6 +524,18 @@ next_line(conn_t *c, size_t max) {
     return true;
 }
 
+/* After the commands of qbuf ran: reuse the buffer from its start when all was consumed, or
+ * drop the consumed half. */
+static void
+input_tail(conn_t *c) {
+    if (c->parser.start == c->qlen) { /* everything consumed: reuse from the start */
+        c->qlen = 0;
+        c->parser.pos = c->parser.start = 0;
+    } else if (c->parser.start > c->qcap / 2) {
+        compact_qbuf(c);
+    }
+}
+
 /* Parse and hand over every complete command in qbuf. */
 static void
 process_input(conn_t *c) {
@@ -561,12 +573,7 @@ process_input(conn_t *c) {
         (c->cb ? c->cb : &n->cb)->command_cb(c, argc, argv);
         resp_parser_next(&c->parser);
     }
-    if (c->parser.start == c->qlen) { /* everything consumed: reuse from the start */
-        c->qlen = 0;
-        c->parser.pos = c->parser.start = 0;
-    } else if (c->parser.start > c->qcap / 2) {
-        compact_qbuf(c);
-    }
+    input_tail(c);
 }
 
 /* Returns 0, or -1 if the conn was closed. */
@@ -635,12 +642,17 @@ parse_ahead(conn_t *c) {
     net_t *n = c->net;
     conn_batch_t *b = c->batch;
     b->n = b->nargs = 0;
+    b->more = true; /* unless it stops below for want of bytes */
     resp_limits_t lim = {*n->lim.bulk_max, *n->lim.multibulk_max, INLINE_MAX, false};
     char err[128];
     while (b->n < PARSE_AHEAD_MAX) {
         resp_parser_t *p = &c->parser;
-        if (p->state == 0 && (p->pos >= c->qlen || c->qbuf[p->pos] != '*'))
-            break; /* nothing, or an inline command: the main thread's */
+        if (p->state == 0 && p->pos >= c->qlen) {
+            b->more = false; /* nothing left */
+            break;
+        }
+        if (p->state == 0 && c->qbuf[p->pos] != '*')
+            break; /* an inline command: the main thread's */
         resp_parser_t saved = *p;
         int argc;
         karg_t *argv;
@@ -658,8 +670,10 @@ parse_ahead(conn_t *c) {
             *p = saved;
             break;
         }
-        if (r == RESP_NEED_MORE)
+        if (r == RESP_NEED_MORE) {
+            b->more = hint > c->qcap; /* a big bulk: process_input makes room */
             break;
+        }
         if (b->n == b->cap) {
             b->cap = b->cap ? b->cap * 2 : 16;
             b->cmd = krealloc(b->cmd, sizeof *b->cmd * (size_t)b->cap);
@@ -788,7 +802,10 @@ run_parsed(conn_t *c) {
         c->parser.pos = pos;
         b->n = 0;
     }
-    process_input(c);
+    if (b->more)
+        process_input(c); /* what the thread left: inline, an error, more commands */
+    else
+        input_tail(c);
 }
 
 /* The keys of a conn's commands parsed ahead: their buckets into the cache (prefetch_cb). */

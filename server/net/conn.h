@@ -78,6 +78,7 @@ typedef struct conn_parsed {
 
 typedef struct conn_batch {
     int n, cap;
+    bool more; /* the main thread must parse on (inline, error, limit); else all was parsed */
     conn_parsed_t *cmd;
     int nargs, args_cap;
     karg_t *args;

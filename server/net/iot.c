@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "kassert.h"
-#include "kmem.h"
 
 #define RING_SIZE   1024u /* items per worker per batch; beyond it the main thread runs them */
 #define WORKER_SPIN 200   /* empty polls before a worker sleeps (a few microseconds) */
@@ -116,9 +115,11 @@ wake_worker(worker_t *w) {
 iot_t *
 iot_create(int workers) {
     ASSERT(workers >= 1 && workers < IOT_MAX_THREADS);
-    iot_t *t = kcalloc(1, sizeof *t);
     /* Cache-line aligned (the counters of two threads never share a line): outside kmem's
      * accounting, like the other aligned buffers (docs/architecture.md, memory accounting). */
+    iot_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+    ASSERT(t);
+    memset(t, 0, sizeof *t);
     size_t bytes = (sizeof *t->w * (size_t)workers + 63) & ~(size_t)63;
     t->w = aligned_alloc(64, bytes);
     ASSERT(t->w);
@@ -160,7 +161,7 @@ iot_free(iot_t *t) {
     for (int i = 0; i < t->nworkers; i++)
         pthread_join(t->w[i].th, NULL);
     free(t->w);
-    kfree(t);
+    free(t);
 }
 
 int
