@@ -20,19 +20,13 @@ ROUNDS=${3:-5}
 N=${4:-200000}
 declare -A RES
 run_one() { # label binary durability
-    local label=$1 bin=$2 dur=$3 port pid out tests
+    local label=$1 bin=$2 dur=$3 port pid tests
     port=$(free_port)
     KEEL=$bin start_keel "$port" --durability "$dur" --snapshot-wal-bytes 0 --snapshot-interval-s 0
     pid=$LAST_PID
     tests=set,get
     [ "$dur" = sync ] && tests=set
-    for P in 1 16; do
-        out=$(redis-benchmark -p "$port" -t "$tests" -d 512 -c 50 -P "$P" -n "$N" -r 100000 --csv -q)
-        for t in SET GET; do
-            rps=$(echo "$out" | awk -F'"' -v t="$t" '$2==t {print $4}')
-            [ -n "$rps" ] && RES["$label,$dur,$t,$P"]+="$rps "
-        done
-    done
+    for P in 1 16; do bench_rps "$label,$dur" "$port" "$tests" "$P" "$N"; done
     stop_pid "$pid"
 }
 DURS=${DURS:-off sync}

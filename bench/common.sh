@@ -66,3 +66,16 @@ stop_pid() { # kills and forgets the PID (a reused PID must not be killed by cle
 median() {
     sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
+
+# bench_rps LABEL PORT TESTS PIPELINE REQUESTS: redis-benchmark (512-byte values, 50 clients,
+# 100,000 random keys) on PORT; each test's requests/s is appended to RES["LABEL,TEST,PIPELINE"]
+# (TEST upper case; the caller declares `declare -A RES`).
+bench_rps() {
+    local label=$1 port=$2 tests=$3 pipe=$4 n=$5 out t rps
+    out=$(redis-benchmark -p "$port" -t "$tests" -d 512 -c 50 -P "$pipe" -n "$n" -r 100000 --csv -q)
+    for t in $(echo "$tests" | tr 'a-z,' 'A-Z '); do
+        rps=$(echo "$out" | awk -F'"' -v t="$t" '$2==t {print $4}')
+        [ -n "$rps" ] && RES["$label,$t,$pipe"]+="$rps "
+    done
+    return 0
+}

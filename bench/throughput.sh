@@ -17,13 +17,7 @@ for round in $(seq 1 "$ROUNDS"); do
         port=$(free_port)
         if [ $srv = keel ]; then start_keel "$port" --durability off; else start_redis "$port"; fi
         pid=$LAST_PID
-        for P in 1 16; do
-            out=$(redis-benchmark -p "$port" -t set,get -d 512 -c 50 -P "$P" -n "$N" -r 100000 --csv -q)
-            for t in SET GET; do
-                rps=$(echo "$out" | awk -F'"' -v t="$t" '$2==t {print $4}')
-                RES["$srv,$t,$P"]+="$rps "
-            done
-        done
+        for P in 1 16; do bench_rps "$srv" "$port" set,get "$P" "$N"; done
         stop_pid "$pid"
     done
     echo "round $round/$ROUNDS done" >&2

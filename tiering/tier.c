@@ -59,6 +59,7 @@
 
 #include "kassert.h"
 #include "kerr.h"
+#include "khist.h"
 #include "klock.h"
 #include "kmem.h"
 #include "util.h"
@@ -116,8 +117,8 @@ struct tier {
     tier_req_t *backlog; /* taken from the completion list, not yet delivered */
     uint32_t inflight_ops, inflight_puts, inflight_ops_peak;
     uint64_t inflight_put_bytes;
-    tier_stats_t st; /* counters; the gauges are filled in by tier_get_stats */
-    tier_hist_t get_lat, get_svc, put_lat;
+    tier_stats_t st;                   /* counters; the gauges are filled in by tier_get_stats */
+    khist_t get_lat, get_svc, put_lat; /* microseconds */
 };
 
 static void
@@ -265,7 +266,7 @@ count_result(tier_t *t, const tier_req_t *r) {
             s->put_bytes += r->len;
             s->live_keys++;
             s->live_bytes += r->len;
-            tier_hist_add(&t->put_lat, lat);
+            khist_add(&t->put_lat, lat);
         } else if (r->status == KERR_SYS(EAGAIN)) {
             s->put_stalls++;
         } else {
@@ -274,8 +275,8 @@ count_result(tier_t *t, const tier_req_t *r) {
         break;
     case TIER_OP_GET:
         if (r->status == 0 || r->status == KERR_NOTFOUND) {
-            tier_hist_add(&t->get_lat, lat);
-            tier_hist_add(&t->get_svc, r->done_us - r->start_us);
+            khist_add(&t->get_lat, lat);
+            khist_add(&t->get_svc, r->done_us - r->start_us);
         }
         if (r->status == 0) {
             s->gets++;
@@ -630,13 +631,13 @@ tier_get_stats(const tier_t *t, tier_stats_t *st) {
     st->queued_gets = t->gets.n;
     st->queued_writes = t->writes.n;
     pthread_mutex_unlock(qmu);
-    st->get_latency_p50_us = tier_hist_quantile(&t->get_lat, 0.50);
-    st->get_latency_p99_us = tier_hist_quantile(&t->get_lat, 0.99);
+    st->get_latency_p50_us = khist_quantile(&t->get_lat, 0.50);
+    st->get_latency_p99_us = khist_quantile(&t->get_lat, 0.99);
     st->get_latency_max_us = t->get_lat.max;
-    st->get_service_p50_us = tier_hist_quantile(&t->get_svc, 0.50);
-    st->get_service_p99_us = tier_hist_quantile(&t->get_svc, 0.99);
-    st->put_latency_p50_us = tier_hist_quantile(&t->put_lat, 0.50);
-    st->put_latency_p99_us = tier_hist_quantile(&t->put_lat, 0.99);
+    st->get_service_p50_us = khist_quantile(&t->get_svc, 0.50);
+    st->get_service_p99_us = khist_quantile(&t->get_svc, 0.99);
+    st->put_latency_p50_us = khist_quantile(&t->put_lat, 0.50);
+    st->put_latency_p99_us = khist_quantile(&t->put_lat, 0.99);
     st->threads = t->cfg.threads;
     st->use_direct_reads = t->cfg.use_direct_reads;
 }

@@ -22,22 +22,6 @@ tier_key_encode(uint64_t id, char key[TIER_KEY_LEN]) {
         key[i] = (char)(id & 0xff);
 }
 
-/* ---- latency histogram (hist.c) ----
- * Log buckets: values below TIER_HIST_SUB are exact; above, each power of two is cut into
- * TIER_HIST_SUB equal buckets, so a quantile is within 1/TIER_HIST_SUB of the true value. One
- * writer (the owner thread); 4 KiB. */
-#define TIER_HIST_SUB_BITS 3
-#define TIER_HIST_SUB      (1u << TIER_HIST_SUB_BITS)
-#define TIER_HIST_BUCKETS  ((64 - TIER_HIST_SUB_BITS + 1) * TIER_HIST_SUB)
-typedef struct tier_hist {
-    uint64_t count, max;
-    uint64_t bucket[TIER_HIST_BUCKETS];
-} tier_hist_t;
-void tier_hist_add(tier_hist_t *h, uint64_t v);
-/* The value at quantile q (0 < q <= 1): the upper bound of its bucket, capped at the maximum
- * seen; 0 when empty. */
-uint64_t tier_hist_quantile(const tier_hist_t *h, double q);
-
 /* ---- RocksDB glue (rdb.c) ---- */
 
 /* A RocksDB error message as a status: "Result incomplete" (a write stall under no_slowdown) is

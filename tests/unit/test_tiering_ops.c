@@ -335,28 +335,6 @@ Test(tiering_ops, the_eventfd_wakes_an_epoll_loop) {
     tt_dir_remove(&d);
 }
 
-Test(tiering_ops, histogram_quantiles_are_within_an_eighth) {
-    tier_hist_t h;
-    memset(&h, 0, sizeof h);
-    cr_assert_eq(tier_hist_quantile(&h, 0.5), 0);
-    for (uint64_t v = 1; v <= 10000; v++)
-        tier_hist_add(&h, v);
-    uint64_t p50 = tier_hist_quantile(&h, 0.50), p99 = tier_hist_quantile(&h, 0.99);
-    cr_assert(p50 >= 5000 && p50 <= 5000 + 5000 / 8, "p50 %llu", (unsigned long long)p50);
-    cr_assert(p99 >= 9900 && p99 <= 10000, "p99 %llu", (unsigned long long)p99);
-    cr_assert_eq(tier_hist_quantile(&h, 1.0), 10000, "capped at the maximum");
-    tier_hist_t s;
-    memset(&s, 0, sizeof s);
-    for (int i = 0; i < 99; i++)
-        tier_hist_add(&s, 3);
-    tier_hist_add(&s, 1u << 30);
-    cr_assert_eq(tier_hist_quantile(&s, 0.5), 3, "small values are exact");
-    cr_assert_eq(tier_hist_quantile(&s, 0.99), 3);
-    cr_assert_eq(tier_hist_quantile(&s, 1.0), 1u << 30);
-    tier_hist_add(&s, UINT64_MAX);
-    cr_assert_eq(tier_hist_quantile(&s, 1.0), UINT64_MAX, "the top bucket does not overflow");
-}
-
 Test(tiering_ops, info_has_rocksdb_figures_and_stats_reset) {
     tt_dir_t d;
     tt_dir_make(&d);
