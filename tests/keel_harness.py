@@ -53,6 +53,21 @@ def wait_for(pred, timeout=20, what="condition", step=0.05):
     raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+def wal_last_lsn(c):
+    """The LSN of the newest log record (INFO wal). INFO waits for no ordinary write: one has
+    executed once this moved past the value read before it was sent, while its record may still
+    be syncing. (A barrier - FLUSHALL, a write of more keys than the uncommitted-key filter
+    tracks - parks INFO as well: this cannot see one execute.)"""
+    return c.info("wal")["wal_last_lsn"]
+
+
+def wait_logged(c, after, timeout=20):
+    """Until a write past LSN `after` has executed (tests that must read while a record is
+    being synced: a fixed sleep guesses, and a loaded machine makes it guess wrong)."""
+    return wait_for(lambda: wal_last_lsn(c) > after, timeout,
+                    "a write past LSN %d to execute" % after, step=0.005)
+
+
 class KeelServer:
     """One keel-server process. args: extra '--name value' strings. bin_path: another
     keel-server binary than $KEEL_BIN's (tests/compat runs an older build)."""
