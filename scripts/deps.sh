@@ -6,8 +6,9 @@ want=(build-essential cmake pkg-config liburing-dev libzstd-dev libxxhash-dev li
       libssl-dev librocksdb-dev liblzf-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev) # Lua: scripting
 if [ "${1:-build}" = test ]; then
     want+=(libcriterion-dev libhiredis-dev redis-server redis-sentinel redis-tools python3
-           python3-redis python3-pytest xfsprogs e2fsprogs util-linux procps bc clang-format git
-           openssl clang libclang-rt-14-dev) # openssl: TLS tests; clang + libFuzzer's runtime: scripts/fuzz.sh
+           python3-redis python3-pytest python3-pytest-xdist xfsprogs e2fsprogs util-linux procps bc
+           clang-format git openssl clang libclang-rt-14-dev) # openssl: TLS tests; clang + libFuzzer's runtime: scripts/fuzz.sh;
+    # python3-pytest-xdist: scripts/test.sh runs the integration tests in several processes
 fi
 missing=()
 for p in "${want[@]}"; do

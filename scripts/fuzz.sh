@@ -2,7 +2,7 @@
 # fuzz.sh - build the libFuzzer harnesses of fuzz/ with clang (ASan + UBSan) into build-fuzz/ and
 # run each target for a while, starting from its seed corpus (fuzz/corpus/<target>/).
 # Usage: scripts/fuzz.sh [TARGET...]      (default: resp wal snapshot config)
-#   KEEL_FUZZ_SECONDS   seconds per target (default 30)
+#   KEEL_FUZZ_SECONDS   seconds per target (default 20)
 #   KEEL_FUZZ_KEEP=DIR  keep the inputs libFuzzer found in DIR/<target>/ (default: a scratch
 #                       directory that is removed; the repository's corpus is never written)
 # Exits 1 at the first target that crashes, leaks, hangs (-timeout) or runs out of memory, after
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-secs=${KEEL_FUZZ_SECONDS:-30}
+secs=${KEEL_FUZZ_SECONDS:-20}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(resp wal snapshot config restore)
 jobs=${JOBS:-$(nproc)}

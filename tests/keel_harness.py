@@ -56,6 +56,21 @@ def wait_for(pred, timeout=20, what="condition", step=0.05):
     raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+def wal_last_lsn(c):
+    """The LSN of the newest log record (INFO wal). INFO waits for no ordinary write: one has
+    executed once this moved past the value read before it was sent, while its record may still
+    be syncing. (A barrier - FLUSHALL, a write of more keys than the uncommitted-key filter
+    tracks - parks INFO as well: this cannot see one execute.)"""
+    return c.info("wal")["wal_last_lsn"]
+
+
+def wait_logged(c, after, timeout=20):
+    """Until a write past LSN `after` has executed (tests that must read while a record is
+    being synced: a fixed sleep guesses, and a loaded machine makes it guess wrong)."""
+    return wait_for(lambda: wal_last_lsn(c) > after, timeout,
+                    "a write past LSN %d to execute" % after, step=0.005)
+
+
 class KeelServer:
     """One keel-server process. args: extra '--name value' strings. bin_path: another
     keel-server binary than $KEEL_BIN's (tests/compat runs an older build)."""
@@ -64,6 +79,7 @@ class KeelServer:
                  bin_path=None):
         self.bin_path = bin_path
         self.port = port or free_port()
+        self.own_port = port is None  # picked here: start() may pick another if it is taken
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="keel-test-")
         self.args = list(args)
@@ -88,12 +104,30 @@ class KeelServer:
         return cmd + self.args
 
     def start(self, wait=True, timeout=30):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.cmdline(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     **self.popen_kw)
-        _live.add(self.proc)
-        if wait:
-            self.wait_ready(timeout)
+        """Starts the server and (wait) waits until it answers. free_port() only finds a port
+        that was free a moment ago: another test process (pytest-xdist runs several) may bind
+        it first. A server that cannot listen for that reason is started again on a new port,
+        its log cut back to where it was, when the port was picked here and nothing reached
+        the server yet."""
+        for attempt in range(5):
+            log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            self.log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(self.cmdline(), stdout=self.log,
+                                         stderr=subprocess.STDOUT, **self.popen_kw)
+            _live.add(self.proc)
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+                return self
+            except RuntimeError:
+                if not (self.own_port and attempt < 4 and self.proc.poll() is not None and
+                        b"Address already in use" in self._log_bytes(log_start)):
+                    raise
+            _live.discard(self.proc)
+            self.log.close()
+            os.truncate(self.log_path, log_start)
+            self.port = free_port()
         return self
 
     def wait_ready(self, timeout=30):
@@ -102,15 +136,43 @@ class KeelServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("keel-server exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
-                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                c = redis.Redis(port=self.port, socket_timeout=1)
+                if c.ping():
+                    if self._answered_by_another(c):
+                        continue
                     return
             except redis.exceptions.AuthenticationError:
                 return  # NOAUTH (requirepass): it is up; a ConnectionError subclass in redis-py
             except redis.exceptions.ConnectionError:
                 time.sleep(0.02)
+            except redis.exceptions.TimeoutError:
+                pass  # a loaded machine, or a listener that is not ours: ask again
             except redis.exceptions.ResponseError:
                 return  # e.g. NOAUTH: it is up
         raise RuntimeError("keel-server did not start:\n" + self.read_log())
+
+    def _answered_by_another(self, c):
+        """True when another process answers on our port (another test's server took it first:
+        ours is about to exit, as wait_ready will see). INFO's process_id tells; builds without
+        it are taken to be ours."""
+        try:
+            pid = c.info("server").get("process_id")
+        except redis.exceptions.RedisError:
+            return False
+        finally:
+            c.close()
+        if pid is None or int(pid) == self.proc.pid:
+            return False
+        time.sleep(0.02)
+        return True
+
+    def _log_bytes(self, start=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                return f.read()
+        except OSError:
+            return b""
 
     def read_log(self):
         try:

@@ -75,13 +75,13 @@ class BigWriter:
             assert r.get(k) is None, "refused write %s was applied" % k
 
 
+@pytest.mark.serial  # a loop device, as test_crash_powercut
 @pytest.mark.skipif(pc.skip_reason() is not None, reason=str(pc.skip_reason()))
 def test_a_full_disk_loses_no_acknowledged_write_and_answers_the_rest_exactly():
     root = tempfile.mkdtemp(prefix="keel-diskfull-")
     fs = s = None
-    pc.IMAGE_MB = 64
     try:
-        fs = pc.LoopFs(root)
+        fs = pc.LoopFs(root, image_mb=64)
         data = os.path.join(fs.mnt, "data")
         s = KeelServer(args=ARGS, data_dir=data, durability="sync")
         s.log_path = os.path.join(root, "server.log")

@@ -45,14 +45,14 @@ def skip_reason():
 class LoopFs:
     """An ext4 image on a loop device mounted at self.mnt."""
 
-    def __init__(self, root):
+    def __init__(self, root, image_mb=IMAGE_MB):
         self.image = os.path.join(root, "fs.img")
         self.mnt = os.path.join(root, "mnt")
         self.dev = None
         self.mounted = False
         os.makedirs(self.mnt)
         with open(self.image, "wb") as f:
-            f.truncate(IMAGE_MB << 20)
+            f.truncate(image_mb << 20)
         r = run("losetup", "-f", "--show", self.image, check=False)
         if r.returncode != 0:
             pytest.skip("losetup failed (no free loop device?): " + r.stderr.strip())
@@ -92,6 +92,9 @@ class LoopFs:
             self.dev = None
 
 
+# serial: a loop device is taken from the machine's few (a container may have no more device
+# nodes than losetup finds free): two such tests at once could skip one for want of a device.
+@pytest.mark.serial
 @pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))
 def test_power_cut_loses_no_acknowledged_write():
     root = tempfile.mkdtemp(prefix="keel-powercut-")

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from keel_harness import KeelServer, binary  # noqa: E402
+from keel_harness import KeelServer, binary, wait_logged, wal_last_lsn  # noqa: E402
 
 SEG_HDR = 64
 REC_HDR = 32
@@ -353,8 +353,9 @@ def test_read_of_uncommitted_key_waits_and_untouched_key_does_not(servers, tmpdi
     r.set("cold", "c")
     writer = s.raw()
     reader = s.raw()
+    lsn = wal_last_lsn(r)
     writer.send_cmd("SET", "hot", "new")
-    time.sleep(0.05)  # the SET has executed; its record is being synced
+    wait_logged(r, lsn)  # the SET has executed; its record is being synced
     t0 = time.time()
     assert reader.call("GET", "cold") == b"c"
     cold_s = time.time() - t0
@@ -365,8 +366,9 @@ def test_read_of_uncommitted_key_waits_and_untouched_key_does_not(servers, tmpdi
     assert cold_s < 0.3, cold_s
     assert hot_s > 0.3, hot_s
     # keyless reads of the whole keyspace wait for the newest write too
+    lsn = wal_last_lsn(r)
     writer.send_cmd("SET", "hot2", "x")
-    time.sleep(0.05)
+    wait_logged(r, lsn)
     t0 = time.time()
     assert reader.call("DBSIZE") == 3
     assert time.time() - t0 > 0.3
@@ -409,7 +411,8 @@ def test_a_write_of_more_keys_than_the_filter_tracks_parks_every_read(servers, t
         for i in range(3000):
             args += ["m%d" % i, "v%d.%d" % (rnd, i)]
         writer.send_cmd(*args)
-        time.sleep(0.1)  # executed; its record is being synced
+        # executed; its record is being synced (a barrier parks INFO too: wait_logged can't tell)
+        time.sleep(0.1)
         t0 = time.time()
         got = reader.call("GET", key)
         waited = time.time() - t0
@@ -448,7 +451,7 @@ def test_flushall_is_a_barrier_for_every_read(servers, tmpdir_keel):
     writer = s.raw()
     reader = s.raw()
     writer.send_cmd("FLUSHALL")
-    time.sleep(0.05)
+    time.sleep(0.05)  # a barrier parks INFO too: wait_logged cannot see it execute
     t0 = time.time()
     assert reader.call("GET", "k") is None
     assert time.time() - t0 > 0.3

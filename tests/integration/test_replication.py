@@ -43,24 +43,32 @@ def wait_caught_up(p, r, timeout=30):
 
 
 def snapshot_of(r):
-    """Every key with its type, value and TTL presence."""
+    """Every key with its type, value and TTL presence. Pipelined a SCAN batch at a time (two
+    round trips per batch, not three per key: the 51,000-key comparisons took seconds)."""
+    read = {b"string": lambda p, k: p.get(k), b"list": lambda p, k: p.lrange(k, 0, -1),
+            b"hash": lambda p, k: p.hgetall(k), b"set": lambda p, k: p.smembers(k),
+            b"zset": lambda p, k: p.zrange(k, 0, -1, withscores=True)}
+    shape = {b"list": tuple, b"hash": lambda h: tuple(sorted(h.items())),
+             b"set": lambda m: tuple(sorted(m)), b"zset": tuple}
     out = {}
-    for k in r.scan_iter(count=1000):
-        t = r.type(k)
-        if t == b"string":
-            v = r.get(k)
-        elif t == b"list":
-            v = tuple(r.lrange(k, 0, -1))
-        elif t == b"hash":
-            v = tuple(sorted(r.hgetall(k).items()))
-        elif t == b"set":
-            v = tuple(sorted(r.smembers(k)))
-        elif t == b"zset":
-            v = tuple(r.zrange(k, 0, -1, withscores=True))
-        else:
-            v = None
-        out[k] = (t, v, r.ttl(k) >= 0)
-    return out
+    cur = 0
+    while True:
+        cur, keys = r.scan(cur, count=1000)
+        p = r.pipeline(transaction=False)
+        for k in keys:
+            p.type(k)
+        types = p.execute()
+        p = r.pipeline(transaction=False)
+        for k, t in zip(keys, types):
+            if t in read:
+                read[t](p, k)
+            p.ttl(k)
+        got = iter(p.execute())
+        for k, t in zip(keys, types):
+            v = shape.get(t, lambda x: x)(next(got)) if t in read else None
+            out[k] = (t, v, next(got) >= 0)
+        if cur == 0:
+            return out
 
 
 def save(r):

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from keel_harness import KeelServer, RespError, binary, wait_for  # noqa: E402
+from keel_harness import KeelServer, RespError, binary, wait_for, wait_logged, wal_last_lsn  # noqa: E402
 
 LIB = """#!lua name=mylib
 redis.register_function('incr_get', function(keys, args)
@@ -334,11 +334,13 @@ def test_script_reads_wait_for_uncommitted_keys_in_sync_mode(live):
     s.popen_kw = {"env": dict(os.environ, KEEL_DEBUG_WAL_FSYNC_DELAY_MS="600")}
     live.append(s)
     s.start()
-    s.client().set("cold", "c")
+    c = s.client()
+    c.set("cold", "c")
     writer, reader = s.raw(), s.raw()
     try:
+        lsn = wal_last_lsn(c)
         writer.send_cmd("SET", "hot", "new")
-        time.sleep(0.05)  # executed, its record is being synced
+        wait_logged(c, lsn)  # executed, its record is being synced
         t0 = time.time()
         assert reader.call("EVAL", "return redis.call('get', 'cold')", "0") == b"c"
         cold_s = time.time() - t0

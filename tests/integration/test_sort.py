@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from keel_harness import KeelServer, wait_for
+from keel_harness import KeelServer, wait_for, wait_logged, wal_last_lsn
 
 
 def people(r):
@@ -188,8 +188,9 @@ def test_a_sort_reading_an_uncommitted_by_key_waits_for_it(live, tmp_path):
     r = s.client()
     r.pipeline(transaction=False).rpush("ids", 1, 2).set("cold", "c").execute()  # one fsync
     writer, reader = s.raw(), s.raw()
+    lsn = wal_last_lsn(r)
     writer.send_cmd("SET", "w_1", "9")
-    time.sleep(0.05)  # the SET has run; its record is being synced for 600 ms
+    wait_logged(r, lsn)  # the SET has run; its record is being synced for 600 ms
     t0 = time.time()
     assert reader.call("GET", "cold") == b"c"
     assert time.time() - t0 < 0.3  # an unrelated read does not wait
