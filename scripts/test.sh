@@ -6,10 +6,12 @@
 #      clients (hiredis, redis-cli, redis-benchmark, Python redis) against the real server, the
 #      crash tests, replication in both directions with the previous release (tests/compat: that
 #      release is built from git history), and failovers driven by Redis Sentinel (tests/ha);
-#   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the same unit and integration tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
+#      the integration tests with I/O threads (io-threads 4);
 #      then the libFuzzer harnesses of fuzz/ (clang), each for KEEL_FUZZ_SECONDS (20) s;
 #   3. a ThreadSanitizer build: the unit tests, then a short concurrent load against the server
-#      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart).
+#      (tests/tsan: several writers, pipelining, three log copies, BGSAVE and SAVE, a restart; and
+#      io-threads 4 under pipelines, big replies, a slow reader, CLIENT KILL, pub/sub, BLPOP).
 # Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,8 +74,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 
-stage "integration tests (ASan + UBSan)"
-KEEL_BIN="$PWD/build-asan" KEEL_SANITIZED=1 pytest_split tests/integration
+stage "integration tests (ASan + UBSan, io-threads 4)"
+# The suite's second run: with I/O threads (io-threads 4: three threads read, parse and write for
+# every server the tests start), so both the single-threaded and the threaded paths are covered.
+KEEL_BIN="$PWD/build-asan" KEEL_SANITIZED=1 KEEL_SERVER_ARGS="--io-threads 4" pytest_split tests/integration
 
 stage "fuzzers (libFuzzer, ${KEEL_FUZZ_SECONDS:-20} s each)"
 # fuzz/: the RESP parser, the log's readers, the snapshot reader, the config parser, built with
