@@ -23,37 +23,9 @@
 #include "t_stream.h"
 #include "t_zset.h"
 #include "util.h"
+#include "test_engine_harness.h"
 
-static engine_t srv;
-static client_t *c;
-static char *rec; /* every record captured since the last clear, concatenated */
-static size_t rec_len, rec_cap;
-static int nrec;
-static char reply[1 << 16];
-static size_t reply_len;
 static long long list_fill = -2;
-
-static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
-    (void)ctx;
-    (void)db;
-    if (rec_len + len + 1 > rec_cap) {
-        rec_cap = (rec_len + len + 1) * 2;
-        rec = realloc(rec, rec_cap);
-    }
-    memcpy(rec + rec_len, payload, len);
-    rec_len += len;
-    rec[rec_len] = 0;
-    return ++nrec;
-}
-
-static void
-clear_log(void) {
-    rec_len = 0;
-    if (rec)
-        rec[0] = 0;
-    nrec = 0;
-}
 
 static void
 setup(void) {
@@ -70,28 +42,10 @@ setup(void) {
     list_type_init(&list_fill);
     stream_type_init(NULL, NULL);
     cmd_table_init(&srv, commands_registry);
-    prop_set_sink(&srv.prop, capture_sink, NULL);
-    c = client_create(&srv, -1);
-    clear_log();
+    harness_attach();
 }
 
 TestSuite(dump_effects, .init = setup);
-
-/* Runs one command (argc arguments, binary-safe); the reply is in reply[0 .. reply_len). */
-static const char *
-run(int argc, karg_t *argv) {
-    c->argc = argc;
-    c->argv = argv;
-    size_t from = c->conn.olen;
-    exec_command(c);
-    reply_len = c->conn.olen - from;
-    cr_assert_lt(reply_len, sizeof reply);
-    memcpy(reply, c->conn.obuf + from, reply_len);
-    reply[reply_len] = 0;
-    c->argc = 0;
-    c->argv = NULL;
-    return reply;
-}
 
 static const char *
 run_s(const char *const *args) {
@@ -99,8 +53,9 @@ run_s(const char *const *args) {
     int argc = 0;
     for (; args[argc]; argc++)
         argv[argc] = (karg_t){args[argc], strlen(args[argc])};
-    return run(argc, argv);
+    return run_argv(argc, argv);
 }
+#undef RUN /* the harness's takes at most 64 arguments */
 #define RUN(...) run_s((const char *const[]){__VA_ARGS__, NULL})
 
 /* DUMP key: the payload (malloc'd). */
@@ -126,7 +81,7 @@ restore(const char *key, const char *ttl, const char *payload, size_t n, const c
         argv[argc++] = (karg_t){opt1, strlen(opt1)};
     if (opt2)
         argv[argc++] = (karg_t){opt2, strlen(opt2)};
-    return run(argc, argv);
+    return run_argv(argc, argv);
 }
 
 static int

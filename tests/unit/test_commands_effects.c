@@ -19,31 +19,7 @@
 #include "prop.h"
 #include "engine.h"
 #include "util.h"
-
-static engine_t srv;
-static client_t *c;
-static char rec[65536]; /* every record captured since the last clear, concatenated */
-static size_t rec_len;
-static int nrec;
-static char reply[65536];
-
-static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
-    (void)ctx;
-    (void)db;
-    cr_assert_lt(rec_len + len, sizeof rec);
-    memcpy(rec + rec_len, payload, len);
-    rec_len += len;
-    rec[rec_len] = 0;
-    return ++nrec;
-}
-
-static void
-clear_log(void) {
-    rec_len = 0;
-    rec[0] = 0;
-    nrec = 0;
-}
+#include "test_engine_harness.h"
 
 /* Stand-in collection types: a pointer to 8 bytes, with counters to see dup/free calls. */
 static int dup_calls, free_calls;
@@ -114,38 +90,10 @@ setup(void) {
     for (int i = 0; i < 4; i++)
         obj_register_type(fake_types[i], &fake_ops[i]);
     cmd_table_init(&srv, commands_registry);
-    prop_set_sink(&srv.prop, capture_sink, NULL);
-    c = client_create(&srv, -1);
-    clear_log();
+    harness_attach();
 }
 
 TestSuite(effects, .init = setup);
-
-/* Runs one command given as NULL-terminated strings; returns its reply (RESP2 text). */
-static const char *
-run_v(const char *first, ...) {
-    karg_t argv[16];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        cr_assert_lt(argc, 16);
-        argv[argc++] = (karg_t){a, strlen(a)};
-    }
-    va_end(ap);
-    c->argc = argc;
-    c->argv = argv;
-    size_t from = c->conn.olen;
-    exec_command(c);
-    size_t n = c->conn.olen - from;
-    cr_assert_lt(n, sizeof reply);
-    memcpy(reply, c->conn.obuf + from, n);
-    reply[n] = 0;
-    c->argc = 0;
-    c->argv = NULL;
-    return reply;
-}
-#define RUN(...) run_v(__VA_ARGS__, (const char *)NULL)
 
 static long long
 int_reply(const char *r) {

@@ -21,30 +21,7 @@
 #include "prop.h"
 #include "t_hash.h"
 #include "util.h"
-
-static engine_t srv;
-static client_t *c;
-static char rec[65536]; /* every record captured since the last clear, concatenated */
-static size_t rec_len;
-static int nrec;
-static char reply[65536];
-
-static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
-    (void)ctx, (void)db;
-    cr_assert_lt(rec_len + len, sizeof rec);
-    memcpy(rec + rec_len, payload, len);
-    rec_len += len;
-    rec[rec_len] = 0;
-    return ++nrec;
-}
-
-static void
-clear_log(void) {
-    rec_len = 0;
-    rec[0] = 0;
-    nrec = 0;
-}
+#include "test_engine_harness.h"
 
 static void
 setup(void) {
@@ -58,37 +35,10 @@ setup(void) {
         srv.dbs[i] = db_create(i, &srv.dbenv);
     hash_type_init(NULL, NULL);
     cmd_table_init(&srv, commands_registry);
-    prop_set_sink(&srv.prop, capture_sink, NULL);
-    c = client_create(&srv, -1);
-    clear_log();
+    harness_attach();
 }
 
 TestSuite(hash_ttl_effects, .init = setup);
-
-static const char *
-run_v(const char *first, ...) {
-    karg_t argv[16];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        cr_assert_lt(argc, 16);
-        argv[argc++] = (karg_t){a, strlen(a)};
-    }
-    va_end(ap);
-    c->argc = argc;
-    c->argv = argv;
-    size_t from = c->conn.olen;
-    exec_command(c);
-    size_t n = c->conn.olen - from;
-    cr_assert_lt(n, sizeof reply);
-    memcpy(reply, c->conn.obuf + from, n);
-    reply[n] = 0;
-    c->argc = 0;
-    c->argv = NULL;
-    return reply;
-}
-#define RUN(...) run_v(__VA_ARGS__, (const char *)NULL)
 
 /* The record's words, space-separated (bulk headers dropped), for readable comparisons. */
 static const char *

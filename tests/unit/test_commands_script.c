@@ -17,24 +17,7 @@
 #include "engine.h"
 #include "exec.h"
 #include "prop.h"
-
-static engine_t srv;
-static client_t *c;
-static char rec[65536];
-static size_t rec_len;
-static int nrec;
-static char reply[65536];
-
-static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
-    (void)ctx;
-    (void)db;
-    cr_assert_lt(rec_len + len, sizeof rec);
-    memcpy(rec + rec_len, payload, len);
-    rec_len += len;
-    rec[rec_len] = 0;
-    return ++nrec;
-}
+#include "test_engine_harness.h"
 
 static void
 setup(void) {
@@ -46,36 +29,13 @@ setup(void) {
     for (int i = 0; i < srv.cfg.databases; i++)
         srv.dbs[i] = db_create(i, &srv.dbenv);
     cmd_table_init(&srv, commands_registry);
-    prop_set_sink(&srv.prop, capture_sink, NULL);
-    c = client_create(&srv, -1);
-    rec_len = 0;
-    nrec = 0;
+    harness_attach();
 }
 
 TestSuite(script, .init = setup);
 
-static const char *
-run_v(const char *first, ...) {
-    karg_t argv[16];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        argv[argc++] = (karg_t){a, strlen(a)};
-    va_end(ap);
-    c->argc = argc;
-    c->argv = argv;
-    size_t from = c->conn.olen;
-    exec_command(c);
-    size_t n = c->conn.olen - from;
-    cr_assert_lt(n, sizeof reply);
-    memcpy(reply, c->conn.obuf + from, n);
-    reply[n] = 0;
-    c->argc = 0;
-    c->argv = NULL;
-    return reply;
-}
-#define run(...) run_v(__VA_ARGS__, NULL)
+#define run(...) RUN(__VA_ARGS__)
+
 
 Test(script, writes_are_one_record_in_effect_form) {
     cr_assert_str_eq(run("EVAL",

@@ -16,40 +16,14 @@
 #include "engine.h"
 #include "exec.h"
 #include "prop.h"
-
-static engine_t srv;
-static client_t *c;
-static char rec[1 << 20]; /* every record captured since the last clear, concatenated */
-static size_t rec_len;
-static int nrec;
-static char reply[1 << 16];
-
-static int64_t
-capture_sink(void *ctx, uint32_t db, const void *payload, size_t len) {
-    (void)ctx;
-    (void)db;
-    cr_assert_lt(rec_len + len, sizeof rec);
-    memcpy(rec + rec_len, payload, len);
-    rec_len += len;
-    rec[rec_len] = 0;
-    return ++nrec;
-}
-
-static void
-clear_log(void) {
-    rec_len = 0;
-    rec[0] = 0;
-    nrec = 0;
-}
+#include "test_engine_harness.h"
 
 static void
 setup(void) {
     memset(&srv, 0, sizeof srv);
     config_defaults(&srv);
     engine_init(&srv, commands_registry);
-    prop_set_sink(&srv.prop, capture_sink, NULL);
-    c = client_create(&srv, -1);
-    clear_log();
+    harness_attach();
 }
 
 static void
@@ -59,37 +33,6 @@ teardown(void) {
 }
 
 TestSuite(sort_geo, .init = setup, .fini = teardown);
-
-static const char *
-run_argv(int argc, karg_t *argv) {
-    c->argc = argc;
-    c->argv = argv;
-    size_t from = c->conn.olen;
-    exec_command(c);
-    size_t n = c->conn.olen - from;
-    cr_assert_lt(n, sizeof reply);
-    memcpy(reply, c->conn.obuf + from, n);
-    reply[n] = 0;
-    c->conn.olen = from; /* the fake client never flushes: keep its buffer small */
-    c->argc = 0;
-    c->argv = NULL;
-    return reply;
-}
-
-static const char *
-run_v(const char *first, ...) {
-    karg_t argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        cr_assert_lt(argc, 32);
-        argv[argc++] = (karg_t){a, strlen(a)};
-    }
-    va_end(ap);
-    return run_argv(argc, argv);
-}
-#define RUN(...) run_v(__VA_ARGS__, (const char *)NULL)
 
 Test(sort_geo, sort_store_is_logged_as_del_then_rpush_of_the_result) {
     RUN("RPUSH", "l", "3", "1", "2");
