@@ -29,7 +29,7 @@ int rdb_intset_walk(const uint8_t *p, size_t n, rdb_elem_cb cb, void *ctx, uint6
 int rdb_zipmap_walk(const uint8_t *p, size_t n, rdb_elem_cb cb, void *ctx, uint64_t *count,
                     const char **why);
 
-/* ---- the payload reader's building blocks (rdb_value.c), shared with rdb_stream.c ---- */
+/* ---- the payload reader's building blocks (rdb_io.c), for rdb_value.c and rdb_stream.c ---- */
 
 typedef struct rdb_rdr {
     const uint8_t *p;
@@ -62,7 +62,7 @@ int rdb_rd_ms8(rdb_rdr_t *r, int64_t *v);
 int rdb_rd_string(rdb_rdr_t *r, rdb_str_t *s);
 void rdb_str_release(rdb_str_t *s);
 
-/* ---- the writer's building blocks ---- */
+/* ---- the writer's building blocks (rdb_io.c) ---- */
 void rdb_put_byte(sbuf_t *out, uint8_t b);
 void rdb_put_len(sbuf_t *out, uint64_t len);
 void rdb_put_ms8(sbuf_t *out, int64_t v);
