@@ -18,8 +18,50 @@
 #include "evict.h"
 #include "exec.h"
 #include "kmem.h"
+#include "resp.h"
 #include "sbuf.h"
 #include "util.h"
+
+/* config_split_line (config_int.h): the file reader's and CONFIG REWRITE's line splitter. */
+static bool
+is_trimmed(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+char **
+config_split_line(const char *line, size_t n, int *argc) {
+    while (n > 0 && is_trimmed(line[0]))
+        line++, n--;
+    while (n > 0 && is_trimmed(line[n - 1]))
+        n--;
+    *argc = 0;
+    if (n == 0 || line[0] == '#')
+        return NULL;
+    /* n bytes hold at most n / 2 + 1 words: no limit below what the line holds. */
+    size_t max = n / 2 + 1;
+    char *out = kmalloc(n + 1);
+    size_t *offs = kmalloc(sizeof *offs * max * 2), *lens = offs + max;
+    int k = resp_split_args(line, n, out, offs, lens, (int)max);
+    char **args = NULL;
+    if (k > 0) {
+        /* One block: the pointers, then the arguments with their terminators. */
+        size_t bytes = sizeof(char *) * (size_t)k;
+        for (int i = 0; i < k; i++)
+            bytes += lens[i] + 1;
+        args = kmalloc(bytes);
+        char *store = (char *)(args + k);
+        for (int i = 0; i < k; i++) {
+            memcpy(store, out + offs[i], lens[i]);
+            store[lens[i]] = 0;
+            args[i] = store;
+            store += lens[i] + 1;
+        }
+    }
+    kfree(out);
+    kfree(offs);
+    *argc = k;
+    return args;
+}
 
 enum { C_BOOL, C_INT, C_MEM, C_STR, C_ENUM, C_SPECIAL };
 #define C_IMMUTABLE 1

@@ -30,6 +30,6 @@ bool config_foreign_matches(const cfg_foreign_t *f, const char *value);
  * with sdssplitargs' quoting (resp_split_args). The argument pointers and the NUL-terminated
  * arguments come in one allocation, to kfree. *argc: the count, 0 for a blank or comment line,
  * -1 for unbalanced quotes (or a closing quote followed by something else than a space). */
-char **config_split_line(const char *line, size_t n, int *argc);
+char **config_split_line(const char *line, size_t n, int *argc); /* config.c */
 
 #endif

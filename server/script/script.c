@@ -14,7 +14,6 @@
  *   script_finish    leave busy mode; effects dropped if the server is shutting down
  * exec_command then ends the scope: the script's writes are one log record.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,19 +26,6 @@
 #include "script.h"
 #include "script_int.h"
 #include "util.h"
-
-void
-script_sha1_hex(const char *p, size_t n, char hex[41]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(p, n, md, &mdlen, EVP_sha1(), NULL);
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 20; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[40] = 0;
-}
 
 script_state_t *
 script_state(engine_t *s) {

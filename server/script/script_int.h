@@ -97,7 +97,7 @@ void slua_push_error(lua_State *L, const char *msg, size_t len);
 int slua_pcall(lua_State *L, int nargs);
 
 /* The sha1 of p as 40 lower-case hex digits and a NUL. */
-void script_sha1_hex(const char *p, size_t n, char hex[41]);
+void script_sha1_hex(const char *p, size_t n, char hex[41]); /* script_lua.c */
 
 /* Prepare and check a run for c (flags, *_RO, replica, OOM); false when c got an error. */
 bool script_prepare(script_state_t *st, client_t *c, script_run_t *run, uint32_t flags, bool ro,

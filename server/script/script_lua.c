@@ -20,6 +20,7 @@
  */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,20 @@ int luaopen_struct(lua_State *L);
 
 #define HOOK_INSTRUCTIONS 100000 /* the count hook's period: about a millisecond of Lua */
 #define SLUA_GC_PERIOD    50     /* runs between two garbage collection steps */
+
+/* The SHA1 of p as 40 lowercase hex digits: EVALSHA names and redis.sha1hex. */
+void
+script_sha1_hex(const char *p, size_t n, char hex[41]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(p, n, md, &mdlen, EVP_sha1(), NULL);
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 20; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[40] = 0;
+}
 
 static script_state_t *
 state_of(lua_State *L) {
