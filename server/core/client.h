@@ -103,6 +103,9 @@ typedef struct client {
     void *pubsub; /* channels and patterns, owned by the pubsub module */
     /* Pushes for this client made while its own command ran (a PUBLISH to its own channel, in
      * MULTI or not): they follow the command's reply, as Valkey sends them (exec_call). */
+    /* Calls of this client in progress (exec_call nests: EXEC's commands; a script's commands
+     * run on another client meanwhile): while > 0, pushes to it wait in deferred_push. */
+    int call_depth;
     char *deferred_push;
     size_t deferred_push_len, deferred_push_cap;
 

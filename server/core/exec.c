@@ -61,11 +61,13 @@ exec_call(client_t *c, cmd_def_t *cmd) {
     db_set_touch_enabled(&c->eng->dbenv,
                          !(c->flags & CLIENT_NO_TOUCH) || !strcmp(cmd->name, "touch"));
     uint64_t t0 = util_mono_ns();
+    c->call_depth++;
     cmd->proc(c);
+    c->call_depth--;
     db_set_touch_enabled(&c->eng->dbenv, true);
     uint64_t dur_ns = util_mono_ns() - t0, dur = dur_ns / 1000;
     s->current = prev;
-    if (c->deferred_push_len && prev != c) { /* the outermost call of this client is over */
+    if (c->deferred_push_len && !c->call_depth) { /* the outermost call of this client is over */
         memcpy(conn_out_reserve(&c->conn, c->deferred_push_len), c->deferred_push,
                c->deferred_push_len);
         conn_out_commit(&c->conn, c->deferred_push_len);

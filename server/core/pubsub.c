@@ -219,9 +219,10 @@ deliver(client_t *to, const char *kind, const psub_entry_t *pat, const char *ch,
         reply_bulk(to, pat->name, pat->n);
     reply_bulk(to, ch, chn);
     reply_bulk(to, msg, msgn);
-    if (to == to->eng->current) {
-        /* Its own command is running: the push would land inside that command's reply (an
-         * EXEC array). Move it aside; exec_call appends it after the reply. */
+    if (to->call_depth) {
+        /* Its own command is running (EXEC, or a script whose commands run on the script
+         * client): the push would land inside or before that command's reply. Move it aside;
+         * exec_call appends it after the reply. */
         size_t n = (size_t)(to->conn.obase + to->conn.olen - at);
         if (to->deferred_push_len + n > to->deferred_push_cap) {
             size_t cap = to->deferred_push_cap ? to->deferred_push_cap : 256;

@@ -234,6 +234,20 @@ def test_resp3_pushes_to_self_follow_the_reply_even_inside_exec(server):
         conn.close()
 
 
+def test_resp3_pushes_to_self_from_a_script_follow_the_eval_reply(server):
+    conn = server.raw(resp=3)
+    try:
+        conn.call("SUBSCRIBE", "selfch2")
+        # The script's PUBLISH runs on the script's own client, for the caller's channel.
+        assert conn.call("EVAL", "redis.call('publish', 'selfch2', 'x') "
+                         "redis.call('publish', 'selfch2', 'y') return 7", "0") == 7
+        assert conn.read() == [b"message", b"selfch2", b"x"]
+        assert conn.read() == [b"message", b"selfch2", b"y"]
+        assert conn.call("PING") == "PONG"
+    finally:
+        conn.close()
+
+
 def test_watch_with_redis_py_transaction_retry(r):
     r.set("counter", 0)
     with r.pipeline() as p:
