@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -1219,14 +1220,40 @@ accept_cb(ev_loop_t *l, int fd, void *data, int mask) {
     }
 }
 
-/* One listening socket on addr:port (addr numeric, "*" any IPv4, "::*" any IPv6). 0 with *fd,
- * or -errno. */
+/* A host name's first address (as Valkey's listener takes it), into ss; the family, or
+ * -EADDRNOTAVAIL when the name does not resolve (*why says why). */
 static int
-listen_one(const char *addr, int port, int *fd, int *port_bound) {
+resolve_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *sl,
+             const char **why) {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int g = getaddrinfo(host, ps, &hints, &res);
+    if (g != 0 || !res || res->ai_addrlen > sizeof *ss) {
+        *why = g != 0 ? gai_strerror(g) : "no usable address";
+        if (res)
+            freeaddrinfo(res);
+        return -EADDRNOTAVAIL;
+    }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = (socklen_t)res->ai_addrlen;
+    int family = res->ai_family;
+    freeaddrinfo(res);
+    return family;
+}
+
+/* One listening socket on addr:port (addr numeric or a host name, "*" any IPv4, "::*" any
+ * IPv6). 0 with *fd, or -errno (*why: a resolver's message, else NULL). */
+static int
+listen_one(const char *addr, int port, int *fd, int *port_bound, const char **why) {
     struct sockaddr_storage ss;
     socklen_t sl;
     const char *ip = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
+    *why = NULL;
     int family = make_addr(ip, port, &ss, &sl);
+    if (family < 0)
+        family = resolve_addr(ip, port, &ss, &sl, why);
     if (family < 0)
         return family;
     int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1267,17 +1294,19 @@ net_listen(net_t *n, const char *bind_addrs, int port, bool tls, int *port_bound
             return -E2BIG;
         }
         int fd = -1, got = 0;
+        const char *why;
         /* port 0: the first address picks a port, the others take the same. */
-        rc = listen_one(addr, *port_bound ? *port_bound : port, &fd, &got);
+        rc = listen_one(addr, *port_bound ? *port_bound : port, &fd, &got, &why);
         if (rc < 0 && optional &&
             (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT)) {
-            klog(KLOG_NOTICE, "Not listening on %s: %s (optional address)", addr, strerror(-rc));
+            klog(KLOG_NOTICE, "Not listening on %s: %s (optional address)", addr,
+                 why ? why : strerror(-rc));
             rc = 0;
             continue;
         }
         if (rc < 0) {
             klog(KLOG_WARNING, "Refusing to start: cannot listen on %s:%d%s: %s", addr,
-                 *port_bound ? *port_bound : port, tls ? " (TLS)" : "", strerror(-rc));
+                 *port_bound ? *port_bound : port, tls ? " (TLS)" : "", why ? why : strerror(-rc));
             break;
         }
         n->listen_fds[n->nlisten] = fd;

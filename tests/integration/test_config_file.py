@@ -273,6 +273,21 @@ def _zombie(pid):
         return True
 
 
+def test_bind_takes_a_host_name(live):
+    """bind by host name, as Valkey: the name's first address; a name that does not resolve
+    stops the start in one line with the resolver's reason, or is skipped when marked '-'."""
+    s = KeelServer(args=["--bind", "localhost -nosuch.invalid"])
+    live.append(s)
+    s.start()
+    assert redis.Redis(host="localhost", port=s.port, socket_timeout=30).ping()
+    assert "Not listening on nosuch.invalid: " in s.read_log()
+    bad = KeelServer(args=["--bind", "nosuch.invalid"])
+    live.append(bad)
+    with pytest.raises(RuntimeError):
+        bad.start(timeout=10)
+    assert re.search(r"Refusing to start: cannot listen on nosuch\.invalid:\d+: \S", bad.read_log())
+
+
 def test_bind_listens_on_every_address(live):
     """bind 127.0.0.1 -::1 (Valkey's default): both, and '-' makes a missing one optional."""
     try:
