@@ -13,58 +13,12 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmd_util.h"
 #include "exec.h"
 #include "prop.h"
 #include "engine.h"
 #include "util.h"
 #include "reply.h"
-
-enum { EXPIRE_NX = 1, EXPIRE_XX = 2, EXPIRE_GT = 4, EXPIRE_LT = 8 };
-
-/* NX XX GT LT after the time argument; replies and returns -1 on error. */
-static int
-parse_expire_flags(client_t *c, int *flags) {
-    *flags = 0;
-    for (int j = 3; j < c->argc; j++) {
-        const karg_t *a = &c->argv[j];
-        if (util_eq_nocase(a->p, a->n, "nx"))
-            *flags |= EXPIRE_NX;
-        else if (util_eq_nocase(a->p, a->n, "xx"))
-            *flags |= EXPIRE_XX;
-        else if (util_eq_nocase(a->p, a->n, "gt"))
-            *flags |= EXPIRE_GT;
-        else if (util_eq_nocase(a->p, a->n, "lt"))
-            *flags |= EXPIRE_LT;
-        else {
-            reply_errf(c, "ERR Unsupported option %.*s", (int)(a->n > 128 ? 128 : a->n), a->p);
-            return -1;
-        }
-    }
-    if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
-        reply_err(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
-        return -1;
-    }
-    if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
-        reply_err(c, "ERR GT and LT options at the same time are not compatible");
-        return -1;
-    }
-    return 0;
-}
-
-/* Whether the NX/XX/GT/LT conditions let the new expiry `when` replace `cur` (-1: none, which
- * counts as an infinite TTL for GT and LT). */
-static bool
-expire_flags_allow(int flags, int64_t cur, long long when) {
-    if ((flags & EXPIRE_NX) && cur != -1)
-        return false;
-    if ((flags & EXPIRE_XX) && cur == -1)
-        return false;
-    if ((flags & EXPIRE_GT) && (cur == -1 || when <= cur))
-        return false;
-    if ((flags & EXPIRE_LT) && cur != -1 && when >= cur)
-        return false;
-    return true;
-}
 
 /* The absolute expiry in ms from argv[2]: basetime + value (seconds when `seconds`). Replies
  * and returns false on a bad number or an overflow. */
@@ -92,11 +46,12 @@ static void
 expire_generic(client_t *c, const char *name, int64_t basetime, bool seconds) {
     int flags;
     long long when;
-    if (parse_expire_flags(c, &flags) < 0 || !expire_when(c, name, basetime, seconds, &when))
+    if (cmd_expire_cond_parse(c, 3, c->argc, &flags) < 0 ||
+        !expire_when(c, name, basetime, seconds, &when))
         return;
     const karg_t *key = &c->argv[1];
     kobj_t *o = db_lookup(c->db, key->p, key->n, 0);
-    if (!o || !expire_flags_allow(flags, obj_expire(o), when)) {
+    if (!o || !cmd_expire_cond_allows(flags, obj_expire(o), when)) {
         reply_int(c, 0);
         return;
     }

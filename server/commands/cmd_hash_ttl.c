@@ -35,7 +35,6 @@
     "ERR numfields should be greater than 0 and match the provided number of fields"
 #define ERR_TOO_BIG "ERR field or value is too large"
 
-enum { HX_NX = 1, HX_XX = 2, HX_GT = 4, HX_LT = 8 };
 
 static hash_limits_t
 limits(client_t *c) {
@@ -132,49 +131,6 @@ hash_touched(client_t *c, kobj_t *o, const thash_t *h, uint64_t changes) {
 
 /* ---- HEXPIRE HPEXPIRE HEXPIREAT HPEXPIREAT ---- */
 
-static int
-parse_cond(client_t *c, int from, int to, int *flags) {
-    *flags = 0;
-    for (int j = from; j < to; j++) {
-        const karg_t *a = &c->argv[j];
-        if (util_eq_nocase(a->p, a->n, "nx"))
-            *flags |= HX_NX;
-        else if (util_eq_nocase(a->p, a->n, "xx"))
-            *flags |= HX_XX;
-        else if (util_eq_nocase(a->p, a->n, "gt"))
-            *flags |= HX_GT;
-        else if (util_eq_nocase(a->p, a->n, "lt"))
-            *flags |= HX_LT;
-        else {
-            reply_errf(c, "ERR Unsupported option %.*s", (int)(a->n > 128 ? 128 : a->n), a->p);
-            return -1;
-        }
-    }
-    if ((*flags & HX_NX) && (*flags & (HX_XX | HX_GT | HX_LT))) {
-        reply_err(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
-        return -1;
-    }
-    if ((*flags & HX_GT) && (*flags & HX_LT)) {
-        reply_err(c, "ERR GT and LT options at the same time are not compatible");
-        return -1;
-    }
-    return 0;
-}
-
-/* NX/XX/GT/LT against the field's current expiry (-1: none, an infinite TTL for GT/LT). */
-static bool
-cond_allows(int flags, int64_t cur, long long when) {
-    if ((flags & HX_NX) && cur != HASH_NO_TTL)
-        return false;
-    if ((flags & HX_XX) && cur == HASH_NO_TTL)
-        return false;
-    if ((flags & HX_GT) && (cur == HASH_NO_TTL || when <= cur))
-        return false;
-    if ((flags & HX_LT) && cur != HASH_NO_TTL && when >= cur)
-        return false;
-    return true;
-}
-
 /* basetime + the number in a (seconds when unit_ms is 1000) as unix ms; replies on error. */
 static bool
 parse_when(client_t *c, const karg_t *a, const char *name, int64_t basetime, long long unit_ms,
@@ -200,7 +156,7 @@ hexpire_generic(client_t *c, const char *name, int64_t basetime, long long unit_
     prop_no_call(&c->eng->prop); /* only the effects below are logged */
     /* Valkey's order: the conditions, the field count, then the time. */
     int fi = find_fields(c, 3), flags = 0;
-    if (fi >= 0 && parse_cond(c, 3, fi, &flags) < 0)
+    if (fi >= 0 && cmd_expire_cond_parse(c, 3, fi, &flags) < 0)
         return;
     long long nf = parse_numfields(c, fi < 0 ? -1 : fi + 1, 1, ERR_NUMFIELDS), when;
     if (nf < 0 || !parse_when(c, &c->argv[2], name, basetime, unit_ms, &when))
@@ -234,7 +190,7 @@ hexpire_generic(client_t *c, const char *name, int64_t basetime, long long unit_
         int64_t cur;
         if (!hash_get_expire(&h, f->p, f->n, &cur)) {
             reply_int(c, -2);
-        } else if (!cond_allows(flags, cur, when)) {
+        } else if (!cmd_expire_cond_allows(flags, cur, when)) {
             reply_int(c, 0);
         } else if (past) {
             hash_delete(&h, f->p, f->n);

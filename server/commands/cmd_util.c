@@ -119,3 +119,45 @@ cmd_parse_numkeys(client_t *c, int at, const char *nonpos_err, long long *numkey
     *numkeys = n;
     return true;
 }
+
+int
+cmd_expire_cond_parse(client_t *c, int from, int to, int *flags) {
+    *flags = 0;
+    for (int j = from; j < to; j++) {
+        const karg_t *a = &c->argv[j];
+        if (util_eq_nocase(a->p, a->n, "nx"))
+            *flags |= EXPIRE_NX;
+        else if (util_eq_nocase(a->p, a->n, "xx"))
+            *flags |= EXPIRE_XX;
+        else if (util_eq_nocase(a->p, a->n, "gt"))
+            *flags |= EXPIRE_GT;
+        else if (util_eq_nocase(a->p, a->n, "lt"))
+            *flags |= EXPIRE_LT;
+        else {
+            reply_errf(c, "ERR Unsupported option %.*s", (int)(a->n > 128 ? 128 : a->n), a->p);
+            return -1;
+        }
+    }
+    if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
+        reply_err(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return -1;
+    }
+    if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
+        reply_err(c, "ERR GT and LT options at the same time are not compatible");
+        return -1;
+    }
+    return 0;
+}
+
+bool
+cmd_expire_cond_allows(int flags, int64_t cur, long long when) {
+    if ((flags & EXPIRE_NX) && cur != -1)
+        return false;
+    if ((flags & EXPIRE_XX) && cur == -1)
+        return false;
+    if ((flags & EXPIRE_GT) && (cur == -1 || when <= cur))
+        return false;
+    if ((flags & EXPIRE_LT) && cur != -1 && when >= cur)
+        return false;
+    return true;
+}

@@ -32,6 +32,15 @@ cmd_lookup_write(client_t *c, const karg_t *key) {
  * set and WRONGTYPE was replied. */
 kobj_t *cmd_lookup_read_type(client_t *c, const karg_t *key, int type, bool *bad);
 
+/* The NX / XX / GT / LT conditions of EXPIRE and its kin, and of HEXPIRE and its kin. */
+enum { EXPIRE_NX = 1, EXPIRE_XX = 2, EXPIRE_GT = 4, EXPIRE_LT = 8 };
+/* argv[from, to) as conditions into *flags; replies (Valkey's texts) and returns -1 on an
+ * unknown word or an incompatible pair. */
+int cmd_expire_cond_parse(client_t *c, int from, int to, int *flags);
+/* Whether the conditions let the new expiry `when` replace `cur` (-1: none, which counts as an
+ * infinite TTL for GT and LT). */
+bool cmd_expire_cond_allows(int flags, int64_t cur, long long when);
+
 /* A SCAN cursor as Valkey reads it with strtoull, which also takes a sign ("-1" wraps to
  * 2^64 - 1: some clients start or probe with it). False when not a number. */
 bool cmd_parse_cursor(const karg_t *a, unsigned long long *cursor);
