@@ -67,15 +67,17 @@ memory_limit(const client_t *c) {
 
 /* ---- argument parsing, in valkey-bloom's words ---------------------------------------------- */
 
+/* A number strictly between 0 and 1 (an error rate, a tightening ratio); `bad` and `range` are
+ * the replies for a non-number and for one out of range. */
 static bool
-parse_fp(client_t *c, const karg_t *a, double *out) {
+parse_fraction(client_t *c, const karg_t *a, const char *bad, const char *range, double *out) {
     double v;
     if (!util_parse_double(a->p, a->n, &v)) {
-        reply_err(c, ERR_BAD_ERROR_RATE);
+        reply_err(c, bad);
         return false;
     }
     if (!(v > 0 && v < 1)) {
-        reply_err(c, ERR_ERROR_RATE_RANGE);
+        reply_err(c, range);
         return false;
     }
     *out = v;
@@ -83,18 +85,13 @@ parse_fp(client_t *c, const karg_t *a, double *out) {
 }
 
 static bool
+parse_fp(client_t *c, const karg_t *a, double *out) {
+    return parse_fraction(c, a, ERR_BAD_ERROR_RATE, ERR_ERROR_RATE_RANGE, out);
+}
+
+static bool
 parse_tightening(client_t *c, const karg_t *a, double *out) {
-    double v;
-    if (!util_parse_double(a->p, a->n, &v)) {
-        reply_err(c, ERR_BAD_TIGHTENING);
-        return false;
-    }
-    if (!(v > 0 && v < 1)) {
-        reply_err(c, ERR_TIGHTENING_RANGE);
-        return false;
-    }
-    *out = v;
-    return true;
+    return parse_fraction(c, a, ERR_BAD_TIGHTENING, ERR_TIGHTENING_RANGE, out);
 }
 
 static bool
