@@ -21,6 +21,7 @@
 #include "kmem.h"
 #include "snapshot_glue.h"
 #include "t_bloom.h"
+#include "test_data_path.h"
 
 static engine_t srv;
 static char dir[64];
@@ -59,13 +60,6 @@ teardown(void) {
 }
 
 TestSuite(snapbloom, .init = setup, .fini = teardown, .timeout = 60);
-
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
 
 /* The golden content, as commands would build it:
  *   db 0 "bf"    BF.RESERVE bf 0.01 100, then BF.ADD of item:0 .. item:249 (scales to 2);

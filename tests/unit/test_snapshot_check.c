@@ -8,6 +8,7 @@
 #include "kerr.h"
 #include "snapshot_int.h"
 #include "test_snapshot_util.h"
+#include "test_data_path.h"
 
 static char dir[64], path[128];
 
@@ -215,13 +216,6 @@ Test(snapshot_check, damage_is_reported_as_damaged_not_refused) {
 
 /* The golden files: the module-level ones hold a key in database 4294967295, which a server
  * refuses; the server ones (databases 0, 1 and 15) pass with the default 16. */
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
-
 Test(snapshot_check, golden_files_pass_or_are_refused_as_a_server_would) {
     const char *server[] = {"snapshot-v1-server.ksnap", "snapshot-v2-server.ksnap",
                             "snapshot-v3-server.ksnap"};

@@ -14,18 +14,12 @@
 
 #include "kerr.h"
 #include "snapshot_int.h"
+#include "test_data_path.h"
 
 static const char LIB_A[] = "#!lua name=liba\nredis.register_function('fa', function() "
                             "return 1 end)";
 static const char LIB_B[] = "#!lua name=libb\nredis.register_function('fb', function(k) "
                             "return redis.call('get', k[1]) end)";
-
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
 
 typedef struct prod {
     int with_functions;

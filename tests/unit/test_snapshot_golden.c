@@ -18,6 +18,7 @@
 #include "kerr.h"
 #include "snapshot_int.h"
 #include "test_snapshot_util.h"
+#include "test_data_path.h"
 
 #define S(x) x, sizeof(x) - 1
 #define E(x)                                                                                       \
@@ -86,13 +87,6 @@ teardown(void) {
 TestSuite(snapshot_golden, .init = setup, .fini = teardown, .timeout = 60);
 
 /* tests/data, found from this file's own path. */
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
-
 /* ---- writing the golden content ------------------------------------------------------------ */
 
 typedef struct gprod {

@@ -12,6 +12,7 @@
 #include "kerr.h"
 #include "snapshot_int.h"
 #include "test_snapshot_util.h"
+#include "test_data_path.h"
 
 static char dir[256];
 
@@ -26,13 +27,6 @@ teardown(void) {
 }
 
 TestSuite(snapshot_hash_ttl, .init = setup, .fini = teardown, .timeout = 60);
-
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
 
 #define GOLDEN "snapshot-v4-hash_ttl.ksnap"
 

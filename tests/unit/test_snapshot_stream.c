@@ -12,6 +12,7 @@
 #include "kerr.h"
 #include "snapshot_int.h"
 #include "test_snapshot_util.h"
+#include "test_data_path.h"
 
 /* A stream of two entries (1-0 name=Ada; 5-1 name=Grace age=85), entry 2-0 deleted (max deleted
  * 2-0, 3 added), last ID 5-1, group "workers" at 5-1 with entries_read 3, consumer "alice" (seen
@@ -40,13 +41,6 @@ teardown(void) {
 }
 
 TestSuite(snapshot_stream, .init = setup, .fini = teardown, .timeout = 60);
-
-static void
-data_path(char *out, size_t n, const char *name) {
-    const char *src = __FILE__, *cut = strstr(src, "tests/unit/");
-    cr_assert(cut != NULL, "cannot locate tests/data from %s", src);
-    snprintf(out, n, "%.*stests/data/%s", (int)(cut - src), src, name);
-}
 
 typedef struct prod {
     int with_stream;
